@@ -1,0 +1,25 @@
+/*
+** 2026-11-22
+**
+** svext.h -- the extension layer (ext/): the SQL functions and the entry
+** point.  It sits on the virtual-table layer (vtab/svint.h) and never talks
+** to a store's backend directly.
+*/
+#ifndef SVEXT_H
+#define SVEXT_H
+
+#include "svint.h"
+
+/* One SQL function of the registration table in statevtab.c. */
+typedef struct sv_func {
+  const char *zName;
+  int nArg; /* -1: variable */
+  int flags; /* SQLITE_UTF8 | SQLITE_INNOCUOUS/DIRECTONLY | ... */
+  void (*xFunc)(sqlite3_context *, int, sqlite3_value **);
+} sv_func;
+
+/* functions.c */
+extern const sv_func sv_aFunc[];
+extern const int sv_nFunc;
+
+#endif /* SVEXT_H */

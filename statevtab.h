@@ -1,0 +1,276 @@
+/*
+** 2026-11-22
+**
+** statevtab.h -- the public interface of the statevtab SQLite extension.
+**
+** statevtab keeps application state (executions, tasks, signals, dead
+** letters, counters, flags, key-value state, leases) in virtual tables whose
+** rows live in a *store*: local SQLite shadow tables, Redis or PostgreSQL.
+** This header declares the store interface so that an embedding application
+** can register a store of its own:
+**
+**     static const statevtab_store_methods myStore = { 1, "mystore", ... };
+**     statevtab_register_store(db, &myStore);   // after loading statevtab
+**     CREATE VIRTUAL TABLE t USING state_tasks(store='mystore://whatever');
+**
+** HOW IT WORKS
+**
+** The virtual-table layer turns SQL into calls on a statevtab_store_methods
+** table, in the spirit of sqlite3_io_methods: iVersion first, methods are only
+** ever appended.  A store is one backend connection (one per database
+** connection and store URL); a statevtab_table is one SQL table attached to a
+** store; a statevtab_cursor is one scan.  Each of the three is subclassed by
+** the store: the base struct below is its first member.
+**
+** Values cross the interface as statevtab_value.  Text and blob pointers are
+** borrowed: values given to a store are valid for the duration of the call;
+** values a store returns from xColumn are valid until the cursor moves.
+**
+** Rows are identified by a 64-bit integer handle (the "rowid") that the store
+** assigns on insert and that stays stable while the row exists.  The rowid is
+** never a user-visible key: keys are ordinary columns (see statevtab_entity).
+**
+** Errors: a method returns an SQLite result code and, when it has something to
+** say, leaves a message in pStore->zErrMsg (from sqlite3_malloc, freed by the
+** next method that sets it or by xClose).  The message must not include the
+** table or module name (the caller prefixes it) and must never contain a
+** password.  Result codes follow SQLite's: SQLITE_NOMEM for allocation
+** failure, SQLITE_CONSTRAINT for a uniqueness conflict, SQLITE_BUSY for lock
+** contention, SQLITE_CANTOPEN when the backend cannot be reached at open,
+** SQLITE_IOERR for a transport failure mid-statement, SQLITE_ERROR otherwise.
+*/
+#ifndef STATEVTAB_H
+#define STATEVTAB_H
+
+#ifdef STATEVTAB_INTERNAL
+#include <sqlite3ext.h>
+#else
+#include <sqlite3.h>
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STATEVTAB_VERSION "0.1.0"
+
+typedef struct statevtab_value statevtab_value;
+typedef struct statevtab_column statevtab_column;
+typedef struct statevtab_entity statevtab_entity;
+typedef struct statevtab_cons statevtab_cons;
+typedef struct statevtab_order statevtab_order;
+typedef struct statevtab_scan statevtab_scan;
+typedef struct statevtab_open statevtab_open;
+typedef struct statevtab_store statevtab_store;
+typedef struct statevtab_table statevtab_table;
+typedef struct statevtab_cursor statevtab_cursor;
+typedef struct statevtab_store_methods statevtab_store_methods;
+
+/*
+** A value.  eType is SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB
+** or SQLITE_NULL.  z/n hold text (not necessarily nul-terminated) or blob
+** bytes.
+*/
+struct statevtab_value {
+  int eType;
+  int n;
+  sqlite3_int64 i;
+  double r;
+  const char *z;
+};
+
+/* Column types (statevtab_column.eType). */
+#define STATEVTAB_INT 1   /* INTEGER: integers only (times are ms) */
+#define STATEVTAB_NUM 2   /* NUMERIC: integer or real */
+#define STATEVTAB_TEXT 3  /* TEXT */
+#define STATEVTAB_JSON 4  /* TEXT holding well-formed JSON */
+#define STATEVTAB_BOOL 5  /* INTEGER 0 or 1 */
+
+/* Column flags (statevtab_column.flags). */
+#define STATEVTAB_COL_KEY 0x0001     /* part of the entity's unique key */
+#define STATEVTAB_COL_INDEXED 0x0002 /* store keeps an index on it */
+#define STATEVTAB_COL_NOTNULL 0x0004 /* NULL rejected (after defaults) */
+#define STATEVTAB_COL_AUTOID 0x0008  /* NULL on insert: time-ordered id */
+#define STATEVTAB_COL_CREATED 0x0010 /* NULL on insert: now */
+#define STATEVTAB_COL_UPDATED 0x0020 /* set to now on every write */
+#define STATEVTAB_COL_VERSION 0x0040 /* 1 on insert, +1 on every update */
+#define STATEVTAB_COL_EXPIRES 0x0080 /* row invisible once now >= value */
+#define STATEVTAB_COL_TIME 0x0100    /* milliseconds since the epoch */
+
+/* One column of an entity. */
+struct statevtab_column {
+  const char *zName;        /* column name */
+  int eType;                /* STATEVTAB_INT ... */
+  unsigned flags;           /* STATEVTAB_COL_* */
+  const char *zDefault;     /* default as text, or NULL (converted per eType) */
+  const char *const *azEnum;/* NULL-terminated allowed values, or NULL */
+  sqlite3_int64 iMin, iMax; /* allowed range for INT columns when iMin<iMax */
+};
+
+/*
+** An entity descriptor: one kind of state.  zKind is the store-side name
+** (PostgreSQL table, Redis key segment); zModule the SQL module name.
+*/
+struct statevtab_entity {
+  const char *zKind;    /* "tasks" */
+  const char *zModule;  /* "state_tasks" */
+  int nCol;             /* number of columns */
+  const statevtab_column *aCol;
+  int nKey;             /* number of key columns (1 or 2) */
+  int aiKey[2];         /* their column indexes */
+};
+
+/* Constraint operators (statevtab_cons.op). */
+#define STATEVTAB_EQ 1    /* col = v */
+#define STATEVTAB_LT 2    /* col < v */
+#define STATEVTAB_LE 3    /* col <= v */
+#define STATEVTAB_GT 4    /* col > v */
+#define STATEVTAB_GE 5    /* col >= v */
+#define STATEVTAB_IS 6    /* col IS v (v may be NULL) */
+#define STATEVTAB_ALIVE 7 /* col IS NULL OR col > v (expiry columns) */
+
+struct statevtab_cons {
+  int iCol;
+  int op;
+  statevtab_value v;
+};
+
+struct statevtab_order {
+  int iCol;
+  int bDesc;
+};
+
+/*
+** One scan.  A store returns exactly the rows that satisfy every constraint,
+** compared as SQLite compares a value with a column of the column's declared
+** type, in aOrder order when nOrder>0 (only asked of stores that set
+** STATEVTAB_CAP_ORDER), and at most nLimit rows when nLimit>=0.  zPlan
+** identifies the shape of the scan (the columns, operators and order, not the
+** values): a store may cache a prepared query under it.
+*/
+struct statevtab_scan {
+  const char *zPlan;
+  int nCons;
+  const statevtab_cons *aCons;
+  int nOrder;
+  const statevtab_order *aOrder;
+  sqlite3_int64 nLimit;
+};
+
+/* Store capabilities (statevtab_store.fCaps). */
+#define STATEVTAB_CAP_ORDER 0x01 /* scans honour statevtab_scan.aOrder */
+
+/* Arguments of xOpen. */
+struct statevtab_open {
+  sqlite3 *db;           /* the database connection the tables live in */
+  const char *zUrl;      /* store URL, after env: resolution */
+  const char *zSafeUrl;  /* the same with any password redacted */
+};
+
+/* Base structs: each is the first member of the store's own struct. */
+struct statevtab_store {
+  const statevtab_store_methods *pMethods;
+  unsigned fCaps;  /* STATEVTAB_CAP_* */
+  char *zErrMsg;   /* last error message (sqlite3_malloc'd) or NULL */
+};
+struct statevtab_table {
+  statevtab_store *pStore;
+  const statevtab_entity *pEntity;
+};
+struct statevtab_cursor {
+  statevtab_table *pTab;
+};
+
+/* On-conflict modes for xInsert/xUpdate. */
+#define STATEVTAB_CONFLICT_ABORT 0   /* fail with SQLITE_CONSTRAINT */
+#define STATEVTAB_CONFLICT_IGNORE 1  /* keep the old row, report *pbDone=0 */
+#define STATEVTAB_CONFLICT_REPLACE 2 /* delete the conflicting row first */
+
+struct statevtab_store_methods {
+  int iVersion; /* 1 */
+  const char *zScheme; /* URL scheme this store answers to: "sqlite" */
+
+  /* Connect to zUrl.  On success *ppStore is a new store owned by the
+  ** caller (freed with xClose).  On failure *pzErr may hold a message from
+  ** sqlite3_malloc that the caller frees. */
+  int (*xOpen)(const statevtab_open *pOpen, statevtab_store **ppStore,
+               char **pzErr);
+  /* Free the store and everything it owns, zErrMsg included. */
+  void (*xClose)(statevtab_store *);
+
+  /* Attach SQL table zName of schema zDb (the local store keeps its rows
+  ** there; remote stores use azOpt, the table's options as key/value pairs,
+  ** nOpt pairs, for prefix=/schema=).  bCreate: the table is being created,
+  ** so create what it needs.  *ppTab is owned by the caller (xDetach).  An
+  ** option the store does not know is an error naming it. */
+  int (*xAttach)(statevtab_store *, const statevtab_entity *, const char *zDb,
+                 const char *zName, int nOpt, const char *const *azOpt,
+                 int bCreate, statevtab_table **ppTab);
+  void (*xDetach)(statevtab_table *);
+  /* DROP TABLE: remove what xAttach(bCreate) made. Remote stores keep the
+  ** shared rows and return SQLITE_OK. */
+  int (*xDrop)(statevtab_table *);
+  /* ALTER TABLE ... RENAME TO zNew. */
+  int (*xRename)(statevtab_table *, const char *zNew);
+
+  /* Scans. */
+  int (*xOpenCursor)(statevtab_table *, statevtab_cursor **);
+  int (*xFilter)(statevtab_cursor *, const statevtab_scan *);
+  int (*xNext)(statevtab_cursor *);
+  int (*xEof)(statevtab_cursor *);
+  int (*xColumn)(statevtab_cursor *, int iCol, statevtab_value *pOut);
+  int (*xRowid)(statevtab_cursor *, sqlite3_int64 *);
+  void (*xCloseCursor)(statevtab_cursor *);
+
+  /* Writes.  aRow holds one value per entity column, already validated and
+  ** defaulted by the caller.  *pbDone is set to 0 when IGNORE skipped it. */
+  int (*xInsert)(statevtab_table *, const statevtab_value *aRow,
+                 int eConflict, sqlite3_int64 *pRowid, int *pbDone);
+  int (*xUpdate)(statevtab_table *, sqlite3_int64 iRowid,
+                 const statevtab_value *aRow, int eConflict, int *pbDone);
+  int (*xDelete)(statevtab_table *, sqlite3_int64 iRowid);
+
+  /* Transactions of the SQLite connection, forwarded per table.  iSave is
+  ** the savepoint level as SQLite numbers it.  Any may be NULL. */
+  int (*xBegin)(statevtab_table *);
+  int (*xSync)(statevtab_table *);
+  int (*xCommit)(statevtab_table *);
+  int (*xRollback)(statevtab_table *);
+  int (*xSavepoint)(statevtab_table *, int iSave);
+  int (*xRelease)(statevtab_table *, int iSave);
+  int (*xRollbackTo)(statevtab_table *, int iSave);
+
+  /* Describe the store for statevtab_debug() (sqlite3_malloc'd text). */
+  char *(*xDescribe)(statevtab_store *);
+};
+
+/*
+** Register a store with the statevtab extension loaded into db.  The methods
+** table must outlive the connection.  Implemented in SQL so that it works
+** whether the extension was linked in or loaded with load_extension():
+** statevtab registers a function statevtab_register_store(P) that accepts a
+** pointer bound with sqlite3_bind_pointer(..., "statevtab_store_methods").
+*/
+static inline int statevtab_register_store(sqlite3 *db,
+                                           const statevtab_store_methods *p) {
+#ifndef STATEVTAB_INTERNAL
+  sqlite3_stmt *pStmt = 0;
+  int rc = sqlite3_prepare_v2(db, "SELECT statevtab_register_store(?1)", -1,
+                              &pStmt, 0);
+  if (rc != SQLITE_OK) return rc;
+  sqlite3_bind_pointer(pStmt, 1, (void *)p, "statevtab_store_methods", 0);
+  rc = sqlite3_step(pStmt);
+  rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? SQLITE_OK : sqlite3_errcode(db);
+  sqlite3_finalize(pStmt);
+  return rc;
+#else
+  (void)db;
+  (void)p;
+  return SQLITE_MISUSE;
+#endif
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* STATEVTAB_H */

@@ -1,0 +1,705 @@
+/*
+** 2026-11-22
+**
+** store_sqlite.c -- the local store: rows in shadow tables of the same
+** database, so they commit and roll back with the user's own transaction.
+**
+**   CREATE VIRTUAL TABLE tasks USING state_tasks();   -- or store='sqlite:'
+**
+** HOW IT WORKS
+**
+** Table T of schema S keeps its rows in S."T_data", an ordinary rowid table
+** with one column per entity column, a UNIQUE constraint on the key and one
+** index "T_data_<col>" per indexed column.  The shadow table's rowid is the
+** row handle of the store interface.  Statements are prepared once per table
+** (SQLITE_PREPARE_PERSISTENT) and kept: the writes per conflict mode, and the
+** scans per plan shape (statevtab_scan.zPlan), so a plan used again is only
+** re-bound.  Conflict modes map onto SQLite's own INSERT OR IGNORE/REPLACE.
+*/
+#include "svint.h"
+
+#include <stdarg.h>
+
+#define SV_MAX_CACHED_SCANS 16
+
+typedef struct LocalStore LocalStore;
+typedef struct LocalTable LocalTable;
+typedef struct LocalScan LocalScan;
+typedef struct LocalCursor LocalCursor;
+
+struct LocalStore {
+  statevtab_store base; /* must be first */
+  sqlite3 *db;
+};
+
+/* One prepared scan; bInUse while a cursor steps it. */
+struct LocalScan {
+  char *zPlan;
+  sqlite3_stmt *pStmt;
+  int bInUse;
+  LocalScan *pNext;
+};
+
+struct LocalTable {
+  statevtab_table base; /* must be first */
+  LocalStore *pStore;
+  char *zDb;
+  char *zName;
+  sqlite3_stmt *apInsert[3]; /* per STATEVTAB_CONFLICT_* */
+  sqlite3_stmt *apUpdate[3];
+  sqlite3_stmt *pDelete;
+  sqlite3_stmt *pPurge; /* delete an expired row with the same key */
+  LocalScan *pScans;
+  int nScans;
+};
+
+struct LocalCursor {
+  statevtab_cursor base; /* must be first */
+  LocalScan *pScan;      /* scan being stepped, or NULL */
+  int bOwned;            /* pScan is not in the cache: free it at close */
+  int bEof;
+};
+
+/* Replace the store's error message. */
+static void localError(LocalStore *p, const char *zFmt, ...) {
+  va_list ap;
+  va_start(ap, zFmt);
+  sqlite3_free(p->base.zErrMsg);
+  p->base.zErrMsg = sqlite3_vmprintf(zFmt, ap);
+  va_end(ap);
+}
+
+/* Map an error of a shadow-table statement; keeps SQLite's message. */
+static int localDbError(LocalStore *p, int rc) {
+  if (rc == SQLITE_NOMEM) return rc;
+  if ((rc & 0xff) == SQLITE_CONSTRAINT) return SQLITE_CONSTRAINT;
+  localError(p, "%s", sqlite3_errmsg(p->db));
+  return rc;
+}
+
+static int localOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
+                     char **pzErr) {
+  LocalStore *p;
+  const char *zRest = pOpen->zUrl;
+  if (sqlite3_strnicmp(zRest, "sqlite:", 7) == 0) zRest += 7;
+  else if (sqlite3_stricmp(zRest, "sqlite") == 0) zRest += 6;
+  if (zRest[0]) {
+    *pzErr = sqlite3_mprintf(
+        "malformed store URL '%s' (the local store takes no path: its rows "
+        "live in the table's own database)",
+        pOpen->zSafeUrl);
+    return SQLITE_ERROR;
+  }
+  p = sqlite3_malloc64(sizeof(*p));
+  if (!p) return SQLITE_NOMEM;
+  memset(p, 0, sizeof(*p));
+  p->base.pMethods = &sv_sqlite_store;
+  p->base.fCaps = STATEVTAB_CAP_ORDER;
+  p->db = pOpen->db;
+  *ppStore = &p->base;
+  return SQLITE_OK;
+}
+
+static void localClose(statevtab_store *pStore) {
+  sqlite3_free(pStore->zErrMsg);
+  sqlite3_free(pStore);
+}
+
+static const char *colType(const statevtab_column *c) {
+  switch (c->eType) {
+  case STATEVTAB_INT:
+  case STATEVTAB_BOOL:
+    return "INTEGER";
+  case STATEVTAB_NUM:
+    return "NUMERIC";
+  default:
+    return "TEXT";
+  }
+}
+
+/* Run zSql (from sqlite3_mprintf, freed here). */
+static int localExec(LocalStore *p, char *zSql) {
+  int rc;
+  if (!zSql) return SQLITE_NOMEM;
+  rc = sqlite3_exec(p->db, zSql, 0, 0, 0);
+  sqlite3_free(zSql);
+  return rc == SQLITE_OK ? rc : localDbError(p, rc);
+}
+
+/*
+** Name the index of column zCol of table zName: "<zName>_data_<zCol>", or
+** with a "_<n>" suffix when that name is taken.  Indexes keep their names
+** across ALTER TABLE RENAME (an index cannot be renamed, nor dropped while
+** the ALTER statement runs), so a new table may find its natural name held
+** by the renamed table's index.  *pzIdx is from sqlite3_malloc.
+*/
+static int indexName(LocalTable *t, const char *zName, const char *zCol,
+                     char **pzIdx) {
+  sqlite3_stmt *pStmt = 0;
+  char *zSql, *zIdx = 0;
+  int rc, n;
+  zSql = sqlite3_mprintf("SELECT 1 FROM \"%w\".sqlite_schema WHERE name = ?1",
+                         t->zDb);
+  if (!zSql) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(t->pStore->db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  if (rc != SQLITE_OK) return localDbError(t->pStore, rc);
+  for (n = 1; rc == SQLITE_OK; n++) {
+    sqlite3_free(zIdx);
+    zIdx = n == 1 ? sqlite3_mprintf("%s_data_%s", zName, zCol)
+                  : sqlite3_mprintf("%s_data_%s_%d", zName, zCol, n);
+    if (!zIdx) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    sqlite3_bind_text(pStmt, 1, zIdx, -1, SQLITE_STATIC);
+    if (sqlite3_step(pStmt) != SQLITE_ROW) {
+      rc = sqlite3_reset(pStmt);
+      break;
+    }
+    sqlite3_reset(pStmt);
+  }
+  sqlite3_finalize(pStmt);
+  if (rc != SQLITE_OK) {
+    sqlite3_free(zIdx);
+    return rc == SQLITE_NOMEM ? rc : localDbError(t->pStore, rc);
+  }
+  *pzIdx = zIdx;
+  return SQLITE_OK;
+}
+
+/* Create the indexes of the shadow table. */
+static int createIndexes(LocalTable *t) {
+  const statevtab_entity *e = t->base.pEntity;
+  int i, rc = SQLITE_OK;
+  for (i = 0; rc == SQLITE_OK && i < e->nCol; i++) {
+    const char *zCol = e->aCol[i].zName;
+    char *zIdx = 0;
+    if (!(e->aCol[i].flags & STATEVTAB_COL_INDEXED)) continue;
+    if (i == e->aiKey[0]) continue; /* the UNIQUE key covers it */
+    rc = indexName(t, t->zName, zCol, &zIdx);
+    if (rc != SQLITE_OK) break;
+    if (strcmp(e->zKind, "tasks") == 0 && strcmp(zCol, "queue") == 0) {
+      /* Serves queue= scans and, in this order, the claim of a queue. */
+      rc = localExec(t->pStore,
+                     sqlite3_mprintf("CREATE INDEX \"%w\".\"%w\" ON "
+                                     "\"%w_data\"(queue, state, priority, "
+                                     "run_at, id)",
+                                     t->zDb, zIdx, t->zName));
+    } else {
+      rc = localExec(t->pStore,
+                     sqlite3_mprintf("CREATE INDEX \"%w\".\"%w\" ON "
+                                     "\"%w_data\"(\"%w\")",
+                                     t->zDb, zIdx, t->zName, zCol));
+    }
+    sqlite3_free(zIdx);
+  }
+  return rc;
+}
+
+static int createShadow(LocalTable *t) {
+  const statevtab_entity *e = t->base.pEntity;
+  sqlite3_str *s = sqlite3_str_new(t->pStore->db);
+  int i, rc;
+  sqlite3_str_appendf(s, "CREATE TABLE \"%w\".\"%w_data\"(", t->zDb,
+                      t->zName);
+  for (i = 0; i < e->nCol; i++) {
+    sqlite3_str_appendf(s, "\"%w\" %s, ", e->aCol[i].zName,
+                        colType(&e->aCol[i]));
+  }
+  sqlite3_str_appendf(s, "UNIQUE(\"%w\"", e->aCol[e->aiKey[0]].zName);
+  if (e->nKey == 2) {
+    sqlite3_str_appendf(s, ", \"%w\"", e->aCol[e->aiKey[1]].zName);
+  }
+  sqlite3_str_appendall(s, "))");
+  rc = localExec(t->pStore, sqlite3_str_finish(s));
+  if (rc == SQLITE_OK) rc = createIndexes(t);
+  return rc;
+}
+
+static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
+                       const char *zDb, const char *zName, int nOpt,
+                       const char *const *azOpt, int bCreate,
+                       statevtab_table **ppTab) {
+  LocalStore *p = (LocalStore *)pStore;
+  LocalTable *t;
+  int i, rc;
+  *ppTab = 0;
+  for (i = 0; i < nOpt; i++) {
+    /* prefix= and schema= name a remote namespace; accepted here so that
+    ** one CREATE statement can move between stores by its store= alone. */
+    if (strcmp(azOpt[2 * i], "prefix") && strcmp(azOpt[2 * i], "schema")) {
+      localError(p, "unknown option '%s'", azOpt[2 * i]);
+      return SQLITE_ERROR;
+    }
+  }
+  t = sqlite3_malloc64(sizeof(*t));
+  if (!t) return SQLITE_NOMEM;
+  memset(t, 0, sizeof(*t));
+  t->base.pStore = pStore;
+  t->base.pEntity = e;
+  t->pStore = p;
+  t->zDb = sqlite3_mprintf("%s", zDb);
+  t->zName = sqlite3_mprintf("%s", zName);
+  if (!t->zDb || !t->zName) {
+    rc = SQLITE_NOMEM;
+  } else {
+    rc = bCreate ? createShadow(t) : SQLITE_OK;
+  }
+  if (rc != SQLITE_OK) {
+    sqlite3_free(t->zDb);
+    sqlite3_free(t->zName);
+    sqlite3_free(t);
+    return rc;
+  }
+  *ppTab = &t->base;
+  return SQLITE_OK;
+}
+
+/* Finalize every statement of t (before DROP, RENAME or detach). */
+static void finalizeAll(LocalTable *t) {
+  LocalScan *s;
+  int i;
+  for (i = 0; i < 3; i++) {
+    sqlite3_finalize(t->apInsert[i]);
+    sqlite3_finalize(t->apUpdate[i]);
+    t->apInsert[i] = t->apUpdate[i] = 0;
+  }
+  sqlite3_finalize(t->pDelete);
+  sqlite3_finalize(t->pPurge);
+  t->pDelete = t->pPurge = 0;
+  while ((s = t->pScans) != 0) {
+    t->pScans = s->pNext;
+    sqlite3_finalize(s->pStmt);
+    sqlite3_free(s->zPlan);
+    sqlite3_free(s);
+  }
+  t->nScans = 0;
+}
+
+static void localDetach(statevtab_table *pTab) {
+  LocalTable *t = (LocalTable *)pTab;
+  finalizeAll(t);
+  sqlite3_free(t->zDb);
+  sqlite3_free(t->zName);
+  sqlite3_free(t);
+}
+
+static int localDrop(statevtab_table *pTab) {
+  LocalTable *t = (LocalTable *)pTab;
+  finalizeAll(t);
+  return localExec(t->pStore, sqlite3_mprintf("DROP TABLE IF EXISTS "
+                                              "\"%w\".\"%w_data\"",
+                                              t->zDb, t->zName));
+}
+
+/* ALTER TABLE RENAME: move the shadow table (its indexes follow it). */
+static int localRename(statevtab_table *pTab, const char *zNew) {
+  LocalTable *t = (LocalTable *)pTab;
+  char *zName;
+  int rc;
+  finalizeAll(t);
+  rc = localExec(t->pStore,
+                 sqlite3_mprintf("ALTER TABLE \"%w\".\"%w_data\" RENAME TO "
+                                 "\"%w_data\"",
+                                 t->zDb, t->zName, zNew));
+  if (rc != SQLITE_OK) return rc;
+  zName = sqlite3_mprintf("%s", zNew);
+  if (!zName) return SQLITE_NOMEM;
+  sqlite3_free(t->zName);
+  t->zName = zName;
+  return SQLITE_OK;
+}
+
+/* Prepare zSql (sqlite3_mprintf'd, freed here) to be kept. */
+static int prepareKept(LocalTable *t, char *zSql, sqlite3_stmt **ppStmt) {
+  int rc;
+  if (!zSql) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v3(t->pStore->db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
+                          ppStmt, 0);
+  sqlite3_free(zSql);
+  return rc == SQLITE_OK ? rc : localDbError(t->pStore, rc);
+}
+
+static int bindValue(sqlite3_stmt *pStmt, int i, const statevtab_value *v,
+                     void (*xDel)(void *)) {
+  switch (v->eType) {
+  case SQLITE_INTEGER:
+    return sqlite3_bind_int64(pStmt, i, v->i);
+  case SQLITE_FLOAT:
+    return sqlite3_bind_double(pStmt, i, v->r);
+  case SQLITE_TEXT:
+    return sqlite3_bind_text(pStmt, i, v->z ? v->z : "", v->n, xDel);
+  case SQLITE_BLOB:
+    return sqlite3_bind_blob(pStmt, i, v->z, v->n, xDel);
+  default:
+    return sqlite3_bind_null(pStmt, i);
+  }
+}
+
+/* Bind one value per entity column as ?1..?nCol. */
+static int bindRow(sqlite3_stmt *pStmt, int nCol, const statevtab_value *aRow) {
+  int i, rc = SQLITE_OK;
+  for (i = 0; rc == SQLITE_OK && i < nCol; i++) {
+    rc = bindValue(pStmt, i + 1, &aRow[i], SQLITE_STATIC);
+  }
+  return rc;
+}
+
+static const char *azConflict[] = {"ABORT", "IGNORE", "REPLACE"};
+
+static int versionCol(const statevtab_entity *e) {
+  int i;
+  for (i = 0; i < e->nCol; i++) {
+    if (e->aCol[i].flags & STATEVTAB_COL_VERSION) return i;
+  }
+  return -1;
+}
+
+static int expiresCol(const statevtab_entity *e) {
+  int i;
+  for (i = 0; i < e->nCol; i++) {
+    if (e->aCol[i].flags & STATEVTAB_COL_EXPIRES) return i;
+  }
+  return -1;
+}
+
+/*
+** An expired row is invisible, so it must not block an insert of the same
+** key: delete it first.
+*/
+static int purgeExpired(LocalTable *t, const statevtab_value *aRow, int iExp) {
+  const statevtab_entity *e = t->base.pEntity;
+  int rc, k;
+  if (!t->pPurge) {
+    sqlite3_str *s = sqlite3_str_new(0);
+    sqlite3_str_appendf(s, "DELETE FROM \"%w\".\"%w_data\" WHERE \"%w\" <= ?1",
+                        t->zDb, t->zName, e->aCol[iExp].zName);
+    for (k = 0; k < e->nKey; k++) {
+      sqlite3_str_appendf(s, " AND \"%w\" = ?%d", e->aCol[e->aiKey[k]].zName,
+                          k + 2);
+    }
+    rc = prepareKept(t, sqlite3_str_finish(s), &t->pPurge);
+    if (rc != SQLITE_OK) return rc;
+  }
+  sqlite3_bind_int64(t->pPurge, 1, sv_now_ms());
+  for (k = 0; k < e->nKey; k++) {
+    bindValue(t->pPurge, k + 2, &aRow[e->aiKey[k]], SQLITE_STATIC);
+  }
+  sqlite3_step(t->pPurge);
+  rc = sqlite3_reset(t->pPurge);
+  return rc == SQLITE_OK ? rc : localDbError(t->pStore, rc);
+}
+
+static int localInsert(statevtab_table *pTab, const statevtab_value *aRow,
+                       int eConflict, sqlite3_int64 *pRowid, int *pbDone) {
+  LocalTable *t = (LocalTable *)pTab;
+  const statevtab_entity *e = pTab->pEntity;
+  sqlite3_stmt *pStmt;
+  int rc, i, iVer = versionCol(e), iExp = expiresCol(e);
+  if (iExp >= 0) {
+    rc = purgeExpired(t, aRow, iExp);
+    if (rc != SQLITE_OK) return rc;
+  }
+  if (!t->apInsert[eConflict]) {
+    sqlite3_str *s = sqlite3_str_new(0);
+    sqlite3_str_appendf(s, "INSERT OR %s INTO \"%w\".\"%w_data\"(",
+                        azConflict[eConflict], t->zDb, t->zName);
+    for (i = 0; i < e->nCol; i++) {
+      sqlite3_str_appendf(s, "%s\"%w\"", i ? ", " : "", e->aCol[i].zName);
+    }
+    sqlite3_str_appendall(s, ") VALUES(");
+    for (i = 0; i < e->nCol; i++) {
+      if (i == iVer) {
+        sqlite3_str_appendf(s, "%scoalesce(?%d, 1)", i ? ", " : "", i + 1);
+      } else {
+        sqlite3_str_appendf(s, "%s?%d", i ? ", " : "", i + 1);
+      }
+    }
+    sqlite3_str_appendall(s, ") RETURNING rowid");
+    rc = prepareKept(t, sqlite3_str_finish(s), &t->apInsert[eConflict]);
+    if (rc != SQLITE_OK) return rc;
+  }
+  pStmt = t->apInsert[eConflict];
+  rc = bindRow(pStmt, e->nCol, aRow);
+  if (rc != SQLITE_OK) return rc;
+  *pbDone = 0;
+  if (sqlite3_step(pStmt) == SQLITE_ROW) {
+    *pRowid = sqlite3_column_int64(pStmt, 0);
+    *pbDone = 1;
+    while (sqlite3_step(pStmt) == SQLITE_ROW) {
+    }
+  }
+  rc = sqlite3_reset(pStmt);
+  return rc == SQLITE_OK ? rc : localDbError(t->pStore, rc);
+}
+
+static int localUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
+                       const statevtab_value *aRow, int eConflict,
+                       int *pbDone) {
+  LocalTable *t = (LocalTable *)pTab;
+  const statevtab_entity *e = pTab->pEntity;
+  sqlite3_stmt *pStmt;
+  int rc, i, iVer = versionCol(e);
+  if (!t->apUpdate[eConflict]) {
+    sqlite3_str *s = sqlite3_str_new(0);
+    sqlite3_str_appendf(s, "UPDATE OR %s \"%w\".\"%w_data\" SET ",
+                        azConflict[eConflict], t->zDb, t->zName);
+    for (i = 0; i < e->nCol; i++) {
+      if (i == iVer) {
+        sqlite3_str_appendf(s, "%s\"%w\" = \"%w\" + 1", i ? ", " : "",
+                            e->aCol[i].zName, e->aCol[i].zName);
+      } else {
+        sqlite3_str_appendf(s, "%s\"%w\" = ?%d", i ? ", " : "",
+                            e->aCol[i].zName, i + 1);
+      }
+    }
+    sqlite3_str_appendf(s, " WHERE rowid = ?%d", e->nCol + 1);
+    rc = prepareKept(t, sqlite3_str_finish(s), &t->apUpdate[eConflict]);
+    if (rc != SQLITE_OK) return rc;
+  }
+  pStmt = t->apUpdate[eConflict];
+  rc = bindRow(pStmt, e->nCol, aRow);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(pStmt, e->nCol + 1, iRowid);
+  if (rc != SQLITE_OK) return rc;
+  sqlite3_step(pStmt);
+  rc = sqlite3_reset(pStmt);
+  *pbDone = rc == SQLITE_OK && sqlite3_changes(t->pStore->db) > 0;
+  return rc == SQLITE_OK ? rc : localDbError(t->pStore, rc);
+}
+
+static int localDelete(statevtab_table *pTab, sqlite3_int64 iRowid) {
+  LocalTable *t = (LocalTable *)pTab;
+  int rc;
+  if (!t->pDelete) {
+    rc = prepareKept(t,
+                     sqlite3_mprintf("DELETE FROM \"%w\".\"%w_data\" WHERE "
+                                     "rowid = ?1",
+                                     t->zDb, t->zName),
+                     &t->pDelete);
+    if (rc != SQLITE_OK) return rc;
+  }
+  sqlite3_bind_int64(t->pDelete, 1, iRowid);
+  sqlite3_step(t->pDelete);
+  rc = sqlite3_reset(t->pDelete);
+  return rc == SQLITE_OK ? rc : localDbError(t->pStore, rc);
+}
+
+/* ---------------------------------------------------------------- scans */
+
+static int localOpenCursor(statevtab_table *pTab, statevtab_cursor **ppCur) {
+  LocalCursor *c = sqlite3_malloc64(sizeof(*c));
+  if (!c) return SQLITE_NOMEM;
+  memset(c, 0, sizeof(*c));
+  c->base.pTab = pTab;
+  c->bEof = 1;
+  *ppCur = &c->base;
+  return SQLITE_OK;
+}
+
+/* Give the cursor's scan back to the cache (or free it). */
+static void releaseScan(LocalCursor *c) {
+  LocalScan *s = c->pScan;
+  if (!s) return;
+  sqlite3_reset(s->pStmt);
+  if (c->bOwned) {
+    sqlite3_finalize(s->pStmt);
+    sqlite3_free(s->zPlan);
+    sqlite3_free(s);
+  } else {
+    s->bInUse = 0;
+  }
+  c->pScan = 0;
+  c->bOwned = 0;
+}
+
+static void localCloseCursor(statevtab_cursor *pCur) {
+  LocalCursor *c = (LocalCursor *)pCur;
+  releaseScan(c);
+  sqlite3_free(c);
+}
+
+/* Build the SELECT for one scan shape. */
+static char *scanSql(LocalTable *t, const statevtab_scan *pScan) {
+  const statevtab_entity *e = t->base.pEntity;
+  sqlite3_str *s = sqlite3_str_new(0);
+  int i;
+  sqlite3_str_appendall(s, "SELECT rowid");
+  for (i = 0; i < e->nCol; i++) {
+    sqlite3_str_appendf(s, ", \"%w\"", e->aCol[i].zName);
+  }
+  sqlite3_str_appendf(s, " FROM \"%w\".\"%w_data\"", t->zDb, t->zName);
+  for (i = 0; i < pScan->nCons; i++) {
+    const statevtab_cons *c = &pScan->aCons[i];
+    const char *zCol = e->aCol[c->iCol].zName;
+    sqlite3_str_appendall(s, i ? " AND " : " WHERE ");
+    switch (c->op) {
+    case STATEVTAB_EQ:
+      sqlite3_str_appendf(s, "\"%w\" = ?%d", zCol, i + 1);
+      break;
+    case STATEVTAB_LT:
+      sqlite3_str_appendf(s, "\"%w\" < ?%d", zCol, i + 1);
+      break;
+    case STATEVTAB_LE:
+      sqlite3_str_appendf(s, "\"%w\" <= ?%d", zCol, i + 1);
+      break;
+    case STATEVTAB_GT:
+      sqlite3_str_appendf(s, "\"%w\" > ?%d", zCol, i + 1);
+      break;
+    case STATEVTAB_GE:
+      sqlite3_str_appendf(s, "\"%w\" >= ?%d", zCol, i + 1);
+      break;
+    case STATEVTAB_IS:
+      sqlite3_str_appendf(s, "\"%w\" IS ?%d", zCol, i + 1);
+      break;
+    default: /* STATEVTAB_ALIVE */
+      sqlite3_str_appendf(s, "(\"%w\" IS NULL OR \"%w\" > ?%d)", zCol, zCol,
+                          i + 1);
+      break;
+    }
+  }
+  for (i = 0; i < pScan->nOrder; i++) {
+    sqlite3_str_appendf(s, "%s\"%w\"%s", i ? ", " : " ORDER BY ",
+                        e->aCol[pScan->aOrder[i].iCol].zName,
+                        pScan->aOrder[i].bDesc ? " DESC" : "");
+  }
+  if (pScan->nLimit >= 0) {
+    sqlite3_str_appendf(s, " LIMIT ?%d", pScan->nCons + 1);
+  }
+  return sqlite3_str_finish(s);
+}
+
+static int localFilter(statevtab_cursor *pCur, const statevtab_scan *pScan) {
+  LocalCursor *c = (LocalCursor *)pCur;
+  LocalTable *t = (LocalTable *)pCur->pTab;
+  LocalScan *s;
+  int i, rc;
+
+  releaseScan(c);
+  c->bEof = 1;
+  for (s = t->pScans; s; s = s->pNext) {
+    if (!s->bInUse && strcmp(s->zPlan, pScan->zPlan) == 0) break;
+  }
+  if (!s) {
+    s = sqlite3_malloc64(sizeof(*s));
+    if (!s) return SQLITE_NOMEM;
+    memset(s, 0, sizeof(*s));
+    s->zPlan = sqlite3_mprintf("%s", pScan->zPlan);
+    if (!s->zPlan) {
+      sqlite3_free(s);
+      return SQLITE_NOMEM;
+    }
+    rc = prepareKept(t, scanSql(t, pScan), &s->pStmt);
+    if (rc != SQLITE_OK) {
+      sqlite3_free(s->zPlan);
+      sqlite3_free(s);
+      return rc;
+    }
+    if (t->nScans < SV_MAX_CACHED_SCANS) {
+      s->pNext = t->pScans;
+      t->pScans = s;
+      t->nScans++;
+    } else {
+      c->bOwned = 1;
+    }
+  }
+  s->bInUse = 1;
+  c->pScan = s;
+  for (i = 0; i < pScan->nCons; i++) {
+    /* The values belong to xFilter's caller: SQLITE_TRANSIENT. */
+    rc = bindValue(s->pStmt, i + 1, &pScan->aCons[i].v, SQLITE_TRANSIENT);
+    if (rc != SQLITE_OK) return localDbError(t->pStore, rc);
+  }
+  if (pScan->nLimit >= 0) {
+    sqlite3_bind_int64(s->pStmt, pScan->nCons + 1, pScan->nLimit);
+  }
+  c->bEof = 0;
+  return t->base.pStore->pMethods->xNext(pCur);
+}
+
+static int localNext(statevtab_cursor *pCur) {
+  LocalCursor *c = (LocalCursor *)pCur;
+  int rc;
+  if (!c->pScan) {
+    c->bEof = 1;
+    return SQLITE_OK;
+  }
+  rc = sqlite3_step(c->pScan->pStmt);
+  if (rc == SQLITE_ROW) return SQLITE_OK;
+  c->bEof = 1;
+  rc = sqlite3_reset(c->pScan->pStmt);
+  return rc == SQLITE_OK ? rc
+                         : localDbError(((LocalTable *)pCur->pTab)->pStore, rc);
+}
+
+static int localEof(statevtab_cursor *pCur) {
+  return ((LocalCursor *)pCur)->bEof;
+}
+
+static int localColumn(statevtab_cursor *pCur, int iCol,
+                       statevtab_value *pOut) {
+  LocalCursor *c = (LocalCursor *)pCur;
+  sqlite3_stmt *pStmt = c->pScan->pStmt;
+  int i = iCol + 1;
+  pOut->eType = sqlite3_column_type(pStmt, i);
+  switch (pOut->eType) {
+  case SQLITE_INTEGER:
+    pOut->i = sqlite3_column_int64(pStmt, i);
+    break;
+  case SQLITE_FLOAT:
+    pOut->r = sqlite3_column_double(pStmt, i);
+    break;
+  case SQLITE_TEXT:
+    pOut->z = (const char *)sqlite3_column_text(pStmt, i);
+    pOut->n = sqlite3_column_bytes(pStmt, i);
+    if (!pOut->z) return SQLITE_NOMEM;
+    break;
+  case SQLITE_BLOB:
+    pOut->z = (const char *)sqlite3_column_blob(pStmt, i);
+    pOut->n = sqlite3_column_bytes(pStmt, i);
+    break;
+  default:
+    break;
+  }
+  return SQLITE_OK;
+}
+
+static int localRowid(statevtab_cursor *pCur, sqlite3_int64 *pRowid) {
+  LocalCursor *c = (LocalCursor *)pCur;
+  *pRowid = sqlite3_column_int64(c->pScan->pStmt, 0);
+  return SQLITE_OK;
+}
+
+static char *localDescribe(statevtab_store *pStore) {
+  (void)pStore;
+  return sqlite3_mprintf("sqlite: (shadow tables in the same database)");
+}
+
+const statevtab_store_methods sv_sqlite_store = {
+    /* iVersion     */ 1,
+    /* zScheme      */ "sqlite",
+    /* xOpen        */ localOpen,
+    /* xClose       */ localClose,
+    /* xAttach      */ localAttach,
+    /* xDetach      */ localDetach,
+    /* xDrop        */ localDrop,
+    /* xRename      */ localRename,
+    /* xOpenCursor  */ localOpenCursor,
+    /* xFilter      */ localFilter,
+    /* xNext        */ localNext,
+    /* xEof         */ localEof,
+    /* xColumn      */ localColumn,
+    /* xRowid       */ localRowid,
+    /* xCloseCursor */ localCloseCursor,
+    /* xInsert      */ localInsert,
+    /* xUpdate      */ localUpdate,
+    /* xDelete      */ localDelete,
+    /* xBegin       */ 0,
+    /* xSync        */ 0,
+    /* xCommit      */ 0,
+    /* xRollback    */ 0,
+    /* xSavepoint   */ 0,
+    /* xRelease     */ 0,
+    /* xRollbackTo  */ 0,
+    /* xDescribe    */ localDescribe,
+};

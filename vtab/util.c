@@ -1,0 +1,276 @@
+/*
+** 2026-11-22
+**
+** util.c -- small helpers shared by the layers: the clock, time-ordered ids,
+** a non-allocating JSON validator, URL redaction and option dequoting.
+*/
+#include "svint.h"
+
+#include <stdlib.h>
+#include <sys/time.h>
+
+/*
+** Milliseconds since the Unix epoch.  For tests only, STATEVTAB_TEST_CLOCK_MS
+** pins the clock ("1700000000000") or offsets it ("+60000", "-5000").
+*/
+sqlite3_int64 sv_now_ms(void) {
+  struct timeval tv;
+  sqlite3_int64 now;
+  const char *z = getenv("STATEVTAB_TEST_CLOCK_MS");
+  gettimeofday(&tv, 0);
+  now = (sqlite3_int64)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+  if (z && z[0]) {
+    sqlite3_int64 v = strtoll(z, 0, 10);
+    now = (z[0] == '+' || z[0] == '-') ? now + v : v;
+  }
+  return now;
+}
+
+/*
+** Write a new UUIDv7 (RFC 9562) into zOut as 36 lowercase hex characters and
+** dashes plus a nul.  Within one connection ids strictly increase: when the
+** clock has not moved (or went back), the 12-bit rand_a field counts up, and
+** on overflow the timestamp is advanced by one millisecond (RFC 9562 6.2,
+** method 1).  The other 62 bits are random, so ids from different
+** connections and machines do not collide.
+*/
+int sv_gen_id(sv_conn *p, char *zOut) {
+  static const char hex[] = "0123456789abcdef";
+  unsigned char a[16];
+  unsigned char r[8];
+  sqlite3_int64 ms = sv_now_ms();
+  int i, j;
+  if (ms <= p->iLastIdMs) {
+    ms = p->iLastIdMs;
+    if (++p->iIdSeq > 0xfff) {
+      ms++;
+      p->iIdSeq = 0;
+    }
+  } else {
+    p->iIdSeq = 0;
+  }
+  p->iLastIdMs = ms;
+  sqlite3_randomness(sizeof(r), r);
+  for (i = 0; i < 6; i++) a[i] = (unsigned char)(ms >> (40 - 8 * i));
+  a[6] = (unsigned char)(0x70 | ((p->iIdSeq >> 8) & 0x0f));
+  a[7] = (unsigned char)(p->iIdSeq & 0xff);
+  a[8] = (unsigned char)(0x80 | (r[0] & 0x3f));
+  memcpy(&a[9], &r[1], 7);
+  for (i = 0, j = 0; i < 16; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) zOut[j++] = '-';
+    zOut[j++] = hex[a[i] >> 4];
+    zOut[j++] = hex[a[i] & 0x0f];
+  }
+  zOut[j] = 0;
+  return SQLITE_OK;
+}
+
+/* ---- JSON validation (RFC 8259), no allocation ---- */
+
+#define SV_JSON_MAXDEPTH 500
+
+typedef struct JsonScan {
+  const unsigned char *z;
+  int n;
+  int i;
+} JsonScan;
+
+static void jsonWs(JsonScan *p) {
+  while (p->i < p->n) {
+    unsigned char c = p->z[p->i];
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
+    p->i++;
+  }
+}
+
+static int isHex(unsigned char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+         (c >= 'A' && c <= 'F');
+}
+
+static int jsonString(JsonScan *p) {
+  p->i++; /* opening quote */
+  while (p->i < p->n) {
+    unsigned char c = p->z[p->i++];
+    if (c == '"') return 1;
+    if (c < 0x20) return 0;
+    if (c == '\\') {
+      if (p->i >= p->n) return 0;
+      c = p->z[p->i++];
+      if (c == 'u') {
+        int k;
+        for (k = 0; k < 4; k++) {
+          if (p->i >= p->n || !isHex(p->z[p->i])) return 0;
+          p->i++;
+        }
+      } else if (!strchr("\"\\/bfnrt", c) || c == 0) {
+        return 0;
+      }
+    }
+  }
+  return 0;
+}
+
+static int jsonDigits(JsonScan *p) {
+  int s = p->i;
+  while (p->i < p->n && p->z[p->i] >= '0' && p->z[p->i] <= '9') p->i++;
+  return p->i > s;
+}
+
+static int jsonNumber(JsonScan *p) {
+  if (p->z[p->i] == '-') p->i++;
+  if (p->i >= p->n) return 0;
+  if (p->z[p->i] == '0') {
+    p->i++;
+  } else if (!jsonDigits(p)) {
+    return 0;
+  }
+  if (p->i < p->n && p->z[p->i] == '.') {
+    p->i++;
+    if (!jsonDigits(p)) return 0;
+  }
+  if (p->i < p->n && (p->z[p->i] == 'e' || p->z[p->i] == 'E')) {
+    p->i++;
+    if (p->i < p->n && (p->z[p->i] == '+' || p->z[p->i] == '-')) p->i++;
+    if (!jsonDigits(p)) return 0;
+  }
+  return 1;
+}
+
+static int jsonLiteral(JsonScan *p, const char *zLit) {
+  int n = (int)strlen(zLit);
+  if (p->n - p->i < n || memcmp(p->z + p->i, zLit, n) != 0) return 0;
+  p->i += n;
+  return 1;
+}
+
+static int jsonValue(JsonScan *p, int depth) {
+  unsigned char c;
+  if (depth > SV_JSON_MAXDEPTH) return 0;
+  jsonWs(p);
+  if (p->i >= p->n) return 0;
+  c = p->z[p->i];
+  if (c == '{' || c == '[') {
+    unsigned char close = c == '{' ? '}' : ']';
+    p->i++;
+    jsonWs(p);
+    if (p->i < p->n && p->z[p->i] == close) {
+      p->i++;
+      return 1;
+    }
+    for (;;) {
+      if (c == '{') {
+        jsonWs(p);
+        if (p->i >= p->n || p->z[p->i] != '"' || !jsonString(p)) return 0;
+        jsonWs(p);
+        if (p->i >= p->n || p->z[p->i] != ':') return 0;
+        p->i++;
+      }
+      if (!jsonValue(p, depth + 1)) return 0;
+      jsonWs(p);
+      if (p->i >= p->n) return 0;
+      if (p->z[p->i] == ',') {
+        p->i++;
+        continue;
+      }
+      if (p->z[p->i] == close) {
+        p->i++;
+        return 1;
+      }
+      return 0;
+    }
+  }
+  if (c == '"') return jsonString(p);
+  if (c == '-' || (c >= '0' && c <= '9')) return jsonNumber(p);
+  if (c == 't') return jsonLiteral(p, "true");
+  if (c == 'f') return jsonLiteral(p, "false");
+  if (c == 'n') return jsonLiteral(p, "null");
+  return 0;
+}
+
+/* Return 1 if z[0..n) is one well-formed JSON text, else 0. */
+int sv_json_valid(const char *z, int n) {
+  JsonScan s;
+  s.z = (const unsigned char *)z;
+  s.n = n;
+  s.i = 0;
+  if (!jsonValue(&s, 0)) return 0;
+  jsonWs(&s);
+  return s.i == s.n;
+}
+
+/*
+** Return a copy of a store URL or libpq conninfo string with any password
+** replaced by "***", from sqlite3_malloc (NULL on OOM).  Handles
+** "scheme://user:pass@host..." and "... password=secret ..." forms.
+*/
+char *sv_redact_url(const char *zUrl) {
+  const char *zSep = strstr(zUrl, "://");
+  const char *zPw;
+  if (zSep) {
+    const char *zAuth = zSep + 3;
+    const char *zEnd = zAuth + strcspn(zAuth, "/?#");
+    const char *zAt = 0, *q;
+    for (q = zAuth; q < zEnd; q++) {
+      if (*q == '@') zAt = q;
+    }
+    if (zAt) {
+      const char *zColon = memchr(zAuth, ':', (size_t)(zAt - zAuth));
+      if (zColon) {
+        return sqlite3_mprintf("%.*s***%s", (int)(zColon + 1 - zUrl), zUrl,
+                               zAt);
+      }
+    }
+  }
+  zPw = strstr(zUrl, "password");
+  if (zPw) {
+    const char *q = zPw + 8;
+    while (*q == ' ') q++;
+    if (*q == '=') {
+      q++;
+      while (*q == ' ') q++;
+      if (*q == '\'') {
+        q++;
+        while (*q && *q != '\'') q += (*q == '\\' && q[1]) ? 2 : 1;
+        if (*q) q++;
+      } else {
+        while (*q && *q != ' ') q++;
+      }
+      return sqlite3_mprintf("%.*spassword=***%s", (int)(zPw - zUrl), zUrl,
+                             q);
+    }
+  }
+  return sqlite3_mprintf("%s", zUrl);
+}
+
+/*
+** Return a copy of z[0..n) with surrounding whitespace removed and, when it
+** is quoted with ' " or `, the quotes removed and doubled quotes collapsed.
+** From sqlite3_malloc; NULL on OOM.
+*/
+char *sv_dequote(const char *z, int n) {
+  char *zOut;
+  int i, j;
+  while (n > 0 && (z[0] == ' ' || z[0] == '\t' || z[0] == '\n')) {
+    z++;
+    n--;
+  }
+  while (n > 0 && (z[n - 1] == ' ' || z[n - 1] == '\t' || z[n - 1] == '\n')) {
+    n--;
+  }
+  zOut = sqlite3_malloc64((sqlite3_uint64)n + 1);
+  if (!zOut) return 0;
+  if (n >= 2 && (z[0] == '\'' || z[0] == '"' || z[0] == '`') &&
+      z[n - 1] == z[0]) {
+    char q = z[0];
+    for (i = 1, j = 0; i < n - 1; i++) {
+      zOut[j++] = z[i];
+      if (z[i] == q && i + 1 < n - 1 && z[i + 1] == q) i++;
+    }
+    zOut[j] = 0;
+  } else {
+    memcpy(zOut, z, (size_t)n);
+    zOut[n] = 0;
+  }
+  return zOut;
+}

@@ -1,0 +1,1119 @@
+/*
+** 2026-11-22
+**
+** vtab.c -- the one generic virtual table behind every statevtab module.
+**
+**   CREATE VIRTUAL TABLE tasks USING state_tasks(store='sqlite:');
+**   INSERT INTO tasks(queue, name, payload) VALUES('email', 'welcome', '{}');
+**   SELECT id, state FROM tasks WHERE queue = 'email' AND run_at <= 1700000;
+**
+** HOW IT WORKS
+**
+** Each module (state_tasks, state_kv, ...) is this same sqlite3_module with
+** a different statevtab_entity descriptor as its client data.  The descriptor
+** gives the columns, their types, the key and the indexed columns; this file
+** validates and defaults rows from it and hands them to a store through the
+** statevtab_store_methods table (statevtab.h).  It knows nothing of Redis or
+** PostgreSQL; the stores know nothing of sqlite3_vtab.
+**
+** Every table is registered in its connection's sv_conn so that the SQL
+** functions (ext/) can find a table's store by name.
+*/
+#include "svint.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+
+/* Client data of one module registration. */
+typedef struct sv_modaux {
+  sv_conn *pConn;
+  const statevtab_entity *pEntity;
+} sv_modaux;
+
+typedef struct sv_cursor {
+  sqlite3_vtab_cursor base; /* must be first */
+  statevtab_cursor *pCur;   /* the store's cursor */
+  statevtab_cons *aCons;    /* constraints of the current scan */
+  int nConsAlloc;
+} sv_cursor;
+
+/* ---------------------------------------------------------------- errors */
+
+/* Replace the vtab's error message with "<module>: <zFmt...>". */
+static void svError(sv_vtab *p, const char *zFmt, ...) {
+  va_list ap;
+  char *zMsg;
+  va_start(ap, zFmt);
+  zMsg = sqlite3_vmprintf(zFmt, ap);
+  va_end(ap);
+  sqlite3_free(p->base.zErrMsg);
+  p->base.zErrMsg =
+      zMsg ? sqlite3_mprintf("%s: %s", p->pEntity->zModule, zMsg) : 0;
+  sqlite3_free(zMsg);
+}
+
+/*
+** Carry a store error into the vtab: the store's message if it left one,
+** else a generic one for rc.  Uniqueness conflicts get SQLite's wording with
+** the key columns, the same on every store.  Returns rc.
+*/
+static int svStoreError(sv_vtab *p, int rc) {
+  statevtab_store *pStore = p->pRef->pStore;
+  if (rc == SQLITE_NOMEM || rc == SQLITE_OK) return rc;
+  if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+    const statevtab_entity *e = p->pEntity;
+    if (e->nKey == 2) {
+      svError(p, "UNIQUE constraint failed: %s, %s", e->aCol[e->aiKey[0]].zName,
+              e->aCol[e->aiKey[1]].zName);
+    } else {
+      svError(p, "UNIQUE constraint failed: %s", e->aCol[e->aiKey[0]].zName);
+    }
+  } else if (pStore->zErrMsg) {
+    svError(p, "%s", pStore->zErrMsg);
+  } else {
+    svError(p, "%s", sqlite3_errstr(rc));
+  }
+  sqlite3_free(pStore->zErrMsg);
+  pStore->zErrMsg = 0;
+  return rc;
+}
+
+/* ---------------------------------------------------------------- values */
+
+/* Describe a statevtab_value from an sqlite3_value (text/blob borrowed). */
+int sv_value_from_sqlite(sqlite3_value *pVal, statevtab_value *pOut) {
+  memset(pOut, 0, sizeof(*pOut));
+  pOut->eType = sqlite3_value_type(pVal);
+  switch (pOut->eType) {
+  case SQLITE_INTEGER:
+    pOut->i = sqlite3_value_int64(pVal);
+    break;
+  case SQLITE_FLOAT:
+    pOut->r = sqlite3_value_double(pVal);
+    break;
+  case SQLITE_TEXT:
+    pOut->z = (const char *)sqlite3_value_text(pVal);
+    pOut->n = sqlite3_value_bytes(pVal);
+    if (!pOut->z) return SQLITE_NOMEM;
+    break;
+  case SQLITE_BLOB:
+    pOut->z = (const char *)sqlite3_value_blob(pVal);
+    pOut->n = sqlite3_value_bytes(pVal);
+    if (!pOut->z && pOut->n > 0) return SQLITE_NOMEM;
+    break;
+  default:
+    break;
+  }
+  return SQLITE_OK;
+}
+
+/* Make a statevtab_value the result of an SQL function or column. */
+void sv_value_result(sqlite3_context *ctx, const statevtab_value *v) {
+  switch (v->eType) {
+  case SQLITE_INTEGER:
+    sqlite3_result_int64(ctx, v->i);
+    break;
+  case SQLITE_FLOAT:
+    sqlite3_result_double(ctx, v->r);
+    break;
+  case SQLITE_TEXT:
+    sqlite3_result_text(ctx, v->z ? v->z : "", v->n, SQLITE_TRANSIENT);
+    break;
+  case SQLITE_BLOB:
+    sqlite3_result_blob(ctx, v->z, v->n, SQLITE_TRANSIENT);
+    break;
+  default:
+    sqlite3_result_null(ctx);
+    break;
+  }
+}
+
+static const char *typeName(int eType) {
+  switch (eType) {
+  case SQLITE_INTEGER:
+    return "INTEGER";
+  case SQLITE_FLOAT:
+    return "REAL";
+  case SQLITE_TEXT:
+    return "TEXT";
+  case SQLITE_BLOB:
+    return "BLOB";
+  default:
+    return "NULL";
+  }
+}
+
+/* Parse all of z[0..n) as a base-10 integer; 1 on success. */
+static int parseInt(const char *z, int n, sqlite3_int64 *piOut) {
+  char zBuf[32];
+  char *zEnd = 0;
+  long long v;
+  while (n > 0 && (z[0] == ' ' || z[0] == '\t')) {
+    z++;
+    n--;
+  }
+  while (n > 0 && (z[n - 1] == ' ' || z[n - 1] == '\t')) n--;
+  if (n <= 0 || n >= (int)sizeof(zBuf)) return 0;
+  memcpy(zBuf, z, (size_t)n);
+  zBuf[n] = 0;
+  if (!(zBuf[0] == '-' || zBuf[0] == '+' || (zBuf[0] >= '0' && zBuf[0] <= '9')))
+    return 0;
+  v = strtoll(zBuf, &zEnd, 10);
+  if (*zEnd != 0) return 0;
+  *piOut = v;
+  return 1;
+}
+
+/*
+** Check and convert one column value *pV in place to what column pCol
+** accepts, with SQLite STRICT-table rules: an INTEGER column takes integers,
+** integral reals and text that spells an integer; TEXT takes text and
+** numbers (as text, via sqlite3_value_text on pArg); JSON takes well-formed
+** JSON text or a number.  Returns SQLITE_OK or an error left in p.
+*/
+static int coerceValue(sv_vtab *p, const statevtab_column *pCol,
+                       sqlite3_value *pArg, statevtab_value *pV) {
+  if (pV->eType == SQLITE_NULL) return SQLITE_OK;
+  switch (pCol->eType) {
+  case STATEVTAB_INT:
+  case STATEVTAB_BOOL:
+    if (pV->eType == SQLITE_FLOAT && pV->r == (double)(sqlite3_int64)pV->r &&
+        pV->r > -9.2e18 && pV->r < 9.2e18) {
+      pV->i = (sqlite3_int64)pV->r;
+      pV->eType = SQLITE_INTEGER;
+    } else if (pV->eType == SQLITE_TEXT && parseInt(pV->z, pV->n, &pV->i)) {
+      pV->eType = SQLITE_INTEGER;
+    }
+    if (pV->eType != SQLITE_INTEGER) {
+      if (pV->eType == SQLITE_TEXT) {
+        svError(p, "%s must be an integer (got text '%.40s')", pCol->zName,
+                pV->z);
+      } else {
+        svError(p, "%s must be an integer (got %s)", pCol->zName,
+                typeName(pV->eType));
+      }
+      return SQLITE_MISMATCH;
+    }
+    if (pCol->eType == STATEVTAB_BOOL && pV->i != 0 && pV->i != 1) {
+      svError(p, "%s must be 0 or 1 (got %lld)", pCol->zName, pV->i);
+      return SQLITE_CONSTRAINT;
+    }
+    if (pCol->iMin < pCol->iMax && (pV->i < pCol->iMin || pV->i > pCol->iMax)) {
+      svError(p, "%s must be between %lld and %lld (got %lld)", pCol->zName,
+              pCol->iMin, pCol->iMax, pV->i);
+      return SQLITE_CONSTRAINT;
+    }
+    return SQLITE_OK;
+  case STATEVTAB_NUM:
+    if (pV->eType == SQLITE_TEXT && pArg) {
+      int t = sqlite3_value_numeric_type(pArg);
+      if (t == SQLITE_INTEGER || t == SQLITE_FLOAT) {
+        return sv_value_from_sqlite(pArg, pV);
+      }
+    }
+    if (pV->eType != SQLITE_INTEGER && pV->eType != SQLITE_FLOAT) {
+      svError(p, "%s must be a number (got %s)", pCol->zName,
+              typeName(pV->eType));
+      return SQLITE_MISMATCH;
+    }
+    return SQLITE_OK;
+  default: /* TEXT, JSON */
+    if (pV->eType == SQLITE_BLOB) {
+      svError(p, "%s must be text (got BLOB)", pCol->zName);
+      return SQLITE_MISMATCH;
+    }
+    if (pV->eType != SQLITE_TEXT) {
+      if (!pArg) return SQLITE_OK;
+      pV->z = (const char *)sqlite3_value_text(pArg);
+      pV->n = sqlite3_value_bytes(pArg);
+      if (!pV->z) return SQLITE_NOMEM;
+      pV->eType = SQLITE_TEXT;
+    }
+    if (pCol->eType == STATEVTAB_JSON && !sv_json_valid(pV->z, pV->n)) {
+      svError(p, "%s is not valid JSON", pCol->zName);
+      return SQLITE_ERROR;
+    }
+    if (pCol->azEnum) {
+      int k;
+      for (k = 0; pCol->azEnum[k]; k++) {
+        if ((int)strlen(pCol->azEnum[k]) == pV->n &&
+            memcmp(pCol->azEnum[k], pV->z, (size_t)pV->n) == 0) {
+          return SQLITE_OK;
+        }
+      }
+      {
+        sqlite3_str *s = sqlite3_str_new(0);
+        char *zList;
+        for (k = 0; pCol->azEnum[k]; k++) {
+          sqlite3_str_appendf(s, "%s%s", k ? ", " : "", pCol->azEnum[k]);
+        }
+        zList = sqlite3_str_finish(s);
+        if (!zList) return SQLITE_NOMEM;
+        svError(p, "%s must be one of %s (got '%.40s')", pCol->zName, zList,
+                pV->z);
+        sqlite3_free(zList);
+      }
+      return SQLITE_CONSTRAINT;
+    }
+    return SQLITE_OK;
+  }
+}
+
+/* Set *pV to column pCol's declared default (zDefault), typed. */
+static void defaultValue(const statevtab_column *pCol, statevtab_value *pV) {
+  memset(pV, 0, sizeof(*pV));
+  if (!pCol->zDefault) {
+    pV->eType = SQLITE_NULL;
+  } else if (pCol->eType == STATEVTAB_INT || pCol->eType == STATEVTAB_BOOL ||
+             pCol->eType == STATEVTAB_NUM) {
+    pV->eType = SQLITE_INTEGER;
+    pV->i = strtoll(pCol->zDefault, 0, 10);
+  } else {
+    pV->eType = SQLITE_TEXT;
+    pV->z = pCol->zDefault;
+    pV->n = (int)strlen(pCol->zDefault);
+  }
+}
+
+static int textIs(const statevtab_value *v, const char *z) {
+  return v->eType == SQLITE_TEXT && (int)strlen(z) == v->n &&
+         memcmp(v->z, z, (size_t)v->n) == 0;
+}
+
+static int findCol(const statevtab_entity *e, const char *zName) {
+  int i;
+  for (i = 0; i < e->nCol; i++) {
+    if (strcmp(e->aCol[i].zName, zName) == 0) return i;
+  }
+  return -1;
+}
+
+/*
+** Lifecycle rules of executions and tasks, applied to every written row:
+** an execution entering 'running' gets started_at; an execution or task
+** entering a final state gets completed_at (unless the writer set them).
+*/
+static void applyRules(const statevtab_entity *e, statevtab_value *aRow,
+                       sqlite3_int64 now) {
+  int iState = findCol(e, "state");
+  int iStarted, iCompleted;
+  if (iState < 0 || aRow[iState].eType != SQLITE_TEXT) return;
+  iStarted = findCol(e, "started_at");
+  iCompleted = findCol(e, "completed_at");
+  if (iStarted >= 0 && aRow[iStarted].eType == SQLITE_NULL &&
+      (textIs(&aRow[iState], "running") || textIs(&aRow[iState], "completed") ||
+       textIs(&aRow[iState], "failed"))) {
+    aRow[iStarted].eType = SQLITE_INTEGER;
+    aRow[iStarted].i = now;
+  }
+  if (iCompleted >= 0 && aRow[iCompleted].eType == SQLITE_NULL &&
+      (textIs(&aRow[iState], "completed") || textIs(&aRow[iState], "failed") ||
+       textIs(&aRow[iState], "cancelled") || textIs(&aRow[iState], "dead"))) {
+    aRow[iCompleted].eType = SQLITE_INTEGER;
+    aRow[iCompleted].i = now;
+  }
+}
+
+/* ----------------------------------------------------- create / connect */
+
+/* Split "key=value" into a dequoted key and value. */
+static int parseOption(sv_vtab *p, const char *zArg, char **pzKey,
+                       char **pzVal) {
+  const char *zEq = strchr(zArg, '=');
+  char *zKey;
+  int i;
+  *pzKey = *pzVal = 0;
+  if (!zEq) {
+    svError(p, "malformed option '%s' (expected key=value)", zArg);
+    return SQLITE_ERROR;
+  }
+  zKey = sv_dequote(zArg, (int)(zEq - zArg));
+  if (!zKey) return SQLITE_NOMEM;
+  for (i = 0; zKey[i]; i++) {
+    char c = zKey[i];
+    if (!((c >= 'a' && c <= 'z') || c == '_' || (c >= '0' && c <= '9'))) break;
+    zKey[i] = c;
+  }
+  if (zKey[0] == 0 || zKey[i]) {
+    svError(p, "malformed option '%s' (expected key=value)", zArg);
+    sqlite3_free(zKey);
+    return SQLITE_ERROR;
+  }
+  *pzVal = sv_dequote(zEq + 1, (int)strlen(zEq + 1));
+  if (!*pzVal) {
+    sqlite3_free(zKey);
+    return SQLITE_NOMEM;
+  }
+  *pzKey = zKey;
+  return SQLITE_OK;
+}
+
+static void vtabFree(sv_vtab *p) {
+  int i;
+  if (!p) return;
+  if (p->pTab) p->pRef->pStore->pMethods->xDetach(p->pTab);
+  if (p->pRef) sv_store_release(p->pConn, p->pRef);
+  for (i = 0; i < 2 * p->nOpt; i++) sqlite3_free(p->azOpt[i]);
+  sqlite3_free(p->azOpt);
+  sqlite3_free(p->zDb);
+  sqlite3_free(p->zName);
+  sqlite3_free(p->zOpts);
+  sqlite3_free(p->base.zErrMsg);
+  if (p->pConn) sv_conn_unref(p->pConn);
+  sqlite3_free(p);
+}
+
+/* Declare the SQL shape of entity e. */
+static int declareTable(sqlite3 *db, const statevtab_entity *e) {
+  sqlite3_str *s = sqlite3_str_new(db);
+  char *zSql;
+  int i, rc;
+  sqlite3_str_appendall(s, "CREATE TABLE x(");
+  for (i = 0; i < e->nCol; i++) {
+    const char *zType = "TEXT";
+    switch (e->aCol[i].eType) {
+    case STATEVTAB_INT:
+    case STATEVTAB_BOOL:
+      zType = "INTEGER";
+      break;
+    case STATEVTAB_NUM:
+      zType = "NUMERIC";
+      break;
+    default:
+      break;
+    }
+    sqlite3_str_appendf(s, "%s\"%w\" %s", i ? ", " : "", e->aCol[i].zName,
+                        zType);
+  }
+  sqlite3_str_appendall(s, ")");
+  zSql = sqlite3_str_finish(s);
+  if (!zSql) return SQLITE_NOMEM;
+  rc = sqlite3_declare_vtab(db, zSql);
+  sqlite3_free(zSql);
+  return rc;
+}
+
+/*
+** xCreate and xConnect.  argv[0] module, argv[1] schema, argv[2] table,
+** argv[3..] options "key=value".  "store" is ours; every other option goes
+** to the store, which rejects the ones it does not know.
+*/
+static int vtabInit(sqlite3 *db, void *pAux, int argc, const char *const *argv,
+                    sqlite3_vtab **ppVtab, char **pzErr, int bCreate) {
+  sv_modaux *pMod = (sv_modaux *)pAux;
+  sv_vtab *p;
+  const char *zStore = "sqlite:";
+  char *zStoreOwned = 0;
+  char *zErr = 0;
+  int rc = SQLITE_OK, i, j;
+
+  *ppVtab = 0;
+  p = sqlite3_malloc64(sizeof(*p));
+  if (!p) return SQLITE_NOMEM;
+  memset(p, 0, sizeof(*p));
+  p->pConn = pMod->pConn;
+  p->pConn->nRef++;
+  p->pEntity = pMod->pEntity;
+  p->zDb = sqlite3_mprintf("%s", argv[1]);
+  p->zName = sqlite3_mprintf("%s", argv[2]);
+  p->azOpt = sqlite3_malloc64(sizeof(char *) * 2 * (size_t)(argc > 3 ? argc - 3 : 1));
+  if (!p->zDb || !p->zName || !p->azOpt) goto nomem;
+
+  for (i = 3; i < argc; i++) {
+    char *zKey, *zVal;
+    if (argv[i][strspn(argv[i], " \t\n")] == 0) continue; /* "t()" */
+    rc = parseOption(p, argv[i], &zKey, &zVal);
+    if (rc != SQLITE_OK) goto error;
+    for (j = 0; j < p->nOpt; j++) {
+      if (strcmp(p->azOpt[2 * j], zKey) == 0) break;
+    }
+    if (j < p->nOpt || (strcmp(zKey, "store") == 0 && zStoreOwned)) {
+      svError(p, "duplicate option '%s'", zKey);
+      sqlite3_free(zKey);
+      sqlite3_free(zVal);
+      rc = SQLITE_ERROR;
+      goto error;
+    }
+    if (strcmp(zKey, "store") == 0) {
+      sqlite3_free(zKey);
+      zStoreOwned = zVal;
+      zStore = zVal;
+    } else {
+      p->azOpt[2 * p->nOpt] = zKey;
+      p->azOpt[2 * p->nOpt + 1] = zVal;
+      p->nOpt++;
+    }
+  }
+
+  rc = sv_store_acquire(p->pConn, zStore, &p->pRef, &zErr);
+  if (rc != SQLITE_OK) {
+    if (zErr) svError(p, "%s", zErr);
+    sqlite3_free(zErr);
+    goto error;
+  }
+  rc = p->pRef->pStore->pMethods->xAttach(
+      p->pRef->pStore, p->pEntity, p->zDb, p->zName, p->nOpt,
+      (const char *const *)p->azOpt, bCreate, &p->pTab);
+  if (rc != SQLITE_OK) {
+    svStoreError(p, rc);
+    p->pTab = 0;
+    goto error;
+  }
+  p->pTab->pStore = p->pRef->pStore;
+  p->pTab->pEntity = p->pEntity;
+
+  rc = declareTable(db, p->pEntity);
+  if (rc != SQLITE_OK) goto error;
+  /* We resolve OR IGNORE / OR REPLACE ourselves (sqlite3_vtab_on_conflict). */
+  sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
+  /* State is not for views and triggers: a database file from an untrusted
+  ** source could otherwise hide a trigger or view that reads or rewrites the
+  ** queue whenever the application touches an innocent-looking table. */
+  sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+
+  sqlite3_free(zStoreOwned);
+  p->pNext = p->pConn->pTables;
+  p->pConn->pTables = p;
+  *ppVtab = &p->base;
+  return SQLITE_OK;
+
+nomem:
+  rc = SQLITE_NOMEM;
+error:
+  if (p->base.zErrMsg) {
+    *pzErr = sqlite3_mprintf("%s", p->base.zErrMsg);
+  } else if (rc != SQLITE_NOMEM) {
+    *pzErr = sqlite3_mprintf("%s: %s", p->pEntity->zModule, sqlite3_errstr(rc));
+  }
+  sqlite3_free(zStoreOwned);
+  vtabFree(p);
+  return rc == SQLITE_CONSTRAINT ? SQLITE_ERROR : rc;
+}
+
+static int svCreate(sqlite3 *db, void *pAux, int argc, const char *const *argv,
+                    sqlite3_vtab **ppVtab, char **pzErr) {
+  return vtabInit(db, pAux, argc, argv, ppVtab, pzErr, 1);
+}
+
+static int svConnect(sqlite3 *db, void *pAux, int argc,
+                     const char *const *argv, sqlite3_vtab **ppVtab,
+                     char **pzErr) {
+  return vtabInit(db, pAux, argc, argv, ppVtab, pzErr, 0);
+}
+
+static void unregister(sv_vtab *p) {
+  sv_vtab **pp;
+  for (pp = &p->pConn->pTables; *pp; pp = &(*pp)->pNext) {
+    if (*pp == p) {
+      *pp = p->pNext;
+      break;
+    }
+  }
+}
+
+static int svDisconnect(sqlite3_vtab *pVtab) {
+  sv_vtab *p = (sv_vtab *)pVtab;
+  unregister(p);
+  vtabFree(p);
+  return SQLITE_OK;
+}
+
+static int svDestroy(sqlite3_vtab *pVtab) {
+  sv_vtab *p = (sv_vtab *)pVtab;
+  int rc = p->pRef->pStore->pMethods->xDrop(p->pTab);
+  if (rc != SQLITE_OK) return svStoreError(p, rc);
+  unregister(p);
+  vtabFree(p);
+  return SQLITE_OK;
+}
+
+/* ----------------------------------------------------------- best index */
+
+/*
+** xBestIndex.  Every usable =, <, <=, >, >= and IS constraint, on any
+** column, is handed to the store (stores filter exactly), so SQLite need not
+** re-check it.  The plan is described twice:
+**
+**   idxNum, a bitmask:
+**     0x01  SV_IDX_KEY     equality on the whole key: at most one row
+**     0x02  SV_IDX_INDEXED equality or range on an indexed column
+**     0x04  SV_IDX_ORDER   the store returns rows in ORDER BY order
+**     0x08  SV_IDX_LIMIT   the last xFilter argument is a LIMIT
+**
+**   idxStr, space-separated terms that xFilter parses back, in argv order:
+**     "<column><op>"  op is = < <= > >= or ?= (IS)
+**     "order:<column>[-][,...]"  ('-' = descending)
+**     "limit"
+**
+** so EXPLAIN QUERY PLAN reads like "INDEX 3:queue= state=".  Costs assume a
+** table of a million rows: a key lookup reads one row, an indexed equality
+** about 1%, an indexed range about 12%, anything else the whole table.
+*/
+#define SV_IDX_KEY 0x01
+#define SV_IDX_INDEXED 0x02
+#define SV_IDX_ORDER 0x04
+#define SV_IDX_LIMIT 0x08
+
+#define SV_ROWS_GUESS 1000000.0
+
+static const char *opText(int op) {
+  switch (op) {
+  case SQLITE_INDEX_CONSTRAINT_EQ:
+    return "=";
+  case SQLITE_INDEX_CONSTRAINT_LT:
+    return "<";
+  case SQLITE_INDEX_CONSTRAINT_LE:
+    return "<=";
+  case SQLITE_INDEX_CONSTRAINT_GT:
+    return ">";
+  case SQLITE_INDEX_CONSTRAINT_GE:
+    return ">=";
+  case SQLITE_INDEX_CONSTRAINT_IS:
+    return "?=";
+  default:
+    return 0;
+  }
+}
+
+static int svBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo) {
+  sv_vtab *p = (sv_vtab *)pVtab;
+  const statevtab_entity *e = p->pEntity;
+  sqlite3_str *s;
+  double rows = SV_ROWS_GUESS, cost;
+  int i, nArg = 0, bAllUsed = 1, iLimit = -1, bOffset = 0;
+  int bKey0 = 0, bKey1 = 0, bIndexed = 0, idxNum = 0;
+
+  s = sqlite3_str_new(0);
+  for (i = 0; i < pInfo->nConstraint; i++) {
+    const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
+    const char *zOp = opText(c->op);
+    const statevtab_column *pCol;
+    if (c->op == SQLITE_INDEX_CONSTRAINT_LIMIT) {
+      if (c->usable) iLimit = i;
+      continue;
+    }
+    if (c->op == SQLITE_INDEX_CONSTRAINT_OFFSET) {
+      bOffset = 1;
+      continue;
+    }
+    if (!c->usable || !zOp || c->iColumn < 0) {
+      bAllUsed = 0;
+      continue;
+    }
+    pCol = &e->aCol[c->iColumn];
+    pInfo->aConstraintUsage[i].argvIndex = ++nArg;
+    pInfo->aConstraintUsage[i].omit = 1;
+    sqlite3_str_appendf(s, "%s%s%s", nArg > 1 ? " " : "", pCol->zName, zOp);
+    if (c->op == SQLITE_INDEX_CONSTRAINT_EQ ||
+        c->op == SQLITE_INDEX_CONSTRAINT_IS) {
+      if (c->iColumn == e->aiKey[0]) bKey0 = 1;
+      if (e->nKey == 2 && c->iColumn == e->aiKey[1]) bKey1 = 1;
+      if (pCol->flags & (STATEVTAB_COL_INDEXED | STATEVTAB_COL_KEY)) {
+        bIndexed = 1;
+        rows /= (c->iColumn == e->aiKey[0] && e->nKey == 1) ? rows : 100.0;
+      } else {
+        rows /= 4.0;
+      }
+    } else if (pCol->flags & (STATEVTAB_COL_INDEXED | STATEVTAB_COL_KEY)) {
+      bIndexed = 1;
+      rows /= 8.0;
+    } else {
+      rows /= 2.0;
+    }
+  }
+  if (bKey0 && (e->nKey == 1 || bKey1)) {
+    idxNum |= SV_IDX_KEY;
+    rows = 1;
+    pInfo->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
+  } else if (bIndexed) {
+    idxNum |= SV_IDX_INDEXED;
+  }
+  if (rows < 1) rows = 1;
+  /* An indexed probe costs a seek plus the rows; a full scan reads them all
+  ** and so costs more per row than the rows it returns. */
+  cost = (idxNum & (SV_IDX_KEY | SV_IDX_INDEXED)) ? 10.0 + rows
+                                                   : 2.0 * SV_ROWS_GUESS;
+
+  if (pInfo->nOrderBy > 0 && (p->pRef->pStore->fCaps & STATEVTAB_CAP_ORDER)) {
+    sqlite3_str_appendf(s, "%sorder:", sqlite3_str_length(s) ? " " : "");
+    for (i = 0; i < pInfo->nOrderBy; i++) {
+      sqlite3_str_appendf(s, "%s%s%s", i ? "," : "",
+                          e->aCol[pInfo->aOrderBy[i].iColumn].zName,
+                          pInfo->aOrderBy[i].desc ? "-" : "");
+    }
+    pInfo->orderByConsumed = 1;
+    idxNum |= SV_IDX_ORDER;
+  }
+  /* LIMIT is safe to push only when the store sees every constraint and
+  ** the order: otherwise SQLite would filter or sort after the cut.  With an
+  ** OFFSET we leave both to SQLite. */
+  if (iLimit >= 0 && bAllUsed && !bOffset &&
+      (pInfo->nOrderBy == 0 || pInfo->orderByConsumed)) {
+    sqlite3_value *pLim = 0;
+    pInfo->aConstraintUsage[iLimit].argvIndex = ++nArg;
+    pInfo->aConstraintUsage[iLimit].omit = 1;
+    sqlite3_str_appendf(s, "%slimit", sqlite3_str_length(s) ? " " : "");
+    idxNum |= SV_IDX_LIMIT;
+    if (sqlite3_vtab_rhs_value(pInfo, iLimit, &pLim) == SQLITE_OK &&
+        sqlite3_value_type(pLim) == SQLITE_INTEGER) {
+      double lim = (double)sqlite3_value_int64(pLim);
+      if (lim < rows) {
+        if (!(idxNum & (SV_IDX_KEY | SV_IDX_INDEXED))) cost = cost * lim / rows;
+        rows = lim < 1 ? 1 : lim;
+      }
+    }
+  }
+  pInfo->idxNum = idxNum;
+  if (sqlite3_str_errcode(s) != SQLITE_OK) {
+    sqlite3_free(sqlite3_str_finish(s));
+    return SQLITE_NOMEM;
+  }
+  /* An empty sqlite3_str finishes as NULL: a full scan has no idxStr. */
+  pInfo->idxStr = sqlite3_str_finish(s);
+  pInfo->needToFreeIdxStr = pInfo->idxStr != 0;
+  pInfo->estimatedRows = (sqlite3_int64)rows;
+  pInfo->estimatedCost = cost;
+  return SQLITE_OK;
+}
+
+/* -------------------------------------------------------------- cursors */
+
+static int svOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCursor) {
+  sv_vtab *p = (sv_vtab *)pVtab;
+  sv_cursor *pCur;
+  int rc;
+  pCur = sqlite3_malloc64(sizeof(*pCur));
+  if (!pCur) return SQLITE_NOMEM;
+  memset(pCur, 0, sizeof(*pCur));
+  rc = p->pRef->pStore->pMethods->xOpenCursor(p->pTab, &pCur->pCur);
+  if (rc != SQLITE_OK) {
+    sqlite3_free(pCur);
+    return svStoreError(p, rc);
+  }
+  pCur->pCur->pTab = p->pTab;
+  *ppCursor = &pCur->base;
+  return SQLITE_OK;
+}
+
+static int svClose(sqlite3_vtab_cursor *cur) {
+  sv_cursor *pCur = (sv_cursor *)cur;
+  sv_vtab *p = (sv_vtab *)cur->pVtab;
+  p->pRef->pStore->pMethods->xCloseCursor(pCur->pCur);
+  sqlite3_free(pCur->aCons);
+  sqlite3_free(pCur);
+  return SQLITE_OK;
+}
+
+static int parseOp(const char *z, int *pOp) {
+  if (z[0] == '=' ) { *pOp = STATEVTAB_EQ; return 1; }
+  if (z[0] == '?' && z[1] == '=') { *pOp = STATEVTAB_IS; return 2; }
+  if (z[0] == '<' && z[1] == '=') { *pOp = STATEVTAB_LE; return 2; }
+  if (z[0] == '>' && z[1] == '=') { *pOp = STATEVTAB_GE; return 2; }
+  if (z[0] == '<') { *pOp = STATEVTAB_LT; return 1; }
+  if (z[0] == '>') { *pOp = STATEVTAB_GT; return 1; }
+  return 0;
+}
+
+/* Length of the column name at z (letters, digits, '_'). */
+static int nameLen(const char *z) {
+  int n = 0;
+  while ((z[n] >= 'a' && z[n] <= 'z') || z[n] == '_' ||
+         (z[n] >= '0' && z[n] <= '9'))
+    n++;
+  return n;
+}
+
+static int colByName(const statevtab_entity *e, const char *z, int n) {
+  int i;
+  for (i = 0; i < e->nCol; i++) {
+    if ((int)strlen(e->aCol[i].zName) == n &&
+        memcmp(e->aCol[i].zName, z, (size_t)n) == 0)
+      return i;
+  }
+  return -1;
+}
+
+/* xFilter: parse idxStr back (see svBestIndex) and start the store scan. */
+static int svFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
+                    int argc, sqlite3_value **argv) {
+  sv_cursor *pCur = (sv_cursor *)cur;
+  sv_vtab *p = (sv_vtab *)cur->pVtab;
+  const statevtab_entity *e = p->pEntity;
+  statevtab_order aOrder[32];
+  statevtab_scan scan;
+  const char *z = idxStr ? idxStr : "";
+  int nCons = 0, nOrder = 0, iArg = 0, rc, i;
+  int nNeed = argc + 1;
+
+  if (pCur->nConsAlloc < nNeed) {
+    statevtab_cons *aNew =
+        sqlite3_realloc64(pCur->aCons, sizeof(statevtab_cons) * (size_t)nNeed);
+    if (!aNew) return SQLITE_NOMEM;
+    pCur->aCons = aNew;
+    pCur->nConsAlloc = nNeed;
+  }
+  memset(&scan, 0, sizeof(scan));
+  scan.nLimit = -1;
+  while (*z) {
+    int n;
+    if (*z == ' ') {
+      z++;
+      continue;
+    }
+    if (strncmp(z, "limit", 5) == 0 && (z[5] == 0 || z[5] == ' ') &&
+        (idxNum & SV_IDX_LIMIT)) {
+      if (iArg < argc) scan.nLimit = sqlite3_value_int64(argv[iArg++]);
+      z += 5;
+      continue;
+    }
+    if (strncmp(z, "order:", 6) == 0) {
+      z += 6;
+      while (*z && *z != ' ') {
+        n = nameLen(z);
+        i = colByName(e, z, n);
+        if (i < 0 || nOrder >= (int)(sizeof(aOrder) / sizeof(aOrder[0])))
+          return SQLITE_INTERNAL;
+        aOrder[nOrder].iCol = i;
+        aOrder[nOrder].bDesc = z[n] == '-';
+        nOrder++;
+        z += n + (z[n] == '-');
+        if (*z == ',') z++;
+      }
+      continue;
+    }
+    n = nameLen(z);
+    i = colByName(e, z, n);
+    if (i < 0 || iArg >= argc) return SQLITE_INTERNAL;
+    {
+      statevtab_cons *c = &pCur->aCons[nCons];
+      int nOp = parseOp(z + n, &c->op);
+      if (!nOp) return SQLITE_INTERNAL;
+      c->iCol = i;
+      rc = sv_value_from_sqlite(argv[iArg++], &c->v);
+      if (rc != SQLITE_OK) return rc;
+      nCons++;
+      z += n + nOp;
+    }
+  }
+  /* Rows past their expiry are invisible: add the liveness test. */
+  for (i = 0; i < e->nCol; i++) {
+    if (e->aCol[i].flags & STATEVTAB_COL_EXPIRES) {
+      statevtab_cons *c = &pCur->aCons[nCons++];
+      memset(c, 0, sizeof(*c));
+      c->iCol = i;
+      c->op = STATEVTAB_ALIVE;
+      c->v.eType = SQLITE_INTEGER;
+      c->v.i = sv_now_ms();
+      break;
+    }
+  }
+  scan.zPlan = idxStr ? idxStr : "";
+  scan.nCons = nCons;
+  scan.aCons = pCur->aCons;
+  scan.nOrder = nOrder;
+  scan.aOrder = aOrder;
+  rc = p->pRef->pStore->pMethods->xFilter(pCur->pCur, &scan);
+  return rc == SQLITE_OK ? rc : svStoreError(p, rc);
+}
+
+static int svNext(sqlite3_vtab_cursor *cur) {
+  sv_cursor *pCur = (sv_cursor *)cur;
+  sv_vtab *p = (sv_vtab *)cur->pVtab;
+  int rc = p->pRef->pStore->pMethods->xNext(pCur->pCur);
+  return rc == SQLITE_OK ? rc : svStoreError(p, rc);
+}
+
+static int svEof(sqlite3_vtab_cursor *cur) {
+  sv_cursor *pCur = (sv_cursor *)cur;
+  sv_vtab *p = (sv_vtab *)cur->pVtab;
+  return p->pRef->pStore->pMethods->xEof(pCur->pCur);
+}
+
+static int svColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
+  sv_cursor *pCur = (sv_cursor *)cur;
+  sv_vtab *p = (sv_vtab *)cur->pVtab;
+  statevtab_value v;
+  int rc = p->pRef->pStore->pMethods->xColumn(pCur->pCur, i, &v);
+  if (rc != SQLITE_OK) return svStoreError(p, rc);
+  sv_value_result(ctx, &v);
+  return SQLITE_OK;
+}
+
+static int svRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid) {
+  sv_cursor *pCur = (sv_cursor *)cur;
+  sv_vtab *p = (sv_vtab *)cur->pVtab;
+  int rc = p->pRef->pStore->pMethods->xRowid(pCur->pCur, pRowid);
+  return rc == SQLITE_OK ? rc : svStoreError(p, rc);
+}
+
+/* --------------------------------------------------------------- writes */
+
+/*
+** xUpdate.  argc==1: DELETE argv[0].  argv[0] NULL: INSERT.  Otherwise
+** UPDATE of rowid argv[0].  argv[2..] are the column values, which are
+** validated, converted and defaulted here from the entity descriptor before
+** the store sees them.  The rowid is the store's handle and cannot be set.
+*/
+static int svUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
+                    sqlite3_int64 *pRowid) {
+  sv_vtab *p = (sv_vtab *)pVtab;
+  const statevtab_entity *e = p->pEntity;
+  const statevtab_store_methods *m = p->pRef->pStore->pMethods;
+  statevtab_value aRow[32];
+  char zId[40];
+  sqlite3_int64 now;
+  int bInsert, eConflict, bDone = 1, rc, i;
+
+  if (argc == 1) {
+    rc = m->xDelete(p->pTab, sqlite3_value_int64(argv[0]));
+    return rc == SQLITE_OK ? rc : svStoreError(p, rc);
+  }
+  bInsert = sqlite3_value_type(argv[0]) == SQLITE_NULL;
+  if (!bInsert && sqlite3_value_int64(argv[0]) != sqlite3_value_int64(argv[1])) {
+    svError(p, "the rowid cannot be changed");
+    return SQLITE_ERROR;
+  }
+  switch (sqlite3_vtab_on_conflict(p->pConn->db)) {
+  case SQLITE_IGNORE:
+    eConflict = STATEVTAB_CONFLICT_IGNORE;
+    break;
+  case SQLITE_REPLACE:
+    eConflict = STATEVTAB_CONFLICT_REPLACE;
+    break;
+  default:
+    eConflict = STATEVTAB_CONFLICT_ABORT;
+    break;
+  }
+  now = sv_now_ms();
+  for (i = 0; i < e->nCol; i++) {
+    const statevtab_column *pCol = &e->aCol[i];
+    statevtab_value *v = &aRow[i];
+    rc = sv_value_from_sqlite(argv[2 + i], v);
+    if (rc != SQLITE_OK) return rc;
+    if (pCol->flags & STATEVTAB_COL_UPDATED) {
+      if (!bInsert || v->eType == SQLITE_NULL) {
+        v->eType = SQLITE_INTEGER;
+        v->i = now;
+        continue;
+      }
+    }
+    if (v->eType == SQLITE_NULL && bInsert) {
+      if (pCol->flags & STATEVTAB_COL_AUTOID) {
+        sv_gen_id(p->pConn, zId);
+        v->eType = SQLITE_TEXT;
+        v->z = zId;
+        v->n = 36;
+        continue;
+      }
+      if (pCol->flags & STATEVTAB_COL_CREATED) {
+        v->eType = SQLITE_INTEGER;
+        v->i = now;
+        continue;
+      }
+      if (pCol->flags & STATEVTAB_COL_VERSION) continue; /* store: 1 */
+      defaultValue(pCol, v);
+    }
+    rc = coerceValue(p, pCol, argv[2 + i], v);
+    if (rc != SQLITE_OK) return rc == SQLITE_MISMATCH ? SQLITE_ERROR : rc;
+  }
+  applyRules(e, aRow, now);
+  for (i = 0; i < e->nCol; i++) {
+    if ((e->aCol[i].flags & STATEVTAB_COL_NOTNULL) &&
+        !(e->aCol[i].flags & STATEVTAB_COL_VERSION) &&
+        aRow[i].eType == SQLITE_NULL) {
+      if (eConflict == STATEVTAB_CONFLICT_IGNORE) return SQLITE_OK;
+      svError(p, "NOT NULL constraint failed: %s", e->aCol[i].zName);
+      return SQLITE_CONSTRAINT;
+    }
+  }
+  if (bInsert) {
+    sqlite3_int64 iRowid = 0;
+    rc = m->xInsert(p->pTab, aRow, eConflict, &iRowid, &bDone);
+    if (rc == SQLITE_OK && bDone) *pRowid = iRowid;
+  } else {
+    rc = m->xUpdate(p->pTab, sqlite3_value_int64(argv[0]), aRow, eConflict,
+                    &bDone);
+  }
+  return rc == SQLITE_OK ? rc : svStoreError(p, rc);
+}
+
+/* --------------------------------------------------------- transactions */
+
+#define FORWARD(NAME, CALL)                                                    \
+  static int NAME(sqlite3_vtab *pVtab) {                                       \
+    sv_vtab *p = (sv_vtab *)pVtab;                                             \
+    const statevtab_store_methods *m = p->pRef->pStore->pMethods;             \
+    int rc = m->CALL ? m->CALL(p->pTab) : SQLITE_OK;                           \
+    return rc == SQLITE_OK ? rc : svStoreError(p, rc);                         \
+  }
+FORWARD(svBegin, xBegin)
+FORWARD(svSync, xSync)
+FORWARD(svCommit, xCommit)
+FORWARD(svRollback, xRollback)
+
+#define FORWARD_SAVE(NAME, CALL)                                               \
+  static int NAME(sqlite3_vtab *pVtab, int iSave) {                            \
+    sv_vtab *p = (sv_vtab *)pVtab;                                             \
+    const statevtab_store_methods *m = p->pRef->pStore->pMethods;             \
+    int rc = m->CALL ? m->CALL(p->pTab, iSave) : SQLITE_OK;                    \
+    return rc == SQLITE_OK ? rc : svStoreError(p, rc);                         \
+  }
+FORWARD_SAVE(svSavepoint, xSavepoint)
+FORWARD_SAVE(svRelease, xRelease)
+FORWARD_SAVE(svRollbackTo, xRollbackTo)
+
+static int svRename(sqlite3_vtab *pVtab, const char *zNew) {
+  sv_vtab *p = (sv_vtab *)pVtab;
+  char *zName = sqlite3_mprintf("%s", zNew);
+  int rc;
+  if (!zName) return SQLITE_NOMEM;
+  rc = p->pRef->pStore->pMethods->xRename(p->pTab, zNew);
+  if (rc != SQLITE_OK) {
+    sqlite3_free(zName);
+    return svStoreError(p, rc);
+  }
+  sqlite3_free(p->zName);
+  p->zName = zName;
+  return SQLITE_OK;
+}
+
+/* Shadow tables of the local store are "<table>_data". */
+static int svShadowName(const char *zSuffix) {
+  return sqlite3_stricmp(zSuffix, "data") == 0;
+}
+
+static const sqlite3_module svModule = {
+    /* iVersion    */ 3,
+    /* xCreate     */ svCreate,
+    /* xConnect    */ svConnect,
+    /* xBestIndex  */ svBestIndex,
+    /* xDisconnect */ svDisconnect,
+    /* xDestroy    */ svDestroy,
+    /* xOpen       */ svOpen,
+    /* xClose      */ svClose,
+    /* xFilter     */ svFilter,
+    /* xNext       */ svNext,
+    /* xEof        */ svEof,
+    /* xColumn     */ svColumn,
+    /* xRowid      */ svRowid,
+    /* xUpdate     */ svUpdate,
+    /* xBegin      */ svBegin,
+    /* xSync       */ svSync,
+    /* xCommit     */ svCommit,
+    /* xRollback   */ svRollback,
+    /* xFindMethod */ 0,
+    /* xRename     */ svRename,
+    /* xSavepoint  */ svSavepoint,
+    /* xRelease    */ svRelease,
+    /* xRollbackTo */ svRollbackTo,
+    /* xShadowName */ svShadowName,
+};
+
+/* ------------------------------------------------------------- registry */
+
+static void modauxDestroy(void *pAux) {
+  sv_modaux *m = (sv_modaux *)pAux;
+  sv_conn *pConn = m->pConn;
+  sqlite3_free(m);
+  sv_conn_unref(pConn);
+}
+
+/* Drop one reference to the connection state; free it with the last. */
+void sv_conn_unref(void *pArg) {
+  sv_conn *p = (sv_conn *)pArg;
+  sv_schemeref *s;
+  if (!p || --p->nRef > 0) return;
+  while (p->pStores) {
+    p->pStores->nRef = 1;
+    sv_store_release(p, p->pStores);
+  }
+  while ((s = p->pSchemes) != 0) {
+    p->pSchemes = s->pNext;
+    sqlite3_free(s);
+  }
+  sqlite3_free(p);
+}
+
+/*
+** Register one module per entity.  Each holds a reference to pConn.
+** Returns SQLITE_OK or the failing code, with the module name in the
+** connection's error via *pzErr by the caller.
+*/
+int sv_register_modules(sqlite3 *db, sv_conn *pConn) {
+  int i, rc;
+  for (i = 0; i < sv_nEntity; i++) {
+    sv_modaux *m = sqlite3_malloc64(sizeof(*m));
+    if (!m) return SQLITE_NOMEM;
+    m->pConn = pConn;
+    m->pEntity = sv_aEntity[i];
+    pConn->nRef++;
+    rc = sqlite3_create_module_v2(db, sv_aEntity[i]->zModule, &svModule, m,
+                                  modauxDestroy);
+    if (rc != SQLITE_OK) return rc;
+  }
+  return SQLITE_OK;
+}
+
+static sv_vtab *lookup(sv_conn *pConn, const char *zDb, const char *zName) {
+  sv_vtab *p, *pBest = 0;
+  for (p = pConn->pTables; p; p = p->pNext) {
+    if (sqlite3_stricmp(p->zName, zName) != 0) continue;
+    if (zDb) {
+      if (sqlite3_stricmp(p->zDb, zDb) == 0) return p;
+    } else if (sqlite3_stricmp(p->zDb, "temp") == 0) {
+      return p; /* temp shadows main, as in name resolution */
+    } else if (!pBest || sqlite3_stricmp(p->zDb, "main") == 0) {
+      pBest = p;
+    }
+  }
+  return pBest;
+}
+
+/*
+** Find the statevtab table zName ("table" or "schema.table") of kind zKind
+** (a module name such as "state_tasks", or NULL for any).  SQLite connects
+** virtual tables lazily, so when the table is not connected yet a statement
+** naming it is prepared, which connects it.  Returns NULL with *pzErr set
+** (sqlite3_malloc'd) when there is no such statevtab table.
+*/
+sv_vtab *sv_find_table(sv_conn *pConn, const char *zName, const char *zKind,
+                       char **pzErr) {
+  const char *zDot = strchr(zName, '.');
+  char *zDb = 0;
+  const char *zTab = zName;
+  sv_vtab *p;
+  *pzErr = 0;
+  if (zDot) {
+    zDb = sqlite3_mprintf("%.*s", (int)(zDot - zName), zName);
+    if (!zDb) return 0;
+    zTab = zDot + 1;
+  }
+  p = lookup(pConn, zDb, zTab);
+  if (!p) {
+    sqlite3_stmt *pStmt = 0;
+    char *zSql = zDb ? sqlite3_mprintf("SELECT 1 FROM \"%w\".\"%w\" LIMIT 0",
+                                       zDb, zTab)
+                     : sqlite3_mprintf("SELECT 1 FROM \"%w\" LIMIT 0", zTab);
+    int rc = zSql ? sqlite3_prepare_v2(pConn->db, zSql, -1, &pStmt, 0)
+                  : SQLITE_NOMEM;
+    sqlite3_free(zSql);
+    sqlite3_finalize(pStmt);
+    if (rc == SQLITE_OK) p = lookup(pConn, zDb, zTab);
+    if (!p) {
+      if (rc == SQLITE_NOMEM) {
+        *pzErr = 0;
+      } else if (rc == SQLITE_OK) {
+        *pzErr = sqlite3_mprintf("'%s' is not a statevtab table", zName);
+      } else {
+        *pzErr = sqlite3_mprintf("no such table: %s", zName);
+      }
+    }
+  }
+  sqlite3_free(zDb);
+  if (p && zKind && strcmp(p->pEntity->zModule, zKind) != 0) {
+    *pzErr = sqlite3_mprintf("'%s' is a %s table, not %s", zName,
+                             p->pEntity->zModule, zKind);
+    return 0;
+  }
+  return p;
+}
