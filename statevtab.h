@@ -118,6 +118,12 @@ struct statevtab_entity {
   const statevtab_column *aCol;
   int nKey;             /* number of key columns (1 or 2) */
   int aiKey[2];         /* their column indexes */
+  /* Idempotent insert: when iDedupe>=0, an insert whose non-NULL value of
+  ** column iDedupe already exists among the rows with the same value of
+  ** column iDedupeScope is skipped without error (*pbDone=0).  Tasks use it
+  ** for (queue, idempotency_key).  -1 when unused. */
+  int iDedupe;
+  int iDedupeScope;
 };
 
 /* Constraint operators (statevtab_cons.op). */
@@ -186,6 +192,48 @@ struct statevtab_cursor {
 #define STATEVTAB_CONFLICT_IGNORE 1  /* keep the old row, report *pbDone=0 */
 #define STATEVTAB_CONFLICT_REPLACE 2 /* delete the conflicting row first */
 
+/*
+** Arguments of xClaim.  Strings are statevtab_values (binary safe).  Only
+** tasks of the nQueue queues, not paused, runnable now (state 'pending' with
+** run_at due, or 'claimed' with an expired lease), whose name is among
+** aName (when nName>0) and whose tags hold every one of aTag are claimed,
+** up to nMax of them, in (priority, run_at, id) order, respecting aLimit:
+** for limit k, at most aiLimit[k] tasks whose name (or, when abLimitQueue[k],
+** whose queue) equals aLimit[k] may hold an unexpired lease at once.
+** Before claiming, the nComplete tasks of aCompleteId/aiCompleteToken are
+** completed with aCompleteResult as with xComplete; aCompleteOk[k] is set to
+** 1 for each one completed and 0 for a stale token.
+*/
+typedef struct statevtab_claim statevtab_claim;
+struct statevtab_claim {
+  int nQueue;
+  const statevtab_value *aQueue;
+  const statevtab_value *pWorker;
+  sqlite3_int64 iLeaseMs;
+  int nMax;
+  int nName;
+  const statevtab_value *aName;
+  int nTag;
+  const statevtab_value *aTag;
+  int nLimit;
+  const statevtab_value *aLimit;
+  const int *abLimitQueue;
+  const sqlite3_int64 *aiLimit;
+  int nComplete;
+  const statevtab_value *aCompleteId;
+  const sqlite3_int64 *aiCompleteToken;
+  const statevtab_value *aCompleteResult;
+  int *aCompleteOk;
+};
+
+/* Receives one row (one value per entity column); non-zero aborts. */
+typedef int (*statevtab_row_fn)(void *pCtx, const statevtab_value *aRow);
+
+/* Outcomes of xFail. */
+#define STATEVTAB_FAIL_STALE 0 /* the token is not current: nothing done */
+#define STATEVTAB_FAIL_RETRY 1 /* back to 'pending', run_at in the future */
+#define STATEVTAB_FAIL_DEAD 2  /* 'dead', and a dead letter written */
+
 struct statevtab_store_methods {
   int iVersion; /* 1 */
   const char *zScheme; /* URL scheme this store answers to: "sqlite" */
@@ -242,6 +290,58 @@ struct statevtab_store_methods {
 
   /* Describe the store for statevtab_debug() (sqlite3_malloc'd text). */
   char *(*xDescribe)(statevtab_store *);
+
+  /*
+  ** The atomic primitives behind the SQL functions.  Each is atomic on its
+  ** own, on the store's clock.  pDead, where given, is the dead letters
+  ** table that must receive tasks that die (NULL: the store's own default,
+  ** or none).  Out-values that are statevtab_values stay valid until the
+  ** next call on the same table.
+  */
+  int (*xClaim)(statevtab_table *pTasks, statevtab_table *pDead,
+                const statevtab_claim *, statevtab_row_fn, void *pCtx);
+  /* New lease expiry in *piExpires, or 0 when the token is not current. */
+  int (*xRenew)(statevtab_table *pTasks, const statevtab_value *pId,
+                sqlite3_int64 iToken, sqlite3_int64 iLeaseMs,
+                sqlite3_int64 *piExpires);
+  /* *pbOk: 1 completed, 0 stale token. pResult: JSON text or NULL value. */
+  int (*xComplete)(statevtab_table *pTasks, const statevtab_value *pId,
+                   sqlite3_int64 iToken, const statevtab_value *pResult,
+                   int *pbOk);
+  /* iRetryMs < 0: the default back-off. *peOutcome: STATEVTAB_FAIL_*. */
+  int (*xFail)(statevtab_table *pTasks, statevtab_table *pDead,
+               const statevtab_value *pId, sqlite3_int64 iToken,
+               const statevtab_value *pError, sqlite3_int64 iRetryMs,
+               int *peOutcome);
+  /* *piToken: the fencing token, or 0 when another owner holds it. */
+  int (*xLease)(statevtab_table *pLeases, const statevtab_value *pName,
+                const statevtab_value *pOwner, sqlite3_int64 iTtlMs,
+                sqlite3_int64 *piToken);
+  int (*xLeaseRelease)(statevtab_table *pLeases,
+                       const statevtab_value *pName,
+                       const statevtab_value *pOwner, int *pbOk);
+  /* *pOut: the new value (INTEGER or FLOAT). */
+  int (*xIncr)(statevtab_table *pCounters, const statevtab_value *pScope,
+               const statevtab_value *pName, const statevtab_value *pDelta,
+               statevtab_value *pOut);
+  /* *pOut: the oldest unconsumed payload (NULL value: none), now consumed;
+  ** a signal sent without payload yields the text '{}'. */
+  int (*xTake)(statevtab_table *pSignals, const statevtab_value *pExecId,
+               const statevtab_value *pName, statevtab_value *pOut);
+  /* Append JSON zJson to the execution's progress array; *pbOk 0: no such
+  ** execution. */
+  int (*xProgress)(statevtab_table *pExec, const statevtab_value *pId,
+                   const statevtab_value *pJson, int *pbOk);
+  /* Pause (bPause=1) or resume a queue; *pbChanged 0 when it already was. */
+  int (*xPause)(statevtab_table *pTasks, const statevtab_value *pQueue,
+                int bPause, int *pbChanged);
+  /* Insert one row on its own, as the atomic primitives do (xInsert instead
+  ** joins the SQL statement's transaction).  Used by state_signal. */
+  int (*xInsertAtomic)(statevtab_table *, const statevtab_value *aRow,
+                       int *pbDone);
+  /* *pbPaused: whether the queue is paused. */
+  int (*xPaused)(statevtab_table *pTasks, const statevtab_value *pQueue,
+                 int *pbPaused);
 };
 
 /*

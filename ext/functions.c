@@ -1,26 +1,40 @@
 /*
 ** 2026-11-22
 **
-** functions.c -- the SQL functions of statevtab.
+** functions.c -- the scalar SQL functions of statevtab.
 **
-**   SELECT statevtab_version();          -- '0.1.0'
-**   SELECT statevtab_debug();            -- version, SQLite, stores
-**   SELECT statevtab_debug('tasks');     -- one table: module, store, shape
-**   SELECT state_now();                  -- milliseconds since the epoch
+**   SELECT statevtab_version();                      -- '0.1.0'
+**   SELECT statevtab_debug();                        -- version, SQLite, stores
+**   SELECT statevtab_debug('tasks');                 -- one table
+**   SELECT state_now();                              -- ms since the epoch
+**   SELECT state_complete('tasks', :id, :token, '{"ok":true}');
+**   SELECT state_fail('tasks', :id, :token, 'timeout');
+**   SELECT state_renew('tasks', :id, :token, 30000);
+**   SELECT state_lease('leases', 'nightly', 'host-1', 60000);
+**   SELECT state_release('leases', 'nightly', 'host-1');
+**   SELECT state_incr('counters', 'shop', 'orders', 1);
+**   SELECT state_signal('signals', :exec, 'approved', '{"by":"ann"}');
+**   SELECT state_take('signals', :exec, 'approved');
+**   SELECT state_progress('executions', :exec, '{"step":2}');
+**   SELECT state_pause('tasks', 'email'), state_resume('tasks', 'email');
 **
-** Every function gets the connection's sv_conn as its user data.  Errors are
-** "<function>: <what failed>", with SQLite's result codes.
+** HOW IT WORKS
+**
+** The first argument names a statevtab table; sv_arg_table() finds it in
+** the connection's registry (vtab/), and the function calls one atomic
+** primitive of that table's store.  Arguments are checked here, so every
+** store sees well-formed input.  Errors read "<function>: <what failed>".
+** Every function gets the connection's sv_conn as its user data.
 */
 #include "svext.h"
 
 #include <stdarg.h>
 
-
 /* Report "<function>: <message>" with result code rc. */
-static void fnError(sqlite3_context *ctx, const char *zFunc, int rc,
-                    const char *zFmt, ...) {
+void sv_fn_error(sqlite3_context *ctx, const char *zFunc, int rc,
+                 const char *zFmt, ...) {
   va_list ap;
-  char *zMsg;
+  char *zMsg, *zFull;
   if (rc == SQLITE_NOMEM) {
     sqlite3_result_error_nomem(ctx);
     return;
@@ -28,53 +42,217 @@ static void fnError(sqlite3_context *ctx, const char *zFunc, int rc,
   va_start(ap, zFmt);
   zMsg = sqlite3_vmprintf(zFmt, ap);
   va_end(ap);
-  if (!zMsg) {
+  zFull = zMsg ? sqlite3_mprintf("%s: %s", zFunc, zMsg) : 0;
+  sqlite3_free(zMsg);
+  if (!zFull) {
     sqlite3_result_error_nomem(ctx);
     return;
   }
-  {
-    char *zFull = sqlite3_mprintf("%s: %s", zFunc, zMsg);
-    sqlite3_free(zMsg);
-    if (!zFull) {
-      sqlite3_result_error_nomem(ctx);
-      return;
-    }
-    sqlite3_result_error(ctx, zFull, -1);
-    sqlite3_free(zFull);
-  }
+  sqlite3_result_error(ctx, zFull, -1);
   sqlite3_result_error_code(ctx, rc);
+  sqlite3_free(zFull);
+}
+
+/* Take the store's error message for rc (sqlite3_malloc'd; NULL on OOM). */
+char *sv_store_errmsg(sv_vtab *p, int rc) {
+  statevtab_store *s = p->pRef->pStore;
+  char *z = s->zErrMsg ? s->zErrMsg : sqlite3_mprintf("%s", sqlite3_errstr(rc));
+  s->zErrMsg = 0;
+  return z;
+}
+
+static void storeFail(sqlite3_context *ctx, const char *zFunc, sv_vtab *p,
+                      int rc) {
+  char *z;
+  if (rc == SQLITE_NOMEM) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  z = sv_store_errmsg(p, rc);
+  sv_fn_error(ctx, zFunc, z ? rc : SQLITE_NOMEM, "%s", z);
+  sqlite3_free(z);
 }
 
 /*
-** Resolve argument iArg, a table name, to a connected statevtab table of
-** module zKind (NULL: any).  On failure reports the error and returns NULL.
+** Resolve pArg, a table name, to a connected statevtab table of module
+** zKind (NULL: any).  Returns SQLITE_OK, or an error code with *pzErr set
+** (sqlite3_malloc'd, NULL for OOM).
 */
-static sv_vtab *argTable(sqlite3_context *ctx, const char *zFunc,
-                         sqlite3_value *pArg, const char *zKind) {
-  sv_conn *pConn = (sv_conn *)sqlite3_user_data(ctx);
+int sv_arg_table(sv_conn *pConn, const char *zFunc, sqlite3_value *pArg,
+                 const char *zKind, sv_vtab **ppTab, char **pzErr) {
   const char *zName = (const char *)sqlite3_value_text(pArg);
   char *zErr = 0;
-  sv_vtab *p;
+  *ppTab = 0;
+  *pzErr = 0;
   if (sqlite3_value_type(pArg) != SQLITE_TEXT || !zName) {
-    if (sqlite3_value_type(pArg) == SQLITE_TEXT) {
-      sqlite3_result_error_nomem(ctx);
-    } else {
-      fnError(ctx, zFunc, SQLITE_ERROR,
-              "the first argument must name a statevtab table");
-    }
-    return 0;
+    if (sqlite3_value_type(pArg) == SQLITE_TEXT) return SQLITE_NOMEM;
+    *pzErr = sqlite3_mprintf("%s: the first argument must name a %s table",
+                             zFunc, zKind ? zKind : "statevtab");
+    return SQLITE_ERROR;
   }
-  p = sv_find_table(pConn, zName, zKind, &zErr);
-  if (!p) {
+  *ppTab = sv_find_table(pConn, zName, zKind, &zErr);
+  if (*ppTab) return SQLITE_OK;
+  if (!zErr) return SQLITE_NOMEM;
+  *pzErr = sqlite3_mprintf("%s: %s", zFunc, zErr);
+  sqlite3_free(zErr);
+  return SQLITE_ERROR;
+}
+
+/* sv_arg_table for a scalar function: reports the error itself. */
+static sv_vtab *argTable(sqlite3_context *ctx, const char *zFunc,
+                         sqlite3_value *pArg, const char *zKind) {
+  sv_vtab *p = 0;
+  char *zErr = 0;
+  int rc = sv_arg_table((sv_conn *)sqlite3_user_data(ctx), zFunc, pArg, zKind,
+                        &p, &zErr);
+  if (rc != SQLITE_OK) {
     if (zErr) {
-      fnError(ctx, zFunc, SQLITE_ERROR, "%s", zErr);
-      sqlite3_free(zErr);
+      sqlite3_result_error(ctx, zErr, -1);
+      sqlite3_result_error_code(ctx, rc);
     } else {
       sqlite3_result_error_nomem(ctx);
     }
+    sqlite3_free(zErr);
+    return 0;
   }
   return p;
 }
+
+/*
+** The dead letters table of tasks table p: the one named by its
+** dead_letters= option, else a state_dead_letters table named
+** "dead_letters" in the same schema when there is one, else none (*ppDead
+** NULL: the store's default).  The table must be on the same store.
+*/
+int sv_dead_letters(sv_vtab *p, statevtab_table **ppDead, char **pzErr) {
+  const char *zOpt = 0;
+  sv_vtab *pDead;
+  char *zErr = 0;
+  int i;
+  *ppDead = 0;
+  *pzErr = 0;
+  for (i = 0; i < p->nOpt; i++) {
+    if (strcmp(p->azOpt[2 * i], "dead_letters") == 0) zOpt = p->azOpt[2 * i + 1];
+  }
+  if (zOpt) {
+    char *zName = strchr(zOpt, '.') ? sqlite3_mprintf("%s", zOpt)
+                                    : sqlite3_mprintf("%s.%s", p->zDb, zOpt);
+    if (!zName) return SQLITE_NOMEM;
+    pDead = sv_find_table(p->pConn, zName, "state_dead_letters", &zErr);
+    sqlite3_free(zName);
+    if (!pDead) {
+      if (!zErr) return SQLITE_NOMEM;
+      *pzErr = sqlite3_mprintf("dead_letters option of '%s': %s", p->zName,
+                               zErr);
+      sqlite3_free(zErr);
+      return SQLITE_ERROR;
+    }
+  } else {
+    /* The conventional name; only tables this connection has connected, so
+    ** that claims do not pay for a failing lookup every time. */
+    for (pDead = p->pConn->pTables; pDead; pDead = pDead->pNext) {
+      if (sqlite3_stricmp(pDead->zName, "dead_letters") == 0 &&
+          sqlite3_stricmp(pDead->zDb, p->zDb) == 0 &&
+          strcmp(pDead->pEntity->zModule, "state_dead_letters") == 0) {
+        break;
+      }
+    }
+    if (!pDead || pDead->pRef != p->pRef) return SQLITE_OK;
+  }
+  if (pDead->pRef != p->pRef) {
+    *pzErr = sqlite3_mprintf("dead letters table '%s' is not on the same "
+                             "store as '%s'",
+                             pDead->zName, p->zName);
+    return SQLITE_ERROR;
+  }
+  *ppDead = pDead->pTab;
+  return SQLITE_OK;
+}
+
+/* ------------------------------------------------------ argument checks */
+
+/* A non-NULL value used as text (numbers are converted). */
+static int argText(sqlite3_context *ctx, const char *zFunc, const char *zWhat,
+                   sqlite3_value *pVal, statevtab_value *pOut) {
+  int t = sqlite3_value_type(pVal);
+  if (t == SQLITE_NULL || t == SQLITE_BLOB) {
+    sv_fn_error(ctx, zFunc, SQLITE_ERROR, "%s must be text (got %s)", zWhat,
+                t == SQLITE_NULL ? "NULL" : "BLOB");
+    return 0;
+  }
+  memset(pOut, 0, sizeof(*pOut));
+  pOut->eType = SQLITE_TEXT;
+  pOut->z = (const char *)sqlite3_value_text(pVal);
+  pOut->n = sqlite3_value_bytes(pVal);
+  if (!pOut->z) {
+    sqlite3_result_error_nomem(ctx);
+    return 0;
+  }
+  return 1;
+}
+
+/* An integer >= iMin (an integral REAL is accepted). */
+static int argInt(sqlite3_context *ctx, const char *zFunc, const char *zWhat,
+                  sqlite3_value *pVal, sqlite3_int64 iMin,
+                  sqlite3_int64 *piOut) {
+  int t = sqlite3_value_numeric_type(pVal);
+  if (t == SQLITE_FLOAT) {
+    double r = sqlite3_value_double(pVal);
+    if (r == (double)(sqlite3_int64)r && r > -9e18 && r < 9e18) {
+      t = SQLITE_INTEGER;
+    }
+  }
+  if (t != SQLITE_INTEGER || sqlite3_value_type(pVal) == SQLITE_TEXT) {
+    sv_fn_error(ctx, zFunc, SQLITE_ERROR, "%s must be an integer", zWhat);
+    return 0;
+  }
+  *piOut = sqlite3_value_int64(pVal);
+  if (*piOut < iMin) {
+    sv_fn_error(ctx, zFunc, SQLITE_ERROR, "%s must be at least %lld (got %lld)",
+                zWhat, iMin, *piOut);
+    return 0;
+  }
+  return 1;
+}
+
+/* JSON text (or, when bNull, SQL NULL) into *pOut. */
+static int argJson(sqlite3_context *ctx, const char *zFunc, const char *zWhat,
+                   sqlite3_value *pVal, int bNull, statevtab_value *pOut) {
+  int t = sqlite3_value_type(pVal);
+  memset(pOut, 0, sizeof(*pOut));
+  if (t == SQLITE_NULL && bNull) {
+    pOut->eType = SQLITE_NULL;
+    return 1;
+  }
+  if (t == SQLITE_NULL || t == SQLITE_BLOB) {
+    sv_fn_error(ctx, zFunc, SQLITE_ERROR, "%s must be JSON text", zWhat);
+    return 0;
+  }
+  pOut->eType = SQLITE_TEXT;
+  pOut->z = (const char *)sqlite3_value_text(pVal);
+  pOut->n = sqlite3_value_bytes(pVal);
+  if (!pOut->z) {
+    sqlite3_result_error_nomem(ctx);
+    return 0;
+  }
+  if (!sv_json_valid(pOut->z, pOut->n)) {
+    sv_fn_error(ctx, zFunc, SQLITE_ERROR, "%s is not valid JSON", zWhat);
+    return 0;
+  }
+  return 1;
+}
+
+/* The store method, or an error saying the store lacks it. */
+#define NEED(ctx, zFunc, p, METHOD)                                            \
+  ((p)->pRef->pStore->pMethods->METHOD                                         \
+       ? 1                                                                     \
+       : (sv_fn_error((ctx), (zFunc), SQLITE_ERROR,                            \
+                      "store '%s' does not support this function",             \
+                      (p)->pRef->pStore->pMethods->zScheme),                   \
+          0))
+#define M(p) ((p)->pRef->pStore->pMethods)
+
+/* ---------------------------------------------------------- meta */
 
 static void fnVersion(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
@@ -107,9 +285,8 @@ static void fnDebug(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     sqlite3_str *s;
     int i;
     if (!p) return;
-    zStore = p->pRef->pStore->pMethods->xDescribe
-                 ? p->pRef->pStore->pMethods->xDescribe(p->pRef->pStore)
-                 : sqlite3_mprintf("%s", p->pRef->pStore->pMethods->zScheme);
+    zStore = M(p)->xDescribe ? M(p)->xDescribe(p->pRef->pStore)
+                             : sqlite3_mprintf("%s", M(p)->zScheme);
     if (!zStore) {
       sqlite3_result_error_nomem(ctx);
       return;
@@ -144,21 +321,302 @@ static void fnRegisterStore(sqlite3_context *ctx, int argc,
   int rc;
   (void)argc;
   if (!p) {
-    fnError(ctx, "statevtab_register_store", SQLITE_MISUSE,
-            "expects a pointer bound as 'statevtab_store_methods'");
+    sv_fn_error(ctx, "statevtab_register_store", SQLITE_MISUSE,
+                "expects a pointer bound as 'statevtab_store_methods'");
     return;
   }
   rc = sv_register_scheme(pConn, p);
   if (rc != SQLITE_OK) {
-    fnError(ctx, "statevtab_register_store", rc,
-            "invalid store methods (iVersion, zScheme and xOpen are "
-            "required)");
+    sv_fn_error(ctx, "statevtab_register_store", rc,
+                "invalid store methods (iVersion, zScheme and xOpen are "
+                "required)");
     return;
   }
   sqlite3_result_int(ctx, 1);
 }
 
+/* ------------------------------------------------------- finishing */
+
+/* state_renew(tasks, id, token, lease_ms) -> new lease_expires_at | NULL */
+static void fnRenew(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  static const char zF[] = "state_renew";
+  statevtab_value id;
+  sqlite3_int64 iToken, iLease, iExpires = 0;
+  sv_vtab *p = argTable(ctx, zF, argv[0], "state_tasks");
+  int rc;
+  (void)argc;
+  if (!p || !NEED(ctx, zF, p, xRenew) || !argText(ctx, zF, "id", argv[1], &id) ||
+      !argInt(ctx, zF, "token", argv[2], 0, &iToken) ||
+      !argInt(ctx, zF, "lease_ms", argv[3], 0, &iLease)) {
+    return;
+  }
+  rc = M(p)->xRenew(p->pTab, &id, iToken, iLease, &iExpires);
+  if (rc != SQLITE_OK) {
+    storeFail(ctx, zF, p, rc);
+  } else if (iExpires) {
+    sqlite3_result_int64(ctx, iExpires);
+  }
+}
+
+/* state_complete(tasks, id, token [, result]) -> 1 | 0 (stale token) */
+static void fnComplete(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  static const char zF[] = "state_complete";
+  statevtab_value id, result;
+  sqlite3_int64 iToken;
+  sv_vtab *p = argTable(ctx, zF, argv[0], "state_tasks");
+  int rc, bOk = 0;
+  memset(&result, 0, sizeof(result));
+  if (!p || !NEED(ctx, zF, p, xComplete) ||
+      !argText(ctx, zF, "id", argv[1], &id) ||
+      !argInt(ctx, zF, "token", argv[2], 0, &iToken) ||
+      (argc > 3 && !argJson(ctx, zF, "result", argv[3], 1, &result))) {
+    return;
+  }
+  rc = M(p)->xComplete(p->pTab, &id, iToken, &result, &bOk);
+  if (rc != SQLITE_OK) {
+    storeFail(ctx, zF, p, rc);
+  } else {
+    sqlite3_result_int(ctx, bOk);
+  }
+}
+
+/* state_fail(tasks, id, token, error [, retry_in_ms]) -> 'retry' | 'dead' |
+** NULL (stale token) */
+static void fnFail(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  static const char zF[] = "state_fail";
+  statevtab_value id, err;
+  statevtab_table *pDead = 0;
+  sqlite3_int64 iToken, iRetry = -1;
+  sv_vtab *p = argTable(ctx, zF, argv[0], "state_tasks");
+  char *zErr = 0;
+  int rc, eOut = STATEVTAB_FAIL_STALE;
+  if (!p || !NEED(ctx, zF, p, xFail) || !argText(ctx, zF, "id", argv[1], &id) ||
+      !argInt(ctx, zF, "token", argv[2], 0, &iToken)) {
+    return;
+  }
+  memset(&err, 0, sizeof(err));
+  if (sqlite3_value_type(argv[3]) != SQLITE_NULL &&
+      !argText(ctx, zF, "error", argv[3], &err)) {
+    return;
+  }
+  if (argc > 4 && sqlite3_value_type(argv[4]) != SQLITE_NULL &&
+      !argInt(ctx, zF, "retry_in_ms", argv[4], 0, &iRetry)) {
+    return;
+  }
+  rc = sv_dead_letters(p, &pDead, &zErr);
+  if (rc != SQLITE_OK) {
+    sv_fn_error(ctx, zF, zErr ? rc : SQLITE_NOMEM, "%s", zErr);
+    sqlite3_free(zErr);
+    return;
+  }
+  rc = M(p)->xFail(p->pTab, pDead, &id, iToken, &err, iRetry, &eOut);
+  if (rc != SQLITE_OK) {
+    storeFail(ctx, zF, p, rc);
+  } else if (eOut == STATEVTAB_FAIL_RETRY) {
+    sqlite3_result_text(ctx, "retry", -1, SQLITE_STATIC);
+  } else if (eOut == STATEVTAB_FAIL_DEAD) {
+    sqlite3_result_text(ctx, "dead", -1, SQLITE_STATIC);
+  }
+}
+
+/* state_pause(tasks, queue) / state_resume(tasks, queue) -> 1 | 0 */
+static void pauseOrResume(sqlite3_context *ctx, sqlite3_value **argv,
+                          const char *zF, int bPause) {
+  statevtab_value q;
+  sv_vtab *p = argTable(ctx, zF, argv[0], "state_tasks");
+  int rc, bChanged = 0;
+  if (!p || !NEED(ctx, zF, p, xPause) || !argText(ctx, zF, "queue", argv[1], &q))
+    return;
+  rc = M(p)->xPause(p->pTab, &q, bPause, &bChanged);
+  if (rc != SQLITE_OK) {
+    storeFail(ctx, zF, p, rc);
+  } else {
+    sqlite3_result_int(ctx, bChanged);
+  }
+}
+
+static void fnPause(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  pauseOrResume(ctx, argv, "state_pause", 1);
+}
+
+static void fnResume(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  pauseOrResume(ctx, argv, "state_resume", 0);
+}
+
+/* state_paused(tasks, queue) -> 1 | 0 */
+static void fnPaused(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  static const char zF[] = "state_paused";
+  statevtab_value q;
+  sv_vtab *p = argTable(ctx, zF, argv[0], "state_tasks");
+  int rc, b = 0;
+  (void)argc;
+  if (!p || !NEED(ctx, zF, p, xPaused) || !argText(ctx, zF, "queue", argv[1], &q))
+    return;
+  rc = M(p)->xPaused(p->pTab, &q, &b);
+  if (rc != SQLITE_OK) {
+    storeFail(ctx, zF, p, rc);
+  } else {
+    sqlite3_result_int(ctx, b);
+  }
+}
+
+/* ------------------------------------------------------------ leases */
+
+/* state_lease(leases, name, owner, ttl_ms) -> fencing token | NULL */
+static void fnLease(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  static const char zF[] = "state_lease";
+  statevtab_value name, owner;
+  sqlite3_int64 iTtl, iToken = 0;
+  sv_vtab *p = argTable(ctx, zF, argv[0], "state_leases");
+  int rc;
+  (void)argc;
+  if (!p || !NEED(ctx, zF, p, xLease) ||
+      !argText(ctx, zF, "name", argv[1], &name) ||
+      !argText(ctx, zF, "owner", argv[2], &owner) ||
+      !argInt(ctx, zF, "ttl_ms", argv[3], 1, &iTtl)) {
+    return;
+  }
+  rc = M(p)->xLease(p->pTab, &name, &owner, iTtl, &iToken);
+  if (rc != SQLITE_OK) {
+    storeFail(ctx, zF, p, rc);
+  } else if (iToken) {
+    sqlite3_result_int64(ctx, iToken);
+  }
+}
+
+/* state_release(leases, name, owner) -> 1 | 0 */
+static void fnRelease(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  static const char zF[] = "state_release";
+  statevtab_value name, owner;
+  sv_vtab *p = argTable(ctx, zF, argv[0], "state_leases");
+  int rc, bOk = 0;
+  (void)argc;
+  if (!p || !NEED(ctx, zF, p, xLeaseRelease) ||
+      !argText(ctx, zF, "name", argv[1], &name) ||
+      !argText(ctx, zF, "owner", argv[2], &owner)) {
+    return;
+  }
+  rc = M(p)->xLeaseRelease(p->pTab, &name, &owner, &bOk);
+  if (rc != SQLITE_OK) {
+    storeFail(ctx, zF, p, rc);
+  } else {
+    sqlite3_result_int(ctx, bOk);
+  }
+}
+
+/* state_incr(counters, scope, name [, delta]) -> new value */
+static void fnIncr(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  static const char zF[] = "state_incr";
+  statevtab_value scope, name, delta, out;
+  sv_vtab *p = argTable(ctx, zF, argv[0], "state_counters");
+  int rc;
+  if (!p || !NEED(ctx, zF, p, xIncr) ||
+      !argText(ctx, zF, "scope", argv[1], &scope) ||
+      !argText(ctx, zF, "name", argv[2], &name)) {
+    return;
+  }
+  memset(&delta, 0, sizeof(delta));
+  delta.eType = SQLITE_INTEGER;
+  delta.i = 1;
+  if (argc > 3) {
+    int t = sqlite3_value_numeric_type(argv[3]);
+    if (sqlite3_value_type(argv[3]) == SQLITE_TEXT ||
+        (t != SQLITE_INTEGER && t != SQLITE_FLOAT)) {
+      sv_fn_error(ctx, zF, SQLITE_ERROR, "delta must be a number");
+      return;
+    }
+    sv_value_from_sqlite(argv[3], &delta);
+  }
+  rc = M(p)->xIncr(p->pTab, &scope, &name, &delta, &out);
+  if (rc != SQLITE_OK) {
+    storeFail(ctx, zF, p, rc);
+  } else {
+    sv_value_result(ctx, &out);
+  }
+}
+
+/* ---------------------------------------------- signals, executions */
+
+/* state_signal(signals, execution_id, name [, payload]) -> signal id */
+static void fnSignal(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  static const char zF[] = "state_signal";
+  sqlite3_value *apArg[SV_MAX_COLUMNS];
+  statevtab_value aRow[SV_MAX_COLUMNS];
+  char zId[40];
+  char *zErr = 0;
+  sv_vtab *p = argTable(ctx, zF, argv[0], "state_signals");
+  const statevtab_entity *e;
+  int rc, i, bDone = 0;
+  if (!p || !NEED(ctx, zF, p, xInsertAtomic)) return;
+  e = p->pEntity;
+  memset(apArg, 0, sizeof(apArg));
+  for (i = 0; i < e->nCol; i++) {
+    const char *zCol = e->aCol[i].zName;
+    if (strcmp(zCol, "execution_id") == 0) apArg[i] = argv[1];
+    if (strcmp(zCol, "name") == 0) apArg[i] = argv[2];
+    if (strcmp(zCol, "payload") == 0 && argc > 3) apArg[i] = argv[3];
+  }
+  rc = sv_make_row(p, apArg, aRow, zId, &zErr);
+  if (rc != SQLITE_OK) {
+    /* zErr reads "state_signals: ..."; say it as state_signal. */
+    const char *zMsg = zErr ? strstr(zErr, ": ") : 0;
+    sv_fn_error(ctx, zF, zErr ? rc : SQLITE_NOMEM, "%s",
+                zMsg ? zMsg + 2 : zErr);
+    sqlite3_free(zErr);
+    return;
+  }
+  rc = M(p)->xInsertAtomic(p->pTab, aRow, &bDone);
+  if (rc != SQLITE_OK) {
+    storeFail(ctx, zF, p, rc);
+    return;
+  }
+  sv_value_result(ctx, &aRow[e->aiKey[0]]);
+}
+
+/* state_take(signals, execution_id, name) -> payload | NULL */
+static void fnTake(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  static const char zF[] = "state_take";
+  statevtab_value exec, name, out;
+  sv_vtab *p = argTable(ctx, zF, argv[0], "state_signals");
+  int rc;
+  (void)argc;
+  if (!p || !NEED(ctx, zF, p, xTake) ||
+      !argText(ctx, zF, "execution_id", argv[1], &exec) ||
+      !argText(ctx, zF, "name", argv[2], &name)) {
+    return;
+  }
+  rc = M(p)->xTake(p->pTab, &exec, &name, &out);
+  if (rc != SQLITE_OK) {
+    storeFail(ctx, zF, p, rc);
+  } else {
+    sv_value_result(ctx, &out);
+  }
+}
+
+/* state_progress(executions, id, json) -> 1 | 0 (no such execution) */
+static void fnProgress(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  static const char zF[] = "state_progress";
+  statevtab_value id, json;
+  sv_vtab *p = argTable(ctx, zF, argv[0], "state_executions");
+  int rc, bOk = 0;
+  (void)argc;
+  if (!p || !NEED(ctx, zF, p, xProgress) ||
+      !argText(ctx, zF, "id", argv[1], &id) ||
+      !argJson(ctx, zF, "progress entry", argv[2], 0, &json)) {
+    return;
+  }
+  rc = M(p)->xProgress(p->pTab, &id, &json, &bOk);
+  if (rc != SQLITE_OK) {
+    storeFail(ctx, zF, p, rc);
+  } else {
+    sqlite3_result_int(ctx, bOk);
+  }
+}
+
 #define META (SQLITE_UTF8 | SQLITE_INNOCUOUS)
+/* Functions that read or change state: never from views or triggers. */
 #define SIDE (SQLITE_UTF8 | SQLITE_DIRECTONLY)
 
 const sv_func sv_aFunc[] = {
@@ -167,5 +625,21 @@ const sv_func sv_aFunc[] = {
     {"statevtab_debug", 1, META, fnDebug},
     {"state_now", 0, META, fnNow},
     {"statevtab_register_store", 1, SIDE, fnRegisterStore},
+    {"state_renew", 4, SIDE, fnRenew},
+    {"state_complete", 3, SIDE, fnComplete},
+    {"state_complete", 4, SIDE, fnComplete},
+    {"state_fail", 4, SIDE, fnFail},
+    {"state_fail", 5, SIDE, fnFail},
+    {"state_pause", 2, SIDE, fnPause},
+    {"state_resume", 2, SIDE, fnResume},
+    {"state_paused", 2, SIDE, fnPaused},
+    {"state_lease", 4, SIDE, fnLease},
+    {"state_release", 3, SIDE, fnRelease},
+    {"state_incr", 3, SIDE, fnIncr},
+    {"state_incr", 4, SIDE, fnIncr},
+    {"state_signal", 3, SIDE, fnSignal},
+    {"state_signal", 4, SIDE, fnSignal},
+    {"state_take", 3, SIDE, fnTake},
+    {"state_progress", 3, SIDE, fnProgress},
 };
 const int sv_nFunc = (int)(sizeof(sv_aFunc) / sizeof(sv_aFunc[0]));

@@ -12,7 +12,7 @@
 ** connection's sv_conn (the registry of stores and connected tables), walks
 ** two static registration tables -- the store implementations built in and
 ** the SQL functions (functions.c) -- and registers one module per entity
-** (vtab/).  Every module and function holds a reference on the sv_conn, so it
+** (vtab/) plus the table-valued function state_claim (claim.c).  Every module and function holds a reference on the sv_conn, so it
 ** lives exactly as long as the connection uses it.  A registration that fails
 ** is reported with its name.
 */
@@ -59,6 +59,16 @@ int sqlite3_statevtab_init(sqlite3 *db, char **pzErrMsg,
     rc = sv_register_modules(db, pConn);
     if (rc != SQLITE_OK && rc != SQLITE_NOMEM) {
       *pzErrMsg = sqlite3_mprintf("statevtab: cannot register modules: %s",
+                                  sqlite3_errmsg(db));
+    }
+  }
+  if (rc == SQLITE_OK) {
+    pConn->nRef++;
+    rc = sqlite3_create_module_v2(db, "state_claim", &sv_claim_module, pConn,
+                                  sv_conn_unref);
+    if (rc != SQLITE_OK && rc != SQLITE_NOMEM) {
+      *pzErrMsg = sqlite3_mprintf("statevtab: cannot register module "
+                                  "state_claim: %s",
                                   sqlite3_errmsg(db));
     }
   }

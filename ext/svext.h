@@ -21,5 +21,14 @@ typedef struct sv_func {
 /* functions.c */
 extern const sv_func sv_aFunc[];
 extern const int sv_nFunc;
+void sv_fn_error(sqlite3_context *, const char *zFunc, int rc,
+                 const char *zFmt, ...);
+int sv_arg_table(sv_conn *, const char *zFunc, sqlite3_value *pArg,
+                 const char *zKind, sv_vtab **ppTab, char **pzErr);
+int sv_dead_letters(sv_vtab *pTasks, statevtab_table **ppDead, char **pzErr);
+char *sv_store_errmsg(sv_vtab *p, int rc);
+
+/* claim.c: the table-valued function state_claim. */
+extern const sqlite3_module sv_claim_module;
 
 #endif /* SVEXT_H */

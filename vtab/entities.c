@@ -127,21 +127,21 @@ static const statevtab_column aLeases[] = {
 
 #define N(a) (int)(sizeof(a) / sizeof(a[0]))
 static const statevtab_entity eExecutions = {
-    "executions", "state_executions", N(aExecutions), aExecutions, 1, {0, 0}};
+    "executions", "state_executions", N(aExecutions), aExecutions, 1, {0, 0}, -1, -1};
 static const statevtab_entity eTasks = {"tasks", "state_tasks", N(aTasks),
-                                        aTasks, 1, {0, 0}};
+                                        aTasks, 1, {0, 0}, 14, 2};
 static const statevtab_entity eSignals = {"signals", "state_signals",
-                                          N(aSignals), aSignals, 1, {0, 0}};
+                                          N(aSignals), aSignals, 1, {0, 0}, -1, -1};
 static const statevtab_entity eDeadLetters = {
     "dead_letters", "state_dead_letters", N(aDeadLetters), aDeadLetters, 1,
-    {0, 0}};
+    {0, 0}, -1, -1};
 static const statevtab_entity eCounters = {"counters", "state_counters",
-                                           N(aCounters), aCounters, 2, {0, 1}};
+                                           N(aCounters), aCounters, 2, {0, 1}, -1, -1};
 static const statevtab_entity eFlags = {"flags", "state_flags", N(aFlags),
-                                        aFlags, 1, {0, 0}};
-static const statevtab_entity eKv = {"kv", "state_kv", N(aKv), aKv, 2, {0, 1}};
+                                        aFlags, 1, {0, 0}, -1, -1};
+static const statevtab_entity eKv = {"kv", "state_kv", N(aKv), aKv, 2, {0, 1}, -1, -1};
 static const statevtab_entity eLeases = {"leases", "state_leases", N(aLeases),
-                                         aLeases, 1, {0, 0}};
+                                         aLeases, 1, {0, 0}, -1, -1};
 
 const statevtab_entity *const sv_aEntity[] = {
     &eExecutions, &eTasks, &eSignals, &eDeadLetters,

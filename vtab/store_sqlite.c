@@ -16,52 +16,12 @@
 ** scans per plan shape (statevtab_scan.zPlan), so a plan used again is only
 ** re-bound.  Conflict modes map onto SQLite's own INSERT OR IGNORE/REPLACE.
 */
-#include "svint.h"
+#include "store_sqlite.h"
 
 #include <stdarg.h>
 
-#define SV_MAX_CACHED_SCANS 16
-
-typedef struct LocalStore LocalStore;
-typedef struct LocalTable LocalTable;
-typedef struct LocalScan LocalScan;
-typedef struct LocalCursor LocalCursor;
-
-struct LocalStore {
-  statevtab_store base; /* must be first */
-  sqlite3 *db;
-};
-
-/* One prepared scan; bInUse while a cursor steps it. */
-struct LocalScan {
-  char *zPlan;
-  sqlite3_stmt *pStmt;
-  int bInUse;
-  LocalScan *pNext;
-};
-
-struct LocalTable {
-  statevtab_table base; /* must be first */
-  LocalStore *pStore;
-  char *zDb;
-  char *zName;
-  sqlite3_stmt *apInsert[3]; /* per STATEVTAB_CONFLICT_* */
-  sqlite3_stmt *apUpdate[3];
-  sqlite3_stmt *pDelete;
-  sqlite3_stmt *pPurge; /* delete an expired row with the same key */
-  LocalScan *pScans;
-  int nScans;
-};
-
-struct LocalCursor {
-  statevtab_cursor base; /* must be first */
-  LocalScan *pScan;      /* scan being stepped, or NULL */
-  int bOwned;            /* pScan is not in the cache: free it at close */
-  int bEof;
-};
-
 /* Replace the store's error message. */
-static void localError(LocalStore *p, const char *zFmt, ...) {
+void localError(LocalStore *p, const char *zFmt, ...) {
   va_list ap;
   va_start(ap, zFmt);
   sqlite3_free(p->base.zErrMsg);
@@ -70,9 +30,29 @@ static void localError(LocalStore *p, const char *zFmt, ...) {
 }
 
 /* Map an error of a shadow-table statement; keeps SQLite's message. */
-static int localDbError(LocalStore *p, int rc) {
+int localDbError(LocalStore *p, int rc) {
   if (rc == SQLITE_NOMEM) return rc;
-  if ((rc & 0xff) == SQLITE_CONSTRAINT) return SQLITE_CONSTRAINT;
+  if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+    /* "UNIQUE constraint failed: t_data.queue, t_data.key": the user knows
+    ** the columns, not the shadow table. */
+    const char *z = sqlite3_errmsg(p->db);
+    sqlite3_str *s = sqlite3_str_new(0);
+    while (*z) {
+      const char *zDot = strstr(z, "_data.");
+      const char *zWord;
+      if (!zDot) {
+        sqlite3_str_appendall(s, z);
+        break;
+      }
+      zWord = zDot;
+      while (zWord > z && zWord[-1] != ' ') zWord--;
+      sqlite3_str_append(s, z, (int)(zWord - z));
+      z = zDot + 6;
+    }
+    sqlite3_free(p->base.zErrMsg);
+    p->base.zErrMsg = sqlite3_str_finish(s);
+    return SQLITE_CONSTRAINT;
+  }
   localError(p, "%s", sqlite3_errmsg(p->db));
   return rc;
 }
@@ -101,6 +81,7 @@ static int localOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
 }
 
 static void localClose(statevtab_store *pStore) {
+  localClosePrivate((LocalStore *)pStore);
   sqlite3_free(pStore->zErrMsg);
   sqlite3_free(pStore);
 }
@@ -211,9 +192,24 @@ static int createShadow(LocalTable *t) {
   if (e->nKey == 2) {
     sqlite3_str_appendf(s, ", \"%w\"", e->aCol[e->aiKey[1]].zName);
   }
-  sqlite3_str_appendall(s, "))");
+  sqlite3_str_appendall(s, ")");
+  if (e->iDedupe >= 0) {
+    /* Idempotent insert: a second row with the same (scope, key) is
+    ** dropped without error by SQLite itself. */
+    sqlite3_str_appendf(s, ", UNIQUE(\"%w\", \"%w\") ON CONFLICT IGNORE",
+                        e->aCol[e->iDedupeScope].zName,
+                        e->aCol[e->iDedupe].zName);
+  }
+  sqlite3_str_appendall(s, ")");
   rc = localExec(t->pStore, sqlite3_str_finish(s));
   if (rc == SQLITE_OK) rc = createIndexes(t);
+  if (rc == SQLITE_OK && strcmp(e->zKind, "tasks") == 0) {
+    /* Paused queues (state_pause / state_resume). */
+    rc = localExec(t->pStore,
+                   sqlite3_mprintf("CREATE TABLE \"%w\".\"%w_queues\"(queue "
+                                   "TEXT PRIMARY KEY, paused_at INTEGER)",
+                                   t->zDb, t->zName));
+  }
   return rc;
 }
 
@@ -227,8 +223,10 @@ static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
   *ppTab = 0;
   for (i = 0; i < nOpt; i++) {
     /* prefix= and schema= name a remote namespace; accepted here so that
-    ** one CREATE statement can move between stores by its store= alone. */
-    if (strcmp(azOpt[2 * i], "prefix") && strcmp(azOpt[2 * i], "schema")) {
+    ** one CREATE statement can move between stores by its store= alone.
+    ** dead_letters= is read by the SQL functions (ext/). */
+    if (strcmp(azOpt[2 * i], "prefix") && strcmp(azOpt[2 * i], "schema") &&
+        strcmp(azOpt[2 * i], "dead_letters")) {
       localError(p, "unknown option '%s'", azOpt[2 * i]);
       return SQLITE_ERROR;
     }
@@ -275,6 +273,7 @@ static void finalizeAll(LocalTable *t) {
     sqlite3_free(s);
   }
   t->nScans = 0;
+  localFinalizeAtomic(t);
 }
 
 static void localDetach(statevtab_table *pTab) {
@@ -287,10 +286,17 @@ static void localDetach(statevtab_table *pTab) {
 
 static int localDrop(statevtab_table *pTab) {
   LocalTable *t = (LocalTable *)pTab;
+  int rc;
   finalizeAll(t);
-  return localExec(t->pStore, sqlite3_mprintf("DROP TABLE IF EXISTS "
-                                              "\"%w\".\"%w_data\"",
+  rc = localExec(t->pStore, sqlite3_mprintf("DROP TABLE IF EXISTS "
+                                            "\"%w\".\"%w_data\"",
+                                            t->zDb, t->zName));
+  if (rc == SQLITE_OK) {
+    rc = localExec(t->pStore, sqlite3_mprintf("DROP TABLE IF EXISTS "
+                                              "\"%w\".\"%w_queues\"",
                                               t->zDb, t->zName));
+  }
+  return rc;
 }
 
 /* ALTER TABLE RENAME: move the shadow table (its indexes follow it). */
@@ -303,6 +309,12 @@ static int localRename(statevtab_table *pTab, const char *zNew) {
                  sqlite3_mprintf("ALTER TABLE \"%w\".\"%w_data\" RENAME TO "
                                  "\"%w_data\"",
                                  t->zDb, t->zName, zNew));
+  if (rc == SQLITE_OK && strcmp(pTab->pEntity->zKind, "tasks") == 0) {
+    rc = localExec(t->pStore,
+                   sqlite3_mprintf("ALTER TABLE \"%w\".\"%w_queues\" RENAME "
+                                   "TO \"%w_queues\"",
+                                   t->zDb, t->zName, zNew));
+  }
   if (rc != SQLITE_OK) return rc;
   zName = sqlite3_mprintf("%s", zNew);
   if (!zName) return SQLITE_NOMEM;
@@ -312,7 +324,7 @@ static int localRename(statevtab_table *pTab, const char *zNew) {
 }
 
 /* Prepare zSql (sqlite3_mprintf'd, freed here) to be kept. */
-static int prepareKept(LocalTable *t, char *zSql, sqlite3_stmt **ppStmt) {
+int prepareKept(LocalTable *t, char *zSql, sqlite3_stmt **ppStmt) {
   int rc;
   if (!zSql) return SQLITE_NOMEM;
   rc = sqlite3_prepare_v3(t->pStore->db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
@@ -321,7 +333,7 @@ static int prepareKept(LocalTable *t, char *zSql, sqlite3_stmt **ppStmt) {
   return rc == SQLITE_OK ? rc : localDbError(t->pStore, rc);
 }
 
-static int bindValue(sqlite3_stmt *pStmt, int i, const statevtab_value *v,
+int bindValue(sqlite3_stmt *pStmt, int i, const statevtab_value *v,
                      void (*xDel)(void *)) {
   switch (v->eType) {
   case SQLITE_INTEGER:
@@ -391,33 +403,48 @@ static int purgeExpired(LocalTable *t, const statevtab_value *aRow, int iExp) {
   return rc == SQLITE_OK ? rc : localDbError(t->pStore, rc);
 }
 
+/*
+** The INSERT of one row (RETURNING its rowid) for conflict mode eConflict.
+** ABORT is left implicit so that the table's own ON CONFLICT IGNORE on the
+** idempotency constraint applies (an explicit OR ABORT would override it).
+*/
+char *localInsertSql(LocalTable *t, const char *zSchema, int eConflict) {
+  const statevtab_entity *e = t->base.pEntity;
+  sqlite3_str *s = sqlite3_str_new(0);
+  int i, iVer = versionCol(e);
+  sqlite3_str_appendf(s, "INSERT %s INTO \"%w\".\"%w_data\"(",
+                      eConflict == STATEVTAB_CONFLICT_ABORT ? ""
+                      : eConflict == STATEVTAB_CONFLICT_IGNORE ? "OR IGNORE"
+                                                               : "OR REPLACE",
+                      zSchema, t->zName);
+  for (i = 0; i < e->nCol; i++) {
+    sqlite3_str_appendf(s, "%s\"%w\"", i ? ", " : "", e->aCol[i].zName);
+  }
+  sqlite3_str_appendall(s, ") VALUES(");
+  for (i = 0; i < e->nCol; i++) {
+    if (i == iVer) {
+      sqlite3_str_appendf(s, "%scoalesce(?%d, 1)", i ? ", " : "", i + 1);
+    } else {
+      sqlite3_str_appendf(s, "%s?%d", i ? ", " : "", i + 1);
+    }
+  }
+  sqlite3_str_appendall(s, ") RETURNING rowid");
+  return sqlite3_str_finish(s);
+}
+
 static int localInsert(statevtab_table *pTab, const statevtab_value *aRow,
                        int eConflict, sqlite3_int64 *pRowid, int *pbDone) {
   LocalTable *t = (LocalTable *)pTab;
   const statevtab_entity *e = pTab->pEntity;
   sqlite3_stmt *pStmt;
-  int rc, i, iVer = versionCol(e), iExp = expiresCol(e);
+  int rc, iExp = expiresCol(e);
   if (iExp >= 0) {
     rc = purgeExpired(t, aRow, iExp);
     if (rc != SQLITE_OK) return rc;
   }
   if (!t->apInsert[eConflict]) {
-    sqlite3_str *s = sqlite3_str_new(0);
-    sqlite3_str_appendf(s, "INSERT OR %s INTO \"%w\".\"%w_data\"(",
-                        azConflict[eConflict], t->zDb, t->zName);
-    for (i = 0; i < e->nCol; i++) {
-      sqlite3_str_appendf(s, "%s\"%w\"", i ? ", " : "", e->aCol[i].zName);
-    }
-    sqlite3_str_appendall(s, ") VALUES(");
-    for (i = 0; i < e->nCol; i++) {
-      if (i == iVer) {
-        sqlite3_str_appendf(s, "%scoalesce(?%d, 1)", i ? ", " : "", i + 1);
-      } else {
-        sqlite3_str_appendf(s, "%s?%d", i ? ", " : "", i + 1);
-      }
-    }
-    sqlite3_str_appendall(s, ") RETURNING rowid");
-    rc = prepareKept(t, sqlite3_str_finish(s), &t->apInsert[eConflict]);
+    rc = prepareKept(t, localInsertSql(t, t->zDb, eConflict),
+                     &t->apInsert[eConflict]);
     if (rc != SQLITE_OK) return rc;
   }
   pStmt = t->apInsert[eConflict];
@@ -702,4 +729,16 @@ const statevtab_store_methods sv_sqlite_store = {
     /* xRelease     */ 0,
     /* xRollbackTo  */ 0,
     /* xDescribe    */ localDescribe,
+    /* xClaim       */ localClaim,
+    /* xRenew       */ localRenew,
+    /* xComplete    */ localComplete,
+    /* xFail        */ localFail,
+    /* xLease       */ localLease,
+    /* xLeaseRelease */ localRelease,
+    /* xIncr        */ localIncr,
+    /* xTake        */ localTake,
+    /* xProgress    */ localProgress,
+    /* xPause       */ localPause,
+    /* xInsertAtomic */ localInsertAtomic,
+    /* xPaused      */ localPaused,
 };

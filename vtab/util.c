@@ -34,26 +34,26 @@ sqlite3_int64 sv_now_ms(void) {
 ** method 1).  The other 62 bits are random, so ids from different
 ** connections and machines do not collide.
 */
-int sv_gen_id(sv_conn *p, char *zOut) {
+int sv_gen_id(sv_idgen *p, char *zOut) {
   static const char hex[] = "0123456789abcdef";
   unsigned char a[16];
   unsigned char r[8];
   sqlite3_int64 ms = sv_now_ms();
   int i, j;
-  if (ms <= p->iLastIdMs) {
-    ms = p->iLastIdMs;
-    if (++p->iIdSeq > 0xfff) {
+  if (ms <= p->iLastMs) {
+    ms = p->iLastMs;
+    if (++p->iSeq > 0xfff) {
       ms++;
-      p->iIdSeq = 0;
+      p->iSeq = 0;
     }
   } else {
-    p->iIdSeq = 0;
+    p->iSeq = 0;
   }
-  p->iLastIdMs = ms;
+  p->iLastMs = ms;
   sqlite3_randomness(sizeof(r), r);
   for (i = 0; i < 6; i++) a[i] = (unsigned char)(ms >> (40 - 8 * i));
-  a[6] = (unsigned char)(0x70 | ((p->iIdSeq >> 8) & 0x0f));
-  a[7] = (unsigned char)(p->iIdSeq & 0xff);
+  a[6] = (unsigned char)(0x70 | ((p->iSeq >> 8) & 0x0f));
+  a[7] = (unsigned char)(p->iSeq & 0xff);
   a[8] = (unsigned char)(0x80 | (r[0] & 0x3f));
   memcpy(&a[9], &r[1], 7);
   for (i = 0, j = 0; i < 16; i++) {
@@ -273,4 +273,61 @@ char *sv_dequote(const char *z, int n) {
     zOut[n] = 0;
   }
   return zOut;
+}
+
+/*
+** The default retry delay of a failed task after nAttempts attempts:
+** d = min(1000 * 2^(nAttempts-1), 3600000) ms, then a uniformly random
+** value in [d/2, d] ("equal jitter"), so that tasks that failed together do
+** not retry together.
+*/
+sqlite3_int64 sv_backoff_ms(sqlite3_int64 nAttempts) {
+  sqlite3_int64 d = 1000;
+  unsigned int r;
+  if (nAttempts < 1) nAttempts = 1;
+  while (--nAttempts > 0 && d < 3600000) d *= 2;
+  if (d > 3600000) d = 3600000;
+  sqlite3_randomness(sizeof(r), &r);
+  return d / 2 + (sqlite3_int64)(r % (unsigned int)(d / 2 + 1));
+}
+
+/*
+** Return the values as a JSON array text (strings quoted and escaped,
+** numbers as numbers), from sqlite3_malloc; NULL on OOM.
+*/
+char *sv_json_array(int n, const statevtab_value *a) {
+  sqlite3_str *s = sqlite3_str_new(0);
+  int i, k;
+  sqlite3_str_appendchar(s, 1, '[');
+  for (i = 0; i < n; i++) {
+    if (i) sqlite3_str_appendchar(s, 1, ',');
+    switch (a[i].eType) {
+    case SQLITE_INTEGER:
+      sqlite3_str_appendf(s, "%lld", a[i].i);
+      break;
+    case SQLITE_FLOAT:
+      sqlite3_str_appendf(s, "%!.17g", a[i].r);
+      break;
+    case SQLITE_TEXT:
+    case SQLITE_BLOB:
+      sqlite3_str_appendchar(s, 1, '"');
+      for (k = 0; k < a[i].n; k++) {
+        unsigned char c = (unsigned char)a[i].z[k];
+        if (c == '"' || c == '\\') {
+          sqlite3_str_appendf(s, "\\%c", c);
+        } else if (c < 0x20) {
+          sqlite3_str_appendf(s, "\\u%04x", c);
+        } else {
+          sqlite3_str_appendchar(s, 1, (char)c);
+        }
+      }
+      sqlite3_str_appendchar(s, 1, '"');
+      break;
+    default:
+      sqlite3_str_appendall(s, "null");
+      break;
+    }
+  }
+  sqlite3_str_appendchar(s, 1, ']');
+  return sqlite3_str_finish(s);
 }

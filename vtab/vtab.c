@@ -60,7 +60,9 @@ static void svError(sv_vtab *p, const char *zFmt, ...) {
 static int svStoreError(sv_vtab *p, int rc) {
   statevtab_store *pStore = p->pRef->pStore;
   if (rc == SQLITE_NOMEM || rc == SQLITE_OK) return rc;
-  if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+  if ((rc & 0xff) == SQLITE_CONSTRAINT && pStore->zErrMsg) {
+    svError(p, "%s", pStore->zErrMsg);
+  } else if ((rc & 0xff) == SQLITE_CONSTRAINT) {
     const statevtab_entity *e = p->pEntity;
     if (e->nKey == 2) {
       svError(p, "UNIQUE constraint failed: %s, %s", e->aCol[e->aiKey[0]].zName,
@@ -174,6 +176,7 @@ static int parseInt(const char *z, int n, sqlite3_int64 *piOut) {
 static int coerceValue(sv_vtab *p, const statevtab_column *pCol,
                        sqlite3_value *pArg, statevtab_value *pV) {
   if (pV->eType == SQLITE_NULL) return SQLITE_OK;
+  /* (pArg may be NULL for values the caller made itself.) */
   switch (pCol->eType) {
   case STATEVTAB_INT:
   case STATEVTAB_BOOL:
@@ -849,6 +852,84 @@ static int svRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid) {
 /* --------------------------------------------------------------- writes */
 
 /*
+** Fill aRow (one value per entity column) from apArg, validated, converted
+** and defaulted for an insert (bInsert) or an update (bIgnore: OR IGNORE).  apArg[i] may be NULL
+** for SQL NULL.  zId (>= 40 bytes) receives a generated id, which aRow may
+** point into.  Returns SQLITE_OK; SQLITE_DONE when a NOT NULL violation is
+** to be ignored (INSERT OR IGNORE); or an error left in p.
+*/
+static int buildRow(sv_vtab *p, int bInsert, int bIgnore,
+                    sqlite3_value **apArg, statevtab_value *aRow, char *zId) {
+  const statevtab_entity *e = p->pEntity;
+  sqlite3_int64 now = sv_now_ms();
+  int rc, i;
+  for (i = 0; i < e->nCol; i++) {
+    const statevtab_column *pCol = &e->aCol[i];
+    statevtab_value *v = &aRow[i];
+    if (apArg[i]) {
+      rc = sv_value_from_sqlite(apArg[i], v);
+      if (rc != SQLITE_OK) return rc;
+    } else {
+      memset(v, 0, sizeof(*v));
+      v->eType = SQLITE_NULL;
+    }
+    if (pCol->flags & STATEVTAB_COL_UPDATED) {
+      if (!bInsert || v->eType == SQLITE_NULL) {
+        v->eType = SQLITE_INTEGER;
+        v->i = now;
+        continue;
+      }
+    }
+    if (v->eType == SQLITE_NULL && bInsert) {
+      if (pCol->flags & STATEVTAB_COL_AUTOID) {
+        sv_gen_id(&p->pConn->idgen, zId);
+        v->eType = SQLITE_TEXT;
+        v->z = zId;
+        v->n = 36;
+        continue;
+      }
+      if (pCol->flags & STATEVTAB_COL_CREATED) {
+        v->eType = SQLITE_INTEGER;
+        v->i = now;
+        continue;
+      }
+      if (pCol->flags & STATEVTAB_COL_VERSION) continue; /* store: 1 */
+      defaultValue(pCol, v);
+    }
+    rc = coerceValue(p, pCol, apArg[i], v);
+    if (rc != SQLITE_OK) return rc == SQLITE_MISMATCH ? SQLITE_ERROR : rc;
+  }
+  applyRules(e, aRow, now);
+  for (i = 0; i < e->nCol; i++) {
+    if ((e->aCol[i].flags & STATEVTAB_COL_NOTNULL) &&
+        !(e->aCol[i].flags & STATEVTAB_COL_VERSION) &&
+        aRow[i].eType == SQLITE_NULL) {
+      if (bIgnore) return SQLITE_DONE;
+      svError(p, "NOT NULL constraint failed: %s", e->aCol[i].zName);
+      return SQLITE_CONSTRAINT;
+    }
+  }
+  return SQLITE_OK;
+}
+
+/*
+** For the SQL functions: build an insertable row of table p from apArg (one
+** sqlite3_value or NULL per column).  On error returns the code and sets
+** *pzErr ("<module>: ..." from sqlite3_malloc).
+*/
+int sv_make_row(sv_vtab *p, sqlite3_value **apArg, statevtab_value *aRow,
+                char *zId, char **pzErr) {
+  int rc = buildRow(p, 1, 0, apArg, aRow, zId);
+  *pzErr = 0;
+  if (rc != SQLITE_OK) {
+    *pzErr = p->base.zErrMsg;
+    p->base.zErrMsg = 0;
+    if (rc == SQLITE_DONE) rc = SQLITE_CONSTRAINT;
+  }
+  return rc;
+}
+
+/*
 ** xUpdate.  argc==1: DELETE argv[0].  argv[0] NULL: INSERT.  Otherwise
 ** UPDATE of rowid argv[0].  argv[2..] are the column values, which are
 ** validated, converted and defaulted here from the entity descriptor before
@@ -857,12 +938,10 @@ static int svRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid) {
 static int svUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
                     sqlite3_int64 *pRowid) {
   sv_vtab *p = (sv_vtab *)pVtab;
-  const statevtab_entity *e = p->pEntity;
   const statevtab_store_methods *m = p->pRef->pStore->pMethods;
-  statevtab_value aRow[32];
+  statevtab_value aRow[SV_MAX_COLUMNS];
   char zId[40];
-  sqlite3_int64 now;
-  int bInsert, eConflict, bDone = 1, rc, i;
+  int bInsert, eConflict, bDone = 1, rc;
 
   if (argc == 1) {
     rc = m->xDelete(p->pTab, sqlite3_value_int64(argv[0]));
@@ -884,48 +963,10 @@ static int svUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     eConflict = STATEVTAB_CONFLICT_ABORT;
     break;
   }
-  now = sv_now_ms();
-  for (i = 0; i < e->nCol; i++) {
-    const statevtab_column *pCol = &e->aCol[i];
-    statevtab_value *v = &aRow[i];
-    rc = sv_value_from_sqlite(argv[2 + i], v);
-    if (rc != SQLITE_OK) return rc;
-    if (pCol->flags & STATEVTAB_COL_UPDATED) {
-      if (!bInsert || v->eType == SQLITE_NULL) {
-        v->eType = SQLITE_INTEGER;
-        v->i = now;
-        continue;
-      }
-    }
-    if (v->eType == SQLITE_NULL && bInsert) {
-      if (pCol->flags & STATEVTAB_COL_AUTOID) {
-        sv_gen_id(p->pConn, zId);
-        v->eType = SQLITE_TEXT;
-        v->z = zId;
-        v->n = 36;
-        continue;
-      }
-      if (pCol->flags & STATEVTAB_COL_CREATED) {
-        v->eType = SQLITE_INTEGER;
-        v->i = now;
-        continue;
-      }
-      if (pCol->flags & STATEVTAB_COL_VERSION) continue; /* store: 1 */
-      defaultValue(pCol, v);
-    }
-    rc = coerceValue(p, pCol, argv[2 + i], v);
-    if (rc != SQLITE_OK) return rc == SQLITE_MISMATCH ? SQLITE_ERROR : rc;
-  }
-  applyRules(e, aRow, now);
-  for (i = 0; i < e->nCol; i++) {
-    if ((e->aCol[i].flags & STATEVTAB_COL_NOTNULL) &&
-        !(e->aCol[i].flags & STATEVTAB_COL_VERSION) &&
-        aRow[i].eType == SQLITE_NULL) {
-      if (eConflict == STATEVTAB_CONFLICT_IGNORE) return SQLITE_OK;
-      svError(p, "NOT NULL constraint failed: %s", e->aCol[i].zName);
-      return SQLITE_CONSTRAINT;
-    }
-  }
+  rc = buildRow(p, bInsert, eConflict == STATEVTAB_CONFLICT_IGNORE, &argv[2],
+                aRow, zId);
+  if (rc == SQLITE_DONE) return SQLITE_OK; /* NOT NULL, OR IGNORE: skipped */
+  if (rc != SQLITE_OK) return rc;
   if (bInsert) {
     sqlite3_int64 iRowid = 0;
     rc = m->xInsert(p->pTab, aRow, eConflict, &iRowid, &bDone);
@@ -977,9 +1018,11 @@ static int svRename(sqlite3_vtab *pVtab, const char *zNew) {
   return SQLITE_OK;
 }
 
-/* Shadow tables of the local store are "<table>_data". */
+/* Shadow tables of the local store are "<table>_data" and, for tasks,
+** "<table>_queues". */
 static int svShadowName(const char *zSuffix) {
-  return sqlite3_stricmp(zSuffix, "data") == 0;
+  return sqlite3_stricmp(zSuffix, "data") == 0 ||
+         sqlite3_stricmp(zSuffix, "queues") == 0;
 }
 
 static const sqlite3_module svModule = {

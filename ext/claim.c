@@ -1,0 +1,564 @@
+/*
+** 2026-11-22
+**
+** claim.c -- state_claim, the table-valued function that claims tasks.
+**
+**   SELECT id, name, payload, lease_token
+**     FROM state_claim('tasks', 'email', 'worker-7', 30000, 10);
+**   SELECT * FROM state_claim('tasks', '["email","sms"]', 'w1', 30000, 5,
+**            '{"tags":["eu"], "names":["send"], "limits":{"send":2},
+**              "complete":[{"id":"...","token":3,"result":{"ok":1}}]}');
+**
+** HOW IT WORKS
+**
+** An eponymous-only virtual table whose hidden columns are the arguments
+** (tasks, queue, worker, lease_ms, n, options).  xFilter checks them, calls
+** the store's xClaim once, and copies the claimed rows into the cursor; the
+** visible columns are every task column plus `outcome`: 'claimed' for a
+** claimed task, 'stale' for an entry of options.complete whose token was
+** no longer current (only id and lease_token are set on such a row; it is
+** skipped, not an error).
+**
+** idxNum is a bitmask of the arguments present (bit k = argument k, in the
+** order above); argv holds them in that order.
+*/
+#include "svext.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+
+#define CLAIM_NARG 6 /* tasks, queue, worker, lease_ms, n, options */
+#define CLAIM_MAX_N 10000
+static const char zF[] = "state_claim";
+
+typedef struct ClaimVtab {
+  sqlite3_vtab base; /* must be first */
+  sv_conn *pConn;
+  const statevtab_entity *pTasks; /* the tasks entity: the output columns */
+} ClaimVtab;
+
+/* One output row: nCol+1 values (the last is outcome) and their bytes. */
+typedef struct ClaimRow {
+  statevtab_value a[SV_MAX_COLUMNS + 1];
+} ClaimRow;
+
+typedef struct ClaimCursor {
+  sqlite3_vtab_cursor base; /* must be first */
+  ClaimRow **apRow;
+  int nRow, nAlloc;
+  int iRow;
+} ClaimCursor;
+
+static int claimConnect(sqlite3 *db, void *pAux, int argc,
+                        const char *const *argv, sqlite3_vtab **ppVtab,
+                        char **pzErr) {
+  ClaimVtab *p;
+  const statevtab_entity *e = sv_entity_by_module("state_tasks");
+  sqlite3_str *s;
+  char *zSql;
+  int i, rc;
+  (void)argc;
+  (void)argv;
+  (void)pzErr;
+  s = sqlite3_str_new(db);
+  sqlite3_str_appendall(s, "CREATE TABLE x(");
+  for (i = 0; i < e->nCol; i++) {
+    sqlite3_str_appendf(s, "\"%w\", ", e->aCol[i].zName);
+  }
+  sqlite3_str_appendall(s, "outcome, _tasks HIDDEN, _queue HIDDEN, "
+                           "_worker HIDDEN, _lease_ms HIDDEN, _n HIDDEN, "
+                           "_options HIDDEN)");
+  zSql = sqlite3_str_finish(s);
+  if (!zSql) return SQLITE_NOMEM;
+  rc = sqlite3_declare_vtab(db, zSql);
+  sqlite3_free(zSql);
+  if (rc != SQLITE_OK) return rc;
+  /* Claiming changes state: not from a view or trigger (see vtab.c). */
+  sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+  p = sqlite3_malloc64(sizeof(*p));
+  if (!p) return SQLITE_NOMEM;
+  memset(p, 0, sizeof(*p));
+  p->pConn = (sv_conn *)pAux;
+  p->pTasks = e;
+  *ppVtab = &p->base;
+  return SQLITE_OK;
+}
+
+static int claimDisconnect(sqlite3_vtab *pVtab) {
+  sqlite3_free(pVtab);
+  return SQLITE_OK;
+}
+
+static int claimBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo) {
+  ClaimVtab *p = (ClaimVtab *)pVtab;
+  int aIdx[CLAIM_NARG];
+  int i, k, mask = 0, nArg = 0;
+  for (k = 0; k < CLAIM_NARG; k++) aIdx[k] = -1;
+  for (i = 0; i < pInfo->nConstraint; i++) {
+    const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
+    int iArg = c->iColumn - (p->pTasks->nCol + 1);
+    if (iArg < 0 || iArg >= CLAIM_NARG) continue;
+    if (c->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
+    /* An argument that is there but not yet known (a join): ask for a plan
+    ** in which it is. */
+    if (!c->usable) return SQLITE_CONSTRAINT;
+    aIdx[iArg] = i;
+  }
+  for (k = 0; k < CLAIM_NARG; k++) {
+    if (aIdx[k] < 0) continue;
+    mask |= 1 << k;
+    pInfo->aConstraintUsage[aIdx[k]].argvIndex = ++nArg;
+    pInfo->aConstraintUsage[aIdx[k]].omit = 1;
+  }
+  pInfo->idxNum = mask;
+  pInfo->estimatedCost = 1.0;
+  pInfo->estimatedRows = 10;
+  return SQLITE_OK;
+}
+
+static int claimOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCursor) {
+  ClaimCursor *c = sqlite3_malloc64(sizeof(*c));
+  (void)pVtab;
+  if (!c) return SQLITE_NOMEM;
+  memset(c, 0, sizeof(*c));
+  *ppCursor = &c->base;
+  return SQLITE_OK;
+}
+
+static void freeRows(ClaimCursor *c) {
+  int i;
+  for (i = 0; i < c->nRow; i++) sqlite3_free(c->apRow[i]);
+  sqlite3_free(c->apRow);
+  c->apRow = 0;
+  c->nRow = c->nAlloc = c->iRow = 0;
+}
+
+static int claimClose(sqlite3_vtab_cursor *cur) {
+  ClaimCursor *c = (ClaimCursor *)cur;
+  freeRows(c);
+  sqlite3_free(c);
+  return SQLITE_OK;
+}
+
+/* Copy nCol values plus the outcome into a new row of c. */
+static int addRow(ClaimCursor *c, int nCol, const statevtab_value *aRow,
+                  const char *zOutcome) {
+  ClaimRow *r;
+  sqlite3_uint64 nByte = sizeof(ClaimRow);
+  char *z;
+  int i;
+  for (i = 0; i < nCol; i++) {
+    if (aRow[i].eType == SQLITE_TEXT || aRow[i].eType == SQLITE_BLOB) {
+      nByte += (sqlite3_uint64)aRow[i].n + 1;
+    }
+  }
+  if (c->nRow >= c->nAlloc) {
+    int nNew = c->nAlloc ? c->nAlloc * 2 : 8;
+    ClaimRow **ap = sqlite3_realloc64(c->apRow, sizeof(ClaimRow *) * (size_t)nNew);
+    if (!ap) return SQLITE_NOMEM;
+    c->apRow = ap;
+    c->nAlloc = nNew;
+  }
+  r = sqlite3_malloc64(nByte);
+  if (!r) return SQLITE_NOMEM;
+  memset(r, 0, sizeof(ClaimRow));
+  z = (char *)&r[1];
+  for (i = 0; i < nCol; i++) {
+    r->a[i] = aRow[i];
+    if (aRow[i].eType == SQLITE_TEXT || aRow[i].eType == SQLITE_BLOB) {
+      if (aRow[i].n) memcpy(z, aRow[i].z, (size_t)aRow[i].n);
+      z[aRow[i].n] = 0;
+      r->a[i].z = z;
+      z += aRow[i].n + 1;
+    }
+  }
+  r->a[nCol].eType = SQLITE_TEXT;
+  r->a[nCol].z = zOutcome; /* static text */
+  r->a[nCol].n = (int)strlen(zOutcome);
+  c->apRow[c->nRow++] = r;
+  return SQLITE_OK;
+}
+
+typedef struct RowCtx {
+  ClaimCursor *c;
+  int nCol;
+} RowCtx;
+
+static int onClaimed(void *pCtx, const statevtab_value *aRow) {
+  RowCtx *x = (RowCtx *)pCtx;
+  return addRow(x->c, x->nCol, aRow, "claimed") != SQLITE_OK;
+}
+
+/* Everything parsed from the arguments, freed by argsFree. */
+typedef struct ClaimArgs {
+  statevtab_claim claim;
+  cJSON *pQueueJson, *pOptJson;
+  statevtab_value *aVal; /* queues, names, tags, limits, complete ids, results */
+  sqlite3_int64 *aiInt;  /* limits, complete tokens */
+  int *aiFlag;           /* abLimitQueue, aCompleteOk */
+  char **azFree;         /* printed complete results */
+  int nFree;
+} ClaimArgs;
+
+static void argsFree(ClaimArgs *a) {
+  int i;
+  cJSON_Delete(a->pQueueJson);
+  cJSON_Delete(a->pOptJson);
+  for (i = 0; i < a->nFree; i++) cJSON_free(a->azFree[i]);
+  sqlite3_free(a->azFree);
+  sqlite3_free(a->aVal);
+  sqlite3_free(a->aiInt);
+  sqlite3_free(a->aiFlag);
+}
+
+static void textValue(statevtab_value *v, const char *z) {
+  memset(v, 0, sizeof(*v));
+  v->eType = SQLITE_TEXT;
+  v->z = z;
+  v->n = (int)strlen(z);
+}
+
+/* Count the entries of a JSON array of strings; -1 if it is not one. */
+static int stringArray(const cJSON *p) {
+  const cJSON *e;
+  int n = 0;
+  if (!cJSON_IsArray(p)) return -1;
+  cJSON_ArrayForEach(e, p) {
+    if (!cJSON_IsString(e)) return -1;
+    n++;
+  }
+  return n;
+}
+
+/*
+** Parse the queue argument and the options JSON into a->claim.  Returns
+** SQLITE_OK, SQLITE_NOMEM, or SQLITE_ERROR with *pzErr set.
+*/
+static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
+                     char **pzErr) {
+  statevtab_claim *c = &a->claim;
+  const char *zQueue = (const char *)sqlite3_value_text(pQueue);
+  const cJSON *pTags = 0, *pNames = 0, *pLimits = 0, *pComplete = 0, *e;
+  int nQueue = 1, nVal, nInt, k;
+
+  if (sqlite3_value_type(pQueue) != SQLITE_TEXT || !zQueue) {
+    if (sqlite3_value_type(pQueue) == SQLITE_TEXT) return SQLITE_NOMEM;
+    *pzErr = sqlite3_mprintf("queue must be a name or a JSON array of names");
+    return SQLITE_ERROR;
+  }
+  if (zQueue[0] == '[') {
+    a->pQueueJson = cJSON_Parse(zQueue);
+    nQueue = stringArray(a->pQueueJson);
+    if (nQueue < 1) {
+      *pzErr = sqlite3_mprintf("queue must be a name or a non-empty JSON "
+                               "array of names");
+      return SQLITE_ERROR;
+    }
+  }
+  if (pOpt && sqlite3_value_type(pOpt) != SQLITE_NULL) {
+    const char *zOpt = (const char *)sqlite3_value_text(pOpt);
+    if (!zOpt) return SQLITE_NOMEM;
+    a->pOptJson = cJSON_Parse(zOpt);
+    if (!cJSON_IsObject(a->pOptJson)) {
+      *pzErr = sqlite3_mprintf("options must be a JSON object");
+      return SQLITE_ERROR;
+    }
+    cJSON_ArrayForEach(e, a->pOptJson) {
+      if (strcmp(e->string, "tags") == 0) {
+        pTags = e;
+      } else if (strcmp(e->string, "names") == 0) {
+        pNames = e;
+      } else if (strcmp(e->string, "limits") == 0) {
+        pLimits = e;
+      } else if (strcmp(e->string, "complete") == 0) {
+        pComplete = e;
+      } else {
+        *pzErr = sqlite3_mprintf("unknown option '%s' (expected tags, names, "
+                                 "limits or complete)",
+                                 e->string);
+        return SQLITE_ERROR;
+      }
+    }
+  }
+  c->nTag = pTags ? stringArray(pTags) : 0;
+  c->nName = pNames ? stringArray(pNames) : 0;
+  if (c->nTag < 0 || c->nName < 0) {
+    *pzErr = sqlite3_mprintf("options.%s must be a JSON array of strings",
+                             c->nTag < 0 ? "tags" : "names");
+    return SQLITE_ERROR;
+  }
+  if (pLimits) {
+    if (!cJSON_IsObject(pLimits)) {
+      *pzErr = sqlite3_mprintf("options.limits must be an object of "
+                               "{\"name\": n} or {\"queue:name\": n}");
+      return SQLITE_ERROR;
+    }
+    cJSON_ArrayForEach(e, pLimits) {
+      if (!cJSON_IsNumber(e) || e->valuedouble < 0 ||
+          e->valuedouble != (double)(sqlite3_int64)e->valuedouble) {
+        *pzErr = sqlite3_mprintf("options.limits.%s must be a non-negative "
+                                 "integer",
+                                 e->string);
+        return SQLITE_ERROR;
+      }
+      c->nLimit++;
+    }
+  }
+  if (pComplete) {
+    if (!cJSON_IsArray(pComplete)) {
+      *pzErr = sqlite3_mprintf("options.complete must be an array of "
+                               "{\"id\", \"token\", \"result\"}");
+      return SQLITE_ERROR;
+    }
+    cJSON_ArrayForEach(e, pComplete) {
+      const cJSON *pId = cJSON_GetObjectItemCaseSensitive(e, "id");
+      const cJSON *pTok = cJSON_GetObjectItemCaseSensitive(e, "token");
+      if (!cJSON_IsObject(e) || !cJSON_IsString(pId) || !cJSON_IsNumber(pTok)) {
+        *pzErr = sqlite3_mprintf("options.complete entries need a string id "
+                                 "and a numeric token");
+        return SQLITE_ERROR;
+      }
+      c->nComplete++;
+    }
+  }
+
+  nVal = nQueue + c->nName + c->nTag + c->nLimit + 2 * c->nComplete;
+  nInt = c->nLimit + c->nComplete;
+  a->aVal = sqlite3_malloc64(sizeof(statevtab_value) * (size_t)(nVal + 1));
+  a->aiInt = sqlite3_malloc64(sizeof(sqlite3_int64) * (size_t)(nInt + 1));
+  a->aiFlag = sqlite3_malloc64(sizeof(int) * (size_t)(nInt + 1));
+  a->azFree = sqlite3_malloc64(sizeof(char *) * (size_t)(c->nComplete + 1));
+  if (!a->aVal || !a->aiInt || !a->aiFlag || !a->azFree) return SQLITE_NOMEM;
+  memset(a->aiFlag, 0, sizeof(int) * (size_t)(nInt + 1));
+
+  {
+    statevtab_value *v = a->aVal;
+    c->aQueue = v;
+    c->nQueue = nQueue;
+    if (a->pQueueJson) {
+      cJSON_ArrayForEach(e, a->pQueueJson) textValue(v++, e->valuestring);
+    } else {
+      textValue(v, zQueue);
+      v->n = sqlite3_value_bytes(pQueue);
+      v++;
+    }
+    c->aName = v;
+    if (pNames) cJSON_ArrayForEach(e, pNames) textValue(v++, e->valuestring);
+    c->aTag = v;
+    if (pTags) cJSON_ArrayForEach(e, pTags) textValue(v++, e->valuestring);
+    c->aLimit = v;
+    c->aiLimit = a->aiInt;
+    c->abLimitQueue = a->aiFlag;
+    k = 0;
+    if (pLimits) {
+      cJSON_ArrayForEach(e, pLimits) {
+        int bQueue = strncmp(e->string, "queue:", 6) == 0;
+        textValue(v++, e->string + (bQueue ? 6 : 0));
+        a->aiInt[k] = (sqlite3_int64)e->valuedouble;
+        a->aiFlag[k] = bQueue;
+        k++;
+      }
+    }
+    c->aCompleteId = v;
+    c->aCompleteResult = v + c->nComplete;
+    c->aiCompleteToken = a->aiInt + c->nLimit;
+    c->aCompleteOk = a->aiFlag + c->nLimit;
+    k = 0;
+    if (pComplete) {
+      cJSON_ArrayForEach(e, pComplete) {
+        const cJSON *pRes = cJSON_GetObjectItemCaseSensitive(e, "result");
+        statevtab_value *r = (statevtab_value *)&c->aCompleteResult[k];
+        textValue(v++, cJSON_GetObjectItemCaseSensitive(e, "id")->valuestring);
+        a->aiInt[c->nLimit + k] =
+            (sqlite3_int64)cJSON_GetObjectItemCaseSensitive(e, "token")
+                ->valuedouble;
+        memset(r, 0, sizeof(*r));
+        r->eType = SQLITE_NULL;
+        if (pRes && !cJSON_IsNull(pRes)) {
+          char *zRes = cJSON_PrintUnformatted(pRes);
+          if (!zRes) return SQLITE_NOMEM;
+          a->azFree[a->nFree++] = zRes;
+          textValue(r, zRes);
+        }
+        k++;
+      }
+    }
+  }
+  return SQLITE_OK;
+}
+
+static int claimFilter(sqlite3_vtab_cursor *cur, int idxNum,
+                       const char *idxStr, int argc, sqlite3_value **argv) {
+  ClaimCursor *c = (ClaimCursor *)cur;
+  ClaimVtab *pVtab = (ClaimVtab *)cur->pVtab;
+  sqlite3_value *apArg[CLAIM_NARG];
+  statevtab_table *pDead = 0;
+  statevtab_value worker;
+  ClaimArgs a;
+  sv_vtab *p = 0;
+  RowCtx rx;
+  char *zErr = 0;
+  int rc, k, i = 0;
+  sqlite3_int64 iLease = 30000, n = 1;
+  (void)idxStr;
+
+  freeRows(c);
+  memset(apArg, 0, sizeof(apArg));
+  for (k = 0; k < CLAIM_NARG && i < argc; k++) {
+    if (idxNum & (1 << k)) apArg[k] = argv[i++];
+  }
+  memset(&a, 0, sizeof(a));
+  if (!apArg[0] || !apArg[1] || !apArg[2]) {
+    zErr = sqlite3_mprintf("%s: expects (tasks, queue, worker [, lease_ms "
+                           "[, n [, options]]])",
+                           zF);
+    rc = SQLITE_ERROR;
+    goto done;
+  }
+  rc = sv_arg_table(pVtab->pConn, zF, apArg[0], "state_tasks", &p, &zErr);
+  if (rc != SQLITE_OK) goto done;
+  if (!p->pRef->pStore->pMethods->xClaim) {
+    zErr = sqlite3_mprintf("%s: store '%s' does not support this function", zF,
+                           p->pRef->pStore->pMethods->zScheme);
+    rc = SQLITE_ERROR;
+    goto done;
+  }
+  if (sqlite3_value_type(apArg[2]) != SQLITE_TEXT) {
+    zErr = sqlite3_mprintf("%s: worker must be text", zF);
+    rc = SQLITE_ERROR;
+    goto done;
+  }
+  rc = sv_value_from_sqlite(apArg[2], &worker);
+  if (rc != SQLITE_OK) goto done;
+  if (apArg[3] && sqlite3_value_type(apArg[3]) != SQLITE_NULL) {
+    if (sqlite3_value_type(apArg[3]) != SQLITE_INTEGER ||
+        (iLease = sqlite3_value_int64(apArg[3])) < 0) {
+      zErr = sqlite3_mprintf("%s: lease_ms must be a non-negative integer", zF);
+      rc = SQLITE_ERROR;
+      goto done;
+    }
+  }
+  if (apArg[4] && sqlite3_value_type(apArg[4]) != SQLITE_NULL) {
+    n = sqlite3_value_int64(apArg[4]);
+    if (sqlite3_value_type(apArg[4]) != SQLITE_INTEGER || n < 0 ||
+        n > CLAIM_MAX_N) {
+      zErr = sqlite3_mprintf("%s: n must be an integer between 0 and %d", zF,
+                             CLAIM_MAX_N);
+      rc = SQLITE_ERROR;
+      goto done;
+    }
+  }
+  rc = parseArgs(&a, apArg[1], apArg[5], &zErr);
+  if (rc != SQLITE_OK) {
+    if (zErr) {
+      char *z = sqlite3_mprintf("%s: %s", zF, zErr);
+      sqlite3_free(zErr);
+      zErr = z;
+      if (!z) rc = SQLITE_NOMEM;
+    }
+    goto done;
+  }
+  a.claim.pWorker = &worker;
+  a.claim.iLeaseMs = iLease;
+  a.claim.nMax = (int)n;
+  rc = sv_dead_letters(p, &pDead, &zErr);
+  if (rc != SQLITE_OK) {
+    if (zErr) {
+      char *z = sqlite3_mprintf("%s: %s", zF, zErr);
+      sqlite3_free(zErr);
+      zErr = z;
+    }
+    goto done;
+  }
+  rx.c = c;
+  rx.nCol = pVtab->pTasks->nCol;
+  rc = p->pRef->pStore->pMethods->xClaim(p->pTab, pDead, &a.claim, onClaimed,
+                                          &rx);
+  if (rc != SQLITE_OK) {
+    char *z = sv_store_errmsg(p, rc);
+    freeRows(c);
+    if (rc != SQLITE_NOMEM) {
+      zErr = z ? sqlite3_mprintf("%s: %s", zF, z) : 0;
+    }
+    sqlite3_free(z);
+    goto done;
+  }
+  /* Completions skipped for a stale token: reported as 'stale' rows. */
+  for (k = 0; rc == SQLITE_OK && k < a.claim.nComplete; k++) {
+    statevtab_value aRow[SV_MAX_COLUMNS];
+    const statevtab_entity *e = pVtab->pTasks;
+    if (a.claim.aCompleteOk[k]) continue;
+    memset(aRow, 0, sizeof(aRow));
+    for (i = 0; i < e->nCol; i++) {
+      aRow[i].eType = SQLITE_NULL;
+      if (strcmp(e->aCol[i].zName, "id") == 0) aRow[i] = a.claim.aCompleteId[k];
+      if (strcmp(e->aCol[i].zName, "lease_token") == 0) {
+        aRow[i].eType = SQLITE_INTEGER;
+        aRow[i].i = a.claim.aiCompleteToken[k];
+      }
+    }
+    rc = addRow(c, e->nCol, aRow, "stale");
+  }
+
+done:
+  argsFree(&a);
+  if (rc != SQLITE_OK) {
+    freeRows(c);
+    if (zErr) {
+      sqlite3_free(cur->pVtab->zErrMsg);
+      cur->pVtab->zErrMsg = zErr;
+      zErr = 0;
+    }
+  }
+  sqlite3_free(zErr);
+  return rc;
+}
+
+static int claimNext(sqlite3_vtab_cursor *cur) {
+  ((ClaimCursor *)cur)->iRow++;
+  return SQLITE_OK;
+}
+
+static int claimEof(sqlite3_vtab_cursor *cur) {
+  ClaimCursor *c = (ClaimCursor *)cur;
+  return c->iRow >= c->nRow;
+}
+
+static int claimColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
+  ClaimCursor *c = (ClaimCursor *)cur;
+  ClaimVtab *p = (ClaimVtab *)cur->pVtab;
+  if (i <= p->pTasks->nCol) sv_value_result(ctx, &c->apRow[c->iRow]->a[i]);
+  return SQLITE_OK;
+}
+
+static int claimRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid) {
+  *pRowid = ((ClaimCursor *)cur)->iRow + 1;
+  return SQLITE_OK;
+}
+
+const sqlite3_module sv_claim_module = {
+    /* iVersion    */ 0,
+    /* xCreate     */ 0, /* eponymous-only */
+    /* xConnect    */ claimConnect,
+    /* xBestIndex  */ claimBestIndex,
+    /* xDisconnect */ claimDisconnect,
+    /* xDestroy    */ 0,
+    /* xOpen       */ claimOpen,
+    /* xClose      */ claimClose,
+    /* xFilter     */ claimFilter,
+    /* xNext       */ claimNext,
+    /* xEof        */ claimEof,
+    /* xColumn     */ claimColumn,
+    /* xRowid      */ claimRowid,
+    /* xUpdate     */ 0,
+    /* xBegin      */ 0,
+    /* xSync       */ 0,
+    /* xCommit     */ 0,
+    /* xRollback   */ 0,
+    /* xFindMethod */ 0,
+    /* xRename     */ 0,
+    /* xSavepoint  */ 0,
+    /* xRelease    */ 0,
+    /* xRollbackTo */ 0,
+    /* xShadowName */ 0,
+};

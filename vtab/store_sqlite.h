@@ -1,0 +1,102 @@
+/*
+** 2026-11-22
+**
+** store_sqlite.h -- internals of the local store, shared by
+** store_sqlite.c (tables, scans, writes) and store_sqlite_atomic.c (the
+** atomic primitives behind the SQL functions).
+*/
+#ifndef STORE_SQLITE_H
+#define STORE_SQLITE_H
+
+#include "svint.h"
+
+#define SV_MAX_CACHED_SCANS 16
+#define SV_NATOMIC 26 /* statement slots per connection (SA_*) */
+
+typedef struct LocalStore LocalStore;
+typedef struct LocalTable LocalTable;
+typedef struct LocalScan LocalScan;
+typedef struct LocalCursor LocalCursor;
+
+/* A private connection to the file of one schema (store_sqlite_atomic.c). */
+typedef struct LocalPrivate LocalPrivate;
+struct LocalPrivate {
+  char *zDb;   /* schema name on the caller's connection */
+  sqlite3 *db; /* private connection to the same file */
+  LocalPrivate *pNext;
+};
+
+struct LocalStore {
+  statevtab_store base; /* must be first */
+  sqlite3 *db;          /* the caller's connection */
+  LocalPrivate *pPrivate;
+  sv_idgen idgen;       /* ids of rows the store makes (dead letters) */
+};
+
+/* One prepared scan; bInUse while a cursor steps it. */
+struct LocalScan {
+  char *zPlan;
+  sqlite3_stmt *pStmt;
+  int bInUse;
+  LocalScan *pNext;
+};
+
+struct LocalTable {
+  statevtab_table base; /* must be first */
+  LocalStore *pStore;
+  char *zDb;
+  char *zName;
+  sqlite3_stmt *apInsert[3]; /* per STATEVTAB_CONFLICT_* */
+  sqlite3_stmt *apUpdate[3];
+  sqlite3_stmt *pDelete;
+  sqlite3_stmt *pPurge; /* delete an expired row with the same key */
+  LocalScan *pScans;
+  int nScans;
+  /* Atomic primitives: statements per connection (0 caller's, 1 private). */
+  sqlite3_stmt *aAtomic[2][SV_NATOMIC];
+  char *azDead[2];        /* dead letters table the DLQ statement names */
+  sqlite3_stmt *pJournal; /* PRAGMA journal_mode, on the caller's db */
+  char *zOut;             /* text returned by xTake, owned here */
+};
+
+struct LocalCursor {
+  statevtab_cursor base; /* must be first */
+  LocalScan *pScan;      /* scan being stepped, or NULL */
+  int bOwned;            /* pScan is not in the cache: free it at close */
+  int bEof;
+};
+
+void localError(LocalStore *p, const char *zFmt, ...);
+int localDbError(LocalStore *p, int rc);
+int prepareKept(LocalTable *t, char *zSql, sqlite3_stmt **ppStmt);
+int bindValue(sqlite3_stmt *pStmt, int i, const statevtab_value *v,
+              void (*xDel)(void *));
+void localFinalizeAtomic(LocalTable *t);
+void localClosePrivate(LocalStore *p);
+
+/* store_sqlite_atomic.c: the primitives, installed in sv_sqlite_store. */
+int localClaim(statevtab_table *, statevtab_table *, const statevtab_claim *,
+               statevtab_row_fn, void *);
+int localRenew(statevtab_table *, const statevtab_value *, sqlite3_int64,
+               sqlite3_int64, sqlite3_int64 *);
+int localComplete(statevtab_table *, const statevtab_value *, sqlite3_int64,
+                  const statevtab_value *, int *);
+int localFail(statevtab_table *, statevtab_table *, const statevtab_value *,
+              sqlite3_int64, const statevtab_value *, sqlite3_int64, int *);
+int localLease(statevtab_table *, const statevtab_value *,
+               const statevtab_value *, sqlite3_int64, sqlite3_int64 *);
+int localRelease(statevtab_table *, const statevtab_value *,
+                 const statevtab_value *, int *);
+int localIncr(statevtab_table *, const statevtab_value *,
+              const statevtab_value *, const statevtab_value *,
+              statevtab_value *);
+int localTake(statevtab_table *, const statevtab_value *,
+              const statevtab_value *, statevtab_value *);
+int localProgress(statevtab_table *, const statevtab_value *,
+                  const statevtab_value *, int *);
+int localPause(statevtab_table *, const statevtab_value *, int, int *);
+int localPaused(statevtab_table *, const statevtab_value *, int *);
+int localInsertAtomic(statevtab_table *, const statevtab_value *, int *);
+char *localInsertSql(LocalTable *t, const char *zSchema, int eConflict);
+
+#endif /* STORE_SQLITE_H */

@@ -1,0 +1,1135 @@
+/*
+** 2026-11-22
+**
+** store_sqlite_atomic.c -- the atomic primitives of the local store: claim,
+** renew, complete, fail (with dead-lettering), lease, release, incr, take,
+** progress, pause, and the stand-alone insert used by state_signal.
+**
+** HOW IT WORKS
+**
+** Each primitive runs as one transaction of its own (LocalTxn), on one of
+** two connections:
+**
+**   - a private connection to the same file, inside BEGIN IMMEDIATE with a
+**     busy timeout, when the caller's connection is in autocommit mode, is
+**     not itself writing, and the database is a file in WAL mode.  A write
+**     made from inside the caller's read statement (SELECT state_claim...)
+**     would otherwise have to upgrade that statement's read transaction, and
+**     in WAL mode that upgrade fails at once with SQLITE_BUSY_SNAPSHOT when
+**     another process has written meanwhile -- the busy handler is never
+**     called.  Taking the write lock up front on a fresh transaction waits
+**     instead (SQLite's busy handler backs off 1, 2, 5 ... 100 ms).
+**
+**   - the caller's connection otherwise (an explicit transaction, which the
+**     primitive joins; :memory: and temp databases; rollback-journal files),
+**     wrapped in SAVEPOINT statevtab_atomic so that a failure half way leaves
+**     nothing behind.  A caller's explicit transaction should be opened with
+**     BEGIN IMMEDIATE.
+**
+** Statements are prepared once per table and connection (aAtomic[iConn]).
+** Times come from sv_now_ms(), read once per primitive.
+**
+** Claiming (localClaim): per queue, skip it if paused; "reap" claimed tasks
+** whose lease expired (back to 'pending' with their attempts, or 'dead' with
+** a dead letter when attempts reached max_attempts); then read up to K
+** runnable candidates in (priority, run_at, id) order from the index
+** (queue, state, priority, run_at, id), merge the queues' candidates, apply
+** the concurrency limits, and claim the winners by rowid with a new fencing
+** token (lease_token + 1).  If limits rejected candidates and a queue had
+** more, K grows and the walk repeats -- nothing is written until then.
+*/
+#include "store_sqlite.h"
+
+#include <stdlib.h>
+
+/* Statement slots (LocalTable.aAtomic[iConn][SA_*]). */
+enum {
+  SA_RENEW,
+  SA_COMPLETE,
+  SA_FAIL_GET,
+  SA_FAIL_RETRY,
+  SA_DIE,
+  SA_DLQ,
+  SA_REAP,
+  SA_UNLEASE,
+  SA_CAND,
+  SA_CLAIM,
+  SA_COUNT_NAME,
+  SA_COUNT_QUEUE,
+  SA_PAUSED,
+  SA_PAUSE,
+  SA_RESUME,
+  SA_LEASE_GET,
+  SA_LEASE_NEW,
+  SA_LEASE_TAKE,
+  SA_LEASE_AGAIN,
+  SA_RELEASE,
+  SA_INCR,
+  SA_TAKE_GET,
+  SA_TAKE_SET,
+  SA_PROGRESS,
+  SA_INSERT,
+  SA_COUNT
+};
+
+#define SV_BUSY_TIMEOUT_MS 10000
+
+typedef struct LocalTxn {
+  LocalTable *t;
+  sqlite3 *db;         /* the connection doing the work */
+  const char *zSchema; /* the tables' schema on that connection */
+  int iConn;           /* 0: caller's connection, 1: private */
+  int bSavepoint;      /* caller's connection: inside our SAVEPOINT */
+  sqlite3_int64 now;
+} LocalTxn;
+
+/* ------------------------------------------------------- connections */
+
+static int execOn(LocalStore *p, sqlite3 *db, const char *zSql) {
+  int rc = sqlite3_exec(db, zSql, 0, 0, 0);
+  if (rc != SQLITE_OK && rc != SQLITE_NOMEM) {
+    localError(p, "%s", sqlite3_errmsg(db));
+  }
+  return rc;
+}
+
+void localClosePrivate(LocalStore *p) {
+  LocalPrivate *q;
+  while ((q = p->pPrivate) != 0) {
+    p->pPrivate = q->pNext;
+    sqlite3_close(q->db);
+    sqlite3_free(q->zDb);
+    sqlite3_free(q);
+  }
+}
+
+/* Is schema zDb of the caller's connection a file in WAL mode? */
+static int isWalFile(LocalTable *t) {
+  sqlite3 *db = t->pStore->db;
+  const char *zFile = sqlite3_db_filename(db, t->zDb);
+  int bWal = 0;
+  if (!zFile || !zFile[0]) return 0;
+  if (!t->pJournal) {
+    char *zSql = sqlite3_mprintf("PRAGMA \"%w\".journal_mode", t->zDb);
+    if (!zSql) return 0;
+    if (sqlite3_prepare_v3(db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
+                           &t->pJournal, 0) != SQLITE_OK) {
+      t->pJournal = 0;
+    }
+    sqlite3_free(zSql);
+    if (!t->pJournal) return 0;
+  }
+  if (sqlite3_step(t->pJournal) == SQLITE_ROW) {
+    const char *z = (const char *)sqlite3_column_text(t->pJournal, 0);
+    bWal = z && sqlite3_stricmp(z, "wal") == 0;
+  }
+  sqlite3_reset(t->pJournal);
+  return bWal;
+}
+
+/* Find or open the private connection to the file of schema zDb. */
+static int privateDb(LocalTable *t, sqlite3 **ppDb) {
+  LocalStore *p = t->pStore;
+  LocalPrivate *q;
+  sqlite3 *db = 0;
+  int rc, iSync = -1;
+  for (q = p->pPrivate; q; q = q->pNext) {
+    if (strcmp(q->zDb, t->zDb) == 0) {
+      *ppDb = q->db;
+      return SQLITE_OK;
+    }
+  }
+  {
+    sqlite3_stmt *pStmt = 0;
+    char *zSql = sqlite3_mprintf("PRAGMA \"%w\".synchronous", t->zDb);
+    if (!zSql) return SQLITE_NOMEM;
+    if (sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0) == SQLITE_OK &&
+        sqlite3_step(pStmt) == SQLITE_ROW) {
+      iSync = sqlite3_column_int(pStmt, 0);
+    }
+    sqlite3_finalize(pStmt);
+    sqlite3_free(zSql);
+  }
+  q = sqlite3_malloc64(sizeof(*q));
+  if (!q) return SQLITE_NOMEM;
+  memset(q, 0, sizeof(*q));
+  q->zDb = sqlite3_mprintf("%s", t->zDb);
+  if (!q->zDb) {
+    sqlite3_free(q);
+    return SQLITE_NOMEM;
+  }
+  rc = sqlite3_open_v2(sqlite3_db_filename(p->db, t->zDb), &db,
+                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, 0);
+  if (rc == SQLITE_OK) {
+    sqlite3_busy_timeout(db, SV_BUSY_TIMEOUT_MS);
+    if (iSync >= 0) {
+      char *zSql = sqlite3_mprintf("PRAGMA synchronous=%d", iSync);
+      rc = zSql ? sqlite3_exec(db, zSql, 0, 0, 0) : SQLITE_NOMEM;
+      sqlite3_free(zSql);
+    }
+  }
+  if (rc != SQLITE_OK) {
+    if (rc != SQLITE_NOMEM) {
+      localError(p, "cannot open a second connection to the database: %s",
+                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    }
+    sqlite3_close(db);
+    sqlite3_free(q->zDb);
+    sqlite3_free(q);
+    return rc;
+  }
+  q->db = db;
+  q->pNext = p->pPrivate;
+  p->pPrivate = q;
+  *ppDb = db;
+  return SQLITE_OK;
+}
+
+/* Start a primitive's transaction (see the header comment). */
+static int txnBegin(LocalTable *t, LocalTxn *x) {
+  LocalStore *p = t->pStore;
+  int rc;
+  memset(x, 0, sizeof(*x));
+  x->t = t;
+  if (sqlite3_get_autocommit(p->db) &&
+      sqlite3_txn_state(p->db, t->zDb) != SQLITE_TXN_WRITE && isWalFile(t)) {
+    rc = privateDb(t, &x->db);
+    if (rc != SQLITE_OK) return rc;
+    x->iConn = 1;
+    x->zSchema = "main";
+    rc = execOn(p, x->db, "BEGIN IMMEDIATE");
+    if ((rc & 0xff) == SQLITE_BUSY) {
+      localError(p, "database is locked (waited %d ms for the write lock)",
+                 SV_BUSY_TIMEOUT_MS);
+      return SQLITE_BUSY;
+    }
+    if (rc != SQLITE_OK) return rc;
+  } else {
+    x->db = p->db;
+    x->zSchema = t->zDb;
+    /* Fails ("SQL statements in progress") inside a caller's writing
+    ** statement, which holds the write lock already: join it then. */
+    x->bSavepoint =
+        sqlite3_exec(p->db, "SAVEPOINT statevtab_atomic", 0, 0, 0) ==
+        SQLITE_OK;
+  }
+  x->now = sv_now_ms();
+  return SQLITE_OK;
+}
+
+/* Commit when rc is SQLITE_OK, else roll back.  Returns the final rc. */
+static int txnEnd(LocalTxn *x, int rc) {
+  LocalStore *p = x->t->pStore;
+  if (x->iConn == 1) {
+    if (rc == SQLITE_OK) {
+      rc = execOn(p, x->db, "COMMIT");
+      if (rc != SQLITE_OK) sqlite3_exec(x->db, "ROLLBACK", 0, 0, 0);
+    } else {
+      sqlite3_exec(x->db, "ROLLBACK", 0, 0, 0);
+    }
+  } else if (x->bSavepoint) {
+    if (rc != SQLITE_OK) {
+      sqlite3_exec(x->db, "ROLLBACK TO statevtab_atomic", 0, 0, 0);
+    }
+    {
+      int rc2 = sqlite3_exec(x->db, "RELEASE statevtab_atomic", 0, 0, 0);
+      if (rc == SQLITE_OK && rc2 != SQLITE_OK) {
+        localError(p, "%s", sqlite3_errmsg(x->db));
+        rc = rc2;
+      }
+    }
+  }
+  return rc;
+}
+
+void localFinalizeAtomic(LocalTable *t) {
+  int i, j;
+  for (i = 0; i < 2; i++) {
+    for (j = 0; j < SV_NATOMIC; j++) {
+      sqlite3_finalize(t->aAtomic[i][j]);
+      t->aAtomic[i][j] = 0;
+    }
+    sqlite3_free(t->azDead[i]);
+    t->azDead[i] = 0;
+  }
+  sqlite3_finalize(t->pJournal);
+  t->pJournal = 0;
+  sqlite3_free(t->zOut);
+  t->zOut = 0;
+}
+
+/*
+** Return the statement of slot eSlot for x's connection, preparing zSql
+** (from sqlite3_mprintf; always freed here) the first time.  NULL on error,
+** with *pRc set.
+*/
+static sqlite3_stmt *stmt(LocalTxn *x, int eSlot, char *zSql, int *pRc) {
+  sqlite3_stmt **pp = &x->t->aAtomic[x->iConn][eSlot];
+  if (*pp) {
+    sqlite3_free(zSql);
+    return *pp;
+  }
+  if (!zSql) {
+    *pRc = SQLITE_NOMEM;
+    return 0;
+  }
+  *pRc = sqlite3_prepare_v3(x->db, zSql, -1, SQLITE_PREPARE_PERSISTENT, pp, 0);
+  sqlite3_free(zSql);
+  if (*pRc != SQLITE_OK) {
+    *pp = 0;
+    *pRc = localDbError(x->t->pStore, *pRc);
+    return 0;
+  }
+  return *pp;
+}
+
+/* Lazily-built SQL: only formatted when the slot is empty. */
+#define STMT(x, SLOT, pRc, ...)                                                \
+  ((x)->t->aAtomic[(x)->iConn][SLOT]                                           \
+       ? (x)->t->aAtomic[(x)->iConn][SLOT]                                     \
+       : stmt((x), (SLOT), sqlite3_mprintf(__VA_ARGS__), (pRc)))
+
+/* Step a statement that returns no rows (or ignores them), then reset. */
+static int run(LocalTxn *x, sqlite3_stmt *pStmt) {
+  int rc;
+  while (sqlite3_step(pStmt) == SQLITE_ROW) {
+  }
+  rc = sqlite3_reset(pStmt);
+  return rc == SQLITE_OK ? rc : localDbError(x->t->pStore, rc);
+}
+
+/* Column list of entity e as "a", "b", ... (sqlite3_malloc'd). */
+static char *colList(const statevtab_entity *e, const char *zPrefix) {
+  sqlite3_str *s = sqlite3_str_new(0);
+  int i;
+  for (i = 0; i < e->nCol; i++) {
+    sqlite3_str_appendf(s, "%s%s\"%w\"", i ? ", " : "", zPrefix,
+                        e->aCol[i].zName);
+  }
+  return sqlite3_str_finish(s);
+}
+
+/* Read statement columns iFirst.. into aRow (borrowed from pStmt). */
+static void readRow(sqlite3_stmt *pStmt, int iFirst, int nCol,
+                    statevtab_value *aRow) {
+  int i;
+  for (i = 0; i < nCol; i++) {
+    statevtab_value *v = &aRow[i];
+    int j = iFirst + i;
+    memset(v, 0, sizeof(*v));
+    v->eType = sqlite3_column_type(pStmt, j);
+    switch (v->eType) {
+    case SQLITE_INTEGER:
+      v->i = sqlite3_column_int64(pStmt, j);
+      break;
+    case SQLITE_FLOAT:
+      v->r = sqlite3_column_double(pStmt, j);
+      break;
+    case SQLITE_TEXT:
+      v->z = (const char *)sqlite3_column_text(pStmt, j);
+      v->n = sqlite3_column_bytes(pStmt, j);
+      break;
+    case SQLITE_BLOB:
+      v->z = (const char *)sqlite3_column_blob(pStmt, j);
+      v->n = sqlite3_column_bytes(pStmt, j);
+      break;
+    default:
+      break;
+    }
+  }
+}
+
+static int valueEq(const statevtab_value *v, const unsigned char *z, int n) {
+  return v->eType == SQLITE_TEXT && v->n == n && z &&
+         memcmp(v->z, z, (size_t)n) == 0;
+}
+
+/* ---------------------------------------------------------- finishing */
+
+static int doComplete(LocalTxn *x, const statevtab_value *pId,
+                      sqlite3_int64 iToken, const statevtab_value *pResult,
+                      int *pbOk) {
+  LocalTable *t = x->t;
+  int rc = SQLITE_OK;
+  sqlite3_stmt *p = STMT(x, SA_COMPLETE, &rc,
+                         "UPDATE \"%w\".\"%w_data\" SET state = 'completed', "
+                         "result = ?3, completed_at = ?4, updated_at = ?4, "
+                         "lease_owner = NULL, lease_expires_at = NULL "
+                         "WHERE id = ?1 AND lease_token = ?2 "
+                         "AND state = 'claimed'",
+                         x->zSchema, t->zName);
+  if (!p) return rc;
+  bindValue(p, 1, pId, SQLITE_STATIC);
+  sqlite3_bind_int64(p, 2, iToken);
+  bindValue(p, 3, pResult, SQLITE_STATIC);
+  sqlite3_bind_int64(p, 4, x->now);
+  rc = run(x, p);
+  *pbOk = rc == SQLITE_OK && sqlite3_changes(x->db) > 0;
+  return rc;
+}
+
+int localComplete(statevtab_table *pTab, const statevtab_value *pId,
+                  sqlite3_int64 iToken, const statevtab_value *pResult,
+                  int *pbOk) {
+  LocalTxn x;
+  int rc = txnBegin((LocalTable *)pTab, &x);
+  if (rc != SQLITE_OK) return rc;
+  rc = doComplete(&x, pId, iToken, pResult, pbOk);
+  return txnEnd(&x, rc);
+}
+
+int localRenew(statevtab_table *pTab, const statevtab_value *pId,
+               sqlite3_int64 iToken, sqlite3_int64 iLeaseMs,
+               sqlite3_int64 *piExpires) {
+  LocalTable *t = (LocalTable *)pTab;
+  LocalTxn x;
+  sqlite3_stmt *p;
+  int rc = txnBegin(t, &x);
+  if (rc != SQLITE_OK) return rc;
+  *piExpires = 0;
+  p = STMT(&x, SA_RENEW, &rc,
+           "UPDATE \"%w\".\"%w_data\" SET lease_expires_at = ?3, "
+           "updated_at = ?4 WHERE id = ?1 AND lease_token = ?2 "
+           "AND state = 'claimed' RETURNING lease_expires_at",
+           x.zSchema, t->zName);
+  if (p) {
+    bindValue(p, 1, pId, SQLITE_STATIC);
+    sqlite3_bind_int64(p, 2, iToken);
+    sqlite3_bind_int64(p, 3, x.now + iLeaseMs);
+    sqlite3_bind_int64(p, 4, x.now);
+    if (sqlite3_step(p) == SQLITE_ROW) *piExpires = sqlite3_column_int64(p, 0);
+    rc = run(&x, p);
+  }
+  return txnEnd(&x, rc);
+}
+
+/*
+** Mark task iRowid dead (error zError when not NULL) and, when pDead is
+** given, write its dead letter with reason pReason, in x's transaction.
+*/
+static int doDie(LocalTxn *x, LocalTable *pDead, sqlite3_int64 iRowid,
+                 const statevtab_value *pError,
+                 const statevtab_value *pReason) {
+  LocalTable *t = x->t;
+  const statevtab_entity *e = t->base.pEntity;
+  int rc = SQLITE_OK, i;
+  sqlite3_stmt *p = STMT(x, SA_DIE, &rc,
+                         "UPDATE \"%w\".\"%w_data\" SET state = 'dead', "
+                         "error = coalesce(?2, error), completed_at = ?3, "
+                         "updated_at = ?3, lease_owner = NULL, "
+                         "lease_expires_at = NULL WHERE rowid = ?1",
+                         x->zSchema, t->zName);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, iRowid);
+  bindValue(p, 2, pError, SQLITE_STATIC);
+  sqlite3_bind_int64(p, 3, x->now);
+  rc = run(x, p);
+  if (rc != SQLITE_OK || !pDead) return rc;
+
+  /* The dead letter: the statement names the dead letters table, so it is
+  ** rebuilt when another one is asked for. */
+  if (t->azDead[x->iConn] && strcmp(t->azDead[x->iConn], pDead->zName) != 0) {
+    sqlite3_finalize(t->aAtomic[x->iConn][SA_DLQ]);
+    t->aAtomic[x->iConn][SA_DLQ] = 0;
+  }
+  if (!t->aAtomic[x->iConn][SA_DLQ]) {
+    sqlite3_str *s = sqlite3_str_new(0);
+    sqlite3_free(t->azDead[x->iConn]);
+    t->azDead[x->iConn] = sqlite3_mprintf("%s", pDead->zName);
+    if (!t->azDead[x->iConn]) {
+      sqlite3_free(sqlite3_str_finish(s));
+      return SQLITE_NOMEM;
+    }
+    sqlite3_str_appendf(s,
+                        "INSERT INTO \"%w\".\"%w_data\"(id, task_id, queue, "
+                        "name, payload, attempts, reason, task, died_at) "
+                        "SELECT ?2, id, queue, name, payload, attempts, ?3, "
+                        "json_object(",
+                        x->zSchema, pDead->zName);
+    for (i = 0; i < e->nCol; i++) {
+      const statevtab_column *c = &e->aCol[i];
+      if (c->eType == STATEVTAB_JSON) {
+        sqlite3_str_appendf(s, "%s'%q', json(\"%w\")", i ? ", " : "",
+                            c->zName, c->zName);
+      } else {
+        sqlite3_str_appendf(s, "%s'%q', \"%w\"", i ? ", " : "", c->zName,
+                            c->zName);
+      }
+    }
+    sqlite3_str_appendf(s, "), ?4 FROM \"%w\".\"%w_data\" WHERE rowid = ?1",
+                        x->zSchema, t->zName);
+    p = stmt(x, SA_DLQ, sqlite3_str_finish(s), &rc);
+    if (!p) return rc;
+  }
+  p = t->aAtomic[x->iConn][SA_DLQ];
+  {
+    char zId[40];
+    sv_gen_id(&t->pStore->idgen, zId);
+    sqlite3_bind_int64(p, 1, iRowid);
+    sqlite3_bind_text(p, 2, zId, 36, SQLITE_TRANSIENT);
+    bindValue(p, 3, pReason, SQLITE_STATIC);
+    sqlite3_bind_int64(p, 4, x->now);
+  }
+  return run(x, p);
+}
+
+/* The dead letters table must live in the same database file. */
+static int checkDead(LocalTable *t, statevtab_table *pDead) {
+  LocalTable *d = (LocalTable *)pDead;
+  if (!pDead) return SQLITE_OK;
+  if (pDead->pStore != t->base.pStore || strcmp(d->zDb, t->zDb) != 0) {
+    localError(t->pStore,
+               "dead letters table '%s' must be in the same database as "
+               "'%s'",
+               d->zName, t->zName);
+    return SQLITE_ERROR;
+  }
+  return SQLITE_OK;
+}
+
+int localFail(statevtab_table *pTab, statevtab_table *pDead,
+              const statevtab_value *pId, sqlite3_int64 iToken,
+              const statevtab_value *pError, sqlite3_int64 iRetryMs,
+              int *peOutcome) {
+  LocalTable *t = (LocalTable *)pTab;
+  LocalTxn x;
+  sqlite3_stmt *p;
+  sqlite3_int64 iRowid = 0, nAttempts = 0, nMax = 0;
+  int rc = checkDead(t, pDead), bFound = 0;
+  *peOutcome = STATEVTAB_FAIL_STALE;
+  if (rc != SQLITE_OK) return rc;
+  rc = txnBegin(t, &x);
+  if (rc != SQLITE_OK) return rc;
+  p = STMT(&x, SA_FAIL_GET, &rc,
+           "SELECT rowid, attempts, max_attempts FROM \"%w\".\"%w_data\" "
+           "WHERE id = ?1 AND lease_token = ?2 AND state = 'claimed'",
+           x.zSchema, t->zName);
+  if (p) {
+    bindValue(p, 1, pId, SQLITE_STATIC);
+    sqlite3_bind_int64(p, 2, iToken);
+    if (sqlite3_step(p) == SQLITE_ROW) {
+      bFound = 1;
+      iRowid = sqlite3_column_int64(p, 0);
+      nAttempts = sqlite3_column_int64(p, 1);
+      nMax = sqlite3_column_int64(p, 2);
+    }
+    rc = run(&x, p);
+  }
+  if (rc == SQLITE_OK && bFound) {
+    if (nAttempts >= nMax) {
+      rc = doDie(&x, (LocalTable *)pDead, iRowid, pError, pError);
+      *peOutcome = STATEVTAB_FAIL_DEAD;
+    } else {
+      p = STMT(&x, SA_FAIL_RETRY, &rc,
+               "UPDATE \"%w\".\"%w_data\" SET state = 'pending', "
+               "run_at = ?2, error = ?3, updated_at = ?4, "
+               "lease_owner = NULL, lease_expires_at = NULL WHERE rowid = ?1",
+               x.zSchema, t->zName);
+      if (p) {
+        sqlite3_bind_int64(p, 1, iRowid);
+        sqlite3_bind_int64(p, 2,
+                           x.now + (iRetryMs >= 0 ? iRetryMs
+                                                  : sv_backoff_ms(nAttempts)));
+        bindValue(p, 3, pError, SQLITE_STATIC);
+        sqlite3_bind_int64(p, 4, x.now);
+        rc = run(&x, p);
+      }
+      *peOutcome = STATEVTAB_FAIL_RETRY;
+    }
+  }
+  if (rc != SQLITE_OK) *peOutcome = STATEVTAB_FAIL_STALE;
+  return txnEnd(&x, rc);
+}
+
+/* ------------------------------------------------------------ claiming */
+
+typedef struct Cand {
+  sqlite3_int64 iRowid;
+  sqlite3_int64 iPriority;
+  sqlite3_int64 iRunAt;
+  char *zId;   /* id (ordering tie-break) */
+  char *zName; /* task name (limits) */
+  int nName;
+  int iQueue; /* index into the claim's queues */
+} Cand;
+
+static int candCmp(const void *a, const void *b) {
+  const Cand *x = (const Cand *)a, *y = (const Cand *)b;
+  if (x->iPriority != y->iPriority) return x->iPriority < y->iPriority ? -1 : 1;
+  if (x->iRunAt != y->iRunAt) return x->iRunAt < y->iRunAt ? -1 : 1;
+  return strcmp(x->zId, y->zId);
+}
+
+static void candFree(Cand *a, int n) {
+  int i;
+  for (i = 0; i < n; i++) {
+    sqlite3_free(a[i].zId);
+    sqlite3_free(a[i].zName);
+  }
+  sqlite3_free(a);
+}
+
+static int isPaused(LocalTxn *x, const statevtab_value *pQueue, int *pb) {
+  int rc = SQLITE_OK;
+  sqlite3_stmt *p = STMT(x, SA_PAUSED, &rc,
+                         "SELECT 1 FROM \"%w\".\"%w_queues\" WHERE queue = ?1",
+                         x->zSchema, x->t->zName);
+  if (!p) return rc;
+  bindValue(p, 1, pQueue, SQLITE_STATIC);
+  *pb = sqlite3_step(p) == SQLITE_ROW;
+  return run(x, p);
+}
+
+/*
+** Tasks of queue pQueue whose lease expired: back to 'pending', or dead
+** (reason 'lease expired') once they used all their attempts.
+*/
+static int reap(LocalTxn *x, LocalTable *pDead, const statevtab_value *pQueue) {
+  LocalTable *t = x->t;
+  sqlite3_int64 aRowid[64];
+  int abDead[64];
+  int n, i, rc = SQLITE_OK, bMore = 1;
+  static const statevtab_value reason = {SQLITE_TEXT, 13, 0, 0,
+                                         "lease expired"};
+  static const statevtab_value nul = {SQLITE_NULL, 0, 0, 0, 0};
+  while (rc == SQLITE_OK && bMore) {
+    sqlite3_stmt *p = STMT(x, SA_REAP, &rc,
+                           "SELECT rowid, attempts >= max_attempts FROM "
+                           "\"%w\".\"%w_data\" WHERE state = 'claimed' AND "
+                           "lease_expires_at <= ?1 AND queue = ?2 LIMIT 64",
+                           x->zSchema, t->zName);
+    if (!p) return rc;
+    sqlite3_bind_int64(p, 1, x->now);
+    bindValue(p, 2, pQueue, SQLITE_STATIC);
+    for (n = 0; n < 64 && sqlite3_step(p) == SQLITE_ROW; n++) {
+      aRowid[n] = sqlite3_column_int64(p, 0);
+      abDead[n] = sqlite3_column_int(p, 1);
+    }
+    rc = run(x, p);
+    bMore = n == 64;
+    for (i = 0; rc == SQLITE_OK && i < n; i++) {
+      if (abDead[i]) {
+        rc = doDie(x, pDead, aRowid[i], &nul, &reason);
+      } else {
+        sqlite3_stmt *u = STMT(x, SA_UNLEASE, &rc,
+                               "UPDATE \"%w\".\"%w_data\" SET state = "
+                               "'pending', lease_owner = NULL, "
+                               "lease_expires_at = NULL, updated_at = ?2 "
+                               "WHERE rowid = ?1",
+                               x->zSchema, t->zName);
+        if (!u) return rc;
+        sqlite3_bind_int64(u, 1, aRowid[i]);
+        sqlite3_bind_int64(u, 2, x->now);
+        rc = run(x, u);
+      }
+    }
+  }
+  return rc;
+}
+
+/* Append up to nWant candidates of queue iQueue to *paCand. */
+static int candidates(LocalTxn *x, const statevtab_claim *c, int iQueue,
+                      const char *zNames, const char *zTags, int nWant,
+                      Cand **paCand, int *pnCand, int *pnAlloc, int *pbMore) {
+  LocalTable *t = x->t;
+  int rc = SQLITE_OK, nGot = 0;
+  sqlite3_stmt *p = STMT(
+      x, SA_CAND, &rc,
+      "SELECT rowid, id, name, priority, run_at FROM \"%w\".\"%w_data\" AS d "
+      "WHERE queue = ?1 AND state = 'pending' AND run_at <= ?2 "
+      "AND (?3 IS NULL OR name IN (SELECT value FROM json_each(?3))) "
+      "AND (?4 IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(?4) AS r "
+      "WHERE NOT EXISTS (SELECT 1 FROM json_each(d.tags) AS x "
+      "WHERE x.value = r.value))) "
+      "ORDER BY priority, run_at, id LIMIT ?5",
+      x->zSchema, t->zName);
+  if (!p) return rc;
+  bindValue(p, 1, &c->aQueue[iQueue], SQLITE_STATIC);
+  sqlite3_bind_int64(p, 2, x->now);
+  sqlite3_bind_text(p, 3, zNames, -1, SQLITE_STATIC);
+  sqlite3_bind_text(p, 4, zTags, -1, SQLITE_STATIC);
+  sqlite3_bind_int(p, 5, nWant);
+  while (rc == SQLITE_OK && sqlite3_step(p) == SQLITE_ROW) {
+    Cand *q;
+    if (*pnCand >= *pnAlloc) {
+      int nNew = *pnAlloc ? *pnAlloc * 2 : 16;
+      Cand *aNew = sqlite3_realloc64(*paCand, sizeof(Cand) * (size_t)nNew);
+      if (!aNew) {
+        rc = SQLITE_NOMEM;
+        break;
+      }
+      *paCand = aNew;
+      *pnAlloc = nNew;
+    }
+    q = &(*paCand)[*pnCand];
+    memset(q, 0, sizeof(*q));
+    q->iRowid = sqlite3_column_int64(p, 0);
+    q->zId = sqlite3_mprintf("%s", sqlite3_column_text(p, 1));
+    q->nName = sqlite3_column_bytes(p, 2);
+    q->zName = sqlite3_malloc64((sqlite3_uint64)q->nName + 1);
+    q->iPriority = sqlite3_column_int64(p, 3);
+    q->iRunAt = sqlite3_column_int64(p, 4);
+    q->iQueue = iQueue;
+    (*pnCand)++;
+    if (!q->zId || !q->zName) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    memcpy(q->zName, sqlite3_column_blob(p, 2), (size_t)q->nName);
+    q->zName[q->nName] = 0;
+    nGot++;
+  }
+  {
+    int rc2 = run(x, p);
+    if (rc == SQLITE_OK) rc = rc2;
+  }
+  *pbMore = nGot == nWant;
+  return rc;
+}
+
+/* Live (unexpired) claims counted against limit k. */
+static int limitCount(LocalTxn *x, const statevtab_claim *c, int k,
+                      sqlite3_int64 *pn) {
+  LocalTable *t = x->t;
+  int rc = SQLITE_OK;
+  sqlite3_stmt *p =
+      c->abLimitQueue[k]
+          ? STMT(x, SA_COUNT_QUEUE, &rc,
+                 "SELECT count(*) FROM \"%w\".\"%w_data\" WHERE queue = ?1 "
+                 "AND state = 'claimed' AND lease_expires_at > ?2",
+                 x->zSchema, t->zName)
+          : STMT(x, SA_COUNT_NAME, &rc,
+                 "SELECT count(*) FROM \"%w\".\"%w_data\" WHERE name = ?1 "
+                 "AND state = 'claimed' AND lease_expires_at > ?2",
+                 x->zSchema, t->zName);
+  if (!p) return rc;
+  bindValue(p, 1, &c->aLimit[k], SQLITE_STATIC);
+  sqlite3_bind_int64(p, 2, x->now);
+  *pn = sqlite3_step(p) == SQLITE_ROW ? sqlite3_column_int64(p, 0) : 0;
+  return run(x, p);
+}
+
+/* Does limit k (a task name, or a queue) apply to candidate q? */
+static int limitMatches(const statevtab_claim *c, int k, const Cand *q) {
+  const statevtab_value *pKey = &c->aLimit[k];
+  if (c->abLimitQueue[k]) {
+    const statevtab_value *pQ = &c->aQueue[q->iQueue];
+    return pQ->n == pKey->n && memcmp(pQ->z, pKey->z, (size_t)pKey->n) == 0;
+  }
+  return valueEq(pKey, (const unsigned char *)q->zName, q->nName);
+}
+
+/* Claim one task by rowid and hand its new row to xRow. */
+static int claimOne(LocalTxn *x, const statevtab_claim *c, sqlite3_int64 iRowid,
+                    statevtab_row_fn xRow, void *pCtx) {
+  LocalTable *t = x->t;
+  const statevtab_entity *e = t->base.pEntity;
+  statevtab_value aRow[32];
+  int rc = SQLITE_OK;
+  sqlite3_stmt *p = t->aAtomic[x->iConn][SA_CLAIM];
+  if (!p) {
+    char *zCols = colList(e, "");
+    if (!zCols) return SQLITE_NOMEM;
+    p = stmt(x, SA_CLAIM,
+             sqlite3_mprintf("UPDATE \"%w\".\"%w_data\" SET state = "
+                             "'claimed', lease_owner = ?2, lease_token = "
+                             "coalesce(lease_token, 0) + 1, "
+                             "lease_expires_at = ?3, attempts = attempts + 1, "
+                             "updated_at = ?4 WHERE rowid = ?1 RETURNING %s",
+                             x->zSchema, t->zName, zCols),
+             &rc);
+    sqlite3_free(zCols);
+    if (!p) return rc;
+  }
+  sqlite3_bind_int64(p, 1, iRowid);
+  bindValue(p, 2, c->pWorker, SQLITE_STATIC);
+  sqlite3_bind_int64(p, 3, x->now + c->iLeaseMs);
+  sqlite3_bind_int64(p, 4, x->now);
+  if (sqlite3_step(p) == SQLITE_ROW) {
+    readRow(p, 0, e->nCol, aRow);
+    if (xRow(pCtx, aRow)) rc = SQLITE_NOMEM;
+  }
+  {
+    int rc2 = run(x, p);
+    if (rc == SQLITE_OK) rc = rc2;
+  }
+  return rc;
+}
+
+int localClaim(statevtab_table *pTab, statevtab_table *pDead,
+               const statevtab_claim *c, statevtab_row_fn xRow, void *pCtx) {
+  LocalTable *t = (LocalTable *)pTab;
+  LocalTxn x;
+  Cand *aCand = 0;
+  sqlite3_int64 *aLive = 0;
+  char *zNames = 0, *zTags = 0;
+  int *abSkip = 0;
+  int nCand = 0, nAlloc = 0, nWant, i, k, rc;
+
+  rc = checkDead(t, pDead);
+  if (rc != SQLITE_OK) return rc;
+  if (c->nName > 0 && !(zNames = sv_json_array(c->nName, c->aName))) {
+    return SQLITE_NOMEM;
+  }
+  if (c->nTag > 0 && !(zTags = sv_json_array(c->nTag, c->aTag))) {
+    sqlite3_free(zNames);
+    return SQLITE_NOMEM;
+  }
+  abSkip = sqlite3_malloc64(sizeof(int) * (size_t)(c->nQueue + 1));
+  aLive = sqlite3_malloc64(sizeof(sqlite3_int64) * (size_t)(c->nLimit + 1));
+  if (!abSkip || !aLive) {
+    rc = SQLITE_NOMEM;
+    goto out;
+  }
+  rc = txnBegin(t, &x);
+  if (rc != SQLITE_OK) goto out;
+
+  for (i = 0; rc == SQLITE_OK && i < c->nComplete; i++) {
+    rc = doComplete(&x, &c->aCompleteId[i], c->aiCompleteToken[i],
+                    &c->aCompleteResult[i], &c->aCompleteOk[i]);
+  }
+  for (i = 0; rc == SQLITE_OK && i < c->nQueue; i++) {
+    rc = isPaused(&x, &c->aQueue[i], &abSkip[i]);
+    if (rc == SQLITE_OK && !abSkip[i]) {
+      rc = reap(&x, (LocalTable *)pDead, &c->aQueue[i]);
+    }
+  }
+  for (k = 0; rc == SQLITE_OK && k < c->nLimit; k++) {
+    rc = limitCount(&x, c, k, &aLive[k]);
+  }
+
+  /* Collect, merge, walk; widen the window while limits starve it. */
+  for (nWant = c->nMax; rc == SQLITE_OK && c->nMax > 0;) {
+    int bMore = 0, nTaken = 0;
+    sqlite3_int64 *aUsed = 0;
+    candFree(aCand, nCand);
+    aCand = 0;
+    nCand = nAlloc = 0;
+    for (i = 0; rc == SQLITE_OK && i < c->nQueue; i++) {
+      int bQueueMore = 0;
+      if (abSkip[i]) continue;
+      rc = candidates(&x, c, i, zNames, zTags, nWant, &aCand, &nCand, &nAlloc,
+                      &bQueueMore);
+      bMore |= bQueueMore;
+    }
+    if (rc != SQLITE_OK) break;
+    if (nCand > 1) qsort(aCand, (size_t)nCand, sizeof(Cand), candCmp);
+    if (c->nLimit > 0) {
+      aUsed = sqlite3_malloc64(sizeof(sqlite3_int64) * (size_t)c->nLimit);
+      if (!aUsed) {
+        rc = SQLITE_NOMEM;
+        break;
+      }
+      memcpy(aUsed, aLive, sizeof(sqlite3_int64) * (size_t)c->nLimit);
+    }
+    /* Walk in claim order; a loser (limit reached) gets iQueue = -1. */
+    for (i = 0; i < nCand; i++) {
+      int bOk = nTaken < c->nMax;
+      for (k = 0; bOk && k < c->nLimit; k++) {
+        if (limitMatches(c, k, &aCand[i]) && aUsed[k] >= c->aiLimit[k]) {
+          bOk = 0;
+        }
+      }
+      if (!bOk) {
+        aCand[i].iQueue = -1;
+        continue;
+      }
+      for (k = 0; k < c->nLimit; k++) {
+        if (limitMatches(c, k, &aCand[i])) aUsed[k]++;
+      }
+      nTaken++;
+    }
+    sqlite3_free(aUsed);
+    if (nTaken < c->nMax && bMore && nWant < (1 << 20)) {
+      /* Limits turned candidates down and some queue has more rows than
+      ** we looked at: look further. */
+      nWant = nWant * 4;
+      continue;
+    }
+    for (i = 0; rc == SQLITE_OK && i < nCand; i++) {
+      if (aCand[i].iQueue >= 0) rc = claimOne(&x, c, aCand[i].iRowid, xRow, pCtx);
+    }
+    break;
+  }
+  rc = txnEnd(&x, rc);
+
+out:
+  candFree(aCand, nCand);
+  sqlite3_free(aLive);
+  sqlite3_free(abSkip);
+  sqlite3_free(zNames);
+  sqlite3_free(zTags);
+  return rc;
+}
+
+/* ---------------------------------------------------------- pausing */
+
+int localPause(statevtab_table *pTab, const statevtab_value *pQueue,
+               int bPause, int *pbChanged) {
+  LocalTable *t = (LocalTable *)pTab;
+  LocalTxn x;
+  sqlite3_stmt *p;
+  int rc = txnBegin(t, &x);
+  if (rc != SQLITE_OK) return rc;
+  p = bPause ? STMT(&x, SA_PAUSE, &rc,
+                    "INSERT OR IGNORE INTO \"%w\".\"%w_queues\"(queue, "
+                    "paused_at) VALUES(?1, ?2)",
+                    x.zSchema, t->zName)
+             : STMT(&x, SA_RESUME, &rc,
+                    "DELETE FROM \"%w\".\"%w_queues\" WHERE queue = ?1 AND "
+                    "?2 IS NOT NULL",
+                    x.zSchema, t->zName);
+  if (p) {
+    bindValue(p, 1, pQueue, SQLITE_STATIC);
+    sqlite3_bind_int64(p, 2, x.now);
+    rc = run(&x, p);
+    *pbChanged = rc == SQLITE_OK && sqlite3_changes(x.db) > 0;
+  }
+  return txnEnd(&x, rc);
+}
+
+int localPaused(statevtab_table *pTab, const statevtab_value *pQueue,
+                int *pbPaused) {
+  LocalTable *t = (LocalTable *)pTab;
+  LocalTxn x;
+  int rc = txnBegin(t, &x);
+  if (rc != SQLITE_OK) return rc;
+  rc = isPaused(&x, pQueue, pbPaused);
+  return txnEnd(&x, rc);
+}
+
+/* ------------------------------------------------------------- leases */
+
+int localLease(statevtab_table *pTab, const statevtab_value *pName,
+               const statevtab_value *pOwner, sqlite3_int64 iTtlMs,
+               sqlite3_int64 *piToken) {
+  LocalTable *t = (LocalTable *)pTab;
+  LocalTxn x;
+  sqlite3_stmt *p;
+  sqlite3_int64 iRowid = 0, iToken = 0, iDepth = 0, iExpires = 0;
+  int rc = txnBegin(t, &x), bRow = 0, bMine = 0;
+  if (rc != SQLITE_OK) return rc;
+  *piToken = 0;
+  p = STMT(&x, SA_LEASE_GET, &rc,
+           "SELECT rowid, owner, token, depth, expires_at FROM "
+           "\"%w\".\"%w_data\" WHERE name = ?1",
+           x.zSchema, t->zName);
+  if (p) {
+    bindValue(p, 1, pName, SQLITE_STATIC);
+    if (sqlite3_step(p) == SQLITE_ROW) {
+      bRow = 1;
+      iRowid = sqlite3_column_int64(p, 0);
+      bMine = valueEq(pOwner, sqlite3_column_text(p, 1),
+                      sqlite3_column_bytes(p, 1));
+      iToken = sqlite3_column_int64(p, 2);
+      iDepth = sqlite3_column_int64(p, 3);
+      iExpires = sqlite3_column_int64(p, 4);
+    }
+    rc = run(&x, p);
+  }
+  if (rc == SQLITE_OK) {
+    int bLive = bRow && iExpires > x.now && iDepth > 0;
+    if (!bRow) {
+      p = STMT(&x, SA_LEASE_NEW, &rc,
+               "INSERT INTO \"%w\".\"%w_data\"(name, owner, token, depth, "
+               "expires_at, acquired_at) VALUES(?1, ?2, 1, 1, ?3, ?4)",
+               x.zSchema, t->zName);
+      if (p) {
+        bindValue(p, 1, pName, SQLITE_STATIC);
+        bindValue(p, 2, pOwner, SQLITE_STATIC);
+        sqlite3_bind_int64(p, 3, x.now + iTtlMs);
+        sqlite3_bind_int64(p, 4, x.now);
+        rc = run(&x, p);
+        *piToken = 1;
+      }
+    } else if (bLive && !bMine) {
+      *piToken = 0; /* held by another owner */
+    } else if (bLive) {
+      p = STMT(&x, SA_LEASE_AGAIN, &rc,
+               "UPDATE \"%w\".\"%w_data\" SET depth = depth + 1, "
+               "expires_at = ?2 WHERE rowid = ?1",
+               x.zSchema, t->zName);
+      if (p) {
+        sqlite3_bind_int64(p, 1, iRowid);
+        sqlite3_bind_int64(p, 2, x.now + iTtlMs);
+        rc = run(&x, p);
+        *piToken = iToken;
+      }
+    } else {
+      p = STMT(&x, SA_LEASE_TAKE, &rc,
+               "UPDATE \"%w\".\"%w_data\" SET owner = ?2, token = token + 1, "
+               "depth = 1, expires_at = ?3, acquired_at = ?4 "
+               "WHERE rowid = ?1",
+               x.zSchema, t->zName);
+      if (p) {
+        sqlite3_bind_int64(p, 1, iRowid);
+        bindValue(p, 2, pOwner, SQLITE_STATIC);
+        sqlite3_bind_int64(p, 3, x.now + iTtlMs);
+        sqlite3_bind_int64(p, 4, x.now);
+        rc = run(&x, p);
+        *piToken = iToken + 1;
+      }
+    }
+  }
+  if (rc != SQLITE_OK) *piToken = 0;
+  return txnEnd(&x, rc);
+}
+
+int localRelease(statevtab_table *pTab, const statevtab_value *pName,
+                 const statevtab_value *pOwner, int *pbOk) {
+  LocalTable *t = (LocalTable *)pTab;
+  LocalTxn x;
+  sqlite3_stmt *p;
+  int rc = txnBegin(t, &x);
+  if (rc != SQLITE_OK) return rc;
+  *pbOk = 0;
+  /* At depth 0 the lease is freed by expiring it now; the row stays so that
+  ** the next holder's token is still greater. */
+  p = STMT(&x, SA_RELEASE, &rc,
+           "UPDATE \"%w\".\"%w_data\" SET depth = depth - 1, expires_at = "
+           "CASE WHEN depth <= 1 THEN ?3 ELSE expires_at END "
+           "WHERE name = ?1 AND owner = ?2 AND expires_at > ?3 AND depth > 0",
+           x.zSchema, t->zName);
+  if (p) {
+    bindValue(p, 1, pName, SQLITE_STATIC);
+    bindValue(p, 2, pOwner, SQLITE_STATIC);
+    sqlite3_bind_int64(p, 3, x.now);
+    rc = run(&x, p);
+    *pbOk = rc == SQLITE_OK && sqlite3_changes(x.db) > 0;
+  }
+  return txnEnd(&x, rc);
+}
+
+/* ----------------------------------------------- counters, signals ... */
+
+int localIncr(statevtab_table *pTab, const statevtab_value *pScope,
+              const statevtab_value *pName, const statevtab_value *pDelta,
+              statevtab_value *pOut) {
+  LocalTable *t = (LocalTable *)pTab;
+  LocalTxn x;
+  sqlite3_stmt *p;
+  int rc = txnBegin(t, &x);
+  if (rc != SQLITE_OK) return rc;
+  memset(pOut, 0, sizeof(*pOut));
+  p = STMT(&x, SA_INCR, &rc,
+           "INSERT INTO \"%w\".\"%w_data\"(scope, name, value, updated_at) "
+           "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(scope, name) DO UPDATE SET "
+           "value = value + excluded.value, updated_at = excluded.updated_at "
+           "RETURNING value",
+           x.zSchema, t->zName);
+  if (p) {
+    bindValue(p, 1, pScope, SQLITE_STATIC);
+    bindValue(p, 2, pName, SQLITE_STATIC);
+    bindValue(p, 3, pDelta, SQLITE_STATIC);
+    sqlite3_bind_int64(p, 4, x.now);
+    if (sqlite3_step(p) == SQLITE_ROW) {
+      pOut->eType = sqlite3_column_type(p, 0);
+      if (pOut->eType == SQLITE_FLOAT) {
+        pOut->r = sqlite3_column_double(p, 0);
+      } else {
+        pOut->eType = SQLITE_INTEGER;
+        pOut->i = sqlite3_column_int64(p, 0);
+      }
+    }
+    rc = run(&x, p);
+  }
+  return txnEnd(&x, rc);
+}
+
+int localTake(statevtab_table *pTab, const statevtab_value *pExecId,
+              const statevtab_value *pName, statevtab_value *pOut) {
+  LocalTable *t = (LocalTable *)pTab;
+  LocalTxn x;
+  sqlite3_stmt *p;
+  sqlite3_int64 iRowid = 0;
+  int rc = txnBegin(t, &x), bFound = 0;
+  if (rc != SQLITE_OK) return rc;
+  memset(pOut, 0, sizeof(*pOut));
+  pOut->eType = SQLITE_NULL;
+  sqlite3_free(t->zOut);
+  t->zOut = 0;
+  p = STMT(&x, SA_TAKE_GET, &rc,
+           "SELECT rowid, coalesce(payload, '{}') FROM \"%w\".\"%w_data\" "
+           "WHERE execution_id = ?1 AND name = ?2 AND consumed_at IS NULL "
+           "ORDER BY created_at, id LIMIT 1",
+           x.zSchema, t->zName);
+  if (p) {
+    bindValue(p, 1, pExecId, SQLITE_STATIC);
+    bindValue(p, 2, pName, SQLITE_STATIC);
+    if (sqlite3_step(p) == SQLITE_ROW) {
+      int n = sqlite3_column_bytes(p, 1);
+      bFound = 1;
+      iRowid = sqlite3_column_int64(p, 0);
+      t->zOut = sqlite3_malloc64((sqlite3_uint64)n + 1);
+      if (!t->zOut) {
+        rc = SQLITE_NOMEM;
+      } else {
+        memcpy(t->zOut, sqlite3_column_text(p, 1), (size_t)n);
+        t->zOut[n] = 0;
+        pOut->eType = SQLITE_TEXT;
+        pOut->z = t->zOut;
+        pOut->n = n;
+      }
+    }
+    {
+      int rc2 = run(&x, p);
+      if (rc == SQLITE_OK) rc = rc2;
+    }
+  }
+  if (rc == SQLITE_OK && bFound) {
+    p = STMT(&x, SA_TAKE_SET, &rc,
+             "UPDATE \"%w\".\"%w_data\" SET consumed_at = ?2 WHERE rowid = ?1",
+             x.zSchema, t->zName);
+    if (p) {
+      sqlite3_bind_int64(p, 1, iRowid);
+      sqlite3_bind_int64(p, 2, x.now);
+      rc = run(&x, p);
+    }
+  }
+  if (rc != SQLITE_OK) pOut->eType = SQLITE_NULL;
+  return txnEnd(&x, rc);
+}
+
+int localProgress(statevtab_table *pTab, const statevtab_value *pId,
+                  const statevtab_value *pJson, int *pbOk) {
+  LocalTable *t = (LocalTable *)pTab;
+  LocalTxn x;
+  sqlite3_stmt *p;
+  int rc = txnBegin(t, &x);
+  if (rc != SQLITE_OK) return rc;
+  *pbOk = 0;
+  p = STMT(&x, SA_PROGRESS, &rc,
+           "UPDATE \"%w\".\"%w_data\" SET progress = json_insert(progress, "
+           "'$[#]', json(?2)), updated_at = ?3 WHERE id = ?1",
+           x.zSchema, t->zName);
+  if (p) {
+    bindValue(p, 1, pId, SQLITE_STATIC);
+    bindValue(p, 2, pJson, SQLITE_STATIC);
+    sqlite3_bind_int64(p, 3, x.now);
+    rc = run(&x, p);
+    *pbOk = rc == SQLITE_OK && sqlite3_changes(x.db) > 0;
+  }
+  return txnEnd(&x, rc);
+}
+
+int localInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
+                      int *pbDone) {
+  LocalTable *t = (LocalTable *)pTab;
+  const statevtab_entity *e = pTab->pEntity;
+  LocalTxn x;
+  sqlite3_stmt *p;
+  int rc = txnBegin(t, &x), i;
+  if (rc != SQLITE_OK) return rc;
+  *pbDone = 0;
+  p = t->aAtomic[x.iConn][SA_INSERT];
+  if (!p) {
+    p = stmt(&x, SA_INSERT,
+             localInsertSql(t, x.zSchema, STATEVTAB_CONFLICT_ABORT), &rc);
+  }
+  if (p) {
+    for (i = 0; i < e->nCol; i++) bindValue(p, i + 1, &aRow[i], SQLITE_STATIC);
+    if (sqlite3_step(p) == SQLITE_ROW) *pbDone = 1;
+    rc = run(&x, p);
+  }
+  return txnEnd(&x, rc);
+}
