@@ -80,11 +80,13 @@ static void storeFail(sqlite3_context *ctx, const char *zFunc, sv_vtab *p,
 */
 int sv_arg_table(sv_conn *pConn, const char *zFunc, sqlite3_value *pArg,
                  const char *zKind, sv_vtab **ppTab, char **pzErr) {
-  const char *zName = (const char *)sqlite3_value_text(pArg);
+  const char *zName;
   char *zErr = 0;
   *ppTab = 0;
   *pzErr = 0;
-  if (sqlite3_value_type(pArg) != SQLITE_TEXT || !zName) {
+  /* The type first: sqlite3_value_text() would turn a BLOB into TEXT. */
+  if (sqlite3_value_type(pArg) != SQLITE_TEXT ||
+      !(zName = (const char *)sqlite3_value_text(pArg))) {
     if (sqlite3_value_type(pArg) == SQLITE_TEXT) return SQLITE_NOMEM;
     *pzErr = sqlite3_mprintf("%s: the first argument must name a %s table",
                              zFunc, zKind ? zKind : "statevtab");

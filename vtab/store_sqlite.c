@@ -467,7 +467,12 @@ static int localUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
   LocalTable *t = (LocalTable *)pTab;
   const statevtab_entity *e = pTab->pEntity;
   sqlite3_stmt *pStmt;
-  int rc, i, iVer = versionCol(e);
+  int rc, i, iVer = versionCol(e), iExp = expiresCol(e);
+  if (iExp >= 0) {
+    /* An expired row is invisible: it must not block the new key. */
+    rc = purgeExpired(t, aRow, iExp);
+    if (rc != SQLITE_OK) return rc;
+  }
   if (!t->apUpdate[eConflict]) {
     sqlite3_str *s = sqlite3_str_new(0);
     sqlite3_str_appendf(s, "UPDATE OR %s \"%w\".\"%w_data\" SET ",

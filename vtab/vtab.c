@@ -21,6 +21,7 @@
 */
 #include "svint.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 
@@ -160,8 +161,9 @@ static int parseInt(const char *z, int n, sqlite3_int64 *piOut) {
   zBuf[n] = 0;
   if (!(zBuf[0] == '-' || zBuf[0] == '+' || (zBuf[0] >= '0' && zBuf[0] <= '9')))
     return 0;
+  errno = 0;
   v = strtoll(zBuf, &zEnd, 10);
-  if (*zEnd != 0) return 0;
+  if (*zEnd != 0 || errno == ERANGE) return 0;
   *piOut = v;
   return 1;
 }
@@ -334,6 +336,7 @@ static int parseOption(sv_vtab *p, const char *zArg, char **pzKey,
   if (!zKey) return SQLITE_NOMEM;
   for (i = 0; zKey[i]; i++) {
     char c = zKey[i];
+    if (c >= 'A' && c <= 'Z') c = (char)(c + 32); /* keys are case-blind */
     if (!((c >= 'a' && c <= 'z') || c == '_' || (c >= '0' && c <= '9'))) break;
     zKey[i] = c;
   }
@@ -637,7 +640,11 @@ static int svBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo) {
   cost = (idxNum & (SV_IDX_KEY | SV_IDX_INDEXED)) ? 10.0 + rows
                                                    : 2.0 * SV_ROWS_GUESS;
 
-  if (pInfo->nOrderBy > 0 && (p->pRef->pStore->fCaps & STATEVTAB_CAP_ORDER)) {
+  for (i = 0; i < pInfo->nOrderBy; i++) {
+    if (pInfo->aOrderBy[i].iColumn < 0) break; /* rowid: SQLite sorts */
+  }
+  if (pInfo->nOrderBy > 0 && i == pInfo->nOrderBy &&
+      (p->pRef->pStore->fCaps & STATEVTAB_CAP_ORDER)) {
     sqlite3_str_appendf(s, "%sorder:", sqlite3_str_length(s) ? " " : "");
     for (i = 0; i < pInfo->nOrderBy; i++) {
       sqlite3_str_appendf(s, "%s%s%s", i ? "," : "",
@@ -965,7 +972,7 @@ static int svUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   }
   rc = buildRow(p, bInsert, eConflict == STATEVTAB_CONFLICT_IGNORE, &argv[2],
                 aRow, zId);
-  if (rc == SQLITE_DONE) return SQLITE_OK; /* NOT NULL, OR IGNORE: skipped */
+  if (rc == SQLITE_DONE) return SQLITE_CONSTRAINT; /* OR IGNORE: skipped */
   if (rc != SQLITE_OK) return rc;
   if (bInsert) {
     sqlite3_int64 iRowid = 0;
@@ -975,7 +982,11 @@ static int svUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     rc = m->xUpdate(p->pTab, sqlite3_value_int64(argv[0]), aRow, eConflict,
                     &bDone);
   }
-  return rc == SQLITE_OK ? rc : svStoreError(p, rc);
+  if (rc != SQLITE_OK) return svStoreError(p, rc);
+  /* Under OR IGNORE, SQLITE_CONSTRAINT tells SQLite that the row was
+  ** skipped, so that changes() does not count it. */
+  return (!bDone && eConflict == STATEVTAB_CONFLICT_IGNORE) ? SQLITE_CONSTRAINT
+                                                            : SQLITE_OK;
 }
 
 /* --------------------------------------------------------- transactions */
