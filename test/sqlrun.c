@@ -31,6 +31,14 @@
 ** SUBSTITUTIONS (made in the whole script text before it runs)
 **
 **   @OPTS@   env STATEVTAB_TEST_OPTS, default  store='sqlite:'
+**   @OPTS:NAME@  the same options with a namespace of its own: every
+**            occurrence of env STATEVTAB_TEST_NS (the run's Redis prefix
+**            or PostgreSQL schema) in STATEVTAB_TEST_OPTS becomes
+**            <NS>_NAME.  NAME is [a-z0-9_]+.  Two tables of one kind that
+**            must not share rows on a remote store (where the same store
+**            and namespace means the same rows) use different NAMEs; with
+**            STATEVTAB_TEST_NS unset or empty (the local store, whose rows
+**            are per table anyway) it is just @OPTS@
 **   @STORE@  env STATEVTAB_TEST_STORE, default sqlite
 **   @TMP@    the directory .open resolves against: env TEST_TMP, default
 **            /tmp (test/sqltest.sh maps it back to @TMP@ in the output)
@@ -48,6 +56,10 @@
 **   .trusted_schema on|off  SQLITE_DBCONFIG_TRUSTED_SCHEMA on this connection
 **   .echo TEXT          print TEXT
 **   .changes            print sqlite3_changes()
+**   .setenv NAME VALUE  setenv(NAME, VALUE) in this process (e.g. to move
+**                       the pinned clock STATEVTAB_TEST_CLOCK_MS); VALUE
+**                       is the rest of the line, possibly empty
+**   .unsetenv NAME      unsetenv(NAME)
 **
 ** Per-connection settings made by .defensive and .trusted_schema last until
 ** the next .open/.reopen/.noext; -D turns DEFENSIVE on at every open.
@@ -333,6 +345,20 @@ static void runDot(Runner *p, char *zLine) {
       printf("%d\n", sqlite3_changes(p->db));
     else
       printf("error: .changes: no database\n");
+  } else if (strcmp(zCmd, "setenv") == 0 || strcmp(zCmd, "unsetenv") == 0) {
+    char *zVal = zArg;
+    while (*zVal && *zVal != ' ' && *zVal != '\t')
+      zVal++;
+    if (*zVal)
+      *(zVal++) = 0;
+    while (*zVal == ' ' || *zVal == '\t')
+      zVal++;
+    if (zArg[0] == 0) {
+      printf("error: .%s: missing NAME\n", zCmd);
+    } else if (zCmd[0] == 's' ? setenv(zArg, zVal, 1) != 0
+                              : unsetenv(zArg) != 0) {
+      printf("error: .%s: cannot set %s\n", zCmd, zArg);
+    }
   } else if (strcmp(zCmd, "open") == 0) {
     char *zPath;
     if (zArg[0] == 0) {
@@ -492,6 +518,47 @@ static char *replaceAll(const char *zIn, const char *zFrom, const char *zTo) {
 }
 
 /*
+** Return a copy of zIn (sqlite3_malloc'd) with every "@OPTS:NAME@"
+** replaced as described in the header, or NULL on OOM.  Text that starts
+** with "@OPTS:" but is not followed by NAME and "@" is kept as is.
+*/
+static char *replaceNsOpts(const char *zIn, const char *zOpts,
+                           const char *zNs) {
+  sqlite3_str *pStr = sqlite3_str_new(0);
+  const char *zHit;
+  while ((zHit = strstr(zIn, "@OPTS:")) != 0) {
+    const char *zName = zHit + 6;
+    int n = 0;
+    while ((zName[n] >= 'a' && zName[n] <= 'z') ||
+           (zName[n] >= '0' && zName[n] <= '9') || zName[n] == '_') {
+      n++;
+    }
+    sqlite3_str_append(pStr, zIn, (int)(zHit - zIn));
+    if (n == 0 || zName[n] != '@') {
+      sqlite3_str_append(pStr, zHit, 6);
+      zIn = zHit + 6;
+      continue;
+    }
+    if (zNs && zNs[0]) {
+      char *zNewNs = sqlite3_mprintf("%s_%.*s", zNs, n, zName);
+      char *zSub = zNewNs ? replaceAll(zOpts, zNs, zNewNs) : 0;
+      sqlite3_free(zNewNs);
+      if (zSub == 0) {
+        sqlite3_free(sqlite3_str_finish(pStr));
+        return 0;
+      }
+      sqlite3_str_appendall(pStr, zSub);
+      sqlite3_free(zSub);
+    } else {
+      sqlite3_str_appendall(pStr, zOpts);
+    }
+    zIn = zName + n + 1;
+  }
+  sqlite3_str_appendall(pStr, zIn);
+  return strFinish(pStr);
+}
+
+/*
 ** Read the whole of zFile into a sqlite3_malloc'd, NUL-terminated buffer.
 ** Returns NULL (after printing why) on failure.
 */
@@ -593,6 +660,11 @@ int main(int argc, char **argv) {
   zSql = readFile(zScript);
   if (zSql == 0)
     return 1;
+  {
+    char *zNew = replaceNsOpts(zSql, zOpts, getenv("STATEVTAB_TEST_NS"));
+    sqlite3_free(zSql);
+    zSql = zNew;
+  }
   for (i = 0; zSql && i < (int)(sizeof(aSub) / sizeof(aSub[0])); i++) {
     char *zNew = replaceAll(zSql, aSub[i].zFrom, aSub[i].zTo);
     sqlite3_free(zSql);

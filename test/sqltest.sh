@@ -8,7 +8,10 @@
 # <dir of script>/expected/<name>.out -- for test/sql/foo.sql that is
 # test/sql/expected/foo.out.  The expected output does not depend on the
 # store: one file serves every store.  FILES may be paths, or names of
-# scripts in test/sql/ with or without ".sql".
+# scripts in test/sql/ with or without ".sql".  Scripts named 50-local-*
+# assert facts of the local store (shadow tables, sqlite_schema, DEFENSIVE,
+# plans that depend on its capabilities): they run only with --store sqlite
+# and are reported as "SKIP sql/<store>/<name> (local store only)" otherwise.
 #
 #   --bless       write the actual output to the expected file instead of
 #                 comparing (refused when sqlrun fails or a sanitizer
@@ -17,6 +20,8 @@
 #                 postgresql (needs STATEVTAB_PG_URL).  Sets @OPTS@ and
 #                 @STORE@ for the scripts, with a namespace (Redis prefix,
 #                 PostgreSQL schema) unique to this run and script
+#                 (exported as STATEVTAB_TEST_NS, from which sqlrun makes
+#                 @OPTS:NAME@: the same options, namespace <NS>_NAME)
 #   --asan        load STATEVTAB_EXT_ASAN into an ASan/UBSan-built sqlrun;
 #                 any sanitizer report is a failure
 #   --valgrind    run the plain sqlrun under valgrind (memcheck, leak check);
@@ -99,15 +104,19 @@ sql_quote() {
 }
 
 # store_opts NAME: set opts to the table arguments for script NAME on the
-# chosen store, or print a FAIL line and return 1.
+# chosen store, and ns_opt to the namespace they name (empty for the local
+# store; sqlrun derives @OPTS:NAME@ from it), or print a FAIL line and
+# return 1.
 store_opts() {
   # A namespace unique to this run and script; lowercase identifier
-  # characters only, short enough for a PostgreSQL identifier.
+  # characters only, short enough for a PostgreSQL identifier (with room
+  # for the "_NAME" of @OPTS:NAME@, see test/sqlrun.c).
   ns=$(printf 't%s_%s' "$$" "$1" | tr '[:upper:]' '[:lower:]' |
     tr -c 'a-z0-9_\n' '_' | cut -c1-48)
   case $store in
   sqlite)
     opts="store='sqlite:'"
+    ns_opt=
     ;;
   redis)
     if [ -z "${STATEVTAB_REDIS_URL:-}" ]; then
@@ -115,6 +124,7 @@ store_opts() {
       return 1
     fi
     opts="store=$(sql_quote "$STATEVTAB_REDIS_URL"), prefix=$(sql_quote "$ns:")"
+    ns_opt=$ns
     ;;
   postgresql | pg)
     if [ -z "${STATEVTAB_PG_URL:-}" ]; then
@@ -122,6 +132,7 @@ store_opts() {
       return 1
     fi
     opts="store=$(sql_quote "$STATEVTAB_PG_URL"), schema=$(sql_quote "$ns")"
+    ns_opt=$ns
     ;;
   *)
     echo "sqltest: unknown store '$store' (sqlite, redis, postgresql)" >&2
@@ -212,6 +223,14 @@ for arg in "$@"; do
     nfail=$((nfail + 1))
     continue
   fi
+  case $name in
+  50-local-*)
+    if [ "$store" != sqlite ]; then
+      echo "SKIP sql/$label/$name (local store only)"
+      continue
+    fi
+    ;;
+  esac
   dir=$(cd "$(dirname "$file")" && pwd)
   file=$dir/$(basename "$file")
   expected=$dir/expected/$name.out
@@ -231,8 +250,9 @@ for arg in "$@"; do
     STATEVTAB_TEST_CLOCK_MS=$CLOCK_MS
     STATEVTAB_TEST_OPTS=$opts
     STATEVTAB_TEST_STORE=$store
+    STATEVTAB_TEST_NS=$ns_opt
     export TEST_TMP STATEVTAB_TEST_CLOCK_MS STATEVTAB_TEST_OPTS
-    export STATEVTAB_TEST_STORE
+    export STATEVTAB_TEST_STORE STATEVTAB_TEST_NS
     if [ $asan = 1 ]; then
       ASAN_OPTIONS=detect_leaks=1:abort_on_error=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}
       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}

@@ -1,0 +1,107 @@
+-- 16-kv: state_kv's version (1 on insert, +1 on every UPDATE, never
+-- written by the caller on UPDATE) and expiry (a row with
+-- expires_at <= now is invisible to SELECT, UPDATE and DELETE, and does
+-- not block a new row with its key).  The clock starts at 1700000000000.
+
+CREATE VIRTUAL TABLE kv USING state_kv(@OPTS@);
+
+-- 16.1 version 1 on insert
+INSERT INTO kv(scope, key, value) VALUES ('s', 'a', '1'), ('s', 'b', '"two"');
+INSERT INTO kv(key, value) VALUES ('c', '[3]');
+SELECT quote(scope), key, value, version, expires_at, updated_at FROM kv ORDER BY key;
+
+-- 16.2 +1 on every UPDATE, whatever it changes
+UPDATE kv SET value = '11' WHERE scope = 's' AND key = 'a';
+SELECT value, version FROM kv WHERE key = 'a';
+UPDATE kv SET value = value WHERE key = 'a';
+SELECT value, version FROM kv WHERE key = 'a';
+UPDATE kv SET expires_at = 1800000000000 WHERE key = 'a';
+SELECT value, version, expires_at FROM kv WHERE key = 'a';
+UPDATE kv SET expires_at = NULL WHERE scope = 's';
+SELECT key, version FROM kv ORDER BY key;
+
+-- 16.3 a version written by UPDATE is ignored: it still counts up by one
+UPDATE kv SET version = 100 WHERE key = 'a';
+SELECT version FROM kv WHERE key = 'a';
+UPDATE kv SET version = NULL WHERE key = 'a';
+SELECT version FROM kv WHERE key = 'a';
+
+-- 16.4 the version follows the row when its key changes
+UPDATE kv SET key = 'a2' WHERE key = 'a';
+SELECT key, version FROM kv WHERE scope = 's' ORDER BY key;
+
+-- 16.5 compare-and-set on the version: only the first writer wins
+UPDATE kv SET value = '"x"' WHERE key = 'b' AND version = 2;
+.changes
+UPDATE kv SET value = '"y"' WHERE key = 'b' AND version = 2;
+.changes
+SELECT value, version FROM kv WHERE key = 'b';
+
+-- 16.6 the key is (scope, key): pushed down as one lookup
+EXPLAIN QUERY PLAN SELECT value FROM kv WHERE scope = 's' AND key = 'b';
+SELECT value FROM kv WHERE scope = 's' AND key = 'b';
+EXPLAIN QUERY PLAN SELECT key FROM kv WHERE scope = 's';
+SELECT key FROM kv WHERE scope = 's' ORDER BY key;
+SELECT key FROM kv WHERE scope = '' ORDER BY key;
+EXPLAIN QUERY PLAN SELECT key FROM kv WHERE expires_at > 5;
+
+-- 16.7 rows past their expiry are invisible: expires_at <= now
+INSERT INTO kv(scope, key, value, expires_at) VALUES
+  ('e', 'past', '1', 1699999999999),
+  ('e', 'now', '2', 1700000000000),
+  ('e', 'next', '3', 1700000000001),
+  ('e', 'never', '4', NULL);
+.changes
+SELECT key FROM kv WHERE scope = 'e' ORDER BY key;
+SELECT count(*) FROM kv WHERE scope = 'e';
+SELECT key FROM kv WHERE scope = 'e' AND key = 'past';
+SELECT key FROM kv WHERE key IN ('past', 'now', 'next') ORDER BY key;
+SELECT key FROM kv WHERE expires_at <= 1700000000001 ORDER BY key;
+SELECT key FROM kv WHERE expires_at IS 1699999999999;
+
+-- 16.8 time passes: 'next' expires too
+.setenv STATEVTAB_TEST_CLOCK_MS 1700000000001
+SELECT key FROM kv WHERE scope = 'e' ORDER BY key;
+
+-- 16.9 UPDATE and DELETE do not see expired rows
+UPDATE kv SET value = '9' WHERE scope = 'e';
+.changes
+SELECT key, value, version FROM kv WHERE scope = 'e' ORDER BY key;
+UPDATE kv SET expires_at = NULL WHERE scope = 'e' AND key = 'past';
+.changes
+DELETE FROM kv WHERE scope = 'e' AND key IN ('past', 'now');
+.changes
+DELETE FROM kv WHERE scope = 'e' AND expires_at < 1800000000000;
+.changes
+
+-- 16.10 inserting over an expired key works, as a new row (version 1)
+INSERT INTO kv(scope, key, value) VALUES ('e', 'past', '"reborn"');
+SELECT key, value, version, expires_at FROM kv WHERE scope = 'e' ORDER BY key;
+INSERT OR IGNORE INTO kv(scope, key, value) VALUES ('e', 'now', '"reborn too"');
+.changes
+INSERT OR REPLACE INTO kv(scope, key, value) VALUES ('e', 'next', '"and me"');
+SELECT key, value, version FROM kv WHERE scope = 'e' ORDER BY key;
+
+-- 16.11 a live key still conflicts
+INSERT INTO kv(scope, key, value) VALUES ('e', 'never', '5');
+SELECT key, value, version FROM kv WHERE scope = 'e' AND key = 'never';
+
+-- 16.12 a key held only by an expired row is free for an UPDATE too
+INSERT INTO kv(scope, key, value, expires_at) VALUES ('m', 'old', '1', 1700000000000);
+INSERT INTO kv(scope, key, value) VALUES ('m', 'mover', '2');
+SELECT key FROM kv WHERE scope = 'm';
+UPDATE kv SET key = 'old' WHERE scope = 'm' AND key = 'mover';
+SELECT key, value FROM kv WHERE scope = 'm';
+
+-- 16.13 a row written already expired is never seen
+INSERT INTO kv(scope, key, value, expires_at) VALUES ('x', 'dead', '1', 1);
+.changes
+SELECT count(*) FROM kv WHERE scope = 'x';
+UPDATE kv SET expires_at = 1 WHERE scope = 's' AND key = 'b';
+SELECT key FROM kv WHERE scope = 's' ORDER BY key;
+
+-- 16.14 value is JSON: text that is not JSON is refused, numbers are JSON
+INSERT INTO kv(scope, key, value) VALUES ('j', 'bad', 'hello');
+INSERT INTO kv(scope, key, value) VALUES ('j', 'int', 42), ('j', 'real', 0.5),
+  ('j', 'str', '"hello"'), ('j', 'null', NULL), ('j', 'jnull', 'null');
+SELECT key, value, typeof(value) FROM kv WHERE scope = 'j' ORDER BY key;

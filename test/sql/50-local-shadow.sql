@@ -1,0 +1,128 @@
+-- 50-local-shadow: the local store keeps table T's rows in the shadow
+-- table T_data (plus one index per indexed column) in T's own schema.
+-- Local store only (test/sqltest.sh skips 50-local-* for other stores).
+
+-- 50.1 CREATE makes the shadow table and its indexes (and, for tasks, the
+-- table of paused queues), nothing else
+CREATE VIRTUAL TABLE t USING state_tasks(@OPTS@);
+SELECT type, name, tbl_name FROM sqlite_schema ORDER BY type, name;
+
+-- 50.2 the shadow table has one column per column, and a UNIQUE key
+SELECT group_concat(name || ' ' || type, ', ')
+  FROM (SELECT * FROM pragma_table_info('t_data') ORDER BY cid);
+SELECT name, "unique", origin FROM pragma_index_list('t_data') ORDER BY name;
+SELECT group_concat(name, ', ') FROM pragma_index_info('sqlite_autoindex_t_data_1');
+SELECT group_concat(name, ', ') FROM pragma_index_info('t_data_queue');
+
+-- 50.3 a two-column key: UNIQUE(scope, key); the key's first column needs
+-- no index of its own
+CREATE VIRTUAL TABLE k USING state_kv(@OPTS@);
+SELECT type, name FROM sqlite_schema WHERE tbl_name = 'k_data' ORDER BY type, name;
+SELECT group_concat(name, ', ') FROM pragma_index_info('sqlite_autoindex_k_data_1');
+
+-- 50.4 the shadow tables of every module
+CREATE VIRTUAL TABLE ex USING state_executions(@OPTS@);
+CREATE VIRTUAL TABLE si USING state_signals(@OPTS@);
+CREATE VIRTUAL TABLE dl USING state_dead_letters(@OPTS@);
+CREATE VIRTUAL TABLE co USING state_counters(@OPTS@);
+CREATE VIRTUAL TABLE fl USING state_flags(@OPTS@);
+CREATE VIRTUAL TABLE le USING state_leases(@OPTS@);
+SELECT tbl_name, group_concat(name, ' ') FROM
+  (SELECT tbl_name, name FROM sqlite_schema
+    WHERE tbl_name IN ('ex_data', 'si_data', 'dl_data', 'co_data', 'fl_data', 'le_data')
+    ORDER BY tbl_name, name)
+ GROUP BY tbl_name ORDER BY tbl_name;
+
+-- 50.5 the rows are plain rows of the shadow table
+INSERT INTO t(id, name, queue, payload) VALUES ('a', 'x', 'q', '{"n":1}');
+SELECT id, name, queue, payload, state, priority FROM t_data;
+INSERT INTO k(key, value) VALUES ('kk', '1');
+UPDATE k SET value = '2' WHERE key = 'kk';
+SELECT quote(scope), key, value, version FROM k_data;
+
+-- 50.6 options: none at all, an empty list, store= with or without quotes
+-- (unquoted, "sqlite:" is not an SQL token: SQLite's parser refuses it)
+CREATE VIRTUAL TABLE n0 USING state_counters(store=sqlite:);
+CREATE VIRTUAL TABLE n1 USING state_counters;
+CREATE VIRTUAL TABLE n2 USING state_counters();
+CREATE VIRTUAL TABLE n3 USING state_counters(store=sqlite);
+CREATE VIRTUAL TABLE n4 USING state_counters(store="sqlite:");
+CREATE VIRTUAL TABLE n5 USING state_counters(store = 'sqlite');
+CREATE VIRTUAL TABLE n6 USING state_counters(store='');
+CREATE VIRTUAL TABLE n7 USING state_counters(store='SQLite:');
+SELECT name FROM sqlite_schema WHERE name GLOB 'n[0-9]_data' ORDER BY name;
+INSERT INTO n1(name) VALUES ('one'); INSERT INTO n2(name) VALUES ('two');
+SELECT name FROM n1; SELECT name FROM n2;
+
+-- 50.7 prefix= and schema= (a remote store's namespace) are accepted and
+-- ignored, so one CREATE moves between stores by its store= alone
+CREATE VIRTUAL TABLE n8 USING state_counters(store='sqlite:', prefix='app:', schema=app);
+SELECT count(*) FROM n8;
+
+-- 50.8 each table has its own rows, whatever its options say
+INSERT INTO n3(name) VALUES ('three');
+SELECT (SELECT count(*) FROM n1), (SELECT count(*) FROM n3), (SELECT count(*) FROM n4);
+
+-- 50.9 DROP TABLE removes the shadow table and its indexes
+DROP TABLE t;
+SELECT name FROM sqlite_schema WHERE tbl_name GLOB 't' OR tbl_name GLOB 't_*' ORDER BY name;
+SELECT count(*) FROM t_data;
+SELECT count(*) FROM t_queues;
+
+-- 50.10 ALTER TABLE RENAME: the rows stay, in the renamed shadow table
+-- (its indexes keep their names); a new table of the old name starts empty
+-- and names its indexes around the old ones
+CREATE VIRTUAL TABLE r USING state_tasks(@OPTS@);
+INSERT INTO r(id, name) VALUES ('r1', 'kept');
+ALTER TABLE r RENAME TO s;
+SELECT type, name, tbl_name FROM sqlite_schema
+ WHERE tbl_name GLOB '[rs]' OR tbl_name GLOB '[rs]_*' ORDER BY type, name;
+SELECT id, name FROM s;
+SELECT id, name FROM s_data;
+CREATE VIRTUAL TABLE r USING state_tasks(@OPTS@);
+SELECT count(*) FROM r;
+INSERT INTO r(id, name) VALUES ('r2', 'new');
+SELECT id FROM r; SELECT id FROM s;
+SELECT name, tbl_name FROM sqlite_schema
+ WHERE tbl_name = 'r_data' AND type = 'index' ORDER BY name;
+EXPLAIN QUERY PLAN SELECT id FROM r_data WHERE queue = 'q';
+DROP TABLE s;
+SELECT name FROM sqlite_schema WHERE tbl_name GLOB 's' OR tbl_name GLOB 's_*';
+SELECT id FROM r;
+
+-- 50.11 statevtab_debug(T) on the local store: the store line
+SELECT statevtab_debug('r');
+SELECT statevtab_debug('n8');
+
+-- 50.12 rename and drop after a reconnect (the table is connected, not
+-- created, and finds its shadow table)
+.open shadow.db
+CREATE VIRTUAL TABLE f USING state_tasks(@OPTS@);
+INSERT INTO f(id, name) VALUES ('f1', 'x');
+.reopen
+ALTER TABLE f RENAME TO g;
+SELECT id FROM g;
+.reopen
+SELECT id FROM g;
+DROP TABLE g;
+SELECT count(*) FROM sqlite_schema;
+
+-- 50.13 a table in the temp schema keeps its rows in temp
+CREATE VIRTUAL TABLE temp.tt USING state_kv(@OPTS@);
+SELECT type, name FROM sqlite_temp_schema ORDER BY type, name;
+SELECT count(*) FROM sqlite_schema;
+INSERT INTO temp.tt(key, value) VALUES ('a', '1');
+SELECT key, value FROM temp.tt_data;
+
+-- 50.14 a table in an attached database keeps its rows there
+ATTACH 'other.db' AS aux;
+CREATE VIRTUAL TABLE aux.at USING state_flags(@OPTS@);
+INSERT INTO aux.at(name, enabled) VALUES ('f', 1);
+SELECT name FROM aux.sqlite_schema WHERE type = 'table' ORDER BY name;
+SELECT name, enabled FROM aux.at_data;
+SELECT substr(statevtab_debug('aux.at'), 1,
+              instr(statevtab_debug('aux.at'), char(10) || 'store') - 1);
+DETACH aux;
+ATTACH 'other.db' AS aux2;
+SELECT name, enabled FROM aux2.at;
+
