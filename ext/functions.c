@@ -150,15 +150,14 @@ int sv_dead_letters(sv_vtab *p, statevtab_table **ppDead, char **pzErr) {
       return SQLITE_ERROR;
     }
   } else {
-    /* The conventional name; only tables this connection has connected, so
-    ** that claims do not pay for a failing lookup every time. */
-    for (pDead = p->pConn->pTables; pDead; pDead = pDead->pNext) {
-      if (sqlite3_stricmp(pDead->zName, "dead_letters") == 0 &&
-          sqlite3_stricmp(pDead->zDb, p->zDb) == 0 &&
-          strcmp(pDead->pEntity->zModule, "state_dead_letters") == 0) {
-        break;
-      }
-    }
+    /* The conventional name.  sv_find_table() connects it when this
+    ** connection has not used it yet; any failure means "none". */
+    char *zName = sqlite3_mprintf("%s.dead_letters", p->zDb);
+    if (!zName) return SQLITE_NOMEM;
+    pDead = sv_find_table(p->pConn, zName, "state_dead_letters", &zErr);
+    sqlite3_free(zName);
+    if (!pDead && !zErr) return SQLITE_NOMEM;
+    sqlite3_free(zErr);
     if (!pDead || pDead->pRef != p->pRef) return SQLITE_OK;
   }
   if (pDead->pRef != p->pRef) {
@@ -197,14 +196,16 @@ static int argText(sqlite3_context *ctx, const char *zFunc, const char *zWhat,
 static int argInt(sqlite3_context *ctx, const char *zFunc, const char *zWhat,
                   sqlite3_value *pVal, sqlite3_int64 iMin,
                   sqlite3_int64 *piOut) {
-  int t = sqlite3_value_numeric_type(pVal);
+  /* The storage type first: sqlite3_value_numeric_type() would turn the
+  ** text '1000' into a number. */
+  int t = sqlite3_value_type(pVal);
   if (t == SQLITE_FLOAT) {
     double r = sqlite3_value_double(pVal);
     if (r == (double)(sqlite3_int64)r && r > -9e18 && r < 9e18) {
       t = SQLITE_INTEGER;
     }
   }
-  if (t != SQLITE_INTEGER || sqlite3_value_type(pVal) == SQLITE_TEXT) {
+  if (t != SQLITE_INTEGER) {
     sv_fn_error(ctx, zFunc, SQLITE_ERROR, "%s must be an integer", zWhat);
     return 0;
   }
@@ -523,9 +524,8 @@ static void fnIncr(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   delta.eType = SQLITE_INTEGER;
   delta.i = 1;
   if (argc > 3) {
-    int t = sqlite3_value_numeric_type(argv[3]);
-    if (sqlite3_value_type(argv[3]) == SQLITE_TEXT ||
-        (t != SQLITE_INTEGER && t != SQLITE_FLOAT)) {
+    int t = sqlite3_value_type(argv[3]);
+    if (t != SQLITE_INTEGER && t != SQLITE_FLOAT) {
       sv_fn_error(ctx, zF, SQLITE_ERROR, "delta must be a number");
       return;
     }
