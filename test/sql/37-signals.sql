@@ -1,0 +1,70 @@
+-- 37-signals: state_signal(signals, execution_id, name [, payload]) returns
+-- the new signal's id; state_take(signals, execution_id, name) returns the
+-- oldest unconsumed payload ('{}' when it had none), marks it consumed, and
+-- is NULL when none is left: each signal is taken exactly once.
+
+CREATE VIRTUAL TABLE signals USING state_signals(@OPTS@);
+CREATE TEMP TABLE v(k TEXT PRIMARY KEY, x);
+
+-- 37.1 state_signal returns a generated id (36 characters) of a stored row
+INSERT INTO temp.v SELECT 's1', state_signal('signals', 'e1', 'approve', '{"by":"ann"}');
+SELECT typeof(x), length(x) FROM temp.v WHERE k = 's1';
+SELECT execution_id, name, json(payload), consumed_at,
+       id = (SELECT x FROM v WHERE k = 's1')
+  FROM signals WHERE execution_id = 'e1';
+
+-- 37.2 take: the oldest first, each exactly once, then NULL
+SELECT state_signal('signals', 'e1', 'approve', '{"by":"bob"}') IS NOT NULL;
+SELECT state_signal('signals', 'e1', 'approve', '{"by":"cy"}') IS NOT NULL;
+SELECT json(state_take('signals', 'e1', 'approve'));
+SELECT json(state_take('signals', 'e1', 'approve'));
+SELECT json(state_take('signals', 'e1', 'approve'));
+SELECT state_take('signals', 'e1', 'approve');
+SELECT state_take('signals', 'e1', 'approve');
+-- a taken signal stays, with consumed_at set
+SELECT count(*), count(consumed_at) FROM signals WHERE execution_id = 'e1';
+SELECT json_extract(payload, '$.by') FROM signals
+  WHERE id = (SELECT x FROM v WHERE k = 's1') AND consumed_at IS NOT NULL;
+
+-- 37.3 no payload: take returns '{}'; a NULL payload too
+SELECT length(state_signal('signals', 'e2', 'ping'));
+SELECT length(state_signal('signals', 'e2', 'ping', NULL));
+SELECT state_take('signals', 'e2', 'ping'), state_take('signals', 'e2', 'ping');
+SELECT state_take('signals', 'e2', 'ping');
+SELECT payload FROM signals WHERE execution_id = 'e2';
+
+-- 37.4 signals are per execution and per name
+SELECT state_signal('signals', 'e3', 'go', '{"n":1}') IS NOT NULL,
+       state_signal('signals', 'e4', 'go', '{"n":2}') IS NOT NULL,
+       state_signal('signals', 'e3', 'stop', '{"n":3}') IS NOT NULL;
+SELECT state_take('signals', 'e3', 'nothing'), state_take('signals', 'nobody', 'go');
+SELECT json_extract(state_take('signals', 'e4', 'go'), '$.n');
+SELECT json_extract(state_take('signals', 'e3', 'stop'), '$.n');
+SELECT json_extract(state_take('signals', 'e3', 'go'), '$.n');
+SELECT count(*) FROM signals WHERE execution_id IN ('e3', 'e4') AND consumed_at IS NULL;
+
+-- 37.5 JSON payloads of every kind come back as sent
+SELECT state_signal('signals', 'e5', 'k', '[1,"two",null]') IS NOT NULL;
+SELECT state_signal('signals', 'e5', 'k', '"text"') IS NOT NULL;
+SELECT state_signal('signals', 'e5', 'k', '3.5') IS NOT NULL;
+SELECT json(state_take('signals', 'e5', 'k'));
+SELECT json(state_take('signals', 'e5', 'k'));
+SELECT json(state_take('signals', 'e5', 'k'));
+
+-- 37.6 signals inserted with INSERT are taken the same way, oldest
+-- (created_at) first; one consumed already is skipped
+INSERT INTO signals(id, execution_id, name, payload, created_at, consumed_at)
+VALUES ('z-new', 'e6', 'k', '{"o":"new"}', 3000, NULL),
+       ('a-old', 'e6', 'k', '{"o":"old"}', 1000, NULL),
+       ('m-used', 'e6', 'k', '{"o":"used"}', 500, 900),
+       ('b-mid', 'e6', 'k', '{"o":"mid"}', 2000, NULL);
+SELECT json_extract(state_take('signals', 'e6', 'k'), '$.o');
+SELECT json_extract(state_take('signals', 'e6', 'k'), '$.o');
+SELECT json_extract(state_take('signals', 'e6', 'k'), '$.o');
+SELECT state_take('signals', 'e6', 'k');
+
+-- 37.7 many signals in one statement: each id is distinct, and taken in
+-- the order sent
+SELECT count(DISTINCT s) FROM (SELECT state_signal('signals', 'e7', 'n', json_object('i', value)) AS s
+                               FROM json_each('[1,2,3,4,5]'));
+SELECT json_extract(state_take('signals', 'e7', 'n'), '$.i') FROM json_each('[1,2,3,4,5,6]');
