@@ -30,12 +30,12 @@ void localError(LocalStore *p, const char *zFmt, ...) {
 }
 
 /* Map an error of a shadow-table statement; keeps SQLite's message. */
-int localDbError(LocalStore *p, int rc) {
+int localDbError(LocalStore *p, sqlite3 *db, int rc) {
   if (rc == SQLITE_NOMEM) return rc;
   if ((rc & 0xff) == SQLITE_CONSTRAINT) {
     /* "UNIQUE constraint failed: t_data.queue, t_data.key": the user knows
     ** the columns, not the shadow table. */
-    const char *z = sqlite3_errmsg(p->db);
+    const char *z = sqlite3_errmsg(db);
     sqlite3_str *s = sqlite3_str_new(0);
     while (*z) {
       const char *zDot = strstr(z, "_data.");
@@ -53,7 +53,7 @@ int localDbError(LocalStore *p, int rc) {
     p->base.zErrMsg = sqlite3_str_finish(s);
     return SQLITE_CONSTRAINT;
   }
-  localError(p, "%s", sqlite3_errmsg(p->db));
+  localError(p, "%s", sqlite3_errmsg(db));
   return rc;
 }
 
@@ -104,7 +104,7 @@ static int localExec(LocalStore *p, char *zSql) {
   if (!zSql) return SQLITE_NOMEM;
   rc = sqlite3_exec(p->db, zSql, 0, 0, 0);
   sqlite3_free(zSql);
-  return rc == SQLITE_OK ? rc : localDbError(p, rc);
+  return rc == SQLITE_OK ? rc : localDbError(p, p->db, rc);
 }
 
 /*
@@ -124,7 +124,7 @@ static int indexName(LocalTable *t, const char *zName, const char *zCol,
   if (!zSql) return SQLITE_NOMEM;
   rc = sqlite3_prepare_v2(t->pStore->db, zSql, -1, &pStmt, 0);
   sqlite3_free(zSql);
-  if (rc != SQLITE_OK) return localDbError(t->pStore, rc);
+  if (rc != SQLITE_OK) return localDbError(t->pStore, t->pStore->db, rc);
   for (n = 1; rc == SQLITE_OK; n++) {
     sqlite3_free(zIdx);
     zIdx = n == 1 ? sqlite3_mprintf("%s_data_%s", zName, zCol)
@@ -143,7 +143,7 @@ static int indexName(LocalTable *t, const char *zName, const char *zCol,
   sqlite3_finalize(pStmt);
   if (rc != SQLITE_OK) {
     sqlite3_free(zIdx);
-    return rc == SQLITE_NOMEM ? rc : localDbError(t->pStore, rc);
+    return rc == SQLITE_NOMEM ? rc : localDbError(t->pStore, t->pStore->db, rc);
   }
   *pzIdx = zIdx;
   return SQLITE_OK;
@@ -330,7 +330,7 @@ int prepareKept(LocalTable *t, char *zSql, sqlite3_stmt **ppStmt) {
   rc = sqlite3_prepare_v3(t->pStore->db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
                           ppStmt, 0);
   sqlite3_free(zSql);
-  return rc == SQLITE_OK ? rc : localDbError(t->pStore, rc);
+  return rc == SQLITE_OK ? rc : localDbError(t->pStore, t->pStore->db, rc);
 }
 
 int bindValue(sqlite3_stmt *pStmt, int i, const statevtab_value *v,
@@ -400,11 +400,13 @@ static int purgeExpired(LocalTable *t, const statevtab_value *aRow, int iExp) {
   }
   sqlite3_step(t->pPurge);
   rc = sqlite3_reset(t->pPurge);
-  return rc == SQLITE_OK ? rc : localDbError(t->pStore, rc);
+  return rc == SQLITE_OK ? rc : localDbError(t->pStore, t->pStore->db, rc);
 }
 
 /*
-** The INSERT of one row (RETURNING its rowid) for conflict mode eConflict.
+** The INSERT of one row for conflict mode eConflict.  (No RETURNING: SQLite
+** runs it as a trigger, which costs a statement journal per row; the rowid
+** comes from sqlite3_last_insert_rowid() instead.)
 ** ABORT is left implicit so that the table's own ON CONFLICT IGNORE on the
 ** idempotency constraint applies (an explicit OR ABORT would override it).
 */
@@ -428,7 +430,7 @@ char *localInsertSql(LocalTable *t, const char *zSchema, int eConflict) {
       sqlite3_str_appendf(s, "%s?%d", i ? ", " : "", i + 1);
     }
   }
-  sqlite3_str_appendall(s, ") RETURNING rowid");
+  sqlite3_str_appendall(s, ")");
   return sqlite3_str_finish(s);
 }
 
@@ -450,15 +452,13 @@ static int localInsert(statevtab_table *pTab, const statevtab_value *aRow,
   pStmt = t->apInsert[eConflict];
   rc = bindRow(pStmt, e->nCol, aRow);
   if (rc != SQLITE_OK) return rc;
-  *pbDone = 0;
-  if (sqlite3_step(pStmt) == SQLITE_ROW) {
-    *pRowid = sqlite3_column_int64(pStmt, 0);
-    *pbDone = 1;
-    while (sqlite3_step(pStmt) == SQLITE_ROW) {
-    }
-  }
+  sqlite3_step(pStmt);
   rc = sqlite3_reset(pStmt);
-  return rc == SQLITE_OK ? rc : localDbError(t->pStore, rc);
+  if (rc != SQLITE_OK) return localDbError(t->pStore, t->pStore->db, rc);
+  /* 0 changes: OR IGNORE, or the idempotency constraint, skipped it. */
+  *pbDone = sqlite3_changes(t->pStore->db) > 0;
+  if (*pbDone) *pRowid = sqlite3_last_insert_rowid(t->pStore->db);
+  return SQLITE_OK;
 }
 
 static int localUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
@@ -497,7 +497,7 @@ static int localUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
   sqlite3_step(pStmt);
   rc = sqlite3_reset(pStmt);
   *pbDone = rc == SQLITE_OK && sqlite3_changes(t->pStore->db) > 0;
-  return rc == SQLITE_OK ? rc : localDbError(t->pStore, rc);
+  return rc == SQLITE_OK ? rc : localDbError(t->pStore, t->pStore->db, rc);
 }
 
 static int localDelete(statevtab_table *pTab, sqlite3_int64 iRowid) {
@@ -514,7 +514,7 @@ static int localDelete(statevtab_table *pTab, sqlite3_int64 iRowid) {
   sqlite3_bind_int64(t->pDelete, 1, iRowid);
   sqlite3_step(t->pDelete);
   rc = sqlite3_reset(t->pDelete);
-  return rc == SQLITE_OK ? rc : localDbError(t->pStore, rc);
+  return rc == SQLITE_OK ? rc : localDbError(t->pStore, t->pStore->db, rc);
 }
 
 /* ---------------------------------------------------------------- scans */
@@ -558,7 +558,12 @@ static char *scanSql(LocalTable *t, const statevtab_scan *pScan) {
   int i;
   sqlite3_str_appendall(s, "SELECT rowid");
   for (i = 0; i < e->nCol; i++) {
-    sqlite3_str_appendf(s, ", \"%w\"", e->aCol[i].zName);
+    sqlite3_uint64 bit = ((sqlite3_uint64)1) << (i < 63 ? i : 63);
+    if (pScan->colUsed & bit) {
+      sqlite3_str_appendf(s, ", \"%w\"", e->aCol[i].zName);
+    } else {
+      sqlite3_str_appendall(s, ", NULL"); /* not read: an index may do */
+    }
   }
   sqlite3_str_appendf(s, " FROM \"%w\".\"%w_data\"", t->zDb, t->zName);
   for (i = 0; i < pScan->nCons; i++) {
@@ -640,7 +645,7 @@ static int localFilter(statevtab_cursor *pCur, const statevtab_scan *pScan) {
   for (i = 0; i < pScan->nCons; i++) {
     /* The values belong to xFilter's caller: SQLITE_TRANSIENT. */
     rc = bindValue(s->pStmt, i + 1, &pScan->aCons[i].v, SQLITE_TRANSIENT);
-    if (rc != SQLITE_OK) return localDbError(t->pStore, rc);
+    if (rc != SQLITE_OK) return localDbError(t->pStore, t->pStore->db, rc);
   }
   if (pScan->nLimit >= 0) {
     sqlite3_bind_int64(s->pStmt, pScan->nCons + 1, pScan->nLimit);
@@ -661,7 +666,8 @@ static int localNext(statevtab_cursor *pCur) {
   c->bEof = 1;
   rc = sqlite3_reset(c->pScan->pStmt);
   return rc == SQLITE_OK ? rc
-                         : localDbError(((LocalTable *)pCur->pTab)->pStore, rc);
+                         : localDbError(((LocalTable *)pCur->pTab)->pStore,
+                                       ((LocalTable *)pCur->pTab)->pStore->db, rc);
 }
 
 static int localEof(statevtab_cursor *pCur) {
@@ -694,6 +700,10 @@ static int localColumn(statevtab_cursor *pCur, int iCol,
     break;
   }
   return SQLITE_OK;
+}
+
+static sqlite3_value *localColumnValue(statevtab_cursor *pCur, int iCol) {
+  return sqlite3_column_value(((LocalCursor *)pCur)->pScan->pStmt, iCol + 1);
 }
 
 static int localRowid(statevtab_cursor *pCur, sqlite3_int64 *pRowid) {
@@ -746,4 +756,5 @@ const statevtab_store_methods sv_sqlite_store = {
     /* xPause       */ localPause,
     /* xInsertAtomic */ localInsertAtomic,
     /* xPaused      */ localPaused,
+    /* xColumnValue */ localColumnValue,
 };

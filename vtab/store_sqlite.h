@@ -11,7 +11,7 @@
 #include "svint.h"
 
 #define SV_MAX_CACHED_SCANS 16
-#define SV_NATOMIC 26 /* statement slots per connection (SA_*) */
+#define SV_NATOMIC 27 /* statement slots per connection (SA_*) */
 
 typedef struct LocalStore LocalStore;
 typedef struct LocalTable LocalTable;
@@ -67,7 +67,7 @@ struct LocalCursor {
 };
 
 void localError(LocalStore *p, const char *zFmt, ...);
-int localDbError(LocalStore *p, int rc);
+int localDbError(LocalStore *p, sqlite3 *db, int rc);
 int prepareKept(LocalTable *t, char *zSql, sqlite3_stmt **ppStmt);
 int bindValue(sqlite3_stmt *pStmt, int i, const statevtab_value *v,
               void (*xDel)(void *));

@@ -54,6 +54,7 @@ enum {
   SA_UNLEASE,
   SA_CAND,
   SA_CLAIM,
+  SA_CLAIM_GET,
   SA_COUNT_NAME,
   SA_COUNT_QUEUE,
   SA_PAUSED,
@@ -71,6 +72,7 @@ enum {
   SA_INSERT,
   SA_COUNT
 };
+typedef char sa_slots_fit[(SA_COUNT <= SV_NATOMIC) ? 1 : -1];
 
 #define SV_BUSY_TIMEOUT_MS 10000
 
@@ -277,7 +279,7 @@ static sqlite3_stmt *stmt(LocalTxn *x, int eSlot, char *zSql, int *pRc) {
   sqlite3_free(zSql);
   if (*pRc != SQLITE_OK) {
     *pp = 0;
-    *pRc = localDbError(x->t->pStore, *pRc);
+    *pRc = localDbError(x->t->pStore, x->db, *pRc);
     return 0;
   }
   return *pp;
@@ -295,7 +297,7 @@ static int run(LocalTxn *x, sqlite3_stmt *pStmt) {
   while (sqlite3_step(pStmt) == SQLITE_ROW) {
   }
   rc = sqlite3_reset(pStmt);
-  return rc == SQLITE_OK ? rc : localDbError(x->t->pStore, rc);
+  return rc == SQLITE_OK ? rc : localDbError(x->t->pStore, x->db, rc);
 }
 
 /* Column list of entity e as "a", "b", ... (sqlite3_malloc'd). */
@@ -390,15 +392,17 @@ int localRenew(statevtab_table *pTab, const statevtab_value *pId,
   p = STMT(&x, SA_RENEW, &rc,
            "UPDATE \"%w\".\"%w_data\" SET lease_expires_at = ?3, "
            "updated_at = ?4 WHERE id = ?1 AND lease_token = ?2 "
-           "AND state = 'claimed' RETURNING lease_expires_at",
+           "AND state = 'claimed'",
            x.zSchema, t->zName);
   if (p) {
     bindValue(p, 1, pId, SQLITE_STATIC);
     sqlite3_bind_int64(p, 2, iToken);
     sqlite3_bind_int64(p, 3, x.now + iLeaseMs);
     sqlite3_bind_int64(p, 4, x.now);
-    if (sqlite3_step(p) == SQLITE_ROW) *piExpires = sqlite3_column_int64(p, 0);
     rc = run(&x, p);
+    if (rc == SQLITE_OK && sqlite3_changes(x.db) > 0) {
+      *piExpires = x.now + iLeaseMs;
+    }
   }
   return txnEnd(&x, rc);
 }
@@ -719,32 +723,41 @@ static int limitMatches(const statevtab_claim *c, int k, const Cand *q) {
   return valueEq(pKey, (const unsigned char *)q->zName, q->nName);
 }
 
-/* Claim one task by rowid and hand its new row to xRow. */
+/* Claim one task by rowid and hand its new row to xRow.  (UPDATE, then
+** SELECT: a RETURNING clause would cost a statement journal per task.) */
 static int claimOne(LocalTxn *x, const statevtab_claim *c, sqlite3_int64 iRowid,
                     statevtab_row_fn xRow, void *pCtx) {
   LocalTable *t = x->t;
   const statevtab_entity *e = t->base.pEntity;
-  statevtab_value aRow[32];
+  statevtab_value aRow[SV_MAX_COLUMNS];
   int rc = SQLITE_OK;
-  sqlite3_stmt *p = t->aAtomic[x->iConn][SA_CLAIM];
+  sqlite3_stmt *p = STMT(x, SA_CLAIM, &rc,
+                         "UPDATE \"%w\".\"%w_data\" SET state = 'claimed', "
+                         "lease_owner = ?2, lease_token = "
+                         "coalesce(lease_token, 0) + 1, lease_expires_at = ?3, "
+                         "attempts = attempts + 1, updated_at = ?4 "
+                         "WHERE rowid = ?1",
+                         x->zSchema, t->zName);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, iRowid);
+  bindValue(p, 2, c->pWorker, SQLITE_STATIC);
+  sqlite3_bind_int64(p, 3, x->now + c->iLeaseMs);
+  sqlite3_bind_int64(p, 4, x->now);
+  rc = run(x, p);
+  if (rc != SQLITE_OK) return rc;
+  p = t->aAtomic[x->iConn][SA_CLAIM_GET];
   if (!p) {
     char *zCols = colList(e, "");
     if (!zCols) return SQLITE_NOMEM;
-    p = stmt(x, SA_CLAIM,
-             sqlite3_mprintf("UPDATE \"%w\".\"%w_data\" SET state = "
-                             "'claimed', lease_owner = ?2, lease_token = "
-                             "coalesce(lease_token, 0) + 1, "
-                             "lease_expires_at = ?3, attempts = attempts + 1, "
-                             "updated_at = ?4 WHERE rowid = ?1 RETURNING %s",
-                             x->zSchema, t->zName, zCols),
+    p = stmt(x, SA_CLAIM_GET,
+             sqlite3_mprintf("SELECT %s FROM \"%w\".\"%w_data\" "
+                             "WHERE rowid = ?1",
+                             zCols, x->zSchema, t->zName),
              &rc);
     sqlite3_free(zCols);
     if (!p) return rc;
   }
   sqlite3_bind_int64(p, 1, iRowid);
-  bindValue(p, 2, c->pWorker, SQLITE_STATIC);
-  sqlite3_bind_int64(p, 3, x->now + c->iLeaseMs);
-  sqlite3_bind_int64(p, 4, x->now);
   if (sqlite3_step(p) == SQLITE_ROW) {
     readRow(p, 0, e->nCol, aRow);
     if (xRow(pCtx, aRow)) rc = SQLITE_NOMEM;
@@ -1128,8 +1141,8 @@ int localInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
   }
   if (p) {
     for (i = 0; i < e->nCol; i++) bindValue(p, i + 1, &aRow[i], SQLITE_STATIC);
-    if (sqlite3_step(p) == SQLITE_ROW) *pbDone = 1;
     rc = run(&x, p);
+    *pbDone = rc == SQLITE_OK && sqlite3_changes(x.db) > 0;
   }
   return txnEnd(&x, rc);
 }

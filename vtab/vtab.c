@@ -550,6 +550,7 @@ static int svDestroy(sqlite3_vtab *pVtab) {
 **     "<column><op>"  op is = < <= > >= or ?= (IS)
 **     "order:<column>[-][,...]"  ('-' = descending)
 **     "limit"
+**     "cols:<column>[,...]"  only these columns are read (absent: all)
 **
 ** so EXPLAIN QUERY PLAN reads like "INDEX 3:queue= state=".  Costs assume a
 ** table of a million rows: a key lookup reads one row, an indexed equality
@@ -673,6 +674,21 @@ static int svBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo) {
       }
     }
   }
+  {
+    /* Columns the statement reads, when not all: the store may skip the
+    ** others (count(*) then never touches the rows). */
+    sqlite3_uint64 all = e->nCol >= 64 ? ~(sqlite3_uint64)0
+                                       : (((sqlite3_uint64)1) << e->nCol) - 1;
+    if ((pInfo->colUsed & all) != all && e->nCol < 63) {
+      int bFirst = 1;
+      sqlite3_str_appendf(s, "%scols:", sqlite3_str_length(s) ? " " : "");
+      for (i = 0; i < e->nCol; i++) {
+        if (!(pInfo->colUsed & (((sqlite3_uint64)1) << i))) continue;
+        sqlite3_str_appendf(s, "%s%s", bFirst ? "" : ",", e->aCol[i].zName);
+        bFirst = 0;
+      }
+    }
+  }
   pInfo->idxNum = idxNum;
   if (sqlite3_str_errcode(s) != SQLITE_OK) {
     sqlite3_free(sqlite3_str_finish(s));
@@ -764,6 +780,7 @@ static int svFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   }
   memset(&scan, 0, sizeof(scan));
   scan.nLimit = -1;
+  scan.colUsed = ~(sqlite3_uint64)0;
   while (*z) {
     int n;
     if (*z == ' ') {
@@ -774,6 +791,19 @@ static int svFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
         (idxNum & SV_IDX_LIMIT)) {
       if (iArg < argc) scan.nLimit = sqlite3_value_int64(argv[iArg++]);
       z += 5;
+      continue;
+    }
+    if (strncmp(z, "cols:", 5) == 0) {
+      scan.colUsed = 0;
+      z += 5;
+      while (*z && *z != ' ') {
+        n = nameLen(z);
+        i = colByName(e, z, n);
+        if (i < 0) return SQLITE_INTERNAL;
+        scan.colUsed |= ((sqlite3_uint64)1) << i;
+        z += n;
+        if (*z == ',') z++;
+      }
       continue;
     }
     if (strncmp(z, "order:", 6) == 0) {
@@ -817,6 +847,8 @@ static int svFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
       break;
     }
   }
+  /* A key lookup finds one row at most: the store need not look further. */
+  if ((idxNum & SV_IDX_KEY) && scan.nLimit < 0) scan.nLimit = 1;
   scan.zPlan = idxStr ? idxStr : "";
   scan.nCons = nCons;
   scan.aCons = pCur->aCons;
@@ -842,8 +874,17 @@ static int svEof(sqlite3_vtab_cursor *cur) {
 static int svColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
   sv_cursor *pCur = (sv_cursor *)cur;
   sv_vtab *p = (sv_vtab *)cur->pVtab;
+  const statevtab_store_methods *m = p->pRef->pStore->pMethods;
   statevtab_value v;
-  int rc = p->pRef->pStore->pMethods->xColumn(pCur->pCur, i, &v);
+  int rc;
+  if (m->xColumnValue) {
+    sqlite3_value *pVal = m->xColumnValue(pCur->pCur, i);
+    if (pVal) {
+      sqlite3_result_value(ctx, pVal);
+      return SQLITE_OK;
+    }
+  }
+  rc = m->xColumn(pCur->pCur, i, &v);
   if (rc != SQLITE_OK) return svStoreError(p, rc);
   sv_value_result(ctx, &v);
   return SQLITE_OK;
