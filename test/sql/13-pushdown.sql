@@ -1,6 +1,7 @@
 -- 13-pushdown: constraints that xBestIndex hands to the store, shown by
 -- EXPLAIN QUERY PLAN ("INDEX <idxNum>:<terms>", terms as in vtab.c:
--- "col=" "col<" "col<=" "col>" "col>=" "col?=" (IS) and "limit"), and the
+-- "col=" "col<" "col<=" "col>" "col>=" "col?=" (IS), "limit", and
+-- "cols:a,b" when the statement reads only some columns), and the
 -- rows each plan returns.  idxNum: 1 key lookup, 2 indexed column,
 -- 8 LIMIT pushed, 0 scan.  No ORDER BY in any plan here: whether a store
 -- consumes ORDER BY is its own business (50-local-plans.sql).

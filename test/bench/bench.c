@@ -1,0 +1,1064 @@
+/*
+** 2026-11-22
+**
+** bench.c -- statevtab's benchmarks: each operation is timed through a
+** statevtab table on the local store and, in the same run, on a plain SQLite
+** table doing the same work, and reported as a ratio.
+**
+**   cc -O2 test/bench/bench.c -o test/out/bench -lsqlite3
+**   test/out/bench [-e ./statevtab.so] [-n 100000] [--db file|memory|both]
+**   test/out/bench --quick            # small sizes, a smoke run
+**   test/out/bench --only lookup,scan # some benchmarks (see --list)
+**
+** Not part of pass/fail: the targets of issue 2 (lookup and scan within 1.5x
+** of the raw engine) are printed as information, never asserted; the exit
+** status is non-zero only when a benchmark could not run.
+**
+** HOW IT WORKS
+**
+** There are two "sides", each its own database (a file in a fresh temporary
+** directory, WAL and synchronous=NORMAL, or :memory:) with the same
+** connection settings:
+**
+**   statevtab  the extension loaded, CREATE VIRTUAL TABLE tasks USING
+**              state_tasks(); rows live in the shadow table tasks_data
+**   raw        a plain table "tasks" created from a copy of the DDL that the
+**              local store (vtab/store_sqlite.c) ran for tasks_data: the same
+**              columns, UNIQUE constraints and indexes.  The program
+**              generates the UUIDv7 ids and the timestamps that statevtab
+**              would, so both sides store the same bytes.
+**
+** The copy is checked (pragma_table_info and the column lists of every
+** index on both sides); a difference is printed as a warning, since the
+** comparison is only fair while the raw side mirrors the store.
+**
+** Each benchmark is a row of aBench[] below: a name for --only and a
+** function that calls measure() once per reported operation.  measure() runs
+** one operation nRep times (-r) on each side, interleaved (statevtab, raw, raw,
+** statevtab, ...) so that a noisy neighbour hurts both, keeps the best time
+** of each side and records ops/s and the ratio statevtab time / raw time
+** (1.0 = same speed, 1.5 = 50% slower).  An operation is a RunFn: it does
+** its own untimed set-up, times only the work, and returns a checksum over
+** what it read so that a side that silently did less work is caught.
+**
+** ADDING A BENCHMARK (e.g. the claim benchmarks of issue 3)
+**
+** Write `static int benchX(Ctx *c)` that calls measure() with a RunFn per
+** side-neutral operation, and replace the row's NULL xBench in aBench[].  A
+** RunFn gets the Side (s->bSv says which one) and may use:
+**   sidePopulate(c, s)      make sure s has the standard N tasks
+**   benchOpen(c, bSv, zPath, &db)  a new connection configured like the
+**                           side's own (pragmas, extension, busy timeout):
+**                           what a forked worker process opens
+**   now_ms(), gen_uuid7()   the raw side's clock and ids
+**   c->bFile                0 in the :memory: pass (no second process can
+**                           share the database: multi-process benchmarks
+**                           call skip() there)
+** The claim benchmarks (issue 3: state_claim + state_complete, 1 and 4
+** processes, n=1 and n=100, vs the same claim done with the sqlite3 API on
+** the raw table; target >= 0.8x raw) are not written yet; their rows
+** are listed in aBench[] with xBench = NULL until then.
+*/
+#define _GNU_SOURCE 1 /* mkdtemp, strdup */
+#include <sqlite3.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------ options */
+
+typedef struct Opts {
+  int nTask;         /* -n: tasks enqueued */
+  int nLookup;       /* -m: lookups by id per run */
+  int nScan;         /* -k: filtered scans (and counts) per run */
+  int nRep;          /* -r: runs per side; the best one counts */
+  int nCacheKib;     /* --cache-kib: page cache per connection; 0 = default */
+  int bFile;         /* --db file|both */
+  int bMemory;       /* --db memory|both */
+  int bKeep;         /* --keep: keep the temporary directory */
+  const char *zExt;  /* -e: path of the extension */
+  const char *zOnly; /* --only: comma-separated benchmark names */
+  int iOnlySide;     /* --side: -1 both, 0 statevtab only, 1 raw only */
+  int bVerbose;      /* -v: progress on stderr */
+  int nPragma;       /* --pragma: extra PRAGMAs for both sides */
+  const char *azPragma[8];
+} Opts;
+
+/* ----------------------------------------------------------- the data */
+
+#define NQUEUE 4
+static const char *const azQueue[NQUEUE] = {"email", "billing", "reports",
+                                            "webhooks"};
+static const char *const azName[] = {"send_welcome", "charge_card",
+                                     "build_report", "post_hook",
+                                     "resize_image", "sync_account"};
+#define NNAME (int)(sizeof(azName) / sizeof(azName[0]))
+
+/* One task to enqueue, the same on both sides. */
+typedef struct Task {
+  const char *zQueue;
+  const char *zName;
+  char zPayload[64];
+  int iPriority;
+} Task;
+
+/* xorshift64*: deterministic, so both sides get the same data and lookups. */
+static unsigned long long rngNext(unsigned long long *p) {
+  unsigned long long x = *p;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  *p = x;
+  return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* Column positions of SELECT * (checked against the declared schema). */
+#define COL_ID 0
+#define COL_PAYLOAD 4
+#define COL_PRIORITY 6
+#define NCOL 20
+
+/*
+** The raw side's DDL, copied at start-up from the shadow table that the
+** local store creates (mirrorSchema), so the two sides always have the same
+** columns, UNIQUE constraints and indexes.  Today that is 20 columns,
+** UNIQUE(id), UNIQUE(queue, idempotency_key) ON CONFLICT IGNORE, one index
+** per indexed column and (queue, state, priority, run_at, id) for queue.
+*/
+static char *zRawSchema = 0;
+
+/* ------------------------------------------------------------- context */
+
+typedef struct Side {
+  const char *zLabel; /* "statevtab" or "raw" */
+  int bSv;            /* 1: the statevtab side */
+  char *zPath;        /* database file, or ":memory:" */
+  sqlite3 *db;        /* the side's connection */
+  int bPopulated;     /* holds the standard N tasks */
+  char **azId;        /* ids of those tasks (for lookups), or NULL */
+  int nId;
+} Side;
+
+#define MAX_RESULT 32
+typedef struct Result {
+  const char *zOp;
+  const char *zUnit;
+  double target;  /* 0: none */
+  double aOps[2]; /* operations per second, [0] statevtab, [1] raw */
+  double ratio;   /* statevtab time / raw time */
+  int bMismatch;  /* checksums differ between the sides */
+  const char *zSkip;
+} Result;
+
+typedef struct Ctx {
+  const Opts *o;
+  int bFile;
+  const char *zMode; /* "file" or ":memory:" */
+  char *zDir;        /* temporary directory */
+  Side aSide[2];     /* [0] statevtab, [1] raw */
+  Task *aTask;       /* the nTask tasks to enqueue */
+  int *aiLookup;     /* nLookup task indexes to look up */
+  Result aRes[MAX_RESULT];
+  int nRes;
+} Ctx;
+
+static void fatal(const char *zFmt, ...) {
+  va_list ap;
+  va_start(ap, zFmt);
+  fprintf(stderr, "bench: ");
+  vfprintf(stderr, zFmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  exit(2);
+}
+
+static double now_sec(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/*
+** Bracket the timed part of a RunFn.  Built with -DBENCH_CALLGRIND, they also
+** switch callgrind's collection on and off, so that
+**   valgrind --tool=callgrind --collect-atstart=no test/out/bench-cg ...
+** profiles only the measured work (see test/bench/run --callgrind).
+*/
+#ifdef BENCH_CALLGRIND
+#include <valgrind/callgrind.h>
+#else
+#define CALLGRIND_TOGGLE_COLLECT
+#endif
+static double timerStart(void) {
+  CALLGRIND_TOGGLE_COLLECT;
+  return now_sec();
+}
+static double timerStop(double t0) {
+  double t = now_sec() - t0;
+  CALLGRIND_TOGGLE_COLLECT;
+  return t;
+}
+
+static sqlite3_int64 now_ms(void) {
+  struct timeval tv;
+  gettimeofday(&tv, 0);
+  return (sqlite3_int64)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/*
+** The raw side's ids: UUIDv7 text as vtab/util.c makes it (48-bit ms, a
+** 12-bit sequence within the ms, 62 random bits from sqlite3_randomness), so
+** both sides index 36-byte time-ordered keys and pay for the same randomness.
+*/
+static void gen_uuid7(char *zOut /* >= 37 bytes */) {
+  static const char hex[] = "0123456789abcdef";
+  static sqlite3_int64 iLastMs = 0;
+  static unsigned iSeq = 0;
+  unsigned char a[16], r[8];
+  sqlite3_int64 ms = now_ms();
+  int i, j;
+  if (ms <= iLastMs) {
+    ms = iLastMs;
+    if (++iSeq > 0xfff) {
+      ms++;
+      iSeq = 0;
+    }
+  } else {
+    iSeq = 0;
+  }
+  iLastMs = ms;
+  sqlite3_randomness(sizeof(r), r);
+  for (i = 0; i < 6; i++)
+    a[i] = (unsigned char)(ms >> (40 - 8 * i));
+  a[6] = (unsigned char)(0x70 | ((iSeq >> 8) & 0x0f));
+  a[7] = (unsigned char)(iSeq & 0xff);
+  a[8] = (unsigned char)(0x80 | (r[0] & 0x3f));
+  memcpy(&a[9], &r[1], 7);
+  for (i = 0, j = 0; i < 16; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10)
+      zOut[j++] = '-';
+    zOut[j++] = hex[a[i] >> 4];
+    zOut[j++] = hex[a[i] & 0x0f];
+  }
+  zOut[j] = 0;
+}
+
+static void execOrDie(sqlite3 *db, const char *zSql) {
+  char *zErr = 0;
+  if (sqlite3_exec(db, zSql, 0, 0, &zErr) != SQLITE_OK) {
+    fatal("%s: %s", zSql, zErr ? zErr : sqlite3_errmsg(db));
+  }
+}
+
+static sqlite3_stmt *prepareOrDie(sqlite3 *db, const char *zSql) {
+  sqlite3_stmt *p = 0;
+  if (sqlite3_prepare_v2(db, zSql, -1, &p, 0) != SQLITE_OK) {
+    fatal("prepare %s: %s", zSql, sqlite3_errmsg(db));
+  }
+  return p;
+}
+
+static void stepDone(sqlite3_stmt *p, sqlite3 *db) {
+  int rc;
+  while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+  }
+  if (rc != SQLITE_DONE)
+    fatal("%s: %s", sqlite3_sql(p), sqlite3_errmsg(db));
+  sqlite3_reset(p);
+}
+
+/*
+** Open a connection configured like side bSv's: WAL and synchronous=NORMAL
+** for a file, the same page cache size on both sides, a busy timeout, and
+** the extension on the statevtab side.  *pDb is the caller's to close.
+*/
+static void benchOpen(Ctx *c, int bSv, const char *zPath, sqlite3 **pDb) {
+  sqlite3 *db = 0;
+  char *zErr = 0;
+  char zSql[64];
+  int i;
+  if (sqlite3_open_v2(zPath, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                      0) != SQLITE_OK) {
+    fatal("open %s: %s", zPath, db ? sqlite3_errmsg(db) : "out of memory");
+  }
+  sqlite3_busy_timeout(db, 5000);
+  if (c->bFile)
+    execOrDie(db, "PRAGMA journal_mode=WAL");
+  execOrDie(db, "PRAGMA synchronous=NORMAL");
+  if (c->o->nCacheKib > 0) {
+    snprintf(zSql, sizeof(zSql), "PRAGMA cache_size=-%d", c->o->nCacheKib);
+    execOrDie(db, zSql);
+  }
+  for (i = 0; i < c->o->nPragma; i++) {
+    char *z = sqlite3_mprintf("PRAGMA %s", c->o->azPragma[i]);
+    execOrDie(db, z);
+    sqlite3_free(z);
+  }
+  if (bSv) {
+    sqlite3_enable_load_extension(db, 1);
+    if (sqlite3_load_extension(db, c->o->zExt, "sqlite3_statevtab_init",
+                               &zErr) != SQLITE_OK) {
+      fatal("load %s: %s", c->o->zExt, zErr ? zErr : "?");
+    }
+    sqlite3_enable_load_extension(db, 0);
+  }
+  *pDb = db;
+}
+
+static void freeIds(Side *s) {
+  int i;
+  for (i = 0; i < s->nId; i++)
+    free(s->azId[i]);
+  free(s->azId);
+  s->azId = 0;
+  s->nId = 0;
+}
+
+/* Close side s and reopen it on a new, empty database with the table. */
+static void sideFresh(Ctx *c, Side *s) {
+  static const char *const azSuffix[] = {"", "-wal", "-shm", "-journal"};
+  size_t i;
+  if (s->db)
+    sqlite3_close(s->db);
+  s->db = 0;
+  s->bPopulated = 0;
+  freeIds(s);
+  if (c->bFile) {
+    for (i = 0; i < sizeof(azSuffix) / sizeof(azSuffix[0]); i++) {
+      char *z = sqlite3_mprintf("%s%s", s->zPath, azSuffix[i]);
+      if (unlink(z) && errno != ENOENT)
+        fatal("unlink %s: %s", z, strerror(errno));
+      sqlite3_free(z);
+    }
+  }
+  benchOpen(c, s->bSv, s->zPath, &s->db);
+  execOrDie(s->db, s->bSv ? "CREATE VIRTUAL TABLE tasks USING state_tasks()"
+                          : zRawSchema);
+}
+
+/* ---------------------------------------------------------- measuring */
+
+/*
+** One measured run of an operation on one side.  Does its own untimed
+** set-up, times only the work and returns the elapsed seconds; sets *pnOps
+** to the number of operations done and *pCheck to a checksum over what was
+** read or written, which must be the same on both sides.
+*/
+typedef double (*RunFn)(Ctx *c, Side *s, void *pArg, double *pnOps,
+                        double *pCheck);
+
+static Result *newResult(Ctx *c, const char *zOp, const char *zUnit,
+                         double target) {
+  Result *r;
+  if (c->nRes >= MAX_RESULT)
+    fatal("too many results (MAX_RESULT)");
+  r = &c->aRes[c->nRes++];
+  memset(r, 0, sizeof(*r));
+  r->zOp = zOp;
+  r->zUnit = zUnit;
+  r->target = target;
+  return r;
+}
+
+/* Report an operation that cannot run in this pass, with the reason. */
+static void skip(Ctx *c, const char *zOp, const char *zWhy) {
+  newResult(c, zOp, "", 0)->zSkip = zWhy;
+}
+
+/*
+** Run xRun nRep times on each side, interleaved, and record the best time
+** of each side as the result zOp (per zUnit; target 0 = none).
+*/
+static void measure(Ctx *c, const char *zOp, const char *zUnit, double target,
+                    RunFn xRun, void *pArg) {
+  Result *r = newResult(c, zOp, zUnit, target);
+  double aBest[2] = {0, 0}, aOps[2] = {0, 0}, aCheck[2] = {0, 0};
+  int rep, j;
+  for (rep = 0; rep < c->o->nRep; rep++) {
+    for (j = 0; j < 2; j++) {
+      int iSide = (rep + j) % 2; /* sv, raw | raw, sv | ... */
+      double nOps = 0, check = 0, t;
+      if (c->o->iOnlySide >= 0 && iSide != c->o->iOnlySide)
+        continue;
+      t = xRun(c, &c->aSide[iSide], pArg, &nOps, &check);
+      if (rep == 0 || t < aBest[iSide])
+        aBest[iSide] = t;
+      aOps[iSide] = nOps;
+      aCheck[iSide] = check;
+    }
+  }
+  for (j = 0; j < 2; j++) {
+    r->aOps[j] = aBest[j] > 0 ? aOps[j] / aBest[j] : 0;
+  }
+  r->ratio = r->aOps[0] > 0 ? r->aOps[1] / r->aOps[0] : 0;
+  r->bMismatch =
+      c->o->iOnlySide < 0 && (aCheck[0] != aCheck[1] || aOps[0] != aOps[1]);
+  if (c->o->bVerbose) {
+    fprintf(stderr, "bench: %s: %s\n", zOp,
+            r->bMismatch ? "checksums differ" : "done");
+  }
+}
+
+/* Read every column of the current row; add to *pCheck what must agree. */
+static void readRow(sqlite3_stmt *p, double *pCheck) {
+  int i, n = sqlite3_column_count(p);
+  for (i = 0; i < n; i++) {
+    switch (sqlite3_column_type(p, i)) {
+    case SQLITE_INTEGER: {
+      sqlite3_int64 v = sqlite3_column_int64(p, i);
+      if (i == COL_PRIORITY)
+        *pCheck += (double)v;
+      break;
+    }
+    case SQLITE_FLOAT:
+      (void)sqlite3_column_double(p, i);
+      break;
+    case SQLITE_TEXT:
+      (void)sqlite3_column_text(p, i);
+      if (i == COL_PAYLOAD || i == COL_ID) {
+        *pCheck += sqlite3_column_bytes(p, i);
+      }
+      break;
+    case SQLITE_BLOB:
+      (void)sqlite3_column_blob(p, i);
+      (void)sqlite3_column_bytes(p, i);
+      break;
+    default:
+      break;
+    }
+  }
+  *pCheck += 1000.0; /* one row */
+}
+
+/* -------------------------------------------------------- the workload */
+
+/*
+** INSERT every task of c->aTask into side s, in one transaction; returns the
+** seconds taken.  bTimed: a measured run (else set-up, kept out of profiles).
+*/
+static double runInsertAll(Ctx *c, Side *s, int bTimed, double *pCheck) {
+  const Opts *o = c->o;
+  sqlite3_stmt *p;
+  double t0;
+  int i;
+  if (s->bSv) {
+    p = prepareOrDie(s->db, "INSERT INTO tasks(queue, name, payload, "
+                            "priority) VALUES(?1, ?2, ?3, ?4)");
+  } else {
+    p = prepareOrDie(
+        s->db,
+        "INSERT INTO tasks(id, execution_id, queue, name, payload, state, "
+        "priority, run_at, attempts, max_attempts, lease_owner, lease_token, "
+        "lease_expires_at, tags, idempotency_key, result, error, created_at, "
+        "updated_at, completed_at) VALUES(?1, NULL, ?2, ?3, ?4, 'pending', "
+        "?5, ?6, 0, 3, NULL, NULL, NULL, '[]', NULL, NULL, NULL, ?6, ?6, "
+        "NULL)");
+  }
+  t0 = bTimed ? timerStart() : now_sec();
+  execOrDie(s->db, "BEGIN");
+  for (i = 0; i < o->nTask; i++) {
+    const Task *t = &c->aTask[i];
+    char zId[40]; /* bound SQLITE_STATIC: must outlive stepDone() */
+    if (s->bSv) {
+      sqlite3_bind_text(p, 1, t->zQueue, -1, SQLITE_STATIC);
+      sqlite3_bind_text(p, 2, t->zName, -1, SQLITE_STATIC);
+      sqlite3_bind_text(p, 3, t->zPayload, -1, SQLITE_STATIC);
+      sqlite3_bind_int(p, 4, t->iPriority);
+    } else {
+      gen_uuid7(zId);
+      sqlite3_bind_text(p, 1, zId, 36, SQLITE_STATIC);
+      sqlite3_bind_text(p, 2, t->zQueue, -1, SQLITE_STATIC);
+      sqlite3_bind_text(p, 3, t->zName, -1, SQLITE_STATIC);
+      sqlite3_bind_text(p, 4, t->zPayload, -1, SQLITE_STATIC);
+      sqlite3_bind_int(p, 5, t->iPriority);
+      sqlite3_bind_int64(p, 6, now_ms());
+    }
+    stepDone(p, s->db);
+    *pCheck += t->iPriority + (double)strlen(t->zPayload);
+  }
+  execOrDie(s->db, "COMMIT");
+  t0 = bTimed ? timerStop(t0) : now_sec() - t0;
+  sqlite3_finalize(p);
+  return t0;
+}
+
+/* Read back the ids of side s (through the table, as a user would). */
+static void loadIds(Ctx *c, Side *s) {
+  sqlite3_stmt *p = prepareOrDie(s->db, "SELECT id FROM tasks");
+  int n = 0;
+  freeIds(s);
+  s->azId = calloc((size_t)c->o->nTask, sizeof(char *));
+  if (!s->azId)
+    fatal("out of memory");
+  while (sqlite3_step(p) == SQLITE_ROW && n < c->o->nTask) {
+    s->azId[n++] = strdup((const char *)sqlite3_column_text(p, 0));
+  }
+  sqlite3_finalize(p);
+  if (n != c->o->nTask)
+    fatal("%s: %d tasks, expected %d", s->zLabel, n, c->o->nTask);
+  s->nId = n;
+}
+
+/* Make sure side s holds the standard N tasks (untimed). */
+static void sidePopulate(Ctx *c, Side *s) {
+  double check = 0;
+  if (s->bPopulated)
+    return;
+  sideFresh(c, s);
+  runInsertAll(c, s, 0, &check);
+  s->bPopulated = 1;
+}
+
+static double runEnqueue(Ctx *c, Side *s, void *pArg, double *pnOps,
+                         double *pCheck) {
+  double t;
+  (void)pArg;
+  sideFresh(c, s);
+  t = runInsertAll(c, s, 1, pCheck);
+  s->bPopulated = 1;
+  *pnOps = c->o->nTask;
+  return t;
+}
+
+static double runLookup(Ctx *c, Side *s, void *pArg, double *pnOps,
+                        double *pCheck) {
+  sqlite3_stmt *p;
+  double t0;
+  int i;
+  (void)pArg;
+  sidePopulate(c, s);
+  if (!s->azId)
+    loadIds(c, s);
+  p = prepareOrDie(s->db, "SELECT * FROM tasks WHERE id = ?1");
+  if (sqlite3_column_count(p) != NCOL)
+    fatal("tasks has %d columns, not %d", sqlite3_column_count(p), NCOL);
+  t0 = timerStart();
+  for (i = 0; i < c->o->nLookup; i++) {
+    const char *zId = s->azId[c->aiLookup[i]];
+    int nRow = 0;
+    sqlite3_bind_text(p, 1, zId, 36, SQLITE_STATIC);
+    while (sqlite3_step(p) == SQLITE_ROW) {
+      readRow(p, pCheck);
+      nRow++;
+    }
+    if (sqlite3_reset(p) != SQLITE_OK || nRow != 1) {
+      fatal("%s: lookup of %s: %d rows (%s)", s->zLabel, zId, nRow,
+            sqlite3_errmsg(s->db));
+    }
+  }
+  t0 = timerStop(t0);
+  sqlite3_finalize(p);
+  *pnOps = c->o->nLookup;
+  return t0;
+}
+
+/* The filtered scan: every column of every pending task of high priority. */
+static double runScan(Ctx *c, Side *s, void *pArg, double *pnOps,
+                      double *pCheck) {
+  sqlite3_stmt *p;
+  double t0, nRow = 0;
+  int i, rc;
+  (void)pArg;
+  sidePopulate(c, s);
+  p = prepareOrDie(s->db, "SELECT * FROM tasks WHERE queue = ?1 AND "
+                          "state = 'pending' AND priority < 3");
+  t0 = timerStart();
+  for (i = 0; i < c->o->nScan; i++) {
+    sqlite3_bind_text(p, 1, azQueue[i % NQUEUE], -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+      readRow(p, pCheck);
+      nRow++;
+    }
+    if (sqlite3_reset(p) != SQLITE_OK) {
+      fatal("%s: scan: %s", s->zLabel, sqlite3_errmsg(s->db));
+    }
+  }
+  t0 = timerStop(t0);
+  sqlite3_finalize(p);
+  *pnOps = nRow; /* rows/s: a scan returns ~7.5% of the table */
+  return t0;
+}
+
+static double runCount(Ctx *c, Side *s, void *pArg, double *pnOps,
+                       double *pCheck) {
+  sqlite3_stmt *p;
+  double t0;
+  int i;
+  (void)pArg;
+  sidePopulate(c, s);
+  p = prepareOrDie(s->db, "SELECT count(*) FROM tasks WHERE queue = ?1");
+  t0 = timerStart();
+  for (i = 0; i < c->o->nScan; i++) {
+    sqlite3_bind_text(p, 1, azQueue[i % NQUEUE], -1, SQLITE_STATIC);
+    if (sqlite3_step(p) != SQLITE_ROW) {
+      fatal("%s: count: %s", s->zLabel, sqlite3_errmsg(s->db));
+    }
+    *pCheck += (double)sqlite3_column_int64(p, 0);
+    sqlite3_reset(p);
+  }
+  t0 = timerStop(t0);
+  sqlite3_finalize(p);
+  *pnOps = c->o->nScan;
+  return t0;
+}
+
+/* ------------------------------------------------------ the benchmarks */
+
+static int benchEnqueue(Ctx *c) {
+  measure(c, "enqueue (1 txn)", "rows/s", 0, runEnqueue, 0);
+  return 0;
+}
+
+static int benchLookup(Ctx *c) {
+  measure(c, "lookup by id", "rows/s", 1.5, runLookup, 0);
+  return 0;
+}
+
+static int benchScan(Ctx *c) {
+  measure(c, "scan queue+state+priority", "rows/s", 1.5, runScan, 0);
+  measure(c, "count(*) where queue=?", "queries/s", 1.5, runCount, 0);
+  return 0;
+}
+
+typedef struct Bench {
+  const char *zName; /* for --only */
+  const char *zHelp;
+  int (*xBench)(Ctx *); /* NULL: planned, not written yet */
+} Bench;
+
+static const Bench aBench[] = {
+    {"enqueue", "INSERT N tasks in one transaction", benchEnqueue},
+    {"lookup", "SELECT * WHERE id=? for M random ids", benchLookup},
+    {"scan",
+     "SELECT * WHERE queue=? AND state='pending' AND priority<3, "
+     "and SELECT count(*) WHERE queue=?, K times each",
+     benchScan},
+    /* Issue 3: claim + complete against a C program doing the same claim
+    ** with the sqlite3 API on the raw table; target >= 0.8x raw throughput
+    ** (so ratio <= 1.25).  Multi-process rows skip the :memory: pass. */
+    {"claim-1p-n1", "claim+complete, 1 process, n=1 (issue 3)", 0},
+    {"claim-1p-n100", "claim+complete, 1 process, n=100 (issue 3)", 0},
+    {"claim-4p-n1", "claim+complete, 4 processes, n=1 (issue 3)", 0},
+    {"claim-4p-n100", "claim+complete, 4 processes, n=100 (issue 3)", 0},
+};
+#define NBENCH (int)(sizeof(aBench) / sizeof(aBench[0]))
+
+/* 1 when benchmark zName was selected by --only (or there is no --only). */
+static int selected(const Opts *o, const char *zName) {
+  const char *z = o->zOnly;
+  size_t n = strlen(zName);
+  if (!z)
+    return 1;
+  while (*z) {
+    size_t m = strcspn(z, ",");
+    if (m == n && strncmp(z, zName, n) == 0)
+      return 1;
+    z += m;
+    if (*z == ',')
+      z++;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------ schema check */
+
+/*
+** Build zRawSchema: create a statevtab tasks table in a scratch :memory:
+** connection and copy the CREATE statements of its shadow table and the
+** shadow table's indexes, renamed from "tasks_data..." to "tasks...".
+*/
+static void mirrorSchema(Ctx *c) {
+  sqlite3 *db = 0;
+  sqlite3_stmt *p;
+  sqlite3_str *s = sqlite3_str_new(0);
+  int nStmt = 0;
+  int bFile = c->bFile;
+  c->bFile = 0;
+  benchOpen(c, 1, ":memory:", &db);
+  c->bFile = bFile;
+  execOrDie(db, "CREATE VIRTUAL TABLE tasks USING state_tasks()");
+  p = prepareOrDie(db, "SELECT sql FROM sqlite_schema WHERE tbl_name = "
+                       "'tasks_data' AND sql IS NOT NULL "
+                       "ORDER BY type = 'index', rowid");
+  while (sqlite3_step(p) == SQLITE_ROW) {
+    const char *z = (const char *)sqlite3_column_text(p, 0);
+    const char *zHit;
+    while ((zHit = strstr(z, "\"tasks_data")) != 0) {
+      sqlite3_str_append(s, z, (int)(zHit - z));
+      sqlite3_str_appendall(s, "\"tasks");
+      z = zHit + strlen("\"tasks_data");
+    }
+    sqlite3_str_appendf(s, "%s;\n", z);
+    nStmt++;
+  }
+  sqlite3_finalize(p);
+  sqlite3_close(db);
+  if (nStmt == 0)
+    fatal("state_tasks created no tasks_data shadow table");
+  sqlite3_free(zRawSchema);
+  zRawSchema = sqlite3_str_finish(s);
+  if (!zRawSchema)
+    fatal("out of memory");
+}
+
+/* Columns and index shapes of table zTab, as one comparable string. */
+static char *schemaSignature(sqlite3 *db, const char *zTab) {
+  static const char zSql[] =
+      "SELECT (SELECT group_concat(name || ' ' || type, ', ') FROM "
+      "(SELECT name, type FROM pragma_table_info(?1) ORDER BY cid)) "
+      "|| char(10) || (SELECT group_concat(sig, char(10)) FROM (SELECT "
+      "  CASE WHEN il.\"unique\" THEN 'UNIQUE(' ELSE 'INDEX(' END || "
+      "  (SELECT group_concat(name, ', ') FROM (SELECT name FROM "
+      "   pragma_index_info(il.name) ORDER BY seqno)) || ')' AS sig "
+      " FROM pragma_index_list(?1) AS il ORDER BY sig))";
+  sqlite3_stmt *p = prepareOrDie(db, zSql);
+  char *z = 0;
+  sqlite3_bind_text(p, 1, zTab, -1, SQLITE_STATIC);
+  if (sqlite3_step(p) == SQLITE_ROW && sqlite3_column_text(p, 0)) {
+    z = strdup((const char *)sqlite3_column_text(p, 0));
+  }
+  sqlite3_finalize(p);
+  return z ? z : strdup("?");
+}
+
+/*
+** Create both sides and check that the raw table has the shadow table's
+** columns and index shapes (a guard on mirrorSchema's copy).
+*/
+static void checkSchemas(Ctx *c) {
+  char *zSv, *zRaw;
+  sideFresh(c, &c->aSide[0]);
+  sideFresh(c, &c->aSide[1]);
+  zSv = schemaSignature(c->aSide[0].db, "tasks_data");
+  zRaw = schemaSignature(c->aSide[1].db, "tasks");
+  if (strcmp(zSv, zRaw) != 0) {
+    fprintf(stderr,
+            "bench: WARNING: the raw table does not mirror the local store; "
+            "ratios are not like for like\n"
+            "--- statevtab tasks_data:\n%s\n--- raw tasks:\n%s\n",
+            zSv, zRaw);
+  }
+  free(zSv);
+  free(zRaw);
+}
+
+/* ------------------------------------------------------------ report */
+
+static void fmtRate(char *zBuf, size_t n, double v) {
+  if (v >= 1e6)
+    snprintf(zBuf, n, "%.2fM", v / 1e6);
+  else if (v >= 1e4)
+    snprintf(zBuf, n, "%.1fk", v / 1e3);
+  else
+    snprintf(zBuf, n, "%.1f", v);
+}
+
+static void report(Ctx *c) {
+  int i, bMismatch = 0;
+  printf("\n%-27s %-10s %12s %12s %7s  %s\n", "operation", "unit", "statevtab",
+         "raw", "ratio", "target (info only)");
+  for (i = 0; i < c->nRes; i++) {
+    const Result *r = &c->aRes[i];
+    char zSv[32], zRaw[32], zTarget[48] = "-";
+    if (r->zSkip) {
+      printf("%-27s skipped: %s\n", r->zOp, r->zSkip);
+      continue;
+    }
+    fmtRate(zSv, sizeof(zSv), r->aOps[0]);
+    fmtRate(zRaw, sizeof(zRaw), r->aOps[1]);
+    if (r->aOps[0] <= 0 || r->aOps[1] <= 0) { /* --side: one side only */
+      printf("%-27s %-10s %12s %12s %7s\n", r->zOp, r->zUnit,
+             r->aOps[0] > 0 ? zSv : "-", r->aOps[1] > 0 ? zRaw : "-", "-");
+      continue;
+    }
+    if (r->target > 0) {
+      snprintf(zTarget, sizeof(zTarget), "<= %.2f %s", r->target,
+               r->ratio <= r->target ? "ok" : "OVER");
+    }
+    printf("%-27s %-10s %12s %12s %7.2f  %s%s\n", r->zOp, r->zUnit, zSv, zRaw,
+           r->ratio, zTarget, r->bMismatch ? "  [checksums differ]" : "");
+    bMismatch |= r->bMismatch;
+  }
+  printf("ratio = statevtab time / raw time (1.00 = same, 1.50 = 50%% "
+         "slower); best of %d, sides interleaved\n",
+         c->o->nRep);
+  if (bMismatch) {
+    printf("WARNING: the two sides read or wrote different data for an "
+           "operation marked [checksums differ]\n");
+  }
+}
+
+/* ------------------------------------------------------------- passes */
+
+/* The pass whose temporary directory fatal() must remove. */
+static Ctx *pCleanup = 0;
+
+/* Remove the temporary databases of pass c (unless --keep). */
+static void removeDir(Ctx *c) {
+  static const char *const azSuffix[] = {"", "-wal", "-shm", "-journal"};
+  size_t k;
+  int i;
+  if (!c->zDir || c->o->bKeep)
+    return;
+  for (i = 0; i < 2; i++) {
+    for (k = 0; k < sizeof(azSuffix) / sizeof(azSuffix[0]); k++) {
+      char *z = sqlite3_mprintf("%s%s", c->aSide[i].zPath, azSuffix[k]);
+      if (z)
+        unlink(z);
+      sqlite3_free(z);
+    }
+  }
+  rmdir(c->zDir);
+}
+
+static void cleanupAtExit(void) {
+  if (pCleanup)
+    removeDir(pCleanup);
+}
+
+/* One pass: every selected benchmark on file or :memory: databases. */
+static int runPass(const Opts *o, int bFile, Task *aTask, int *aiLookup) {
+  Ctx c;
+  int i, rc = 0;
+  memset(&c, 0, sizeof(c));
+  c.o = o;
+  c.bFile = bFile;
+  c.zMode =
+      bFile ? "file database (WAL, synchronous=NORMAL)" : ":memory: database";
+  c.aTask = aTask;
+  c.aiLookup = aiLookup;
+  c.aSide[0].zLabel = "statevtab";
+  c.aSide[0].bSv = 1;
+  c.aSide[1].zLabel = "raw";
+  if (bFile) {
+    const char *zTmp = getenv("TMPDIR");
+    c.zDir = sqlite3_mprintf("%s/statevtab-bench.XXXXXX",
+                             zTmp && zTmp[0] ? zTmp : "/tmp");
+    if (!c.zDir || !mkdtemp(c.zDir))
+      fatal("mkdtemp: %s", strerror(errno));
+    pCleanup = &c;
+    c.aSide[0].zPath = sqlite3_mprintf("%s/statevtab.db", c.zDir);
+    c.aSide[1].zPath = sqlite3_mprintf("%s/raw.db", c.zDir);
+  } else {
+    c.aSide[0].zPath = sqlite3_mprintf(":memory:");
+    c.aSide[1].zPath = sqlite3_mprintf(":memory:");
+  }
+  printf("== %s: %d tasks, %d lookups, %d scans, best of %d%s%s\n", c.zMode,
+         o->nTask, o->nLookup, o->nScan, o->nRep, c.zDir ? ", in " : "",
+         c.zDir ? c.zDir : "");
+  fflush(stdout);
+  if (!zRawSchema)
+    mirrorSchema(&c);
+  checkSchemas(&c);
+  for (i = 0; i < NBENCH; i++) {
+    if (!selected(o, aBench[i].zName))
+      continue;
+    if (!aBench[i].xBench) {
+      if (o->zOnly)
+        skip(&c, aBench[i].zName, "not written yet (issue 3)");
+      continue;
+    }
+    rc |= aBench[i].xBench(&c);
+  }
+  report(&c);
+  fflush(stdout);
+  removeDir(&c);
+  for (i = 0; i < 2; i++) {
+    sqlite3_close(c.aSide[i].db);
+    freeIds(&c.aSide[i]);
+    sqlite3_free(c.aSide[i].zPath);
+  }
+  if (c.zDir && o->bKeep)
+    printf("kept %s\n", c.zDir);
+  sqlite3_free(c.zDir);
+  pCleanup = 0;
+  return rc;
+}
+
+static void usage(FILE *f) {
+  int i;
+  fprintf(
+      f, "usage: bench [options]\n"
+         "  -e, --ext PATH     the extension (default $STATEVTAB_EXT, else "
+         "./statevtab.so)\n"
+         "  -n N               tasks enqueued (default 100000)\n"
+         "  -m M               lookups by id per run (default min(N, 100000))\n"
+         "  -k K               filtered scans and counts per run (default 20)\n"
+         "  -r R               runs per side, best counts (default 3)\n"
+         "  --db MODE          file, memory or both (default both)\n"
+         "  --cache-kib KIB    page cache per connection, both sides "
+         "(default 65536;\n"
+         "                     0 = SQLite's default of 2000 KiB)\n"
+         "  --only A,B         run only these benchmarks\n"
+         "  --quick            small sizes: -n 5000 -k 5 -r 2\n"
+         "  --pragma P         also run PRAGMA P on both sides (repeatable), "
+         "e.g.\n"
+         "                     --pragma temp_store=memory\n"
+         "  --side S           time only side S (statevtab or raw), e.g. "
+         "under perf\n"
+         "  --keep             keep the temporary databases\n"
+         "  -v                 progress on stderr\n"
+         "  --list             list the benchmarks\n"
+         "benchmarks:\n");
+  for (i = 0; i < NBENCH; i++) {
+    fprintf(f, "  %-14s %s%s\n", aBench[i].zName, aBench[i].zHelp,
+            aBench[i].xBench ? "" : " [planned]");
+  }
+}
+
+static int intArg(int argc, char **argv, int *pi) {
+  char *zEnd = 0;
+  long v;
+  if (*pi + 1 >= argc)
+    fatal("%s needs a value", argv[*pi]);
+  v = strtol(argv[++*pi], &zEnd, 10);
+  if (*zEnd || v < 0 || v > 100000000) {
+    fatal("%s: bad number '%s'", argv[*pi - 1], argv[*pi]);
+  }
+  return (int)v;
+}
+
+int main(int argc, char **argv) {
+  Opts o;
+  Task *aTask;
+  int *aiLookup;
+  unsigned long long rng = 0x5eed5eed12345678ULL;
+  int i, rc = 0, nLookup = -1;
+  const char *zDb = "both";
+
+  memset(&o, 0, sizeof(o));
+  o.nTask = 100000;
+  o.nScan = 20;
+  o.nRep = 3;
+  o.nCacheKib = 65536;
+  o.iOnlySide = -1;
+  o.zExt = getenv("STATEVTAB_EXT");
+  if (!o.zExt || !o.zExt[0])
+    o.zExt = "./statevtab.so";
+  for (i = 1; i < argc; i++) {
+    const char *z = argv[i];
+    if (strcmp(z, "-e") == 0 || strcmp(z, "--ext") == 0) {
+      if (i + 1 >= argc)
+        fatal("%s needs a value", z);
+      o.zExt = argv[++i];
+    } else if (strcmp(z, "-n") == 0) {
+      o.nTask = intArg(argc, argv, &i);
+    } else if (strcmp(z, "-m") == 0) {
+      nLookup = intArg(argc, argv, &i);
+    } else if (strcmp(z, "-k") == 0) {
+      o.nScan = intArg(argc, argv, &i);
+    } else if (strcmp(z, "-r") == 0) {
+      o.nRep = intArg(argc, argv, &i);
+    } else if (strcmp(z, "--cache-kib") == 0) {
+      o.nCacheKib = intArg(argc, argv, &i);
+    } else if (strcmp(z, "--db") == 0) {
+      if (i + 1 >= argc)
+        fatal("--db needs a value");
+      zDb = argv[++i];
+    } else if (strcmp(z, "--only") == 0) {
+      if (i + 1 >= argc)
+        fatal("--only needs a value");
+      o.zOnly = argv[++i];
+    } else if (strcmp(z, "--quick") == 0) {
+      o.nTask = 5000;
+      o.nScan = 5;
+      o.nRep = 2;
+    } else if (strcmp(z, "--pragma") == 0) {
+      if (i + 1 >= argc)
+        fatal("--pragma needs a value");
+      if (o.nPragma >= 8)
+        fatal("--pragma: at most 8");
+      o.azPragma[o.nPragma++] = argv[++i];
+    } else if (strcmp(z, "--side") == 0) {
+      if (i + 1 >= argc)
+        fatal("--side needs a value");
+      z = argv[++i];
+      if (strcmp(z, "statevtab") == 0)
+        o.iOnlySide = 0;
+      else if (strcmp(z, "raw") == 0)
+        o.iOnlySide = 1;
+      else
+        fatal("--side: expected statevtab or raw, not '%s'", z);
+    } else if (strcmp(z, "-v") == 0) {
+      o.bVerbose = 1;
+    } else if (strcmp(z, "--keep") == 0) {
+      o.bKeep = 1;
+    } else if (strcmp(z, "--list") == 0 || strcmp(z, "-h") == 0 ||
+               strcmp(z, "--help") == 0) {
+      usage(stdout);
+      return 0;
+    } else {
+      usage(stderr);
+      fatal("unknown option '%s'", z);
+    }
+  }
+  if (strcmp(zDb, "both") == 0)
+    o.bFile = o.bMemory = 1;
+  else if (strcmp(zDb, "file") == 0)
+    o.bFile = 1;
+  else if (strcmp(zDb, "memory") == 0)
+    o.bMemory = 1;
+  else
+    fatal("--db: expected file, memory or both, not '%s'", zDb);
+  if (o.nTask < 1 || o.nRep < 1)
+    fatal("-n and -r must be at least 1");
+  o.nLookup = nLookup >= 0 ? nLookup : (o.nTask < 100000 ? o.nTask : 100000);
+  if (o.zOnly) {
+    const char *z = o.zOnly;
+    while (*z) {
+      size_t m = strcspn(z, ",");
+      int k;
+      for (k = 0; k < NBENCH; k++) {
+        if (strlen(aBench[k].zName) == m && strncmp(aBench[k].zName, z, m) == 0)
+          break;
+      }
+      if (k == NBENCH)
+        fatal("--only: no benchmark '%.*s' (see --list)", (int)m, z);
+      z += m;
+      if (*z == ',')
+        z++;
+    }
+  }
+  if (access(o.zExt, R_OK) != 0) {
+    fatal("extension %s: %s (build it, or pass -e / STATEVTAB_EXT)", o.zExt,
+          strerror(errno));
+  }
+
+  /* The workload, the same for both sides and every pass. */
+  aTask = calloc((size_t)o.nTask, sizeof(Task));
+  aiLookup = calloc((size_t)(o.nLookup ? o.nLookup : 1), sizeof(int));
+  if (!aTask || !aiLookup)
+    fatal("out of memory");
+  for (i = 0; i < o.nTask; i++) {
+    unsigned long long r = rngNext(&rng);
+    Task *t = &aTask[i];
+    t->zQueue = azQueue[r % NQUEUE];
+    t->zName = azName[(r >> 8) % NNAME];
+    t->iPriority = (int)((r >> 16) % 10);
+    snprintf(t->zPayload, sizeof(t->zPayload),
+             "{\"account\":%u,\"attempt\":%d,\"to\":\"user%u@example.com\"}",
+             (unsigned)(r >> 32) % 1000000u, i % 7, (unsigned)(r >> 24) % 997u);
+  }
+  for (i = 0; i < o.nLookup; i++) {
+    aiLookup[i] = (int)(rngNext(&rng) % (unsigned long long)o.nTask);
+  }
+
+  printf("statevtab bench: SQLite %s, extension %s, page cache %s\n",
+         sqlite3_libversion(), o.zExt,
+         o.nCacheKib ? "set on both sides" : "SQLite's default");
+  atexit(cleanupAtExit);
+  if (o.bFile)
+    rc |= runPass(&o, 1, aTask, aiLookup);
+  if (o.bMemory)
+    rc |= runPass(&o, 0, aTask, aiLookup);
+  free(aTask);
+  free(aiLookup);
+  sqlite3_free(zRawSchema);
+  return rc ? 1 : 0;
+}

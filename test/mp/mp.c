@@ -1,0 +1,1591 @@
+/*
+** 2026-11-22
+**
+** mp.c -- statevtab's multi-process tests on the local store: real worker
+** processes sharing one WAL database file, exact counts.
+**
+**   cc -O1 -g test/mp/mp.c -o test/out/mp -lsqlite3
+**   test/out/mp queue    [-e EXT] [-d DIR] [-n TASKS]   (default 20000)
+**   test/out/mp crash    [-e EXT] [-d DIR] [-n TASKS]   (default 2000)
+**   test/out/mp leases   [-e EXT] [-d DIR] [-s SECONDS] (default 3)
+**   test/out/mp counters [-e EXT] [-d DIR] [-n INCRS]   (per process, 10000)
+**   test/out/mp all      ...                            the four in turn
+**
+** Other options: -w WORKERS (8), -k N (n of state_claim, 10),
+** --kill N (crash: workers SIGKILLed, 3), --names N (leases: 3),
+** --ttl MS (leases: 200), --busy-ms MS (busy timeout of each worker's own
+** connection, 5000), --seed N, -v (print every worker error).  EXT defaults
+** to $STATEVTAB_EXT, DIR to a fresh directory under $TEST_TMP or $TMPDIR.
+**
+** Output: one line per check, "PASS mp/<test>/<check>" or
+** "FAIL mp/<test>/<check>: <details>"; lines starting with "# " are
+** information (timings, counts).  Exit status 1 when any check failed,
+** 2 on a usage or set-up error.
+**
+** HOW IT WORKS
+**
+** The parent creates the database (WAL, the four statevtab tables) and
+** fills it, closes its connection, then starts workers by fork+exec of its
+** own executable ("mp _worker KIND ..."), so that no SQLite state crosses a
+** fork.  Every worker opens its own connection (busy timeout, synchronous
+** NORMAL), loads the extension, waits for a common start time and runs its
+** loop, writing what it saw to its own file, one record a line, flushed per
+** line so that a worker killed with SIGKILL leaves every record it wrote:
+**
+**   L id token            claimed (before any work or completion)
+**   C id token ret ms     state_complete returned ret (1 or 0) at ms
+**   E rc xrc where msg    an SQLite error (rc, extended rc)
+**   A name tok t0 t1 r0 r1 ret   a lease: state_lease called at t0,
+**                         returned tok at t1; state_release called at r0,
+**                         returned ret at r1 (CLOCK_REALTIME ms)
+**   V value               a value returned by state_incr
+**
+** queue also runs two single-process cases first: a stale token step by
+** step (two connections), and the error message of a primitive that failed
+** on the store's private connection (mp/wal/errmsg-*).
+**
+** The parent then loads every file into TEMP tables of its own connection
+** (rec, err, lease, val) and a snapshot of the tasks table (task), and
+** states each check as SQL over them.
+*/
+#define _GNU_SOURCE 1
+#include <sqlite3.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_WORKERS 64
+
+/* ------------------------------------------------------------ options */
+
+typedef struct Opt {
+  const char *zExt; /* -e: the extension */
+  const char *zDir; /* -d: directory for the databases and records */
+  int nSize;        /* -n: tasks (queue, crash), increments (counters) */
+  int nWorker;      /* -w */
+  int nBatch;       /* -k: n of state_claim */
+  int nKill;        /* --kill */
+  int nSec;         /* -s: leases duration */
+  int nName;        /* --names */
+  int iTtl;         /* --ttl */
+  int iBusyMs;      /* --busy-ms */
+  unsigned iSeed;   /* --seed */
+  int bVerbose;     /* -v */
+  /* worker only */
+  const char *zDb;    /* --db */
+  const char *zOut;   /* --out */
+  const char *zQueue; /* --queue: name or JSON array */
+  int iId;            /* --id */
+  long long iStart;   /* --start: CLOCK_REALTIME ms to begin at */
+  long long iEnd;     /* --end: leases: stop at */
+  int iLeaseMs;       /* --lease */
+  int iWorkMin;       /* --work-min: us of "work" per task (crash) */
+  int iWorkMax;       /* --work-max */
+  int iStopMs;        /* --stop-ms: stop after this long without a claim */
+  int bLate;          /* --late: now and then finish after the lease ran out */
+} Opt;
+
+static int nFail = 0, nPass = 0;
+
+static void pass(const char *zName) {
+  printf("PASS %s\n", zName);
+  fflush(stdout);
+  nPass++;
+}
+
+static void fail(const char *zName, const char *zFmt, ...) {
+  va_list ap;
+  printf("FAIL %s: ", zName);
+  va_start(ap, zFmt);
+  vprintf(zFmt, ap);
+  va_end(ap);
+  printf("\n");
+  fflush(stdout);
+  nFail++;
+}
+
+static void info(const char *zFmt, ...) {
+  va_list ap;
+  printf("# ");
+  va_start(ap, zFmt);
+  vprintf(zFmt, ap);
+  va_end(ap);
+  printf("\n");
+  fflush(stdout);
+}
+
+static void die(const char *zFmt, ...) {
+  va_list ap;
+  fprintf(stderr, "mp[%d]: ", (int)getpid());
+  va_start(ap, zFmt);
+  vfprintf(stderr, zFmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\n");
+  exit(2);
+}
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double mono_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long long ms) {
+  struct timespec ts;
+  if (ms <= 0)
+    return;
+  ts.tv_sec = ms / 1000;
+  ts.tv_nsec = (ms % 1000) * 1000000;
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+static void sleep_us(long us) {
+  struct timespec ts;
+  if (us <= 0)
+    return;
+  ts.tv_sec = us / 1000000;
+  ts.tv_nsec = (us % 1000000) * 1000;
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+/* xorshift64*: each process its own stream. */
+static unsigned long long rngState = 88172645463325252ULL;
+static unsigned rnd(unsigned n) {
+  rngState ^= rngState >> 12;
+  rngState ^= rngState << 25;
+  rngState ^= rngState >> 27;
+  return n ? (unsigned)((rngState * 2685821657736338717ULL) >> 33) % n : 0;
+}
+static void rnd_seed(unsigned long long s) {
+  rngState = s * 0x9E3779B97F4A7C15ULL + 1;
+  if (!rngState)
+    rngState = 1;
+  rnd(1);
+}
+
+/* ------------------------------------------------------------ sqlite */
+
+/*
+** Open zDb and load the extension: what every worker does.  Exits (2) on
+** failure: a worker that cannot start is a set-up error, reported by the
+** parent from its exit status.
+*/
+static sqlite3 *open_db(const Opt *o, const char *zDb, int bCreate) {
+  sqlite3 *db = 0;
+  char *zErr = 0;
+  int flags = SQLITE_OPEN_READWRITE | (bCreate ? SQLITE_OPEN_CREATE : 0);
+  if (sqlite3_open_v2(zDb, &db, flags, 0) != SQLITE_OK) {
+    die("open %s: %s", zDb, db ? sqlite3_errmsg(db) : "out of memory");
+  }
+  sqlite3_busy_timeout(db, o->iBusyMs);
+  sqlite3_enable_load_extension(db, 1);
+  if (sqlite3_load_extension(db, o->zExt, "sqlite3_statevtab_init", &zErr) !=
+      SQLITE_OK) {
+    die("load %s: %s", o->zExt, zErr ? zErr : "?");
+  }
+  sqlite3_enable_load_extension(db, 0);
+  if (sqlite3_exec(db, "PRAGMA synchronous=NORMAL", 0, 0, &zErr) != SQLITE_OK) {
+    die("%s: %s", zDb, zErr);
+  }
+  return db;
+}
+
+static void exec_or_die(sqlite3 *db, const char *zSql) {
+  char *zErr = 0;
+  if (sqlite3_exec(db, zSql, 0, 0, &zErr) != SQLITE_OK) {
+    die("%s\n  in: %.200s", zErr ? zErr : "?", zSql);
+  }
+}
+
+static sqlite3_stmt *prep(sqlite3 *db, const char *zSql) {
+  sqlite3_stmt *p = 0;
+  if (sqlite3_prepare_v2(db, zSql, -1, &p, 0) != SQLITE_OK) {
+    die("prepare: %s\n  in: %s", sqlite3_errmsg(db), zSql);
+  }
+  return p;
+}
+
+/* The one integer that zSql (printf-style) returns; -1 on error. */
+static long long q1(sqlite3 *db, const char *zFmt, ...) {
+  va_list ap;
+  char *zSql;
+  sqlite3_stmt *p = 0;
+  long long v = -1;
+  va_start(ap, zFmt);
+  zSql = sqlite3_vmprintf(zFmt, ap);
+  va_end(ap);
+  if (sqlite3_prepare_v2(db, zSql, -1, &p, 0) == SQLITE_OK &&
+      sqlite3_step(p) == SQLITE_ROW) {
+    v = sqlite3_column_int64(p, 0);
+  } else {
+    fprintf(stderr, "mp: %s\n  in: %s\n", sqlite3_errmsg(db), zSql);
+  }
+  sqlite3_finalize(p);
+  sqlite3_free(zSql);
+  return v;
+}
+
+/* The one text value that zSql returns, in a static buffer ("" if none). */
+static const char *qs(sqlite3 *db, const char *zFmt, ...) {
+  static char zBuf[2048];
+  va_list ap;
+  char *zSql;
+  sqlite3_stmt *p = 0;
+  zBuf[0] = 0;
+  va_start(ap, zFmt);
+  zSql = sqlite3_vmprintf(zFmt, ap);
+  va_end(ap);
+  if (sqlite3_prepare_v2(db, zSql, -1, &p, 0) == SQLITE_OK) {
+    if (sqlite3_step(p) == SQLITE_ROW && sqlite3_column_text(p, 0)) {
+      snprintf(zBuf, sizeof(zBuf), "%s", sqlite3_column_text(p, 0));
+    }
+  } else {
+    snprintf(zBuf, sizeof(zBuf), "(sql error: %s)", sqlite3_errmsg(db));
+  }
+  sqlite3_finalize(p);
+  sqlite3_free(zSql);
+  return zBuf;
+}
+
+/* ------------------------------------------------------------ records */
+
+static FILE *pRec = 0; /* the worker's record file */
+static int iWorkerId = 0;
+static int nErr = 0; /* errors this worker saw */
+
+static void rec(const char *zFmt, ...) {
+  va_list ap;
+  va_start(ap, zFmt);
+  vfprintf(pRec, zFmt, ap);
+  va_end(ap);
+  fputc('\n', pRec); /* line buffered: one write(2) per record */
+}
+
+/* Record an error of statement p (or of db when p is NULL) at zWhere. */
+static void rec_error(sqlite3 *db, int rc, const char *zWhere) {
+  char zMsg[300];
+  char *z;
+  snprintf(zMsg, sizeof(zMsg), "%s", sqlite3_errmsg(db));
+  for (z = zMsg; *z; z++) {
+    if (*z == '\n' || *z == '\t')
+      *z = ' ';
+  }
+  rec("E %d %d %s %s", rc & 0xff, sqlite3_extended_errcode(db), zWhere, zMsg);
+  if (++nErr > 2000)
+    die("worker %d: too many errors; last: %s", iWorkerId, zMsg);
+}
+
+/* ------------------------------------------------------------ workers */
+
+typedef struct Claimed {
+  char zId[64];
+  long long iToken;
+} Claimed;
+
+/*
+** Claim up to n tasks into a[]; returns the count, or -1 on an error
+** (recorded).  Rows whose outcome is not 'claimed' are recorded as errors.
+*/
+static int do_claim(sqlite3 *db, sqlite3_stmt *pClaim, Claimed *a) {
+  int n = 0, rc;
+  while ((rc = sqlite3_step(pClaim)) == SQLITE_ROW) {
+    const char *zId = (const char *)sqlite3_column_text(pClaim, 0);
+    const char *zOutcome = (const char *)sqlite3_column_text(pClaim, 2);
+    if (!zOutcome || strcmp(zOutcome, "claimed") != 0 || !zId) {
+      rec("E 0 0 claim outcome '%s' for id %s", zOutcome ? zOutcome : "NULL",
+          zId ? zId : "NULL");
+      nErr++;
+      continue;
+    }
+    snprintf(a[n].zId, sizeof(a[n].zId), "%s", zId);
+    a[n].iToken = sqlite3_column_int64(pClaim, 1);
+    n++;
+  }
+  if (rc != SQLITE_DONE) {
+    rc = sqlite3_reset(pClaim);
+    rec_error(db, rc, "state_claim");
+    return -1;
+  }
+  sqlite3_reset(pClaim);
+  return n;
+}
+
+/* state_complete: 1, 0, or -1 on an error (recorded). */
+static int do_complete(sqlite3 *db, sqlite3_stmt *pDone, const Claimed *c,
+                       int iWorker) {
+  int rc, ret = -1;
+  char zRes[40];
+  snprintf(zRes, sizeof(zRes), "{\"w\":%d}", iWorker);
+  sqlite3_bind_text(pDone, 1, c->zId, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(pDone, 2, c->iToken);
+  sqlite3_bind_text(pDone, 3, zRes, -1, SQLITE_TRANSIENT);
+  rc = sqlite3_step(pDone);
+  if (rc == SQLITE_ROW) {
+    ret = sqlite3_column_int(pDone, 0);
+    rc = sqlite3_step(pDone);
+  }
+  if (rc != SQLITE_DONE) {
+    rc = sqlite3_reset(pDone);
+    rec_error(db, rc, "state_complete");
+    ret = -1;
+  } else {
+    sqlite3_reset(pDone);
+  }
+  if (ret >= 0)
+    rec("C %s %lld %d %lld", c->zId, c->iToken, ret, now_ms());
+  return ret;
+}
+
+/*
+** queue and crash workers: claim a batch, record it (L), do the "work"
+** (crash: sleep), complete each task (C).  Stop after iStopMs without a
+** successful claim.  A --late worker, every 4th batch, sleeps until its
+** leases ran out before completing, so that other workers re-claim them.
+*/
+static int worker_tasks(const Opt *o) {
+  sqlite3 *db = open_db(o, o->zDb, 0);
+  sqlite3_stmt *pClaim = prep(db, "SELECT id, lease_token, outcome FROM "
+                                  "state_claim('tasks', ?1, ?2, ?3, ?4)");
+  sqlite3_stmt *pDone = prep(db, "SELECT state_complete('tasks', ?1, ?2, ?3)");
+  Claimed *a = calloc((size_t)o->nBatch + 1, sizeof(Claimed));
+  char zMe[32];
+  long long tLastClaim;
+  int nBatchDone = 0, i;
+  if (!a)
+    die("out of memory");
+  snprintf(zMe, sizeof(zMe), "w%d", o->iId);
+  sqlite3_bind_text(pClaim, 1, o->zQueue, -1, SQLITE_STATIC);
+  sqlite3_bind_text(pClaim, 2, zMe, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(pClaim, 3, o->iLeaseMs);
+  sqlite3_bind_int(pClaim, 4, o->nBatch);
+  sleep_ms(o->iStart - now_ms());
+  tLastClaim = now_ms();
+  for (;;) {
+    int n = do_claim(db, pClaim, a);
+    if (n <= 0) {
+      if (now_ms() - tLastClaim >= o->iStopMs)
+        break;
+      sleep_ms(n < 0 ? 1 : 5 + rnd(10));
+      continue;
+    }
+    tLastClaim = now_ms();
+    for (i = 0; i < n; i++)
+      rec("L %s %lld", a[i].zId, a[i].iToken);
+    nBatchDone++;
+    if (o->bLate && nBatchDone % 4 == 0) {
+      /* Just after the leases ran out: by then most of the batch has been
+      ** re-claimed (expired tasks sort first) by a worker that works
+      ** through it in claim order; finishing in reverse order meets tasks
+      ** that the new holder still holds. */
+      sleep_ms(o->iLeaseMs + 20 + rnd(40));
+      for (i = n - 1; i >= 0; i--)
+        do_complete(db, pDone, &a[i], o->iId);
+    } else {
+      for (i = 0; i < n; i++) {
+        if (o->iWorkMax > 0) {
+          sleep_us(o->iWorkMin +
+                   (long)rnd((unsigned)(o->iWorkMax - o->iWorkMin + 1)));
+        }
+        do_complete(db, pDone, &a[i], o->iId);
+      }
+    }
+    tLastClaim = now_ms();
+  }
+  sqlite3_finalize(pClaim);
+  sqlite3_finalize(pDone);
+  if (sqlite3_close(db) != SQLITE_OK)
+    die("close: %s", sqlite3_errmsg(db));
+  free(a);
+  return 0;
+}
+
+/*
+** leases worker: until iEnd, take a random one of nName leases; when it is
+** ours, every 4th time re-enter it (same token expected, released once),
+** hold it a few ms, release it.  Records A lines.
+*/
+static int worker_leases(const Opt *o) {
+  sqlite3 *db = open_db(o, o->zDb, 0);
+  sqlite3_stmt *pLease = prep(db, "SELECT state_lease('leases', ?1, ?2, ?3)");
+  sqlite3_stmt *pRel = prep(db, "SELECT state_release('leases', ?1, ?2)");
+  char zMe[32], zName[32];
+  int nGot = 0, nNull = 0;
+  snprintf(zMe, sizeof(zMe), "p%d", o->iId);
+  sleep_ms(o->iStart - now_ms());
+  while (now_ms() < o->iEnd) {
+    long long t0, t1, r0, r1, tok = 0, tok2 = -1;
+    int rc, ret = -1;
+    snprintf(zName, sizeof(zName), "lock%u", rnd((unsigned)o->nName));
+    t0 = now_ms();
+    sqlite3_bind_text(pLease, 1, zName, -1, SQLITE_STATIC);
+    sqlite3_bind_text(pLease, 2, zMe, -1, SQLITE_STATIC);
+    sqlite3_bind_int(pLease, 3, o->iTtl);
+    rc = sqlite3_step(pLease);
+    t1 = now_ms();
+    if (rc != SQLITE_ROW) {
+      rec_error(db, sqlite3_reset(pLease), "state_lease");
+      continue;
+    }
+    if (sqlite3_column_type(pLease, 0) == SQLITE_NULL) {
+      sqlite3_reset(pLease);
+      nNull++;
+      sleep_us(200 + rnd(800));
+      continue;
+    }
+    tok = sqlite3_column_int64(pLease, 0);
+    sqlite3_reset(pLease);
+    nGot++;
+    if (nGot % 4 == 0) {
+      /* Re-entry: same token, depth 2; one release brings it back to 1. */
+      rc = sqlite3_step(pLease);
+      if (rc == SQLITE_ROW && sqlite3_column_type(pLease, 0) != SQLITE_NULL) {
+        tok2 = sqlite3_column_int64(pLease, 0);
+      }
+      if (rc != SQLITE_ROW) {
+        rec_error(db, sqlite3_reset(pLease), "state_lease re-entry");
+      }
+      sqlite3_reset(pLease);
+      if (tok2 != tok) {
+        rec("E 0 0 re-entry %s token %lld then %lld", zName, tok, tok2);
+        nErr++;
+      }
+    }
+    if (nGot % 4 == 0 && tok2 == tok) {
+      /* Not after a failed re-entry: that release would free the lease. */
+      sqlite3_bind_text(pRel, 1, zName, -1, SQLITE_STATIC);
+      sqlite3_bind_text(pRel, 2, zMe, -1, SQLITE_STATIC);
+      rc = sqlite3_step(pRel);
+      if (rc != SQLITE_ROW) {
+        rec_error(db, sqlite3_reset(pRel), "state_release inner");
+      } else if (sqlite3_column_int(pRel, 0) != 1) {
+        rec("E 0 0 inner-release %s returned %d", zName,
+            sqlite3_column_int(pRel, 0));
+        nErr++;
+      }
+      sqlite3_reset(pRel);
+    }
+    sleep_us(1000 + rnd(2000)); /* hold 1-3 ms, far below the ttl */
+    r0 = now_ms();
+    sqlite3_bind_text(pRel, 1, zName, -1, SQLITE_STATIC);
+    sqlite3_bind_text(pRel, 2, zMe, -1, SQLITE_STATIC);
+    rc = sqlite3_step(pRel);
+    if (rc == SQLITE_ROW) {
+      ret = sqlite3_column_int(pRel, 0);
+      sqlite3_reset(pRel);
+    } else {
+      rec_error(db, sqlite3_reset(pRel), "state_release");
+    }
+    r1 = now_ms();
+    rec("A %s %lld %lld %lld %lld %lld %d", zName, tok, t0, t1, r0, r1, ret);
+  }
+  rec("S nulls %d", nNull);
+  sqlite3_finalize(pLease);
+  sqlite3_finalize(pRel);
+  sqlite3_close(db);
+  return 0;
+}
+
+/* counters worker: nSize increments; every value strictly greater. */
+static int worker_counters(const Opt *o) {
+  sqlite3 *db = open_db(o, o->zDb, 0);
+  sqlite3_stmt *p = prep(db, "SELECT state_incr('counters', 'mp', 'hits')");
+  long long prev = 0;
+  int i;
+  sleep_ms(o->iStart - now_ms());
+  for (i = 0; i < o->nSize; i++) {
+    int rc = sqlite3_step(p);
+    if (rc != SQLITE_ROW) {
+      rec_error(db, sqlite3_reset(p), "state_incr");
+      continue;
+    }
+    {
+      long long v = sqlite3_column_int64(p, 0);
+      if (v <= prev) {
+        rec("E 0 0 state_incr returned %lld after %lld", v, prev);
+        nErr++;
+      }
+      prev = v;
+      rec("V %lld", v);
+    }
+    sqlite3_reset(p);
+  }
+  sqlite3_finalize(p);
+  sqlite3_close(db);
+  return 0;
+}
+
+/* ------------------------------------------------------------ parent */
+
+static char zSelf[4096];
+
+typedef struct Worker {
+  pid_t pid;
+  int iId;
+  int bKilled;
+  int status;
+  char zOut[1024];
+} Worker;
+
+/*
+** Start worker iId of KIND with o's options plus the worker ones.  The
+** record file is DIR/<kind>-w<id>.rec.
+*/
+static void spawn(const Opt *o, const char *zKind, Worker *w, int iId,
+                  const char *zDb, long long iStart, int bLate) {
+  char a[64][64]; /* indexed like argv */
+  char *argv[64];
+  int n = 0;
+  pid_t pid;
+#define ARG(...)                                                               \
+  (snprintf(a[n], sizeof(a[n]), __VA_ARGS__), argv[n] = a[n], n++)
+  memset(w, 0, sizeof(*w));
+  w->iId = iId;
+  snprintf(w->zOut, sizeof(w->zOut), "%s/%s-w%d.rec", o->zDir, zKind, iId);
+  argv[n++] = zSelf;
+  argv[n++] = "_worker";
+  argv[n++] = (char *)zKind;
+  argv[n++] = "-e";
+  argv[n++] = (char *)o->zExt;
+  argv[n++] = "--db";
+  argv[n++] = (char *)zDb;
+  argv[n++] = "--out";
+  argv[n++] = w->zOut;
+  argv[n++] = "--queue";
+  argv[n++] = (char *)(o->zQueue ? o->zQueue : "q");
+  ARG("--id");
+  ARG("%d", iId);
+  ARG("--start");
+  ARG("%lld", iStart);
+  ARG("--end");
+  ARG("%lld", o->iEnd);
+  ARG("-n");
+  ARG("%d", o->nSize);
+  ARG("-k");
+  ARG("%d", o->nBatch);
+  ARG("--lease");
+  ARG("%d", o->iLeaseMs);
+  ARG("--work-min");
+  ARG("%d", o->iWorkMin);
+  ARG("--work-max");
+  ARG("%d", o->iWorkMax);
+  ARG("--stop-ms");
+  ARG("%d", o->iStopMs);
+  ARG("--names");
+  ARG("%d", o->nName);
+  ARG("--ttl");
+  ARG("%d", o->iTtl);
+  ARG("--busy-ms");
+  ARG("%d", o->iBusyMs);
+  ARG("--seed");
+  ARG("%u", o->iSeed + 7919u * (unsigned)(iId + 1));
+  if (bLate)
+    argv[n++] = "--late";
+  argv[n] = 0;
+#undef ARG
+  fflush(stdout);
+  fflush(stderr);
+  pid = fork();
+  if (pid < 0)
+    die("fork: %s", strerror(errno));
+  if (pid == 0) {
+    execv(zSelf, argv);
+    fprintf(stderr, "mp: exec %s: %s\n", zSelf, strerror(errno));
+    _exit(127);
+  }
+  w->pid = pid;
+}
+
+static void reap_worker(Worker *w) {
+  while (waitpid(w->pid, &w->status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+/*
+** Check that every worker ended as planned: exit 0, or SIGKILL when we
+** killed it.
+*/
+static void check_exits(const char *zTest, Worker *aW, int nW) {
+  char zName[128], zBad[1024] = "";
+  int i, nBad = 0;
+  size_t k = 0;
+  for (i = 0; i < nW; i++) {
+    int st = aW[i].status, ok;
+    if (aW[i].bKilled) {
+      ok = WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
+    } else {
+      ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    }
+    if (!ok) {
+      nBad++;
+      if (k < sizeof(zBad) - 80) {
+        k += (size_t)snprintf(zBad + k, sizeof(zBad) - k, "%sw%d %s %d",
+                              nBad > 1 ? ", " : "", aW[i].iId,
+                              WIFSIGNALED(st) ? "signal" : "exit",
+                              WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+      }
+    }
+  }
+  snprintf(zName, sizeof(zName), "mp/%s/workers-exit", zTest);
+  if (nBad) {
+    fail(zName, "%d worker(s) ended badly: %s", nBad, zBad);
+  } else {
+    pass(zName);
+  }
+}
+
+/* The TEMP tables the records go to. */
+static void make_rec_tables(sqlite3 *db) {
+  exec_or_die(db,
+              "DROP TABLE IF EXISTS temp.rec; DROP TABLE IF EXISTS temp.err;"
+              "DROP TABLE IF EXISTS temp.lease; DROP TABLE IF EXISTS temp.val;"
+              "CREATE TEMP TABLE rec(w INT, kind TEXT, id TEXT, token INT, "
+              "  ret INT, seq INT, ms INT);"
+              "CREATE TEMP TABLE err(w INT, rc INT, xrc INT, msg TEXT);"
+              "CREATE TEMP TABLE lease(w INT, name TEXT, tok INT, t0 INT, "
+              "  t1 INT, r0 INT, r1 INT, ret INT);"
+              "CREATE TEMP TABLE val(w INT, v INT);");
+}
+
+/* Load worker w's record file into the TEMP tables. */
+static void load_records(sqlite3 *db, const Worker *w) {
+  FILE *f = fopen(w->zOut, "r");
+  char zLine[2048];
+  sqlite3_stmt *pRec, *pErr, *pLease, *pVal;
+  int seq = 0;
+  if (!f)
+    return; /* a worker killed before it wrote anything */
+  exec_or_die(db, "BEGIN");
+  pRec = prep(db, "INSERT INTO rec VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  pErr = prep(db, "INSERT INTO err VALUES(?1, ?2, ?3, ?4)");
+  pLease = prep(db, "INSERT INTO lease VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  pVal = prep(db, "INSERT INTO val VALUES(?1, ?2)");
+  while (fgets(zLine, sizeof(zLine), f)) {
+    char zId[128], zName[128];
+    long long tok, t0, t1, r0, r1, v;
+    int ret, rc, xrc, nOff = 0;
+    size_t nLen = strlen(zLine);
+    if (nLen == 0 || zLine[nLen - 1] != '\n')
+      continue; /* cut by SIGKILL */
+    zLine[nLen - 1] = 0;
+    seq++;
+    if (sscanf(zLine, "L %127s %lld", zId, &tok) == 2) {
+      sqlite3_bind_int(pRec, 1, w->iId);
+      sqlite3_bind_text(pRec, 2, "L", -1, SQLITE_STATIC);
+      sqlite3_bind_text(pRec, 3, zId, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(pRec, 4, tok);
+      sqlite3_bind_null(pRec, 5);
+      sqlite3_bind_int(pRec, 6, seq);
+      sqlite3_bind_null(pRec, 7);
+      sqlite3_step(pRec);
+      sqlite3_reset(pRec);
+    } else if (sscanf(zLine, "C %127s %lld %d %lld", zId, &tok, &ret, &v) ==
+               4) {
+      sqlite3_bind_int64(pRec, 7, v);
+      sqlite3_bind_int(pRec, 1, w->iId);
+      sqlite3_bind_text(pRec, 2, "C", -1, SQLITE_STATIC);
+      sqlite3_bind_text(pRec, 3, zId, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(pRec, 4, tok);
+      sqlite3_bind_int(pRec, 5, ret);
+      sqlite3_bind_int(pRec, 6, seq);
+      sqlite3_step(pRec);
+      sqlite3_reset(pRec);
+    } else if (sscanf(zLine, "E %d %d %n", &rc, &xrc, &nOff) == 2) {
+      sqlite3_bind_int(pErr, 1, w->iId);
+      sqlite3_bind_int(pErr, 2, rc);
+      sqlite3_bind_int(pErr, 3, xrc);
+      sqlite3_bind_text(pErr, 4, zLine + nOff, -1, SQLITE_TRANSIENT);
+      sqlite3_step(pErr);
+      sqlite3_reset(pErr);
+    } else if (sscanf(zLine, "A %127s %lld %lld %lld %lld %lld %d", zName, &tok,
+                      &t0, &t1, &r0, &r1, &ret) == 7) {
+      sqlite3_bind_int(pLease, 1, w->iId);
+      sqlite3_bind_text(pLease, 2, zName, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(pLease, 3, tok);
+      sqlite3_bind_int64(pLease, 4, t0);
+      sqlite3_bind_int64(pLease, 5, t1);
+      sqlite3_bind_int64(pLease, 6, r0);
+      sqlite3_bind_int64(pLease, 7, r1);
+      sqlite3_bind_int(pLease, 8, ret);
+      sqlite3_step(pLease);
+      sqlite3_reset(pLease);
+    } else if (sscanf(zLine, "V %lld", &v) == 1) {
+      sqlite3_bind_int(pVal, 1, w->iId);
+      sqlite3_bind_int64(pVal, 2, v);
+      sqlite3_step(pVal);
+      sqlite3_reset(pVal);
+    }
+  }
+  fclose(f);
+  sqlite3_finalize(pRec);
+  sqlite3_finalize(pErr);
+  sqlite3_finalize(pLease);
+  sqlite3_finalize(pVal);
+  exec_or_die(db, "COMMIT");
+}
+
+/*
+** The error checks every test shares: no SQLITE_BUSY (the design promises
+** waiting), and no error at all.
+*/
+static void check_errors(sqlite3 *db, const char *zTest, int bVerbose) {
+  char zName[128];
+  long long nBusy = q1(db, "SELECT count(*) FROM err WHERE rc IN (5, 6)");
+  long long nAll = q1(db, "SELECT count(*) FROM err");
+  snprintf(zName, sizeof(zName), "mp/%s/no-busy", zTest);
+  if (nBusy != 0) {
+    fail(zName, "%lld SQLITE_BUSY/LOCKED errors in workers; e.g. %s", nBusy,
+         qs(db, "SELECT group_concat(m, ' | ') FROM (SELECT DISTINCT "
+                "'rc=' || xrc || ' ' || msg AS m FROM err WHERE rc IN (5, 6) "
+                "LIMIT 4)"));
+  } else {
+    pass(zName);
+  }
+  snprintf(zName, sizeof(zName), "mp/%s/no-errors", zTest);
+  if (nAll != 0) {
+    fail(zName, "%lld errors in workers; e.g. %s", nAll,
+         qs(db, "SELECT group_concat(m, ' | ') FROM (SELECT 'w' || w || "
+                "' rc=' || xrc || ' ' || msg AS m, count(*) FROM err "
+                "GROUP BY xrc, msg LIMIT 5)"));
+  } else {
+    pass(zName);
+  }
+  if (bVerbose && nAll) {
+    sqlite3_stmt *p = prep(db, "SELECT w, xrc, msg FROM err");
+    while (sqlite3_step(p) == SQLITE_ROW) {
+      info("w%d rc=%d %s", sqlite3_column_int(p, 0), sqlite3_column_int(p, 1),
+           sqlite3_column_text(p, 2));
+    }
+    sqlite3_finalize(p);
+  }
+}
+
+/* "PASS" when v == want, else FAIL with a formatted message. */
+static void expect_eq(const char *zTest, const char *zCheck, long long v,
+                      long long want, const char *zWhat) {
+  char zName[128];
+  snprintf(zName, sizeof(zName), "mp/%s/%s", zTest, zCheck);
+  if (v == want) {
+    pass(zName);
+  } else {
+    fail(zName, "%s: got %lld, want %lld", zWhat, v, want);
+  }
+}
+
+/* The database file of test zTest, created fresh with the four tables. */
+static char *create_db(const Opt *o, const char *zTest) {
+  char *zDb = sqlite3_mprintf("%s/%s.db", o->zDir, zTest);
+  char *zSql;
+  sqlite3 *db;
+  unlink(zDb);
+  zSql = sqlite3_mprintf("%s-wal", zDb);
+  unlink(zSql);
+  sqlite3_free(zSql);
+  zSql = sqlite3_mprintf("%s-shm", zDb);
+  unlink(zSql);
+  sqlite3_free(zSql);
+  db = open_db(o, zDb, 1);
+  exec_or_die(db, "PRAGMA journal_mode=WAL;"
+                  "CREATE VIRTUAL TABLE tasks USING state_tasks();"
+                  "CREATE VIRTUAL TABLE dead_letters USING "
+                  "state_dead_letters();"
+                  "CREATE VIRTUAL TABLE leases USING state_leases();"
+                  "CREATE VIRTUAL TABLE counters USING state_counters();");
+  if (strcmp(qs(db, "PRAGMA journal_mode"), "wal") != 0) {
+    die("%s: journal_mode is %s, not wal", zDb, qs(db, "PRAGMA journal_mode"));
+  }
+  sqlite3_close(db);
+  return zDb;
+}
+
+/* Enqueue n tasks, alternating between queues qa and qb. */
+static void enqueue(const Opt *o, const char *zDb, int n, int nMaxAttempts) {
+  sqlite3 *db = open_db(o, zDb, 0);
+  char *zSql = sqlite3_mprintf(
+      "BEGIN;"
+      "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c "
+      "  WHERE i < %d) "
+      "INSERT INTO tasks(queue, name, payload, max_attempts) "
+      "SELECT CASE i %% 2 WHEN 0 THEN 'qa' ELSE 'qb' END, 'job', "
+      "json_object('i', i), %d FROM c;"
+      "COMMIT;",
+      n, nMaxAttempts);
+  exec_or_die(db, zSql);
+  sqlite3_free(zSql);
+  if (q1(db, "SELECT count(*) FROM tasks WHERE state = 'pending'") != n) {
+    die("enqueue: %lld pending tasks, want %d",
+        q1(db, "SELECT count(*) FROM tasks WHERE state = 'pending'"), n);
+  }
+  sqlite3_close(db);
+}
+
+/*
+** After the workers: open zDb, load the records, snapshot the tasks into
+** TEMP table task.
+*/
+static sqlite3 *open_results(const Opt *o, const char *zDb, Worker *aW,
+                             int nW) {
+  sqlite3 *db = open_db(o, zDb, 0);
+  int i;
+  make_rec_tables(db);
+  for (i = 0; i < nW; i++)
+    load_records(db, &aW[i]);
+  exec_or_die(db, "CREATE TEMP TABLE task AS SELECT id, state, attempts, "
+                  "  lease_token, lease_owner, result FROM tasks;"
+                  "CREATE UNIQUE INDEX temp.task_id ON task(id);"
+                  "CREATE INDEX temp.rec_id ON rec(id, kind);");
+  return db;
+}
+
+/* ------------------------------------------------------------ stale */
+
+/*
+** A stale token, step by step, in one process with two connections (each
+** with its own private store connection): A claims with a short lease, the
+** lease runs out, B claims the same task (token + 1, attempts + 1); then
+** A's complete/renew/fail are refused and B's complete is accepted once.
+*/
+static void test_stale(const Opt *o) {
+  char *zDb = create_db(o, "stale");
+  sqlite3 *a = open_db(o, zDb, 0), *b = open_db(o, zDb, 0);
+  char zId[64] = "", zId2[64] = "";
+  long long tok1 = 0, tok2 = 0, v;
+  sqlite3_stmt *p;
+  const char *T = "mp/queue/stale";
+  char zName[128];
+
+  exec_or_die(a, "INSERT INTO tasks(queue, name, max_attempts) "
+                 "VALUES('s', 'one', 5)");
+  p = prep(a, "SELECT id, lease_token FROM state_claim('tasks', 's', 'A', "
+              "100, 1)");
+  if (sqlite3_step(p) == SQLITE_ROW) {
+    snprintf(zId, sizeof(zId), "%s", sqlite3_column_text(p, 0));
+    tok1 = sqlite3_column_int64(p, 1);
+  }
+  sqlite3_finalize(p);
+  snprintf(zName, sizeof(zName), "%s/renew-while-held", T);
+  v = q1(a, "SELECT state_renew('tasks', %Q, %lld, 100) IS NOT NULL", zId,
+         tok1);
+  if (zId[0] && v == 1) {
+    pass(zName);
+  } else {
+    fail(zName, "claim gave id '%s' token %lld; renew -> %lld", zId, tok1, v);
+  }
+  sleep_ms(250);
+  p = prep(b, "SELECT id, lease_token FROM state_claim('tasks', 's', 'B', "
+              "60000, 1)");
+  if (sqlite3_step(p) == SQLITE_ROW) {
+    snprintf(zId2, sizeof(zId2), "%s", sqlite3_column_text(p, 0));
+    tok2 = sqlite3_column_int64(p, 1);
+  }
+  sqlite3_finalize(p);
+  snprintf(zName, sizeof(zName), "%s/reclaimed-after-expiry", T);
+  if (strcmp(zId, zId2) == 0 && tok2 > tok1 &&
+      q1(b, "SELECT attempts FROM tasks WHERE id = %Q", zId) == 2) {
+    pass(zName);
+  } else {
+    fail(zName,
+         "B claimed '%s' token %lld (A had '%s' token %lld), "
+         "attempts %lld",
+         zId2, tok2, zId, tok1,
+         q1(b, "SELECT attempts FROM tasks WHERE id = %Q", zId));
+  }
+  expect_eq("queue", "stale/complete-refused",
+            q1(a, "SELECT state_complete('tasks', %Q, %lld)", zId, tok1), 0,
+            "state_complete with the old token");
+  expect_eq(
+      "queue", "stale/renew-refused",
+      q1(a, "SELECT state_renew('tasks', %Q, %lld, 1000) IS NULL", zId, tok1),
+      1, "state_renew with the old token IS NULL");
+  expect_eq(
+      "queue", "stale/fail-refused",
+      q1(a, "SELECT state_fail('tasks', %Q, %lld, 'boom') IS NULL", zId, tok1),
+      1, "state_fail with the old token IS NULL");
+  snprintf(zName, sizeof(zName), "%s/row-unchanged", T);
+  {
+    const char *z = qs(a,
+                       "SELECT printf('%%s %%s %%s %%s %%s', state, "
+                       "lease_token, coalesce(lease_owner, '-'), attempts, "
+                       "coalesce(error, '-')) FROM tasks WHERE id = %Q",
+                       zId);
+    char zWant[64];
+    snprintf(zWant, sizeof(zWant), "claimed %lld B 2 -", tok2);
+    if (strcmp(z, zWant) == 0) {
+      pass(zName);
+    } else {
+      fail(zName, "task is '%s', want '%s'", z, zWant);
+    }
+  }
+  expect_eq("queue", "stale/current-accepted",
+            q1(b, "SELECT state_complete('tasks', %Q, %lld, '{\"ok\":1}')", zId,
+               tok2),
+            1, "state_complete with the current token");
+  expect_eq("queue", "stale/second-complete-refused",
+            q1(b, "SELECT state_complete('tasks', %Q, %lld)", zId, tok2), 0,
+            "state_complete again after completion");
+  snprintf(zName, sizeof(zName), "%s/final-row", T);
+  {
+    const char *z = qs(a,
+                       "SELECT state || ' ' || json(result) FROM tasks "
+                       "WHERE id = %Q",
+                       zId);
+    if (strcmp(z, "completed {\"ok\":1}") == 0) {
+      pass(zName);
+    } else {
+      fail(zName, "task is '%s', want 'completed {\"ok\":1}'", z);
+    }
+  }
+  sqlite3_close(a);
+  sqlite3_close(b);
+  sqlite3_free(zDb);
+}
+
+/*
+** An error inside a primitive that ran on the store's private connection
+** (autocommit, WAL file) must carry that connection's message, as it does
+** inside an explicit transaction (the caller's connection).  A trigger on
+** the shadow table makes the UPDATE of the second state_incr fail.
+*/
+static void test_errmsg(const Opt *o) {
+  char *zDb = create_db(o, "errmsg");
+  sqlite3 *db = open_db(o, zDb, 0);
+  const char *zWant = "state_incr: counter is frozen";
+  char zGot[2][300];
+  int i;
+  exec_or_die(db, "CREATE TRIGGER frozen BEFORE UPDATE ON counters_data "
+                  "BEGIN SELECT RAISE(ABORT, 'counter is frozen'); END;"
+                  "SELECT state_incr('counters', 'x', 'y');");
+  for (i = 0; i < 2; i++) {
+    /* 0: autocommit (private connection); 1: explicit transaction */
+    char *zErr = 0;
+    if (i == 1)
+      exec_or_die(db, "BEGIN IMMEDIATE");
+    sqlite3_exec(db, "SELECT state_incr('counters', 'x', 'y')", 0, 0, &zErr);
+    snprintf(zGot[i], sizeof(zGot[i]), "%s", zErr ? zErr : "(no error)");
+    sqlite3_free(zErr);
+    if (i == 1)
+      exec_or_die(db, "ROLLBACK");
+  }
+  for (i = 0; i < 2; i++) {
+    const char *zName = i ? "mp/wal/errmsg-caller-connection"
+                          : "mp/wal/errmsg-private-connection";
+    if (strcmp(zGot[i], zWant) == 0) {
+      pass(zName);
+    } else {
+      fail(zName, "error is '%s', want '%s'", zGot[i], zWant);
+    }
+  }
+  sqlite3_close(db);
+  sqlite3_free(zDb);
+}
+
+/* ------------------------------------------------------------ queue */
+
+static void test_queue(Opt *o) {
+  const char *T = "queue";
+  char *zDb;
+  Worker aW[MAX_WORKERS];
+  sqlite3 *db;
+  double t0, t1;
+  long long n = o->nSize;
+  int i;
+
+  test_stale(o);
+  test_errmsg(o);
+
+  zDb = create_db(o, T);
+  t0 = mono_s();
+  enqueue(o, zDb, o->nSize, 3);
+  info("queue: enqueued %d tasks in %.2f s", o->nSize, mono_s() - t0);
+  o->zQueue = "[\"qa\",\"qb\"]";
+  o->iLeaseMs = 60000;
+  o->iWorkMin = o->iWorkMax = 0;
+  o->iStopMs = 300; /* nothing can come back: leases outlive the test */
+  t0 = mono_s();
+  {
+    long long tStart = now_ms() + 300;
+    for (i = 0; i < o->nWorker; i++)
+      spawn(o, T, &aW[i], i, zDb, tStart, 0);
+  }
+  for (i = 0; i < o->nWorker; i++)
+    reap_worker(&aW[i]);
+  t1 = mono_s();
+  info("queue: %d workers drained %lld tasks (claim n=%d) in %.2f s, "
+       "%.0f tasks/s",
+       o->nWorker, n, o->nBatch, t1 - t0, (double)n / (t1 - t0));
+  check_exits(T, aW, o->nWorker);
+
+  db = open_results(o, zDb, aW, o->nWorker);
+  info("queue: per worker completions: %s",
+       qs(db, "SELECT group_concat(x, ' ') FROM (SELECT 'w' || w || '=' || "
+              "count(*) AS x FROM rec WHERE kind = 'C' AND ret = 1 "
+              "GROUP BY w ORDER BY w)"));
+  expect_eq(T, "all-completed",
+            q1(db, "SELECT count(*) FROM task WHERE state = 'completed'"), n,
+            "tasks in state 'completed'");
+  expect_eq(T, "no-other-state",
+            q1(db, "SELECT count(*) FROM task WHERE state <> 'completed'"), 0,
+            "tasks in another state");
+  expect_eq(T, "claimed-once",
+            q1(db, "SELECT count(*) FROM (SELECT id FROM rec WHERE kind = "
+                   "'L' GROUP BY id HAVING count(*) > 1)"),
+            0, "tasks handed out by state_claim more than once");
+  expect_eq(T, "claims-total",
+            q1(db, "SELECT count(DISTINCT id) FROM rec WHERE kind = 'L'"), n,
+            "distinct tasks claimed");
+  expect_eq(T, "completed-once",
+            q1(db, "SELECT count(*) FROM (SELECT id FROM rec WHERE kind = "
+                   "'C' AND ret = 1 GROUP BY id HAVING count(*) > 1)"),
+            0, "tasks completed (state_complete = 1) more than once");
+  expect_eq(T, "completions-total",
+            q1(db, "SELECT count(DISTINCT id) FROM rec WHERE kind = 'C' AND "
+                   "ret = 1"),
+            n, "distinct tasks completed by workers");
+  expect_eq(T, "no-refused-completion",
+            q1(db, "SELECT count(*) FROM rec WHERE kind = 'C' AND ret = 0"), 0,
+            "state_complete returning 0 for a held token (60 s lease)");
+  expect_eq(T, "completed-by-claimer",
+            q1(db, "SELECT count(*) FROM rec c JOIN rec l ON l.id = c.id AND "
+                   "l.kind = 'L' WHERE c.kind = 'C' AND c.ret = 1 AND "
+                   "(l.w <> c.w OR l.token <> c.token)"),
+            0, "completions by another worker or token than the claim's");
+  expect_eq(T, "row-matches",
+            q1(db, "SELECT count(*) FROM rec c JOIN task t USING(id) WHERE "
+                   "c.kind = 'C' AND c.ret = 1 AND (t.lease_token <> c.token "
+                   "OR t.attempts <> 1 OR json_extract(t.result, '$.w') <> "
+                   "c.w OR t.lease_owner IS NOT NULL)"),
+            0, "completed rows whose token/attempts/result/owner disagree");
+  check_errors(db, T, o->bVerbose);
+  expect_eq(T, "integrity", strcmp(qs(db, "PRAGMA integrity_check"), "ok") == 0,
+            1, "PRAGMA integrity_check is ok");
+  sqlite3_close(db);
+  sqlite3_free(zDb);
+}
+
+/* ------------------------------------------------------------ crash */
+
+/* Does the last complete line of file z start with "L "? */
+static int last_line_is_claim(const char *z) {
+  char zBuf[512];
+  int fd = open(z, O_RDONLY);
+  off_t sz;
+  ssize_t n;
+  int i, iEnd;
+  if (fd < 0)
+    return 0;
+  sz = lseek(fd, 0, SEEK_END);
+  if (sz <= 0) {
+    close(fd);
+    return 0;
+  }
+  n = pread(fd, zBuf, sizeof(zBuf) - 1,
+            sz > (off_t)sizeof(zBuf) - 1 ? sz - (off_t)sizeof(zBuf) + 1 : 0);
+  close(fd);
+  if (n <= 0 || zBuf[n - 1] != '\n')
+    return 0;
+  iEnd = (int)n - 1;
+  for (i = iEnd - 1; i >= 0 && zBuf[i] != '\n'; i--) {
+  }
+  return zBuf[i + 1] == 'L' && zBuf[i + 2] == ' ';
+}
+
+/*
+** crash: 8 workers with 300 ms leases, 2-8 ms of "work" per task; the
+** parent SIGKILLs nKill of them at random moments, each right after it
+** recorded a claim (so it dies holding leases), then starts as many fresh
+** workers.  The last worker is "late": every 4th batch it finishes only
+** after its leases ran out, so stale completions meet re-claimed tasks.
+** Tasks have max_attempts 10, so nothing may die.
+*/
+static void test_crash(Opt *o) {
+  const char *T = "crash";
+  char *zDb = create_db(o, T);
+  Worker aW[MAX_WORKERS];
+  int aVictim[MAX_WORKERS], nW = o->nWorker, nTotal, i, j;
+  long long aKillAt[MAX_WORKERS], tStart, n = o->nSize;
+  double t0;
+  sqlite3 *db;
+
+  if (o->nKill > nW - 2)
+    o->nKill = nW - 2;
+  enqueue(o, zDb, o->nSize, 10);
+  o->zQueue = "[\"qa\",\"qb\"]";
+  o->iLeaseMs = 300;
+  o->iWorkMin = 2000;
+  o->iWorkMax = 8000;
+  o->iStopMs = 3 * o->iLeaseMs + 700; /* outlast every dead lease */
+
+  /* Victims among workers 0..nW-2; the last one is the late worker. */
+  for (i = 0; i < nW - 1; i++)
+    aVictim[i] = i;
+  for (i = 0; i < o->nKill; i++) {
+    j = i + (int)rnd((unsigned)(nW - 1 - i));
+    int t = aVictim[i];
+    aVictim[i] = aVictim[j];
+    aVictim[j] = t;
+    aKillAt[i] = 250 + rnd(1200);
+  }
+  for (i = 0; i < o->nKill; i++) { /* sort the kill times */
+    for (j = i + 1; j < o->nKill; j++) {
+      if (aKillAt[j] < aKillAt[i]) {
+        long long t = aKillAt[i];
+        aKillAt[i] = aKillAt[j];
+        aKillAt[j] = t;
+      }
+    }
+  }
+
+  t0 = mono_s();
+  tStart = now_ms() + 300;
+  for (i = 0; i < nW; i++)
+    spawn(o, T, &aW[i], i, zDb, tStart, i == nW - 1);
+  nTotal = nW;
+  for (i = 0; i < o->nKill; i++) {
+    Worker *w = &aW[aVictim[i]];
+    long long tWait;
+    sleep_ms(tStart + aKillAt[i] - now_ms());
+    /* Kill while it holds leases: right after it recorded a claim. */
+    for (tWait = now_ms() + 500; now_ms() < tWait;) {
+      if (last_line_is_claim(w->zOut))
+        break;
+      sleep_us(200);
+    }
+    if (waitpid(w->pid, &w->status, WNOHANG) == w->pid) {
+      /* It ran out of work first (a small -n): nothing to kill. */
+      info("crash: w%d had already exited at +%lld ms", w->iId,
+           now_ms() - tStart);
+      w->pid = 0;
+      continue;
+    }
+    kill(w->pid, SIGKILL);
+    w->bKilled = 1;
+    reap_worker(w);
+    info("crash: SIGKILLed w%d at +%lld ms", w->iId, now_ms() - tStart);
+  }
+  /* Fresh workers replace the dead ones and drain the rest. */
+  for (i = 0; i < o->nKill; i++) {
+    spawn(o, T, &aW[nTotal], nTotal, zDb, now_ms(), 0);
+    nTotal++;
+  }
+  for (i = 0; i < nTotal; i++) {
+    if (!aW[i].bKilled && aW[i].pid)
+      reap_worker(&aW[i]);
+  }
+  for (i = j = 0; i < nTotal; i++)
+    j += aW[i].bKilled;
+  info("crash: %lld tasks, %d workers + %d fresh, %d killed, lease %d ms, "
+       "%.2f s",
+       n, nW, o->nKill, j, o->iLeaseMs, mono_s() - t0);
+  check_exits(T, aW, nTotal);
+
+  db = open_results(o, zDb, aW, nTotal);
+  exec_or_die(db, "CREATE TEMP TABLE victim(w INT PRIMARY KEY)");
+  for (i = 0; i < o->nKill; i++) {
+    char *z = sqlite3_mprintf("INSERT INTO victim VALUES(%d)", aVictim[i]);
+    exec_or_die(db, z);
+    sqlite3_free(z);
+  }
+  /* Tasks a victim held when it died: claimed (L), and neither a C record
+  ** of it nor the row says that it completed them (it may have died between
+  ** state_complete and writing the record). */
+  exec_or_die(db,
+              "CREATE TEMP TABLE held AS SELECT l.w, l.id, l.token FROM rec l "
+              "WHERE l.kind = 'L' AND l.w IN victim AND NOT EXISTS (SELECT 1 "
+              "FROM rec c WHERE c.kind = 'C' AND c.id = l.id AND c.token = "
+              "l.token AND c.w = l.w) AND NOT EXISTS (SELECT 1 FROM task t "
+              "WHERE t.id = l.id AND t.state = 'completed' AND t.lease_token "
+              "= l.token AND json_extract(t.result, '$.w') = l.w)");
+  info("crash: tasks held by killed workers: %lld (%s); late completions "
+       "refused as stale: %lld, %lld of them while the new holder still "
+       "held the task",
+       q1(db, "SELECT count(*) FROM held"),
+       qs(db, "SELECT group_concat(x, ' ') FROM (SELECT 'w' || w || '=' || "
+              "count(*) AS x FROM held GROUP BY w)"),
+       q1(db, "SELECT count(*) FROM rec WHERE kind = 'C' AND ret = 0"),
+       q1(db, "SELECT count(*) FROM rec r WHERE kind = 'C' AND ret = 0 AND "
+              "EXISTS (SELECT 1 FROM rec c WHERE c.kind = 'C' AND c.ret = 1 "
+              "AND c.id = r.id AND c.token > r.token AND c.ms > r.ms)"));
+
+  expect_eq(T, "all-completed",
+            q1(db, "SELECT count(*) FROM task WHERE state = 'completed'"), n,
+            "tasks in state 'completed'");
+  expect_eq(T, "nothing-lost", q1(db, "SELECT count(*) FROM task"), n,
+            "tasks in the table");
+  expect_eq(T, "completed-once",
+            q1(db, "SELECT count(*) FROM (SELECT id FROM rec WHERE kind = "
+                   "'C' AND ret = 1 GROUP BY id HAVING count(*) > 1)"),
+            0, "tasks with more than one accepted state_complete");
+  /* A killed worker may have completed a task and died before it wrote the
+  ** C record, so the records hold at most n accepted completions and every
+  ** task without one is a victim's. */
+  expect_eq(T, "completions-accounted",
+            q1(db, "SELECT count(*) FROM task t WHERE NOT EXISTS (SELECT 1 "
+                   "FROM rec c WHERE c.kind = 'C' AND c.ret = 1 AND c.id = "
+                   "t.id) AND json_extract(t.result, '$.w') NOT IN victim"),
+            0, "completed tasks with no accepted completion on record");
+  expect_eq(T, "handout-unique",
+            q1(db, "SELECT count(*) FROM (SELECT 1 FROM rec WHERE kind = 'L' "
+                   "GROUP BY id, token HAVING count(*) > 1)"),
+            0, "(task, token) pairs handed to two claims");
+  expect_eq(T, "accepted-token-current",
+            q1(db, "SELECT count(*) FROM rec c JOIN task t USING(id) WHERE "
+                   "c.kind = 'C' AND c.ret = 1 AND c.token <> t.lease_token"),
+            0, "completions accepted with a token that was not the last");
+  expect_eq(T, "refused-token-stale",
+            q1(db, "SELECT count(*) FROM rec c JOIN task t USING(id) WHERE "
+                   "c.kind = 'C' AND c.ret = 0 AND c.token >= t.lease_token"),
+            0, "completions refused although the token was current");
+  {
+    long long nHeld = q1(db, "SELECT count(*) FROM held");
+    char zName[64];
+    snprintf(zName, sizeof(zName), "mp/%s/killed-held-leases", T);
+    if (nHeld > 0) {
+      pass(zName);
+    } else {
+      fail(zName, "no killed worker held a lease when it died (test did not "
+                  "exercise expiry; re-run)");
+    }
+  }
+  expect_eq(T, "reclaimed-after-kill",
+            q1(db, "SELECT count(*) FROM held h JOIN task t USING(id) WHERE "
+                   "t.attempts < 2 OR t.lease_token <= h.token OR t.state <> "
+                   "'completed'"),
+            0,
+            "tasks held by a killed worker without attempts >= 2, a "
+            "higher token and state completed");
+  expect_eq(T, "attempts-equal-tokens",
+            q1(db, "SELECT count(*) FROM task WHERE attempts <> lease_token"),
+            0,
+            "tasks whose attempts differ from lease_token (one claim "
+            "bumps both)");
+  expect_eq(T, "no-dead-letters", q1(db, "SELECT count(*) FROM dead_letters"),
+            0, "dead letters (max_attempts 10)");
+  check_errors(db, T, o->bVerbose);
+  expect_eq(T, "integrity", strcmp(qs(db, "PRAGMA integrity_check"), "ok") == 0,
+            1, "PRAGMA integrity_check is ok");
+  sqlite3_close(db);
+  sqlite3_free(zDb);
+}
+
+/* ------------------------------------------------------------ leases */
+
+/*
+** leases: nWorker processes contend for nName leases for nSec seconds
+** (ttl 200 ms, held 1-3 ms, every 4th grant re-entered once).  Checked per
+** name: tokens unique and exactly 1..grants, leases.token the last one,
+** and in token order each grant came after the previous holder let go.
+*/
+static void test_leases(Opt *o) {
+  const char *T = "leases";
+  char *zDb = create_db(o, T);
+  Worker aW[MAX_WORKERS];
+  sqlite3 *db;
+  long long tStart;
+  int i;
+
+  tStart = now_ms() + 300;
+  o->iEnd = tStart + 1000LL * o->nSec;
+  for (i = 0; i < o->nWorker; i++)
+    spawn(o, T, &aW[i], i, zDb, tStart, 0);
+  for (i = 0; i < o->nWorker; i++)
+    reap_worker(&aW[i]);
+  check_exits(T, aW, o->nWorker);
+  db = open_results(o, zDb, aW, o->nWorker);
+  exec_or_die(db, "CREATE INDEX temp.lease_nt ON lease(name, tok)");
+  info("leases: %d processes, %d names, ttl %d ms, %d s: acquisitions %s",
+       o->nWorker, o->nName, o->iTtl, o->nSec,
+       qs(db, "SELECT group_concat(x, ' ') FROM (SELECT name || '=' || "
+              "count(*) AS x FROM lease GROUP BY name ORDER BY name)"));
+  info("leases: per process %s; released late (expired while held): %lld",
+       qs(db, "SELECT group_concat(x, ' ') FROM (SELECT 'p' || w || '=' || "
+              "count(*) AS x FROM lease GROUP BY w ORDER BY w)"),
+       q1(db, "SELECT count(*) FROM lease WHERE ret = 0"));
+  {
+    char zName[64];
+    long long nMin = q1(db, "SELECT min(c) FROM (SELECT count(*) AS c FROM "
+                            "lease GROUP BY name)");
+    long long nNames = q1(db, "SELECT count(DISTINCT name) FROM lease");
+    snprintf(zName, sizeof(zName), "mp/%s/contended", T);
+    if (nNames == o->nName && nMin >= 10) {
+      pass(zName);
+    } else {
+      fail(zName,
+           "%lld names taken, fewest acquisitions %lld (want %d "
+           "names, >= 10 each)",
+           nNames, nMin, o->nName);
+    }
+  }
+  expect_eq(T, "tokens-unique",
+            q1(db, "SELECT count(*) FROM (SELECT 1 FROM lease GROUP BY name, "
+                   "tok HAVING count(*) > 1)"),
+            0, "tokens handed out twice for one name");
+  expect_eq(T, "tokens-contiguous",
+            q1(db, "SELECT count(*) FROM (SELECT name FROM lease GROUP BY "
+                   "name HAVING min(tok) <> 1 OR max(tok) <> count(*))"),
+            0, "names whose tokens are not exactly 1..acquisitions");
+  expect_eq(T, "table-token",
+            q1(db, "SELECT count(*) FROM (SELECT name, max(tok) AS m FROM "
+                   "lease GROUP BY name) r LEFT JOIN leases l USING(name) "
+                   "WHERE l.token IS NOT r.m"),
+            0, "names whose leases.token is not the last token handed out");
+  /* Token order = time order, and no overlap: the next holder's grant
+  ** returned (t1) no earlier than this holder started releasing (r0), or,
+  ** when this holder's release found the lease expired (ret 0), than the
+  ** earliest moment it can have expired (t0 + ttl). */
+  {
+    char zName[64];
+    long long nBad;
+    char *zSql = sqlite3_mprintf(
+        "WITH s AS (SELECT name, tok, w, t0, t1, r0, ret, lead(t1) OVER win "
+        "AS nt1, lead(w) OVER win AS nw, lead(tok) OVER win AS ntok FROM "
+        "lease WINDOW win AS (PARTITION BY name ORDER BY tok)) "
+        "SELECT %s FROM s WHERE nt1 IS NOT NULL AND nt1 < CASE WHEN ret = 1 "
+        "THEN r0 ELSE min(r0, t0 + %d) END",
+        "%s", o->iTtl);
+    char *zCount = sqlite3_mprintf(zSql, "count(*)");
+    char *zShow = sqlite3_mprintf(
+        zSql, "group_concat(name || ' tok ' || tok || ' p' || w || ' held "
+              "until ' || r0 || ', tok ' || ntok || ' p' || nw || ' got it "
+              "at ' || nt1, '; ')");
+    nBad = q1(db, "%s", zCount);
+    snprintf(zName, sizeof(zName), "mp/%s/no-overlap", T);
+    if (nBad == 0) {
+      pass(zName);
+    } else {
+      fail(zName, "%lld grants before the previous holder let go: %.600s", nBad,
+           qs(db, "%s", zShow));
+    }
+    sqlite3_free(zSql);
+    sqlite3_free(zCount);
+    sqlite3_free(zShow);
+  }
+  check_errors(db, T, o->bVerbose);
+  sqlite3_close(db);
+  sqlite3_free(zDb);
+}
+
+/* ------------------------------------------------------------ counters */
+
+static void test_counters(Opt *o) {
+  const char *T = "counters";
+  char *zDb = create_db(o, T);
+  Worker aW[MAX_WORKERS];
+  sqlite3 *db;
+  long long tStart, total = (long long)o->nWorker * o->nSize;
+  double t0;
+  int i;
+
+  t0 = mono_s();
+  tStart = now_ms() + 300;
+  for (i = 0; i < o->nWorker; i++)
+    spawn(o, T, &aW[i], i, zDb, tStart, 0);
+  for (i = 0; i < o->nWorker; i++)
+    reap_worker(&aW[i]);
+  info("counters: %d processes x %d state_incr in %.2f s", o->nWorker, o->nSize,
+       mono_s() - t0 - 0.3);
+  check_exits(T, aW, o->nWorker);
+  db = open_results(o, zDb, aW, o->nWorker);
+  exec_or_die(db, "CREATE INDEX temp.val_v ON val(v)");
+  expect_eq(T, "final-value",
+            q1(db, "SELECT value FROM counters WHERE scope = 'mp' AND name = "
+                   "'hits'"),
+            total, "final counter value");
+  expect_eq(T, "returns-all", q1(db, "SELECT count(*) FROM val"), total,
+            "values returned to the processes");
+  expect_eq(T, "returns-distinct", q1(db, "SELECT count(DISTINCT v) FROM val"),
+            total, "distinct values returned (each of 1..total exactly once)");
+  expect_eq(T, "returns-range",
+            q1(db, "SELECT count(*) FROM val WHERE v < 1 OR v > %lld", total),
+            0, "returned values outside 1..total");
+  expect_eq(T, "per-process-increasing",
+            q1(db, "SELECT count(*) FROM (SELECT v, lag(v) OVER (PARTITION "
+                   "BY w ORDER BY rowid) AS pv FROM val) WHERE v <= pv"),
+            0, "values not strictly increasing within one process");
+  check_errors(db, T, o->bVerbose);
+  sqlite3_close(db);
+  sqlite3_free(zDb);
+}
+
+/* ------------------------------------------------------------ main */
+
+static void usage(void) {
+  fprintf(stderr, "usage: mp queue|crash|leases|counters|all [-e EXT] [-d DIR] "
+                  "[-n N] [-w W] [-k K]\n"
+                  "          [--kill N] [-s SEC] [--names N] [--ttl MS] "
+                  "[--busy-ms MS] [--seed N] [-v]\n");
+  exit(2);
+}
+
+static void parse(Opt *o, int argc, char **argv, int iFirst) {
+  int i;
+  for (i = iFirst; i < argc; i++) {
+    const char *z = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : 0;
+#define OPT(s) (strcmp(z, s) == 0 && (v || (usage(), 0)) && ++i)
+    if (OPT("-e"))
+      o->zExt = v;
+    else if (OPT("-d"))
+      o->zDir = v;
+    else if (OPT("-n"))
+      o->nSize = atoi(v);
+    else if (OPT("-w"))
+      o->nWorker = atoi(v);
+    else if (OPT("-k"))
+      o->nBatch = atoi(v);
+    else if (OPT("--kill"))
+      o->nKill = atoi(v);
+    else if (OPT("-s"))
+      o->nSec = atoi(v);
+    else if (OPT("--names"))
+      o->nName = atoi(v);
+    else if (OPT("--ttl"))
+      o->iTtl = atoi(v);
+    else if (OPT("--busy-ms"))
+      o->iBusyMs = atoi(v);
+    else if (OPT("--seed"))
+      o->iSeed = (unsigned)strtoul(v, 0, 10);
+    else if (OPT("--db"))
+      o->zDb = v;
+    else if (OPT("--out"))
+      o->zOut = v;
+    else if (OPT("--queue"))
+      o->zQueue = v;
+    else if (OPT("--id"))
+      o->iId = atoi(v);
+    else if (OPT("--start"))
+      o->iStart = atoll(v);
+    else if (OPT("--end"))
+      o->iEnd = atoll(v);
+    else if (OPT("--lease"))
+      o->iLeaseMs = atoi(v);
+    else if (OPT("--work-min"))
+      o->iWorkMin = atoi(v);
+    else if (OPT("--work-max"))
+      o->iWorkMax = atoi(v);
+    else if (OPT("--stop-ms"))
+      o->iStopMs = atoi(v);
+    else if (strcmp(z, "--late") == 0)
+      o->bLate = 1;
+    else if (strcmp(z, "-v") == 0)
+      o->bVerbose = 1;
+    else {
+      fprintf(stderr, "mp: unknown option '%s'\n", z);
+      usage();
+    }
+#undef OPT
+  }
+}
+
+int main(int argc, char **argv) {
+  Opt o;
+  const char *zCmd;
+  int nSizeGiven;
+  char zTmp[4096];
+  ssize_t nSelf;
+
+  memset(&o, 0, sizeof(o));
+  o.nWorker = 8;
+  o.nBatch = 10;
+  o.nKill = 3;
+  o.nSec = 3;
+  o.nName = 3;
+  o.iTtl = 200;
+  o.iBusyMs = 5000;
+  o.iSeed = (unsigned)time(0) ^ (unsigned)getpid();
+  o.nSize = -1;
+  o.zExt = getenv("STATEVTAB_EXT");
+  if (argc < 2)
+    usage();
+  zCmd = argv[1];
+
+  if (strcmp(zCmd, "_worker") == 0) {
+    int rc;
+    if (argc < 3)
+      usage();
+    parse(&o, argc, argv, 3);
+    rnd_seed(o.iSeed);
+    iWorkerId = o.iId;
+    pRec = fopen(o.zOut, "w");
+    if (!pRec)
+      die("%s: %s", o.zOut, strerror(errno));
+    setvbuf(pRec, 0, _IOLBF, 0);
+    if (strcmp(argv[2], "queue") == 0 || strcmp(argv[2], "crash") == 0) {
+      rc = worker_tasks(&o);
+    } else if (strcmp(argv[2], "leases") == 0) {
+      rc = worker_leases(&o);
+    } else if (strcmp(argv[2], "counters") == 0) {
+      rc = worker_counters(&o);
+    } else {
+      die("unknown worker kind '%s'", argv[2]);
+    }
+    fclose(pRec);
+    return rc;
+  }
+
+  parse(&o, argc, argv, 2);
+  nSizeGiven = o.nSize;
+  if (!o.zExt || !o.zExt[0])
+    die("no extension: give -e or set STATEVTAB_EXT");
+  if (o.nWorker < 2 || o.nWorker > MAX_WORKERS / 2) {
+    die("-w must be between 2 and %d", MAX_WORKERS / 2);
+  }
+  if (o.nBatch < 2)
+    die("-k must be at least 2 (the test claims n > 1)");
+  nSelf = readlink("/proc/self/exe", zSelf, sizeof(zSelf) - 1);
+  if (nSelf <= 0)
+    die("readlink /proc/self/exe: %s", strerror(errno));
+  zSelf[nSelf] = 0;
+  if (!o.zDir) {
+    const char *zBase = getenv("TEST_TMP");
+    if (!zBase || !zBase[0])
+      zBase = getenv("TMPDIR");
+    if (!zBase || !zBase[0])
+      zBase = "/tmp";
+    snprintf(zTmp, sizeof(zTmp), "%s/mp.XXXXXX", zBase);
+    if (!mkdtemp(zTmp))
+      die("mkdtemp %s: %s", zTmp, strerror(errno));
+    o.zDir = zTmp;
+  } else {
+    mkdir(o.zDir, 0777);
+  }
+  rnd_seed(o.iSeed);
+  info("mp %s: seed %u, dir %s, SQLite %s", zCmd, o.iSeed, o.zDir,
+       sqlite3_libversion());
+
+#define RUN(NAME, FN, DEFAULT)                                                 \
+  if (strcmp(zCmd, NAME) == 0 || strcmp(zCmd, "all") == 0) {                   \
+    double tT = mono_s();                                                      \
+    Opt oo = o;                                                                \
+    oo.nSize = nSizeGiven > 0 ? nSizeGiven : (DEFAULT);                        \
+    FN(&oo);                                                                   \
+    info("%s: %.2f s", NAME, mono_s() - tT);                                   \
+    bRan = 1;                                                                  \
+  }
+  {
+    int bRan = 0;
+    RUN("queue", test_queue, 20000);
+    RUN("crash", test_crash, 2000);
+    RUN("leases", test_leases, 0);
+    RUN("counters", test_counters, 10000);
+    if (!bRan)
+      usage();
+  }
+#undef RUN
+  return nFail ? 1 : 0;
+}
