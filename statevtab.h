@@ -161,6 +161,9 @@ struct statevtab_scan {
   int nOrder;
   const statevtab_order *aOrder;
   sqlite3_int64 nLimit;
+  /* Bit i set: column i will be read (bit 63: some column >= 63).  A store
+  ** may return the other columns as NULL. */
+  sqlite3_uint64 colUsed;
 };
 
 /* Store capabilities (statevtab_store.fCaps). */
@@ -342,6 +345,11 @@ struct statevtab_store_methods {
   /* *pbPaused: whether the queue is paused. */
   int (*xPaused)(statevtab_table *pTasks, const statevtab_value *pQueue,
                  int *pbPaused);
+
+  /* Optional fast path of xColumn: column iCol of the current row as an
+  ** unprotected sqlite3_value, valid until the cursor moves, or NULL to
+  ** use xColumn.  Stores that read rows with SQLite statements provide it. */
+  sqlite3_value *(*xColumnValue)(statevtab_cursor *, int iCol);
 };
 
 /*
