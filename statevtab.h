@@ -237,6 +237,13 @@ typedef int (*statevtab_row_fn)(void *pCtx, const statevtab_value *aRow);
 #define STATEVTAB_FAIL_RETRY 1 /* back to 'pending', run_at in the future */
 #define STATEVTAB_FAIL_DEAD 2  /* 'dead', and a dead letter written */
 
+/*
+** Version 1 is every method below.  Required: everything up to xDelete
+** except the transaction methods; the rest may be NULL (a SQL function
+** whose primitive is NULL fails with "store 'x' does not support this
+** function").  The entity descriptors and their strings belong to the
+** extension: a store must not keep pointers to them past xDetach.
+*/
 struct statevtab_store_methods {
   int iVersion; /* 1 */
   const char *zScheme; /* URL scheme this store answers to: "sqlite" */
@@ -251,7 +258,8 @@ struct statevtab_store_methods {
 
   /* Attach SQL table zName of schema zDb (the local store keeps its rows
   ** there; remote stores use azOpt, the table's options as key/value pairs,
-  ** nOpt pairs, for prefix=/schema=).  bCreate: the table is being created,
+  ** nOpt pairs, for prefix=/schema=; store= and dead_letters= are the
+  ** virtual table's and are not passed).  bCreate: the table is being created,
   ** so create what it needs.  *ppTab is owned by the caller (xDetach).  An
   ** option the store does not know is an error naming it. */
   int (*xAttach)(statevtab_store *, const statevtab_entity *, const char *zDb,
@@ -350,6 +358,11 @@ struct statevtab_store_methods {
   ** unprotected sqlite3_value, valid until the cursor moves, or NULL to
   ** use xColumn.  Stores that read rows with SQLite statements provide it. */
   sqlite3_value *(*xColumnValue)(statevtab_cursor *, int iCol);
+
+  /* Wait until queue pQueue may have a runnable task or iTimeoutMs pass:
+  ** *pbReady is 1 when one is runnable, 0 on timeout. */
+  int (*xWait)(statevtab_table *pTasks, const statevtab_value *pQueue,
+               sqlite3_int64 iTimeoutMs, int *pbReady);
 };
 
 /*

@@ -331,8 +331,8 @@ static void fnRegisterStore(sqlite3_context *ctx, int argc,
   rc = sv_register_scheme(pConn, p);
   if (rc != SQLITE_OK) {
     sv_fn_error(ctx, "statevtab_register_store", rc,
-                "invalid store methods (iVersion, zScheme and xOpen are "
-                "required)");
+                "invalid store methods (iVersion >= 1, zScheme, and every "
+                "method but the optional ones are required)");
     return;
   }
   sqlite3_result_int(ctx, 1);
@@ -609,11 +609,43 @@ static void fnProgress(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       !argJson(ctx, zF, "progress entry", argv[2], 0, &json)) {
     return;
   }
-  rc = M(p)->xProgress(p->pTab, &id, &json, &bOk);
+  {
+    /* Every store appends the entry as SQLite's json() would write it. */
+    char *zMin = sv_json_minify(json.z, json.n);
+    if (!zMin) {
+      sqlite3_result_error_nomem(ctx);
+      return;
+    }
+    json.z = zMin;
+    json.n = (int)strlen(zMin);
+    rc = M(p)->xProgress(p->pTab, &id, &json, &bOk);
+    sqlite3_free(zMin);
+  }
   if (rc != SQLITE_OK) {
     storeFail(ctx, zF, p, rc);
   } else {
     sqlite3_result_int(ctx, bOk);
+  }
+}
+
+/* state_wait(tasks, queue, timeout_ms) -> 1 when a task of the queue is
+** runnable, 0 after timeout_ms without one. */
+static void fnWait(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  static const char zF[] = "state_wait";
+  statevtab_value q;
+  sqlite3_int64 iTimeout;
+  sv_vtab *p = argTable(ctx, zF, argv[0], "state_tasks");
+  int rc, bReady = 0;
+  (void)argc;
+  if (!p || !NEED(ctx, zF, p, xWait) || !argText(ctx, zF, "queue", argv[1], &q) ||
+      !argInt(ctx, zF, "timeout_ms", argv[2], 0, &iTimeout)) {
+    return;
+  }
+  rc = M(p)->xWait(p->pTab, &q, iTimeout, &bReady);
+  if (rc != SQLITE_OK) {
+    storeFail(ctx, zF, p, rc);
+  } else {
+    sqlite3_result_int(ctx, bReady);
   }
 }
 
@@ -643,5 +675,6 @@ const sv_func sv_aFunc[] = {
     {"state_signal", 4, SIDE, fnSignal},
     {"state_take", 3, SIDE, fnTake},
     {"state_progress", 3, SIDE, fnProgress},
+    {"state_wait", 3, SIDE, fnWait},
 };
 const int sv_nFunc = (int)(sizeof(sv_aFunc) / sizeof(sv_aFunc[0]));

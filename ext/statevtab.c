@@ -26,6 +26,9 @@ SQLITE_EXTENSION_INIT1
 /* Store implementations built into this extension. */
 static const statevtab_store_methods *const aBuiltinStore[] = {
     &sv_sqlite_store,
+#ifdef HAVE_POSTGRES
+    &sv_pg_store,
+#endif
 };
 
 #ifdef _WIN32

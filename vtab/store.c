@@ -14,9 +14,16 @@
 ** scheme replaces the earlier one for stores opened afterwards. */
 int sv_register_scheme(sv_conn *p, const statevtab_store_methods *pMethods) {
   sv_schemeref *pNew;
+  /* Every method the virtual table calls unconditionally must be there;
+  ** the atomic primitives, transactions and fast paths may be NULL. */
   if (!pMethods || pMethods->iVersion < 1 || !pMethods->zScheme ||
-      !pMethods->xOpen) {
-    return SQLITE_MISUSE;
+      !pMethods->xOpen || !pMethods->xClose || !pMethods->xAttach ||
+      !pMethods->xDetach || !pMethods->xDrop || !pMethods->xRename ||
+      !pMethods->xOpenCursor || !pMethods->xFilter || !pMethods->xNext ||
+      !pMethods->xEof || !pMethods->xColumn || !pMethods->xRowid ||
+      !pMethods->xCloseCursor || !pMethods->xInsert || !pMethods->xUpdate ||
+      !pMethods->xDelete) {
+    return SQLITE_ERROR;
   }
   pNew = sqlite3_malloc64(sizeof(*pNew));
   if (!pNew) return SQLITE_NOMEM;
@@ -179,19 +186,27 @@ nomem:
   return SQLITE_NOMEM;
 }
 
-/* Drop one reference; close the store with the last one. */
+/*
+** Drop one reference.  A store without tables stays open until the
+** connection closes (sv_store_close_all): SQLite disconnects every virtual
+** table whenever it resets the schema (a failed CREATE, an ALTER TABLE),
+** and reconnecting a remote store each time would be slow and would lose
+** its session.
+*/
 void sv_store_release(sv_conn *p, sv_storeref *pRef) {
-  sv_storeref **pp;
-  if (!pRef || --pRef->nRef > 0) return;
-  for (pp = &p->pStores; *pp; pp = &(*pp)->pNext) {
-    if (*pp == pRef) {
-      *pp = pRef->pNext;
-      break;
-    }
+  (void)p;
+  if (pRef && pRef->nRef > 0) pRef->nRef--;
+}
+
+/* Close every store of the connection. */
+void sv_store_close_all(sv_conn *p) {
+  sv_storeref *pRef;
+  while ((pRef = p->pStores) != 0) {
+    p->pStores = pRef->pNext;
+    if (pRef->pStore) pRef->pStore->pMethods->xClose(pRef->pStore);
+    sqlite3_free(pRef->zUrl);
+    sqlite3_free(pRef);
   }
-  if (pRef->pStore) pRef->pStore->pMethods->xClose(pRef->pStore);
-  sqlite3_free(pRef->zUrl);
-  sqlite3_free(pRef);
 }
 
 /* Write the registered schemes, comma separated, into zBuf. */

@@ -223,10 +223,8 @@ static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
   *ppTab = 0;
   for (i = 0; i < nOpt; i++) {
     /* prefix= and schema= name a remote namespace; accepted here so that
-    ** one CREATE statement can move between stores by its store= alone.
-    ** dead_letters= is read by the SQL functions (ext/). */
-    if (strcmp(azOpt[2 * i], "prefix") && strcmp(azOpt[2 * i], "schema") &&
-        strcmp(azOpt[2 * i], "dead_letters")) {
+    ** one CREATE statement can move between stores by its store= alone. */
+    if (strcmp(azOpt[2 * i], "prefix") && strcmp(azOpt[2 * i], "schema")) {
       localError(p, "unknown option '%s'", azOpt[2 * i]);
       return SQLITE_ERROR;
     }
@@ -757,4 +755,5 @@ const statevtab_store_methods sv_sqlite_store = {
     /* xInsertAtomic */ localInsertAtomic,
     /* xPaused      */ localPaused,
     /* xColumnValue */ localColumnValue,
+    /* xWait        */ localWait,
 };

@@ -97,6 +97,8 @@ int localProgress(statevtab_table *, const statevtab_value *,
 int localPause(statevtab_table *, const statevtab_value *, int, int *);
 int localPaused(statevtab_table *, const statevtab_value *, int *);
 int localInsertAtomic(statevtab_table *, const statevtab_value *, int *);
+int localWait(statevtab_table *, const statevtab_value *, sqlite3_int64,
+              int *);
 char *localInsertSql(LocalTable *t, const char *zSchema, int eConflict);
 
 #endif /* STORE_SQLITE_H */

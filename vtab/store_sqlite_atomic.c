@@ -1146,3 +1146,53 @@ int localInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
   }
   return txnEnd(&x, rc);
 }
+
+/*
+** state_wait on the local store: poll, backing off from 2 ms to 100 ms,
+** and never past the next scheduled run_at or lease expiry.  Each check
+** is a fresh read, so it sees what other processes committed.
+*/
+int localWait(statevtab_table *pTab, const statevtab_value *pQueue,
+              sqlite3_int64 iTimeoutMs, int *pbReady) {
+  LocalTable *t = (LocalTable *)pTab;
+  sqlite3 *db = t->pStore->db;
+  sqlite3_int64 iEnd = sv_now_ms() + iTimeoutMs;
+  sqlite3_stmt *p = 0;
+  char *zSql;
+  int rc, iSleep = 2;
+  *pbReady = 0;
+  zSql = sqlite3_mprintf(
+      "SELECT EXISTS (SELECT 1 FROM \"%w\".\"%w_data\" WHERE queue = ?1 "
+      "AND ((state = 'pending' AND run_at <= ?2) OR (state = 'claimed' AND "
+      "lease_expires_at <= ?2)) AND NOT EXISTS (SELECT 1 FROM "
+      "\"%w\".\"%w_queues\" WHERE queue = ?1)), "
+      "(SELECT min(x) FROM (SELECT min(run_at) AS x FROM \"%w\".\"%w_data\" "
+      "WHERE queue = ?1 AND state = 'pending' UNION ALL SELECT "
+      "min(lease_expires_at) FROM \"%w\".\"%w_data\" WHERE queue = ?1 AND "
+      "state = 'claimed'))",
+      t->zDb, t->zName, t->zDb, t->zName, t->zDb, t->zName, t->zDb, t->zName);
+  if (!zSql) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(db, zSql, -1, &p, 0);
+  sqlite3_free(zSql);
+  if (rc != SQLITE_OK) return localDbError(t->pStore, db, rc);
+  for (;;) {
+    sqlite3_int64 now = sv_now_ms(), iNext = -1, iWait;
+    bindValue(p, 1, pQueue, SQLITE_STATIC);
+    sqlite3_bind_int64(p, 2, now);
+    if (sqlite3_step(p) == SQLITE_ROW) {
+      *pbReady = sqlite3_column_int(p, 0);
+      if (sqlite3_column_type(p, 1) != SQLITE_NULL) {
+        iNext = sqlite3_column_int64(p, 1);
+      }
+    }
+    rc = sqlite3_reset(p);
+    if (rc != SQLITE_OK || *pbReady || now >= iEnd) break;
+    iWait = iEnd - now;
+    if (iWait > iSleep) iWait = iSleep;
+    if (iNext > now && iNext - now < iWait) iWait = iNext - now;
+    sqlite3_sleep((int)iWait);
+    if (iSleep < 100) iSleep *= 2;
+  }
+  sqlite3_finalize(p);
+  return rc == SQLITE_OK ? rc : localDbError(t->pStore, db, rc);
+}

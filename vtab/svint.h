@@ -77,6 +77,7 @@ sqlite3_int64 sv_now_ms(void);
 int sv_gen_id(sv_idgen *, char *zOut /* >= 37 bytes */);
 sqlite3_int64 sv_backoff_ms(sqlite3_int64 nAttempts);
 char *sv_json_array(int n, const statevtab_value *a);
+char *sv_json_minify(const char *z, int n);
 int sv_json_valid(const char *z, int n);
 char *sv_redact_url(const char *zUrl);
 char *sv_dequote(const char *z, int n);
@@ -88,10 +89,14 @@ const statevtab_entity *sv_entity_by_module(const char *zModule);
 
 /* store.c */
 extern const statevtab_store_methods sv_sqlite_store;
+#ifdef HAVE_POSTGRES
+extern const statevtab_store_methods sv_pg_store;
+#endif
 int sv_register_scheme(sv_conn *, const statevtab_store_methods *);
 int sv_store_acquire(sv_conn *, const char *zUrl, sv_storeref **ppRef,
                      char **pzErr);
 void sv_store_release(sv_conn *, sv_storeref *);
+void sv_store_close_all(sv_conn *);
 const char *sv_store_names(sv_conn *, char *zBuf, int nBuf);
 
 /* vtab.c */

@@ -331,3 +331,33 @@ char *sv_json_array(int n, const statevtab_value *a) {
   sqlite3_str_appendchar(s, 1, ']');
   return sqlite3_str_finish(s);
 }
+
+/*
+** Return valid JSON text z[0..n) without insignificant whitespace, as
+** SQLite's json() writes it, from sqlite3_malloc; NULL on OOM.  Stores use
+** it so that JSON they build (a progress entry appended to an array) reads
+** the same on every store.
+*/
+char *sv_json_minify(const char *z, int n) {
+  char *zOut = sqlite3_malloc64((sqlite3_uint64)n + 1);
+  int i, j = 0, bStr = 0;
+  if (!zOut) return 0;
+  for (i = 0; i < n; i++) {
+    char c = z[i];
+    if (bStr) {
+      zOut[j++] = c;
+      if (c == '\\' && i + 1 < n) {
+        zOut[j++] = z[++i];
+      } else if (c == '"') {
+        bStr = 0;
+      }
+    } else if (c == '"') {
+      bStr = 1;
+      zOut[j++] = c;
+    } else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+      zOut[j++] = c;
+    }
+  }
+  zOut[j] = 0;
+  return zOut;
+}

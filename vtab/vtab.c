@@ -411,7 +411,7 @@ static int vtabInit(sqlite3 *db, void *pAux, int argc, const char *const *argv,
   const char *zStore = "sqlite:";
   char *zStoreOwned = 0;
   char *zErr = 0;
-  int rc = SQLITE_OK, i, j;
+  int rc = SQLITE_OK, i, j, nOurs = 0;
 
   *ppVtab = 0;
   p = sqlite3_malloc64(sizeof(*p));
@@ -450,6 +450,23 @@ static int vtabInit(sqlite3 *db, void *pAux, int argc, const char *const *argv,
       p->nOpt++;
     }
   }
+  /* Move the options that are ours, not the store's, to the end. */
+  for (i = 0, j = 0; i < p->nOpt; i++) {
+    if (strcmp(p->azOpt[2 * i], "dead_letters") != 0) {
+      char *zK = p->azOpt[2 * i], *zV = p->azOpt[2 * i + 1];
+      p->azOpt[2 * i] = p->azOpt[2 * j];
+      p->azOpt[2 * i + 1] = p->azOpt[2 * j + 1];
+      p->azOpt[2 * j] = zK;
+      p->azOpt[2 * j + 1] = zV;
+      j++;
+    }
+  }
+  nOurs = p->nOpt - j;
+  if (nOurs > 0 && strcmp(p->pEntity->zModule, "state_tasks") != 0) {
+    svError(p, "unknown option 'dead_letters' (only state_tasks has it)");
+    rc = SQLITE_ERROR;
+    goto error;
+  }
 
   rc = sv_store_acquire(p->pConn, zStore, &p->pRef, &zErr);
   if (rc != SQLITE_OK) {
@@ -457,8 +474,10 @@ static int vtabInit(sqlite3 *db, void *pAux, int argc, const char *const *argv,
     sqlite3_free(zErr);
     goto error;
   }
+  /* The store sees its own options: not dead_letters=, which is ours (the
+  ** SQL functions read it from azOpt), and kept last by the loop above. */
   rc = p->pRef->pStore->pMethods->xAttach(
-      p->pRef->pStore, p->pEntity, p->zDb, p->zName, p->nOpt,
+      p->pRef->pStore, p->pEntity, p->zDb, p->zName, p->nOpt - nOurs,
       (const char *const *)p->azOpt, bCreate, &p->pTab);
   if (rc != SQLITE_OK) {
     svStoreError(p, rc);
@@ -1118,10 +1137,7 @@ void sv_conn_unref(void *pArg) {
   sv_conn *p = (sv_conn *)pArg;
   sv_schemeref *s;
   if (!p || --p->nRef > 0) return;
-  while (p->pStores) {
-    p->pStores->nRef = 1;
-    sv_store_release(p, p->pStores);
-  }
+  sv_store_close_all(p);
   while ((s = p->pSchemes) != 0) {
     p->pSchemes = s->pNext;
     sqlite3_free(s);

@@ -1,0 +1,312 @@
+-- sql/postgresql.sql -- the server side of statevtab's PostgreSQL store.
+--
+-- The store (vtab/store_pg.c) creates the tables of a namespace from the
+-- entity descriptors, then runs this file with @S@ replaced by the quoted
+-- schema name (PQescapeIdentifier).  Everything is created idempotently, under an advisory lock, so two
+-- processes may set up the same schema at once.  Each atomic primitive of
+-- the store is one function call: one round trip, one statement, atomic,
+-- on the server's clock.  Functions pin search_path so that they never
+-- resolve a name through a schema an attacker controls.
+
+-- Milliseconds since the epoch, the server's clock.
+CREATE OR REPLACE FUNCTION @S@.sv_now() RETURNS bigint
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
+  SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+$sv$;
+
+-- A UUIDv7 (RFC 9562): 48 bits of milliseconds, then random bits.
+CREATE OR REPLACE FUNCTION @S@.sv_uuid7() RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
+DECLARE
+  h text := lpad(to_hex(@S@.sv_now()), 12, '0');
+  u text := replace(gen_random_uuid()::text, '-', '');
+  s text;
+BEGIN
+  s := h || '7' || substr(u, 14, 3) || substr(u, 17, 16);
+  RETURN substr(s, 1, 8) || '-' || substr(s, 9, 4) || '-' || substr(s, 13, 4)
+      || '-' || substr(s, 17, 4) || '-' || substr(s, 21, 12);
+END
+$sv$;
+
+-- The full task as JSON text (JSON columns nested, not quoted).
+CREATE OR REPLACE FUNCTION @S@.sv_task_json(t @S@.tasks) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $sv$
+  SELECT json_build_object(
+    'id', t.id, 'execution_id', t.execution_id, 'queue', t.queue,
+    'name', t.name, 'payload', t.payload::json, 'state', t.state,
+    'priority', t.priority, 'run_at', t.run_at, 'attempts', t.attempts,
+    'max_attempts', t.max_attempts, 'lease_owner', t.lease_owner,
+    'lease_token', t.lease_token, 'lease_expires_at', t.lease_expires_at,
+    'tags', t.tags::json, 'idempotency_key', t.idempotency_key,
+    'result', t.result::json, 'error', t.error, 'created_at', t.created_at,
+    'updated_at', t.updated_at, 'completed_at', t.completed_at)::text
+$sv$;
+
+-- Mark a task dead (keeping its error unless p_error is given) and, when
+-- p_dead, write its dead letter with p_reason.
+CREATE OR REPLACE FUNCTION @S@.sv_die(p_rid bigint, p_error text,
+                                      p_reason text, p_dead boolean,
+                                      p_now bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
+DECLARE
+  t @S@.tasks;
+BEGIN
+  UPDATE @S@.tasks SET state = 'dead', error = coalesce(p_error, error),
+         completed_at = p_now, updated_at = p_now, lease_owner = NULL,
+         lease_expires_at = NULL
+   WHERE _rid = p_rid RETURNING * INTO t;
+  IF p_dead AND FOUND THEN
+    INSERT INTO @S@.dead_letters(id, task_id, queue, name, payload, attempts,
+                                 reason, task, died_at)
+    VALUES (@S@.sv_uuid7(), t.id, t.queue, t.name, t.payload, t.attempts,
+            p_reason, @S@.sv_task_json(t), p_now);
+  END IF;
+END
+$sv$;
+
+-- Complete a task held with token p_token.
+CREATE OR REPLACE FUNCTION @S@.sv_complete(p_id text, p_token bigint,
+                                           p_result text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
+DECLARE
+  n bigint := @S@.sv_now();
+BEGIN
+  UPDATE @S@.tasks SET state = 'completed', result = p_result,
+         completed_at = n, updated_at = n, lease_owner = NULL,
+         lease_expires_at = NULL
+   WHERE id = p_id AND lease_token = p_token AND state = 'claimed';
+  RETURN FOUND;
+END
+$sv$;
+
+-- Claim up to p_n tasks (see statevtab_claim in statevtab.h).  Returns the
+-- claimed rows in claim order, after one row per stale completion with
+-- _rid = -1, state = 'stale', id and lease_token set.
+CREATE OR REPLACE FUNCTION @S@.sv_claim(
+    p_queues text[], p_worker text, p_lease bigint, p_n integer,
+    p_names text[], p_tags text, p_lkeys text[], p_lqueue boolean[],
+    p_lvals bigint[], p_cids text[], p_ctoks bigint[], p_cres text[],
+    p_dead boolean) RETURNS SETOF @S@.tasks
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
+DECLARE
+  n bigint := @S@.sv_now();
+  t @S@.tasks;
+  r record;
+  taken integer := 0;
+  used bigint[];
+  k integer;
+  nl integer := coalesce(array_length(p_lkeys, 1), 0);
+  ok boolean;
+  cnt bigint;
+BEGIN
+  FOR k IN 1 .. coalesce(array_length(p_cids, 1), 0) LOOP
+    IF NOT @S@.sv_complete(p_cids[k], p_ctoks[k], p_cres[k]) THEN
+      t := NULL;
+      t._rid := -1;
+      t.id := p_cids[k];
+      t.lease_token := p_ctoks[k];
+      t.state := 'stale';
+      RETURN NEXT t;
+    END IF;
+  END LOOP;
+  -- Expired leases: dead once attempts are used up, else runnable again.
+  FOR r IN SELECT _rid, attempts >= max_attempts AS spent FROM @S@.tasks
+            WHERE state = 'claimed' AND lease_expires_at <= n
+              AND queue = ANY (p_queues)
+              AND NOT EXISTS (SELECT 1 FROM @S@.queues q
+                               WHERE q.queue = tasks.queue)
+              FOR UPDATE SKIP LOCKED LOOP
+    IF r.spent THEN
+      PERFORM @S@.sv_die(r._rid, NULL, 'lease expired', p_dead, n);
+    ELSE
+      UPDATE @S@.tasks SET state = 'pending', lease_owner = NULL,
+             lease_expires_at = NULL, updated_at = n WHERE _rid = r._rid;
+    END IF;
+  END LOOP;
+  IF p_n <= 0 THEN
+    RETURN;
+  END IF;
+  used := array_fill(NULL::bigint, ARRAY[greatest(nl, 1)]);
+  FOR r IN SELECT _rid, name, queue FROM @S@.tasks
+            WHERE queue = ANY (p_queues) AND state = 'pending' AND run_at <= n
+              AND NOT EXISTS (SELECT 1 FROM @S@.queues q
+                               WHERE q.queue = tasks.queue)
+              AND (p_names IS NULL OR name = ANY (p_names))
+              AND (p_tags IS NULL OR tags::jsonb @> p_tags::jsonb)
+            ORDER BY priority, run_at, id
+              FOR UPDATE SKIP LOCKED LOOP
+    ok := true;
+    FOR k IN 1 .. nl LOOP
+      IF (p_lqueue[k] AND r.queue = p_lkeys[k])
+         OR (NOT p_lqueue[k] AND r.name = p_lkeys[k]) THEN
+        IF used[k] IS NULL THEN
+          IF p_lqueue[k] THEN
+            SELECT count(*) INTO cnt FROM @S@.tasks
+             WHERE queue = p_lkeys[k] AND state = 'claimed'
+               AND lease_expires_at > n;
+          ELSE
+            SELECT count(*) INTO cnt FROM @S@.tasks
+             WHERE name = p_lkeys[k] AND state = 'claimed'
+               AND lease_expires_at > n;
+          END IF;
+          used[k] := cnt;
+        END IF;
+        IF used[k] >= p_lvals[k] THEN
+          ok := false;
+        END IF;
+      END IF;
+    END LOOP;
+    CONTINUE WHEN NOT ok;
+    FOR k IN 1 .. nl LOOP
+      IF (p_lqueue[k] AND r.queue = p_lkeys[k])
+         OR (NOT p_lqueue[k] AND r.name = p_lkeys[k]) THEN
+        used[k] := used[k] + 1;
+      END IF;
+    END LOOP;
+    UPDATE @S@.tasks SET state = 'claimed', lease_owner = p_worker,
+           lease_token = coalesce(lease_token, 0) + 1,
+           lease_expires_at = n + p_lease, attempts = attempts + 1,
+           updated_at = n
+     WHERE _rid = r._rid RETURNING * INTO t;
+    RETURN NEXT t;
+    taken := taken + 1;
+    EXIT WHEN taken >= p_n;
+  END LOOP;
+END
+$sv$;
+
+-- Renew a lease: the new expiry, or NULL when the token is not current.
+CREATE OR REPLACE FUNCTION @S@.sv_renew(p_id text, p_token bigint,
+                                        p_lease bigint) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
+DECLARE
+  n bigint := @S@.sv_now();
+BEGIN
+  UPDATE @S@.tasks SET lease_expires_at = n + p_lease, updated_at = n
+   WHERE id = p_id AND lease_token = p_token AND state = 'claimed';
+  IF FOUND THEN
+    RETURN n + p_lease;
+  END IF;
+  RETURN NULL;
+END
+$sv$;
+
+-- Fail a task: 'retry', 'dead', or NULL when the token is not current.
+-- Default back-off: d = min(1000 * 2^(attempts-1), 3600000) ms, then a
+-- random delay in [d/2, d].
+CREATE OR REPLACE FUNCTION @S@.sv_fail(p_id text, p_token bigint,
+                                       p_error text, p_retry bigint,
+                                       p_dead boolean) RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
+DECLARE
+  n bigint := @S@.sv_now();
+  r record;
+  d bigint;
+BEGIN
+  SELECT _rid, attempts, max_attempts INTO r FROM @S@.tasks
+   WHERE id = p_id AND lease_token = p_token AND state = 'claimed'
+     FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  IF r.attempts >= r.max_attempts THEN
+    PERFORM @S@.sv_die(r._rid, p_error, p_error, p_dead, n);
+    RETURN 'dead';
+  END IF;
+  IF p_retry IS NULL THEN
+    d := least(1000 * power(2, greatest(r.attempts, 1) - 1), 3600000)::bigint;
+    p_retry := d / 2 + floor(random() * (d / 2 + 1))::bigint;
+  END IF;
+  UPDATE @S@.tasks SET state = 'pending', run_at = n + p_retry,
+         error = p_error, updated_at = n, lease_owner = NULL,
+         lease_expires_at = NULL
+   WHERE _rid = r._rid;
+  RETURN 'retry';
+END
+$sv$;
+
+-- Take or re-enter a lease: the fencing token, or NULL when held by another.
+CREATE OR REPLACE FUNCTION @S@.sv_lease(p_name text, p_owner text,
+                                        p_ttl bigint) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
+DECLARE
+  n bigint := @S@.sv_now();
+  l record;
+BEGIN
+  LOOP
+    SELECT _rid, owner, token, depth, expires_at INTO l FROM @S@.leases
+     WHERE name = p_name FOR UPDATE;
+    IF NOT FOUND THEN
+      INSERT INTO @S@.leases(name, owner, token, depth, expires_at,
+                             acquired_at)
+      VALUES (p_name, p_owner, 1, 1, n + p_ttl, n)
+      ON CONFLICT (name) DO NOTHING;
+      IF FOUND THEN
+        RETURN 1;
+      END IF;
+      CONTINUE; -- another session inserted it first: look again
+    END IF;
+    IF l.expires_at > n AND l.depth > 0 THEN
+      IF l.owner <> p_owner THEN
+        RETURN NULL;
+      END IF;
+      UPDATE @S@.leases SET depth = depth + 1, expires_at = n + p_ttl
+       WHERE _rid = l._rid;
+      RETURN l.token;
+    END IF;
+    UPDATE @S@.leases SET owner = p_owner, token = token + 1, depth = 1,
+           expires_at = n + p_ttl, acquired_at = n
+     WHERE _rid = l._rid;
+    RETURN l.token + 1;
+  END LOOP;
+END
+$sv$;
+
+-- Release one level of a lease; at depth 0 it expires now (the row stays so
+-- that the next token is still greater).
+CREATE OR REPLACE FUNCTION @S@.sv_release(p_name text, p_owner text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
+DECLARE
+  n bigint := @S@.sv_now();
+BEGIN
+  UPDATE @S@.leases SET depth = depth - 1,
+         expires_at = CASE WHEN depth <= 1 THEN n ELSE expires_at END
+   WHERE name = p_name AND owner = p_owner AND expires_at > n AND depth > 0;
+  RETURN FOUND;
+END
+$sv$;
+
+-- Take the oldest unconsumed signal exactly once.
+CREATE OR REPLACE FUNCTION @S@.sv_take(p_exec text, p_name text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
+DECLARE
+  s record;
+BEGIN
+  SELECT _rid, coalesce(payload, '{}') AS payload INTO s FROM @S@.signals
+   WHERE execution_id = p_exec AND name = p_name AND consumed_at IS NULL
+   ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED;
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  UPDATE @S@.signals SET consumed_at = @S@.sv_now() WHERE _rid = s._rid;
+  RETURN s.payload;
+END
+$sv$;
+
+-- Wake-up for state_wait: every new or re-scheduled runnable task notifies
+-- the namespace's channel, 'sv_' || left(md5(schema), 24), with its queue.
+CREATE OR REPLACE FUNCTION @S@.sv_notify() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $sv$
+BEGIN
+  IF NEW.state = 'pending' THEN
+    PERFORM pg_notify('sv_' || left(md5(TG_TABLE_SCHEMA), 24), NEW.queue);
+  END IF;
+  RETURN NULL;
+END
+$sv$;
+
+DROP TRIGGER IF EXISTS sv_notify ON @S@.tasks;
+CREATE TRIGGER sv_notify AFTER INSERT OR UPDATE OF state, run_at
+  ON @S@.tasks FOR EACH ROW EXECUTE FUNCTION @S@.sv_notify();

@@ -1,0 +1,1622 @@
+/*
+** 2026-11-22
+**
+** store_pg.c -- the PostgreSQL store (libpq).
+**
+**   CREATE VIRTUAL TABLE tasks USING state_tasks(
+**       store='postgresql://app@db.example/app', schema='shop');
+**   CREATE VIRTUAL TABLE tasks USING state_tasks(store='env:STATE_PG');
+**
+** HOW IT WORKS
+**
+** One libpq connection per store (database connection and URL).  A table
+** lives in <schema>.<kind> (default schema "statevtab"): every SQLite table,
+** in any process, that names the same store and schema sees the same rows.
+** The first table of a schema creates its eight tables, indexes and server
+** functions (sql/postgresql.sql, embedded at build time) idempotently under
+** an advisory lock.  Every row has a bigserial _rid, the row handle of the
+** store interface.  Text columns use COLLATE "C" so that comparisons and
+** ORDER BY follow SQLite's byte order.
+**
+** Every value is bound (PQexecParams, text format, with an explicit cast per
+** parameter); identifiers are quoted with PQescapeIdentifier; the session
+** runs with an empty search_path and every object is schema-qualified.
+**
+** Transactions: xBegin sends BEGIN, xSync COMMIT (so a failed commit fails
+** the SQLite commit), xRollback ROLLBACK; SQLite savepoints map to
+** SAVEPOINT sv_N.  Inside an explicit SQLite transaction, each write is
+** wrapped in its own SAVEPOINT so that a failed write (a duplicate key) does
+** not abort the PostgreSQL transaction.  Scans made inside a transaction
+** lock the rows they return (FOR UPDATE), so that an UPDATE ... WHERE
+** version = ? is a true compare-and-set.
+**
+** The atomic primitives are single calls of the server functions, on the
+** server's clock.  A lost connection fails the statement in flight with
+** SQLITE_IOERR; the next statement reconnects.  Serialization failures and
+** deadlocks outside a transaction are retried a few times.
+*/
+#include "svint.h"
+
+#include <libpq-fe.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+
+static const char zPgScript[] =
+#include "pg_sql.h"
+    ;
+
+#define PG_RETRIES 5
+
+typedef struct PgSchema PgSchema;
+struct PgSchema {
+  char *zName;
+  PgSchema *pNext;
+};
+
+typedef struct PgStore {
+  statevtab_store base; /* must be first */
+  sqlite3 *db;
+  char *zUrl;    /* connection string (after env: resolution) */
+  char *zSafe;   /* the same, password redacted */
+  PGconn *pg;    /* NULL while disconnected */
+  int bTxn;      /* BEGIN sent */
+  int nSave;     /* SAVEPOINT sv_0 .. sv_{nSave-1} open */
+  int nWrite;    /* nested write savepoints (explicit transactions) */
+  PgSchema *pSchemas; /* schemas set up through this store */
+  char *zListen; /* channel this connection LISTENs to, or NULL */
+} PgStore;
+
+typedef struct PgTable {
+  statevtab_table base; /* must be first */
+  PgStore *p;
+  char *zSchema; /* schema name */
+  char *zQ;      /* the same, quoted */
+  char *zT;      /* "schema"."kind" */
+  char *zTakeOut; /* the last payload xTake returned (owned) */
+} PgTable;
+
+typedef struct PgCursor {
+  statevtab_cursor base; /* must be first */
+  PGresult *res;
+  int iRow, nRow;
+} PgCursor;
+
+extern const statevtab_store_methods sv_pg_store;
+
+/* --------------------------------------------------------------- errors */
+
+static void pgError(PgStore *p, const char *zFmt, ...) {
+  va_list ap;
+  va_start(ap, zFmt);
+  sqlite3_free(p->base.zErrMsg);
+  p->base.zErrMsg = sqlite3_vmprintf(zFmt, ap);
+  va_end(ap);
+}
+
+/* The first line of libpq's message, without the trailing newline. */
+static char *firstLine(const char *z) {
+  size_t n = z ? strcspn(z, "\n") : 0;
+  return sqlite3_mprintf("%.*s", (int)n, z ? z : "");
+}
+
+/* ----------------------------------------------------------- parameters */
+
+/* Text-format parameters, each a nul-terminated copy (NULL = SQL NULL). */
+typedef struct PgParams {
+  int n, nAlloc;
+  char **az;
+  int rc;
+} PgParams;
+
+static void paramsFree(PgParams *a) {
+  int i;
+  for (i = 0; i < a->n; i++) sqlite3_free(a->az[i]);
+  sqlite3_free(a->az);
+  memset(a, 0, sizeof(*a));
+}
+
+/* Append z (owned now; NULL for SQL NULL unless bNomem). Returns $index. */
+static int paramTake(PgParams *a, char *z, int bNull) {
+  if (a->rc == SQLITE_OK && !z && !bNull) a->rc = SQLITE_NOMEM;
+  if (a->rc == SQLITE_OK && a->n >= a->nAlloc) {
+    int nNew = a->nAlloc ? a->nAlloc * 2 : 16;
+    char **az = sqlite3_realloc64(a->az, sizeof(char *) * (size_t)nNew);
+    if (!az) {
+      a->rc = SQLITE_NOMEM;
+    } else {
+      a->az = az;
+      a->nAlloc = nNew;
+    }
+  }
+  if (a->rc != SQLITE_OK) {
+    sqlite3_free(z);
+    return 1;
+  }
+  a->az[a->n++] = z;
+  return a->n;
+}
+
+static int paramText(PgParams *a, const char *z, int n) {
+  if (n < 0) n = (int)strlen(z);
+  if (memchr(z, 0, (size_t)n)) {
+    if (a->rc == SQLITE_OK) a->rc = SQLITE_MISMATCH;
+    return 1;
+  }
+  return paramTake(a, sqlite3_mprintf("%.*s", n, z), 0);
+}
+
+static int paramInt(PgParams *a, sqlite3_int64 i) {
+  return paramTake(a, sqlite3_mprintf("%lld", i), 0);
+}
+
+static int paramValue(PgParams *a, const statevtab_value *v) {
+  switch (v->eType) {
+  case SQLITE_INTEGER:
+    return paramInt(a, v->i);
+  case SQLITE_FLOAT:
+    return paramTake(a, sqlite3_mprintf("%!.17g", v->r), 0);
+  case SQLITE_TEXT:
+  case SQLITE_BLOB:
+    return paramText(a, v->z ? v->z : "", v->n);
+  default:
+    return paramTake(a, 0, 1);
+  }
+}
+
+/* A PostgreSQL array literal of n text values: {"a","b\"c"}. */
+static int paramArray(PgParams *a, int n, const statevtab_value *av) {
+  sqlite3_str *s;
+  int i, k;
+  if (n <= 0) return paramTake(a, 0, 1);
+  s = sqlite3_str_new(0);
+  sqlite3_str_appendchar(s, 1, '{');
+  for (i = 0; i < n; i++) {
+    if (i) sqlite3_str_appendchar(s, 1, ',');
+    if (av[i].eType == SQLITE_NULL) {
+      sqlite3_str_appendall(s, "NULL");
+      continue;
+    }
+    if (av[i].eType == SQLITE_INTEGER) {
+      sqlite3_str_appendf(s, "%lld", av[i].i);
+      continue;
+    }
+    sqlite3_str_appendchar(s, 1, '"');
+    for (k = 0; k < av[i].n; k++) {
+      char c = av[i].z[k];
+      if (c == 0 && a->rc == SQLITE_OK) a->rc = SQLITE_MISMATCH;
+      if (c == '"' || c == '\\') sqlite3_str_appendchar(s, 1, '\\');
+      sqlite3_str_appendchar(s, 1, c);
+    }
+    sqlite3_str_appendchar(s, 1, '"');
+  }
+  sqlite3_str_appendchar(s, 1, '}');
+  return paramTake(a, sqlite3_str_finish(s), 0);
+}
+
+/* ----------------------------------------------------------- connection */
+
+static int pgRaw(PgStore *p, const char *zSql);
+
+static void noticeQuiet(void *pArg, const char *zMsg) {
+  (void)pArg;
+  (void)zMsg;
+}
+
+/* Connect (again) when there is no live connection. */
+static int pgEnsure(PgStore *p, int bOpen) {
+  static const char *const azKey[] = {"connect_timeout",
+                                      "fallback_application_name", "dbname",
+                                      0};
+  const char *azVal[4];
+  if (p->pg && PQstatus(p->pg) == CONNECTION_OK) return SQLITE_OK;
+  if (p->pg) {
+    PQfinish(p->pg);
+    p->pg = 0;
+  }
+  azVal[0] = "10";
+  azVal[1] = "statevtab";
+  azVal[2] = p->zUrl;
+  azVal[3] = 0;
+  p->pg = PQconnectdbParams(azKey, azVal, 1);
+  if (!p->pg) return SQLITE_NOMEM;
+  if (PQstatus(p->pg) != CONNECTION_OK) {
+    char *z = firstLine(PQerrorMessage(p->pg));
+    pgError(p, "postgresql: cannot connect to %s: %s", p->zSafe, z);
+    sqlite3_free(z);
+    PQfinish(p->pg);
+    p->pg = 0;
+    return bOpen ? SQLITE_CANTOPEN : SQLITE_IOERR;
+  }
+  p->bTxn = 0;
+  p->nSave = 0;
+  p->nWrite = 0;
+  /* Server NOTICEs ("... does not exist, skipping") are not for the user's
+  ** terminal. */
+  PQsetNoticeProcessor(p->pg, noticeQuiet, 0);
+  /* No schema is searched: every name we use is qualified. */
+  if (pgRaw(p, "SELECT pg_catalog.set_config('search_path', '', false)") !=
+      SQLITE_OK) {
+    return SQLITE_IOERR;
+  }
+  if (p->zListen) {
+    char *zId = PQescapeIdentifier(p->pg, p->zListen, strlen(p->zListen));
+    char *zSql = zId ? sqlite3_mprintf("LISTEN %s", zId) : 0;
+    int rc = zSql ? pgRaw(p, zSql) : SQLITE_NOMEM;
+    PQfreemem(zId);
+    sqlite3_free(zSql);
+    if (rc != SQLITE_OK) return rc;
+  }
+  return SQLITE_OK;
+}
+
+/*
+** Turn a failed result into an SQLite code and a message.  A broken
+** connection is dropped (the next statement reconnects).
+*/
+static int pgResultError(PgStore *p, PGresult *res) {
+  const char *zState = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : 0;
+  const char *zMsg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : 0;
+  if (!p->pg || PQstatus(p->pg) != CONNECTION_OK) {
+    char *z = firstLine(zMsg ? zMsg : PQerrorMessage(p->pg));
+    pgError(p, "postgresql: connection lost (%s): %s", p->zSafe, z);
+    sqlite3_free(z);
+    if (p->pg) PQfinish(p->pg);
+    p->pg = 0;
+    p->bTxn = 0;
+    p->nSave = 0;
+    p->nWrite = 0;
+    return SQLITE_IOERR;
+  }
+  if (zState && strcmp(zState, "23505") == 0) return SQLITE_CONSTRAINT;
+  pgError(p, "postgresql: %s", zMsg ? zMsg : "error");
+  if (zState && (strcmp(zState, "40001") == 0 || strcmp(zState, "40P01") == 0 ||
+                 strcmp(zState, "55P03") == 0)) {
+    return SQLITE_BUSY;
+  }
+  return SQLITE_ERROR;
+}
+
+/* Run a statement without parameters (DDL, transaction control). */
+static int pgRaw(PgStore *p, const char *zSql) {
+  PGresult *res = PQexec(p->pg, zSql);
+  int rc = SQLITE_OK;
+  ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    rc = pgResultError(p, res);
+  }
+  PQclear(res);
+  return rc;
+}
+
+/*
+** Run zSql with the parameters of a.  On success *ppRes (may be NULL when
+** the caller does not want it) holds the result, freed with PQclear.
+** Serialization failures and deadlocks outside a transaction are retried.
+*/
+static int pgExec(PgStore *p, const char *zSql, PgParams *a, PGresult **ppRes) {
+  int rc, iTry;
+  if (ppRes) *ppRes = 0;
+  if (a && a->rc != SQLITE_OK) {
+    if (a->rc == SQLITE_MISMATCH) {
+      pgError(p, "postgresql: text containing a NUL byte cannot be stored");
+      return SQLITE_ERROR;
+    }
+    return a->rc;
+  }
+  rc = pgEnsure(p, 0);
+  if (rc != SQLITE_OK) return rc;
+  for (iTry = 0;; iTry++) {
+    PGresult *res = PQexecParams(p->pg, zSql, a ? a->n : 0, 0,
+                                 a ? (const char *const *)a->az : 0, 0, 0, 0);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+      if (ppRes) {
+        *ppRes = res;
+      } else {
+        PQclear(res);
+      }
+      return SQLITE_OK;
+    }
+    rc = pgResultError(p, res);
+    PQclear(res);
+    if (rc != SQLITE_BUSY || p->bTxn || iTry >= PG_RETRIES) return rc;
+    sqlite3_sleep(10 << iTry);
+  }
+}
+
+/* ------------------------------------------------------------ the store */
+
+static int pgOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
+                  char **pzErr) {
+  PgStore *p = sqlite3_malloc64(sizeof(*p));
+  int rc;
+  if (!p) return SQLITE_NOMEM;
+  memset(p, 0, sizeof(*p));
+  p->base.pMethods = &sv_pg_store;
+  p->base.fCaps = STATEVTAB_CAP_ORDER;
+  p->db = pOpen->db;
+  p->zUrl = sqlite3_mprintf("%s", pOpen->zUrl);
+  p->zSafe = sqlite3_mprintf("%s", pOpen->zSafeUrl);
+  if (!p->zUrl || !p->zSafe) {
+    rc = SQLITE_NOMEM;
+  } else {
+    rc = pgEnsure(p, 1);
+  }
+  if (rc != SQLITE_OK) {
+    *pzErr = p->base.zErrMsg;
+    p->base.zErrMsg = 0;
+    if (p->pg) PQfinish(p->pg);
+    sqlite3_free(p->zUrl);
+    sqlite3_free(p->zSafe);
+    sqlite3_free(p);
+    return rc;
+  }
+  *ppStore = &p->base;
+  return SQLITE_OK;
+}
+
+static void pgClose(statevtab_store *pStore) {
+  PgStore *p = (PgStore *)pStore;
+  PgSchema *s;
+  if (p->pg) PQfinish(p->pg);
+  while ((s = p->pSchemas) != 0) {
+    p->pSchemas = s->pNext;
+    sqlite3_free(s->zName);
+    sqlite3_free(s);
+  }
+  sqlite3_free(p->zListen);
+  sqlite3_free(p->zUrl);
+  sqlite3_free(p->zSafe);
+  sqlite3_free(p->base.zErrMsg);
+  sqlite3_free(p);
+}
+
+static const char *pgType(const statevtab_column *c) {
+  switch (c->eType) {
+  case STATEVTAB_INT:
+  case STATEVTAB_BOOL:
+    return "bigint";
+  case STATEVTAB_NUM:
+    return "numeric";
+  default:
+    return "text";
+  }
+}
+
+/* DDL of one entity's table and indexes in schema zQ (quoted). */
+static void entityDdl(sqlite3_str *s, const char *zQ,
+                      const statevtab_entity *e) {
+  int i;
+  sqlite3_str_appendf(s, "CREATE TABLE IF NOT EXISTS %s.%s (_rid bigserial "
+                         "PRIMARY KEY",
+                      zQ, e->zKind);
+  for (i = 0; i < e->nCol; i++) {
+    const statevtab_column *c = &e->aCol[i];
+    sqlite3_str_appendf(s, ", \"%w\" %s%s%s", c->zName, pgType(c),
+                        c->eType == STATEVTAB_TEXT || c->eType == STATEVTAB_JSON
+                            ? " COLLATE \"C\""
+                            : "",
+                        (c->flags & STATEVTAB_COL_NOTNULL) &&
+                                !(c->flags & STATEVTAB_COL_VERSION)
+                            ? " NOT NULL"
+                            : "");
+  }
+  sqlite3_str_appendf(s, ", UNIQUE (\"%w\"", e->aCol[e->aiKey[0]].zName);
+  if (e->nKey == 2) {
+    sqlite3_str_appendf(s, ", \"%w\"", e->aCol[e->aiKey[1]].zName);
+  }
+  sqlite3_str_appendall(s, ")");
+  if (e->iDedupe >= 0) {
+    sqlite3_str_appendf(s, ", UNIQUE (\"%w\", \"%w\")",
+                        e->aCol[e->iDedupeScope].zName,
+                        e->aCol[e->iDedupe].zName);
+  }
+  sqlite3_str_appendall(s, ");\n");
+  for (i = 0; i < e->nCol; i++) {
+    const statevtab_column *c = &e->aCol[i];
+    if (!(c->flags & STATEVTAB_COL_INDEXED) || i == e->aiKey[0]) continue;
+    if (strcmp(e->zKind, "tasks") == 0 && strcmp(c->zName, "queue") == 0) {
+      sqlite3_str_appendf(s, "CREATE INDEX IF NOT EXISTS tasks_claim ON "
+                             "%s.tasks (queue, state, priority, run_at, id);\n",
+                          zQ);
+    } else {
+      sqlite3_str_appendf(s, "CREATE INDEX IF NOT EXISTS \"%w_%w\" ON %s.%s "
+                             "(\"%w\");\n",
+                          e->zKind, c->zName, zQ, e->zKind, c->zName);
+    }
+  }
+}
+
+/* Create the schema's tables, indexes and functions (once per store). */
+static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
+  PgSchema *sch;
+  PgParams a;
+  sqlite3_str *s;
+  char *zDdl;
+  const char *z;
+  int rc, i;
+  for (sch = p->pSchemas; sch; sch = sch->pNext) {
+    if (strcmp(sch->zName, zSchema) == 0) return SQLITE_OK;
+  }
+  s = sqlite3_str_new(0);
+  sqlite3_str_appendf(s, "CREATE SCHEMA IF NOT EXISTS %s;\n", zQ);
+  for (i = 0; i < sv_nEntity; i++) entityDdl(s, zQ, sv_aEntity[i]);
+  sqlite3_str_appendf(s, "CREATE TABLE IF NOT EXISTS %s.queues (queue text "
+                         "COLLATE \"C\" PRIMARY KEY, paused_at bigint);\n",
+                      zQ);
+  /* The server functions, with @S@ standing for the schema. */
+  for (z = zPgScript; *z;) {
+    const char *zAt = strstr(z, "@S@");
+    if (!zAt) {
+      sqlite3_str_appendall(s, z);
+      break;
+    }
+    sqlite3_str_append(s, z, (int)(zAt - z));
+    sqlite3_str_appendall(s, zQ);
+    z = zAt + 3;
+  }
+  zDdl = sqlite3_str_finish(s);
+  if (!zDdl) return SQLITE_NOMEM;
+
+  /* Two processes may set up the same schema at once: serialize them. */
+  memset(&a, 0, sizeof(a));
+  paramTake(&a, sqlite3_mprintf("statevtab:%s", zSchema), 0);
+  rc = p->bTxn ? SQLITE_OK : pgRaw(p, "BEGIN");
+  if (rc == SQLITE_OK) {
+    rc = pgExec(p, "SELECT pg_catalog.pg_advisory_xact_lock("
+                   "pg_catalog.hashtext($1::text))",
+                &a, 0);
+  }
+  if (rc == SQLITE_OK) rc = pgRaw(p, zDdl);
+  if (!p->bTxn && p->pg) {
+    int rc2 = pgRaw(p, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK");
+    if (rc == SQLITE_OK) rc = rc2;
+  }
+  paramsFree(&a);
+  sqlite3_free(zDdl);
+  if (rc != SQLITE_OK) return rc;
+  sch = sqlite3_malloc64(sizeof(*sch));
+  if (!sch) return SQLITE_NOMEM;
+  sch->zName = sqlite3_mprintf("%s", zSchema);
+  if (!sch->zName) {
+    sqlite3_free(sch);
+    return SQLITE_NOMEM;
+  }
+  sch->pNext = p->pSchemas;
+  p->pSchemas = sch;
+  return SQLITE_OK;
+}
+
+static int pgAttach(statevtab_store *pStore, const statevtab_entity *e,
+                    const char *zDb, const char *zName, int nOpt,
+                    const char *const *azOpt, int bCreate,
+                    statevtab_table **ppTab) {
+  PgStore *p = (PgStore *)pStore;
+  const char *zSchema = "statevtab";
+  PgTable *t;
+  char *zQ;
+  int i, rc;
+  (void)zDb;
+  (void)zName;
+  (void)bCreate;
+  *ppTab = 0;
+  for (i = 0; i < nOpt; i++) {
+    const char *zKey = azOpt[2 * i];
+    if (strcmp(zKey, "schema") == 0) {
+      zSchema = azOpt[2 * i + 1];
+    } else if (strcmp(zKey, "prefix") != 0) {
+      pgError(p, "unknown option '%s'", zKey);
+      return SQLITE_ERROR;
+    }
+  }
+  if (zSchema[0] == 0 || strlen(zSchema) > 63) {
+    pgError(p, "schema must be 1 to 63 bytes (got '%s')", zSchema);
+    return SQLITE_ERROR;
+  }
+  rc = pgEnsure(p, 1);
+  if (rc != SQLITE_OK) return rc;
+  zQ = PQescapeIdentifier(p->pg, zSchema, strlen(zSchema));
+  if (!zQ) {
+    char *z = firstLine(PQerrorMessage(p->pg));
+    pgError(p, "invalid schema name: %s", z);
+    sqlite3_free(z);
+    return SQLITE_ERROR;
+  }
+  t = sqlite3_malloc64(sizeof(*t));
+  if (!t) {
+    PQfreemem(zQ);
+    return SQLITE_NOMEM;
+  }
+  memset(t, 0, sizeof(*t));
+  t->base.pStore = pStore;
+  t->base.pEntity = e;
+  t->p = p;
+  t->zSchema = sqlite3_mprintf("%s", zSchema);
+  t->zQ = sqlite3_mprintf("%s", zQ);
+  t->zT = sqlite3_mprintf("%s.%s", zQ, e->zKind);
+  PQfreemem(zQ);
+  rc = (t->zSchema && t->zQ && t->zT) ? ensureSchema(p, t->zSchema, t->zQ)
+                                      : SQLITE_NOMEM;
+  if (rc != SQLITE_OK) {
+    sqlite3_free(t->zSchema);
+    sqlite3_free(t->zQ);
+    sqlite3_free(t->zT);
+    sqlite3_free(t);
+    return rc;
+  }
+  *ppTab = &t->base;
+  return SQLITE_OK;
+}
+
+static void pgDetach(statevtab_table *pTab) {
+  PgTable *t = (PgTable *)pTab;
+  sqlite3_free(t->zTakeOut);
+  sqlite3_free(t->zSchema);
+  sqlite3_free(t->zQ);
+  sqlite3_free(t->zT);
+  sqlite3_free(t);
+}
+
+/* DROP TABLE only disconnects: other processes share the rows. */
+static int pgDrop(statevtab_table *pTab) {
+  (void)pTab;
+  return SQLITE_OK;
+}
+
+/* The SQLite name of the table is not used on the server. */
+static int pgRename(statevtab_table *pTab, const char *zNew) {
+  (void)pTab;
+  (void)zNew;
+  return SQLITE_OK;
+}
+
+/* ---------------------------------------------------------------- scans */
+
+static int pgOpenCursor(statevtab_table *pTab, statevtab_cursor **ppCur) {
+  PgCursor *c = sqlite3_malloc64(sizeof(*c));
+  if (!c) return SQLITE_NOMEM;
+  memset(c, 0, sizeof(*c));
+  c->base.pTab = pTab;
+  *ppCur = &c->base;
+  return SQLITE_OK;
+}
+
+static void pgCloseCursor(statevtab_cursor *pCur) {
+  PgCursor *c = (PgCursor *)pCur;
+  PQclear(c->res);
+  sqlite3_free(c);
+}
+
+/* Parse all of z[0..n) as an integer (1) or a real (2); 0 if neither. */
+static int parseNumber(const char *z, int n, sqlite3_int64 *pi, double *pr) {
+  char zBuf[64];
+  char *zEnd;
+  if (n <= 0 || n >= (int)sizeof(zBuf)) return 0;
+  memcpy(zBuf, z, (size_t)n);
+  zBuf[n] = 0;
+  if (zBuf[0] == ' ' || zBuf[n - 1] == ' ') return 0;
+  *pi = strtoll(zBuf, &zEnd, 10);
+  if (*zEnd == 0) return 1;
+  *pr = strtod(zBuf, &zEnd);
+  if (*zEnd == 0) return 2;
+  return 0;
+}
+
+/*
+** Append the SQL of constraint c on column pCol, binding its value, as
+** SQLite would compare it: the value takes the column's affinity when it
+** can (text '5' against an INTEGER column is 5); a text value that is not
+** a number is greater than every number, so against a numeric column it
+** decides the constraint by itself.
+*/
+static void consSql(sqlite3_str *s, PgParams *a, const statevtab_column *pCol,
+                    const statevtab_cons *c) {
+  static const char *const azOp[] = {"", "=", "<", "<=", ">", ">=", "="};
+  const statevtab_value *v = &c->v;
+  const char *zCol = pCol->zName;
+  int bNum = pCol->eType == STATEVTAB_INT || pCol->eType == STATEVTAB_BOOL ||
+             pCol->eType == STATEVTAB_NUM;
+  if (c->op == STATEVTAB_ALIVE) {
+    int k = paramValue(a, v);
+    sqlite3_str_appendf(s, "(\"%w\" IS NULL OR \"%w\" > $%d::bigint)", zCol,
+                        zCol, k);
+    return;
+  }
+  if (v->eType == SQLITE_NULL) {
+    sqlite3_str_appendf(s, c->op == STATEVTAB_IS ? "\"%w\" IS NULL" : "false",
+                        zCol);
+    return;
+  }
+  if (bNum) {
+    sqlite3_int64 i = 0;
+    double r = 0;
+    int t = v->eType == SQLITE_INTEGER ? 1
+            : v->eType == SQLITE_FLOAT ? 2
+                                       : parseNumber(v->z, v->n, &i, &r);
+    if (v->eType == SQLITE_INTEGER) i = v->i;
+    if (v->eType == SQLITE_FLOAT) r = v->r;
+    if (t == 0) {
+      /* number < text: only <, <= hold, for every non-NULL value */
+      sqlite3_str_appendf(s,
+                          (c->op == STATEVTAB_LT || c->op == STATEVTAB_LE)
+                              ? "\"%w\" IS NOT NULL"
+                              : "false",
+                          zCol);
+      return;
+    }
+    if (t == 1) {
+      sqlite3_str_appendf(s, "\"%w\" %s $%d::%s", zCol, azOp[c->op],
+                          paramInt(a, i),
+                          pCol->eType == STATEVTAB_NUM ? "numeric" : "bigint");
+    } else {
+      sqlite3_str_appendf(s, "\"%w\" %s $%d::numeric", zCol, azOp[c->op],
+                          paramTake(a, sqlite3_mprintf("%!.17g", r), 0));
+    }
+    return;
+  }
+  /* TEXT column: numbers compare as their text. */
+  if (v->eType == SQLITE_INTEGER) {
+    sqlite3_str_appendf(s, "\"%w\" %s $%d::text", zCol, azOp[c->op],
+                        paramTake(a, sqlite3_mprintf("%lld", v->i), 0));
+  } else if (v->eType == SQLITE_FLOAT) {
+    sqlite3_str_appendf(s, "\"%w\" %s $%d::text", zCol, azOp[c->op],
+                        paramTake(a, sqlite3_mprintf("%!.15g", v->r), 0));
+  } else {
+    sqlite3_str_appendf(s, "\"%w\" %s $%d::text", zCol, azOp[c->op],
+                        paramValue(a, v));
+  }
+}
+
+static int pgFilter(statevtab_cursor *pCur, const statevtab_scan *pScan) {
+  PgCursor *c = (PgCursor *)pCur;
+  PgTable *t = (PgTable *)pCur->pTab;
+  const statevtab_entity *e = pCur->pTab->pEntity;
+  sqlite3_str *s = sqlite3_str_new(0);
+  PgParams a;
+  char *zSql;
+  int i, rc;
+  PQclear(c->res);
+  c->res = 0;
+  c->iRow = c->nRow = 0;
+  memset(&a, 0, sizeof(a));
+  sqlite3_str_appendall(s, "SELECT _rid");
+  for (i = 0; i < e->nCol; i++) {
+    sqlite3_uint64 bit = ((sqlite3_uint64)1) << (i < 63 ? i : 63);
+    if (pScan->colUsed & bit) {
+      sqlite3_str_appendf(s, ", \"%w\"", e->aCol[i].zName);
+    } else {
+      sqlite3_str_appendall(s, ", NULL");
+    }
+  }
+  sqlite3_str_appendf(s, " FROM %s", t->zT);
+  for (i = 0; i < pScan->nCons; i++) {
+    sqlite3_str_appendall(s, i ? " AND " : " WHERE ");
+    consSql(s, &a, &e->aCol[pScan->aCons[i].iCol], &pScan->aCons[i]);
+  }
+  for (i = 0; i < pScan->nOrder; i++) {
+    sqlite3_str_appendf(s, "%s\"%w\"%s", i ? ", " : " ORDER BY ",
+                        e->aCol[pScan->aOrder[i].iCol].zName,
+                        pScan->aOrder[i].bDesc ? " DESC NULLS LAST"
+                                               : " NULLS FIRST");
+  }
+  if (pScan->nLimit >= 0) {
+    sqlite3_str_appendf(s, " LIMIT $%d::bigint", paramInt(&a, pScan->nLimit));
+  }
+  /* Inside a transaction, rows read are rows about to be written: lock
+  ** them, so that read-check-write is atomic (compare-and-set). */
+  if (t->p->bTxn) sqlite3_str_appendall(s, " FOR UPDATE");
+  zSql = sqlite3_str_finish(s);
+  if (!zSql) {
+    paramsFree(&a);
+    return SQLITE_NOMEM;
+  }
+  rc = pgExec(t->p, zSql, &a, &c->res);
+  sqlite3_free(zSql);
+  paramsFree(&a);
+  if (rc != SQLITE_OK) return rc;
+  c->nRow = PQntuples(c->res);
+  return SQLITE_OK;
+}
+
+static int pgNext(statevtab_cursor *pCur) {
+  ((PgCursor *)pCur)->iRow++;
+  return SQLITE_OK;
+}
+
+static int pgEof(statevtab_cursor *pCur) {
+  PgCursor *c = (PgCursor *)pCur;
+  return c->iRow >= c->nRow;
+}
+
+/* Decode field j of row i as column pCol's type. */
+static void decode(PGresult *res, int i, int j, const statevtab_column *pCol,
+                   statevtab_value *v) {
+  const char *z;
+  int n;
+  memset(v, 0, sizeof(*v));
+  if (PQgetisnull(res, i, j)) {
+    v->eType = SQLITE_NULL;
+    return;
+  }
+  z = PQgetvalue(res, i, j);
+  n = PQgetlength(res, i, j);
+  switch (pCol->eType) {
+  case STATEVTAB_INT:
+  case STATEVTAB_BOOL:
+    v->eType = SQLITE_INTEGER;
+    v->i = strtoll(z, 0, 10);
+    break;
+  case STATEVTAB_NUM: {
+    sqlite3_int64 iv = 0;
+    double r = 0;
+    int t = parseNumber(z, n, &iv, &r);
+    /* As SQLite's NUMERIC affinity: an integral real is an integer. */
+    if (t == 2 && r == (double)(sqlite3_int64)r && r > -9e15 && r < 9e15) {
+      t = 1;
+      iv = (sqlite3_int64)r;
+    }
+    if (t == 1) {
+      v->eType = SQLITE_INTEGER;
+      v->i = iv;
+    } else {
+      v->eType = SQLITE_FLOAT;
+      v->r = r;
+    }
+    break;
+  }
+  default:
+    v->eType = SQLITE_TEXT;
+    v->z = z;
+    v->n = n;
+    break;
+  }
+}
+
+static int pgColumn(statevtab_cursor *pCur, int iCol, statevtab_value *pOut) {
+  PgCursor *c = (PgCursor *)pCur;
+  decode(c->res, c->iRow, iCol + 1, &pCur->pTab->pEntity->aCol[iCol], pOut);
+  return SQLITE_OK;
+}
+
+static int pgRowid(statevtab_cursor *pCur, sqlite3_int64 *pRowid) {
+  PgCursor *c = (PgCursor *)pCur;
+  *pRowid = strtoll(PQgetvalue(c->res, c->iRow, 0), 0, 10);
+  return SQLITE_OK;
+}
+
+/* --------------------------------------------------------------- writes */
+
+/*
+** Inside an explicit SQLite transaction a failed statement would abort the
+** whole PostgreSQL transaction: give each write a savepoint of its own.
+*/
+static int writeBegin(PgStore *p) {
+  if (!p->bTxn || sqlite3_get_autocommit(p->db)) return SQLITE_OK;
+  p->nWrite++;
+  return pgRaw(p, "SAVEPOINT sv_write");
+}
+
+static int writeEnd(PgStore *p, int rc) {
+  if (!p->bTxn || sqlite3_get_autocommit(p->db) || p->nWrite == 0) return rc;
+  p->nWrite--;
+  if (rc != SQLITE_OK && p->pg) {
+    char *zKeep = p->base.zErrMsg;
+    p->base.zErrMsg = 0;
+    pgRaw(p, "ROLLBACK TO SAVEPOINT sv_write");
+    sqlite3_free(p->base.zErrMsg);
+    p->base.zErrMsg = zKeep;
+  }
+  if (p->pg) {
+    int rc2 = pgRaw(p, "RELEASE SAVEPOINT sv_write");
+    if (rc == SQLITE_OK) rc = rc2;
+  }
+  return rc;
+}
+
+static int versionCol(const statevtab_entity *e) {
+  int i;
+  for (i = 0; i < e->nCol; i++) {
+    if (e->aCol[i].flags & STATEVTAB_COL_VERSION) return i;
+  }
+  return -1;
+}
+
+static int expiresCol(const statevtab_entity *e) {
+  int i;
+  for (i = 0; i < e->nCol; i++) {
+    if (e->aCol[i].flags & STATEVTAB_COL_EXPIRES) return i;
+  }
+  return -1;
+}
+
+/* "k1 = $a AND k2 = $b" for the key of aRow. */
+static void keyWhere(sqlite3_str *s, PgParams *a, const statevtab_entity *e,
+                     const statevtab_value *aRow) {
+  int k;
+  for (k = 0; k < e->nKey; k++) {
+    int i = e->aiKey[k];
+    sqlite3_str_appendf(s, "%s\"%w\" = $%d::%s", k ? " AND " : "",
+                        e->aCol[i].zName, paramValue(a, &aRow[i]),
+                        pgType(&e->aCol[i]));
+  }
+}
+
+/*
+** Delete rows (other than iRowid, when > 0) that an insert or update of
+** aRow would conflict with: expired kv rows always (they are invisible),
+** and for REPLACE every row with the same key or idempotency key.
+*/
+static int clearConflicts(PgTable *t, const statevtab_value *aRow,
+                          sqlite3_int64 iRowid, int bReplace) {
+  const statevtab_entity *e = t->base.pEntity;
+  int iExp = expiresCol(e);
+  sqlite3_str *s;
+  PgParams a;
+  char *zSql;
+  int rc;
+  if (iExp < 0 && !bReplace) return SQLITE_OK;
+  memset(&a, 0, sizeof(a));
+  s = sqlite3_str_new(0);
+  sqlite3_str_appendf(s, "DELETE FROM %s WHERE _rid <> $%d::bigint AND ((",
+                      t->zT, paramInt(&a, iRowid));
+  keyWhere(s, &a, e, aRow);
+  sqlite3_str_appendall(s, ")");
+  if (bReplace && e->iDedupe >= 0 && aRow[e->iDedupe].eType != SQLITE_NULL) {
+    sqlite3_str_appendf(s, " OR (\"%w\" = $%d::text AND \"%w\" = $%d::text)",
+                        e->aCol[e->iDedupeScope].zName,
+                        paramValue(&a, &aRow[e->iDedupeScope]),
+                        e->aCol[e->iDedupe].zName,
+                        paramValue(&a, &aRow[e->iDedupe]));
+  }
+  sqlite3_str_appendall(s, ")");
+  if (!bReplace) {
+    sqlite3_str_appendf(s, " AND \"%w\" <= $%d::bigint", e->aCol[iExp].zName,
+                        paramInt(&a, sv_now_ms()));
+  }
+  zSql = sqlite3_str_finish(s);
+  rc = zSql ? pgExec(t->p, zSql, &a, 0) : SQLITE_NOMEM;
+  sqlite3_free(zSql);
+  paramsFree(&a);
+  return rc;
+}
+
+/* The INSERT of one row; ON CONFLICT per mode; RETURNING _rid. */
+static char *insertSql(PgTable *t, PgParams *a, const statevtab_value *aRow,
+                       int eConflict) {
+  const statevtab_entity *e = t->base.pEntity;
+  sqlite3_str *s = sqlite3_str_new(0);
+  int i, iVer = versionCol(e);
+  sqlite3_str_appendf(s, "INSERT INTO %s (", t->zT);
+  for (i = 0; i < e->nCol; i++) {
+    sqlite3_str_appendf(s, "%s\"%w\"", i ? ", " : "", e->aCol[i].zName);
+  }
+  sqlite3_str_appendall(s, ") VALUES (");
+  for (i = 0; i < e->nCol; i++) {
+    int k = paramValue(a, &aRow[i]);
+    if (i == iVer) {
+      sqlite3_str_appendf(s, "%scoalesce($%d::bigint, 1)", i ? ", " : "", k);
+    } else {
+      sqlite3_str_appendf(s, "%s$%d::%s", i ? ", " : "", k,
+                          pgType(&e->aCol[i]));
+    }
+  }
+  sqlite3_str_appendall(s, ")");
+  if (eConflict == STATEVTAB_CONFLICT_IGNORE) {
+    sqlite3_str_appendall(s, " ON CONFLICT DO NOTHING");
+  } else if (e->iDedupe >= 0) {
+    /* Idempotent insert: a second row with the same (scope, key) is
+    ** dropped without error; any other conflict is an error. */
+    sqlite3_str_appendf(s, " ON CONFLICT (\"%w\", \"%w\") DO NOTHING",
+                        e->aCol[e->iDedupeScope].zName,
+                        e->aCol[e->iDedupe].zName);
+  }
+  sqlite3_str_appendall(s, " RETURNING _rid");
+  return sqlite3_str_finish(s);
+}
+
+static int doInsert(PgTable *t, const statevtab_value *aRow, int eConflict,
+                    sqlite3_int64 *pRowid, int *pbDone) {
+  PgParams a;
+  PGresult *res = 0;
+  char *zSql;
+  int rc;
+  *pbDone = 0;
+  rc = clearConflicts(t, aRow, 0, eConflict == STATEVTAB_CONFLICT_REPLACE);
+  if (rc != SQLITE_OK) return rc;
+  memset(&a, 0, sizeof(a));
+  zSql = insertSql(t, &a, aRow, eConflict);
+  rc = zSql ? pgExec(t->p, zSql, &a, &res) : SQLITE_NOMEM;
+  if (rc == SQLITE_OK && PQntuples(res) > 0) {
+    *pbDone = 1;
+    if (pRowid) *pRowid = strtoll(PQgetvalue(res, 0, 0), 0, 10);
+  }
+  PQclear(res);
+  sqlite3_free(zSql);
+  paramsFree(&a);
+  return rc;
+}
+
+static int pgInsert(statevtab_table *pTab, const statevtab_value *aRow,
+                    int eConflict, sqlite3_int64 *pRowid, int *pbDone) {
+  PgTable *t = (PgTable *)pTab;
+  int rc = writeBegin(t->p);
+  if (rc == SQLITE_OK) rc = doInsert(t, aRow, eConflict, pRowid, pbDone);
+  return writeEnd(t->p, rc);
+}
+
+static int pgUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
+                    const statevtab_value *aRow, int eConflict, int *pbDone) {
+  PgTable *t = (PgTable *)pTab;
+  const statevtab_entity *e = pTab->pEntity;
+  sqlite3_str *s;
+  PgParams a;
+  PGresult *res = 0;
+  char *zSql;
+  int rc, i, iVer = versionCol(e);
+  *pbDone = 0;
+  rc = writeBegin(t->p);
+  if (rc == SQLITE_OK) {
+    rc = clearConflicts(t, aRow, iRowid,
+                        eConflict == STATEVTAB_CONFLICT_REPLACE);
+  }
+  if (rc != SQLITE_OK) return writeEnd(t->p, rc);
+  memset(&a, 0, sizeof(a));
+  s = sqlite3_str_new(0);
+  sqlite3_str_appendf(s, "UPDATE %s SET ", t->zT);
+  for (i = 0; i < e->nCol; i++) {
+    if (i == iVer) {
+      sqlite3_str_appendf(s, "%s\"%w\" = \"%w\" + 1", i ? ", " : "",
+                          e->aCol[i].zName, e->aCol[i].zName);
+    } else {
+      sqlite3_str_appendf(s, "%s\"%w\" = $%d::%s", i ? ", " : "",
+                          e->aCol[i].zName, paramValue(&a, &aRow[i]),
+                          pgType(&e->aCol[i]));
+    }
+  }
+  sqlite3_str_appendf(s, " WHERE _rid = $%d::bigint", paramInt(&a, iRowid));
+  if (eConflict == STATEVTAB_CONFLICT_IGNORE) {
+    /* OR IGNORE: skip the row when another one holds the new key. */
+    sqlite3_str_appendf(s, " AND NOT EXISTS (SELECT 1 FROM %s WHERE _rid <> "
+                           "$%d::bigint AND ",
+                        t->zT, paramInt(&a, iRowid));
+    keyWhere(s, &a, e, aRow);
+    sqlite3_str_appendall(s, ")");
+  }
+  sqlite3_str_appendall(s, " RETURNING _rid");
+  zSql = sqlite3_str_finish(s);
+  rc = zSql ? pgExec(t->p, zSql, &a, &res) : SQLITE_NOMEM;
+  if (rc == SQLITE_OK) *pbDone = PQntuples(res) > 0;
+  PQclear(res);
+  sqlite3_free(zSql);
+  paramsFree(&a);
+  return writeEnd(t->p, rc);
+}
+
+static int pgDelete(statevtab_table *pTab, sqlite3_int64 iRowid) {
+  PgTable *t = (PgTable *)pTab;
+  PgParams a;
+  char *zSql;
+  int rc = writeBegin(t->p);
+  if (rc != SQLITE_OK) return writeEnd(t->p, rc);
+  memset(&a, 0, sizeof(a));
+  zSql = sqlite3_mprintf("DELETE FROM %s WHERE _rid = $%d::bigint", t->zT,
+                         paramInt(&a, iRowid));
+  rc = zSql ? pgExec(t->p, zSql, &a, 0) : SQLITE_NOMEM;
+  sqlite3_free(zSql);
+  paramsFree(&a);
+  return writeEnd(t->p, rc);
+}
+
+/* --------------------------------------------------------- transactions */
+
+static int pgBegin(statevtab_table *pTab) {
+  PgStore *p = ((PgTable *)pTab)->p;
+  int rc;
+  if (p->bTxn) return SQLITE_OK;
+  rc = pgEnsure(p, 0);
+  if (rc == SQLITE_OK) rc = pgRaw(p, "BEGIN");
+  if (rc == SQLITE_OK) {
+    p->bTxn = 1;
+    p->nSave = 0;
+    p->nWrite = 0;
+  }
+  return rc;
+}
+
+/* The remote COMMIT happens here, so that its failure fails the SQLite
+** commit (which then rolls back). */
+static int pgSync(statevtab_table *pTab) {
+  PgStore *p = ((PgTable *)pTab)->p;
+  int rc;
+  if (!p->bTxn) return SQLITE_OK;
+  p->bTxn = 0;
+  p->nSave = 0;
+  rc = pgRaw(p, "COMMIT");
+  return rc;
+}
+
+static int pgCommit(statevtab_table *pTab) {
+  return pgSync(pTab);
+}
+
+static int pgRollback(statevtab_table *pTab) {
+  PgStore *p = ((PgTable *)pTab)->p;
+  if (!p->bTxn) return SQLITE_OK;
+  p->bTxn = 0;
+  p->nSave = 0;
+  if (p->pg) pgRaw(p, "ROLLBACK");
+  return SQLITE_OK;
+}
+
+static int pgSavepoint(statevtab_table *pTab, int iSave) {
+  PgStore *p = ((PgTable *)pTab)->p;
+  int rc = SQLITE_OK;
+  while (rc == SQLITE_OK && p->bTxn && p->nSave <= iSave) {
+    char zSql[64];
+    sqlite3_snprintf(sizeof(zSql), zSql, "SAVEPOINT sv_%d", p->nSave);
+    rc = pgRaw(p, zSql);
+    if (rc == SQLITE_OK) p->nSave++;
+  }
+  return rc;
+}
+
+static int pgRelease(statevtab_table *pTab, int iSave) {
+  PgStore *p = ((PgTable *)pTab)->p;
+  char zSql[64];
+  if (!p->bTxn || iSave >= p->nSave) return SQLITE_OK;
+  if (iSave < 0) iSave = 0;
+  sqlite3_snprintf(sizeof(zSql), zSql, "RELEASE SAVEPOINT sv_%d", iSave);
+  p->nSave = iSave;
+  return pgRaw(p, zSql);
+}
+
+static int pgRollbackTo(statevtab_table *pTab, int iSave) {
+  PgStore *p = ((PgTable *)pTab)->p;
+  char zSql[64];
+  if (!p->bTxn) return SQLITE_OK;
+  if (iSave < 0) {
+    /* Back to the start of the transaction, which goes on. */
+    int rc = pgRaw(p, "ROLLBACK");
+    p->nSave = 0;
+    if (rc == SQLITE_OK) rc = pgRaw(p, "BEGIN");
+    if (rc != SQLITE_OK) p->bTxn = 0;
+    return rc;
+  }
+  if (iSave >= p->nSave) return SQLITE_OK;
+  sqlite3_snprintf(sizeof(zSql), zSql, "ROLLBACK TO SAVEPOINT sv_%d", iSave);
+  p->nSave = iSave + 1;
+  return pgRaw(p, zSql);
+}
+
+static char *pgDescribe(statevtab_store *pStore) {
+  PgStore *p = (PgStore *)pStore;
+  return sqlite3_mprintf("postgresql: %s (server %d%s)", p->zSafe,
+                         p->pg ? PQserverVersion(p->pg) : 0,
+                         p->pg ? "" : ", disconnected");
+}
+
+/* --------------------------------------------------- atomic primitives */
+
+/*
+** Run one server function (or statement) as an atomic primitive: inside an
+** explicit transaction it joins it behind a savepoint.
+*/
+static int atomicExec(PgTable *t, const char *zSql, PgParams *a,
+                      PGresult **ppRes) {
+  int rc = writeBegin(t->p);
+  if (rc == SQLITE_OK) rc = pgExec(t->p, zSql, a, ppRes);
+  rc = writeEnd(t->p, rc);
+  if (rc != SQLITE_OK && ppRes) {
+    PQclear(*ppRes);
+    *ppRes = 0;
+  }
+  return rc;
+}
+
+/* A dead letters table other than the namespace's own cannot be used. */
+static int checkDead(PgTable *t, statevtab_table *pDead) {
+  PgTable *d = (PgTable *)pDead;
+  if (!pDead) return SQLITE_OK;
+  if (pDead->pStore != t->base.pStore || strcmp(d->zSchema, t->zSchema)) {
+    pgError(t->p, "dead letters table must be in the tasks table's schema "
+                  "'%s'",
+            t->zSchema);
+    return SQLITE_ERROR;
+  }
+  return SQLITE_OK;
+}
+
+static int pgClaim(statevtab_table *pTab, statevtab_table *pDead,
+                   const statevtab_claim *c, statevtab_row_fn xRow,
+                   void *pCtx) {
+  PgTable *t = (PgTable *)pTab;
+  const statevtab_entity *e = pTab->pEntity;
+  statevtab_value aRow[SV_MAX_COLUMNS];
+  statevtab_value *aBool = 0;
+  PgParams a;
+  PGresult *res = 0;
+  char *zSql, *zTags = 0;
+  int rc = checkDead(t, pDead), i, k, iId = -1, iTok = -1;
+  if (rc != SQLITE_OK) return rc;
+  for (i = 0; i < e->nCol; i++) {
+    if (strcmp(e->aCol[i].zName, "id") == 0) iId = i;
+    if (strcmp(e->aCol[i].zName, "lease_token") == 0) iTok = i;
+  }
+  for (k = 0; k < c->nComplete; k++) c->aCompleteOk[k] = 1;
+  memset(&a, 0, sizeof(a));
+  aBool = sqlite3_malloc64(sizeof(statevtab_value) *
+                           (size_t)(c->nLimit + c->nComplete + 1));
+  if (!aBool) return SQLITE_NOMEM;
+  memset(aBool, 0,
+         sizeof(statevtab_value) * (size_t)(c->nLimit + c->nComplete + 1));
+  paramArray(&a, c->nQueue, c->aQueue);
+  paramValue(&a, c->pWorker);
+  paramInt(&a, c->iLeaseMs);
+  paramInt(&a, c->nMax);
+  paramArray(&a, c->nName, c->aName);
+  if (c->nTag > 0) {
+    zTags = sv_json_array(c->nTag, c->aTag);
+    if (!zTags) a.rc = SQLITE_NOMEM;
+    paramTake(&a, zTags, 0);
+  } else {
+    paramTake(&a, 0, 1);
+  }
+  paramArray(&a, c->nLimit, c->aLimit);
+  for (k = 0; k < c->nLimit; k++) {
+    aBool[k].eType = SQLITE_TEXT;
+    aBool[k].z = c->abLimitQueue[k] ? "t" : "f";
+    aBool[k].n = 1;
+  }
+  paramArray(&a, c->nLimit, aBool);
+  for (k = 0; k < c->nLimit; k++) {
+    aBool[k].eType = SQLITE_INTEGER;
+    aBool[k].i = c->aiLimit[k];
+  }
+  paramArray(&a, c->nLimit, aBool);
+  paramArray(&a, c->nComplete, c->aCompleteId);
+  for (k = 0; k < c->nComplete; k++) {
+    aBool[k].eType = SQLITE_INTEGER;
+    aBool[k].i = c->aiCompleteToken[k];
+  }
+  paramArray(&a, c->nComplete, aBool);
+  paramArray(&a, c->nComplete, c->aCompleteResult);
+  paramTake(&a, sqlite3_mprintf("true"), 0);
+  zSql = sqlite3_mprintf(
+      "SELECT * FROM %s.sv_claim($1::text[], $2::text, $3::bigint, "
+      "$4::integer, $5::text[], $6::text, $7::text[], $8::boolean[], "
+      "$9::bigint[], $10::text[], $11::bigint[], $12::text[], $13::boolean)",
+      t->zQ);
+  rc = zSql ? atomicExec(t, zSql, &a, &res) : SQLITE_NOMEM;
+  sqlite3_free(zSql);
+  paramsFree(&a);
+  sqlite3_free(aBool);
+  for (i = 0; rc == SQLITE_OK && i < PQntuples(res); i++) {
+    for (k = 0; k < e->nCol; k++) {
+      decode(res, i, k + 1, &e->aCol[k], &aRow[k]);
+    }
+    if (strcmp(PQgetvalue(res, i, 0), "-1") == 0) {
+      /* A stale completion: find which one. */
+      for (k = 0; k < c->nComplete; k++) {
+        if (c->aCompleteOk[k] && iId >= 0 && iTok >= 0 &&
+            aRow[iTok].i == c->aiCompleteToken[k] &&
+            aRow[iId].n == c->aCompleteId[k].n &&
+            memcmp(aRow[iId].z, c->aCompleteId[k].z, (size_t)aRow[iId].n) ==
+                0) {
+          c->aCompleteOk[k] = 0;
+          break;
+        }
+      }
+      continue;
+    }
+    if (xRow(pCtx, aRow)) rc = SQLITE_NOMEM;
+  }
+  PQclear(res);
+  return rc;
+}
+
+/* Run "SELECT <schema>.<zFunc>(params...)" and hand back the one result. */
+static int callFunc(PgTable *t, const char *zCall, PgParams *a,
+                    PGresult **ppRes) {
+  char *zSql = sqlite3_mprintf("SELECT %s.%s", t->zQ, zCall);
+  int rc = zSql ? atomicExec(t, zSql, a, ppRes) : SQLITE_NOMEM;
+  sqlite3_free(zSql);
+  paramsFree(a);
+  return rc;
+}
+
+static int pgRenew(statevtab_table *pTab, const statevtab_value *pId,
+                   sqlite3_int64 iToken, sqlite3_int64 iLeaseMs,
+                   sqlite3_int64 *piExpires) {
+  PgParams a;
+  PGresult *res = 0;
+  int rc;
+  memset(&a, 0, sizeof(a));
+  paramValue(&a, pId);
+  paramInt(&a, iToken);
+  paramInt(&a, iLeaseMs);
+  rc = callFunc((PgTable *)pTab, "sv_renew($1::text, $2::bigint, $3::bigint)",
+                &a, &res);
+  *piExpires = 0;
+  if (rc == SQLITE_OK && !PQgetisnull(res, 0, 0)) {
+    *piExpires = strtoll(PQgetvalue(res, 0, 0), 0, 10);
+  }
+  PQclear(res);
+  return rc;
+}
+
+static int boolResult(PGresult *res) {
+  return !PQgetisnull(res, 0, 0) && PQgetvalue(res, 0, 0)[0] == 't';
+}
+
+static int pgComplete(statevtab_table *pTab, const statevtab_value *pId,
+                      sqlite3_int64 iToken, const statevtab_value *pResult,
+                      int *pbOk) {
+  PgParams a;
+  PGresult *res = 0;
+  int rc;
+  memset(&a, 0, sizeof(a));
+  paramValue(&a, pId);
+  paramInt(&a, iToken);
+  paramValue(&a, pResult);
+  rc = callFunc((PgTable *)pTab,
+                "sv_complete($1::text, $2::bigint, $3::text)", &a, &res);
+  *pbOk = rc == SQLITE_OK && boolResult(res);
+  PQclear(res);
+  return rc;
+}
+
+static int pgFail(statevtab_table *pTab, statevtab_table *pDead,
+                  const statevtab_value *pId, sqlite3_int64 iToken,
+                  const statevtab_value *pError, sqlite3_int64 iRetryMs,
+                  int *peOutcome) {
+  PgTable *t = (PgTable *)pTab;
+  PgParams a;
+  PGresult *res = 0;
+  int rc = checkDead(t, pDead);
+  *peOutcome = STATEVTAB_FAIL_STALE;
+  if (rc != SQLITE_OK) return rc;
+  memset(&a, 0, sizeof(a));
+  paramValue(&a, pId);
+  paramInt(&a, iToken);
+  paramValue(&a, pError);
+  if (iRetryMs >= 0) {
+    paramInt(&a, iRetryMs);
+  } else {
+    paramTake(&a, 0, 1);
+  }
+  rc = callFunc(t,
+                "sv_fail($1::text, $2::bigint, $3::text, $4::bigint, true)",
+                &a, &res);
+  if (rc == SQLITE_OK && !PQgetisnull(res, 0, 0)) {
+    *peOutcome = strcmp(PQgetvalue(res, 0, 0), "dead") == 0
+                     ? STATEVTAB_FAIL_DEAD
+                     : STATEVTAB_FAIL_RETRY;
+  }
+  PQclear(res);
+  return rc;
+}
+
+static int pgLease(statevtab_table *pTab, const statevtab_value *pName,
+                   const statevtab_value *pOwner, sqlite3_int64 iTtlMs,
+                   sqlite3_int64 *piToken) {
+  PgParams a;
+  PGresult *res = 0;
+  int rc;
+  memset(&a, 0, sizeof(a));
+  paramValue(&a, pName);
+  paramValue(&a, pOwner);
+  paramInt(&a, iTtlMs);
+  rc = callFunc((PgTable *)pTab, "sv_lease($1::text, $2::text, $3::bigint)",
+                &a, &res);
+  *piToken = 0;
+  if (rc == SQLITE_OK && !PQgetisnull(res, 0, 0)) {
+    *piToken = strtoll(PQgetvalue(res, 0, 0), 0, 10);
+  }
+  PQclear(res);
+  return rc;
+}
+
+static int pgLeaseRelease(statevtab_table *pTab, const statevtab_value *pName,
+                          const statevtab_value *pOwner, int *pbOk) {
+  PgParams a;
+  PGresult *res = 0;
+  int rc;
+  memset(&a, 0, sizeof(a));
+  paramValue(&a, pName);
+  paramValue(&a, pOwner);
+  rc = callFunc((PgTable *)pTab, "sv_release($1::text, $2::text)", &a, &res);
+  *pbOk = rc == SQLITE_OK && boolResult(res);
+  PQclear(res);
+  return rc;
+}
+
+static int pgIncr(statevtab_table *pTab, const statevtab_value *pScope,
+                  const statevtab_value *pName, const statevtab_value *pDelta,
+                  statevtab_value *pOut) {
+  PgTable *t = (PgTable *)pTab;
+  PgParams a;
+  PGresult *res = 0;
+  char *zSql;
+  int rc, iVal = -1, i;
+  memset(&a, 0, sizeof(a));
+  memset(pOut, 0, sizeof(*pOut));
+  paramValue(&a, pScope);
+  paramValue(&a, pName);
+  paramValue(&a, pDelta);
+  zSql = sqlite3_mprintf(
+      "INSERT INTO %s AS c (scope, name, value, updated_at) VALUES ($1::text, "
+      "$2::text, $3::numeric, %s.sv_now()) ON CONFLICT (scope, name) DO "
+      "UPDATE SET value = c.value + excluded.value, updated_at = "
+      "excluded.updated_at RETURNING value",
+      t->zT, t->zQ);
+  rc = zSql ? atomicExec(t, zSql, &a, &res) : SQLITE_NOMEM;
+  sqlite3_free(zSql);
+  paramsFree(&a);
+  for (i = 0; i < pTab->pEntity->nCol; i++) {
+    if (strcmp(pTab->pEntity->aCol[i].zName, "value") == 0) iVal = i;
+  }
+  if (rc == SQLITE_OK && PQntuples(res) > 0 && iVal >= 0) {
+    decode(res, 0, 0, &pTab->pEntity->aCol[iVal], pOut);
+  }
+  PQclear(res);
+  return rc;
+}
+
+static int pgTake(statevtab_table *pTab, const statevtab_value *pExecId,
+                  const statevtab_value *pName, statevtab_value *pOut) {
+  PgTable *t = (PgTable *)pTab;
+  PgParams a;
+  PGresult *res = 0;
+  int rc;
+  memset(&a, 0, sizeof(a));
+  memset(pOut, 0, sizeof(*pOut));
+  pOut->eType = SQLITE_NULL;
+  paramValue(&a, pExecId);
+  paramValue(&a, pName);
+  rc = callFunc(t, "sv_take($1::text, $2::text)", &a, &res);
+  if (rc == SQLITE_OK && !PQgetisnull(res, 0, 0)) {
+    int n = PQgetlength(res, 0, 0);
+    char *z = sqlite3_malloc64((sqlite3_uint64)n + 1);
+    if (!z) {
+      rc = SQLITE_NOMEM;
+    } else {
+      memcpy(z, PQgetvalue(res, 0, 0), (size_t)n);
+      z[n] = 0;
+      sqlite3_free(t->zTakeOut);
+      t->zTakeOut = z;
+      pOut->eType = SQLITE_TEXT;
+      pOut->z = z;
+      pOut->n = n;
+    }
+  }
+  PQclear(res);
+  return rc;
+}
+
+static int pgProgress(statevtab_table *pTab, const statevtab_value *pId,
+                      const statevtab_value *pJson, int *pbOk) {
+  PgTable *t = (PgTable *)pTab;
+  PgParams a;
+  PGresult *res = 0;
+  char *zSql, *zEntry;
+  int rc;
+  *pbOk = 0;
+  /* Appended as text, so that the array reads as SQLite's json() writes
+  ** it on every store. */
+  zEntry = sv_json_minify(pJson->z, pJson->n);
+  if (!zEntry) return SQLITE_NOMEM;
+  memset(&a, 0, sizeof(a));
+  paramValue(&a, pId);
+  paramTake(&a, zEntry, 0);
+  zSql = sqlite3_mprintf(
+      "UPDATE %s SET progress = CASE WHEN pg_catalog.btrim(progress) = '[]' "
+      "THEN '[' || $2::text || ']' ELSE pg_catalog.regexp_replace(progress, "
+      "'\\]\\s*$', '') || ',' || $2::text || ']' END, updated_at = "
+      "%s.sv_now() WHERE id = $1::text RETURNING _rid",
+      t->zT, t->zQ);
+  rc = zSql ? atomicExec(t, zSql, &a, &res) : SQLITE_NOMEM;
+  sqlite3_free(zSql);
+  paramsFree(&a);
+  if (rc == SQLITE_OK) *pbOk = PQntuples(res) > 0;
+  PQclear(res);
+  return rc;
+}
+
+static int pgPause(statevtab_table *pTab, const statevtab_value *pQueue,
+                   int bPause, int *pbChanged) {
+  PgTable *t = (PgTable *)pTab;
+  PgParams a;
+  PGresult *res = 0;
+  char *zSql;
+  int rc;
+  memset(&a, 0, sizeof(a));
+  paramValue(&a, pQueue);
+  zSql = bPause ? sqlite3_mprintf("INSERT INTO %s.queues (queue, paused_at) "
+                                  "VALUES ($1::text, %s.sv_now()) ON CONFLICT "
+                                  "DO NOTHING RETURNING queue",
+                                  t->zQ, t->zQ)
+                : sqlite3_mprintf("DELETE FROM %s.queues WHERE queue = "
+                                  "$1::text RETURNING queue",
+                                  t->zQ);
+  rc = zSql ? atomicExec(t, zSql, &a, &res) : SQLITE_NOMEM;
+  sqlite3_free(zSql);
+  paramsFree(&a);
+  *pbChanged = rc == SQLITE_OK && PQntuples(res) > 0;
+  PQclear(res);
+  return rc;
+}
+
+static int pgPaused(statevtab_table *pTab, const statevtab_value *pQueue,
+                    int *pbPaused) {
+  PgTable *t = (PgTable *)pTab;
+  PgParams a;
+  PGresult *res = 0;
+  char *zSql;
+  int rc;
+  memset(&a, 0, sizeof(a));
+  paramValue(&a, pQueue);
+  zSql = sqlite3_mprintf("SELECT 1 FROM %s.queues WHERE queue = $1::text",
+                         t->zQ);
+  rc = zSql ? pgExec(t->p, zSql, &a, &res) : SQLITE_NOMEM;
+  sqlite3_free(zSql);
+  paramsFree(&a);
+  *pbPaused = rc == SQLITE_OK && PQntuples(res) > 0;
+  PQclear(res);
+  return rc;
+}
+
+static int pgInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
+                          int *pbDone) {
+  PgTable *t = (PgTable *)pTab;
+  int rc = writeBegin(t->p);
+  if (rc == SQLITE_OK) {
+    rc = doInsert(t, aRow, STATEVTAB_CONFLICT_ABORT, 0, pbDone);
+  }
+  return writeEnd(t->p, rc);
+}
+
+/*
+** Is a task of queue pQueue runnable now?  *piNext gets the earliest future
+** run_at or lease expiry of the queue (0: none), to bound the wait.
+*/
+static int runnable(PgTable *t, const statevtab_value *pQueue, int *pb,
+                    sqlite3_int64 *piWaitMs) {
+  PgParams a;
+  PGresult *res = 0;
+  char *zSql;
+  int rc;
+  memset(&a, 0, sizeof(a));
+  paramValue(&a, pQueue);
+  zSql = sqlite3_mprintf(
+      "SELECT EXISTS (SELECT 1 FROM %s WHERE queue = $1::text AND ((state = "
+      "'pending' AND run_at <= n.ms) OR (state = 'claimed' AND "
+      "lease_expires_at <= n.ms)) AND NOT EXISTS (SELECT 1 FROM %s.queues q "
+      "WHERE q.queue = $1::text)), (SELECT pg_catalog.min(x) - n.ms FROM "
+      "(SELECT pg_catalog.min(run_at) AS x FROM %s WHERE queue = $1::text AND "
+      "state = 'pending' UNION ALL SELECT pg_catalog.min(lease_expires_at) "
+      "FROM %s WHERE queue = $1::text AND state = 'claimed') m) FROM (SELECT "
+      "%s.sv_now() AS ms) n",
+      t->zT, t->zQ, t->zT, t->zT, t->zQ);
+  rc = zSql ? pgExec(t->p, zSql, &a, &res) : SQLITE_NOMEM;
+  sqlite3_free(zSql);
+  paramsFree(&a);
+  *pb = 0;
+  *piWaitMs = -1;
+  if (rc == SQLITE_OK && PQntuples(res) > 0) {
+    *pb = PQgetvalue(res, 0, 0)[0] == 't';
+    if (!PQgetisnull(res, 0, 1)) *piWaitMs = strtoll(PQgetvalue(res, 0, 1), 0, 10);
+  }
+  PQclear(res);
+  return rc;
+}
+
+/*
+** state_wait on PostgreSQL: LISTEN to the namespace's channel (the tasks
+** trigger notifies it with the queue of every new runnable task), check,
+** then sleep on the socket until a notification for this queue, the next
+** scheduled run_at, or the timeout.
+*/
+static int pgWait(statevtab_table *pTab, const statevtab_value *pQueue,
+                  sqlite3_int64 iTimeoutMs, int *pbReady) {
+  PgTable *t = (PgTable *)pTab;
+  PgStore *p = t->p;
+  sqlite3_int64 iEnd = sv_now_ms() + iTimeoutMs;
+  int rc;
+  *pbReady = 0;
+  if (!p->zListen) {
+    PgParams a;
+    PGresult *res = 0;
+    memset(&a, 0, sizeof(a));
+    paramText(&a, t->zSchema, -1);
+    rc = pgExec(p,
+                "SELECT 'sv_' || pg_catalog.left(pg_catalog.md5($1::text), "
+                "24)",
+                &a, &res);
+    paramsFree(&a);
+    if (rc != SQLITE_OK) return rc;
+    p->zListen = sqlite3_mprintf("%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (!p->zListen) return SQLITE_NOMEM;
+    {
+      char *zId = PQescapeIdentifier(p->pg, p->zListen, strlen(p->zListen));
+      char *zSql = zId ? sqlite3_mprintf("LISTEN %s", zId) : 0;
+      rc = zSql ? pgRaw(p, zSql) : SQLITE_NOMEM;
+      PQfreemem(zId);
+      sqlite3_free(zSql);
+      if (rc != SQLITE_OK) return rc;
+    }
+  }
+  for (;;) {
+    sqlite3_int64 iWait, iNext = -1, now;
+    PGnotify *n;
+    int bReady = 0;
+    /* Drop notifications already here: the check below covers them. */
+    PQconsumeInput(p->pg);
+    while ((n = PQnotifies(p->pg)) != 0) PQfreemem(n);
+    rc = runnable(t, pQueue, &bReady, &iNext);
+    if (rc != SQLITE_OK) return rc;
+    if (bReady) {
+      *pbReady = 1;
+      return SQLITE_OK;
+    }
+    now = sv_now_ms();
+    if (now >= iEnd || p->bTxn) return SQLITE_OK; /* no waiting in a txn */
+    iWait = iEnd - now;
+    if (iNext >= 0 && iNext + 1 < iWait) iWait = iNext + 1;
+    {
+      struct pollfd fd;
+      fd.fd = PQsocket(p->pg);
+      fd.events = POLLIN;
+      fd.revents = 0;
+      if (fd.fd < 0) return SQLITE_IOERR;
+      poll(&fd, 1, (int)(iWait > 60000 ? 60000 : iWait));
+    }
+    if (!PQconsumeInput(p->pg)) {
+      return pgResultError(p, 0);
+    }
+  }
+}
+
+const statevtab_store_methods sv_pg_store = {
+    /* iVersion      */ 1,
+    /* zScheme       */ "postgresql",
+    /* xOpen         */ pgOpen,
+    /* xClose        */ pgClose,
+    /* xAttach       */ pgAttach,
+    /* xDetach       */ pgDetach,
+    /* xDrop         */ pgDrop,
+    /* xRename       */ pgRename,
+    /* xOpenCursor   */ pgOpenCursor,
+    /* xFilter       */ pgFilter,
+    /* xNext         */ pgNext,
+    /* xEof          */ pgEof,
+    /* xColumn       */ pgColumn,
+    /* xRowid        */ pgRowid,
+    /* xCloseCursor  */ pgCloseCursor,
+    /* xInsert       */ pgInsert,
+    /* xUpdate       */ pgUpdate,
+    /* xDelete       */ pgDelete,
+    /* xBegin        */ pgBegin,
+    /* xSync         */ pgSync,
+    /* xCommit       */ pgCommit,
+    /* xRollback     */ pgRollback,
+    /* xSavepoint    */ pgSavepoint,
+    /* xRelease      */ pgRelease,
+    /* xRollbackTo   */ pgRollbackTo,
+    /* xDescribe     */ pgDescribe,
+    /* xClaim        */ pgClaim,
+    /* xRenew        */ pgRenew,
+    /* xComplete     */ pgComplete,
+    /* xFail         */ pgFail,
+    /* xLease        */ pgLease,
+    /* xLeaseRelease */ pgLeaseRelease,
+    /* xIncr         */ pgIncr,
+    /* xTake         */ pgTake,
+    /* xProgress     */ pgProgress,
+    /* xPause        */ pgPause,
+    /* xInsertAtomic */ pgInsertAtomic,
+    /* xPaused       */ pgPaused,
+    /* xColumnValue  */ 0,
+    /* xWait         */ pgWait,
+};
