@@ -359,6 +359,13 @@ static void runDot(Runner *p, char *zLine) {
                               : unsetenv(zArg) != 0) {
       printf("error: .%s: cannot set %s\n", zCmd, zArg);
     }
+  } else if (strcmp(zCmd, "system") == 0) {
+    /* Run a shell command (restart a server, start a background writer);
+    ** its exit status is printed only when it is not 0. */
+    int rc;
+    fflush(stdout);
+    rc = system(zArg);
+    if (rc != 0) printf("error: .system: exit status %d\n", rc);
   } else if (strcmp(zCmd, "open") == 0) {
     char *zPath;
     if (zArg[0] == 0) {

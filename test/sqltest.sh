@@ -11,7 +11,9 @@
 # scripts in test/sql/ with or without ".sql".  Scripts named 50-local-*
 # assert facts of the local store (shadow tables, sqlite_schema, DEFENSIVE,
 # plans that depend on its capabilities): they run only with --store sqlite
-# and are reported as "SKIP sql/<store>/<name> (local store only)" otherwise.
+# and are reported as "SKIP sql/<store>/<name> (local store only)" otherwise;
+# likewise 60-pg-* run only with --store postgresql and 70-redis-* only with
+# --store redis (facts of those stores: server-side names, restarts).
 #
 #   --bless       write the actual output to the expected file instead of
 #                 comparing (refused when sqlrun fails or a sanitizer
@@ -227,6 +229,18 @@ for arg in "$@"; do
   50-local-*)
     if [ "$store" != sqlite ]; then
       echo "SKIP sql/$label/$name (local store only)"
+      continue
+    fi
+    ;;
+  60-pg-*)
+    if [ "$store" != postgresql ] && [ "$store" != pg ]; then
+      echo "SKIP sql/$label/$name (PostgreSQL store only)"
+      continue
+    fi
+    ;;
+  70-redis-*)
+    if [ "$store" != redis ]; then
+      echo "SKIP sql/$label/$name (Redis store only)"
       continue
     fi
     ;;

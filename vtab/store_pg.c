@@ -209,6 +209,14 @@ static int pgEnsure(PgStore *p, int bOpen) {
                                       "fallback_application_name", "dbname",
                                       0};
   const char *azVal[4];
+  /* Outside a transaction, notice a connection the server closed since the
+  ** last statement (a restart) and reconnect before using it: nothing is
+  ** lost, and nothing is sent twice. */
+  if (p->pg && !p->bTxn && PQstatus(p->pg) == CONNECTION_OK &&
+      !PQconsumeInput(p->pg)) {
+    PQfinish(p->pg);
+    p->pg = 0;
+  }
   if (p->pg && PQstatus(p->pg) == CONNECTION_OK) return SQLITE_OK;
   if (p->pg) {
     PQfinish(p->pg);
@@ -1521,7 +1529,7 @@ static int pgWait(statevtab_table *pTab, const statevtab_value *pQueue,
                   sqlite3_int64 iTimeoutMs, int *pbReady) {
   PgTable *t = (PgTable *)pTab;
   PgStore *p = t->p;
-  sqlite3_int64 iEnd = sv_now_ms() + iTimeoutMs;
+  sqlite3_int64 iEnd = sv_mono_ms() + iTimeoutMs;
   int rc;
   *pbReady = 0;
   if (!p->zListen) {
@@ -1560,7 +1568,7 @@ static int pgWait(statevtab_table *pTab, const statevtab_value *pQueue,
       *pbReady = 1;
       return SQLITE_OK;
     }
-    now = sv_now_ms();
+    now = sv_mono_ms();
     if (now >= iEnd || p->bTxn) return SQLITE_OK; /* no waiting in a txn */
     iWait = iEnd - now;
     if (iNext >= 0 && iNext + 1 < iWait) iWait = iNext + 1;

@@ -1156,7 +1156,7 @@ int localWait(statevtab_table *pTab, const statevtab_value *pQueue,
               sqlite3_int64 iTimeoutMs, int *pbReady) {
   LocalTable *t = (LocalTable *)pTab;
   sqlite3 *db = t->pStore->db;
-  sqlite3_int64 iEnd = sv_now_ms() + iTimeoutMs;
+  sqlite3_int64 iEnd = sv_mono_ms() + iTimeoutMs;
   sqlite3_stmt *p = 0;
   char *zSql;
   int rc, iSleep = 2;
@@ -1176,7 +1176,7 @@ int localWait(statevtab_table *pTab, const statevtab_value *pQueue,
   sqlite3_free(zSql);
   if (rc != SQLITE_OK) return localDbError(t->pStore, db, rc);
   for (;;) {
-    sqlite3_int64 now = sv_now_ms(), iNext = -1, iWait;
+    sqlite3_int64 now = sv_now_ms(), mono = sv_mono_ms(), iNext = -1, iWait;
     bindValue(p, 1, pQueue, SQLITE_STATIC);
     sqlite3_bind_int64(p, 2, now);
     if (sqlite3_step(p) == SQLITE_ROW) {
@@ -1186,8 +1186,8 @@ int localWait(statevtab_table *pTab, const statevtab_value *pQueue,
       }
     }
     rc = sqlite3_reset(p);
-    if (rc != SQLITE_OK || *pbReady || now >= iEnd) break;
-    iWait = iEnd - now;
+    if (rc != SQLITE_OK || *pbReady || mono >= iEnd) break;
+    iWait = iEnd - mono;
     if (iWait > iSleep) iWait = iSleep;
     if (iNext > now && iNext - now < iWait) iWait = iNext - now;
     sqlite3_sleep((int)iWait);

@@ -74,6 +74,7 @@ struct sv_vtab {
 
 /* util.c */
 sqlite3_int64 sv_now_ms(void);
+sqlite3_int64 sv_mono_ms(void);
 int sv_gen_id(sv_idgen *, char *zOut /* >= 37 bytes */);
 sqlite3_int64 sv_backoff_ms(sqlite3_int64 nAttempts);
 char *sv_json_array(int n, const statevtab_value *a);

@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <sys/time.h>
+#include <time.h>
 
 /*
 ** Milliseconds since the Unix epoch.  For tests only, STATEVTAB_TEST_CLOCK_MS
@@ -24,6 +25,13 @@ sqlite3_int64 sv_now_ms(void) {
     now = (z[0] == '+' || z[0] == '-') ? now + v : v;
   }
   return now;
+}
+
+/* Milliseconds of a monotonic clock, for timeouts (never pinned). */
+sqlite3_int64 sv_mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (sqlite3_int64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
