@@ -203,6 +203,25 @@ static void noticeQuiet(void *pArg, const char *zMsg) {
   (void)zMsg;
 }
 
+/*
+** Between statements the server has nothing to say, except NOTIFYs and,
+** when it shut down, a FATAL message followed by end-of-file.  Read what is
+** pending without blocking; 0 when the connection turned out to be closed.
+*/
+static int pgLive(PgStore *p) {
+  int k;
+  for (k = 0; k < 8; k++) {
+    struct pollfd fd;
+    fd.fd = PQsocket(p->pg);
+    fd.events = POLLIN;
+    fd.revents = 0;
+    if (fd.fd < 0) return 0;
+    if (poll(&fd, 1, 0) <= 0) return 1; /* nothing pending */
+    if (!PQconsumeInput(p->pg)) return 0;
+  }
+  return PQstatus(p->pg) == CONNECTION_OK;
+}
+
 /* Connect (again) when there is no live connection. */
 static int pgEnsure(PgStore *p, int bOpen) {
   static const char *const azKey[] = {"connect_timeout",
@@ -212,8 +231,7 @@ static int pgEnsure(PgStore *p, int bOpen) {
   /* Outside a transaction, notice a connection the server closed since the
   ** last statement (a restart) and reconnect before using it: nothing is
   ** lost, and nothing is sent twice. */
-  if (p->pg && !p->bTxn && PQstatus(p->pg) == CONNECTION_OK &&
-      !PQconsumeInput(p->pg)) {
+  if (p->pg && !p->bTxn && PQstatus(p->pg) == CONNECTION_OK && !pgLive(p)) {
     PQfinish(p->pg);
     p->pg = 0;
   }

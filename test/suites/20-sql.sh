@@ -1,21 +1,31 @@
 #!/bin/sh
 # test/suites/20-sql.sh -- the SQL golden tests (test/sqltest.sh), once per
-# store and once more under ASan/UBSan when an ASan-built extension is
+# store (the local store, and PostgreSQL on the server test/run started),
+# and once more per store under ASan/UBSan when an ASan-built extension is
 # given in STATEVTAB_EXT_ASAN.  Prints PASS/FAIL lines; exits non-zero when
-# any script failed.
+# any script failed.  A store whose server is missing is a failure, never a
+# skip.  (Redis joins when its store is built.)
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 rc=0
 
-"$here/sqltest.sh" --store sqlite || rc=1
+stores="sqlite postgresql"
 
-if [ -n "${STATEVTAB_EXT_ASAN:-}" ]; then
-  if [ -e "$STATEVTAB_EXT_ASAN" ]; then
-    "$here/sqltest.sh" --store sqlite --asan || rc=1
-  else
-    echo "FAIL sql/sqlite-asan (STATEVTAB_EXT_ASAN=$STATEVTAB_EXT_ASAN does not exist)"
+for store in $stores; do
+  if [ "$store" = postgresql ] && [ -z "${STATEVTAB_PG_URL:-}" ]; then
+    echo "FAIL sql/postgresql (STATEVTAB_PG_URL is not set: no PostgreSQL server)"
     rc=1
+    continue
   fi
-fi
+  "$here/sqltest.sh" --store "$store" || rc=1
+  if [ -n "${STATEVTAB_EXT_ASAN:-}" ]; then
+    if [ -e "$STATEVTAB_EXT_ASAN" ]; then
+      "$here/sqltest.sh" --store "$store" --asan || rc=1
+    else
+      echo "FAIL sql/$store-asan (STATEVTAB_EXT_ASAN=$STATEVTAB_EXT_ASAN does not exist)"
+      rc=1
+    fi
+  fi
+done
 
 exit $rc

@@ -1,0 +1,82 @@
+-- 60-pg-store: facts of the PostgreSQL store (runs with --store postgresql
+-- only): the schema option, server-side names, values that are SQL syntax,
+-- a server restart between statements, and state_wait woken by another
+-- process.  The store options name a schema unique to this run
+-- ($STATEVTAB_TEST_NS).
+
+CREATE VIRTUAL TABLE tasks USING state_tasks(@OPTS@);
+CREATE VIRTUAL TABLE kv USING state_kv(@OPTS@);
+
+-- 60.1 the schema holds the eight tables and the paused-queues table
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT table_name FROM information_schema.tables WHERE table_schema = '$STATEVTAB_TEST_NS' ORDER BY 1"
+
+-- 60.2 two SQLite tables naming the same store and schema share rows;
+-- another schema does not see them
+CREATE VIRTUAL TABLE tasks2 USING state_tasks(@OPTS@);
+CREATE VIRTUAL TABLE other USING state_tasks(@OPTS:other@);
+INSERT INTO tasks(id, name) VALUES ('shared', 'x');
+SELECT id FROM tasks2;
+SELECT count(*) FROM other;
+
+-- 60.3 values that are SQL syntax round-trip exactly (bound, never
+-- formatted into SQL): quotes, semicolons, backslashes, $$, comments
+INSERT INTO tasks(id, queue, name, payload, idempotency_key, error)
+VALUES ('q''1', 'a''b;c', 'x''); DROP TABLE tasks; --',
+        '{"s":"$$ $sv$ \\ '' \" ;"}', 'k\''', 'E''\\x41''');
+SELECT id, queue, name, payload, idempotency_key, error FROM tasks WHERE id = 'q''1';
+SELECT count(*) FROM tasks WHERE queue = 'a''b;c' AND name = 'x''); DROP TABLE tasks; --';
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT name, payload FROM \"$STATEVTAB_TEST_NS\".tasks WHERE id = 'q''1'"
+
+-- 60.4 a schema name that needs quoting is quoted, not executed
+CREATE VIRTUAL TABLE odd USING state_counters(store='env:STATEVTAB_PG_URL', schema='we"ird; $$ -- x');
+SELECT state_incr('odd', 's', 'n', 2), state_incr('odd', 's', 'n');
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT value FROM \"we\"\"ird; \$\$ -- x\".counters"
+.system psql "$STATEVTAB_PG_URL" -XAtq -c "SET client_min_messages = warning" -c "DROP SCHEMA \"we\"\"ird; \$\$ -- x\" CASCADE"
+
+-- 60.5 a transaction spanning two tables on PostgreSQL: ROLLBACK undoes
+-- both, savepoints undo only their part, COMMIT keeps both
+BEGIN;
+INSERT INTO tasks(id, name) VALUES ('t1', 'x');
+INSERT INTO kv(scope, key, value) VALUES ('s', 'k1', '1');
+ROLLBACK;
+SELECT count(*) FROM tasks WHERE id = 't1'; SELECT count(*) FROM kv;
+BEGIN;
+INSERT INTO tasks(id, name) VALUES ('t2', 'x');
+SAVEPOINT a;
+INSERT INTO kv(scope, key, value) VALUES ('s', 'k2', '2');
+INSERT INTO tasks(id, name) VALUES ('t3', 'x');
+ROLLBACK TO a;
+INSERT INTO kv(scope, key, value) VALUES ('s', 'k3', '3');
+COMMIT;
+SELECT id FROM tasks WHERE id IN ('t1', 't2', 't3') ORDER BY id;
+SELECT key FROM kv ORDER BY key;
+
+-- 60.6 a duplicate key inside a transaction fails that statement only; the
+-- transaction goes on and commits the rest
+BEGIN;
+INSERT INTO tasks(id, name) VALUES ('t4', 'x');
+INSERT INTO tasks(id, name) VALUES ('t4', 'again');
+INSERT INTO tasks(id, name) VALUES ('t5', 'x');
+COMMIT;
+SELECT id, name FROM tasks WHERE id IN ('t4', 't5') ORDER BY id;
+
+-- 60.7 the server restarts between two statements: the next statement
+-- reconnects and works, and nothing was lost
+.system bash -c '. "$STATEVTAB_ROOT/test/lib/servers.sh" && sv_restart_postgres >/dev/null'
+SELECT count(*) FROM tasks WHERE id IN ('t2', 't4', 't5');
+INSERT INTO tasks(id, name) VALUES ('t6', 'after restart');
+SELECT name FROM tasks WHERE id = 't6';
+
+-- 60.8 state_wait: 0 after its timeout on an empty queue; woken by an
+-- insert from another process long before its timeout (wall clock here)
+.unsetenv STATEVTAB_TEST_CLOCK_MS
+CREATE TEMP TABLE t0(ms);
+INSERT INTO t0 VALUES (state_now());
+SELECT state_wait('tasks', 'wq', 300);
+SELECT state_now() - (SELECT ms FROM t0) >= 300;
+.system (sleep 1; sqlite3 :memory: -cmd ".load $STATEVTAB_EXT" "CREATE VIRTUAL TABLE t USING state_tasks(store='env:STATEVTAB_PG_URL', schema='$STATEVTAB_TEST_NS'); INSERT INTO t(queue, name) VALUES ('wq', 'wake')" >/dev/null 2>&1 &)
+DELETE FROM t0;
+INSERT INTO t0 VALUES (state_now());
+SELECT state_wait('tasks', 'wq', 30000);
+SELECT state_now() - (SELECT ms FROM t0) < 20000;
+SELECT name FROM state_claim('tasks', 'wq', 'w');
