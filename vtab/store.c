@@ -157,9 +157,9 @@ int sv_store_acquire(sv_conn *p, const char *zUrl, sv_storeref **ppRef,
   }
 
   pRef = sqlite3_malloc64(sizeof(*pRef));
+  if (pRef) memset(pRef, 0, sizeof(*pRef));
   zSafe = sv_redact_url(zReal);
   if (!pRef || !zSafe) goto nomem;
-  memset(pRef, 0, sizeof(*pRef));
   pRef->zUrl = sqlite3_mprintf("%s", zUrl);
   if (!pRef->zUrl) goto nomem;
   op.db = p->db;

@@ -211,9 +211,9 @@ static int txnBegin(LocalTable *t, LocalTxn *x) {
     x->zSchema = t->zDb;
     /* Fails ("SQL statements in progress") inside a caller's writing
     ** statement, which holds the write lock already: join it then. */
-    x->bSavepoint =
-        sqlite3_exec(p->db, "SAVEPOINT statevtab_atomic", 0, 0, 0) ==
-        SQLITE_OK;
+    rc = sqlite3_exec(p->db, "SAVEPOINT statevtab_atomic", 0, 0, 0);
+    if (rc == SQLITE_NOMEM) return rc;
+    x->bSavepoint = rc == SQLITE_OK;
   }
   x->now = sv_now_ms();
   return SQLITE_OK;
@@ -296,6 +296,16 @@ static int run(LocalTxn *x, sqlite3_stmt *pStmt) {
   int rc;
   while (sqlite3_step(pStmt) == SQLITE_ROW) {
   }
+  rc = sqlite3_reset(pStmt);
+  return rc == SQLITE_OK ? rc : localDbError(x->t->pStore, x->db, rc);
+}
+
+/* Finish a statement already stepped (rcStep: that step's result) without
+** stepping it again after SQLITE_DONE or an error: a halted statement
+** would be reset and run again by sqlite3_step(). */
+static int finish(LocalTxn *x, sqlite3_stmt *pStmt, int rcStep) {
+  int rc;
+  while (rcStep == SQLITE_ROW) rcStep = sqlite3_step(pStmt);
   rc = sqlite3_reset(pStmt);
   return rc == SQLITE_OK ? rc : localDbError(x->t->pStore, x->db, rc);
 }
@@ -499,7 +509,7 @@ int localFail(statevtab_table *pTab, statevtab_table *pDead,
   LocalTxn x;
   sqlite3_stmt *p;
   sqlite3_int64 iRowid = 0, nAttempts = 0, nMax = 0;
-  int rc = checkDead(t, pDead), bFound = 0;
+  int rc = checkDead(t, pDead), bFound = 0, rs;
   *peOutcome = STATEVTAB_FAIL_STALE;
   if (rc != SQLITE_OK) return rc;
   rc = txnBegin(t, &x);
@@ -511,13 +521,13 @@ int localFail(statevtab_table *pTab, statevtab_table *pDead,
   if (p) {
     bindValue(p, 1, pId, SQLITE_STATIC);
     sqlite3_bind_int64(p, 2, iToken);
-    if (sqlite3_step(p) == SQLITE_ROW) {
+    if ((rs = sqlite3_step(p)) == SQLITE_ROW) {
       bFound = 1;
       iRowid = sqlite3_column_int64(p, 0);
       nAttempts = sqlite3_column_int64(p, 1);
       nMax = sqlite3_column_int64(p, 2);
     }
-    rc = run(&x, p);
+    rc = finish(&x, p, rs);
   }
   if (rc == SQLITE_OK && bFound) {
     if (nAttempts >= nMax) {
@@ -580,8 +590,11 @@ static int isPaused(LocalTxn *x, const statevtab_value *pQueue, int *pb) {
                          x->zSchema, x->t->zName);
   if (!p) return rc;
   bindValue(p, 1, pQueue, SQLITE_STATIC);
-  *pb = sqlite3_step(p) == SQLITE_ROW;
-  return run(x, p);
+  {
+    int rs = sqlite3_step(p);
+    *pb = rs == SQLITE_ROW;
+    return finish(x, p, rs);
+  }
 }
 
 /*
@@ -605,11 +618,14 @@ static int reap(LocalTxn *x, LocalTable *pDead, const statevtab_value *pQueue) {
     if (!p) return rc;
     sqlite3_bind_int64(p, 1, x->now);
     bindValue(p, 2, pQueue, SQLITE_STATIC);
-    for (n = 0; n < 64 && sqlite3_step(p) == SQLITE_ROW; n++) {
-      aRowid[n] = sqlite3_column_int64(p, 0);
-      abDead[n] = sqlite3_column_int(p, 1);
+    {
+      int rs = SQLITE_ROW;
+      for (n = 0; n < 64 && (rs = sqlite3_step(p)) == SQLITE_ROW; n++) {
+        aRowid[n] = sqlite3_column_int64(p, 0);
+        abDead[n] = sqlite3_column_int(p, 1);
+      }
+      rc = finish(x, p, rs);
     }
-    rc = run(x, p);
     bMore = n == 64;
     for (i = 0; rc == SQLITE_OK && i < n; i++) {
       if (abDead[i]) {
@@ -636,7 +652,7 @@ static int candidates(LocalTxn *x, const statevtab_claim *c, int iQueue,
                       const char *zNames, const char *zTags, int nWant,
                       Cand **paCand, int *pnCand, int *pnAlloc, int *pbMore) {
   LocalTable *t = x->t;
-  int rc = SQLITE_OK, nGot = 0;
+  int rc = SQLITE_OK, nGot = 0, rs = SQLITE_DONE;
   sqlite3_stmt *p = STMT(
       x, SA_CAND, &rc,
       "SELECT rowid, id, name, priority, run_at FROM \"%w\".\"%w_data\" AS d "
@@ -653,7 +669,7 @@ static int candidates(LocalTxn *x, const statevtab_claim *c, int iQueue,
   sqlite3_bind_text(p, 3, zNames, -1, SQLITE_STATIC);
   sqlite3_bind_text(p, 4, zTags, -1, SQLITE_STATIC);
   sqlite3_bind_int(p, 5, nWant);
-  while (rc == SQLITE_OK && sqlite3_step(p) == SQLITE_ROW) {
+  while (rc == SQLITE_OK && (rs = sqlite3_step(p)) == SQLITE_ROW) {
     Cand *q;
     if (*pnCand >= *pnAlloc) {
       int nNew = *pnAlloc ? *pnAlloc * 2 : 16;
@@ -684,7 +700,7 @@ static int candidates(LocalTxn *x, const statevtab_claim *c, int iQueue,
     nGot++;
   }
   {
-    int rc2 = run(x, p);
+    int rc2 = finish(x, p, rs);
     if (rc == SQLITE_OK) rc = rc2;
   }
   *pbMore = nGot == nWant;
@@ -709,8 +725,11 @@ static int limitCount(LocalTxn *x, const statevtab_claim *c, int k,
   if (!p) return rc;
   bindValue(p, 1, &c->aLimit[k], SQLITE_STATIC);
   sqlite3_bind_int64(p, 2, x->now);
-  *pn = sqlite3_step(p) == SQLITE_ROW ? sqlite3_column_int64(p, 0) : 0;
-  return run(x, p);
+  {
+    int rs = sqlite3_step(p);
+    *pn = rs == SQLITE_ROW ? sqlite3_column_int64(p, 0) : 0;
+    return finish(x, p, rs);
+  }
 }
 
 /* Does limit k (a task name, or a queue) apply to candidate q? */
@@ -758,12 +777,13 @@ static int claimOne(LocalTxn *x, const statevtab_claim *c, sqlite3_int64 iRowid,
     if (!p) return rc;
   }
   sqlite3_bind_int64(p, 1, iRowid);
-  if (sqlite3_step(p) == SQLITE_ROW) {
-    readRow(p, 0, e->nCol, aRow);
-    if (xRow(pCtx, aRow)) rc = SQLITE_NOMEM;
-  }
   {
-    int rc2 = run(x, p);
+    int rs = sqlite3_step(p), rc2;
+    if (rs == SQLITE_ROW) {
+      readRow(p, 0, e->nCol, aRow);
+      if (xRow(pCtx, aRow)) rc = SQLITE_NOMEM;
+    }
+    rc2 = finish(x, p, rs);
     if (rc == SQLITE_OK) rc = rc2;
   }
   return rc;
@@ -929,7 +949,8 @@ int localLease(statevtab_table *pTab, const statevtab_value *pName,
            x.zSchema, t->zName);
   if (p) {
     bindValue(p, 1, pName, SQLITE_STATIC);
-    if (sqlite3_step(p) == SQLITE_ROW) {
+    int rs;
+    if ((rs = sqlite3_step(p)) == SQLITE_ROW) {
       bRow = 1;
       iRowid = sqlite3_column_int64(p, 0);
       bMine = valueEq(pOwner, sqlite3_column_text(p, 1),
@@ -938,7 +959,7 @@ int localLease(statevtab_table *pTab, const statevtab_value *pName,
       iDepth = sqlite3_column_int64(p, 3);
       iExpires = sqlite3_column_int64(p, 4);
     }
-    rc = run(&x, p);
+    rc = finish(&x, p, rs);
   }
   if (rc == SQLITE_OK) {
     int bLive = bRow && iExpires > x.now && iDepth > 0;
@@ -1035,7 +1056,8 @@ int localIncr(statevtab_table *pTab, const statevtab_value *pScope,
     bindValue(p, 2, pName, SQLITE_STATIC);
     bindValue(p, 3, pDelta, SQLITE_STATIC);
     sqlite3_bind_int64(p, 4, x.now);
-    if (sqlite3_step(p) == SQLITE_ROW) {
+    int rs;
+    if ((rs = sqlite3_step(p)) == SQLITE_ROW) {
       pOut->eType = sqlite3_column_type(p, 0);
       if (pOut->eType == SQLITE_FLOAT) {
         pOut->r = sqlite3_column_double(p, 0);
@@ -1044,7 +1066,7 @@ int localIncr(statevtab_table *pTab, const statevtab_value *pScope,
         pOut->i = sqlite3_column_int64(p, 0);
       }
     }
-    rc = run(&x, p);
+    rc = finish(&x, p, rs);
   }
   return txnEnd(&x, rc);
 }
@@ -1069,7 +1091,8 @@ int localTake(statevtab_table *pTab, const statevtab_value *pExecId,
   if (p) {
     bindValue(p, 1, pExecId, SQLITE_STATIC);
     bindValue(p, 2, pName, SQLITE_STATIC);
-    if (sqlite3_step(p) == SQLITE_ROW) {
+    int rs;
+    if ((rs = sqlite3_step(p)) == SQLITE_ROW) {
       int n = sqlite3_column_bytes(p, 1);
       bFound = 1;
       iRowid = sqlite3_column_int64(p, 0);
@@ -1085,7 +1108,7 @@ int localTake(statevtab_table *pTab, const statevtab_value *pExecId,
       }
     }
     {
-      int rc2 = run(&x, p);
+      int rc2 = finish(&x, p, rs);
       if (rc == SQLITE_OK) rc = rc2;
     }
   }

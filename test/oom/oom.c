@@ -1,0 +1,1093 @@
+/*
+** 2026-11-22
+**
+** oom.c -- out-of-memory injection host for statevtab.
+**
+**   oom EXTENSION --list                 the scenario names, one a line
+**   oom EXTENSION SCENARIO... [options]  run them ("all": every one)
+**
+**     --mode once|after|both   fail only the N-th allocation ("once"), or
+**                              the N-th and every later one ("after");
+**                              default both
+**     --dir DIR                where the file databases go (default
+**                              $TEST_TMP, else /tmp)
+**     --max N                  give up (FAIL) when a scenario still
+**                              allocates after N allocations (100000)
+**     --unsanitized            the host is knowingly built without
+**                              sanitizers (the caller reports that); else
+**                              such a host prints a FAIL line
+**     --trace N                print every statement's outcome of run N
+**                              (and of the baseline) on stderr
+**
+** Prints "PASS oom/<scenario>/<mode> (...)" or one "FAIL oom/<scenario>/
+** <mode>: ..." line per distinct problem; exits 1 when anything failed, 2
+** on a usage or setup error.  A sanitizer report ends the process; the
+** death callback first prints a FAIL line naming the scenario, the mode, N
+** and the statement.  Build it with -fsanitize=address,undefined and load
+** the extension built with --enable-sanitize (test/suites/60-oom.sh).
+**
+** HOW IT WORKS
+**
+** Before sqlite3_initialize(), SQLITE_CONFIG_GETMALLOC fetches SQLite's
+** allocator and SQLITE_CONFIG_MALLOC installs a wrapper around it that,
+** when armed, counts the allocations (xMalloc and xRealloc calls) and fails
+** the N-th ("once") or the N-th and all later ones ("after").  Lookaside and
+** the bulk page-cache allocation are turned off (SQLITE_CONFIG_LOOKASIDE
+** and SQLITE_CONFIG_PAGECACHE 0, 0) so that every allocation of SQLite and
+** of the extension goes through the wrapper one by one.  The wrapper also
+** counts live allocations, so that a run that leaks is caught at once.
+**
+** A scenario is a list of SQL statements ("!" in front: the statement is
+** expected to fail even without injection) and, optionally, setup
+** statements run before the failure is armed: on the same connection, or
+** for a file database once, on a separate connection, to make a template
+** file.  For each scenario and mode:
+**
+**   1. a baseline run without injection records, per statement, the result
+**      code, the message, the rows (all columns as text) and the number of
+**      allocations (shown by --trace);
+**   2. runs N = 1, 2, 3, ...: a fresh connection (":memory:", or a copy of
+**      the template file in WAL mode), the extension loaded, then the
+**      failure is armed at N, every statement runs (prepare, step to the
+**      end, finalize; the script goes on after an error), the failure is
+**      disarmed, every statevtab table left in the schema must still be
+**      readable, sqlite3_close() must return SQLITE_OK (no statement left
+**      unfinalized) and every allocation of the run must be freed.  The
+**      loop stops at the first run in which no allocation failed.
+**
+** A statement's outcome in a run is checked against its baseline:
+**
+**   - SQLITE_NOMEM, or the baseline's own error code: fine;
+**   - another error in a statement during which an allocation failed: the
+**     failure surfaced as something else ("no such table", "unknown
+**     error", ...) -- FAIL;
+**   - another error in a statement during which nothing failed: fine only
+**     when an earlier statement of the run failed and the message is one
+**     such a failure explains ("no such table", "no transaction is
+**     active", "cannot start a transaction within a transaction"); else
+**     the extension was left in a broken state -- FAIL;
+**   - when an allocation failed in a run but every statement succeeded,
+**     the rows must be the baseline's: a failure that was swallowed must
+**     not change a result -- FAIL otherwise.
+**
+** The clock is pinned (STATEVTAB_TEST_CLOCK_MS) so that runs are
+** repeatable; scripts select no random ids.
+*/
+#include <sqlite3.h>
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* In the sanitizer runtime when there is one (no header needed). */
+extern void __sanitizer_set_death_callback(void (*)(void))
+    __attribute__((weak));
+
+#define OOM_MAX_STMT 64
+#define OOM_MAX_ROWS 600 /* bytes of row text kept per statement */
+#define OOM_MAX_PROBLEMS 64
+#define OOM_NEVER ((sqlite3_int64)1 << 62) /* an N no run reaches */
+
+/* ------------------------------------------------------------ allocator */
+
+static sqlite3_mem_methods gOrig; /* SQLite's own allocator */
+
+static struct {
+  int bArmed;            /* injection on */
+  int bAfter;            /* fail every allocation from the iFail-th on */
+  sqlite3_int64 iFail;   /* the allocation to fail (1-based) */
+  sqlite3_int64 nCall;   /* allocations since arming */
+  sqlite3_int64 nFailed; /* failures injected since arming */
+  sqlite3_int64 nLive;   /* allocations not yet freed (always counted) */
+} g;
+
+static int injectNow(void) {
+  if (!g.bArmed)
+    return 0;
+  g.nCall++;
+  if (g.nCall == g.iFail || (g.bAfter && g.nCall > g.iFail)) {
+    g.nFailed++;
+    return 1;
+  }
+  return 0;
+}
+
+static void *oomMalloc(int n) {
+  void *p;
+  if (injectNow())
+    return 0;
+  p = gOrig.xMalloc(n);
+  if (p)
+    g.nLive++;
+  return p;
+}
+
+static void oomFree(void *p) {
+  if (p)
+    g.nLive--;
+  gOrig.xFree(p);
+}
+
+/* SQLite calls xRealloc only with a live pointer and n > 0. */
+static void *oomRealloc(void *p, int n) {
+  if (injectNow())
+    return 0;
+  return gOrig.xRealloc(p, n);
+}
+
+static int oomSize(void *p) { return gOrig.xSize(p); }
+static int oomRoundup(int n) { return gOrig.xRoundup(n); }
+static int oomInit(void *p) { return gOrig.xInit(p); }
+static void oomShutdown(void *p) { gOrig.xShutdown(p); }
+
+static void arm(sqlite3_int64 iFail, int bAfter) {
+  g.iFail = iFail;
+  g.bAfter = bAfter;
+  g.nCall = 0;
+  g.nFailed = 0;
+  g.bArmed = 1;
+}
+
+static void disarm(void) { g.bArmed = 0; }
+
+/* ------------------------------------------------------------ scenarios */
+
+typedef struct Scenario {
+  const char *zName;
+  int bWal;                    /* file database in WAL mode */
+  const char *const *azSetup;  /* run unarmed first (NULL: none); for bWal
+                               ** on another connection, once */
+  const char *const *azScript; /* the statements under injection */
+} Scenario;
+
+static const char *const azExecutions[] = {
+    "CREATE VIRTUAL TABLE ex USING state_executions()",
+    "INSERT INTO ex(id, name, input, tags) VALUES('e1', 'job', '{\"a\":1}', "
+    "'[\"t\"]')",
+    "INSERT INTO ex(id, name, state) VALUES('e2', 'job2', 'running')",
+    "SELECT id, name, state, input, tags, started_at IS NOT NULL FROM ex "
+    "WHERE id = 'e1'",
+    "SELECT id FROM ex WHERE state = 'running' AND created_at >= 0",
+    "SELECT id FROM ex ORDER BY created_at DESC, id LIMIT 1",
+    "UPDATE ex SET state = 'completed', output = '{\"r\":2}' WHERE id = 'e2'",
+    "SELECT state_progress('ex', 'e1', '{\"step\":1}')",
+    "SELECT id, state, output, progress, completed_at IS NOT NULL FROM ex "
+    "ORDER BY id",
+    "DELETE FROM ex WHERE name = 'job'",
+    "SELECT count(*) FROM ex",
+    0};
+
+static const char *const azTasks[] = {
+    "CREATE VIRTUAL TABLE tasks USING state_tasks(store='sqlite:', "
+    "dead_letters='dl')",
+    "INSERT INTO tasks(id, queue, name, payload, tags, idempotency_key) "
+    "VALUES('t1', 'q', 'x', '{\"n\":1}', '[\"a\"]', 'k1'), "
+    "('t2', 'q', 'y', NULL, '[]', 'k2')",
+    /* same (queue, idempotency_key): skipped without error */
+    "INSERT INTO tasks(id, queue, name, idempotency_key) "
+    "VALUES('t3', 'q', 'x', 'k1')",
+    "INSERT OR IGNORE INTO tasks(id, queue, name) VALUES('t1', 'q', 'dup')",
+    "!INSERT INTO tasks(id, queue, name) VALUES('t1', 'q', 'dup')",
+    "INSERT OR REPLACE INTO tasks(id, queue, name, priority) "
+    "VALUES('t4', 'q', 'z', 2)",
+    "SELECT id, name, state, payload FROM tasks WHERE queue = 'q' AND "
+    "state = 'pending' ORDER BY priority, id",
+    "SELECT id FROM tasks WHERE run_at <= 9999999999999 AND priority >= 0 "
+    "ORDER BY id LIMIT 2",
+    "UPDATE tasks SET priority = 5 WHERE id = 't2'",
+    "UPDATE tasks SET state = 'cancelled' WHERE queue = 'q' AND priority = 2",
+    "DELETE FROM tasks WHERE idempotency_key = 'k2'",
+    "SELECT id, state, priority, completed_at IS NOT NULL FROM tasks "
+    "ORDER BY id",
+    0};
+
+static const char *const azSignals[] = {
+    "CREATE VIRTUAL TABLE sig USING state_signals()",
+    "INSERT INTO sig(execution_id, name, payload) VALUES('e1', 'go', "
+    "'{\"x\":1}'), ('e1', 'stop', NULL)",
+    "SELECT name, payload FROM sig WHERE execution_id = 'e1' AND "
+    "consumed_at IS NULL ORDER BY name",
+    "UPDATE sig SET consumed_at = 5 WHERE name = 'go'",
+    "SELECT name FROM sig WHERE consumed_at >= 1",
+    "DELETE FROM sig WHERE execution_id = 'e1' AND name = 'stop'",
+    "SELECT count(*) FROM sig",
+    0};
+
+static const char *const azDeadLetters[] = {
+    "CREATE VIRTUAL TABLE dl USING state_dead_letters()",
+    "INSERT INTO dl(task_id, name, reason, task) VALUES('t1', 'x', 'boom', "
+    "'{\"id\":\"t1\"}')",
+    "SELECT task_id, queue, name, reason, task FROM dl WHERE task_id = 't1'",
+    "SELECT count(*) FROM dl WHERE died_at > 0 AND queue = 'default'",
+    "DELETE FROM dl WHERE queue = 'default'",
+    "SELECT count(*) FROM dl",
+    0};
+
+static const char *const azCounters[] = {
+    "CREATE VIRTUAL TABLE c USING state_counters()",
+    "INSERT INTO c(scope, name, value) VALUES('s', 'n', 1)",
+    "!INSERT INTO c(scope, name, value) VALUES('s', 'n', 2)",
+    "INSERT OR REPLACE INTO c(scope, name, value) VALUES('s', 'n', 3)",
+    "UPDATE c SET value = value + 1 WHERE scope = 's' AND name = 'n'",
+    "SELECT value FROM c WHERE scope = 's' AND name = 'n'",
+    "SELECT state_incr('c', 's', 'n')",
+    "SELECT state_incr('c', 's', 'm', 2.5)",
+    "SELECT scope, name, value FROM c ORDER BY name",
+    "DELETE FROM c WHERE name = 'm'",
+    "SELECT count(*) FROM c",
+    0};
+
+static const char *const azFlags[] = {
+    "CREATE VIRTUAL TABLE f USING state_flags()",
+    "INSERT INTO f(name, enabled, rollout, strategies) VALUES('a', 1, 50, "
+    "'[{\"k\":1}]')",
+    "!INSERT INTO f(name) VALUES('a')",
+    "INSERT OR REPLACE INTO f(name, enabled) VALUES('a', 0)",
+    "INSERT OR IGNORE INTO f(name) VALUES('a')",
+    "UPDATE f SET description = 'd' WHERE name = 'a'",
+    "SELECT name, enabled, rollout, strategies, description FROM f "
+    "WHERE name = 'a'",
+    "DELETE FROM f WHERE name = 'a'",
+    "SELECT count(*) FROM f",
+    0};
+
+static const char *const azKv[] = {
+    "CREATE VIRTUAL TABLE kv USING state_kv(store = \"sqlite:\", "
+    "prefix = 'p:')",
+    /* already expired: invisible, and no obstacle to the next insert */
+    "INSERT INTO kv(scope, key, value, expires_at) VALUES('s', 'k', '1', 1)",
+    "SELECT count(*) FROM kv",
+    "INSERT INTO kv(scope, key, value) VALUES('s', 'k', '2')",
+    "SELECT value, version FROM kv WHERE scope = 's' AND key = 'k'",
+    "INSERT OR REPLACE INTO kv(scope, key, value) VALUES('s', 'k', '3')",
+    "UPDATE kv SET value = '4' WHERE scope = 's' AND key = 'k'",
+    "SELECT key, value, version FROM kv WHERE scope = 's'",
+    "UPDATE kv SET expires_at = 1 WHERE key = 'k'", "SELECT count(*) FROM kv",
+    /* OR REPLACE: an UPDATE above that failed leaves the row alive, and a
+    ** plain INSERT would then fail for a reason of the script's own */
+    "INSERT OR REPLACE INTO kv(scope, key, value, expires_at) "
+    "VALUES('s', 'k', '5', 9999999999999)",
+    "SELECT key, value, version FROM kv WHERE expires_at > 0",
+    "DELETE FROM kv WHERE scope = 's'", 0};
+
+static const char *const azLeases[] = {
+    "CREATE VIRTUAL TABLE l USING state_leases()",
+    "INSERT INTO l(name, owner, expires_at) VALUES('a', 'o', 9999999999999)",
+    "SELECT name, owner, token, depth FROM l WHERE name = 'a'",
+    "SELECT state_lease('l', 'b', 'o1', 60000)",
+    "SELECT state_lease('l', 'b', 'o1', 60000)",
+    "SELECT state_lease('l', 'b', 'o2', 60000)",
+    "SELECT state_release('l', 'b', 'o1')",
+    "SELECT state_release('l', 'b', 'o1')",
+    "SELECT state_lease('l', 'b', 'o2', 60000)",
+    "UPDATE l SET depth = 2 WHERE name = 'a'",
+    "DELETE FROM l WHERE name = 'a'",
+    "SELECT name, owner, token, depth FROM l ORDER BY name",
+    0};
+
+/* The tables are made before injection: CREATE is covered above, and
+** the cost of a scenario grows with the square of its allocations. */
+static const char *const azRenameSetup[] = {
+    "CREATE VIRTUAL TABLE t USING state_tasks()",
+    "INSERT INTO t(id, queue, name) VALUES('a', 'q', 'n')", 0};
+
+static const char *const azRename[] = {
+    "ALTER TABLE t RENAME TO t2",
+    "SELECT id FROM t2 WHERE queue = 'q'",
+    "INSERT INTO t2(id, queue, name) VALUES('b', 'q', 'n')",
+    "SELECT state_pause('t2', 'q')",
+    "SELECT id, state FROM t2 ORDER BY id",
+    "DROP TABLE t2",
+    "SELECT name FROM sqlite_schema ORDER BY name",
+    0};
+
+static const char *const azRenameKvSetup[] = {
+    "CREATE VIRTUAL TABLE kv USING state_kv()",
+    "INSERT INTO kv(scope, key, value) VALUES('s', 'k', '1')", 0};
+
+static const char *const azRenameKv[] = {
+    "ALTER TABLE kv RENAME TO kv2",
+    "SELECT key, value FROM kv2",
+    "INSERT INTO kv2(scope, key, value) VALUES('s', 'k2', '2')",
+    "DROP TABLE kv2",
+    "SELECT name FROM sqlite_schema ORDER BY name",
+    0};
+
+static const char *const azClaimSetup[] = {
+    "CREATE VIRTUAL TABLE tasks USING state_tasks()",
+    "CREATE VIRTUAL TABLE dead_letters USING state_dead_letters()",
+    "INSERT INTO tasks(id, queue, name, tags, max_attempts) VALUES"
+    "('a', 'q', 'x', '[\"a\"]', 3), ('b', 'q', 'x', '[\"a\"]', 1),"
+    "('c', 'q', 'y', '[\"a\",\"b\"]', 1), ('d', 'q', 'x', '[]', 3)",
+    0};
+
+static const char *const azClaim[] = {
+    "SELECT id, name, state, attempts, lease_token, outcome FROM "
+    "state_claim('tasks', 'q', 'w', 1000, 5, "
+    "'{\"tags\":[\"a\"],\"limits\":{\"x\":1}}') ORDER BY id",
+    "SELECT state_complete('tasks', 'a', 1, '{\"ok\":1}')",
+    "SELECT state_renew('tasks', 'c', 1, 5000)",
+    "SELECT state_fail('tasks', 'c', 1, 'boom')",
+    "SELECT state_renew('tasks', 'b', 1, 1000)",
+    "SELECT state_wait('tasks', 'q', 0), state_wait('tasks', 'none', 0)",
+    "SELECT state_pause('tasks', 'q')", "SELECT state_paused('tasks', 'q')",
+    "SELECT count(*) FROM state_claim('tasks', 'q', 'w')",
+    "SELECT state_resume('tasks', 'q')",
+    /* lease 0: expired at once, reaped by the next claim (b dies) */
+    "SELECT id, attempts, outcome FROM state_claim('tasks', 'q', 'w', 0, 5) "
+    "ORDER BY id",
+    "SELECT id, attempts, lease_token, outcome FROM state_claim('tasks', "
+    "'[\"q\",\"r\"]', 'w2', 1000, 5, '{\"complete\":[{\"id\":\"zz\","
+    "\"token\":1,\"result\":{\"r\":1}}],\"names\":[\"x\"]}') ORDER BY id",
+    "SELECT state_fail('tasks', 'd', 2, 'later')",
+    "SELECT id, state, attempts, lease_owner, result, error FROM tasks "
+    "ORDER BY id",
+    "SELECT task_id, name, reason, json_extract(task, '$.id') FROM "
+    "dead_letters ORDER BY task_id",
+    0};
+
+static const char *const azSignalFnsSetup[] = {
+    "CREATE VIRTUAL TABLE sig USING state_signals()",
+    "CREATE VIRTUAL TABLE ex USING state_executions()", 0};
+
+static const char *const azSignalFns[] = {
+    "SELECT length(state_signal('sig', 'e1', 'go'))",
+    "SELECT length(state_signal('sig', 'e1', 'go', '{\"x\":1}'))",
+    "SELECT state_take('sig', 'e1', 'go')",
+    "SELECT state_take('sig', 'e1', 'go')",
+    "SELECT state_take('sig', 'e1', 'go')",
+    "INSERT INTO ex(id, name) VALUES('e1', 'w')",
+    "SELECT state_progress('ex', 'e1', '{\"s\":1}')",
+    "SELECT state_progress('ex', 'e1', '[2]')",
+    "SELECT state_progress('ex', 'nope', '{\"s\":1}')",
+    "SELECT id, progress FROM ex",
+    "SELECT count(*) FROM sig WHERE consumed_at IS NOT NULL",
+    0};
+
+static const char *const azDebugSetup[] = {
+    "CREATE VIRTUAL TABLE tasks USING state_tasks(dead_letters='dl')",
+    "CREATE VIRTUAL TABLE kv USING state_kv(store='sqlite:')", 0};
+
+static const char *const azDebug[] = {
+    "SELECT statevtab_debug()",
+    "SELECT statevtab_debug('tasks')",
+    "SELECT statevtab_debug('main.kv')",
+    "SELECT statevtab_version(), state_now()",
+    "SELECT name FROM pragma_module_list WHERE name LIKE 'state%' "
+    "ORDER BY name",
+    0};
+
+static const char *const azTxnSetup[] = {
+    "CREATE VIRTUAL TABLE tasks USING state_tasks()",
+    "CREATE VIRTUAL TABLE c USING state_counters()", 0};
+
+static const char *const azTxn[] = {
+    "BEGIN IMMEDIATE",
+    "INSERT INTO tasks(id, queue, name) VALUES('a', 'q', 'x'), "
+    "('b', 'q', 'y')",
+    "SELECT id, outcome FROM state_claim('tasks', 'q', 'w', 1000, 1)",
+    "SELECT state_complete('tasks', 'a', 1)",
+    "SELECT state_incr('c', 's', 'n', 5)",
+    "COMMIT",
+    "BEGIN",
+    "INSERT INTO tasks(id, queue, name) VALUES('c', 'q', 'z')",
+    "SELECT state_incr('c', 's', 'n')",
+    "ROLLBACK",
+    "SAVEPOINT s1",
+    "INSERT INTO tasks(id, queue, name) VALUES('d', 'q', 'z')",
+    "ROLLBACK TO s1",
+    "RELEASE s1",
+    "SELECT id, state FROM tasks ORDER BY id",
+    "SELECT value FROM c",
+    0};
+
+/* WAL file: the tables are made in the template; the connection under test
+** connects them lazily, and the functions run on the store's private
+** connection. */
+static const char *const azWalSetup[] = {
+    "PRAGMA journal_mode = WAL",
+    "CREATE VIRTUAL TABLE tasks USING state_tasks()",
+    "CREATE VIRTUAL TABLE dead_letters USING state_dead_letters()",
+    "CREATE VIRTUAL TABLE l USING state_leases()",
+    "CREATE VIRTUAL TABLE c USING state_counters()",
+    "CREATE VIRTUAL TABLE sig USING state_signals()",
+    "CREATE VIRTUAL TABLE ex USING state_executions()",
+    "INSERT INTO tasks(id, queue, name, tags, max_attempts) VALUES"
+    "('a', 'q', 'x', '[\"a\"]', 3), ('b', 'q', 'x', '[\"a\"]', 1),"
+    "('c', 'q', 'y', '[\"a\"]', 1)",
+    "INSERT INTO ex(id, name) VALUES('e1', 'w')",
+    0};
+
+static const char *const azWal[] = {
+    "SELECT id, attempts, outcome FROM state_claim('tasks', 'q', 'w', 1000, "
+    "5, '{\"tags\":[\"a\"],\"limits\":{\"x\":1}}') ORDER BY id",
+    "SELECT state_complete('tasks', 'a', 1, '{\"ok\":1}')",
+    "SELECT state_renew('tasks', 'c', 1, 5000)",
+    "SELECT state_fail('tasks', 'c', 1, 'boom')",
+    "SELECT state_pause('tasks', 'q')",
+    "SELECT state_paused('tasks', 'q')",
+    "SELECT state_resume('tasks', 'q')",
+    "SELECT state_wait('tasks', 'q', 0)",
+    "SELECT state_lease('l', 'n', 'o1', 60000)",
+    "SELECT state_release('l', 'n', 'o1')",
+    "SELECT state_incr('c', 's', 'n', 2)",
+    "SELECT length(state_signal('sig', 'e1', 'go', '{\"x\":1}'))",
+    "SELECT state_take('sig', 'e1', 'go')",
+    "SELECT state_progress('ex', 'e1', '{\"s\":1}')",
+    "SELECT id, state, attempts, result, error FROM tasks ORDER BY id",
+    "SELECT task_id, reason FROM dead_letters",
+    "SELECT value FROM c",
+    0};
+
+static const Scenario aScenario[] = {
+    {"executions", 0, 0, azExecutions},
+    {"tasks", 0, 0, azTasks},
+    {"signals", 0, 0, azSignals},
+    {"dead_letters", 0, 0, azDeadLetters},
+    {"counters", 0, 0, azCounters},
+    {"flags", 0, 0, azFlags},
+    {"kv", 0, 0, azKv},
+    {"leases", 0, 0, azLeases},
+    {"rename", 0, azRenameSetup, azRename},
+    {"rename_kv", 0, azRenameKvSetup, azRenameKv},
+    {"claim", 0, azClaimSetup, azClaim},
+    {"signal_fns", 0, azSignalFnsSetup, azSignalFns},
+    {"debug", 0, azDebugSetup, azDebug},
+    {"txn", 0, azTxnSetup, azTxn},
+    {"wal", 1, azWalSetup, azWal},
+};
+#define N_SCENARIO (int)(sizeof(aScenario) / sizeof(aScenario[0]))
+
+/* ---------------------------------------------------------------- state */
+
+/* What one statement did in one run. */
+typedef struct Outcome {
+  int rc;                   /* SQLITE_OK or the error (extended) code */
+  char zMsg[256];           /* sqlite3_errmsg on error */
+  sqlite3_int64 nInjected;  /* allocation failures during the statement */
+  sqlite3_int64 nAlloc;     /* allocations during it (while armed) */
+  char zRows[OOM_MAX_ROWS]; /* the result rows as text (truncated) */
+} Outcome;
+
+/* One distinct problem of a scenario and mode, with its first N. */
+typedef struct Problem {
+  char zKey[200];
+  sqlite3_int64 iFirst;
+  int nSeen;
+  char zText[1200];
+} Problem;
+
+static const char *gzExt; /* the extension */
+static const char *gzDir; /* where file databases go */
+static sqlite3_int64 gnMax = 100000;
+static sqlite3_int64 giTrace = -1; /* --trace N */
+
+/* For the death callback: where we are. */
+static const char *gzScenario = "-";
+static const char *gzMode = "-";
+static sqlite3_int64 giN;
+static const char *gzStmt = "(none)";
+
+static Problem aProblem[OOM_MAX_PROBLEMS];
+static int nProblem;
+static int nProblemDropped;
+
+static void onDeath(void) {
+  /* test/suites/60-oom.sh shows the report (stderr) under this line. */
+  if (giN < 0) {
+    printf("FAIL oom/%s/%s: sanitizer report at exit (a leak?)\n", gzScenario,
+           gzMode);
+  } else if (giN == OOM_NEVER) {
+    printf("FAIL oom/%s/%s: sanitizer report in the run without injection, "
+           "statement: %s\n",
+           gzScenario, gzMode, gzStmt);
+  } else {
+    printf("FAIL oom/%s/%s: sanitizer report at N=%lld, statement: %s\n",
+           gzScenario, gzMode, (long long)giN, gzStmt);
+  }
+  fflush(stdout);
+}
+
+/* Record a problem once per key; the text says what and where. */
+static void problem(const char *zKey, sqlite3_int64 iN, const char *zFmt, ...) {
+  va_list ap;
+  int i;
+  for (i = 0; i < nProblem; i++) {
+    if (strcmp(aProblem[i].zKey, zKey) == 0) {
+      aProblem[i].nSeen++;
+      return;
+    }
+  }
+  if (nProblem >= OOM_MAX_PROBLEMS) {
+    nProblemDropped++;
+    return;
+  }
+  snprintf(aProblem[nProblem].zKey, sizeof(aProblem[nProblem].zKey), "%s",
+           zKey);
+  aProblem[nProblem].iFirst = iN;
+  aProblem[nProblem].nSeen = 1;
+  va_start(ap, zFmt);
+  vsnprintf(aProblem[nProblem].zText, sizeof(aProblem[nProblem].zText), zFmt,
+            ap);
+  va_end(ap);
+  nProblem++;
+}
+
+/* Name of a primary result code, for messages. */
+static const char *rcName(int rc) {
+  static char zBuf[32];
+  switch (rc & 0xff) {
+  case SQLITE_OK:
+    return "SQLITE_OK";
+  case SQLITE_ERROR:
+    return "SQLITE_ERROR";
+  case SQLITE_INTERNAL:
+    return "SQLITE_INTERNAL";
+  case SQLITE_ABORT:
+    return "SQLITE_ABORT";
+  case SQLITE_BUSY:
+    return "SQLITE_BUSY";
+  case SQLITE_LOCKED:
+    return "SQLITE_LOCKED";
+  case SQLITE_NOMEM:
+    return "SQLITE_NOMEM";
+  case SQLITE_IOERR:
+    return "SQLITE_IOERR";
+  case SQLITE_CORRUPT:
+    return "SQLITE_CORRUPT";
+  case SQLITE_CANTOPEN:
+    return "SQLITE_CANTOPEN";
+  case SQLITE_SCHEMA:
+    return "SQLITE_SCHEMA";
+  case SQLITE_CONSTRAINT:
+    return "SQLITE_CONSTRAINT";
+  case SQLITE_MISMATCH:
+    return "SQLITE_MISMATCH";
+  case SQLITE_MISUSE:
+    return "SQLITE_MISUSE";
+  default:
+    snprintf(zBuf, sizeof(zBuf), "rc=%d", rc);
+    return zBuf;
+  }
+}
+
+static void fatal(const char *zFmt, ...) {
+  va_list ap;
+  fprintf(stderr, "oom: ");
+  va_start(ap, zFmt);
+  vfprintf(stderr, zFmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\n");
+  exit(2);
+}
+
+/* ------------------------------------------------------------- running */
+
+/* Append the rows of a stepped statement to o->zRows (truncated). */
+static void addRow(Outcome *o, sqlite3_stmt *pStmt) {
+  size_t n = strlen(o->zRows);
+  int i, nCol = sqlite3_column_count(pStmt);
+  for (i = 0; i < nCol && n + 2 < sizeof(o->zRows); i++) {
+    const char *z;
+    if (sqlite3_column_type(pStmt, i) == SQLITE_NULL) {
+      z = "NULL";
+    } else {
+      z = (const char *)sqlite3_column_text(pStmt, i);
+      /* NULL here is itself an OOM in this host's read of the row: it
+      ** cannot happen, this runs unarmed or the row is compared only for
+      ** runs without errors. */
+      if (!z)
+        z = "<oom>";
+    }
+    n += (size_t)snprintf(o->zRows + n, sizeof(o->zRows) - n, "%s%s",
+                          i ? "|" : "", z);
+    if (n >= sizeof(o->zRows))
+      n = sizeof(o->zRows) - 1;
+  }
+  if (n + 1 < sizeof(o->zRows)) {
+    o->zRows[n++] = ';';
+    o->zRows[n] = 0;
+  }
+}
+
+/* Prepare, step to the end and finalize zSql; the outcome into *o. */
+static void runStmt(sqlite3 *db, const char *zSql, Outcome *o) {
+  sqlite3_stmt *pStmt = 0;
+  sqlite3_int64 nBefore = g.nFailed, nCall = g.nCall;
+  int rc;
+  memset(o, 0, sizeof(*o));
+  gzStmt = zSql;
+  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  if (rc == SQLITE_OK && pStmt) {
+    while ((rc = sqlite3_step(pStmt)) == SQLITE_ROW)
+      addRow(o, pStmt);
+    if (rc == SQLITE_DONE)
+      rc = SQLITE_OK;
+  }
+  if (rc != SQLITE_OK) {
+    snprintf(o->zMsg, sizeof(o->zMsg), "%s", sqlite3_errmsg(db));
+  }
+  sqlite3_finalize(pStmt);
+  o->rc = rc;
+  o->nInjected = g.nFailed - nBefore;
+  o->nAlloc = g.nCall - nCall;
+  gzStmt = "(between statements)";
+}
+
+/* Open zFile with the extension loaded (never armed here). */
+static sqlite3 *openDb(const char *zFile) {
+  sqlite3 *db = 0;
+  char *zErr = 0;
+  int rc = sqlite3_open_v2(zFile, &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 0);
+  if (rc != SQLITE_OK)
+    fatal("cannot open %s: %s", zFile, sqlite3_errmsg(db));
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 1, (int *)0);
+  rc = sqlite3_load_extension(db, gzExt, "sqlite3_statevtab_init", &zErr);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, (int *)0);
+  if (rc != SQLITE_OK)
+    fatal("cannot load %s: %s", gzExt, zErr ? zErr : "?");
+  return db;
+}
+
+/* The template of a file scenario, read into memory once. */
+static char *gTemplate;
+static size_t gnTemplate;
+
+static void filePath(const Scenario *s, const char *zSuffix, char *zBuf,
+                     size_t nBuf) {
+  snprintf(zBuf, nBuf, "%s/oom-%s-%ld.db%s", gzDir, s->zName, (long)getpid(),
+           zSuffix);
+}
+
+static void removeDb(const Scenario *s) {
+  char z[4096];
+  filePath(s, "", z, sizeof(z));
+  unlink(z);
+  filePath(s, "-wal", z, sizeof(z));
+  unlink(z);
+  filePath(s, "-shm", z, sizeof(z));
+  unlink(z);
+  filePath(s, "-journal", z, sizeof(z));
+  unlink(z);
+}
+
+/* Run the setup statements of s on db, unarmed; each must succeed. */
+static void runSetup(const Scenario *s, sqlite3 *db) {
+  Outcome o;
+  int i;
+  for (i = 0; s->azSetup[i]; i++) {
+    runStmt(db, s->azSetup[i], &o);
+    if (o.rc != SQLITE_OK) {
+      fatal("%s: setup statement failed: %s: %s", s->zName, s->azSetup[i],
+            o.zMsg);
+    }
+  }
+}
+
+static void makeTemplate(const Scenario *s) {
+  char zFile[4096];
+  sqlite3 *db;
+  FILE *f;
+  long n;
+  removeDb(s);
+  filePath(s, "", zFile, sizeof(zFile));
+  db = openDb(zFile);
+  runSetup(s, db);
+  /* The last close checkpoints and removes the WAL: one file is all. */
+  if (sqlite3_close(db) != SQLITE_OK)
+    fatal("%s: setup close", s->zName);
+  f = fopen(zFile, "rb");
+  if (!f || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) <= 0 ||
+      fseek(f, 0, SEEK_SET) != 0) {
+    fatal("cannot read %s: %s", zFile, strerror(errno));
+  }
+  free(gTemplate);
+  gTemplate = malloc((size_t)n);
+  if (!gTemplate || fread(gTemplate, 1, (size_t)n, f) != (size_t)n) {
+    fatal("cannot read %s", zFile);
+  }
+  gnTemplate = (size_t)n;
+  fclose(f);
+  removeDb(s);
+}
+
+static void writeTemplate(const Scenario *s, char *zFile, size_t nFile) {
+  FILE *f;
+  removeDb(s);
+  filePath(s, "", zFile, nFile);
+  f = fopen(zFile, "wb");
+  if (!f || fwrite(gTemplate, 1, gnTemplate, f) != gnTemplate ||
+      fclose(f) != 0) {
+    fatal("cannot write %s: %s", zFile, strerror(errno));
+  }
+}
+
+/* The statement text without its "!" marker. */
+static const char *sqlOf(const char *z) { return z[0] == '!' ? z + 1 : z; }
+
+/*
+** One run of scenario s with injection at iFail (OOM_NEVER: the baseline,
+** which counts the allocations but fails none).  aOut receives
+** one outcome per statement.  Problems found after the script (unreadable
+** tables, close, leaks) are recorded here; the statements' outcomes are
+** judged by the caller.  Returns the number of injected failures.
+*/
+static sqlite3_int64 runOnce(const Scenario *s, sqlite3_int64 iFail, int bAfter,
+                             Outcome *aOut) {
+  char zFile[4096];
+  char zKey[200];
+  sqlite3 *db;
+  sqlite3_stmt *pList = 0;
+  sqlite3_int64 nLive0 = g.nLive, nInjected;
+  int i, rc;
+
+  giN = iFail;
+  if (s->bWal) {
+    writeTemplate(s, zFile, sizeof(zFile));
+  } else {
+    snprintf(zFile, sizeof(zFile), ":memory:");
+  }
+  db = openDb(zFile);
+  if (s->bWal) {
+    /* No fsync per commit: the store's private connection copies this. */
+    sqlite3_exec(db, "PRAGMA synchronous = OFF", 0, 0, 0);
+  } else if (s->azSetup) {
+    runSetup(s, db);
+  }
+  arm(iFail, bAfter);
+  for (i = 0; s->azScript[i]; i++) {
+    runStmt(db, sqlOf(s->azScript[i]), &aOut[i]);
+  }
+  nInjected = g.nFailed;
+  disarm();
+  if (iFail == giTrace || (iFail == OOM_NEVER && giTrace >= 0)) {
+    for (i = 0; s->azScript[i]; i++) {
+      fprintf(stderr,
+              "trace %s N=%lld #%d [%s%s%s] allocations %lld, failed %lld, "
+              "rows %s\n",
+              s->zName, (long long)iFail, i + 1, rcName(aOut[i].rc),
+              aOut[i].rc ? " " : "", aOut[i].zMsg, (long long)aOut[i].nAlloc,
+              (long long)aOut[i].nInjected, aOut[i].zRows);
+    }
+  }
+
+  /* Every statevtab table still in the schema must be usable. */
+  gzStmt = "(after the script: reading every table)";
+  rc = sqlite3_prepare_v2(db,
+                          "SELECT name FROM sqlite_schema WHERE type = 'table'"
+                          " AND sql LIKE 'CREATE VIRTUAL TABLE%' ORDER BY name",
+                          -1, &pList, 0);
+  while (rc == SQLITE_OK && sqlite3_step(pList) == SQLITE_ROW) {
+    const char *zTab = (const char *)sqlite3_column_text(pList, 0);
+    char *zSql = sqlite3_mprintf("SELECT * FROM \"%w\"", zTab);
+    Outcome o;
+    runStmt(db, zSql, &o);
+    if (o.rc != SQLITE_OK) {
+      snprintf(zKey, sizeof(zKey), "after:%s:%d", zTab, o.rc);
+      problem(zKey, iFail, "after the run, table %s cannot be read: %s (%s)",
+              zTab, o.zMsg, rcName(o.rc));
+    }
+    sqlite3_free(zSql);
+  }
+  sqlite3_finalize(pList);
+
+  gzStmt = "(sqlite3_close)";
+  rc = sqlite3_close(db);
+  if (rc != SQLITE_OK) {
+    sqlite3_stmt *p;
+    char zList[600] = "";
+    size_t n = 0;
+    for (p = sqlite3_next_stmt(db, 0); p; p = sqlite3_next_stmt(db, p)) {
+      n += (size_t)snprintf(zList + n, sizeof(zList) - n, "[%.150s] ",
+                            sqlite3_sql(p));
+      if (n >= sizeof(zList))
+        n = sizeof(zList) - 1;
+    }
+    snprintf(zKey, sizeof(zKey), "close:%d", rc);
+    problem(zKey, iFail,
+            "sqlite3_close() returned %s; statements left unfinalized: %s",
+            rcName(rc), zList[0] ? zList : "(none listed)");
+    while ((p = sqlite3_next_stmt(db, 0)) != 0)
+      sqlite3_finalize(p);
+    sqlite3_close(db);
+  }
+  if (g.nLive != nLive0) {
+    problem("leak", iFail,
+            "%lld allocation(s) of the run not freed after sqlite3_close()",
+            (long long)(g.nLive - nLive0));
+  }
+  gzStmt = "(between runs)";
+  if (s->bWal)
+    removeDb(s);
+  return nInjected;
+}
+
+/* Messages an earlier failed statement explains (see the header). */
+static int isCascade(const char *zMsg) {
+  return strstr(zMsg, "no such table") != 0 ||
+         strstr(zMsg, "no transaction is active") != 0 ||
+         /* a COMMIT that failed leaves the transaction open */
+         strstr(zMsg, "cannot start a transaction within") != 0 ||
+         strstr(zMsg, "no such savepoint") != 0;
+}
+
+/* Judge the outcomes of one run against the baseline (see the header). */
+static void judge(const Scenario *s, sqlite3_int64 iN, const Outcome *aBase,
+                  const Outcome *aOut, sqlite3_int64 nInjected) {
+  char zKey[200];
+  int i, iFirstErr = -1, bErr = 0;
+  for (i = 0; s->azScript[i]; i++) {
+    const Outcome *b = &aBase[i], *o = &aOut[i];
+    const char *zSql = sqlOf(s->azScript[i]);
+    if (o->rc == SQLITE_OK)
+      continue;
+    bErr = 1;
+    if ((o->rc & 0xff) == SQLITE_NOMEM ||
+        (b->rc != SQLITE_OK && (b->rc & 0xff) == (o->rc & 0xff))) {
+      if (iFirstErr < 0)
+        iFirstErr = i;
+      continue;
+    }
+    if (o->nInjected > 0) {
+      snprintf(zKey, sizeof(zKey), "stmt%d:%d:%.80s", i, o->rc, o->zMsg);
+      problem(zKey, iN,
+              "an allocation failure surfaced as %s \"%s\" instead of "
+              "SQLITE_NOMEM; statement %d: %s",
+              rcName(o->rc), o->zMsg, i + 1, zSql);
+    } else if (iFirstErr >= 0 && isCascade(o->zMsg)) {
+      /* explained by the earlier failure */
+    } else {
+      snprintf(zKey, sizeof(zKey), "late%d:%d:%.80s", i, o->rc, o->zMsg);
+      problem(zKey, iN,
+              "statement %d failed with %s \"%s\" although no allocation "
+              "failed in it (%s); statement: %s",
+              i + 1, rcName(o->rc), o->zMsg,
+              iFirstErr >= 0 ? "after an earlier statement failed"
+                             : "every earlier statement succeeded: a "
+                               "swallowed allocation failure left the "
+                               "extension in a broken state",
+              zSql);
+    }
+    if (iFirstErr < 0)
+      iFirstErr = i;
+  }
+  if (bErr || nInjected == 0)
+    return;
+  /* Every statement succeeded although allocations failed: same rows. */
+  for (i = 0; s->azScript[i]; i++) {
+    if (strcmp(aBase[i].zRows, aOut[i].zRows) != 0) {
+      snprintf(zKey, sizeof(zKey), "rows%d", i);
+      problem(zKey, iN,
+              "an allocation failed but every statement succeeded, and "
+              "statement %d returned other rows than without injection: "
+              "got \"%.200s\", expected \"%.200s\"; statement: %s",
+              i + 1, aOut[i].zRows, aBase[i].zRows, sqlOf(s->azScript[i]));
+      break; /* later rows follow from this one */
+    }
+  }
+}
+
+/* Run one scenario in one mode; prints its PASS/FAIL lines.  Returns the
+** number of FAIL lines. */
+static int runScenario(const Scenario *s, int bAfter) {
+  Outcome *aBase, *aOut;
+  sqlite3_int64 iN, nInjected = 0, nRuns = 0;
+  int i, nStmt, nFail = 0, bBaseOk = 1;
+
+  for (nStmt = 0; s->azScript[nStmt]; nStmt++) {
+  }
+  if (nStmt > OOM_MAX_STMT)
+    fatal("%s: too many statements", s->zName);
+  aBase = calloc((size_t)nStmt + 1, sizeof(Outcome));
+  aOut = calloc((size_t)nStmt + 1, sizeof(Outcome));
+  if (!aBase || !aOut)
+    fatal("out of memory (the real kind)");
+  gzScenario = s->zName;
+  gzMode = bAfter ? "fail-after" : "fail-once";
+  nProblem = nProblemDropped = 0;
+
+  /* Baseline: "!" statements must fail, the others succeed. */
+  runOnce(s, OOM_NEVER, 0, aBase);
+  for (i = 0; i < nStmt; i++) {
+    int bExpectErr = s->azScript[i][0] == '!';
+    if ((aBase[i].rc != SQLITE_OK) != bExpectErr) {
+      printf("FAIL oom/%s/%s: baseline (no injection): statement %d %s: "
+             "%s%s%s\n",
+             s->zName, gzMode, i + 1,
+             bExpectErr ? "was expected to fail but succeeded" : "failed",
+             sqlOf(s->azScript[i]), aBase[i].rc ? ": " : "", aBase[i].zMsg);
+      nFail++;
+      bBaseOk = 0;
+    }
+  }
+  for (i = 0; i < nProblem; i++) {
+    printf("FAIL oom/%s/%s: baseline (no injection): %s\n", s->zName, gzMode,
+           aProblem[i].zText);
+    nFail++;
+    bBaseOk = 0;
+  }
+  nProblem = 0;
+  if (!bBaseOk) {
+    free(aBase);
+    free(aOut);
+    return nFail;
+  }
+
+  for (iN = 1;; iN++) {
+    sqlite3_int64 n = runOnce(s, iN, bAfter, aOut);
+    nRuns++;
+    if (n == 0)
+      break; /* the script ran to its end without a failure */
+    nInjected += n;
+    judge(s, iN, aBase, aOut, n);
+    if (iN >= gnMax) {
+      problem("max", iN, "still allocating after %lld allocations (--max)",
+              (long long)gnMax);
+      break;
+    }
+  }
+
+  for (i = 0; i < nProblem; i++) {
+    printf("FAIL oom/%s/%s: %s [first at N=%lld; %d run(s)]\n", s->zName,
+           gzMode, aProblem[i].zText, (long long)aProblem[i].iFirst,
+           aProblem[i].nSeen);
+    nFail++;
+  }
+  if (nProblemDropped) {
+    printf("FAIL oom/%s/%s: %d more distinct problem(s) not shown\n", s->zName,
+           gzMode, nProblemDropped);
+    nFail++;
+  }
+  if (nFail == 0) {
+    printf("PASS oom/%s/%s (%lld runs, %lld allocations failed, %d "
+           "statements)\n",
+           s->zName, gzMode, (long long)nRuns, (long long)nInjected, nStmt);
+  }
+  fflush(stdout);
+  free(aBase);
+  free(aOut);
+  return nFail;
+}
+
+static void usage(void) {
+  fprintf(stderr,
+          "usage: oom EXTENSION --list\n"
+          "       oom EXTENSION SCENARIO...|all [--mode once|after|both] "
+          "[--dir DIR] [--max N] [--unsanitized]\n");
+  exit(2);
+}
+
+int main(int argc, char **argv) {
+  static sqlite3_mem_methods wrap = {oomMalloc,  oomFree, oomRealloc,  oomSize,
+                                     oomRoundup, oomInit, oomShutdown, 0};
+  const char *azRun[N_SCENARIO + 1];
+  int nRun = 0, bOnce = 1, bAfter = 1, bUnsanitized = 0, bList = 0;
+  int i, j, nFail = 0;
+  void *pPin;
+
+  if (argc < 3)
+    usage();
+  gzExt = argv[1];
+  gzDir = getenv("TEST_TMP");
+  if (!gzDir || !gzDir[0])
+    gzDir = "/tmp";
+  for (i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "--list") == 0) {
+      bList = 1;
+    } else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) {
+      const char *z = argv[++i];
+      bOnce = strcmp(z, "once") == 0 || strcmp(z, "both") == 0;
+      bAfter = strcmp(z, "after") == 0 || strcmp(z, "both") == 0;
+      if (!bOnce && !bAfter)
+        usage();
+    } else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+      gzDir = argv[++i];
+    } else if (strcmp(argv[i], "--max") == 0 && i + 1 < argc) {
+      gnMax = atoll(argv[++i]);
+      if (gnMax < 1)
+        usage();
+    } else if (strcmp(argv[i], "--trace") == 0 && i + 1 < argc) {
+      giTrace = atoll(argv[++i]);
+    } else if (strcmp(argv[i], "--unsanitized") == 0) {
+      bUnsanitized = 1;
+    } else if (argv[i][0] == '-') {
+      usage();
+    } else if (strcmp(argv[i], "all") == 0) {
+      for (j = 0; j < N_SCENARIO; j++)
+        azRun[nRun++] = aScenario[j].zName;
+    } else {
+      for (j = 0; j < N_SCENARIO; j++) {
+        if (strcmp(aScenario[j].zName, argv[i]) == 0)
+          break;
+      }
+      if (j == N_SCENARIO) {
+        fprintf(stderr, "oom: no scenario '%s' (see --list)\n", argv[i]);
+        exit(2);
+      }
+      if (nRun < N_SCENARIO)
+        azRun[nRun++] = argv[i];
+    }
+  }
+  if (bList) {
+    for (j = 0; j < N_SCENARIO; j++)
+      printf("%s\n", aScenario[j].zName);
+    return 0;
+  }
+  if (nRun == 0)
+    usage();
+
+  if (__sanitizer_set_death_callback) {
+    __sanitizer_set_death_callback(onDeath);
+  } else if (!bUnsanitized) {
+    printf("FAIL oom: this host was built without sanitizers: memory errors "
+           "go undetected\n");
+    nFail++;
+  }
+  /* Pinned clock: repeatable runs (see the header). */
+  setenv("STATEVTAB_TEST_CLOCK_MS", "1700000000000", 1);
+
+  /* Keep the extension mapped for the whole process: each run loads and
+  ** unloads it, and a reload per run would cost more than the run. */
+  pPin = dlopen(gzExt, RTLD_NOW | RTLD_LOCAL);
+  if (!pPin)
+    fatal("cannot dlopen %s: %s", gzExt, dlerror());
+
+  if (sqlite3_config(SQLITE_CONFIG_GETMALLOC, &gOrig) != SQLITE_OK) {
+    fatal("SQLITE_CONFIG_GETMALLOC failed (SQLite already initialized?)");
+  }
+  wrap.pAppData = gOrig.pAppData;
+  /* No lookaside and no bulk page-cache block: every allocation, each page
+  ** included, is a separate call of the wrapper, so a point to fail. */
+  if (sqlite3_config(SQLITE_CONFIG_MALLOC, &wrap) != SQLITE_OK ||
+      sqlite3_config(SQLITE_CONFIG_PAGECACHE, (void *)0, 0, 0) != SQLITE_OK ||
+      sqlite3_config(SQLITE_CONFIG_LOOKASIDE, 0, 0) != SQLITE_OK) {
+    fatal("cannot install the allocator");
+  }
+  if (sqlite3_initialize() != SQLITE_OK)
+    fatal("sqlite3_initialize failed");
+
+  for (i = 0; i < nRun; i++) {
+    const Scenario *s = 0;
+    for (j = 0; j < N_SCENARIO; j++) {
+      if (strcmp(aScenario[j].zName, azRun[i]) == 0)
+        s = &aScenario[j];
+    }
+    if (s->bWal)
+      makeTemplate(s);
+    if (bOnce)
+      nFail += runScenario(s, 0);
+    if (bAfter)
+      nFail += runScenario(s, 1);
+  }
+  free(gTemplate);
+  sqlite3_shutdown();
+  dlclose(pPin);
+  giN = -1; /* LeakSanitizer reports after main() returns */
+  return nFail ? 1 : 0;
+}
