@@ -676,5 +676,12 @@ const sv_func sv_aFunc[] = {
     {"state_take", 3, SIDE, fnTake},
     {"state_progress", 3, SIDE, fnProgress},
     {"state_wait", 3, SIDE, fnWait},
+    {"state_flag", 2, SIDE, sv_fn_flag},
+    {"state_flag", 3, SIDE, sv_fn_flag},
+    {"state_variant", 2, SIDE, sv_fn_variant},
+    {"state_variant", 3, SIDE, sv_fn_variant},
+    {"state_bucket", 2, META | SQLITE_DETERMINISTIC, sv_fn_bucket},
+    {"state_bucket", 3, META | SQLITE_DETERMINISTIC, sv_fn_bucket},
+    {"state_bucket", 4, META | SQLITE_DETERMINISTIC, sv_fn_bucket},
 };
 const int sv_nFunc = (int)(sizeof(sv_aFunc) / sizeof(sv_aFunc[0]));

@@ -28,6 +28,11 @@ int sv_arg_table(sv_conn *, const char *zFunc, sqlite3_value *pArg,
 int sv_dead_letters(sv_vtab *pTasks, statevtab_table **ppDead, char **pzErr);
 char *sv_store_errmsg(sv_vtab *p, int rc);
 
+/* flags.c: state_flag and state_variant. */
+void sv_fn_flag(sqlite3_context *, int, sqlite3_value **);
+void sv_fn_variant(sqlite3_context *, int, sqlite3_value **);
+void sv_fn_bucket(sqlite3_context *, int, sqlite3_value **);
+
 /* claim.c: the table-valued function state_claim. */
 extern const sqlite3_module sv_claim_module;
 

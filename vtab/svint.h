@@ -70,6 +70,9 @@ struct sv_vtab {
   int nOpt;                 /* store options (key, value pairs) */
   char **azOpt;             /* 2*nOpt strings, one allocation */
   sv_vtab *pNext;           /* next in pConn->pTables */
+  unsigned iWriteGen;       /* +1 on every write through this table */
+  void *pAux;               /* ext/'s per-table cache (flags) */
+  void (*xAuxFree)(void *); /* frees pAux with the table */
 };
 
 /* util.c */
@@ -108,6 +111,8 @@ void sv_conn_unref(void *);
 int sv_value_from_sqlite(sqlite3_value *, statevtab_value *);
 int sv_make_row(sv_vtab *, sqlite3_value **apArg, statevtab_value *aRow,
                 char *zId, char **pzErr);
+int sv_read_row(sv_vtab *, const statevtab_value *pKey,
+                statevtab_value **paRow);
 
 /* No entity has more columns than this. */
 #define SV_MAX_COLUMNS 32

@@ -365,6 +365,7 @@ static void vtabFree(sv_vtab *p) {
   sqlite3_free(p->zName);
   sqlite3_free(p->zOpts);
   sqlite3_free(p->base.zErrMsg);
+  if (p->xAuxFree) p->xAuxFree(p->pAux);
   if (p->pConn) sv_conn_unref(p->pConn);
   sqlite3_free(p);
 }
@@ -1010,6 +1011,7 @@ static int svUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   char zId[40];
   int bInsert, eConflict, bDone = 1, rc;
 
+  p->iWriteGen++; /* caches of this table's rows are stale now */
   if (argc == 1) {
     rc = m->xDelete(p->pTab, sqlite3_value_int64(argv[0]));
     return rc == SQLITE_OK ? rc : svStoreError(p, rc);
@@ -1227,4 +1229,69 @@ sv_vtab *sv_find_table(sv_conn *pConn, const char *zName, const char *zKind,
     return 0;
   }
   return p;
+}
+
+/*
+** Read the row of single-key table p whose key equals *pKey, for the SQL
+** functions.  On success *paRow is NULL (no such row) or a copy of the row,
+** one value per column, in one sqlite3_malloc block the caller frees.  On
+** error the store's message is left in the store for the caller.
+*/
+int sv_read_row(sv_vtab *p, const statevtab_value *pKey,
+                statevtab_value **paRow) {
+  const statevtab_entity *e = p->pEntity;
+  const statevtab_store_methods *m = p->pRef->pStore->pMethods;
+  statevtab_cursor *pCur = 0;
+  statevtab_cons cons;
+  statevtab_scan scan;
+  char zPlan[80];
+  int rc, i;
+  *paRow = 0;
+  memset(&cons, 0, sizeof(cons));
+  cons.iCol = e->aiKey[0];
+  cons.op = STATEVTAB_EQ;
+  cons.v = *pKey;
+  memset(&scan, 0, sizeof(scan));
+  /* The same plan text xBestIndex writes for a key lookup. */
+  sqlite3_snprintf(sizeof(zPlan), zPlan, "%s=", e->aCol[e->aiKey[0]].zName);
+  scan.zPlan = zPlan;
+  scan.nCons = 1;
+  scan.aCons = &cons;
+  scan.nLimit = 1;
+  scan.colUsed = ~(sqlite3_uint64)0;
+  rc = m->xOpenCursor(p->pTab, &pCur);
+  if (rc != SQLITE_OK) return rc;
+  pCur->pTab = p->pTab;
+  rc = m->xFilter(pCur, &scan);
+  if (rc == SQLITE_OK && !m->xEof(pCur)) {
+    statevtab_value aTmp[SV_MAX_COLUMNS];
+    sqlite3_uint64 nByte = sizeof(statevtab_value) * (sqlite3_uint64)e->nCol;
+    char *z;
+    for (i = 0; rc == SQLITE_OK && i < e->nCol; i++) {
+      rc = m->xColumn(pCur, i, &aTmp[i]);
+      if (aTmp[i].eType == SQLITE_TEXT || aTmp[i].eType == SQLITE_BLOB) {
+        nByte += (sqlite3_uint64)aTmp[i].n + 1;
+      }
+    }
+    if (rc == SQLITE_OK) {
+      statevtab_value *a = sqlite3_malloc64(nByte);
+      if (!a) {
+        rc = SQLITE_NOMEM;
+      } else {
+        z = (char *)&a[e->nCol];
+        for (i = 0; i < e->nCol; i++) {
+          a[i] = aTmp[i];
+          if (a[i].eType == SQLITE_TEXT || a[i].eType == SQLITE_BLOB) {
+            if (a[i].n) memcpy(z, aTmp[i].z, (size_t)a[i].n);
+            z[a[i].n] = 0;
+            a[i].z = z;
+            z += a[i].n + 1;
+          }
+        }
+        *paRow = a;
+      }
+    }
+  }
+  m->xCloseCursor(pCur);
+  return rc;
 }

@@ -1,0 +1,1126 @@
+/*
+** 2026-11-22
+**
+** flags.c -- feature flags evaluated in SQL, with Unleash's semantics.
+**
+**   INSERT INTO flags(name, enabled, strategies) VALUES ('new-ui', 1,
+**     '[{"name":"flexibleRollout","parameters":{"rollout":"30",
+**       "stickiness":"userId","groupId":"new-ui"},"constraints":[]}]');
+**   SELECT * FROM users
+**    WHERE state_flag('flags', 'new-ui', json_object('userId', users.id));
+**   SELECT state_variant('flags', 'new-ui', '{"userId":"42"}');
+**
+** HOW IT WORKS
+**
+** A flag row (enabled, rollout, strategies, variants, dependencies in
+** Unleash's feature-toggle JSON) is read through the table's store and
+** parsed once with cJSON; parsed flags are kept per table (FlagCache) and
+** dropped when this connection writes the table or after FLAG_TTL_MS, so
+** writes by other processes are seen within that time.  Evaluation follows
+** the Unleash SDKs: a flag is on when enabled, its dependencies hold, and
+** some strategy matches (all of its constraints true, then the strategy);
+** bucketing is murmurhash3 x86 32-bit of "<groupId>:<value>" (seed 0) % 100
+** + 1, variants use seed 86028157 % total weight + 1.
+*/
+#include "svext.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Parsed flags older than this are read again (writes by other processes). */
+#define FLAG_TTL_MS 1000
+#define VARIANT_SEED 86028157u
+
+typedef struct Flag Flag;
+struct Flag {
+  char *zName;
+  int bExists;     /* 0: no such flag (cached as such) */
+  int bEnabled;
+  int bHasRollout; /* rollout is not NULL */
+  sqlite3_int64 iRollout;
+  cJSON *pStrategies, *pVariants, *pDeps;
+  sqlite3_int64 iLoaded; /* sv_mono_ms() when read */
+  int nBusy;             /* being evaluated: not to be reloaded now */
+  Flag *pNext;
+};
+
+typedef struct FlagCache {
+  unsigned iGen; /* sv_vtab.iWriteGen the entries belong to */
+  Flag *pList;
+} FlagCache;
+
+static void flagFree(Flag *f) {
+  cJSON_Delete(f->pStrategies);
+  cJSON_Delete(f->pVariants);
+  cJSON_Delete(f->pDeps);
+  sqlite3_free(f->zName);
+  sqlite3_free(f);
+}
+
+static void cacheClear(FlagCache *c) {
+  Flag *f;
+  while ((f = c->pList) != 0) {
+    c->pList = f->pNext;
+    flagFree(f);
+  }
+}
+
+static void cacheFree(void *p) {
+  if (!p) return;
+  cacheClear((FlagCache *)p);
+  sqlite3_free(p);
+}
+
+/* ------------------------------------------------------------- hashing */
+
+/* MurmurHash3 x86 32-bit of z[0..n) (Austin Appleby's algorithm). */
+static unsigned int murmur3(const unsigned char *z, int n, unsigned int seed) {
+  const unsigned int c1 = 0xcc9e2d51u, c2 = 0x1b873593u;
+  unsigned int h = seed, k;
+  int i, nBlock = n / 4;
+  for (i = 0; i < nBlock; i++) {
+    k = (unsigned int)z[4 * i] | ((unsigned int)z[4 * i + 1] << 8) |
+        ((unsigned int)z[4 * i + 2] << 16) | ((unsigned int)z[4 * i + 3] << 24);
+    k *= c1;
+    k = (k << 15) | (k >> 17);
+    k *= c2;
+    h ^= k;
+    h = (h << 13) | (h >> 19);
+    h = h * 5 + 0xe6546b64u;
+  }
+  k = 0;
+  switch (n & 3) {
+  case 3:
+    k ^= (unsigned int)z[4 * nBlock + 2] << 16;
+    /* fall through */
+  case 2:
+    k ^= (unsigned int)z[4 * nBlock + 1] << 8;
+    /* fall through */
+  case 1:
+    k ^= z[4 * nBlock];
+    k *= c1;
+    k = (k << 15) | (k >> 17);
+    k *= c2;
+    h ^= k;
+  }
+  h ^= (unsigned int)n;
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
+/* Unleash's normalizedValue: hash("<group>:<id>") % normalizer + 1. */
+static int normalized(const char *zId, const char *zGroup,
+                      unsigned int normalizer, unsigned int seed) {
+  char *z = sqlite3_mprintf("%s:%s", zGroup, zId);
+  unsigned int h;
+  if (!z) return -1;
+  h = murmur3((const unsigned char *)z, (int)strlen(z), seed);
+  sqlite3_free(z);
+  return (int)(h % normalizer) + 1;
+}
+
+/* A value of 1..100 at random, as the SDKs' random stickiness. */
+static int randomPercent(void) {
+  unsigned int r;
+  sqlite3_randomness(sizeof(r), &r);
+  return (int)(r % 100) + 1;
+}
+
+/* ------------------------------------------------------------- context */
+
+typedef struct Ctx {
+  cJSON *pRoot;     /* the context object, or NULL */
+  sqlite3_int64 now;/* for DATE_* without currentTime */
+  char zNum[64];    /* scratch for a number turned into text */
+  char zRand[16];   /* a random stickiness value */
+  const char *zFeature; /* the flag being evaluated (default groupId) */
+} Ctx;
+
+/* A JSON value as Unleash context text: strings as they are, numbers and
+** booleans as JavaScript's String() writes them; "" and others: NULL. */
+static const char *ctxText(Ctx *c, const cJSON *v) {
+  if (cJSON_IsString(v)) return v->valuestring;
+  if (cJSON_IsNumber(v)) {
+    if (v->valuedouble == (double)(sqlite3_int64)v->valuedouble) {
+      sqlite3_snprintf(sizeof(c->zNum), c->zNum, "%lld",
+                       (sqlite3_int64)v->valuedouble);
+    } else {
+      sqlite3_snprintf(sizeof(c->zNum), c->zNum, "%!.15g", v->valuedouble);
+    }
+    return c->zNum;
+  }
+  if (cJSON_IsTrue(v)) return "true";
+  if (cJSON_IsFalse(v)) return "false";
+  return 0;
+}
+
+/* A top-level context field only (userId, sessionId, remoteAddress,
+** currentTime as the strategies read them); NULL if missing or null. */
+static const char *ctxTop(Ctx *c, const char *zField) {
+  if (!c->pRoot || !zField) return 0;
+  return ctxText(c, cJSON_GetObjectItemCaseSensitive(c->pRoot, zField));
+}
+
+/* A top-level field as JavaScript's `a || b` sees it: "" counts as none. */
+static const char *ctxTruthy(Ctx *c, const char *zField) {
+  const char *z = ctxTop(c, zField);
+  return z && z[0] ? z : 0;
+}
+
+/* resolveContextValue: context[name] ?? context.properties[name]. */
+static const char *ctxValue(Ctx *c, const char *zField) {
+  const cJSON *v, *pProps;
+  if (!c->pRoot || !zField) return 0;
+  v = cJSON_GetObjectItemCaseSensitive(c->pRoot, zField);
+  if (v && ctxText(c, v)) return ctxText(c, v);
+  pProps = cJSON_GetObjectItemCaseSensitive(c->pRoot, "properties");
+  if (cJSON_IsObject(pProps)) {
+    v = cJSON_GetObjectItemCaseSensitive(pProps, zField);
+    if (v) return ctxText(c, v);
+  }
+  return 0;
+}
+
+/* The string parameter zKey of a strategy, or NULL. */
+static const char *param(const cJSON *pParams, const char *zKey, Ctx *c) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(pParams, zKey);
+  if (!v) return 0;
+  return ctxText(c, v);
+}
+
+/* JavaScript's Number(text): the whole text (trimmed) as a number; NaN on
+** anything else (empty text is 0). */
+static int jsNumber(const char *z, double *pr) {
+  char *zEnd;
+  while (*z == ' ' || *z == '\t' || *z == '\n') z++;
+  if (*z == 0) {
+    *pr = 0;
+    return 1;
+  }
+  *pr = strtod(z, &zEnd);
+  while (*zEnd == ' ' || *zEnd == '\t' || *zEnd == '\n') zEnd++;
+  return *zEnd == 0 && zEnd != z;
+}
+
+static int paramNumber(const cJSON *pParams, const char *zKey, Ctx *c,
+                       double *pr) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(pParams, zKey);
+  if (cJSON_IsNumber(v)) {
+    *pr = v->valuedouble;
+    return 1;
+  }
+  if (cJSON_IsString(v)) return jsNumber(v->valuestring, pr);
+  (void)c;
+  return 0;
+}
+
+/* ------------------------------------------------------------ dates */
+
+/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
+static sqlite3_int64 daysFromCivil(sqlite3_int64 y, int m, int d) {
+  sqlite3_int64 era, yoe, doy, doe;
+  y -= m <= 2;
+  era = (y >= 0 ? y : y - 399) / 400;
+  yoe = y - era * 400;
+  doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/*
+** Parse an ISO 8601 date or date-time ("2024-01-31", "2024-01-31T10:00:00Z",
+** "...T10:00:00.123+02:00") to ms since the epoch; a date-time without zone
+** is UTC here.  Returns 1 on success.
+*/
+static int parseDate(const char *z, sqlite3_int64 *pMs) {
+  int y, mo, d, h = 0, mi = 0, s = 0, ms = 0, n = 0, sign = 0, zh = 0, zm = 0;
+  sqlite3_int64 t;
+  if (!z || sscanf(z, "%4d-%2d-%2d%n", &y, &mo, &d, &n) < 3 || n != 10) {
+    return 0;
+  }
+  z += n;
+  if (*z == 'T' || *z == 't' || *z == ' ') {
+    z++;
+    if (sscanf(z, "%2d:%2d%n", &h, &mi, &n) < 2) return 0;
+    z += n;
+    if (*z == ':') {
+      if (sscanf(z + 1, "%2d%n", &s, &n) < 1) return 0;
+      z += 1 + n;
+      if (*z == '.') {
+        int k = 0;
+        z++;
+        while (*z >= '0' && *z <= '9') {
+          if (k < 3) ms = ms * 10 + (*z - '0');
+          k++;
+          z++;
+        }
+        while (k < 3) {
+          ms *= 10;
+          k++;
+        }
+      }
+    }
+    if (*z == 'Z' || *z == 'z') {
+      z++;
+    } else if (*z == '+' || *z == '-') {
+      sign = *z == '+' ? 1 : -1;
+      if (sscanf(z + 1, "%2d:%2d%n", &zh, &zm, &n) >= 2) {
+        z += 1 + n;
+      } else if (sscanf(z + 1, "%2d%2d%n", &zh, &zm, &n) >= 2) {
+        z += 1 + n;
+      } else {
+        return 0;
+      }
+    }
+  }
+  if (*z) return 0;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 24 || mi > 59 || s > 60) {
+    return 0;
+  }
+  t = daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+  t -= sign * (zh * 3600 + zm * 60);
+  *pMs = t * 1000 + ms;
+  return 1;
+}
+
+/* ----------------------------------------------------------- semver */
+
+typedef struct Semver {
+  long long a[3];
+  const char *zPre; /* pre-release part (after '-'), or NULL */
+  int nPre;
+} Semver;
+
+/* Strict semver 2.0.0 (surrounding blanks allowed); bV: a leading 'v' is
+** accepted (the constraint's value, not the context's). */
+static int parseSemver(const char *z, Semver *v, int bV) {
+  int i;
+  char *zEnd;
+  memset(v, 0, sizeof(*v));
+  if (!z) return 0;
+  while (*z == ' ') z++;
+  if (bV && *z == 'v') z++;
+  for (i = 0; i < 3; i++) {
+    if (!(*z >= '0' && *z <= '9')) return 0;
+    if (*z == '0' && z[1] >= '0' && z[1] <= '9') return 0;
+    v->a[i] = strtoll(z, &zEnd, 10);
+    z = zEnd;
+    if (i < 2) {
+      if (*z != '.') return 0;
+      z++;
+    }
+  }
+  if (*z == '-') {
+    v->zPre = ++z;
+    while (*z && *z != '+' && *z != ' ') z++;
+    v->nPre = (int)(z - v->zPre);
+    if (v->nPre == 0) return 0;
+  }
+  if (*z == '+') {
+    z++;
+    if (!*z || *z == ' ') return 0;
+    while (*z && *z != ' ') z++;
+  }
+  while (*z == ' ') z++;
+  return *z == 0;
+}
+
+/* Compare dot-separated pre-release identifiers (semver 2.0.0 rule 11). */
+static int cmpPre(const Semver *x, const Semver *y) {
+  const char *a = x->zPre, *b = y->zPre;
+  const char *ae = a + x->nPre, *be = b + y->nPre;
+  if (!a && !b) return 0;
+  if (!a) return 1; /* a release is greater than its pre-releases */
+  if (!b) return -1;
+  while (a < ae && b < be) {
+    const char *an = a, *bn = b;
+    int aNum = 1, bNum = 1, c;
+    while (an < ae && *an != '.') {
+      if (*an < '0' || *an > '9') aNum = 0;
+      an++;
+    }
+    while (bn < be && *bn != '.') {
+      if (*bn < '0' || *bn > '9') bNum = 0;
+      bn++;
+    }
+    if (aNum && bNum) {
+      long long na = strtoll(a, 0, 10), nb = strtoll(b, 0, 10);
+      c = na < nb ? -1 : na > nb;
+    } else if (aNum || bNum) {
+      c = aNum ? -1 : 1; /* numeric identifiers sort first */
+    } else {
+      int la = (int)(an - a), lb = (int)(bn - b);
+      c = memcmp(a, b, (size_t)(la < lb ? la : lb));
+      if (c == 0) c = la < lb ? -1 : la > lb;
+    }
+    if (c) return c < 0 ? -1 : 1;
+    a = an < ae ? an + 1 : an;
+    b = bn < be ? bn + 1 : bn;
+    if (an == ae || bn == be) {
+      if (an == ae && bn == be) return 0;
+      return an == ae ? -1 : 1;
+    }
+  }
+  return 0;
+}
+
+static int cmpSemver(const Semver *x, const Semver *y) {
+  int i;
+  for (i = 0; i < 3; i++) {
+    if (x->a[i] != y->a[i]) return x->a[i] < y->a[i] ? -1 : 1;
+  }
+  return cmpPre(x, y);
+}
+
+/* ------------------------------------------------------- constraints */
+
+static int startsWith(const char *z, const char *p) {
+  return strncmp(z, p, strlen(p)) == 0;
+}
+
+static int endsWith(const char *z, const char *p) {
+  size_t n = strlen(z), m = strlen(p);
+  return n >= m && strcmp(z + n - m, p) == 0;
+}
+
+/* ASCII lowercase copy (sqlite3_malloc'd). */
+static char *lower(const char *z) {
+  char *zOut = sqlite3_mprintf("%s", z);
+  int i;
+  if (!zOut) return 0;
+  for (i = 0; zOut[i]; i++) {
+    if (zOut[i] >= 'A' && zOut[i] <= 'Z') zOut[i] = (char)(zOut[i] + 32);
+  }
+  return zOut;
+}
+
+/* Trimmed copy of a constraint value (sqlite3_malloc'd); NULL when empty. */
+static char *cleanValue(const cJSON *v, int bLower) {
+  const char *z, *e;
+  char *zOut;
+  if (!cJSON_IsString(v) || !v->valuestring[0]) return 0;
+  z = v->valuestring;
+  while (*z == ' ' || *z == '\t' || *z == '\n') z++;
+  e = z + strlen(z);
+  while (e > z && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n')) e--;
+  zOut = sqlite3_mprintf("%.*s", (int)(e - z), z);
+  if (zOut && bLower) {
+    char *zL = lower(zOut);
+    sqlite3_free(zOut);
+    zOut = zL;
+  }
+  return zOut;
+}
+
+/* One constraint, before `inverted`.  *pbOom on allocation failure. */
+static int constraintRaw(Ctx *c, const cJSON *k, int *pbOom) {
+  const char *zOp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "operator"));
+  const char *zField = cJSON_GetStringValue(
+      cJSON_GetObjectItemCaseSensitive(k, "contextName"));
+  const cJSON *pValues = cJSON_GetObjectItemCaseSensitive(k, "values");
+  const cJSON *pValue = cJSON_GetObjectItemCaseSensitive(k, "value");
+  const char *zCtx;
+  const cJSON *v;
+  if (!zOp) return 0;
+  if (strcmp(zOp, "IN") == 0 || strcmp(zOp, "NOT_IN") == 0) {
+    int bIn = 0;
+    zCtx = ctxValue(c, zField);
+    cJSON_ArrayForEach(v, pValues) {
+      char *z = cleanValue(v, 0);
+      if (!z) {
+        if (cJSON_IsString(v) && v->valuestring[0]) *pbOom = 1;
+        continue;
+      }
+      if (zCtx && strcmp(z, zCtx) == 0) bIn = 1;
+      sqlite3_free(z);
+    }
+    return zOp[0] == 'I' ? bIn : !bIn;
+  }
+  if (startsWith(zOp, "STR_")) {
+    int bCase = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(k, "caseInsensitive"));
+    char *zC;
+    int bMatch = 0;
+    zCtx = ctxValue(c, zField);
+    if (!zCtx) return 0;
+    zC = bCase ? lower(zCtx) : sqlite3_mprintf("%s", zCtx);
+    if (!zC) {
+      *pbOom = 1;
+      return 0;
+    }
+    cJSON_ArrayForEach(v, pValues) {
+      char *z = cleanValue(v, bCase);
+      if (!z) continue;
+      if (strcmp(zOp, "STR_STARTS_WITH") == 0) bMatch |= startsWith(zC, z);
+      else if (strcmp(zOp, "STR_ENDS_WITH") == 0) bMatch |= endsWith(zC, z);
+      else if (strcmp(zOp, "STR_CONTAINS") == 0) bMatch |= strstr(zC, z) != 0;
+      sqlite3_free(z);
+    }
+    sqlite3_free(zC);
+    return bMatch;
+  }
+  if (startsWith(zOp, "NUM_")) {
+    double a, b;
+    zCtx = ctxValue(c, zField);
+    if (!zCtx || !jsNumber(zCtx, &a)) return 0;
+    if (cJSON_IsNumber(pValue)) {
+      b = pValue->valuedouble;
+    } else if (!cJSON_IsString(pValue) || !jsNumber(pValue->valuestring, &b)) {
+      return 0;
+    }
+    if (strcmp(zOp, "NUM_EQ") == 0) return a == b;
+    if (strcmp(zOp, "NUM_GT") == 0) return a > b;
+    if (strcmp(zOp, "NUM_GTE") == 0) return a >= b;
+    if (strcmp(zOp, "NUM_LT") == 0) return a < b;
+    if (strcmp(zOp, "NUM_LTE") == 0) return a <= b;
+    return 0;
+  }
+  if (startsWith(zOp, "DATE_")) {
+    sqlite3_int64 tCtx, tVal;
+    const char *zNow = ctxTop(c, "currentTime"); /* contextName ignored */
+    if (!parseDate(cJSON_GetStringValue(pValue), &tVal)) return 0;
+    if (zNow) {
+      if (!parseDate(zNow, &tCtx)) return 0;
+    } else {
+      tCtx = c->now;
+    }
+    if (strcmp(zOp, "DATE_AFTER") == 0) return tCtx > tVal;
+    if (strcmp(zOp, "DATE_BEFORE") == 0) return tCtx < tVal;
+    return 0;
+  }
+  if (startsWith(zOp, "SEMVER_")) {
+    Semver a, b;
+    int r;
+    zCtx = ctxValue(c, zField);
+    if (!parseSemver(zCtx, &a, 0) ||
+        !parseSemver(cJSON_GetStringValue(pValue), &b, 1)) {
+      return 0;
+    }
+    r = cmpSemver(&a, &b);
+    if (strcmp(zOp, "SEMVER_EQ") == 0) return r == 0;
+    if (strcmp(zOp, "SEMVER_GT") == 0) return r > 0;
+    if (strcmp(zOp, "SEMVER_LT") == 0) return r < 0;
+    if (strcmp(zOp, "SEMVER_GTE") == 0) return r >= 0;
+    if (strcmp(zOp, "SEMVER_LTE") == 0) return r <= 0;
+    return 0;
+  }
+  return 0; /* an unknown operator makes the constraint false */
+}
+
+static int knownOperator(const char *zOp) {
+  static const char *const az[] = {
+      "IN",          "NOT_IN",     "STR_STARTS_WITH", "STR_ENDS_WITH",
+      "STR_CONTAINS", "NUM_EQ",    "NUM_GT",          "NUM_GTE",
+      "NUM_LT",      "NUM_LTE",    "DATE_AFTER",      "DATE_BEFORE",
+      "SEMVER_EQ",   "SEMVER_GT",  "SEMVER_LT",       "SEMVER_GTE",
+      "SEMVER_LTE",  0};
+  int i;
+  for (i = 0; zOp && az[i]; i++) {
+    if (strcmp(zOp, az[i]) == 0) return 1;
+  }
+  return 0;
+}
+
+/* All constraints hold (an empty list does).  An unknown operator is false,
+** inverted or not; `inverted` flips every other result. */
+static int constraintsHold(Ctx *c, const cJSON *pList, int *pbOom) {
+  const cJSON *k;
+  cJSON_ArrayForEach(k, pList) {
+    int b;
+    if (!knownOperator(cJSON_GetStringValue(
+            cJSON_GetObjectItemCaseSensitive(k, "operator")))) {
+      return 0;
+    }
+    b = constraintRaw(c, k, pbOom);
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(k, "inverted"))) b = !b;
+    if (!b) return 0;
+  }
+  return 1;
+}
+
+/* --------------------------------------------------------- strategies */
+
+/* IPv4 "a.b.c.d" into *pIp; 1 on success. */
+static int parseIp4(const char *z, unsigned int *pIp, const char **pzEnd) {
+  unsigned int ip = 0;
+  int i;
+  for (i = 0; i < 4; i++) {
+    char *zEnd;
+    long v;
+    if (!(*z >= '0' && *z <= '9')) return 0;
+    v = strtol(z, &zEnd, 10);
+    if (v < 0 || v > 255) return 0;
+    ip = (ip << 8) | (unsigned int)v;
+    z = zEnd;
+    if (i < 3) {
+      if (*z != '.') return 0;
+      z++;
+    }
+  }
+  *pIp = ip;
+  *pzEnd = z;
+  return 1;
+}
+
+/* remoteAddress strategy: the address equals an entry or is in its CIDR. */
+static int ipMatches(const char *zRange, const char *zAddr) {
+  unsigned int net, addr, mask;
+  const char *zEnd;
+  long bits = 32;
+  if (strcmp(zRange, zAddr) == 0) return 1;
+  if (!parseIp4(zRange, &net, &zEnd)) return 0;
+  if (*zEnd == '/') {
+    char *z;
+    bits = strtol(zEnd + 1, &z, 10);
+    if (*z || bits < 0 || bits > 32) return 0;
+  } else if (*zEnd) {
+    return 0;
+  }
+  if (!parseIp4(zAddr, &addr, &zEnd) || *zEnd) return 0;
+  mask = bits == 0 ? 0 : 0xffffffffu << (32 - bits);
+  return (net & mask) == (addr & mask);
+}
+
+/* Does z, split on commas and the blanks around them (as JavaScript's
+** split with \\s*,\\s*), hold zWant? */
+static int listHas(const char *z, const char *zWant,
+                   int (*xMatch)(const char *, const char *)) {
+  const char *zItem = z;
+  if (!z) return 0;
+  for (;;) {
+    const char *e = zItem, *zNext;
+    char zBuf[256];
+    int n;
+    while (*e && *e != ',') e++;
+    zNext = *e ? e + 1 : 0;
+    while (e > zItem && (e[-1] == ' ' || e[-1] == '\t') && zNext) e--;
+    n = (int)(e - zItem);
+    if (n < (int)sizeof(zBuf)) {
+      memcpy(zBuf, zItem, (size_t)n);
+      zBuf[n] = 0;
+      if (xMatch ? xMatch(zBuf, zWant) : strcmp(zBuf, zWant) == 0) return 1;
+    }
+    if (!zNext) return 0;
+    zItem = zNext;
+    while (*zItem == ' ' || *zItem == '\t') zItem++;
+  }
+}
+
+/* The stickiness value of a flexible rollout; NULL when there is none. */
+static const char *stickiness(Ctx *c, const char *zStick) {
+  if (!zStick || strcmp(zStick, "default") == 0) {
+    const char *z = ctxTruthy(c, "userId");
+    if (!z) z = ctxTruthy(c, "sessionId");
+    if (z) return z;
+    zStick = "random";
+  }
+  if (strcmp(zStick, "random") == 0) {
+    sqlite3_snprintf(sizeof(c->zRand), c->zRand, "%d", randomPercent());
+    return c->zRand;
+  }
+  return ctxValue(c, zStick);
+}
+
+/* percentage > 0 && normalized(value, group) <= percentage */
+static int inRollout(const char *zValue, const char *zGroup, double pct,
+                     int *pbOom) {
+  int b;
+  if (!zValue || !zValue[0]) return 0;
+  b = normalized(zValue, zGroup ? zGroup : "", 100, 0);
+  if (b < 0) {
+    *pbOom = 1;
+    return 0;
+  }
+  return pct > 0 && b <= pct;
+}
+
+/* One strategy (without its constraints). */
+static int strategyMatches(Ctx *c, const cJSON *s, int *pbOom) {
+  const char *zName = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s, "name"));
+  const cJSON *p = cJSON_GetObjectItemCaseSensitive(s, "parameters");
+  double pct = 0;
+  if (!zName) return 0;
+  if (strcmp(zName, "default") == 0) return 1;
+  if (strcmp(zName, "userWithId") == 0) {
+    const char *zUser = ctxTop(c, "userId");
+    return zUser && listHas(param(p, "userIds", c), zUser, 0);
+  }
+  if (strcmp(zName, "gradualRolloutUserId") == 0 ||
+      strcmp(zName, "gradualRolloutSessionId") == 0) {
+    const char *zId = ctxTruthy(
+        c, strcmp(zName, "gradualRolloutUserId") == 0 ? "userId" : "sessionId");
+    if (!paramNumber(p, "percentage", c, &pct)) return 0;
+    return inRollout(zId, param(p, "groupId", c), pct, pbOom);
+  }
+  if (strcmp(zName, "gradualRolloutRandom") == 0) {
+    if (!paramNumber(p, "percentage", c, &pct)) return 0;
+    return pct >= randomPercent(); /* never at 0% */
+  }
+  if (strcmp(zName, "remoteAddress") == 0) {
+    const char *zAddr = ctxTop(c, "remoteAddress");
+    return zAddr && listHas(param(p, "IPs", c), zAddr, ipMatches);
+  }
+  if (strcmp(zName, "flexibleRollout") == 0) {
+    const char *zGroup = param(p, "groupId", c);
+    char *zStick = 0;
+    int b;
+    if (!paramNumber(p, "rollout", c, &pct)) return 0;
+    {
+      const char *z = param(p, "stickiness", c);
+      if (z) {
+        zStick = sqlite3_mprintf("%s", z);
+        if (!zStick) {
+          *pbOom = 1;
+          return 0;
+        }
+      }
+    }
+    b = inRollout(stickiness(c, zStick), zGroup ? zGroup : c->zFeature, pct,
+                  pbOom);
+    sqlite3_free(zStick);
+    return b;
+  }
+  return 0; /* an unknown strategy does not match */
+}
+
+/* ------------------------------------------------------------ variants */
+
+/*
+** Choose among a variants array as Unleash's selectVariantDefinition:
+** overrides first, then the weighted bucket of the stickiness value.
+*/
+static const cJSON *chooseVariant(Ctx *c, const cJSON *pVariants,
+                                  const char *zGroup,
+                                  const char *zDefaultStick, int *pbOom) {
+  const cJSON *v, *o;
+  double total = 0, counter = 0;
+  const char *zStick, *zSeed;
+  char zRandom[16];
+  int target;
+  cJSON_ArrayForEach(v, pVariants) {
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(v, "weight");
+    if (cJSON_IsNumber(w)) total += w->valuedouble;
+  }
+  if (total <= 0) return 0;
+  cJSON_ArrayForEach(v, pVariants) {
+    cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(v, "overrides")) {
+      const char *zCtx = ctxValue(
+          c, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "contextName")));
+      const cJSON *x;
+      if (!zCtx) continue;
+      cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(o, "values")) {
+        if (cJSON_IsString(x) && strcmp(x->valuestring, zCtx) == 0) return v;
+      }
+    }
+  }
+  zStick = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetArrayItem(pVariants, 0), "stickiness"));
+  if (!zStick) zStick = zDefaultStick;
+  if (!zStick || strcmp(zStick, "default") == 0) {
+    zSeed = ctxTruthy(c, "userId");
+    if (!zSeed) zSeed = ctxTruthy(c, "sessionId");
+    if (!zSeed) zSeed = ctxTruthy(c, "remoteAddress");
+  } else {
+    zSeed = ctxValue(c, zStick);
+  }
+  if (!zSeed) {
+    unsigned int r;
+    sqlite3_randomness(sizeof(r), &r);
+    sqlite3_snprintf(sizeof(zRandom), zRandom, "%u", r % 100001);
+    zSeed = zRandom;
+  }
+  target = normalized(zSeed, zGroup, (unsigned int)total, VARIANT_SEED);
+  if (target < 0) {
+    *pbOom = 1;
+    return 0;
+  }
+  cJSON_ArrayForEach(v, pVariants) {
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(v, "weight");
+    double weight = cJSON_IsNumber(w) ? w->valuedouble : 0;
+    if (weight == 0) continue;
+    counter += weight;
+    if (counter >= target) return v;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------ loading */
+
+typedef struct Eval {
+  sqlite3_context *ctx;
+  const char *zFunc;
+  sv_vtab *p;
+  Ctx c;
+  int rc; /* first error */
+} Eval;
+
+/* The flag zName of table p, from the cache or the store; NULL on error. */
+static Flag *loadFlag(Eval *x, const char *zName) {
+  sv_vtab *p = x->p;
+  FlagCache *pc = (FlagCache *)p->pAux;
+  sqlite3_int64 now = sv_mono_ms();
+  statevtab_value key, *aRow = 0;
+  Flag *f, **pp;
+  int rc, i;
+  if (!pc) {
+    pc = sqlite3_malloc64(sizeof(*pc));
+    if (!pc) {
+      x->rc = SQLITE_NOMEM;
+      return 0;
+    }
+    memset(pc, 0, sizeof(*pc));
+    pc->iGen = p->iWriteGen;
+    p->pAux = pc;
+    p->xAuxFree = cacheFree;
+  }
+  if (pc->iGen != p->iWriteGen) {
+    cacheClear(pc);
+    pc->iGen = p->iWriteGen;
+  }
+  for (pp = &pc->pList; (f = *pp) != 0; pp = &f->pNext) {
+    if (strcmp(f->zName, zName) == 0) {
+      if (now - f->iLoaded < FLAG_TTL_MS || f->nBusy) return f;
+      *pp = f->pNext;
+      flagFree(f);
+      break;
+    }
+  }
+  memset(&key, 0, sizeof(key));
+  key.eType = SQLITE_TEXT;
+  key.z = zName;
+  key.n = (int)strlen(zName);
+  rc = sv_read_row(p, &key, &aRow);
+  if (rc != SQLITE_OK) {
+    x->rc = rc;
+    return 0;
+  }
+  f = sqlite3_malloc64(sizeof(*f));
+  if (!f) {
+    sqlite3_free(aRow);
+    x->rc = SQLITE_NOMEM;
+    return 0;
+  }
+  memset(f, 0, sizeof(*f));
+  f->zName = sqlite3_mprintf("%s", zName);
+  f->iLoaded = now;
+  if (aRow) {
+    const statevtab_entity *e = p->pEntity;
+    f->bExists = 1;
+    for (i = 0; i < e->nCol; i++) {
+      const char *zCol = e->aCol[i].zName;
+      const statevtab_value *v = &aRow[i];
+      if (strcmp(zCol, "enabled") == 0) {
+        f->bEnabled = v->eType == SQLITE_INTEGER && v->i != 0;
+      } else if (strcmp(zCol, "rollout") == 0) {
+        f->bHasRollout = v->eType == SQLITE_INTEGER;
+        f->iRollout = v->i;
+      } else if (v->eType == SQLITE_TEXT) {
+        cJSON **ppJ = strcmp(zCol, "strategies") == 0     ? &f->pStrategies
+                      : strcmp(zCol, "variants") == 0     ? &f->pVariants
+                      : strcmp(zCol, "dependencies") == 0 ? &f->pDeps
+                                                          : 0;
+        if (ppJ) {
+          *ppJ = cJSON_ParseWithLength(v->z, (size_t)v->n);
+          if (!*ppJ && sv_json_valid(v->z, v->n)) x->rc = SQLITE_NOMEM;
+        }
+      }
+    }
+  }
+  sqlite3_free(aRow);
+  if (!f->zName || x->rc != SQLITE_OK) {
+    if (x->rc == SQLITE_OK) x->rc = SQLITE_NOMEM;
+    flagFree(f);
+    return 0;
+  }
+  f->pNext = pc->pList;
+  pc->pList = f;
+  return f;
+}
+
+/* ---------------------------------------------------------- evaluation */
+
+static const cJSON *variantOf(Eval *x, Flag *f, int *pbEnabled);
+
+/*
+** Is flag f on?  *ppStrategy gets the strategy that matched (for its
+** variants), or NULL.  bAsParent: evaluating a dependency (no further
+** dependencies allowed).
+*/
+static int isOnInner(Eval *x, Flag *f, const cJSON **ppStrategy,
+                     int bAsParent);
+
+static int isOn(Eval *x, Flag *f, const cJSON **ppStrategy, int bAsParent) {
+  int b;
+  if (ppStrategy) *ppStrategy = 0;
+  if (!f || !f->bExists || !f->bEnabled) return 0;
+  f->nBusy++;
+  b = isOnInner(x, f, ppStrategy, bAsParent);
+  f->nBusy--;
+  return b;
+}
+
+static int isOnInner(Eval *x, Flag *f, const cJSON **ppStrategy,
+                     int bAsParent) {
+  const cJSON *s, *d;
+  int bOom = 0, b = 0;
+  const char *zSaved = x->c.zFeature;
+  if (cJSON_GetArraySize(f->pDeps) > 0) {
+    if (bAsParent) return 0; /* Unleash: no transitive dependencies */
+    cJSON_ArrayForEach(d, f->pDeps) {
+      const char *zParent =
+          cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "feature"));
+      const cJSON *pWant = cJSON_GetObjectItemCaseSensitive(d, "enabled");
+      const cJSON *pVariants = cJSON_GetObjectItemCaseSensitive(d, "variants");
+      Flag *pParent;
+      int bParent;
+      if (!zParent) return 0;
+      pParent = loadFlag(x, zParent);
+      if (!pParent) {
+        if (x->rc != SQLITE_OK) return 0;
+      }
+      if (!pParent || !pParent->bExists) return 0;
+      if (cJSON_GetArraySize(pParent->pDeps) > 0) return 0;
+      bParent = isOn(x, pParent, 0, 1);
+      if (cJSON_IsFalse(pWant)) {
+        if (bParent) return 0;
+      } else {
+        if (!bParent) return 0;
+        if (cJSON_GetArraySize(pVariants) > 0) {
+          int bEn = 0, bFound = 0;
+          const cJSON *pv = variantOf(x, pParent, &bEn), *w;
+          const char *zV =
+              pv ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pv, "name"))
+                 : "disabled";
+          cJSON_ArrayForEach(w, pVariants) {
+            if (cJSON_IsString(w) && zV && strcmp(w->valuestring, zV) == 0) {
+              bFound = 1;
+            }
+          }
+          if (!bFound) return 0;
+        }
+      }
+    }
+  }
+  x->c.zFeature = f->zName;
+  if (cJSON_GetArraySize(f->pStrategies) == 0) {
+    if (!f->bHasRollout) {
+      b = 1;
+    } else {
+      /* rollout alone: a flexibleRollout, default stickiness, groupId =
+      ** the flag's name */
+      b = inRollout(stickiness(&x->c, 0), f->zName, (double)f->iRollout, &bOom);
+    }
+  } else {
+    cJSON_ArrayForEach(s, f->pStrategies) {
+      if (constraintsHold(&x->c, cJSON_GetObjectItemCaseSensitive(s, "constraints"),
+                          &bOom) &&
+          strategyMatches(&x->c, s, &bOom)) {
+        if (ppStrategy) *ppStrategy = s;
+        b = 1;
+        break;
+      }
+    }
+  }
+  x->c.zFeature = zSaved;
+  if (bOom) {
+    x->rc = SQLITE_NOMEM;
+    return 0;
+  }
+  return b;
+}
+
+/*
+** The variant of flag f as getVariant chooses it: a matched strategy's
+** variants first, else the flag's.  NULL: "disabled".  *pbEnabled: whether
+** the flag is on.
+*/
+static const cJSON *variantOf(Eval *x, Flag *f, int *pbEnabled) {
+  const cJSON *pStrategy = 0, *pVariants, *v;
+  int bOom = 0;
+  *pbEnabled = isOn(x, f, &pStrategy, 0);
+  if (!*pbEnabled) return 0;
+  pVariants = pStrategy ? cJSON_GetObjectItemCaseSensitive(pStrategy, "variants")
+                        : 0;
+  if (cJSON_GetArraySize(pVariants) > 0) {
+    const cJSON *pParams = cJSON_GetObjectItemCaseSensitive(pStrategy, "parameters");
+    const char *zGroup = param(pParams, "groupId", &x->c);
+    /* variants[0].stickiness, else the strategy's own stickiness */
+    v = chooseVariant(&x->c, pVariants, zGroup ? zGroup : f->zName,
+                      param(pParams, "stickiness", &x->c), &bOom);
+    if (v) return v;
+  }
+  if (bOom) {
+    x->rc = SQLITE_NOMEM;
+    return 0;
+  }
+  if (cJSON_GetArraySize(f->pVariants) == 0) return 0;
+  v = chooseVariant(&x->c, f->pVariants, f->zName, 0, &bOom);
+  if (bOom) x->rc = SQLITE_NOMEM;
+  return v;
+}
+
+/* Set up an evaluation: the table, the flag name, the context.  Reports
+** its own errors and returns 0 on failure. */
+static int evalInit(Eval *x, sqlite3_context *ctx, const char *zFunc, int argc,
+                    sqlite3_value **argv) {
+  sv_conn *pConn = (sv_conn *)sqlite3_user_data(ctx);
+  char *zErr = 0;
+  int rc;
+  memset(x, 0, sizeof(*x));
+  x->ctx = ctx;
+  x->zFunc = zFunc;
+  x->c.now = sv_now_ms();
+  rc = sv_arg_table(pConn, zFunc, argv[0], "state_flags", &x->p, &zErr);
+  if (rc != SQLITE_OK) {
+    if (zErr) {
+      sqlite3_result_error(ctx, zErr, -1);
+      sqlite3_result_error_code(ctx, rc);
+      sqlite3_free(zErr);
+    } else {
+      sqlite3_result_error_nomem(ctx);
+    }
+    return 0;
+  }
+  if (sqlite3_value_type(argv[1]) != SQLITE_TEXT) {
+    sv_fn_error(ctx, zFunc, SQLITE_ERROR, "name must be text");
+    return 0;
+  }
+  if (argc > 2 && sqlite3_value_type(argv[2]) != SQLITE_NULL) {
+    const char *z = (const char *)sqlite3_value_text(argv[2]);
+    int n = sqlite3_value_bytes(argv[2]);
+    if (!z) {
+      sqlite3_result_error_nomem(ctx);
+      return 0;
+    }
+    if (sqlite3_value_type(argv[2]) != SQLITE_TEXT) {
+      sv_fn_error(ctx, zFunc, SQLITE_ERROR, "context must be a JSON object");
+      return 0;
+    }
+    if (!sv_json_valid(z, n)) {
+      sv_fn_error(ctx, zFunc, SQLITE_ERROR, "context is not valid JSON");
+      return 0;
+    }
+    x->c.pRoot = cJSON_ParseWithLength(z, (size_t)n);
+    if (!x->c.pRoot) {
+      sqlite3_result_error_nomem(ctx);
+      return 0;
+    }
+    if (!cJSON_IsObject(x->c.pRoot)) {
+      cJSON_Delete(x->c.pRoot);
+      x->c.pRoot = 0;
+      sv_fn_error(ctx, zFunc, SQLITE_ERROR, "context must be a JSON object");
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* Report x->rc (a store error or OOM) if set; returns 1 if it did. */
+static int evalFailed(Eval *x) {
+  if (x->rc == SQLITE_OK) return 0;
+  if (x->rc == SQLITE_NOMEM) {
+    sqlite3_result_error_nomem(x->ctx);
+  } else {
+    char *z = sv_store_errmsg(x->p, x->rc);
+    sv_fn_error(x->ctx, x->zFunc, z ? x->rc : SQLITE_NOMEM, "%s", z);
+    sqlite3_free(z);
+  }
+  return 1;
+}
+
+/* state_flag(flags, name [, context]) -> 1 | 0 (unknown flags are off) */
+void sv_fn_flag(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  Eval x;
+  Flag *f;
+  int b;
+  if (!evalInit(&x, ctx, "state_flag", argc, argv)) return;
+  f = loadFlag(&x, (const char *)sqlite3_value_text(argv[1]));
+  b = f ? isOn(&x, f, 0, 0) : 0;
+  if (!evalFailed(&x)) sqlite3_result_int(ctx, b);
+  cJSON_Delete(x.c.pRoot);
+}
+
+/* state_variant(flags, name [, context]) -> {"name","enabled","payload"?,
+** "feature_enabled"} as Unleash's getVariant */
+void sv_fn_variant(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  Eval x;
+  Flag *f;
+  const cJSON *v = 0;
+  int bEnabled = 0;
+  sqlite3_str *s;
+  char *zOut;
+  if (!evalInit(&x, ctx, "state_variant", argc, argv)) return;
+  f = loadFlag(&x, (const char *)sqlite3_value_text(argv[1]));
+  if (f) v = variantOf(&x, f, &bEnabled);
+  if (evalFailed(&x)) {
+    cJSON_Delete(x.c.pRoot);
+    return;
+  }
+  s = sqlite3_str_new(0);
+  if (v) {
+    const cJSON *pName = cJSON_GetObjectItemCaseSensitive(v, "name");
+    const cJSON *pPayload = cJSON_GetObjectItemCaseSensitive(v, "payload");
+    char *zName = cJSON_PrintUnformatted(pName ? pName : cJSON_GetObjectItem(v, "name"));
+    sqlite3_str_appendf(s, "{\"name\":%s,\"enabled\":true", zName ? zName : "null");
+    cJSON_free(zName);
+    if (pPayload) {
+      char *zP = cJSON_PrintUnformatted(pPayload);
+      if (zP) sqlite3_str_appendf(s, ",\"payload\":%s", zP);
+      cJSON_free(zP);
+    }
+    sqlite3_str_appendall(s, ",\"feature_enabled\":true}");
+  } else {
+    sqlite3_str_appendf(s,
+                        "{\"name\":\"disabled\",\"enabled\":false,"
+                        "\"feature_enabled\":%s}",
+                        bEnabled ? "true" : "false");
+  }
+  zOut = sqlite3_str_finish(s);
+  cJSON_Delete(x.c.pRoot);
+  if (!zOut) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  sqlite3_result_text(ctx, zOut, -1, sqlite3_free);
+}
+
+/*
+** state_bucket(group_id, value [, normalizer [, seed]]) -> Unleash's
+** normalizedValue: murmurhash3("<group_id>:<value>", seed) % normalizer + 1
+** (defaults 100 and 0: the rollout bucket; variants use seed 86028157 and
+** the total weight).  Pure: for checking rollouts and debugging.
+*/
+void sv_fn_bucket(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  const char *zGroup = (const char *)sqlite3_value_text(argv[0]);
+  const char *zId = (const char *)sqlite3_value_text(argv[1]);
+  sqlite3_int64 iNorm = 100, iSeed = 0;
+  int r;
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL ||
+      sqlite3_value_type(argv[1]) == SQLITE_NULL) {
+    return; /* NULL in, NULL out */
+  }
+  if (!zGroup || !zId) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  if (argc > 2) iNorm = sqlite3_value_int64(argv[2]);
+  if (argc > 3) iSeed = sqlite3_value_int64(argv[3]);
+  if ((argc > 2 && sqlite3_value_type(argv[2]) != SQLITE_INTEGER) ||
+      (argc > 3 && sqlite3_value_type(argv[3]) != SQLITE_INTEGER) ||
+      iNorm < 1 || iNorm > 0xffffffffLL || iSeed < 0 || iSeed > 0xffffffffLL) {
+    sv_fn_error(ctx, "state_bucket", SQLITE_ERROR,
+                "normalizer must be an integer from 1 to 4294967295 and seed "
+                "one from 0 to 4294967295");
+    return;
+  }
+  r = normalized(zId, zGroup, (unsigned int)iNorm, (unsigned int)iSeed);
+  if (r < 0) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  sqlite3_result_int64(ctx, (sqlite3_int64)(unsigned int)r);
+}

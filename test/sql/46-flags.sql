@@ -1,0 +1,85 @@
+-- 46-flags: state_flag / state_variant beyond the Unleash spec suites
+-- (45-flags-spec): the rollout shorthand, distribution, gating rows,
+-- caching across writes, state_bucket, and every error.
+
+CREATE VIRTUAL TABLE flags USING state_flags(@OPTS@);
+CREATE TEMP TABLE users(id INTEGER PRIMARY KEY, name TEXT);
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 9999)
+INSERT INTO users SELECT i, 'u' || i FROM n;
+
+-- 46.1 an enabled flag without strategies or rollout is on; disabled and
+-- unknown flags are off
+INSERT INTO flags(name, enabled) VALUES ('on', 1), ('off', 0);
+SELECT state_flag('flags', 'on'), state_flag('flags', 'off'), state_flag('flags', 'nope');
+
+-- 46.2 rollout alone acts as a flexibleRollout (default stickiness, groupId
+-- = the flag's name): 10,000 users at 30 land within 30% +/- 1.5%, the same
+-- users as an explicit flexibleRollout with groupId 'r30'
+INSERT INTO flags(name, enabled, rollout) VALUES ('r30', 1, 30);
+INSERT INTO flags(name, enabled, strategies) VALUES ('r30x', 1,
+  '[{"name":"flexibleRollout","parameters":{"rollout":"30","stickiness":"default","groupId":"r30"}}]');
+SELECT count(*) BETWEEN 2850 AND 3150 FROM users
+ WHERE state_flag('flags', 'r30', json_object('userId', users.id));
+SELECT count(*) FROM users
+ WHERE state_flag('flags', 'r30', json_object('userId', users.id))
+    <> state_flag('flags', 'r30x', json_object('userId', users.id));
+SELECT count(*) FROM users
+ WHERE state_flag('flags', 'r30', json_object('userId', users.id))
+    <> (state_bucket('r30', users.id) <= 30);
+
+-- 46.3 rollout 0 is off for everyone, 100 on for everyone; a disabled flag
+-- is off whatever its rollout
+INSERT INTO flags(name, enabled, rollout) VALUES ('r0', 1, 0), ('r100', 1, 100), ('rOff', 0, 100);
+SELECT sum(state_flag('flags', 'r0', json_object('userId', id))),
+       sum(state_flag('flags', 'r100', json_object('userId', id))),
+       sum(state_flag('flags', 'rOff', json_object('userId', id)))
+  FROM users WHERE id < 1000;
+
+-- 46.4 gating rows: the README example
+INSERT INTO flags(name, enabled, strategies) VALUES ('new-ui', 1,
+  '[{"name":"userWithId","parameters":{"userIds":"3, 5,8"}}]');
+SELECT id, name FROM users
+ WHERE state_flag('flags', 'new-ui', json_object('userId', users.id)) ORDER BY id;
+
+-- 46.5 a write through this connection is seen at once (the cache of
+-- parsed flags is dropped)
+SELECT state_flag('flags', 'on');
+UPDATE flags SET enabled = 0 WHERE name = 'on';
+SELECT state_flag('flags', 'on');
+UPDATE flags SET enabled = 1, strategies = '[{"name":"userWithId","parameters":{"userIds":"x"}}]' WHERE name = 'on';
+SELECT state_flag('flags', 'on', '{"userId":"x"}'), state_flag('flags', 'on', '{"userId":"y"}');
+DELETE FROM flags WHERE name = 'on';
+SELECT state_flag('flags', 'on', '{"userId":"x"}');
+
+-- 46.6 state_variant: unknown or off -> disabled, feature_enabled false; on
+-- without variants -> disabled, feature_enabled true; weighted variants are
+-- sticky per user and follow the weights
+INSERT INTO flags(name, enabled, variants) VALUES ('v', 1,
+  '[{"name":"a","weight":250,"stickiness":"default"},{"name":"b","weight":750,"payload":{"type":"json","value":"{\"k\":1}"}}]');
+SELECT state_variant('flags', 'nope'), state_variant('flags', 'off');
+SELECT state_variant('flags', 'r100', '{"userId":"1"}');
+SELECT state_variant('flags', 'v', '{"userId":"7"}') = state_variant('flags', 'v', '{"userId":"7"}');
+SELECT json_extract(state_variant('flags', 'v', json_object('userId', id)), '$.name') AS v, count(*) BETWEEN 200 AND 300
+  FROM users WHERE id < 1000 GROUP BY v HAVING v = 'a';
+SELECT DISTINCT json_extract(state_variant('flags', 'v', json_object('userId', id)), '$.payload')
+  FROM users WHERE id < 50 AND json_extract(state_variant('flags', 'v', json_object('userId', id)), '$.name') = 'b';
+
+-- 46.7 state_bucket is Unleash's normalizedValue
+SELECT state_bucket('', '0'), state_bucket('g1', '42'), state_bucket('', '0', 1000, 86028157);
+SELECT state_bucket(NULL, 'x'), state_bucket('g', NULL);
+
+-- 46.8 errors
+SELECT state_flag('flags', 'on', '{bad');
+SELECT state_flag('flags', 'on', '[1,2]');
+SELECT state_flag('flags', 'on', 42);
+SELECT state_flag('flags', 7);
+SELECT state_variant('flags', 'v', 'nope');
+CREATE VIRTUAL TABLE kv USING state_kv(@OPTS:kv@);
+SELECT state_flag('kv', 'x');
+SELECT state_flag('nosuch', 'x');
+SELECT state_flag('flags');
+SELECT state_bucket('g', 'x', 0);
+SELECT state_bucket('g', 'x', 100, -1);
+SELECT state_bucket('g', 'x', 'ten');
+INSERT INTO flags(name, enabled, strategies) VALUES ('bad', 1, '[{"name":');
+INSERT INTO flags(name, enabled, rollout) VALUES ('bad', 1, 101);
