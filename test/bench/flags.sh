@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# test/bench/flags.sh -- flag evaluation rate (not pass/fail): state_flag
+# over 100,000 contexts for a flag with two constraints and a rollout, next
+# to the raw engine evaluating the same two constraints with json_extract
+# over the same contexts (no bucketing: SQLite has no murmurhash), in one
+# run.  Ratio = statevtab time / raw time.
+#
+#   test/bench/flags.sh [N]      (default 100000; STATEVTAB_EXT overrides the
+#                                 extension, default ./statevtab.so)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+ext=${STATEVTAB_EXT:-$root/statevtab.so}
+n=${1:-100000}
+out=$(sqlite3 :memory: -cmd ".load $ext" <<SQL
+CREATE VIRTUAL TABLE flags USING state_flags();
+INSERT INTO flags(name, enabled, strategies) VALUES ('f', 1,
+ '[{"name":"flexibleRollout","parameters":{"rollout":"30","stickiness":"userId","groupId":"f"},
+    "constraints":[{"contextName":"environment","operator":"IN","values":["prod","staging"]},
+                   {"contextName":"plan","operator":"STR_STARTS_WITH","values":["pro"],"caseInsensitive":true}]}]');
+CREATE TABLE ctx(c TEXT);
+WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < $n - 1)
+INSERT INTO ctx SELECT json_object('userId', i, 'environment', CASE i % 3 WHEN 0 THEN 'dev' ELSE 'prod' END,
+                                   'properties', json_object('plan', CASE i % 2 WHEN 0 THEN 'PRO-x' ELSE 'free' END)) FROM k;
+SELECT state_now();
+SELECT sum(state_flag('flags', 'f', c)) FROM ctx;
+SELECT state_now();
+SELECT sum(json_extract(c, '\$.environment') IN ('prod', 'staging')
+           AND lower(json_extract(c, '\$.properties.plan')) LIKE 'pro%') FROM ctx;
+SELECT state_now();
+SQL
+)
+set -- $out
+t0=$1 on=$2 t1=$3 raw=$4 t2=$5
+sv=$((t1 - t0)); rw=$((t2 - t1)); [ $sv -gt 0 ] || sv=1; [ $rw -gt 0 ] || rw=1
+echo "flag evaluation over $n contexts (two constraints and a 30% rollout)"
+printf '  state_flag        %8d evaluations/s  (%d on)\n' $((n * 1000 / sv)) "$on"
+printf '  raw json_extract  %8d evaluations/s  (%d pass the constraints)\n' $((n * 1000 / rw)) "$raw"
+awk -v a=$sv -v b=$rw 'BEGIN { printf "  ratio %.2f (statevtab time / raw time)\n", a / b }'
