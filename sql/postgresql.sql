@@ -98,6 +98,8 @@ DECLARE
   nl integer := coalesce(array_length(p_lkeys, 1), 0);
   ok boolean;
   cnt bigint;
+  lim integer;
+  cur refcursor;
 BEGIN
   FOR k IN 1 .. coalesce(array_length(p_cids, 1), 0) LOOP
     IF NOT @S@.sv_complete(p_cids[k], p_ctoks[k], p_cres[k]) THEN
@@ -127,14 +129,34 @@ BEGIN
     RETURN;
   END IF;
   used := array_fill(NULL::bigint, ARRAY[greatest(nl, 1)]);
-  FOR r IN SELECT _rid, name, queue FROM @S@.tasks
-            WHERE queue = ANY (p_queues) AND state = 'pending' AND run_at <= n
-              AND NOT EXISTS (SELECT 1 FROM @S@.queues q
-                               WHERE q.queue = tasks.queue)
-              AND (p_names IS NULL OR name = ANY (p_names))
-              AND (p_tags IS NULL OR tags::jsonb @> p_tags::jsonb)
-            ORDER BY priority, run_at, id
-              FOR UPDATE SKIP LOCKED LOOP
+  -- One queue: "queue = ..." walks the (queue, state, priority, run_at, id)
+  -- index in claim order and stops after p_n rows (no LIMIT when limits may
+  -- turn candidates down); several queues need a sort.
+  lim := CASE WHEN nl = 0 THEN p_n END;
+  IF pg_catalog.array_length(p_queues, 1) = 1 THEN
+    OPEN cur FOR SELECT _rid, name, queue FROM @S@.tasks c
+                  WHERE queue = p_queues[1] AND state = 'pending'
+                    AND run_at <= n
+                    AND NOT EXISTS (SELECT 1 FROM @S@.queues q
+                                     WHERE q.queue = c.queue)
+                    AND (p_names IS NULL OR name = ANY (p_names))
+                    AND (p_tags IS NULL OR tags::jsonb @> p_tags::jsonb)
+                  ORDER BY priority, run_at, id LIMIT lim
+                    FOR UPDATE SKIP LOCKED;
+  ELSE
+    OPEN cur FOR SELECT _rid, name, queue FROM @S@.tasks c
+                  WHERE queue = ANY (p_queues) AND state = 'pending'
+                    AND run_at <= n
+                    AND NOT EXISTS (SELECT 1 FROM @S@.queues q
+                                     WHERE q.queue = c.queue)
+                    AND (p_names IS NULL OR name = ANY (p_names))
+                    AND (p_tags IS NULL OR tags::jsonb @> p_tags::jsonb)
+                  ORDER BY priority, run_at, id LIMIT lim
+                    FOR UPDATE SKIP LOCKED;
+  END IF;
+  LOOP
+    FETCH cur INTO r;
+    EXIT WHEN NOT FOUND;
     ok := true;
     FOR k IN 1 .. nl LOOP
       IF (p_lqueue[k] AND r.queue = p_lkeys[k])
@@ -172,6 +194,7 @@ BEGIN
     taken := taken + 1;
     EXIT WHEN taken >= p_n;
   END LOOP;
+  CLOSE cur;
 END
 $sv$;
 
@@ -307,6 +330,11 @@ BEGIN
 END
 $sv$;
 
-DROP TRIGGER IF EXISTS sv_notify ON @S@.tasks;
-CREATE TRIGGER sv_notify AFTER INSERT OR UPDATE OF state, run_at
+CREATE OR REPLACE TRIGGER sv_notify AFTER INSERT OR UPDATE OF state, run_at
   ON @S@.tasks FOR EACH ROW EXECUTE FUNCTION @S@.sv_notify();
+
+-- Last: the schema is complete.  A process that finds this function skips
+-- the whole script (which takes locks on the tables that running claims
+-- hold).  Bump the number when this file changes.
+CREATE OR REPLACE FUNCTION @S@.sv_schema_1() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $sv$ SELECT 1 $sv$;

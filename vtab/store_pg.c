@@ -465,6 +465,20 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
   for (sch = p->pSchemas; sch; sch = sch->pNext) {
     if (strcmp(sch->zName, zSchema) == 0) return SQLITE_OK;
   }
+  /* Set up already (by any process)?  Then take no locks at all: the DDL
+  ** below would wait for running claims, and they for it. */
+  {
+    PGresult *res = 0;
+    memset(&a, 0, sizeof(a));
+    paramTake(&a, sqlite3_mprintf("%s.sv_schema_1()", zQ), 0);
+    rc = pgExec(p, "SELECT pg_catalog.to_regprocedure($1::text) IS NOT NULL",
+                &a, &res);
+    paramsFree(&a);
+    if (rc != SQLITE_OK) return rc;
+    i = PQntuples(res) > 0 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (i) goto remember;
+  }
   s = sqlite3_str_new(0);
   sqlite3_str_appendf(s, "CREATE SCHEMA IF NOT EXISTS %s;\n", zQ);
   for (i = 0; i < sv_nEntity; i++) entityDdl(s, zQ, sv_aEntity[i]);
@@ -486,22 +500,28 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
   if (!zDdl) return SQLITE_NOMEM;
 
   /* Two processes may set up the same schema at once: serialize them. */
-  memset(&a, 0, sizeof(a));
-  paramTake(&a, sqlite3_mprintf("statevtab:%s", zSchema), 0);
-  rc = p->bTxn ? SQLITE_OK : pgRaw(p, "BEGIN");
-  if (rc == SQLITE_OK) {
-    rc = pgExec(p, "SELECT pg_catalog.pg_advisory_xact_lock("
-                   "pg_catalog.hashtext($1::text))",
-                &a, 0);
+  for (i = 0;; i++) {
+    memset(&a, 0, sizeof(a));
+    paramTake(&a, sqlite3_mprintf("statevtab:%s", zSchema), 0);
+    rc = p->bTxn ? SQLITE_OK : pgRaw(p, "BEGIN");
+    if (rc == SQLITE_OK) {
+      rc = pgExec(p, "SELECT pg_catalog.pg_advisory_xact_lock("
+                     "pg_catalog.hashtext($1::text))",
+                  &a, 0);
+    }
+    if (rc == SQLITE_OK) rc = pgRaw(p, zDdl);
+    if (!p->bTxn && p->pg) {
+      int rc2 = pgRaw(p, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK");
+      if (rc == SQLITE_OK) rc = rc2;
+    }
+    paramsFree(&a);
+    /* A deadlock with another session's setup or claims: try again. */
+    if (rc != SQLITE_BUSY || p->bTxn || i >= PG_RETRIES) break;
+    sqlite3_sleep(20 << i);
   }
-  if (rc == SQLITE_OK) rc = pgRaw(p, zDdl);
-  if (!p->bTxn && p->pg) {
-    int rc2 = pgRaw(p, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK");
-    if (rc == SQLITE_OK) rc = rc2;
-  }
-  paramsFree(&a);
   sqlite3_free(zDdl);
   if (rc != SQLITE_OK) return rc;
+remember:
   sch = sqlite3_malloc64(sizeof(*sch));
   if (!sch) return SQLITE_NOMEM;
   sch->zName = sqlite3_mprintf("%s", zSchema);
