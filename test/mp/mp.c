@@ -1,15 +1,20 @@
 /*
 ** 2026-11-22
 **
-** mp.c -- statevtab's multi-process tests on the local store: real worker
-** processes sharing one WAL database file, exact counts.
+** mp.c -- statevtab's multi-process tests: real worker processes sharing
+** one store (the local store's WAL database file, or a PostgreSQL schema),
+** exact counts.
 **
 **   cc -O1 -g test/mp/mp.c -o test/out/mp -lsqlite3
 **   test/out/mp queue    [-e EXT] [-d DIR] [-n TASKS]   (default 20000)
 **   test/out/mp crash    [-e EXT] [-d DIR] [-n TASKS]   (default 2000)
 **   test/out/mp leases   [-e EXT] [-d DIR] [-s SECONDS] (default 3)
 **   test/out/mp counters [-e EXT] [-d DIR] [-n INCRS]   (per process, 10000)
+**   test/out/mp restart  --store postgresql --pg-restart CMD [-n TASKS]
+**                                                       (default 20000)
 **   test/out/mp all      ...                            the four in turn
+**                                                       (+ restart when
+**                                                       --pg-restart given)
 **
 ** Other options: -w WORKERS (8), -k N (n of state_claim, 10),
 ** --kill N (crash: workers SIGKILLed, 3), --names N (leases: 3),
@@ -17,14 +22,31 @@
 ** connection, 5000), --seed N, -v (print every worker error).  EXT defaults
 ** to $STATEVTAB_EXT, DIR to a fresh directory under $TEST_TMP or $TMPDIR.
 **
-** Output: one line per check, "PASS mp/<test>/<check>" or
-** "FAIL mp/<test>/<check>: <details>"; lines starting with "# " are
-** information (timings, counts).  Exit status 1 when any check failed,
-** 2 on a usage or set-up error.
+** Stores: --store sqlite (default: the local store, one WAL database file
+** per test in DIR) or --store postgresql (alias pg): every table is
+** CREATE VIRTUAL TABLE ... USING state_xxx(store='env:STATEVTAB_PG_URL',
+** schema='<BASE>_<test>'), made by every process in its own :memory:
+** database, so that all of them share the rows of that schema.
+** STATEVTAB_PG_URL must be set (else FAIL mp/postgresql/setup).
+** --schema BASE (default mp_<pid>_<time>) names the schemas; they are
+** dropped at the end with psql (DROP SCHEMA ... CASCADE) unless
+** --keep-schemas.  The PostgreSQL-only subcommand restart drains a queue
+** like queue while the parent runs CMD (bash -c; e.g. ". test/lib/servers.sh
+** && sv_restart_postgres") once a quarter of the tasks are done: workers
+** retry a call that failed with SQLITE_IOERR, and the checks demand that
+** every error was a clear connection error and that every task was still
+** completed exactly once.
+**
+** Output: one line per check, "PASS mp/<store>/<test>/<check>" or
+** "FAIL mp/<store>/<test>/<check>: <details>" (store: sqlite or
+** postgresql); lines starting with "# " are information (timings,
+** counts).  Exit status 1 when any check failed, 2 on a usage or set-up
+** error.
 **
 ** HOW IT WORKS
 **
-** The parent creates the database (WAL, the four statevtab tables) and
+** The parent creates the database (WAL, the four statevtab tables; on
+** PostgreSQL: the schema, through the same CREATE VIRTUAL TABLEs) and
 ** fills it, closes its connection, then starts workers by fork+exec of its
 ** own executable ("mp _worker KIND ..."), so that no SQLite state crosses a
 ** fork.  Every worker opens its own connection (busy timeout, synchronous
@@ -39,10 +61,20 @@
 **                         returned tok at t1; state_release called at r0,
 **                         returned ret at r1 (CLOCK_REALTIME ms)
 **   V value               a value returned by state_incr
+**   R id token            restart: a state_complete that failed with an
+**                         error and returned 0 when retried, but the row
+**                         shows this worker's completion with this token
+**                         (the first call committed; its answer was lost)
+**
+** While the queue workers drain, the parent also joins 20 short-lived
+** "processes" (try_attach: open the tables as a starting worker does and
+** read them), 100 ms apart: a pool that grows while it works
+** (mp/<store>/queue/attach-while-busy).
 **
 ** queue also runs two single-process cases first: a stale token step by
 ** step (two connections), and the error message of a primitive that failed
-** on the store's private connection (mp/wal/errmsg-*).
+** on the store's private connection (mp/sqlite/wal/errmsg-...; on PostgreSQL
+** the error of a server-side trigger, mp/postgresql/errmsg/...).
 **
 ** The parent then loads every file into TEMP tables of its own connection
 ** (rec, err, lease, val) and a snapshot of the tasks table (task), and
@@ -92,19 +124,41 @@ typedef struct Opt {
   int iWorkMax;       /* --work-max */
   int iStopMs;        /* --stop-ms: stop after this long without a claim */
   int bLate;          /* --late: now and then finish after the lease ran out */
+  int bRetryIo;       /* --retry-io: retry calls that failed (restart) */
+  /* stores */
+  int bPg;                /* --store postgresql */
+  const char *zSchema;    /* --schema: base name of the PostgreSQL schemas */
+  int bKeepSchemas;       /* --keep-schemas */
+  const char *zPgRestart; /* --pg-restart: bash command restarting the server */
 } Opt;
 
 static int nFail = 0, nPass = 0;
 
+/* The store label that check names carry after "mp/". */
+static const char *zStoreLabel = "sqlite";
+
+/* Print "mp/<store>/<rest>" for a check name "mp/<rest>". */
+static void print_name(const char *zName) {
+  if (strncmp(zName, "mp/", 3) == 0) {
+    printf("mp/%s/%s", zStoreLabel, zName + 3);
+  } else {
+    printf("%s", zName);
+  }
+}
+
 static void pass(const char *zName) {
-  printf("PASS %s\n", zName);
+  printf("PASS ");
+  print_name(zName);
+  printf("\n");
   fflush(stdout);
   nPass++;
 }
 
 static void fail(const char *zName, const char *zFmt, ...) {
   va_list ap;
-  printf("FAIL %s: ", zName);
+  printf("FAIL ");
+  print_name(zName);
+  printf(": ");
   va_start(ap, zFmt);
   vprintf(zFmt, ap);
   va_end(ap);
@@ -182,16 +236,44 @@ static void rnd_seed(unsigned long long s) {
 
 /* ------------------------------------------------------------ sqlite */
 
+static void exec_or_die(sqlite3 *db, const char *zSql);
+
+#define PG_URL_ENV "STATEVTAB_PG_URL"
+
 /*
-** Open zDb and load the extension: what every worker does.  Exits (2) on
-** failure: a worker that cannot start is a set-up error, reported by the
-** parent from its exit status.
+** PostgreSQL: create the four tables in db (a :memory: database of this
+** process) on schema zSchema of the server at $STATEVTAB_PG_URL.  Every
+** process that does this shares the rows; the first one creates the schema.
+*/
+static void attach_pg_tables(sqlite3 *db, const char *zSchema) {
+  static const char *const azTab[][2] = {{"tasks", "state_tasks"},
+                                         {"dead_letters", "state_dead_letters"},
+                                         {"leases", "state_leases"},
+                                         {"counters", "state_counters"}};
+  size_t i;
+  for (i = 0; i < sizeof(azTab) / sizeof(azTab[0]); i++) {
+    char *zSql = sqlite3_mprintf("CREATE VIRTUAL TABLE %s USING %s(store='env:"
+                                 PG_URL_ENV "', schema='%q')",
+                                 azTab[i][0], azTab[i][1], zSchema);
+    exec_or_die(db, zSql);
+    sqlite3_free(zSql);
+  }
+}
+
+/*
+** Open zDb and load the extension: what every worker does.  On PostgreSQL
+** zDb is the schema: open a :memory: database and create the tables on it.
+** Exits (2) on failure: a worker that cannot start is a set-up error,
+** reported by the parent from its exit status.
 */
 static sqlite3 *open_db(const Opt *o, const char *zDb, int bCreate) {
   sqlite3 *db = 0;
   char *zErr = 0;
   int flags = SQLITE_OPEN_READWRITE | (bCreate ? SQLITE_OPEN_CREATE : 0);
-  if (sqlite3_open_v2(zDb, &db, flags, 0) != SQLITE_OK) {
+  if (o->bPg) {
+    flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  }
+  if (sqlite3_open_v2(o->bPg ? ":memory:" : zDb, &db, flags, 0) != SQLITE_OK) {
     die("open %s: %s", zDb, db ? sqlite3_errmsg(db) : "out of memory");
   }
   sqlite3_busy_timeout(db, o->iBusyMs);
@@ -204,6 +286,8 @@ static sqlite3 *open_db(const Opt *o, const char *zDb, int bCreate) {
   if (sqlite3_exec(db, "PRAGMA synchronous=NORMAL", 0, 0, &zErr) != SQLITE_OK) {
     die("%s: %s", zDb, zErr);
   }
+  if (o->bPg)
+    attach_pg_tables(db, zDb);
   return db;
 }
 
@@ -354,16 +438,62 @@ static int do_complete(sqlite3 *db, sqlite3_stmt *pDone, const Claimed *c,
 }
 
 /*
+** --retry-io (restart): complete c, retrying a call that failed (the server
+** is restarting) every 50 ms, for up to 60 s.  When a retry returns 0 after
+** a failed call, the failed call may have committed before its answer was
+** lost: read the row, and when it shows this worker's completion with this
+** token, record R (the completion was ours).
+*/
+static int complete_retry(const Opt *o, sqlite3 *db, sqlite3_stmt *pDone,
+                          sqlite3_stmt *pRow, const Claimed *c) {
+  int ret, nTry = 0, bErr = 0;
+  while ((ret = do_complete(db, pDone, c, o->iId)) < 0 && nTry++ < 1200) {
+    bErr = 1;
+    sleep_ms(50);
+  }
+  if (ret == 0 && bErr) {
+    int rc, bOurs = -1;
+    for (nTry = 0; bOurs < 0 && nTry < 1200; nTry++) {
+      sqlite3_bind_text(pRow, 1, c->zId, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(pRow, 2, c->iToken);
+      sqlite3_bind_int(pRow, 3, o->iId);
+      rc = sqlite3_step(pRow);
+      if (rc == SQLITE_ROW) {
+        bOurs = sqlite3_column_int(pRow, 0);
+        sqlite3_reset(pRow);
+      } else if (rc == SQLITE_DONE) {
+        bOurs = 0;
+        sqlite3_reset(pRow);
+      } else {
+        rec_error(db, sqlite3_reset(pRow), "read-back");
+        sleep_ms(50);
+      }
+    }
+    if (bOurs == 1) {
+      rec("R %s %lld", c->zId, c->iToken);
+      ret = 1;
+    }
+  }
+  return ret;
+}
+
+/*
 ** queue and crash workers: claim a batch, record it (L), do the "work"
 ** (crash: sleep), complete each task (C).  Stop after iStopMs without a
 ** successful claim.  A --late worker, every 4th batch, sleeps until its
 ** leases ran out before completing, so that other workers re-claim them.
+** --retry-io (restart): a failed claim is retried after 50 ms (and does
+** not count as time without work), a failed completion too
+** (complete_retry).
 */
 static int worker_tasks(const Opt *o) {
   sqlite3 *db = open_db(o, o->zDb, 0);
   sqlite3_stmt *pClaim = prep(db, "SELECT id, lease_token, outcome FROM "
                                   "state_claim('tasks', ?1, ?2, ?3, ?4)");
   sqlite3_stmt *pDone = prep(db, "SELECT state_complete('tasks', ?1, ?2, ?3)");
+  sqlite3_stmt *pRow =
+      prep(db, "SELECT state = 'completed' AND lease_token = ?2 AND "
+               "json_extract(result, '$.w') = ?3 FROM tasks WHERE id = ?1");
   Claimed *a = calloc((size_t)o->nBatch + 1, sizeof(Claimed));
   char zMe[32];
   long long tLastClaim;
@@ -379,6 +509,11 @@ static int worker_tasks(const Opt *o) {
   tLastClaim = now_ms();
   for (;;) {
     int n = do_claim(db, pClaim, a);
+    if (n < 0 && o->bRetryIo) {
+      tLastClaim = now_ms();
+      sleep_ms(50);
+      continue;
+    }
     if (n <= 0) {
       if (now_ms() - tLastClaim >= o->iStopMs)
         break;
@@ -403,13 +538,18 @@ static int worker_tasks(const Opt *o) {
           sleep_us(o->iWorkMin +
                    (long)rnd((unsigned)(o->iWorkMax - o->iWorkMin + 1)));
         }
-        do_complete(db, pDone, &a[i], o->iId);
+        if (o->bRetryIo) {
+          complete_retry(o, db, pDone, pRow, &a[i]);
+        } else {
+          do_complete(db, pDone, &a[i], o->iId);
+        }
       }
     }
     tLastClaim = now_ms();
   }
   sqlite3_finalize(pClaim);
   sqlite3_finalize(pDone);
+  sqlite3_finalize(pRow);
   if (sqlite3_close(db) != SQLITE_OK)
     die("close: %s", sqlite3_errmsg(db));
   free(a);
@@ -597,6 +737,12 @@ static void spawn(const Opt *o, const char *zKind, Worker *w, int iId,
   ARG("%u", o->iSeed + 7919u * (unsigned)(iId + 1));
   if (bLate)
     argv[n++] = "--late";
+  if (o->bRetryIo)
+    argv[n++] = "--retry-io";
+  if (o->bPg) {
+    argv[n++] = "--store";
+    argv[n++] = "postgresql";
+  }
   argv[n] = 0;
 #undef ARG
   fflush(stdout);
@@ -706,6 +852,16 @@ static void load_records(sqlite3 *db, const Worker *w) {
       sqlite3_bind_int(pRec, 6, seq);
       sqlite3_step(pRec);
       sqlite3_reset(pRec);
+    } else if (sscanf(zLine, "R %127s %lld", zId, &tok) == 2) {
+      sqlite3_bind_int(pRec, 1, w->iId);
+      sqlite3_bind_text(pRec, 2, "R", -1, SQLITE_STATIC);
+      sqlite3_bind_text(pRec, 3, zId, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(pRec, 4, tok);
+      sqlite3_bind_int(pRec, 5, 1);
+      sqlite3_bind_int(pRec, 6, seq);
+      sqlite3_bind_null(pRec, 7);
+      sqlite3_step(pRec);
+      sqlite3_reset(pRec);
     } else if (sscanf(zLine, "E %d %d %n", &rc, &xrc, &nOff) == 2) {
       sqlite3_bind_int(pErr, 1, w->iId);
       sqlite3_bind_int(pErr, 2, rc);
@@ -788,11 +944,113 @@ static void expect_eq(const char *zTest, const char *zCheck, long long v,
   }
 }
 
-/* The database file of test zTest, created fresh with the four tables. */
+/* ------------------------------------------------------------ postgresql */
+
+/* The schemas this run created, dropped at the end (drop_schemas). */
+static char *azSchema[32];
+static int nSchema = 0;
+
+/*
+** Run bash -c zCmd (bPsql: psql -X -q -v ON_ERROR_STOP=1 -d $STATEVTAB_PG_URL
+** -c zCmd, with notices off), stdout to /dev/null; its exit status, or -1
+** when it did not exit.
+*/
+static int run_cmd(const char *zCmd, int bPsql) {
+  pid_t pid;
+  int st = 0;
+  fflush(stdout);
+  fflush(stderr);
+  pid = fork();
+  if (pid < 0)
+    die("fork: %s", strerror(errno));
+  if (pid == 0) {
+    int fd = open("/dev/null", O_WRONLY);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      close(fd);
+    }
+    if (bPsql) {
+      const char *zUrl = getenv(PG_URL_ENV);
+      setenv("PGOPTIONS", "-c client_min_messages=warning", 1);
+      execlp("psql", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d",
+             zUrl ? zUrl : "", "-c", zCmd, (char *)0);
+      fprintf(stderr, "mp: exec psql: %s\n", strerror(errno));
+    } else {
+      execl("/bin/bash", "bash", "-c", zCmd, (char *)0);
+      fprintf(stderr, "mp: exec /bin/bash: %s\n", strerror(errno));
+    }
+    _exit(127);
+  }
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* zName as a quoted SQL identifier (sqlite3_free it). */
+static char *quote_ident(const char *zName) {
+  return sqlite3_mprintf("\"%w\"", zName);
+}
+
+/* Drop the schemas this run created (psql; a failure is a warning). */
+static void drop_schemas(const Opt *o) {
+  sqlite3_str *s;
+  char *zSql;
+  int i, rc;
+  if (!nSchema)
+    return;
+  if (o->bKeepSchemas) {
+    for (i = 0; i < nSchema; i++)
+      info("kept schema %s", azSchema[i]);
+    return;
+  }
+  s = sqlite3_str_new(0);
+  sqlite3_str_appendall(s, "SET client_min_messages = warning;");
+  for (i = 0; i < nSchema; i++) {
+    char *zQ = quote_ident(azSchema[i]);
+    sqlite3_str_appendf(s, " DROP SCHEMA IF EXISTS %s CASCADE;", zQ);
+    sqlite3_free(zQ);
+  }
+  zSql = sqlite3_str_finish(s);
+  rc = run_cmd(zSql, 1);
+  if (rc != 0) {
+    info("WARNING: psql DROP SCHEMA failed (exit %d); drop by hand: %s", rc,
+         zSql);
+  } else {
+    info("dropped %d schema%s (%s_*)", nSchema, nSchema > 1 ? "s" : "",
+         o->zSchema);
+  }
+  sqlite3_free(zSql);
+  for (i = 0; i < nSchema; i++)
+    sqlite3_free(azSchema[i]);
+  nSchema = 0;
+}
+
+/*
+** The database of test zTest, created fresh with the four tables: a file
+** in DIR, or on PostgreSQL the schema <BASE>_<zTest> (the returned name),
+** which must be empty.
+*/
 static char *create_db(const Opt *o, const char *zTest) {
-  char *zDb = sqlite3_mprintf("%s/%s.db", o->zDir, zTest);
+  char *zDb;
   char *zSql;
   sqlite3 *db;
+  if (o->bPg) {
+    long long nRow;
+    zDb = sqlite3_mprintf("%s_%s", o->zSchema, zTest);
+    if (nSchema < (int)(sizeof(azSchema) / sizeof(azSchema[0])))
+      azSchema[nSchema++] = sqlite3_mprintf("%s", zDb);
+    db = open_db(o, zDb, 1);
+    nRow = q1(db, "SELECT (SELECT count(*) FROM tasks) + (SELECT count(*) "
+                  "FROM dead_letters) + (SELECT count(*) FROM leases) + "
+                  "(SELECT count(*) FROM counters)");
+    if (nRow != 0) {
+      die("schema %s holds %lld rows already: give a fresh --schema", zDb,
+          nRow);
+    }
+    sqlite3_close(db);
+    return zDb;
+  }
+  zDb = sqlite3_mprintf("%s/%s.db", o->zDir, zTest);
   unlink(zDb);
   zSql = sqlite3_mprintf("%s-wal", zDb);
   unlink(zSql);
@@ -851,6 +1109,48 @@ static sqlite3 *open_results(const Opt *o, const char *zDb, Worker *aW,
                   "CREATE UNIQUE INDEX temp.task_id ON task(id);"
                   "CREATE INDEX temp.rec_id ON rec(id, kind);");
   return db;
+}
+
+/*
+** The store answers the same way through every access path (after the
+** workers, in place of reading the database file): the full scan (the
+** snapshot task) and a fresh one count the same rows; each state's count
+** with state = ? pushed down equals the snapshot's; ids are unique; and a
+** lookup of every 10th id (id = ? pushed down) finds exactly that row, with
+** the same state, token and attempts.  The local store also passes PRAGMA
+** integrity_check on its database file.
+*/
+static void check_store(const Opt *o, sqlite3 *db, const char *zTest) {
+  char zName[128];
+  long long nTask = q1(db, "SELECT count(*) FROM task");
+  long long nScan = q1(db, "SELECT count(*) FROM tasks");
+  long long nState = q1(db, "SELECT count(*) FROM (SELECT state, count(*) AS "
+                            "c FROM task GROUP BY state) s WHERE s.c <> "
+                            "(SELECT count(*) FROM tasks x WHERE x.state = "
+                            "s.state)");
+  long long nDupId = nTask - q1(db, "SELECT count(DISTINCT id) FROM task");
+  long long nLook = q1(db, "SELECT count(*) FROM task t WHERE t.rowid %% 10 = 0");
+  long long nBadLook =
+      q1(db, "SELECT count(*) FROM task t WHERE t.rowid %% 10 = 0 AND (SELECT "
+             "count(*) FROM tasks x WHERE x.id = t.id AND x.state IS t.state "
+             "AND x.lease_token IS t.lease_token AND x.attempts IS "
+             "t.attempts) <> 1");
+  snprintf(zName, sizeof(zName), "mp/%s/store-consistent", zTest);
+  if (nTask > 0 && nScan == nTask && nState == 0 && nDupId == 0 &&
+      nBadLook == 0) {
+    pass(zName);
+  } else {
+    fail(zName,
+         "snapshot %lld rows, scan %lld; %lld states whose pushed-down count "
+         "differs; %lld duplicate ids; %lld of %lld lookups by id not "
+         "exactly the row",
+         nTask, nScan, nState, nDupId, nBadLook, nLook);
+  }
+  if (!o->bPg) {
+    expect_eq(zTest, "integrity",
+              strcmp(qs(db, "PRAGMA integrity_check"), "ok") == 0, 1,
+              "PRAGMA integrity_check is ok");
+  }
 }
 
 /* ------------------------------------------------------------ stale */
@@ -995,6 +1295,119 @@ static void test_errmsg(const Opt *o) {
   sqlite3_free(zDb);
 }
 
+/*
+** PostgreSQL: a server-side error inside a primitive (a trigger on the
+** counters table that raises) reaches the caller with the server's message,
+** in autocommit mode and inside an explicit transaction; there, only the
+** failed statement is undone: the transaction goes on and commits the
+** other writes.
+*/
+static void test_errmsg_pg(const Opt *o) {
+  char *zDb = create_db(o, "errmsg");
+  sqlite3 *db = open_db(o, zDb, 0);
+  const char *zWant = "state_incr: postgresql: counter is frozen";
+  char zGot[2][300];
+  char *zQ = quote_ident(zDb), *zSql;
+  int i, rc;
+  exec_or_die(db, "SELECT state_incr('counters', 'x', 'y')");
+  zSql = sqlite3_mprintf(
+      "CREATE FUNCTION %s.mp_frozen() RETURNS trigger LANGUAGE plpgsql AS "
+      "$mp$BEGIN RAISE EXCEPTION 'counter is frozen'; END$mp$; "
+      "CREATE TRIGGER frozen BEFORE UPDATE ON %s.counters FOR EACH ROW "
+      "EXECUTE FUNCTION %s.mp_frozen()",
+      zQ, zQ, zQ);
+  rc = run_cmd(zSql, 1);
+  sqlite3_free(zSql);
+  sqlite3_free(zQ);
+  if (rc != 0) {
+    fail("mp/errmsg/setup", "psql CREATE TRIGGER failed (exit %d)", rc);
+    sqlite3_close(db);
+    sqlite3_free(zDb);
+    return;
+  }
+  for (i = 0; i < 2; i++) {
+    /* 0: autocommit; 1: explicit transaction */
+    char *zErr = 0;
+    if (i == 1)
+      exec_or_die(db, "BEGIN");
+    sqlite3_exec(db, "SELECT state_incr('counters', 'x', 'y')", 0, 0, &zErr);
+    snprintf(zGot[i], sizeof(zGot[i]), "%s", zErr ? zErr : "(no error)");
+    sqlite3_free(zErr);
+    if (i == 1) {
+      zErr = 0;
+      if (sqlite3_exec(db, "SELECT state_incr('counters', 'x', 'z');"
+                           "COMMIT", 0, 0, &zErr) != SQLITE_OK) {
+        fail("mp/errmsg/transaction-goes-on",
+             "after the failed state_incr: %s", zErr ? zErr : "?");
+        sqlite3_exec(db, "ROLLBACK", 0, 0, 0);
+      } else {
+        const char *z = qs(db, "SELECT group_concat(name || '=' || value, ' ') "
+                               "FROM (SELECT name, value FROM counters WHERE "
+                               "scope = 'x' ORDER BY name)");
+        if (strcmp(z, "y=1 z=1") == 0) {
+          pass("mp/errmsg/transaction-goes-on");
+        } else {
+          fail("mp/errmsg/transaction-goes-on",
+               "counters after COMMIT: '%s', want 'y=1 z=1'", z);
+        }
+      }
+      sqlite3_free(zErr);
+    }
+  }
+  for (i = 0; i < 2; i++) {
+    const char *zName =
+        i ? "mp/errmsg/in-transaction" : "mp/errmsg/autocommit";
+    if (strcmp(zGot[i], zWant) == 0) {
+      pass(zName);
+    } else {
+      fail(zName, "error is '%s', want '%s'", zGot[i], zWant);
+    }
+  }
+  sqlite3_close(db);
+  sqlite3_free(zDb);
+}
+
+/*
+** What a worker process starting now does: open zDb (on PostgreSQL: a
+** :memory: database and CREATE VIRTUAL TABLE of the four tables, which
+** connects and sets up the schema) and read the tasks.  NULL when that
+** worked, else the error (sqlite3_free it).  Does not exit on an error.
+*/
+static char *try_attach(const Opt *o, const char *zDb) {
+  sqlite3 *db = 0;
+  char *zErr = 0, *zRet = 0;
+  int rc = sqlite3_open_v2(o->bPg ? ":memory:" : zDb, &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 0);
+  if (rc == SQLITE_OK) {
+    sqlite3_busy_timeout(db, o->iBusyMs);
+    sqlite3_enable_load_extension(db, 1);
+    rc = sqlite3_load_extension(db, o->zExt, "sqlite3_statevtab_init", &zErr);
+  }
+  if (rc == SQLITE_OK && o->bPg) {
+    char *zSql = sqlite3_mprintf(
+        "CREATE VIRTUAL TABLE tasks USING state_tasks(store='env:" PG_URL_ENV
+        "', schema='%q'); CREATE VIRTUAL TABLE dead_letters USING "
+        "state_dead_letters(store='env:" PG_URL_ENV "', schema='%q'); "
+        "CREATE VIRTUAL TABLE leases USING state_leases(store='env:" PG_URL_ENV
+        "', schema='%q'); CREATE VIRTUAL TABLE counters USING "
+        "state_counters(store='env:" PG_URL_ENV "', schema='%q')",
+        zDb, zDb, zDb, zDb);
+    rc = sqlite3_exec(db, zSql, 0, 0, &zErr);
+    sqlite3_free(zSql);
+  }
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_exec(db, "SELECT count(*) FROM tasks WHERE state = 'pending'",
+                      0, 0, &zErr);
+  }
+  if (rc != SQLITE_OK) {
+    zRet = sqlite3_mprintf("rc=%d %s", rc,
+                           zErr ? zErr : (db ? sqlite3_errmsg(db) : "?"));
+  }
+  sqlite3_free(zErr);
+  sqlite3_close(db);
+  return zRet;
+}
+
 /* ------------------------------------------------------------ queue */
 
 static void test_queue(Opt *o) {
@@ -1004,10 +1417,15 @@ static void test_queue(Opt *o) {
   sqlite3 *db;
   double t0, t1;
   long long n = o->nSize;
-  int i;
+  int i, nAttachFail = 0;
+  char zAttachErr[400] = "";
 
   test_stale(o);
-  test_errmsg(o);
+  if (o->bPg) {
+    test_errmsg_pg(o);
+  } else {
+    test_errmsg(o);
+  }
 
   zDb = create_db(o, T);
   t0 = mono_s();
@@ -1022,6 +1440,18 @@ static void test_queue(Opt *o) {
     long long tStart = now_ms() + 300;
     for (i = 0; i < o->nWorker; i++)
       spawn(o, T, &aW[i], i, zDb, tStart, 0);
+    /* Meanwhile, new processes join: 20 attaches, 100 ms apart, from the
+    ** start of the drain (a worker pool that grows while it works). */
+    sleep_ms(tStart + 100 - now_ms());
+    for (i = 0; i < 20; i++) {
+      char *zErr = try_attach(o, zDb);
+      if (zErr) {
+        if (!nAttachFail++)
+          snprintf(zAttachErr, sizeof(zAttachErr), "%s", zErr);
+        sqlite3_free(zErr);
+      }
+      sleep_ms(100);
+    }
   }
   for (i = 0; i < o->nWorker; i++)
     reap_worker(&aW[i]);
@@ -1030,6 +1460,18 @@ static void test_queue(Opt *o) {
        "%.0f tasks/s",
        o->nWorker, n, o->nBatch, t1 - t0, (double)n / (t1 - t0));
   check_exits(T, aW, o->nWorker);
+  {
+    char zName[64];
+    snprintf(zName, sizeof(zName), "mp/%s/attach-while-busy", T);
+    if (nAttachFail == 0) {
+      pass(zName);
+    } else {
+      fail(zName,
+           "%d of 20 processes that joined during the drain could not "
+           "open the tables; first: %s",
+           nAttachFail, zAttachErr);
+    }
+  }
 
   db = open_results(o, zDb, aW, o->nWorker);
   info("queue: per worker completions: %s",
@@ -1072,8 +1514,187 @@ static void test_queue(Opt *o) {
                    "c.w OR t.lease_owner IS NOT NULL)"),
             0, "completed rows whose token/attempts/result/owner disagree");
   check_errors(db, T, o->bVerbose);
-  expect_eq(T, "integrity", strcmp(qs(db, "PRAGMA integrity_check"), "ok") == 0,
-            1, "PRAGMA integrity_check is ok");
+  check_store(o, db, T);
+  sqlite3_close(db);
+  sqlite3_free(zDb);
+}
+
+/* ------------------------------------------------------------ restart */
+
+/*
+** restart (PostgreSQL): 8 workers drain n tasks like queue (leases of 8 s,
+** so that a claim whose answer the restart swallowed comes back); once a
+** quarter of them are completed the parent restarts the server with
+** --pg-restart.  Workers retry a failed call every 50 ms (complete_retry).
+** Checked: every error a worker saw was SQLITE_IOERR with a connection
+** message ("postgresql: connection lost (...)" for the statement in
+** flight, "postgresql: cannot connect to ..." while the server was down),
+** at most one "connection lost" per worker (the restart hits each
+** connection once: the next statement reconnects), and still every task
+** completed exactly once with nothing lost.
+*/
+static void test_restart(Opt *o) {
+  const char *T = "restart";
+  char *zDb;
+  Worker aW[MAX_WORKERS];
+  sqlite3 *db;
+  double t0, tR = 0;
+  long long n = o->nSize, nAtRestart = -1, tDeadline;
+  int i, rcRestart = -1;
+
+  if (!o->bPg) {
+    fail("mp/restart/setup", "restart runs on PostgreSQL only "
+                             "(--store postgresql)");
+    return;
+  }
+  if (!o->zPgRestart || !o->zPgRestart[0]) {
+    fail("mp/restart/setup", "no --pg-restart CMD: cannot restart the server");
+    return;
+  }
+  zDb = create_db(o, T);
+  enqueue(o, zDb, o->nSize, 3);
+  o->zQueue = "[\"qa\",\"qb\"]";
+  o->iLeaseMs = 8000;
+  o->iWorkMin = o->iWorkMax = 0;
+  o->iStopMs = o->iLeaseMs + 1500; /* outlast a claim whose answer was lost */
+  o->bRetryIo = 1;
+  t0 = mono_s();
+  {
+    long long tStart = now_ms() + 300;
+    for (i = 0; i < o->nWorker; i++)
+      spawn(o, T, &aW[i], i, zDb, tStart, 0);
+  }
+  /* A quarter done: restart the server under the workers. */
+  db = open_db(o, zDb, 0);
+  tDeadline = now_ms() + 120000;
+  while (now_ms() < tDeadline) {
+    nAtRestart =
+        q1(db, "SELECT count(*) FROM tasks WHERE state = 'completed'");
+    if (nAtRestart >= n / 4)
+      break;
+    sleep_ms(10);
+  }
+  sqlite3_close(db);
+  tR = mono_s();
+  rcRestart = run_cmd(o->zPgRestart, 0);
+  info("restart: server restarted at +%.2f s with %lld of %lld tasks "
+       "completed; the restart took %.2f s (exit %d)",
+       tR - t0, nAtRestart, n, mono_s() - tR, rcRestart);
+  for (i = 0; i < o->nWorker; i++)
+    reap_worker(&aW[i]);
+  info("restart: %d workers drained %lld tasks (claim n=%d) in %.2f s", o->nWorker,
+       n, o->nBatch, mono_s() - t0);
+  {
+    char zName[64];
+    snprintf(zName, sizeof(zName), "mp/%s/restarted-mid-run", T);
+    if (rcRestart == 0 && nAtRestart > 0 && nAtRestart < n) {
+      pass(zName);
+    } else {
+      fail(zName,
+           "restart command exit %d with %lld of %lld tasks completed "
+           "(want exit 0, mid-run; a larger -n helps)",
+           rcRestart, nAtRestart, n);
+    }
+  }
+  check_exits(T, aW, o->nWorker);
+
+  db = open_results(o, zDb, aW, o->nWorker);
+  /* Accepted completions: state_complete returned 1, or a retry returned
+  ** 0 after the call that committed lost its answer (R). */
+  exec_or_die(db, "CREATE TEMP VIEW acc AS SELECT w, id, token FROM rec "
+                  "WHERE (kind = 'C' AND ret = 1) OR kind = 'R'");
+  info("restart: worker errors: %s; completions recovered by reading the "
+       "row: %lld; tasks claimed more than once (a claim's answer lost): "
+       "%lld",
+       qs(db, "SELECT coalesce(group_concat(x, ', '), 'none') FROM (SELECT "
+              "k || ' ' || count(*) || ' (' || group_concat(DISTINCT 'w' || "
+              "w) || ')' AS x FROM (SELECT w, CASE WHEN msg LIKE "
+              "'%%postgresql: connection lost (%%' THEN 'connection lost' "
+              "WHEN msg LIKE '%%postgresql: cannot connect to %%' THEN "
+              "'cannot connect' ELSE 'other' END AS k FROM err) GROUP BY k)"),
+       q1(db, "SELECT count(*) FROM rec WHERE kind = 'R'"),
+       q1(db, "SELECT count(*) FROM task WHERE attempts > 1"));
+  expect_eq(T, "all-completed",
+            q1(db, "SELECT count(*) FROM task WHERE state = 'completed'"), n,
+            "tasks in state 'completed'");
+  expect_eq(T, "nothing-lost", q1(db, "SELECT count(*) FROM task"), n,
+            "tasks in the table");
+  expect_eq(T, "completed-once",
+            q1(db, "SELECT count(*) FROM (SELECT id FROM acc GROUP BY id "
+                   "HAVING count(*) > 1)"),
+            0, "tasks whose completion was accepted more than once");
+  expect_eq(T, "completions-total",
+            q1(db, "SELECT count(DISTINCT id) FROM acc"), n,
+            "distinct tasks whose completion a worker saw accepted");
+  expect_eq(T, "handout-unique",
+            q1(db, "SELECT count(*) FROM (SELECT 1 FROM rec WHERE kind = 'L' "
+                   "GROUP BY id, token HAVING count(*) > 1)"),
+            0, "(task, token) pairs handed to two claims");
+  expect_eq(T, "completed-by-claimer",
+            q1(db, "SELECT count(*) FROM acc c WHERE NOT EXISTS (SELECT 1 "
+                   "FROM rec l WHERE l.kind = 'L' AND l.id = c.id AND l.w = "
+                   "c.w AND l.token = c.token)"),
+            0, "accepted completions without the worker's claim of that token");
+  expect_eq(T, "row-matches",
+            q1(db, "SELECT count(*) FROM acc c JOIN task t USING(id) WHERE "
+                   "t.lease_token <> c.token OR t.attempts <> t.lease_token "
+                   "OR json_extract(t.result, '$.w') <> c.w OR t.lease_owner "
+                   "IS NOT NULL"),
+            0, "completed rows whose token/attempts/result/owner disagree");
+  expect_eq(T, "refused-token-stale",
+            q1(db, "SELECT count(*) FROM rec c JOIN task t USING(id) WHERE "
+                   "c.kind = 'C' AND c.ret = 0 AND c.token >= t.lease_token "
+                   "AND NOT EXISTS (SELECT 1 FROM rec r WHERE r.kind = 'R' "
+                   "AND r.id = c.id AND r.token = c.token)"),
+            0, "completions refused although the token was current");
+  {
+    char zName[64];
+    long long nOther = q1(db, "SELECT count(*) FROM err WHERE rc <> 10 OR NOT "
+                              "(msg LIKE '%%postgresql: connection lost (%%' "
+                              "OR msg LIKE '%%postgresql: cannot connect to "
+                              "%%')");
+    snprintf(zName, sizeof(zName), "mp/%s/errors-clear", T);
+    if (nOther == 0) {
+      pass(zName);
+    } else {
+      fail(zName,
+           "%lld worker errors other than SQLITE_IOERR 'postgresql: "
+           "connection lost (...)' / 'postgresql: cannot connect to ...'; "
+           "e.g. %s",
+           nOther,
+           qs(db, "SELECT group_concat(m, ' | ') FROM (SELECT DISTINCT 'w' "
+                  "|| w || ' rc=' || xrc || ' ' || msg AS m FROM err WHERE "
+                  "rc <> 10 OR NOT (msg LIKE '%%postgresql: connection lost "
+                  "(%%' OR msg LIKE '%%postgresql: cannot connect to %%') "
+                  "LIMIT 4)"));
+    }
+  }
+  expect_eq(T, "lost-once-per-worker",
+            q1(db, "SELECT count(*) FROM (SELECT w FROM err WHERE msg LIKE "
+                   "'%%postgresql: connection lost (%%' GROUP BY w HAVING "
+                   "count(*) > 1)"),
+            0,
+            "workers that saw 'connection lost' more than once (the "
+            "restart should cost each connection one statement)");
+  {
+    char zName[64];
+    long long nBusy = q1(db, "SELECT count(*) FROM err WHERE rc IN (5, 6)");
+    snprintf(zName, sizeof(zName), "mp/%s/no-busy", T);
+    if (nBusy == 0) {
+      pass(zName);
+    } else {
+      fail(zName, "%lld SQLITE_BUSY/LOCKED errors in workers", nBusy);
+    }
+  }
+  if (o->bVerbose) {
+    sqlite3_stmt *p = prep(db, "SELECT w, xrc, msg FROM err");
+    while (sqlite3_step(p) == SQLITE_ROW) {
+      info("w%d rc=%d %s", sqlite3_column_int(p, 0), sqlite3_column_int(p, 1),
+           sqlite3_column_text(p, 2));
+    }
+    sqlite3_finalize(p);
+  }
+  check_store(o, db, T);
   sqlite3_close(db);
   sqlite3_free(zDb);
 }
@@ -1277,8 +1898,7 @@ static void test_crash(Opt *o) {
   expect_eq(T, "no-dead-letters", q1(db, "SELECT count(*) FROM dead_letters"),
             0, "dead letters (max_attempts 10)");
   check_errors(db, T, o->bVerbose);
-  expect_eq(T, "integrity", strcmp(qs(db, "PRAGMA integrity_check"), "ok") == 0,
-            1, "PRAGMA integrity_check is ok");
+  check_store(o, db, T);
   sqlite3_close(db);
   sqlite3_free(zDb);
 }
@@ -1425,10 +2045,12 @@ static void test_counters(Opt *o) {
 /* ------------------------------------------------------------ main */
 
 static void usage(void) {
-  fprintf(stderr, "usage: mp queue|crash|leases|counters|all [-e EXT] [-d DIR] "
-                  "[-n N] [-w W] [-k K]\n"
+  fprintf(stderr, "usage: mp queue|crash|leases|counters|restart|all [-e EXT] "
+                  "[-d DIR] [-n N] [-w W] [-k K]\n"
                   "          [--kill N] [-s SEC] [--names N] [--ttl MS] "
-                  "[--busy-ms MS] [--seed N] [-v]\n");
+                  "[--busy-ms MS] [--seed N] [-v]\n"
+                  "          [--store sqlite|postgresql] [--schema BASE] "
+                  "[--keep-schemas] [--pg-restart CMD]\n");
   exit(2);
 }
 
@@ -1480,6 +2102,23 @@ static void parse(Opt *o, int argc, char **argv, int iFirst) {
       o->iWorkMax = atoi(v);
     else if (OPT("--stop-ms"))
       o->iStopMs = atoi(v);
+    else if (OPT("--store")) {
+      if (strcmp(v, "postgresql") == 0 || strcmp(v, "pg") == 0) {
+        o->bPg = 1;
+      } else if (strcmp(v, "sqlite") == 0 || strcmp(v, "local") == 0) {
+        o->bPg = 0;
+      } else {
+        fprintf(stderr, "mp: --store: sqlite or postgresql, not '%s'\n", v);
+        usage();
+      }
+    } else if (OPT("--schema"))
+      o->zSchema = v;
+    else if (OPT("--pg-restart"))
+      o->zPgRestart = v;
+    else if (strcmp(z, "--keep-schemas") == 0)
+      o->bKeepSchemas = 1;
+    else if (strcmp(z, "--retry-io") == 0)
+      o->bRetryIo = 1;
     else if (strcmp(z, "--late") == 0)
       o->bLate = 1;
     else if (strcmp(z, "-v") == 0)
@@ -1497,6 +2136,7 @@ int main(int argc, char **argv) {
   const char *zCmd;
   int nSizeGiven;
   char zTmp[4096];
+  char zSchemaBase[64];
   ssize_t nSelf;
 
   memset(&o, 0, sizeof(o));
@@ -1525,7 +2165,8 @@ int main(int argc, char **argv) {
     if (!pRec)
       die("%s: %s", o.zOut, strerror(errno));
     setvbuf(pRec, 0, _IOLBF, 0);
-    if (strcmp(argv[2], "queue") == 0 || strcmp(argv[2], "crash") == 0) {
+    if (strcmp(argv[2], "queue") == 0 || strcmp(argv[2], "crash") == 0 ||
+        strcmp(argv[2], "restart") == 0) {
       rc = worker_tasks(&o);
     } else if (strcmp(argv[2], "leases") == 0) {
       rc = worker_leases(&o);
@@ -1564,9 +2205,26 @@ int main(int argc, char **argv) {
   } else {
     mkdir(o.zDir, 0777);
   }
+  if (o.bPg) {
+    const char *zUrl = getenv(PG_URL_ENV);
+    zStoreLabel = "postgresql";
+    if (!zUrl || !zUrl[0]) {
+      printf("FAIL mp/postgresql/setup: --store postgresql, but " PG_URL_ENV
+             " is not set\n");
+      return 1;
+    }
+    if (!o.zSchema) {
+      snprintf(zSchemaBase, sizeof(zSchemaBase), "mp_%d_%lld", (int)getpid(),
+               now_ms() / 1000);
+      o.zSchema = zSchemaBase;
+    }
+    if (!o.zSchema[0] || strlen(o.zSchema) > 50)
+      die("--schema must be 1 to 50 bytes");
+  }
   rnd_seed(o.iSeed);
-  info("mp %s: seed %u, dir %s, SQLite %s", zCmd, o.iSeed, o.zDir,
-       sqlite3_libversion());
+  info("mp %s: seed %u, dir %s, SQLite %s, store %s%s%s", zCmd, o.iSeed,
+       o.zDir, sqlite3_libversion(), zStoreLabel,
+       o.bPg ? ", schemas " : "", o.bPg ? o.zSchema : "");
 
 #define RUN(NAME, FN, DEFAULT)                                                 \
   if (strcmp(zCmd, NAME) == 0 || strcmp(zCmd, "all") == 0) {                   \
@@ -1583,9 +2241,19 @@ int main(int argc, char **argv) {
     RUN("crash", test_crash, 2000);
     RUN("leases", test_leases, 0);
     RUN("counters", test_counters, 10000);
+    if (strcmp(zCmd, "restart") == 0 ||
+        (strcmp(zCmd, "all") == 0 && o.bPg && o.zPgRestart)) {
+      double tT = mono_s();
+      Opt oo = o;
+      oo.nSize = nSizeGiven > 0 ? nSizeGiven : 20000;
+      test_restart(&oo);
+      info("restart: %.2f s", mono_s() - tT);
+      bRan = 1;
+    }
     if (!bRan)
       usage();
   }
 #undef RUN
+  drop_schemas(&o);
   return nFail ? 1 : 0;
 }
