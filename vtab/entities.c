@@ -149,6 +149,15 @@ const statevtab_entity *const sv_aEntity[] = {
 };
 const int sv_nEntity = N(sv_aEntity);
 
+/* The first column of e with flag (STATEVTAB_COL_*), or -1. */
+int sv_entity_col(const statevtab_entity *e, unsigned flag) {
+  int i;
+  for (i = 0; i < e->nCol; i++) {
+    if (e->aCol[i].flags & flag) return i;
+  }
+  return -1;
+}
+
 const statevtab_entity *sv_entity_by_module(const char *zModule) {
   int i;
   for (i = 0; i < sv_nEntity; i++) {

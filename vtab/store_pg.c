@@ -860,22 +860,6 @@ static int writeEnd(PgStore *p, int rc) {
   return rc;
 }
 
-static int versionCol(const statevtab_entity *e) {
-  int i;
-  for (i = 0; i < e->nCol; i++) {
-    if (e->aCol[i].flags & STATEVTAB_COL_VERSION) return i;
-  }
-  return -1;
-}
-
-static int expiresCol(const statevtab_entity *e) {
-  int i;
-  for (i = 0; i < e->nCol; i++) {
-    if (e->aCol[i].flags & STATEVTAB_COL_EXPIRES) return i;
-  }
-  return -1;
-}
-
 /* "k1 = $a AND k2 = $b" for the key of aRow. */
 static void keyWhere(sqlite3_str *s, PgParams *a, const statevtab_entity *e,
                      const statevtab_value *aRow) {
@@ -896,7 +880,7 @@ static void keyWhere(sqlite3_str *s, PgParams *a, const statevtab_entity *e,
 static int clearConflicts(PgTable *t, const statevtab_value *aRow,
                           sqlite3_int64 iRowid, int bReplace) {
   const statevtab_entity *e = t->base.pEntity;
-  int iExp = expiresCol(e);
+  int iExp = sv_entity_col(e, STATEVTAB_COL_EXPIRES);
   sqlite3_str *s;
   PgParams a;
   char *zSql;
@@ -932,7 +916,7 @@ static char *insertSql(PgTable *t, PgParams *a, const statevtab_value *aRow,
                        int eConflict) {
   const statevtab_entity *e = t->base.pEntity;
   sqlite3_str *s = sqlite3_str_new(0);
-  int i, iVer = versionCol(e);
+  int i, iVer = sv_entity_col(e, STATEVTAB_COL_VERSION);
   sqlite3_str_appendf(s, "INSERT INTO %s (", t->zT);
   for (i = 0; i < e->nCol; i++) {
     sqlite3_str_appendf(s, "%s\"%w\"", i ? ", " : "", e->aCol[i].zName);
@@ -999,7 +983,7 @@ static int pgUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
   PgParams a;
   PGresult *res = 0;
   char *zSql;
-  int rc, i, iVer = versionCol(e);
+  int rc, i, iVer = sv_entity_col(e, STATEVTAB_COL_VERSION);
   *pbDone = 0;
   rc = writeBegin(t->p);
   if (rc == SQLITE_OK) {

@@ -358,22 +358,6 @@ static int bindRow(sqlite3_stmt *pStmt, int nCol, const statevtab_value *aRow) {
 
 static const char *azConflict[] = {"ABORT", "IGNORE", "REPLACE"};
 
-static int versionCol(const statevtab_entity *e) {
-  int i;
-  for (i = 0; i < e->nCol; i++) {
-    if (e->aCol[i].flags & STATEVTAB_COL_VERSION) return i;
-  }
-  return -1;
-}
-
-static int expiresCol(const statevtab_entity *e) {
-  int i;
-  for (i = 0; i < e->nCol; i++) {
-    if (e->aCol[i].flags & STATEVTAB_COL_EXPIRES) return i;
-  }
-  return -1;
-}
-
 /*
 ** An expired row is invisible, so it must not block an insert of the same
 ** key: delete it first.
@@ -411,7 +395,7 @@ static int purgeExpired(LocalTable *t, const statevtab_value *aRow, int iExp) {
 char *localInsertSql(LocalTable *t, const char *zSchema, int eConflict) {
   const statevtab_entity *e = t->base.pEntity;
   sqlite3_str *s = sqlite3_str_new(0);
-  int i, iVer = versionCol(e);
+  int i, iVer = sv_entity_col(e, STATEVTAB_COL_VERSION);
   sqlite3_str_appendf(s, "INSERT %s INTO \"%w\".\"%w_data\"(",
                       eConflict == STATEVTAB_CONFLICT_ABORT ? ""
                       : eConflict == STATEVTAB_CONFLICT_IGNORE ? "OR IGNORE"
@@ -437,7 +421,7 @@ static int localInsert(statevtab_table *pTab, const statevtab_value *aRow,
   LocalTable *t = (LocalTable *)pTab;
   const statevtab_entity *e = pTab->pEntity;
   sqlite3_stmt *pStmt;
-  int rc, iExp = expiresCol(e);
+  int rc, iExp = sv_entity_col(e, STATEVTAB_COL_EXPIRES);
   if (iExp >= 0) {
     rc = purgeExpired(t, aRow, iExp);
     if (rc != SQLITE_OK) return rc;
@@ -465,7 +449,7 @@ static int localUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
   LocalTable *t = (LocalTable *)pTab;
   const statevtab_entity *e = pTab->pEntity;
   sqlite3_stmt *pStmt;
-  int rc, i, iVer = versionCol(e), iExp = expiresCol(e);
+  int rc, i, iVer = sv_entity_col(e, STATEVTAB_COL_VERSION), iExp = sv_entity_col(e, STATEVTAB_COL_EXPIRES);
   if (iExp >= 0) {
     /* An expired row is invisible: it must not block the new key. */
     rc = purgeExpired(t, aRow, iExp);
@@ -672,11 +656,9 @@ static int localEof(statevtab_cursor *pCur) {
   return ((LocalCursor *)pCur)->bEof;
 }
 
-static int localColumn(statevtab_cursor *pCur, int iCol,
-                       statevtab_value *pOut) {
-  LocalCursor *c = (LocalCursor *)pCur;
-  sqlite3_stmt *pStmt = c->pScan->pStmt;
-  int i = iCol + 1;
+/* Column i of a stepped statement as a statevtab_value (borrowed). */
+int localReadValue(sqlite3_stmt *pStmt, int i, statevtab_value *pOut) {
+  memset(pOut, 0, sizeof(*pOut));
   pOut->eType = sqlite3_column_type(pStmt, i);
   switch (pOut->eType) {
   case SQLITE_INTEGER:
@@ -698,6 +680,11 @@ static int localColumn(statevtab_cursor *pCur, int iCol,
     break;
   }
   return SQLITE_OK;
+}
+
+static int localColumn(statevtab_cursor *pCur, int iCol,
+                       statevtab_value *pOut) {
+  return localReadValue(((LocalCursor *)pCur)->pScan->pStmt, iCol + 1, pOut);
 }
 
 static sqlite3_value *localColumnValue(statevtab_cursor *pCur, int iCol) {

@@ -71,6 +71,7 @@ int localDbError(LocalStore *p, sqlite3 *db, int rc);
 int prepareKept(LocalTable *t, char *zSql, sqlite3_stmt **ppStmt);
 int bindValue(sqlite3_stmt *pStmt, int i, const statevtab_value *v,
               void (*xDel)(void *));
+int localReadValue(sqlite3_stmt *pStmt, int i, statevtab_value *pOut);
 void localFinalizeAtomic(LocalTable *t);
 void localClosePrivate(LocalStore *p);
 

@@ -322,33 +322,13 @@ static char *colList(const statevtab_entity *e, const char *zPrefix) {
 }
 
 /* Read statement columns iFirst.. into aRow (borrowed from pStmt). */
-static void readRow(sqlite3_stmt *pStmt, int iFirst, int nCol,
-                    statevtab_value *aRow) {
-  int i;
-  for (i = 0; i < nCol; i++) {
-    statevtab_value *v = &aRow[i];
-    int j = iFirst + i;
-    memset(v, 0, sizeof(*v));
-    v->eType = sqlite3_column_type(pStmt, j);
-    switch (v->eType) {
-    case SQLITE_INTEGER:
-      v->i = sqlite3_column_int64(pStmt, j);
-      break;
-    case SQLITE_FLOAT:
-      v->r = sqlite3_column_double(pStmt, j);
-      break;
-    case SQLITE_TEXT:
-      v->z = (const char *)sqlite3_column_text(pStmt, j);
-      v->n = sqlite3_column_bytes(pStmt, j);
-      break;
-    case SQLITE_BLOB:
-      v->z = (const char *)sqlite3_column_blob(pStmt, j);
-      v->n = sqlite3_column_bytes(pStmt, j);
-      break;
-    default:
-      break;
-    }
+static int readRow(sqlite3_stmt *pStmt, int iFirst, int nCol,
+                   statevtab_value *aRow) {
+  int i, rc = SQLITE_OK;
+  for (i = 0; rc == SQLITE_OK && i < nCol; i++) {
+    rc = localReadValue(pStmt, iFirst + i, &aRow[i]);
   }
+  return rc;
 }
 
 static int valueEq(const statevtab_value *v, const unsigned char *z, int n) {

@@ -90,6 +90,7 @@ char *sv_dequote(const char *z, int n);
 extern const statevtab_entity *const sv_aEntity[];
 extern const int sv_nEntity;
 const statevtab_entity *sv_entity_by_module(const char *zModule);
+int sv_entity_col(const statevtab_entity *, unsigned flag);
 
 /* store.c */
 extern const statevtab_store_methods sv_sqlite_store;

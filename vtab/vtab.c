@@ -856,16 +856,13 @@ static int svFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
     }
   }
   /* Rows past their expiry are invisible: add the liveness test. */
-  for (i = 0; i < e->nCol; i++) {
-    if (e->aCol[i].flags & STATEVTAB_COL_EXPIRES) {
-      statevtab_cons *c = &pCur->aCons[nCons++];
-      memset(c, 0, sizeof(*c));
-      c->iCol = i;
-      c->op = STATEVTAB_ALIVE;
-      c->v.eType = SQLITE_INTEGER;
-      c->v.i = sv_now_ms();
-      break;
-    }
+  if ((i = sv_entity_col(e, STATEVTAB_COL_EXPIRES)) >= 0) {
+    statevtab_cons *c = &pCur->aCons[nCons++];
+    memset(c, 0, sizeof(*c));
+    c->iCol = i;
+    c->op = STATEVTAB_ALIVE;
+    c->v.eType = SQLITE_INTEGER;
+    c->v.i = sv_now_ms();
   }
   /* A key lookup finds one row at most: the store need not look further. */
   if ((idxNum & SV_IDX_KEY) && scan.nLimit < 0) scan.nLimit = 1;
