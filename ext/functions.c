@@ -151,14 +151,30 @@ int sv_dead_letters(sv_vtab *p, statevtab_table **ppDead, char **pzErr) {
     }
   } else {
     /* The conventional name.  sv_find_table() connects it when this
-    ** connection has not used it yet; any failure means "none". */
-    char *zName = sqlite3_mprintf("%s.dead_letters", p->zDb);
+    ** connection has not used it yet; any failure means "none".  That
+    ** answer is kept until a table connects or disconnects, or for a second
+    ** (a table another process created), since finding nothing costs a
+    ** failed prepare on every claim. */
+    char *zName;
+    if (p->iNoDeadAt && p->iNoDeadGen == p->pConn->iRegGen &&
+        sv_mono_ms() - p->iNoDeadAt < 1000) {
+      return SQLITE_OK;
+    }
+    zName = sqlite3_mprintf("%s.dead_letters", p->zDb);
     if (!zName) return SQLITE_NOMEM;
     pDead = sv_find_table(p->pConn, zName, "state_dead_letters", &zErr);
     sqlite3_free(zName);
     if (!pDead && !zErr) return SQLITE_NOMEM;
     sqlite3_free(zErr);
-    if (!pDead || pDead->pRef != p->pRef) return SQLITE_OK;
+    if (!pDead || pDead->pRef != p->pRef) {
+      /* (sv_find_table may have connected tables: read the generation
+      ** after it) */
+      p->iNoDeadGen = p->pConn->iRegGen;
+      p->iNoDeadAt = sv_mono_ms();
+      if (p->iNoDeadAt == 0) p->iNoDeadAt = 1;
+      return SQLITE_OK;
+    }
+    p->iNoDeadAt = 0;
   }
   if (pDead->pRef != p->pRef) {
     *pzErr = sqlite3_mprintf("dead letters table '%s' is not on the same "

@@ -248,6 +248,7 @@ static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
     sqlite3_free(t);
     return rc;
   }
+  p->nTable++;
   *ppTab = &t->base;
   return SQLITE_OK;
 }
@@ -276,6 +277,9 @@ static void finalizeAll(LocalTable *t) {
 
 static void localDetach(statevtab_table *pTab) {
   LocalTable *t = (LocalTable *)pTab;
+  /* With its last table the store lets go of the caller's connection, so
+  ** that sqlite3_close() finds no statement of ours. */
+  if (--t->pStore->nTable == 0) localFinalizeCaller(t->pStore);
   finalizeAll(t);
   sqlite3_free(t->zDb);
   sqlite3_free(t->zName);

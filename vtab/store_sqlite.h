@@ -23,12 +23,15 @@ typedef struct LocalPrivate LocalPrivate;
 struct LocalPrivate {
   char *zDb;   /* schema name on the caller's connection */
   sqlite3 *db; /* private connection to the same file */
+  sqlite3_stmt *pBegin, *pCommit, *pRollback; /* kept: parsed once */
   LocalPrivate *pNext;
 };
 
 struct LocalStore {
   statevtab_store base; /* must be first */
   sqlite3 *db;          /* the caller's connection */
+  sqlite3_stmt *pSave, *pRelease, *pUndo; /* SAVEPOINT statevtab_atomic.. */
+  int nTable;           /* tables attached */
   LocalPrivate *pPrivate;
   sv_idgen idgen;       /* ids of rows the store makes (dead letters) */
 };
@@ -56,6 +59,8 @@ struct LocalTable {
   sqlite3_stmt *aAtomic[2][SV_NATOMIC];
   char *azDead[2];        /* dead letters table the DLQ statement names */
   sqlite3_stmt *pJournal; /* PRAGMA journal_mode, on the caller's db */
+  int bWal;               /* the answer of pJournal ... */
+  sqlite3_int64 iWalAt;   /* ... read at this sv_mono_ms() (0: never) */
   char *zOut;             /* text returned by xTake, owned here */
 };
 
@@ -74,6 +79,7 @@ int bindValue(sqlite3_stmt *pStmt, int i, const statevtab_value *v,
 int localReadValue(sqlite3_stmt *pStmt, int i, statevtab_value *pOut);
 void localFinalizeAtomic(LocalTable *t);
 void localClosePrivate(LocalStore *p);
+void localFinalizeCaller(LocalStore *p);
 
 /* store_sqlite_atomic.c: the primitives, installed in sv_sqlite_store. */
 int localClaim(statevtab_table *, statevtab_table *, const statevtab_claim *,

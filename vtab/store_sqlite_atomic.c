@@ -82,35 +82,48 @@ typedef struct LocalTxn {
   const char *zSchema; /* the tables' schema on that connection */
   int iConn;           /* 0: caller's connection, 1: private */
   int bSavepoint;      /* caller's connection: inside our SAVEPOINT */
+  LocalPrivate *pPriv; /* the private connection, when iConn is 1 */
   sqlite3_int64 now;
 } LocalTxn;
 
 /* ------------------------------------------------------- connections */
 
-static int execOn(LocalStore *p, sqlite3 *db, const char *zSql) {
-  int rc = sqlite3_exec(db, zSql, 0, 0, 0);
-  if (rc != SQLITE_OK && rc != SQLITE_NOMEM) {
-    localError(p, "%s", sqlite3_errmsg(db));
-  }
-  return rc;
+/* Finalize the statements kept on the caller's connection (before it can
+** close: the store itself lives until the connection's end). */
+void localFinalizeCaller(LocalStore *p) {
+  sqlite3_finalize(p->pSave);
+  sqlite3_finalize(p->pRelease);
+  sqlite3_finalize(p->pUndo);
+  p->pSave = p->pRelease = p->pUndo = 0;
 }
 
 void localClosePrivate(LocalStore *p) {
   LocalPrivate *q;
+  localFinalizeCaller(p);
   while ((q = p->pPrivate) != 0) {
     p->pPrivate = q->pNext;
+    sqlite3_finalize(q->pBegin);
+    sqlite3_finalize(q->pCommit);
+    sqlite3_finalize(q->pRollback);
     sqlite3_close(q->db);
     sqlite3_free(q->zDb);
     sqlite3_free(q);
   }
 }
 
-/* Is schema zDb of the caller's connection a file in WAL mode? */
+/*
+** Is schema zDb of the caller's connection a file in WAL mode?  The answer
+** is kept for a second: PRAGMA journal_mode is compiled again on every run
+** (it expires itself), and the mode rarely changes.
+*/
+#define SV_WAL_RECHECK_MS 1000
 static int isWalFile(LocalTable *t) {
   sqlite3 *db = t->pStore->db;
   const char *zFile = sqlite3_db_filename(db, t->zDb);
+  sqlite3_int64 now = sv_mono_ms();
   int bWal = 0;
   if (!zFile || !zFile[0]) return 0;
+  if (t->iWalAt && now - t->iWalAt < SV_WAL_RECHECK_MS) return t->bWal;
   if (!t->pJournal) {
     char *zSql = sqlite3_mprintf("PRAGMA \"%w\".journal_mode", t->zDb);
     if (!zSql) return 0;
@@ -124,20 +137,22 @@ static int isWalFile(LocalTable *t) {
   if (sqlite3_step(t->pJournal) == SQLITE_ROW) {
     const char *z = (const char *)sqlite3_column_text(t->pJournal, 0);
     bWal = z && sqlite3_stricmp(z, "wal") == 0;
+    t->bWal = bWal;
+    t->iWalAt = now;
   }
   sqlite3_reset(t->pJournal);
   return bWal;
 }
 
 /* Find or open the private connection to the file of schema zDb. */
-static int privateDb(LocalTable *t, sqlite3 **ppDb) {
+static int privateDb(LocalTable *t, LocalPrivate **ppPriv) {
   LocalStore *p = t->pStore;
   LocalPrivate *q;
   sqlite3 *db = 0;
   int rc, iSync = -1;
   for (q = p->pPrivate; q; q = q->pNext) {
     if (strcmp(q->zDb, t->zDb) == 0) {
-      *ppDb = q->db;
+      *ppPriv = q;
       return SQLITE_OK;
     }
   }
@@ -170,11 +185,26 @@ static int privateDb(LocalTable *t, sqlite3 **ppDb) {
       sqlite3_free(zSql);
     }
   }
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_prepare_v3(db, "BEGIN IMMEDIATE", -1,
+                            SQLITE_PREPARE_PERSISTENT, &q->pBegin, 0);
+  }
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_prepare_v3(db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT,
+                            &q->pCommit, 0);
+  }
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_prepare_v3(db, "ROLLBACK", -1, SQLITE_PREPARE_PERSISTENT,
+                            &q->pRollback, 0);
+  }
   if (rc != SQLITE_OK) {
     if (rc != SQLITE_NOMEM) {
       localError(p, "cannot open a second connection to the database: %s",
                  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     }
+    sqlite3_finalize(q->pBegin);
+    sqlite3_finalize(q->pCommit);
+    sqlite3_finalize(q->pRollback);
     sqlite3_close(db);
     sqlite3_free(q->zDb);
     sqlite3_free(q);
@@ -183,8 +213,25 @@ static int privateDb(LocalTable *t, sqlite3 **ppDb) {
   q->db = db;
   q->pNext = p->pPrivate;
   p->pPrivate = q;
-  *ppDb = db;
+  *ppPriv = q;
   return SQLITE_OK;
+}
+
+/* Run a kept statement (no rows); its error message goes to the store. */
+static int stepKept(LocalStore *p, sqlite3 *db, sqlite3_stmt **pp,
+                    const char *zSql) {
+  int rc = SQLITE_OK;
+  if (!*pp) {
+    rc = sqlite3_prepare_v3(db, zSql, -1, SQLITE_PREPARE_PERSISTENT, pp, 0);
+  }
+  if (rc == SQLITE_OK) {
+    sqlite3_step(*pp);
+    rc = sqlite3_reset(*pp);
+  }
+  if (rc != SQLITE_OK && rc != SQLITE_NOMEM) {
+    localError(p, "%s", sqlite3_errmsg(db));
+  }
+  return rc;
 }
 
 /* Start a primitive's transaction (see the header comment). */
@@ -195,11 +242,12 @@ static int txnBegin(LocalTable *t, LocalTxn *x) {
   x->t = t;
   if (sqlite3_get_autocommit(p->db) &&
       sqlite3_txn_state(p->db, t->zDb) != SQLITE_TXN_WRITE && isWalFile(t)) {
-    rc = privateDb(t, &x->db);
+    rc = privateDb(t, &x->pPriv);
     if (rc != SQLITE_OK) return rc;
+    x->db = x->pPriv->db;
     x->iConn = 1;
     x->zSchema = "main";
-    rc = execOn(p, x->db, "BEGIN IMMEDIATE");
+    rc = stepKept(p, x->db, &x->pPriv->pBegin, "BEGIN IMMEDIATE");
     if ((rc & 0xff) == SQLITE_BUSY) {
       localError(p, "database is locked (waited %d ms for the write lock)",
                  SV_BUSY_TIMEOUT_MS);
@@ -211,7 +259,13 @@ static int txnBegin(LocalTable *t, LocalTxn *x) {
     x->zSchema = t->zDb;
     /* Fails ("SQL statements in progress") inside a caller's writing
     ** statement, which holds the write lock already: join it then. */
-    rc = sqlite3_exec(p->db, "SAVEPOINT statevtab_atomic", 0, 0, 0);
+    if (!p->pSave) {
+      rc = sqlite3_prepare_v3(p->db, "SAVEPOINT statevtab_atomic", -1,
+                              SQLITE_PREPARE_PERSISTENT, &p->pSave, 0);
+      if (rc != SQLITE_OK) return rc;
+    }
+    sqlite3_step(p->pSave);
+    rc = sqlite3_reset(p->pSave);
     if (rc == SQLITE_NOMEM) return rc;
     x->bSavepoint = rc == SQLITE_OK;
   }
@@ -223,22 +277,28 @@ static int txnBegin(LocalTable *t, LocalTxn *x) {
 static int txnEnd(LocalTxn *x, int rc) {
   LocalStore *p = x->t->pStore;
   if (x->iConn == 1) {
+    LocalPrivate *q = x->pPriv;
     if (rc == SQLITE_OK) {
-      rc = execOn(p, x->db, "COMMIT");
-      if (rc != SQLITE_OK) sqlite3_exec(x->db, "ROLLBACK", 0, 0, 0);
+      rc = stepKept(p, x->db, &q->pCommit, "COMMIT");
+      if (rc != SQLITE_OK) {
+        sqlite3_step(q->pRollback);
+        sqlite3_reset(q->pRollback);
+      }
     } else {
-      sqlite3_exec(x->db, "ROLLBACK", 0, 0, 0);
+      sqlite3_step(q->pRollback);
+      sqlite3_reset(q->pRollback);
     }
   } else if (x->bSavepoint) {
     if (rc != SQLITE_OK) {
-      sqlite3_exec(x->db, "ROLLBACK TO statevtab_atomic", 0, 0, 0);
+      char *zKeep = p->base.zErrMsg; /* the error that made us undo */
+      p->base.zErrMsg = 0;
+      stepKept(p, x->db, &p->pUndo, "ROLLBACK TO statevtab_atomic");
+      sqlite3_free(p->base.zErrMsg);
+      p->base.zErrMsg = zKeep;
     }
     {
-      int rc2 = sqlite3_exec(x->db, "RELEASE statevtab_atomic", 0, 0, 0);
-      if (rc == SQLITE_OK && rc2 != SQLITE_OK) {
-        localError(p, "%s", sqlite3_errmsg(x->db));
-        rc = rc2;
-      }
+      int rc2 = stepKept(p, x->db, &p->pRelease, "RELEASE statevtab_atomic");
+      if (rc == SQLITE_OK && rc2 != SQLITE_OK) rc = rc2;
     }
   }
   return rc;
@@ -591,9 +651,11 @@ static int reap(LocalTxn *x, LocalTable *pDead, const statevtab_value *pQueue) {
   static const statevtab_value nul = {SQLITE_NULL, 0, 0, 0, 0};
   while (rc == SQLITE_OK && bMore) {
     sqlite3_stmt *p = STMT(x, SA_REAP, &rc,
+                           /* '+': walk the lease_expires_at index,
+                           ** which holds only the expired leases here */
                            "SELECT rowid, attempts >= max_attempts FROM "
-                           "\"%w\".\"%w_data\" WHERE state = 'claimed' AND "
-                           "lease_expires_at <= ?1 AND queue = ?2 LIMIT 64",
+                           "\"%w\".\"%w_data\" WHERE +state = 'claimed' AND "
+                           "lease_expires_at <= ?1 AND +queue = ?2 LIMIT 64",
                            x->zSchema, t->zName);
     if (!p) return rc;
     sqlite3_bind_int64(p, 1, x->now);

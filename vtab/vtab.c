@@ -500,6 +500,7 @@ static int vtabInit(sqlite3 *db, void *pAux, int argc, const char *const *argv,
   sqlite3_free(zStoreOwned);
   p->pNext = p->pConn->pTables;
   p->pConn->pTables = p;
+  p->pConn->iRegGen++;
   *ppVtab = &p->base;
   return SQLITE_OK;
 
@@ -529,6 +530,7 @@ static int svConnect(sqlite3 *db, void *pAux, int argc,
 
 static void unregister(sv_vtab *p) {
   sv_vtab **pp;
+  p->pConn->iRegGen++;
   for (pp = &p->pConn->pTables; *pp; pp = &(*pp)->pNext) {
     if (*pp == p) {
       *pp = p->pNext;
