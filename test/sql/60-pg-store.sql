@@ -80,3 +80,10 @@ INSERT INTO t0 VALUES (state_now());
 SELECT state_wait('tasks', 'wq', 30000);
 SELECT state_now() - (SELECT ms FROM t0) < 20000;
 SELECT name FROM state_claim('tasks', 'wq', 'w');
+
+-- 60.9 DROP TABLE of a SQLite table backed by PostgreSQL only disconnects:
+-- the shared rows stay for the other tables (and processes) naming them
+SELECT count(*) > 0 FROM tasks2;
+DROP TABLE tasks2;
+SELECT count(*) > 0 FROM tasks;
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) > 0 FROM \"$STATEVTAB_TEST_NS\".tasks"
