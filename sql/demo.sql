@@ -59,9 +59,17 @@ SELECT length(state_signal('signals', 'order-42', 'approved', '{"by": "bob"}')) 
        state_take('signals', 'order-42', 'approved') AS taken_again;
 
 .print ''
-.print '== 7. feature flags live in a table too'
+.print '== 7. feature flags, evaluated in SQL with Unleash semantics'
 INSERT INTO flags(name, enabled, description, rollout) VALUES ('new-checkout', 1, 'the new flow', 30);
-SELECT name, enabled, rollout, strategies FROM flags;
+INSERT INTO flags(name, enabled, strategies, variants) VALUES ('banner', 1,
+  '[{"name":"default","constraints":[{"contextName":"country","operator":"IN","values":["NO","SE"]}]}]',
+  '[{"name":"blue","weight":500},{"name":"green","weight":500}]');
+WITH RECURSIVE users(id) AS (SELECT 1 UNION ALL SELECT id + 1 FROM users WHERE id < 1000)
+SELECT count(*) AS users_in_30pct_rollout FROM users
+ WHERE state_flag('flags', 'new-checkout', json_object('userId', users.id));
+SELECT state_flag('flags', 'banner', '{"userId":"7","properties":{"country":"NO"}}') AS banner_no,
+       state_flag('flags', 'banner', '{"userId":"7","properties":{"country":"DE"}}') AS banner_de,
+       json_extract(state_variant('flags', 'banner', '{"userId":"7","properties":{"country":"NO"}}'), '$.name') AS variant;
 
 .print ''
 .print 'Done. Bad input is an SQL error that names the problem, e.g. a payload'
