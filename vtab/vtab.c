@@ -490,6 +490,17 @@ static int vtabInit(sqlite3 *db, void *pAux, int argc, const char *const *argv,
 
   rc = declareTable(db, p->pEntity);
   if (rc != SQLITE_OK) goto error;
+  if (p->pConn->eEnc == 0) {
+    sqlite3_stmt *pEnc = 0;
+    p->pConn->eEnc = 2;
+    if (sqlite3_prepare_v2(db, "PRAGMA encoding", -1, &pEnc, 0) == SQLITE_OK &&
+        sqlite3_step(pEnc) == SQLITE_ROW &&
+        sqlite3_stricmp((const char *)sqlite3_column_text(pEnc, 0), "UTF-8") ==
+            0) {
+      p->pConn->eEnc = 1;
+    }
+    sqlite3_finalize(pEnc);
+  }
   /* We resolve OR IGNORE / OR REPLACE ourselves (sqlite3_vtab_on_conflict). */
   sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
   /* State is not for views and triggers: a database file from an untrusted
@@ -899,7 +910,38 @@ static int svColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
   if (m->xColumnValue) {
     sqlite3_value *pVal = m->xColumnValue(pCur->pCur, i);
     if (pVal) {
-      sqlite3_result_value(ctx, pVal);
+      /* Not sqlite3_result_value(): for text it reallocates the result's
+      ** buffer on every row, where sqlite3_result_text() reuses it.  (The
+      ** value belongs to a statement of this same connection, whose mutex
+      ** we hold, so reading it here is safe.) */
+      switch (sqlite3_value_type(pVal)) {
+      case SQLITE_INTEGER:
+        sqlite3_result_int64(ctx, sqlite3_value_int64(pVal));
+        break;
+      case SQLITE_FLOAT:
+        sqlite3_result_double(ctx, sqlite3_value_double(pVal));
+        break;
+      case SQLITE_TEXT: {
+        /* In a UTF-8 database the text's bytes are its blob (SQLite's
+        ** TEXT-to-BLOB conversion is "no change"), and reading them so
+        ** spares the copy that nul-terminating would cost on every row. */
+        const unsigned char *z =
+            p->pConn->eEnc == 1 ? sqlite3_value_blob(pVal)
+                                : sqlite3_value_text(pVal);
+        int n = sqlite3_value_bytes(pVal);
+        if (!z && n > 0) return SQLITE_NOMEM;
+        sqlite3_result_text(ctx, z ? (const char *)z : "", n,
+                            SQLITE_TRANSIENT);
+        break;
+      }
+      case SQLITE_BLOB:
+        sqlite3_result_blob(ctx, sqlite3_value_blob(pVal),
+                            sqlite3_value_bytes(pVal), SQLITE_TRANSIENT);
+        break;
+      default:
+        sqlite3_result_null(ctx);
+        break;
+      }
       return SQLITE_OK;
     }
   }
