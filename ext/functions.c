@@ -100,6 +100,16 @@ int sv_arg_table(sv_conn *pConn, const char *zFunc, sqlite3_value *pArg,
   return SQLITE_ERROR;
 }
 
+/* The result of a primitive that answers 0 or 1: v, or the store's error. */
+static void intResult(sqlite3_context *ctx, const char *zF, sv_vtab *p, int rc,
+                      int v) {
+  if (rc != SQLITE_OK) {
+    storeFail(ctx, zF, p, rc);
+  } else {
+    sqlite3_result_int(ctx, v);
+  }
+}
+
 /* sv_arg_table for a scalar function: reports the error itself. */
 static sv_vtab *argTable(sqlite3_context *ctx, const char *zFunc,
                          sqlite3_value *pArg, const char *zKind) {
@@ -392,11 +402,7 @@ static void fnComplete(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   rc = M(p)->xComplete(p->pTab, &id, iToken, &result, &bOk);
-  if (rc != SQLITE_OK) {
-    storeFail(ctx, zF, p, rc);
-  } else {
-    sqlite3_result_int(ctx, bOk);
-  }
+  intResult(ctx, zF, p, rc, bOk);
 }
 
 /* state_fail(tasks, id, token, error [, retry_in_ms]) -> 'retry' | 'dead' |
@@ -447,11 +453,7 @@ static void pauseOrResume(sqlite3_context *ctx, sqlite3_value **argv,
   if (!p || !NEED(ctx, zF, p, xPause) || !argText(ctx, zF, "queue", argv[1], &q))
     return;
   rc = M(p)->xPause(p->pTab, &q, bPause, &bChanged);
-  if (rc != SQLITE_OK) {
-    storeFail(ctx, zF, p, rc);
-  } else {
-    sqlite3_result_int(ctx, bChanged);
-  }
+  intResult(ctx, zF, p, rc, bChanged);
 }
 
 static void fnPause(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
@@ -474,11 +476,7 @@ static void fnPaused(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (!p || !NEED(ctx, zF, p, xPaused) || !argText(ctx, zF, "queue", argv[1], &q))
     return;
   rc = M(p)->xPaused(p->pTab, &q, &b);
-  if (rc != SQLITE_OK) {
-    storeFail(ctx, zF, p, rc);
-  } else {
-    sqlite3_result_int(ctx, b);
-  }
+  intResult(ctx, zF, p, rc, b);
 }
 
 /* ------------------------------------------------------------ leases */
@@ -518,11 +516,7 @@ static void fnRelease(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   rc = M(p)->xLeaseRelease(p->pTab, &name, &owner, &bOk);
-  if (rc != SQLITE_OK) {
-    storeFail(ctx, zF, p, rc);
-  } else {
-    sqlite3_result_int(ctx, bOk);
-  }
+  intResult(ctx, zF, p, rc, bOk);
 }
 
 /* state_incr(counters, scope, name [, delta]) -> new value */
@@ -637,11 +631,7 @@ static void fnProgress(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     rc = M(p)->xProgress(p->pTab, &id, &json, &bOk);
     sqlite3_free(zMin);
   }
-  if (rc != SQLITE_OK) {
-    storeFail(ctx, zF, p, rc);
-  } else {
-    sqlite3_result_int(ctx, bOk);
-  }
+  intResult(ctx, zF, p, rc, bOk);
 }
 
 /* state_wait(tasks, queue, timeout_ms) -> 1 when a task of the queue is
@@ -658,11 +648,7 @@ static void fnWait(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   rc = M(p)->xWait(p->pTab, &q, iTimeout, &bReady);
-  if (rc != SQLITE_OK) {
-    storeFail(ctx, zF, p, rc);
-  } else {
-    sqlite3_result_int(ctx, bReady);
-  }
+  intResult(ctx, zF, p, rc, bReady);
 }
 
 #define META (SQLITE_UTF8 | SQLITE_INNOCUOUS)
