@@ -87,3 +87,7 @@ SELECT count(*) > 0 FROM tasks2;
 DROP TABLE tasks2;
 SELECT count(*) > 0 FROM tasks;
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) > 0 FROM \"$STATEVTAB_TEST_NS\".tasks"
+
+-- 60.10 the connection names itself: application_name defaults to statevtab
+-- (passed as libpq's fallback_application_name: a URL's own value wins)
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'statevtab'"
