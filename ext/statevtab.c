@@ -29,6 +29,9 @@ static const statevtab_store_methods *const aBuiltinStore[] = {
 #ifdef HAVE_POSTGRES
     &sv_pg_store,
 #endif
+#ifdef HAVE_REDIS
+    &sv_redis_store,
+#endif
 };
 
 #ifdef _WIN32

@@ -634,21 +634,6 @@ static void pgCloseCursor(statevtab_cursor *pCur) {
   sqlite3_free(c);
 }
 
-/* Parse all of z[0..n) as an integer (1) or a real (2); 0 if neither. */
-static int parseNumber(const char *z, int n, sqlite3_int64 *pi, double *pr) {
-  char zBuf[64];
-  char *zEnd;
-  if (n <= 0 || n >= (int)sizeof(zBuf)) return 0;
-  memcpy(zBuf, z, (size_t)n);
-  zBuf[n] = 0;
-  if (zBuf[0] == ' ' || zBuf[n - 1] == ' ') return 0;
-  *pi = strtoll(zBuf, &zEnd, 10);
-  if (*zEnd == 0) return 1;
-  *pr = strtod(zBuf, &zEnd);
-  if (*zEnd == 0) return 2;
-  return 0;
-}
-
 /*
 ** Append the SQL of constraint c on column pCol, binding its value, as
 ** SQLite would compare it: the value takes the column's affinity when it
@@ -679,7 +664,7 @@ static void consSql(sqlite3_str *s, PgParams *a, const statevtab_column *pCol,
     double r = 0;
     int t = v->eType == SQLITE_INTEGER ? 1
             : v->eType == SQLITE_FLOAT ? 2
-                                       : parseNumber(v->z, v->n, &i, &r);
+                                       : sv_parse_number(v->z, v->n, &i, &r);
     if (v->eType == SQLITE_INTEGER) i = v->i;
     if (v->eType == SQLITE_FLOAT) r = v->r;
     if (t == 0) {
@@ -778,45 +763,12 @@ static int pgEof(statevtab_cursor *pCur) {
 /* Decode field j of row i as column pCol's type. */
 static void decode(PGresult *res, int i, int j, const statevtab_column *pCol,
                    statevtab_value *v) {
-  const char *z;
-  int n;
   memset(v, 0, sizeof(*v));
   if (PQgetisnull(res, i, j)) {
     v->eType = SQLITE_NULL;
     return;
   }
-  z = PQgetvalue(res, i, j);
-  n = PQgetlength(res, i, j);
-  switch (pCol->eType) {
-  case STATEVTAB_INT:
-  case STATEVTAB_BOOL:
-    v->eType = SQLITE_INTEGER;
-    v->i = strtoll(z, 0, 10);
-    break;
-  case STATEVTAB_NUM: {
-    sqlite3_int64 iv = 0;
-    double r = 0;
-    int t = parseNumber(z, n, &iv, &r);
-    /* As SQLite's NUMERIC affinity: an integral real is an integer. */
-    if (t == 2 && r == (double)(sqlite3_int64)r && r > -9e15 && r < 9e15) {
-      t = 1;
-      iv = (sqlite3_int64)r;
-    }
-    if (t == 1) {
-      v->eType = SQLITE_INTEGER;
-      v->i = iv;
-    } else {
-      v->eType = SQLITE_FLOAT;
-      v->r = r;
-    }
-    break;
-  }
-  default:
-    v->eType = SQLITE_TEXT;
-    v->z = z;
-    v->n = n;
-    break;
-  }
+  sv_decode_text(PQgetvalue(res, i, j), PQgetlength(res, i, j), pCol, v);
 }
 
 static int pgColumn(statevtab_cursor *pCur, int iCol, statevtab_value *pOut) {

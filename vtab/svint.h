@@ -90,6 +90,11 @@ char *sv_json_minify(const char *z, int n);
 int sv_json_valid(const char *z, int n);
 char *sv_redact_url(const char *zUrl);
 char *sv_dequote(const char *z, int n);
+int sv_parse_number(const char *z, int n, sqlite3_int64 *pi, double *pr);
+void sv_decode_text(const char *z, int n, const statevtab_column *,
+                    statevtab_value *);
+int sv_cons_match(const statevtab_column *, const statevtab_cons *,
+                  const statevtab_value *);
 
 /* entities.c */
 extern const statevtab_entity *const sv_aEntity[];
@@ -101,6 +106,9 @@ int sv_entity_col(const statevtab_entity *, unsigned flag);
 extern const statevtab_store_methods sv_sqlite_store;
 #ifdef HAVE_POSTGRES
 extern const statevtab_store_methods sv_pg_store;
+#endif
+#ifdef HAVE_REDIS
+extern const statevtab_store_methods sv_redis_store;
 #endif
 int sv_register_scheme(sv_conn *, const statevtab_store_methods *);
 int sv_store_acquire(sv_conn *, const char *zUrl, sv_storeref **ppRef,

@@ -6,6 +6,7 @@
 */
 #include "svint.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <sys/time.h>
 #include <time.h>
@@ -368,4 +369,131 @@ char *sv_json_minify(const char *z, int n) {
   }
   zOut[j] = 0;
   return zOut;
+}
+
+/* ------------------------------------------------ values for stores */
+
+/* Parse all of z[0..n) as an integer (1) or a real (2); 0 if neither. */
+int sv_parse_number(const char *z, int n, sqlite3_int64 *pi, double *pr) {
+  char zBuf[64];
+  char *zEnd;
+  if (n <= 0 || n >= (int)sizeof(zBuf)) return 0;
+  memcpy(zBuf, z, (size_t)n);
+  zBuf[n] = 0;
+  if (zBuf[0] == ' ' || zBuf[n - 1] == ' ') return 0;
+  errno = 0;
+  *pi = strtoll(zBuf, &zEnd, 10);
+  if (*zEnd == 0 && errno == 0) return 1;
+  *pr = strtod(zBuf, &zEnd);
+  if (*zEnd == 0) return 2;
+  return 0;
+}
+
+/*
+** Decode z[0..n), a stored value's text, as a value of column pCol: INTEGER
+** columns as integers, NUMERIC as an integer when integral (as SQLite's
+** NUMERIC affinity does), text as text pointing into z.
+*/
+void sv_decode_text(const char *z, int n, const statevtab_column *pCol,
+                    statevtab_value *v) {
+  memset(v, 0, sizeof(*v));
+  switch (pCol->eType) {
+  case STATEVTAB_INT:
+  case STATEVTAB_BOOL:
+    v->eType = SQLITE_INTEGER;
+    v->i = strtoll(z, 0, 10);
+    break;
+  case STATEVTAB_NUM: {
+    sqlite3_int64 iv = 0;
+    double r = 0;
+    int t = sv_parse_number(z, n, &iv, &r);
+    if (t == 2 && r == (double)(sqlite3_int64)r && r > -9e15 && r < 9e15) {
+      t = 1;
+      iv = (sqlite3_int64)r;
+    }
+    if (t == 1) {
+      v->eType = SQLITE_INTEGER;
+      v->i = iv;
+    } else {
+      v->eType = SQLITE_FLOAT;
+      v->r = r;
+    }
+    break;
+  }
+  default:
+    v->eType = SQLITE_TEXT;
+    v->z = z;
+    v->n = n;
+    break;
+  }
+}
+
+/* Compare numbers a and b (INTEGER or FLOAT values): <0, 0, >0. */
+static int numCompare(const statevtab_value *a, const statevtab_value *b) {
+  if (a->eType == SQLITE_INTEGER && b->eType == SQLITE_INTEGER) {
+    return a->i < b->i ? -1 : a->i > b->i;
+  } else {
+    double x = a->eType == SQLITE_INTEGER ? (double)a->i : a->r;
+    double y = b->eType == SQLITE_INTEGER ? (double)b->i : b->r;
+    return x < y ? -1 : x > y;
+  }
+}
+
+/*
+** Does column value x (of column pCol, as a store decodes it) satisfy
+** constraint c, compared as SQLite compares a value with a column of the
+** column's declared type?  For stores that filter rows themselves.
+*/
+int sv_cons_match(const statevtab_column *pCol, const statevtab_cons *c,
+                  const statevtab_value *x) {
+  const statevtab_value *v = &c->v;
+  statevtab_value w;
+  char zBuf[64];
+  int cmp, bNum = pCol->eType == STATEVTAB_INT ||
+                  pCol->eType == STATEVTAB_BOOL ||
+                  pCol->eType == STATEVTAB_NUM;
+  if (c->op == STATEVTAB_ALIVE) {
+    return x->eType == SQLITE_NULL || numCompare(x, v) > 0;
+  }
+  if (v->eType == SQLITE_NULL) {
+    return c->op == STATEVTAB_IS && x->eType == SQLITE_NULL;
+  }
+  if (x->eType == SQLITE_NULL) return 0;
+  if (v->eType == SQLITE_BLOB) {
+    cmp = -1; /* every number and text sorts before a blob */
+  } else if (bNum) {
+    w = *v;
+    if (v->eType == SQLITE_TEXT) {
+      int t = sv_parse_number(v->z, v->n, &w.i, &w.r);
+      w.eType = t == 1 ? SQLITE_INTEGER : t == 2 ? SQLITE_FLOAT : SQLITE_TEXT;
+    }
+    cmp = w.eType == SQLITE_TEXT ? -1 : numCompare(x, &w);
+  } else {
+    const char *z = v->z;
+    int n = v->n, k;
+    if (v->eType == SQLITE_INTEGER) {
+      sqlite3_snprintf(sizeof(zBuf), zBuf, "%lld", v->i);
+      z = zBuf;
+      n = (int)strlen(zBuf);
+    } else if (v->eType == SQLITE_FLOAT) {
+      sqlite3_snprintf(sizeof(zBuf), zBuf, "%!.15g", v->r);
+      z = zBuf;
+      n = (int)strlen(zBuf);
+    }
+    k = (x->n && n) ? memcmp(x->z, z, (size_t)(x->n < n ? x->n : n)) : 0;
+    cmp = k ? k : (x->n < n ? -1 : x->n > n);
+  }
+  switch (c->op) {
+  case STATEVTAB_EQ:
+  case STATEVTAB_IS:
+    return cmp == 0;
+  case STATEVTAB_LT:
+    return cmp < 0;
+  case STATEVTAB_LE:
+    return cmp <= 0;
+  case STATEVTAB_GT:
+    return cmp > 0;
+  default:
+    return cmp >= 0;
+  }
 }

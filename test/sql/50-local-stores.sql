@@ -1,15 +1,24 @@
 -- 50-local-stores: which stores this build has, as the local-store run
--- sees them: the build test/run makes (PostgreSQL built in, Redis not yet).
+-- sees them: the build test/run makes (PostgreSQL and Redis built in).
 -- Re-bless when that changes.  Local store only.
 
 -- 53.1 the stores built in
 SELECT substr(statevtab_debug(), instr(statevtab_debug(), char(10) || 'stores ') + 1);
 
--- 53.2 a store that is not compiled in is named, and its URL not echoed
-CREATE VIRTUAL TABLE t1 USING state_tasks(store='redis://127.0.0.1:6379/0');
-CREATE VIRTUAL TABLE t1 USING state_tasks(store='redis://user:s3cret@127.0.0.1/0', prefix='p:');
+-- 53.2 an unreachable Redis server (port 1: nothing listens; no such
+-- socket) is SQLITE_CANTOPEN naming the URL, the password redacted; TLS and
+-- malformed URLs and parameters are named errors
+CREATE VIRTUAL TABLE t1 USING state_tasks(store='redis://127.0.0.1:1/0');
+CREATE VIRTUAL TABLE t1 USING state_tasks(store='redis://user:s3cret@127.0.0.1:1/0', prefix='p:');
+CREATE VIRTUAL TABLE t1 USING state_tasks(store='redis://:s3cret@127.0.0.1:1');
 CREATE VIRTUAL TABLE t1 USING state_tasks(store='rediss://host:6380');
-CREATE VIRTUAL TABLE t1 USING state_tasks(store='unix:/run/redis.sock');
+CREATE VIRTUAL TABLE t1 USING state_tasks(store='unix:/nonexistent/redis.sock');
+CREATE VIRTUAL TABLE t1 USING state_tasks(store='unix:relative.sock');
+CREATE VIRTUAL TABLE t1 USING state_tasks(store='redis://127.0.0.1:99999/0');
+CREATE VIRTUAL TABLE t1 USING state_tasks(store='redis://127.0.0.1:1/zero');
+CREATE VIRTUAL TABLE t1 USING state_tasks(store='redis://u:s3cret@127.0.0.1:1/0?timeout=5');
+CREATE VIRTUAL TABLE t1 USING state_tasks(store='redis://127.0.0.1:1/0?command_timeout=-1');
+CREATE VIRTUAL TABLE t1 USING state_tasks(store='redis:///0');
 SELECT count(*) FROM t1;
 
 -- 53.2b an unreachable PostgreSQL server (port 1: nothing listens) is

@@ -1,0 +1,948 @@
+-- sql/redis.lua -- the server side of statevtab's Redis store.
+--
+-- One script, loaded once per connection (SCRIPT LOAD, then EVALSHA; the
+-- store loads it again on NOSCRIPT).  ARGV[1] names the operation; KEYS[1]
+-- is the namespace's base, "{<prefix>}", so that every key of a namespace
+-- hashes to one Redis Cluster slot.  vtab/store_redis.c prepends a table S
+-- describing the eight entities (generated from vtab/entities.c), so the
+-- column lists live in one place.
+--
+-- KEY LAYOUT (B = "{<prefix>}", <kind> = tasks, kv, leases, ...)
+--   B<kind>:seq                 counter: row handles (rowids) are INCRBY'd
+--   B<kind>:r:<rid>             hash: one row; a field per non-NULL column,
+--                               plus _v, a write stamp (+1 on every write)
+--   B<kind>:all                 zset: every rid (score = rid)
+--   B<kind>:key                 hash: encoded key -> rid (uniqueness)
+--   B<kind>:i:<col>:<value>     set: rids whose text column <col> = value
+--   B<kind>:z:<col>             zset: rids scored by integer column <col>
+--   Btasks:dd                   hash: encoded (queue, idempotency_key) -> rid
+--   Btasks:wait:<queue>         zset: pending tasks scored by run_at
+--   Btasks:ready:<queue>        zset (lex): pending tasks already due, member
+--                               <priority><run_at><id> (sortable encoding)
+--   Btasks:lq:<queue>           zset: claimed tasks scored by lease expiry
+--   Btasks:ln:<name>            zset: the same by task name (limits)
+--   Btasks:paused               hash: paused queue -> paused_at
+--   Bdead_letters:idseq         counter: ids of dead letters
+-- An encoded key is the key column's text, or for two columns
+-- "<length of the first>:<first><second>".  Values are stored as text:
+-- integers in decimal, reals with 17 significant digits, text as its bytes.
+
+local B = KEYS[1]
+local OP = ARGV[1]
+local now_us
+do
+  local t = redis.call('TIME')
+  now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local NOW = math.floor(now_us / 1000)
+
+-- An integer as decimal text (tostring would use an exponent).
+local function I(x)
+  return string.format('%.0f', x)
+end
+
+local function hgetall(k)
+  local a = redis.call('HGETALL', k)
+  if #a == 0 then
+    return nil
+  end
+  local r = {}
+  for i = 1, #a, 2 do
+    r[a[i]] = a[i + 1]
+  end
+  return r
+end
+
+local function encKey(e, row)
+  if #e.key == 1 then
+    return row[e.key[1]] or ''
+  end
+  local a = row[e.key[1]] or ''
+  return #a .. ':' .. a .. (row[e.key[2]] or '')
+end
+
+local function encDd(row)
+  local q = row.queue or ''
+  return #q .. ':' .. q .. row.idempotency_key
+end
+
+-- Sortable text of a decimal integer: 20 bytes, byte order = numeric order.
+local function encInt(s)
+  s = s or '0'
+  if string.sub(s, 1, 1) == '-' then
+    local d = string.rep('0', 20 - #s) .. string.sub(s, 2)
+    d = string.gsub(d, '%d', function(c)
+      return string.char(105 - string.byte(c))
+    end)
+    return '0' .. d
+  end
+  return '1' .. string.rep('0', 19 - #s) .. s
+end
+
+local function readyMember(row)
+  return encInt(row.priority) .. encInt(row.run_at) .. row.id
+end
+
+-- Remove (bAdd false) or add the index entries of one row.
+local function index(base, kind, rid, row, bAdd)
+  local e = S[kind]
+  local p = base .. kind
+  if bAdd then
+    redis.call('ZADD', p .. ':all', rid, rid)
+    redis.call('HSET', p .. ':key', encKey(e, row), rid)
+  else
+    redis.call('ZREM', p .. ':all', rid)
+    local k = encKey(e, row)
+    if redis.call('HGET', p .. ':key', k) == rid then
+      redis.call('HDEL', p .. ':key', k)
+    end
+  end
+  for _, c in ipairs(e.tidx) do
+    local v = row[c]
+    if v then
+      redis.call(bAdd and 'SADD' or 'SREM', p .. ':i:' .. c .. ':' .. v, rid)
+    end
+  end
+  for _, c in ipairs(e.nidx) do
+    local v = row[c]
+    if v then
+      if bAdd then
+        redis.call('ZADD', p .. ':z:' .. c, tonumber(v), rid)
+      else
+        redis.call('ZREM', p .. ':z:' .. c, rid)
+      end
+    end
+  end
+  if kind == 'tasks' then
+    local q = row.queue or ''
+    if row.idempotency_key then
+      local k = encDd(row)
+      if bAdd then
+        redis.call('HSET', p .. ':dd', k, rid)
+      elseif redis.call('HGET', p .. ':dd', k) == rid then
+        redis.call('HDEL', p .. ':dd', k)
+      end
+    end
+    if row.state == 'pending' then
+      if bAdd then
+        redis.call('ZADD', p .. ':wait:' .. q, tonumber(row.run_at), rid)
+      else
+        redis.call('ZREM', p .. ':wait:' .. q, rid)
+        redis.call('ZREM', p .. ':ready:' .. q, readyMember(row))
+      end
+    elseif row.state == 'claimed' and row.lease_expires_at then
+      if bAdd then
+        local x = tonumber(row.lease_expires_at)
+        redis.call('ZADD', p .. ':lq:' .. q, x, rid)
+        redis.call('ZADD', p .. ':ln:' .. row.name, x, rid)
+      else
+        redis.call('ZREM', p .. ':lq:' .. q, rid)
+        redis.call('ZREM', p .. ':ln:' .. row.name, rid)
+      end
+    end
+  end
+end
+
+-- Write row (a table column -> text) as row rid, replacing old.
+local function writeRow(base, kind, rid, row, old)
+  local k = base .. kind .. ':r:' .. rid
+  if old then
+    index(base, kind, rid, old, false)
+  end
+  row._v = I(tonumber(old and old._v or 0) + 1)
+  redis.call('DEL', k)
+  local a = {}
+  for c, v in pairs(row) do
+    a[#a + 1] = c
+    a[#a + 1] = v
+  end
+  redis.call('HSET', k, unpack(a))
+  index(base, kind, rid, row, true)
+end
+
+local function deleteRow(base, kind, rid, old)
+  index(base, kind, rid, old, false)
+  redis.call('DEL', base .. kind .. ':r:' .. rid)
+end
+
+local function copy(row)
+  local r = {}
+  for c, v in pairs(row) do
+    r[c] = v
+  end
+  return r
+end
+
+-- The row as the flat list the client reads: rid, _v, then every column.
+local function flat(kind, rid, row, out)
+  out[#out + 1] = rid
+  out[#out + 1] = row._v or '0'
+  for _, c in ipairs(S[kind].cols) do
+    out[#out + 1] = row[c] or false
+  end
+end
+
+local function jsonStr(s)
+  s = string.gsub(s, '[%c"\\]', function(c)
+    if c == '"' then
+      return '\\"'
+    elseif c == '\\' then
+      return '\\\\'
+    elseif c == '\n' then
+      return '\\n'
+    elseif c == '\t' then
+      return '\\t'
+    elseif c == '\r' then
+      return '\\r'
+    end
+    return string.format('\\u%04x', string.byte(c))
+  end)
+  return '"' .. s .. '"'
+end
+
+-- The full task as JSON text, columns in order, JSON columns nested.
+local function taskJson(row)
+  local e = S.tasks
+  local a = {}
+  for i, c in ipairs(e.cols) do
+    local v = row[c]
+    local j
+    if v == nil then
+      j = 'null'
+    elseif e.ty[i] == 'j' then
+      j = v
+    elseif e.ty[i] == 't' then
+      j = jsonStr(v)
+    else
+      j = v
+    end
+    a[#a + 1] = jsonStr(c) .. ':' .. j
+  end
+  return '{' .. table.concat(a, ',') .. '}'
+end
+
+-- A time-ordered id (UUIDv7 layout): milliseconds, then a counter.
+local function newId(base)
+  local n = redis.call('INCR', base .. 'dead_letters:idseq')
+  local h = string.format('%012x', NOW)
+  local s = string.format('%015x', n % 0x1000000000000000)
+  return string.sub(h, 1, 8) .. '-' .. string.sub(h, 9, 12) .. '-7' ..
+           string.sub(s, 1, 3) .. '-8' .. string.sub(s, 4, 6) .. '-' ..
+           string.sub(s, 7, 15) .. '000'
+end
+
+local function nextRid(base, kind)
+  return I(redis.call('INCR', base .. kind .. ':seq'))
+end
+
+-- Mark task rid dead (keeping its error unless err) and, when bDead, write
+-- its dead letter.
+local function die(base, rid, row, err, reason, bDead)
+  local t = copy(row)
+  t.state = 'dead'
+  if err then
+    t.error = err
+  end
+  t.completed_at = I(NOW)
+  t.updated_at = I(NOW)
+  t.lease_owner = nil
+  t.lease_expires_at = nil
+  writeRow(base, 'tasks', rid, t, row)
+  if bDead then
+    local d = {
+      id = newId(base),
+      task_id = t.id,
+      queue = t.queue,
+      name = t.name,
+      payload = t.payload,
+      attempts = t.attempts,
+      reason = reason,
+      task = taskJson(t),
+      died_at = I(NOW)
+    }
+    local drid = nextRid(base, 'dead_letters')
+    writeRow(base, 'dead_letters', drid, d, nil)
+  end
+end
+
+local function taskById(id)
+  local rid = redis.call('HGET', B .. 'tasks:key', id)
+  if not rid then
+    return nil
+  end
+  local row = hgetall(B .. 'tasks:r:' .. rid)
+  if not row then
+    return nil
+  end
+  return rid, row
+end
+
+-- The claimed task rid with token tok, or nil.
+local function held(id, tok)
+  local rid, row = taskById(id)
+  if rid and row.state == 'claimed' and row.lease_token == tok then
+    return rid, row
+  end
+  return nil
+end
+
+local function complete(id, tok, res)
+  local rid, row = held(id, tok)
+  if not rid then
+    return false
+  end
+  local t = copy(row)
+  t.state = 'completed'
+  t.result = res
+  t.completed_at = I(NOW)
+  t.updated_at = I(NOW)
+  t.lease_owner = nil
+  t.lease_expires_at = nil
+  writeRow(B, 'tasks', rid, t, row)
+  return true
+end
+
+-- Optional text argument: "" is NULL, "=..." a value.
+local function opt(s)
+  if s == nil or s == '' then
+    return nil
+  end
+  return string.sub(s, 2)
+end
+
+local ops = {}
+
+-- Claim (see statevtab_claim in statevtab.h).  ARGV: worker, lease_ms, n,
+-- dead(0/1), nQueue, queues..., nName, names..., tags JSON ("" none),
+-- nLimit, (key, isQueue, max)..., nComplete, (id, token, result)...
+-- Returns nStale, (id, token) per stale completion, then per claimed row
+-- its flat list.
+function ops.claim()
+  local i = 2
+  local function arg()
+    i = i + 1
+    return ARGV[i - 1]
+  end
+  local worker, lease, n, bDead = arg(), tonumber(arg()), tonumber(arg()),
+                                  arg() == '1'
+  local queues, names, nameSet, limits = {}, {}, nil, {}
+  for _ = 1, tonumber(arg()) do
+    queues[#queues + 1] = arg()
+  end
+  local nn = tonumber(arg())
+  if nn > 0 then
+    nameSet = {}
+    for _ = 1, nn do
+      nameSet[arg()] = true
+    end
+  end
+  local tags = opt(arg())
+  if tags then
+    tags = cjson.decode(tags)
+  end
+  for _ = 1, tonumber(arg()) do
+    limits[#limits + 1] = {key = arg(), q = arg() == '1', max = tonumber(arg())}
+  end
+  local out = {0}
+  for _ = 1, tonumber(arg()) do
+    local id, tok, res = arg(), arg(), opt(arg())
+    if not complete(id, tok, res) then
+      out[1] = out[1] + 1
+      out[#out + 1] = id
+      out[#out + 1] = tok
+    end
+  end
+  local paused = {}
+  for _, q in ipairs(queues) do
+    paused[q] = redis.call('HEXISTS', B .. 'tasks:paused', q) == 1
+  end
+  -- Expired leases: dead once attempts are used up, else runnable again;
+  -- then tasks whose run_at came move from wait to ready.
+  for _, q in ipairs(queues) do
+    if not paused[q] then
+      for _, rid in ipairs(redis.call('ZRANGEBYSCORE', B .. 'tasks:lq:' .. q,
+                                      '-inf', NOW)) do
+        local row = hgetall(B .. 'tasks:r:' .. rid)
+        if row and row.state == 'claimed' then
+          if tonumber(row.attempts) >= tonumber(row.max_attempts) then
+            die(B, rid, row, nil, 'lease expired', bDead)
+          else
+            local t = copy(row)
+            t.state = 'pending'
+            t.lease_owner = nil
+            t.lease_expires_at = nil
+            t.updated_at = I(NOW)
+            writeRow(B, 'tasks', rid, t, row)
+          end
+        else
+          redis.call('ZREM', B .. 'tasks:lq:' .. q, rid)
+        end
+      end
+      for _, rid in ipairs(redis.call('ZRANGEBYSCORE', B .. 'tasks:wait:' .. q,
+                                      '-inf', NOW)) do
+        local row = hgetall(B .. 'tasks:r:' .. rid)
+        redis.call('ZREM', B .. 'tasks:wait:' .. q, rid)
+        if row and row.state == 'pending' then
+          redis.call('ZADD', B .. 'tasks:ready:' .. q, 0, readyMember(row))
+        end
+      end
+    end
+  end
+  if n <= 0 then
+    return out
+  end
+  -- Walk the ready sets of the queues in (priority, run_at, id) order.
+  local heads = {}
+  for _, q in ipairs(queues) do
+    if not paused[q] then
+      heads[#heads + 1] = {q = q, buf = {}, pos = 1, off = 0, done = false}
+    end
+  end
+  local function peek(h)
+    if h.pos > #h.buf and not h.done then
+      h.buf = redis.call('ZRANGEBYLEX', B .. 'tasks:ready:' .. h.q, '-', '+',
+                         'LIMIT', h.off, 64)
+      h.off = h.off + #h.buf
+      h.pos = 1
+      if #h.buf < 64 then
+        h.done = true
+      end
+    end
+    return h.buf[h.pos]
+  end
+  local used = {}
+  local taken = 0
+  while taken < n do
+    local best, bm
+    for _, h in ipairs(heads) do
+      local m = peek(h)
+      if m and (not bm or m < bm) then
+        best, bm = h, m
+      end
+    end
+    if not best then
+      break
+    end
+    best.pos = best.pos + 1
+    local id = string.sub(bm, 41)
+    local rid = redis.call('HGET', B .. 'tasks:key', id)
+    local row = rid and hgetall(B .. 'tasks:r:' .. rid)
+    local ok = row and row.state == 'pending' and row.queue == best.q
+    if ok and readyMember(row) ~= bm then
+      ok = false
+    end
+    if not ok then
+      -- A stale entry (the task changed behind the index): drop it.
+      redis.call('ZREM', B .. 'tasks:ready:' .. best.q, bm)
+      best.off = best.off - 1
+    else
+      if nameSet and not nameSet[row.name] then
+        ok = false
+      end
+      if ok and tags then
+        local okj, have = pcall(cjson.decode, row.tags or '[]')
+        if not okj or type(have) ~= 'table' then
+          ok = false
+        else
+          for _, want in ipairs(tags) do
+            local found = false
+            for _, h in ipairs(have) do
+              if h == want then
+                found = true
+                break
+              end
+            end
+            if not found then
+              ok = false
+              break
+            end
+          end
+        end
+      end
+      if ok then
+        for k, l in ipairs(limits) do
+          if (l.q and row.queue == l.key) or (not l.q and row.name == l.key) then
+            if not used[k] then
+              used[k] = redis.call('ZCOUNT', B .. (l.q and 'tasks:lq:' or
+                                                   'tasks:ln:') .. l.key,
+                                   '(' .. I(NOW), '+inf')
+            end
+            if used[k] >= l.max then
+              ok = false
+            end
+          end
+        end
+      end
+      if ok then
+        for k, l in ipairs(limits) do
+          if (l.q and row.queue == l.key) or (not l.q and row.name == l.key) then
+            used[k] = used[k] + 1
+          end
+        end
+        local t = copy(row)
+        t.state = 'claimed'
+        t.lease_owner = worker
+        t.lease_token = I(tonumber(row.lease_token or 0) + 1)
+        t.lease_expires_at = I(NOW + lease)
+        t.attempts = I(tonumber(row.attempts or 0) + 1)
+        t.updated_at = I(NOW)
+        writeRow(B, 'tasks', rid, t, row)
+        best.off = best.off - 1
+        flat('tasks', rid, t, out)
+        taken = taken + 1
+      end
+    end
+  end
+  return out
+end
+
+-- ARGV: id, token, lease_ms.  The new expiry, or nil.
+function ops.renew()
+  local rid, row = held(ARGV[2], ARGV[3])
+  if not rid then
+    return false
+  end
+  local t = copy(row)
+  t.lease_expires_at = I(NOW + tonumber(ARGV[4]))
+  t.updated_at = I(NOW)
+  writeRow(B, 'tasks', rid, t, row)
+  return t.lease_expires_at
+end
+
+-- ARGV: id, token, result ("" NULL, "=json").  1 or 0.
+function ops.complete()
+  return complete(ARGV[2], ARGV[3], opt(ARGV[4])) and 1 or 0
+end
+
+-- ARGV: id, token, error ("" NULL, "=text"), retry_ms ("" default),
+-- jitter in [0, 1), dead (0/1).  'retry', 'dead' or nil (stale).
+function ops.fail()
+  local rid, row = held(ARGV[2], ARGV[3])
+  if not rid then
+    return false
+  end
+  local err = opt(ARGV[4])
+  local att = tonumber(row.attempts)
+  if att >= tonumber(row.max_attempts) then
+    die(B, rid, row, err, err, ARGV[7] == '1')
+    return 'dead'
+  end
+  local retry = tonumber(ARGV[5])
+  if not retry then
+    local d = 1000
+    for _ = 2, math.max(att, 1) do
+      if d < 3600000 then
+        d = d * 2
+      end
+    end
+    d = math.min(d, 3600000)
+    local h = math.floor(d / 2)
+    retry = h + math.floor(tonumber(ARGV[6]) * (h + 1))
+  end
+  local t = copy(row)
+  t.state = 'pending'
+  t.run_at = I(NOW + retry)
+  t.error = err
+  t.updated_at = I(NOW)
+  t.lease_owner = nil
+  t.lease_expires_at = nil
+  writeRow(B, 'tasks', rid, t, row)
+  return 'retry'
+end
+
+-- ARGV: name, owner, ttl_ms.  The fencing token or nil.  Tokens are
+-- max(previous + 1, server time in microseconds): they grow even across a
+-- loss of the data (a restart without persistence), as long as the
+-- server's clock does not go back.
+function ops.lease()
+  local name, owner, ttl = ARGV[2], ARGV[3], tonumber(ARGV[4])
+  local rid = redis.call('HGET', B .. 'leases:key', name)
+  local row = rid and hgetall(B .. 'leases:r:' .. rid)
+  if row and tonumber(row.expires_at) > NOW and tonumber(row.depth) > 0 then
+    if row.owner ~= owner then
+      return false
+    end
+    local t = copy(row)
+    t.depth = I(tonumber(row.depth) + 1)
+    t.expires_at = I(NOW + ttl)
+    writeRow(B, 'leases', rid, t, row)
+    return t.token
+  end
+  local tok = now_us
+  if row and tonumber(row.token) + 1 > tok then
+    tok = tonumber(row.token) + 1
+  end
+  local t = {name = name, owner = owner, token = I(tok), depth = '1',
+             expires_at = I(NOW + ttl), acquired_at = I(NOW)}
+  if not row then
+    rid = nextRid(B, 'leases')
+  end
+  writeRow(B, 'leases', rid, t, row)
+  return t.token
+end
+
+-- ARGV: name, owner.  1 released one level, 0 not held by owner.
+function ops.release()
+  local rid = redis.call('HGET', B .. 'leases:key', ARGV[2])
+  local row = rid and hgetall(B .. 'leases:r:' .. rid)
+  if not row or row.owner ~= ARGV[3] or tonumber(row.expires_at) <= NOW or
+    tonumber(row.depth) <= 0 then
+    return 0
+  end
+  local t = copy(row)
+  t.depth = I(tonumber(row.depth) - 1)
+  if tonumber(row.depth) <= 1 then
+    t.expires_at = I(NOW)
+  end
+  writeRow(B, 'leases', rid, t, row)
+  return 1
+end
+
+-- ARGV: scope, name, delta (decimal text), isReal (0/1).  The new value.
+function ops.incr()
+  local scope, name, delta = ARGV[2], ARGV[3], ARGV[4]
+  local key = #scope .. ':' .. scope .. name
+  local rid = redis.call('HGET', B .. 'counters:key', key)
+  local row = rid and hgetall(B .. 'counters:r:' .. rid)
+  local t
+  if row then
+    t = copy(row)
+  else
+    rid = nextRid(B, 'counters')
+    t = {scope = scope, name = name, value = '0'}
+  end
+  local cur = t.value
+  if ARGV[5] == '0' and not string.find(cur, '[%.eEnN]') then
+    -- Integers add exactly (64-bit) through a scratch key.
+    local k = B .. 'counters:tmp'
+    redis.call('SET', k, cur)
+    local ok = pcall(redis.call, 'INCRBY', k, delta)
+    local v = redis.call('GET', k)
+    redis.call('DEL', k)
+    if not ok then
+      return redis.error_reply('integer overflow')
+    end
+    t.value = v
+  else
+    t.value = string.format('%.17g', tonumber(cur) + tonumber(delta))
+  end
+  t.updated_at = I(NOW)
+  writeRow(B, 'counters', rid, t, row)
+  return t.value
+end
+
+-- ARGV: execution_id, name.  The oldest unconsumed payload ('{}' when
+-- sent without one), now consumed; nil when none.
+function ops.take()
+  local best, brow
+  for _, rid in ipairs(redis.call('SMEMBERS', B .. 'signals:i:execution_id:' ..
+                                  ARGV[2])) do
+    local row = hgetall(B .. 'signals:r:' .. rid)
+    if row and row.name == ARGV[3] and not row.consumed_at and
+      row.execution_id == ARGV[2] then
+      if not brow or tonumber(row.created_at) < tonumber(brow.created_at) or
+        (tonumber(row.created_at) == tonumber(brow.created_at) and row.id <
+          brow.id) then
+        best, brow = rid, row
+      end
+    end
+  end
+  if not best then
+    return false
+  end
+  local t = copy(brow)
+  t.consumed_at = I(NOW)
+  writeRow(B, 'signals', best, t, brow)
+  return brow.payload or '{}'
+end
+
+-- ARGV: execution id, JSON entry (minified).  1, or 0 when no such row.
+function ops.progress()
+  local rid = redis.call('HGET', B .. 'executions:key', ARGV[2])
+  local row = rid and hgetall(B .. 'executions:r:' .. rid)
+  if not row then
+    return 0
+  end
+  local t = copy(row)
+  local p = row.progress or '[]'
+  if string.match(p, '^%s*%[%s*%]%s*$') then
+    t.progress = '[' .. ARGV[3] .. ']'
+  else
+    t.progress = string.gsub(p, '%]%s*$', '') .. ',' .. ARGV[3] .. ']'
+  end
+  t.updated_at = I(NOW)
+  writeRow(B, 'executions', rid, t, row)
+  return 1
+end
+
+-- ARGV: queue, 1 pause / 0 resume.  1 when it changed.
+function ops.pause()
+  if ARGV[3] == '1' then
+    return redis.call('HSETNX', B .. 'tasks:paused', ARGV[2], I(NOW))
+  end
+  return redis.call('HDEL', B .. 'tasks:paused', ARGV[2])
+end
+
+function ops.paused()
+  return redis.call('HEXISTS', B .. 'tasks:paused', ARGV[2])
+end
+
+-- ARGV: queue.  {1 runnable / 0, ms until the next run_at or lease expiry
+-- (-1 none)}.
+function ops.runnable()
+  local q = ARGV[2]
+  if redis.call('HEXISTS', B .. 'tasks:paused', q) == 1 then
+    return {0, -1}
+  end
+  if redis.call('ZCARD', B .. 'tasks:ready:' .. q) > 0 then
+    return {1, 0}
+  end
+  local nxt = -1
+  for _, k in ipairs({'tasks:wait:', 'tasks:lq:'}) do
+    local a = redis.call('ZRANGE', B .. k .. q, 0, 0, 'WITHSCORES')
+    if #a > 0 then
+      local d = tonumber(a[2]) - NOW
+      if d <= 0 then
+        return {1, 0}
+      end
+      if nxt < 0 or d < nxt then
+        nxt = d
+      end
+    end
+  end
+  return {0, I(nxt)}
+end
+
+-- Rows of one kind.  ARGV: kind, mode, mode arguments, then the column
+-- names wanted.  Modes: key <enc> | set <key suffix> | zset <col> <min> <max>
+-- | all | rids <n> <rid>...  Returns per row: rid, _v, the columns.
+function ops.scan()
+  local kind, mode = ARGV[2], ARGV[3]
+  local p = B .. kind
+  local rids, i
+  if mode == 'key' then
+    local r = redis.call('HGET', p .. ':key', ARGV[4])
+    rids = r and {r} or {}
+    i = 5
+  elseif mode == 'set' then
+    rids = redis.call('SMEMBERS', p .. ':i:' .. ARGV[4])
+    i = 5
+  elseif mode == 'zset' then
+    rids = redis.call('ZRANGEBYSCORE', p .. ':z:' .. ARGV[4], ARGV[5], ARGV[6])
+    i = 7
+  elseif mode == 'rids' then
+    local n = tonumber(ARGV[4])
+    rids = {}
+    for k = 1, n do
+      rids[k] = ARGV[4 + k]
+    end
+    i = 5 + n
+  else
+    rids = redis.call('ZRANGE', p .. ':all', 0, -1)
+    i = 4
+  end
+  local fields = {'_v'}
+  for k = i, #ARGV do
+    fields[#fields + 1] = ARGV[k]
+  end
+  local out = {}
+  for _, rid in ipairs(rids) do
+    local v = redis.call('HMGET', p .. ':r:' .. rid, unpack(fields))
+    if v[1] then
+      out[#out + 1] = rid
+      for k = 1, #v do
+        out[#out + 1] = v[k]
+      end
+    end
+  end
+  return out
+end
+
+-- For a write about to be buffered: the rid holding key <enc> of <kind>
+-- (or of the tasks' (queue, idempotency_key) when ARGV[4] = 'dd'), with
+-- its _v; nothing when none or expired.  ARGV: kind, enc, 'key'|'dd', now.
+function ops.owner()
+  local kind = ARGV[2]
+  local rid = redis.call('HGET', B .. kind .. ':' .. ARGV[4], ARGV[3])
+  if not rid then
+    return {}
+  end
+  local e = S[kind]
+  if e.exp then
+    local x = redis.call('HGET', B .. kind .. ':r:' .. rid, e.exp)
+    if x and tonumber(x) <= tonumber(ARGV[5]) then
+      return {}
+    end
+  end
+  return {rid}
+end
+
+-- Reserve n row handles of kind: the first of them.
+function ops.rids()
+  local last = redis.call('INCRBY', B .. ARGV[2] .. ':seq', ARGV[3])
+  return I(last - tonumber(ARGV[3]) + 1)
+end
+
+-- A transaction's writes, checked together and then applied, or none.
+-- ARGV: nOps, then per op: base, kind, 'I'|'U'|'D', conflict 'a'|'i'|'r',
+-- rid, stamp (the _v the client read, "" none), client time (ms), a mask
+-- of '1' (value) and '0' (NULL) per column, then for I and U one value per
+-- column.
+-- Returns {'ok', done per op} or {'err', 'constraint'|'conflict', op index,
+-- detail}.
+function ops.write()
+  local nOps = tonumber(ARGV[2])
+  local simRow, simKey, simDd = {}, {}, {}
+  local acts = {}
+  local done = {'ok'}
+  local function getRow(base, kind, rid)
+    local rk = base .. kind .. ':r:' .. rid
+    local r = simRow[rk]
+    if r ~= nil then
+      return r or nil
+    end
+    r = hgetall(rk)
+    simRow[rk] = r or false
+    return r
+  end
+  local function getMap(base, kind, map, sim, enc)
+    local kk = base .. kind .. '\0' .. enc
+    local o = sim[kk]
+    if o ~= nil then
+      return o or nil
+    end
+    o = redis.call('HGET', base .. kind .. ':' .. map, enc)
+    sim[kk] = o or false
+    return o or nil
+  end
+  local function simDel(base, kind, rid, old)
+    local e = S[kind]
+    simRow[base .. kind .. ':r:' .. rid] = false
+    simKey[base .. kind .. '\0' .. encKey(e, old)] = false
+    if kind == 'tasks' and old.idempotency_key then
+      simDd[base .. kind .. '\0' .. encDd(old)] = false
+    end
+    acts[#acts + 1] = {'d', base, kind, rid}
+  end
+  local function simPut(base, kind, rid, row, old)
+    local e = S[kind]
+    if old then
+      simKey[base .. kind .. '\0' .. encKey(e, old)] = false
+      if kind == 'tasks' and old.idempotency_key then
+        simDd[base .. kind .. '\0' .. encDd(old)] = false
+      end
+    end
+    simRow[base .. kind .. ':r:' .. rid] = row
+    simKey[base .. kind .. '\0' .. encKey(e, row)] = rid
+    if kind == 'tasks' and row.idempotency_key then
+      simDd[base .. kind .. '\0' .. encDd(row)] = rid
+    end
+    acts[#acts + 1] = {'w', base, kind, rid, row}
+  end
+  -- The live row other than rid holding the key (or dedupe key) of row.
+  local function holder(base, kind, rid, row, map, sim, enc, tnow)
+    local h = getMap(base, kind, map, sim, enc)
+    if not h or h == rid then
+      return nil
+    end
+    local hr = getRow(base, kind, h)
+    if not hr then
+      return nil
+    end
+    local e = S[kind]
+    if e.exp and hr[e.exp] and tonumber(hr[e.exp]) <= tnow then
+      simDel(base, kind, h, hr) -- expired: invisible, and in the way
+      return nil
+    end
+    return h, hr
+  end
+  local i = 3
+  for k = 1, nOps do
+    local base, kind, typ, mode, rid, stamp, tnow, mask = ARGV[i],
+      ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5],
+      tonumber(ARGV[i + 6]), ARGV[i + 7]
+    local e = S[kind]
+    i = i + 8
+    local row
+    if typ ~= 'D' then
+      row = {}
+      for j, c in ipairs(e.cols) do
+        if string.byte(mask, j) == 49 then
+          row[c] = ARGV[i]
+        end
+        i = i + 1
+      end
+    end
+    local old = getRow(base, kind, rid)
+    local ok = 1
+    if stamp ~= '' and (not old or old._v ~= stamp) then
+      return {'err', 'conflict', k, kind}
+    end
+    if typ == 'D' then
+      if old then
+        simDel(base, kind, rid, old)
+      end
+    else
+      if typ == 'U' and not old then
+        ok = 0
+      end
+      local kh, khr
+      local dh, dhr
+      if ok == 1 then
+        kh, khr = holder(base, kind, rid, row, 'key', simKey, encKey(e, row),
+                         tnow)
+        if kind == 'tasks' and row.idempotency_key then
+          dh, dhr = holder(base, kind, rid, row, 'dd', simDd, encDd(row), tnow)
+        end
+      end
+      if ok == 1 and (kh or dh) then
+        if mode == 'i' then
+          ok = 0
+        elseif mode == 'r' then
+          if kh then
+            simDel(base, kind, kh, khr)
+          end
+          if dh and dh ~= kh then
+            simDel(base, kind, dh, dhr)
+          end
+        elseif kh or typ == 'U' then
+          return {'err', 'constraint', k, kh and 'key' or 'dd'}
+        else
+          ok = 0 -- idempotent insert: an existing (queue, key) wins
+        end
+      end
+      if ok == 1 then
+        if e.ver then
+          if old then
+            row[e.ver] = I(tonumber(old[e.ver] or 0) + 1)
+          elseif not row[e.ver] then
+            row[e.ver] = '1'
+          end
+        end
+        row._v = old and old._v or nil
+        simPut(base, kind, rid, row, old)
+      end
+    end
+    done[#done + 1] = ok
+  end
+  for _, a in ipairs(acts) do
+    local base, kind, rid = a[2], a[3], a[4]
+    local old = hgetall(base .. kind .. ':r:' .. rid)
+    if a[1] == 'd' then
+      if old then
+        deleteRow(base, kind, rid, old)
+      end
+    else
+      local row = copy(a[5])
+      row._v = nil
+      writeRow(base, kind, rid, row, old)
+    end
+  end
+  return done
+end
+
+local f = ops[OP]
+if not f then
+  return redis.error_reply('statevtab: unknown operation ' .. tostring(OP))
+end
+return f()

@@ -1,0 +1,2237 @@
+/*
+** 2026-11-22
+**
+** store_redis.c -- the Redis store (hiredis).
+**
+**   CREATE VIRTUAL TABLE tasks USING state_tasks(
+**       store='redis://127.0.0.1:6379/0', prefix='shop:');
+**   CREATE VIRTUAL TABLE tasks USING state_tasks(store='env:STATE_REDIS');
+**   CREATE VIRTUAL TABLE tasks USING state_tasks(
+**       store='unix:/run/redis.sock?db=2&command_timeout=2000');
+**
+** HOW IT WORKS
+**
+** One hiredis connection per store (database connection and URL).  A
+** table's rows live under its namespace, the base "{<prefix>}" (default
+** prefix "statevtab:"): every SQLite table, in any process, that names the
+** same server and prefix sees the same rows, and the hash tag puts every key
+** of a namespace in one Redis Cluster slot.  The key layout is written down
+** at the top of sql/redis.lua: rows are hashes, the key and the indexed
+** columns have hashes, sets and sorted sets of their own, so that a
+** pushed-down equality or time range never SCANs the keyspace.
+**
+** Every operation that touches more than one key is one call of one Lua
+** script (sql/redis.lua, embedded at build time, behind a prologue made
+** from the entity descriptors): loaded with SCRIPT LOAD when the connection
+** opens, run with EVALSHA, loaded again on NOSCRIPT.  The script reads the
+** server's clock (TIME).  Every command is an argv array
+** (redisCommandArgv): user data is never formatted into a command.
+**
+** Rows are filtered here, exactly as SQLite compares (sv_cons_match): the
+** script returns the candidates of the best index (key, text index, time
+** range, or all rows) and this file keeps those that satisfy every
+** constraint.
+**
+** Writes: INSERT, UPDATE and DELETE are kept in a log and sent at the end of
+** the statement (autocommit) or at COMMIT, as one script call inside
+** MULTI/EXEC that checks every write first and then applies all of them, or
+** none.  Reads inside the transaction see the log on top of the server's
+** rows.  Each row has a write stamp (_v); an UPDATE or DELETE carries the
+** stamp of the row it read, and the commit fails with SQLITE_BUSY when
+** another connection changed the row since, so that UPDATE ... WHERE
+** version = ? is a true compare-and-set.  Savepoints are marks in the log.
+** Uniqueness is checked when a statement runs (against the server and the
+** log) and again at commit.
+**
+** A lost connection fails the statement in flight with SQLITE_IOERR; a
+** reply slower than the command timeout fails it too and drops the
+** connection; the next statement reconnects.
+*/
+#include "svint.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/time.h>
+
+static const char zRdScript[] =
+#include "redis_lua.h"
+    ;
+
+#define RD_PREFIX "statevtab:"
+#define RD_CONNECT_MS 5000
+#define RD_COMMAND_MS 10000
+#define RD_RID_BLOCK 64
+
+typedef struct RdTable RdTable;
+
+/* One buffered write. */
+typedef struct RdOp {
+  RdTable *t;
+  char cType; /* 'I', 'U', 'D' */
+  char cMode; /* 'a' abort, 'i' ignore, 'r' replace */
+  sqlite3_int64 iRid;
+  sqlite3_int64 iStamp;  /* _v of the row as read, or -1 */
+  sqlite3_int64 iNow;    /* client time of the write (expiry checks) */
+  statevtab_value *aRow; /* own copy (rowCopy), NULL for 'D' */
+} RdOp;
+
+typedef struct RdStore {
+  statevtab_store base; /* must be first */
+  sqlite3 *db;
+  char *zSafe; /* URL, password redacted */
+  char *zHost; /* TCP host, or NULL */
+  int iPort;
+  char *zSock;         /* unix socket path, or NULL */
+  char *zUser, *zPass; /* AUTH, or NULL */
+  int iDb;
+  int iConnMs, iCmdMs; /* timeouts */
+  redisContext *c;     /* NULL while disconnected */
+  char *zScript;       /* prologue + sql/redis.lua */
+  char zSha[48];       /* its SHA1 */
+  int bTxn;            /* xBegin seen */
+  unsigned iGen;       /* +1 at every commit/rollback */
+  int nOp, nOpAlloc;
+  RdOp *aOp; /* the write log */
+  int nSave, nSaveAlloc;
+  int *aSave; /* log length at each savepoint */
+} RdStore;
+
+/* What a transaction read of one row: its write stamp and version. */
+typedef struct RdSeen {
+  sqlite3_int64 iRid, iStamp, iVer;
+  unsigned iGen;
+} RdSeen;
+
+struct RdTable {
+  statevtab_table base; /* must be first */
+  RdStore *p;
+  char *zBase; /* "{prefix}" */
+  char *zPrefix;
+  sqlite3_int64 iRidNext, iRidEnd; /* reserved row handles */
+  RdSeen *aSeen; /* open addressing on iRid, nSeenAlloc a power of 2 */
+  int nSeen, nSeenAlloc;
+  redisReply *pOut; /* reply holding the last out-value */
+};
+
+typedef struct RdRow {
+  sqlite3_int64 iRid, iStamp;
+  statevtab_value *a;
+} RdRow;
+
+typedef struct RdCursor {
+  statevtab_cursor base; /* must be first */
+  redisReply *reply;
+  statevtab_value *aVal; /* nCol values per server row */
+  RdRow *aRow;
+  int nRow, iRow;
+  statevtab_value **apOwn; /* overlay row copies */
+  int nOwn;
+} RdCursor;
+
+extern const statevtab_store_methods sv_redis_store;
+
+/* --------------------------------------------------------------- errors */
+
+static void rdError(RdStore *p, const char *zFmt, ...) {
+  va_list ap;
+  va_start(ap, zFmt);
+  sqlite3_free(p->base.zErrMsg);
+  p->base.zErrMsg = sqlite3_vmprintf(zFmt, ap);
+  va_end(ap);
+}
+
+/* --------------------------------------------------------------- argv */
+
+typedef struct RdArgs {
+  int n, nAlloc;
+  const char **az;
+  size_t *an;
+  char **apOwn;
+  int nOwn, nOwnAlloc;
+  int rc;
+} RdArgs;
+
+static void argsFree(RdArgs *a) {
+  int i;
+  for (i = 0; i < a->nOwn; i++)
+    sqlite3_free(a->apOwn[i]);
+  sqlite3_free(a->apOwn);
+  sqlite3_free(a->az);
+  sqlite3_free(a->an);
+  memset(a, 0, sizeof(*a));
+}
+
+/* Append z[0..n), borrowed: it must outlive the command. */
+static void argN(RdArgs *a, const char *z, size_t n) {
+  if (a->rc != SQLITE_OK)
+    return;
+  if (a->n >= a->nAlloc) {
+    int nNew = a->nAlloc ? a->nAlloc * 2 : 32;
+    const char **az = sqlite3_realloc64(a->az, sizeof(char *) * (size_t)nNew);
+    size_t *an =
+        az ? sqlite3_realloc64(a->an, sizeof(size_t) * (size_t)nNew) : 0;
+    if (az)
+      a->az = az;
+    if (!az || !an) {
+      a->rc = SQLITE_NOMEM;
+      return;
+    }
+    a->an = an;
+    a->nAlloc = nNew;
+  }
+  a->az[a->n] = z ? z : "";
+  a->an[a->n] = z ? n : 0;
+  a->n++;
+}
+
+static void argZ(RdArgs *a, const char *z) { argN(a, z, strlen(z)); }
+
+/* Append z (from sqlite3_malloc; NULL means out of memory), owned. */
+static void argOwn(RdArgs *a, char *z) {
+  if (a->rc == SQLITE_OK && !z)
+    a->rc = SQLITE_NOMEM;
+  if (a->rc == SQLITE_OK && a->nOwn >= a->nOwnAlloc) {
+    int nNew = a->nOwnAlloc ? a->nOwnAlloc * 2 : 16;
+    char **ap = sqlite3_realloc64(a->apOwn, sizeof(char *) * (size_t)nNew);
+    if (!ap) {
+      a->rc = SQLITE_NOMEM;
+    } else {
+      a->apOwn = ap;
+      a->nOwnAlloc = nNew;
+    }
+  }
+  if (a->rc != SQLITE_OK) {
+    sqlite3_free(z);
+    return;
+  }
+  a->apOwn[a->nOwn++] = z;
+  argZ(a, z);
+}
+
+static void argInt(RdArgs *a, sqlite3_int64 i) {
+  argOwn(a, sqlite3_mprintf("%lld", i));
+}
+
+/* A value as the store keeps it: integers in decimal, reals with 17
+** digits, text and blobs as their bytes (NULL: empty). */
+static void argVal(RdArgs *a, const statevtab_value *v) {
+  switch (v->eType) {
+  case SQLITE_INTEGER:
+    argInt(a, v->i);
+    break;
+  case SQLITE_FLOAT:
+    argOwn(a, sqlite3_mprintf("%!.17g", v->r));
+    break;
+  case SQLITE_TEXT:
+  case SQLITE_BLOB:
+    argN(a, v->z, (size_t)v->n);
+    break;
+  default:
+    argN(a, "", 0);
+    break;
+  }
+}
+
+/* An optional value: "" for NULL, else "=" and its text. */
+static void argOpt(RdArgs *a, const statevtab_value *v) {
+  if (v->eType == SQLITE_TEXT || v->eType == SQLITE_BLOB) {
+    char *z = sqlite3_malloc64((sqlite3_uint64)v->n + 2);
+    if (z) {
+      z[0] = '=';
+      if (v->n)
+        memcpy(z + 1, v->z, (size_t)v->n);
+      z[v->n + 1] = 0;
+    }
+    argOwn(a, z);
+    if (a->rc == SQLITE_OK)
+      a->an[a->n - 1] = (size_t)v->n + 1;
+  } else if (v->eType == SQLITE_INTEGER) {
+    argOwn(a, sqlite3_mprintf("=%lld", v->i));
+  } else if (v->eType == SQLITE_FLOAT) {
+    argOwn(a, sqlite3_mprintf("=%!.17g", v->r));
+  } else {
+    argN(a, "", 0); /* NULL */
+  }
+}
+
+/* ----------------------------------------------------------- connection */
+
+static struct timeval msTime(int ms) {
+  struct timeval tv;
+  tv.tv_sec = ms / 1000;
+  tv.tv_usec = (ms % 1000) * 1000;
+  return tv;
+}
+
+static void rdDrop(RdStore *p) {
+  if (p->c)
+    redisFree(p->c);
+  p->c = 0;
+}
+
+/*
+** The statement in flight failed on the transport: say why, drop the
+** connection (hiredis contexts are dead after an error); the next
+** statement reconnects.
+*/
+static int rdIoError(RdStore *p) {
+  int bTimeout = p->c && p->c->err == REDIS_ERR_IO &&
+                 (errno == EAGAIN || errno == EWOULDBLOCK);
+  if (bTimeout) {
+    rdError(p, "redis: no reply from %s within %d ms (command timeout)",
+            p->zSafe, p->iCmdMs);
+  } else {
+    rdError(p, "redis: connection lost (%s): %s", p->zSafe,
+            p->c && p->c->errstr[0] ? p->c->errstr : "closed");
+  }
+  rdDrop(p);
+  return SQLITE_IOERR;
+}
+
+/*
+** Between commands the server has nothing to say: a readable socket means
+** it closed the connection (a restart).  Then reconnect before using it:
+** nothing is lost and nothing is sent twice.
+*/
+static int rdLive(RdStore *p) {
+  struct pollfd fd;
+  fd.fd = p->c->fd;
+  fd.events = POLLIN;
+  fd.revents = 0;
+  if (fd.fd < 0)
+    return 0;
+  return poll(&fd, 1, 0) == 0;
+}
+
+static int rdLoadScript(RdStore *p);
+
+static int rdConnect(RdStore *p, int bOpen) {
+  struct timeval tv = msTime(p->iConnMs);
+  redisReply *r;
+  int rc = SQLITE_OK;
+  rdDrop(p);
+  p->c = p->zSock ? redisConnectUnixWithTimeout(p->zSock, tv)
+                  : redisConnectWithTimeout(p->zHost, p->iPort, tv);
+  if (!p->c)
+    return SQLITE_NOMEM;
+  if (p->c->err) {
+    rdError(p, "redis: cannot connect to %s: %s", p->zSafe, p->c->errstr);
+    rdDrop(p);
+    return bOpen ? SQLITE_CANTOPEN : SQLITE_IOERR;
+  }
+  redisSetTimeout(p->c, msTime(p->iCmdMs));
+  if (p->zPass) {
+    const char *az[3];
+    size_t an[3];
+    int n = 0;
+    az[n] = "AUTH";
+    an[n++] = 4;
+    if (p->zUser) {
+      az[n] = p->zUser;
+      an[n++] = strlen(p->zUser);
+    }
+    az[n] = p->zPass;
+    an[n++] = strlen(p->zPass);
+    r = redisCommandArgv(p->c, n, az, an);
+    if (!r)
+      return rdIoError(p);
+    if (r->type == REDIS_REPLY_ERROR) {
+      rdError(p, "redis: authentication failed for %s: %.*s", p->zSafe,
+              (int)r->len, r->str);
+      rc = bOpen ? SQLITE_CANTOPEN : SQLITE_IOERR;
+    }
+    freeReplyObject(r);
+    if (rc != SQLITE_OK) {
+      rdDrop(p);
+      return rc;
+    }
+  }
+  if (p->iDb) {
+    char zDb[16];
+    const char *az[2];
+    size_t an[2];
+    sqlite3_snprintf(sizeof(zDb), zDb, "%d", p->iDb);
+    az[0] = "SELECT";
+    an[0] = 6;
+    az[1] = zDb;
+    an[1] = strlen(zDb);
+    r = redisCommandArgv(p->c, 2, az, an);
+    if (!r)
+      return rdIoError(p);
+    if (r->type == REDIS_REPLY_ERROR) {
+      rdError(p, "redis: cannot select database %d on %s: %.*s", p->iDb,
+              p->zSafe, (int)r->len, r->str);
+      rc = bOpen ? SQLITE_CANTOPEN : SQLITE_IOERR;
+    }
+    freeReplyObject(r);
+    if (rc != SQLITE_OK) {
+      rdDrop(p);
+      return rc;
+    }
+  }
+  return rdLoadScript(p);
+}
+
+/* SCRIPT LOAD: remember the SHA1 for EVALSHA. */
+static int rdLoadScript(RdStore *p) {
+  const char *az[3];
+  size_t an[3];
+  redisReply *r;
+  az[0] = "SCRIPT";
+  an[0] = 6;
+  az[1] = "LOAD";
+  an[1] = 4;
+  az[2] = p->zScript;
+  an[2] = strlen(p->zScript);
+  r = redisCommandArgv(p->c, 3, az, an);
+  if (!r)
+    return rdIoError(p);
+  if (r->type != REDIS_REPLY_STRING || r->len >= sizeof(p->zSha)) {
+    rdError(p, "redis: SCRIPT LOAD failed on %s: %.*s", p->zSafe,
+            r->type == REDIS_REPLY_ERROR ? (int)r->len : 0,
+            r->type == REDIS_REPLY_ERROR ? r->str : "");
+    freeReplyObject(r);
+    return SQLITE_ERROR;
+  }
+  memcpy(p->zSha, r->str, r->len);
+  p->zSha[r->len] = 0;
+  freeReplyObject(r);
+  return SQLITE_OK;
+}
+
+static int rdEnsure(RdStore *p) {
+  if (p->c && !rdLive(p))
+    rdDrop(p);
+  return p->c ? SQLITE_OK : rdConnect(p, 0);
+}
+
+/* An error reply as the store's error (SQLITE_ERROR). */
+static int rdReplyError(RdStore *p, const redisReply *r) {
+  const char *z = r->str;
+  int n = (int)r->len;
+  /* "ERR user_script:12: Script attempted ..." -> the message. */
+  const char *zU = n > 0 ? strstr(z, "user_script:") : 0;
+  if (zU) {
+    const char *q = strchr(zU + 12, ':');
+    if (q) {
+      n -= (int)(q + 1 - z);
+      z = q + 1;
+      while (n > 0 && *z == ' ')
+        z++, n--;
+    }
+  }
+  rdError(p, "redis: %.*s", n, z);
+  return SQLITE_ERROR;
+}
+
+/*
+** Run one command.  On success *ppReply (freed by the caller) is a reply
+** that is not an error.  An EVALSHA the server does not know loads the
+** script and runs again.
+*/
+static int rdCommand(RdStore *p, RdArgs *a, redisReply **ppReply) {
+  redisReply *r;
+  int rc, iTry;
+  *ppReply = 0;
+  if (a->rc != SQLITE_OK)
+    return a->rc;
+  rc = rdEnsure(p);
+  if (rc != SQLITE_OK)
+    return rc;
+  for (iTry = 0;; iTry++) {
+    r = redisCommandArgv(p->c, a->n, a->az, a->an);
+    if (!r)
+      return rdIoError(p);
+    if (r->type != REDIS_REPLY_ERROR) {
+      *ppReply = r;
+      return SQLITE_OK;
+    }
+    if (iTry == 0 && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+      freeReplyObject(r);
+      rc = rdLoadScript(p);
+      if (rc != SQLITE_OK)
+        return rc;
+      continue;
+    }
+    rc = rdReplyError(p, r);
+    freeReplyObject(r);
+    return rc;
+  }
+}
+
+/* Start an EVALSHA of operation zOp in t's namespace. */
+static void argEval(RdArgs *a, RdTable *t, const char *zOp) {
+  memset(a, 0, sizeof(*a));
+  argZ(a, "EVALSHA");
+  argZ(a, t->p->zSha);
+  argZ(a, "1");
+  argZ(a, t->zBase);
+  argZ(a, zOp);
+}
+
+/* Run a script operation; the reply in *ppReply.  Frees a. */
+static int rdEval(RdTable *t, RdArgs *a, redisReply **ppReply) {
+  int rc = rdCommand(t->p, a, ppReply);
+  argsFree(a);
+  return rc;
+}
+
+/* ------------------------------------------------------------ the store */
+
+/* Percent-decode z[0..n) (URL user and password). */
+static char *pctDecode(const char *z, int n) {
+  char *zOut = sqlite3_malloc64((sqlite3_uint64)n + 1);
+  int i, j = 0;
+  if (!zOut)
+    return 0;
+  for (i = 0; i < n; i++) {
+    if (z[i] == '%' && i + 2 < n &&
+        strchr("0123456789abcdefABCDEF", z[i + 1]) &&
+        strchr("0123456789abcdefABCDEF", z[i + 2])) {
+      char zHex[3];
+      zHex[0] = z[i + 1];
+      zHex[1] = z[i + 2];
+      zHex[2] = 0;
+      zOut[j++] = (char)strtol(zHex, 0, 16);
+      i += 2;
+    } else {
+      zOut[j++] = z[i];
+    }
+  }
+  zOut[j] = 0;
+  return zOut;
+}
+
+/* A positive integer parameter of at most 9 digits, or -1. */
+static int parseMs(const char *z, int n) {
+  int i, v = 0;
+  if (n <= 0 || n > 9)
+    return -1;
+  for (i = 0; i < n; i++) {
+    if (z[i] < '0' || z[i] > '9')
+      return -1;
+    v = v * 10 + (z[i] - '0');
+  }
+  return v;
+}
+
+/* The ?k=v&... parameters of the URL. */
+static int parseQuery(RdStore *p, const char *zQ) {
+  while (zQ && *zQ) {
+    int n = (int)strcspn(zQ, "&");
+    const char *zEq = memchr(zQ, '=', (size_t)n);
+    int nKey = zEq ? (int)(zEq - zQ) : n;
+    int v = zEq ? parseMs(zEq + 1, n - nKey - 1) : -1;
+    if (nKey == 2 && memcmp(zQ, "db", 2) == 0 && v >= 0) {
+      p->iDb = v;
+    } else if (nKey == 15 && memcmp(zQ, "connect_timeout", 15) == 0 && v > 0) {
+      p->iConnMs = v;
+    } else if (nKey == 15 && memcmp(zQ, "command_timeout", 15) == 0 && v > 0) {
+      p->iCmdMs = v;
+    } else {
+      rdError(p,
+              "redis: bad URL parameter '%.*s' in %s (known: db, "
+              "connect_timeout, command_timeout; values are integers, "
+              "timeouts in ms)",
+              n, zQ, p->zSafe);
+      return SQLITE_ERROR;
+    }
+    zQ += n;
+    if (*zQ == '&')
+      zQ++;
+  }
+  return SQLITE_OK;
+}
+
+/*
+** redis://[user[:password]@]host[:port][/db][?params] or
+** unix:/path/to/redis.sock[?params].
+*/
+static int parseUrl(RdStore *p, const char *zUrl) {
+  const char *z, *zEnd, *zAt = 0, *zQ, *q;
+  if (sqlite3_strnicmp(zUrl, "rediss://", 9) == 0) {
+    rdError(p, "redis: TLS (rediss://) is not supported: %s", p->zSafe);
+    return SQLITE_ERROR;
+  }
+  if (sqlite3_strnicmp(zUrl, "unix:", 5) == 0) {
+    z = zUrl + 5;
+    if (strncmp(z, "//", 2) == 0)
+      z += 2;
+    zQ = strchr(z, '?');
+    zEnd = zQ ? zQ : z + strlen(z);
+    if (zEnd == z || z[0] != '/') {
+      rdError(p, "redis: malformed URL %s: expected unix:/path/to/socket",
+              p->zSafe);
+      return SQLITE_ERROR;
+    }
+    p->zSock = sqlite3_mprintf("%.*s", (int)(zEnd - z), z);
+    if (!p->zSock)
+      return SQLITE_NOMEM;
+    return parseQuery(p, zQ ? zQ + 1 : 0);
+  }
+  z = zUrl + 8; /* after "redis://" */
+  zQ = strchr(z, '?');
+  zEnd = z + strcspn(z, "/?");
+  for (q = z; q < zEnd; q++) {
+    if (*q == '@')
+      zAt = q;
+  }
+  if (zAt) {
+    const char *zColon = memchr(z, ':', (size_t)(zAt - z));
+    if (zColon) {
+      if (zColon > z)
+        p->zUser = pctDecode(z, (int)(zColon - z));
+      p->zPass = pctDecode(zColon + 1, (int)(zAt - zColon - 1));
+      if (!p->zPass || (zColon > z && !p->zUser))
+        return SQLITE_NOMEM;
+    } else if (zAt > z) {
+      /* "user@host": a user without password is no AUTH at all */
+    }
+    z = zAt + 1;
+  }
+  p->iPort = 6379;
+  if (*z == '[') {
+    q = memchr(z, ']', (size_t)(zEnd - z));
+    if (!q)
+      goto malformed;
+    p->zHost = sqlite3_mprintf("%.*s", (int)(q - z - 1), z + 1);
+    q++;
+  } else {
+    q = z;
+    while (q < zEnd && *q != ':')
+      q++;
+    p->zHost = sqlite3_mprintf("%.*s", (int)(q - z), z);
+  }
+  if (!p->zHost)
+    return SQLITE_NOMEM;
+  if (p->zHost[0] == 0)
+    goto malformed;
+  if (q < zEnd && *q == ':') {
+    int v = parseMs(q + 1, (int)(zEnd - q - 1));
+    if (v <= 0 || v > 65535)
+      goto malformed;
+    p->iPort = v;
+  } else if (q != zEnd) {
+    goto malformed;
+  }
+  if (*zEnd == '/') {
+    const char *zDb = zEnd + 1;
+    int n = (int)strcspn(zDb, "?");
+    if (n > 0) {
+      p->iDb = parseMs(zDb, n);
+      if (p->iDb < 0)
+        goto malformed;
+    }
+  }
+  return parseQuery(p, zQ ? zQ + 1 : 0);
+malformed:
+  rdError(p,
+          "redis: malformed URL %s: expected "
+          "redis://[user[:password]@]host[:port][/db]",
+          p->zSafe);
+  return SQLITE_ERROR;
+}
+
+/* The script: a table S describing the entities, then sql/redis.lua. */
+static char *buildScript(void) {
+  sqlite3_str *s = sqlite3_str_new(0);
+  int i, k;
+  sqlite3_str_appendall(s, "local S = {}\n");
+  for (i = 0; i < sv_nEntity; i++) {
+    const statevtab_entity *e = sv_aEntity[i];
+    const char *zSep = "";
+    int iVer = sv_entity_col(e, STATEVTAB_COL_VERSION);
+    int iExp = sv_entity_col(e, STATEVTAB_COL_EXPIRES);
+    sqlite3_str_appendf(s, "S['%s'] = {cols = {", e->zKind);
+    for (k = 0; k < e->nCol; k++) {
+      sqlite3_str_appendf(s, "%s'%s'", k ? ", " : "", e->aCol[k].zName);
+    }
+    sqlite3_str_appendall(s, "}, ty = {");
+    for (k = 0; k < e->nCol; k++) {
+      int t = e->aCol[k].eType;
+      sqlite3_str_appendf(s, "%s'%s'", k ? ", " : "",
+                          t == STATEVTAB_TEXT   ? "t"
+                          : t == STATEVTAB_JSON ? "j"
+                          : t == STATEVTAB_NUM  ? "n"
+                                                : "i");
+    }
+    sqlite3_str_appendf(s, "}, key = {'%s'", e->aCol[e->aiKey[0]].zName);
+    if (e->nKey == 2) {
+      sqlite3_str_appendf(s, ", '%s'", e->aCol[e->aiKey[1]].zName);
+    }
+    sqlite3_str_appendall(s, "}, tidx = {");
+    for (k = 0; k < e->nCol; k++) {
+      const statevtab_column *c = &e->aCol[k];
+      if ((c->flags & STATEVTAB_COL_INDEXED) &&
+          (c->eType == STATEVTAB_TEXT || c->eType == STATEVTAB_JSON)) {
+        sqlite3_str_appendf(s, "%s'%s'", zSep, c->zName);
+        zSep = ", ";
+      }
+    }
+    zSep = "";
+    sqlite3_str_appendall(s, "}, nidx = {");
+    for (k = 0; k < e->nCol; k++) {
+      const statevtab_column *c = &e->aCol[k];
+      if ((c->flags & STATEVTAB_COL_INDEXED) && c->eType == STATEVTAB_INT) {
+        sqlite3_str_appendf(s, "%s'%s'", zSep, c->zName);
+        zSep = ", ";
+      }
+    }
+    sqlite3_str_appendall(s, "}");
+    if (iVer >= 0)
+      sqlite3_str_appendf(s, ", ver = '%s'", e->aCol[iVer].zName);
+    if (iExp >= 0)
+      sqlite3_str_appendf(s, ", exp = '%s'", e->aCol[iExp].zName);
+    sqlite3_str_appendall(s, "}\n");
+  }
+  sqlite3_str_appendall(s, zRdScript);
+  return sqlite3_str_finish(s);
+}
+
+static void rdFree(RdStore *p) {
+  rdDrop(p);
+  sqlite3_free(p->zSafe);
+  sqlite3_free(p->zHost);
+  sqlite3_free(p->zSock);
+  sqlite3_free(p->zUser);
+  if (p->zPass) {
+    memset(p->zPass, 0, strlen(p->zPass));
+    sqlite3_free(p->zPass);
+  }
+  sqlite3_free(p->zScript);
+  sqlite3_free(p->aOp);
+  sqlite3_free(p->aSave);
+  sqlite3_free(p->base.zErrMsg);
+  sqlite3_free(p);
+}
+
+static int rdOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
+                  char **pzErr) {
+  RdStore *p = sqlite3_malloc64(sizeof(*p));
+  int rc;
+  if (!p)
+    return SQLITE_NOMEM;
+  memset(p, 0, sizeof(*p));
+  p->base.pMethods = &sv_redis_store;
+  p->db = pOpen->db;
+  p->iConnMs = RD_CONNECT_MS;
+  p->iCmdMs = RD_COMMAND_MS;
+  p->zSafe = sqlite3_mprintf("%s", pOpen->zSafeUrl);
+  p->zScript = buildScript();
+  if (!p->zSafe || !p->zScript) {
+    rc = SQLITE_NOMEM;
+  } else {
+    rc = parseUrl(p, pOpen->zUrl);
+  }
+  if (rc == SQLITE_OK)
+    rc = rdConnect(p, 1);
+  if (rc != SQLITE_OK) {
+    *pzErr = p->base.zErrMsg;
+    p->base.zErrMsg = 0;
+    rdFree(p);
+    return rc;
+  }
+  *ppStore = &p->base;
+  return SQLITE_OK;
+}
+
+static void opFree(RdOp *o) {
+  sqlite3_free(o->aRow);
+  o->aRow = 0;
+}
+
+static void logTruncate(RdStore *p, int n) {
+  while (p->nOp > n)
+    opFree(&p->aOp[--p->nOp]);
+}
+
+static void rdClose(statevtab_store *pStore) {
+  RdStore *p = (RdStore *)pStore;
+  logTruncate(p, 0);
+  rdFree(p);
+}
+
+static int rdAttach(statevtab_store *pStore, const statevtab_entity *e,
+                    const char *zDb, const char *zName, int nOpt,
+                    const char *const *azOpt, int bCreate,
+                    statevtab_table **ppTab) {
+  RdStore *p = (RdStore *)pStore;
+  const char *zPrefix = RD_PREFIX;
+  RdTable *t;
+  int i;
+  (void)zDb;
+  (void)zName;
+  (void)bCreate;
+  *ppTab = 0;
+  for (i = 0; i < nOpt; i++) {
+    const char *zKey = azOpt[2 * i], *zVal = azOpt[2 * i + 1];
+    if (strcmp(zKey, "prefix") == 0) {
+      zPrefix = zVal;
+    } else if (strcmp(zKey, "connect_timeout") == 0 ||
+               strcmp(zKey, "command_timeout") == 0) {
+      int v = parseMs(zVal, (int)strlen(zVal));
+      if (v <= 0) {
+        rdError(p, "%s must be a positive integer (milliseconds), got '%s'",
+                zKey, zVal);
+        return SQLITE_ERROR;
+      }
+      /* One connection serves every table of the URL: the smallest wins. */
+      if (zKey[1] == 'o' && zKey[2] == 'n' && v < p->iConnMs)
+        p->iConnMs = v;
+      if (zKey[1] == 'o' && zKey[2] == 'm' && v < p->iCmdMs) {
+        p->iCmdMs = v;
+        if (p->c)
+          redisSetTimeout(p->c, msTime(v));
+      }
+    } else if (strcmp(zKey, "schema") != 0) {
+      rdError(p, "unknown option '%s'", zKey);
+      return SQLITE_ERROR;
+    }
+  }
+  if (strlen(zPrefix) > 200 || strpbrk(zPrefix, "{}")) {
+    rdError(p,
+            "prefix must be at most 200 bytes without '{' or '}' (got "
+            "'%s')",
+            zPrefix);
+    return SQLITE_ERROR;
+  }
+  t = sqlite3_malloc64(sizeof(*t));
+  if (!t)
+    return SQLITE_NOMEM;
+  memset(t, 0, sizeof(*t));
+  t->base.pStore = pStore;
+  t->base.pEntity = e;
+  t->p = p;
+  t->zPrefix = sqlite3_mprintf("%s", zPrefix);
+  t->zBase = sqlite3_mprintf("{%s}", zPrefix);
+  if (!t->zPrefix || !t->zBase) {
+    sqlite3_free(t->zPrefix);
+    sqlite3_free(t->zBase);
+    sqlite3_free(t);
+    return SQLITE_NOMEM;
+  }
+  *ppTab = &t->base;
+  return SQLITE_OK;
+}
+
+static void rdDetach(statevtab_table *pTab) {
+  RdTable *t = (RdTable *)pTab;
+  RdStore *p = t->p;
+  int i, j;
+  /* Writes of this table still in the log cannot be sent any more. */
+  for (i = j = 0; i < p->nOp; i++) {
+    if (p->aOp[i].t == t) {
+      opFree(&p->aOp[i]);
+    } else {
+      p->aOp[j++] = p->aOp[i];
+    }
+  }
+  p->nOp = j;
+  if (p->nSave)
+    p->nSave = 0;
+  freeReplyObject(t->pOut);
+  sqlite3_free(t->aSeen);
+  sqlite3_free(t->zPrefix);
+  sqlite3_free(t->zBase);
+  sqlite3_free(t);
+}
+
+/* DROP TABLE only disconnects: other processes share the rows. */
+static int rdDrop2(statevtab_table *pTab) {
+  (void)pTab;
+  return SQLITE_OK;
+}
+
+static int rdRename(statevtab_table *pTab, const char *zNew) {
+  (void)pTab;
+  (void)zNew;
+  return SQLITE_OK;
+}
+
+static char *rdDescribe(statevtab_store *pStore) {
+  RdStore *p = (RdStore *)pStore;
+  return sqlite3_mprintf("redis: %s%s", p->zSafe,
+                         p->c ? "" : " (disconnected)");
+}
+
+/* ------------------------------------------------------------- rows */
+
+/* A copy of a row in one allocation (values, then their bytes). */
+static statevtab_value *rowCopy(const statevtab_entity *e,
+                                const statevtab_value *a) {
+  sqlite3_uint64 n = sizeof(statevtab_value) * (sqlite3_uint64)e->nCol;
+  statevtab_value *aNew;
+  char *z;
+  int i;
+  for (i = 0; i < e->nCol; i++) {
+    if (a[i].eType == SQLITE_TEXT || a[i].eType == SQLITE_BLOB) {
+      n += (sqlite3_uint64)a[i].n + 1;
+    }
+  }
+  aNew = sqlite3_malloc64(n);
+  if (!aNew)
+    return 0;
+  z = (char *)&aNew[e->nCol];
+  for (i = 0; i < e->nCol; i++) {
+    aNew[i] = a[i];
+    if (a[i].eType == SQLITE_TEXT || a[i].eType == SQLITE_BLOB) {
+      if (a[i].n)
+        memcpy(z, a[i].z, (size_t)a[i].n);
+      z[a[i].n] = 0;
+      aNew[i].z = z;
+      z += a[i].n + 1;
+    }
+  }
+  return aNew;
+}
+
+/* Decode one reply element as a value of column pCol. */
+static void rdDecode(const redisReply *r, const statevtab_column *pCol,
+                     statevtab_value *v) {
+  memset(v, 0, sizeof(*v));
+  if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) {
+    sv_decode_text(r->str, (int)r->len, pCol, v);
+  } else if (r->type == REDIS_REPLY_INTEGER) {
+    v->eType = SQLITE_INTEGER;
+    v->i = r->integer;
+  } else {
+    v->eType = SQLITE_NULL;
+  }
+}
+
+static sqlite3_int64 replyInt(const redisReply *r) {
+  if (r->type == REDIS_REPLY_INTEGER)
+    return r->integer;
+  if (r->type == REDIS_REPLY_STRING)
+    return strtoll(r->str, 0, 10);
+  return 0;
+}
+
+/* --- what the transaction read: rid -> (stamp, version) --- */
+
+static RdSeen *seenFind(RdTable *t, sqlite3_int64 iRid) {
+  unsigned h;
+  if (!t->nSeenAlloc)
+    return 0;
+  h = (unsigned)(iRid * 2654435761u) & (unsigned)(t->nSeenAlloc - 1);
+  for (;;) {
+    RdSeen *s = &t->aSeen[h];
+    if (s->iRid == 0 || s->iRid == iRid)
+      return s;
+    h = (h + 1) & (unsigned)(t->nSeenAlloc - 1);
+  }
+}
+
+static int seenPut(RdTable *t, sqlite3_int64 iRid, sqlite3_int64 iStamp,
+                   sqlite3_int64 iVer) {
+  RdSeen *s;
+  if ((t->nSeen + 1) * 2 > t->nSeenAlloc) {
+    int nOld = t->nSeenAlloc, i, nNew = nOld ? nOld * 2 : 64;
+    RdSeen *aOld = t->aSeen;
+    RdSeen *aNew = sqlite3_malloc64(sizeof(RdSeen) * (size_t)nNew);
+    if (!aNew)
+      return SQLITE_NOMEM;
+    memset(aNew, 0, sizeof(RdSeen) * (size_t)nNew);
+    t->aSeen = aNew;
+    t->nSeenAlloc = nNew;
+    t->nSeen = 0;
+    for (i = 0; i < nOld; i++) {
+      if (aOld[i].iRid && aOld[i].iGen == t->p->iGen) {
+        *seenFind(t, aOld[i].iRid) = aOld[i];
+        t->nSeen++;
+      }
+    }
+    sqlite3_free(aOld);
+  }
+  s = seenFind(t, iRid);
+  if (s->iRid == 0)
+    t->nSeen++;
+  s->iRid = iRid;
+  s->iStamp = iStamp;
+  s->iVer = iVer;
+  s->iGen = t->p->iGen;
+  return SQLITE_OK;
+}
+
+static RdSeen *seenGet(RdTable *t, sqlite3_int64 iRid) {
+  RdSeen *s = seenFind(t, iRid);
+  return (s && s->iRid == iRid && s->iGen == t->p->iGen) ? s : 0;
+}
+
+/* Do two tables share rows (same namespace and kind)? */
+static int sameRows(const RdTable *a, const RdTable *b) {
+  return a == b || (a->base.pEntity == b->base.pEntity &&
+                    strcmp(a->zBase, b->zBase) == 0);
+}
+
+/* The latest op of the log on row iRid of t's rows, or NULL. */
+static RdOp *logLatest(RdTable *t, sqlite3_int64 iRid) {
+  int i;
+  for (i = t->p->nOp - 1; i >= 0; i--) {
+    RdOp *o = &t->p->aOp[i];
+    if (o->iRid == iRid && sameRows(o->t, t))
+      return o;
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- scans */
+
+static int rdOpenCursor(statevtab_table *pTab, statevtab_cursor **ppCur) {
+  RdCursor *c = sqlite3_malloc64(sizeof(*c));
+  if (!c)
+    return SQLITE_NOMEM;
+  memset(c, 0, sizeof(*c));
+  c->base.pTab = pTab;
+  *ppCur = &c->base;
+  return SQLITE_OK;
+}
+
+static void cursorReset(RdCursor *c) {
+  int i;
+  freeReplyObject(c->reply);
+  c->reply = 0;
+  for (i = 0; i < c->nOwn; i++)
+    sqlite3_free(c->apOwn[i]);
+  sqlite3_free(c->apOwn);
+  sqlite3_free(c->aVal);
+  sqlite3_free(c->aRow);
+  c->apOwn = 0;
+  c->aVal = 0;
+  c->aRow = 0;
+  c->nOwn = c->nRow = c->iRow = 0;
+}
+
+static void rdCloseCursor(statevtab_cursor *pCur) {
+  RdCursor *c = (RdCursor *)pCur;
+  cursorReset(c);
+  sqlite3_free(c);
+}
+
+/* Constraint value v as the text a text column compares it with, in zBuf
+** when converted; 0 for a blob (equal to no text). */
+static const char *consText(const statevtab_value *v, char *zBuf, int nBuf,
+                            int *pn) {
+  switch (v->eType) {
+  case SQLITE_INTEGER:
+    sqlite3_snprintf(nBuf, zBuf, "%lld", v->i);
+    break;
+  case SQLITE_FLOAT:
+    sqlite3_snprintf(nBuf, zBuf, "%!.15g", v->r);
+    break;
+  case SQLITE_TEXT:
+    *pn = v->n;
+    return v->z ? v->z : "";
+  default:
+    return 0;
+  }
+  *pn = (int)strlen(zBuf);
+  return zBuf;
+}
+
+/* Constraint value v as a number for a score bound, or 0 when it is none. */
+static int consNumber(const statevtab_value *v, double *pr) {
+  sqlite3_int64 i = 0;
+  double r = 0;
+  int t;
+  if (v->eType == SQLITE_INTEGER) {
+    *pr = (double)v->i;
+  } else if (v->eType == SQLITE_FLOAT) {
+    *pr = v->r;
+  } else if (v->eType == SQLITE_TEXT &&
+             (t = sv_parse_number(v->z, v->n, &i, &r)) != 0) {
+    *pr = t == 1 ? (double)i : r;
+  } else {
+    return 0;
+  }
+  /* Scores are doubles: beyond 2^53 a bound could cut off a row. */
+  return *pr > -9007199254740992.0 && *pr < 9007199254740992.0;
+}
+
+/*
+** Choose the candidates: the key, a text index, a time range, or every row;
+** append the mode and its arguments to a.  *pbNone: no row can match.
+*/
+static void scanMode(RdArgs *a, const statevtab_entity *e,
+                     const statevtab_scan *pScan, int *pbNone) {
+  const statevtab_cons *aKey[2] = {0, 0};
+  int i, k, iSet = -1, iZ = -1;
+  char zBuf[64];
+  *pbNone = 0;
+  for (i = 0; i < pScan->nCons; i++) {
+    const statevtab_cons *c = &pScan->aCons[i];
+    const statevtab_column *pCol = &e->aCol[c->iCol];
+    int bEq = c->op == STATEVTAB_EQ || c->op == STATEVTAB_IS;
+    if (c->v.eType == SQLITE_NULL || c->op == STATEVTAB_ALIVE)
+      continue;
+    for (k = 0; k < e->nKey; k++) {
+      if (bEq && c->iCol == e->aiKey[k])
+        aKey[k] = c;
+    }
+    if (bEq && iSet < 0 && (pCol->flags & STATEVTAB_COL_INDEXED) &&
+        (pCol->eType == STATEVTAB_TEXT || pCol->eType == STATEVTAB_JSON)) {
+      iSet = i;
+    }
+    if (iZ < 0 && (pCol->flags & STATEVTAB_COL_INDEXED) &&
+        pCol->eType == STATEVTAB_INT) {
+      iZ = i;
+    }
+  }
+  if (aKey[0] && (e->nKey == 1 || aKey[1])) {
+    int n0 = 0, n1 = 0;
+    char zBuf1[64];
+    const char *z0 = consText(&aKey[0]->v, zBuf, sizeof(zBuf), &n0);
+    const char *z1 =
+        e->nKey == 2 ? consText(&aKey[1]->v, zBuf1, sizeof(zBuf1), &n1) : "";
+    if (!z0 || !z1) {
+      *pbNone = 1;
+      return;
+    }
+    argZ(a, "key");
+    if (e->nKey == 1) {
+      argOwn(a, sqlite3_mprintf("%.*s", n0, z0));
+      if (a->rc == SQLITE_OK)
+        a->an[a->n - 1] = (size_t)n0;
+    } else {
+      char *zK = sqlite3_malloc64((sqlite3_uint64)n0 + (sqlite3_uint64)n1 + 24);
+      int nHead;
+      if (zK) {
+        sqlite3_snprintf(24, zK, "%d:", n0);
+        nHead = (int)strlen(zK);
+        if (n0)
+          memcpy(zK + nHead, z0, (size_t)n0);
+        if (n1)
+          memcpy(zK + nHead + n0, z1, (size_t)n1);
+        zK[nHead + n0 + n1] = 0;
+        argOwn(a, zK);
+        if (a->rc == SQLITE_OK)
+          a->an[a->n - 1] = (size_t)(nHead + n0 + n1);
+      } else {
+        argOwn(a, 0);
+      }
+    }
+    return;
+  }
+  if (iSet >= 0) {
+    const statevtab_cons *c = &pScan->aCons[iSet];
+    const char *zCol = e->aCol[c->iCol].zName;
+    int n = 0;
+    const char *z = consText(&c->v, zBuf, sizeof(zBuf), &n);
+    char *zK;
+    if (!z) {
+      *pbNone = 1;
+      return;
+    }
+    zK = sqlite3_malloc64(strlen(zCol) + (sqlite3_uint64)n + 2);
+    if (zK) {
+      int nCol = (int)strlen(zCol);
+      memcpy(zK, zCol, (size_t)nCol);
+      zK[nCol] = ':';
+      if (n)
+        memcpy(zK + nCol + 1, z, (size_t)n);
+      zK[nCol + 1 + n] = 0;
+    }
+    argZ(a, "set");
+    argOwn(a, zK);
+    if (a->rc == SQLITE_OK)
+      a->an[a->n - 1] = strlen(zCol) + 1 + (size_t)n;
+    return;
+  }
+  if (iZ >= 0) {
+    int iCol = pScan->aCons[iZ].iCol;
+    char *zMin = 0, *zMax = 0;
+    for (i = 0; i < pScan->nCons; i++) {
+      const statevtab_cons *c = &pScan->aCons[i];
+      double r;
+      if (c->iCol != iCol || c->op == STATEVTAB_ALIVE ||
+          c->v.eType == SQLITE_NULL || !consNumber(&c->v, &r)) {
+        continue;
+      }
+      /* Inclusive bounds, rounded outward: a superset; filtered below. */
+      if (c->op == STATEVTAB_EQ || c->op == STATEVTAB_IS ||
+          c->op == STATEVTAB_GT || c->op == STATEVTAB_GE) {
+        sqlite3_free(zMin);
+        zMin = sqlite3_mprintf("%.0f", r - 1);
+      }
+      if (c->op == STATEVTAB_EQ || c->op == STATEVTAB_IS ||
+          c->op == STATEVTAB_LT || c->op == STATEVTAB_LE) {
+        sqlite3_free(zMax);
+        zMax = sqlite3_mprintf("%.0f", r + 1);
+      }
+    }
+    argZ(a, "zset");
+    argZ(a, e->aCol[iCol].zName);
+    if (zMin) {
+      argOwn(a, zMin);
+    } else {
+      argZ(a, "-inf");
+    }
+    if (zMax) {
+      argOwn(a, zMax);
+    } else {
+      argZ(a, "+inf");
+    }
+    return;
+  }
+  argZ(a, "all");
+}
+
+static int rowMatches(const statevtab_entity *e, const statevtab_scan *pScan,
+                      const statevtab_value *aRow) {
+  int i;
+  for (i = 0; i < pScan->nCons; i++) {
+    const statevtab_cons *c = &pScan->aCons[i];
+    if (!sv_cons_match(&e->aCol[c->iCol], c, &aRow[c->iCol]))
+      return 0;
+  }
+  return 1;
+}
+
+static int rdFilter(statevtab_cursor *pCur, const statevtab_scan *pScan) {
+  RdCursor *c = (RdCursor *)pCur;
+  RdTable *t = (RdTable *)pCur->pTab;
+  RdStore *p = t->p;
+  const statevtab_entity *e = pCur->pTab->pEntity;
+  int iVer = sv_entity_col(e, STATEVTAB_COL_VERSION);
+  int aiField[SV_MAX_COLUMNS];
+  int nField = 0, i, k, bNone = 0, rc, nServer = 0, nLog = 0, nMax;
+  sqlite3_uint64 used = pScan->colUsed;
+  RdArgs a;
+  cursorReset(c);
+  for (i = 0; i < pScan->nCons; i++) {
+    used |= ((sqlite3_uint64)1) << pScan->aCons[i].iCol;
+  }
+  if (iVer >= 0)
+    used |= ((sqlite3_uint64)1) << iVer;
+  for (i = 0; i < e->nCol; i++) {
+    if (used & (((sqlite3_uint64)1) << (i < 63 ? i : 63)))
+      aiField[nField++] = i;
+  }
+  argEval(&a, t, "scan");
+  argZ(&a, e->zKind);
+  scanMode(&a, e, pScan, &bNone);
+  for (i = 0; i < nField; i++)
+    argZ(&a, e->aCol[aiField[i]].zName);
+  if (bNone) {
+    argsFree(&a);
+  } else {
+    rc = rdEval(t, &a, &c->reply);
+    if (rc != SQLITE_OK)
+      return rc;
+    if (c->reply->type != REDIS_REPLY_ARRAY) {
+      rdError(p, "redis: unexpected reply to a scan");
+      return SQLITE_ERROR;
+    }
+    nServer = (int)(c->reply->elements / (size_t)(2 + nField));
+  }
+  for (i = 0; i < p->nOp; i++) {
+    if (sameRows(p->aOp[i].t, t))
+      nLog++;
+  }
+  nMax = nServer + nLog;
+  if (nMax > 0) {
+    c->aRow = sqlite3_malloc64(sizeof(RdRow) * (size_t)nMax);
+    c->aVal = sqlite3_malloc64(sizeof(statevtab_value) * (size_t)e->nCol *
+                               (size_t)(nServer ? nServer : 1));
+    c->apOwn =
+        sqlite3_malloc64(sizeof(statevtab_value *) * (size_t)(nLog ? nLog : 1));
+    if (!c->aRow || !c->aVal || !c->apOwn)
+      return SQLITE_NOMEM;
+  }
+  for (i = 0; i < nServer; i++) {
+    redisReply **ap = &c->reply->element[(size_t)i * (size_t)(2 + nField)];
+    statevtab_value *aV = &c->aVal[(size_t)i * (size_t)e->nCol];
+    sqlite3_int64 iRid = replyInt(ap[0]);
+    if (nLog && logLatest(t, iRid))
+      continue; /* the log has it */
+    for (k = 0; k < e->nCol; k++) {
+      aV[k].eType = SQLITE_NULL;
+    }
+    for (k = 0; k < nField; k++) {
+      rdDecode(ap[2 + k], &e->aCol[aiField[k]], &aV[aiField[k]]);
+    }
+    if (p->bTxn) {
+      rc = seenPut(t, iRid, replyInt(ap[1]),
+                   iVer >= 0 && aV[iVer].eType == SQLITE_INTEGER ? aV[iVer].i
+                                                                 : 0);
+      if (rc != SQLITE_OK)
+        return rc;
+    }
+    if (!rowMatches(e, pScan, aV))
+      continue;
+    c->aRow[c->nRow].iRid = iRid;
+    c->aRow[c->nRow].iStamp = replyInt(ap[1]);
+    c->aRow[c->nRow].a = aV;
+    c->nRow++;
+  }
+  /* The transaction's own writes, as they stand. */
+  for (i = 0; i < p->nOp; i++) {
+    RdOp *o = &p->aOp[i];
+    statevtab_value *aCopy;
+    if (!sameRows(o->t, t) || o->cType == 'D' || logLatest(t, o->iRid) != o ||
+        !rowMatches(e, pScan, o->aRow)) {
+      continue;
+    }
+    aCopy = rowCopy(e, o->aRow);
+    if (!aCopy)
+      return SQLITE_NOMEM;
+    c->apOwn[c->nOwn++] = aCopy;
+    c->aRow[c->nRow].iRid = o->iRid;
+    c->aRow[c->nRow].iStamp = o->iStamp;
+    c->aRow[c->nRow].a = aCopy;
+    c->nRow++;
+  }
+  if (pScan->nLimit >= 0 && c->nRow > pScan->nLimit) {
+    c->nRow = (int)pScan->nLimit;
+  }
+  return SQLITE_OK;
+}
+
+static int rdNext(statevtab_cursor *pCur) {
+  ((RdCursor *)pCur)->iRow++;
+  return SQLITE_OK;
+}
+
+static int rdEof(statevtab_cursor *pCur) {
+  RdCursor *c = (RdCursor *)pCur;
+  return c->iRow >= c->nRow;
+}
+
+static int rdColumn(statevtab_cursor *pCur, int iCol, statevtab_value *pOut) {
+  RdCursor *c = (RdCursor *)pCur;
+  *pOut = c->aRow[c->iRow].a[iCol];
+  return SQLITE_OK;
+}
+
+static int rdRowid(statevtab_cursor *pCur, sqlite3_int64 *pRowid) {
+  RdCursor *c = (RdCursor *)pCur;
+  *pRowid = c->aRow[c->iRow].iRid;
+  return SQLITE_OK;
+}
+
+/* --------------------------------------------------------------- writes */
+
+/* A fresh row handle for t (reserved RD_RID_BLOCK at a time). */
+static int newRid(RdTable *t, sqlite3_int64 *piRid) {
+  if (t->iRidNext >= t->iRidEnd) {
+    RdArgs a;
+    redisReply *r = 0;
+    int rc;
+    argEval(&a, t, "rids");
+    argZ(&a, t->base.pEntity->zKind);
+    argInt(&a, RD_RID_BLOCK);
+    rc = rdEval(t, &a, &r);
+    if (rc != SQLITE_OK)
+      return rc;
+    t->iRidNext = replyInt(r);
+    t->iRidEnd = t->iRidNext + RD_RID_BLOCK;
+    freeReplyObject(r);
+  }
+  *piRid = t->iRidNext++;
+  return SQLITE_OK;
+}
+
+static int logAppend(RdTable *t, char cType, char cMode, sqlite3_int64 iRid,
+                     sqlite3_int64 iStamp, const statevtab_value *aRow) {
+  RdStore *p = t->p;
+  RdOp *o;
+  if (p->nOp >= p->nOpAlloc) {
+    int nNew = p->nOpAlloc ? p->nOpAlloc * 2 : 16;
+    RdOp *aNew = sqlite3_realloc64(p->aOp, sizeof(RdOp) * (size_t)nNew);
+    if (!aNew)
+      return SQLITE_NOMEM;
+    p->aOp = aNew;
+    p->nOpAlloc = nNew;
+  }
+  o = &p->aOp[p->nOp];
+  memset(o, 0, sizeof(*o));
+  o->t = t;
+  o->cType = cType;
+  o->cMode = cMode;
+  o->iRid = iRid;
+  o->iStamp = iStamp;
+  o->iNow = sv_now_ms();
+  if (aRow) {
+    o->aRow = rowCopy(t->base.pEntity, aRow);
+    if (!o->aRow)
+      return SQLITE_NOMEM;
+  }
+  p->nOp++;
+  return SQLITE_OK;
+}
+
+/* Does the key (bDd: the tasks' (queue, idempotency_key)) of a equal b's? */
+static int sameKey(const statevtab_entity *e, const statevtab_value *a,
+                   const statevtab_value *b, int bDd) {
+  int k, n = bDd ? 2 : e->nKey;
+  for (k = 0; k < n; k++) {
+    int i = bDd ? (k ? e->iDedupe : e->iDedupeScope) : e->aiKey[k];
+    if (a[i].eType != b[i].eType || a[i].n != b[i].n)
+      return 0;
+    if (a[i].eType == SQLITE_INTEGER && a[i].i != b[i].i)
+      return 0;
+    if (a[i].n && memcmp(a[i].z, b[i].z, (size_t)a[i].n))
+      return 0;
+  }
+  return 1;
+}
+
+/* The encoded key of aRow (see sql/redis.lua), in an owned argument. */
+static void argKey(RdArgs *a, const statevtab_entity *e,
+                   const statevtab_value *aRow, int bDd) {
+  const statevtab_value *v0, *v1;
+  char *z;
+  int nHead;
+  if (!bDd && e->nKey == 1) {
+    argVal(a, &aRow[e->aiKey[0]]);
+    return;
+  }
+  v0 = &aRow[bDd ? e->iDedupeScope : e->aiKey[0]];
+  v1 = &aRow[bDd ? e->iDedupe : e->aiKey[1]];
+  z = sqlite3_malloc64((sqlite3_uint64)v0->n + (sqlite3_uint64)v1->n + 24);
+  if (!z) {
+    argOwn(a, 0);
+    return;
+  }
+  sqlite3_snprintf(24, z, "%d:", v0->n);
+  nHead = (int)strlen(z);
+  if (v0->n)
+    memcpy(z + nHead, v0->z, (size_t)v0->n);
+  if (v1->n)
+    memcpy(z + nHead + v0->n, v1->z, (size_t)v1->n);
+  z[nHead + v0->n + v1->n] = 0;
+  argOwn(a, z);
+  if (a->rc == SQLITE_OK)
+    a->an[a->n - 1] = (size_t)(nHead + v0->n + v1->n);
+}
+
+/*
+** The live row, other than iRid, that holds the key (bDd: the dedupe key)
+** of aRow, as the transaction sees it: the log first, then the server.
+** *piHolder is 0 when there is none.
+*/
+static int holder(RdTable *t, const statevtab_value *aRow, int bDd,
+                  sqlite3_int64 iRid, sqlite3_int64 *piHolder) {
+  RdStore *p = t->p;
+  const statevtab_entity *e = t->base.pEntity;
+  RdArgs a;
+  redisReply *r = 0;
+  int i, rc;
+  *piHolder = 0;
+  for (i = p->nOp - 1; i >= 0; i--) {
+    RdOp *o = &p->aOp[i];
+    if (!sameRows(o->t, t) || logLatest(t, o->iRid) != o)
+      continue;
+    if (o->cType != 'D' && o->iRid != iRid && sameKey(e, o->aRow, aRow, bDd)) {
+      *piHolder = o->iRid;
+      return SQLITE_OK;
+    }
+  }
+  argEval(&a, t, "owner");
+  argZ(&a, e->zKind);
+  argKey(&a, e, aRow, bDd);
+  argZ(&a, bDd ? "dd" : "key");
+  argInt(&a, sv_now_ms());
+  rc = rdEval(t, &a, &r);
+  if (rc != SQLITE_OK)
+    return rc;
+  if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
+    sqlite3_int64 h = replyInt(r->element[0]);
+    /* A row the log changed holds another key now, or is gone. */
+    if (h != iRid && !logLatest(t, h))
+      *piHolder = h;
+  }
+  freeReplyObject(r);
+  return SQLITE_OK;
+}
+
+static char modeChar(int eConflict) {
+  return eConflict == STATEVTAB_CONFLICT_IGNORE    ? 'i'
+         : eConflict == STATEVTAB_CONFLICT_REPLACE ? 'r'
+                                                   : 'a';
+}
+
+/*
+** Check the uniqueness of aRow now (so that the statement, not the commit,
+** fails): *pbSkip when OR IGNORE (or an idempotent insert) skips it; with
+** REPLACE the holders are deleted first.
+*/
+static int checkUnique(RdTable *t, const statevtab_value *aRow,
+                       sqlite3_int64 iRid, int eConflict, int bInsert,
+                       int *pbSkip) {
+  const statevtab_entity *e = t->base.pEntity;
+  sqlite3_int64 hKey = 0, hDd = 0;
+  int rc;
+  *pbSkip = 0;
+  rc = holder(t, aRow, 0, iRid, &hKey);
+  if (rc == SQLITE_OK && e->iDedupe >= 0 &&
+      aRow[e->iDedupe].eType != SQLITE_NULL) {
+    rc = holder(t, aRow, 1, iRid, &hDd);
+  }
+  if (rc != SQLITE_OK || (!hKey && !hDd))
+    return rc;
+  if (eConflict == STATEVTAB_CONFLICT_IGNORE) {
+    *pbSkip = 1;
+    return SQLITE_OK;
+  }
+  if (eConflict == STATEVTAB_CONFLICT_REPLACE) {
+    if (hKey)
+      rc = logAppend(t, 'D', 'a', hKey, -1, 0);
+    if (rc == SQLITE_OK && hDd && hDd != hKey) {
+      rc = logAppend(t, 'D', 'a', hDd, -1, 0);
+    }
+    return rc;
+  }
+  if (!hKey && bInsert) {
+    *pbSkip = 1; /* idempotent insert: the existing task wins */
+    return SQLITE_OK;
+  }
+  if (!hKey) {
+    rdError(t->p, "UNIQUE constraint failed: %s, %s",
+            e->aCol[e->iDedupeScope].zName, e->aCol[e->iDedupe].zName);
+  }
+  return SQLITE_CONSTRAINT;
+}
+
+static int rdInsert(statevtab_table *pTab, const statevtab_value *aRow,
+                    int eConflict, sqlite3_int64 *pRowid, int *pbDone) {
+  RdTable *t = (RdTable *)pTab;
+  const statevtab_entity *e = pTab->pEntity;
+  int iVer = sv_entity_col(e, STATEVTAB_COL_VERSION);
+  statevtab_value aCopy[SV_MAX_COLUMNS];
+  sqlite3_int64 iRid;
+  int rc, bSkip = 0;
+  *pbDone = 0;
+  memcpy(aCopy, aRow, sizeof(statevtab_value) * (size_t)e->nCol);
+  if (iVer >= 0 && aCopy[iVer].eType == SQLITE_NULL) {
+    aCopy[iVer].eType = SQLITE_INTEGER;
+    aCopy[iVer].i = 1;
+  }
+  /* In autocommit mode without OR IGNORE/REPLACE the commit, right after
+  ** this statement, checks everything anyway: one round trip less. */
+  rc = SQLITE_OK;
+  if (eConflict != STATEVTAB_CONFLICT_ABORT ||
+      !sqlite3_get_autocommit(t->p->db)) {
+    rc = checkUnique(t, aCopy, 0, eConflict, 1, &bSkip);
+  }
+  if (rc != SQLITE_OK || bSkip)
+    return rc;
+  rc = newRid(t, &iRid);
+  if (rc == SQLITE_OK)
+    rc = logAppend(t, 'I', modeChar(eConflict), iRid, -1, aCopy);
+  if (rc == SQLITE_OK) {
+    *pRowid = iRid;
+    *pbDone = 1;
+  }
+  return rc;
+}
+
+/* The write stamp and version the transaction knows row iRid by. */
+static void rowBase(RdTable *t, sqlite3_int64 iRid, const RdOp *pPrev,
+                    sqlite3_int64 *piStamp, sqlite3_int64 *piVer) {
+  const statevtab_entity *e = t->base.pEntity;
+  int iVer = sv_entity_col(e, STATEVTAB_COL_VERSION);
+  RdSeen *s = seenGet(t, iRid);
+  *piStamp = pPrev ? pPrev->iStamp : s ? s->iStamp : -1;
+  *piVer = 0;
+  if (iVer >= 0 && pPrev && pPrev->aRow) {
+    *piVer = pPrev->aRow[iVer].i;
+  } else if (s) {
+    *piVer = s->iVer;
+  }
+}
+
+static int rdUpdate(statevtab_table *pTab, sqlite3_int64 iRid,
+                    const statevtab_value *aRow, int eConflict, int *pbDone) {
+  RdTable *t = (RdTable *)pTab;
+  const statevtab_entity *e = pTab->pEntity;
+  int iVer = sv_entity_col(e, STATEVTAB_COL_VERSION);
+  statevtab_value aCopy[SV_MAX_COLUMNS];
+  RdOp *pPrev = logLatest(t, iRid);
+  sqlite3_int64 iStamp, iBaseVer;
+  int rc = SQLITE_OK, bSkip = 0;
+  *pbDone = 0;
+  if (pPrev && pPrev->cType == 'D')
+    return SQLITE_OK; /* gone */
+  rowBase(t, iRid, pPrev, &iStamp, &iBaseVer);
+  memcpy(aCopy, aRow, sizeof(statevtab_value) * (size_t)e->nCol);
+  if (iVer >= 0) {
+    aCopy[iVer].eType = SQLITE_INTEGER;
+    aCopy[iVer].i = iBaseVer + 1;
+  }
+  if (eConflict != STATEVTAB_CONFLICT_ABORT ||
+      !sqlite3_get_autocommit(t->p->db)) {
+    rc = checkUnique(t, aCopy, iRid, eConflict, 0, &bSkip);
+  }
+  if (rc != SQLITE_OK || bSkip)
+    return rc;
+  rc = logAppend(t, 'U', modeChar(eConflict), iRid, iStamp, aCopy);
+  if (rc == SQLITE_OK)
+    *pbDone = 1;
+  return rc;
+}
+
+static int rdDelete(statevtab_table *pTab, sqlite3_int64 iRid) {
+  RdTable *t = (RdTable *)pTab;
+  RdOp *pPrev = logLatest(t, iRid);
+  sqlite3_int64 iStamp, iVer;
+  if (pPrev && pPrev->cType == 'D')
+    return SQLITE_OK;
+  rowBase(t, iRid, pPrev, &iStamp, &iVer);
+  return logAppend(t, 'D', 'a', iRid, iStamp, 0);
+}
+
+/* Append op o of the log to the write call. */
+static void argOp(RdArgs *a, const RdOp *o) {
+  const statevtab_entity *e = o->t->base.pEntity;
+  int i;
+  argZ(a, o->t->zBase);
+  argZ(a, e->zKind);
+  argN(a, &o->cType, 1);
+  argN(a, &o->cMode, 1);
+  argInt(a, o->iRid);
+  if (o->iStamp < 0) {
+    argN(a, "", 0);
+  } else {
+    argInt(a, o->iStamp);
+  }
+  argInt(a, o->iNow);
+  if (!o->aRow) {
+    argN(a, "", 0);
+    return;
+  }
+  {
+    char *zMask = sqlite3_malloc64((sqlite3_uint64)e->nCol + 1);
+    if (zMask) {
+      for (i = 0; i < e->nCol; i++) {
+        zMask[i] = o->aRow[i].eType == SQLITE_NULL ? '0' : '1';
+      }
+      zMask[e->nCol] = 0;
+    }
+    argOwn(a, zMask);
+  }
+  for (i = 0; i < e->nCol; i++)
+    argVal(a, &o->aRow[i]);
+}
+
+/* The outcome of a write call: SQLITE_OK, or the first failure. */
+static int writeResult(RdStore *p, const RdOp *aOp, int nOp,
+                       const redisReply *r, int *aDone) {
+  int i;
+  if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+      r->element[0]->type != REDIS_REPLY_STRING) {
+    rdError(p, "redis: unexpected reply to a write");
+    return SQLITE_ERROR;
+  }
+  if (strcmp(r->element[0]->str, "ok") == 0) {
+    for (i = 0; aDone && i < nOp && (size_t)i + 1 < r->elements; i++) {
+      aDone[i] = (int)replyInt(r->element[i + 1]);
+    }
+    return SQLITE_OK;
+  }
+  if (r->elements >= 4 && strcmp(r->element[1]->str, "constraint") == 0) {
+    int k = (int)replyInt(r->element[2]) - 1;
+    const statevtab_entity *e =
+        (k >= 0 && k < nOp) ? aOp[k].t->base.pEntity : 0;
+    if (!e) {
+      rdError(p, "UNIQUE constraint failed");
+    } else if (strcmp(r->element[3]->str, "dd") == 0) {
+      rdError(p, "UNIQUE constraint failed: %s, %s",
+              e->aCol[e->iDedupeScope].zName, e->aCol[e->iDedupe].zName);
+    } else if (e->nKey == 2) {
+      rdError(p, "UNIQUE constraint failed: %s, %s", e->aCol[e->aiKey[0]].zName,
+              e->aCol[e->aiKey[1]].zName);
+    } else {
+      rdError(p, "UNIQUE constraint failed: %s", e->aCol[e->aiKey[0]].zName);
+    }
+    return SQLITE_CONSTRAINT;
+  }
+  rdError(p, "redis: a row this transaction read was changed by another "
+             "connection before the commit; nothing was written (retry the "
+             "transaction)");
+  return SQLITE_BUSY;
+}
+
+/*
+** Send nOp writes as one script call inside MULTI/EXEC (pipelined: one
+** round trip).  aDone (may be NULL) receives 1/0 per op.
+*/
+static int rdWrite(RdStore *p, RdOp *aOp, int nOp, int *aDone) {
+  static const char *const azMulti[] = {"MULTI"};
+  static const char *const azExec[] = {"EXEC"};
+  static const size_t anMulti[] = {5};
+  static const size_t anExec[] = {4};
+  RdArgs a;
+  int i, rc, iTry;
+  memset(&a, 0, sizeof(a));
+  argZ(&a, "EVALSHA");
+  argZ(&a, p->zSha);
+  argZ(&a, "1");
+  argZ(&a, aOp[0].t->zBase);
+  argZ(&a, "write");
+  argInt(&a, nOp);
+  for (i = 0; i < nOp; i++)
+    argOp(&a, &aOp[i]);
+  rc = a.rc;
+  if (rc == SQLITE_OK)
+    rc = rdEnsure(p);
+  for (iTry = 0; rc == SQLITE_OK; iTry++) {
+    redisReply *aR[3] = {0, 0, 0};
+    int k;
+    redisAppendCommandArgv(p->c, 1, (const char **)azMulti, anMulti);
+    redisAppendCommandArgv(p->c, a.n, a.az, a.an);
+    redisAppendCommandArgv(p->c, 1, (const char **)azExec, anExec);
+    for (k = 0; k < 3; k++) {
+      void *pR = 0;
+      if (redisGetReply(p->c, &pR) != REDIS_OK)
+        break;
+      aR[k] = pR;
+    }
+    if (k < 3) {
+      for (k = 0; k < 3; k++)
+        freeReplyObject(aR[k]);
+      rc = rdIoError(p);
+      break;
+    }
+    if (aR[2]->type == REDIS_REPLY_ARRAY && aR[2]->elements == 1) {
+      redisReply *r = aR[2]->element[0];
+      if (r->type == REDIS_REPLY_ERROR) {
+        if (iTry == 0 && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+          for (k = 0; k < 3; k++)
+            freeReplyObject(aR[k]);
+          rc = rdLoadScript(p);
+          continue;
+        }
+        rc = rdReplyError(p, r);
+      } else {
+        rc = writeResult(p, aOp, nOp, r, aDone);
+      }
+    } else {
+      redisReply *r = aR[2]->type == REDIS_REPLY_ERROR   ? aR[2]
+                      : aR[1]->type == REDIS_REPLY_ERROR ? aR[1]
+                                                         : aR[0];
+      if (r->type == REDIS_REPLY_ERROR) {
+        rc = rdReplyError(p, r);
+      } else {
+        rdError(p, "redis: the transaction was not executed");
+        rc = SQLITE_ERROR;
+      }
+    }
+    for (k = 0; k < 3; k++)
+      freeReplyObject(aR[k]);
+    break;
+  }
+  argsFree(&a);
+  return rc;
+}
+
+/* --------------------------------------------------------- transactions */
+
+static int rdBegin(statevtab_table *pTab) {
+  ((RdTable *)pTab)->p->bTxn = 1;
+  return SQLITE_OK;
+}
+
+/* The log goes to the server here, so that a failure fails the SQLite
+** commit (which then rolls back). */
+static int rdSync(statevtab_table *pTab) {
+  RdStore *p = ((RdTable *)pTab)->p;
+  int rc = SQLITE_OK;
+  if (p->nOp > 0)
+    rc = rdWrite(p, p->aOp, p->nOp, 0);
+  logTruncate(p, 0);
+  p->nSave = 0;
+  return rc;
+}
+
+static int rdCommit(statevtab_table *pTab) {
+  RdStore *p = ((RdTable *)pTab)->p;
+  int rc = rdSync(pTab);
+  p->bTxn = 0;
+  p->iGen++;
+  return rc;
+}
+
+static int rdRollback(statevtab_table *pTab) {
+  RdStore *p = ((RdTable *)pTab)->p;
+  logTruncate(p, 0);
+  p->nSave = 0;
+  p->bTxn = 0;
+  p->iGen++;
+  return SQLITE_OK;
+}
+
+static int rdSavepoint(statevtab_table *pTab, int iSave) {
+  RdStore *p = ((RdTable *)pTab)->p;
+  if (iSave < 0)
+    return SQLITE_OK;
+  if (iSave >= p->nSaveAlloc) {
+    int nNew = iSave + 8;
+    int *aNew = sqlite3_realloc64(p->aSave, sizeof(int) * (size_t)nNew);
+    if (!aNew)
+      return SQLITE_NOMEM;
+    p->aSave = aNew;
+    p->nSaveAlloc = nNew;
+  }
+  while (p->nSave <= iSave)
+    p->aSave[p->nSave++] = p->nOp;
+  return SQLITE_OK;
+}
+
+static int rdRelease(statevtab_table *pTab, int iSave) {
+  RdStore *p = ((RdTable *)pTab)->p;
+  if (iSave < 0)
+    iSave = 0;
+  if (iSave < p->nSave)
+    p->nSave = iSave;
+  return SQLITE_OK;
+}
+
+static int rdRollbackTo(statevtab_table *pTab, int iSave) {
+  RdStore *p = ((RdTable *)pTab)->p;
+  if (iSave < 0) {
+    logTruncate(p, 0);
+    p->nSave = 0;
+    return SQLITE_OK;
+  }
+  if (iSave >= p->nSave)
+    return SQLITE_OK;
+  logTruncate(p, p->aSave[iSave]);
+  p->nSave = iSave + 1;
+  return SQLITE_OK;
+}
+
+/* --------------------------------------------------- atomic primitives */
+
+/* A dead letters table other than the namespace's own cannot be used. */
+static int checkDead(RdTable *t, statevtab_table *pDead) {
+  RdTable *d = (RdTable *)pDead;
+  if (!pDead)
+    return SQLITE_OK;
+  if (pDead->pStore != t->base.pStore || strcmp(d->zBase, t->zBase)) {
+    rdError(t->p,
+            "dead letters table must have the tasks table's prefix "
+            "'%s'",
+            t->zPrefix);
+    return SQLITE_ERROR;
+  }
+  return SQLITE_OK;
+}
+
+/* Decode a flat row (rid, _v, columns) at ap into aRow. */
+static void flatRow(const statevtab_entity *e, redisReply **ap,
+                    statevtab_value *aRow) {
+  int k;
+  for (k = 0; k < e->nCol; k++)
+    rdDecode(ap[2 + k], &e->aCol[k], &aRow[k]);
+}
+
+static int rdClaim(statevtab_table *pTab, statevtab_table *pDead,
+                   const statevtab_claim *c, statevtab_row_fn xRow,
+                   void *pCtx) {
+  RdTable *t = (RdTable *)pTab;
+  const statevtab_entity *e = pTab->pEntity;
+  statevtab_value aRow[SV_MAX_COLUMNS];
+  redisReply *r = 0;
+  RdArgs a;
+  char *zTags = 0;
+  size_t i, nStale;
+  int k, rc = checkDead(t, pDead);
+  if (rc != SQLITE_OK)
+    return rc;
+  for (k = 0; k < c->nComplete; k++)
+    c->aCompleteOk[k] = 1;
+  argEval(&a, t, "claim");
+  argVal(&a, c->pWorker);
+  argInt(&a, c->iLeaseMs);
+  argInt(&a, c->nMax);
+  argZ(&a, "1"); /* dead letters: the namespace's own */
+  argInt(&a, c->nQueue);
+  for (k = 0; k < c->nQueue; k++)
+    argVal(&a, &c->aQueue[k]);
+  argInt(&a, c->nName);
+  for (k = 0; k < c->nName; k++)
+    argVal(&a, &c->aName[k]);
+  if (c->nTag > 0) {
+    statevtab_value v;
+    zTags = sv_json_array(c->nTag, c->aTag);
+    if (!zTags) {
+      argsFree(&a);
+      return SQLITE_NOMEM;
+    }
+    memset(&v, 0, sizeof(v));
+    v.eType = SQLITE_TEXT;
+    v.z = zTags;
+    v.n = (int)strlen(zTags);
+    argOpt(&a, &v);
+  } else {
+    argN(&a, "", 0);
+  }
+  argInt(&a, c->nLimit);
+  for (k = 0; k < c->nLimit; k++) {
+    argVal(&a, &c->aLimit[k]);
+    argZ(&a, c->abLimitQueue[k] ? "1" : "0");
+    argInt(&a, c->aiLimit[k]);
+  }
+  argInt(&a, c->nComplete);
+  for (k = 0; k < c->nComplete; k++) {
+    argVal(&a, &c->aCompleteId[k]);
+    argInt(&a, c->aiCompleteToken[k]);
+    argOpt(&a, &c->aCompleteResult[k]);
+  }
+  rc = rdEval(t, &a, &r);
+  sqlite3_free(zTags);
+  if (rc != SQLITE_OK)
+    return rc;
+  if (r->type != REDIS_REPLY_ARRAY || r->elements < 1) {
+    freeReplyObject(r);
+    rdError(t->p, "redis: unexpected reply to a claim");
+    return SQLITE_ERROR;
+  }
+  nStale = (size_t)replyInt(r->element[0]);
+  for (i = 0; i < nStale && 2 + 2 * i < r->elements; i++) {
+    const redisReply *pId = r->element[1 + 2 * i];
+    sqlite3_int64 iTok = replyInt(r->element[2 + 2 * i]);
+    for (k = 0; k < c->nComplete; k++) {
+      if (c->aCompleteOk[k] && c->aiCompleteToken[k] == iTok &&
+          (size_t)c->aCompleteId[k].n == pId->len &&
+          (pId->len == 0 ||
+           memcmp(c->aCompleteId[k].z, pId->str, pId->len) == 0)) {
+        c->aCompleteOk[k] = 0;
+        break;
+      }
+    }
+  }
+  for (i = 1 + 2 * nStale;
+       rc == SQLITE_OK && i + 2 + (size_t)e->nCol <= r->elements;
+       i += 2 + (size_t)e->nCol) {
+    flatRow(e, &r->element[i], aRow);
+    if (xRow(pCtx, aRow))
+      rc = SQLITE_NOMEM;
+  }
+  freeReplyObject(r);
+  return rc;
+}
+
+/* Run a script operation whose reply is one integer or string. */
+static int evalOne(RdTable *t, RdArgs *a, redisReply **ppR) {
+  int rc = rdEval(t, a, ppR);
+  if (rc == SQLITE_OK && (*ppR)->type == REDIS_REPLY_ARRAY) {
+    freeReplyObject(*ppR);
+    *ppR = 0;
+    rdError(t->p, "redis: unexpected reply");
+    return SQLITE_ERROR;
+  }
+  return rc;
+}
+
+static int rdRenew(statevtab_table *pTab, const statevtab_value *pId,
+                   sqlite3_int64 iToken, sqlite3_int64 iLeaseMs,
+                   sqlite3_int64 *piExpires) {
+  RdTable *t = (RdTable *)pTab;
+  redisReply *r = 0;
+  RdArgs a;
+  int rc;
+  argEval(&a, t, "renew");
+  argVal(&a, pId);
+  argInt(&a, iToken);
+  argInt(&a, iLeaseMs);
+  rc = evalOne(t, &a, &r);
+  *piExpires = 0;
+  if (rc == SQLITE_OK && r->type != REDIS_REPLY_NIL)
+    *piExpires = replyInt(r);
+  freeReplyObject(r);
+  return rc;
+}
+
+static int rdComplete(statevtab_table *pTab, const statevtab_value *pId,
+                      sqlite3_int64 iToken, const statevtab_value *pResult,
+                      int *pbOk) {
+  RdTable *t = (RdTable *)pTab;
+  redisReply *r = 0;
+  RdArgs a;
+  int rc;
+  argEval(&a, t, "complete");
+  argVal(&a, pId);
+  argInt(&a, iToken);
+  argOpt(&a, pResult);
+  rc = evalOne(t, &a, &r);
+  *pbOk = rc == SQLITE_OK && replyInt(r) == 1;
+  freeReplyObject(r);
+  return rc;
+}
+
+static int rdFail(statevtab_table *pTab, statevtab_table *pDead,
+                  const statevtab_value *pId, sqlite3_int64 iToken,
+                  const statevtab_value *pError, sqlite3_int64 iRetryMs,
+                  int *peOutcome) {
+  RdTable *t = (RdTable *)pTab;
+  redisReply *r = 0;
+  RdArgs a;
+  unsigned int u;
+  int rc = checkDead(t, pDead);
+  *peOutcome = STATEVTAB_FAIL_STALE;
+  if (rc != SQLITE_OK)
+    return rc;
+  sqlite3_randomness(sizeof(u), &u);
+  argEval(&a, t, "fail");
+  argVal(&a, pId);
+  argInt(&a, iToken);
+  argOpt(&a, pError);
+  if (iRetryMs >= 0) {
+    argInt(&a, iRetryMs);
+  } else {
+    argN(&a, "", 0);
+  }
+  argOwn(&a, sqlite3_mprintf("%.9f", (double)u / 4294967296.0));
+  argZ(&a, "1");
+  rc = evalOne(t, &a, &r);
+  if (rc == SQLITE_OK && r->type == REDIS_REPLY_STRING) {
+    *peOutcome = strcmp(r->str, "dead") == 0 ? STATEVTAB_FAIL_DEAD
+                                             : STATEVTAB_FAIL_RETRY;
+  }
+  freeReplyObject(r);
+  return rc;
+}
+
+static int rdLease(statevtab_table *pTab, const statevtab_value *pName,
+                   const statevtab_value *pOwner, sqlite3_int64 iTtlMs,
+                   sqlite3_int64 *piToken) {
+  RdTable *t = (RdTable *)pTab;
+  redisReply *r = 0;
+  RdArgs a;
+  int rc;
+  argEval(&a, t, "lease");
+  argVal(&a, pName);
+  argVal(&a, pOwner);
+  argInt(&a, iTtlMs);
+  rc = evalOne(t, &a, &r);
+  *piToken = 0;
+  if (rc == SQLITE_OK && r->type != REDIS_REPLY_NIL)
+    *piToken = replyInt(r);
+  freeReplyObject(r);
+  return rc;
+}
+
+static int rdLeaseRelease(statevtab_table *pTab, const statevtab_value *pName,
+                          const statevtab_value *pOwner, int *pbOk) {
+  RdTable *t = (RdTable *)pTab;
+  redisReply *r = 0;
+  RdArgs a;
+  int rc;
+  argEval(&a, t, "release");
+  argVal(&a, pName);
+  argVal(&a, pOwner);
+  rc = evalOne(t, &a, &r);
+  *pbOk = rc == SQLITE_OK && replyInt(r) == 1;
+  freeReplyObject(r);
+  return rc;
+}
+
+/* Keep reply r as t's out-value (valid until the next call). */
+static void keepOut(RdTable *t, redisReply *r) {
+  freeReplyObject(t->pOut);
+  t->pOut = r;
+}
+
+static int rdIncr(statevtab_table *pTab, const statevtab_value *pScope,
+                  const statevtab_value *pName, const statevtab_value *pDelta,
+                  statevtab_value *pOut) {
+  RdTable *t = (RdTable *)pTab;
+  const statevtab_entity *e = pTab->pEntity;
+  redisReply *r = 0;
+  RdArgs a;
+  int rc, i;
+  memset(pOut, 0, sizeof(*pOut));
+  pOut->eType = SQLITE_NULL;
+  argEval(&a, t, "incr");
+  argVal(&a, pScope);
+  argVal(&a, pName);
+  argVal(&a, pDelta);
+  argZ(&a, pDelta->eType == SQLITE_FLOAT ? "1" : "0");
+  rc = evalOne(t, &a, &r);
+  if (rc != SQLITE_OK)
+    return rc;
+  for (i = 0; i < e->nCol; i++) {
+    if (strcmp(e->aCol[i].zName, "value") == 0)
+      rdDecode(r, &e->aCol[i], pOut);
+  }
+  keepOut(t, r);
+  return SQLITE_OK;
+}
+
+static int rdTake(statevtab_table *pTab, const statevtab_value *pExecId,
+                  const statevtab_value *pName, statevtab_value *pOut) {
+  RdTable *t = (RdTable *)pTab;
+  redisReply *r = 0;
+  RdArgs a;
+  int rc;
+  memset(pOut, 0, sizeof(*pOut));
+  pOut->eType = SQLITE_NULL;
+  argEval(&a, t, "take");
+  argVal(&a, pExecId);
+  argVal(&a, pName);
+  rc = evalOne(t, &a, &r);
+  if (rc != SQLITE_OK)
+    return rc;
+  if (r->type == REDIS_REPLY_STRING) {
+    pOut->eType = SQLITE_TEXT;
+    pOut->z = r->str;
+    pOut->n = (int)r->len;
+  }
+  keepOut(t, r);
+  return SQLITE_OK;
+}
+
+static int rdProgress(statevtab_table *pTab, const statevtab_value *pId,
+                      const statevtab_value *pJson, int *pbOk) {
+  RdTable *t = (RdTable *)pTab;
+  redisReply *r = 0;
+  RdArgs a;
+  int rc;
+  *pbOk = 0;
+  argEval(&a, t, "progress");
+  argVal(&a, pId);
+  /* Appended minified, so that the array reads as SQLite's json() writes
+  ** it on every store. */
+  argOwn(&a, sv_json_minify(pJson->z, pJson->n));
+  rc = evalOne(t, &a, &r);
+  *pbOk = rc == SQLITE_OK && replyInt(r) == 1;
+  freeReplyObject(r);
+  return rc;
+}
+
+static int rdPause(statevtab_table *pTab, const statevtab_value *pQueue,
+                   int bPause, int *pbChanged) {
+  RdTable *t = (RdTable *)pTab;
+  redisReply *r = 0;
+  RdArgs a;
+  int rc;
+  argEval(&a, t, "pause");
+  argVal(&a, pQueue);
+  argZ(&a, bPause ? "1" : "0");
+  rc = evalOne(t, &a, &r);
+  *pbChanged = rc == SQLITE_OK && replyInt(r) == 1;
+  freeReplyObject(r);
+  return rc;
+}
+
+static int rdPaused(statevtab_table *pTab, const statevtab_value *pQueue,
+                    int *pbPaused) {
+  RdTable *t = (RdTable *)pTab;
+  redisReply *r = 0;
+  RdArgs a;
+  int rc;
+  argEval(&a, t, "paused");
+  argVal(&a, pQueue);
+  rc = evalOne(t, &a, &r);
+  *pbPaused = rc == SQLITE_OK && replyInt(r) == 1;
+  freeReplyObject(r);
+  return rc;
+}
+
+/* An insert on its own, at once (state_signal): one write call. */
+static int rdInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
+                          int *pbDone) {
+  RdTable *t = (RdTable *)pTab;
+  RdOp o;
+  int rc, bDone = 0;
+  *pbDone = 0;
+  memset(&o, 0, sizeof(o));
+  o.t = t;
+  o.cType = 'I';
+  o.cMode = 'a';
+  o.iStamp = -1;
+  o.iNow = sv_now_ms();
+  o.aRow = (statevtab_value *)aRow;
+  rc = newRid(t, &o.iRid);
+  if (rc == SQLITE_OK)
+    rc = rdWrite(t->p, &o, 1, &bDone);
+  *pbDone = rc == SQLITE_OK && bDone;
+  return rc;
+}
+
+/*
+** state_wait on Redis: ask the script whether a task of the queue is
+** runnable, else sleep until the next run_at or lease expiry it reports,
+** at most 50 ms at a time (new tasks are noticed by polling).
+*/
+static int rdWait(statevtab_table *pTab, const statevtab_value *pQueue,
+                  sqlite3_int64 iTimeoutMs, int *pbReady) {
+  RdTable *t = (RdTable *)pTab;
+  sqlite3_int64 iEnd = sv_mono_ms() + iTimeoutMs;
+  *pbReady = 0;
+  for (;;) {
+    redisReply *r = 0;
+    RdArgs a;
+    sqlite3_int64 iWait, iNext = -1, now;
+    int rc;
+    argEval(&a, t, "runnable");
+    argVal(&a, pQueue);
+    rc = rdEval(t, &a, &r);
+    if (rc != SQLITE_OK)
+      return rc;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+      *pbReady = replyInt(r->element[0]) == 1;
+      iNext = replyInt(r->element[1]);
+    }
+    freeReplyObject(r);
+    if (*pbReady)
+      return SQLITE_OK;
+    now = sv_mono_ms();
+    if (now >= iEnd)
+      return SQLITE_OK;
+    iWait = iEnd - now;
+    if (iNext >= 0 && iNext + 1 < iWait)
+      iWait = iNext + 1;
+    if (iWait > 50)
+      iWait = 50;
+    sqlite3_sleep((int)iWait);
+  }
+}
+
+const statevtab_store_methods sv_redis_store = {
+    /* iVersion      */ 1,
+    /* zScheme       */ "redis",
+    /* xOpen         */ rdOpen,
+    /* xClose        */ rdClose,
+    /* xAttach       */ rdAttach,
+    /* xDetach       */ rdDetach,
+    /* xDrop         */ rdDrop2,
+    /* xRename       */ rdRename,
+    /* xOpenCursor   */ rdOpenCursor,
+    /* xFilter       */ rdFilter,
+    /* xNext         */ rdNext,
+    /* xEof          */ rdEof,
+    /* xColumn       */ rdColumn,
+    /* xRowid        */ rdRowid,
+    /* xCloseCursor  */ rdCloseCursor,
+    /* xInsert       */ rdInsert,
+    /* xUpdate       */ rdUpdate,
+    /* xDelete       */ rdDelete,
+    /* xBegin        */ rdBegin,
+    /* xSync         */ rdSync,
+    /* xCommit       */ rdCommit,
+    /* xRollback     */ rdRollback,
+    /* xSavepoint    */ rdSavepoint,
+    /* xRelease      */ rdRelease,
+    /* xRollbackTo   */ rdRollbackTo,
+    /* xDescribe     */ rdDescribe,
+    /* xClaim        */ rdClaim,
+    /* xRenew        */ rdRenew,
+    /* xComplete     */ rdComplete,
+    /* xFail         */ rdFail,
+    /* xLease        */ rdLease,
+    /* xLeaseRelease */ rdLeaseRelease,
+    /* xIncr         */ rdIncr,
+    /* xTake         */ rdTake,
+    /* xProgress     */ rdProgress,
+    /* xPause        */ rdPause,
+    /* xInsertAtomic */ rdInsertAtomic,
+    /* xPaused       */ rdPaused,
+    /* xColumnValue  */ 0,
+    /* xWait         */ rdWait,
+};
