@@ -853,8 +853,8 @@ static int rdRename(statevtab_table *pTab, const char *zNew) {
 
 static char *rdDescribe(statevtab_store *pStore) {
   RdStore *p = (RdStore *)pStore;
-  return sqlite3_mprintf("redis: %s%s", p->zSafe,
-                         p->c ? "" : " (disconnected)");
+  return sqlite3_mprintf("redis: %s (script %s%s)", p->zSafe, p->zSha,
+                         p->c ? "" : ", disconnected");
 }
 
 /* ------------------------------------------------------------- rows */

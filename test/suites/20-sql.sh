@@ -1,19 +1,25 @@
 #!/bin/sh
 # test/suites/20-sql.sh -- the SQL golden tests (test/sqltest.sh), once per
-# store (the local store, and PostgreSQL on the server test/run started),
+# store (the local store, and PostgreSQL and Redis on the servers test/run
+# started),
 # and once more per store under ASan/UBSan when an ASan-built extension is
 # given in STATEVTAB_EXT_ASAN.  Prints PASS/FAIL lines; exits non-zero when
 # any script failed.  A store whose server is missing is a failure, never a
-# skip.  (Redis joins when its store is built.)
+# skip.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 rc=0
 
-stores="sqlite postgresql"
+stores="sqlite postgresql redis"
 
 for store in $stores; do
   if [ "$store" = postgresql ] && [ -z "${STATEVTAB_PG_URL:-}" ]; then
     echo "FAIL sql/postgresql (STATEVTAB_PG_URL is not set: no PostgreSQL server)"
+    rc=1
+    continue
+  fi
+  if [ "$store" = redis ] && [ -z "${STATEVTAB_REDIS_URL:-}" ]; then
+    echo "FAIL sql/redis (STATEVTAB_REDIS_URL is not set: no Redis server)"
     rc=1
     continue
   fi
