@@ -1652,7 +1652,9 @@ static int writeResult(RdStore *p, const RdOp *aOp, int nOp,
   rdError(p, "redis: a row this transaction read was changed by another "
              "connection before the commit; nothing was written (retry the "
              "transaction)");
-  return SQLITE_BUSY;
+  /* Not plain SQLITE_BUSY: SQLite keeps a transaction open after a COMMIT
+  ** that failed with SQLITE_BUSY (for a retry), and the log is gone. */
+  return SQLITE_BUSY_SNAPSHOT;
 }
 
 /*

@@ -1,0 +1,149 @@
+-- 70-redis-store: facts of the Redis store (runs with --store redis only):
+-- the key layout under the hash-tagged prefix, prefix isolation, values and
+-- keys that are not plain text, the script reloaded after SCRIPT FLUSH, a
+-- server restart between statements, a server that stops answering, the
+-- optimistic commit, options and URLs.  The store options name a prefix
+-- unique to this run ($STATEVTAB_TEST_NS plus ':'); key listings print it
+-- as NS.
+
+CREATE VIRTUAL TABLE tasks USING state_tasks(@OPTS@);
+CREATE VIRTUAL TABLE kv USING state_kv(@OPTS@);
+CREATE VIRTUAL TABLE leases USING state_leases(@OPTS@);
+
+-- 70.1 the key layout: every key starts with the hash tag {<prefix>}; a row
+-- is a hash (a field per non-NULL column, plus the write stamp _v); the key,
+-- the indexed columns and the claim order have keys of their own
+INSERT INTO tasks(id, queue, name, priority, run_at) VALUES ('t1', 'q', 'send', 5, 1000);
+INSERT INTO kv(scope, key, value) VALUES ('s', 'k', '{"a":1}');
+.system redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "{$STATEVTAB_TEST_NS:}*" | sed "s/$STATEVTAB_TEST_NS/NS/" | LC_ALL=C sort
+.system redis-cli -u "$STATEVTAB_REDIS_URL" HGETALL "{$STATEVTAB_TEST_NS:}kv:r:1" | paste - - | LC_ALL=C sort
+-- a claim moves the due task from wait to the ready set and then to the
+-- lease sets (by queue and by name)
+SELECT id, lease_token FROM state_claim('tasks', 'q', 'w1', 60000);
+.system redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "{$STATEVTAB_TEST_NS:}tasks:l*" | sed "s/$STATEVTAB_TEST_NS/NS/" | LC_ALL=C sort
+.system redis-cli -u "$STATEVTAB_REDIS_URL" HMGET "{$STATEVTAB_TEST_NS:}tasks:r:1" state lease_owner lease_token attempts
+
+-- 70.2 prefix isolation: another prefix on the same server never sees these
+-- rows, and the same keys there are other rows
+CREATE VIRTUAL TABLE other USING state_tasks(@OPTS:other@);
+CREATE VIRTUAL TABLE tasks2 USING state_tasks(@OPTS@);
+SELECT count(*) FROM other;
+INSERT INTO other(id, queue, name) VALUES ('t1', 'q', 'elsewhere');
+SELECT id, name FROM other;
+SELECT id, name FROM tasks2;
+SELECT count(*) FROM state_claim('other', 'q', 'w', 1000) WHERE id = 't1';
+SELECT state FROM tasks WHERE id = 't1';
+
+-- 70.3 keys and values with spaces, CR LF, NUL bytes and braces round-trip
+-- byte for byte, as keys of rows, as indexed values and as queue names
+INSERT INTO kv(scope, key, value) VALUES
+  ('a b', 'x' || char(13, 10) || '{y}', json_quote('v ' || char(13, 10) || ' {}')),
+  (CAST(x'7300' AS TEXT), CAST(x'6b00317d' AS TEXT), '1');
+SELECT hex(scope), hex(key), hex(value) FROM kv WHERE scope <> 's' ORDER BY 1;
+SELECT value FROM kv WHERE scope = 'a b' AND key = 'x' || char(13, 10) || '{y}';
+SELECT value FROM kv WHERE scope = CAST(x'7300' AS TEXT) AND key = CAST(x'6b00317d' AS TEXT);
+SELECT count(*) FROM kv WHERE scope = 's' || char(0);
+INSERT INTO tasks(id, queue, name, error) VALUES
+  (CAST(x'69640d0a007b7d' AS TEXT), 'q {1}' || char(10), 'n' || char(13), CAST(x'650065' AS TEXT));
+SELECT hex(id), hex(queue), hex(name), hex(error) FROM tasks WHERE queue = 'q {1}' || char(10);
+SELECT hex(id), lease_token FROM state_claim('tasks', 'q {1}' || char(10), 'w', 60000);
+SELECT state_complete('tasks', CAST(x'69640d0a007b7d' AS TEXT), 1, '"ok"');
+SELECT state, result FROM tasks WHERE id = CAST(x'69640d0a007b7d' AS TEXT);
+
+-- 70.4 SCRIPT FLUSH drops the store's Lua script: the next call gets
+-- NOSCRIPT, loads it again and goes on (claims, writes at commit, scans)
+.system redis-cli -u "$STATEVTAB_REDIS_URL" SCRIPT FLUSH >/dev/null
+INSERT INTO tasks(id, queue, name) VALUES ('t2', 'q2', 'x');
+.system redis-cli -u "$STATEVTAB_REDIS_URL" SCRIPT FLUSH >/dev/null
+SELECT id FROM state_claim('tasks', 'q2', 'w', 60000);
+.system redis-cli -u "$STATEVTAB_REDIS_URL" SCRIPT FLUSH >/dev/null
+SELECT id, state FROM tasks WHERE queue = 'q2';
+
+-- 70.5 the server restarts between two statements (appendonly, appendfsync
+-- always): the next statement reconnects, nothing was lost, and a lease
+-- taken after the restart has a greater fencing token
+SELECT state_lease('leases', 'L', 'a', 60000) > 0;
+CREATE TEMP TABLE tok(t);
+INSERT INTO tok SELECT token FROM leases WHERE name = 'L';
+SELECT state_release('leases', 'L', 'a');
+.system bash -c '. "$STATEVTAB_ROOT/test/lib/servers.sh" && sv_restart_redis >/dev/null'
+SELECT count(*) FROM tasks;
+SELECT state_lease('leases', 'L', 'b', 60000) > (SELECT t FROM tok);
+INSERT INTO tasks(id, name) VALUES ('t3', 'after restart');
+SELECT name FROM tasks WHERE id = 't3';
+
+-- 70.6 fencing tokens: the tokens grow even when the data is lost (here
+-- the namespace's keys are deleted behind the store's back), since they are
+-- at least the server's time in microseconds
+DELETE FROM tok;
+INSERT INTO tok SELECT token FROM leases WHERE name = 'L';
+.system redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "{$STATEVTAB_TEST_NS:}leases*" | xargs -r redis-cli -u "$STATEVTAB_REDIS_URL" DEL >/dev/null
+SELECT count(*) FROM leases;
+SELECT state_lease('leases', 'L', 'c', 60000) > (SELECT t FROM tok);
+
+-- 70.7 a server that stops answering (SIGSTOP): the statement fails after
+-- the command timeout (the smallest command_timeout of the tables on the
+-- connection, here 300 ms) with SQLITE_IOERR; once it answers again, the
+-- next statement reconnects
+CREATE VIRTUAL TABLE quick USING state_kv(@OPTS@, command_timeout=300);
+.system bash -c '. "$STATEVTAB_ROOT/test/lib/servers.sh" && sv_pause_redis'
+SELECT count(*) FROM quick;
+.system bash -c '. "$STATEVTAB_ROOT/test/lib/servers.sh" && sv_resume_redis'
+SELECT count(*) FROM quick;
+
+-- 70.8 the commit is optimistic: an UPDATE inside a transaction carries
+-- the write stamp of the row it read; when another connection changed the
+-- row before COMMIT, the COMMIT fails with SQLITE_BUSY_SNAPSHOT, rolls
+-- the transaction back and writes nothing
+BEGIN;
+UPDATE kv SET value = '"mine"' WHERE scope = 's' AND key = 'k' AND version = 1;
+INSERT INTO kv(scope, key, value) VALUES ('s', 'k2', '2');
+SELECT value, version FROM kv WHERE scope = 's' ORDER BY key;
+.system sqlite3 :memory: -cmd ".load $STATEVTAB_EXT" "CREATE VIRTUAL TABLE kv USING state_kv(store='env:STATEVTAB_REDIS_URL', prefix='$STATEVTAB_TEST_NS:'); UPDATE kv SET value = '\"theirs\"' WHERE scope = 's' AND key = 'k'"
+COMMIT;
+SELECT value, version FROM kv WHERE scope = 's' ORDER BY key;
+-- the same transaction again, after a fresh read, commits
+BEGIN;
+UPDATE kv SET value = '"mine"' WHERE scope = 's' AND key = 'k' AND version = 2;
+COMMIT;
+SELECT value, version FROM kv WHERE scope = 's' ORDER BY key;
+-- a uniqueness conflict that appears only at COMMIT (another connection
+-- took the key meanwhile) fails the COMMIT, and nothing is written
+BEGIN;
+INSERT INTO kv(scope, key, value) VALUES ('s', 'k3', '3');
+INSERT INTO kv(scope, key, value) VALUES ('s', 'k4', '4');
+.system sqlite3 :memory: -cmd ".load $STATEVTAB_EXT" "CREATE VIRTUAL TABLE kv USING state_kv(store='env:STATEVTAB_REDIS_URL', prefix='$STATEVTAB_TEST_NS:'); INSERT INTO kv(scope, key, value) VALUES ('s', 'k4', '44')"
+COMMIT;
+SELECT key, value FROM kv WHERE scope = 's' ORDER BY key;
+
+-- 70.9 the atomic functions run at once, also inside a transaction: a
+-- ROLLBACK does not undo them
+CREATE VIRTUAL TABLE co USING state_counters(@OPTS@);
+BEGIN;
+INSERT INTO kv(scope, key, value) VALUES ('s', 'k5', '5');
+SELECT state_incr('co', 's', 'n', 7);
+ROLLBACK;
+SELECT value FROM co;
+SELECT count(*) FROM kv WHERE key = 'k5';
+
+-- 70.10 DROP TABLE only disconnects: the rows stay on the server for the
+-- other tables naming the prefix, and a new table sees them again
+DROP TABLE tasks2;
+SELECT count(*) FROM tasks WHERE id IN ('t1', 't2', 't3');
+DROP TABLE tasks;
+CREATE VIRTUAL TABLE tasks USING state_tasks(@OPTS@);
+SELECT id FROM tasks WHERE id IN ('t1', 't2', 't3') ORDER BY id;
+
+-- 70.11 the unix socket, with URL parameters
+.system sqlite3 :memory: -cmd ".load $STATEVTAB_EXT" "CREATE VIRTUAL TABLE t USING state_tasks(store='unix:$STATEVTAB_REDIS_SOCK?db=0&command_timeout=5000', prefix='$STATEVTAB_TEST_NS:'); SELECT id FROM t WHERE id = 't3'"
+
+-- 70.12 options: a prefix with braces (it would break the hash tag), a bad
+-- timeout, an unknown option; a wrong password is named without the
+-- password
+CREATE VIRTUAL TABLE bad USING state_kv(store='env:STATEVTAB_REDIS_URL', prefix='a{b}');
+CREATE VIRTUAL TABLE bad USING state_kv(store='env:STATEVTAB_REDIS_URL', prefix='a}');
+CREATE VIRTUAL TABLE bad USING state_kv(@OPTS@, command_timeout='soon');
+CREATE VIRTUAL TABLE bad USING state_kv(@OPTS@, connect_timeout=0);
+CREATE VIRTUAL TABLE bad USING state_kv(@OPTS@, bakend='x');
+.system sqlite3 :memory: -cmd ".load $STATEVTAB_EXT" "CREATE VIRTUAL TABLE t USING state_kv(store='redis://:hunter2@127.0.0.1:$STATEVTAB_REDIS_PORT/0')" 2>&1 | sed "s/$STATEVTAB_REDIS_PORT/PORT/"
+SELECT count(*) FROM bad;
