@@ -619,10 +619,12 @@ function ops.incr()
     local ok = pcall(redis.call, 'INCRBY', k, delta)
     local v = redis.call('GET', k)
     redis.call('DEL', k)
-    if not ok then
-      return redis.error_reply('integer overflow')
+    if ok then
+      t.value = v
+    else
+      -- Out of 64-bit range: a real, as SQLite's integer arithmetic does.
+      t.value = string.format('%.17g', tonumber(cur) + tonumber(delta))
     end
-    t.value = v
   else
     t.value = string.format('%.17g', tonumber(cur) + tonumber(delta))
   end
