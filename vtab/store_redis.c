@@ -76,6 +76,8 @@ typedef struct RdOp {
   sqlite3_int64 iStamp;  /* _v of the row as read, or -1 */
   sqlite3_int64 iNow;    /* client time of the write (expiry checks) */
   statevtab_value *aRow; /* own copy (rowCopy), NULL for 'D' */
+  int iPrev;             /* the op on the same row it supersedes, or -1 */
+  int bSuperseded;       /* a later op of the log is on the same row */
 } RdOp;
 
 typedef struct RdStore {
@@ -132,6 +134,7 @@ typedef struct RdCursor {
 } RdCursor;
 
 extern const statevtab_store_methods sv_redis_store;
+static int sameRows(const RdTable *a, const RdTable *b);
 
 /* --------------------------------------------------------------- errors */
 
@@ -156,8 +159,7 @@ typedef struct RdArgs {
 
 static void argsFree(RdArgs *a) {
   int i;
-  for (i = 0; i < a->nOwn; i++)
-    sqlite3_free(a->apOwn[i]);
+  for (i = 0; i < a->nOwn; i++) sqlite3_free(a->apOwn[i]);
   sqlite3_free(a->apOwn);
   sqlite3_free(a->az);
   sqlite3_free(a->an);
@@ -166,15 +168,13 @@ static void argsFree(RdArgs *a) {
 
 /* Append z[0..n), borrowed: it must outlive the command. */
 static void argN(RdArgs *a, const char *z, size_t n) {
-  if (a->rc != SQLITE_OK)
-    return;
+  if (a->rc != SQLITE_OK) return;
   if (a->n >= a->nAlloc) {
     int nNew = a->nAlloc ? a->nAlloc * 2 : 32;
     const char **az = sqlite3_realloc64(a->az, sizeof(char *) * (size_t)nNew);
     size_t *an =
         az ? sqlite3_realloc64(a->an, sizeof(size_t) * (size_t)nNew) : 0;
-    if (az)
-      a->az = az;
+    if (az) a->az = az;
     if (!az || !an) {
       a->rc = SQLITE_NOMEM;
       return;
@@ -191,8 +191,7 @@ static void argZ(RdArgs *a, const char *z) { argN(a, z, strlen(z)); }
 
 /* Append z (from sqlite3_malloc; NULL means out of memory), owned. */
 static void argOwn(RdArgs *a, char *z) {
-  if (a->rc == SQLITE_OK && !z)
-    a->rc = SQLITE_NOMEM;
+  if (a->rc == SQLITE_OK && !z) a->rc = SQLITE_NOMEM;
   if (a->rc == SQLITE_OK && a->nOwn >= a->nOwnAlloc) {
     int nNew = a->nOwnAlloc ? a->nOwnAlloc * 2 : 16;
     char **ap = sqlite3_realloc64(a->apOwn, sizeof(char *) * (size_t)nNew);
@@ -209,6 +208,17 @@ static void argOwn(RdArgs *a, char *z) {
   }
   a->apOwn[a->nOwn++] = z;
   argZ(a, z);
+}
+
+/* Append a copy of z[0..n) (binary safe), owned. */
+static void argCopy(RdArgs *a, const char *z, int n) {
+  char *zCopy = sqlite3_malloc64((sqlite3_uint64)n + 1);
+  if (zCopy) {
+    if (n) memcpy(zCopy, z, (size_t)n);
+    zCopy[n] = 0;
+  }
+  argOwn(a, zCopy);
+  if (a->rc == SQLITE_OK) a->an[a->n - 1] = (size_t)n;
 }
 
 static void argInt(RdArgs *a, sqlite3_int64 i) {
@@ -241,13 +251,11 @@ static void argOpt(RdArgs *a, const statevtab_value *v) {
     char *z = sqlite3_malloc64((sqlite3_uint64)v->n + 2);
     if (z) {
       z[0] = '=';
-      if (v->n)
-        memcpy(z + 1, v->z, (size_t)v->n);
+      if (v->n) memcpy(z + 1, v->z, (size_t)v->n);
       z[v->n + 1] = 0;
     }
     argOwn(a, z);
-    if (a->rc == SQLITE_OK)
-      a->an[a->n - 1] = (size_t)v->n + 1;
+    if (a->rc == SQLITE_OK) a->an[a->n - 1] = (size_t)v->n + 1;
   } else if (v->eType == SQLITE_INTEGER) {
     argOwn(a, sqlite3_mprintf("=%lld", v->i));
   } else if (v->eType == SQLITE_FLOAT) {
@@ -267,8 +275,7 @@ static struct timeval msTime(int ms) {
 }
 
 static void rdDrop(RdStore *p) {
-  if (p->c)
-    redisFree(p->c);
+  if (p->c) redisFree(p->c);
   p->c = 0;
 }
 
@@ -301,12 +308,29 @@ static int rdLive(RdStore *p) {
   fd.fd = p->c->fd;
   fd.events = POLLIN;
   fd.revents = 0;
-  if (fd.fd < 0)
-    return 0;
+  if (fd.fd < 0) return 0;
   return poll(&fd, 1, 0) == 0;
 }
 
 static int rdLoadScript(RdStore *p);
+
+/*
+** redisCommandArgv, but a server still loading its data after a restart
+** ("LOADING ...") is asked again every 20 ms for up to the command timeout.
+*/
+static redisReply *rdCall(RdStore *p, int n, const char **az,
+                          const size_t *an) {
+  sqlite3_int64 iEnd = sv_mono_ms() + p->iCmdMs;
+  for (;;) {
+    redisReply *r = redisCommandArgv(p->c, n, az, an);
+    if (!r || r->type != REDIS_REPLY_ERROR ||
+        strncmp(r->str, "LOADING", 7) != 0 || sv_mono_ms() >= iEnd) {
+      return r;
+    }
+    freeReplyObject(r);
+    sqlite3_sleep(20);
+  }
+}
 
 static int rdConnect(RdStore *p, int bOpen) {
   struct timeval tv = msTime(p->iConnMs);
@@ -315,8 +339,7 @@ static int rdConnect(RdStore *p, int bOpen) {
   rdDrop(p);
   p->c = p->zSock ? redisConnectUnixWithTimeout(p->zSock, tv)
                   : redisConnectWithTimeout(p->zHost, p->iPort, tv);
-  if (!p->c)
-    return SQLITE_NOMEM;
+  if (!p->c) return SQLITE_NOMEM;
   if (p->c->err) {
     rdError(p, "redis: cannot connect to %s: %s", p->zSafe, p->c->errstr);
     rdDrop(p);
@@ -336,8 +359,7 @@ static int rdConnect(RdStore *p, int bOpen) {
     az[n] = p->zPass;
     an[n++] = strlen(p->zPass);
     r = redisCommandArgv(p->c, n, az, an);
-    if (!r)
-      return rdIoError(p);
+    if (!r) return rdIoError(p);
     if (r->type == REDIS_REPLY_ERROR) {
       rdError(p, "redis: authentication failed for %s: %.*s", p->zSafe,
               (int)r->len, r->str);
@@ -359,8 +381,7 @@ static int rdConnect(RdStore *p, int bOpen) {
     az[1] = zDb;
     an[1] = strlen(zDb);
     r = redisCommandArgv(p->c, 2, az, an);
-    if (!r)
-      return rdIoError(p);
+    if (!r) return rdIoError(p);
     if (r->type == REDIS_REPLY_ERROR) {
       rdError(p, "redis: cannot select database %d on %s: %.*s", p->iDb,
               p->zSafe, (int)r->len, r->str);
@@ -386,9 +407,8 @@ static int rdLoadScript(RdStore *p) {
   an[1] = 4;
   az[2] = p->zScript;
   an[2] = strlen(p->zScript);
-  r = redisCommandArgv(p->c, 3, az, an);
-  if (!r)
-    return rdIoError(p);
+  r = rdCall(p, 3, az, an);
+  if (!r) return rdIoError(p);
   if (r->type != REDIS_REPLY_STRING || r->len >= sizeof(p->zSha)) {
     rdError(p, "redis: SCRIPT LOAD failed on %s: %.*s", p->zSafe,
             r->type == REDIS_REPLY_ERROR ? (int)r->len : 0,
@@ -403,8 +423,7 @@ static int rdLoadScript(RdStore *p) {
 }
 
 static int rdEnsure(RdStore *p) {
-  if (p->c && !rdLive(p))
-    rdDrop(p);
+  if (p->c && !rdLive(p)) rdDrop(p);
   return p->c ? SQLITE_OK : rdConnect(p, 0);
 }
 
@@ -419,8 +438,7 @@ static int rdReplyError(RdStore *p, const redisReply *r) {
     if (q) {
       n -= (int)(q + 1 - z);
       z = q + 1;
-      while (n > 0 && *z == ' ')
-        z++, n--;
+      while (n > 0 && *z == ' ') z++, n--;
     }
   }
   rdError(p, "redis: %.*s", n, z);
@@ -436,15 +454,12 @@ static int rdCommand(RdStore *p, RdArgs *a, redisReply **ppReply) {
   redisReply *r;
   int rc, iTry;
   *ppReply = 0;
-  if (a->rc != SQLITE_OK)
-    return a->rc;
+  if (a->rc != SQLITE_OK) return a->rc;
   rc = rdEnsure(p);
-  if (rc != SQLITE_OK)
-    return rc;
+  if (rc != SQLITE_OK) return rc;
   for (iTry = 0;; iTry++) {
-    r = redisCommandArgv(p->c, a->n, a->az, a->an);
-    if (!r)
-      return rdIoError(p);
+    r = rdCall(p, a->n, a->az, a->an);
+    if (!r) return rdIoError(p);
     if (r->type != REDIS_REPLY_ERROR) {
       *ppReply = r;
       return SQLITE_OK;
@@ -452,8 +467,7 @@ static int rdCommand(RdStore *p, RdArgs *a, redisReply **ppReply) {
     if (iTry == 0 && strncmp(r->str, "NOSCRIPT", 8) == 0) {
       freeReplyObject(r);
       rc = rdLoadScript(p);
-      if (rc != SQLITE_OK)
-        return rc;
+      if (rc != SQLITE_OK) return rc;
       continue;
     }
     rc = rdReplyError(p, r);
@@ -485,8 +499,7 @@ static int rdEval(RdTable *t, RdArgs *a, redisReply **ppReply) {
 static char *pctDecode(const char *z, int n) {
   char *zOut = sqlite3_malloc64((sqlite3_uint64)n + 1);
   int i, j = 0;
-  if (!zOut)
-    return 0;
+  if (!zOut) return 0;
   for (i = 0; i < n; i++) {
     if (z[i] == '%' && i + 2 < n &&
         strchr("0123456789abcdefABCDEF", z[i + 1]) &&
@@ -508,11 +521,9 @@ static char *pctDecode(const char *z, int n) {
 /* A positive integer parameter of at most 9 digits, or -1. */
 static int parseMs(const char *z, int n) {
   int i, v = 0;
-  if (n <= 0 || n > 9)
-    return -1;
+  if (n <= 0 || n > 9) return -1;
   for (i = 0; i < n; i++) {
-    if (z[i] < '0' || z[i] > '9')
-      return -1;
+    if (z[i] < '0' || z[i] > '9') return -1;
     v = v * 10 + (z[i] - '0');
   }
   return v;
@@ -540,8 +551,7 @@ static int parseQuery(RdStore *p, const char *zQ) {
       return SQLITE_ERROR;
     }
     zQ += n;
-    if (*zQ == '&')
-      zQ++;
+    if (*zQ == '&') zQ++;
   }
   return SQLITE_OK;
 }
@@ -558,8 +568,7 @@ static int parseUrl(RdStore *p, const char *zUrl) {
   }
   if (sqlite3_strnicmp(zUrl, "unix:", 5) == 0) {
     z = zUrl + 5;
-    if (strncmp(z, "//", 2) == 0)
-      z += 2;
+    if (strncmp(z, "//", 2) == 0) z += 2;
     zQ = strchr(z, '?');
     zEnd = zQ ? zQ : z + strlen(z);
     if (zEnd == z || z[0] != '/') {
@@ -568,25 +577,21 @@ static int parseUrl(RdStore *p, const char *zUrl) {
       return SQLITE_ERROR;
     }
     p->zSock = sqlite3_mprintf("%.*s", (int)(zEnd - z), z);
-    if (!p->zSock)
-      return SQLITE_NOMEM;
+    if (!p->zSock) return SQLITE_NOMEM;
     return parseQuery(p, zQ ? zQ + 1 : 0);
   }
   z = zUrl + 8; /* after "redis://" */
   zQ = strchr(z, '?');
   zEnd = z + strcspn(z, "/?");
   for (q = z; q < zEnd; q++) {
-    if (*q == '@')
-      zAt = q;
+    if (*q == '@') zAt = q;
   }
   if (zAt) {
     const char *zColon = memchr(z, ':', (size_t)(zAt - z));
     if (zColon) {
-      if (zColon > z)
-        p->zUser = pctDecode(z, (int)(zColon - z));
+      if (zColon > z) p->zUser = pctDecode(z, (int)(zColon - z));
       p->zPass = pctDecode(zColon + 1, (int)(zAt - zColon - 1));
-      if (!p->zPass || (zColon > z && !p->zUser))
-        return SQLITE_NOMEM;
+      if (!p->zPass || (zColon > z && !p->zUser)) return SQLITE_NOMEM;
     } else if (zAt > z) {
       /* "user@host": a user without password is no AUTH at all */
     }
@@ -595,24 +600,19 @@ static int parseUrl(RdStore *p, const char *zUrl) {
   p->iPort = 6379;
   if (*z == '[') {
     q = memchr(z, ']', (size_t)(zEnd - z));
-    if (!q)
-      goto malformed;
+    if (!q) goto malformed;
     p->zHost = sqlite3_mprintf("%.*s", (int)(q - z - 1), z + 1);
     q++;
   } else {
     q = z;
-    while (q < zEnd && *q != ':')
-      q++;
+    while (q < zEnd && *q != ':') q++;
     p->zHost = sqlite3_mprintf("%.*s", (int)(q - z), z);
   }
-  if (!p->zHost)
-    return SQLITE_NOMEM;
-  if (p->zHost[0] == 0)
-    goto malformed;
+  if (!p->zHost) return SQLITE_NOMEM;
+  if (p->zHost[0] == 0) goto malformed;
   if (q < zEnd && *q == ':') {
     int v = parseMs(q + 1, (int)(zEnd - q - 1));
-    if (v <= 0 || v > 65535)
-      goto malformed;
+    if (v <= 0 || v > 65535) goto malformed;
     p->iPort = v;
   } else if (q != zEnd) {
     goto malformed;
@@ -622,8 +622,7 @@ static int parseUrl(RdStore *p, const char *zUrl) {
     int n = (int)strcspn(zDb, "?");
     if (n > 0) {
       p->iDb = parseMs(zDb, n);
-      if (p->iDb < 0)
-        goto malformed;
+      if (p->iDb < 0) goto malformed;
     }
   }
   return parseQuery(p, zQ ? zQ + 1 : 0);
@@ -681,10 +680,8 @@ static char *buildScript(void) {
       }
     }
     sqlite3_str_appendall(s, "}");
-    if (iVer >= 0)
-      sqlite3_str_appendf(s, ", ver = '%s'", e->aCol[iVer].zName);
-    if (iExp >= 0)
-      sqlite3_str_appendf(s, ", exp = '%s'", e->aCol[iExp].zName);
+    if (iVer >= 0) sqlite3_str_appendf(s, ", ver = '%s'", e->aCol[iVer].zName);
+    if (iExp >= 0) sqlite3_str_appendf(s, ", exp = '%s'", e->aCol[iExp].zName);
     sqlite3_str_appendall(s, "}\n");
   }
   sqlite3_str_appendall(s, zRdScript);
@@ -712,8 +709,7 @@ static int rdOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
                   char **pzErr) {
   RdStore *p = sqlite3_malloc64(sizeof(*p));
   int rc;
-  if (!p)
-    return SQLITE_NOMEM;
+  if (!p) return SQLITE_NOMEM;
   memset(p, 0, sizeof(*p));
   p->base.pMethods = &sv_redis_store;
   p->db = pOpen->db;
@@ -726,8 +722,7 @@ static int rdOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
   } else {
     rc = parseUrl(p, pOpen->zUrl);
   }
-  if (rc == SQLITE_OK)
-    rc = rdConnect(p, 1);
+  if (rc == SQLITE_OK) rc = rdConnect(p, 1);
   if (rc != SQLITE_OK) {
     *pzErr = p->base.zErrMsg;
     p->base.zErrMsg = 0;
@@ -744,8 +739,11 @@ static void opFree(RdOp *o) {
 }
 
 static void logTruncate(RdStore *p, int n) {
-  while (p->nOp > n)
-    opFree(&p->aOp[--p->nOp]);
+  while (p->nOp > n) {
+    RdOp *o = &p->aOp[--p->nOp];
+    if (o->iPrev >= 0) p->aOp[o->iPrev].bSuperseded = 0;
+    opFree(o);
+  }
 }
 
 static void rdClose(statevtab_store *pStore) {
@@ -779,12 +777,10 @@ static int rdAttach(statevtab_store *pStore, const statevtab_entity *e,
         return SQLITE_ERROR;
       }
       /* One connection serves every table of the URL: the smallest wins. */
-      if (zKey[1] == 'o' && zKey[2] == 'n' && v < p->iConnMs)
-        p->iConnMs = v;
+      if (zKey[1] == 'o' && zKey[2] == 'n' && v < p->iConnMs) p->iConnMs = v;
       if (zKey[1] == 'o' && zKey[2] == 'm' && v < p->iCmdMs) {
         p->iCmdMs = v;
-        if (p->c)
-          redisSetTimeout(p->c, msTime(v));
+        if (p->c) redisSetTimeout(p->c, msTime(v));
       }
     } else if (strcmp(zKey, "schema") != 0) {
       rdError(p, "unknown option '%s'", zKey);
@@ -799,8 +795,7 @@ static int rdAttach(statevtab_store *pStore, const statevtab_entity *e,
     return SQLITE_ERROR;
   }
   t = sqlite3_malloc64(sizeof(*t));
-  if (!t)
-    return SQLITE_NOMEM;
+  if (!t) return SQLITE_NOMEM;
   memset(t, 0, sizeof(*t));
   t->base.pStore = pStore;
   t->base.pEntity = e;
@@ -830,8 +825,21 @@ static void rdDetach(statevtab_table *pTab) {
     }
   }
   p->nOp = j;
-  if (p->nSave)
-    p->nSave = 0;
+  p->nSave = 0;
+  /* Relink what supersedes what (SQLite holds a table that is in a
+  ** transaction, so this is not expected to find anything to drop). */
+  for (i = 0; i < p->nOp; i++) {
+    p->aOp[i].iPrev = -1;
+    p->aOp[i].bSuperseded = 0;
+    for (j = i - 1; j >= 0; j--) {
+      if (p->aOp[j].iRid == p->aOp[i].iRid &&
+          sameRows(p->aOp[j].t, p->aOp[i].t)) {
+        p->aOp[j].bSuperseded = 1;
+        p->aOp[i].iPrev = j;
+        break;
+      }
+    }
+  }
   freeReplyObject(t->pOut);
   sqlite3_free(t->aSeen);
   sqlite3_free(t->zPrefix);
@@ -872,14 +880,12 @@ static statevtab_value *rowCopy(const statevtab_entity *e,
     }
   }
   aNew = sqlite3_malloc64(n);
-  if (!aNew)
-    return 0;
+  if (!aNew) return 0;
   z = (char *)&aNew[e->nCol];
   for (i = 0; i < e->nCol; i++) {
     aNew[i] = a[i];
     if (a[i].eType == SQLITE_TEXT || a[i].eType == SQLITE_BLOB) {
-      if (a[i].n)
-        memcpy(z, a[i].z, (size_t)a[i].n);
+      if (a[i].n) memcpy(z, a[i].z, (size_t)a[i].n);
       z[a[i].n] = 0;
       aNew[i].z = z;
       z += a[i].n + 1;
@@ -903,10 +909,8 @@ static void rdDecode(const redisReply *r, const statevtab_column *pCol,
 }
 
 static sqlite3_int64 replyInt(const redisReply *r) {
-  if (r->type == REDIS_REPLY_INTEGER)
-    return r->integer;
-  if (r->type == REDIS_REPLY_STRING)
-    return strtoll(r->str, 0, 10);
+  if (r->type == REDIS_REPLY_INTEGER) return r->integer;
+  if (r->type == REDIS_REPLY_STRING) return strtoll(r->str, 0, 10);
   return 0;
 }
 
@@ -914,13 +918,11 @@ static sqlite3_int64 replyInt(const redisReply *r) {
 
 static RdSeen *seenFind(RdTable *t, sqlite3_int64 iRid) {
   unsigned h;
-  if (!t->nSeenAlloc)
-    return 0;
+  if (!t->nSeenAlloc) return 0;
   h = (unsigned)(iRid * 2654435761u) & (unsigned)(t->nSeenAlloc - 1);
   for (;;) {
     RdSeen *s = &t->aSeen[h];
-    if (s->iRid == 0 || s->iRid == iRid)
-      return s;
+    if (s->iRid == 0 || s->iRid == iRid) return s;
     h = (h + 1) & (unsigned)(t->nSeenAlloc - 1);
   }
 }
@@ -932,8 +934,7 @@ static int seenPut(RdTable *t, sqlite3_int64 iRid, sqlite3_int64 iStamp,
     int nOld = t->nSeenAlloc, i, nNew = nOld ? nOld * 2 : 64;
     RdSeen *aOld = t->aSeen;
     RdSeen *aNew = sqlite3_malloc64(sizeof(RdSeen) * (size_t)nNew);
-    if (!aNew)
-      return SQLITE_NOMEM;
+    if (!aNew) return SQLITE_NOMEM;
     memset(aNew, 0, sizeof(RdSeen) * (size_t)nNew);
     t->aSeen = aNew;
     t->nSeenAlloc = nNew;
@@ -947,8 +948,7 @@ static int seenPut(RdTable *t, sqlite3_int64 iRid, sqlite3_int64 iStamp,
     sqlite3_free(aOld);
   }
   s = seenFind(t, iRid);
-  if (s->iRid == 0)
-    t->nSeen++;
+  if (s->iRid == 0) t->nSeen++;
   s->iRid = iRid;
   s->iStamp = iStamp;
   s->iVer = iVer;
@@ -972,8 +972,7 @@ static RdOp *logLatest(RdTable *t, sqlite3_int64 iRid) {
   int i;
   for (i = t->p->nOp - 1; i >= 0; i--) {
     RdOp *o = &t->p->aOp[i];
-    if (o->iRid == iRid && sameRows(o->t, t))
-      return o;
+    if (o->iRid == iRid && !o->bSuperseded && sameRows(o->t, t)) return o;
   }
   return 0;
 }
@@ -982,8 +981,7 @@ static RdOp *logLatest(RdTable *t, sqlite3_int64 iRid) {
 
 static int rdOpenCursor(statevtab_table *pTab, statevtab_cursor **ppCur) {
   RdCursor *c = sqlite3_malloc64(sizeof(*c));
-  if (!c)
-    return SQLITE_NOMEM;
+  if (!c) return SQLITE_NOMEM;
   memset(c, 0, sizeof(*c));
   c->base.pTab = pTab;
   *ppCur = &c->base;
@@ -994,8 +992,7 @@ static void cursorReset(RdCursor *c) {
   int i;
   freeReplyObject(c->reply);
   c->reply = 0;
-  for (i = 0; i < c->nOwn; i++)
-    sqlite3_free(c->apOwn[i]);
+  for (i = 0; i < c->nOwn; i++) sqlite3_free(c->apOwn[i]);
   sqlite3_free(c->apOwn);
   sqlite3_free(c->aVal);
   sqlite3_free(c->aRow);
@@ -1065,11 +1062,9 @@ static void scanMode(RdArgs *a, const statevtab_entity *e,
     const statevtab_cons *c = &pScan->aCons[i];
     const statevtab_column *pCol = &e->aCol[c->iCol];
     int bEq = c->op == STATEVTAB_EQ || c->op == STATEVTAB_IS;
-    if (c->v.eType == SQLITE_NULL || c->op == STATEVTAB_ALIVE)
-      continue;
+    if (c->v.eType == SQLITE_NULL || c->op == STATEVTAB_ALIVE) continue;
     for (k = 0; k < e->nKey; k++) {
-      if (bEq && c->iCol == e->aiKey[k])
-        aKey[k] = c;
+      if (bEq && c->iCol == e->aiKey[k]) aKey[k] = c;
     }
     if (bEq && iSet < 0 && (pCol->flags & STATEVTAB_COL_INDEXED) &&
         (pCol->eType == STATEVTAB_TEXT || pCol->eType == STATEVTAB_JSON)) {
@@ -1092,23 +1087,18 @@ static void scanMode(RdArgs *a, const statevtab_entity *e,
     }
     argZ(a, "key");
     if (e->nKey == 1) {
-      argOwn(a, sqlite3_mprintf("%.*s", n0, z0));
-      if (a->rc == SQLITE_OK)
-        a->an[a->n - 1] = (size_t)n0;
+      argCopy(a, z0, n0);
     } else {
       char *zK = sqlite3_malloc64((sqlite3_uint64)n0 + (sqlite3_uint64)n1 + 24);
       int nHead;
       if (zK) {
         sqlite3_snprintf(24, zK, "%d:", n0);
         nHead = (int)strlen(zK);
-        if (n0)
-          memcpy(zK + nHead, z0, (size_t)n0);
-        if (n1)
-          memcpy(zK + nHead + n0, z1, (size_t)n1);
+        if (n0) memcpy(zK + nHead, z0, (size_t)n0);
+        if (n1) memcpy(zK + nHead + n0, z1, (size_t)n1);
         zK[nHead + n0 + n1] = 0;
         argOwn(a, zK);
-        if (a->rc == SQLITE_OK)
-          a->an[a->n - 1] = (size_t)(nHead + n0 + n1);
+        if (a->rc == SQLITE_OK) a->an[a->n - 1] = (size_t)(nHead + n0 + n1);
       } else {
         argOwn(a, 0);
       }
@@ -1130,14 +1120,12 @@ static void scanMode(RdArgs *a, const statevtab_entity *e,
       int nCol = (int)strlen(zCol);
       memcpy(zK, zCol, (size_t)nCol);
       zK[nCol] = ':';
-      if (n)
-        memcpy(zK + nCol + 1, z, (size_t)n);
+      if (n) memcpy(zK + nCol + 1, z, (size_t)n);
       zK[nCol + 1 + n] = 0;
     }
     argZ(a, "set");
     argOwn(a, zK);
-    if (a->rc == SQLITE_OK)
-      a->an[a->n - 1] = strlen(zCol) + 1 + (size_t)n;
+    if (a->rc == SQLITE_OK) a->an[a->n - 1] = strlen(zCol) + 1 + (size_t)n;
     return;
   }
   if (iZ >= 0) {
@@ -1184,8 +1172,7 @@ static int rowMatches(const statevtab_entity *e, const statevtab_scan *pScan,
   int i;
   for (i = 0; i < pScan->nCons; i++) {
     const statevtab_cons *c = &pScan->aCons[i];
-    if (!sv_cons_match(&e->aCol[c->iCol], c, &aRow[c->iCol]))
-      return 0;
+    if (!sv_cons_match(&e->aCol[c->iCol], c, &aRow[c->iCol])) return 0;
   }
   return 1;
 }
@@ -1204,8 +1191,7 @@ static int rdFilter(statevtab_cursor *pCur, const statevtab_scan *pScan) {
   for (i = 0; i < pScan->nCons; i++) {
     used |= ((sqlite3_uint64)1) << pScan->aCons[i].iCol;
   }
-  if (iVer >= 0)
-    used |= ((sqlite3_uint64)1) << iVer;
+  if (iVer >= 0) used |= ((sqlite3_uint64)1) << iVer;
   for (i = 0; i < e->nCol; i++) {
     if (used & (((sqlite3_uint64)1) << (i < 63 ? i : 63)))
       aiField[nField++] = i;
@@ -1213,14 +1199,12 @@ static int rdFilter(statevtab_cursor *pCur, const statevtab_scan *pScan) {
   argEval(&a, t, "scan");
   argZ(&a, e->zKind);
   scanMode(&a, e, pScan, &bNone);
-  for (i = 0; i < nField; i++)
-    argZ(&a, e->aCol[aiField[i]].zName);
+  for (i = 0; i < nField; i++) argZ(&a, e->aCol[aiField[i]].zName);
   if (bNone) {
     argsFree(&a);
   } else {
     rc = rdEval(t, &a, &c->reply);
-    if (rc != SQLITE_OK)
-      return rc;
+    if (rc != SQLITE_OK) return rc;
     if (c->reply->type != REDIS_REPLY_ARRAY) {
       rdError(p, "redis: unexpected reply to a scan");
       return SQLITE_ERROR;
@@ -1228,8 +1212,7 @@ static int rdFilter(statevtab_cursor *pCur, const statevtab_scan *pScan) {
     nServer = (int)(c->reply->elements / (size_t)(2 + nField));
   }
   for (i = 0; i < p->nOp; i++) {
-    if (sameRows(p->aOp[i].t, t))
-      nLog++;
+    if (sameRows(p->aOp[i].t, t)) nLog++;
   }
   nMax = nServer + nLog;
   if (nMax > 0) {
@@ -1238,15 +1221,13 @@ static int rdFilter(statevtab_cursor *pCur, const statevtab_scan *pScan) {
                                (size_t)(nServer ? nServer : 1));
     c->apOwn =
         sqlite3_malloc64(sizeof(statevtab_value *) * (size_t)(nLog ? nLog : 1));
-    if (!c->aRow || !c->aVal || !c->apOwn)
-      return SQLITE_NOMEM;
+    if (!c->aRow || !c->aVal || !c->apOwn) return SQLITE_NOMEM;
   }
   for (i = 0; i < nServer; i++) {
     redisReply **ap = &c->reply->element[(size_t)i * (size_t)(2 + nField)];
     statevtab_value *aV = &c->aVal[(size_t)i * (size_t)e->nCol];
     sqlite3_int64 iRid = replyInt(ap[0]);
-    if (nLog && logLatest(t, iRid))
-      continue; /* the log has it */
+    if (nLog && logLatest(t, iRid)) continue; /* the log has it */
     for (k = 0; k < e->nCol; k++) {
       aV[k].eType = SQLITE_NULL;
     }
@@ -1257,11 +1238,9 @@ static int rdFilter(statevtab_cursor *pCur, const statevtab_scan *pScan) {
       rc = seenPut(t, iRid, replyInt(ap[1]),
                    iVer >= 0 && aV[iVer].eType == SQLITE_INTEGER ? aV[iVer].i
                                                                  : 0);
-      if (rc != SQLITE_OK)
-        return rc;
+      if (rc != SQLITE_OK) return rc;
     }
-    if (!rowMatches(e, pScan, aV))
-      continue;
+    if (!rowMatches(e, pScan, aV)) continue;
     c->aRow[c->nRow].iRid = iRid;
     c->aRow[c->nRow].iStamp = replyInt(ap[1]);
     c->aRow[c->nRow].a = aV;
@@ -1271,13 +1250,12 @@ static int rdFilter(statevtab_cursor *pCur, const statevtab_scan *pScan) {
   for (i = 0; i < p->nOp; i++) {
     RdOp *o = &p->aOp[i];
     statevtab_value *aCopy;
-    if (!sameRows(o->t, t) || o->cType == 'D' || logLatest(t, o->iRid) != o ||
+    if (o->bSuperseded || !sameRows(o->t, t) || o->cType == 'D' ||
         !rowMatches(e, pScan, o->aRow)) {
       continue;
     }
     aCopy = rowCopy(e, o->aRow);
-    if (!aCopy)
-      return SQLITE_NOMEM;
+    if (!aCopy) return SQLITE_NOMEM;
     c->apOwn[c->nOwn++] = aCopy;
     c->aRow[c->nRow].iRid = o->iRid;
     c->aRow[c->nRow].iStamp = o->iStamp;
@@ -1324,8 +1302,7 @@ static int newRid(RdTable *t, sqlite3_int64 *piRid) {
     argZ(&a, t->base.pEntity->zKind);
     argInt(&a, RD_RID_BLOCK);
     rc = rdEval(t, &a, &r);
-    if (rc != SQLITE_OK)
-      return rc;
+    if (rc != SQLITE_OK) return rc;
     t->iRidNext = replyInt(r);
     t->iRidEnd = t->iRidNext + RD_RID_BLOCK;
     freeReplyObject(r);
@@ -1341,13 +1318,20 @@ static int logAppend(RdTable *t, char cType, char cMode, sqlite3_int64 iRid,
   if (p->nOp >= p->nOpAlloc) {
     int nNew = p->nOpAlloc ? p->nOpAlloc * 2 : 16;
     RdOp *aNew = sqlite3_realloc64(p->aOp, sizeof(RdOp) * (size_t)nNew);
-    if (!aNew)
-      return SQLITE_NOMEM;
+    if (!aNew) return SQLITE_NOMEM;
     p->aOp = aNew;
     p->nOpAlloc = nNew;
   }
   o = &p->aOp[p->nOp];
   memset(o, 0, sizeof(*o));
+  o->iPrev = -1;
+  {
+    RdOp *pPrev = logLatest(t, iRid);
+    if (pPrev) {
+      pPrev->bSuperseded = 1;
+      o->iPrev = (int)(pPrev - p->aOp);
+    }
+  }
   o->t = t;
   o->cType = cType;
   o->cMode = cMode;
@@ -1356,8 +1340,7 @@ static int logAppend(RdTable *t, char cType, char cMode, sqlite3_int64 iRid,
   o->iNow = sv_now_ms();
   if (aRow) {
     o->aRow = rowCopy(t->base.pEntity, aRow);
-    if (!o->aRow)
-      return SQLITE_NOMEM;
+    if (!o->aRow) return SQLITE_NOMEM;
   }
   p->nOp++;
   return SQLITE_OK;
@@ -1369,12 +1352,9 @@ static int sameKey(const statevtab_entity *e, const statevtab_value *a,
   int k, n = bDd ? 2 : e->nKey;
   for (k = 0; k < n; k++) {
     int i = bDd ? (k ? e->iDedupe : e->iDedupeScope) : e->aiKey[k];
-    if (a[i].eType != b[i].eType || a[i].n != b[i].n)
-      return 0;
-    if (a[i].eType == SQLITE_INTEGER && a[i].i != b[i].i)
-      return 0;
-    if (a[i].n && memcmp(a[i].z, b[i].z, (size_t)a[i].n))
-      return 0;
+    if (a[i].eType != b[i].eType || a[i].n != b[i].n) return 0;
+    if (a[i].eType == SQLITE_INTEGER && a[i].i != b[i].i) return 0;
+    if (a[i].n && memcmp(a[i].z, b[i].z, (size_t)a[i].n)) return 0;
   }
   return 1;
 }
@@ -1398,14 +1378,11 @@ static void argKey(RdArgs *a, const statevtab_entity *e,
   }
   sqlite3_snprintf(24, z, "%d:", v0->n);
   nHead = (int)strlen(z);
-  if (v0->n)
-    memcpy(z + nHead, v0->z, (size_t)v0->n);
-  if (v1->n)
-    memcpy(z + nHead + v0->n, v1->z, (size_t)v1->n);
+  if (v0->n) memcpy(z + nHead, v0->z, (size_t)v0->n);
+  if (v1->n) memcpy(z + nHead + v0->n, v1->z, (size_t)v1->n);
   z[nHead + v0->n + v1->n] = 0;
   argOwn(a, z);
-  if (a->rc == SQLITE_OK)
-    a->an[a->n - 1] = (size_t)(nHead + v0->n + v1->n);
+  if (a->rc == SQLITE_OK) a->an[a->n - 1] = (size_t)(nHead + v0->n + v1->n);
 }
 
 /*
@@ -1423,8 +1400,7 @@ static int holder(RdTable *t, const statevtab_value *aRow, int bDd,
   *piHolder = 0;
   for (i = p->nOp - 1; i >= 0; i--) {
     RdOp *o = &p->aOp[i];
-    if (!sameRows(o->t, t) || logLatest(t, o->iRid) != o)
-      continue;
+    if (o->bSuperseded || !sameRows(o->t, t)) continue;
     if (o->cType != 'D' && o->iRid != iRid && sameKey(e, o->aRow, aRow, bDd)) {
       *piHolder = o->iRid;
       return SQLITE_OK;
@@ -1436,13 +1412,11 @@ static int holder(RdTable *t, const statevtab_value *aRow, int bDd,
   argZ(&a, bDd ? "dd" : "key");
   argInt(&a, sv_now_ms());
   rc = rdEval(t, &a, &r);
-  if (rc != SQLITE_OK)
-    return rc;
+  if (rc != SQLITE_OK) return rc;
   if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
     sqlite3_int64 h = replyInt(r->element[0]);
     /* A row the log changed holds another key now, or is gone. */
-    if (h != iRid && !logLatest(t, h))
-      *piHolder = h;
+    if (h != iRid && !logLatest(t, h)) *piHolder = h;
   }
   freeReplyObject(r);
   return SQLITE_OK;
@@ -1471,15 +1445,13 @@ static int checkUnique(RdTable *t, const statevtab_value *aRow,
       aRow[e->iDedupe].eType != SQLITE_NULL) {
     rc = holder(t, aRow, 1, iRid, &hDd);
   }
-  if (rc != SQLITE_OK || (!hKey && !hDd))
-    return rc;
+  if (rc != SQLITE_OK || (!hKey && !hDd)) return rc;
   if (eConflict == STATEVTAB_CONFLICT_IGNORE) {
     *pbSkip = 1;
     return SQLITE_OK;
   }
   if (eConflict == STATEVTAB_CONFLICT_REPLACE) {
-    if (hKey)
-      rc = logAppend(t, 'D', 'a', hKey, -1, 0);
+    if (hKey) rc = logAppend(t, 'D', 'a', hKey, -1, 0);
     if (rc == SQLITE_OK && hDd && hDd != hKey) {
       rc = logAppend(t, 'D', 'a', hDd, -1, 0);
     }
@@ -1517,8 +1489,7 @@ static int rdInsert(statevtab_table *pTab, const statevtab_value *aRow,
       !sqlite3_get_autocommit(t->p->db)) {
     rc = checkUnique(t, aCopy, 0, eConflict, 1, &bSkip);
   }
-  if (rc != SQLITE_OK || bSkip)
-    return rc;
+  if (rc != SQLITE_OK || bSkip) return rc;
   rc = newRid(t, &iRid);
   if (rc == SQLITE_OK)
     rc = logAppend(t, 'I', modeChar(eConflict), iRid, -1, aCopy);
@@ -1554,8 +1525,7 @@ static int rdUpdate(statevtab_table *pTab, sqlite3_int64 iRid,
   sqlite3_int64 iStamp, iBaseVer;
   int rc = SQLITE_OK, bSkip = 0;
   *pbDone = 0;
-  if (pPrev && pPrev->cType == 'D')
-    return SQLITE_OK; /* gone */
+  if (pPrev && pPrev->cType == 'D') return SQLITE_OK; /* gone */
   rowBase(t, iRid, pPrev, &iStamp, &iBaseVer);
   memcpy(aCopy, aRow, sizeof(statevtab_value) * (size_t)e->nCol);
   if (iVer >= 0) {
@@ -1566,11 +1536,9 @@ static int rdUpdate(statevtab_table *pTab, sqlite3_int64 iRid,
       !sqlite3_get_autocommit(t->p->db)) {
     rc = checkUnique(t, aCopy, iRid, eConflict, 0, &bSkip);
   }
-  if (rc != SQLITE_OK || bSkip)
-    return rc;
+  if (rc != SQLITE_OK || bSkip) return rc;
   rc = logAppend(t, 'U', modeChar(eConflict), iRid, iStamp, aCopy);
-  if (rc == SQLITE_OK)
-    *pbDone = 1;
+  if (rc == SQLITE_OK) *pbDone = 1;
   return rc;
 }
 
@@ -1578,8 +1546,7 @@ static int rdDelete(statevtab_table *pTab, sqlite3_int64 iRid) {
   RdTable *t = (RdTable *)pTab;
   RdOp *pPrev = logLatest(t, iRid);
   sqlite3_int64 iStamp, iVer;
-  if (pPrev && pPrev->cType == 'D')
-    return SQLITE_OK;
+  if (pPrev && pPrev->cType == 'D') return SQLITE_OK;
   rowBase(t, iRid, pPrev, &iStamp, &iVer);
   return logAppend(t, 'D', 'a', iRid, iStamp, 0);
 }
@@ -1613,8 +1580,7 @@ static void argOp(RdArgs *a, const RdOp *o) {
     }
     argOwn(a, zMask);
   }
-  for (i = 0; i < e->nCol; i++)
-    argVal(a, &o->aRow[i]);
+  for (i = 0; i < e->nCol; i++) argVal(a, &o->aRow[i]);
 }
 
 /* The outcome of a write call: SQLITE_OK, or the first failure. */
@@ -1666,8 +1632,9 @@ static int rdWrite(RdStore *p, RdOp *aOp, int nOp, int *aDone) {
   static const char *const azExec[] = {"EXEC"};
   static const size_t anMulti[] = {5};
   static const size_t anExec[] = {4};
+  sqlite3_int64 iEnd = sv_mono_ms() + p->iCmdMs;
   RdArgs a;
-  int i, rc, iTry;
+  int i, rc, bReloaded = 0;
   memset(&a, 0, sizeof(a));
   argZ(&a, "EVALSHA");
   argZ(&a, p->zSha);
@@ -1675,12 +1642,10 @@ static int rdWrite(RdStore *p, RdOp *aOp, int nOp, int *aDone) {
   argZ(&a, aOp[0].t->zBase);
   argZ(&a, "write");
   argInt(&a, nOp);
-  for (i = 0; i < nOp; i++)
-    argOp(&a, &aOp[i]);
+  for (i = 0; i < nOp; i++) argOp(&a, &aOp[i]);
   rc = a.rc;
-  if (rc == SQLITE_OK)
-    rc = rdEnsure(p);
-  for (iTry = 0; rc == SQLITE_OK; iTry++) {
+  if (rc == SQLITE_OK) rc = rdEnsure(p);
+  while (rc == SQLITE_OK) {
     redisReply *aR[3] = {0, 0, 0};
     int k;
     redisAppendCommandArgv(p->c, 1, (const char **)azMulti, anMulti);
@@ -1688,22 +1653,20 @@ static int rdWrite(RdStore *p, RdOp *aOp, int nOp, int *aDone) {
     redisAppendCommandArgv(p->c, 1, (const char **)azExec, anExec);
     for (k = 0; k < 3; k++) {
       void *pR = 0;
-      if (redisGetReply(p->c, &pR) != REDIS_OK)
-        break;
+      if (redisGetReply(p->c, &pR) != REDIS_OK) break;
       aR[k] = pR;
     }
     if (k < 3) {
-      for (k = 0; k < 3; k++)
-        freeReplyObject(aR[k]);
+      for (k = 0; k < 3; k++) freeReplyObject(aR[k]);
       rc = rdIoError(p);
       break;
     }
     if (aR[2]->type == REDIS_REPLY_ARRAY && aR[2]->elements == 1) {
       redisReply *r = aR[2]->element[0];
       if (r->type == REDIS_REPLY_ERROR) {
-        if (iTry == 0 && strncmp(r->str, "NOSCRIPT", 8) == 0) {
-          for (k = 0; k < 3; k++)
-            freeReplyObject(aR[k]);
+        if (!bReloaded && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+          for (k = 0; k < 3; k++) freeReplyObject(aR[k]);
+          bReloaded = 1;
           rc = rdLoadScript(p);
           continue;
         }
@@ -1715,6 +1678,13 @@ static int rdWrite(RdStore *p, RdOp *aOp, int nOp, int *aDone) {
       redisReply *r = aR[2]->type == REDIS_REPLY_ERROR   ? aR[2]
                       : aR[1]->type == REDIS_REPLY_ERROR ? aR[1]
                                                          : aR[0];
+      if (aR[0]->type == REDIS_REPLY_ERROR &&
+          strncmp(aR[0]->str, "LOADING", 7) == 0 && sv_mono_ms() < iEnd) {
+        /* The server is loading its data after a restart: nothing ran. */
+        for (k = 0; k < 3; k++) freeReplyObject(aR[k]);
+        sqlite3_sleep(20);
+        continue;
+      }
       if (r->type == REDIS_REPLY_ERROR) {
         rc = rdReplyError(p, r);
       } else {
@@ -1722,8 +1692,7 @@ static int rdWrite(RdStore *p, RdOp *aOp, int nOp, int *aDone) {
         rc = SQLITE_ERROR;
       }
     }
-    for (k = 0; k < 3; k++)
-      freeReplyObject(aR[k]);
+    for (k = 0; k < 3; k++) freeReplyObject(aR[k]);
     break;
   }
   argsFree(&a);
@@ -1742,8 +1711,7 @@ static int rdBegin(statevtab_table *pTab) {
 static int rdSync(statevtab_table *pTab) {
   RdStore *p = ((RdTable *)pTab)->p;
   int rc = SQLITE_OK;
-  if (p->nOp > 0)
-    rc = rdWrite(p, p->aOp, p->nOp, 0);
+  if (p->nOp > 0) rc = rdWrite(p, p->aOp, p->nOp, 0);
   logTruncate(p, 0);
   p->nSave = 0;
   return rc;
@@ -1768,27 +1736,22 @@ static int rdRollback(statevtab_table *pTab) {
 
 static int rdSavepoint(statevtab_table *pTab, int iSave) {
   RdStore *p = ((RdTable *)pTab)->p;
-  if (iSave < 0)
-    return SQLITE_OK;
+  if (iSave < 0) return SQLITE_OK;
   if (iSave >= p->nSaveAlloc) {
     int nNew = iSave + 8;
     int *aNew = sqlite3_realloc64(p->aSave, sizeof(int) * (size_t)nNew);
-    if (!aNew)
-      return SQLITE_NOMEM;
+    if (!aNew) return SQLITE_NOMEM;
     p->aSave = aNew;
     p->nSaveAlloc = nNew;
   }
-  while (p->nSave <= iSave)
-    p->aSave[p->nSave++] = p->nOp;
+  while (p->nSave <= iSave) p->aSave[p->nSave++] = p->nOp;
   return SQLITE_OK;
 }
 
 static int rdRelease(statevtab_table *pTab, int iSave) {
   RdStore *p = ((RdTable *)pTab)->p;
-  if (iSave < 0)
-    iSave = 0;
-  if (iSave < p->nSave)
-    p->nSave = iSave;
+  if (iSave < 0) iSave = 0;
+  if (iSave < p->nSave) p->nSave = iSave;
   return SQLITE_OK;
 }
 
@@ -1799,8 +1762,7 @@ static int rdRollbackTo(statevtab_table *pTab, int iSave) {
     p->nSave = 0;
     return SQLITE_OK;
   }
-  if (iSave >= p->nSave)
-    return SQLITE_OK;
+  if (iSave >= p->nSave) return SQLITE_OK;
   logTruncate(p, p->aSave[iSave]);
   p->nSave = iSave + 1;
   return SQLITE_OK;
@@ -1811,8 +1773,7 @@ static int rdRollbackTo(statevtab_table *pTab, int iSave) {
 /* A dead letters table other than the namespace's own cannot be used. */
 static int checkDead(RdTable *t, statevtab_table *pDead) {
   RdTable *d = (RdTable *)pDead;
-  if (!pDead)
-    return SQLITE_OK;
+  if (!pDead) return SQLITE_OK;
   if (pDead->pStore != t->base.pStore || strcmp(d->zBase, t->zBase)) {
     rdError(t->p,
             "dead letters table must have the tasks table's prefix "
@@ -1827,8 +1788,7 @@ static int checkDead(RdTable *t, statevtab_table *pDead) {
 static void flatRow(const statevtab_entity *e, redisReply **ap,
                     statevtab_value *aRow) {
   int k;
-  for (k = 0; k < e->nCol; k++)
-    rdDecode(ap[2 + k], &e->aCol[k], &aRow[k]);
+  for (k = 0; k < e->nCol; k++) rdDecode(ap[2 + k], &e->aCol[k], &aRow[k]);
 }
 
 static int rdClaim(statevtab_table *pTab, statevtab_table *pDead,
@@ -1842,21 +1802,17 @@ static int rdClaim(statevtab_table *pTab, statevtab_table *pDead,
   char *zTags = 0;
   size_t i, nStale;
   int k, rc = checkDead(t, pDead);
-  if (rc != SQLITE_OK)
-    return rc;
-  for (k = 0; k < c->nComplete; k++)
-    c->aCompleteOk[k] = 1;
+  if (rc != SQLITE_OK) return rc;
+  for (k = 0; k < c->nComplete; k++) c->aCompleteOk[k] = 1;
   argEval(&a, t, "claim");
   argVal(&a, c->pWorker);
   argInt(&a, c->iLeaseMs);
   argInt(&a, c->nMax);
   argZ(&a, "1"); /* dead letters: the namespace's own */
   argInt(&a, c->nQueue);
-  for (k = 0; k < c->nQueue; k++)
-    argVal(&a, &c->aQueue[k]);
+  for (k = 0; k < c->nQueue; k++) argVal(&a, &c->aQueue[k]);
   argInt(&a, c->nName);
-  for (k = 0; k < c->nName; k++)
-    argVal(&a, &c->aName[k]);
+  for (k = 0; k < c->nName; k++) argVal(&a, &c->aName[k]);
   if (c->nTag > 0) {
     statevtab_value v;
     zTags = sv_json_array(c->nTag, c->aTag);
@@ -1886,8 +1842,7 @@ static int rdClaim(statevtab_table *pTab, statevtab_table *pDead,
   }
   rc = rdEval(t, &a, &r);
   sqlite3_free(zTags);
-  if (rc != SQLITE_OK)
-    return rc;
+  if (rc != SQLITE_OK) return rc;
   if (r->type != REDIS_REPLY_ARRAY || r->elements < 1) {
     freeReplyObject(r);
     rdError(t->p, "redis: unexpected reply to a claim");
@@ -1911,8 +1866,7 @@ static int rdClaim(statevtab_table *pTab, statevtab_table *pDead,
        rc == SQLITE_OK && i + 2 + (size_t)e->nCol <= r->elements;
        i += 2 + (size_t)e->nCol) {
     flatRow(e, &r->element[i], aRow);
-    if (xRow(pCtx, aRow))
-      rc = SQLITE_NOMEM;
+    if (xRow(pCtx, aRow)) rc = SQLITE_NOMEM;
   }
   freeReplyObject(r);
   return rc;
@@ -1943,8 +1897,7 @@ static int rdRenew(statevtab_table *pTab, const statevtab_value *pId,
   argInt(&a, iLeaseMs);
   rc = evalOne(t, &a, &r);
   *piExpires = 0;
-  if (rc == SQLITE_OK && r->type != REDIS_REPLY_NIL)
-    *piExpires = replyInt(r);
+  if (rc == SQLITE_OK && r->type != REDIS_REPLY_NIL) *piExpires = replyInt(r);
   freeReplyObject(r);
   return rc;
 }
@@ -1976,8 +1929,7 @@ static int rdFail(statevtab_table *pTab, statevtab_table *pDead,
   unsigned int u;
   int rc = checkDead(t, pDead);
   *peOutcome = STATEVTAB_FAIL_STALE;
-  if (rc != SQLITE_OK)
-    return rc;
+  if (rc != SQLITE_OK) return rc;
   sqlite3_randomness(sizeof(u), &u);
   argEval(&a, t, "fail");
   argVal(&a, pId);
@@ -2012,8 +1964,7 @@ static int rdLease(statevtab_table *pTab, const statevtab_value *pName,
   argInt(&a, iTtlMs);
   rc = evalOne(t, &a, &r);
   *piToken = 0;
-  if (rc == SQLITE_OK && r->type != REDIS_REPLY_NIL)
-    *piToken = replyInt(r);
+  if (rc == SQLITE_OK && r->type != REDIS_REPLY_NIL) *piToken = replyInt(r);
   freeReplyObject(r);
   return rc;
 }
@@ -2055,11 +2006,9 @@ static int rdIncr(statevtab_table *pTab, const statevtab_value *pScope,
   argVal(&a, pDelta);
   argZ(&a, pDelta->eType == SQLITE_FLOAT ? "1" : "0");
   rc = evalOne(t, &a, &r);
-  if (rc != SQLITE_OK)
-    return rc;
+  if (rc != SQLITE_OK) return rc;
   for (i = 0; i < e->nCol; i++) {
-    if (strcmp(e->aCol[i].zName, "value") == 0)
-      rdDecode(r, &e->aCol[i], pOut);
+    if (strcmp(e->aCol[i].zName, "value") == 0) rdDecode(r, &e->aCol[i], pOut);
   }
   keepOut(t, r);
   return SQLITE_OK;
@@ -2077,8 +2026,7 @@ static int rdTake(statevtab_table *pTab, const statevtab_value *pExecId,
   argVal(&a, pExecId);
   argVal(&a, pName);
   rc = evalOne(t, &a, &r);
-  if (rc != SQLITE_OK)
-    return rc;
+  if (rc != SQLITE_OK) return rc;
   if (r->type == REDIS_REPLY_STRING) {
     pOut->eType = SQLITE_TEXT;
     pOut->z = r->str;
@@ -2150,8 +2098,7 @@ static int rdInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
   o.iNow = sv_now_ms();
   o.aRow = (statevtab_value *)aRow;
   rc = newRid(t, &o.iRid);
-  if (rc == SQLITE_OK)
-    rc = rdWrite(t->p, &o, 1, &bDone);
+  if (rc == SQLITE_OK) rc = rdWrite(t->p, &o, 1, &bDone);
   *pbDone = rc == SQLITE_OK && bDone;
   return rc;
 }
@@ -2174,23 +2121,18 @@ static int rdWait(statevtab_table *pTab, const statevtab_value *pQueue,
     argEval(&a, t, "runnable");
     argVal(&a, pQueue);
     rc = rdEval(t, &a, &r);
-    if (rc != SQLITE_OK)
-      return rc;
+    if (rc != SQLITE_OK) return rc;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
       *pbReady = replyInt(r->element[0]) == 1;
       iNext = replyInt(r->element[1]);
     }
     freeReplyObject(r);
-    if (*pbReady)
-      return SQLITE_OK;
+    if (*pbReady) return SQLITE_OK;
     now = sv_mono_ms();
-    if (now >= iEnd)
-      return SQLITE_OK;
+    if (now >= iEnd) return SQLITE_OK;
     iWait = iEnd - now;
-    if (iNext >= 0 && iNext + 1 < iWait)
-      iWait = iNext + 1;
-    if (iWait > 50)
-      iWait = 50;
+    if (iNext >= 0 && iNext + 1 < iWait) iWait = iNext + 1;
+    if (iWait > 50) iWait = 50;
     sqlite3_sleep((int)iWait);
   }
 }
