@@ -1872,50 +1872,73 @@ static int rdClaim(statevtab_table *pTab, statevtab_table *pDead,
   return rc;
 }
 
-/* Run a script operation whose reply is one integer or string. */
-static int evalOne(RdTable *t, RdArgs *a, redisReply **ppR) {
-  int rc = rdEval(t, a, ppR);
+/*
+** Run script operation zOp of t with the arguments that zSig describes, one
+** character each: 'v' a statevtab_value (as stored), 'o' an optional value
+** ("" for NULL), 'i' an sqlite3_int64, 'z' a C string.  The reply, one
+** integer or string (nil allowed), is left in *ppR (freed by the caller).
+*/
+static int callScript(RdTable *t, const char *zOp, redisReply **ppR,
+                      const char *zSig, ...) {
+  RdArgs a;
+  va_list ap;
+  int rc;
+  *ppR = 0;
+  argEval(&a, t, zOp);
+  va_start(ap, zSig);
+  for (; *zSig; zSig++) {
+    switch (*zSig) {
+    case 'v':
+      argVal(&a, va_arg(ap, const statevtab_value *));
+      break;
+    case 'o':
+      argOpt(&a, va_arg(ap, const statevtab_value *));
+      break;
+    case 'i':
+      argInt(&a, va_arg(ap, sqlite3_int64));
+      break;
+    default:
+      argZ(&a, va_arg(ap, const char *));
+      break;
+    }
+  }
+  va_end(ap);
+  rc = rdEval(t, &a, ppR);
   if (rc == SQLITE_OK && (*ppR)->type == REDIS_REPLY_ARRAY) {
     freeReplyObject(*ppR);
     *ppR = 0;
-    rdError(t->p, "redis: unexpected reply");
+    rdError(t->p, "redis: unexpected reply to %s", zOp);
     return SQLITE_ERROR;
   }
   return rc;
 }
 
+/* The integer of reply r (freed here), 0 for nil or an error. */
+static sqlite3_int64 takeInt(int rc, redisReply *r) {
+  sqlite3_int64 i = (rc == SQLITE_OK && r->type != REDIS_REPLY_NIL)
+                        ? replyInt(r)
+                        : 0;
+  freeReplyObject(r);
+  return i;
+}
+
 static int rdRenew(statevtab_table *pTab, const statevtab_value *pId,
                    sqlite3_int64 iToken, sqlite3_int64 iLeaseMs,
                    sqlite3_int64 *piExpires) {
-  RdTable *t = (RdTable *)pTab;
-  redisReply *r = 0;
-  RdArgs a;
-  int rc;
-  argEval(&a, t, "renew");
-  argVal(&a, pId);
-  argInt(&a, iToken);
-  argInt(&a, iLeaseMs);
-  rc = evalOne(t, &a, &r);
-  *piExpires = 0;
-  if (rc == SQLITE_OK && r->type != REDIS_REPLY_NIL) *piExpires = replyInt(r);
-  freeReplyObject(r);
+  redisReply *r;
+  int rc = callScript((RdTable *)pTab, "renew", &r, "vii", pId, iToken,
+                      iLeaseMs);
+  *piExpires = takeInt(rc, r);
   return rc;
 }
 
 static int rdComplete(statevtab_table *pTab, const statevtab_value *pId,
                       sqlite3_int64 iToken, const statevtab_value *pResult,
                       int *pbOk) {
-  RdTable *t = (RdTable *)pTab;
-  redisReply *r = 0;
-  RdArgs a;
-  int rc;
-  argEval(&a, t, "complete");
-  argVal(&a, pId);
-  argInt(&a, iToken);
-  argOpt(&a, pResult);
-  rc = evalOne(t, &a, &r);
-  *pbOk = rc == SQLITE_OK && replyInt(r) == 1;
-  freeReplyObject(r);
+  redisReply *r;
+  int rc = callScript((RdTable *)pTab, "complete", &r, "vio", pId, iToken,
+                      pResult);
+  *pbOk = takeInt(rc, r) == 1;
   return rc;
 }
 
@@ -1925,24 +1948,22 @@ static int rdFail(statevtab_table *pTab, statevtab_table *pDead,
                   int *peOutcome) {
   RdTable *t = (RdTable *)pTab;
   redisReply *r = 0;
-  RdArgs a;
   unsigned int u;
+  char zJitter[32], zRetry[32];
   int rc = checkDead(t, pDead);
   *peOutcome = STATEVTAB_FAIL_STALE;
   if (rc != SQLITE_OK) return rc;
+  /* The default back-off's random part comes from here: a script's own
+  ** random numbers are the same on every call. */
   sqlite3_randomness(sizeof(u), &u);
-  argEval(&a, t, "fail");
-  argVal(&a, pId);
-  argInt(&a, iToken);
-  argOpt(&a, pError);
+  sqlite3_snprintf(sizeof(zJitter), zJitter, "%.9f",
+                   (double)u / 4294967296.0);
+  zRetry[0] = 0;
   if (iRetryMs >= 0) {
-    argInt(&a, iRetryMs);
-  } else {
-    argN(&a, "", 0);
+    sqlite3_snprintf(sizeof(zRetry), zRetry, "%lld", iRetryMs);
   }
-  argOwn(&a, sqlite3_mprintf("%.9f", (double)u / 4294967296.0));
-  argZ(&a, "1");
-  rc = evalOne(t, &a, &r);
+  rc = callScript(t, "fail", &r, "viozzz", pId, iToken, pError, zRetry,
+                  zJitter, "1");
   if (rc == SQLITE_OK && r->type == REDIS_REPLY_STRING) {
     *peOutcome = strcmp(r->str, "dead") == 0 ? STATEVTAB_FAIL_DEAD
                                              : STATEVTAB_FAIL_RETRY;
@@ -1954,33 +1975,18 @@ static int rdFail(statevtab_table *pTab, statevtab_table *pDead,
 static int rdLease(statevtab_table *pTab, const statevtab_value *pName,
                    const statevtab_value *pOwner, sqlite3_int64 iTtlMs,
                    sqlite3_int64 *piToken) {
-  RdTable *t = (RdTable *)pTab;
-  redisReply *r = 0;
-  RdArgs a;
-  int rc;
-  argEval(&a, t, "lease");
-  argVal(&a, pName);
-  argVal(&a, pOwner);
-  argInt(&a, iTtlMs);
-  rc = evalOne(t, &a, &r);
-  *piToken = 0;
-  if (rc == SQLITE_OK && r->type != REDIS_REPLY_NIL) *piToken = replyInt(r);
-  freeReplyObject(r);
+  redisReply *r;
+  int rc = callScript((RdTable *)pTab, "lease", &r, "vvi", pName, pOwner,
+                      iTtlMs);
+  *piToken = takeInt(rc, r);
   return rc;
 }
 
 static int rdLeaseRelease(statevtab_table *pTab, const statevtab_value *pName,
                           const statevtab_value *pOwner, int *pbOk) {
-  RdTable *t = (RdTable *)pTab;
-  redisReply *r = 0;
-  RdArgs a;
-  int rc;
-  argEval(&a, t, "release");
-  argVal(&a, pName);
-  argVal(&a, pOwner);
-  rc = evalOne(t, &a, &r);
-  *pbOk = rc == SQLITE_OK && replyInt(r) == 1;
-  freeReplyObject(r);
+  redisReply *r;
+  int rc = callScript((RdTable *)pTab, "release", &r, "vv", pName, pOwner);
+  *pbOk = takeInt(rc, r) == 1;
   return rc;
 }
 
@@ -1995,17 +2001,12 @@ static int rdIncr(statevtab_table *pTab, const statevtab_value *pScope,
                   statevtab_value *pOut) {
   RdTable *t = (RdTable *)pTab;
   const statevtab_entity *e = pTab->pEntity;
-  redisReply *r = 0;
-  RdArgs a;
+  redisReply *r;
   int rc, i;
   memset(pOut, 0, sizeof(*pOut));
   pOut->eType = SQLITE_NULL;
-  argEval(&a, t, "incr");
-  argVal(&a, pScope);
-  argVal(&a, pName);
-  argVal(&a, pDelta);
-  argZ(&a, pDelta->eType == SQLITE_FLOAT ? "1" : "0");
-  rc = evalOne(t, &a, &r);
+  rc = callScript(t, "incr", &r, "vvvz", pScope, pName, pDelta,
+                  pDelta->eType == SQLITE_FLOAT ? "1" : "0");
   if (rc != SQLITE_OK) return rc;
   for (i = 0; i < e->nCol; i++) {
     if (strcmp(e->aCol[i].zName, "value") == 0) rdDecode(r, &e->aCol[i], pOut);
@@ -2017,15 +2018,11 @@ static int rdIncr(statevtab_table *pTab, const statevtab_value *pScope,
 static int rdTake(statevtab_table *pTab, const statevtab_value *pExecId,
                   const statevtab_value *pName, statevtab_value *pOut) {
   RdTable *t = (RdTable *)pTab;
-  redisReply *r = 0;
-  RdArgs a;
+  redisReply *r;
   int rc;
   memset(pOut, 0, sizeof(*pOut));
   pOut->eType = SQLITE_NULL;
-  argEval(&a, t, "take");
-  argVal(&a, pExecId);
-  argVal(&a, pName);
-  rc = evalOne(t, &a, &r);
+  rc = callScript(t, "take", &r, "vv", pExecId, pName);
   if (rc != SQLITE_OK) return rc;
   if (r->type == REDIS_REPLY_STRING) {
     pOut->eType = SQLITE_TEXT;
@@ -2038,52 +2035,36 @@ static int rdTake(statevtab_table *pTab, const statevtab_value *pExecId,
 
 static int rdProgress(statevtab_table *pTab, const statevtab_value *pId,
                       const statevtab_value *pJson, int *pbOk) {
-  RdTable *t = (RdTable *)pTab;
-  redisReply *r = 0;
-  RdArgs a;
-  int rc;
-  *pbOk = 0;
-  argEval(&a, t, "progress");
-  argVal(&a, pId);
+  redisReply *r;
   /* Appended minified, so that the array reads as SQLite's json() writes
   ** it on every store. */
-  argOwn(&a, sv_json_minify(pJson->z, pJson->n));
-  rc = evalOne(t, &a, &r);
-  *pbOk = rc == SQLITE_OK && replyInt(r) == 1;
-  freeReplyObject(r);
+  char *zEntry = sv_json_minify(pJson->z, pJson->n);
+  int rc;
+  *pbOk = 0;
+  if (!zEntry) return SQLITE_NOMEM;
+  rc = callScript((RdTable *)pTab, "progress", &r, "vz", pId, zEntry);
+  sqlite3_free(zEntry);
+  *pbOk = takeInt(rc, r) == 1;
   return rc;
 }
 
 static int rdPause(statevtab_table *pTab, const statevtab_value *pQueue,
                    int bPause, int *pbChanged) {
-  RdTable *t = (RdTable *)pTab;
-  redisReply *r = 0;
-  RdArgs a;
-  int rc;
-  argEval(&a, t, "pause");
-  argVal(&a, pQueue);
-  argZ(&a, bPause ? "1" : "0");
-  rc = evalOne(t, &a, &r);
-  *pbChanged = rc == SQLITE_OK && replyInt(r) == 1;
-  freeReplyObject(r);
+  redisReply *r;
+  int rc = callScript((RdTable *)pTab, "pause", &r, "vz", pQueue,
+                      bPause ? "1" : "0");
+  *pbChanged = takeInt(rc, r) == 1;
   return rc;
 }
 
 static int rdPaused(statevtab_table *pTab, const statevtab_value *pQueue,
                     int *pbPaused) {
-  RdTable *t = (RdTable *)pTab;
-  redisReply *r = 0;
-  RdArgs a;
-  int rc;
-  argEval(&a, t, "paused");
-  argVal(&a, pQueue);
-  rc = evalOne(t, &a, &r);
-  *pbPaused = rc == SQLITE_OK && replyInt(r) == 1;
-  freeReplyObject(r);
+  redisReply *r;
+  int rc = callScript((RdTable *)pTab, "paused", &r, "v", pQueue);
+  *pbPaused = takeInt(rc, r) == 1;
   return rc;
 }
 
-/* An insert on its own, at once (state_signal): one write call. */
 static int rdInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
                           int *pbDone) {
   RdTable *t = (RdTable *)pTab;
