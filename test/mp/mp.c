@@ -2,19 +2,19 @@
 ** 2026-11-22
 **
 ** mp.c -- statevtab's multi-process tests: real worker processes sharing
-** one store (the local store's WAL database file, or a PostgreSQL schema),
-** exact counts.
+** one store (the local store's WAL database file, a PostgreSQL schema or a
+** Redis prefix), exact counts.
 **
 **   cc -O1 -g test/mp/mp.c -o test/out/mp -lsqlite3
 **   test/out/mp queue    [-e EXT] [-d DIR] [-n TASKS]   (default 20000)
 **   test/out/mp crash    [-e EXT] [-d DIR] [-n TASKS]   (default 2000)
 **   test/out/mp leases   [-e EXT] [-d DIR] [-s SECONDS] (default 3)
 **   test/out/mp counters [-e EXT] [-d DIR] [-n INCRS]   (per process, 10000)
-**   test/out/mp restart  --store postgresql --pg-restart CMD [-n TASKS]
+**   test/out/mp restart  --store postgresql|redis --restart CMD [-n TASKS]
 **                                                       (default 20000)
 **   test/out/mp all      ...                            the four in turn
 **                                                       (+ restart when
-**                                                       --pg-restart given)
+**                                                       --restart given)
 **
 ** Other options: -w WORKERS (8), -k N (n of state_claim, 10),
 ** --kill N (crash: workers SIGKILLed, 3), --names N (leases: 3),
@@ -23,30 +23,51 @@
 ** to $STATEVTAB_EXT, DIR to a fresh directory under $TEST_TMP or $TMPDIR.
 **
 ** Stores: --store sqlite (default: the local store, one WAL database file
-** per test in DIR) or --store postgresql (alias pg): every table is
-** CREATE VIRTUAL TABLE ... USING state_xxx(store='env:STATEVTAB_PG_URL',
-** schema='<BASE>_<test>'), made by every process in its own :memory:
-** database, so that all of them share the rows of that schema.
-** STATEVTAB_PG_URL must be set (else FAIL mp/postgresql/setup).
-** --schema BASE (default mp_<pid>_<time>) names the schemas; they are
-** dropped at the end with psql (DROP SCHEMA ... CASCADE) unless
-** --keep-schemas.  The PostgreSQL-only subcommand restart drains a queue
-** like queue while the parent runs CMD (bash -c; e.g. ". test/lib/servers.sh
-** && sv_restart_postgres") once a quarter of the tasks are done: workers
-** retry a call that failed with SQLITE_IOERR, and the checks demand that
-** every error was a clear connection error and that every task was still
-** completed exactly once.
+** per test in DIR), or one of the remote stores, whose rows live on a
+** server: every process creates each table in its own :memory: database,
+** naming the same server and namespace, so that all of them share the rows:
+**
+**   --store postgresql (alias pg): CREATE VIRTUAL TABLE ... USING
+**       state_xxx(store='env:STATEVTAB_PG_URL', schema='<BASE>_<test>')
+**   --store redis: CREATE VIRTUAL TABLE ... USING
+**       state_xxx(store='env:STATEVTAB_REDIS_URL', prefix='<BASE>_<test>:')
+**
+** The URL variable must be set (else FAIL mp/<store>/setup).  --schema
+** BASE (alias --namespace; default mp_<pid>_<time>) names the namespaces,
+** which must hold no rows yet.  They are removed at the end unless
+** --keep-schemas: PostgreSQL with psql (DROP SCHEMA ... CASCADE), Redis
+** with redis-cli (SCAN for the keys "{<BASE>_<test>:}*", DEL); a failure
+** is a warning.
+**
+** The remote-store subcommand restart drains a queue like queue while the
+** parent runs CMD (--restart, alias --pg-restart; bash -c, e.g. ".
+** test/lib/servers.sh && sv_restart_postgres", or sv_restart_redis) once a
+** quarter of the tasks are done: workers retry a call that failed with
+** SQLITE_IOERR, and the checks demand that every error was a clear
+** connection error and that every task was still completed exactly once.
+** (The Redis server of the tests runs with appendonly yes and appendfsync
+** always: nothing it acknowledged is lost over the restart.)
+**
+** What differs between the stores: fencing tokens of state_lease are
+** gapless (1, 2, 3, ...) on the local store and PostgreSQL
+** (mp/<store>/leases/tokens-contiguous); on Redis a token is max(previous +
+** 1, the server's time in microseconds), strictly increasing and unique but
+** not gapless, so that check is not made there (tokens-unique and
+** tokens-increasing are, on every store).  The error-message cases of
+** queue are store facts: the local store's private connection, a
+** PostgreSQL server-side trigger; Redis has neither (no triggers), so it
+** runs none.
 **
 ** Output: one line per check, "PASS mp/<store>/<test>/<check>" or
-** "FAIL mp/<store>/<test>/<check>: <details>" (store: sqlite or
-** postgresql); lines starting with "# " are information (timings,
+** "FAIL mp/<store>/<test>/<check>: <details>" (store: sqlite, postgresql
+** or redis); lines starting with "# " are information (timings,
 ** counts).  Exit status 1 when any check failed, 2 on a usage or set-up
 ** error.
 **
 ** HOW IT WORKS
 **
-** The parent creates the database (WAL, the four statevtab tables; on
-** PostgreSQL: the schema, through the same CREATE VIRTUAL TABLEs) and
+** The parent creates the database (WAL, the four statevtab tables; on a
+** remote store: the namespace, through the same CREATE VIRTUAL TABLEs) and
 ** fills it, closes its connection, then starts workers by fork+exec of its
 ** own executable ("mp _worker KIND ..."), so that no SQLite state crosses a
 ** fork.  Every worker opens its own connection (busy timeout, synchronous
@@ -74,7 +95,8 @@
 ** queue also runs two single-process cases first: a stale token step by
 ** step (two connections), and the error message of a primitive that failed
 ** on the store's private connection (mp/sqlite/wal/errmsg-...; on PostgreSQL
-** the error of a server-side trigger, mp/postgresql/errmsg/...).
+** the error of a server-side trigger, mp/postgresql/errmsg/...; none on
+** Redis).
 **
 ** The parent then loads every file into TEMP tables of its own connection
 ** (rec, err, lease, val) and a snapshot of the tasks table (task), and
@@ -96,6 +118,32 @@
 #include <unistd.h>
 
 #define MAX_WORKERS 64
+
+/* ------------------------------------------------------------ stores */
+
+/*
+** A store the tests run on.  A remote one (zUrlEnv set) keeps its rows on a
+** server: every process creates the tables in a :memory: database with
+** store='env:<zUrlEnv>' and <zNsOpt>='<namespace><zNsEnd>', and the
+** store's error messages start with "<zName>: ".
+*/
+typedef struct Store {
+  const char *zName;   /* --store, check names, error prefix */
+  const char *zUrlEnv; /* remote: the variable holding the URL; else NULL */
+  const char *zNsOpt;  /* the option naming the namespace: schema, prefix */
+  const char *zNsEnd;  /* appended to the namespace name in that option */
+  int bGapless;        /* state_lease tokens are 1, 2, 3, ... per name */
+  int bNoReply;        /* "<zName>: no reply from ... (command timeout)" */
+} Store;
+
+static const Store aStore[] = {
+    {"sqlite", 0, 0, 0, 1, 0},
+    {"postgresql", "STATEVTAB_PG_URL", "schema", "", 1, 0},
+    {"redis", "STATEVTAB_REDIS_URL", "prefix", ":", 0, 1},
+};
+#define N_STORE ((int)(sizeof(aStore) / sizeof(aStore[0])))
+#define STORE_SQLITE (&aStore[0])
+#define STORE_PG (&aStore[1])
 
 /* ------------------------------------------------------------ options */
 
@@ -126,10 +174,11 @@ typedef struct Opt {
   int bLate;          /* --late: now and then finish after the lease ran out */
   int bRetryIo;       /* --retry-io: retry calls that failed (restart) */
   /* stores */
-  int bPg;                /* --store postgresql */
-  const char *zSchema;    /* --schema: base name of the PostgreSQL schemas */
-  int bKeepSchemas;       /* --keep-schemas */
-  const char *zPgRestart; /* --pg-restart: bash command restarting the server */
+  const Store *pStore;  /* --store */
+  int bRemote;          /* pStore is a remote store */
+  const char *zSchema;  /* --schema: base name of the remote namespaces */
+  int bKeepSchemas;     /* --keep-schemas */
+  const char *zRestart; /* --restart: bash command restarting the server */
 } Opt;
 
 static int nFail = 0, nPass = 0;
@@ -238,56 +287,72 @@ static void rnd_seed(unsigned long long s) {
 
 static void exec_or_die(sqlite3 *db, const char *zSql);
 
-#define PG_URL_ENV "STATEVTAB_PG_URL"
-
 /*
-** PostgreSQL: create the four tables in db (a :memory: database of this
-** process) on schema zSchema of the server at $STATEVTAB_PG_URL.  Every
-** process that does this shares the rows; the first one creates the schema.
+** A remote store: create the four tables in db (a :memory: database of this
+** process) on namespace zNs of the server at $<zUrlEnv>.  Every process
+** that does this shares the rows; the first one creates the namespace.
+** SQLITE_OK, or the error code with *pzErr set (sqlite3_free it).
 */
-static void attach_pg_tables(sqlite3 *db, const char *zSchema) {
+static int attach_remote_tables(sqlite3 *db, const Store *pStore,
+                                const char *zNs, char **pzErr) {
   static const char *const azTab[][2] = {{"tasks", "state_tasks"},
                                          {"dead_letters", "state_dead_letters"},
                                          {"leases", "state_leases"},
                                          {"counters", "state_counters"}};
   size_t i;
-  for (i = 0; i < sizeof(azTab) / sizeof(azTab[0]); i++) {
-    char *zSql = sqlite3_mprintf("CREATE VIRTUAL TABLE %s USING %s(store='env:"
-                                 PG_URL_ENV "', schema='%q')",
-                                 azTab[i][0], azTab[i][1], zSchema);
-    exec_or_die(db, zSql);
+  int rc = SQLITE_OK;
+  for (i = 0; rc == SQLITE_OK && i < sizeof(azTab) / sizeof(azTab[0]); i++) {
+    char *zSql = sqlite3_mprintf(
+        "CREATE VIRTUAL TABLE %s USING %s(store='env:%s', %s='%q%q')",
+        azTab[i][0], azTab[i][1], pStore->zUrlEnv, pStore->zNsOpt, zNs,
+        pStore->zNsEnd);
+    rc = sqlite3_exec(db, zSql, 0, 0, pzErr);
     sqlite3_free(zSql);
   }
+  return rc;
 }
 
 /*
-** Open zDb and load the extension: what every worker does.  On PostgreSQL
-** zDb is the schema: open a :memory: database and create the tables on it.
-** Exits (2) on failure: a worker that cannot start is a set-up error,
-** reported by the parent from its exit status.
+** What every worker does to start: open zDb (on a remote store zDb is the
+** namespace: open a :memory: database and create the tables on it), load
+** the extension.  SQLITE_OK, or the error code with *pzErr set (sqlite3_free
+** it); *pDb is set either way (sqlite3_close it).
+*/
+static int open_store(const Opt *o, const char *zDb, int bCreate,
+                      sqlite3 **pDb, char **pzErr) {
+  int flags = SQLITE_OPEN_READWRITE | (bCreate ? SQLITE_OPEN_CREATE : 0);
+  int rc;
+  *pzErr = 0;
+  if (o->bRemote)
+    flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  rc = sqlite3_open_v2(o->bRemote ? ":memory:" : zDb, pDb, flags, 0);
+  if (rc != SQLITE_OK) {
+    *pzErr = sqlite3_mprintf("open %s: %s", zDb,
+                             *pDb ? sqlite3_errmsg(*pDb) : "out of memory");
+    return rc;
+  }
+  sqlite3_busy_timeout(*pDb, o->iBusyMs);
+  sqlite3_enable_load_extension(*pDb, 1);
+  rc = sqlite3_load_extension(*pDb, o->zExt, "sqlite3_statevtab_init", pzErr);
+  if (rc != SQLITE_OK)
+    return rc;
+  sqlite3_enable_load_extension(*pDb, 0);
+  rc = sqlite3_exec(*pDb, "PRAGMA synchronous=NORMAL", 0, 0, pzErr);
+  if (rc == SQLITE_OK && o->bRemote)
+    rc = attach_remote_tables(*pDb, o->pStore, zDb, pzErr);
+  return rc;
+}
+
+/*
+** open_store, exiting (2) on failure: a worker that cannot start is a
+** set-up error, reported by the parent from its exit status.
 */
 static sqlite3 *open_db(const Opt *o, const char *zDb, int bCreate) {
   sqlite3 *db = 0;
   char *zErr = 0;
-  int flags = SQLITE_OPEN_READWRITE | (bCreate ? SQLITE_OPEN_CREATE : 0);
-  if (o->bPg) {
-    flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  if (open_store(o, zDb, bCreate, &db, &zErr) != SQLITE_OK) {
+    die("%s: %s", zDb, zErr ? zErr : (db ? sqlite3_errmsg(db) : "?"));
   }
-  if (sqlite3_open_v2(o->bPg ? ":memory:" : zDb, &db, flags, 0) != SQLITE_OK) {
-    die("open %s: %s", zDb, db ? sqlite3_errmsg(db) : "out of memory");
-  }
-  sqlite3_busy_timeout(db, o->iBusyMs);
-  sqlite3_enable_load_extension(db, 1);
-  if (sqlite3_load_extension(db, o->zExt, "sqlite3_statevtab_init", &zErr) !=
-      SQLITE_OK) {
-    die("load %s: %s", o->zExt, zErr ? zErr : "?");
-  }
-  sqlite3_enable_load_extension(db, 0);
-  if (sqlite3_exec(db, "PRAGMA synchronous=NORMAL", 0, 0, &zErr) != SQLITE_OK) {
-    die("%s: %s", zDb, zErr);
-  }
-  if (o->bPg)
-    attach_pg_tables(db, zDb);
   return db;
 }
 
@@ -739,10 +804,8 @@ static void spawn(const Opt *o, const char *zKind, Worker *w, int iId,
     argv[n++] = "--late";
   if (o->bRetryIo)
     argv[n++] = "--retry-io";
-  if (o->bPg) {
-    argv[n++] = "--store";
-    argv[n++] = "postgresql";
-  }
+  argv[n++] = "--store";
+  argv[n++] = (char *)o->pStore->zName;
   argv[n] = 0;
 #undef ARG
   fflush(stdout);
@@ -944,9 +1007,9 @@ static void expect_eq(const char *zTest, const char *zCheck, long long v,
   }
 }
 
-/* ------------------------------------------------------------ postgresql */
+/* ------------------------------------------------------------ remote */
 
-/* The schemas this run created, dropped at the end (drop_schemas). */
+/* The namespaces this run created, removed at the end (drop_schemas). */
 static char *azSchema[32];
 static int nSchema = 0;
 
@@ -970,7 +1033,7 @@ static int run_cmd(const char *zCmd, int bPsql) {
       close(fd);
     }
     if (bPsql) {
-      const char *zUrl = getenv(PG_URL_ENV);
+      const char *zUrl = getenv(STORE_PG->zUrlEnv);
       setenv("PGOPTIONS", "-c client_min_messages=warning", 1);
       execlp("psql", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d",
              zUrl ? zUrl : "", "-c", zCmd, (char *)0);
@@ -991,35 +1054,66 @@ static char *quote_ident(const char *zName) {
   return sqlite3_mprintf("\"%w\"", zName);
 }
 
-/* Drop the schemas this run created (psql; a failure is a warning). */
+/*
+** Remove the namespaces this run created (a failure is a warning):
+** PostgreSQL: DROP SCHEMA ... CASCADE (psql); Redis: every key of the
+** namespace, "{<BASE>_<test>:}*" (redis-cli --scan, then DEL).
+*/
 static void drop_schemas(const Opt *o) {
+  const Store *pS = o->pStore;
+  int bPsql = pS == STORE_PG;
   sqlite3_str *s;
-  char *zSql;
+  char *zCmd;
   int i, rc;
   if (!nSchema)
     return;
   if (o->bKeepSchemas) {
     for (i = 0; i < nSchema; i++)
-      info("kept schema %s", azSchema[i]);
+      info("kept %s %s%s", pS->zNsOpt, azSchema[i], pS->zNsEnd);
     return;
   }
   s = sqlite3_str_new(0);
-  sqlite3_str_appendall(s, "SET client_min_messages = warning;");
+  if (bPsql)
+    sqlite3_str_appendall(s, "SET client_min_messages = warning;");
+  else
+    sqlite3_str_appendall(s, "set -o pipefail; for p in");
   for (i = 0; i < nSchema; i++) {
-    char *zQ = quote_ident(azSchema[i]);
-    sqlite3_str_appendf(s, " DROP SCHEMA IF EXISTS %s CASCADE;", zQ);
-    sqlite3_free(zQ);
+    if (bPsql) {
+      char *zQ = quote_ident(azSchema[i]);
+      sqlite3_str_appendf(s, " DROP SCHEMA IF EXISTS %s CASCADE;", zQ);
+      sqlite3_free(zQ);
+    } else {
+      /* A shell word in single quotes: ' is '\''. */
+      const char *z;
+      sqlite3_str_appendall(s, " '{");
+      for (z = azSchema[i]; *z; z++) {
+        if (*z == '\'')
+          sqlite3_str_appendall(s, "'\\''");
+        else
+          sqlite3_str_appendchar(s, 1, *z);
+      }
+      sqlite3_str_appendf(s, "%s}*'", pS->zNsEnd);
+    }
   }
-  zSql = sqlite3_str_finish(s);
-  rc = run_cmd(zSql, 1);
+  if (!bPsql) {
+    sqlite3_str_appendf(s,
+                        "; do redis-cli -u \"$%s\" --scan --pattern \"$p\" | "
+                        "xargs -r -d '\\n' redis-cli -u \"$%s\" DEL || "
+                        "exit 1; done",
+                        pS->zUrlEnv, pS->zUrlEnv);
+  }
+  zCmd = sqlite3_str_finish(s);
+  rc = run_cmd(zCmd, bPsql);
   if (rc != 0) {
-    info("WARNING: psql DROP SCHEMA failed (exit %d); drop by hand: %s", rc,
-         zSql);
+    info("WARNING: removing the %ss failed (exit %d); remove them by hand: "
+         "%s",
+         pS->zNsOpt, rc, zCmd);
   } else {
-    info("dropped %d schema%s (%s_*)", nSchema, nSchema > 1 ? "s" : "",
-         o->zSchema);
+    const char *zPl = nSchema == 1 ? "" : bPsql ? "s" : "es";
+    info("removed %d %s%s (%s_*%s)", nSchema, pS->zNsOpt, zPl, o->zSchema,
+         pS->zNsEnd);
   }
-  sqlite3_free(zSql);
+  sqlite3_free(zCmd);
   for (i = 0; i < nSchema; i++)
     sqlite3_free(azSchema[i]);
   nSchema = 0;
@@ -1027,14 +1121,15 @@ static void drop_schemas(const Opt *o) {
 
 /*
 ** The database of test zTest, created fresh with the four tables: a file
-** in DIR, or on PostgreSQL the schema <BASE>_<zTest> (the returned name),
-** which must be empty.
+** in DIR, or on a remote store the namespace <BASE>_<zTest> (the returned
+** name; the PostgreSQL schema, the Redis prefix "<BASE>_<zTest>:"), which
+** must be empty.
 */
 static char *create_db(const Opt *o, const char *zTest) {
   char *zDb;
   char *zSql;
   sqlite3 *db;
-  if (o->bPg) {
+  if (o->bRemote) {
     long long nRow;
     zDb = sqlite3_mprintf("%s_%s", o->zSchema, zTest);
     if (nSchema < (int)(sizeof(azSchema) / sizeof(azSchema[0])))
@@ -1044,8 +1139,8 @@ static char *create_db(const Opt *o, const char *zTest) {
                   "FROM dead_letters) + (SELECT count(*) FROM leases) + "
                   "(SELECT count(*) FROM counters)");
     if (nRow != 0) {
-      die("schema %s holds %lld rows already: give a fresh --schema", zDb,
-          nRow);
+      die("%s %s%s holds %lld rows already: give a fresh --schema",
+          o->pStore->zNsOpt, zDb, o->pStore->zNsEnd, nRow);
     }
     sqlite3_close(db);
     return zDb;
@@ -1146,7 +1241,7 @@ static void check_store(const Opt *o, sqlite3 *db, const char *zTest) {
          "exactly the row",
          nTask, nScan, nState, nDupId, nBadLook, nLook);
   }
-  if (!o->bPg) {
+  if (!o->bRemote) {
     expect_eq(zTest, "integrity",
               strcmp(qs(db, "PRAGMA integrity_check"), "ok") == 0, 1,
               "PRAGMA integrity_check is ok");
@@ -1368,33 +1463,16 @@ static void test_errmsg_pg(const Opt *o) {
 }
 
 /*
-** What a worker process starting now does: open zDb (on PostgreSQL: a
+** What a worker process starting now does: open zDb (on a remote store: a
 ** :memory: database and CREATE VIRTUAL TABLE of the four tables, which
-** connects and sets up the schema) and read the tasks.  NULL when that
-** worked, else the error (sqlite3_free it).  Does not exit on an error.
+** connects and sets up the namespace; open_store) and read the tasks.  NULL
+** when that worked, else the error (sqlite3_free it).  Does not exit on an
+** error.
 */
 static char *try_attach(const Opt *o, const char *zDb) {
   sqlite3 *db = 0;
   char *zErr = 0, *zRet = 0;
-  int rc = sqlite3_open_v2(o->bPg ? ":memory:" : zDb, &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 0);
-  if (rc == SQLITE_OK) {
-    sqlite3_busy_timeout(db, o->iBusyMs);
-    sqlite3_enable_load_extension(db, 1);
-    rc = sqlite3_load_extension(db, o->zExt, "sqlite3_statevtab_init", &zErr);
-  }
-  if (rc == SQLITE_OK && o->bPg) {
-    char *zSql = sqlite3_mprintf(
-        "CREATE VIRTUAL TABLE tasks USING state_tasks(store='env:" PG_URL_ENV
-        "', schema='%q'); CREATE VIRTUAL TABLE dead_letters USING "
-        "state_dead_letters(store='env:" PG_URL_ENV "', schema='%q'); "
-        "CREATE VIRTUAL TABLE leases USING state_leases(store='env:" PG_URL_ENV
-        "', schema='%q'); CREATE VIRTUAL TABLE counters USING "
-        "state_counters(store='env:" PG_URL_ENV "', schema='%q')",
-        zDb, zDb, zDb, zDb);
-    rc = sqlite3_exec(db, zSql, 0, 0, &zErr);
-    sqlite3_free(zSql);
-  }
+  int rc = open_store(o, zDb, 1, &db, &zErr);
   if (rc == SQLITE_OK) {
     rc = sqlite3_exec(db, "SELECT count(*) FROM tasks WHERE state = 'pending'",
                       0, 0, &zErr);
@@ -1421,11 +1499,11 @@ static void test_queue(Opt *o) {
   char zAttachErr[400] = "";
 
   test_stale(o);
-  if (o->bPg) {
+  if (o->pStore == STORE_PG) {
     test_errmsg_pg(o);
-  } else {
+  } else if (!o->bRemote) {
     test_errmsg(o);
-  }
+  } /* Redis: no error-message case (no triggers; see the top) */
 
   zDb = create_db(o, T);
   t0 = mono_s();
@@ -1522,33 +1600,55 @@ static void test_queue(Opt *o) {
 /* ------------------------------------------------------------ restart */
 
 /*
-** restart (PostgreSQL): 8 workers drain n tasks like queue (leases of 8 s,
-** so that a claim whose answer the restart swallowed comes back); once a
-** quarter of them are completed the parent restarts the server with
-** --pg-restart.  Workers retry a failed call every 50 ms (complete_retry).
+** SQL conditions on err.msg, for the connection errors of the remote store
+** pS: the statement in flight failed ("<store>: connection lost (...)";
+** on Redis also "redis: no reply from ... (command timeout)"), a statement
+** found the server down ("<store>: cannot connect to ...").  sqlite3_free
+** them.
+*/
+static char *sql_lost(const Store *pS) {
+  char *z = sqlite3_mprintf("msg LIKE '%%%s: connection lost (%%'", pS->zName);
+  if (pS->bNoReply) {
+    z = sqlite3_mprintf("%z OR msg LIKE '%%%s: no reply from %% ms (command "
+                        "timeout)%%'",
+                        z, pS->zName);
+  }
+  return sqlite3_mprintf("(%z)", z);
+}
+static char *sql_down(const Store *pS) {
+  return sqlite3_mprintf("(msg LIKE '%%%s: cannot connect to %%')", pS->zName);
+}
+
+/*
+** restart (remote stores): 8 workers drain n tasks like queue (leases of
+** 8 s, so that a claim whose answer the restart swallowed comes back);
+** once a quarter of them are completed the parent restarts the server with
+** --restart.  Workers retry a failed call every 50 ms (complete_retry).
 ** Checked: every error a worker saw was SQLITE_IOERR with a connection
-** message ("postgresql: connection lost (...)" for the statement in
-** flight, "postgresql: cannot connect to ..." while the server was down),
-** at most one "connection lost" per worker (the restart hits each
-** connection once: the next statement reconnects), and still every task
-** completed exactly once with nothing lost.
+** message ("<store>: connection lost (...)" for the statement in flight --
+** on Redis also "redis: no reply from ... (command timeout)" --, and
+** "<store>: cannot connect to ..." while the server was down), at most one
+** lost statement per worker (the restart hits each connection once: the
+** next statement reconnects), and still every task completed exactly once
+** with nothing lost.
 */
 static void test_restart(Opt *o) {
   const char *T = "restart";
-  char *zDb;
+  const char *zS = o->pStore->zName;
+  char *zDb, *zLost, *zDown;
   Worker aW[MAX_WORKERS];
   sqlite3 *db;
   double t0, tR = 0;
   long long n = o->nSize, nAtRestart = -1, tDeadline;
   int i, rcRestart = -1;
 
-  if (!o->bPg) {
-    fail("mp/restart/setup", "restart runs on PostgreSQL only "
-                             "(--store postgresql)");
+  if (!o->bRemote) {
+    fail("mp/restart/setup", "restart runs on a remote store only "
+                             "(--store postgresql or redis)");
     return;
   }
-  if (!o->zPgRestart || !o->zPgRestart[0]) {
-    fail("mp/restart/setup", "no --pg-restart CMD: cannot restart the server");
+  if (!o->zRestart || !o->zRestart[0]) {
+    fail("mp/restart/setup", "no --restart CMD: cannot restart the server");
     return;
   }
   zDb = create_db(o, T);
@@ -1576,7 +1676,7 @@ static void test_restart(Opt *o) {
   }
   sqlite3_close(db);
   tR = mono_s();
-  rcRestart = run_cmd(o->zPgRestart, 0);
+  rcRestart = run_cmd(o->zRestart, 0);
   info("restart: server restarted at +%.2f s with %lld of %lld tasks "
        "completed; the restart took %.2f s (exit %d)",
        tR - t0, nAtRestart, n, mono_s() - tR, rcRestart);
@@ -1603,15 +1703,17 @@ static void test_restart(Opt *o) {
   ** 0 after the call that committed lost its answer (R). */
   exec_or_die(db, "CREATE TEMP VIEW acc AS SELECT w, id, token FROM rec "
                   "WHERE (kind = 'C' AND ret = 1) OR kind = 'R'");
+  zLost = sql_lost(o->pStore);
+  zDown = sql_down(o->pStore);
   info("restart: worker errors: %s; completions recovered by reading the "
        "row: %lld; tasks claimed more than once (a claim's answer lost): "
        "%lld",
        qs(db, "SELECT coalesce(group_concat(x, ', '), 'none') FROM (SELECT "
               "k || ' ' || count(*) || ' (' || group_concat(DISTINCT 'w' || "
-              "w) || ')' AS x FROM (SELECT w, CASE WHEN msg LIKE "
-              "'%%postgresql: connection lost (%%' THEN 'connection lost' "
-              "WHEN msg LIKE '%%postgresql: cannot connect to %%' THEN "
-              "'cannot connect' ELSE 'other' END AS k FROM err) GROUP BY k)"),
+              "w) || ')' AS x FROM (SELECT w, CASE WHEN %s THEN 'connection "
+              "lost' WHEN %s THEN 'cannot connect' ELSE 'other' END AS k "
+              "FROM err) GROUP BY k)",
+          zLost, zDown),
        q1(db, "SELECT count(*) FROM rec WHERE kind = 'R'"),
        q1(db, "SELECT count(*) FROM task WHERE attempts > 1"));
   expect_eq(T, "all-completed",
@@ -1649,33 +1751,33 @@ static void test_restart(Opt *o) {
             0, "completions refused although the token was current");
   {
     char zName[64];
-    long long nOther = q1(db, "SELECT count(*) FROM err WHERE rc <> 10 OR NOT "
-                              "(msg LIKE '%%postgresql: connection lost (%%' "
-                              "OR msg LIKE '%%postgresql: cannot connect to "
-                              "%%')");
+    char *zOther = sqlite3_mprintf("rc <> 10 OR NOT (%s OR %s)", zLost, zDown);
+    long long nOther = q1(db, "SELECT count(*) FROM err WHERE %s", zOther);
     snprintf(zName, sizeof(zName), "mp/%s/errors-clear", T);
     if (nOther == 0) {
       pass(zName);
     } else {
       fail(zName,
-           "%lld worker errors other than SQLITE_IOERR 'postgresql: "
-           "connection lost (...)' / 'postgresql: cannot connect to ...'; "
-           "e.g. %s",
-           nOther,
+           "%lld worker errors other than SQLITE_IOERR '%s: connection lost "
+           "(...)'%s / '%s: cannot connect to ...'; e.g. %s",
+           nOther, zS, o->pStore->bNoReply ? " or 'no reply from ...'" : "",
+           zS,
            qs(db, "SELECT group_concat(m, ' | ') FROM (SELECT DISTINCT 'w' "
                   "|| w || ' rc=' || xrc || ' ' || msg AS m FROM err WHERE "
-                  "rc <> 10 OR NOT (msg LIKE '%%postgresql: connection lost "
-                  "(%%' OR msg LIKE '%%postgresql: cannot connect to %%') "
-                  "LIMIT 4)"));
+                  "%s LIMIT 4)",
+              zOther));
     }
+    sqlite3_free(zOther);
   }
   expect_eq(T, "lost-once-per-worker",
-            q1(db, "SELECT count(*) FROM (SELECT w FROM err WHERE msg LIKE "
-                   "'%%postgresql: connection lost (%%' GROUP BY w HAVING "
-                   "count(*) > 1)"),
+            q1(db, "SELECT count(*) FROM (SELECT w FROM err WHERE %s GROUP "
+                   "BY w HAVING count(*) > 1)",
+               zLost),
             0,
-            "workers that saw 'connection lost' more than once (the "
+            "workers that lost a statement in flight more than once (the "
             "restart should cost each connection one statement)");
+  sqlite3_free(zLost);
+  sqlite3_free(zDown);
   {
     char zName[64];
     long long nBusy = q1(db, "SELECT count(*) FROM err WHERE rc IN (5, 6)");
@@ -1908,8 +2010,10 @@ static void test_crash(Opt *o) {
 /*
 ** leases: nWorker processes contend for nName leases for nSec seconds
 ** (ttl 200 ms, held 1-3 ms, every 4th grant re-entered once).  Checked per
-** name: tokens unique and exactly 1..grants, leases.token the last one,
-** and in token order each grant came after the previous holder let go.
+** name: tokens unique, exactly 1..grants (gapless stores: not Redis),
+** increasing in time (a grant called after another returned has a higher
+** token), leases.token the last one, and in token order each grant came
+** after the previous holder let go.
 */
 static void test_leases(Opt *o) {
   const char *T = "leases";
@@ -1955,10 +2059,25 @@ static void test_leases(Opt *o) {
             q1(db, "SELECT count(*) FROM (SELECT 1 FROM lease GROUP BY name, "
                    "tok HAVING count(*) > 1)"),
             0, "tokens handed out twice for one name");
-  expect_eq(T, "tokens-contiguous",
-            q1(db, "SELECT count(*) FROM (SELECT name FROM lease GROUP BY "
-                   "name HAVING min(tok) <> 1 OR max(tok) <> count(*))"),
-            0, "names whose tokens are not exactly 1..acquisitions");
+  if (o->pStore->bGapless) {
+    expect_eq(T, "tokens-contiguous",
+              q1(db, "SELECT count(*) FROM (SELECT name FROM lease GROUP BY "
+                     "name HAVING min(tok) <> 1 OR max(tok) <> count(*))"),
+              0, "names whose tokens are not exactly 1..acquisitions");
+  } /* Redis: tokens are not gapless (see the top); increasing, below */
+  /* A grant called after another one of the name returned has a higher
+  ** token: lrun.m is the highest token of the grants returned up to t1. */
+  exec_or_die(db, "CREATE TEMP TABLE lrun AS SELECT name, t1, max(tok) OVER "
+                  "(PARTITION BY name ORDER BY t1, tok ROWS UNBOUNDED "
+                  "PRECEDING) AS m FROM lease;"
+                  "CREATE INDEX temp.lrun_nt ON lrun(name, t1, m)");
+  expect_eq(T, "tokens-increasing",
+            q1(db, "SELECT count(*) FROM lease b WHERE b.tok <= (SELECT a.m "
+                   "FROM lrun a WHERE a.name = b.name AND a.t1 < b.t0 ORDER "
+                   "BY a.t1 DESC, a.m DESC LIMIT 1)"),
+            0,
+            "grants whose token is not above every token handed out "
+            "before the call");
   expect_eq(T, "table-token",
             q1(db, "SELECT count(*) FROM (SELECT name, max(tok) AS m FROM "
                    "lease GROUP BY name) r LEFT JOIN leases l USING(name) "
@@ -2049,13 +2168,13 @@ static void usage(void) {
                   "[-d DIR] [-n N] [-w W] [-k K]\n"
                   "          [--kill N] [-s SEC] [--names N] [--ttl MS] "
                   "[--busy-ms MS] [--seed N] [-v]\n"
-                  "          [--store sqlite|postgresql] [--schema BASE] "
-                  "[--keep-schemas] [--pg-restart CMD]\n");
+                  "          [--store sqlite|postgresql|redis] [--schema BASE] "
+                  "[--keep-schemas] [--restart CMD]\n");
   exit(2);
 }
 
 static void parse(Opt *o, int argc, char **argv, int iFirst) {
-  int i;
+  int i, k;
   for (i = iFirst; i < argc; i++) {
     const char *z = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : 0;
@@ -2103,18 +2222,24 @@ static void parse(Opt *o, int argc, char **argv, int iFirst) {
     else if (OPT("--stop-ms"))
       o->iStopMs = atoi(v);
     else if (OPT("--store")) {
-      if (strcmp(v, "postgresql") == 0 || strcmp(v, "pg") == 0) {
-        o->bPg = 1;
-      } else if (strcmp(v, "sqlite") == 0 || strcmp(v, "local") == 0) {
-        o->bPg = 0;
-      } else {
-        fprintf(stderr, "mp: --store: sqlite or postgresql, not '%s'\n", v);
+      if (strcmp(v, "pg") == 0) {
+        v = STORE_PG->zName;
+      } else if (strcmp(v, "local") == 0) {
+        v = STORE_SQLITE->zName;
+      }
+      for (k = 0; k < N_STORE && strcmp(aStore[k].zName, v) != 0; k++) {
+      }
+      if (k == N_STORE) {
+        fprintf(stderr, "mp: --store: sqlite, postgresql or redis, not '%s'\n",
+                v);
         usage();
       }
-    } else if (OPT("--schema"))
+      o->pStore = &aStore[k];
+      o->bRemote = o->pStore->zUrlEnv != 0;
+    } else if (OPT("--schema") || OPT("--namespace"))
       o->zSchema = v;
-    else if (OPT("--pg-restart"))
-      o->zPgRestart = v;
+    else if (OPT("--restart") || OPT("--pg-restart"))
+      o->zRestart = v;
     else if (strcmp(z, "--keep-schemas") == 0)
       o->bKeepSchemas = 1;
     else if (strcmp(z, "--retry-io") == 0)
@@ -2140,6 +2265,7 @@ int main(int argc, char **argv) {
   ssize_t nSelf;
 
   memset(&o, 0, sizeof(o));
+  o.pStore = STORE_SQLITE;
   o.nWorker = 8;
   o.nBatch = 10;
   o.nKill = 3;
@@ -2205,12 +2331,12 @@ int main(int argc, char **argv) {
   } else {
     mkdir(o.zDir, 0777);
   }
-  if (o.bPg) {
-    const char *zUrl = getenv(PG_URL_ENV);
-    zStoreLabel = "postgresql";
+  zStoreLabel = o.pStore->zName;
+  if (o.bRemote) {
+    const char *zUrl = getenv(o.pStore->zUrlEnv);
     if (!zUrl || !zUrl[0]) {
-      printf("FAIL mp/postgresql/setup: --store postgresql, but " PG_URL_ENV
-             " is not set\n");
+      printf("FAIL mp/%s/setup: --store %s, but %s is not set\n", zStoreLabel,
+             zStoreLabel, o.pStore->zUrlEnv);
       return 1;
     }
     if (!o.zSchema) {
@@ -2222,9 +2348,10 @@ int main(int argc, char **argv) {
       die("--schema must be 1 to 50 bytes");
   }
   rnd_seed(o.iSeed);
-  info("mp %s: seed %u, dir %s, SQLite %s, store %s%s%s", zCmd, o.iSeed,
+  info("mp %s: seed %u, dir %s, SQLite %s, store %s%s%s%s%s", zCmd, o.iSeed,
        o.zDir, sqlite3_libversion(), zStoreLabel,
-       o.bPg ? ", schemas " : "", o.bPg ? o.zSchema : "");
+       o.bRemote ? ", namespaces (" : "", o.bRemote ? o.pStore->zNsOpt : "",
+       o.bRemote ? ") " : "", o.bRemote ? o.zSchema : "");
 
 #define RUN(NAME, FN, DEFAULT)                                                 \
   if (strcmp(zCmd, NAME) == 0 || strcmp(zCmd, "all") == 0) {                   \
@@ -2242,7 +2369,7 @@ int main(int argc, char **argv) {
     RUN("leases", test_leases, 0);
     RUN("counters", test_counters, 10000);
     if (strcmp(zCmd, "restart") == 0 ||
-        (strcmp(zCmd, "all") == 0 && o.bPg && o.zPgRestart)) {
+        (strcmp(zCmd, "all") == 0 && o.bRemote && o.zRestart)) {
       double tT = mono_s();
       Opt oo = o;
       oo.nSize = nSizeGiven > 0 ? nSizeGiven : 20000;

@@ -3,27 +3,36 @@
 # real worker processes sharing one store, run on each store:
 #   sqlite      the local store: one WAL database file per test
 #   postgresql  the PostgreSQL store at $STATEVTAB_PG_URL: one fresh schema
-#               per test (every process creates the tables in its own
-#               :memory: database, naming the same store and schema)
-# Subcommands (each on both stores unless said otherwise):
+#               per test
+#   redis       the Redis store at $STATEVTAB_REDIS_URL: one fresh prefix
+#               per test (keys "{<prefix>}...")
+# (on PostgreSQL and Redis every process creates the tables in its own
+# :memory: database, naming the same store and schema or prefix)
+# Subcommands (each on every store unless said otherwise):
 #   queue     8 workers drain a queue with state_claim(n=10) + state_complete:
 #             every task completed exactly once, no stale-token completion,
 #             no SQLITE_BUSY; processes that join during the drain can open
 #             the tables (plus a step-by-step stale-token case and the
 #             error message of a primitive that failed: on the store's
 #             private connection (sqlite), of a server-side trigger, in and
-#             out of a transaction (postgresql))
+#             out of a transaction (postgresql); Redis has no such case)
 #   crash     workers SIGKILLed while holding 300 ms leases; the tasks come
 #             back with higher tokens and attempts >= 2; nothing lost
-#   leases    8 processes contend for 3 lease names: tokens unique, gapless,
-#             and no two holders at once
+#   leases    8 processes contend for 3 lease names: tokens unique,
+#             increasing in time, gapless (not on redis, whose tokens are
+#             max(previous + 1, server time in us): increasing but with
+#             gaps), and no two holders at once
 #   counters  8 processes x N state_incr: exact final value, every value
 #             returned once
-#   restart   (postgresql only) a queue drained while the server is
-#             restarted once (sv_restart_postgres of test/lib/servers.sh):
-#             workers see only clear connection errors (SQLITE_IOERR,
-#             "postgresql: connection lost (...)" at most once per worker),
-#             retry, and every task is still completed exactly once
+#   restart   (postgresql and redis) a queue drained while the server is
+#             restarted once (sv_restart_postgres / sv_restart_redis of
+#             test/lib/servers.sh; Redis runs with appendfsync always, so
+#             nothing acknowledged is lost): workers see only clear
+#             connection errors (SQLITE_IOERR, "<store>: connection lost
+#             (...)" -- on redis also "redis: no reply from ..." -- at most
+#             once per worker, "<store>: cannot connect to ..." while the
+#             server is down), retry, and every task is still completed
+#             exactly once
 # Instead of reading the database file (PRAGMA integrity_check, local store
 # only), every store is checked through SQL on the tables (store-consistent).
 #
@@ -31,15 +40,18 @@
 # run gets a fresh directory under $TEST_TMP.  Prints mp's PASS/FAIL lines,
 # labelled mp/<store>/<test>/<check> (and its "# " information lines);
 # exits non-zero when any case failed.  The PostgreSQL runs need
-# STATEVTAB_PG_URL (and STATEVTAB_PG_DIR for restart), exported by test/run:
-# without them they FAIL, they are never skipped.  Their schemas
-# (mp<time>_<pid>_*) are dropped afterwards (DROP SCHEMA ... CASCADE).
+# STATEVTAB_PG_URL (and STATEVTAB_PG_DIR for restart), the Redis runs
+# STATEVTAB_REDIS_URL (and STATEVTAB_REDIS_DIR for restart), exported by
+# test/run: without them they FAIL, they are never skipped.  The schemas
+# (mp<time>_<pid>_*) are dropped afterwards (DROP SCHEMA ... CASCADE), the
+# Redis keys ("{mp<time>_<pid>_*") deleted (redis-cli; by mp itself, and
+# swept here after every run); a failure to clean is only a warning.
 #
 # Sizes (defaults are mp's; the issue's full size is MP_QUEUE_N=50000):
 #   MP_QUEUE_N (20000 tasks, queue and restart)  MP_CRASH_N (2000 tasks)
 #   MP_COUNTERS_N (10000 increments per process)  MP_LEASES_S (3 seconds)
 #   MP_TIMEOUT (seconds per run, 600)
-#   MP_STORES (the stores to run, "sqlite postgresql")
+#   MP_STORES (the stores to run, "sqlite postgresql redis")
 set -u
 ROOT=${STATEVTAB_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$ROOT" || exit 1
@@ -66,22 +78,53 @@ if [ ! -x "$MP" ] || [ "$SRC" -nt "$MP" ]; then
   fi
 fi
 
-# The base of this run's PostgreSQL schema names (mp adds _<test>).
+# The base of this run's namespaces: PostgreSQL schemas, Redis prefixes
+# (mp adds _<test>, and ":" on Redis).
 SCHEMA=mp$(date +%s)_$$
 
-# pg_sweep: drop every schema of this run that is left (an mp that crashed
-# or timed out before its own DROP SCHEMA).  A failure is only a warning:
-# the cluster is a throwaway one.
-pg_sweep() {
-  local sql
-  sql="SET client_min_messages = warning; DO \$sweep\$ DECLARE s text; BEGIN
-    FOR s IN SELECT nspname FROM pg_catalog.pg_namespace
-              WHERE pg_catalog.left(nspname, ${#SCHEMA}) = '$SCHEMA' LOOP
-      EXECUTE pg_catalog.format('DROP SCHEMA %I CASCADE', s);
-    END LOOP; END \$sweep\$"
-  if ! PGCONNECT_TIMEOUT=10 timeout 60 psql -X -q -v ON_ERROR_STOP=1 \
-    -d "$STATEVTAB_PG_URL" -c "$sql" >/dev/null 2>"$TMPBASE/pg_sweep.err"; then
-    echo "# warning: could not drop the schemas $SCHEMA*: $(head -c 300 "$TMPBASE/pg_sweep.err")"
+# url_var STORE / dir_var STORE: the variables naming a remote store's URL
+# and its server's directory (for the restart); empty for the local store.
+url_var() {
+  case $1 in
+  postgresql) echo STATEVTAB_PG_URL ;;
+  redis) echo STATEVTAB_REDIS_URL ;;
+  esac
+}
+dir_var() {
+  case $1 in
+  postgresql) echo STATEVTAB_PG_DIR ;;
+  redis) echo STATEVTAB_REDIS_DIR ;;
+  esac
+}
+
+# sweep STORE: remove every namespace of this run that is left (an mp that
+# crashed or timed out before its own clean-up): PostgreSQL schemas (DROP
+# SCHEMA ... CASCADE), Redis keys "{<SCHEMA>_*" (redis-cli --scan, DEL).  A
+# failure is only a warning: the servers are throwaway ones.
+sweep() {
+  local sql what=
+  case $1 in
+  postgresql)
+    sql="SET client_min_messages = warning; DO \$sweep\$ DECLARE s text; BEGIN
+      FOR s IN SELECT nspname FROM pg_catalog.pg_namespace
+                WHERE pg_catalog.left(nspname, ${#SCHEMA}) = '$SCHEMA' LOOP
+        EXECUTE pg_catalog.format('DROP SCHEMA %I CASCADE', s);
+      END LOOP; END \$sweep\$"
+    PGCONNECT_TIMEOUT=10 timeout 60 psql -X -q -v ON_ERROR_STOP=1 \
+      -d "$STATEVTAB_PG_URL" -c "$sql" >/dev/null 2>"$TMPBASE/sweep.err" ||
+      what="the schemas $SCHEMA*"
+    ;;
+  redis)
+    # shellcheck disable=SC2016
+    timeout 60 bash -c 'set -o pipefail
+      redis-cli -u "$1" --scan --pattern "{$2_*" |
+        xargs -r -d "\n" redis-cli -u "$1" DEL >/dev/null' sweep \
+      "$STATEVTAB_REDIS_URL" "$SCHEMA" 2>"$TMPBASE/sweep.err" ||
+      what="the Redis keys {${SCHEMA}_*"
+    ;;
+  esac
+  if [ -n "$what" ]; then
+    echo "# warning: could not remove $what: $(head -c 300 "$TMPBASE/sweep.err")"
   fi
 }
 
@@ -89,12 +132,13 @@ pg_sweep() {
 # without a FAIL line (a crash, a set-up error, the timeout) becomes a FAIL
 # line of its own.
 run() {
-  local store=$1 name=$2 dir out st
+  local store=$1 name=$2 dir out st url
   shift 2
   local args=(--store "$store")
-  if [ "$store" = postgresql ]; then
-    if [ -z "${STATEVTAB_PG_URL:-}" ]; then
-      echo "FAIL mp/postgresql/$name: STATEVTAB_PG_URL is not set (test/run did not start PostgreSQL)"
+  url=$(url_var "$store")
+  if [ -n "$url" ]; then
+    if [ -z "${!url:-}" ]; then
+      echo "FAIL mp/$store/$name: $url is not set (test/run did not start the $store server)"
       rc=1
       return
     fi
@@ -120,21 +164,23 @@ run() {
       fi
     fi
   fi
-  if [ "$store" = postgresql ]; then pg_sweep; fi
+  if [ -n "$url" ]; then sweep "$store"; fi
 }
 
-for store in ${MP_STORES:-sqlite postgresql}; do
+for store in ${MP_STORES:-sqlite postgresql redis}; do
   run "$store" queue ${MP_QUEUE_N:+-n "$MP_QUEUE_N"}
   run "$store" crash ${MP_CRASH_N:+-n "$MP_CRASH_N"}
   run "$store" leases ${MP_LEASES_S:+-s "$MP_LEASES_S"}
   run "$store" counters ${MP_COUNTERS_N:+-n "$MP_COUNTERS_N"}
-  if [ "$store" = postgresql ]; then
-    if [ -z "${STATEVTAB_PG_DIR:-}" ] && [ -n "${STATEVTAB_PG_URL:-}" ]; then
-      echo "FAIL mp/postgresql/restart: STATEVTAB_PG_DIR is not set: cannot restart the server (sv_restart_postgres)"
+  url=$(url_var "$store") sdir=$(dir_var "$store")
+  if [ -n "$sdir" ]; then
+    # sv_restart_postgres / sv_restart_redis
+    restart=". '$ROOT/test/lib/servers.sh' && sv_restart_${store/postgresql/postgres}"
+    if [ -z "${!sdir:-}" ] && [ -n "${!url:-}" ]; then
+      echo "FAIL mp/$store/restart: $sdir is not set: cannot restart the server (${restart##* })"
       rc=1
     else
-      run postgresql restart ${MP_QUEUE_N:+-n "$MP_QUEUE_N"} \
-        --pg-restart ". '$ROOT/test/lib/servers.sh' && sv_restart_postgres"
+      run "$store" restart ${MP_QUEUE_N:+-n "$MP_QUEUE_N"} --restart "$restart"
     fi
   fi
 done
