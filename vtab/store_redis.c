@@ -816,27 +816,32 @@ static void rdDetach(statevtab_table *pTab) {
   RdTable *t = (RdTable *)pTab;
   RdStore *p = t->p;
   int i, j;
-  /* Writes of this table still in the log cannot be sent any more. */
+  /* Writes of this table still in the log cannot be sent any more.  (SQLite
+  ** keeps a table that is in a transaction connected, so this is not
+  ** expected to find any.)  Savepoint marks move with the ops they count. */
   for (i = j = 0; i < p->nOp; i++) {
     if (p->aOp[i].t == t) {
+      int k;
+      for (k = 0; k < p->nSave; k++) {
+        if (p->aSave[k] > j) p->aSave[k]--;
+      }
       opFree(&p->aOp[i]);
     } else {
       p->aOp[j++] = p->aOp[i];
     }
   }
-  p->nOp = j;
-  p->nSave = 0;
-  /* Relink what supersedes what (SQLite holds a table that is in a
-  ** transaction, so this is not expected to find anything to drop). */
-  for (i = 0; i < p->nOp; i++) {
-    p->aOp[i].iPrev = -1;
-    p->aOp[i].bSuperseded = 0;
-    for (j = i - 1; j >= 0; j--) {
-      if (p->aOp[j].iRid == p->aOp[i].iRid &&
-          sameRows(p->aOp[j].t, p->aOp[i].t)) {
-        p->aOp[j].bSuperseded = 1;
-        p->aOp[i].iPrev = j;
-        break;
+  if (j < p->nOp) {
+    p->nOp = j;
+    for (i = 0; i < p->nOp; i++) {
+      p->aOp[i].iPrev = -1;
+      p->aOp[i].bSuperseded = 0;
+      for (j = i - 1; j >= 0; j--) {
+        if (p->aOp[j].iRid == p->aOp[i].iRid &&
+            sameRows(p->aOp[j].t, p->aOp[i].t)) {
+          p->aOp[j].bSuperseded = 1;
+          p->aOp[i].iPrev = j;
+          break;
+        }
       }
     }
   }

@@ -108,3 +108,18 @@ SELECT (SELECT id FROM ta WHERE name = 'before') < (SELECT id FROM ta WHERE name
 -- 17.10 the final contents
 SELECT id, name FROM ta WHERE length(id) < 5 ORDER BY id;
 SELECT key, value, version FROM kv ORDER BY key;
+
+-- 17.11 ROLLBACK TO also undoes the writes when the savepoint covers DDL
+-- (SQLite resets its schema then, and reconnects the tables it does not
+-- hold, such as co, which this transaction does not use)
+CREATE VIRTUAL TABLE co USING state_counters(@OPTS@);
+BEGIN;
+INSERT INTO ta(id, name) VALUES ('x1', 'x');
+SAVEPOINT s1;
+INSERT INTO ta(id, name) VALUES ('x2', 'x');
+CREATE TABLE plain(x);
+ROLLBACK TO s1;
+RELEASE s1;
+COMMIT;
+SELECT id FROM ta WHERE id GLOB 'x*' ORDER BY id;
+SELECT count(*) FROM sqlite_schema WHERE name = 'plain';
