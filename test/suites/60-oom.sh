@@ -10,13 +10,19 @@
 # into a host built without sanitizers, and this suite reports a FAIL for
 # the missing sanitizers.  See test/oom/oom.c for what is checked.
 #
+# The redis_* scenarios run on the Redis store of STATEVTAB_REDIS_URL (they
+# FAIL when it is unset: test/run always starts Redis), each job in a
+# namespace of its own under STATEVTAB_OOM_NS=statevtab-oom-<this shell's
+# pid>; the keys of that namespace are deleted at the end (redis-cli).
+#
 # Prints the host's PASS/FAIL lines (oom/<scenario>/<mode>), plus a FAIL
 # line for a job that died or whose stderr holds a sanitizer report
 # (LeakSanitizer reports at exit, after the host's own lines), with the
 # first lines of that stderr.  Exits non-zero when anything failed.
 #
-# Environment: STATEVTAB_EXT, STATEVTAB_EXT_ASAN, TEST_TMP (see test/run),
-# CC (cc), SV_JOBS (2), OOM_TIMEOUT (seconds per job, 300).
+# Environment: STATEVTAB_EXT, STATEVTAB_EXT_ASAN, STATEVTAB_REDIS_URL,
+# TEST_TMP (see test/run), CC (cc), SV_JOBS (2), OOM_TIMEOUT (seconds per
+# job, 300).
 set -u
 LC_ALL=C
 export LC_ALL
@@ -79,17 +85,20 @@ command -v timeout >/dev/null 2>&1 && timeout_cmd="timeout -k 10 $tmo"
 
 # One job per line: "<scenario> <mode>"; each writes jobs/<s>.<m>.{out,err,rc}.
 # They are reported in this order but started longest first (the costliest
-# scenarios, as measured, then the others), so the workers end together.
+# scenarios, as measured, in that order, then the others), so the workers
+# end together.
 for s in $scenarios; do
   printf '%s once\n%s after\n' "$s" "$s"
 done >"$work/joblist"
-heavy='^(rename|wal|claim|tasks|executions|txn) '
+heavy='redis_txn rename wal claim tasks executions txn redis_rows redis_claim'
 {
-  grep -E "$heavy" "$work/joblist"
-  grep -vE "$heavy" "$work/joblist"
+  for s in $heavy; do grep "^$s " "$work/joblist"; done
+  grep -vE "^($(echo "$heavy" | tr ' ' '|')) " "$work/joblist"
 } >"$work/runorder"
 
-export host ext unsan timeout_cmd work
+# The Redis scenarios' namespaces: "<this>-<pid>-<scenario>:" (oom.c).
+STATEVTAB_OOM_NS=statevtab-oom-$$
+export host ext unsan timeout_cmd work STATEVTAB_OOM_NS
 # shellcheck disable=SC2016 # expanded by the inner sh
 xargs -P "$jobs" -L 1 sh -c '
   o=$work/jobs/$1.$2
@@ -142,5 +151,11 @@ while read -r s m; do
     nfail=$((nfail + 1))
   fi
 done <"$work/joblist"
+
+# Delete the Redis scenarios' keys: "{<namespace>}..." (hash-tagged).
+if [ -n "${STATEVTAB_REDIS_URL:-}" ] && command -v redis-cli >/dev/null 2>&1; then
+  redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "{$STATEVTAB_OOM_NS-*" 2>/dev/null |
+    xargs -r redis-cli -u "$STATEVTAB_REDIS_URL" DEL >/dev/null 2>&1 || :
+fi
 
 exit $((nfail > 0))
