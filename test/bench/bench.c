@@ -6,16 +6,21 @@
 ** table doing the same work, and reported as a ratio.
 **
 **   cc -O2 -I/usr/include/postgresql test/bench/bench.c -o test/out/bench \
-**       -lsqlite3 -lpq
+**       -lsqlite3 -lpq -lhiredis     # or -DBENCH_NO_HIREDIS, without -lhiredis
 **   test/out/bench [-e ./statevtab.so] [-n 100000] [--db file|memory|both]
 **   test/out/bench --quick            # small sizes, a smoke run
 **   test/out/bench --only lookup,scan # some benchmarks (see --list)
 **   test/out/bench --db file --only claim-4p-n1,claim-4p-n100 -c 20000
 **
-** With STATEVTAB_PG_URL set, a last pass times the PostgreSQL store against
+** With STATEVTAB_PG_URL set, a pass times the PostgreSQL store against
 ** libpq sending the same statements (test/bench/bench_pg.c, #included
 ** below: pg-enqueue, pg-claim-n1, pg-claim-n100); without it that pass
-** prints "skipped: STATEVTAB_PG_URL not set".
+** prints "skipped: STATEVTAB_PG_URL not set".  With STATEVTAB_REDIS_URL
+** set, a last pass times the Redis store against hiredis making the same
+** calls of the store's Lua script (test/bench/bench_redis.c, #included
+** below: redis-enqueue, redis-enqueue-txn, redis-claim-n1,
+** redis-claim-n100); without it that pass prints "skipped:
+** STATEVTAB_REDIS_URL not set".
 **
 ** Not part of pass/fail: the targets of issue 2 (lookup and scan within 1.5x
 ** of the raw engine) and of issue 3 (claim + complete at least 0.8x the raw
@@ -461,12 +466,13 @@ static void readRow(sqlite3_stmt *p, double *pCheck) {
 /* -------------------------------------------------------- the workload */
 
 /*
-** INSERT nTask tasks into side s, in one transaction (task i is
-** c->aTask[i % o->nTask], in queue zQueue when not NULL); returns the
-** seconds taken.  bTimed: a measured run (else set-up, kept out of profiles).
+** INSERT nTask tasks into side s, in one transaction (bTxn), else one
+** autocommit statement each (task i is c->aTask[i % o->nTask], in queue
+** zQueue when not NULL); returns the seconds taken.  bTimed: a measured run
+** (else set-up, kept out of profiles).
 */
 static double insertTasks(Ctx *c, Side *s, int nTask, const char *zQueue,
-                          int bTimed, double *pCheck) {
+                          int bTimed, int bTxn, double *pCheck) {
   const Opts *o = c->o;
   sqlite3_stmt *p;
   double t0;
@@ -485,7 +491,8 @@ static double insertTasks(Ctx *c, Side *s, int nTask, const char *zQueue,
         "NULL)");
   }
   t0 = bTimed ? timerStart() : now_sec();
-  execOrDie(s->db, "BEGIN");
+  if (bTxn)
+    execOrDie(s->db, "BEGIN");
   for (i = 0; i < nTask; i++) {
     const Task *t = &c->aTask[i % o->nTask];
     const char *zQ = zQueue ? zQueue : t->zQueue;
@@ -507,7 +514,8 @@ static double insertTasks(Ctx *c, Side *s, int nTask, const char *zQueue,
     stepDone(p, s->db);
     *pCheck += t->iPriority + (double)strlen(t->zPayload);
   }
-  execOrDie(s->db, "COMMIT");
+  if (bTxn)
+    execOrDie(s->db, "COMMIT");
   t0 = bTimed ? timerStop(t0) : now_sec() - t0;
   sqlite3_finalize(p);
   return t0;
@@ -515,7 +523,7 @@ static double insertTasks(Ctx *c, Side *s, int nTask, const char *zQueue,
 
 /* INSERT every task of c->aTask into side s (see insertTasks). */
 static double runInsertAll(Ctx *c, Side *s, int bTimed, double *pCheck) {
-  return insertTasks(c, s, c->o->nTask, 0, bTimed, pCheck);
+  return insertTasks(c, s, c->o->nTask, 0, bTimed, 1, pCheck);
 }
 
 /* Read back the ids of side s (through the table, as a user would). */
@@ -735,6 +743,10 @@ typedef struct Worker {
   sqlite3_stmt *pBegin, *pCommit, *pRollback; /* raw */
   Claimed *aClaimed;
   WorkerStat *w;
+  /* Another client (bench_redis.c): claim and complete through these. */
+  int (*xClaim)(void *pArg, const char *zWorker, int nMax, Claimed *a);
+  int (*xComplete)(void *pArg, const Claimed *a);
+  void *pArg;
 } Worker;
 
 /* FNV-1a, 64 bits: the ids completed by the workers vs those in the table. */
@@ -833,6 +845,8 @@ static void copyId(Claimed *a, sqlite3_stmt *p, int iCol) {
 static int workerClaim(Worker *k) {
   sqlite3_stmt *p = k->pClaim;
   int n = 0, rc, i;
+  if (k->xClaim)
+    return k->xClaim(k->pArg, k->zName, k->nBatch, k->aClaimed);
   if (k->bSv) {
     sqlite3_bind_text(p, 1, k->zName, -1, SQLITE_STATIC);
     sqlite3_bind_int(p, 2, k->nBatch);
@@ -891,6 +905,8 @@ static int workerClaim(Worker *k) {
 static int workerComplete(Worker *k, const Claimed *a) {
   sqlite3_stmt *p = k->pDone;
   int ret = 0;
+  if (k->xComplete)
+    return k->xComplete(k->pArg, a);
   if (k->bSv) {
     sqlite3_bind_text(p, 1, a->zId, a->nId, SQLITE_STATIC);
     sqlite3_bind_int64(p, 2, a->iToken);
@@ -1154,7 +1170,7 @@ static double runClaim(Ctx *c, Side *s, void *pArg, double *pnOps,
   double t, check = 0;
   memset(aStat, 0, sizeof(aStat));
   sideFresh(c, s);
-  insertTasks(c, s, q->nTask, CLAIM_QUEUE, 0, &check);
+  insertTasks(c, s, q->nTask, CLAIM_QUEUE, 0, 1, &check);
   s->bPopulated = 0; /* not the standard tasks any more */
   if (c->bFile) {
     sqlite3_close(s->db);
@@ -1176,10 +1192,36 @@ static double runClaim(Ctx *c, Side *s, void *pArg, double *pnOps,
   return t;
 }
 
+/*
+** Print the "verify" line of claim row q (what claimVerify found in each
+** side's runs, sides named by c->aSide[].zLabel); 1 when a run failed.
+*/
+static int claimVerifyLine(Ctx *c, const ClaimSpec *q) {
+  int j, nShown = 0, bBad = 0;
+  printf("verify %-14s %d tasks, %d process%s, n=%d:", q->zOp, q->nTask,
+         q->nProc, q->nProc > 1 ? "es" : "", q->nBatch);
+  for (j = 0; j < 2; j++) {
+    if (!q->anRun[j])
+      continue;
+    printf("%s %s %s %d/%d runs, %lld stale, %lld errors retried, %.1f "
+           "claims/run",
+           nShown++ ? ";" : "", c->aSide[j].zLabel,
+           q->anBad[j] ? "FAILED" : "ok: every task completed exactly once in",
+           q->anRun[j] - q->anBad[j], q->anRun[j], q->anStale[j], q->anErr[j],
+           (double)q->anClaimCall[j] / q->anRun[j]);
+    if (q->azErr[j][0])
+      printf(" (first: %s)", q->azErr[j]);
+    bBad |= q->anBad[j] != 0;
+  }
+  printf("\n");
+  fflush(stdout);
+  return bBad;
+}
+
 static int benchClaim(Ctx *c, const char *zOp, int nProc, int nBatch) {
   ClaimSpec q;
   Result *r;
-  int j, nShown = 0, bBad = 0;
+  int bBad;
   memset(&q, 0, sizeof(q));
   q.zOp = zOp;
   q.nProc = nProc;
@@ -1195,23 +1237,7 @@ static int benchClaim(Ctx *c, const char *zOp, int nProc, int nBatch) {
   }
   r = measure(c, q.zOp, "tasks/s", 0.8, runClaim, &q);
   r->bThroughput = 1;
-  printf("verify %-14s %d tasks, %d process%s, n=%d:", q.zOp, q.nTask, nProc,
-         nProc > 1 ? "es" : "", nBatch);
-  for (j = 0; j < 2; j++) {
-    if (!q.anRun[j])
-      continue;
-    printf("%s %s %s %d/%d runs, %lld stale, %lld errors retried, %.1f "
-           "claims/run",
-           nShown++ ? ";" : "", j ? "raw" : "statevtab",
-           q.anBad[j] ? "FAILED" : "ok: every task completed exactly once in",
-           q.anRun[j] - q.anBad[j], q.anRun[j], q.anStale[j], q.anErr[j],
-           (double)q.anClaimCall[j] / q.anRun[j]);
-    if (q.azErr[j][0])
-      printf(" (first: %s)", q.azErr[j]);
-    bBad |= q.anBad[j] != 0;
-  }
-  printf("\n");
-  fflush(stdout);
+  bBad = claimVerifyLine(c, &q);
   r->bVerifyFail = bBad;
   return bBad;
 }
@@ -1557,8 +1583,123 @@ static int runPass(const Opts *o, int bFile, Task *aTask, int *aiLookup) {
   return rc;
 }
 
+/* ------------------------------------------------------ store passes */
+
+/* A benchmark of a store pass (bench_pg.c, bench_redis.c), for --only. */
+typedef struct StoreBench {
+  const char *zName;
+  const char *zHelp;
+} StoreBench;
+
+/* Is zName[0..n) one of the nBench benchmarks a? */
+static int storeBenchName(const StoreBench *a, int nBench, const char *zName,
+                          size_t n) {
+  int k;
+  for (k = 0; k < nBench; k++) {
+    if (strlen(a[k].zName) == n && strncmp(a[k].zName, zName, n) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+/* Is one of the nBench benchmarks a selected (--only, or no --only)? */
+static int storeSelected(const Opts *o, const StoreBench *a, int nBench) {
+  int k;
+  for (k = 0; k < nBench; k++) {
+    if (selected(o, a[k].zName))
+      return 1;
+  }
+  return 0;
+}
+
+/* The usage lines of the nBench benchmarks a, under the heading zHead. */
+static void storeUsage(FILE *f, const char *zHead, const StoreBench *a,
+                       int nBench) {
+  int k, w = 14;
+  for (k = 0; k < nBench; k++) {
+    if ((int)strlen(a[k].zName) > w)
+      w = (int)strlen(a[k].zName);
+  }
+  fprintf(f, "%s\n", zHead);
+  for (k = 0; k < nBench; k++) {
+    fprintf(f, "  %-*s %s\n", w, a[k].zName, a[k].zHelp);
+  }
+}
+
+/*
+** The table of a store pass: per result (NULL: not run) the throughput of
+** the statevtab side and of the side zRaw talking to the server directly,
+** and sv/raw; then, when both claim rows ran, the claim n=100 vs n=1
+** speed-up of each side.  Returns how many rows read or wrote different
+** data on the two sides or failed their verification.
+*/
+static int storeReport(const char *zStore, const char *zRaw, Result *const *aR,
+                       int nR, const Result *pN1, const Result *pN100) {
+  char zHead[64];
+  int i, nBad = 0;
+  snprintf(zHead, sizeof(zHead), "operation (%s)", zStore);
+  printf("\n%-27s %-10s %12s %12s %7s\n", zHead, "unit", "statevtab", zRaw,
+         "sv/raw");
+  for (i = 0; i < nR; i++) {
+    const Result *r = aR[i];
+    char zSv[32], zRaw2[32], zRatio[16] = "-";
+    if (!r)
+      continue;
+    fmtRate(zSv, sizeof(zSv), r->aOps[0]);
+    fmtRate(zRaw2, sizeof(zRaw2), r->aOps[1]);
+    if (r->aOps[0] > 0 && r->aOps[1] > 0)
+      snprintf(zRatio, sizeof(zRatio), "%.2f", r->aOps[0] / r->aOps[1]);
+    printf("%-27s %-10s %12s %12s %7s%s%s\n", r->zOp, r->zUnit,
+           r->aOps[0] > 0 ? zSv : "-", r->aOps[1] > 0 ? zRaw2 : "-", zRatio,
+           r->bMismatch ? "  [checksums differ]" : "",
+           r->bVerifyFail ? "  [VERIFY FAILED]" : "");
+    nBad += r->bMismatch || r->bVerifyFail;
+  }
+  if (pN1 && pN100) {
+    printf("%-27s %-10s %11.2fx %11.2fx\n", "claim n=100 vs n=1", "speed-up",
+           pN1->aOps[0] > 0 ? pN100->aOps[0] / pN1->aOps[0] : 0,
+           pN1->aOps[1] > 0 ? pN100->aOps[1] / pN1->aOps[1] : 0);
+  }
+  return nBad;
+}
+
+/*
+** Set up c for a store pass (zMode): side 0 statevtab, side 1 the client
+** library zRaw; no SQLite database yet.
+*/
+static void storeCtx(Ctx *c, const Opts *o, const char *zMode, const char *zRaw,
+                     Task *aTask, int *aiLookup) {
+  memset(c, 0, sizeof(*c));
+  c->o = o;
+  c->bFile = 0;
+  c->zMode = zMode;
+  c->aTask = aTask;
+  c->aiLookup = aiLookup;
+  c->aSide[0].zLabel = "statevtab";
+  c->aSide[0].bSv = 1;
+  c->aSide[1].zLabel = zRaw;
+}
+
 /* The PostgreSQL pass (runPgPass) and its options. */
 #include "bench_pg.c"
+/* The Redis pass (runRbPass) and its options. */
+#include "bench_redis.c"
+
+/* --only names store benchmarks only: no SQLite pass. */
+static int storeOnly(const Opts *o) {
+  const char *z = o->zOnly;
+  if (!z)
+    return 0;
+  while (*z) {
+    size_t m = strcspn(z, ",");
+    if (!pgBenchName(z, m) && !rbBenchName(z, m))
+      return 0;
+    z += m;
+    if (*z == ',')
+      z++;
+  }
+  return 1;
+}
 
 static void usage(FILE *f) {
   int i;
@@ -1596,6 +1737,7 @@ static void usage(FILE *f) {
             aBench[i].xBench ? "" : " [planned]");
   }
   pgUsage(f);
+  rbUsage(f);
 }
 
 static int intArg(int argc, char **argv, int *pi) {
@@ -1687,8 +1829,8 @@ int main(int argc, char **argv) {
         o.iOnlySide = 1;
       else
         fatal("--side: expected statevtab or raw, not '%s'", z);
-    } else if (pgOption(argc, argv, &i)) {
-      /* --pg-n, --pg-c */
+    } else if (pgOption(argc, argv, &i) || rbOption(argc, argv, &i)) {
+      /* --pg-n, --pg-c, --redis-n, --redis-t, --redis-c */
     } else if (strcmp(z, "-v") == 0) {
       o.bVerbose = 1;
     } else if (strcmp(z, "--keep") == 0) {
@@ -1722,7 +1864,7 @@ int main(int argc, char **argv) {
         if (strlen(aBench[k].zName) == m && strncmp(aBench[k].zName, z, m) == 0)
           break;
       }
-      if (k == NBENCH && !pgBenchName(z, m))
+      if (k == NBENCH && !pgBenchName(z, m) && !rbBenchName(z, m))
         fatal("--only: no benchmark '%.*s' (see --list)", (int)m, z);
       z += m;
       if (*z == ',')
@@ -1757,11 +1899,12 @@ int main(int argc, char **argv) {
          sqlite3_libversion(), o.zExt,
          o.nCacheKib ? "set on both sides" : "SQLite's default");
   atexit(cleanupAtExit);
-  if (o.bFile && !pgOnly(&o))
+  if (o.bFile && !storeOnly(&o))
     rc |= runPass(&o, 1, aTask, aiLookup);
-  if (o.bMemory && !pgOnly(&o))
+  if (o.bMemory && !storeOnly(&o))
     rc |= runPass(&o, 0, aTask, aiLookup);
   rc |= runPgPass(&o, aTask, aiLookup);
+  rc |= runRbPass(&o, aTask, aiLookup);
   free(aTask);
   free(aiLookup);
   sqlite3_free(zRawSchema);

@@ -55,10 +55,7 @@
 static int pgOptN = -1; /* --pg-n */
 static int pgOptC = -1; /* --pg-c */
 
-static const struct {
-  const char *zName;
-  const char *zHelp;
-} aPgBench[] = {
+static const StoreBench aPgBench[] = {
     {"pg-enqueue", "PostgreSQL: INSERT N tasks in one transaction, "
                    "statevtab vs the same INSERT by libpq"},
     {"pg-claim-n1", "PostgreSQL: claim+complete, n=1, statevtab vs libpq "
@@ -88,30 +85,7 @@ typedef struct PgBench {
 
 /* Is zName[0..n) one of the PostgreSQL benchmarks? */
 static int pgBenchName(const char *zName, size_t n) {
-  int k;
-  for (k = 0; k < NPGBENCH; k++) {
-    if (strlen(aPgBench[k].zName) == n &&
-        strncmp(aPgBench[k].zName, zName, n) == 0) {
-      return 1;
-    }
-  }
-  return 0;
-}
-
-/* --only names PostgreSQL benchmarks only: no SQLite pass. */
-static int pgOnly(const Opts *o) {
-  const char *z = o->zOnly;
-  if (!z)
-    return 0;
-  while (*z) {
-    size_t m = strcspn(z, ",");
-    if (!pgBenchName(z, m))
-      return 0;
-    z += m;
-    if (*z == ',')
-      z++;
-  }
-  return 1;
+  return storeBenchName(aPgBench, NPGBENCH, zName, n);
 }
 
 /* Options of this file (from main's loop): 1 when argv[*pi] was one. */
@@ -133,16 +107,13 @@ static int pgOption(int argc, char **argv, int *pi) {
 }
 
 static void pgUsage(FILE *f) {
-  int k;
   fprintf(f, "  --pg-n N           PostgreSQL: tasks per enqueue run "
              "(default min(-n, 10000))\n"
              "  --pg-c C           PostgreSQL: tasks per claim run with n=1 "
              "(default min(-c, 5000);\n"
-             "                     n=100 runs claim 5*C)\n"
-             "PostgreSQL benchmarks (when " PG_URL_ENV " is set):\n");
-  for (k = 0; k < NPGBENCH; k++) {
-    fprintf(f, "  %-14s %s\n", aPgBench[k].zName, aPgBench[k].zHelp);
-  }
+             "                     n=100 runs claim 5*C)\n");
+  storeUsage(f, "PostgreSQL benchmarks (when " PG_URL_ENV " is set):", aPgBench,
+             NPGBENCH);
 }
 
 /* ------------------------------------------------------------- libpq */
@@ -589,10 +560,6 @@ static Result *pgBenchClaim(Ctx *c, PgBench *pb, const char *zOp, int nBatch,
 
 /* -------------------------------------------------------------- pass */
 
-static int pgSelected(const Opts *o, const char *zName) {
-  return o->zOnly == 0 || selected(o, zName);
-}
-
 /*
 ** The PostgreSQL pass: returns non-zero when a benchmark could not run or
 ** a claim run failed its verification.
@@ -603,26 +570,16 @@ static int runPgPass(const Opts *o, Task *aTask, int *aiLookup) {
   PgBench pb;
   Result *aR[3] = {0, 0, 0};
   char *zSql, zBase[64];
-  int i, k, rc = 0, nClaim1, nBad = 0;
-  if (o->zOnly && !pgSelected(o, "pg-enqueue") &&
-      !pgSelected(o, "pg-claim-n1") && !pgSelected(o, "pg-claim-n100")) {
+  int i, k, rc = 0, nClaim1, nBad;
+  if (!storeSelected(o, aPgBench, NPGBENCH))
     return 0;
-  }
   if (!zUrl || !zUrl[0]) {
     printf("\n== PostgreSQL store: skipped: " PG_URL_ENV " not set\n");
     fflush(stdout);
     return 0;
   }
-  memset(&c, 0, sizeof(c));
+  storeCtx(&c, o, "PostgreSQL store", "libpq", aTask, aiLookup);
   memset(&pb, 0, sizeof(pb));
-  c.o = o;
-  c.bFile = 0;
-  c.zMode = "PostgreSQL store";
-  c.aTask = aTask;
-  c.aiLookup = aiLookup;
-  c.aSide[0].zLabel = "statevtab";
-  c.aSide[0].bSv = 1;
-  c.aSide[1].zLabel = "libpq";
   pb.nEnqueue = pgOptN > 0 ? pgOptN : (o->nTask < 10000 ? o->nTask : 10000);
   nClaim1 = pgOptC > 0 ? pgOptC : (o->nClaimTask < 5000 ? o->nClaimTask : 5000);
 
@@ -666,39 +623,18 @@ static int runPgPass(const Opts *o, Task *aTask, int *aiLookup) {
          PQserverVersion(pb.pg), PQlibVersion(), pb.nEnqueue, nClaim1,
          5 * nClaim1, o->nRep, zBase);
   fflush(stdout);
-  if (pgSelected(o, "pg-enqueue")) {
+  if (selected(o, "pg-enqueue")) {
     aR[0] = measure(&c, "pg enqueue (1 txn)", "rows/s", 0, runPgEnqueue, &pb);
   }
-  if (pgSelected(o, "pg-claim-n1")) {
+  if (selected(o, "pg-claim-n1")) {
     aR[1] = pgBenchClaim(&c, &pb, "pg claim+complete n=1", 1, nClaim1);
   }
-  if (pgSelected(o, "pg-claim-n100")) {
+  if (selected(o, "pg-claim-n100")) {
     aR[2] = pgBenchClaim(&c, &pb, "pg claim+complete n=100", 100, 5 * nClaim1);
   }
 
   /* Report. */
-  printf("\n%-27s %-10s %12s %12s %7s\n", "operation (PostgreSQL)", "unit",
-         "statevtab", "libpq", "sv/raw");
-  for (i = 0; i < 3; i++) {
-    const Result *r = aR[i];
-    char zSv[32], zRaw[32], zRatio[16] = "-";
-    if (!r)
-      continue;
-    fmtRate(zSv, sizeof(zSv), r->aOps[0]);
-    fmtRate(zRaw, sizeof(zRaw), r->aOps[1]);
-    if (r->aOps[0] > 0 && r->aOps[1] > 0)
-      snprintf(zRatio, sizeof(zRatio), "%.2f", r->aOps[0] / r->aOps[1]);
-    printf("%-27s %-10s %12s %12s %7s%s%s\n", r->zOp, r->zUnit,
-           r->aOps[0] > 0 ? zSv : "-", r->aOps[1] > 0 ? zRaw : "-", zRatio,
-           r->bMismatch ? "  [checksums differ]" : "",
-           r->bVerifyFail ? "  [VERIFY FAILED]" : "");
-    nBad += r->bMismatch || r->bVerifyFail;
-  }
-  if (aR[1] && aR[2]) {
-    printf("%-27s %-10s %11.2fx %11.2fx\n", "claim n=100 vs n=1", "speed-up",
-           aR[1]->aOps[0] > 0 ? aR[2]->aOps[0] / aR[1]->aOps[0] : 0,
-           aR[1]->aOps[1] > 0 ? aR[2]->aOps[1] / aR[1]->aOps[1] : 0);
-  }
+  nBad = storeReport("PostgreSQL", "libpq", aR, 3, aR[1], aR[2]);
   printf("sv/raw = statevtab throughput / libpq throughput (1.00 = same); "
          "best of %d, sides interleaved\n"
          "libpq: enqueue = BEGIN, the store's INSERT per row (PQexecParams), "
