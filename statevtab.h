@@ -69,7 +69,10 @@ typedef struct statevtab_store_methods statevtab_store_methods;
 /*
 ** A value.  eType is SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB
 ** or SQLITE_NULL.  z/n hold text (not necessarily nul-terminated) or blob
-** bytes.
+** bytes.  In a row given to xInsert, a TEXT value of the AUTOID column has
+** i == 1 when statevtab generated it (a fresh time-ordered id, unique by
+** construction: a store may skip looking for a row holding it) and i == 0
+** when the user gave it.
 */
 struct statevtab_value {
   int eType;

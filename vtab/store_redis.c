@@ -1473,6 +1473,16 @@ static int checkUnique(RdTable *t, const statevtab_value *aRow,
   return SQLITE_CONSTRAINT;
 }
 
+/* Is the key of aRow an id statevtab generated, with no idempotency key
+** to check? */
+static int freshKey(const statevtab_entity *e, const statevtab_value *aRow) {
+  const statevtab_value *v = &aRow[e->aiKey[0]];
+  return e->nKey == 1 &&
+         (e->aCol[e->aiKey[0]].flags & STATEVTAB_COL_AUTOID) &&
+         v->eType == SQLITE_TEXT && v->i == 1 &&
+         (e->iDedupe < 0 || aRow[e->iDedupe].eType == SQLITE_NULL);
+}
+
 static int rdInsert(statevtab_table *pTab, const statevtab_value *aRow,
                     int eConflict, sqlite3_int64 *pRowid, int *pbDone) {
   RdTable *t = (RdTable *)pTab;
@@ -1489,9 +1499,11 @@ static int rdInsert(statevtab_table *pTab, const statevtab_value *aRow,
   }
   /* In autocommit mode without OR IGNORE/REPLACE the commit, right after
   ** this statement, checks everything anyway: one round trip less. */
+  /* Nor can an id statevtab just generated be taken (unless another row
+  ** takes it before the commit, which the commit checks). */
   rc = SQLITE_OK;
   if (eConflict != STATEVTAB_CONFLICT_ABORT ||
-      !sqlite3_get_autocommit(t->p->db)) {
+      (!sqlite3_get_autocommit(t->p->db) && !freshKey(e, aCopy))) {
     rc = checkUnique(t, aCopy, 0, eConflict, 1, &bSkip);
   }
   if (rc != SQLITE_OK || bSkip) return rc;

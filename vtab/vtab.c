@@ -995,6 +995,7 @@ static int buildRow(sv_vtab *p, int bInsert, int bIgnore,
         v->eType = SQLITE_TEXT;
         v->z = zId;
         v->n = 36;
+        v->i = 1; /* generated (see statevtab_value) */
         continue;
       }
       if (pCol->flags & STATEVTAB_COL_CREATED) {
