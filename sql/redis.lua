@@ -16,7 +16,8 @@
 --   B<kind>:i:<col>:<value>     set: rids whose text column <col> = value
 --   B<kind>:z:<col>             zset: rids scored by integer column <col>
 --   Btasks:dd                   hash: encoded (queue, idempotency_key) -> rid
---   Btasks:wait:<queue>         zset: pending tasks scored by run_at
+--   Btasks:wait:<queue>         zset: pending tasks not yet due when written,
+--                               scored by run_at (a claim moves the due ones)
 --   Btasks:ready:<queue>        zset (lex): pending tasks already due, member
 --                               <priority><run_at><id> (sortable encoding)
 --   Btasks:lq:<queue>           zset: claimed tasks scored by lease expiry
@@ -124,7 +125,10 @@ local function index(base, kind, rid, row, bAdd)
       end
     end
     if row.state == 'pending' then
-      if bAdd then
+      if bAdd and tonumber(row.run_at) <= NOW then
+        -- Due already: straight into the claim order.
+        redis.call('ZADD', p .. ':ready:' .. q, 0, readyMember(row))
+      elseif bAdd then
         redis.call('ZADD', p .. ':wait:' .. q, tonumber(row.run_at), rid)
       else
         redis.call('ZREM', p .. ':wait:' .. q, rid)

@@ -442,6 +442,11 @@ static int rdReplyError(RdStore *p, const redisReply *r) {
     }
   }
   rdError(p, "redis: %.*s", n, z);
+  /* A server still loading its data, or busy with a long script: try
+  ** again later. */
+  if (strncmp(r->str, "LOADING", 7) == 0 || strncmp(r->str, "BUSY", 4) == 0) {
+    return SQLITE_BUSY;
+  }
   return SQLITE_ERROR;
 }
 

@@ -14,14 +14,26 @@ CREATE VIRTUAL TABLE leases USING state_leases(@OPTS@);
 -- is a hash (a field per non-NULL column, plus the write stamp _v); the key,
 -- the indexed columns and the claim order have keys of their own
 INSERT INTO tasks(id, queue, name, priority, run_at) VALUES ('t1', 'q', 'send', 5, 1000);
+INSERT INTO tasks(id, queue, name, run_at) VALUES ('t9', 'q', 'later', 99999999999999);
 INSERT INTO kv(scope, key, value) VALUES ('s', 'k', '{"a":1}');
 .system redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "{$STATEVTAB_TEST_NS:}*" | sed "s/$STATEVTAB_TEST_NS/NS/" | LC_ALL=C sort
 .system redis-cli -u "$STATEVTAB_REDIS_URL" HGETALL "{$STATEVTAB_TEST_NS:}kv:r:1" | paste - - | LC_ALL=C sort
--- a claim moves the due task from wait to the ready set and then to the
--- lease sets (by queue and by name)
+-- a due task goes straight to the ready set (claim order), a future one
+-- waits in wait:<queue>; a claim takes t1 from ready into the lease sets
+-- (by queue and by name)
 SELECT id, lease_token FROM state_claim('tasks', 'q', 'w1', 60000);
 .system redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "{$STATEVTAB_TEST_NS:}tasks:l*" | sed "s/$STATEVTAB_TEST_NS/NS/" | LC_ALL=C sort
 .system redis-cli -u "$STATEVTAB_REDIS_URL" HMGET "{$STATEVTAB_TEST_NS:}tasks:r:1" state lease_owner lease_token attempts
+
+-- a task that comes due while it waits is moved to the ready set by the
+-- next claim (the server's clock decides)
+DELETE FROM tasks WHERE id = 't9';
+.unsetenv STATEVTAB_TEST_CLOCK_MS
+INSERT INTO tasks(id, queue, name, run_at) VALUES ('t8', 'q8', 'soon', state_now() + 300);
+SELECT count(*) FROM state_claim('tasks', 'q8', 'w', 60000);
+.system sleep 0.5
+SELECT id FROM state_claim('tasks', 'q8', 'w', 60000);
+.setenv STATEVTAB_TEST_CLOCK_MS 1700000000000
 
 -- 70.2 prefix isolation: another prefix on the same server never sees these
 -- rows, and the same keys there are other rows
