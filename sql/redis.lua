@@ -23,6 +23,8 @@
 --   Btasks:lq:<queue>           zset: claimed tasks scored by lease expiry
 --   Btasks:ln:<name>            zset: the same by task name (limits)
 --   Btasks:paused               hash: paused queue -> paused_at
+--   Btasks:wake                 pub/sub channel: the queue of every task that
+--                               becomes runnable (state_wait listens)
 --   Bdead_letters:idseq         counter: ids of dead letters
 -- An encoded key is the key column's text, or for two columns
 -- "<length of the first>:<first><second>".  Values are stored as text:
@@ -126,8 +128,9 @@ local function index(base, kind, rid, row, bAdd)
     end
     if row.state == 'pending' then
       if bAdd and tonumber(row.run_at) <= NOW then
-        -- Due already: straight into the claim order.
+        -- Due already: straight into the claim order, and wake state_wait.
         redis.call('ZADD', p .. ':ready:' .. q, 0, readyMember(row))
+        redis.call('PUBLISH', p .. ':wake', q)
       elseif bAdd then
         redis.call('ZADD', p .. ':wait:' .. q, tonumber(row.run_at), rid)
       else

@@ -91,6 +91,8 @@ typedef struct RdStore {
   int iDb;
   int iConnMs, iCmdMs; /* timeouts */
   redisContext *c;     /* NULL while disconnected */
+  redisContext *cSub;  /* subscribed to zSub (state_wait), or NULL */
+  char *zSub;          /* the channel it listens to */
   char *zScript;       /* prologue + sql/redis.lua */
   char zSha[48];       /* its SHA1 */
   int bTxn;            /* xBegin seen */
@@ -332,23 +334,24 @@ static redisReply *rdCall(RdStore *p, int n, const char **az,
   }
 }
 
-static int rdConnect(RdStore *p, int bOpen) {
+/* Connect and authenticate: a new context in *ppC. */
+static int rdDial(RdStore *p, int bOpen, redisContext **ppC) {
   struct timeval tv = msTime(p->iConnMs);
-  redisReply *r;
-  int rc = SQLITE_OK;
-  rdDrop(p);
-  p->c = p->zSock ? redisConnectUnixWithTimeout(p->zSock, tv)
-                  : redisConnectWithTimeout(p->zHost, p->iPort, tv);
-  if (!p->c) return SQLITE_NOMEM;
-  if (p->c->err) {
-    rdError(p, "redis: cannot connect to %s: %s", p->zSafe, p->c->errstr);
-    rdDrop(p);
+  redisContext *c;
+  *ppC = 0;
+  c = p->zSock ? redisConnectUnixWithTimeout(p->zSock, tv)
+               : redisConnectWithTimeout(p->zHost, p->iPort, tv);
+  if (!c) return SQLITE_NOMEM;
+  if (c->err) {
+    rdError(p, "redis: cannot connect to %s: %s", p->zSafe, c->errstr);
+    redisFree(c);
     return bOpen ? SQLITE_CANTOPEN : SQLITE_IOERR;
   }
-  redisSetTimeout(p->c, msTime(p->iCmdMs));
+  redisSetTimeout(c, msTime(p->iCmdMs));
   if (p->zPass) {
     const char *az[3];
     size_t an[3];
+    redisReply *r;
     int n = 0;
     az[n] = "AUTH";
     an[n++] = 4;
@@ -358,19 +361,30 @@ static int rdConnect(RdStore *p, int bOpen) {
     }
     az[n] = p->zPass;
     an[n++] = strlen(p->zPass);
-    r = redisCommandArgv(p->c, n, az, an);
-    if (!r) return rdIoError(p);
-    if (r->type == REDIS_REPLY_ERROR) {
-      rdError(p, "redis: authentication failed for %s: %.*s", p->zSafe,
-              (int)r->len, r->str);
-      rc = bOpen ? SQLITE_CANTOPEN : SQLITE_IOERR;
+    r = redisCommandArgv(c, n, az, an);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+      if (r) {
+        rdError(p, "redis: authentication failed for %s: %.*s", p->zSafe,
+                (int)r->len, r->str);
+      } else {
+        rdError(p, "redis: connection lost (%s): %s", p->zSafe, c->errstr);
+      }
+      freeReplyObject(r);
+      redisFree(c);
+      return bOpen ? SQLITE_CANTOPEN : SQLITE_IOERR;
     }
     freeReplyObject(r);
-    if (rc != SQLITE_OK) {
-      rdDrop(p);
-      return rc;
-    }
   }
+  *ppC = c;
+  return SQLITE_OK;
+}
+
+static int rdConnect(RdStore *p, int bOpen) {
+  redisReply *r;
+  int rc = SQLITE_OK;
+  rdDrop(p);
+  rc = rdDial(p, bOpen, &p->c);
+  if (rc != SQLITE_OK) return rc;
   if (p->iDb) {
     char zDb[16];
     const char *az[2];
@@ -693,8 +707,16 @@ static char *buildScript(void) {
   return sqlite3_str_finish(s);
 }
 
+static void subDrop(RdStore *p) {
+  if (p->cSub) redisFree(p->cSub);
+  p->cSub = 0;
+  sqlite3_free(p->zSub);
+  p->zSub = 0;
+}
+
 static void rdFree(RdStore *p) {
   rdDrop(p);
+  subDrop(p);
   sqlite3_free(p->zSafe);
   sqlite3_free(p->zHost);
   sqlite3_free(p->zSock);
@@ -2107,20 +2129,80 @@ static int rdInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
 }
 
 /*
-** state_wait on Redis: ask the script whether a task of the queue is
-** runnable, else sleep until the next run_at or lease expiry it reports,
-** at most 50 ms at a time (new tasks are noticed by polling).
+** Subscribe the store's second connection to the wake-up channel of t's
+** namespace, "{<prefix>}tasks:wake" (the script publishes there the queue of
+** every task that becomes runnable).  A failure leaves no subscription:
+** state_wait then polls.
+*/
+static void subEnsure(RdTable *t) {
+  RdStore *p = t->p;
+  char *zChan = sqlite3_mprintf("%stasks:wake", t->zBase);
+  const char *az[2];
+  size_t an[2];
+  redisReply *r;
+  if (!zChan) return;
+  if (p->cSub && strcmp(p->zSub, zChan) == 0) {
+    sqlite3_free(zChan);
+    return;
+  }
+  subDrop(p);
+  if (rdDial(p, 0, &p->cSub) != SQLITE_OK) {
+    sqlite3_free(p->base.zErrMsg);
+    p->base.zErrMsg = 0;
+    sqlite3_free(zChan);
+    return;
+  }
+  p->zSub = zChan;
+  az[0] = "SUBSCRIBE";
+  an[0] = 9;
+  az[1] = zChan;
+  an[1] = strlen(zChan);
+  r = redisCommandArgv(p->cSub, 2, az, an);
+  if (!r || r->type != REDIS_REPLY_ARRAY) subDrop(p);
+  freeReplyObject(r);
+}
+
+/* Read and drop the messages already on the subscription; a broken
+** subscription is dropped. */
+static void subDrain(RdStore *p) {
+  struct pollfd fd;
+  fd.fd = p->cSub->fd;
+  fd.events = POLLIN;
+  fd.revents = 0;
+  while (poll(&fd, 1, 0) > 0) {
+    void *pR = 0;
+    if (redisBufferRead(p->cSub) != REDIS_OK) {
+      subDrop(p);
+      return;
+    }
+    while (redisGetReplyFromReader(p->cSub, &pR) == REDIS_OK && pR) {
+      freeReplyObject(pR);
+      pR = 0;
+    }
+  }
+}
+
+/*
+** state_wait on Redis: subscribe to the namespace's wake-up channel, ask
+** the script whether a task of the queue is runnable, else sleep on the
+** subscription until a message, the next run_at or lease expiry the script
+** reported, or the timeout (a second at most at a time, in case a message
+** was lost).  Without a subscription, poll every 50 ms.
 */
 static int rdWait(statevtab_table *pTab, const statevtab_value *pQueue,
                   sqlite3_int64 iTimeoutMs, int *pbReady) {
   RdTable *t = (RdTable *)pTab;
+  RdStore *p = t->p;
   sqlite3_int64 iEnd = sv_mono_ms() + iTimeoutMs;
   *pbReady = 0;
+  subEnsure(t);
   for (;;) {
     redisReply *r = 0;
     RdArgs a;
     sqlite3_int64 iWait, iNext = -1, now;
     int rc;
+    /* Messages that came before this check are covered by it. */
+    if (p->cSub) subDrain(p);
     argEval(&a, t, "runnable");
     argVal(&a, pQueue);
     rc = rdEval(t, &a, &r);
@@ -2135,8 +2217,15 @@ static int rdWait(statevtab_table *pTab, const statevtab_value *pQueue,
     if (now >= iEnd) return SQLITE_OK;
     iWait = iEnd - now;
     if (iNext >= 0 && iNext + 1 < iWait) iWait = iNext + 1;
-    if (iWait > 50) iWait = 50;
-    sqlite3_sleep((int)iWait);
+    if (p->cSub) {
+      struct pollfd fd;
+      fd.fd = p->cSub->fd;
+      fd.events = POLLIN;
+      fd.revents = 0;
+      poll(&fd, 1, (int)(iWait > 1000 ? 1000 : iWait));
+    } else {
+      sqlite3_sleep((int)(iWait > 50 ? 50 : iWait));
+    }
   }
 }
 

@@ -153,7 +153,15 @@ SELECT id FROM tasks WHERE id IN ('t1', 't2', 't3') ORDER BY id;
 -- 70.11 the unix socket, with URL parameters
 .system sqlite3 :memory: -cmd ".load $STATEVTAB_EXT" "CREATE VIRTUAL TABLE t USING state_tasks(store='unix:$STATEVTAB_REDIS_SOCK?db=0&command_timeout=5000', prefix='$STATEVTAB_TEST_NS:'); SELECT id FROM t WHERE id = 't3'"
 
--- 70.12 options: a prefix with braces (it would break the hash tag), a bad
+-- 70.12 state_wait listens on the namespace's channel {<prefix>}tasks:wake
+-- (one subscriber while it waits), and a task enqueued by another process
+-- wakes it
+.system (sleep 0.5; redis-cli -u "$STATEVTAB_REDIS_URL" PUBSUB NUMSUB "{$STATEVTAB_TEST_NS:}tasks:wake" | sed "s/$STATEVTAB_TEST_NS/NS/" > numsub.txt; sqlite3 :memory: -cmd ".load $STATEVTAB_EXT" "CREATE VIRTUAL TABLE t USING state_tasks(store='env:STATEVTAB_REDIS_URL', prefix='$STATEVTAB_TEST_NS:'); INSERT INTO t(queue, name) VALUES ('wq', 'wake')" >/dev/null 2>&1) &
+SELECT state_wait('tasks', 'wq', 30000);
+.system cat numsub.txt
+SELECT name FROM tasks WHERE queue = 'wq';
+
+-- 70.13 options: a prefix with braces (it would break the hash tag), a bad
 -- timeout, an unknown option; a wrong password is named without the
 -- password
 CREATE VIRTUAL TABLE bad USING state_kv(store='env:STATEVTAB_REDIS_URL', prefix='a{b}');
