@@ -674,7 +674,9 @@ function ops.progress()
   end
   local t = copy(row)
   local p = row.progress or '[]'
-  if string.match(p, '^%s*%[%s*%]%s*$') then
+  if not string.match(p, '^%s*%[') then
+    t.progress = p -- not an array: left as it is, as json_insert does
+  elseif string.match(p, '^%s*%[%s*%]%s*$') then
     t.progress = '[' .. ARGV[3] .. ']'
   else
     t.progress = string.gsub(p, '%]%s*$', '') .. ',' .. ARGV[3] .. ']'
@@ -769,7 +771,8 @@ end
 
 -- For a write about to be buffered: the rid holding key <enc> of <kind>
 -- (or of the tasks' (queue, idempotency_key) when ARGV[4] = 'dd'), with
--- its _v; nothing when none or expired.  ARGV: kind, enc, 'key'|'dd', now.
+-- and its _v; nothing when none or expired.  ARGV: kind, enc, 'key'|'dd',
+-- now.
 function ops.owner()
   local kind = ARGV[2]
   local rid = redis.call('HGET', B .. kind .. ':' .. ARGV[4], ARGV[3])
@@ -777,18 +780,23 @@ function ops.owner()
     return {}
   end
   local e = S[kind]
-  if e.exp then
-    local x = redis.call('HGET', B .. kind .. ':r:' .. rid, e.exp)
-    if x and tonumber(x) <= tonumber(ARGV[5]) then
-      return {}
-    end
+  local v = redis.call('HMGET', B .. kind .. ':r:' .. rid, '_v', e.exp or '_v')
+  if not v[1] or (e.exp and v[2] and tonumber(v[2]) <= tonumber(ARGV[5])) then
+    return {}
   end
-  return {rid}
+  return {rid, v[1]}
 end
 
--- Reserve n row handles of kind: the first of them.
+-- Reserve n row handles of kind: the first of them.  The counter never
+-- falls behind a handle in use (after it was lost: FLUSHDB, a restart
+-- without persistence, eviction).
 function ops.rids()
-  local last = redis.call('INCRBY', B .. ARGV[2] .. ':seq', ARGV[3])
+  local k = B .. ARGV[2] .. ':seq'
+  local top = redis.call('ZRANGE', B .. ARGV[2] .. ':all', -1, -1)
+  if top[1] and tonumber(redis.call('GET', k) or '0') < tonumber(top[1]) then
+    redis.call('SET', k, top[1])
+  end
+  local last = redis.call('INCRBY', k, ARGV[3])
   return I(last - tonumber(ARGV[3]) + 1)
 end
 
@@ -886,6 +894,10 @@ function ops.write()
     local ok = 1
     if stamp ~= '' and (not old or old._v ~= stamp) then
       return {'err', 'conflict', k, kind}
+    end
+    if typ == 'I' and old then
+      -- The handle is taken: the counter was lost and handed it out again.
+      return {'err', 'rid', k, kind}
     end
     if typ == 'D' then
       if old then

@@ -1393,7 +1393,8 @@ static int pgProgress(statevtab_table *pTab, const statevtab_value *pId,
   paramTake(&a, zEntry, 0);
   zSql = sqlite3_mprintf(
       "UPDATE %s SET progress = CASE WHEN pg_catalog.btrim(progress) = '[]' "
-      "THEN '[' || $2::text || ']' ELSE pg_catalog.regexp_replace(progress, "
+      "THEN '[' || $2::text || ']' WHEN pg_catalog.ltrim(progress) NOT LIKE "
+      "'[%%' THEN progress ELSE pg_catalog.regexp_replace(progress, "
       "'\\]\\s*$', '') || ',' || $2::text || ']' END, updated_at = "
       "%s.sv_now() WHERE id = $1::text RETURNING _rid",
       t->zT, t->zQ);

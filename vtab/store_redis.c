@@ -562,11 +562,12 @@ static int parseQuery(RdStore *p, const char *zQ) {
     } else if (nKey == 15 && memcmp(zQ, "command_timeout", 15) == 0 && v > 0) {
       p->iCmdMs = v;
     } else {
+      /* The name only: the value may be a secret. */
       rdError(p,
               "redis: bad URL parameter '%.*s' in %s (known: db, "
               "connect_timeout, command_timeout; values are integers, "
               "timeouts in ms)",
-              n, zQ, p->zSafe);
+              nKey, zQ, p->zSafe);
       return SQLITE_ERROR;
     }
     zQ += n;
@@ -1356,8 +1357,13 @@ static int logAppend(RdTable *t, char cType, char cMode, sqlite3_int64 iRid,
   }
   o = &p->aOp[p->nOp];
   memset(o, 0, sizeof(*o));
+  if (aRow) {
+    o->aRow = rowCopy(t->base.pEntity, aRow);
+    if (!o->aRow) return SQLITE_NOMEM;
+  }
   o->iPrev = -1;
   {
+    /* Only now that nothing can fail: the op it supersedes. */
     RdOp *pPrev = logLatest(t, iRid);
     if (pPrev) {
       pPrev->bSuperseded = 1;
@@ -1370,10 +1376,6 @@ static int logAppend(RdTable *t, char cType, char cMode, sqlite3_int64 iRid,
   o->iRid = iRid;
   o->iStamp = iStamp;
   o->iNow = sv_now_ms();
-  if (aRow) {
-    o->aRow = rowCopy(t->base.pEntity, aRow);
-    if (!o->aRow) return SQLITE_NOMEM;
-  }
   p->nOp++;
   return SQLITE_OK;
 }
@@ -1423,18 +1425,26 @@ static void argKey(RdArgs *a, const statevtab_entity *e,
 ** *piHolder is 0 when there is none.
 */
 static int holder(RdTable *t, const statevtab_value *aRow, int bDd,
-                  sqlite3_int64 iRid, sqlite3_int64 *piHolder) {
+                  sqlite3_int64 iRid, sqlite3_int64 *piHolder,
+                  sqlite3_int64 *piStamp) {
   RdStore *p = t->p;
   const statevtab_entity *e = t->base.pEntity;
+  int iExp = sv_entity_col(e, STATEVTAB_COL_EXPIRES);
+  sqlite3_int64 now = sv_now_ms();
   RdArgs a;
   redisReply *r = 0;
   int i, rc;
   *piHolder = 0;
+  *piStamp = -1;
   for (i = p->nOp - 1; i >= 0; i--) {
     RdOp *o = &p->aOp[i];
     if (o->bSuperseded || !sameRows(o->t, t)) continue;
-    if (o->cType != 'D' && o->iRid != iRid && sameKey(e, o->aRow, aRow, bDd)) {
+    if (o->cType != 'D' && o->iRid != iRid && sameKey(e, o->aRow, aRow, bDd) &&
+        /* an expired row is invisible, and not in the way */
+        (iExp < 0 || o->aRow[iExp].eType != SQLITE_INTEGER ||
+         o->aRow[iExp].i > now)) {
       *piHolder = o->iRid;
+      *piStamp = o->iStamp;
       return SQLITE_OK;
     }
   }
@@ -1442,13 +1452,16 @@ static int holder(RdTable *t, const statevtab_value *aRow, int bDd,
   argZ(&a, e->zKind);
   argKey(&a, e, aRow, bDd);
   argZ(&a, bDd ? "dd" : "key");
-  argInt(&a, sv_now_ms());
+  argInt(&a, now);
   rc = rdEval(t, &a, &r);
   if (rc != SQLITE_OK) return rc;
-  if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
+  if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
     sqlite3_int64 h = replyInt(r->element[0]);
     /* A row the log changed holds another key now, or is gone. */
-    if (h != iRid && !logLatest(t, h)) *piHolder = h;
+    if (h != iRid && !logLatest(t, h)) {
+      *piHolder = h;
+      *piStamp = replyInt(r->element[1]);
+    }
   }
   freeReplyObject(r);
   return SQLITE_OK;
@@ -1469,13 +1482,13 @@ static int checkUnique(RdTable *t, const statevtab_value *aRow,
                        sqlite3_int64 iRid, int eConflict, int bInsert,
                        int *pbSkip) {
   const statevtab_entity *e = t->base.pEntity;
-  sqlite3_int64 hKey = 0, hDd = 0;
+  sqlite3_int64 hKey = 0, hDd = 0, sKey = -1, sDd = -1;
   int rc;
   *pbSkip = 0;
-  rc = holder(t, aRow, 0, iRid, &hKey);
+  rc = holder(t, aRow, 0, iRid, &hKey, &sKey);
   if (rc == SQLITE_OK && e->iDedupe >= 0 &&
       aRow[e->iDedupe].eType != SQLITE_NULL) {
-    rc = holder(t, aRow, 1, iRid, &hDd);
+    rc = holder(t, aRow, 1, iRid, &hDd, &sDd);
   }
   if (rc != SQLITE_OK || (!hKey && !hDd)) return rc;
   if (eConflict == STATEVTAB_CONFLICT_IGNORE) {
@@ -1483,9 +1496,11 @@ static int checkUnique(RdTable *t, const statevtab_value *aRow,
     return SQLITE_OK;
   }
   if (eConflict == STATEVTAB_CONFLICT_REPLACE) {
-    if (hKey) rc = logAppend(t, 'D', 'a', hKey, -1, 0);
+    /* With the stamp read: a holder another connection changes before
+    ** the commit fails the commit rather than being deleted. */
+    if (hKey) rc = logAppend(t, 'D', 'a', hKey, sKey, 0);
     if (rc == SQLITE_OK && hDd && hDd != hKey) {
-      rc = logAppend(t, 'D', 'a', hDd, -1, 0);
+      rc = logAppend(t, 'D', 'a', hDd, sDd, 0);
     }
     return rc;
   }
@@ -1506,7 +1521,7 @@ static int freshKey(const statevtab_entity *e, const statevtab_value *aRow) {
   const statevtab_value *v = &aRow[e->aiKey[0]];
   return e->nKey == 1 &&
          (e->aCol[e->aiKey[0]].flags & STATEVTAB_COL_AUTOID) &&
-         v->eType == SQLITE_TEXT && v->i == 1 &&
+         v->eType == SQLITE_TEXT && v->i == 1 && v->n == 36 &&
          (e->iDedupe < 0 || aRow[e->iDedupe].eType == SQLITE_NULL);
 }
 
@@ -1642,6 +1657,15 @@ static int writeResult(RdStore *p, const RdOp *aOp, int nOp,
     }
     return SQLITE_OK;
   }
+  if (r->elements >= 4 && strcmp(r->element[1]->str, "rid") == 0) {
+    int k = (int)replyInt(r->element[2]) - 1;
+    /* Another connection got the same handles from a counter that was
+    ** lost: take a fresh block next time. */
+    if (k >= 0 && k < nOp) aOp[k].t->iRidNext = aOp[k].t->iRidEnd;
+    rdError(p, "redis: row handles were handed out twice (the server lost "
+               "its data?); nothing was written (retry the statement)");
+    return SQLITE_BUSY_SNAPSHOT;
+  }
   if (r->elements >= 4 && strcmp(r->element[1]->str, "constraint") == 0) {
     int k = (int)replyInt(r->element[2]) - 1;
     const statevtab_entity *e =
@@ -1722,14 +1746,19 @@ static int rdWrite(RdStore *p, RdOp *aOp, int nOp, int *aDone) {
       redisReply *r = aR[2]->type == REDIS_REPLY_ERROR   ? aR[2]
                       : aR[1]->type == REDIS_REPLY_ERROR ? aR[1]
                                                          : aR[0];
-      if (aR[0]->type == REDIS_REPLY_ERROR &&
-          strncmp(aR[0]->str, "LOADING", 7) == 0 && sv_mono_ms() < iEnd) {
+      redisReply *pQ = aR[0]->type == REDIS_REPLY_ERROR ? aR[0] : aR[1];
+      if (pQ->type == REDIS_REPLY_ERROR &&
+          (strncmp(pQ->str, "LOADING", 7) == 0 ||
+           strncmp(pQ->str, "BUSY", 4) == 0) &&
+          sv_mono_ms() < iEnd) {
         /* The server is loading its data after a restart: nothing ran. */
         for (k = 0; k < 3; k++) freeReplyObject(aR[k]);
         sqlite3_sleep(20);
         continue;
       }
-      if (r->type == REDIS_REPLY_ERROR) {
+      if (pQ->type == REDIS_REPLY_ERROR) {
+        rc = rdReplyError(p, pQ); /* the cause, not EXECABORT */
+      } else if (r->type == REDIS_REPLY_ERROR) {
         rc = rdReplyError(p, r);
       } else {
         rdError(p, "redis: the transaction was not executed");
@@ -1758,6 +1787,9 @@ static int rdSync(statevtab_table *pTab) {
   if (p->nOp > 0) rc = rdWrite(p, p->aOp, p->nOp, 0);
   logTruncate(p, 0);
   p->nSave = 0;
+  /* SQLite keeps the transaction open after a plain SQLITE_BUSY from the
+  ** commit, for a retry that would find the log gone: make it roll back. */
+  if (rc == SQLITE_BUSY) rc = SQLITE_BUSY_SNAPSHOT;
   return rc;
 }
 

@@ -373,20 +373,45 @@ char *sv_json_minify(const char *z, int n) {
 
 /* ------------------------------------------------ values for stores */
 
-/* Parse all of z[0..n) as an integer (1) or a real (2); 0 if neither. */
+/*
+** Parse all of z[0..n) as an integer (1) or a real (2); 0 if neither.  The
+** text a number column compares as a number, by SQLite's rules: decimal
+** digits with an optional sign, point and exponent, surrounding white space
+** allowed; no hexadecimal, no "inf" or "nan".  An integer out of the 64-bit
+** range is a real.
+*/
 int sv_parse_number(const char *z, int n, sqlite3_int64 *pi, double *pr) {
-  char zBuf[64];
-  char *zEnd;
+  char zBuf[400];
+  int i = 0, j, bDigit = 0, bReal = 0;
+  while (n > 0 && (z[0] == ' ' || (z[0] >= '\t' && z[0] <= '\r'))) z++, n--;
+  while (n > 0 && (z[n - 1] == ' ' || (z[n - 1] >= '\t' && z[n - 1] <= '\r'))) {
+    n--;
+  }
   if (n <= 0 || n >= (int)sizeof(zBuf)) return 0;
+  if (z[i] == '+' || z[i] == '-') i++;
+  for (; i < n && z[i] >= '0' && z[i] <= '9'; i++) bDigit = 1;
+  if (i < n && z[i] == '.') {
+    bReal = 1;
+    for (i++; i < n && z[i] >= '0' && z[i] <= '9'; i++) bDigit = 1;
+  }
+  if (!bDigit) return 0;
+  if (i < n && (z[i] == 'e' || z[i] == 'E')) {
+    bReal = 1;
+    i++;
+    if (i < n && (z[i] == '+' || z[i] == '-')) i++;
+    for (j = i; i < n && z[i] >= '0' && z[i] <= '9'; i++) {}
+    if (i == j) return 0;
+  }
+  if (i != n) return 0;
   memcpy(zBuf, z, (size_t)n);
   zBuf[n] = 0;
-  if (zBuf[0] == ' ' || zBuf[n - 1] == ' ') return 0;
-  errno = 0;
-  *pi = strtoll(zBuf, &zEnd, 10);
-  if (*zEnd == 0 && errno == 0) return 1;
-  *pr = strtod(zBuf, &zEnd);
-  if (*zEnd == 0) return 2;
-  return 0;
+  if (!bReal) {
+    errno = 0;
+    *pi = strtoll(zBuf, 0, 10);
+    if (errno == 0) return 1;
+  }
+  *pr = strtod(zBuf, 0);
+  return 2;
 }
 
 /*

@@ -640,6 +640,15 @@ static int svBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo) {
       bAllUsed = 0;
       continue;
     }
+    /* Stores compare bytes: a constraint under another collation (NOCASE,
+    ** RTRIM, ...) is left to SQLite. */
+    {
+      const char *zColl = sqlite3_vtab_collation(pInfo, i);
+      if (zColl && sqlite3_stricmp(zColl, "BINARY") != 0) {
+        bAllUsed = 0;
+        continue;
+      }
+    }
     pCol = &e->aCol[c->iColumn];
     pInfo->aConstraintUsage[i].argvIndex = ++nArg;
     pInfo->aConstraintUsage[i].omit = 1;

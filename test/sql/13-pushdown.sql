@@ -222,3 +222,21 @@ SELECT id FROM ex ORDER BY id;
 DELETE FROM ex;
 .changes
 SELECT count(*) FROM ex;
+
+-- 13.20 text compared with a number column follows SQLite's rules:
+-- surrounding spaces are fine and an exponent makes a number, but 'nan',
+-- 'inf' and hexadecimal are text (greater than every number)
+INSERT INTO ta(id, name, priority) VALUES ('p1', 'x', 1), ('p2', 'x', 2);
+SELECT count(*) FROM ta WHERE id GLOB 'p*' AND priority = ' 1';
+SELECT count(*) FROM ta WHERE id GLOB 'p*' AND priority = '1e0';
+SELECT count(*) FROM ta WHERE id GLOB 'p*' AND priority = 'nan';
+SELECT count(*) FROM ta WHERE id GLOB 'p*' AND priority = '0x1';
+SELECT count(*) FROM ta WHERE id GLOB 'p*' AND priority < 'inf';
+SELECT count(*) FROM ta WHERE id GLOB 'p*' AND priority > 'nan';
+
+-- 13.21 a constraint under another collation than BINARY is SQLite's to
+-- check (the stores compare bytes)
+INSERT INTO ta(id, queue, name) VALUES ('c1', 'MiXed', 'x'), ('c2', 'mixed  ', 'x');
+SELECT id FROM ta WHERE queue = 'mixed' COLLATE NOCASE ORDER BY id;
+SELECT id FROM ta WHERE queue = 'mixed' COLLATE RTRIM ORDER BY id;
+SELECT id FROM ta WHERE queue COLLATE NOCASE > 'MIXED' ORDER BY id;

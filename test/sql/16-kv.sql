@@ -105,3 +105,14 @@ INSERT INTO kv(scope, key, value) VALUES ('j', 'bad', 'hello');
 INSERT INTO kv(scope, key, value) VALUES ('j', 'int', 42), ('j', 'real', 0.5),
   ('j', 'str', '"hello"'), ('j', 'null', NULL), ('j', 'jnull', 'null');
 SELECT key, value, typeof(value) FROM kv WHERE scope = 'j' ORDER BY key;
+
+-- 16.15 a row that expires inside the transaction that wrote it no longer
+-- holds its key there
+BEGIN;
+INSERT INTO kv(scope, key, value, expires_at) VALUES ('x', 'e', '1', 1700000000100);
+.setenv STATEVTAB_TEST_CLOCK_MS 1700000000200
+SELECT count(*) FROM kv WHERE scope = 'x';
+INSERT INTO kv(scope, key, value) VALUES ('x', 'e', '2');
+COMMIT;
+SELECT key, value FROM kv WHERE scope = 'x';
+.setenv STATEVTAB_TEST_CLOCK_MS 1700000000000

@@ -103,3 +103,9 @@ SELECT id, state FROM executions ORDER BY id;
 DELETE FROM executions WHERE completed_at < 1;
 .changes
 SELECT count(*) FROM executions;
+
+-- 38.x state_progress on a progress that is not an array leaves it as it
+-- is (as json_insert does) and still reports the execution found
+INSERT INTO executions(id, name, progress) VALUES ('np', 'x', '{"a":1}');
+SELECT state_progress('executions', 'np', '{"p":1}');
+SELECT progress, json_valid(progress) FROM executions WHERE id = 'np';
