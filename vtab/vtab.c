@@ -233,6 +233,7 @@ static int coerceValue(sv_vtab *p, const statevtab_column *pCol,
       pV->n = sqlite3_value_bytes(pArg);
       if (!pV->z) return SQLITE_NOMEM;
       pV->eType = SQLITE_TEXT;
+      pV->i = 0; /* not a generated id (see statevtab_value) */
     }
     if (pCol->eType == STATEVTAB_JSON && !sv_json_valid(pV->z, pV->n)) {
       svError(p, "%s is not valid JSON", pCol->zName);

@@ -194,3 +194,13 @@ CREATE VIRTUAL TABLE bad USING state_kv(@OPTS@, connect_timeout=0);
 CREATE VIRTUAL TABLE bad USING state_kv(@OPTS@, bakend='x');
 .system sqlite3 :memory: -cmd ".load $STATEVTAB_EXT" "CREATE VIRTUAL TABLE t USING state_kv(store='redis://:hunter2@127.0.0.1:$STATEVTAB_REDIS_PORT/0')" 2>&1 | sed "s/$STATEVTAB_REDIS_PORT/PORT/"
 SELECT count(*) FROM bad;
+
+-- 70.14 inside a transaction, an id given as the integer 1 is the user's
+-- (checked at once), not one statevtab generated
+CREATE VIRTUAL TABLE t1 USING state_tasks(@OPTS:ids@);
+BEGIN;
+INSERT INTO t1(id, name) VALUES (1, 'a');
+INSERT INTO t1(id, name) VALUES (1, 'b');
+INSERT INTO t1(id, name) VALUES (2, 'c');
+COMMIT;
+SELECT id, name FROM t1 ORDER BY id;
