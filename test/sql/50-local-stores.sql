@@ -18,6 +18,7 @@ CREATE VIRTUAL TABLE t1 USING state_tasks(store='redis://127.0.0.1:99999/0');
 CREATE VIRTUAL TABLE t1 USING state_tasks(store='redis://127.0.0.1:1/zero');
 CREATE VIRTUAL TABLE t1 USING state_tasks(store='redis://u:s3cret@127.0.0.1:1/0?timeout=5');
 CREATE VIRTUAL TABLE t1 USING state_tasks(store='redis://127.0.0.1:1/0?command_timeout=-1');
+CREATE VIRTUAL TABLE t1 USING state_tasks(store='redis://127.0.0.1:1/0?password=hunter2');
 CREATE VIRTUAL TABLE t1 USING state_tasks(store='redis:///0');
 SELECT count(*) FROM t1;
 
