@@ -45,10 +45,10 @@
 **                      transaction: statevtab BEGIN; the INSERTs; COMMIT.
 **                      hiredis: the rids calls, then one write call of T ops
 **                      inside MULTI/EXEC, which is what the store sends at
-**                      COMMIT.  Inside a transaction statevtab also asks the
-**                      server per row whether the key is taken (EVALSHA
-**                      ... owner, checkUnique), one round trip a row that
-**                      hiredis does not make.
+**                      COMMIT.  (Inside a transaction statevtab asks the
+**                      server per row whether the key is taken -- EVALSHA
+**                      ... owner -- only for ids the user gave; these rows
+**                      take generated ids, so it does not.)
 **   redis-claim-n1     1 process claims and completes M tasks (--redis-c;
 **   redis-claim-n100   default min(-c / 10, 2000); x5 for n=100) of queue 'q',
 **                      written before each run (untimed, by hiredis, write
@@ -808,8 +808,8 @@ static int rbPass(const Opts *o, const char *zUrl, Task *aTask, int *aiLookup) {
          "hiredis: the store's script calls, sent directly (EVALSHA <sha> 1 "
          "{<prefix>} <op> ...): enqueue = 'rids' once per 64 rows, and "
          "MULTI, 'write', EXEC pipelined per row (autocommit) or once for "
-         "all rows (1 txn; statevtab adds an 'owner' call per row inside a "
-         "transaction); claim = 'claim' with rdClaim's arguments, complete = "
+         "all rows (1 txn); claim = 'claim' with rdClaim's arguments, "
+         "complete = "
          "'complete' per task; one connection\n",
          o->nRep);
   if (nBad) {
