@@ -35,6 +35,21 @@ SELECT count(*) FROM state_claim('tasks', 'q8', 'w', 60000);
 SELECT id FROM state_claim('tasks', 'q8', 'w', 60000);
 .setenv STATEVTAB_TEST_CLOCK_MS 1700000000000
 
+-- the store never walks the keyspace: key lookups, indexed equalities,
+-- time ranges, full scans of a table, claims and writes send no SCAN or
+-- KEYS (counted by the server since CONFIG RESETSTAT)
+.system redis-cli -u "$STATEVTAB_REDIS_URL" CONFIG RESETSTAT >/dev/null
+SELECT count(*) FROM tasks WHERE id = 't1';
+SELECT count(*) FROM tasks WHERE queue = 'q' AND state = 'claimed';
+SELECT count(*) FROM tasks WHERE run_at BETWEEN 0 AND 2000;
+SELECT count(*) FROM tasks;
+SELECT count(*) FROM kv WHERE value IS NOT NULL;
+SELECT count(*) FROM state_claim('tasks', 'none', 'w', 1000);
+INSERT INTO kv(scope, key, value) VALUES ('z', 'w', '1');
+UPDATE kv SET value = '2' WHERE scope = 'z';
+DELETE FROM kv WHERE scope = 'z';
+.system redis-cli -u "$STATEVTAB_REDIS_URL" INFO commandstats | grep -c -E '^cmdstat_(scan|keys):' || true
+
 -- 70.2 prefix isolation: another prefix on the same server never sees these
 -- rows, and the same keys there are other rows
 CREATE VIRTUAL TABLE other USING state_tasks(@OPTS:other@);
