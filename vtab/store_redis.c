@@ -276,7 +276,7 @@ static struct timeval msTime(int ms) {
   return tv;
 }
 
-static void rdDrop(RdStore *p) {
+static void rdHangUp(RdStore *p) {
   if (p->c) redisFree(p->c);
   p->c = 0;
 }
@@ -296,7 +296,7 @@ static int rdIoError(RdStore *p) {
     rdError(p, "redis: connection lost (%s): %s", p->zSafe,
             p->c && p->c->errstr[0] ? p->c->errstr : "closed");
   }
-  rdDrop(p);
+  rdHangUp(p);
   return SQLITE_IOERR;
 }
 
@@ -382,7 +382,7 @@ static int rdDial(RdStore *p, int bOpen, redisContext **ppC) {
 static int rdConnect(RdStore *p, int bOpen) {
   redisReply *r;
   int rc = SQLITE_OK;
-  rdDrop(p);
+  rdHangUp(p);
   rc = rdDial(p, bOpen, &p->c);
   if (rc != SQLITE_OK) return rc;
   if (p->iDb) {
@@ -403,7 +403,7 @@ static int rdConnect(RdStore *p, int bOpen) {
     }
     freeReplyObject(r);
     if (rc != SQLITE_OK) {
-      rdDrop(p);
+      rdHangUp(p);
       return rc;
     }
   }
@@ -437,7 +437,7 @@ static int rdLoadScript(RdStore *p) {
 }
 
 static int rdEnsure(RdStore *p) {
-  if (p->c && !rdLive(p)) rdDrop(p);
+  if (p->c && !rdLive(p)) rdHangUp(p);
   return p->c ? SQLITE_OK : rdConnect(p, 0);
 }
 
@@ -716,7 +716,7 @@ static void subDrop(RdStore *p) {
 }
 
 static void rdFree(RdStore *p) {
-  rdDrop(p);
+  rdHangUp(p);
   subDrop(p);
   sqlite3_free(p->zSafe);
   sqlite3_free(p->zHost);
@@ -881,7 +881,7 @@ static void rdDetach(statevtab_table *pTab) {
 }
 
 /* DROP TABLE only disconnects: other processes share the rows. */
-static int rdDrop2(statevtab_table *pTab) {
+static int rdDrop(statevtab_table *pTab) {
   (void)pTab;
   return SQLITE_OK;
 }
@@ -2268,7 +2268,7 @@ const statevtab_store_methods sv_redis_store = {
     /* xClose        */ rdClose,
     /* xAttach       */ rdAttach,
     /* xDetach       */ rdDetach,
-    /* xDrop         */ rdDrop2,
+    /* xDrop         */ rdDrop,
     /* xRename       */ rdRename,
     /* xOpenCursor   */ rdOpenCursor,
     /* xFilter       */ rdFilter,
