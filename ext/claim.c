@@ -231,23 +231,44 @@ static int stringArray(const cJSON *p) {
 }
 
 /*
+** Parse z[0..n), the JSON text of argument zWhat, into *ppOut (freed with
+** cJSON_Delete).  The whole text must be one JSON value: trailing text is
+** an error, as nesting beyond sv_json_check's depth is (with its own
+** message).  SQLITE_OK, SQLITE_NOMEM, or SQLITE_ERROR with *pzErr set.
+*/
+static int parseJson(const char *z, int n, const char *zWhat, cJSON **ppOut,
+                     char **pzErr) {
+  int e = sv_json_check(z, n);
+  if (e != SV_JSON_OK) {
+    *pzErr = sqlite3_mprintf("%s %s", zWhat, sv_json_problem(e));
+    return *pzErr ? SQLITE_ERROR : SQLITE_NOMEM;
+  }
+  *ppOut = cJSON_ParseWithLength(z, (size_t)n);
+  return *ppOut ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+/*
 ** Parse the queue argument and the options JSON into a->claim.  Returns
 ** SQLITE_OK, SQLITE_NOMEM, or SQLITE_ERROR with *pzErr set.
 */
 static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
                      char **pzErr) {
   statevtab_claim *c = &a->claim;
+  /* The type first: sqlite3_value_text() would turn a BLOB into TEXT. */
+  int bText = sqlite3_value_type(pQueue) == SQLITE_TEXT;
   const char *zQueue = (const char *)sqlite3_value_text(pQueue);
   const cJSON *pTags = 0, *pNames = 0, *pLimits = 0, *pComplete = 0, *e;
   int nQueue = 1, nVal, nInt, k;
 
-  if (sqlite3_value_type(pQueue) != SQLITE_TEXT || !zQueue) {
-    if (sqlite3_value_type(pQueue) == SQLITE_TEXT) return SQLITE_NOMEM;
+  if (!bText || !zQueue) {
+    if (bText) return SQLITE_NOMEM;
     *pzErr = sqlite3_mprintf("queue must be a name or a JSON array of names");
     return SQLITE_ERROR;
   }
   if (zQueue[0] == '[') {
-    a->pQueueJson = cJSON_Parse(zQueue);
+    int rc = parseJson(zQueue, sqlite3_value_bytes(pQueue), "queue",
+                       &a->pQueueJson, pzErr);
+    if (rc != SQLITE_OK) return rc;
     nQueue = stringArray(a->pQueueJson);
     if (nQueue < 1) {
       *pzErr = sqlite3_mprintf("queue must be a name or a non-empty JSON "
@@ -256,9 +277,18 @@ static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
     }
   }
   if (pOpt && sqlite3_value_type(pOpt) != SQLITE_NULL) {
-    const char *zOpt = (const char *)sqlite3_value_text(pOpt);
+    const char *zOpt;
+    int rc;
+    /* The type first: sqlite3_value_text() would turn a BLOB into TEXT. */
+    if (sqlite3_value_type(pOpt) != SQLITE_TEXT) {
+      *pzErr = sqlite3_mprintf("options must be a JSON object");
+      return SQLITE_ERROR;
+    }
+    zOpt = (const char *)sqlite3_value_text(pOpt);
     if (!zOpt) return SQLITE_NOMEM;
-    a->pOptJson = cJSON_Parse(zOpt);
+    rc = parseJson(zOpt, sqlite3_value_bytes(pOpt), "options", &a->pOptJson,
+                   pzErr);
+    if (rc != SQLITE_OK) return rc;
     if (!cJSON_IsObject(a->pOptJson)) {
       *pzErr = sqlite3_mprintf("options must be a JSON object");
       return SQLITE_ERROR;
@@ -294,8 +324,9 @@ static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
       return SQLITE_ERROR;
     }
     cJSON_ArrayForEach(e, pLimits) {
-      if (!cJSON_IsNumber(e) || e->valuedouble < 0 ||
-          e->valuedouble != (double)(sqlite3_int64)e->valuedouble) {
+      sqlite3_int64 iLimit;
+      if (!cJSON_IsNumber(e) || !sv_real_int(e->valuedouble, &iLimit) ||
+          iLimit < 0) {
         *pzErr = sqlite3_mprintf("options.limits.%s must be a non-negative "
                                  "integer",
                                  e->string);
@@ -313,9 +344,11 @@ static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
     cJSON_ArrayForEach(e, pComplete) {
       const cJSON *pId = cJSON_GetObjectItemCaseSensitive(e, "id");
       const cJSON *pTok = cJSON_GetObjectItemCaseSensitive(e, "token");
-      if (!cJSON_IsObject(e) || !cJSON_IsString(pId) || !cJSON_IsNumber(pTok)) {
+      sqlite3_int64 iTok;
+      if (!cJSON_IsObject(e) || !cJSON_IsString(pId) || !cJSON_IsNumber(pTok) ||
+          !sv_real_int(pTok->valuedouble, &iTok)) {
         *pzErr = sqlite3_mprintf("options.complete entries need a string id "
-                                 "and a numeric token");
+                                 "and an integer token");
         return SQLITE_ERROR;
       }
       c->nComplete++;
@@ -369,9 +402,8 @@ static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
         const cJSON *pRes = cJSON_GetObjectItemCaseSensitive(e, "result");
         statevtab_value *r = (statevtab_value *)&c->aCompleteResult[k];
         textValue(v++, cJSON_GetObjectItemCaseSensitive(e, "id")->valuestring);
-        a->aiInt[c->nLimit + k] =
-            (sqlite3_int64)cJSON_GetObjectItemCaseSensitive(e, "token")
-                ->valuedouble;
+        sv_real_int(cJSON_GetObjectItemCaseSensitive(e, "token")->valuedouble,
+                    &a->aiInt[c->nLimit + k]); /* checked above */
         memset(r, 0, sizeof(*r));
         r->eType = SQLITE_NULL;
         if (pRes && !cJSON_IsNull(pRes)) {
@@ -431,10 +463,12 @@ static int claimFilter(sqlite3_vtab_cursor *cur, int idxNum,
   rc = sv_value_from_sqlite(apArg[2], &worker);
   if (rc != SQLITE_OK) goto done;
   if (apArg[3] && sqlite3_value_type(apArg[3]) != SQLITE_NULL) {
-    if (sqlite3_value_type(apArg[3]) != SQLITE_INTEGER ||
-        (iLease = sqlite3_value_int64(apArg[3])) < 0) {
-      zErr = sqlite3_mprintf("%s: lease_ms must be a non-negative integer", zF);
-      rc = SQLITE_ERROR;
+    rc = sv_arg_int(apArg[3], "lease_ms", 0, SV_MS_MAX, &iLease, &zErr);
+    if (rc != SQLITE_OK) {
+      char *z = zErr ? sqlite3_mprintf("%s: %s", zF, zErr) : 0;
+      sqlite3_free(zErr);
+      zErr = z;
+      if (!z) rc = SQLITE_NOMEM;
       goto done;
     }
   }

@@ -25,6 +25,7 @@
 #include "svext.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -113,15 +114,27 @@ static unsigned int murmur3(const unsigned char *z, int n, unsigned int seed) {
   return h;
 }
 
-/* Unleash's normalizedValue: hash("<group>:<id>") % normalizer + 1. */
-static int normalized(const char *zId, const char *zGroup,
-                      unsigned int normalizer, unsigned int seed) {
+/*
+** murmurhash3("<group>:<id>", seed) into *pH, the hash under Unleash's
+** normalizedValue.  SQLITE_OK, or SQLITE_NOMEM.
+*/
+static int bucketHash(const char *zId, const char *zGroup, unsigned int seed,
+                      unsigned int *pH) {
   char *z = sqlite3_mprintf("%s:%s", zGroup, zId);
-  unsigned int h;
-  if (!z) return -1;
-  h = murmur3((const unsigned char *)z, (int)strlen(z), seed);
+  if (!z) return SQLITE_NOMEM;
+  *pH = murmur3((const unsigned char *)z, (int)strlen(z), seed);
   sqlite3_free(z);
-  return (int)(h % normalizer) + 1;
+  return SQLITE_OK;
+}
+
+/*
+** Unleash's normalizedValue, hash % normalizer + 1, as JavaScript's `%`
+** computes it for any positive normalizer: the remainder of a division of
+** doubles (fmod), so that a total variant weight below 1, fractional or
+** beyond 2^32 buckets exactly as the SDKs do -- and never divides by zero.
+*/
+static double normalizedOf(unsigned int h, double normalizer) {
+  return fmod((double)h, normalizer) + 1;
 }
 
 /* A value of 1..100 at random, as the SDKs' random stickiness. */
@@ -146,9 +159,9 @@ typedef struct Ctx {
 static const char *ctxText(Ctx *c, const cJSON *v) {
   if (cJSON_IsString(v)) return v->valuestring;
   if (cJSON_IsNumber(v)) {
-    if (v->valuedouble == (double)(sqlite3_int64)v->valuedouble) {
-      sqlite3_snprintf(sizeof(c->zNum), c->zNum, "%lld",
-                       (sqlite3_int64)v->valuedouble);
+    sqlite3_int64 i;
+    if (sv_real_int(v->valuedouble, &i)) {
+      sqlite3_snprintf(sizeof(c->zNum), c->zNum, "%lld", i);
     } else {
       sqlite3_snprintf(sizeof(c->zNum), c->zNum, "%!.15g", v->valuedouble);
     }
@@ -628,14 +641,13 @@ static const char *stickiness(Ctx *c, const char *zStick) {
 /* percentage > 0 && normalized(value, group) <= percentage */
 static int inRollout(const char *zValue, const char *zGroup, double pct,
                      int *pbOom) {
-  int b;
+  unsigned int h;
   if (!zValue || !zValue[0]) return 0;
-  b = normalized(zValue, zGroup ? zGroup : "", 100, 0);
-  if (b < 0) {
+  if (bucketHash(zValue, zGroup ? zGroup : "", 0, &h) != SQLITE_OK) {
     *pbOom = 1;
     return 0;
   }
-  return pct > 0 && b <= pct;
+  return pct > 0 && normalizedOf(h, 100) <= pct;
 }
 
 /* One strategy (without its constraints). */
@@ -697,10 +709,10 @@ static const cJSON *chooseVariant(Ctx *c, const cJSON *pVariants,
                                   const char *zGroup,
                                   const char *zDefaultStick, int *pbOom) {
   const cJSON *v, *o;
-  double total = 0, counter = 0;
+  double total = 0, counter = 0, target;
   const char *zStick, *zSeed;
   char zRandom[16];
-  int target;
+  unsigned int h;
   cJSON_ArrayForEach(v, pVariants) {
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(v, "weight");
     if (cJSON_IsNumber(w)) total += w->valuedouble;
@@ -733,17 +745,19 @@ static const cJSON *chooseVariant(Ctx *c, const cJSON *pVariants,
     sqlite3_snprintf(sizeof(zRandom), zRandom, "%u", r % 100001);
     zSeed = zRandom;
   }
-  target = normalized(zSeed, zGroup, (unsigned int)total, VARIANT_SEED);
-  if (target < 0) {
+  if (bucketHash(zSeed, zGroup, VARIANT_SEED, &h) != SQLITE_OK) {
     *pbOom = 1;
     return 0;
   }
+  target = normalizedOf(h, total);
   cJSON_ArrayForEach(v, pVariants) {
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(v, "weight");
     double weight = cJSON_IsNumber(w) ? w->valuedouble : 0;
     if (weight == 0) continue;
     counter += weight;
-    if (counter >= target) return v;
+    /* As the SDK's `if (counter < target) continue`: with weights of 1e999
+    ** and -1e999 (a NaN total and target) the first variant is chosen. */
+    if (!(counter < target)) return v;
   }
   return 0;
 }
@@ -991,7 +1005,7 @@ static int evalInit(Eval *x, sqlite3_context *ctx, const char *zFunc, int argc,
   }
   if (argc > 2 && sqlite3_value_type(argv[2]) != SQLITE_NULL) {
     const char *z = (const char *)sqlite3_value_text(argv[2]);
-    int n = sqlite3_value_bytes(argv[2]);
+    int n = sqlite3_value_bytes(argv[2]), e;
     if (!z) {
       sqlite3_result_error_nomem(ctx);
       return 0;
@@ -1000,8 +1014,9 @@ static int evalInit(Eval *x, sqlite3_context *ctx, const char *zFunc, int argc,
       sv_fn_error(ctx, zFunc, SQLITE_ERROR, "context must be a JSON object");
       return 0;
     }
-    if (!sv_json_valid(z, n)) {
-      sv_fn_error(ctx, zFunc, SQLITE_ERROR, "context is not valid JSON");
+    e = sv_json_check(z, n);
+    if (e != SV_JSON_OK) {
+      sv_fn_error(ctx, zFunc, SQLITE_ERROR, "context %s", sv_json_problem(e));
       return 0;
     }
     x->c.pRoot = cJSON_ParseWithLength(z, (size_t)n);
@@ -1098,7 +1113,7 @@ void sv_fn_bucket(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   const char *zGroup = (const char *)sqlite3_value_text(argv[0]);
   const char *zId = (const char *)sqlite3_value_text(argv[1]);
   sqlite3_int64 iNorm = 100, iSeed = 0;
-  int r;
+  unsigned int h;
   if (sqlite3_value_type(argv[0]) == SQLITE_NULL ||
       sqlite3_value_type(argv[1]) == SQLITE_NULL) {
     return; /* NULL in, NULL out */
@@ -1117,10 +1132,9 @@ void sv_fn_bucket(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
                 "one from 0 to 4294967295");
     return;
   }
-  r = normalized(zId, zGroup, (unsigned int)iNorm, (unsigned int)iSeed);
-  if (r < 0) {
+  if (bucketHash(zId, zGroup, (unsigned int)iSeed, &h) != SQLITE_OK) {
     sqlite3_result_error_nomem(ctx);
     return;
   }
-  sqlite3_result_int64(ctx, (sqlite3_int64)(unsigned int)r);
+  sqlite3_result_int64(ctx, (sqlite3_int64)(h % (sqlite3_uint64)iNorm) + 1);
 }

@@ -147,11 +147,7 @@ int sv_dead_letters(sv_vtab *p, statevtab_table **ppDead, char **pzErr) {
     if (strcmp(p->azOpt[2 * i], "dead_letters") == 0) zOpt = p->azOpt[2 * i + 1];
   }
   if (zOpt) {
-    char *zName = strchr(zOpt, '.') ? sqlite3_mprintf("%s", zOpt)
-                                    : sqlite3_mprintf("%s.%s", p->zDb, zOpt);
-    if (!zName) return SQLITE_NOMEM;
-    pDead = sv_find_table(p->pConn, zName, "state_dead_letters", &zErr);
-    sqlite3_free(zName);
+    pDead = sv_find_in_schema(p, zOpt, "state_dead_letters", &zErr);
     if (!pDead) {
       if (!zErr) return SQLITE_NOMEM;
       *pzErr = sqlite3_mprintf("dead_letters option of '%s': %s", p->zName,
@@ -165,15 +161,11 @@ int sv_dead_letters(sv_vtab *p, statevtab_table **ppDead, char **pzErr) {
     ** answer is kept until a table connects or disconnects, or for a second
     ** (a table another process created), since finding nothing costs a
     ** failed prepare on every claim. */
-    char *zName;
     if (p->iNoDeadAt && p->iNoDeadGen == p->pConn->iRegGen &&
         sv_mono_ms() - p->iNoDeadAt < 1000) {
       return SQLITE_OK;
     }
-    zName = sqlite3_mprintf("%s.dead_letters", p->zDb);
-    if (!zName) return SQLITE_NOMEM;
-    pDead = sv_find_table(p->pConn, zName, "state_dead_letters", &zErr);
-    sqlite3_free(zName);
+    pDead = sv_find_in_schema(p, "dead_letters", "state_dead_letters", &zErr);
     if (!pDead && !zErr) return SQLITE_NOMEM;
     sqlite3_free(zErr);
     if (!pDead || pDead->pRef != p->pRef) {
@@ -218,36 +210,74 @@ static int argText(sqlite3_context *ctx, const char *zFunc, const char *zWhat,
   return 1;
 }
 
-/* An integer >= iMin (an integral REAL is accepted). */
-static int argInt(sqlite3_context *ctx, const char *zFunc, const char *zWhat,
-                  sqlite3_value *pVal, sqlite3_int64 iMin,
-                  sqlite3_int64 *piOut) {
+/*
+** pVal as an integer from iMin to iMax (an integral REAL is accepted) into
+** *piOut.  SQLITE_OK, or SQLITE_ERROR with *pzErr set to "<zWhat> must be
+** ..." (sqlite3_malloc'd; NULL on OOM).  A millisecond argument has iMax
+** SV_MS_MAX, so that now + it never overflows on any store.
+*/
+int sv_arg_int(sqlite3_value *pVal, const char *zWhat, sqlite3_int64 iMin,
+               sqlite3_int64 iMax, sqlite3_int64 *piOut, char **pzErr) {
   /* The storage type first: sqlite3_value_numeric_type() would turn the
   ** text '1000' into a number. */
   int t = sqlite3_value_type(pVal);
+  sqlite3_int64 i = 0;
+  *pzErr = 0;
   if (t == SQLITE_FLOAT) {
-    double r = sqlite3_value_double(pVal);
-    if (r == (double)(sqlite3_int64)r && r > -9e18 && r < 9e18) {
-      t = SQLITE_INTEGER;
+    if (sv_real_int(sqlite3_value_double(pVal), &i)) t = SQLITE_INTEGER;
+  } else if (t == SQLITE_INTEGER) {
+    i = sqlite3_value_int64(pVal);
+  }
+  if (t != SQLITE_INTEGER || i < iMin || i > iMax) {
+    sqlite3_str *s = sqlite3_str_new(0);
+    sqlite3_str_appendf(s, "%s must be an integer", zWhat);
+    if (iMax == LARGEST_INT64) {
+      sqlite3_str_appendf(s, " of at least %lld", iMin);
+    } else {
+      sqlite3_str_appendf(s, " from %lld to %lld", iMin, iMax);
     }
+    if (iMax == SV_MS_MAX) sqlite3_str_appendall(s, " ms");
+    if (t == SQLITE_INTEGER) sqlite3_str_appendf(s, " (got %lld)", i);
+    *pzErr = sqlite3_str_finish(s);
+    return SQLITE_ERROR;
   }
-  if (t != SQLITE_INTEGER) {
-    sv_fn_error(ctx, zFunc, SQLITE_ERROR, "%s must be an integer", zWhat);
-    return 0;
+  *piOut = i;
+  return SQLITE_OK;
+}
+
+/* sv_arg_int for a scalar function: reports the error itself. */
+static int argRange(sqlite3_context *ctx, const char *zFunc, const char *zWhat,
+                    sqlite3_value *pVal, sqlite3_int64 iMin,
+                    sqlite3_int64 iMax, sqlite3_int64 *piOut) {
+  char *zErr = 0;
+  if (sv_arg_int(pVal, zWhat, iMin, iMax, piOut, &zErr) == SQLITE_OK) return 1;
+  if (zErr) {
+    sv_fn_error(ctx, zFunc, SQLITE_ERROR, "%s", zErr);
+  } else {
+    sqlite3_result_error_nomem(ctx);
   }
-  *piOut = sqlite3_value_int64(pVal);
-  if (*piOut < iMin) {
-    sv_fn_error(ctx, zFunc, SQLITE_ERROR, "%s must be at least %lld (got %lld)",
-                zWhat, iMin, *piOut);
-    return 0;
-  }
-  return 1;
+  sqlite3_free(zErr);
+  return 0;
+}
+
+/* An integer >= iMin. */
+static int argInt(sqlite3_context *ctx, const char *zFunc, const char *zWhat,
+                  sqlite3_value *pVal, sqlite3_int64 iMin,
+                  sqlite3_int64 *piOut) {
+  return argRange(ctx, zFunc, zWhat, pVal, iMin, LARGEST_INT64, piOut);
+}
+
+/* A duration in milliseconds, iMin to SV_MS_MAX. */
+static int argMs(sqlite3_context *ctx, const char *zFunc, const char *zWhat,
+                 sqlite3_value *pVal, sqlite3_int64 iMin,
+                 sqlite3_int64 *piOut) {
+  return argRange(ctx, zFunc, zWhat, pVal, iMin, SV_MS_MAX, piOut);
 }
 
 /* JSON text (or, when bNull, SQL NULL) into *pOut. */
 static int argJson(sqlite3_context *ctx, const char *zFunc, const char *zWhat,
                    sqlite3_value *pVal, int bNull, statevtab_value *pOut) {
-  int t = sqlite3_value_type(pVal);
+  int t = sqlite3_value_type(pVal), e;
   memset(pOut, 0, sizeof(*pOut));
   if (t == SQLITE_NULL && bNull) {
     pOut->eType = SQLITE_NULL;
@@ -264,8 +294,9 @@ static int argJson(sqlite3_context *ctx, const char *zFunc, const char *zWhat,
     sqlite3_result_error_nomem(ctx);
     return 0;
   }
-  if (!sv_json_valid(pOut->z, pOut->n)) {
-    sv_fn_error(ctx, zFunc, SQLITE_ERROR, "%s is not valid JSON", zWhat);
+  e = sv_json_check(pOut->z, pOut->n);
+  if (e != SV_JSON_OK) {
+    sv_fn_error(ctx, zFunc, SQLITE_ERROR, "%s %s", zWhat, sv_json_problem(e));
     return 0;
   }
   return 1;
@@ -376,7 +407,7 @@ static void fnRenew(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   if (!p || !NEED(ctx, zF, p, xRenew) || !argText(ctx, zF, "id", argv[1], &id) ||
       !argInt(ctx, zF, "token", argv[2], 0, &iToken) ||
-      !argInt(ctx, zF, "lease_ms", argv[3], 0, &iLease)) {
+      !argMs(ctx, zF, "lease_ms", argv[3], 0, &iLease)) {
     return;
   }
   rc = M(p)->xRenew(p->pTab, &id, iToken, iLease, &iExpires);
@@ -425,7 +456,7 @@ static void fnFail(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   if (argc > 4 && sqlite3_value_type(argv[4]) != SQLITE_NULL &&
-      !argInt(ctx, zF, "retry_in_ms", argv[4], 0, &iRetry)) {
+      !argMs(ctx, zF, "retry_in_ms", argv[4], 0, &iRetry)) {
     return;
   }
   rc = sv_dead_letters(p, &pDead, &zErr);
@@ -492,7 +523,7 @@ static void fnLease(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (!p || !NEED(ctx, zF, p, xLease) ||
       !argText(ctx, zF, "name", argv[1], &name) ||
       !argText(ctx, zF, "owner", argv[2], &owner) ||
-      !argInt(ctx, zF, "ttl_ms", argv[3], 1, &iTtl)) {
+      !argMs(ctx, zF, "ttl_ms", argv[3], 1, &iTtl)) {
     return;
   }
   rc = M(p)->xLease(p->pTab, &name, &owner, iTtl, &iToken);
@@ -644,7 +675,7 @@ static void fnWait(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   int rc, bReady = 0;
   (void)argc;
   if (!p || !NEED(ctx, zF, p, xWait) || !argText(ctx, zF, "queue", argv[1], &q) ||
-      !argInt(ctx, zF, "timeout_ms", argv[2], 0, &iTimeout)) {
+      !argMs(ctx, zF, "timeout_ms", argv[2], 0, &iTimeout)) {
     return;
   }
   rc = M(p)->xWait(p->pTab, &q, iTimeout, &bReady);
@@ -652,13 +683,19 @@ static void fnWait(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 }
 
 #define META (SQLITE_UTF8 | SQLITE_INNOCUOUS)
-/* Functions that read or change state: never from views or triggers. */
+/*
+** Functions that read or change state, or that can connect a table (and so
+** reach the network with the application's credentials): never from views
+** or triggers, whatever trusted_schema says, because the database file is
+** data, not authority.  statevtab_debug(TABLE) is one of them: naming a
+** table makes SQLite connect it.
+*/
 #define SIDE (SQLITE_UTF8 | SQLITE_DIRECTONLY)
 
 const sv_func sv_aFunc[] = {
     {"statevtab_version", 0, META | SQLITE_DETERMINISTIC, fnVersion},
     {"statevtab_debug", 0, META, fnDebug},
-    {"statevtab_debug", 1, META, fnDebug},
+    {"statevtab_debug", 1, SIDE, fnDebug},
     {"state_now", 0, META, fnNow},
     {"statevtab_register_store", 1, SIDE, fnRegisterStore},
     {"state_renew", 4, SIDE, fnRenew},

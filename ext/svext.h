@@ -27,6 +27,8 @@ int sv_arg_table(sv_conn *, const char *zFunc, sqlite3_value *pArg,
                  const char *zKind, sv_vtab **ppTab, char **pzErr);
 int sv_dead_letters(sv_vtab *pTasks, statevtab_table **ppDead, char **pzErr);
 char *sv_store_errmsg(sv_vtab *p, int rc);
+int sv_arg_int(sqlite3_value *pVal, const char *zWhat, sqlite3_int64 iMin,
+               sqlite3_int64 iMax, sqlite3_int64 *piOut, char **pzErr);
 
 /* flags.c: state_flag and state_variant. */
 void sv_fn_flag(sqlite3_context *, int, sqlite3_value **);

@@ -45,10 +45,12 @@ static const struct {
 
 /*
 ** Work out the scheme of zUrl into zScheme (a buffer of nScheme bytes).
-** Return SQLITE_OK, or SQLITE_ERROR with *pzErr set for a malformed URL.
+** Return SQLITE_OK, or SQLITE_ERROR with *pzErr set for a malformed URL:
+** the URL is shown as zShow when that is not NULL ("env:NAME": the value
+** of a variable is never shown, it may be any secret), else redacted.
 */
-static int storeScheme(const char *zUrl, char *zScheme, int nScheme,
-                       char **pzErr) {
+static int storeScheme(const char *zUrl, const char *zShow, char *zScheme,
+                       int nScheme, char **pzErr) {
   size_t i, n;
   if (zUrl[0] == 0 || strcmp(zUrl, "sqlite") == 0) {
     sqlite3_snprintf(nScheme, zScheme, "sqlite");
@@ -67,24 +69,27 @@ static int storeScheme(const char *zUrl, char *zScheme, int nScheme,
     sqlite3_snprintf(nScheme, zScheme, "postgresql");
     return SQLITE_OK;
   }
-  if (zUrl[n] != ':' || n == 0 || n >= (size_t)nScheme) {
-    char *zSafe = sv_redact_url(zUrl);
-    *pzErr = sqlite3_mprintf("malformed store URL '%s'", zSafe ? zSafe : "");
-    sqlite3_free(zSafe);
-    return SQLITE_ERROR;
-  }
-  for (i = 0; i < n; i++) {
+  for (i = 0; i < n && n < (size_t)nScheme; i++) {
     char c = zUrl[i];
     if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
           (c >= '0' && c <= '9' && i > 0) || c == '+' || c == '-' ||
           c == '.')) {
-      char *zSafe = sv_redact_url(zUrl);
-      *pzErr =
-          sqlite3_mprintf("malformed store URL '%s'", zSafe ? zSafe : "");
-      sqlite3_free(zSafe);
-      return SQLITE_ERROR;
+      break;
     }
     zScheme[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  }
+  if (zUrl[n] != ':' || n == 0 || i < n) {
+    if (zShow) {
+      *pzErr = sqlite3_mprintf("malformed store URL in %s (expected "
+                               "redis://, unix:, postgresql://, a libpq "
+                               "key=value string or sqlite:)",
+                               zShow);
+    } else {
+      char *zSafe = sv_redact_url(zUrl);
+      *pzErr = zSafe ? sqlite3_mprintf("malformed store URL '%s'", zSafe) : 0;
+      sqlite3_free(zSafe);
+    }
+    return *pzErr ? SQLITE_ERROR : SQLITE_NOMEM;
   }
   zScheme[n] = 0;
   return SQLITE_OK;
@@ -144,12 +149,15 @@ int sv_store_acquire(sv_conn *p, const char *zUrl, sv_storeref **ppRef,
       return SQLITE_ERROR;
     }
   }
-  rc = storeScheme(zReal, zScheme, sizeof(zScheme), pzErr);
+  rc = storeScheme(zReal, zReal == zUrl ? 0 : zUrl, zScheme, sizeof(zScheme),
+                   pzErr);
   if (rc != SQLITE_OK) return rc;
   pMethods = findScheme(p, zScheme);
   if (!pMethods) {
     if (strcmp(zScheme, "redis") == 0 || strcmp(zScheme, "postgresql") == 0) {
       *pzErr = sqlite3_mprintf("store '%s' not compiled in", zScheme);
+    } else if (zReal != zUrl) {
+      *pzErr = sqlite3_mprintf("unknown store scheme in %s", zUrl);
     } else {
       *pzErr = sqlite3_mprintf("unknown store scheme '%s'", zScheme);
     }
@@ -158,7 +166,9 @@ int sv_store_acquire(sv_conn *p, const char *zUrl, sv_storeref **ppRef,
 
   pRef = sqlite3_malloc64(sizeof(*pRef));
   if (pRef) memset(pRef, 0, sizeof(*pRef));
-  zSafe = sv_redact_url(zReal);
+  /* Messages name an env: URL by its variable: its value may hold a
+  ** password anywhere, or be some other secret set by mistake. */
+  zSafe = zReal == zUrl ? sv_redact_url(zReal) : sqlite3_mprintf("%s", zUrl);
   if (!pRef || !zSafe) goto nomem;
   pRef->zUrl = sqlite3_mprintf("%s", zUrl);
   if (!pRef->zUrl) goto nomem;

@@ -549,17 +549,33 @@ static int parseMs(const char *z, int n) {
 }
 
 /* The ?k=v&... parameters of the URL. */
-static int parseQuery(RdStore *p, const char *zQ) {
+static int parseQuery(RdStore *p, const char *zQ, int bPathDb) {
+  static const char *const azKnown[] = {"db", "connect_timeout",
+                                        "command_timeout"};
+  unsigned int mSeen = bPathDb ? 1 : 0; /* bit k: azKnown[k] given */
   while (zQ && *zQ) {
     int n = (int)strcspn(zQ, "&");
     const char *zEq = memchr(zQ, '=', (size_t)n);
     int nKey = zEq ? (int)(zEq - zQ) : n;
     int v = zEq ? parseMs(zEq + 1, n - nKey - 1) : -1;
-    if (nKey == 2 && memcmp(zQ, "db", 2) == 0 && v >= 0) {
+    int k;
+    for (k = 0; k < 3; k++) {
+      if ((int)strlen(azKnown[k]) == nKey && memcmp(zQ, azKnown[k], nKey) == 0) {
+        break;
+      }
+    }
+    if (k < 3 && (mSeen & (1u << k))) {
+      /* Which one would win is a guess: say so instead. */
+      rdError(p, "redis: URL parameter '%s' given twice in %s%s", azKnown[k],
+              p->zSafe, k == 0 && bPathDb ? " (as /db and as ?db=)" : "");
+      return SQLITE_ERROR;
+    }
+    if (k < 3) mSeen |= 1u << k;
+    if (k == 0 && v >= 0) {
       p->iDb = v;
-    } else if (nKey == 15 && memcmp(zQ, "connect_timeout", 15) == 0 && v > 0) {
+    } else if (k == 1 && v > 0) {
       p->iConnMs = v;
-    } else if (nKey == 15 && memcmp(zQ, "command_timeout", 15) == 0 && v > 0) {
+    } else if (k == 2 && v > 0) {
       p->iCmdMs = v;
     } else {
       /* The name only: the value may be a secret. */
@@ -582,6 +598,7 @@ static int parseQuery(RdStore *p, const char *zQ) {
 */
 static int parseUrl(RdStore *p, const char *zUrl) {
   const char *z, *zEnd, *zAt = 0, *zQ, *q;
+  int bPathDb = 0;
   if (sqlite3_strnicmp(zUrl, "rediss://", 9) == 0) {
     rdError(p, "redis: TLS (rediss://) is not supported: %s", p->zSafe);
     return SQLITE_ERROR;
@@ -598,7 +615,7 @@ static int parseUrl(RdStore *p, const char *zUrl) {
     }
     p->zSock = sqlite3_mprintf("%.*s", (int)(zEnd - z), z);
     if (!p->zSock) return SQLITE_NOMEM;
-    return parseQuery(p, zQ ? zQ + 1 : 0);
+    return parseQuery(p, zQ ? zQ + 1 : 0, 0);
   }
   z = zUrl + 8; /* after "redis://" */
   zQ = strchr(z, '?');
@@ -643,9 +660,10 @@ static int parseUrl(RdStore *p, const char *zUrl) {
     if (n > 0) {
       p->iDb = parseMs(zDb, n);
       if (p->iDb < 0) goto malformed;
+      bPathDb = 1;
     }
   }
-  return parseQuery(p, zQ ? zQ + 1 : 0);
+  return parseQuery(p, zQ ? zQ + 1 : 0, bPathDb);
 malformed:
   rdError(p,
           "redis: malformed URL %s: expected "
@@ -815,9 +833,11 @@ static int rdAttach(statevtab_store *pStore, const statevtab_entity *e,
       return SQLITE_ERROR;
     }
   }
-  if (strlen(zPrefix) > 200 || strpbrk(zPrefix, "{}")) {
+  /* Not empty: "{}" is no hash tag, and the keys of one prefix would
+  ** scatter over the slots of a Redis Cluster. */
+  if (zPrefix[0] == 0 || strlen(zPrefix) > 200 || strpbrk(zPrefix, "{}")) {
     rdError(p,
-            "prefix must be at most 200 bytes without '{' or '}' (got "
+            "prefix must be 1 to 200 bytes without '{' or '}' (got "
             "'%s')",
             zPrefix);
     return SQLITE_ERROR;

@@ -80,6 +80,15 @@ struct sv_vtab {
   void (*xAuxFree)(void *); /* frees pAux with the table */
 };
 
+#define LARGEST_INT64 ((sqlite3_int64)0x7fffffffffffffffLL)
+/*
+** The largest duration argument in milliseconds (lease_ms, ttl_ms,
+** retry_in_ms, timeout_ms, command_timeout, ...): about 31.7 years, so that
+** now + it stays far inside 64 bits on every store, and exact in the
+** doubles of Redis's Lua.
+*/
+#define SV_MS_MAX 1000000000000LL
+
 /* util.c */
 sqlite3_int64 sv_now_ms(void);
 sqlite3_int64 sv_mono_ms(void);
@@ -88,6 +97,12 @@ sqlite3_int64 sv_backoff_ms(sqlite3_int64 nAttempts);
 char *sv_json_array(int n, const statevtab_value *a);
 char *sv_json_minify(const char *z, int n);
 int sv_json_valid(const char *z, int n);
+#define SV_JSON_OK 0
+#define SV_JSON_BAD 1  /* malformed */
+#define SV_JSON_DEEP 2 /* nested too deep */
+int sv_json_check(const char *z, int n);
+const char *sv_json_problem(int eCheck);
+int sv_real_int(double r, sqlite3_int64 *pi);
 char *sv_redact_url(const char *zUrl);
 char *sv_dequote(const char *z, int n);
 int sv_parse_number(const char *z, int n, sqlite3_int64 *pi, double *pr);
@@ -121,6 +136,8 @@ const char *sv_store_names(sv_conn *, char *zBuf, int nBuf);
 int sv_register_modules(sqlite3 *, sv_conn *);
 sv_vtab *sv_find_table(sv_conn *, const char *zName, const char *zKind,
                        char **pzErr);
+sv_vtab *sv_find_in_schema(sv_vtab *p, const char *zName, const char *zKind,
+                           char **pzErr);
 void sv_conn_unref(void *);
 int sv_value_from_sqlite(sqlite3_value *, statevtab_value *);
 int sv_make_row(sv_vtab *, sqlite3_value **apArg, statevtab_value *aRow,

@@ -76,12 +76,13 @@ int sv_gen_id(sv_idgen *p, char *zOut) {
 
 /* ---- JSON validation (RFC 8259), no allocation ---- */
 
-#define SV_JSON_MAXDEPTH 500
+#define SV_JSON_MAXDEPTH 500 /* levels of arrays and objects */
 
 typedef struct JsonScan {
   const unsigned char *z;
   int n;
   int i;
+  int bDeep; /* nested deeper than SV_JSON_MAXDEPTH */
 } JsonScan;
 
 static void jsonWs(JsonScan *p) {
@@ -155,12 +156,15 @@ static int jsonLiteral(JsonScan *p, const char *zLit) {
 
 static int jsonValue(JsonScan *p, int depth) {
   unsigned char c;
-  if (depth > SV_JSON_MAXDEPTH) return 0;
   jsonWs(p);
   if (p->i >= p->n) return 0;
   c = p->z[p->i];
   if (c == '{' || c == '[') {
     unsigned char close = c == '{' ? '}' : ']';
+    if (depth >= SV_JSON_MAXDEPTH) { /* this would be level depth+1 */
+      p->bDeep = 1;
+      return 0;
+    }
     p->i++;
     jsonWs(p);
     if (p->i < p->n && p->z[p->i] == close) {
@@ -197,15 +201,43 @@ static int jsonValue(JsonScan *p, int depth) {
   return 0;
 }
 
-/* Return 1 if z[0..n) is one well-formed JSON text, else 0. */
-int sv_json_valid(const char *z, int n) {
+/*
+** Check that z[0..n) is one well-formed JSON text: SV_JSON_OK,
+** SV_JSON_DEEP when it nests more than SV_JSON_MAXDEPTH arrays and objects
+** (within cJSON's own limit, so that whatever passes here parses there;
+** SQLite's json() accepts deeper text, so say why), else SV_JSON_BAD.
+*/
+int sv_json_check(const char *z, int n) {
   JsonScan s;
   s.z = (const unsigned char *)z;
   s.n = n;
   s.i = 0;
-  if (!jsonValue(&s, 0)) return 0;
+  s.bDeep = 0;
+  if (!jsonValue(&s, 0)) return s.bDeep ? SV_JSON_DEEP : SV_JSON_BAD;
   jsonWs(&s);
-  return s.i == s.n;
+  return s.i == s.n ? SV_JSON_OK : SV_JSON_BAD;
+}
+
+/* Return 1 if z[0..n) is one well-formed JSON text, else 0. */
+int sv_json_valid(const char *z, int n) {
+  return sv_json_check(z, n) == SV_JSON_OK;
+}
+
+/* The end of "<what> ..." for a problem sv_json_check found. */
+const char *sv_json_problem(int eCheck) {
+  return eCheck == SV_JSON_DEEP ? "is nested more than 500 levels deep"
+                                : "is not valid JSON";
+}
+
+/*
+** 1 and *pi = r when r is an integer within the 64-bit range; else 0.
+** (Casting a double outside that range is undefined behaviour in C.)
+*/
+int sv_real_int(double r, sqlite3_int64 *pi) {
+  if (!(r >= -9223372036854775808.0 && r < 9223372036854775808.0)) return 0;
+  if (r != (double)(sqlite3_int64)r) return 0;
+  *pi = (sqlite3_int64)r;
+  return 1;
 }
 
 /*
@@ -214,42 +246,77 @@ int sv_json_valid(const char *z, int n) {
 ** "scheme://user:pass@host..." and "... password=secret ..." forms.
 */
 char *sv_redact_url(const char *zUrl) {
+  sqlite3_str *s = sqlite3_str_new(0);
   const char *zSep = strstr(zUrl, "://");
-  const char *zPw;
+  const char *z = zUrl;
   if (zSep) {
     const char *zAuth = zSep + 3;
     const char *zEnd = zAuth + strcspn(zAuth, "/?#");
     const char *zAt = 0, *q;
+    /* The last '@': a password may hold a raw '@' of its own. */
     for (q = zAuth; q < zEnd; q++) {
       if (*q == '@') zAt = q;
     }
     if (zAt) {
       const char *zColon = memchr(zAuth, ':', (size_t)(zAt - zAuth));
       if (zColon) {
-        return sqlite3_mprintf("%.*s***%s", (int)(zColon + 1 - zUrl), zUrl,
-                               zAt);
+        sqlite3_str_append(s, zUrl, (int)(zColon + 1 - zUrl));
+        sqlite3_str_appendall(s, "***");
+        z = zAt;
       }
     }
   }
-  zPw = strstr(zUrl, "password");
-  if (zPw) {
-    const char *q = zPw + 8;
+  if (zSep || sqlite3_strnicmp(zUrl, "unix:", 5) == 0) {
+    /* A URL: every query parameter's value may be a secret (password=,
+    ** a token): keep the names only. */
+    const char *zQ = strchr(z, '?');
+    if (!zQ) {
+      sqlite3_str_appendall(s, z);
+    } else {
+      sqlite3_str_append(s, z, (int)(zQ + 1 - z));
+      for (z = zQ + 1; *z;) {
+        int n = (int)strcspn(z, "&#");
+        const char *zEq = memchr(z, '=', (size_t)n);
+        if (zEq) {
+          sqlite3_str_append(s, z, (int)(zEq + 1 - z));
+          sqlite3_str_appendall(s, "***");
+        } else {
+          sqlite3_str_append(s, z, n);
+        }
+        z += n;
+        if (*z == '#') break; /* a fragment: not sent anywhere; dropped */
+        if (*z == '&') sqlite3_str_appendchar(s, 1, *z++);
+      }
+    }
+    return sqlite3_str_finish(s);
+  }
+  /* A libpq "key=value ..." string: every password value. */
+  for (;;) {
+    const char *zPw = strstr(z, "password");
+    const char *q;
+    if (!zPw) break;
+    q = zPw + 8;
     while (*q == ' ') q++;
-    if (*q == '=') {
-      q++;
-      while (*q == ' ') q++;
-      if (*q == '\'') {
-        q++;
-        while (*q && *q != '\'') q += (*q == '\\' && q[1]) ? 2 : 1;
-        if (*q) q++;
-      } else {
-        while (*q && *q != ' ') q++;
-      }
-      return sqlite3_mprintf("%.*spassword=***%s", (int)(zPw - zUrl), zUrl,
-                             q);
+    if (*q != '=') {
+      sqlite3_str_append(s, z, (int)(q - z));
+      z = q;
+      continue;
     }
+    q++;
+    while (*q == ' ') q++;
+    if (*q == '\'') {
+      q++;
+      while (*q && *q != '\'') q += (*q == '\\' && q[1]) ? 2 : 1;
+      if (*q) q++;
+    } else {
+      while (*q && *q != ' ') q++;
+    }
+    sqlite3_str_append(s, z, (int)(zPw - z));
+    sqlite3_str_appendall(s, "password=***");
+    z = q;
   }
-  return sqlite3_mprintf("%s", zUrl);
+  sqlite3_str_appendall(s, z);
+  return sqlite3_str_finish(s);
 }
 
 /*
@@ -432,10 +499,7 @@ void sv_decode_text(const char *z, int n, const statevtab_column *pCol,
     sqlite3_int64 iv = 0;
     double r = 0;
     int t = sv_parse_number(z, n, &iv, &r);
-    if (t == 2 && r == (double)(sqlite3_int64)r && r > -9e15 && r < 9e15) {
-      t = 1;
-      iv = (sqlite3_int64)r;
-    }
+    if (t == 2 && r > -9e15 && r < 9e15 && sv_real_int(r, &iv)) t = 1;
     if (t == 1) {
       v->eType = SQLITE_INTEGER;
       v->i = iv;

@@ -235,9 +235,12 @@ static int coerceValue(sv_vtab *p, const statevtab_column *pCol,
       pV->eType = SQLITE_TEXT;
       pV->i = 0; /* not a generated id (see statevtab_value) */
     }
-    if (pCol->eType == STATEVTAB_JSON && !sv_json_valid(pV->z, pV->n)) {
-      svError(p, "%s is not valid JSON", pCol->zName);
-      return SQLITE_ERROR;
+    if (pCol->eType == STATEVTAB_JSON) {
+      int e = sv_json_check(pV->z, pV->n);
+      if (e != SV_JSON_OK) {
+        svError(p, "%s %s", pCol->zName, sv_json_problem(e));
+        return SQLITE_ERROR;
+      }
     }
     if (pCol->azEnum) {
       int k;
@@ -402,6 +405,39 @@ static int declareTable(sqlite3 *db, const statevtab_entity *e) {
 }
 
 /*
+** CREATE VIRTUAL TABLE of a tasks table with dead_letters=zOpt: zOpt must
+** name ("name" or "schema.name") a state_dead_letters table on the same
+** store, which must exist by then, so that a typo is an error where it is
+** made rather than at the first task that dies.  (A later xConnect does
+** not check: the functions that dead-letter report a table dropped since.)
+** SQLITE_OK, SQLITE_NOMEM, or SQLITE_ERROR with the table's message set.
+*/
+static int checkDeadLetters(sv_vtab *p, const char *zOpt) {
+  char *zErr = 0;
+  sv_vtab *pDead;
+  if (zOpt[0] == 0 || zOpt[strlen(zOpt) - 1] == '.') {
+    svError(p, "dead_letters must name a state_dead_letters table");
+    return SQLITE_ERROR;
+  }
+  pDead = sv_find_in_schema(p, zOpt, "state_dead_letters", &zErr);
+  if (!pDead) {
+    if (!zErr) return SQLITE_NOMEM;
+    svError(p, "dead_letters: %s%s", zErr,
+            strncmp(zErr, "no such table", 13) == 0
+                ? " (create the state_dead_letters table first)"
+                : "");
+    sqlite3_free(zErr);
+    return SQLITE_ERROR;
+  }
+  if (pDead->pRef != p->pRef) {
+    svError(p, "dead_letters: '%s' is not on the same store as '%s'", zOpt,
+            p->zName);
+    return SQLITE_ERROR;
+  }
+  return SQLITE_OK;
+}
+
+/*
 ** xCreate and xConnect.  argv[0] module, argv[1] schema, argv[2] table,
 ** argv[3..] options "key=value".  "store" is ours; every other option goes
 ** to the store, which rejects the ones it does not know.
@@ -475,6 +511,10 @@ static int vtabInit(sqlite3 *db, void *pAux, int argc, const char *const *argv,
     if (zErr) svError(p, "%s", zErr);
     sqlite3_free(zErr);
     goto error;
+  }
+  if (bCreate && nOurs > 0) {
+    rc = checkDeadLetters(p, p->azOpt[2 * (p->nOpt - 1) + 1]);
+    if (rc != SQLITE_OK) goto error;
   }
   /* The store sees its own options: not dead_letters=, which is ours (the
   ** SQL functions read it from azOpt), and kept last by the loop above. */
@@ -1281,6 +1321,22 @@ sv_vtab *sv_find_table(sv_conn *pConn, const char *zName, const char *zKind,
     return 0;
   }
   return p;
+}
+
+/*
+** sv_find_table for zName as a table named from inside table p ("name"
+** is in p's schema, "schema.name" as it says).
+*/
+sv_vtab *sv_find_in_schema(sv_vtab *p, const char *zName, const char *zKind,
+                           char **pzErr) {
+  char *zFull = strchr(zName, '.') ? sqlite3_mprintf("%s", zName)
+                                   : sqlite3_mprintf("%s.%s", p->zDb, zName);
+  sv_vtab *pFound;
+  *pzErr = 0;
+  if (!zFull) return 0;
+  pFound = sv_find_table(p->pConn, zFull, zKind, pzErr);
+  sqlite3_free(zFull);
+  return pFound;
 }
 
 /*

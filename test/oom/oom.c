@@ -224,6 +224,7 @@ static const char *const azExecutions[] = {
     0};
 
 static const char *const azTasks[] = {
+    "CREATE VIRTUAL TABLE dl USING state_dead_letters(store='sqlite:')",
     "CREATE VIRTUAL TABLE tasks USING state_tasks(store='sqlite:', "
     "dead_letters='dl')",
     "INSERT INTO tasks(id, queue, name, payload, tags, idempotency_key) "
@@ -411,6 +412,7 @@ static const char *const azSignalFns[] = {
     0};
 
 static const char *const azDebugSetup[] = {
+    "CREATE VIRTUAL TABLE dl USING state_dead_letters()",
     "CREATE VIRTUAL TABLE tasks USING state_tasks(dead_letters='dl')",
     "CREATE VIRTUAL TABLE kv USING state_kv(store='sqlite:')", 0};
 
@@ -614,9 +616,9 @@ static const char *const azRedisTxn[] = {
 /* The task functions: a claim of several, complete, renew, fail (retry
 ** and dead, with a dead letter), pause, a claim that completes first. */
 static const char *const azRedisClaimSetup[] = {
+    "CREATE VIRTUAL TABLE dl USING state_dead_letters(" RD_OPTS ")",
     "CREATE VIRTUAL TABLE tasks USING state_tasks(" RD_OPTS
     ", dead_letters='dl')",
-    "CREATE VIRTUAL TABLE dl USING state_dead_letters(" RD_OPTS ")",
     "DELETE FROM tasks",
     "DELETE FROM dl",
     "SELECT state_resume('tasks', 'q')",

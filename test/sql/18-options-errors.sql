@@ -52,6 +52,16 @@ CREATE VIRTUAL TABLE t1 USING state_tasks(store='sqlite://user:s3cret@host');
 CREATE VIRTUAL TABLE t1 USING state_tasks(store='env:STATEVTAB_TEST_URL_PW');
 .setenv STATEVTAB_TEST_URL_PW user:s3cret@host
 CREATE VIRTUAL TABLE t1 USING state_tasks(store='env:STATEVTAB_TEST_URL_PW');
+-- ... nor is anything of an env: variable's value (it may be a secret set
+-- by mistake, or hold a password anywhere): the variable is named instead
+.setenv SECRET_API_TOKEN sk_live_CANARY0123456789
+CREATE VIRTUAL TABLE t1 USING state_tasks(store='env:SECRET_API_TOKEN');
+.setenv SECRET_API_TOKEN canary:sk_live_CANARY0123456789
+CREATE VIRTUAL TABLE t1 USING state_tasks(store='env:SECRET_API_TOKEN');
+.setenv SECRET_API_TOKEN sqlite:sk_live_CANARY0123456789
+CREATE VIRTUAL TABLE t1 USING state_tasks(store='env:SECRET_API_TOKEN');
+.setenv SECRET_API_TOKEN rediss://u:CANARY@host:1
+CREATE VIRTUAL TABLE t1 USING state_tasks(store='env:SECRET_API_TOKEN');
 
 -- 18.8 the first bad option is reported, before any store is opened
 CREATE VIRTUAL TABLE t1 USING state_tasks(store='ftp://x', store='y');

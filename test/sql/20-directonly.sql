@@ -90,3 +90,19 @@ SELECT name FROM pragma_module_list
                 'state_dead_letters', 'state_counters', 'state_flags',
                 'state_kv', 'state_leases')
  ORDER BY name;
+
+-- 20.11 statevtab_debug(TABLE) connects the table it names (and so may
+-- reach the network with the application's credentials): it is
+-- DIRECTONLY, so a view or trigger from the file cannot call it, with
+-- trusted_schema on or off; called directly it works
+CREATE VIEW dbg AS SELECT statevtab_debug('ta') IS NOT NULL;
+SELECT * FROM dbg;
+.trusted_schema on
+SELECT * FROM dbg;
+.trusted_schema off
+CREATE TRIGGER dbg_t AFTER INSERT ON orders BEGIN
+  SELECT statevtab_debug('ta');
+END;
+INSERT INTO orders(item) VALUES ('y');
+DROP TRIGGER dbg_t;
+SELECT statevtab_debug('ta') IS NOT NULL;

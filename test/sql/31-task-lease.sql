@@ -180,6 +180,21 @@ SELECT id FROM state_claim('tasks', 'r11', 'w', 30000, 1);
 SELECT id FROM state_claim('tasks', 'r11', 'w', 30000, 1);
 SELECT id, attempts FROM tasks WHERE queue = 'r11' ORDER BY id;
 
+-- 31.15 the longest lease (1000000000000 ms) keeps its task from every
+-- other worker, on every store (it once overflowed on the local store and
+-- the task went to a second worker); renew and retry accept it too
+INSERT INTO tasks(id, queue, name) VALUES ('long', 'r15', 'job');
+SELECT count(*) FROM state_claim('tasks', 'r15', 'wA', 9223372036854775807);
+INSERT INTO temp.v SELECT 'long', lease_token FROM state_claim('tasks', 'r15', 'wA', 1000000000000);
+SELECT count(*) FROM state_claim('tasks', 'r15', 'wB', 30000);
+SELECT lease_owner, lease_expires_at - updated_at BETWEEN 999999990000 AND 1000000010000
+  FROM tasks WHERE id = 'long';
+SELECT state_renew('tasks', 'long', (SELECT x FROM v WHERE k = 'long'), 1000000000000) > 0;
+SELECT count(*) FROM state_claim('tasks', 'r15', 'wB', 30000);
+SELECT state_fail('tasks', 'long', (SELECT x FROM v WHERE k = 'long'), 'later', 1000000000000);
+SELECT state, run_at - updated_at BETWEEN 999999990000 AND 1000000010000 FROM tasks WHERE id = 'long';
+SELECT count(*) FROM state_claim('tasks', 'r15', 'wB', 30000);
+
 -- 31.14 in a new connection (reopened database) that has not used the
 -- dead_letters table yet, a task dying by lease expiry or by state_fail
 -- still gets its dead letter

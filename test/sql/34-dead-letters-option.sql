@@ -4,8 +4,8 @@
 -- by the lease-expiry reaping of state_claim; and the errors of an option
 -- that names no such table or a table of another kind.
 
-CREATE VIRTUAL TABLE tasks USING state_tasks(@OPTS@, dead_letters='dlq');
 CREATE VIRTUAL TABLE dlq USING state_dead_letters(@OPTS@);
+CREATE VIRTUAL TABLE tasks USING state_tasks(@OPTS@, dead_letters='dlq');
 CREATE TEMP TABLE v(k TEXT PRIMARY KEY, x);
 
 -- 34.1 state_fail at max_attempts writes to dlq
@@ -32,14 +32,32 @@ INSERT INTO temp.v SELECT 'c1', lease_token FROM state_claim('tq', 'o3', 'w', 30
 SELECT state_fail('tq', 'c', (SELECT x FROM v WHERE k = 'c1'), 'via main.dlq');
 SELECT task_id, reason FROM dlq WHERE task_id = 'c';
 
--- 34.4 an option naming a missing table, or a table of another kind, is an
+-- 34.4 an option naming a missing table, a table of another kind, a plain
+-- table or nothing is an error of CREATE, and nothing is created; a table
+-- of another store is one too
+CREATE VIRTUAL TABLE t_bad USING state_tasks(@OPTS:bad@, dead_letters='nope');
+CREATE VIRTUAL TABLE t_bad USING state_tasks(@OPTS:bad@, dead_letters='');
+CREATE VIRTUAL TABLE t_bad USING state_tasks(@OPTS:bad@, dead_letters='nosuchschema.dlq');
+CREATE VIRTUAL TABLE kvt USING state_kv(@OPTS@);
+CREATE VIRTUAL TABLE t_bad USING state_tasks(@OPTS:bad@, dead_letters='kvt');
+CREATE TABLE plain(x);
+CREATE VIRTUAL TABLE t_bad USING state_tasks(@OPTS:bad@, dead_letters='plain');
+CREATE VIRTUAL TABLE t_bad USING state_tasks(store='sqlite', dead_letters='dlq');
+SELECT count(*) FROM sqlite_schema WHERE name LIKE 't\_bad%' ESCAPE '\';
+-- a dead letters table dropped after the tasks table was created: an
 -- error of every function that may dead-letter (claim and fail), before
 -- anything changes
-CREATE VIRTUAL TABLE t_missing USING state_tasks(@OPTS:missing@, dead_letters='nope');
-CREATE VIRTUAL TABLE kvt USING state_kv(@OPTS@);
-CREATE VIRTUAL TABLE t_kind USING state_tasks(@OPTS:kind@, dead_letters='kvt');
-CREATE TABLE plain(x);
-CREATE VIRTUAL TABLE t_plain USING state_tasks(@OPTS:plain@, dead_letters='plain');
+CREATE VIRTUAL TABLE dl_gone USING state_dead_letters(@OPTS:gone@);
+CREATE VIRTUAL TABLE t_missing USING state_tasks(@OPTS:missing@, dead_letters='dl_gone');
+DROP TABLE dl_gone;
+CREATE VIRTUAL TABLE dl_kind USING state_dead_letters(@OPTS:kind@);
+CREATE VIRTUAL TABLE t_kind USING state_tasks(@OPTS:kind@, dead_letters='dl_kind');
+DROP TABLE dl_kind;
+CREATE VIRTUAL TABLE dl_kind USING state_kv(@OPTS:kind@);
+CREATE VIRTUAL TABLE dl_plain USING state_dead_letters(@OPTS:plain@);
+CREATE VIRTUAL TABLE t_plain USING state_tasks(@OPTS:plain@, dead_letters='dl_plain');
+DROP TABLE dl_plain;
+CREATE TABLE dl_plain(x);
 INSERT INTO t_missing(id, queue, name) VALUES ('m', 'o4', 'job');
 INSERT INTO t_kind(id, queue, name) VALUES ('k', 'o5', 'job');
 INSERT INTO t_plain(id, queue, name) VALUES ('p', 'o6', 'job');

@@ -95,3 +95,13 @@ SELECT state_lease('leases', 'Case', 'Owner', 60000) IS NOT NULL;
 SELECT state_lease('leases', 'Case', 'owner', 60000), state_lease('leases', 'Case', 'Owner ', 60000);
 SELECT state_lease('leases', 'case', 'owner', 60000) IS NOT NULL;
 SELECT state_release('leases', 'Case', 'owner'), state_release('leases', 'Case', 'Owner');
+
+-- 35.10 the longest ttl (1000000000000 ms) keeps every other owner out, on
+-- every store (it once overflowed on the local store and let a second
+-- owner in); a longer one is an error
+SELECT state_lease('leases', 'long', 'a', 1000000000000) IS NOT NULL;
+SELECT state_lease('leases', 'long', 'b', 60000);
+SELECT owner, expires_at - acquired_at BETWEEN 999999990000 AND 1000000010000
+  FROM leases WHERE name = 'long';
+SELECT state_lease('leases', 'long', 'b', 1000000000001);
+SELECT state_lease('leases', 'long', 'b', 60000);

@@ -128,6 +128,19 @@ SELECT state_fail('tasks', 't', '1', 'e');
 -- integral reals are integers: accepted
 SELECT state_renew('tasks', 't', 1.0, 1000.0), state_complete('tasks', 't', 5.0);
 
+-- every millisecond argument has one range on every store, 0 (1 for
+-- ttl_ms) to 1000000000000 (about 31.7 years), so that now + it cannot
+-- overflow: beyond it, a clear error and nothing changes
+SELECT * FROM state_claim('tasks', 'q', 'w', 9223372036854775807);
+SELECT * FROM state_claim('tasks', 'q', 'w', 1000000000001);
+SELECT * FROM state_claim('tasks', 'q', 'w', 1e300);
+SELECT state_renew('tasks', 't', 1, 9223372036854775807);
+SELECT state_fail('tasks', 't', 1, 'e', 1000000000001);
+SELECT state_lease('leases', 'n', 'o', 9223372036854775807);
+SELECT state_lease('leases', 'n', 'o', 1000000000001);
+SELECT state_wait('tasks', 'q', 1000000000001);
+SELECT state_wait('tasks', 'q', -1);
+
 -- 39.6 queue and worker of state_claim
 SELECT * FROM state_claim('tasks', NULL, 'w');
 SELECT * FROM state_claim('tasks', 42, 'w');
@@ -159,6 +172,23 @@ SELECT * FROM state_claim('tasks', 'q', 'w', 1000, 1, '{"complete":["t"]}');
 -- an empty object, and NULL options, are no options
 SELECT count(*) FROM state_claim('tasks', 'q-none', 'w', 1000, 1, '{}');
 SELECT count(*) FROM state_claim('tasks', 'q-none', 'w', 1000, 1, NULL);
+
+-- options and a queue array are each one JSON text: trailing text, and
+-- nesting deeper than 500 levels (which SQLite's json() accepts), are
+-- refused with what was wrong
+SELECT * FROM state_claim('tasks', 'q', 'w', 1000, 1, '{"tags":["eu"]} trailing');
+SELECT * FROM state_claim('tasks', 'q', 'w', 1000, 1, '{"tags":["eu"]}{}');
+SELECT * FROM state_claim('tasks', '["q"] ["r"]', 'w', 1000, 1);
+SELECT * FROM state_claim('tasks', '["q"', 'w', 1000, 1);
+SELECT * FROM state_claim('tasks', 'q', 'w', 1000, 1, '{"tags":' || printf('%.*c', 600, '[') || printf('%.*c', 600, ']') || '}');
+SELECT json_valid('{"tags":' || printf('%.*c', 600, '[') || printf('%.*c', 600, ']') || '}');
+SELECT * FROM state_claim('tasks', 'q', 'w', 1000, 1, x'7b7d');
+SELECT * FROM state_claim('tasks', 'q', 'w', 1000, 1, '{"complete":[{"id":"t","token":1.5}]}');
+SELECT * FROM state_claim('tasks', 'q', 'w', 1000, 1, '{"complete":[{"id":"t","token":1e300}]}');
+SELECT * FROM state_claim('tasks', 'q', 'w', 1000, 1, '{"limits":{"job":1e300}}');
+-- a JSON argument nested deeper than 500 levels: the reason is given
+SELECT state_complete('tasks', 't', 1, printf('%.*c', 501, '[') || printf('%.*c', 501, ']'));
+SELECT state_complete('tasks', 't', 999, '[' || printf('%.*c', 499, '[') || printf('%.*c', 499, ']') || ']');
 
 -- 39.8 missing arguments of state_claim, and too many
 SELECT * FROM state_claim();

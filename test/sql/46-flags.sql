@@ -83,3 +83,49 @@ SELECT state_bucket('g', 'x', 100, -1);
 SELECT state_bucket('g', 'x', 'ten');
 INSERT INTO flags(name, enabled, strategies) VALUES ('bad', 1, '[{"name":');
 INSERT INTO flags(name, enabled, rollout) VALUES ('bad', 1, 101);
+
+-- 46.9 variant weights of any size and type never crash (a total weight
+-- in (0, 1) once divided by zero): the bucket is hash % total + 1 with
+-- JavaScript's remainder of doubles, as unleash-client 6.12.1 computes it
+-- (its answers for these users, per flag, are the expected output: a
+-- total below 1 gives no variant; a total beyond 2^32 gives the first),
+-- except 'str': a weight that is not a JSON number counts as 0 here, where
+-- JavaScript would concatenate the strings and answer 'a
+INSERT INTO flags(name, enabled, variants) VALUES
+ ('frac', 1, '[{"name":"a","weight":0.5}]'),
+ ('frac2', 1, '[{"name":"a","weight":0.3},{"name":"b","weight":0.4}]'),
+ ('big', 1, '[{"name":"a","weight":4294967296},{"name":"b","weight":4294967296}]'),
+ ('huge', 1, '[{"name":"a","weight":1e300},{"name":"b","weight":1e300}]'),
+ ('mixed', 1, '[{"name":"a","weight":1.5},{"name":"b","weight":2.25}]'),
+ ('neg', 1, '[{"name":"a","weight":-5},{"name":"b","weight":10}]'),
+ ('inf', 1, '[{"name":"a","weight":1e999},{"name":"b","weight":-1e999}]'),
+ ('str', 1, '[{"name":"a","weight":"50"},{"name":"b","weight":null},{"name":"c"}]');
+CREATE TEMP TABLE users13(x TEXT, k INTEGER PRIMARY KEY);
+INSERT INTO users13(x) VALUES ('u'),('1'),('2'),('3'),('4'),('5'),('6'),('7'),('8'),('9'),('10'),('alice'),('bob');
+SELECT f, (SELECT group_concat(v, ',') FROM (
+         SELECT CASE json_extract(state_variant('flags', f, json_object('userId', x)), '$.enabled')
+                WHEN 1 THEN json_extract(state_variant('flags', f, json_object('userId', x)), '$.name')
+                ELSE 'null' END AS v
+           FROM users13 ORDER BY k))
+  FROM (SELECT column1 AS f FROM (VALUES ('frac'), ('frac2'), ('big'), ('huge'), ('mixed'), ('neg'), ('inf'), ('str')));
+-- ... and through a dependency on such a flag's variant, from state_flag
+INSERT INTO flags(name, enabled, strategies, dependencies) VALUES
+ ('child', 1, '[{"name":"default"}]', '[{"feature":"frac","variants":["a"]}]'),
+ ('child2', 1, '[{"name":"default"}]', '[{"feature":"big","variants":["a"]}]');
+SELECT state_flag('flags', 'child', '{"userId":"u"}'), state_flag('flags', 'child2', '{"userId":"u"}');
+-- ... and a strategy's own variants
+INSERT INTO flags(name, enabled, strategies) VALUES ('sv', 1,
+ '[{"name":"default","variants":[{"name":"x","weight":0.25,"stickiness":"default"}]}]');
+SELECT json_extract(state_variant('flags', 'sv', '{"userId":"u"}'), '$.enabled');
+-- rollouts and percentages of any JSON type and size
+INSERT INTO flags(name, enabled, strategies) VALUES
+ ('r-huge', 1, '[{"name":"flexibleRollout","parameters":{"rollout":1e300}}]'),
+ ('r-neg', 1, '[{"name":"flexibleRollout","parameters":{"rollout":-1e300}}]'),
+ ('r-text', 1, '[{"name":"flexibleRollout","parameters":{"rollout":"lots"}}]'),
+ ('r-obj', 1, '[{"name":"gradualRolloutUserId","parameters":{"percentage":{"a":1}}}]'),
+ ('r-inf', 1, '[{"name":"gradualRolloutRandom","parameters":{"percentage":1e999}}]');
+SELECT state_flag('flags', 'r-huge', '{"userId":"u"}'), state_flag('flags', 'r-neg', '{"userId":"u"}'),
+       state_flag('flags', 'r-text', '{"userId":"u"}'), state_flag('flags', 'r-obj', '{"userId":"u"}'),
+       state_flag('flags', 'r-inf', '{"userId":"u"}');
+-- a context nested deeper than 500 levels is refused with the reason
+SELECT state_flag('flags', 'frac', printf('%.*c', 600, '[') || printf('%.*c', 600, ']'));

@@ -20,6 +20,10 @@ CREATE VIRTUAL TABLE t1 USING state_tasks(store='redis://u:s3cret@127.0.0.1:1/0?
 CREATE VIRTUAL TABLE t1 USING state_tasks(store='redis://127.0.0.1:1/0?command_timeout=-1');
 CREATE VIRTUAL TABLE t1 USING state_tasks(store='redis://127.0.0.1:1/0?password=hunter2');
 CREATE VIRTUAL TABLE t1 USING state_tasks(store='redis:///0');
+-- a parameter given twice (which would win is a guess) is an error
+CREATE VIRTUAL TABLE t1 USING state_tasks(store='redis://127.0.0.1:1?db=3&db=4&password=hunter2');
+CREATE VIRTUAL TABLE t1 USING state_tasks(store='redis://127.0.0.1:1/2?db=3');
+CREATE VIRTUAL TABLE t1 USING state_tasks(store='unix:/x.sock?command_timeout=5&command_timeout=6');
 SELECT count(*) FROM t1;
 
 -- 53.2b an unreachable PostgreSQL server (port 1: nothing listens) is

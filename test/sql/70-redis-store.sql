@@ -203,6 +203,7 @@ SELECT name FROM tasks WHERE queue = 'wq';
 -- timeout, an unknown option; a wrong password is named without the
 -- password
 CREATE VIRTUAL TABLE bad USING state_kv(store='env:STATEVTAB_REDIS_URL', prefix='a{b}');
+CREATE VIRTUAL TABLE bad USING state_kv(store='env:STATEVTAB_REDIS_URL', prefix='');
 CREATE VIRTUAL TABLE bad USING state_kv(store='env:STATEVTAB_REDIS_URL', prefix='a}');
 CREATE VIRTUAL TABLE bad USING state_kv(@OPTS@, command_timeout='soon');
 CREATE VIRTUAL TABLE bad USING state_kv(@OPTS@, connect_timeout=0);
