@@ -77,6 +77,7 @@ int sqlite3_statevtab_init(sqlite3 *db, char **pzErrMsg,
                                   "state_claim: %s",
                                   sqlite3_errmsg(db));
     }
+    if (rc == SQLITE_OK) sv_claim_temp(db);
   }
   for (i = 0; rc == SQLITE_OK && i < (size_t)sv_nFunc; i++) {
     const sv_func *f = &sv_aFunc[i];

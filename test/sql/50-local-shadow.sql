@@ -107,7 +107,8 @@ SELECT id FROM g;
 DROP TABLE g;
 SELECT count(*) FROM sqlite_schema;
 
--- 50.13 a table in the temp schema keeps its rows in temp
+-- 50.13 a table in the temp schema keeps its rows in temp (beside
+-- temp.state_claim, which the extension makes: see 50-local-wal)
 CREATE VIRTUAL TABLE temp.tt USING state_kv(@OPTS@);
 SELECT type, name FROM sqlite_temp_schema ORDER BY type, name;
 SELECT count(*) FROM sqlite_schema;
