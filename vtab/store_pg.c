@@ -460,6 +460,7 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
   PgParams a;
   sqlite3_str *s;
   char *zDdl;
+  char zTag[16];
   const char *z;
   int rc, i;
   for (sch = p->pSchemas; sch; sch = sch->pNext) {
@@ -485,16 +486,34 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
   sqlite3_str_appendf(s, "CREATE TABLE IF NOT EXISTS %s.queues (queue text "
                          "COLLATE \"C\" PRIMARY KEY, paused_at bigint);\n",
                       zQ);
-  /* The server functions, with @S@ standing for the schema. */
+  /* The server functions, with @S@ standing for the schema and $sv$ for
+  ** the dollar quote of their bodies.  The quoted schema name lands inside
+  ** those bodies, where a "$sv$" of its own would end the body early: use
+  ** a tag that does not occur in it.  (Nothing else in the script can hold
+  ** the tag: it is ours.) */
+  for (i = 0; i < 1000; i++) {
+    sqlite3_snprintf(sizeof(zTag), zTag, i ? "$sv%d$" : "$sv$", i);
+    if (!strstr(zQ, zTag)) break;
+  }
   for (z = zPgScript; *z;) {
     const char *zAt = strstr(z, "@S@");
-    if (!zAt) {
+    const char *zDollar = strstr(z, "$sv$");
+    if (zDollar && (!zAt || zDollar < zAt)) {
+      sqlite3_str_append(s, z, (int)(zDollar - z));
+      sqlite3_str_appendall(s, zTag);
+      z = zDollar + 4;
+    } else if (zAt) {
+      sqlite3_str_append(s, z, (int)(zAt - z));
+      sqlite3_str_appendall(s, zQ);
+      z = zAt + 3;
+    } else {
       sqlite3_str_appendall(s, z);
       break;
     }
-    sqlite3_str_append(s, z, (int)(zAt - z));
-    sqlite3_str_appendall(s, zQ);
-    z = zAt + 3;
+  }
+  if (sqlite3_str_errcode(s) != SQLITE_OK) {
+    sqlite3_free(sqlite3_str_finish(s));
+    return SQLITE_NOMEM;
   }
   zDdl = sqlite3_str_finish(s);
   if (!zDdl) return SQLITE_NOMEM;

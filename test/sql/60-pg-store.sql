@@ -91,3 +91,24 @@ SELECT count(*) > 0 FROM tasks;
 -- 60.10 the connection names itself: application_name defaults to statevtab
 -- (passed as libpq's fallback_application_name: a URL's own value wins)
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'statevtab'"
+
+-- 60.11 schema names that hold the dollar quote of the server functions'
+-- bodies ($sv$), $$, quotes, backslashes or comments are quoted, never
+-- executed: each schema gets its tables and functions, and claims work
+.system psql "$STATEVTAB_PG_URL" -XAtq -c "SET client_min_messages = warning" -c "DROP SCHEMA IF EXISTS \"x\$sv\$y\", \"\$sv\$\$sv1\$\", \"it's \"\"q\"\" \\ \$\$ --\" CASCADE"
+CREATE VIRTUAL TABLE h1 USING state_tasks(store='env:STATEVTAB_PG_URL', schema='x$sv$y');
+CREATE VIRTUAL TABLE h2 USING state_tasks(store='env:STATEVTAB_PG_URL', schema='$sv$$sv1$');
+CREATE VIRTUAL TABLE h3 USING state_tasks(store='env:STATEVTAB_PG_URL', schema='it''s "q" \ $$ --');
+INSERT INTO h1(id, queue, name) VALUES ('a', 'q', 'one');
+INSERT INTO h2(id, queue, name) VALUES ('b', 'q', 'two');
+INSERT INTO h3(id, queue, name) VALUES ('c', 'q', 'three');
+SELECT id, name, lease_token FROM state_claim('h1', 'q', 'w');
+SELECT id, name, lease_token FROM state_claim('h2', 'q', 'w');
+SELECT id, name, lease_token FROM state_claim('h3', 'q', 'w');
+SELECT state_complete('h1', 'a', 1), state_complete('h2', 'b', 1), state_complete('h3', 'c', 1);
+SELECT id, state FROM h1 UNION ALL SELECT id, state FROM h2 UNION ALL SELECT id, state FROM h3;
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT n.nspname, count(*) FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_proc p ON p.pronamespace = n.oid WHERE n.nspname IN ('x\$sv\$y', '\$sv\$\$sv1\$', 'it''s \"q\" \\ \$\$ --') GROUP BY 1 ORDER BY 1"
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT id, state FROM \"x\$sv\$y\".tasks UNION ALL SELECT id, state FROM \"\$sv\$\$sv1\$\".tasks UNION ALL SELECT id, state FROM \"it's \"\"q\"\" \\ \$\$ --\".tasks ORDER BY 1"
+.system psql "$STATEVTAB_PG_URL" -XAtq -c "SET client_min_messages = warning" -c "DROP SCHEMA \"x\$sv\$y\", \"\$sv\$\$sv1\$\", \"it's \"\"q\"\" \\ \$\$ --\" CASCADE"
+-- a name the server refuses gives its message
+CREATE VIRTUAL TABLE h4 USING state_tasks(store='env:STATEVTAB_PG_URL', schema='pg_statevtab');
