@@ -34,6 +34,10 @@
 ** server's clock.  A lost connection fails the statement in flight with
 ** SQLITE_IOERR; the next statement reconnects.  Serialization failures and
 ** deadlocks outside a transaction are retried a few times.
+**
+** Passwords (of the URL, a password= key, PGPASSWORD) are scrubbed from
+** every message that carries libpq's or the server's text (pgScrub), and a
+** URL with a raw '@' in its password is refused before connecting.
 */
 #include "svint.h"
 
@@ -54,11 +58,17 @@ struct PgSchema {
   PgSchema *pNext;
 };
 
+/* At most this many password texts are remembered per store (see
+** secretAdd); the sources of them are few. */
+#define PG_NSECRET 8
+
 typedef struct PgStore {
   statevtab_store base; /* must be first */
   sqlite3 *db;
   char *zUrl;    /* connection string (after env: resolution) */
   char *zSafe;   /* the same, password redacted */
+  int nSecret;   /* entries of azSecret in use */
+  char *azSecret[PG_NSECRET]; /* password texts never to show in a message */
   PGconn *pg;    /* NULL while disconnected */
   int bTxn;      /* BEGIN sent */
   int nSave;     /* SAVEPOINT sv_0 .. sv_{nSave-1} open */
@@ -94,10 +104,154 @@ static void pgError(PgStore *p, const char *zFmt, ...) {
   va_end(ap);
 }
 
-/* The first line of libpq's message, without the trailing newline. */
-static char *firstLine(const char *z) {
-  size_t n = z ? strcspn(z, "\n") : 0;
-  return sqlite3_mprintf("%.*s", (int)n, z ? z : "");
+/* ------------------------------------------------------------- secrets */
+
+/*
+** Remember z[0..n) (n < 0: strlen) as a password text that no message may
+** show.  Empty texts and repeats are ignored, and so are texts beyond
+** PG_NSECRET (there are never that many sources).  SQLITE_OK or
+** SQLITE_NOMEM.
+*/
+static int secretAdd(PgStore *p, const char *z, int n) {
+  int i;
+  if (n < 0) n = (int)strlen(z);
+  if (n == 0) return SQLITE_OK;
+  for (i = 0; i < p->nSecret; i++) {
+    if ((int)strlen(p->azSecret[i]) == n &&
+        memcmp(p->azSecret[i], z, (size_t)n) == 0) {
+      return SQLITE_OK;
+    }
+  }
+  if (p->nSecret >= PG_NSECRET) return SQLITE_OK;
+  p->azSecret[p->nSecret] = sqlite3_mprintf("%.*s", n, z);
+  if (!p->azSecret[p->nSecret]) return SQLITE_NOMEM;
+  p->nSecret++;
+  return SQLITE_OK;
+}
+
+static int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/*
+** Remember z[0..n) as written in a URI and, when it holds %XX escapes,
+** also decoded (libpq's messages may show either form).
+*/
+static int secretAddUri(PgStore *p, const char *z, int n) {
+  int rc = secretAdd(p, z, n);
+  if (rc == SQLITE_OK && memchr(z, '%', (size_t)n)) {
+    char *zDec = sqlite3_malloc64((sqlite3_uint64)n + 1);
+    int i, j = 0;
+    if (!zDec) return SQLITE_NOMEM;
+    for (i = 0; i < n; i++) {
+      if (z[i] == '%' && i + 2 < n && hexValue(z[i + 1]) >= 0 &&
+          hexValue(z[i + 2]) >= 0) {
+        zDec[j++] = (char)(hexValue(z[i + 1]) * 16 + hexValue(z[i + 2]));
+        i += 2;
+      } else {
+        zDec[j++] = z[i];
+      }
+    }
+    rc = secretAdd(p, zDec, j);
+    sqlite3_free(zDec);
+  }
+  return rc;
+}
+
+/*
+** Learn the passwords of connection string zUrl: what libpq parses
+** (PQconninfoParse), and -- for strings libpq cannot parse, whose errors
+** quote pieces of them -- the userinfo password of a URI as libpq
+** delimits it (from "://" to the first '@' before any '/') and the value of
+** every "password = ..." (key=value strings, URI query parameters).
+** SQLITE_OK or SQLITE_NOMEM.
+*/
+static int secretsFromUrl(PgStore *p, const char *zUrl) {
+  PQconninfoOption *aOpt, *o;
+  char *zErr = 0;
+  const char *z;
+  int rc = SQLITE_OK;
+  aOpt = PQconninfoParse(zUrl, &zErr);
+  if (zErr) PQfreemem(zErr);
+  for (o = aOpt; o && o->keyword && rc == SQLITE_OK; o++) {
+    if (o->val && strcmp(o->keyword, "password") == 0) {
+      rc = secretAdd(p, o->val, -1);
+    }
+  }
+  if (aOpt) PQconninfoFree(aOpt);
+  z = strstr(zUrl, "://");
+  if (rc == SQLITE_OK && z) {
+    const char *zUser = z + 3;
+    size_t n = strcspn(zUser, "@/");
+    const char *zColon = memchr(zUser, ':', n);
+    if (zUser[n] == '@' && zColon) {
+      rc = secretAddUri(p, zColon + 1, (int)(zUser + n - zColon - 1));
+    }
+  }
+  for (z = zUrl; rc == SQLITE_OK && (z = strstr(z, "password")) != 0;) {
+    const char *q = z + 8;
+    z = q;
+    while (*q == ' ' || *q == '\t') q++;
+    if (*q++ != '=') continue;
+    while (*q == ' ' || *q == '\t') q++;
+    if (*q == '\'') {
+      /* libpq's quoting: '...' with backslash escapes */
+      sqlite3_str *s = sqlite3_str_new(0);
+      const char *zStart = ++q;
+      char *zVal;
+      while (*q && *q != '\'') {
+        if (*q == '\\' && q[1]) q++;
+        sqlite3_str_appendchar(s, 1, *q++);
+      }
+      rc = secretAdd(p, zStart, (int)(q - zStart));
+      if (sqlite3_str_errcode(s) != SQLITE_OK) rc = SQLITE_NOMEM;
+      zVal = sqlite3_str_finish(s);
+      if (rc == SQLITE_OK && zVal) rc = secretAdd(p, zVal, -1);
+      sqlite3_free(zVal);
+    } else {
+      rc = secretAddUri(p, q, (int)strcspn(q, " \t\r\n&"));
+    }
+    z = q;
+  }
+  return rc;
+}
+
+/*
+** A copy of z (a libpq or server message, a URL) with every remembered
+** password text replaced by "***" (the longest that matches first), cut at
+** its first newline when bLine.  From sqlite3_malloc; NULL on OOM.
+*/
+static char *pgScrub(PgStore *p, const char *z, int bLine) {
+  sqlite3_str *s = sqlite3_str_new(0);
+  size_t i, n;
+  char *zOut;
+  if (!z) z = "";
+  n = bLine ? strcspn(z, "\n") : strlen(z);
+  for (i = 0; i < n;) {
+    size_t nBest = 0;
+    int k;
+    for (k = 0; k < p->nSecret; k++) {
+      size_t m = strlen(p->azSecret[k]);
+      if (m > nBest && m <= n - i && memcmp(z + i, p->azSecret[k], m) == 0) {
+        nBest = m;
+      }
+    }
+    if (nBest) {
+      sqlite3_str_appendall(s, "***");
+      i += nBest;
+    } else {
+      sqlite3_str_appendchar(s, 1, z[i++]);
+    }
+  }
+  if (sqlite3_str_errcode(s) != SQLITE_OK) {
+    sqlite3_free(sqlite3_str_finish(s));
+    return 0;
+  }
+  zOut = sqlite3_str_finish(s);
+  return zOut ? zOut : sqlite3_mprintf("");
 }
 
 /* ----------------------------------------------------------- parameters */
@@ -222,12 +376,29 @@ static int pgLive(PgStore *p) {
   return PQstatus(p->pg) == CONNECTION_OK;
 }
 
+/*
+** Remember the password of the connection, wherever libpq found it (the
+** string, PGPASSWORD).  SQLITE_OK or SQLITE_NOMEM.
+*/
+static int secretsFromConn(PgStore *p) {
+  PQconninfoOption *aOpt = PQconninfo(p->pg), *o;
+  int rc = SQLITE_OK;
+  for (o = aOpt; o && o->keyword && rc == SQLITE_OK; o++) {
+    if (o->val && strcmp(o->keyword, "password") == 0) {
+      rc = secretAdd(p, o->val, -1);
+    }
+  }
+  if (aOpt) PQconninfoFree(aOpt);
+  return rc;
+}
+
 /* Connect (again) when there is no live connection. */
 static int pgEnsure(PgStore *p, int bOpen) {
   static const char *const azKey[] = {"connect_timeout",
                                       "fallback_application_name", "dbname",
                                       0};
   const char *azVal[4];
+  int rc;
   /* Outside a transaction, notice a connection the server closed since the
   ** last statement (a restart) and reconnect before using it: nothing is
   ** lost, and nothing is sent twice. */
@@ -246,13 +417,22 @@ static int pgEnsure(PgStore *p, int bOpen) {
   azVal[3] = 0;
   p->pg = PQconnectdbParams(azKey, azVal, 1);
   if (!p->pg) return SQLITE_NOMEM;
-  if (PQstatus(p->pg) != CONNECTION_OK) {
-    char *z = firstLine(PQerrorMessage(p->pg));
-    pgError(p, "postgresql: cannot connect to %s: %s", p->zSafe, z);
+  /* The password libpq used may come from PGPASSWORD too. */
+  rc = secretsFromConn(p);
+  if (rc == SQLITE_OK && PQstatus(p->pg) != CONNECTION_OK) {
+    char *z = pgScrub(p, PQerrorMessage(p->pg), 1);
+    if (z) {
+      pgError(p, "postgresql: cannot connect to %s: %s", p->zSafe, z);
+      rc = bOpen ? SQLITE_CANTOPEN : SQLITE_IOERR;
+    } else {
+      rc = SQLITE_NOMEM;
+    }
     sqlite3_free(z);
+  }
+  if (rc != SQLITE_OK) {
     PQfinish(p->pg);
     p->pg = 0;
-    return bOpen ? SQLITE_CANTOPEN : SQLITE_IOERR;
+    return rc;
   }
   p->bTxn = 0;
   p->nSave = 0;
@@ -268,7 +448,7 @@ static int pgEnsure(PgStore *p, int bOpen) {
   if (p->zListen) {
     char *zId = PQescapeIdentifier(p->pg, p->zListen, strlen(p->zListen));
     char *zSql = zId ? sqlite3_mprintf("LISTEN %s", zId) : 0;
-    int rc = zSql ? pgRaw(p, zSql) : SQLITE_NOMEM;
+    rc = zSql ? pgRaw(p, zSql) : SQLITE_NOMEM;
     PQfreemem(zId);
     sqlite3_free(zSql);
     if (rc != SQLITE_OK) return rc;
@@ -284,18 +464,23 @@ static int pgResultError(PgStore *p, PGresult *res) {
   const char *zState = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : 0;
   const char *zMsg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : 0;
   if (!p->pg || PQstatus(p->pg) != CONNECTION_OK) {
-    char *z = firstLine(zMsg ? zMsg : PQerrorMessage(p->pg));
-    pgError(p, "postgresql: connection lost (%s): %s", p->zSafe, z);
+    char *z = pgScrub(p, zMsg ? zMsg : PQerrorMessage(p->pg), 1);
+    if (z) pgError(p, "postgresql: connection lost (%s): %s", p->zSafe, z);
     sqlite3_free(z);
     if (p->pg) PQfinish(p->pg);
     p->pg = 0;
     p->bTxn = 0;
     p->nSave = 0;
     p->nWrite = 0;
-    return SQLITE_IOERR;
+    return z ? SQLITE_IOERR : SQLITE_NOMEM;
   }
   if (zState && strcmp(zState, "23505") == 0) return SQLITE_CONSTRAINT;
-  pgError(p, "postgresql: %s", zMsg ? zMsg : "error");
+  {
+    char *z = pgScrub(p, zMsg ? zMsg : "error", 0);
+    if (!z) return SQLITE_NOMEM;
+    pgError(p, "postgresql: %s", z);
+    sqlite3_free(z);
+  }
   if (zState && (strcmp(zState, "40001") == 0 || strcmp(zState, "40P01") == 0 ||
                  strcmp(zState, "55P03") == 0)) {
     return SQLITE_BUSY;
@@ -353,6 +538,42 @@ static int pgExec(PgStore *p, const char *zSql, PgParams *a, PGresult **ppRes) {
 
 /* ------------------------------------------------------------ the store */
 
+static void pgClose(statevtab_store *pStore);
+
+/*
+** libpq takes the user name and password of a URI up to its first '@'
+** before the path.  A raw '@' in a password makes the rest of it part of
+** the host name, which libpq then looks up and quotes in its error: refuse
+** a URI with more than one '@' there before connecting (SQLITE_ERROR; the
+** message shows neither the user name nor the password, nor the path and
+** parameters).
+*/
+static int checkUri(PgStore *p, const char *zUrl) {
+  const char *z = strstr(zUrl, "://"), *zLast = 0;
+  size_t i, n;
+  int nAt = 0;
+  if (!z || (sqlite3_strnicmp(zUrl, "postgresql://", 13) != 0 &&
+             sqlite3_strnicmp(zUrl, "postgres://", 11) != 0)) {
+    return SQLITE_OK; /* a key=value string */
+  }
+  z += 3;
+  n = strcspn(z, "/");
+  for (i = 0; i < n; i++) {
+    if (z[i] == '@') {
+      nAt++;
+      zLast = z + i;
+    }
+  }
+  if (nAt <= 1) return SQLITE_OK;
+  /* Shown: the scheme and the host part, which hold no password. */
+  pgError(p,
+          "postgresql: malformed URL %.*s***%.*s: more than one '@' before "
+          "the host (percent-encode an '@' in the user name or password as "
+          "%%40)",
+          (int)(z - zUrl), zUrl, (int)strcspn(zLast, "/?#"), zLast);
+  return SQLITE_ERROR;
+}
+
 static int pgOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
                   char **pzErr) {
   PgStore *p = sqlite3_malloc64(sizeof(*p));
@@ -363,19 +584,19 @@ static int pgOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
   p->base.fCaps = STATEVTAB_CAP_ORDER;
   p->db = pOpen->db;
   p->zUrl = sqlite3_mprintf("%s", pOpen->zUrl);
-  p->zSafe = sqlite3_mprintf("%s", pOpen->zSafeUrl);
-  if (!p->zUrl || !p->zSafe) {
-    rc = SQLITE_NOMEM;
-  } else {
-    rc = pgEnsure(p, 1);
+  rc = p->zUrl ? checkUri(p, p->zUrl) : SQLITE_NOMEM;
+  if (rc == SQLITE_OK) rc = secretsFromUrl(p, p->zUrl);
+  /* The redacted URL too, in case the redaction missed a form libpq
+  ** accepts. */
+  if (rc == SQLITE_OK) {
+    p->zSafe = pgScrub(p, pOpen->zSafeUrl, 0);
+    if (!p->zSafe) rc = SQLITE_NOMEM;
   }
+  if (rc == SQLITE_OK) rc = pgEnsure(p, 1);
   if (rc != SQLITE_OK) {
     *pzErr = p->base.zErrMsg;
     p->base.zErrMsg = 0;
-    if (p->pg) PQfinish(p->pg);
-    sqlite3_free(p->zUrl);
-    sqlite3_free(p->zSafe);
-    sqlite3_free(p);
+    pgClose(&p->base);
     return rc;
   }
   *ppStore = &p->base;
@@ -385,12 +606,14 @@ static int pgOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
 static void pgClose(statevtab_store *pStore) {
   PgStore *p = (PgStore *)pStore;
   PgSchema *s;
+  int i;
   if (p->pg) PQfinish(p->pg);
   while ((s = p->pSchemas) != 0) {
     p->pSchemas = s->pNext;
     sqlite3_free(s->zName);
     sqlite3_free(s);
   }
+  for (i = 0; i < p->nSecret; i++) sqlite3_free(p->azSecret[i]);
   sqlite3_free(p->zListen);
   sqlite3_free(p->zUrl);
   sqlite3_free(p->zSafe);
@@ -583,7 +806,8 @@ static int pgAttach(statevtab_store *pStore, const statevtab_entity *e,
   if (rc != SQLITE_OK) return rc;
   zQ = PQescapeIdentifier(p->pg, zSchema, strlen(zSchema));
   if (!zQ) {
-    char *z = firstLine(PQerrorMessage(p->pg));
+    char *z = pgScrub(p, PQerrorMessage(p->pg), 1);
+    if (!z) return SQLITE_NOMEM;
     pgError(p, "invalid schema name: %s", z);
     sqlite3_free(z);
     return SQLITE_ERROR;
