@@ -35,6 +35,11 @@
 ** SQLITE_IOERR; the next statement reconnects.  Serialization failures and
 ** deadlocks outside a transaction are retried a few times.
 **
+** Every round trip is asynchronous (pgRoundTrip): a server that stops
+** answering fails the statement after command_timeout ms (SQLITE_IOERR),
+** and sqlite3_interrupt() ends the wait (SQLITE_INTERRUPT); both drop the
+** connection.
+**
 ** Passwords (of the URL, a password= key, PGPASSWORD) are scrubbed from
 ** every message that carries libpq's or the server's text (pgScrub), and a
 ** URL with a raw '@' in its password is refused before connecting.
@@ -52,6 +57,11 @@ static const char zPgScript[] =
 
 #define PG_RETRIES 5
 
+/* command_timeout: the default (as on Redis) and the largest accepted,
+** in ms. */
+#define PG_CMD_MS 10000
+#define PG_CMD_MS_MAX 1000000000000LL
+
 typedef struct PgSchema PgSchema;
 struct PgSchema {
   char *zName;
@@ -67,6 +77,7 @@ typedef struct PgStore {
   sqlite3 *db;
   char *zUrl;    /* connection string (after env: resolution) */
   char *zSafe;   /* the same, password redacted */
+  sqlite3_int64 iCmdMs; /* command timeout: the smallest of the tables' */
   int nSecret;   /* entries of azSecret in use */
   char *azSecret[PG_NSECRET]; /* password texts never to show in a message */
   PGconn *pg;    /* NULL while disconnected */
@@ -351,6 +362,9 @@ static int paramArray(PgParams *a, int n, const statevtab_value *av) {
 /* ----------------------------------------------------------- connection */
 
 static int pgRaw(PgStore *p, const char *zSql);
+static int pgLost(PgStore *p);
+static int pgRoundTrip(PgStore *p, const char *zSql, int bParams, int nParam,
+                       const char *const *az, PGresult **ppRes);
 
 static void noticeQuiet(void *pArg, const char *zMsg) {
   (void)pArg;
@@ -440,10 +454,12 @@ static int pgEnsure(PgStore *p, int bOpen) {
   /* Server NOTICEs ("... does not exist, skipping") are not for the user's
   ** terminal. */
   PQsetNoticeProcessor(p->pg, noticeQuiet, 0);
+  /* Sends never block either: see pgRoundTrip. */
+  if (PQsetnonblocking(p->pg, 1) != 0) return pgLost(p);
   /* No schema is searched: every name we use is qualified. */
-  if (pgRaw(p, "SELECT pg_catalog.set_config('search_path', '', false)") !=
-      SQLITE_OK) {
-    return SQLITE_IOERR;
+  rc = pgRaw(p, "SELECT pg_catalog.set_config('search_path', '', false)");
+  if (rc != SQLITE_OK) {
+    return rc == SQLITE_NOMEM || rc == SQLITE_INTERRUPT ? rc : SQLITE_IOERR;
   }
   if (p->zListen) {
     char *zId = PQescapeIdentifier(p->pg, p->zListen, strlen(p->zListen));
@@ -454,6 +470,169 @@ static int pgEnsure(PgStore *p, int bOpen) {
     if (rc != SQLITE_OK) return rc;
   }
   return SQLITE_OK;
+}
+
+/* Forget the connection (the next statement reconnects). */
+static void pgHangUp(PgStore *p) {
+  if (p->pg) PQfinish(p->pg);
+  p->pg = 0;
+  p->bTxn = 0;
+  p->nSave = 0;
+  p->nWrite = 0;
+}
+
+/*
+** Has sqlite3_interrupt() been called on p->db during the statement that
+** is running?  sqlite3_is_interrupted() says so from SQLite 3.41 on (the
+** slot does not exist in older libraries, hence the version check).  Older
+** libraries tell it only by refusing to prepare a statement while an
+** interrupted one runs: try one, when a statement of p->db is running (with
+** none running, SQLite would clear the flag instead).
+*/
+static int pgInterrupted(PgStore *p) {
+  sqlite3_stmt *pStmt;
+#if SQLITE_VERSION_NUMBER >= 3041000
+  if (sqlite3_libversion_number() >= 3041000) {
+    return sqlite3_is_interrupted(p->db);
+  }
+#endif
+  for (pStmt = sqlite3_next_stmt(p->db, 0); pStmt;
+       pStmt = sqlite3_next_stmt(p->db, pStmt)) {
+    if (sqlite3_stmt_busy(pStmt)) break;
+  }
+  if (pStmt) {
+    int rc = sqlite3_prepare_v2(p->db, "SELECT 1", -1, &pStmt, 0);
+    sqlite3_finalize(pStmt);
+    return rc == SQLITE_INTERRUPT;
+  }
+  return 0;
+}
+
+/* How often a wait on the server looks for sqlite3_interrupt(), in ms. */
+#define PG_SLICE_MS 100
+
+/*
+** Wait until the connection's socket is ready for events (POLLIN, POLLOUT)
+** or iEnd (sv_mono_ms()) is reached, in slices of PG_SLICE_MS so that
+** sqlite3_interrupt() is noticed.  Returns SQLITE_OK when ready,
+** SQLITE_DONE at iEnd, SQLITE_INTERRUPT when interrupted, SQLITE_IOERR
+** without a socket.  A socket that is ready at once costs no interrupt
+** check (which may prepare a statement, see pgInterrupted).
+*/
+static int pgPoll(PgStore *p, short events, sqlite3_int64 iEnd) {
+  for (;;) {
+    struct pollfd fd;
+    sqlite3_int64 iLeft = iEnd - sv_mono_ms();
+    int n;
+    if (iLeft <= 0) return SQLITE_DONE;
+    fd.fd = PQsocket(p->pg);
+    fd.events = events;
+    fd.revents = 0;
+    if (fd.fd < 0) return SQLITE_IOERR;
+    n = poll(&fd, 1, (int)(iLeft < PG_SLICE_MS ? iLeft : PG_SLICE_MS));
+    if (n > 0) return SQLITE_OK;
+    /* A slice went by, or a signal (the shell's Ctrl-C) cut it short. */
+    if (pgInterrupted(p)) return SQLITE_INTERRUPT;
+  }
+}
+
+/*
+** The connection broke (libpq's message says how): fail the statement with
+** SQLITE_IOERR and drop the connection.
+*/
+static int pgLost(PgStore *p) {
+  char *z = pgScrub(p, p->pg ? PQerrorMessage(p->pg) : "no connection", 1);
+  if (z) pgError(p, "postgresql: connection lost (%s): %s", p->zSafe, z);
+  sqlite3_free(z);
+  pgHangUp(p);
+  return z ? SQLITE_IOERR : SQLITE_NOMEM;
+}
+
+/*
+** One round trip: send zSql (with the nParam text parameters az through
+** the extended protocol when bParams, else as a simple query, which may
+** hold several statements) and collect its result, waiting at most the
+** command timeout and giving up when sqlite3_interrupt() is called.
+**
+** SQLITE_OK: *ppRes (the caller's, PQclear it) holds the result -- the
+** first failed one if a statement failed, else the last -- or NULL.  On a
+** timeout (SQLITE_IOERR), an interrupt (SQLITE_INTERRUPT) or a broken
+** connection (SQLITE_IOERR) the connection is dropped, since a reply may
+** still be on its way, and the next statement reconnects.
+**
+** libpq's blocking calls (PQexec) would wait forever on a silent server
+** (a half-open connection): keepalives do not end a wait for a reply.
+*/
+static int pgRoundTrip(PgStore *p, const char *zSql, int bParams, int nParam,
+                       const char *const *az, PGresult **ppRes) {
+  sqlite3_int64 iEnd = sv_mono_ms() + p->iCmdMs;
+  PGresult *pLast = 0, *pFail = 0, *r;
+  int rc = SQLITE_OK, bSent;
+  *ppRes = 0;
+  if (!p->pg) return pgLost(p);
+  bSent = bParams ? PQsendQueryParams(p->pg, zSql, nParam, 0, az, 0, 0, 0)
+                  : PQsendQuery(p->pg, zSql);
+  if (!bSent) return pgLost(p);
+  /* Non-blocking: the query may not all be sent yet. */
+  for (;;) {
+    int f = PQflush(p->pg);
+    if (f == 0) break;
+    if (f < 0) return pgLost(p);
+    rc = pgPoll(p, POLLIN | POLLOUT, iEnd);
+    if (rc != SQLITE_OK) goto give_up;
+    if (!PQconsumeInput(p->pg)) return pgLost(p);
+  }
+  for (;;) {
+    if (PQisBusy(p->pg)) {
+      rc = pgPoll(p, POLLIN, iEnd);
+      if (rc != SQLITE_OK) goto give_up;
+      if (!PQconsumeInput(p->pg)) {
+        PQclear(pLast);
+        PQclear(pFail);
+        return pgLost(p);
+      }
+      continue;
+    }
+    r = PQgetResult(p->pg);
+    if (!r) break;
+    switch (PQresultStatus(r)) {
+    case PGRES_COMMAND_OK:
+    case PGRES_TUPLES_OK:
+    case PGRES_EMPTY_QUERY:
+      PQclear(pLast);
+      pLast = r;
+      break;
+    default:
+      if (pFail) {
+        PQclear(r);
+      } else {
+        pFail = r;
+      }
+      break;
+    }
+  }
+  if (pFail) {
+    PQclear(pLast);
+    *ppRes = pFail;
+  } else {
+    *ppRes = pLast;
+  }
+  return SQLITE_OK;
+
+give_up:
+  PQclear(pLast);
+  PQclear(pFail);
+  if (rc == SQLITE_DONE) {
+    pgError(p, "postgresql: no reply from %s within %lld ms (command timeout)",
+            p->zSafe, p->iCmdMs);
+    rc = SQLITE_IOERR;
+  } else if (rc == SQLITE_INTERRUPT) {
+    pgError(p, "postgresql: interrupted while waiting for %s", p->zSafe);
+  } else {
+    return pgLost(p);
+  }
+  pgHangUp(p);
+  return rc;
 }
 
 /*
@@ -467,11 +646,7 @@ static int pgResultError(PgStore *p, PGresult *res) {
     char *z = pgScrub(p, zMsg ? zMsg : PQerrorMessage(p->pg), 1);
     if (z) pgError(p, "postgresql: connection lost (%s): %s", p->zSafe, z);
     sqlite3_free(z);
-    if (p->pg) PQfinish(p->pg);
-    p->pg = 0;
-    p->bTxn = 0;
-    p->nSave = 0;
-    p->nWrite = 0;
+    pgHangUp(p);
     return z ? SQLITE_IOERR : SQLITE_NOMEM;
   }
   if (zState && strcmp(zState, "23505") == 0) return SQLITE_CONSTRAINT;
@@ -490,10 +665,10 @@ static int pgResultError(PgStore *p, PGresult *res) {
 
 /* Run a statement without parameters (DDL, transaction control). */
 static int pgRaw(PgStore *p, const char *zSql) {
-  PGresult *res = PQexec(p->pg, zSql);
-  int rc = SQLITE_OK;
+  PGresult *res = 0;
+  int rc = pgRoundTrip(p, zSql, 0, 0, 0, &res);
   ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+  if (rc == SQLITE_OK && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
     rc = pgResultError(p, res);
   }
   PQclear(res);
@@ -518,9 +693,12 @@ static int pgExec(PgStore *p, const char *zSql, PgParams *a, PGresult **ppRes) {
   rc = pgEnsure(p, 0);
   if (rc != SQLITE_OK) return rc;
   for (iTry = 0;; iTry++) {
-    PGresult *res = PQexecParams(p->pg, zSql, a ? a->n : 0, 0,
-                                 a ? (const char *const *)a->az : 0, 0, 0, 0);
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    PGresult *res = 0;
+    ExecStatusType st;
+    rc = pgRoundTrip(p, zSql, 1, a ? a->n : 0,
+                     a ? (const char *const *)a->az : 0, &res);
+    if (rc != SQLITE_OK) return rc;
+    st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
       if (ppRes) {
         *ppRes = res;
@@ -583,6 +761,7 @@ static int pgOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
   p->base.pMethods = &sv_pg_store;
   p->base.fCaps = STATEVTAB_CAP_ORDER;
   p->db = pOpen->db;
+  p->iCmdMs = PG_CMD_MS;
   p->zUrl = sqlite3_mprintf("%s", pOpen->zUrl);
   rc = p->zUrl ? checkUri(p, p->zUrl) : SQLITE_NOMEM;
   if (rc == SQLITE_OK) rc = secretsFromUrl(p, p->zUrl);
@@ -776,6 +955,17 @@ remember:
   return SQLITE_OK;
 }
 
+/* A whole number of 1 to PG_CMD_MS_MAX milliseconds, else -1. */
+static sqlite3_int64 parseMs(const char *z) {
+  sqlite3_int64 v = 0;
+  int i;
+  for (i = 0; z[i]; i++) {
+    if (z[i] < '0' || z[i] > '9' || i >= 13) return -1;
+    v = v * 10 + (z[i] - '0');
+  }
+  return i > 0 && v <= PG_CMD_MS_MAX ? v : -1;
+}
+
 static int pgAttach(statevtab_store *pStore, const statevtab_entity *e,
                     const char *zDb, const char *zName, int nOpt,
                     const char *const *azOpt, int bCreate,
@@ -793,6 +983,17 @@ static int pgAttach(statevtab_store *pStore, const statevtab_entity *e,
     const char *zKey = azOpt[2 * i];
     if (strcmp(zKey, "schema") == 0) {
       zSchema = azOpt[2 * i + 1];
+    } else if (strcmp(zKey, "command_timeout") == 0) {
+      sqlite3_int64 v = parseMs(azOpt[2 * i + 1]);
+      if (v <= 0) {
+        pgError(p,
+                "command_timeout must be a positive integer (milliseconds, "
+                "at most %lld), got '%s'",
+                PG_CMD_MS_MAX, azOpt[2 * i + 1]);
+        return SQLITE_ERROR;
+      }
+      /* One connection serves every table of the URL: the smallest wins. */
+      if (v < p->iCmdMs) p->iCmdMs = v;
     } else if (strcmp(zKey, "prefix") != 0) {
       pgError(p, "unknown option '%s'", zKey);
       return SQLITE_ERROR;
@@ -1790,17 +1991,12 @@ static int pgWait(statevtab_table *pTab, const statevtab_value *pQueue,
     if (now >= iEnd || p->bTxn) return SQLITE_OK; /* no waiting in a txn */
     iWait = iEnd - now;
     if (iNext >= 0 && iNext + 1 < iWait) iWait = iNext + 1;
-    {
-      struct pollfd fd;
-      fd.fd = PQsocket(p->pg);
-      fd.events = POLLIN;
-      fd.revents = 0;
-      if (fd.fd < 0) return SQLITE_IOERR;
-      poll(&fd, 1, (int)(iWait > 60000 ? 60000 : iWait));
+    rc = pgPoll(p, POLLIN, now + iWait);
+    if (rc == SQLITE_INTERRUPT) {
+      pgError(p, "postgresql: interrupted while waiting for %s", p->zSafe);
+      return rc;
     }
-    if (!PQconsumeInput(p->pg)) {
-      return pgResultError(p, 0);
-    }
+    if (rc == SQLITE_IOERR || !PQconsumeInput(p->pg)) return pgLost(p);
   }
 }
 
