@@ -82,6 +82,8 @@ typedef struct PgStore {
   char *azSecret[PG_NSECRET]; /* password texts never to show in a message */
   PGconn *pg;    /* NULL while disconnected */
   int bTxn;      /* BEGIN sent */
+  int bLostTxn;  /* the connection went with a transaction open: fail until
+                 ** SQLite ends it (see pgHangUp) */
   int nSave;     /* SAVEPOINT sv_0 .. sv_{nSave-1} open */
   int nWrite;    /* nested write savepoints (explicit transactions) */
   PgSchema *pSchemas; /* schemas set up through this store */
@@ -413,6 +415,14 @@ static int pgEnsure(PgStore *p, int bOpen) {
                                       0};
   const char *azVal[4];
   int rc;
+  if (p->bLostTxn && !sqlite3_get_autocommit(p->db)) {
+    pgError(p,
+            "postgresql: the transaction was lost with the connection to %s "
+            "(roll it back)",
+            p->zSafe);
+    return SQLITE_IOERR;
+  }
+  p->bLostTxn = 0;
   /* Outside a transaction, notice a connection the server closed since the
   ** last statement (a restart) and reconnect before using it: nothing is
   ** lost, and nothing is sent twice. */
@@ -472,8 +482,15 @@ static int pgEnsure(PgStore *p, int bOpen) {
   return SQLITE_OK;
 }
 
-/* Forget the connection (the next statement reconnects). */
+/*
+** Forget the connection (the next statement reconnects).  A transaction
+** open on it is gone with it (the server rolls it back); SQLite may not know
+** yet -- an interrupted read does not end the transaction -- so the store
+** fails every statement and the COMMIT of that transaction until SQLite
+** rolls it back, rather than carry on outside of it.
+*/
 static void pgHangUp(PgStore *p) {
+  if (p->bTxn) p->bLostTxn = 1;
   if (p->pg) PQfinish(p->pg);
   p->pg = 0;
   p->bTxn = 0;
@@ -1455,6 +1472,14 @@ static int pgBegin(statevtab_table *pTab) {
 static int pgSync(statevtab_table *pTab) {
   PgStore *p = ((PgTable *)pTab)->p;
   int rc;
+  if (p->bLostTxn) {
+    p->bLostTxn = 0;
+    pgError(p,
+            "postgresql: the transaction was lost with the connection to %s; "
+            "nothing of it was committed",
+            p->zSafe);
+    return SQLITE_IOERR;
+  }
   if (!p->bTxn) return SQLITE_OK;
   p->bTxn = 0;
   p->nSave = 0;
@@ -1468,6 +1493,7 @@ static int pgCommit(statevtab_table *pTab) {
 
 static int pgRollback(statevtab_table *pTab) {
   PgStore *p = ((PgTable *)pTab)->p;
+  p->bLostTxn = 0;
   if (!p->bTxn) return SQLITE_OK;
   p->bTxn = 0;
   p->nSave = 0;

@@ -49,9 +49,11 @@ COMMIT;
 .system kill -CONT $(cat stall.pid)
 SELECT id, state FROM stall ORDER BY id;
 
--- 60t.4 sqlite3_interrupt() (here the sqlite3 shell's, on SIGINT) ends a
--- statement waiting on a stopped backend long before its command timeout
--- (60 s): SQLITE_INTERRUPT, the connection dropped
-.system bash "$STATEVTAB_ROOT/test/sql/60-pg-interrupt.sh"
+-- 60t.4 sqlite3_interrupt() ends a statement waiting on a stopped backend
+-- long before its command timeout (60 s): SQLITE_INTERRUPT, the connection
+-- dropped; a transaction that lost its connection so cannot commit (a
+-- test host of its own, test/sql/60-pg-interrupt.c, whose second thread
+-- calls sqlite3_interrupt())
+.system ${CC:-cc} -O1 -g "$STATEVTAB_ROOT/test/sql/60-pg-interrupt.c" -o pg-interrupt $(pkg-config --cflags --libs sqlite3 2>/dev/null || echo -lsqlite3) -lpthread && ./pg-interrupt "$STATEVTAB_EXT" "host=@TMP@ port=5432 dbname=statevtab_test user=postgres application_name=statevtab_intr"
 
 .system psql "$STATEVTAB_PG_URL" -XAtq -c "SET client_min_messages = warning" -c "DROP SCHEMA statevtab_stall CASCADE"
