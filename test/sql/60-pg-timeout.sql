@@ -21,12 +21,12 @@ SELECT count(*) FROM ok;
 
 -- 60t.2 the backend stops answering: a claim fails after the command
 -- timeout -- the smallest command_timeout of the tables on the connection,
--- here 1500 ms -- with SQLITE_IOERR, and once it answers again the next
+-- here 3000 ms -- with SQLITE_IOERR, and once it answers again the next
 -- statement reconnects and works
 .system ln -s "$STATEVTAB_PG_DIR/.s.PGSQL.$STATEVTAB_PG_PORT" .s.PGSQL.5432
 .system psql "$STATEVTAB_PG_URL" -XAtq -c "SET client_min_messages = warning" -c "DROP SCHEMA IF EXISTS statevtab_stall CASCADE"
 CREATE VIRTUAL TABLE stall USING state_tasks(store='host=@TMP@ port=5432 dbname=statevtab_test user=postgres application_name=statevtab_stall', schema='statevtab_stall');
-CREATE VIRTUAL TABLE stall_kv USING state_kv(store='host=@TMP@ port=5432 dbname=statevtab_test user=postgres application_name=statevtab_stall', schema='statevtab_stall', command_timeout=1500);
+CREATE VIRTUAL TABLE stall_kv USING state_kv(store='host=@TMP@ port=5432 dbname=statevtab_test user=postgres application_name=statevtab_stall', schema='statevtab_stall', command_timeout=3000);
 INSERT INTO stall(id, queue, name) VALUES ('s1', 'q', 'x');
 SELECT count(*) FROM stall_kv;
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT pid FROM pg_stat_activity WHERE application_name = 'statevtab_stall' ORDER BY backend_start DESC LIMIT 1" >stall.pid && kill -STOP $(cat stall.pid)
@@ -34,7 +34,7 @@ SELECT count(*) FROM stall_kv;
 CREATE TEMP TABLE t0(ms);
 INSERT INTO t0 VALUES (state_now());
 SELECT id FROM state_claim('stall', 'empty', 'w');
-SELECT state_now() - (SELECT ms FROM t0) BETWEEN 1000 AND 9000;
+SELECT state_now() - (SELECT ms FROM t0) BETWEEN 2500 AND 9000;
 .system kill -CONT $(cat stall.pid)
 SELECT id, state FROM stall;
 SELECT id FROM state_claim('stall', 'q', 'w');
