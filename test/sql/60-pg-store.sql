@@ -126,6 +126,10 @@ CREATE VIRTUAL TABLE p5 USING state_kv(store='host=127.0.0.1 port=1 user=app pas
 CREATE VIRTUAL TABLE p6 USING state_kv(store='postgresql://app:CANARY%zz@127.0.0.1:1/db');
 CREATE VIRTUAL TABLE p7 USING state_kv(store='postgresql://127.0.0.1:1/db?password=CANARY=x');
 CREATE VIRTUAL TABLE p8 USING state_kv(store='postgresql://app:CANARY@[::1]x/db');
+-- forms whose password the shared URL redaction does not find: a key
+-- named like "password..." before the password, a '?' in the password
+CREATE VIRTUAL TABLE p9 USING state_kv(store='host=127.0.0.1 port=1 user=passwordy password=CANARY-kv2');
+CREATE VIRTUAL TABLE p10 USING state_kv(store='postgresql://app:p?w-CANARY@127.0.0.1:1/db');
 -- the same strings through env: and the sqlite3 shell: errors, and errors
 -- with the canary
-.system for u in 'postgresql://app:p@ss-CANARY-s3cr3t@127.0.0.1:1/db' 'postgresql://app:CANARY-pw@127.0.0.1:1/db' 'host=127.0.0.1 port=1 user=app password=CANARY-kv dbname=db' 'postgresql://app:CANARY%zz@127.0.0.1:1/db' 'postgresql://127.0.0.1:1/db?password=CANARY=x' 'postgresql://app:CANARY@[::1]x/db'; do STATEVTAB_PW_URL="$u" sqlite3 :memory: -cmd ".load $STATEVTAB_EXT" "CREATE VIRTUAL TABLE t USING state_kv(store='env:STATEVTAB_PW_URL')"; done 2>&1 | awk '/postgresql:/ { e++ } /CANARY/ { c++ } END { print e + 0, "errors,", c + 0, "with the canary" }'
+.system for u in 'postgresql://app:p@ss-CANARY-s3cr3t@127.0.0.1:1/db' 'postgresql://app:CANARY-pw@127.0.0.1:1/db' 'host=127.0.0.1 port=1 user=app password=CANARY-kv dbname=db' 'postgresql://app:CANARY%zz@127.0.0.1:1/db' 'postgresql://127.0.0.1:1/db?password=CANARY=x' 'postgresql://app:CANARY@[::1]x/db' 'host=127.0.0.1 port=1 user=passwordy password=CANARY-kv2' 'postgresql://app:p?w-CANARY@127.0.0.1:1/db'; do STATEVTAB_PW_URL="$u" sqlite3 :memory: -cmd ".load $STATEVTAB_EXT" "CREATE VIRTUAL TABLE t USING state_kv(store='env:STATEVTAB_PW_URL')"; done 2>&1 | awk '/postgresql:/ { e++ } /CANARY/ { c++ } END { print e + 0, "errors,", c + 0, "with the canary" }'
