@@ -2,8 +2,12 @@
 --
 -- The store (vtab/store_pg.c) creates the tables of a namespace from the
 -- entity descriptors, then runs this file with @S@ replaced by the quoted
--- schema name (PQescapeIdentifier).  Everything is created idempotently, under an advisory lock, so two
--- processes may set up the same schema at once.  Each atomic primitive of
+-- schema name (PQescapeIdentifier) and $sv$, the dollar quote of every
+-- function body, by a tag that the quoted name does not contain ($sv$,
+-- else $sv1$, $sv2$, ...): a schema name lands inside the bodies, where
+-- its own "$sv$" would end them early.  Write bodies as $sv$ ... $sv$ and
+-- use no other dollar quote.  Everything is created idempotently, under an
+-- advisory lock, so two processes may set up the same schema at once.  Each atomic primitive of
 -- the store is one function call: one round trip, one statement, atomic,
 -- on the server's clock.  Functions pin search_path so that they never
 -- resolve a name through a schema an attacker controls.

@@ -34,6 +34,15 @@
 ** server's clock.  A lost connection fails the statement in flight with
 ** SQLITE_IOERR; the next statement reconnects.  Serialization failures and
 ** deadlocks outside a transaction are retried a few times.
+**
+** Every round trip is asynchronous (pgRoundTrip): a server that stops
+** answering fails the statement after command_timeout ms (SQLITE_IOERR),
+** and sqlite3_interrupt() ends the wait (SQLITE_INTERRUPT); both drop the
+** connection.
+**
+** Passwords (of the URL, a password= key, PGPASSWORD) are scrubbed from
+** every message that carries libpq's or the server's text (pgScrub), and a
+** URL with a raw '@' in its password is refused before connecting.
 */
 #include "svint.h"
 
@@ -48,19 +57,33 @@ static const char zPgScript[] =
 
 #define PG_RETRIES 5
 
+/* command_timeout: the default (as on Redis) and the largest accepted,
+** in ms. */
+#define PG_CMD_MS 10000
+#define PG_CMD_MS_MAX 1000000000000LL
+
 typedef struct PgSchema PgSchema;
 struct PgSchema {
   char *zName;
   PgSchema *pNext;
 };
 
+/* At most this many password texts are remembered per store (see
+** secretAdd); the sources of them are few. */
+#define PG_NSECRET 8
+
 typedef struct PgStore {
   statevtab_store base; /* must be first */
   sqlite3 *db;
   char *zUrl;    /* connection string (after env: resolution) */
   char *zSafe;   /* the same, password redacted */
+  sqlite3_int64 iCmdMs; /* command timeout: the smallest of the tables' */
+  int nSecret;   /* entries of azSecret in use */
+  char *azSecret[PG_NSECRET]; /* password texts never to show in a message */
   PGconn *pg;    /* NULL while disconnected */
   int bTxn;      /* BEGIN sent */
+  int bLostTxn;  /* the connection went with a transaction open: fail until
+                 ** SQLite ends it (see pgHangUp) */
   int nSave;     /* SAVEPOINT sv_0 .. sv_{nSave-1} open */
   int nWrite;    /* nested write savepoints (explicit transactions) */
   PgSchema *pSchemas; /* schemas set up through this store */
@@ -94,10 +117,154 @@ static void pgError(PgStore *p, const char *zFmt, ...) {
   va_end(ap);
 }
 
-/* The first line of libpq's message, without the trailing newline. */
-static char *firstLine(const char *z) {
-  size_t n = z ? strcspn(z, "\n") : 0;
-  return sqlite3_mprintf("%.*s", (int)n, z ? z : "");
+/* ------------------------------------------------------------- secrets */
+
+/*
+** Remember z[0..n) (n < 0: strlen) as a password text that no message may
+** show.  Empty texts and repeats are ignored, and so are texts beyond
+** PG_NSECRET (there are never that many sources).  SQLITE_OK or
+** SQLITE_NOMEM.
+*/
+static int secretAdd(PgStore *p, const char *z, int n) {
+  int i;
+  if (n < 0) n = (int)strlen(z);
+  if (n == 0) return SQLITE_OK;
+  for (i = 0; i < p->nSecret; i++) {
+    if ((int)strlen(p->azSecret[i]) == n &&
+        memcmp(p->azSecret[i], z, (size_t)n) == 0) {
+      return SQLITE_OK;
+    }
+  }
+  if (p->nSecret >= PG_NSECRET) return SQLITE_OK;
+  p->azSecret[p->nSecret] = sqlite3_mprintf("%.*s", n, z);
+  if (!p->azSecret[p->nSecret]) return SQLITE_NOMEM;
+  p->nSecret++;
+  return SQLITE_OK;
+}
+
+static int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/*
+** Remember z[0..n) as written in a URI and, when it holds %XX escapes,
+** also decoded (libpq's messages may show either form).
+*/
+static int secretAddUri(PgStore *p, const char *z, int n) {
+  int rc = secretAdd(p, z, n);
+  if (rc == SQLITE_OK && memchr(z, '%', (size_t)n)) {
+    char *zDec = sqlite3_malloc64((sqlite3_uint64)n + 1);
+    int i, j = 0;
+    if (!zDec) return SQLITE_NOMEM;
+    for (i = 0; i < n; i++) {
+      if (z[i] == '%' && i + 2 < n && hexValue(z[i + 1]) >= 0 &&
+          hexValue(z[i + 2]) >= 0) {
+        zDec[j++] = (char)(hexValue(z[i + 1]) * 16 + hexValue(z[i + 2]));
+        i += 2;
+      } else {
+        zDec[j++] = z[i];
+      }
+    }
+    rc = secretAdd(p, zDec, j);
+    sqlite3_free(zDec);
+  }
+  return rc;
+}
+
+/*
+** Learn the passwords of connection string zUrl: what libpq parses
+** (PQconninfoParse), and -- for strings libpq cannot parse, whose errors
+** quote pieces of them -- the userinfo password of a URI as libpq
+** delimits it (from "://" to the first '@' before any '/') and the value of
+** every "password = ..." (key=value strings, URI query parameters).
+** SQLITE_OK or SQLITE_NOMEM.
+*/
+static int secretsFromUrl(PgStore *p, const char *zUrl) {
+  PQconninfoOption *aOpt, *o;
+  char *zErr = 0;
+  const char *z;
+  int rc = SQLITE_OK;
+  aOpt = PQconninfoParse(zUrl, &zErr);
+  if (zErr) PQfreemem(zErr);
+  for (o = aOpt; o && o->keyword && rc == SQLITE_OK; o++) {
+    if (o->val && strcmp(o->keyword, "password") == 0) {
+      rc = secretAdd(p, o->val, -1);
+    }
+  }
+  if (aOpt) PQconninfoFree(aOpt);
+  z = strstr(zUrl, "://");
+  if (rc == SQLITE_OK && z) {
+    const char *zUser = z + 3;
+    size_t n = strcspn(zUser, "@/");
+    const char *zColon = memchr(zUser, ':', n);
+    if (zUser[n] == '@' && zColon) {
+      rc = secretAddUri(p, zColon + 1, (int)(zUser + n - zColon - 1));
+    }
+  }
+  for (z = zUrl; rc == SQLITE_OK && (z = strstr(z, "password")) != 0;) {
+    const char *q = z + 8;
+    z = q;
+    while (*q == ' ' || *q == '\t') q++;
+    if (*q++ != '=') continue;
+    while (*q == ' ' || *q == '\t') q++;
+    if (*q == '\'') {
+      /* libpq's quoting: '...' with backslash escapes */
+      sqlite3_str *s = sqlite3_str_new(0);
+      const char *zStart = ++q;
+      char *zVal;
+      while (*q && *q != '\'') {
+        if (*q == '\\' && q[1]) q++;
+        sqlite3_str_appendchar(s, 1, *q++);
+      }
+      rc = secretAdd(p, zStart, (int)(q - zStart));
+      if (sqlite3_str_errcode(s) != SQLITE_OK) rc = SQLITE_NOMEM;
+      zVal = sqlite3_str_finish(s);
+      if (rc == SQLITE_OK && zVal) rc = secretAdd(p, zVal, -1);
+      sqlite3_free(zVal);
+    } else {
+      rc = secretAddUri(p, q, (int)strcspn(q, " \t\r\n&"));
+    }
+    z = q;
+  }
+  return rc;
+}
+
+/*
+** A copy of z (a libpq or server message, a URL) with every remembered
+** password text replaced by "***" (the longest that matches first), cut at
+** its first newline when bLine.  From sqlite3_malloc; NULL on OOM.
+*/
+static char *pgScrub(PgStore *p, const char *z, int bLine) {
+  sqlite3_str *s = sqlite3_str_new(0);
+  size_t i, n;
+  char *zOut;
+  if (!z) z = "";
+  n = bLine ? strcspn(z, "\n") : strlen(z);
+  for (i = 0; i < n;) {
+    size_t nBest = 0;
+    int k;
+    for (k = 0; k < p->nSecret; k++) {
+      size_t m = strlen(p->azSecret[k]);
+      if (m > nBest && m <= n - i && memcmp(z + i, p->azSecret[k], m) == 0) {
+        nBest = m;
+      }
+    }
+    if (nBest) {
+      sqlite3_str_appendall(s, "***");
+      i += nBest;
+    } else {
+      sqlite3_str_appendchar(s, 1, z[i++]);
+    }
+  }
+  if (sqlite3_str_errcode(s) != SQLITE_OK) {
+    sqlite3_free(sqlite3_str_finish(s));
+    return 0;
+  }
+  zOut = sqlite3_str_finish(s);
+  return zOut ? zOut : sqlite3_mprintf("");
 }
 
 /* ----------------------------------------------------------- parameters */
@@ -197,6 +364,9 @@ static int paramArray(PgParams *a, int n, const statevtab_value *av) {
 /* ----------------------------------------------------------- connection */
 
 static int pgRaw(PgStore *p, const char *zSql);
+static int pgLost(PgStore *p);
+static int pgRoundTrip(PgStore *p, const char *zSql, int bParams, int nParam,
+                       const char *const *az, PGresult **ppRes);
 
 static void noticeQuiet(void *pArg, const char *zMsg) {
   (void)pArg;
@@ -222,12 +392,37 @@ static int pgLive(PgStore *p) {
   return PQstatus(p->pg) == CONNECTION_OK;
 }
 
+/*
+** Remember the password of the connection, wherever libpq found it (the
+** string, PGPASSWORD).  SQLITE_OK or SQLITE_NOMEM.
+*/
+static int secretsFromConn(PgStore *p) {
+  PQconninfoOption *aOpt = PQconninfo(p->pg), *o;
+  int rc = SQLITE_OK;
+  for (o = aOpt; o && o->keyword && rc == SQLITE_OK; o++) {
+    if (o->val && strcmp(o->keyword, "password") == 0) {
+      rc = secretAdd(p, o->val, -1);
+    }
+  }
+  if (aOpt) PQconninfoFree(aOpt);
+  return rc;
+}
+
 /* Connect (again) when there is no live connection. */
 static int pgEnsure(PgStore *p, int bOpen) {
   static const char *const azKey[] = {"connect_timeout",
                                       "fallback_application_name", "dbname",
                                       0};
   const char *azVal[4];
+  int rc;
+  if (p->bLostTxn && !sqlite3_get_autocommit(p->db)) {
+    pgError(p,
+            "postgresql: the transaction was lost with the connection to %s "
+            "(roll it back)",
+            p->zSafe);
+    return SQLITE_IOERR;
+  }
+  p->bLostTxn = 0;
   /* Outside a transaction, notice a connection the server closed since the
   ** last statement (a restart) and reconnect before using it: nothing is
   ** lost, and nothing is sent twice. */
@@ -246,13 +441,22 @@ static int pgEnsure(PgStore *p, int bOpen) {
   azVal[3] = 0;
   p->pg = PQconnectdbParams(azKey, azVal, 1);
   if (!p->pg) return SQLITE_NOMEM;
-  if (PQstatus(p->pg) != CONNECTION_OK) {
-    char *z = firstLine(PQerrorMessage(p->pg));
-    pgError(p, "postgresql: cannot connect to %s: %s", p->zSafe, z);
+  /* The password libpq used may come from PGPASSWORD too. */
+  rc = secretsFromConn(p);
+  if (rc == SQLITE_OK && PQstatus(p->pg) != CONNECTION_OK) {
+    char *z = pgScrub(p, PQerrorMessage(p->pg), 1);
+    if (z) {
+      pgError(p, "postgresql: cannot connect to %s: %s", p->zSafe, z);
+      rc = bOpen ? SQLITE_CANTOPEN : SQLITE_IOERR;
+    } else {
+      rc = SQLITE_NOMEM;
+    }
     sqlite3_free(z);
+  }
+  if (rc != SQLITE_OK) {
     PQfinish(p->pg);
     p->pg = 0;
-    return bOpen ? SQLITE_CANTOPEN : SQLITE_IOERR;
+    return rc;
   }
   p->bTxn = 0;
   p->nSave = 0;
@@ -260,20 +464,192 @@ static int pgEnsure(PgStore *p, int bOpen) {
   /* Server NOTICEs ("... does not exist, skipping") are not for the user's
   ** terminal. */
   PQsetNoticeProcessor(p->pg, noticeQuiet, 0);
+  /* Sends never block either: see pgRoundTrip. */
+  if (PQsetnonblocking(p->pg, 1) != 0) return pgLost(p);
   /* No schema is searched: every name we use is qualified. */
-  if (pgRaw(p, "SELECT pg_catalog.set_config('search_path', '', false)") !=
-      SQLITE_OK) {
-    return SQLITE_IOERR;
+  rc = pgRaw(p, "SELECT pg_catalog.set_config('search_path', '', false)");
+  if (rc != SQLITE_OK) {
+    return rc == SQLITE_NOMEM || rc == SQLITE_INTERRUPT ? rc : SQLITE_IOERR;
   }
   if (p->zListen) {
     char *zId = PQescapeIdentifier(p->pg, p->zListen, strlen(p->zListen));
     char *zSql = zId ? sqlite3_mprintf("LISTEN %s", zId) : 0;
-    int rc = zSql ? pgRaw(p, zSql) : SQLITE_NOMEM;
+    rc = zSql ? pgRaw(p, zSql) : SQLITE_NOMEM;
     PQfreemem(zId);
     sqlite3_free(zSql);
     if (rc != SQLITE_OK) return rc;
   }
   return SQLITE_OK;
+}
+
+/*
+** Forget the connection (the next statement reconnects).  A transaction
+** open on it is gone with it (the server rolls it back); SQLite may not know
+** yet -- an interrupted read does not end the transaction -- so the store
+** fails every statement and the COMMIT of that transaction until SQLite
+** rolls it back, rather than carry on outside of it.
+*/
+static void pgHangUp(PgStore *p) {
+  if (p->bTxn) p->bLostTxn = 1;
+  if (p->pg) PQfinish(p->pg);
+  p->pg = 0;
+  p->bTxn = 0;
+  p->nSave = 0;
+  p->nWrite = 0;
+}
+
+/*
+** Has sqlite3_interrupt() been called on p->db during the statement that
+** is running?  sqlite3_is_interrupted() says so from SQLite 3.41 on (the
+** slot does not exist in older libraries, hence the version check).  Older
+** libraries tell it only by refusing to prepare a statement while an
+** interrupted one runs: try one, when a statement of p->db is running (with
+** none running, SQLite would clear the flag instead).
+*/
+static int pgInterrupted(PgStore *p) {
+  sqlite3_stmt *pStmt;
+#if SQLITE_VERSION_NUMBER >= 3041000
+  if (sqlite3_libversion_number() >= 3041000) {
+    return sqlite3_is_interrupted(p->db);
+  }
+#endif
+  for (pStmt = sqlite3_next_stmt(p->db, 0); pStmt;
+       pStmt = sqlite3_next_stmt(p->db, pStmt)) {
+    if (sqlite3_stmt_busy(pStmt)) break;
+  }
+  if (pStmt) {
+    int rc = sqlite3_prepare_v2(p->db, "SELECT 1", -1, &pStmt, 0);
+    sqlite3_finalize(pStmt);
+    return rc == SQLITE_INTERRUPT;
+  }
+  return 0;
+}
+
+/* How often a wait on the server looks for sqlite3_interrupt(), in ms. */
+#define PG_SLICE_MS 100
+
+/*
+** Wait until the connection's socket is ready for events (POLLIN, POLLOUT)
+** or iEnd (sv_mono_ms()) is reached, in slices of PG_SLICE_MS so that
+** sqlite3_interrupt() is noticed.  Returns SQLITE_OK when ready,
+** SQLITE_DONE at iEnd, SQLITE_INTERRUPT when interrupted, SQLITE_IOERR
+** without a socket.  A socket that is ready at once costs no interrupt
+** check (which may prepare a statement, see pgInterrupted).
+*/
+static int pgPoll(PgStore *p, short events, sqlite3_int64 iEnd) {
+  for (;;) {
+    struct pollfd fd;
+    sqlite3_int64 iLeft = iEnd - sv_mono_ms();
+    int n;
+    if (iLeft <= 0) return SQLITE_DONE;
+    fd.fd = PQsocket(p->pg);
+    fd.events = events;
+    fd.revents = 0;
+    if (fd.fd < 0) return SQLITE_IOERR;
+    n = poll(&fd, 1, (int)(iLeft < PG_SLICE_MS ? iLeft : PG_SLICE_MS));
+    if (n > 0) return SQLITE_OK;
+    /* A slice went by, or a signal (the shell's Ctrl-C) cut it short. */
+    if (pgInterrupted(p)) return SQLITE_INTERRUPT;
+  }
+}
+
+/*
+** The connection broke (libpq's message says how): fail the statement with
+** SQLITE_IOERR and drop the connection.
+*/
+static int pgLost(PgStore *p) {
+  char *z = pgScrub(p, p->pg ? PQerrorMessage(p->pg) : "no connection", 1);
+  if (z) pgError(p, "postgresql: connection lost (%s): %s", p->zSafe, z);
+  sqlite3_free(z);
+  pgHangUp(p);
+  return z ? SQLITE_IOERR : SQLITE_NOMEM;
+}
+
+/*
+** One round trip: send zSql (with the nParam text parameters az through
+** the extended protocol when bParams, else as a simple query, which may
+** hold several statements) and collect its result, waiting at most the
+** command timeout and giving up when sqlite3_interrupt() is called.
+**
+** SQLITE_OK: *ppRes (the caller's, PQclear it) holds the result -- the
+** first failed one if a statement failed, else the last -- or NULL.  On a
+** timeout (SQLITE_IOERR), an interrupt (SQLITE_INTERRUPT) or a broken
+** connection (SQLITE_IOERR) the connection is dropped, since a reply may
+** still be on its way, and the next statement reconnects.
+**
+** libpq's blocking calls (PQexec) would wait forever on a silent server
+** (a half-open connection): keepalives do not end a wait for a reply.
+*/
+static int pgRoundTrip(PgStore *p, const char *zSql, int bParams, int nParam,
+                       const char *const *az, PGresult **ppRes) {
+  sqlite3_int64 iEnd = sv_mono_ms() + p->iCmdMs;
+  PGresult *pLast = 0, *pFail = 0, *r;
+  int rc = SQLITE_OK, bSent;
+  *ppRes = 0;
+  if (!p->pg) return pgLost(p);
+  bSent = bParams ? PQsendQueryParams(p->pg, zSql, nParam, 0, az, 0, 0, 0)
+                  : PQsendQuery(p->pg, zSql);
+  if (!bSent) return pgLost(p);
+  /* Non-blocking: the query may not all be sent yet. */
+  for (;;) {
+    int f = PQflush(p->pg);
+    if (f == 0) break;
+    if (f < 0) return pgLost(p);
+    rc = pgPoll(p, POLLIN | POLLOUT, iEnd);
+    if (rc != SQLITE_OK) goto give_up;
+    if (!PQconsumeInput(p->pg)) return pgLost(p);
+  }
+  for (;;) {
+    if (PQisBusy(p->pg)) {
+      rc = pgPoll(p, POLLIN, iEnd);
+      if (rc != SQLITE_OK) goto give_up;
+      if (!PQconsumeInput(p->pg)) {
+        PQclear(pLast);
+        PQclear(pFail);
+        return pgLost(p);
+      }
+      continue;
+    }
+    r = PQgetResult(p->pg);
+    if (!r) break;
+    switch (PQresultStatus(r)) {
+    case PGRES_COMMAND_OK:
+    case PGRES_TUPLES_OK:
+    case PGRES_EMPTY_QUERY:
+      PQclear(pLast);
+      pLast = r;
+      break;
+    default:
+      if (pFail) {
+        PQclear(r);
+      } else {
+        pFail = r;
+      }
+      break;
+    }
+  }
+  if (pFail) {
+    PQclear(pLast);
+    *ppRes = pFail;
+  } else {
+    *ppRes = pLast;
+  }
+  return SQLITE_OK;
+
+give_up:
+  PQclear(pLast);
+  PQclear(pFail);
+  if (rc == SQLITE_DONE) {
+    pgError(p, "postgresql: no reply from %s within %lld ms (command timeout)",
+            p->zSafe, p->iCmdMs);
+    rc = SQLITE_IOERR;
+  } else if (rc == SQLITE_INTERRUPT) {
+    pgError(p, "postgresql: interrupted while waiting for %s", p->zSafe);
+  } else {
+    return pgLost(p);
+  }
+  pgHangUp(p);
+  return rc;
 }
 
 /*
@@ -284,18 +660,19 @@ static int pgResultError(PgStore *p, PGresult *res) {
   const char *zState = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : 0;
   const char *zMsg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : 0;
   if (!p->pg || PQstatus(p->pg) != CONNECTION_OK) {
-    char *z = firstLine(zMsg ? zMsg : PQerrorMessage(p->pg));
-    pgError(p, "postgresql: connection lost (%s): %s", p->zSafe, z);
+    char *z = pgScrub(p, zMsg ? zMsg : PQerrorMessage(p->pg), 1);
+    if (z) pgError(p, "postgresql: connection lost (%s): %s", p->zSafe, z);
     sqlite3_free(z);
-    if (p->pg) PQfinish(p->pg);
-    p->pg = 0;
-    p->bTxn = 0;
-    p->nSave = 0;
-    p->nWrite = 0;
-    return SQLITE_IOERR;
+    pgHangUp(p);
+    return z ? SQLITE_IOERR : SQLITE_NOMEM;
   }
   if (zState && strcmp(zState, "23505") == 0) return SQLITE_CONSTRAINT;
-  pgError(p, "postgresql: %s", zMsg ? zMsg : "error");
+  {
+    char *z = pgScrub(p, zMsg ? zMsg : "error", 0);
+    if (!z) return SQLITE_NOMEM;
+    pgError(p, "postgresql: %s", z);
+    sqlite3_free(z);
+  }
   if (zState && (strcmp(zState, "40001") == 0 || strcmp(zState, "40P01") == 0 ||
                  strcmp(zState, "55P03") == 0)) {
     return SQLITE_BUSY;
@@ -305,10 +682,10 @@ static int pgResultError(PgStore *p, PGresult *res) {
 
 /* Run a statement without parameters (DDL, transaction control). */
 static int pgRaw(PgStore *p, const char *zSql) {
-  PGresult *res = PQexec(p->pg, zSql);
-  int rc = SQLITE_OK;
+  PGresult *res = 0;
+  int rc = pgRoundTrip(p, zSql, 0, 0, 0, &res);
   ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+  if (rc == SQLITE_OK && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
     rc = pgResultError(p, res);
   }
   PQclear(res);
@@ -333,9 +710,12 @@ static int pgExec(PgStore *p, const char *zSql, PgParams *a, PGresult **ppRes) {
   rc = pgEnsure(p, 0);
   if (rc != SQLITE_OK) return rc;
   for (iTry = 0;; iTry++) {
-    PGresult *res = PQexecParams(p->pg, zSql, a ? a->n : 0, 0,
-                                 a ? (const char *const *)a->az : 0, 0, 0, 0);
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    PGresult *res = 0;
+    ExecStatusType st;
+    rc = pgRoundTrip(p, zSql, 1, a ? a->n : 0,
+                     a ? (const char *const *)a->az : 0, &res);
+    if (rc != SQLITE_OK) return rc;
+    st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
       if (ppRes) {
         *ppRes = res;
@@ -353,6 +733,42 @@ static int pgExec(PgStore *p, const char *zSql, PgParams *a, PGresult **ppRes) {
 
 /* ------------------------------------------------------------ the store */
 
+static void pgClose(statevtab_store *pStore);
+
+/*
+** libpq takes the user name and password of a URI up to its first '@'
+** before the path.  A raw '@' in a password makes the rest of it part of
+** the host name, which libpq then looks up and quotes in its error: refuse
+** a URI with more than one '@' there before connecting (SQLITE_ERROR; the
+** message shows neither the user name nor the password, nor the path and
+** parameters).
+*/
+static int checkUri(PgStore *p, const char *zUrl) {
+  const char *z = strstr(zUrl, "://"), *zLast = 0;
+  size_t i, n;
+  int nAt = 0;
+  if (!z || (sqlite3_strnicmp(zUrl, "postgresql://", 13) != 0 &&
+             sqlite3_strnicmp(zUrl, "postgres://", 11) != 0)) {
+    return SQLITE_OK; /* a key=value string */
+  }
+  z += 3;
+  n = strcspn(z, "/");
+  for (i = 0; i < n; i++) {
+    if (z[i] == '@') {
+      nAt++;
+      zLast = z + i;
+    }
+  }
+  if (nAt <= 1) return SQLITE_OK;
+  /* Shown: the scheme and the host part, which hold no password. */
+  pgError(p,
+          "postgresql: malformed URL %.*s***%.*s: more than one '@' before "
+          "the host (percent-encode an '@' in the user name or password as "
+          "%%40)",
+          (int)(z - zUrl), zUrl, (int)strcspn(zLast, "/?#"), zLast);
+  return SQLITE_ERROR;
+}
+
 static int pgOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
                   char **pzErr) {
   PgStore *p = sqlite3_malloc64(sizeof(*p));
@@ -362,20 +778,21 @@ static int pgOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
   p->base.pMethods = &sv_pg_store;
   p->base.fCaps = STATEVTAB_CAP_ORDER;
   p->db = pOpen->db;
+  p->iCmdMs = PG_CMD_MS;
   p->zUrl = sqlite3_mprintf("%s", pOpen->zUrl);
-  p->zSafe = sqlite3_mprintf("%s", pOpen->zSafeUrl);
-  if (!p->zUrl || !p->zSafe) {
-    rc = SQLITE_NOMEM;
-  } else {
-    rc = pgEnsure(p, 1);
+  rc = p->zUrl ? checkUri(p, p->zUrl) : SQLITE_NOMEM;
+  if (rc == SQLITE_OK) rc = secretsFromUrl(p, p->zUrl);
+  /* The redacted URL too, in case the redaction missed a form libpq
+  ** accepts. */
+  if (rc == SQLITE_OK) {
+    p->zSafe = pgScrub(p, pOpen->zSafeUrl, 0);
+    if (!p->zSafe) rc = SQLITE_NOMEM;
   }
+  if (rc == SQLITE_OK) rc = pgEnsure(p, 1);
   if (rc != SQLITE_OK) {
     *pzErr = p->base.zErrMsg;
     p->base.zErrMsg = 0;
-    if (p->pg) PQfinish(p->pg);
-    sqlite3_free(p->zUrl);
-    sqlite3_free(p->zSafe);
-    sqlite3_free(p);
+    pgClose(&p->base);
     return rc;
   }
   *ppStore = &p->base;
@@ -385,12 +802,14 @@ static int pgOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
 static void pgClose(statevtab_store *pStore) {
   PgStore *p = (PgStore *)pStore;
   PgSchema *s;
+  int i;
   if (p->pg) PQfinish(p->pg);
   while ((s = p->pSchemas) != 0) {
     p->pSchemas = s->pNext;
     sqlite3_free(s->zName);
     sqlite3_free(s);
   }
+  for (i = 0; i < p->nSecret; i++) sqlite3_free(p->azSecret[i]);
   sqlite3_free(p->zListen);
   sqlite3_free(p->zUrl);
   sqlite3_free(p->zSafe);
@@ -460,6 +879,7 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
   PgParams a;
   sqlite3_str *s;
   char *zDdl;
+  char zTag[16];
   const char *z;
   int rc, i;
   for (sch = p->pSchemas; sch; sch = sch->pNext) {
@@ -485,16 +905,34 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
   sqlite3_str_appendf(s, "CREATE TABLE IF NOT EXISTS %s.queues (queue text "
                          "COLLATE \"C\" PRIMARY KEY, paused_at bigint);\n",
                       zQ);
-  /* The server functions, with @S@ standing for the schema. */
+  /* The server functions, with @S@ standing for the schema and $sv$ for
+  ** the dollar quote of their bodies.  The quoted schema name lands inside
+  ** those bodies, where a "$sv$" of its own would end the body early: use
+  ** a tag that does not occur in it.  (Nothing else in the script can hold
+  ** the tag: it is ours.) */
+  for (i = 0; i < 1000; i++) {
+    sqlite3_snprintf(sizeof(zTag), zTag, i ? "$sv%d$" : "$sv$", i);
+    if (!strstr(zQ, zTag)) break;
+  }
   for (z = zPgScript; *z;) {
     const char *zAt = strstr(z, "@S@");
-    if (!zAt) {
+    const char *zDollar = strstr(z, "$sv$");
+    if (zDollar && (!zAt || zDollar < zAt)) {
+      sqlite3_str_append(s, z, (int)(zDollar - z));
+      sqlite3_str_appendall(s, zTag);
+      z = zDollar + 4;
+    } else if (zAt) {
+      sqlite3_str_append(s, z, (int)(zAt - z));
+      sqlite3_str_appendall(s, zQ);
+      z = zAt + 3;
+    } else {
       sqlite3_str_appendall(s, z);
       break;
     }
-    sqlite3_str_append(s, z, (int)(zAt - z));
-    sqlite3_str_appendall(s, zQ);
-    z = zAt + 3;
+  }
+  if (sqlite3_str_errcode(s) != SQLITE_OK) {
+    sqlite3_free(sqlite3_str_finish(s));
+    return SQLITE_NOMEM;
   }
   zDdl = sqlite3_str_finish(s);
   if (!zDdl) return SQLITE_NOMEM;
@@ -534,6 +972,17 @@ remember:
   return SQLITE_OK;
 }
 
+/* A whole number of 1 to PG_CMD_MS_MAX milliseconds, else -1. */
+static sqlite3_int64 parseMs(const char *z) {
+  sqlite3_int64 v = 0;
+  int i;
+  for (i = 0; z[i]; i++) {
+    if (z[i] < '0' || z[i] > '9' || i >= 13) return -1;
+    v = v * 10 + (z[i] - '0');
+  }
+  return i > 0 && v <= PG_CMD_MS_MAX ? v : -1;
+}
+
 static int pgAttach(statevtab_store *pStore, const statevtab_entity *e,
                     const char *zDb, const char *zName, int nOpt,
                     const char *const *azOpt, int bCreate,
@@ -551,6 +1000,17 @@ static int pgAttach(statevtab_store *pStore, const statevtab_entity *e,
     const char *zKey = azOpt[2 * i];
     if (strcmp(zKey, "schema") == 0) {
       zSchema = azOpt[2 * i + 1];
+    } else if (strcmp(zKey, "command_timeout") == 0) {
+      sqlite3_int64 v = parseMs(azOpt[2 * i + 1]);
+      if (v <= 0) {
+        pgError(p,
+                "command_timeout must be a positive integer (milliseconds, "
+                "at most %lld), got '%s'",
+                PG_CMD_MS_MAX, azOpt[2 * i + 1]);
+        return SQLITE_ERROR;
+      }
+      /* One connection serves every table of the URL: the smallest wins. */
+      if (v < p->iCmdMs) p->iCmdMs = v;
     } else if (strcmp(zKey, "prefix") != 0) {
       pgError(p, "unknown option '%s'", zKey);
       return SQLITE_ERROR;
@@ -564,7 +1024,8 @@ static int pgAttach(statevtab_store *pStore, const statevtab_entity *e,
   if (rc != SQLITE_OK) return rc;
   zQ = PQescapeIdentifier(p->pg, zSchema, strlen(zSchema));
   if (!zQ) {
-    char *z = firstLine(PQerrorMessage(p->pg));
+    char *z = pgScrub(p, PQerrorMessage(p->pg), 1);
+    if (!z) return SQLITE_NOMEM;
     pgError(p, "invalid schema name: %s", z);
     sqlite3_free(z);
     return SQLITE_ERROR;
@@ -1011,6 +1472,14 @@ static int pgBegin(statevtab_table *pTab) {
 static int pgSync(statevtab_table *pTab) {
   PgStore *p = ((PgTable *)pTab)->p;
   int rc;
+  if (p->bLostTxn) {
+    p->bLostTxn = 0;
+    pgError(p,
+            "postgresql: the transaction was lost with the connection to %s; "
+            "nothing of it was committed",
+            p->zSafe);
+    return SQLITE_IOERR;
+  }
   if (!p->bTxn) return SQLITE_OK;
   p->bTxn = 0;
   p->nSave = 0;
@@ -1024,6 +1493,7 @@ static int pgCommit(statevtab_table *pTab) {
 
 static int pgRollback(statevtab_table *pTab) {
   PgStore *p = ((PgTable *)pTab)->p;
+  p->bLostTxn = 0;
   if (!p->bTxn) return SQLITE_OK;
   p->bTxn = 0;
   p->nSave = 0;
@@ -1547,17 +2017,12 @@ static int pgWait(statevtab_table *pTab, const statevtab_value *pQueue,
     if (now >= iEnd || p->bTxn) return SQLITE_OK; /* no waiting in a txn */
     iWait = iEnd - now;
     if (iNext >= 0 && iNext + 1 < iWait) iWait = iNext + 1;
-    {
-      struct pollfd fd;
-      fd.fd = PQsocket(p->pg);
-      fd.events = POLLIN;
-      fd.revents = 0;
-      if (fd.fd < 0) return SQLITE_IOERR;
-      poll(&fd, 1, (int)(iWait > 60000 ? 60000 : iWait));
+    rc = pgPoll(p, POLLIN, now + iWait);
+    if (rc == SQLITE_INTERRUPT) {
+      pgError(p, "postgresql: interrupted while waiting for %s", p->zSafe);
+      return rc;
     }
-    if (!PQconsumeInput(p->pg)) {
-      return pgResultError(p, 0);
-    }
+    if (rc == SQLITE_IOERR || !PQconsumeInput(p->pg)) return pgLost(p);
   }
 }
 

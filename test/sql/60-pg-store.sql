@@ -91,3 +91,45 @@ SELECT count(*) > 0 FROM tasks;
 -- 60.10 the connection names itself: application_name defaults to statevtab
 -- (passed as libpq's fallback_application_name: a URL's own value wins)
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'statevtab'"
+
+-- 60.11 schema names that hold the dollar quote of the server functions'
+-- bodies ($sv$), $$, quotes, backslashes or comments are quoted, never
+-- executed: each schema gets its tables and functions, and claims work
+.system psql "$STATEVTAB_PG_URL" -XAtq -c "SET client_min_messages = warning" -c "DROP SCHEMA IF EXISTS \"x\$sv\$y\", \"\$sv\$\$sv1\$\", \"it's \"\"q\"\" \\ \$\$ --\" CASCADE"
+CREATE VIRTUAL TABLE h1 USING state_tasks(store='env:STATEVTAB_PG_URL', schema='x$sv$y');
+CREATE VIRTUAL TABLE h2 USING state_tasks(store='env:STATEVTAB_PG_URL', schema='$sv$$sv1$');
+CREATE VIRTUAL TABLE h3 USING state_tasks(store='env:STATEVTAB_PG_URL', schema='it''s "q" \ $$ --');
+INSERT INTO h1(id, queue, name) VALUES ('a', 'q', 'one');
+INSERT INTO h2(id, queue, name) VALUES ('b', 'q', 'two');
+INSERT INTO h3(id, queue, name) VALUES ('c', 'q', 'three');
+SELECT id, name, lease_token FROM state_claim('h1', 'q', 'w');
+SELECT id, name, lease_token FROM state_claim('h2', 'q', 'w');
+SELECT id, name, lease_token FROM state_claim('h3', 'q', 'w');
+SELECT state_complete('h1', 'a', 1), state_complete('h2', 'b', 1), state_complete('h3', 'c', 1);
+SELECT id, state FROM h1 UNION ALL SELECT id, state FROM h2 UNION ALL SELECT id, state FROM h3;
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT n.nspname, count(*) FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_proc p ON p.pronamespace = n.oid WHERE n.nspname IN ('x\$sv\$y', '\$sv\$\$sv1\$', 'it''s \"q\" \\ \$\$ --') GROUP BY 1 ORDER BY 1"
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT id, state FROM \"x\$sv\$y\".tasks UNION ALL SELECT id, state FROM \"\$sv\$\$sv1\$\".tasks UNION ALL SELECT id, state FROM \"it's \"\"q\"\" \\ \$\$ --\".tasks ORDER BY 1"
+.system psql "$STATEVTAB_PG_URL" -XAtq -c "SET client_min_messages = warning" -c "DROP SCHEMA \"x\$sv\$y\", \"\$sv\$\$sv1\$\", \"it's \"\"q\"\" \\ \$\$ --\" CASCADE"
+-- a name the server refuses gives its message
+CREATE VIRTUAL TABLE h4 USING state_tasks(store='env:STATEVTAB_PG_URL', schema='pg_statevtab');
+
+-- 60.12 no error shows a password, whatever libpq makes of the string
+-- (CANARY marks password text: no line of this output holds it).  A raw
+-- '@' in a URL's password is refused before connecting
+CREATE VIRTUAL TABLE p1 USING state_kv(store='postgresql://app:p@ss-CANARY-s3cr3t@127.0.0.1:1/db');
+CREATE VIRTUAL TABLE p2 USING state_kv(store='postgres://app:a@b@CANARY@127.0.0.1:1/db?sslmode=disable');
+-- an unreachable server, the password in the URL or as password=
+CREATE VIRTUAL TABLE p3 USING state_kv(store='postgresql://app:CANARY-pw@127.0.0.1:1/db');
+CREATE VIRTUAL TABLE p4 USING state_kv(store='host=127.0.0.1 port=1 user=app password=CANARY-kv dbname=db');
+CREATE VIRTUAL TABLE p5 USING state_kv(store='host=127.0.0.1 port=1 user=app password=''CANARY \'' q'' dbname=db');
+-- strings libpq cannot parse, whose errors quote the malformed part
+CREATE VIRTUAL TABLE p6 USING state_kv(store='postgresql://app:CANARY%zz@127.0.0.1:1/db');
+CREATE VIRTUAL TABLE p7 USING state_kv(store='postgresql://127.0.0.1:1/db?password=CANARY=x');
+CREATE VIRTUAL TABLE p8 USING state_kv(store='postgresql://app:CANARY@[::1]x/db');
+-- forms whose password the shared URL redaction does not find: a key
+-- named like "password..." before the password, a '?' in the password
+CREATE VIRTUAL TABLE p9 USING state_kv(store='host=127.0.0.1 port=1 user=passwordy password=CANARY-kv2');
+CREATE VIRTUAL TABLE p10 USING state_kv(store='postgresql://app:p?w-CANARY@127.0.0.1:1/db');
+-- the same strings through env: and the sqlite3 shell: errors, and errors
+-- with the canary
+.system for u in 'postgresql://app:p@ss-CANARY-s3cr3t@127.0.0.1:1/db' 'postgresql://app:CANARY-pw@127.0.0.1:1/db' 'host=127.0.0.1 port=1 user=app password=CANARY-kv dbname=db' 'postgresql://app:CANARY%zz@127.0.0.1:1/db' 'postgresql://127.0.0.1:1/db?password=CANARY=x' 'postgresql://app:CANARY@[::1]x/db' 'host=127.0.0.1 port=1 user=passwordy password=CANARY-kv2' 'postgresql://app:p?w-CANARY@127.0.0.1:1/db'; do STATEVTAB_PW_URL="$u" sqlite3 :memory: -cmd ".load $STATEVTAB_EXT" "CREATE VIRTUAL TABLE t USING state_kv(store='env:STATEVTAB_PW_URL')"; done 2>&1 | awk '/postgresql:/ { e++ } /CANARY/ { c++ } END { print e + 0, "errors,", c + 0, "with the canary" }'
