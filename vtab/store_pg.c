@@ -60,7 +60,7 @@ static const char zPgScript[] =
 /* command_timeout: the default (as on Redis) and the largest accepted,
 ** in ms. */
 #define PG_CMD_MS 10000
-#define PG_CMD_MS_MAX 1000000000000LL
+#define PG_CMD_MS_MAX SV_MS_MAX
 
 typedef struct PgSchema PgSchema;
 struct PgSchema {

@@ -222,9 +222,12 @@ static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
   int i, rc;
   *ppTab = 0;
   for (i = 0; i < nOpt; i++) {
-    /* prefix= and schema= name a remote namespace; accepted here so that
-    ** one CREATE statement can move between stores by its store= alone. */
-    if (strcmp(azOpt[2 * i], "prefix") && strcmp(azOpt[2 * i], "schema")) {
+    /* prefix= and schema= name a remote namespace, connect_timeout= and
+    ** command_timeout= bound a remote round trip; accepted here so that one
+    ** CREATE statement can move between stores by its store= alone. */
+    const char *zKey = azOpt[2 * i];
+    if (strcmp(zKey, "prefix") && strcmp(zKey, "schema") &&
+        strcmp(zKey, "connect_timeout") && strcmp(zKey, "command_timeout")) {
       localError(p, "unknown option '%s'", azOpt[2 * i]);
       return SQLITE_ERROR;
     }

@@ -251,9 +251,11 @@ char *sv_redact_url(const char *zUrl) {
   const char *z = zUrl;
   if (zSep) {
     const char *zAuth = zSep + 3;
-    const char *zEnd = zAuth + strcspn(zAuth, "/?#");
+    /* Up to the first '/' only, as libpq reads it: a password may hold a
+    ** raw '?' or '#'; and the last '@', as it may hold a raw '@' too.  (A
+    ** query value with an '@' and no path before it is over-redacted.) */
+    const char *zEnd = zAuth + strcspn(zAuth, "/");
     const char *zAt = 0, *q;
-    /* The last '@': a password may hold a raw '@' of its own. */
     for (q = zAuth; q < zEnd; q++) {
       if (*q == '@') zAt = q;
     }

@@ -54,10 +54,13 @@ SELECT name FROM sqlite_schema WHERE name GLOB 'n[0-9]_data' ORDER BY name;
 INSERT INTO n1(name) VALUES ('one'); INSERT INTO n2(name) VALUES ('two');
 SELECT name FROM n1; SELECT name FROM n2;
 
--- 50.7 prefix= and schema= (a remote store's namespace) are accepted and
+-- 50.7 prefix= and schema= (a remote store's namespace), command_timeout=
+-- and connect_timeout= (a remote round trip's bound) are accepted and
 -- ignored, so one CREATE moves between stores by its store= alone
 CREATE VIRTUAL TABLE n8 USING state_counters(store='sqlite:', prefix='app:', schema=app);
 SELECT count(*) FROM n8;
+CREATE VIRTUAL TABLE n9 USING state_counters(store='sqlite:', command_timeout=2000, connect_timeout=500);
+SELECT count(*) FROM n9;
 
 -- 50.8 each table has its own rows, whatever its options say
 INSERT INTO n3(name) VALUES ('three');

@@ -79,6 +79,8 @@ create redis-query "redis://127.0.0.1:1/0?password=$C" 'bad URL parameter'
 create redis-query-late "redis://127.0.0.1:1/0?db=1&db=2&x=$C" 'given twice'
 create redis-query-unix "unix:/nonexistent.sock?command_timeout=5&password=$C" 'bad URL parameter'
 create redis-bad-port "redis://u:$C@127.0.0.1:99999/0" 'malformed URL'
+create redis-raw-q "redis://u:p?x-$C@127.0.0.1:1/0" 'malformed URL'
+create redis-raw-at "redis://u:p@x-$C@127.0.0.1:1/0" 'cannot connect'
 create redis-tls "rediss://u:$C@127.0.0.1:$rp/0" 'TLS'
 create redis-auth "redis://u:$C@127.0.0.1:$rp/0" 'redis'
 
@@ -90,6 +92,8 @@ create pg-raw-at "postgresql://app:p@ss-$C@127.0.0.1:$pp/statevtab_test" 'postgr
 create pg-query "postgresql://127.0.0.1:1/db?password=$C" 'cannot connect'
 create pg-conninfo "host=127.0.0.1 port=1 dbname=x password=$C" 'cannot connect'
 create pg-conninfo-quoted "host=127.0.0.1 port=1 dbname=x password='a b $C'" 'cannot connect'
+create pg-raw-q "postgresql://u:p?x-$C@127.0.0.1:1/db" 'cannot connect'
+create pg-conninfo-key "host=127.0.0.1 port=1 user=passwordy password=$C" 'cannot connect'
 create pg-bad-option "postgresql://u:$C@127.0.0.1:1/db?nosuchoption=1" 'postgresql'
 
 # Tables that work (the private PostgreSQL trusts any password): the debug
