@@ -373,8 +373,7 @@ static int checkTriggers(LocalTable *t, sqlite3 *db, const char *zSchema,
       "FROM temp.sqlite_schema WHERE type = 'trigger' "
       "AND tbl_name COLLATE NOCASE IN (?1, ?2, ?3)",
       zSchema);
-  if (!zSql || !azName[0] || (bTasks && !azName[1]) ||
-      (pDead && !azName[2])) {
+  if (!zSql || !azName[0] || (bTasks && !azName[1]) || (pDead && !azName[2])) {
     rc = SQLITE_NOMEM;
     goto out;
   }
