@@ -15,6 +15,12 @@
 ** (SQLITE_PREPARE_PERSISTENT) and kept: the writes per conflict mode, and the
 ** scans per plan shape (statevtab_scan.zPlan), so a plan used again is only
 ** re-bound.  Conflict modes map onto SQLite's own INSERT OR IGNORE/REPLACE.
+**
+** Triggers: the store creates none, and it refuses to write shadow tables
+** that carry one (localGuard).  A trigger would run inside the store's own
+** statements -- inside a claim, say -- and a database file is data, not
+** authority: it may come from someone else, and its triggers run whatever
+** DEFENSIVE and trusted_schema say.
 */
 #include "store_sqlite.h"
 
@@ -338,6 +344,136 @@ int prepareKept(LocalTable *t, char *zSql, sqlite3_stmt **ppStmt) {
   return rc == SQLITE_OK ? rc : localDbError(t->pStore, t->pStore->db, rc);
 }
 
+/*
+** Fail with SQLITE_ERROR, naming the trigger and the table, when schema
+** zSchema of db, or db's temp schema, holds a trigger on a shadow table of
+** t (T_data, T_queues) or on pDead's T_data (when pDead is not NULL).
+**
+** Names are compared as SQLite resolves them: sqlite_schema.tbl_name keeps
+** the name as the CREATE TRIGGER wrote it, dequoted and without a schema
+** ("main".TASKS_DATA is stored as TASKS_DATA), and SQLite matches table
+** names case-insensitively in ASCII, as COLLATE NOCASE does.  A TEMP trigger
+** records no schema for its table, so one on a table of the same name in
+** another attached database is refused too.
+*/
+static int checkTriggers(LocalTable *t, sqlite3 *db, const char *zSchema,
+                         LocalTable *pDead) {
+  sqlite3_stmt *pStmt = 0;
+  char *zSql, *azName[3] = {0, 0, 0};
+  int bTasks = strcmp(t->base.pEntity->zKind, "tasks") == 0;
+  int rc, i;
+  azName[0] = sqlite3_mprintf("%s_data", t->zName);
+  if (bTasks) azName[1] = sqlite3_mprintf("%s_queues", t->zName);
+  if (pDead) azName[2] = sqlite3_mprintf("%s_data", pDead->zName);
+  zSql = sqlite3_mprintf(
+      "SELECT name, CASE WHEN tbl_name = ?1 COLLATE NOCASE THEN ?1 "
+      "WHEN tbl_name = ?2 COLLATE NOCASE THEN ?2 ELSE ?3 END "
+      "FROM \"%w\".sqlite_schema WHERE type = 'trigger' "
+      "AND tbl_name COLLATE NOCASE IN (?1, ?2, ?3) "
+      "UNION ALL "
+      "SELECT name, CASE WHEN tbl_name = ?1 COLLATE NOCASE THEN ?1 "
+      "WHEN tbl_name = ?2 COLLATE NOCASE THEN ?2 ELSE ?3 END "
+      "FROM temp.sqlite_schema WHERE type = 'trigger' "
+      "AND tbl_name COLLATE NOCASE IN (?1, ?2, ?3)",
+      zSchema);
+  if (!zSql || !azName[0] || (bTasks && !azName[1]) || (pDead && !azName[2])) {
+    rc = SQLITE_NOMEM;
+    goto out;
+  }
+  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  if (rc != SQLITE_OK) {
+    rc = localDbError(t->pStore, db, rc);
+    goto out;
+  }
+  for (i = 0; i < 3; i++) {
+    sqlite3_bind_text(pStmt, i + 1, azName[i], -1, SQLITE_STATIC);
+  }
+  if (sqlite3_step(pStmt) == SQLITE_ROW) {
+    const char *zTable = (const char *)sqlite3_column_text(pStmt, 1);
+    const char *zTrigger = (const char *)sqlite3_column_text(pStmt, 0);
+    if (!zTable || !zTrigger) {
+      rc = SQLITE_NOMEM;
+      goto out;
+    }
+    localError(t->pStore,
+               "shadow table %s has a trigger statevtab did not create: %s",
+               zTable, zTrigger);
+    rc = SQLITE_ERROR;
+  }
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_reset(pStmt);
+    if (rc != SQLITE_OK) rc = localDbError(t->pStore, db, rc);
+  }
+out:
+  sqlite3_finalize(pStmt);
+  sqlite3_free(zSql);
+  for (i = 0; i < 3; i++) sqlite3_free(azName[i]);
+  return rc;
+}
+
+/*
+** Make sure that no trigger can run inside the store's statements on the
+** shadow tables of t (and of pDead, the dead letters table a claim or a
+** failure may write; NULL when none), which live in schema zSchema of
+** connection db (iConn: 0 the caller's connection, 1 the private one).
+** Called before the store writes, inside the transaction that will write.
+** Returns SQLITE_OK, SQLITE_ERROR (message set: such a trigger exists),
+** SQLITE_NOMEM, or the error of reading the schema.
+**
+** Cost: one step of a kept "PRAGMA schema_version"; sqlite_schema is read
+** only when the answer changed since the last check.  Why this catches
+** every trigger: a trigger created by any connection, in this process or
+** another, changes the schema cookie of the schema that holds it -- for
+** a non-TEMP trigger, the schema of its table, which is zSchema.  A TEMP
+** trigger changes temp's cookie, not zSchema's; but a change to the temp
+** schema expires every statement of the connection (SQLite's ticket
+** #1644), so the kept PRAGMA is re-prepared on its next step and
+** SQLITE_STMTSTATUS_REPREPARE counts it.  Both are read in the
+** transaction that writes, so the schema cannot change between the check
+** and the writes.
+*/
+int localGuard(LocalTable *t, int iConn, sqlite3 *db, const char *zSchema,
+               LocalTable *pDead) {
+  sqlite3_stmt *p = t->apGuard[iConn];
+  int rc, iCookie = 0, nPrep;
+  if (!p) {
+    char *zSql = sqlite3_mprintf("PRAGMA \"%w\".schema_version", zSchema);
+    if (!zSql) return SQLITE_NOMEM;
+    rc = sqlite3_prepare_v3(db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
+                            &t->apGuard[iConn], 0);
+    sqlite3_free(zSql);
+    if (rc != SQLITE_OK) {
+      t->apGuard[iConn] = 0;
+      return localDbError(t->pStore, db, rc);
+    }
+    p = t->apGuard[iConn];
+    t->abGuarded[iConn] = 0;
+  }
+  if (sqlite3_step(p) == SQLITE_ROW) iCookie = sqlite3_column_int(p, 0);
+  rc = sqlite3_reset(p);
+  if (rc != SQLITE_OK) return localDbError(t->pStore, db, rc);
+  nPrep = sqlite3_stmt_status(p, SQLITE_STMTSTATUS_REPREPARE, 0);
+  if (t->abGuarded[iConn] && iCookie == t->aiGuardCookie[iConn] &&
+      nPrep == t->anGuardPrep[iConn] &&
+      (!pDead || (t->azGuardDead[iConn] &&
+                  strcmp(t->azGuardDead[iConn], pDead->zName) == 0))) {
+    return SQLITE_OK;
+  }
+  t->abGuarded[iConn] = 0;
+  sqlite3_free(t->azGuardDead[iConn]);
+  t->azGuardDead[iConn] = 0;
+  rc = checkTriggers(t, db, zSchema, pDead);
+  if (rc != SQLITE_OK) return rc;
+  if (pDead) {
+    t->azGuardDead[iConn] = sqlite3_mprintf("%s", pDead->zName);
+    if (!t->azGuardDead[iConn]) return SQLITE_NOMEM;
+  }
+  t->abGuarded[iConn] = 1;
+  t->aiGuardCookie[iConn] = iCookie;
+  t->anGuardPrep[iConn] = nPrep;
+  return SQLITE_OK;
+}
+
 int bindValue(sqlite3_stmt *pStmt, int i, const statevtab_value *v,
                      void (*xDel)(void *)) {
   switch (v->eType) {
@@ -429,6 +565,8 @@ static int localInsert(statevtab_table *pTab, const statevtab_value *aRow,
   const statevtab_entity *e = pTab->pEntity;
   sqlite3_stmt *pStmt;
   int rc, iExp = sv_entity_col(e, STATEVTAB_COL_EXPIRES);
+  rc = localGuard(t, 0, t->pStore->db, t->zDb, 0);
+  if (rc != SQLITE_OK) return rc;
   if (iExp >= 0) {
     rc = purgeExpired(t, aRow, iExp);
     if (rc != SQLITE_OK) return rc;
@@ -457,6 +595,8 @@ static int localUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
   const statevtab_entity *e = pTab->pEntity;
   sqlite3_stmt *pStmt;
   int rc, i, iVer = sv_entity_col(e, STATEVTAB_COL_VERSION), iExp = sv_entity_col(e, STATEVTAB_COL_EXPIRES);
+  rc = localGuard(t, 0, t->pStore->db, t->zDb, 0);
+  if (rc != SQLITE_OK) return rc;
   if (iExp >= 0) {
     /* An expired row is invisible: it must not block the new key. */
     rc = purgeExpired(t, aRow, iExp);
@@ -491,7 +631,8 @@ static int localUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
 
 static int localDelete(statevtab_table *pTab, sqlite3_int64 iRowid) {
   LocalTable *t = (LocalTable *)pTab;
-  int rc;
+  int rc = localGuard(t, 0, t->pStore->db, t->zDb, 0);
+  if (rc != SQLITE_OK) return rc;
   if (!t->pDelete) {
     rc = prepareKept(t,
                      sqlite3_mprintf("DELETE FROM \"%w\".\"%w_data\" WHERE "

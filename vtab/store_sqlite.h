@@ -62,6 +62,12 @@ struct LocalTable {
   int bWal;               /* the answer of pJournal ... */
   sqlite3_int64 iWalAt;   /* ... read at this sv_mono_ms() (0: never) */
   char *zOut;             /* text returned by xTake, owned here */
+  /* The trigger guard (localGuard), per connection like aAtomic. */
+  sqlite3_stmt *apGuard[2]; /* PRAGMA <schema>.schema_version */
+  int abGuarded[2];         /* a check passed, at ... */
+  int aiGuardCookie[2];     /* ... this schema cookie and ... */
+  int anGuardPrep[2];       /* ... this re-preparation count of apGuard */
+  char *azGuardDead[2];     /* dead letters table that check covered */
 };
 
 struct LocalCursor {
@@ -77,6 +83,8 @@ int prepareKept(LocalTable *t, char *zSql, sqlite3_stmt **ppStmt);
 int bindValue(sqlite3_stmt *pStmt, int i, const statevtab_value *v,
               void (*xDel)(void *));
 int localReadValue(sqlite3_stmt *pStmt, int i, statevtab_value *pOut);
+int localGuard(LocalTable *t, int iConn, sqlite3 *db, const char *zSchema,
+               LocalTable *pDead);
 void localFinalizeAtomic(LocalTable *t);
 void localClosePrivate(LocalStore *p);
 void localFinalizeCaller(LocalStore *p);

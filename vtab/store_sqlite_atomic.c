@@ -27,7 +27,11 @@
 **     BEGIN IMMEDIATE.
 **
 ** Statements are prepared once per table and connection (aAtomic[iConn]).
-** Times come from sv_now_ms(), read once per primitive.
+** Times come from sv_now_ms(), read once per primitive.  A primitive that
+** writes first makes sure, in its own transaction, that no trigger sits on
+** the shadow tables it may write (txnBegin, localGuard): such a trigger
+** would run inside the primitive -- one that expires a fresh lease would
+** hand a task to two workers.
 **
 ** Claiming (localClaim): per queue, skip it if paused; "reap" claimed tasks
 ** whose lease expired (back to 'pending' with their attempts, or 'dead' with
@@ -178,6 +182,13 @@ static int privateDb(LocalTable *t, LocalPrivate **ppPriv) {
   rc = sqlite3_open_v2(sqlite3_db_filename(p->db, t->zDb), &db,
                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, 0);
   if (rc == SQLITE_OK) {
+    /* The store creates no triggers, and none may run inside its writes
+    ** (localGuard refuses tables that have one): off here as well, so that
+    ** no schema trigger can run on this connection at all.  TEMP triggers
+    ** still could, but only this connection could create them. */
+    rc = sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, (int *)0);
+  }
+  if (rc == SQLITE_OK) {
     sqlite3_busy_timeout(db, SV_BUSY_TIMEOUT_MS);
     if (iSync >= 0) {
       char *zSql = sqlite3_mprintf("PRAGMA synchronous=%d", iSync);
@@ -235,7 +246,7 @@ static int stepKept(LocalStore *p, sqlite3 *db, sqlite3_stmt **pp,
 }
 
 /* Start a primitive's transaction (see the header comment). */
-static int txnBegin(LocalTable *t, LocalTxn *x) {
+static int txnOpen(LocalTable *t, LocalTxn *x) {
   LocalStore *p = t->pStore;
   int rc;
   memset(x, 0, sizeof(*x));
@@ -304,6 +315,19 @@ static int txnEnd(LocalTxn *x, int rc) {
   return rc;
 }
 
+/*
+** Start the transaction of a primitive that writes the shadow tables of t
+** and, when pDead is not NULL, of the dead letters table pDead.  Fails,
+** with nothing left open, when the transaction cannot start or one of
+** those tables carries a trigger (localGuard).
+*/
+static int txnBegin(LocalTable *t, LocalTable *pDead, LocalTxn *x) {
+  int rc = txnOpen(t, x);
+  if (rc != SQLITE_OK) return rc;
+  rc = localGuard(t, x->iConn, x->db, x->zSchema, pDead);
+  return rc == SQLITE_OK ? rc : txnEnd(x, rc);
+}
+
 void localFinalizeAtomic(LocalTable *t) {
   int i, j;
   for (i = 0; i < 2; i++) {
@@ -313,6 +337,13 @@ void localFinalizeAtomic(LocalTable *t) {
     }
     sqlite3_free(t->azDead[i]);
     t->azDead[i] = 0;
+  }
+  for (i = 0; i < 2; i++) {
+    sqlite3_finalize(t->apGuard[i]);
+    sqlite3_free(t->azGuardDead[i]);
+    t->apGuard[i] = 0;
+    t->azGuardDead[i] = 0;
+    t->abGuarded[i] = 0;
   }
   sqlite3_finalize(t->pJournal);
   t->pJournal = 0;
@@ -424,7 +455,7 @@ int localComplete(statevtab_table *pTab, const statevtab_value *pId,
                   sqlite3_int64 iToken, const statevtab_value *pResult,
                   int *pbOk) {
   LocalTxn x;
-  int rc = txnBegin((LocalTable *)pTab, &x);
+  int rc = txnBegin((LocalTable *)pTab, 0, &x);
   if (rc != SQLITE_OK) return rc;
   rc = doComplete(&x, pId, iToken, pResult, pbOk);
   return txnEnd(&x, rc);
@@ -436,7 +467,7 @@ int localRenew(statevtab_table *pTab, const statevtab_value *pId,
   LocalTable *t = (LocalTable *)pTab;
   LocalTxn x;
   sqlite3_stmt *p;
-  int rc = txnBegin(t, &x);
+  int rc = txnBegin(t, 0, &x);
   if (rc != SQLITE_OK) return rc;
   *piExpires = 0;
   p = STMT(&x, SA_RENEW, &rc,
@@ -552,7 +583,7 @@ int localFail(statevtab_table *pTab, statevtab_table *pDead,
   int rc = checkDead(t, pDead), bFound = 0, rs;
   *peOutcome = STATEVTAB_FAIL_STALE;
   if (rc != SQLITE_OK) return rc;
-  rc = txnBegin(t, &x);
+  rc = txnBegin(t, (LocalTable *)pDead, &x);
   if (rc != SQLITE_OK) return rc;
   p = STMT(&x, SA_FAIL_GET, &rc,
            "SELECT rowid, attempts, max_attempts FROM \"%w\".\"%w_data\" "
@@ -856,7 +887,7 @@ int localClaim(statevtab_table *pTab, statevtab_table *pDead,
     rc = SQLITE_NOMEM;
     goto out;
   }
-  rc = txnBegin(t, &x);
+  rc = txnBegin(t, (LocalTable *)pDead, &x);
   if (rc != SQLITE_OK) goto out;
 
   for (i = 0; rc == SQLITE_OK && i < c->nComplete; i++) {
@@ -944,7 +975,7 @@ int localPause(statevtab_table *pTab, const statevtab_value *pQueue,
   LocalTable *t = (LocalTable *)pTab;
   LocalTxn x;
   sqlite3_stmt *p;
-  int rc = txnBegin(t, &x);
+  int rc = txnBegin(t, 0, &x);
   if (rc != SQLITE_OK) return rc;
   p = bPause ? STMT(&x, SA_PAUSE, &rc,
                     "INSERT OR IGNORE INTO \"%w\".\"%w_queues\"(queue, "
@@ -967,7 +998,7 @@ int localPaused(statevtab_table *pTab, const statevtab_value *pQueue,
                 int *pbPaused) {
   LocalTable *t = (LocalTable *)pTab;
   LocalTxn x;
-  int rc = txnBegin(t, &x);
+  int rc = txnOpen(t, &x); /* a read: triggers cannot run */
   if (rc != SQLITE_OK) return rc;
   rc = isPaused(&x, pQueue, pbPaused);
   return txnEnd(&x, rc);
@@ -982,7 +1013,7 @@ int localLease(statevtab_table *pTab, const statevtab_value *pName,
   LocalTxn x;
   sqlite3_stmt *p;
   sqlite3_int64 iRowid = 0, iToken = 0, iDepth = 0, iExpires = 0;
-  int rc = txnBegin(t, &x), bRow = 0, bMine = 0;
+  int rc = txnBegin(t, 0, &x), bRow = 0, bMine = 0;
   if (rc != SQLITE_OK) return rc;
   *piToken = 0;
   p = STMT(&x, SA_LEASE_GET, &rc,
@@ -1056,7 +1087,7 @@ int localRelease(statevtab_table *pTab, const statevtab_value *pName,
   LocalTable *t = (LocalTable *)pTab;
   LocalTxn x;
   sqlite3_stmt *p;
-  int rc = txnBegin(t, &x);
+  int rc = txnBegin(t, 0, &x);
   if (rc != SQLITE_OK) return rc;
   *pbOk = 0;
   /* At depth 0 the lease is freed by expiring it now; the row stays so that
@@ -1084,7 +1115,7 @@ int localIncr(statevtab_table *pTab, const statevtab_value *pScope,
   LocalTable *t = (LocalTable *)pTab;
   LocalTxn x;
   sqlite3_stmt *p;
-  int rc = txnBegin(t, &x);
+  int rc = txnBegin(t, 0, &x);
   if (rc != SQLITE_OK) return rc;
   memset(pOut, 0, sizeof(*pOut));
   p = STMT(&x, SA_INCR, &rc,
@@ -1119,7 +1150,7 @@ int localTake(statevtab_table *pTab, const statevtab_value *pExecId,
   LocalTxn x;
   sqlite3_stmt *p;
   sqlite3_int64 iRowid = 0;
-  int rc = txnBegin(t, &x), bFound = 0;
+  int rc = txnBegin(t, 0, &x), bFound = 0;
   if (rc != SQLITE_OK) return rc;
   memset(pOut, 0, sizeof(*pOut));
   pOut->eType = SQLITE_NULL;
@@ -1173,7 +1204,7 @@ int localProgress(statevtab_table *pTab, const statevtab_value *pId,
   LocalTable *t = (LocalTable *)pTab;
   LocalTxn x;
   sqlite3_stmt *p;
-  int rc = txnBegin(t, &x);
+  int rc = txnBegin(t, 0, &x);
   if (rc != SQLITE_OK) return rc;
   *pbOk = 0;
   p = STMT(&x, SA_PROGRESS, &rc,
@@ -1196,7 +1227,7 @@ int localInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
   const statevtab_entity *e = pTab->pEntity;
   LocalTxn x;
   sqlite3_stmt *p;
-  int rc = txnBegin(t, &x), i;
+  int rc = txnBegin(t, 0, &x), i;
   if (rc != SQLITE_OK) return rc;
   *pbDone = 0;
   p = t->aAtomic[x.iConn][SA_INSERT];
