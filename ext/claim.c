@@ -443,6 +443,7 @@ static int claimFilter(sqlite3_vtab_cursor *cur, int idxNum,
   RowCtx rx;
   char *zErr = 0;
   int rc, k, i = 0;
+  int iMark = pVtab->pConn->nHeld; /* tables found below: held until done */
   sqlite3_int64 iLease = 30000, n = 1;
   (void)idxStr;
 
@@ -548,6 +549,7 @@ static int claimFilter(sqlite3_vtab_cursor *cur, int idxNum,
 
 done:
   argsFree(&a);
+  sv_conn_release(pVtab->pConn, iMark);
   if (rc != SQLITE_OK) {
     freeRows(c);
     if (zErr) {

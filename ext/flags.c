@@ -981,7 +981,7 @@ static const cJSON *variantOf(Eval *x, Flag *f, int *pbEnabled) {
 ** its own errors and returns 0 on failure. */
 static int evalInit(Eval *x, sqlite3_context *ctx, const char *zFunc, int argc,
                     sqlite3_value **argv) {
-  sv_conn *pConn = (sv_conn *)sqlite3_user_data(ctx);
+  sv_conn *pConn = sv_fn_conn(ctx);
   char *zErr = 0;
   int rc;
   memset(x, 0, sizeof(*x));

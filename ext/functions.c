@@ -30,6 +30,21 @@
 
 #include <stdarg.h>
 
+/* Every SQL function runs through here (see sv_fnref). */
+void sv_fn_call(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  sv_fnref *f = (sv_fnref *)sqlite3_user_data(ctx);
+  int iMark = f->pConn->nHeld;
+  f->xFunc(ctx, argc, argv);
+  sv_conn_release(f->pConn, iMark);
+}
+
+/* The destructor of a function's user data. */
+void sv_fnref_free(void *pArg) {
+  sv_fnref *f = (sv_fnref *)pArg;
+  sv_conn_unref(f->pConn);
+  sqlite3_free(f);
+}
+
 /* Report "<function>: <message>" with result code rc. */
 void sv_fn_error(sqlite3_context *ctx, const char *zFunc, int rc,
                  const char *zFmt, ...) {
@@ -115,7 +130,7 @@ static sv_vtab *argTable(sqlite3_context *ctx, const char *zFunc,
                          sqlite3_value *pArg, const char *zKind) {
   sv_vtab *p = 0;
   char *zErr = 0;
-  int rc = sv_arg_table((sv_conn *)sqlite3_user_data(ctx), zFunc, pArg, zKind,
+  int rc = sv_arg_table(sv_fn_conn(ctx), zFunc, pArg, zKind,
                         &p, &zErr);
   if (rc != SQLITE_OK) {
     if (zErr) {
@@ -331,7 +346,7 @@ static void fnNow(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 ** statevtab_debug(TABLE): the module, store and options of one table.
 */
 static void fnDebug(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-  sv_conn *pConn = (sv_conn *)sqlite3_user_data(ctx);
+  sv_conn *pConn = sv_fn_conn(ctx);
   char zStores[200];
   char *zOut;
   if (argc == 0) {
@@ -375,7 +390,7 @@ static void fnDebug(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 */
 static void fnRegisterStore(sqlite3_context *ctx, int argc,
                             sqlite3_value **argv) {
-  sv_conn *pConn = (sv_conn *)sqlite3_user_data(ctx);
+  sv_conn *pConn = sv_fn_conn(ctx);
   const statevtab_store_methods *p =
       sqlite3_value_pointer(argv[0], "statevtab_store_methods");
   int rc;

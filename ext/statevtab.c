@@ -81,9 +81,17 @@ int sqlite3_statevtab_init(sqlite3 *db, char **pzErrMsg,
   }
   for (i = 0; rc == SQLITE_OK && i < (size_t)sv_nFunc; i++) {
     const sv_func *f = &sv_aFunc[i];
+    sv_fnref *pRef = sqlite3_malloc64(sizeof(*pRef));
+    if (!pRef) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    pRef->pConn = pConn;
+    pRef->xFunc = f->xFunc;
     pConn->nRef++;
-    rc = sqlite3_create_function_v2(db, f->zName, f->nArg, f->flags, pConn,
-                                    f->xFunc, 0, 0, sv_conn_unref);
+    /* (On failure SQLite calls the destructor itself.) */
+    rc = sqlite3_create_function_v2(db, f->zName, f->nArg, f->flags, pRef,
+                                    sv_fn_call, 0, 0, sv_fnref_free);
     if (rc != SQLITE_OK && rc != SQLITE_NOMEM) {
       *pzErrMsg = sqlite3_mprintf("statevtab: cannot register function %s: %s",
                                   f->zName, sqlite3_errmsg(db));

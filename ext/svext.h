@@ -18,6 +18,19 @@ typedef struct sv_func {
   void (*xFunc)(sqlite3_context *, int, sqlite3_value **);
 } sv_func;
 
+/*
+** The user data of every registered SQL function: the connection's state
+** and the function itself, called through sv_fn_call so that the tables a
+** call finds stay held until it returns (sv_conn_release).
+*/
+typedef struct sv_fnref {
+  sv_conn *pConn;
+  void (*xFunc)(sqlite3_context *, int, sqlite3_value **);
+} sv_fnref;
+#define sv_fn_conn(ctx) (((sv_fnref *)sqlite3_user_data(ctx))->pConn)
+void sv_fn_call(sqlite3_context *, int, sqlite3_value **);
+void sv_fnref_free(void *);
+
 /* functions.c */
 extern const sv_func sv_aFunc[];
 extern const int sv_nFunc;

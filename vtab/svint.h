@@ -45,6 +45,7 @@ struct sv_schemeref {
 ** shared (reference counted) by every module and function it registers, and
 ** freed when the connection closes.
 */
+#define SV_MAX_HELD 16 /* tables one function call can hold at once */
 struct sv_conn {
   sqlite3 *db;
   int nRef;
@@ -55,6 +56,10 @@ struct sv_conn {
   unsigned iRegGen;       /* +1 whenever a table connects or disconnects */
   int eEnc;               /* database text encoding: 0 unknown, 1 UTF-8,
                           ** 2 UTF-16 */
+  /* Tables found by sv_find_table for the SQL function call in progress,
+  ** held until sv_conn_release (see sv_vtab.nUse). */
+  sv_vtab *apHeld[SV_MAX_HELD];
+  int nHeld;
 };
 
 /*
@@ -78,6 +83,17 @@ struct sv_vtab {
   sqlite3_int64 iNoDeadAt;  /* pConn->iRegGen and sv_mono_ms() (0: not) */
   void *pAux;               /* ext/'s per-table cache (flags) */
   void (*xAuxFree)(void *); /* frees pAux with the table */
+  /* A function may be using the table when SQLite disconnects it: a
+  ** statement that reads no table of main (SELECT state_complete(...), a
+  ** claim from temp.state_claim) does not check main's schema cookie, so the
+  ** first statement the store or a lookup prepares or steps on the caller's
+  ** connection after another connection changed the schema resets it, and
+  ** SQLite then disconnects every table not held by a running statement.
+  ** nUse counts the holds (sv_conn.apHeld); a table disconnected while held
+  ** is only marked bGone (out of the registry) and freed at the last
+  ** release. */
+  int nUse;
+  int bGone;
 };
 
 #define LARGEST_INT64 ((sqlite3_int64)0x7fffffffffffffffLL)
@@ -138,6 +154,7 @@ sv_vtab *sv_find_table(sv_conn *, const char *zName, const char *zKind,
                        char **pzErr);
 sv_vtab *sv_find_in_schema(sv_vtab *p, const char *zName, const char *zKind,
                            char **pzErr);
+void sv_conn_release(sv_conn *, int iMark);
 void sv_conn_unref(void *);
 int sv_value_from_sqlite(sqlite3_value *, statevtab_value *);
 int sv_make_row(sv_vtab *, sqlite3_value **apArg, statevtab_value *aRow,

@@ -412,7 +412,7 @@ static int declareTable(sqlite3 *db, const statevtab_entity *e) {
 ** not check: the functions that dead-letter report a table dropped since.)
 ** SQLITE_OK, SQLITE_NOMEM, or SQLITE_ERROR with the table's message set.
 */
-static int checkDeadLetters(sv_vtab *p, const char *zOpt) {
+static int checkDeadLettersHeld(sv_vtab *p, const char *zOpt) {
   char *zErr = 0;
   sv_vtab *pDead;
   if (zOpt[0] == 0 || zOpt[strlen(zOpt) - 1] == '.') {
@@ -435,6 +435,13 @@ static int checkDeadLetters(sv_vtab *p, const char *zOpt) {
     return SQLITE_ERROR;
   }
   return SQLITE_OK;
+}
+
+/* checkDeadLettersHeld, releasing the table it found. */
+static int checkDeadLetters(sv_vtab *p, const char *zOpt) {
+  int iMark = p->pConn->nHeld, rc = checkDeadLettersHeld(p, zOpt);
+  sv_conn_release(p->pConn, iMark);
+  return rc;
 }
 
 /*
@@ -591,10 +598,18 @@ static void unregister(sv_vtab *p) {
   }
 }
 
-static int svDisconnect(sqlite3_vtab *pVtab) {
-  sv_vtab *p = (sv_vtab *)pVtab;
+/* Out of the registry; freed now, or at its last release (see nUse). */
+static void vtabGone(sv_vtab *p) {
   unregister(p);
-  vtabFree(p);
+  if (p->nUse > 0) {
+    p->bGone = 1;
+  } else {
+    vtabFree(p);
+  }
+}
+
+static int svDisconnect(sqlite3_vtab *pVtab) {
+  vtabGone((sv_vtab *)pVtab);
   return SQLITE_OK;
 }
 
@@ -602,8 +617,7 @@ static int svDestroy(sqlite3_vtab *pVtab) {
   sv_vtab *p = (sv_vtab *)pVtab;
   int rc = p->pRef->pStore->pMethods->xDrop(p->pTab);
   if (rc != SQLITE_OK) return svStoreError(p, rc);
-  unregister(p);
-  vtabFree(p);
+  vtabGone(p);
   return SQLITE_OK;
 }
 
@@ -1320,7 +1334,22 @@ sv_vtab *sv_find_table(sv_conn *pConn, const char *zName, const char *zKind,
                              p->pEntity->zModule, zKind);
     return 0;
   }
+  if (p && pConn->nHeld < SV_MAX_HELD) {
+    p->nUse++;
+    pConn->apHeld[pConn->nHeld++] = p;
+  }
   return p;
+}
+
+/*
+** Release the tables held since pConn->nHeld was iMark (the start of a
+** function call), freeing those SQLite disconnected meanwhile.
+*/
+void sv_conn_release(sv_conn *pConn, int iMark) {
+  while (pConn->nHeld > iMark) {
+    sv_vtab *p = pConn->apHeld[--pConn->nHeld];
+    if (--p->nUse == 0 && p->bGone) vtabFree(p);
+  }
 }
 
 /*

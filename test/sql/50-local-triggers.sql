@@ -129,8 +129,8 @@ SELECT (SELECT count(*) FROM le_data), (SELECT count(*) FROM co_data),
 
 -- 54.11 the dead letters table of a claim: a trigger on it is refused by
 -- the functions that may write a dead letter (state_fail, state_claim)
-CREATE VIRTUAL TABLE dq USING state_tasks(@OPTS@, dead_letters='dlq');
 CREATE VIRTUAL TABLE dlq USING state_dead_letters(@OPTS@);
+CREATE VIRTUAL TABLE dq USING state_tasks(@OPTS@, dead_letters='dlq');
 INSERT INTO dq(id, queue, name, max_attempts) VALUES ('x', 'q', 'job', 1);
 SELECT id, lease_token FROM state_claim('dq', 'q', 'w1', 30000);
 CREATE TRIGGER dlq_t AFTER INSERT ON dlq_data BEGIN SELECT 1; END;
