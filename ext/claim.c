@@ -616,8 +616,20 @@ const sqlite3_module sv_claim_module = {
 ** Failure is not an error: the eponymous table serves instead.
 */
 void sv_claim_temp(sqlite3 *db) {
-  sqlite3_exec(db,
-               "CREATE VIRTUAL TABLE IF NOT EXISTS temp.state_claim USING "
-               "state_claim",
+  sqlite3_stmt *pStmt = 0;
+  int bOld = 0;
+  /* Made anew: one left by an earlier load of the extension on this
+  ** connection would still use that load's registry.  (Only when it is
+  ** there: "DROP TABLE IF EXISTS temp.state_claim" names the eponymous
+  ** table otherwise, and fails.) */
+  if (sqlite3_prepare_v2(db,
+                         "SELECT 1 FROM temp.sqlite_schema WHERE type = "
+                         "'table' AND name = 'state_claim'",
+                         -1, &pStmt, 0) == SQLITE_OK) {
+    bOld = sqlite3_step(pStmt) == SQLITE_ROW;
+  }
+  sqlite3_finalize(pStmt);
+  if (bOld) sqlite3_exec(db, "DROP TABLE temp.state_claim", 0, 0, 0);
+  sqlite3_exec(db, "CREATE VIRTUAL TABLE temp.state_claim USING state_claim",
                0, 0, 0);
 }

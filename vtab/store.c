@@ -64,8 +64,8 @@ static int storeScheme(const char *zUrl, const char *zShow, char *zScheme,
     }
   }
   n = strcspn(zUrl, ":");
-  if (zUrl[n] != ':' && strchr(zUrl, '=')) {
-    /* A libpq "key=value ..." connection string. */
+  if (strcspn(zUrl, "=") < n) {
+    /* A libpq "key=value ..." connection string (a value may hold ':'). */
     sqlite3_snprintf(nScheme, zScheme, "postgresql");
     return SQLITE_OK;
   }

@@ -70,7 +70,7 @@ struct PgSchema {
 
 /* At most this many password texts are remembered per store (see
 ** secretAdd); the sources of them are few. */
-#define PG_NSECRET 8
+#define PG_NSECRET 32
 
 typedef struct PgStore {
   statevtab_store base; /* must be first */
@@ -78,6 +78,7 @@ typedef struct PgStore {
   char *zUrl;    /* connection string (after env: resolution) */
   char *zSafe;   /* the same, password redacted */
   sqlite3_int64 iCmdMs; /* command timeout: the smallest of the tables' */
+  int bCmdSet;          /* ... a table gave one (else the default) */
   int nSecret;   /* entries of azSecret in use */
   char *azSecret[PG_NSECRET]; /* password texts never to show in a message */
   PGconn *pg;    /* NULL while disconnected */
@@ -200,8 +201,33 @@ static int secretsFromUrl(PgStore *p, const char *zUrl) {
     const char *zUser = z + 3;
     size_t n = strcspn(zUser, "@/");
     const char *zColon = memchr(zUser, ':', n);
+    const char *zAt = strrchr(zUser, '@'), *q;
     if (zUser[n] == '@' && zColon) {
       rc = secretAddUri(p, zColon + 1, (int)(zUser + n - zColon - 1));
+    }
+    /* As the user may have meant it: up to the last '@' (a password with a
+    ** raw '/' or '@'), and each piece of it between such characters, since
+    ** libpq then reads pieces as a host or a port and quotes them. */
+    zColon = zAt ? memchr(zUser, ':', (size_t)(zAt - zUser)) : 0;
+    if (rc == SQLITE_OK && zColon) {
+      rc = secretAddUri(p, zColon + 1, (int)(zAt - zColon - 1));
+      for (q = zColon + 1; rc == SQLITE_OK && q < zAt;) {
+        int m = (int)strcspn(q, "/?#@:&=");
+        if (q + m > zAt) m = (int)(zAt - q);
+        rc = secretAddUri(p, q, m);
+        q += m + 1;
+      }
+    }
+    /* Every query parameter's value (libpq quotes a bad one). */
+    for (q = strchr(zUser, '?'); rc == SQLITE_OK && q && *q;) {
+      const char *zEq;
+      int m;
+      q++;
+      m = (int)strcspn(q, "&#");
+      zEq = memchr(q, '=', (size_t)m);
+      if (zEq) rc = secretAddUri(p, zEq + 1, (int)(q + m - zEq - 1));
+      q += m;
+      if (*q != '&') break;
     }
   }
   for (z = zUrl; rc == SQLITE_OK && (z = strstr(z, "password")) != 0;) {
@@ -1010,7 +1036,10 @@ static int pgAttach(statevtab_store *pStore, const statevtab_entity *e,
         return SQLITE_ERROR;
       }
       /* One connection serves every table of the URL: the smallest wins. */
-      if (v < p->iCmdMs) p->iCmdMs = v;
+      if (!p->bCmdSet || v < p->iCmdMs) {
+        p->iCmdMs = v;
+        p->bCmdSet = 1;
+      }
     } else if (strcmp(zKey, "prefix") != 0) {
       pgError(p, "unknown option '%s'", zKey);
       return SQLITE_ERROR;

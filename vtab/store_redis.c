@@ -90,6 +90,7 @@ typedef struct RdStore {
   char *zUser, *zPass; /* AUTH, or NULL */
   int iDb;
   int iConnMs, iCmdMs; /* timeouts */
+  int bConnSet, bCmdSet; /* ... given (URL or table option), not defaults */
   redisContext *c;     /* NULL while disconnected */
   redisContext *cSub;  /* subscribed to zSub (state_wait), or NULL */
   char *zSub;          /* the channel it listens to */
@@ -575,8 +576,10 @@ static int parseQuery(RdStore *p, const char *zQ, int bPathDb) {
       p->iDb = v;
     } else if (k == 1 && v > 0) {
       p->iConnMs = v;
+      p->bConnSet = 1;
     } else if (k == 2 && v > 0) {
       p->iCmdMs = v;
+      p->bCmdSet = 1;
     } else {
       /* The name only: the value may be a secret. */
       rdError(p,
@@ -822,10 +825,16 @@ static int rdAttach(statevtab_store *pStore, const statevtab_entity *e,
                 zKey, zVal);
         return SQLITE_ERROR;
       }
-      /* One connection serves every table of the URL: the smallest wins. */
-      if (zKey[1] == 'o' && zKey[2] == 'n' && v < p->iConnMs) p->iConnMs = v;
-      if (zKey[1] == 'o' && zKey[2] == 'm' && v < p->iCmdMs) {
+      /* One connection serves every table of the URL: the smallest value
+      ** given wins (a default is no value given). */
+      if (zKey[1] == 'o' && zKey[2] == 'n' &&
+          (!p->bConnSet || v < p->iConnMs)) {
+        p->iConnMs = v;
+        p->bConnSet = 1;
+      }
+      if (zKey[1] == 'o' && zKey[2] == 'm' && (!p->bCmdSet || v < p->iCmdMs)) {
         p->iCmdMs = v;
+        p->bCmdSet = 1;
         if (p->c) redisSetTimeout(p->c, msTime(v));
       }
     } else if (strcmp(zKey, "schema") != 0) {

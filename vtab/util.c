@@ -98,6 +98,18 @@ static int isHex(unsigned char c) {
          (c >= 'A' && c <= 'F');
 }
 
+/* Four hex digits at p->i: their value (and p->i moves on), or -1. */
+static int hex4(JsonScan *p) {
+  int k, u = 0;
+  for (k = 0; k < 4; k++) {
+    unsigned char c;
+    if (p->i >= p->n || !isHex(p->z[p->i])) return -1;
+    c = p->z[p->i++];
+    u = u * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+  }
+  return u;
+}
+
 static int jsonString(JsonScan *p) {
   p->i++; /* opening quote */
   while (p->i < p->n) {
@@ -108,10 +120,17 @@ static int jsonString(JsonScan *p) {
       if (p->i >= p->n) return 0;
       c = p->z[p->i++];
       if (c == 'u') {
-        int k;
-        for (k = 0; k < 4; k++) {
-          if (p->i >= p->n || !isHex(p->z[p->i])) return 0;
-          p->i++;
+        /* An unpaired UTF-16 surrogate is refused: cJSON refuses it too,
+        ** and what passes here must parse there. */
+        int u = hex4(p);
+        if (u < 0 || (u >= 0xDC00 && u <= 0xDFFF)) return 0;
+        if (u >= 0xD800 && u <= 0xDBFF) {
+          if (p->n - p->i < 2 || p->z[p->i] != '\\' || p->z[p->i + 1] != 'u') {
+            return 0;
+          }
+          p->i += 2;
+          u = hex4(p);
+          if (u < 0xDC00 || u > 0xDFFF) return 0;
         }
       } else if (!strchr("\"\\/bfnrt", c) || c == 0) {
         return 0;
@@ -249,16 +268,17 @@ char *sv_redact_url(const char *zUrl) {
   sqlite3_str *s = sqlite3_str_new(0);
   const char *zSep = strstr(zUrl, "://");
   const char *z = zUrl;
+  /* Not a URL but a libpq key=value string when an '=' comes before the
+  ** first ':' (as sv_store_acquire decides): a value, a password too, may
+  ** hold "://". */
+  if (strcspn(zUrl, "=") < strcspn(zUrl, ":")) zSep = 0;
   if (zSep) {
     const char *zAuth = zSep + 3;
-    /* Up to the first '/' only, as libpq reads it: a password may hold a
-    ** raw '?' or '#'; and the last '@', as it may hold a raw '@' too.  (A
-    ** query value with an '@' and no path before it is over-redacted.) */
-    const char *zEnd = zAuth + strcspn(zAuth, "/");
-    const char *zAt = 0, *q;
-    for (q = zAuth; q < zEnd; q++) {
-      if (*q == '@') zAt = q;
-    }
+    /* The last '@' of the whole URL, with a ':' before it: a password may
+    ** hold a raw '/', '?', '#' or '@' (libpq would misread such a URL; its
+    ** message must not show the pieces either).  A query value holding an
+    ** '@' over-redacts; that is harmless. */
+    const char *zAt = strrchr(zAuth, '@');
     if (zAt) {
       const char *zColon = memchr(zAuth, ':', (size_t)(zAt - zAuth));
       if (zColon) {

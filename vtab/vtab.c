@@ -1334,7 +1334,12 @@ sv_vtab *sv_find_table(sv_conn *pConn, const char *zName, const char *zKind,
                              p->pEntity->zModule, zKind);
     return 0;
   }
-  if (p && pConn->nHeld < SV_MAX_HELD) {
+  if (p && pConn->nHeld >= SV_MAX_HELD) {
+    /* Never reached by the functions as written (two tables at most). */
+    *pzErr = sqlite3_mprintf("more than %d tables in one call", SV_MAX_HELD);
+    return 0;
+  }
+  if (p) {
     p->nUse++;
     pConn->apHeld[pConn->nHeld++] = p;
   }

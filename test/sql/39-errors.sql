@@ -186,6 +186,12 @@ SELECT * FROM state_claim('tasks', 'q', 'w', 1000, 1, x'7b7d');
 SELECT * FROM state_claim('tasks', 'q', 'w', 1000, 1, '{"complete":[{"id":"t","token":1.5}]}');
 SELECT * FROM state_claim('tasks', 'q', 'w', 1000, 1, '{"complete":[{"id":"t","token":1e300}]}');
 SELECT * FROM state_claim('tasks', 'q', 'w', 1000, 1, '{"limits":{"job":1e300}}');
+-- an unpaired UTF-16 surrogate is not valid JSON (cJSON refuses it too);
+-- a pair is
+SELECT * FROM state_claim('tasks', '["\ud800"]', 'w', 1000, 1);
+SELECT * FROM state_claim('tasks', '["\udc00x"]', 'w', 1000, 1);
+SELECT count(*) FROM state_claim('tasks', '["\ud83d\ude00"]', 'w', 1000, 1);
+SELECT state_complete('tasks', 't', 999, '"\ud800 "');
 -- a JSON argument nested deeper than 500 levels: the reason is given
 SELECT state_complete('tasks', 't', 1, printf('%.*c', 501, '[') || printf('%.*c', 501, ']'));
 SELECT state_complete('tasks', 't', 999, '[' || printf('%.*c', 499, '[') || printf('%.*c', 499, ']') || ']');

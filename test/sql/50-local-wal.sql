@@ -6,8 +6,14 @@
 -- ran a checkpoint with an fsync (112 MB of WAL after 3,000 fused claims,
 -- ten times slower).  Local store only.
 
--- 50w.1 the extension made temp.state_claim
+-- 50w.1 the extension made temp.state_claim; loaded twice on one
+-- connection, the table is made anew (the old one would use the first
+-- load's registry and find no table)
 SELECT type, name FROM sqlite_temp_schema WHERE name = 'state_claim';
+.ext
+CREATE VIRTUAL TABLE twice USING state_tasks(@OPTS@);
+INSERT INTO twice(queue, name) VALUES ('q', 'job');
+SELECT count(*) FROM state_claim('twice', 'q', 'w');
 
 -- 50w.2 800 tasks, each claim completing the task claimed before (the
 -- worker loop of the README), in a separate process on a WAL file: every

@@ -81,6 +81,7 @@ create redis-query-unix "unix:/nonexistent.sock?command_timeout=5&password=$C" '
 create redis-bad-port "redis://u:$C@127.0.0.1:99999/0" 'malformed URL'
 create redis-raw-q "redis://u:p?x-$C@127.0.0.1:1/0" 'malformed URL'
 create redis-raw-at "redis://u:p@x-$C@127.0.0.1:1/0" 'cannot connect'
+create redis-raw-slash "redis://:ab/$C@127.0.0.1:1" 'malformed URL'
 create redis-tls "rediss://u:$C@127.0.0.1:$rp/0" 'TLS'
 create redis-auth "redis://u:$C@127.0.0.1:$rp/0" 'redis'
 
@@ -94,6 +95,9 @@ create pg-conninfo "host=127.0.0.1 port=1 dbname=x password=$C" 'cannot connect'
 create pg-conninfo-quoted "host=127.0.0.1 port=1 dbname=x password='a b $C'" 'cannot connect'
 create pg-raw-q "postgresql://u:p?x-$C@127.0.0.1:1/db" 'cannot connect'
 create pg-conninfo-key "host=127.0.0.1 port=1 user=passwordy password=$C" 'cannot connect'
+create pg-raw-slash "postgresql://u:ab/$C@127.0.0.1:1/db" 'cannot connect'
+create pg-query-option "postgresql://127.0.0.1:1/db?sslmode=$C" 'cannot connect'
+create pg-conninfo-url-like "host=127.0.0.1 port=1 password=a://$C" 'cannot connect'
 create pg-bad-option "postgresql://u:$C@127.0.0.1:1/db?nosuchoption=1" 'postgresql'
 
 # Tables that work (the private PostgreSQL trusts any password): the debug
