@@ -206,15 +206,17 @@ static int secretsFromUrl(PgStore *p, const char *zUrl) {
       rc = secretAddUri(p, zColon + 1, (int)(zUser + n - zColon - 1));
     }
     /* As the user may have meant it: up to the last '@' (a password with a
-    ** raw '/' or '@'), and each piece of it between such characters, since
-    ** libpq then reads pieces as a host or a port and quotes them. */
+    ** raw '/' or '@'), and each piece of it of 4 bytes or more between such
+    ** characters, since libpq then reads pieces as a host or a port and
+    ** quotes them. */
     zColon = zAt ? memchr(zUser, ':', (size_t)(zAt - zUser)) : 0;
     if (rc == SQLITE_OK && zColon) {
       rc = secretAddUri(p, zColon + 1, (int)(zAt - zColon - 1));
       for (q = zColon + 1; rc == SQLITE_OK && q < zAt;) {
         int m = (int)strcspn(q, "/?#@:&=");
         if (q + m > zAt) m = (int)(zAt - q);
-        rc = secretAddUri(p, q, m);
+        /* (Pieces of 1 to 3 bytes would blank out ordinary words.) */
+        if (m >= 4) rc = secretAddUri(p, q, m);
         q += m + 1;
       }
     }
