@@ -99,6 +99,10 @@ struct statevtab_value {
 #define STATEVTAB_COL_VERSION 0x0040 /* 1 on insert, +1 on every update */
 #define STATEVTAB_COL_EXPIRES 0x0080 /* row invisible once now >= value */
 #define STATEVTAB_COL_TIME 0x0100    /* milliseconds since the epoch */
+#define STATEVTAB_COL_OPTIDX 0x0200  /* with INDEXED: an index a store may
+                                     ** build only when the table's indexes=
+                                     ** option names the column (the local
+                                     ** store does; scans still filter on it) */
 
 /* One column of an entity. */
 struct statevtab_column {

@@ -15,6 +15,7 @@
 
 #define KEY STATEVTAB_COL_KEY
 #define IDX STATEVTAB_COL_INDEXED
+#define OPT (STATEVTAB_COL_INDEXED | STATEVTAB_COL_OPTIDX)
 #define NN STATEVTAB_COL_NOTNULL
 #define AUTO STATEVTAB_COL_AUTOID
 #define CRT (STATEVTAB_COL_CREATED | STATEVTAB_COL_TIME)
@@ -51,21 +52,21 @@ static const statevtab_column aTasks[] = {
     {"queue", TXT, NN | IDX, "default", 0, 0, 0},
     {"name", TXT, NN, 0, 0, 0, 0},
     {"payload", JSN, 0, 0, 0, 0, 0},
-    {"state", TXT, NN | IDX, "pending", azTaskState, 0, 0},
+    {"state", TXT, NN | OPT, "pending", azTaskState, 0, 0},
     {"priority", INT, NN, "0", 0, 0, 0},
-    {"run_at", INT, NN | CRT | IDX, 0, 0, 0, 0},
+    {"run_at", INT, NN | CRT | OPT, 0, 0, 0, 0},
     {"attempts", INT, NN, "0", 0, 0, 0},
     {"max_attempts", INT, NN, "3", 0, 1, 1000000},
     {"lease_owner", TXT, 0, 0, 0, 0, 0},
     {"lease_token", INT, 0, 0, 0, 0, 0},
     {"lease_expires_at", INT, TIM | IDX, 0, 0, 0, 0},
     {"tags", JSN, NN, "[]", 0, 0, 0},
-    {"idempotency_key", TXT, IDX, 0, 0, 0, 0},
+    {"idempotency_key", TXT, OPT, 0, 0, 0, 0},
     {"result", JSN, 0, 0, 0, 0, 0},
     {"error", TXT, 0, 0, 0, 0, 0},
-    {"created_at", INT, NN | CRT | IDX, 0, 0, 0, 0},
+    {"created_at", INT, NN | CRT | OPT, 0, 0, 0, 0},
     {"updated_at", INT, NN | UPD, 0, 0, 0, 0},
-    {"completed_at", INT, TIM | IDX, 0, 0, 0, 0},
+    {"completed_at", INT, TIM | OPT, 0, 0, 0, 0},
 };
 
 static const statevtab_column aSignals[] = {

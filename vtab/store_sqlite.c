@@ -155,15 +155,80 @@ static int indexName(LocalTable *t, const char *zName, const char *zCol,
   return SQLITE_OK;
 }
 
-/* Create the indexes of the shadow table. */
-static int createIndexes(LocalTable *t) {
+/*
+** Is column iCol named in zList, the indexes= option (a comma-separated list
+** of column names, blanks around a name ignored)?
+*/
+static int listHas(const char *zList, const char *zCol) {
+  size_t n = strlen(zCol);
+  while (zList && *zList) {
+    const char *zEnd;
+    while (*zList == ' ' || *zList == ',') zList++;
+    zEnd = zList;
+    while (*zEnd && *zEnd != ',') zEnd++;
+    {
+      const char *zLast = zEnd;
+      while (zLast > zList && zLast[-1] == ' ') zLast--;
+      if ((size_t)(zLast - zList) == n && memcmp(zList, zCol, n) == 0) {
+        return 1;
+      }
+    }
+    zList = zEnd;
+  }
+  return 0;
+}
+
+/*
+** Check the indexes= option against the entity's columns: every name must
+** be a column.  An error names the first one that is not.
+*/
+static int checkIndexList(LocalStore *p, const statevtab_entity *e,
+                          const char *zList) {
+  while (*zList) {
+    const char *zEnd;
+    int i, n;
+    while (*zList == ' ' || *zList == ',') zList++;
+    if (!*zList) break;
+    zEnd = zList;
+    while (*zEnd && *zEnd != ',') zEnd++;
+    n = (int)(zEnd - zList);
+    while (n > 0 && zList[n - 1] == ' ') n--;
+    for (i = 0; i < e->nCol; i++) {
+      if ((int)strlen(e->aCol[i].zName) == n &&
+          memcmp(e->aCol[i].zName, zList, (size_t)n) == 0) {
+        break;
+      }
+    }
+    if (i == e->nCol) {
+      localError(p, "indexes=: no column '%.*s' in %s", n, zList,
+                 e->zModule);
+      return SQLITE_ERROR;
+    }
+    zList = zEnd;
+  }
+  return SQLITE_OK;
+}
+
+/*
+** Create the indexes of the shadow table (see "Indexes" in the header):
+** one per indexed column, except those marked STATEVTAB_COL_OPTIDX that
+** zList (indexes=) does not name, plus one per column zList names; an
+** index of a column that may be NULL leaves the NULLs out (WHERE col IS
+** NOT NULL), so a column that is unset costs no index write.
+*/
+static int createIndexes(LocalTable *t, const char *zList) {
   const statevtab_entity *e = t->base.pEntity;
   int i, rc = SQLITE_OK;
   for (i = 0; rc == SQLITE_OK && i < e->nCol; i++) {
-    const char *zCol = e->aCol[i].zName;
+    const statevtab_column *c = &e->aCol[i];
+    const char *zCol = c->zName;
     char *zIdx = 0;
-    if (!(e->aCol[i].flags & STATEVTAB_COL_INDEXED)) continue;
+    int bAsked = listHas(zList, zCol);
     if (i == e->aiKey[0]) continue; /* the UNIQUE key covers it */
+    if (!bAsked) {
+      if (!(c->flags & STATEVTAB_COL_INDEXED)) continue;
+      if (c->flags & STATEVTAB_COL_OPTIDX) continue;
+    }
     rc = indexName(t, t->zName, zCol, &zIdx);
     if (rc != SQLITE_OK) break;
     if (strcmp(e->zKind, "tasks") == 0 && strcmp(zCol, "queue") == 0) {
@@ -176,15 +241,44 @@ static int createIndexes(LocalTable *t) {
     } else {
       rc = localExec(t->pStore,
                      sqlite3_mprintf("CREATE INDEX \"%w\".\"%w\" ON "
-                                     "\"%w_data\"(\"%w\")",
-                                     t->zDb, zIdx, t->zName, zCol));
+                                     "\"%w_data\"(\"%w\")%s%w%s",
+                                     t->zDb, zIdx, t->zName, zCol,
+                                     (c->flags & STATEVTAB_COL_NOTNULL)
+                                         ? ""
+                                         : " WHERE \"",
+                                     (c->flags & STATEVTAB_COL_NOTNULL)
+                                         ? ""
+                                         : zCol,
+                                     (c->flags & STATEVTAB_COL_NOTNULL)
+                                         ? ""
+                                         : "\" IS NOT NULL"));
     }
     sqlite3_free(zIdx);
+  }
+  if (rc == SQLITE_OK && e->iDedupe >= 0) {
+    /* Idempotent insert: a second row with the same (scope, key) is
+    ** dropped by the INSERT's ON CONFLICT ... DO NOTHING (localInsertSql).
+    ** Rows without a key are not in the index at all. */
+    const char *zScope = e->aCol[e->iDedupeScope].zName;
+    const char *zKey = e->aCol[e->iDedupe].zName;
+    char *zName = sqlite3_mprintf("%s_%s", zScope, zKey), *zIdx = 0;
+    if (!zName) return SQLITE_NOMEM;
+    rc = indexName(t, t->zName, zName, &zIdx);
+    sqlite3_free(zName);
+    if (rc == SQLITE_OK) {
+      rc = localExec(t->pStore,
+                     sqlite3_mprintf("CREATE UNIQUE INDEX \"%w\".\"%w\" ON "
+                                     "\"%w_data\"(\"%w\", \"%w\") WHERE \"%w\" "
+                                     "IS NOT NULL",
+                                     t->zDb, zIdx, t->zName, zScope, zKey,
+                                     zKey));
+      sqlite3_free(zIdx);
+    }
   }
   return rc;
 }
 
-static int createShadow(LocalTable *t) {
+static int createShadow(LocalTable *t, const char *zIndexes) {
   const statevtab_entity *e = t->base.pEntity;
   sqlite3_str *s = sqlite3_str_new(t->pStore->db);
   int i, rc;
@@ -198,17 +292,9 @@ static int createShadow(LocalTable *t) {
   if (e->nKey == 2) {
     sqlite3_str_appendf(s, ", \"%w\"", e->aCol[e->aiKey[1]].zName);
   }
-  sqlite3_str_appendall(s, ")");
-  if (e->iDedupe >= 0) {
-    /* Idempotent insert: a second row with the same (scope, key) is
-    ** dropped without error by SQLite itself. */
-    sqlite3_str_appendf(s, ", UNIQUE(\"%w\", \"%w\") ON CONFLICT IGNORE",
-                        e->aCol[e->iDedupeScope].zName,
-                        e->aCol[e->iDedupe].zName);
-  }
-  sqlite3_str_appendall(s, ")");
+  sqlite3_str_appendall(s, "))");
   rc = localExec(t->pStore, sqlite3_str_finish(s));
-  if (rc == SQLITE_OK) rc = createIndexes(t);
+  if (rc == SQLITE_OK) rc = createIndexes(t, zIndexes);
   if (rc == SQLITE_OK && strcmp(e->zKind, "tasks") == 0) {
     /* Paused queues (state_pause / state_resume). */
     rc = localExec(t->pStore,
@@ -219,12 +305,14 @@ static int createShadow(LocalTable *t) {
   return rc;
 }
 
+
 static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
                        const char *zDb, const char *zName, int nOpt,
                        const char *const *azOpt, int bCreate,
                        statevtab_table **ppTab) {
   LocalStore *p = (LocalStore *)pStore;
   LocalTable *t;
+  const char *zIndexes = 0;
   int i, rc;
   *ppTab = 0;
   for (i = 0; i < nOpt; i++) {
@@ -232,8 +320,13 @@ static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
     ** command_timeout= bound a remote round trip; accepted here so that one
     ** CREATE statement can move between stores by its store= alone. */
     const char *zKey = azOpt[2 * i];
-    if (strcmp(zKey, "prefix") && strcmp(zKey, "schema") &&
-        strcmp(zKey, "connect_timeout") && strcmp(zKey, "command_timeout")) {
+    if (strcmp(zKey, "indexes") == 0) {
+      zIndexes = azOpt[2 * i + 1];
+      rc = checkIndexList(p, e, zIndexes);
+      if (rc != SQLITE_OK) return rc;
+    } else if (strcmp(zKey, "prefix") && strcmp(zKey, "schema") &&
+               strcmp(zKey, "connect_timeout") &&
+               strcmp(zKey, "command_timeout")) {
       localError(p, "unknown option '%s'", azOpt[2 * i]);
       return SQLITE_ERROR;
     }
@@ -249,7 +342,7 @@ static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
   if (!t->zDb || !t->zName) {
     rc = SQLITE_NOMEM;
   } else {
-    rc = bCreate ? createShadow(t) : SQLITE_OK;
+    rc = bCreate ? createShadow(t, zIndexes) : SQLITE_OK;
   }
   if (rc != SQLITE_OK) {
     sqlite3_free(t->zDb);
@@ -532,8 +625,10 @@ static int purgeExpired(LocalTable *t, const statevtab_value *aRow, int iExp) {
 ** The INSERT of one row for conflict mode eConflict.  (No RETURNING: SQLite
 ** runs it as a trigger, which costs a statement journal per row; the rowid
 ** comes from sqlite3_last_insert_rowid() instead.)
-** ABORT is left implicit so that the table's own ON CONFLICT IGNORE on the
-** idempotency constraint applies (an explicit OR ABORT would override it).
+** With ABORT, a row whose (scope, key) of the idempotency index is taken
+** is dropped without error (ON CONFLICT ... DO NOTHING: that index only);
+** a table made by an older version, whose UNIQUE(scope, key) constraint
+** says ON CONFLICT IGNORE itself, matches the same clause.
 */
 char *localInsertSql(LocalTable *t, const char *zSchema, int eConflict) {
   const statevtab_entity *e = t->base.pEntity;
@@ -556,6 +651,12 @@ char *localInsertSql(LocalTable *t, const char *zSchema, int eConflict) {
     }
   }
   sqlite3_str_appendall(s, ")");
+  if (eConflict == STATEVTAB_CONFLICT_ABORT && e->iDedupe >= 0) {
+    const char *zKey = e->aCol[e->iDedupe].zName;
+    sqlite3_str_appendf(s, " ON CONFLICT(\"%w\", \"%w\") WHERE \"%w\" IS NOT "
+                        "NULL DO NOTHING",
+                        e->aCol[e->iDedupeScope].zName, zKey, zKey);
+  }
   return sqlite3_str_finish(s);
 }
 

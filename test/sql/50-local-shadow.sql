@@ -130,3 +130,45 @@ DETACH aux;
 ATTACH 'other.db' AS aux2;
 SELECT name, enabled FROM aux2.at;
 
+
+-- 50.15 the indexes a tasks table gets by default: the claim index
+-- (queue, state, priority, run_at, id), and indexes that leave NULLs out
+-- (execution_id, lease_expires_at, and the idempotency index): a task with
+-- neither costs them no write.  state, run_at, created_at, completed_at and
+-- idempotency_key alone are indexed on request (indexes=)
+CREATE VIRTUAL TABLE ix USING state_tasks(@OPTS@);
+SELECT name, sql FROM sqlite_schema WHERE tbl_name = 'ix_data' AND type = 'index'
+ ORDER BY name;
+INSERT INTO ix(id, queue, name) VALUES ('a', 'q', 'x');
+SELECT (SELECT count(*) FROM ix_data INDEXED BY ix_data_lease_expires_at
+         WHERE lease_expires_at > 0),
+       (SELECT count(*) FROM ix_data INDEXED BY ix_data_execution_id
+         WHERE execution_id > ''),
+       (SELECT count(*) FROM ix_data INDEXED BY ix_data_queue
+         WHERE queue = 'q');
+SELECT count(*) FROM state_claim('ix', 'q', 'w');
+SELECT count(*) FROM ix_data INDEXED BY ix_data_lease_expires_at
+ WHERE lease_expires_at > 0;
+
+-- 50.16 indexes= adds an index per named column (any column; blanks and
+-- empty names ignored); they keep NULLs out too
+CREATE VIRTUAL TABLE iy USING state_tasks(@OPTS@, indexes='state, completed_at,,name');
+SELECT name, sql FROM sqlite_schema WHERE tbl_name = 'iy_data' AND type = 'index'
+ AND name IN ('iy_data_state', 'iy_data_completed_at', 'iy_data_name') ORDER BY name;
+CREATE VIRTUAL TABLE iz USING state_kv(@OPTS@, indexes=version);
+SELECT name FROM sqlite_schema WHERE tbl_name = 'iz_data' AND type = 'index' ORDER BY name;
+CREATE VIRTUAL TABLE iw USING state_tasks(@OPTS@, indexes='state,nope');
+CREATE VIRTUAL TABLE iw USING state_tasks(@OPTS@, indexes='');
+SELECT count(*) FROM sqlite_schema WHERE tbl_name = 'iw_data' AND type = 'index';
+
+-- 50.17 idempotent enqueue on a table whose idempotency index holds NULLs
+-- and is not partial (the layout of version 0.1, UNIQUE(queue,
+-- idempotency_key)): the same INSERT still drops the duplicate
+CREATE VIRTUAL TABLE io USING state_tasks(@OPTS@);
+DROP INDEX io_data_queue_idempotency_key;
+CREATE UNIQUE INDEX io_old ON io_data(queue, idempotency_key);
+INSERT INTO io(queue, name, idempotency_key) VALUES ('q', 'a', 'k');
+INSERT INTO io(queue, name, idempotency_key) VALUES ('q', 'b', 'k');
+INSERT INTO io(queue, name) VALUES ('q', 'c');
+INSERT INTO io(queue, name) VALUES ('q', 'd');
+SELECT name FROM io ORDER BY name;
