@@ -264,20 +264,36 @@ static int parseJson(const char *z, int n, const char *zWhat, cJSON **ppOut,
 ** SQLITE_OK, SQLITE_NOMEM, or SQLITE_ERROR with *pzErr set.
 */
 static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
-                     char **pzErr) {
+                     sqlite3_value *pList, char **pzErr) {
   statevtab_claim *c = &a->claim;
   /* The type first: sqlite3_value_text() would turn a BLOB into TEXT. */
-  int bText = sqlite3_value_type(pQueue) == SQLITE_TEXT;
-  const char *zQueue = (const char *)sqlite3_value_text(pQueue);
+  int bText = pQueue && sqlite3_value_type(pQueue) == SQLITE_TEXT;
+  const char *zQueue = pQueue ? (const char *)sqlite3_value_text(pQueue) : 0;
   const cJSON *pTags = 0, *pNames = 0, *pLimits = 0, *pComplete = 0, *e;
-  int nQueue = 1, nVal, nInt, k;
+  const char *zCompleteWhat = pList ? "the list" : "options.complete";
+  int nQueue = pQueue ? 1 : 0, nVal, nInt, k;
 
-  if (!bText || !zQueue) {
+  if (pList) {
+    /* state_complete(tasks, list): a list as options.complete takes it. */
+    const char *zList;
+    int rc;
+    if (sqlite3_value_type(pList) != SQLITE_TEXT) {
+      *pzErr = sqlite3_mprintf("the list must be a JSON array of {\"id\", "
+                               "\"token\", \"result\"}");
+      return SQLITE_ERROR;
+    }
+    zList = (const char *)sqlite3_value_text(pList);
+    if (!zList) return SQLITE_NOMEM;
+    rc = parseJson(zList, sqlite3_value_bytes(pList), "the list",
+                   &a->pOptJson, pzErr);
+    if (rc != SQLITE_OK) return rc;
+    pComplete = a->pOptJson;
+  } else if (!bText || !zQueue) {
     if (bText) return SQLITE_NOMEM;
     *pzErr = sqlite3_mprintf("queue must be a name or a JSON array of names");
     return SQLITE_ERROR;
   }
-  if (zQueue[0] == '[') {
+  if (zQueue && zQueue[0] == '[') {
     int rc = parseJson(zQueue, sqlite3_value_bytes(pQueue), "queue",
                        &a->pQueueJson, pzErr);
     if (rc != SQLITE_OK) return rc;
@@ -349,8 +365,9 @@ static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
   }
   if (pComplete) {
     if (!cJSON_IsArray(pComplete)) {
-      *pzErr = sqlite3_mprintf("options.complete must be an array of "
-                               "{\"id\", \"token\", \"result\"}");
+      *pzErr = sqlite3_mprintf("%s must be an array of "
+                               "{\"id\", \"token\", \"result\"}",
+                               zCompleteWhat);
       return SQLITE_ERROR;
     }
     cJSON_ArrayForEach(e, pComplete) {
@@ -359,8 +376,9 @@ static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
       sqlite3_int64 iTok;
       if (!cJSON_IsObject(e) || !cJSON_IsString(pId) || !cJSON_IsNumber(pTok) ||
           !sv_real_int(pTok->valuedouble, &iTok)) {
-        *pzErr = sqlite3_mprintf("options.complete entries need a string id "
-                                 "and an integer token");
+        *pzErr = sqlite3_mprintf("%s entries need a string id and an "
+                                 "integer token",
+                                 zCompleteWhat);
         return SQLITE_ERROR;
       }
       c->nComplete++;
@@ -382,7 +400,7 @@ static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
     c->nQueue = nQueue;
     if (a->pQueueJson) {
       cJSON_ArrayForEach(e, a->pQueueJson) textValue(v++, e->valuestring);
-    } else {
+    } else if (nQueue) {
       textValue(v, zQueue);
       v->n = sqlite3_value_bytes(pQueue);
       v++;
@@ -429,6 +447,13 @@ static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
     }
   }
   return SQLITE_OK;
+}
+
+/* The row callback of a claim that claims nothing (n = 0). */
+static int noRow(void *pCtx, const statevtab_value *aRow) {
+  (void)pCtx;
+  (void)aRow;
+  return 0;
 }
 
 static int claimFilter(sqlite3_vtab_cursor *cur, int idxNum,
@@ -495,7 +520,7 @@ static int claimFilter(sqlite3_vtab_cursor *cur, int idxNum,
       goto done;
     }
   }
-  rc = parseArgs(&a, apArg[1], apArg[5], &zErr);
+  rc = parseArgs(&a, apArg[1], apArg[5], 0, &zErr);
   if (rc != SQLITE_OK) {
     if (zErr) {
       char *z = sqlite3_mprintf("%s: %s", zF, zErr);
@@ -632,4 +657,46 @@ void sv_claim_temp(sqlite3 *db) {
   if (bOld) sqlite3_exec(db, "DROP TABLE temp.state_claim", 0, 0, 0);
   sqlite3_exec(db, "CREATE VIRTUAL TABLE temp.state_claim USING state_claim",
                0, 0, 0);
+}
+
+/*
+** state_complete(tasks, list) -> the number of tasks completed: every entry
+** {"id", "token", "result"} of the JSON array list is completed as
+** state_complete(tasks, id, token, result) would, all in one atomic step of
+** the store (one transaction, one round trip): the store's claim with
+** nothing to claim, as options.complete of state_claim.  A stale token is
+** skipped and not counted.
+*/
+void sv_fn_complete_list(sqlite3_context *ctx, sv_vtab *p,
+                         sqlite3_value *pList) {
+  static const char zFn[] = "state_complete";
+  static const statevtab_value nobody = {SQLITE_TEXT, 0, 0, 0, ""};
+  statevtab_table *pDead = 0;
+  ClaimArgs a;
+  char *zErr = 0;
+  int rc, k, nDone = 0;
+  memset(&a, 0, sizeof(a));
+  rc = parseArgs(&a, 0, 0, pList, &zErr);
+  if (rc == SQLITE_OK) rc = sv_dead_letters(p, &pDead, &zErr);
+  if (rc == SQLITE_OK && a.claim.nComplete > 0) {
+    a.claim.pWorker = &nobody;
+    a.claim.nMax = 0;
+    rc = p->pRef->pStore->pMethods->xClaim(p->pTab, pDead, &a.claim,
+                                            noRow, 0);
+    if (rc != SQLITE_OK) {
+      char *z = sv_store_errmsg(p, rc);
+      sv_fn_error(ctx, zFn, z ? rc : SQLITE_NOMEM, "%s", z);
+      sqlite3_free(z);
+      argsFree(&a);
+      return;
+    }
+  }
+  if (rc != SQLITE_OK) {
+    sv_fn_error(ctx, zFn, zErr ? rc : SQLITE_NOMEM, "%s", zErr);
+  } else {
+    for (k = 0; k < a.claim.nComplete; k++) nDone += a.claim.aCompleteOk[k];
+    sqlite3_result_int(ctx, nDone);
+  }
+  sqlite3_free(zErr);
+  argsFree(&a);
 }

@@ -433,7 +433,8 @@ static void fnRenew(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   }
 }
 
-/* state_complete(tasks, id, token [, result]) -> 1 | 0 (stale token) */
+/* state_complete(tasks, id, token [, result]) -> 1 | 0 (stale token);
+** state_complete(tasks, list) -> tasks completed (claim.c) */
 static void fnComplete(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   static const char zF[] = "state_complete";
   statevtab_value id, result;
@@ -441,6 +442,10 @@ static void fnComplete(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sv_vtab *p = argTable(ctx, zF, argv[0], "state_tasks");
   int rc, bOk = 0;
   memset(&result, 0, sizeof(result));
+  if (argc == 2) {
+    if (p && NEED(ctx, zF, p, xClaim)) sv_fn_complete_list(ctx, p, argv[1]);
+    return;
+  }
   if (!p || !NEED(ctx, zF, p, xComplete) ||
       !argText(ctx, zF, "id", argv[1], &id) ||
       !argInt(ctx, zF, "token", argv[2], 0, &iToken) ||
@@ -714,6 +719,7 @@ const sv_func sv_aFunc[] = {
     {"state_now", 0, META, fnNow},
     {"statevtab_register_store", 1, SIDE, fnRegisterStore},
     {"state_renew", 4, SIDE, fnRenew},
+    {"state_complete", 2, SIDE, fnComplete},
     {"state_complete", 3, SIDE, fnComplete},
     {"state_complete", 4, SIDE, fnComplete},
     {"state_fail", 4, SIDE, fnFail},

@@ -51,5 +51,6 @@ void sv_fn_bucket(sqlite3_context *, int, sqlite3_value **);
 /* claim.c: the table-valued function state_claim. */
 extern const sqlite3_module sv_claim_module;
 void sv_claim_temp(sqlite3 *db);
+void sv_fn_complete_list(sqlite3_context *, sv_vtab *, sqlite3_value *);
 
 #endif /* SVEXT_H */

@@ -206,7 +206,7 @@ SELECT * FROM state_claim('tasks', 'q', 'w', 1000, 1, '{}', 'extra');
 -- 39.9 wrong argument counts of the scalar functions
 SELECT state_renew('tasks', 't', 1);
 SELECT state_renew('tasks', 't', 1, 1000, 1);
-SELECT state_complete('tasks', 't');
+SELECT state_complete('tasks');
 SELECT state_complete('tasks', 't', 1, '{}', 'x');
 SELECT state_fail('tasks', 't', 1);
 SELECT state_fail('tasks', 't', 1, 'e', 0, 'x');
