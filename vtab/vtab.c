@@ -986,15 +986,15 @@ static int svColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
         sqlite3_result_double(ctx, sqlite3_value_double(pVal));
         break;
       case SQLITE_TEXT: {
-        /* In a UTF-8 database the text's bytes are its blob (SQLite's
-        ** TEXT-to-BLOB conversion is "no change"), and reading them so
-        ** spares the copy that nul-terminating would cost on every row. */
-        const unsigned char *z =
-            p->pConn->eEnc == 1 ? sqlite3_value_blob(pVal)
-                                : sqlite3_value_text(pVal);
+        /* A result given with length -1 is copied with its terminator, so
+        ** the caller's sqlite3_column_text() need not reallocate it to add
+        ** one (a third of a scan's time).  Only for text without a NUL:
+        ** -1 would cut it there. */
+        const unsigned char *z = sqlite3_value_text(pVal);
         int n = sqlite3_value_bytes(pVal);
-        if (!z && n > 0) return SQLITE_NOMEM;
-        sqlite3_result_text(ctx, z ? (const char *)z : "", n,
+        if (!z) return SQLITE_NOMEM;
+        sqlite3_result_text(ctx, (const char *)z,
+                            memchr(z, 0, (size_t)n) ? n : -1,
                             SQLITE_TRANSIENT);
         break;
       }
