@@ -75,6 +75,13 @@ struct LocalCursor {
   LocalScan *pScan;      /* scan being stepped, or NULL */
   int bOwned;            /* pScan is not in the cache: free it at close */
   int bEof;
+  /* Counting (no column read, see localFilter): pCount's statement
+  ** counted nCount rows, the cursor is on row iPos; while bCounting,
+  ** pScan is held but not stepped (until a row handle is asked for). */
+  LocalScan *pCount;
+  int bCountOwned;
+  int bCounting;
+  sqlite3_int64 nCount, iPos;
 };
 
 void localError(LocalStore *p, const char *zFmt, ...);

@@ -240,3 +240,29 @@ INSERT INTO ta(id, queue, name) VALUES ('c1', 'MiXed', 'x'), ('c2', 'mixed  ', '
 SELECT id FROM ta WHERE queue = 'mixed' COLLATE NOCASE ORDER BY id;
 SELECT id FROM ta WHERE queue = 'mixed' COLLATE RTRIM ORDER BY id;
 SELECT id FROM ta WHERE queue COLLATE NOCASE > 'MIXED' ORDER BY id;
+
+-- 13.22 statements that read no column but the constrained ones: the
+-- local store counts them in one statement and starts the real scan only
+-- when a row handle or a column is asked for; the rows are the same
+-- (counts, EXISTS, a LIMIT, GROUP BY on the constrained column, and
+-- UPDATE / DELETE, which need each row's handle).  Queues of its own: on
+-- a remote store, every tasks table of the namespace shares its rows.
+CREATE VIRTUAL TABLE cn USING state_tasks(@OPTS@);
+INSERT INTO cn(id, queue, name, priority) VALUES
+  ('n1', 'cnA', 'x', 1), ('n2', 'cnA', 'x', 2), ('n3', 'cnA', 'x', 3),
+  ('n4', 'cnB', 'x', 1), ('n5', 'cnB', 'x', 2);
+SELECT count(*) FROM cn WHERE queue = 'cnA';
+SELECT count(*) FROM cn WHERE queue = 'cnA' AND priority > 1;
+SELECT count(*) FROM cn WHERE queue = 'zz';
+SELECT count(*) FROM (SELECT 1 FROM cn WHERE queue = 'cnA' LIMIT 2);
+SELECT EXISTS (SELECT 1 FROM cn WHERE queue = 'cnB'),
+       EXISTS (SELECT 1 FROM cn WHERE queue = 'cnC');
+SELECT queue, count(*) FROM cn WHERE queue = 'cnA' GROUP BY queue;
+SELECT count(rowid) FROM cn WHERE queue = 'cnB';
+UPDATE cn SET priority = 9 WHERE queue = 'cnA';
+SELECT changes();
+SELECT id, priority FROM cn WHERE queue IN ('cnA', 'cnB') ORDER BY id;
+DELETE FROM cn WHERE queue = 'cnB';
+SELECT changes();
+SELECT count(*) FROM cn WHERE queue IN ('cnA', 'cnB');
+SELECT id FROM cn WHERE queue = 'cnA' AND id > 'n1' ORDER BY id;
