@@ -85,7 +85,11 @@ $sv$;
 
 -- Claim up to p_n tasks (see statevtab_claim in statevtab.h).  Returns the
 -- claimed rows in claim order, after one row per stale completion with
--- _rid = -1, state = 'stale', id and lease_token set.
+-- _rid = -1, state = 'stale', id and lease_token set.  Set-based: one UPDATE
+-- completes every task of p_cids (when the ids are distinct), one UPDATE
+-- claims up to p_n tasks when no limits are given; expired leases are found
+-- through tasks_expiry, so that neither step grows with the tasks queued,
+-- in flight or done.
 CREATE OR REPLACE FUNCTION @S@.sv_claim(
     p_queues text[], p_worker text, p_lease bigint, p_n integer,
     p_names text[], p_tags text, p_lkeys text[], p_lqueue boolean[],
@@ -98,29 +102,67 @@ DECLARE
   r record;
   taken integer := 0;
   used bigint[];
-  k integer;
+  k bigint;
+  nc integer := coalesce(array_length(p_cids, 1), 0);
   nl integer := coalesce(array_length(p_lkeys, 1), 0);
   ok boolean;
   cnt bigint;
   lim integer;
   cur refcursor;
+  qs text[];
 BEGIN
-  FOR k IN 1 .. coalesce(array_length(p_cids, 1), 0) LOOP
-    IF NOT @S@.sv_complete(p_cids[k], p_ctoks[k], p_cres[k]) THEN
+  IF nc = 1 THEN
+    UPDATE @S@.tasks SET state = 'completed', result = p_cres[1],
+           completed_at = n, updated_at = n, lease_owner = NULL,
+           lease_expires_at = NULL
+     WHERE id = p_cids[1] AND lease_token = p_ctoks[1] AND state = 'claimed';
+    IF NOT FOUND THEN
       t := NULL;
       t._rid := -1;
-      t.id := p_cids[k];
-      t.lease_token := p_ctoks[k];
+      t.id := p_cids[1];
+      t.lease_token := p_ctoks[1];
       t.state := 'stale';
       RETURN NEXT t;
     END IF;
-  END LOOP;
+  ELSIF nc > 1 AND (SELECT count(DISTINCT x) FROM unnest(p_cids) x) = nc THEN
+    RETURN QUERY
+      WITH d AS (
+        UPDATE @S@.tasks c SET state = 'completed', result = u.res,
+               completed_at = n, updated_at = n, lease_owner = NULL,
+               lease_expires_at = NULL
+          FROM unnest(p_cids, p_ctoks, p_cres) AS u(id, tok, res)
+         WHERE c.id = ANY (p_cids) AND c.id = u.id AND c.lease_token = u.tok
+           AND c.state = 'claimed'
+        RETURNING c.id)
+      SELECT x.* FROM unnest(p_cids, p_ctoks) WITH ORDINALITY AS u(id, tok, k),
+             LATERAL jsonb_populate_record(NULL::@S@.tasks,
+               jsonb_build_object('_rid', -1, 'id', u.id, 'lease_token', u.tok,
+                                  'state', 'stale')) x
+       WHERE NOT EXISTS (SELECT 1 FROM d WHERE d.id = u.id)
+       ORDER BY u.k;
+  ELSE
+    -- The same id more than once: one at a time, in order.
+    FOR k IN 1 .. nc LOOP
+      IF NOT @S@.sv_complete(p_cids[k], p_ctoks[k], p_cres[k]) THEN
+        t := NULL;
+        t._rid := -1;
+        t.id := p_cids[k];
+        t.lease_token := p_ctoks[k];
+        t.state := 'stale';
+        RETURN NEXT t;
+      END IF;
+    END LOOP;
+  END IF;
+  -- The queues that are not paused (once, rather than per candidate).
+  qs := ARRAY(SELECT x FROM unnest(p_queues) x
+               WHERE NOT EXISTS (SELECT 1 FROM @S@.queues q WHERE q.queue = x));
+  IF coalesce(array_length(qs, 1), 0) = 0 THEN
+    RETURN;
+  END IF;
   -- Expired leases: dead once attempts are used up, else runnable again.
   FOR r IN SELECT _rid, attempts >= max_attempts AS spent FROM @S@.tasks
-            WHERE state = 'claimed' AND lease_expires_at <= n
-              AND queue = ANY (p_queues)
-              AND NOT EXISTS (SELECT 1 FROM @S@.queues q
-                               WHERE q.queue = tasks.queue)
+            WHERE state = 'claimed' AND queue = ANY (qs)
+              AND lease_expires_at <= n
               FOR UPDATE SKIP LOCKED LOOP
     IF r.spent THEN
       PERFORM @S@.sv_die(r._rid, NULL, 'lease expired', p_dead, n);
@@ -132,27 +174,75 @@ BEGIN
   IF p_n <= 0 THEN
     RETURN;
   END IF;
+  -- No limits: one statement claims them all.  One queue: "queue = ..."
+  -- walks the (queue, state, priority, run_at, id) index in claim order and
+  -- stops after p_n rows; several queues need a sort.
+  IF nl = 0 AND p_n = 1 AND pg_catalog.array_length(qs, 1) = 1 THEN
+    -- One task of one queue (a worker loop): two plain statements.
+    SELECT _rid INTO k FROM @S@.tasks
+     WHERE queue = qs[1] AND state = 'pending' AND run_at <= n
+       AND (p_names IS NULL OR name = ANY (p_names))
+       AND (p_tags IS NULL OR tags::jsonb @> p_tags::jsonb)
+     ORDER BY priority, run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED;
+    IF FOUND THEN
+      UPDATE @S@.tasks SET state = 'claimed', lease_owner = p_worker,
+             lease_token = coalesce(lease_token, 0) + 1,
+             lease_expires_at = n + p_lease, attempts = attempts + 1,
+             updated_at = n
+       WHERE _rid = k RETURNING * INTO t;
+      RETURN NEXT t;
+    END IF;
+    RETURN;
+  END IF;
+  IF nl = 0 THEN
+    IF pg_catalog.array_length(qs, 1) = 1 THEN
+      RETURN QUERY
+        WITH c AS MATERIALIZED (
+          SELECT _rid FROM @S@.tasks c
+           WHERE queue = qs[1] AND state = 'pending' AND run_at <= n
+             AND (p_names IS NULL OR name = ANY (p_names))
+             AND (p_tags IS NULL OR tags::jsonb @> p_tags::jsonb)
+           ORDER BY priority, run_at, id LIMIT p_n FOR UPDATE SKIP LOCKED),
+        u AS (
+          UPDATE @S@.tasks w SET state = 'claimed', lease_owner = p_worker,
+                 lease_token = coalesce(w.lease_token, 0) + 1,
+                 lease_expires_at = n + p_lease, attempts = w.attempts + 1,
+                 updated_at = n
+            FROM c WHERE w._rid = c._rid RETURNING w.*)
+        SELECT * FROM u ORDER BY priority, run_at, id;
+    ELSE
+      RETURN QUERY
+        WITH c AS MATERIALIZED (
+          SELECT _rid FROM @S@.tasks c
+           WHERE queue = ANY (qs) AND state = 'pending' AND run_at <= n
+             AND (p_names IS NULL OR name = ANY (p_names))
+             AND (p_tags IS NULL OR tags::jsonb @> p_tags::jsonb)
+           ORDER BY priority, run_at, id LIMIT p_n FOR UPDATE SKIP LOCKED),
+        u AS (
+          UPDATE @S@.tasks w SET state = 'claimed', lease_owner = p_worker,
+                 lease_token = coalesce(w.lease_token, 0) + 1,
+                 lease_expires_at = n + p_lease, attempts = w.attempts + 1,
+                 updated_at = n
+            FROM c WHERE w._rid = c._rid RETURNING w.*)
+        SELECT * FROM u ORDER BY priority, run_at, id;
+    END IF;
+    RETURN;
+  END IF;
+  -- Limits: candidates one at a time (no LIMIT: limits may turn them down).
   used := array_fill(NULL::bigint, ARRAY[greatest(nl, 1)]);
-  -- One queue: "queue = ..." walks the (queue, state, priority, run_at, id)
-  -- index in claim order and stops after p_n rows (no LIMIT when limits may
-  -- turn candidates down); several queues need a sort.
-  lim := CASE WHEN nl = 0 THEN p_n END;
-  IF pg_catalog.array_length(p_queues, 1) = 1 THEN
+  lim := NULL;
+  IF pg_catalog.array_length(qs, 1) = 1 THEN
     OPEN cur FOR SELECT _rid, name, queue FROM @S@.tasks c
-                  WHERE queue = p_queues[1] AND state = 'pending'
+                  WHERE queue = qs[1] AND state = 'pending'
                     AND run_at <= n
-                    AND NOT EXISTS (SELECT 1 FROM @S@.queues q
-                                     WHERE q.queue = c.queue)
                     AND (p_names IS NULL OR name = ANY (p_names))
                     AND (p_tags IS NULL OR tags::jsonb @> p_tags::jsonb)
                   ORDER BY priority, run_at, id LIMIT lim
                     FOR UPDATE SKIP LOCKED;
   ELSE
     OPEN cur FOR SELECT _rid, name, queue FROM @S@.tasks c
-                  WHERE queue = ANY (p_queues) AND state = 'pending'
+                  WHERE queue = ANY (qs) AND state = 'pending'
                     AND run_at <= n
-                    AND NOT EXISTS (SELECT 1 FROM @S@.queues q
-                                     WHERE q.queue = c.queue)
                     AND (p_names IS NULL OR name = ANY (p_names))
                     AND (p_tags IS NULL OR tags::jsonb @> p_tags::jsonb)
                   ORDER BY priority, run_at, id LIMIT lim
@@ -323,7 +413,10 @@ END
 $sv$;
 
 -- Wake-up for state_wait: every new or re-scheduled runnable task notifies
--- the namespace's channel, 'sv_' || left(md5(schema), 24), with its queue.
+-- the namespace's channel, 'sv_' || left(md5(schema), 24), with its queue:
+-- once per statement and queue for inserts (a batch of 100 rows is one
+-- trigger call), per row for updates that make a task pending (the WHEN
+-- clause keeps claims and completions from calling the function at all).
 CREATE OR REPLACE FUNCTION @S@.sv_notify() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $sv$
 BEGIN
@@ -334,11 +427,32 @@ BEGIN
 END
 $sv$;
 
-CREATE OR REPLACE TRIGGER sv_notify AFTER INSERT OR UPDATE OF state, run_at
-  ON @S@.tasks FOR EACH ROW EXECUTE FUNCTION @S@.sv_notify();
+CREATE OR REPLACE FUNCTION @S@.sv_notify_insert() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $sv$
+BEGIN
+  PERFORM pg_notify('sv_' || left(md5(TG_TABLE_SCHEMA), 24), q)
+     FROM (SELECT DISTINCT queue AS q FROM sv_new WHERE state = 'pending') s;
+  RETURN NULL;
+END
+$sv$;
+
+CREATE OR REPLACE TRIGGER sv_notify AFTER UPDATE OF state, run_at
+  ON @S@.tasks FOR EACH ROW WHEN (NEW.state = 'pending')
+  EXECUTE FUNCTION @S@.sv_notify();
+
+CREATE OR REPLACE TRIGGER sv_notify_insert AFTER INSERT ON @S@.tasks
+  REFERENCING NEW TABLE AS sv_new FOR EACH STATEMENT
+  EXECUTE FUNCTION @S@.sv_notify_insert();
+
+-- Expired leases, found without walking the tasks in flight (schemas of
+-- version 1 lack it: this file adds it).
+CREATE INDEX IF NOT EXISTS tasks_expiry ON @S@.tasks (queue, lease_expires_at)
+  WHERE state = 'claimed';
 
 -- Last: the schema is complete.  A process that finds this function skips
 -- the whole script (which takes locks on the tables that running claims
--- hold).  Bump the number when this file changes.
-CREATE OR REPLACE FUNCTION @S@.sv_schema_1() RETURNS integer
-LANGUAGE sql IMMUTABLE AS $sv$ SELECT 1 $sv$;
+-- hold).  Bump the number when this file changes (and in store_pg.c):
+-- a schema of an older version then runs the script again, which brings it
+-- up to date (sv_schema_1 stays, for the processes of the older version).
+CREATE OR REPLACE FUNCTION @S@.sv_schema_2() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $sv$ SELECT 2 $sv$;

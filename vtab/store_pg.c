@@ -22,13 +22,22 @@
 ** parameter); identifiers are quoted with PQescapeIdentifier; the session
 ** runs with an empty search_path and every object is schema-qualified.
 **
-** Transactions: xBegin sends BEGIN, xSync COMMIT (so a failed commit fails
-** the SQLite commit), xRollback ROLLBACK; SQLite savepoints map to
-** SAVEPOINT sv_N.  Inside an explicit SQLite transaction, each write is
+** Transactions: xBegin queues BEGIN, xSync sends COMMIT (so a failed
+** commit fails the SQLite commit), xRollback ROLLBACK; SQLite savepoints map
+** to SAVEPOINT sv_N.  Inside an explicit SQLite transaction, each write is
 ** wrapped in its own SAVEPOINT so that a failed write (a duplicate key) does
 ** not abort the PostgreSQL transaction.  Scans made inside a transaction
 ** lock the rows they return (FOR UPDATE), so that an UPDATE ... WHERE
 ** version = ? is a true compare-and-set.
+**
+** Round trips (pgPipeline): commands nobody waits for (BEGIN, SAVEPOINT,
+** RELEASE, ROLLBACK TO) are deferred (aQ) and sent in pipeline mode ahead
+** of the next statement that needs an answer.  Rows that the server cannot
+** refuse (canBuffer: a generated id, no idempotency key) are buffered and
+** sent the same way, as one INSERT ... SELECT FROM unnest per table, with
+** row handles reserved ahead from the table's sequence; should they fail
+** anyway, the transaction is doomed (pgDoom) and can only roll back.
+** Statements with parameters are prepared once per connection.
 **
 ** The atomic primitives are single calls of the server functions, on the
 ** server's clock.  A lost connection fails the statement in flight with
@@ -72,6 +81,38 @@ struct PgSchema {
 ** secretAdd); the sources of them are few. */
 #define PG_NSECRET 32
 
+/* Prepared statements per connection (PQsendPrepare once, then
+** PQsendQueryPrepared): every statement with parameters, up to this many
+** texts; later texts are parsed each time. */
+#define PG_NSTMT 96
+
+/* Buffered rows: a batch INSERT holds at most PG_BATCH rows, and the
+** store sends what it holds once PG_BUFFER rows wait (else at the next
+** statement that needs an answer).  Row handles are reserved PG_RID_MAX at a
+** time at most. */
+#define PG_BATCH 1000
+#define PG_BUFFER 2000
+#define PG_RID_MAX 1024
+
+/*
+** A deferred command, sent ahead of the next statement that needs an answer
+** from the server, in the same round trip (pipeline): BEGIN, SAVEPOINT,
+** RELEASE, ROLLBACK TO, or a batch of buffered rows (nCol > 0: one
+** INSERT ... SELECT FROM unnest($1, $2, ...) whose arrays aCol build).
+*/
+typedef struct PgQueued {
+  char *zSql;          /* the command (owned) */
+  int bBegin;          /* the transaction's BEGIN */
+  int nCol;            /* a batch: number of arrays (row handle + columns) */
+  int nRow;            /* a batch: rows in it */
+  sqlite3_str **aCol;  /* a batch: per array, its literal so far */
+} PgQueued;
+
+typedef struct PgStmt {
+  char *zSql;   /* text of the statement prepared as "svp<index>" */
+  unsigned h;   /* hash of zSql */
+} PgStmt;
+
 typedef struct PgStore {
   statevtab_store base; /* must be first */
   sqlite3 *db;
@@ -89,6 +130,16 @@ typedef struct PgStore {
   int nWrite;    /* nested write savepoints (explicit transactions) */
   PgSchema *pSchemas; /* schemas set up through this store */
   char *zListen; /* channel this connection LISTENs to, or NULL */
+  int bBegun;    /* the BEGIN of the open transaction was sent */
+  PgQueued **aQ; /* deferred commands, oldest first (see PgQueued) */
+  int nQ, nQAlloc;
+  int nQRow;     /* rows buffered in aQ */
+  char *zDoom;   /* a deferred command failed: its message; every statement
+                 ** and the COMMIT fail with it until SQLite rolls back */
+  int rcDoom;    /* ... and its code */
+  int nStmt;     /* entries of aStmt in use */
+  int bNoPrepare; /* the server lost a prepared statement (a pooler): stop */
+  PgStmt aStmt[PG_NSTMT];
 } PgStore;
 
 typedef struct PgTable {
@@ -98,6 +149,10 @@ typedef struct PgTable {
   char *zQ;      /* the same, quoted */
   char *zT;      /* "schema"."kind" */
   char *zTakeOut; /* the last payload xTake returned (owned) */
+  char *zBatch;   /* the batch INSERT of buffered rows (made at first use) */
+  sqlite3_int64 *aRid; /* reserved row handles aRid[iRid..nRid) */
+  int iRid, nRid;
+  int nRidNext;   /* how many to reserve next time */
 } PgTable;
 
 typedef struct PgCursor {
@@ -389,6 +444,63 @@ static int paramArray(PgParams *a, int n, const statevtab_value *av) {
   return paramTake(a, sqlite3_str_finish(s), 0);
 }
 
+/* ------------------------------------------------------ deferred commands */
+
+static void queuedFree(PgQueued *q) {
+  int i;
+  if (!q) return;
+  for (i = 0; i < q->nCol; i++) sqlite3_free(sqlite3_str_finish(q->aCol[i]));
+  sqlite3_free(q->aCol);
+  sqlite3_free(q->zSql);
+  sqlite3_free(q);
+}
+
+/* Drop every deferred command (rolled back, or gone with the connection). */
+static void queueClear(PgStore *p) {
+  int i;
+  for (i = 0; i < p->nQ; i++) queuedFree(p->aQ[i]);
+  p->nQ = 0;
+  p->nQRow = 0;
+}
+
+/* Append q (owned now, may be NULL: SQLITE_NOMEM) to the deferred commands. */
+static int queueAdd(PgStore *p, PgQueued *q) {
+  if (!q) return SQLITE_NOMEM;
+  if (p->nQ >= p->nQAlloc) {
+    int nNew = p->nQAlloc ? p->nQAlloc * 2 : 16;
+    PgQueued **a = sqlite3_realloc64(p->aQ, sizeof(*a) * (size_t)nNew);
+    if (!a) {
+      queuedFree(q);
+      return SQLITE_NOMEM;
+    }
+    p->aQ = a;
+    p->nQAlloc = nNew;
+  }
+  p->aQ[p->nQ++] = q;
+  return SQLITE_OK;
+}
+
+/* Defer command zSql (no parameters). */
+static int queueRaw(PgStore *p, const char *zSql, int bBegin) {
+  PgQueued *q = sqlite3_malloc64(sizeof(*q));
+  if (!q) return SQLITE_NOMEM;
+  memset(q, 0, sizeof(*q));
+  q->bBegin = bBegin;
+  q->zSql = sqlite3_mprintf("%s", zSql);
+  if (!q->zSql) {
+    sqlite3_free(q);
+    return SQLITE_NOMEM;
+  }
+  return queueAdd(p, q);
+}
+
+/* Forget the prepared statements (the connection that held them is gone). */
+static void stmtClear(PgStore *p) {
+  int i;
+  for (i = 0; i < p->nStmt; i++) sqlite3_free(p->aStmt[i].zSql);
+  p->nStmt = 0;
+}
+
 /* ----------------------------------------------------------- connection */
 
 static int pgRaw(PgStore *p, const char *zSql);
@@ -522,8 +634,13 @@ static void pgHangUp(PgStore *p) {
   if (p->pg) PQfinish(p->pg);
   p->pg = 0;
   p->bTxn = 0;
+  p->bBegun = 0;
   p->nSave = 0;
   p->nWrite = 0;
+  queueClear(p);
+  stmtClear(p);
+  sqlite3_free(p->zDoom);
+  p->zDoom = 0;
 }
 
 /*
@@ -708,11 +825,312 @@ static int pgResultError(PgStore *p, PGresult *res) {
   return SQLITE_ERROR;
 }
 
-/* Run a statement without parameters (DDL, transaction control). */
+/* One statement of a pipeline (pgPipeline). */
+typedef struct PgCmd {
+  const char *zSql;
+  int nParam;
+  const char *const *az; /* text parameters (NULL: SQL NULL) */
+  PGresult *pRes;        /* out: its first failed result, else its last
+                         ** (PGRES_PIPELINE_ABORTED when skipped); PQclear */
+} PgCmd;
+
+/* What pgPipeline expects back, in order. */
+typedef struct PgExpect {
+  int eKind; /* 0 a Prepare of aStmt[i], 1 deferred command aQ[i], 2 aCmd[i] */
+  int i;
+} PgExpect;
+
+static unsigned stmtHash(const char *z) {
+  unsigned h = 2166136261u;
+  for (; *z; z++) h = (h ^ (unsigned char)*z) * 16777619u;
+  return h;
+}
+
+/*
+** Queue zSql (with nParam parameters az) on the connection, which is in
+** pipeline mode: as a prepared statement when it has parameters (prepared
+** first, in the same pipeline, the first time), else parsed.  Appends what
+** comes back to aExp.  0 when libpq refused (the connection is broken).
+*/
+static int pipeSend(PgStore *p, const char *zSql, int nParam,
+                    const char *const *az, PgExpect *aExp, int *pnExp,
+                    int eKind, int iItem) {
+  char zName[24];
+  int k = -1;
+  if (nParam > 0 && !p->bNoPrepare) {
+    unsigned h = stmtHash(zSql);
+    for (k = 0; k < p->nStmt; k++) {
+      if (p->aStmt[k].h == h && strcmp(p->aStmt[k].zSql, zSql) == 0) break;
+    }
+    if (k == p->nStmt) {
+      if (k < PG_NSTMT && (p->aStmt[k].zSql = sqlite3_mprintf("%s", zSql))) {
+        p->aStmt[k].h = h;
+        p->nStmt++;
+        sqlite3_snprintf(sizeof(zName), zName, "svp%d", k);
+        if (!PQsendPrepare(p->pg, zName, zSql, nParam, 0)) return 0;
+        aExp[*pnExp].eKind = 0;
+        aExp[*pnExp].i = k;
+        (*pnExp)++;
+      } else {
+        k = -1; /* full (or no memory): parse it each time */
+      }
+    }
+  }
+  if (k >= 0) {
+    sqlite3_snprintf(sizeof(zName), zName, "svp%d", k);
+    if (!PQsendQueryPrepared(p->pg, zName, nParam, az, 0, 0, 0)) return 0;
+  } else {
+    if (!PQsendQueryParams(p->pg, zSql, nParam, 0, az, 0, 0, 0)) return 0;
+  }
+  aExp[*pnExp].eKind = eKind;
+  aExp[*pnExp].i = iItem;
+  (*pnExp)++;
+  return 1;
+}
+
+/*
+** The message of failed result r, scrubbed (sqlite3_malloc'd; NULL: no
+** memory).
+*/
+static char *resultText(PgStore *p, PGresult *r) {
+  const char *zMsg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+  return pgScrub(p, zMsg ? zMsg : PQresultErrorMessage(r), 1);
+}
+
+/*
+** A deferred command failed (result r): the PostgreSQL transaction is
+** aborted and the statements that SQLite saw succeed cannot be undone one
+** by one, so the transaction can only be rolled back.  Remember why.
+*/
+static void pgDoom(PgStore *p, const PgQueued *q, PGresult *r) {
+  const char *zState = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+  char *z = resultText(p, r);
+  sqlite3_free(p->zDoom);
+  p->zDoom = z ? sqlite3_mprintf(
+                     "postgresql: %s (%s, sent with this statement); the "
+                     "transaction can only be rolled back",
+                     z,
+                     q->nCol ? "rows inserted earlier in this transaction"
+                             : "a command deferred to this statement")
+               : 0;
+  sqlite3_free(z);
+  p->rcDoom = !p->zDoom                                   ? SQLITE_NOMEM
+              : zState && strcmp(zState, "23505") == 0 ? SQLITE_CONSTRAINT
+                                                       : SQLITE_ERROR;
+  if (!p->zDoom) p->zDoom = sqlite3_mprintf("postgresql: out of memory");
+}
+
+/* The error of a doomed transaction (see pgDoom). */
+static int pgDoomed(PgStore *p) {
+  pgError(p, "%s", p->zDoom ? p->zDoom : "postgresql: out of memory");
+  return p->rcDoom ? p->rcDoom : SQLITE_NOMEM;
+}
+
+/*
+** One round trip in pipeline mode: the deferred commands (aQ, which it
+** empties), then aCmd[0..nCmd), then a sync; waits at most the command
+** timeout, gives up when sqlite3_interrupt() is called.
+**
+** SQLITE_OK: the round trip is done; aCmd[i].pRes holds each result.  When
+** a deferred command failed, p->zDoom says so (pgDoom) and the commands
+** after it were skipped by the server.  Otherwise (SQLITE_IOERR: timeout or
+** broken connection; SQLITE_INTERRUPT; SQLITE_NOMEM) the connection is
+** dropped, since replies may still be on their way, and nothing of aCmd
+** is kept.
+*/
+static int pgPipeline(PgStore *p, int nCmd, PgCmd *aCmd) {
+  sqlite3_int64 iEnd = sv_mono_ms() + p->iCmdMs;
+  PgExpect *aExp;
+  PGresult *r, *pPrepFail = 0;
+  int nExp = 0, i, k, rc = SQLITE_OK, nQ = p->nQ;
+  for (i = 0; i < nCmd; i++) aCmd[i].pRes = 0;
+  if (!p->pg) return pgLost(p);
+  aExp = sqlite3_malloc64(sizeof(*aExp) * (size_t)(2 * (nQ + nCmd) + 1));
+  if (!aExp) return SQLITE_NOMEM;
+  if (!PQenterPipelineMode(p->pg)) {
+    sqlite3_free(aExp);
+    return pgLost(p);
+  }
+  for (i = 0; i < nQ; i++) {
+    PgQueued *q = p->aQ[i];
+    int ok;
+    if (q->nCol) {
+      /* A batch of rows: its arrays are the parameters. */
+      char **az = sqlite3_malloc64(sizeof(char *) * (size_t)q->nCol);
+      if (!az) {
+        rc = SQLITE_NOMEM;
+        break;
+      }
+      for (k = 0; k < q->nCol; k++) {
+        sqlite3_str_appendchar(q->aCol[k], 1, '}');
+        az[k] = sqlite3_str_finish(q->aCol[k]);
+        q->aCol[k] = 0;
+        if (!az[k]) rc = SQLITE_NOMEM;
+      }
+      q->nCol = -q->nCol; /* sent: nothing left to free but the count */
+      ok = rc != SQLITE_OK ||
+           pipeSend(p, q->zSql, -q->nCol, (const char *const *)az, aExp, &nExp,
+                    1, i);
+      for (k = 0; k < -q->nCol; k++) sqlite3_free(az[k]);
+      sqlite3_free(az);
+      if (rc != SQLITE_OK) break;
+    } else {
+      ok = pipeSend(p, q->zSql, 0, 0, aExp, &nExp, 1, i);
+      if (q->bBegin) p->bBegun = 1;
+    }
+    if (!ok) {
+      rc = SQLITE_IOERR;
+      break;
+    }
+  }
+  for (i = 0; rc == SQLITE_OK && i < nCmd; i++) {
+    if (!pipeSend(p, aCmd[i].zSql, aCmd[i].nParam, aCmd[i].az, aExp, &nExp, 2,
+                  i)) {
+      rc = SQLITE_IOERR;
+    }
+  }
+  if (rc == SQLITE_OK && !PQpipelineSync(p->pg)) rc = SQLITE_IOERR;
+  if (rc != SQLITE_OK) {
+    sqlite3_free(aExp);
+    if (rc == SQLITE_NOMEM) {
+      pgHangUp(p);
+      return rc;
+    }
+    return pgLost(p);
+  }
+  /* Non-blocking: the pipeline may not all be sent yet. */
+  for (;;) {
+    int f = PQflush(p->pg);
+    if (f == 0) break;
+    if (f < 0) goto lost;
+    rc = pgPoll(p, POLLIN | POLLOUT, iEnd);
+    if (rc != SQLITE_OK) goto give_up;
+    if (!PQconsumeInput(p->pg)) goto lost;
+  }
+  /* The results of each command (ended by NULL), then the sync. */
+  for (i = 0; i <= nExp; i++) {
+    for (;;) {
+      ExecStatusType st;
+      while (PQisBusy(p->pg)) {
+        rc = pgPoll(p, POLLIN, iEnd);
+        if (rc != SQLITE_OK) goto give_up;
+        if (!PQconsumeInput(p->pg)) goto lost;
+      }
+      r = PQgetResult(p->pg);
+      if (i == nExp) {
+        /* the sync */
+        st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+        PQclear(r);
+        if (st != PGRES_PIPELINE_SYNC) goto lost;
+        break;
+      }
+      if (!r) break;
+      st = PQresultStatus(r);
+      if (aExp[i].eKind == 0) {
+        /* A Prepare.  Should it fail (a table gone), forget the slot; the
+        ** server skips the execution that follows, which reports this
+        ** failure instead. */
+        if (st != PGRES_COMMAND_OK) {
+          PgStmt *ps = &p->aStmt[aExp[i].i];
+          sqlite3_free(ps->zSql);
+          ps->zSql = sqlite3_mprintf("%s", "-- failed");
+          ps->h = 0;
+          PQclear(pPrepFail);
+          pPrepFail = r;
+        } else {
+          PQclear(r);
+        }
+        continue;
+      }
+      if (pPrepFail && st == PGRES_PIPELINE_ABORTED) {
+        PQclear(r);
+        r = pPrepFail;
+        st = PQresultStatus(r);
+        pPrepFail = 0;
+      }
+      if (aExp[i].eKind == 1) {
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+            st != PGRES_PIPELINE_ABORTED && !p->zDoom) {
+          pgDoom(p, p->aQ[aExp[i].i], r);
+        }
+        PQclear(r);
+      } else if (!aCmd[aExp[i].i].pRes) {
+        aCmd[aExp[i].i].pRes = r; /* one result per statement */
+      } else {
+        PQclear(r);
+      }
+    }
+  }
+  PQclear(pPrepFail);
+  sqlite3_free(aExp);
+  for (i = 0; i < nQ; i++) {
+    if (p->aQ[i]->nCol < 0) p->nQRow -= p->aQ[i]->nRow;
+    p->aQ[i]->nCol = 0; /* the arrays went with the sync */
+    queuedFree(p->aQ[i]);
+  }
+  if (nQ < p->nQ) {
+    memmove(p->aQ, p->aQ + nQ, sizeof(*p->aQ) * (size_t)(p->nQ - nQ));
+  }
+  p->nQ -= nQ;
+  if (p->nQRow < 0) p->nQRow = 0;
+  if (!PQexitPipelineMode(p->pg)) goto lost;
+  return SQLITE_OK;
+
+lost:
+  PQclear(pPrepFail);
+  sqlite3_free(aExp);
+  for (i = 0; i < nCmd; i++) {
+    PQclear(aCmd[i].pRes);
+    aCmd[i].pRes = 0;
+  }
+  return pgLost(p);
+
+give_up:
+  PQclear(pPrepFail);
+  sqlite3_free(aExp);
+  for (i = 0; i < nCmd; i++) {
+    PQclear(aCmd[i].pRes);
+    aCmd[i].pRes = 0;
+  }
+  if (rc == SQLITE_DONE) {
+    pgError(p, "postgresql: no reply from %s within %lld ms (command timeout)",
+            p->zSafe, p->iCmdMs);
+    rc = SQLITE_IOERR;
+  } else if (rc == SQLITE_INTERRUPT) {
+    pgError(p, "postgresql: interrupted while waiting for %s", p->zSafe);
+  } else {
+    return pgLost(p);
+  }
+  pgHangUp(p);
+  return rc;
+}
+
+/*
+** Send the deferred commands now (one round trip; none when there are
+** none).  SQLITE_OK, the error of a doomed transaction, or a transport
+** error.
+*/
+static int pgFlush(PgStore *p) {
+  int rc;
+  if (p->zDoom) return pgDoomed(p);
+  if (p->nQ == 0) return SQLITE_OK;
+  rc = pgPipeline(p, 0, 0);
+  if (rc == SQLITE_OK && p->zDoom) rc = pgDoomed(p);
+  return rc;
+}
+
+/*
+** Run a statement without parameters (DDL, transaction control), which may
+** hold several statements (simple query protocol), after the deferred
+** commands.
+*/
 static int pgRaw(PgStore *p, const char *zSql) {
   PGresult *res = 0;
-  int rc = pgRoundTrip(p, zSql, 0, 0, 0, &res);
-  ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+  int rc = pgFlush(p);
+  ExecStatusType st;
+  if (rc != SQLITE_OK) return rc;
+  rc = pgRoundTrip(p, zSql, 0, 0, 0, &res);
+  st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
   if (rc == SQLITE_OK && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
     rc = pgResultError(p, res);
   }
@@ -721,9 +1139,10 @@ static int pgRaw(PgStore *p, const char *zSql) {
 }
 
 /*
-** Run zSql with the parameters of a.  On success *ppRes (may be NULL when
-** the caller does not want it) holds the result, freed with PQclear.
-** Serialization failures and deadlocks outside a transaction are retried.
+** Run zSql with the parameters of a, in one round trip with the deferred
+** commands.  On success *ppRes (may be NULL when the caller does not want
+** it) holds the result, freed with PQclear.  Serialization failures and
+** deadlocks outside a transaction are retried.
 */
 static int pgExec(PgStore *p, const char *zSql, PgParams *a, PGresult **ppRes) {
   int rc, iTry;
@@ -735,14 +1154,24 @@ static int pgExec(PgStore *p, const char *zSql, PgParams *a, PGresult **ppRes) {
     }
     return a->rc;
   }
+  if (p->zDoom) return pgDoomed(p);
   rc = pgEnsure(p, 0);
   if (rc != SQLITE_OK) return rc;
   for (iTry = 0;; iTry++) {
-    PGresult *res = 0;
+    PgCmd cmd;
+    PGresult *res;
     ExecStatusType st;
-    rc = pgRoundTrip(p, zSql, 1, a ? a->n : 0,
-                     a ? (const char *const *)a->az : 0, &res);
+    const char *zState;
+    cmd.zSql = zSql;
+    cmd.nParam = a ? a->n : 0;
+    cmd.az = a ? (const char *const *)a->az : 0;
+    rc = pgPipeline(p, 1, &cmd);
     if (rc != SQLITE_OK) return rc;
+    res = cmd.pRes;
+    if (p->zDoom) {
+      PQclear(res);
+      return pgDoomed(p);
+    }
     st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
       if (ppRes) {
@@ -751,6 +1180,19 @@ static int pgExec(PgStore *p, const char *zSql, PgParams *a, PGresult **ppRes) {
         PQclear(res);
       }
       return SQLITE_OK;
+    }
+    /* A prepared statement the server does not know (a pooler switched
+    ** connections under us) or whose plan changed shape: stop preparing. */
+    zState = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : 0;
+    if (zState && (strcmp(zState, "26000") == 0 ||
+                   strcmp(zState, "0A000") == 0) &&
+        !p->bNoPrepare && p->nStmt > 0) {
+      p->bNoPrepare = 1;
+      stmtClear(p);
+      if (!p->bTxn && iTry < PG_RETRIES) {
+        PQclear(res);
+        continue;
+      }
     }
     rc = pgResultError(p, res);
     PQclear(res);
@@ -832,6 +1274,10 @@ static void pgClose(statevtab_store *pStore) {
   PgSchema *s;
   int i;
   if (p->pg) PQfinish(p->pg);
+  queueClear(p);
+  sqlite3_free(p->aQ);
+  stmtClear(p);
+  sqlite3_free(p->zDoom);
   while ((s = p->pSchemas) != 0) {
     p->pSchemas = s->pNext;
     sqlite3_free(s->zName);
@@ -893,6 +1339,16 @@ static void entityDdl(sqlite3_str *s, const char *zQ,
       sqlite3_str_appendf(s, "CREATE INDEX IF NOT EXISTS tasks_claim ON "
                              "%s.tasks (queue, state, priority, run_at, id);\n",
                           zQ);
+    } else if (strcmp(e->zKind, "tasks") == 0 &&
+               !(c->flags & STATEVTAB_COL_NOTNULL) && !c->zDefault) {
+      /* Mostly NULL (execution_id, idempotency_key, lease_expires_at,
+      ** completed_at): leave the NULLs out, so that most writes of a task
+      ** touch fewer indexes.  Every pushed-down =, <, > implies NOT NULL.
+      ** (Schemas made before keep their full indexes of the same name.) */
+      sqlite3_str_appendf(s, "CREATE INDEX IF NOT EXISTS \"%w_%w\" ON %s.%s "
+                             "(\"%w\") WHERE \"%w\" IS NOT NULL;\n",
+                          e->zKind, c->zName, zQ, e->zKind, c->zName,
+                          c->zName);
     } else {
       sqlite3_str_appendf(s, "CREATE INDEX IF NOT EXISTS \"%w_%w\" ON %s.%s "
                              "(\"%w\");\n",
@@ -918,7 +1374,7 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
   {
     PGresult *res = 0;
     memset(&a, 0, sizeof(a));
-    paramTake(&a, sqlite3_mprintf("%s.sv_schema_1()", zQ), 0);
+    paramTake(&a, sqlite3_mprintf("%s.sv_schema_2()", zQ), 0);
     rc = pgExec(p, "SELECT pg_catalog.to_regprocedure($1::text) IS NOT NULL",
                 &a, &res);
     paramsFree(&a);
@@ -1089,6 +1545,8 @@ static int pgAttach(statevtab_store *pStore, const statevtab_entity *e,
 
 static void pgDetach(statevtab_table *pTab) {
   PgTable *t = (PgTable *)pTab;
+  sqlite3_free(t->zBatch);
+  sqlite3_free(t->aRid);
   sqlite3_free(t->zTakeOut);
   sqlite3_free(t->zSchema);
   sqlite3_free(t->zQ);
@@ -1280,28 +1738,37 @@ static int pgRowid(statevtab_cursor *pCur, sqlite3_int64 *pRowid) {
 /*
 ** Inside an explicit SQLite transaction a failed statement would abort the
 ** whole PostgreSQL transaction: give each write a savepoint of its own.
+** SAVEPOINT goes out with the write, and RELEASE (or ROLLBACK TO and
+** RELEASE, after a failure) with the next statement: one round trip a write.
 */
+#define PG_WRITE_SAVEPOINT "SAVEPOINT sv_write"
+
 static int writeBegin(PgStore *p) {
   if (!p->bTxn || sqlite3_get_autocommit(p->db)) return SQLITE_OK;
   p->nWrite++;
-  return pgRaw(p, "SAVEPOINT sv_write");
+  return queueRaw(p, PG_WRITE_SAVEPOINT, 0);
 }
 
 static int writeEnd(PgStore *p, int rc) {
+  int rc2 = SQLITE_OK;
   if (!p->bTxn || sqlite3_get_autocommit(p->db) || p->nWrite == 0) return rc;
   p->nWrite--;
-  if (rc != SQLITE_OK && p->pg) {
-    char *zKeep = p->base.zErrMsg;
-    p->base.zErrMsg = 0;
-    pgRaw(p, "ROLLBACK TO SAVEPOINT sv_write");
-    sqlite3_free(p->base.zErrMsg);
-    p->base.zErrMsg = zKeep;
+  if (p->nQ > 0 && p->aQ[p->nQ - 1]->nCol == 0 &&
+      strcmp(p->aQ[p->nQ - 1]->zSql, PG_WRITE_SAVEPOINT) == 0) {
+    /* Nothing was sent since: no savepoint needed. */
+    queuedFree(p->aQ[--p->nQ]);
+    return rc;
   }
-  if (p->pg) {
-    int rc2 = pgRaw(p, "RELEASE SAVEPOINT sv_write");
-    if (rc == SQLITE_OK) rc = rc2;
+  if (!p->pg || p->zDoom) return rc;
+  if (rc != SQLITE_OK) rc2 = queueRaw(p, "ROLLBACK TO SAVEPOINT sv_write", 0);
+  if (rc2 == SQLITE_OK) rc2 = queueRaw(p, "RELEASE SAVEPOINT sv_write", 0);
+  if (rc2 != SQLITE_OK) {
+    /* Without its RELEASE the transaction cannot go on correctly. */
+    sqlite3_free(p->zDoom);
+    p->zDoom = sqlite3_mprintf("postgresql: out of memory");
+    p->rcDoom = SQLITE_NOMEM;
   }
-  return rc;
+  return rc == SQLITE_OK ? rc2 : rc;
 }
 
 /* "k1 = $a AND k2 = $b" for the key of aRow. */
@@ -1411,10 +1878,188 @@ static int doInsert(PgTable *t, const statevtab_value *aRow, int eConflict,
   return rc;
 }
 
+/*
+** Can this row wait in the buffer (sent with the next statement that needs
+** an answer, or at COMMIT)?  Only when nothing on the server can refuse it:
+** inside a transaction, a row whose only key is an id statevtab generated
+** (unique by construction), with no idempotency key, of an entity without
+** versions or expiry.  Its failure could then only be the server's own
+** (connection, disk, permissions), which dooms the transaction (pgDoom).
+*/
+static int canBuffer(PgTable *t, const statevtab_value *aRow) {
+  const statevtab_entity *e = t->base.pEntity;
+  int k = e->aiKey[0];
+  if (!t->p->bTxn || e->nKey != 1) return 0;
+  if (!(e->aCol[k].flags & STATEVTAB_COL_AUTOID) ||
+      aRow[k].eType != SQLITE_TEXT || aRow[k].i != 1) {
+    return 0;
+  }
+  if (sv_entity_col(e, STATEVTAB_COL_EXPIRES) >= 0 ||
+      sv_entity_col(e, STATEVTAB_COL_VERSION) >= 0) {
+    return 0;
+  }
+  return e->iDedupe < 0 || aRow[e->iDedupe].eType == SQLITE_NULL;
+}
+
+/*
+** Reserve row handles for buffered rows (one round trip, with the deferred
+** commands): 16 the first time, twice as many each time after, up to
+** PG_RID_MAX.  Handles are never handed out twice by the server's sequence;
+** unused ones are simply skipped.
+*/
+static int reserveRids(PgTable *t) {
+  PgParams a;
+  PGresult *res = 0;
+  int rc, i, n = t->nRidNext ? t->nRidNext : 16;
+  memset(&a, 0, sizeof(a));
+  paramText(&a, t->zT, -1);
+  paramInt(&a, n);
+  rc = pgExec(t->p,
+              "SELECT pg_catalog.nextval(s.q) FROM (SELECT "
+              "pg_catalog.pg_get_serial_sequence($1::text, '_rid')::regclass "
+              "AS q OFFSET 0) s, pg_catalog.generate_series(1, $2::integer)",
+              &a, &res);
+  paramsFree(&a);
+  if (rc != SQLITE_OK) return rc;
+  if (PQntuples(res) != n) {
+    PQclear(res);
+    pgError(t->p, "postgresql: cannot reserve row handles of %s", t->zT);
+    return SQLITE_ERROR;
+  }
+  if (!t->aRid || t->nRidNext > t->nRid) {
+    sqlite3_int64 *aNew = sqlite3_realloc64(t->aRid, sizeof(*aNew) * (size_t)n);
+    if (!aNew) {
+      PQclear(res);
+      return SQLITE_NOMEM;
+    }
+    t->aRid = aNew;
+  }
+  for (i = 0; i < n; i++) t->aRid[i] = strtoll(PQgetvalue(res, i, 0), 0, 10);
+  PQclear(res);
+  t->nRid = n;
+  t->iRid = 0;
+  t->nRidNext = n * 2 > PG_RID_MAX ? PG_RID_MAX : n * 2;
+  return SQLITE_OK;
+}
+
+/* Append v to array literal s as one element. */
+static void arrayElem(sqlite3_str *s, const statevtab_value *v) {
+  int k;
+  switch (v->eType) {
+  case SQLITE_INTEGER:
+    sqlite3_str_appendf(s, "%lld", v->i);
+    break;
+  case SQLITE_FLOAT:
+    sqlite3_str_appendf(s, "%!.17g", v->r);
+    break;
+  case SQLITE_TEXT:
+  case SQLITE_BLOB:
+    sqlite3_str_appendchar(s, 1, '"');
+    for (k = 0; k < v->n; k++) {
+      char c = v->z[k];
+      if (c == '"' || c == '\\') sqlite3_str_appendchar(s, 1, '\\');
+      sqlite3_str_appendchar(s, 1, c);
+    }
+    sqlite3_str_appendchar(s, 1, '"');
+    break;
+  default:
+    sqlite3_str_appendall(s, "NULL");
+    break;
+  }
+}
+
+/*
+** Buffer one row (see canBuffer): it goes to the server with the next
+** statement that needs an answer, or the COMMIT, as part of one
+** INSERT ... SELECT FROM unnest(...) per table and up to PG_BATCH rows.
+*/
+static int bufferRow(PgTable *t, const statevtab_value *aRow,
+                     sqlite3_int64 *pRowid, int *pbDone) {
+  PgStore *p = t->p;
+  const statevtab_entity *e = t->base.pEntity;
+  PgQueued *q;
+  sqlite3_int64 iRid;
+  int i, rc;
+  if (p->zDoom) return pgDoomed(p);
+  rc = pgEnsure(p, 0);
+  if (rc != SQLITE_OK) return rc;
+  for (i = 0; i < e->nCol; i++) {
+    if ((aRow[i].eType == SQLITE_TEXT || aRow[i].eType == SQLITE_BLOB) &&
+        aRow[i].n > 0 && memchr(aRow[i].z, 0, (size_t)aRow[i].n)) {
+      pgError(p, "postgresql: text containing a NUL byte cannot be stored");
+      return SQLITE_ERROR;
+    }
+  }
+  if (!t->zBatch) {
+    sqlite3_str *s = sqlite3_str_new(0);
+    sqlite3_str_appendf(s, "INSERT INTO %s (_rid", t->zT);
+    for (i = 0; i < e->nCol; i++) {
+      sqlite3_str_appendf(s, ", \"%w\"", e->aCol[i].zName);
+    }
+    sqlite3_str_appendall(s, ") SELECT * FROM ROWS FROM "
+                             "(pg_catalog.unnest($1::bigint[])");
+    for (i = 0; i < e->nCol; i++) {
+      sqlite3_str_appendf(s, ", pg_catalog.unnest($%d::%s[])", i + 2,
+                          pgType(&e->aCol[i]));
+    }
+    sqlite3_str_appendall(s, ")");
+    t->zBatch = sqlite3_str_finish(s);
+    if (!t->zBatch) return SQLITE_NOMEM;
+  }
+  if (t->iRid >= t->nRid) {
+    rc = reserveRids(t);
+    if (rc != SQLITE_OK) return rc;
+  }
+  iRid = t->aRid[t->iRid++];
+  q = p->nQ > 0 ? p->aQ[p->nQ - 1] : 0;
+  if (!q || q->nCol != e->nCol + 1 || q->nRow >= PG_BATCH ||
+      strcmp(q->zSql, t->zBatch) != 0) {
+    q = sqlite3_malloc64(sizeof(*q));
+    if (q) {
+      memset(q, 0, sizeof(*q));
+      q->zSql = sqlite3_mprintf("%s", t->zBatch);
+      q->aCol = sqlite3_malloc64(sizeof(sqlite3_str *) * (size_t)(e->nCol + 1));
+      if (q->zSql && q->aCol) {
+        for (i = 0; i <= e->nCol; i++) {
+          q->aCol[i] = sqlite3_str_new(0);
+          sqlite3_str_appendchar(q->aCol[i], 1, '{');
+        }
+        q->nCol = e->nCol + 1;
+      } else {
+        queuedFree(q);
+        q = 0;
+      }
+    }
+    rc = queueAdd(p, q);
+    if (rc != SQLITE_OK) return rc;
+  }
+  sqlite3_str_appendf(q->aCol[0], "%s%lld", q->nRow ? "," : "", iRid);
+  for (i = 0; i < e->nCol; i++) {
+    if (q->nRow) sqlite3_str_appendchar(q->aCol[i + 1], 1, ',');
+    arrayElem(q->aCol[i + 1], &aRow[i]);
+  }
+  for (i = 0; i <= e->nCol; i++) {
+    if (sqlite3_str_errcode(q->aCol[i]) != SQLITE_OK) {
+      /* Half a row: the batch cannot be sent any more. */
+      sqlite3_free(p->zDoom);
+      p->zDoom = sqlite3_mprintf("postgresql: out of memory");
+      p->rcDoom = SQLITE_NOMEM;
+      return SQLITE_NOMEM;
+    }
+  }
+  q->nRow++;
+  p->nQRow++;
+  *pRowid = iRid;
+  *pbDone = 1;
+  return p->nQRow >= PG_BUFFER ? pgFlush(p) : SQLITE_OK;
+}
+
 static int pgInsert(statevtab_table *pTab, const statevtab_value *aRow,
                     int eConflict, sqlite3_int64 *pRowid, int *pbDone) {
   PgTable *t = (PgTable *)pTab;
-  int rc = writeBegin(t->p);
+  int rc;
+  if (canBuffer(t, aRow)) return bufferRow(t, aRow, pRowid, pbDone);
+  rc = writeBegin(t->p);
   if (rc == SQLITE_OK) rc = doInsert(t, aRow, eConflict, pRowid, pbDone);
   return writeEnd(t->p, rc);
 }
@@ -1484,14 +2129,17 @@ static int pgDelete(statevtab_table *pTab, sqlite3_int64 iRowid) {
 
 /* --------------------------------------------------------- transactions */
 
+/* BEGIN is deferred: it goes out with the transaction's first statement
+** (a transaction that sends nothing costs no round trip at all). */
 static int pgBegin(statevtab_table *pTab) {
   PgStore *p = ((PgTable *)pTab)->p;
   int rc;
   if (p->bTxn) return SQLITE_OK;
   rc = pgEnsure(p, 0);
-  if (rc == SQLITE_OK) rc = pgRaw(p, "BEGIN");
+  if (rc == SQLITE_OK) rc = queueRaw(p, "BEGIN", 1);
   if (rc == SQLITE_OK) {
     p->bTxn = 1;
+    p->bBegun = 0;
     p->nSave = 0;
     p->nWrite = 0;
   }
@@ -1499,9 +2147,11 @@ static int pgBegin(statevtab_table *pTab) {
 }
 
 /* The remote COMMIT happens here, so that its failure fails the SQLite
-** commit (which then rolls back). */
+** commit (which then rolls back).  It goes out with the deferred commands
+** (buffered rows, RELEASE) in one round trip. */
 static int pgSync(statevtab_table *pTab) {
   PgStore *p = ((PgTable *)pTab)->p;
+  PgCmd cmd;
   int rc;
   if (p->bLostTxn) {
     p->bLostTxn = 0;
@@ -1512,9 +2162,37 @@ static int pgSync(statevtab_table *pTab) {
     return SQLITE_IOERR;
   }
   if (!p->bTxn) return SQLITE_OK;
+  /* A doomed transaction stays open: SQLite rolls it back next. */
+  if (p->zDoom) return pgDoomed(p);
+  if (!p->bBegun && p->nQRow == 0) {
+    /* Nothing was sent and nothing waits but BEGIN and savepoints. */
+    queueClear(p);
+    p->bTxn = 0;
+    p->nSave = 0;
+    return SQLITE_OK;
+  }
+  cmd.zSql = "COMMIT";
+  cmd.nParam = 0;
+  cmd.az = 0;
+  rc = pgPipeline(p, 1, &cmd);
+  if (rc != SQLITE_OK) return rc;
+  if (p->zDoom) {
+    PQclear(cmd.pRes);
+    return pgDoomed(p);
+  }
   p->bTxn = 0;
+  p->bBegun = 0;
   p->nSave = 0;
-  rc = pgRaw(p, "COMMIT");
+  if (!cmd.pRes || PQresultStatus(cmd.pRes) != PGRES_COMMAND_OK) {
+    rc = pgResultError(p, cmd.pRes);
+  } else if (strcmp(PQcmdStatus(cmd.pRes), "COMMIT") != 0) {
+    /* The server answers ROLLBACK to the COMMIT of an aborted transaction. */
+    pgError(p, "postgresql: the server rolled the transaction back (%s); "
+               "nothing of it was committed",
+            PQcmdStatus(cmd.pRes));
+    rc = SQLITE_ERROR;
+  }
+  PQclear(cmd.pRes);
   return rc;
 }
 
@@ -1525,20 +2203,25 @@ static int pgCommit(statevtab_table *pTab) {
 static int pgRollback(statevtab_table *pTab) {
   PgStore *p = ((PgTable *)pTab)->p;
   p->bLostTxn = 0;
+  sqlite3_free(p->zDoom);
+  p->zDoom = 0;
   if (!p->bTxn) return SQLITE_OK;
   p->bTxn = 0;
   p->nSave = 0;
-  if (p->pg) pgRaw(p, "ROLLBACK");
+  queueClear(p); /* rolled back before it was sent */
+  if (p->bBegun && p->pg) pgRaw(p, "ROLLBACK");
+  p->bBegun = 0;
   return SQLITE_OK;
 }
 
+/* Savepoints are deferred commands too. */
 static int pgSavepoint(statevtab_table *pTab, int iSave) {
   PgStore *p = ((PgTable *)pTab)->p;
   int rc = SQLITE_OK;
   while (rc == SQLITE_OK && p->bTxn && p->nSave <= iSave) {
     char zSql[64];
     sqlite3_snprintf(sizeof(zSql), zSql, "SAVEPOINT sv_%d", p->nSave);
-    rc = pgRaw(p, zSql);
+    rc = queueRaw(p, zSql, 0);
     if (rc == SQLITE_OK) p->nSave++;
   }
   return rc;
@@ -1551,7 +2234,7 @@ static int pgRelease(statevtab_table *pTab, int iSave) {
   if (iSave < 0) iSave = 0;
   sqlite3_snprintf(sizeof(zSql), zSql, "RELEASE SAVEPOINT sv_%d", iSave);
   p->nSave = iSave;
-  return pgRaw(p, zSql);
+  return queueRaw(p, zSql, 0);
 }
 
 static int pgRollbackTo(statevtab_table *pTab, int iSave) {
@@ -1560,16 +2243,21 @@ static int pgRollbackTo(statevtab_table *pTab, int iSave) {
   if (!p->bTxn) return SQLITE_OK;
   if (iSave < 0) {
     /* Back to the start of the transaction, which goes on. */
-    int rc = pgRaw(p, "ROLLBACK");
+    int rc = SQLITE_OK;
+    queueClear(p);
+    sqlite3_free(p->zDoom);
+    p->zDoom = 0;
     p->nSave = 0;
-    if (rc == SQLITE_OK) rc = pgRaw(p, "BEGIN");
+    if (p->bBegun) rc = pgRaw(p, "ROLLBACK");
+    p->bBegun = 0;
+    if (rc == SQLITE_OK) rc = queueRaw(p, "BEGIN", 1);
     if (rc != SQLITE_OK) p->bTxn = 0;
     return rc;
   }
   if (iSave >= p->nSave) return SQLITE_OK;
   sqlite3_snprintf(sizeof(zSql), zSql, "ROLLBACK TO SAVEPOINT sv_%d", iSave);
   p->nSave = iSave + 1;
-  return pgRaw(p, zSql);
+  return queueRaw(p, zSql, 0);
 }
 
 static char *pgDescribe(statevtab_store *pStore) {

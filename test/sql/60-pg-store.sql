@@ -133,3 +133,18 @@ CREATE VIRTUAL TABLE p10 USING state_kv(store='postgresql://app:p?w-CANARY@127.0
 -- the same strings through env: and the sqlite3 shell: errors, and errors
 -- with the canary
 .system for u in 'postgresql://app:p@ss-CANARY-s3cr3t@127.0.0.1:1/db' 'postgresql://app:CANARY-pw@127.0.0.1:1/db' 'host=127.0.0.1 port=1 user=app password=CANARY-kv dbname=db' 'postgresql://app:CANARY%zz@127.0.0.1:1/db' 'postgresql://127.0.0.1:1/db?password=CANARY=x' 'postgresql://app:CANARY@[::1]x/db' 'host=127.0.0.1 port=1 user=passwordy password=CANARY-kv2' 'postgresql://app:p?w-CANARY@127.0.0.1:1/db'; do STATEVTAB_PW_URL="$u" sqlite3 :memory: -cmd ".load $STATEVTAB_EXT" "CREATE VIRTUAL TABLE t USING state_kv(store='env:STATEVTAB_PW_URL')"; done 2>&1 | awk '/postgresql:/ { e++ } /CANARY/ { c++ } END { print e + 0, "errors,", c + 0, "with the canary" }'
+
+-- 60.13 rows inserted with generated ids inside a transaction are sent
+-- with the next statement or the COMMIT; when the server refuses them then
+-- (here: a constraint added meanwhile by another session), that statement
+-- and the COMMIT fail, and nothing of the transaction is committed
+CREATE VIRTUAL TABLE doom USING state_tasks(@OPTS:doom@);
+INSERT INTO doom(name) VALUES ('first');
+BEGIN;
+INSERT INTO doom(name) VALUES ('a'), ('b');
+SELECT last_insert_rowid() > 0;
+.system psql "$STATEVTAB_PG_URL" -XAtq -c "ALTER TABLE \"${STATEVTAB_TEST_NS}_doom\".tasks ADD CONSTRAINT no_b CHECK (name <> 'b')"
+SELECT count(*) FROM doom;
+COMMIT;
+.system psql "$STATEVTAB_PG_URL" -XAtq -c "ALTER TABLE \"${STATEVTAB_TEST_NS}_doom\".tasks DROP CONSTRAINT no_b"
+SELECT name FROM doom ORDER BY name;
