@@ -1498,7 +1498,9 @@ static int pgAttach(statevtab_store *pStore, const statevtab_entity *e,
         p->iCmdMs = v;
         p->bCmdSet = 1;
       }
-    } else if (strcmp(zKey, "prefix") != 0) {
+    } else if (strcmp(zKey, "prefix") != 0 && strcmp(zKey, "indexes") != 0) {
+      /* prefix= is Redis's, indexes= the local store's: accepted so that
+      ** one CREATE moves between stores by its store= alone. */
       pgError(p, "unknown option '%s'", zKey);
       return SQLITE_ERROR;
     }
