@@ -11,7 +11,7 @@
 #include "svint.h"
 
 #define SV_MAX_CACHED_SCANS 16
-#define SV_NATOMIC 27 /* statement slots per connection (SA_*) */
+#define SV_NATOMIC 29 /* statement slots per connection (SA_*) */
 
 typedef struct LocalStore LocalStore;
 typedef struct LocalTable LocalTable;
