@@ -86,89 +86,200 @@ local function readyMember(row)
   return encInt(row.priority) .. encInt(row.run_at) .. row.id
 end
 
--- Remove (bAdd false) or add the index entries of one row.
-local function index(base, kind, rid, row, bAdd)
+-- Index writes of one call are queued per key, coalesced per member (the
+-- last write of a member wins, as if sent one by one) and sent as one
+-- ZADD/ZREM, SADD/SREM or HSET/HDEL per key: at the end of the call, or
+-- before the call reads that key (R below).  Row hashes are written at
+-- once.  typ: 'z' zset (value = score), 's' set (value = true), 'h' hash
+-- (value = field value); false removes the member.
+local QK, QL = {}, {}
+local function qset(key, typ, member, val)
+  local e = QK[key]
+  if not e then
+    e = {typ = typ, m = {}}
+    QK[key] = e
+    QL[#QL + 1] = key
+  end
+  if val == nil then
+    val = false
+  end
+  e.m[member] = val
+end
+
+-- redis.call(cmd, key, a...) in pieces small enough for unpack.
+local function send(cmd, key, a)
+  for i = 1, #a, 4000 do
+    redis.call(cmd, key, unpack(a, i, math.min(i + 3999, #a)))
+  end
+end
+
+local function flushKey(key)
+  local e = QK[key]
+  if not e then
+    return
+  end
+  QK[key] = nil
+  local add, rem = {}, {}
+  for m, v in pairs(e.m) do
+    if v == false then
+      rem[#rem + 1] = m
+    elseif e.typ == 's' then
+      add[#add + 1] = m
+    elseif e.typ == 'z' then
+      add[#add + 1] = v
+      add[#add + 1] = m
+    else
+      add[#add + 1] = m
+      add[#add + 1] = v
+    end
+  end
+  local t = e.typ
+  if #rem > 0 then
+    send(t == 'z' and 'ZREM' or t == 's' and 'SREM' or 'HDEL', key, rem)
+  end
+  if #add > 0 then
+    send(t == 'z' and 'ZADD' or t == 's' and 'SADD' or 'HSET', key, add)
+  end
+end
+
+-- Queues that got a runnable task (published once per call).
+local WAKE = {}
+
+local function flushAll()
+  for _, k in ipairs(QL) do
+    flushKey(k)
+  end
+  QL = {}
+  for _, w in pairs(WAKE) do
+    redis.call('PUBLISH', w[1], w[2])
+  end
+  WAKE = {}
+end
+
+-- A read of an index key: its queued writes first.
+local function R(cmd, key, ...)
+  if QK[key] then
+    flushKey(key)
+  end
+  return redis.call(cmd, key, ...)
+end
+
+-- Move the index entries of row rid from old (nil: a new row) to row (nil:
+-- deleted); only what changed is written.
+local function reindex(base, kind, rid, old, row)
   local e = S[kind]
   local p = base .. kind
-  if bAdd then
-    redis.call('ZADD', p .. ':all', rid, rid)
-    redis.call('HSET', p .. ':key', encKey(e, row), rid)
-  else
-    redis.call('ZREM', p .. ':all', rid)
-    local k = encKey(e, row)
-    if redis.call('HGET', p .. ':key', k) == rid then
-      redis.call('HDEL', p .. ':key', k)
+  if not old then
+    qset(p .. ':all', 'z', rid, tonumber(rid))
+  elseif not row then
+    qset(p .. ':all', 'z', rid, nil)
+  end
+  local ko = old and encKey(e, old)
+  local kn = row and encKey(e, row)
+  if ko ~= kn then
+    if ko and R('HGET', p .. ':key', ko) == rid then
+      qset(p .. ':key', 'h', ko, nil)
+    end
+    if kn then
+      qset(p .. ':key', 'h', kn, rid)
     end
   end
   for _, c in ipairs(e.tidx) do
-    local v = row[c]
-    if v then
-      redis.call(bAdd and 'SADD' or 'SREM', p .. ':i:' .. c .. ':' .. v, rid)
+    local a, b = old and old[c], row and row[c]
+    if a ~= b then
+      if a then
+        qset(p .. ':i:' .. c .. ':' .. a, 's', rid, nil)
+      end
+      if b then
+        qset(p .. ':i:' .. c .. ':' .. b, 's', rid, true)
+      end
     end
   end
   for _, c in ipairs(e.nidx) do
-    local v = row[c]
-    if v then
-      if bAdd then
-        redis.call('ZADD', p .. ':z:' .. c, tonumber(v), rid)
+    local a, b = old and old[c], row and row[c]
+    if a ~= b then
+      qset(p .. ':z:' .. c, 'z', rid, b and tonumber(b))
+    end
+  end
+  if kind ~= 'tasks' then
+    return
+  end
+  local da = old and old.idempotency_key and encDd(old)
+  local db = row and row.idempotency_key and encDd(row)
+  if da ~= db then
+    if da and R('HGET', p .. ':dd', da) == rid then
+      qset(p .. ':dd', 'h', da, nil)
+    end
+    if db then
+      qset(p .. ':dd', 'h', db, rid)
+    end
+  end
+  -- The claim structures: wait/ready while pending, lq/ln while claimed.
+  local op = old and old.state == 'pending'
+  local np = row and row.state == 'pending'
+  if op and np and old.queue == row.queue and old.run_at == row.run_at and
+    old.priority == row.priority and old.id == row.id then
+    -- Still pending where it was (a claim moves it from wait when due).
+  else
+    if op then
+      local qn = old.queue or ''
+      qset(p .. ':wait:' .. qn, 'z', rid, nil)
+      qset(p .. ':ready:' .. qn, 'z', readyMember(old), nil)
+    end
+    if np then
+      local qn = row.queue or ''
+      if tonumber(row.run_at) <= NOW then
+        -- Due already: straight into the claim order, and wake state_wait.
+        qset(p .. ':ready:' .. qn, 'z', readyMember(row), 0)
+        WAKE[p .. ':wake\0' .. qn] = {p .. ':wake', qn}
       else
-        redis.call('ZREM', p .. ':z:' .. c, rid)
+        qset(p .. ':wait:' .. qn, 'z', rid, tonumber(row.run_at))
       end
     end
   end
-  if kind == 'tasks' then
-    local q = row.queue or ''
-    if row.idempotency_key then
-      local k = encDd(row)
-      if bAdd then
-        redis.call('HSET', p .. ':dd', k, rid)
-      elseif redis.call('HGET', p .. ':dd', k) == rid then
-        redis.call('HDEL', p .. ':dd', k)
-      end
-    end
-    if row.state == 'pending' then
-      if bAdd and tonumber(row.run_at) <= NOW then
-        -- Due already: straight into the claim order, and wake state_wait.
-        redis.call('ZADD', p .. ':ready:' .. q, 0, readyMember(row))
-        redis.call('PUBLISH', p .. ':wake', q)
-      elseif bAdd then
-        redis.call('ZADD', p .. ':wait:' .. q, tonumber(row.run_at), rid)
-      else
-        redis.call('ZREM', p .. ':wait:' .. q, rid)
-        redis.call('ZREM', p .. ':ready:' .. q, readyMember(row))
-      end
-    elseif row.state == 'claimed' and row.lease_expires_at then
-      if bAdd then
-        local x = tonumber(row.lease_expires_at)
-        redis.call('ZADD', p .. ':lq:' .. q, x, rid)
-        redis.call('ZADD', p .. ':ln:' .. row.name, x, rid)
-      else
-        redis.call('ZREM', p .. ':lq:' .. q, rid)
-        redis.call('ZREM', p .. ':ln:' .. row.name, rid)
-      end
-    end
+  local ol = old and old.state == 'claimed' and old.lease_expires_at
+  local nl = row and row.state == 'claimed' and row.lease_expires_at
+  if ol and (not nl or old.queue ~= row.queue or old.name ~= row.name) then
+    qset(p .. ':lq:' .. (old.queue or ''), 'z', rid, nil)
+    qset(p .. ':ln:' .. old.name, 'z', rid, nil)
+  end
+  if nl and nl ~= ol then
+    local x = tonumber(nl)
+    qset(p .. ':lq:' .. (row.queue or ''), 'z', rid, x)
+    qset(p .. ':ln:' .. row.name, 'z', rid, x)
   end
 end
 
--- Write row (a table column -> text) as row rid, replacing old.
+-- Write row (a table column -> text) as row rid, replacing old (the row as
+-- it is on the server, nil when there is none): only the fields and index
+-- entries that changed.
 local function writeRow(base, kind, rid, row, old)
   local k = base .. kind .. ':r:' .. rid
-  if old then
-    index(base, kind, rid, old, false)
-  end
   row._v = I(tonumber(old and old._v or 0) + 1)
-  redis.call('DEL', k)
-  local a = {}
-  for c, v in pairs(row) do
-    a[#a + 1] = c
-    a[#a + 1] = v
+  local set = {}
+  if old then
+    local del = {}
+    for c in pairs(old) do
+      if row[c] == nil then
+        del[#del + 1] = c
+      end
+    end
+    if #del > 0 then
+      redis.call('HDEL', k, unpack(del))
+    end
   end
-  redis.call('HSET', k, unpack(a))
-  index(base, kind, rid, row, true)
+  for c, v in pairs(row) do
+    if not old or old[c] ~= v then
+      set[#set + 1] = c
+      set[#set + 1] = v
+    end
+  end
+  redis.call('HSET', k, unpack(set))
+  reindex(base, kind, rid, old, row)
 end
 
 local function deleteRow(base, kind, rid, old)
-  index(base, kind, rid, old, false)
+  reindex(base, kind, rid, old, nil)
   redis.call('DEL', base .. kind .. ':r:' .. rid)
 end
 
@@ -273,7 +384,7 @@ local function die(base, rid, row, err, reason, bDead)
 end
 
 local function taskById(id)
-  local rid = redis.call('HGET', B .. 'tasks:key', id)
+  local rid = R('HGET', B .. 'tasks:key', id)
   if not rid then
     return nil
   end
@@ -367,7 +478,7 @@ function ops.claim()
   -- then tasks whose run_at came move from wait to ready.
   for _, q in ipairs(queues) do
     if not paused[q] then
-      for _, rid in ipairs(redis.call('ZRANGEBYSCORE', B .. 'tasks:lq:' .. q,
+      for _, rid in ipairs(R('ZRANGEBYSCORE', B .. 'tasks:lq:' .. q,
                                       '-inf', NOW)) do
         local row = hgetall(B .. 'tasks:r:' .. rid)
         if row and row.state == 'claimed' then
@@ -382,15 +493,15 @@ function ops.claim()
             writeRow(B, 'tasks', rid, t, row)
           end
         else
-          redis.call('ZREM', B .. 'tasks:lq:' .. q, rid)
+          qset(B .. 'tasks:lq:' .. q, 'z', rid, nil)
         end
       end
-      for _, rid in ipairs(redis.call('ZRANGEBYSCORE', B .. 'tasks:wait:' .. q,
+      for _, rid in ipairs(R('ZRANGEBYSCORE', B .. 'tasks:wait:' .. q,
                                       '-inf', NOW)) do
         local row = hgetall(B .. 'tasks:r:' .. rid)
-        redis.call('ZREM', B .. 'tasks:wait:' .. q, rid)
+        qset(B .. 'tasks:wait:' .. q, 'z', rid, nil)
         if row and row.state == 'pending' then
-          redis.call('ZADD', B .. 'tasks:ready:' .. q, 0, readyMember(row))
+          qset(B .. 'tasks:ready:' .. q, 'z', readyMember(row), 0)
         end
       end
     end
@@ -402,23 +513,29 @@ function ops.claim()
   local heads = {}
   for _, q in ipairs(queues) do
     if not paused[q] then
-      heads[#heads + 1] = {q = q, buf = {}, pos = 1, off = 0, done = false}
+      heads[#heads + 1] = {q = q, buf = {}, pos = 1, from = '-', done = false}
     end
   end
+  local used = {}
+  local taken = 0
+  -- Pages of the ready set, each starting after the last member read (the
+  -- members claimed or dropped meanwhile are before it): as many as still
+  -- wanted, plus a few for tasks the filters skip.
   local function peek(h)
     if h.pos > #h.buf and not h.done then
-      h.buf = redis.call('ZRANGEBYLEX', B .. 'tasks:ready:' .. h.q, '-', '+',
-                         'LIMIT', h.off, 64)
-      h.off = h.off + #h.buf
+      local want = math.min(n - taken + 4, 256)
+      h.buf = R('ZRANGEBYLEX', B .. 'tasks:ready:' .. h.q, h.from, '+',
+                'LIMIT', 0, want)
       h.pos = 1
-      if #h.buf < 64 then
+      if #h.buf < want then
         h.done = true
+      end
+      if #h.buf > 0 then
+        h.from = '(' .. h.buf[#h.buf]
       end
     end
     return h.buf[h.pos]
   end
-  local used = {}
-  local taken = 0
   while taken < n do
     local best, bm
     for _, h in ipairs(heads) do
@@ -432,7 +549,7 @@ function ops.claim()
     end
     best.pos = best.pos + 1
     local id = string.sub(bm, 41)
-    local rid = redis.call('HGET', B .. 'tasks:key', id)
+    local rid = R('HGET', B .. 'tasks:key', id)
     local row = rid and hgetall(B .. 'tasks:r:' .. rid)
     local ok = row and row.state == 'pending' and row.queue == best.q
     if ok and readyMember(row) ~= bm then
@@ -440,8 +557,7 @@ function ops.claim()
     end
     if not ok then
       -- A stale entry (the task changed behind the index): drop it.
-      redis.call('ZREM', B .. 'tasks:ready:' .. best.q, bm)
-      best.off = best.off - 1
+      qset(B .. 'tasks:ready:' .. best.q, 'z', bm, nil)
     else
       if nameSet and not nameSet[row.name] then
         ok = false
@@ -470,7 +586,7 @@ function ops.claim()
         for k, l in ipairs(limits) do
           if (l.q and row.queue == l.key) or (not l.q and row.name == l.key) then
             if not used[k] then
-              used[k] = redis.call('ZCOUNT', B .. (l.q and 'tasks:lq:' or
+              used[k] = R('ZCOUNT', B .. (l.q and 'tasks:lq:' or
                                                    'tasks:ln:') .. l.key,
                                    '(' .. I(NOW), '+inf')
             end
@@ -494,7 +610,6 @@ function ops.claim()
         t.attempts = I(tonumber(row.attempts or 0) + 1)
         t.updated_at = I(NOW)
         writeRow(B, 'tasks', rid, t, row)
-        best.off = best.off - 1
         flat('tasks', rid, t, out)
         taken = taken + 1
       end
@@ -563,7 +678,7 @@ end
 -- server's clock does not go back.
 function ops.lease()
   local name, owner, ttl = ARGV[2], ARGV[3], tonumber(ARGV[4])
-  local rid = redis.call('HGET', B .. 'leases:key', name)
+  local rid = R('HGET', B .. 'leases:key', name)
   local row = rid and hgetall(B .. 'leases:r:' .. rid)
   if row and tonumber(row.expires_at) > NOW and tonumber(row.depth) > 0 then
     if row.owner ~= owner then
@@ -590,7 +705,7 @@ end
 
 -- ARGV: name, owner.  1 released one level, 0 not held by owner.
 function ops.release()
-  local rid = redis.call('HGET', B .. 'leases:key', ARGV[2])
+  local rid = R('HGET', B .. 'leases:key', ARGV[2])
   local row = rid and hgetall(B .. 'leases:r:' .. rid)
   if not row or row.owner ~= ARGV[3] or tonumber(row.expires_at) <= NOW or
     tonumber(row.depth) <= 0 then
@@ -609,7 +724,7 @@ end
 function ops.incr()
   local scope, name, delta = ARGV[2], ARGV[3], ARGV[4]
   local key = #scope .. ':' .. scope .. name
-  local rid = redis.call('HGET', B .. 'counters:key', key)
+  local rid = R('HGET', B .. 'counters:key', key)
   local row = rid and hgetall(B .. 'counters:r:' .. rid)
   local t
   if row then
@@ -644,7 +759,7 @@ end
 -- sent without one), now consumed; nil when none.
 function ops.take()
   local best, brow
-  for _, rid in ipairs(redis.call('SMEMBERS', B .. 'signals:i:execution_id:' ..
+  for _, rid in ipairs(R('SMEMBERS', B .. 'signals:i:execution_id:' ..
                                   ARGV[2])) do
     local row = hgetall(B .. 'signals:r:' .. rid)
     if row and row.name == ARGV[3] and not row.consumed_at and
@@ -667,7 +782,7 @@ end
 
 -- ARGV: execution id, JSON entry (minified).  1, or 0 when no such row.
 function ops.progress()
-  local rid = redis.call('HGET', B .. 'executions:key', ARGV[2])
+  local rid = R('HGET', B .. 'executions:key', ARGV[2])
   local row = rid and hgetall(B .. 'executions:r:' .. rid)
   if not row then
     return 0
@@ -705,12 +820,12 @@ function ops.runnable()
   if redis.call('HEXISTS', B .. 'tasks:paused', q) == 1 then
     return {0, -1}
   end
-  if redis.call('ZCARD', B .. 'tasks:ready:' .. q) > 0 then
+  if R('ZCARD', B .. 'tasks:ready:' .. q) > 0 then
     return {1, 0}
   end
   local nxt = -1
   for _, k in ipairs({'tasks:wait:', 'tasks:lq:'}) do
-    local a = redis.call('ZRANGE', B .. k .. q, 0, 0, 'WITHSCORES')
+    local a = R('ZRANGE', B .. k .. q, 0, 0, 'WITHSCORES')
     if #a > 0 then
       local d = tonumber(a[2]) - NOW
       if d <= 0 then
@@ -732,14 +847,14 @@ function ops.scan()
   local p = B .. kind
   local rids, i
   if mode == 'key' then
-    local r = redis.call('HGET', p .. ':key', ARGV[4])
+    local r = R('HGET', p .. ':key', ARGV[4])
     rids = r and {r} or {}
     i = 5
   elseif mode == 'set' then
-    rids = redis.call('SMEMBERS', p .. ':i:' .. ARGV[4])
+    rids = R('SMEMBERS', p .. ':i:' .. ARGV[4])
     i = 5
   elseif mode == 'zset' then
-    rids = redis.call('ZRANGEBYSCORE', p .. ':z:' .. ARGV[4], ARGV[5], ARGV[6])
+    rids = R('ZRANGEBYSCORE', p .. ':z:' .. ARGV[4], ARGV[5], ARGV[6])
     i = 7
   elseif mode == 'rids' then
     local n = tonumber(ARGV[4])
@@ -749,7 +864,7 @@ function ops.scan()
     end
     i = 5 + n
   else
-    rids = redis.call('ZRANGE', p .. ':all', 0, -1)
+    rids = R('ZRANGE', p .. ':all', 0, -1)
     i = 4
   end
   local fields = {'_v'}
@@ -775,7 +890,7 @@ end
 -- now.
 function ops.owner()
   local kind = ARGV[2]
-  local rid = redis.call('HGET', B .. kind .. ':' .. ARGV[4], ARGV[3])
+  local rid = R('HGET', B .. kind .. ':' .. ARGV[4], ARGV[3])
   if not rid then
     return {}
   end
@@ -792,7 +907,7 @@ end
 -- without persistence, eviction).
 function ops.rids()
   local k = B .. ARGV[2] .. ':seq'
-  local top = redis.call('ZRANGE', B .. ARGV[2] .. ':all', -1, -1)
+  local top = R('ZRANGE', B .. ARGV[2] .. ':all', -1, -1)
   if top[1] and tonumber(redis.call('GET', k) or '0') < tonumber(top[1]) then
     redis.call('SET', k, top[1])
   end
@@ -810,6 +925,7 @@ end
 function ops.write()
   local nOps = tonumber(ARGV[2])
   local simRow, simKey, simDd = {}, {}, {}
+  local orig = {} -- rk -> the row as read from the server (false: none)
   local acts = {}
   local done = {'ok'}
   local function getRow(base, kind, rid)
@@ -820,6 +936,7 @@ function ops.write()
     end
     r = hgetall(rk)
     simRow[rk] = r or false
+    orig[rk] = r or false
     return r
   end
   local function getMap(base, kind, map, sim, enc)
@@ -828,7 +945,7 @@ function ops.write()
     if o ~= nil then
       return o or nil
     end
-    o = redis.call('HGET', base .. kind .. ':' .. map, enc)
+    o = R('HGET', base .. kind .. ':' .. map, enc)
     sim[kk] = o or false
     return o or nil
   end
@@ -946,17 +1063,29 @@ function ops.write()
     end
     done[#done + 1] = ok
   end
+  -- Every row an act writes was read above: the server's rows as the acts
+  -- before leave them, without reading them again.
+  local cur = {}
   for _, a in ipairs(acts) do
     local base, kind, rid = a[2], a[3], a[4]
-    local old = hgetall(base .. kind .. ':r:' .. rid)
+    local rk = base .. kind .. ':r:' .. rid
+    local old = cur[rk]
+    if old == nil then
+      old = orig[rk]
+      if old == nil then
+        old = hgetall(rk) or false
+      end
+    end
     if a[1] == 'd' then
       if old then
         deleteRow(base, kind, rid, old)
       end
+      cur[rk] = false
     else
       local row = copy(a[5])
       row._v = nil
-      writeRow(base, kind, rid, row, old)
+      writeRow(base, kind, rid, row, old or nil)
+      cur[rk] = row
     end
   end
   return done
@@ -966,4 +1095,6 @@ local f = ops[OP]
 if not f then
   return redis.error_reply('statevtab: unknown operation ' .. tostring(OP))
 end
-return f()
+local res = f()
+flushAll()
+return res
