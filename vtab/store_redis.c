@@ -116,8 +116,9 @@ struct RdTable {
   char *zBase; /* "{prefix}" */
   char *zPrefix;
   sqlite3_int64 iRidNext, iRidEnd; /* reserved row handles */
-  RdSeen *aSeen; /* open addressing on iRid, nSeenAlloc a power of 2 */
-  int nSeen, nSeenAlloc;
+  RdSeen *aSeen; /* open addressing on iRid, nSeenAlloc a power of 2; */
+  int nSeen, nSeenAlloc; /* only the rows of transaction iSeenGen */
+  unsigned iSeenGen;
   redisReply *pOut; /* reply holding the last out-value */
 };
 
@@ -992,6 +993,19 @@ static RdSeen *seenFind(RdTable *t, sqlite3_int64 iRid) {
 static int seenPut(RdTable *t, sqlite3_int64 iRid, sqlite3_int64 iStamp,
                    sqlite3_int64 iVer) {
   RdSeen *s;
+  if (t->iSeenGen != t->p->iGen) {
+    /* What an earlier transaction read is no longer wanted: start over
+    ** (small), so that the table holds one transaction's rows at most. */
+    if (t->nSeenAlloc > 64) {
+      sqlite3_free(t->aSeen);
+      t->aSeen = 0;
+      t->nSeenAlloc = 0;
+    } else if (t->aSeen) {
+      memset(t->aSeen, 0, sizeof(RdSeen) * (size_t)t->nSeenAlloc);
+    }
+    t->nSeen = 0;
+    t->iSeenGen = t->p->iGen;
+  }
   if ((t->nSeen + 1) * 2 > t->nSeenAlloc) {
     int nOld = t->nSeenAlloc, i, nNew = nOld ? nOld * 2 : 64;
     RdSeen *aOld = t->aSeen;
@@ -1002,7 +1016,7 @@ static int seenPut(RdTable *t, sqlite3_int64 iRid, sqlite3_int64 iStamp,
     t->nSeenAlloc = nNew;
     t->nSeen = 0;
     for (i = 0; i < nOld; i++) {
-      if (aOld[i].iRid && aOld[i].iGen == t->p->iGen) {
+      if (aOld[i].iRid) {
         *seenFind(t, aOld[i].iRid) = aOld[i];
         t->nSeen++;
       }
