@@ -1,11 +1,15 @@
 -- sql/redis.lua -- the server side of statevtab's Redis store.
 --
--- One script, loaded once per connection (SCRIPT LOAD, then EVALSHA; the
--- store loads it again on NOSCRIPT).  ARGV[1] names the operation; KEYS[1]
--- is the namespace's base, "{<prefix>}", so that every key of a namespace
+-- One library, registered as the Redis function statevtab_<sha1> (FUNCTION
+-- LOAD when FCALL finds it missing) and called with FCALL, so that this
+-- file's top level runs once per load, not at every call; where functions
+-- cannot be loaded the same file runs as a script (SCRIPT LOAD, EVALSHA,
+-- loaded again on NOSCRIPT).  <sha1> is the script's SHA1: each version of
+-- the store has its own function.  args[1] names the operation; keys[1] is
+-- the namespace's base, "{<prefix>}", so that every key of a namespace
 -- hashes to one Redis Cluster slot.  vtab/store_redis.c prepends a table S
 -- describing the eight entities (generated from vtab/entities.c), so the
--- column lists live in one place.
+-- column lists live in one place, and appends the call of run().
 --
 -- KEY LAYOUT (B = "{<prefix>}", <kind> = tasks, kv, leases, ...)
 --   B<kind>:seq                 counter: row handles (rowids) are INCRBY'd
@@ -30,14 +34,9 @@
 -- "<length of the first>:<first><second>".  Values are stored as text:
 -- integers in decimal, reals with 17 significant digits, text as its bytes.
 
-local B = KEYS[1]
-local OP = ARGV[1]
-local now_us
-do
-  local t = redis.call('TIME')
-  now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
-local NOW = math.floor(now_us / 1000)
+-- The call being run (set by run() below): the namespace's base, the
+-- operation, its arguments, and the server's clock.
+local B, OP, ARGV, now_us, NOW
 
 -- An integer as decimal text (tostring would use an exponent).
 local function I(x)
@@ -1091,10 +1090,22 @@ function ops.write()
   return done
 end
 
-local f = ops[OP]
-if not f then
-  return redis.error_reply('statevtab: unknown operation ' .. tostring(OP))
+-- One call: keys[1] is the namespace's base, args[1] the operation.  The
+-- store appends "return run(KEYS, ARGV)" to run this file with EVALSHA, or
+-- registers run as a Redis function (FCALL): then everything above is made
+-- once, when the library loads, instead of at every call.
+local function run(keys, args)
+  B, OP, ARGV = keys[1], args[1], args
+  local t = redis.call('TIME')
+  now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  NOW = math.floor(now_us / 1000)
+  QK, QL, WAKE = {}, {}, {}
+  local f = ops[OP]
+  if not f then
+    return redis.error_reply('statevtab: unknown operation ' .. tostring(OP))
+  end
+  local res = f()
+  flushAll()
+  return res
 end
-local res = f()
-flushAll()
-return res
+

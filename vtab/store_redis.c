@@ -94,8 +94,10 @@ typedef struct RdStore {
   redisContext *c;     /* NULL while disconnected */
   redisContext *cSub;  /* subscribed to zSub (state_wait), or NULL */
   char *zSub;          /* the channel it listens to */
-  char *zScript;       /* prologue + sql/redis.lua */
+  char *zScript;       /* prologue + sql/redis.lua + "return run(...)" */
   char zSha[48];       /* its SHA1 */
+  char zFn[64];        /* the function: "statevtab_<zSha>" */
+  int bNoFn;           /* functions cannot be loaded: EVALSHA instead */
   int bTxn;            /* xBegin seen */
   unsigned iGen;       /* +1 at every commit/rollback */
   int nOp, nOpAlloc;
@@ -434,8 +436,57 @@ static int rdLoadScript(RdStore *p) {
   }
   memcpy(p->zSha, r->str, r->len);
   p->zSha[r->len] = 0;
+  sqlite3_snprintf(sizeof(p->zFn), p->zFn, "statevtab_%s", p->zSha);
   freeReplyObject(r);
   return SQLITE_OK;
+}
+
+/*
+** FUNCTION LOAD of the script as library and function statevtab_<sha1>,
+** after an FCALL found no such function.  A server that cannot load it (no
+** FUNCTION command, or the user may not) is not asked again: p->bNoFn, and
+** the store uses EVALSHA.  Another client loading it first is no error.
+*/
+static int rdLoadFunction(RdStore *p) {
+  static const char zRun[] = "return run(KEYS, ARGV)\n";
+  const char *az[3];
+  size_t an[3];
+  redisReply *r;
+  size_t nBody = strlen(p->zScript) - (sizeof(zRun) - 1);
+  char *zLib = sqlite3_mprintf(
+      "#!lua name=%s\n%.*s\nredis.register_function('%s', run)\n", p->zFn,
+      (int)nBody, p->zScript, p->zFn);
+  if (!zLib) return SQLITE_NOMEM;
+  az[0] = "FUNCTION";
+  an[0] = 8;
+  az[1] = "LOAD";
+  an[1] = 4;
+  az[2] = zLib;
+  an[2] = strlen(zLib);
+  r = rdCall(p, 3, az, an);
+  sqlite3_free(zLib);
+  if (!r) return rdIoError(p);
+  if (r->type == REDIS_REPLY_ERROR && !strstr(r->str, "already exists")) {
+    p->bNoFn = 1;
+  }
+  freeReplyObject(r);
+  return SQLITE_OK;
+}
+
+/* Is r the error of an FCALL that should become an EVALSHA, or be run
+** again once the function is loaded? */
+static int fnMissing(const redisReply *r) {
+  return strncmp(r->str, "ERR Function not found", 22) == 0 ||
+         strncmp(r->str, "ERR unknown command", 19) == 0;
+}
+
+/* Point the command a (FCALL fn ... or EVALSHA sha ...) at the way the
+** store calls the script now. */
+static void argRetarget(RdStore *p, RdArgs *a) {
+  a->az[0] = p->bNoFn ? "EVALSHA" : "FCALL";
+  a->an[0] = strlen(a->az[0]);
+  a->az[1] = p->bNoFn ? p->zSha : p->zFn;
+  a->an[1] = strlen(a->az[1]);
 }
 
 static int rdEnsure(RdStore *p) {
@@ -448,9 +499,12 @@ static int rdReplyError(RdStore *p, const redisReply *r) {
   const char *z = r->str;
   int n = (int)r->len;
   /* "ERR user_script:12: Script attempted ..." -> the message. */
+  /* ... or "ERR user_function:12: ..." (FCALL). */
   const char *zU = n > 0 ? strstr(z, "user_script:") : 0;
+  int nU = 12;
+  if (!zU && n > 0 && (zU = strstr(z, "user_function:")) != 0) nU = 14;
   if (zU) {
-    const char *q = strchr(zU + 12, ':');
+    const char *q = strchr(zU + nU, ':');
     if (q) {
       n -= (int)(q + 1 - z);
       z = q + 1;
@@ -468,8 +522,9 @@ static int rdReplyError(RdStore *p, const redisReply *r) {
 
 /*
 ** Run one command.  On success *ppReply (freed by the caller) is a reply
-** that is not an error.  An EVALSHA the server does not know loads the
-** script and runs again.
+** that is not an error.  An FCALL of a function the server does not have
+** loads it and runs again (as EVALSHA when it cannot be loaded); an
+** EVALSHA the server does not know loads the script and runs again.
 */
 static int rdCommand(RdStore *p, RdArgs *a, redisReply **ppReply) {
   redisReply *r;
@@ -485,10 +540,18 @@ static int rdCommand(RdStore *p, RdArgs *a, redisReply **ppReply) {
       *ppReply = r;
       return SQLITE_OK;
     }
-    if (iTry == 0 && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+    if (iTry < 2 && strncmp(r->str, "NOSCRIPT", 8) == 0) {
       freeReplyObject(r);
       rc = rdLoadScript(p);
       if (rc != SQLITE_OK) return rc;
+      argRetarget(p, a);
+      continue;
+    }
+    if (iTry < 2 && !p->bNoFn && fnMissing(r)) {
+      freeReplyObject(r);
+      rc = rdLoadFunction(p);
+      if (rc != SQLITE_OK) return rc;
+      argRetarget(p, a);
       continue;
     }
     rc = rdReplyError(p, r);
@@ -497,11 +560,11 @@ static int rdCommand(RdStore *p, RdArgs *a, redisReply **ppReply) {
   }
 }
 
-/* Start an EVALSHA of operation zOp in t's namespace. */
+/* Start a call (FCALL, or EVALSHA) of operation zOp in t's namespace. */
 static void argEval(RdArgs *a, RdTable *t, const char *zOp) {
   memset(a, 0, sizeof(*a));
-  argZ(a, "EVALSHA");
-  argZ(a, t->p->zSha);
+  argZ(a, t->p->bNoFn ? "EVALSHA" : "FCALL");
+  argZ(a, t->p->bNoFn ? t->p->zSha : t->p->zFn);
   argZ(a, "1");
   argZ(a, t->zBase);
   argZ(a, zOp);
@@ -727,6 +790,8 @@ static char *buildScript(void) {
     sqlite3_str_appendall(s, "}\n");
   }
   sqlite3_str_appendall(s, zRdScript);
+  /* rdLoadFunction() replaces this line with register_function. */
+  sqlite3_str_appendall(s, "return run(KEYS, ARGV)\n");
   return sqlite3_str_finish(s);
 }
 
@@ -1747,8 +1812,8 @@ static int rdWrite(RdStore *p, RdOp *aOp, int nOp, int *aDone) {
   RdArgs a;
   int i, rc, bReloaded = 0;
   memset(&a, 0, sizeof(a));
-  argZ(&a, "EVALSHA");
-  argZ(&a, p->zSha);
+  argZ(&a, p->bNoFn ? "EVALSHA" : "FCALL");
+  argZ(&a, p->bNoFn ? p->zSha : p->zFn);
   argZ(&a, "1");
   argZ(&a, aOp[0].t->zBase);
   argZ(&a, "write");
@@ -1775,10 +1840,18 @@ static int rdWrite(RdStore *p, RdOp *aOp, int nOp, int *aDone) {
     if (aR[2]->type == REDIS_REPLY_ARRAY && aR[2]->elements == 1) {
       redisReply *r = aR[2]->element[0];
       if (r->type == REDIS_REPLY_ERROR) {
-        if (!bReloaded && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        if (bReloaded < 2 && strncmp(r->str, "NOSCRIPT", 8) == 0) {
           for (k = 0; k < 3; k++) freeReplyObject(aR[k]);
-          bReloaded = 1;
+          bReloaded++;
           rc = rdLoadScript(p);
+          argRetarget(p, &a);
+          continue;
+        }
+        if (bReloaded < 2 && !p->bNoFn && fnMissing(r)) {
+          for (k = 0; k < 3; k++) freeReplyObject(aR[k]);
+          bReloaded++;
+          rc = rdLoadFunction(p);
+          argRetarget(p, &a);
           continue;
         }
         rc = rdReplyError(p, r);
