@@ -23,8 +23,11 @@
 ** Every operation that touches more than one key is one call of one Lua
 ** script (sql/redis.lua, embedded at build time, behind a prologue made
 ** from the entity descriptors): loaded with SCRIPT LOAD when the connection
-** opens, run with EVALSHA, loaded again on NOSCRIPT.  The script reads the
-** server's clock (TIME).  Every command is an argv array
+** opens (for its SHA1), registered as the Redis function statevtab_<sha1>
+** by the first FCALL that finds it missing (FUNCTION LOAD), and called with
+** FCALL, so that the script's top level runs once per load rather than at
+** every call.  Where functions cannot be loaded it runs with EVALSHA,
+** loaded again on NOSCRIPT.  The script reads the server's clock (TIME).  Every command is an argv array
 ** (redisCommandArgv): user data is never formatted into a command.
 **
 ** Rows are filtered here, exactly as SQLite compares (sv_cons_match): the
