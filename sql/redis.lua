@@ -36,7 +36,7 @@
 
 -- The call being run (set by run() below): the namespace's base, the
 -- operation, its arguments, and the server's clock.
-local B, OP, ARGV, now_us, NOW
+local B, OP, ARGS, now_us, NOW
 
 -- An integer as decimal text (tostring would use an exponent).
 local function I(x)
@@ -429,7 +429,7 @@ end
 
 local ops = {}
 
--- Claim (see statevtab_claim in statevtab.h).  ARGV: worker, lease_ms, n,
+-- Claim (see statevtab_claim in statevtab.h).  ARGS: worker, lease_ms, n,
 -- dead(0/1), nQueue, queues..., nName, names..., tags JSON ("" none),
 -- nLimit, (key, isQueue, max)..., nComplete, (id, token, result)...
 -- Returns nStale, (id, token) per stale completion, then per claimed row
@@ -438,7 +438,7 @@ function ops.claim()
   local i = 2
   local function arg()
     i = i + 1
-    return ARGV[i - 1]
+    return ARGS[i - 1]
   end
   local worker, lease, n, bDead = arg(), tonumber(arg()), tonumber(arg()),
                                   arg() == '1'
@@ -617,38 +617,38 @@ function ops.claim()
   return out
 end
 
--- ARGV: id, token, lease_ms.  The new expiry, or nil.
+-- ARGS: id, token, lease_ms.  The new expiry, or nil.
 function ops.renew()
-  local rid, row = held(ARGV[2], ARGV[3])
+  local rid, row = held(ARGS[2], ARGS[3])
   if not rid then
     return false
   end
   local t = copy(row)
-  t.lease_expires_at = I(NOW + tonumber(ARGV[4]))
+  t.lease_expires_at = I(NOW + tonumber(ARGS[4]))
   t.updated_at = I(NOW)
   writeRow(B, 'tasks', rid, t, row)
   return t.lease_expires_at
 end
 
--- ARGV: id, token, result ("" NULL, "=json").  1 or 0.
+-- ARGS: id, token, result ("" NULL, "=json").  1 or 0.
 function ops.complete()
-  return complete(ARGV[2], ARGV[3], opt(ARGV[4])) and 1 or 0
+  return complete(ARGS[2], ARGS[3], opt(ARGS[4])) and 1 or 0
 end
 
--- ARGV: id, token, error ("" NULL, "=text"), retry_ms ("" default),
+-- ARGS: id, token, error ("" NULL, "=text"), retry_ms ("" default),
 -- jitter in [0, 1), dead (0/1).  'retry', 'dead' or nil (stale).
 function ops.fail()
-  local rid, row = held(ARGV[2], ARGV[3])
+  local rid, row = held(ARGS[2], ARGS[3])
   if not rid then
     return false
   end
-  local err = opt(ARGV[4])
+  local err = opt(ARGS[4])
   local att = tonumber(row.attempts)
   if att >= tonumber(row.max_attempts) then
-    die(B, rid, row, err, err, ARGV[7] == '1')
+    die(B, rid, row, err, err, ARGS[7] == '1')
     return 'dead'
   end
-  local retry = tonumber(ARGV[5])
+  local retry = tonumber(ARGS[5])
   if not retry then
     local d = 1000
     for _ = 2, math.max(att, 1) do
@@ -658,7 +658,7 @@ function ops.fail()
     end
     d = math.min(d, 3600000)
     local h = math.floor(d / 2)
-    retry = h + math.floor(tonumber(ARGV[6]) * (h + 1))
+    retry = h + math.floor(tonumber(ARGS[6]) * (h + 1))
   end
   local t = copy(row)
   t.state = 'pending'
@@ -671,12 +671,12 @@ function ops.fail()
   return 'retry'
 end
 
--- ARGV: name, owner, ttl_ms.  The fencing token or nil.  Tokens are
+-- ARGS: name, owner, ttl_ms.  The fencing token or nil.  Tokens are
 -- max(previous + 1, server time in microseconds): they grow even across a
 -- loss of the data (a restart without persistence), as long as the
 -- server's clock does not go back.
 function ops.lease()
-  local name, owner, ttl = ARGV[2], ARGV[3], tonumber(ARGV[4])
+  local name, owner, ttl = ARGS[2], ARGS[3], tonumber(ARGS[4])
   local rid = R('HGET', B .. 'leases:key', name)
   local row = rid and hgetall(B .. 'leases:r:' .. rid)
   if row and tonumber(row.expires_at) > NOW and tonumber(row.depth) > 0 then
@@ -702,11 +702,11 @@ function ops.lease()
   return t.token
 end
 
--- ARGV: name, owner.  1 released one level, 0 not held by owner.
+-- ARGS: name, owner.  1 released one level, 0 not held by owner.
 function ops.release()
-  local rid = R('HGET', B .. 'leases:key', ARGV[2])
+  local rid = R('HGET', B .. 'leases:key', ARGS[2])
   local row = rid and hgetall(B .. 'leases:r:' .. rid)
-  if not row or row.owner ~= ARGV[3] or tonumber(row.expires_at) <= NOW or
+  if not row or row.owner ~= ARGS[3] or tonumber(row.expires_at) <= NOW or
     tonumber(row.depth) <= 0 then
     return 0
   end
@@ -719,9 +719,9 @@ function ops.release()
   return 1
 end
 
--- ARGV: scope, name, delta (decimal text), isReal (0/1).  The new value.
+-- ARGS: scope, name, delta (decimal text), isReal (0/1).  The new value.
 function ops.incr()
-  local scope, name, delta = ARGV[2], ARGV[3], ARGV[4]
+  local scope, name, delta = ARGS[2], ARGS[3], ARGS[4]
   local key = #scope .. ':' .. scope .. name
   local rid = R('HGET', B .. 'counters:key', key)
   local row = rid and hgetall(B .. 'counters:r:' .. rid)
@@ -733,7 +733,7 @@ function ops.incr()
     t = {scope = scope, name = name, value = '0'}
   end
   local cur = t.value
-  if ARGV[5] == '0' and not string.find(cur, '[%.eEnN]') then
+  if ARGS[5] == '0' and not string.find(cur, '[%.eEnN]') then
     -- Integers add exactly (64-bit) through a scratch key.
     local k = B .. 'counters:tmp'
     redis.call('SET', k, cur)
@@ -754,15 +754,15 @@ function ops.incr()
   return t.value
 end
 
--- ARGV: execution_id, name.  The oldest unconsumed payload ('{}' when
+-- ARGS: execution_id, name.  The oldest unconsumed payload ('{}' when
 -- sent without one), now consumed; nil when none.
 function ops.take()
   local best, brow
   for _, rid in ipairs(R('SMEMBERS', B .. 'signals:i:execution_id:' ..
-                                  ARGV[2])) do
+                                  ARGS[2])) do
     local row = hgetall(B .. 'signals:r:' .. rid)
-    if row and row.name == ARGV[3] and not row.consumed_at and
-      row.execution_id == ARGV[2] then
+    if row and row.name == ARGS[3] and not row.consumed_at and
+      row.execution_id == ARGS[2] then
       if not brow or tonumber(row.created_at) < tonumber(brow.created_at) or
         (tonumber(row.created_at) == tonumber(brow.created_at) and row.id <
           brow.id) then
@@ -779,9 +779,9 @@ function ops.take()
   return brow.payload or '{}'
 end
 
--- ARGV: execution id, JSON entry (minified).  1, or 0 when no such row.
+-- ARGS: execution id, JSON entry (minified).  1, or 0 when no such row.
 function ops.progress()
-  local rid = R('HGET', B .. 'executions:key', ARGV[2])
+  local rid = R('HGET', B .. 'executions:key', ARGS[2])
   local row = rid and hgetall(B .. 'executions:r:' .. rid)
   if not row then
     return 0
@@ -791,31 +791,31 @@ function ops.progress()
   if not string.match(p, '^%s*%[') then
     t.progress = p -- not an array: left as it is, as json_insert does
   elseif string.match(p, '^%s*%[%s*%]%s*$') then
-    t.progress = '[' .. ARGV[3] .. ']'
+    t.progress = '[' .. ARGS[3] .. ']'
   else
-    t.progress = string.gsub(p, '%]%s*$', '') .. ',' .. ARGV[3] .. ']'
+    t.progress = string.gsub(p, '%]%s*$', '') .. ',' .. ARGS[3] .. ']'
   end
   t.updated_at = I(NOW)
   writeRow(B, 'executions', rid, t, row)
   return 1
 end
 
--- ARGV: queue, 1 pause / 0 resume.  1 when it changed.
+-- ARGS: queue, 1 pause / 0 resume.  1 when it changed.
 function ops.pause()
-  if ARGV[3] == '1' then
-    return redis.call('HSETNX', B .. 'tasks:paused', ARGV[2], I(NOW))
+  if ARGS[3] == '1' then
+    return redis.call('HSETNX', B .. 'tasks:paused', ARGS[2], I(NOW))
   end
-  return redis.call('HDEL', B .. 'tasks:paused', ARGV[2])
+  return redis.call('HDEL', B .. 'tasks:paused', ARGS[2])
 end
 
 function ops.paused()
-  return redis.call('HEXISTS', B .. 'tasks:paused', ARGV[2])
+  return redis.call('HEXISTS', B .. 'tasks:paused', ARGS[2])
 end
 
--- ARGV: queue.  {1 runnable / 0, ms until the next run_at or lease expiry
+-- ARGS: queue.  {1 runnable / 0, ms until the next run_at or lease expiry
 -- (-1 none)}.
 function ops.runnable()
-  local q = ARGV[2]
+  local q = ARGS[2]
   if redis.call('HEXISTS', B .. 'tasks:paused', q) == 1 then
     return {0, -1}
   end
@@ -838,28 +838,28 @@ function ops.runnable()
   return {0, I(nxt)}
 end
 
--- Rows of one kind.  ARGV: kind, mode, mode arguments, then the column
+-- Rows of one kind.  ARGS: kind, mode, mode arguments, then the column
 -- names wanted.  Modes: key <enc> | set <key suffix> | zset <col> <min> <max>
 -- | all | rids <n> <rid>...  Returns per row: rid, _v, the columns.
 function ops.scan()
-  local kind, mode = ARGV[2], ARGV[3]
+  local kind, mode = ARGS[2], ARGS[3]
   local p = B .. kind
   local rids, i
   if mode == 'key' then
-    local r = R('HGET', p .. ':key', ARGV[4])
+    local r = R('HGET', p .. ':key', ARGS[4])
     rids = r and {r} or {}
     i = 5
   elseif mode == 'set' then
-    rids = R('SMEMBERS', p .. ':i:' .. ARGV[4])
+    rids = R('SMEMBERS', p .. ':i:' .. ARGS[4])
     i = 5
   elseif mode == 'zset' then
-    rids = R('ZRANGEBYSCORE', p .. ':z:' .. ARGV[4], ARGV[5], ARGV[6])
+    rids = R('ZRANGEBYSCORE', p .. ':z:' .. ARGS[4], ARGS[5], ARGS[6])
     i = 7
   elseif mode == 'rids' then
-    local n = tonumber(ARGV[4])
+    local n = tonumber(ARGS[4])
     rids = {}
     for k = 1, n do
-      rids[k] = ARGV[4 + k]
+      rids[k] = ARGS[4 + k]
     end
     i = 5 + n
   else
@@ -867,8 +867,8 @@ function ops.scan()
     i = 4
   end
   local fields = {'_v'}
-  for k = i, #ARGV do
-    fields[#fields + 1] = ARGV[k]
+  for k = i, #ARGS do
+    fields[#fields + 1] = ARGS[k]
   end
   local out = {}
   for _, rid in ipairs(rids) do
@@ -884,18 +884,18 @@ function ops.scan()
 end
 
 -- For a write about to be buffered: the rid holding key <enc> of <kind>
--- (or of the tasks' (queue, idempotency_key) when ARGV[4] = 'dd'), with
--- and its _v; nothing when none or expired.  ARGV: kind, enc, 'key'|'dd',
+-- (or of the tasks' (queue, idempotency_key) when ARGS[4] = 'dd'), with
+-- and its _v; nothing when none or expired.  ARGS: kind, enc, 'key'|'dd',
 -- now.
 function ops.owner()
-  local kind = ARGV[2]
-  local rid = R('HGET', B .. kind .. ':' .. ARGV[4], ARGV[3])
+  local kind = ARGS[2]
+  local rid = R('HGET', B .. kind .. ':' .. ARGS[4], ARGS[3])
   if not rid then
     return {}
   end
   local e = S[kind]
   local v = redis.call('HMGET', B .. kind .. ':r:' .. rid, '_v', e.exp or '_v')
-  if not v[1] or (e.exp and v[2] and tonumber(v[2]) <= tonumber(ARGV[5])) then
+  if not v[1] or (e.exp and v[2] and tonumber(v[2]) <= tonumber(ARGS[5])) then
     return {}
   end
   return {rid, v[1]}
@@ -905,24 +905,24 @@ end
 -- falls behind a handle in use (after it was lost: FLUSHDB, a restart
 -- without persistence, eviction).
 function ops.rids()
-  local k = B .. ARGV[2] .. ':seq'
-  local top = R('ZRANGE', B .. ARGV[2] .. ':all', -1, -1)
+  local k = B .. ARGS[2] .. ':seq'
+  local top = R('ZRANGE', B .. ARGS[2] .. ':all', -1, -1)
   if top[1] and tonumber(redis.call('GET', k) or '0') < tonumber(top[1]) then
     redis.call('SET', k, top[1])
   end
-  local last = redis.call('INCRBY', k, ARGV[3])
-  return I(last - tonumber(ARGV[3]) + 1)
+  local last = redis.call('INCRBY', k, ARGS[3])
+  return I(last - tonumber(ARGS[3]) + 1)
 end
 
 -- A transaction's writes, checked together and then applied, or none.
--- ARGV: nOps, then per op: base, kind, 'I'|'U'|'D', conflict 'a'|'i'|'r',
+-- ARGS: nOps, then per op: base, kind, 'I'|'U'|'D', conflict 'a'|'i'|'r',
 -- rid, stamp (the _v the client read, "" none), client time (ms), a mask
 -- of '1' (value) and '0' (NULL) per column, then for I and U one value per
 -- column.
 -- Returns {'ok', done per op} or {'err', 'constraint'|'conflict', op index,
 -- detail}.
 function ops.write()
-  local nOps = tonumber(ARGV[2])
+  local nOps = tonumber(ARGS[2])
   local simRow, simKey, simDd = {}, {}, {}
   local orig = {} -- rk -> the row as read from the server (false: none)
   local acts = {}
@@ -991,9 +991,9 @@ function ops.write()
   end
   local i = 3
   for k = 1, nOps do
-    local base, kind, typ, mode, rid, stamp, tnow, mask = ARGV[i],
-      ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5],
-      tonumber(ARGV[i + 6]), ARGV[i + 7]
+    local base, kind, typ, mode, rid, stamp, tnow, mask = ARGS[i],
+      ARGS[i + 1], ARGS[i + 2], ARGS[i + 3], ARGS[i + 4], ARGS[i + 5],
+      tonumber(ARGS[i + 6]), ARGS[i + 7]
     local e = S[kind]
     i = i + 8
     local row
@@ -1001,7 +1001,7 @@ function ops.write()
       row = {}
       for j, c in ipairs(e.cols) do
         if string.byte(mask, j) == 49 then
-          row[c] = ARGV[i]
+          row[c] = ARGS[i]
         end
         i = i + 1
       end
@@ -1095,7 +1095,7 @@ end
 -- registers run as a Redis function (FCALL): then everything above is made
 -- once, when the library loads, instead of at every call.
 local function run(keys, args)
-  B, OP, ARGV = keys[1], args[1], args
+  B, OP, ARGS = keys[1], args[1], args
   local t = redis.call('TIME')
   now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
   NOW = math.floor(now_us / 1000)

@@ -323,6 +323,59 @@ static int rdLive(RdStore *p) {
 
 static int rdLoadScript(RdStore *p);
 
+/* Decimal text of v at z (at least 20 bytes): its length. */
+static int fmtUint(char *z, size_t v) {
+  char zRev[24];
+  int n = 0, i;
+  do {
+    zRev[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (i = 0; i < n; i++) z[i] = zRev[n - 1 - i];
+  return n;
+}
+
+/*
+** redisAppendCommandArgv, with the command written in one buffer here:
+** hiredis formats each argument with sdscatfmt, a fifth of the client's
+** instructions for a commit of 100 rows.
+*/
+static int rdAppend(redisContext *c, int n, const char **az,
+                    const size_t *an) {
+  size_t nBuf = 16, k = 0;
+  char *z;
+  int i, rc;
+  for (i = 0; i < n; i++) nBuf += an[i] + 24;
+  z = sqlite3_malloc64(nBuf);
+  if (!z) return redisAppendCommandArgv(c, n, az, an);
+  z[k++] = '*';
+  k += (size_t)fmtUint(z + k, (size_t)n);
+  z[k++] = '\r';
+  z[k++] = '\n';
+  for (i = 0; i < n; i++) {
+    z[k++] = '$';
+    k += (size_t)fmtUint(z + k, an[i]);
+    z[k++] = '\r';
+    z[k++] = '\n';
+    if (an[i]) memcpy(z + k, az[i], an[i]);
+    k += an[i];
+    z[k++] = '\r';
+    z[k++] = '\n';
+  }
+  rc = redisAppendFormattedCommand(c, z, k);
+  sqlite3_free(z);
+  return rc;
+}
+
+/* redisCommandArgv through rdAppend. */
+static redisReply *rdCommandArgv(redisContext *c, int n, const char **az,
+                                 const size_t *an) {
+  void *r = 0;
+  if (rdAppend(c, n, az, an) != REDIS_OK) return 0;
+  if (redisGetReply(c, &r) != REDIS_OK) return 0;
+  return r;
+}
+
 /*
 ** redisCommandArgv, but a server still loading its data after a restart
 ** ("LOADING ...") is asked again every 20 ms for up to the command timeout.
@@ -331,7 +384,7 @@ static redisReply *rdCall(RdStore *p, int n, const char **az,
                           const size_t *an) {
   sqlite3_int64 iEnd = sv_mono_ms() + p->iCmdMs;
   for (;;) {
-    redisReply *r = redisCommandArgv(p->c, n, az, an);
+    redisReply *r = rdCommandArgv(p->c, n, az, an);
     if (!r || r->type != REDIS_REPLY_ERROR ||
         strncmp(r->str, "LOADING", 7) != 0 || sv_mono_ms() >= iEnd) {
       return r;
@@ -1828,7 +1881,7 @@ static int rdWrite(RdStore *p, RdOp *aOp, int nOp, int *aDone) {
     redisReply *aR[3] = {0, 0, 0};
     int k;
     redisAppendCommandArgv(p->c, 1, (const char **)azMulti, anMulti);
-    redisAppendCommandArgv(p->c, a.n, a.az, a.an);
+    rdAppend(p->c, a.n, a.az, a.an);
     redisAppendCommandArgv(p->c, 1, (const char **)azExec, anExec);
     for (k = 0; k < 3; k++) {
       void *pR = 0;
