@@ -1,11 +1,15 @@
 -- sql/redis.lua -- the server side of statevtab's Redis store.
 --
--- One script, loaded once per connection (SCRIPT LOAD, then EVALSHA; the
--- store loads it again on NOSCRIPT).  ARGV[1] names the operation; KEYS[1]
--- is the namespace's base, "{<prefix>}", so that every key of a namespace
+-- One library, registered as the Redis function statevtab_<sha1> (FUNCTION
+-- LOAD when FCALL finds it missing) and called with FCALL, so that this
+-- file's top level runs once per load, not at every call; where functions
+-- cannot be loaded the same file runs as a script (SCRIPT LOAD, EVALSHA,
+-- loaded again on NOSCRIPT).  <sha1> is the script's SHA1: each version of
+-- the store has its own function.  args[1] names the operation; keys[1] is
+-- the namespace's base, "{<prefix>}", so that every key of a namespace
 -- hashes to one Redis Cluster slot.  vtab/store_redis.c prepends a table S
 -- describing the eight entities (generated from vtab/entities.c), so the
--- column lists live in one place.
+-- column lists live in one place, and appends the call of run().
 --
 -- KEY LAYOUT (B = "{<prefix>}", <kind> = tasks, kv, leases, ...)
 --   B<kind>:seq                 counter: row handles (rowids) are INCRBY'd
@@ -30,14 +34,9 @@
 -- "<length of the first>:<first><second>".  Values are stored as text:
 -- integers in decimal, reals with 17 significant digits, text as its bytes.
 
-local B = KEYS[1]
-local OP = ARGV[1]
-local now_us
-do
-  local t = redis.call('TIME')
-  now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
-local NOW = math.floor(now_us / 1000)
+-- The call being run (set by run() below): the namespace's base, the
+-- operation, its arguments, and the server's clock.
+local B, OP, ARGS, now_us, NOW
 
 -- An integer as decimal text (tostring would use an exponent).
 local function I(x)
@@ -86,89 +85,200 @@ local function readyMember(row)
   return encInt(row.priority) .. encInt(row.run_at) .. row.id
 end
 
--- Remove (bAdd false) or add the index entries of one row.
-local function index(base, kind, rid, row, bAdd)
+-- Index writes of one call are queued per key, coalesced per member (the
+-- last write of a member wins, as if sent one by one) and sent as one
+-- ZADD/ZREM, SADD/SREM or HSET/HDEL per key: at the end of the call, or
+-- before the call reads that key (R below).  Row hashes are written at
+-- once.  typ: 'z' zset (value = score), 's' set (value = true), 'h' hash
+-- (value = field value); false removes the member.
+local QK, QL = {}, {}
+local function qset(key, typ, member, val)
+  local e = QK[key]
+  if not e then
+    e = {typ = typ, m = {}}
+    QK[key] = e
+    QL[#QL + 1] = key
+  end
+  if val == nil then
+    val = false
+  end
+  e.m[member] = val
+end
+
+-- redis.call(cmd, key, a...) in pieces small enough for unpack.
+local function send(cmd, key, a)
+  for i = 1, #a, 4000 do
+    redis.call(cmd, key, unpack(a, i, math.min(i + 3999, #a)))
+  end
+end
+
+local function flushKey(key)
+  local e = QK[key]
+  if not e then
+    return
+  end
+  QK[key] = nil
+  local add, rem = {}, {}
+  for m, v in pairs(e.m) do
+    if v == false then
+      rem[#rem + 1] = m
+    elseif e.typ == 's' then
+      add[#add + 1] = m
+    elseif e.typ == 'z' then
+      add[#add + 1] = v
+      add[#add + 1] = m
+    else
+      add[#add + 1] = m
+      add[#add + 1] = v
+    end
+  end
+  local t = e.typ
+  if #rem > 0 then
+    send(t == 'z' and 'ZREM' or t == 's' and 'SREM' or 'HDEL', key, rem)
+  end
+  if #add > 0 then
+    send(t == 'z' and 'ZADD' or t == 's' and 'SADD' or 'HSET', key, add)
+  end
+end
+
+-- Queues that got a runnable task (published once per call).
+local WAKE = {}
+
+local function flushAll()
+  for _, k in ipairs(QL) do
+    flushKey(k)
+  end
+  QL = {}
+  for _, w in pairs(WAKE) do
+    redis.call('PUBLISH', w[1], w[2])
+  end
+  WAKE = {}
+end
+
+-- A read of an index key: its queued writes first.
+local function R(cmd, key, ...)
+  if QK[key] then
+    flushKey(key)
+  end
+  return redis.call(cmd, key, ...)
+end
+
+-- Move the index entries of row rid from old (nil: a new row) to row (nil:
+-- deleted); only what changed is written.
+local function reindex(base, kind, rid, old, row)
   local e = S[kind]
   local p = base .. kind
-  if bAdd then
-    redis.call('ZADD', p .. ':all', rid, rid)
-    redis.call('HSET', p .. ':key', encKey(e, row), rid)
-  else
-    redis.call('ZREM', p .. ':all', rid)
-    local k = encKey(e, row)
-    if redis.call('HGET', p .. ':key', k) == rid then
-      redis.call('HDEL', p .. ':key', k)
+  if not old then
+    qset(p .. ':all', 'z', rid, tonumber(rid))
+  elseif not row then
+    qset(p .. ':all', 'z', rid, nil)
+  end
+  local ko = old and encKey(e, old)
+  local kn = row and encKey(e, row)
+  if ko ~= kn then
+    if ko and R('HGET', p .. ':key', ko) == rid then
+      qset(p .. ':key', 'h', ko, nil)
+    end
+    if kn then
+      qset(p .. ':key', 'h', kn, rid)
     end
   end
   for _, c in ipairs(e.tidx) do
-    local v = row[c]
-    if v then
-      redis.call(bAdd and 'SADD' or 'SREM', p .. ':i:' .. c .. ':' .. v, rid)
+    local a, b = old and old[c], row and row[c]
+    if a ~= b then
+      if a then
+        qset(p .. ':i:' .. c .. ':' .. a, 's', rid, nil)
+      end
+      if b then
+        qset(p .. ':i:' .. c .. ':' .. b, 's', rid, true)
+      end
     end
   end
   for _, c in ipairs(e.nidx) do
-    local v = row[c]
-    if v then
-      if bAdd then
-        redis.call('ZADD', p .. ':z:' .. c, tonumber(v), rid)
+    local a, b = old and old[c], row and row[c]
+    if a ~= b then
+      qset(p .. ':z:' .. c, 'z', rid, b and tonumber(b))
+    end
+  end
+  if kind ~= 'tasks' then
+    return
+  end
+  local da = old and old.idempotency_key and encDd(old)
+  local db = row and row.idempotency_key and encDd(row)
+  if da ~= db then
+    if da and R('HGET', p .. ':dd', da) == rid then
+      qset(p .. ':dd', 'h', da, nil)
+    end
+    if db then
+      qset(p .. ':dd', 'h', db, rid)
+    end
+  end
+  -- The claim structures: wait/ready while pending, lq/ln while claimed.
+  local op = old and old.state == 'pending'
+  local np = row and row.state == 'pending'
+  if op and np and old.queue == row.queue and old.run_at == row.run_at and
+    old.priority == row.priority and old.id == row.id then
+    -- Still pending where it was (a claim moves it from wait when due).
+  else
+    if op then
+      local qn = old.queue or ''
+      qset(p .. ':wait:' .. qn, 'z', rid, nil)
+      qset(p .. ':ready:' .. qn, 'z', readyMember(old), nil)
+    end
+    if np then
+      local qn = row.queue or ''
+      if tonumber(row.run_at) <= NOW then
+        -- Due already: straight into the claim order, and wake state_wait.
+        qset(p .. ':ready:' .. qn, 'z', readyMember(row), 0)
+        WAKE[p .. ':wake\0' .. qn] = {p .. ':wake', qn}
       else
-        redis.call('ZREM', p .. ':z:' .. c, rid)
+        qset(p .. ':wait:' .. qn, 'z', rid, tonumber(row.run_at))
       end
     end
   end
-  if kind == 'tasks' then
-    local q = row.queue or ''
-    if row.idempotency_key then
-      local k = encDd(row)
-      if bAdd then
-        redis.call('HSET', p .. ':dd', k, rid)
-      elseif redis.call('HGET', p .. ':dd', k) == rid then
-        redis.call('HDEL', p .. ':dd', k)
-      end
-    end
-    if row.state == 'pending' then
-      if bAdd and tonumber(row.run_at) <= NOW then
-        -- Due already: straight into the claim order, and wake state_wait.
-        redis.call('ZADD', p .. ':ready:' .. q, 0, readyMember(row))
-        redis.call('PUBLISH', p .. ':wake', q)
-      elseif bAdd then
-        redis.call('ZADD', p .. ':wait:' .. q, tonumber(row.run_at), rid)
-      else
-        redis.call('ZREM', p .. ':wait:' .. q, rid)
-        redis.call('ZREM', p .. ':ready:' .. q, readyMember(row))
-      end
-    elseif row.state == 'claimed' and row.lease_expires_at then
-      if bAdd then
-        local x = tonumber(row.lease_expires_at)
-        redis.call('ZADD', p .. ':lq:' .. q, x, rid)
-        redis.call('ZADD', p .. ':ln:' .. row.name, x, rid)
-      else
-        redis.call('ZREM', p .. ':lq:' .. q, rid)
-        redis.call('ZREM', p .. ':ln:' .. row.name, rid)
-      end
-    end
+  local ol = old and old.state == 'claimed' and old.lease_expires_at
+  local nl = row and row.state == 'claimed' and row.lease_expires_at
+  if ol and (not nl or old.queue ~= row.queue or old.name ~= row.name) then
+    qset(p .. ':lq:' .. (old.queue or ''), 'z', rid, nil)
+    qset(p .. ':ln:' .. old.name, 'z', rid, nil)
+  end
+  if nl and nl ~= ol then
+    local x = tonumber(nl)
+    qset(p .. ':lq:' .. (row.queue or ''), 'z', rid, x)
+    qset(p .. ':ln:' .. row.name, 'z', rid, x)
   end
 end
 
--- Write row (a table column -> text) as row rid, replacing old.
+-- Write row (a table column -> text) as row rid, replacing old (the row as
+-- it is on the server, nil when there is none): only the fields and index
+-- entries that changed.
 local function writeRow(base, kind, rid, row, old)
   local k = base .. kind .. ':r:' .. rid
-  if old then
-    index(base, kind, rid, old, false)
-  end
   row._v = I(tonumber(old and old._v or 0) + 1)
-  redis.call('DEL', k)
-  local a = {}
-  for c, v in pairs(row) do
-    a[#a + 1] = c
-    a[#a + 1] = v
+  local set = {}
+  if old then
+    local del = {}
+    for c in pairs(old) do
+      if row[c] == nil then
+        del[#del + 1] = c
+      end
+    end
+    if #del > 0 then
+      redis.call('HDEL', k, unpack(del))
+    end
   end
-  redis.call('HSET', k, unpack(a))
-  index(base, kind, rid, row, true)
+  for c, v in pairs(row) do
+    if not old or old[c] ~= v then
+      set[#set + 1] = c
+      set[#set + 1] = v
+    end
+  end
+  redis.call('HSET', k, unpack(set))
+  reindex(base, kind, rid, old, row)
 end
 
 local function deleteRow(base, kind, rid, old)
-  index(base, kind, rid, old, false)
+  reindex(base, kind, rid, old, nil)
   redis.call('DEL', base .. kind .. ':r:' .. rid)
 end
 
@@ -273,7 +383,7 @@ local function die(base, rid, row, err, reason, bDead)
 end
 
 local function taskById(id)
-  local rid = redis.call('HGET', B .. 'tasks:key', id)
+  local rid = R('HGET', B .. 'tasks:key', id)
   if not rid then
     return nil
   end
@@ -319,7 +429,7 @@ end
 
 local ops = {}
 
--- Claim (see statevtab_claim in statevtab.h).  ARGV: worker, lease_ms, n,
+-- Claim (see statevtab_claim in statevtab.h).  ARGS: worker, lease_ms, n,
 -- dead(0/1), nQueue, queues..., nName, names..., tags JSON ("" none),
 -- nLimit, (key, isQueue, max)..., nComplete, (id, token, result)...
 -- Returns nStale, (id, token) per stale completion, then per claimed row
@@ -328,7 +438,7 @@ function ops.claim()
   local i = 2
   local function arg()
     i = i + 1
-    return ARGV[i - 1]
+    return ARGS[i - 1]
   end
   local worker, lease, n, bDead = arg(), tonumber(arg()), tonumber(arg()),
                                   arg() == '1'
@@ -367,7 +477,7 @@ function ops.claim()
   -- then tasks whose run_at came move from wait to ready.
   for _, q in ipairs(queues) do
     if not paused[q] then
-      for _, rid in ipairs(redis.call('ZRANGEBYSCORE', B .. 'tasks:lq:' .. q,
+      for _, rid in ipairs(R('ZRANGEBYSCORE', B .. 'tasks:lq:' .. q,
                                       '-inf', NOW)) do
         local row = hgetall(B .. 'tasks:r:' .. rid)
         if row and row.state == 'claimed' then
@@ -382,15 +492,15 @@ function ops.claim()
             writeRow(B, 'tasks', rid, t, row)
           end
         else
-          redis.call('ZREM', B .. 'tasks:lq:' .. q, rid)
+          qset(B .. 'tasks:lq:' .. q, 'z', rid, nil)
         end
       end
-      for _, rid in ipairs(redis.call('ZRANGEBYSCORE', B .. 'tasks:wait:' .. q,
+      for _, rid in ipairs(R('ZRANGEBYSCORE', B .. 'tasks:wait:' .. q,
                                       '-inf', NOW)) do
         local row = hgetall(B .. 'tasks:r:' .. rid)
-        redis.call('ZREM', B .. 'tasks:wait:' .. q, rid)
+        qset(B .. 'tasks:wait:' .. q, 'z', rid, nil)
         if row and row.state == 'pending' then
-          redis.call('ZADD', B .. 'tasks:ready:' .. q, 0, readyMember(row))
+          qset(B .. 'tasks:ready:' .. q, 'z', readyMember(row), 0)
         end
       end
     end
@@ -402,23 +512,29 @@ function ops.claim()
   local heads = {}
   for _, q in ipairs(queues) do
     if not paused[q] then
-      heads[#heads + 1] = {q = q, buf = {}, pos = 1, off = 0, done = false}
+      heads[#heads + 1] = {q = q, buf = {}, pos = 1, from = '-', done = false}
     end
   end
+  local used = {}
+  local taken = 0
+  -- Pages of the ready set, each starting after the last member read (the
+  -- members claimed or dropped meanwhile are before it): as many as still
+  -- wanted, plus a few for tasks the filters skip.
   local function peek(h)
     if h.pos > #h.buf and not h.done then
-      h.buf = redis.call('ZRANGEBYLEX', B .. 'tasks:ready:' .. h.q, '-', '+',
-                         'LIMIT', h.off, 64)
-      h.off = h.off + #h.buf
+      local want = math.min(n - taken + 4, 256)
+      h.buf = R('ZRANGEBYLEX', B .. 'tasks:ready:' .. h.q, h.from, '+',
+                'LIMIT', 0, want)
       h.pos = 1
-      if #h.buf < 64 then
+      if #h.buf < want then
         h.done = true
+      end
+      if #h.buf > 0 then
+        h.from = '(' .. h.buf[#h.buf]
       end
     end
     return h.buf[h.pos]
   end
-  local used = {}
-  local taken = 0
   while taken < n do
     local best, bm
     for _, h in ipairs(heads) do
@@ -432,7 +548,7 @@ function ops.claim()
     end
     best.pos = best.pos + 1
     local id = string.sub(bm, 41)
-    local rid = redis.call('HGET', B .. 'tasks:key', id)
+    local rid = R('HGET', B .. 'tasks:key', id)
     local row = rid and hgetall(B .. 'tasks:r:' .. rid)
     local ok = row and row.state == 'pending' and row.queue == best.q
     if ok and readyMember(row) ~= bm then
@@ -440,8 +556,7 @@ function ops.claim()
     end
     if not ok then
       -- A stale entry (the task changed behind the index): drop it.
-      redis.call('ZREM', B .. 'tasks:ready:' .. best.q, bm)
-      best.off = best.off - 1
+      qset(B .. 'tasks:ready:' .. best.q, 'z', bm, nil)
     else
       if nameSet and not nameSet[row.name] then
         ok = false
@@ -470,7 +585,7 @@ function ops.claim()
         for k, l in ipairs(limits) do
           if (l.q and row.queue == l.key) or (not l.q and row.name == l.key) then
             if not used[k] then
-              used[k] = redis.call('ZCOUNT', B .. (l.q and 'tasks:lq:' or
+              used[k] = R('ZCOUNT', B .. (l.q and 'tasks:lq:' or
                                                    'tasks:ln:') .. l.key,
                                    '(' .. I(NOW), '+inf')
             end
@@ -494,7 +609,6 @@ function ops.claim()
         t.attempts = I(tonumber(row.attempts or 0) + 1)
         t.updated_at = I(NOW)
         writeRow(B, 'tasks', rid, t, row)
-        best.off = best.off - 1
         flat('tasks', rid, t, out)
         taken = taken + 1
       end
@@ -503,38 +617,38 @@ function ops.claim()
   return out
 end
 
--- ARGV: id, token, lease_ms.  The new expiry, or nil.
+-- ARGS: id, token, lease_ms.  The new expiry, or nil.
 function ops.renew()
-  local rid, row = held(ARGV[2], ARGV[3])
+  local rid, row = held(ARGS[2], ARGS[3])
   if not rid then
     return false
   end
   local t = copy(row)
-  t.lease_expires_at = I(NOW + tonumber(ARGV[4]))
+  t.lease_expires_at = I(NOW + tonumber(ARGS[4]))
   t.updated_at = I(NOW)
   writeRow(B, 'tasks', rid, t, row)
   return t.lease_expires_at
 end
 
--- ARGV: id, token, result ("" NULL, "=json").  1 or 0.
+-- ARGS: id, token, result ("" NULL, "=json").  1 or 0.
 function ops.complete()
-  return complete(ARGV[2], ARGV[3], opt(ARGV[4])) and 1 or 0
+  return complete(ARGS[2], ARGS[3], opt(ARGS[4])) and 1 or 0
 end
 
--- ARGV: id, token, error ("" NULL, "=text"), retry_ms ("" default),
+-- ARGS: id, token, error ("" NULL, "=text"), retry_ms ("" default),
 -- jitter in [0, 1), dead (0/1).  'retry', 'dead' or nil (stale).
 function ops.fail()
-  local rid, row = held(ARGV[2], ARGV[3])
+  local rid, row = held(ARGS[2], ARGS[3])
   if not rid then
     return false
   end
-  local err = opt(ARGV[4])
+  local err = opt(ARGS[4])
   local att = tonumber(row.attempts)
   if att >= tonumber(row.max_attempts) then
-    die(B, rid, row, err, err, ARGV[7] == '1')
+    die(B, rid, row, err, err, ARGS[7] == '1')
     return 'dead'
   end
-  local retry = tonumber(ARGV[5])
+  local retry = tonumber(ARGS[5])
   if not retry then
     local d = 1000
     for _ = 2, math.max(att, 1) do
@@ -544,7 +658,7 @@ function ops.fail()
     end
     d = math.min(d, 3600000)
     local h = math.floor(d / 2)
-    retry = h + math.floor(tonumber(ARGV[6]) * (h + 1))
+    retry = h + math.floor(tonumber(ARGS[6]) * (h + 1))
   end
   local t = copy(row)
   t.state = 'pending'
@@ -557,13 +671,13 @@ function ops.fail()
   return 'retry'
 end
 
--- ARGV: name, owner, ttl_ms.  The fencing token or nil.  Tokens are
+-- ARGS: name, owner, ttl_ms.  The fencing token or nil.  Tokens are
 -- max(previous + 1, server time in microseconds): they grow even across a
 -- loss of the data (a restart without persistence), as long as the
 -- server's clock does not go back.
 function ops.lease()
-  local name, owner, ttl = ARGV[2], ARGV[3], tonumber(ARGV[4])
-  local rid = redis.call('HGET', B .. 'leases:key', name)
+  local name, owner, ttl = ARGS[2], ARGS[3], tonumber(ARGS[4])
+  local rid = R('HGET', B .. 'leases:key', name)
   local row = rid and hgetall(B .. 'leases:r:' .. rid)
   if row and tonumber(row.expires_at) > NOW and tonumber(row.depth) > 0 then
     if row.owner ~= owner then
@@ -588,11 +702,11 @@ function ops.lease()
   return t.token
 end
 
--- ARGV: name, owner.  1 released one level, 0 not held by owner.
+-- ARGS: name, owner.  1 released one level, 0 not held by owner.
 function ops.release()
-  local rid = redis.call('HGET', B .. 'leases:key', ARGV[2])
+  local rid = R('HGET', B .. 'leases:key', ARGS[2])
   local row = rid and hgetall(B .. 'leases:r:' .. rid)
-  if not row or row.owner ~= ARGV[3] or tonumber(row.expires_at) <= NOW or
+  if not row or row.owner ~= ARGS[3] or tonumber(row.expires_at) <= NOW or
     tonumber(row.depth) <= 0 then
     return 0
   end
@@ -605,11 +719,11 @@ function ops.release()
   return 1
 end
 
--- ARGV: scope, name, delta (decimal text), isReal (0/1).  The new value.
+-- ARGS: scope, name, delta (decimal text), isReal (0/1).  The new value.
 function ops.incr()
-  local scope, name, delta = ARGV[2], ARGV[3], ARGV[4]
+  local scope, name, delta = ARGS[2], ARGS[3], ARGS[4]
   local key = #scope .. ':' .. scope .. name
-  local rid = redis.call('HGET', B .. 'counters:key', key)
+  local rid = R('HGET', B .. 'counters:key', key)
   local row = rid and hgetall(B .. 'counters:r:' .. rid)
   local t
   if row then
@@ -619,7 +733,7 @@ function ops.incr()
     t = {scope = scope, name = name, value = '0'}
   end
   local cur = t.value
-  if ARGV[5] == '0' and not string.find(cur, '[%.eEnN]') then
+  if ARGS[5] == '0' and not string.find(cur, '[%.eEnN]') then
     -- Integers add exactly (64-bit) through a scratch key.
     local k = B .. 'counters:tmp'
     redis.call('SET', k, cur)
@@ -640,15 +754,15 @@ function ops.incr()
   return t.value
 end
 
--- ARGV: execution_id, name.  The oldest unconsumed payload ('{}' when
+-- ARGS: execution_id, name.  The oldest unconsumed payload ('{}' when
 -- sent without one), now consumed; nil when none.
 function ops.take()
   local best, brow
-  for _, rid in ipairs(redis.call('SMEMBERS', B .. 'signals:i:execution_id:' ..
-                                  ARGV[2])) do
+  for _, rid in ipairs(R('SMEMBERS', B .. 'signals:i:execution_id:' ..
+                                  ARGS[2])) do
     local row = hgetall(B .. 'signals:r:' .. rid)
-    if row and row.name == ARGV[3] and not row.consumed_at and
-      row.execution_id == ARGV[2] then
+    if row and row.name == ARGS[3] and not row.consumed_at and
+      row.execution_id == ARGS[2] then
       if not brow or tonumber(row.created_at) < tonumber(brow.created_at) or
         (tonumber(row.created_at) == tonumber(brow.created_at) and row.id <
           brow.id) then
@@ -665,9 +779,9 @@ function ops.take()
   return brow.payload or '{}'
 end
 
--- ARGV: execution id, JSON entry (minified).  1, or 0 when no such row.
+-- ARGS: execution id, JSON entry (minified).  1, or 0 when no such row.
 function ops.progress()
-  local rid = redis.call('HGET', B .. 'executions:key', ARGV[2])
+  local rid = R('HGET', B .. 'executions:key', ARGS[2])
   local row = rid and hgetall(B .. 'executions:r:' .. rid)
   if not row then
     return 0
@@ -677,40 +791,40 @@ function ops.progress()
   if not string.match(p, '^%s*%[') then
     t.progress = p -- not an array: left as it is, as json_insert does
   elseif string.match(p, '^%s*%[%s*%]%s*$') then
-    t.progress = '[' .. ARGV[3] .. ']'
+    t.progress = '[' .. ARGS[3] .. ']'
   else
-    t.progress = string.gsub(p, '%]%s*$', '') .. ',' .. ARGV[3] .. ']'
+    t.progress = string.gsub(p, '%]%s*$', '') .. ',' .. ARGS[3] .. ']'
   end
   t.updated_at = I(NOW)
   writeRow(B, 'executions', rid, t, row)
   return 1
 end
 
--- ARGV: queue, 1 pause / 0 resume.  1 when it changed.
+-- ARGS: queue, 1 pause / 0 resume.  1 when it changed.
 function ops.pause()
-  if ARGV[3] == '1' then
-    return redis.call('HSETNX', B .. 'tasks:paused', ARGV[2], I(NOW))
+  if ARGS[3] == '1' then
+    return redis.call('HSETNX', B .. 'tasks:paused', ARGS[2], I(NOW))
   end
-  return redis.call('HDEL', B .. 'tasks:paused', ARGV[2])
+  return redis.call('HDEL', B .. 'tasks:paused', ARGS[2])
 end
 
 function ops.paused()
-  return redis.call('HEXISTS', B .. 'tasks:paused', ARGV[2])
+  return redis.call('HEXISTS', B .. 'tasks:paused', ARGS[2])
 end
 
--- ARGV: queue.  {1 runnable / 0, ms until the next run_at or lease expiry
+-- ARGS: queue.  {1 runnable / 0, ms until the next run_at or lease expiry
 -- (-1 none)}.
 function ops.runnable()
-  local q = ARGV[2]
+  local q = ARGS[2]
   if redis.call('HEXISTS', B .. 'tasks:paused', q) == 1 then
     return {0, -1}
   end
-  if redis.call('ZCARD', B .. 'tasks:ready:' .. q) > 0 then
+  if R('ZCARD', B .. 'tasks:ready:' .. q) > 0 then
     return {1, 0}
   end
   local nxt = -1
   for _, k in ipairs({'tasks:wait:', 'tasks:lq:'}) do
-    local a = redis.call('ZRANGE', B .. k .. q, 0, 0, 'WITHSCORES')
+    local a = R('ZRANGE', B .. k .. q, 0, 0, 'WITHSCORES')
     if #a > 0 then
       local d = tonumber(a[2]) - NOW
       if d <= 0 then
@@ -724,37 +838,37 @@ function ops.runnable()
   return {0, I(nxt)}
 end
 
--- Rows of one kind.  ARGV: kind, mode, mode arguments, then the column
+-- Rows of one kind.  ARGS: kind, mode, mode arguments, then the column
 -- names wanted.  Modes: key <enc> | set <key suffix> | zset <col> <min> <max>
 -- | all | rids <n> <rid>...  Returns per row: rid, _v, the columns.
 function ops.scan()
-  local kind, mode = ARGV[2], ARGV[3]
+  local kind, mode = ARGS[2], ARGS[3]
   local p = B .. kind
   local rids, i
   if mode == 'key' then
-    local r = redis.call('HGET', p .. ':key', ARGV[4])
+    local r = R('HGET', p .. ':key', ARGS[4])
     rids = r and {r} or {}
     i = 5
   elseif mode == 'set' then
-    rids = redis.call('SMEMBERS', p .. ':i:' .. ARGV[4])
+    rids = R('SMEMBERS', p .. ':i:' .. ARGS[4])
     i = 5
   elseif mode == 'zset' then
-    rids = redis.call('ZRANGEBYSCORE', p .. ':z:' .. ARGV[4], ARGV[5], ARGV[6])
+    rids = R('ZRANGEBYSCORE', p .. ':z:' .. ARGS[4], ARGS[5], ARGS[6])
     i = 7
   elseif mode == 'rids' then
-    local n = tonumber(ARGV[4])
+    local n = tonumber(ARGS[4])
     rids = {}
     for k = 1, n do
-      rids[k] = ARGV[4 + k]
+      rids[k] = ARGS[4 + k]
     end
     i = 5 + n
   else
-    rids = redis.call('ZRANGE', p .. ':all', 0, -1)
+    rids = R('ZRANGE', p .. ':all', 0, -1)
     i = 4
   end
   local fields = {'_v'}
-  for k = i, #ARGV do
-    fields[#fields + 1] = ARGV[k]
+  for k = i, #ARGS do
+    fields[#fields + 1] = ARGS[k]
   end
   local out = {}
   for _, rid in ipairs(rids) do
@@ -770,18 +884,18 @@ function ops.scan()
 end
 
 -- For a write about to be buffered: the rid holding key <enc> of <kind>
--- (or of the tasks' (queue, idempotency_key) when ARGV[4] = 'dd'), with
--- and its _v; nothing when none or expired.  ARGV: kind, enc, 'key'|'dd',
+-- (or of the tasks' (queue, idempotency_key) when ARGS[4] = 'dd'), with
+-- and its _v; nothing when none or expired.  ARGS: kind, enc, 'key'|'dd',
 -- now.
 function ops.owner()
-  local kind = ARGV[2]
-  local rid = redis.call('HGET', B .. kind .. ':' .. ARGV[4], ARGV[3])
+  local kind = ARGS[2]
+  local rid = R('HGET', B .. kind .. ':' .. ARGS[4], ARGS[3])
   if not rid then
     return {}
   end
   local e = S[kind]
   local v = redis.call('HMGET', B .. kind .. ':r:' .. rid, '_v', e.exp or '_v')
-  if not v[1] or (e.exp and v[2] and tonumber(v[2]) <= tonumber(ARGV[5])) then
+  if not v[1] or (e.exp and v[2] and tonumber(v[2]) <= tonumber(ARGS[5])) then
     return {}
   end
   return {rid, v[1]}
@@ -791,25 +905,26 @@ end
 -- falls behind a handle in use (after it was lost: FLUSHDB, a restart
 -- without persistence, eviction).
 function ops.rids()
-  local k = B .. ARGV[2] .. ':seq'
-  local top = redis.call('ZRANGE', B .. ARGV[2] .. ':all', -1, -1)
+  local k = B .. ARGS[2] .. ':seq'
+  local top = R('ZRANGE', B .. ARGS[2] .. ':all', -1, -1)
   if top[1] and tonumber(redis.call('GET', k) or '0') < tonumber(top[1]) then
     redis.call('SET', k, top[1])
   end
-  local last = redis.call('INCRBY', k, ARGV[3])
-  return I(last - tonumber(ARGV[3]) + 1)
+  local last = redis.call('INCRBY', k, ARGS[3])
+  return I(last - tonumber(ARGS[3]) + 1)
 end
 
 -- A transaction's writes, checked together and then applied, or none.
--- ARGV: nOps, then per op: base, kind, 'I'|'U'|'D', conflict 'a'|'i'|'r',
+-- ARGS: nOps, then per op: base, kind, 'I'|'U'|'D', conflict 'a'|'i'|'r',
 -- rid, stamp (the _v the client read, "" none), client time (ms), a mask
 -- of '1' (value) and '0' (NULL) per column, then for I and U one value per
 -- column.
 -- Returns {'ok', done per op} or {'err', 'constraint'|'conflict', op index,
 -- detail}.
 function ops.write()
-  local nOps = tonumber(ARGV[2])
+  local nOps = tonumber(ARGS[2])
   local simRow, simKey, simDd = {}, {}, {}
+  local orig = {} -- rk -> the row as read from the server (false: none)
   local acts = {}
   local done = {'ok'}
   local function getRow(base, kind, rid)
@@ -820,6 +935,7 @@ function ops.write()
     end
     r = hgetall(rk)
     simRow[rk] = r or false
+    orig[rk] = r or false
     return r
   end
   local function getMap(base, kind, map, sim, enc)
@@ -828,7 +944,7 @@ function ops.write()
     if o ~= nil then
       return o or nil
     end
-    o = redis.call('HGET', base .. kind .. ':' .. map, enc)
+    o = R('HGET', base .. kind .. ':' .. map, enc)
     sim[kk] = o or false
     return o or nil
   end
@@ -875,9 +991,9 @@ function ops.write()
   end
   local i = 3
   for k = 1, nOps do
-    local base, kind, typ, mode, rid, stamp, tnow, mask = ARGV[i],
-      ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5],
-      tonumber(ARGV[i + 6]), ARGV[i + 7]
+    local base, kind, typ, mode, rid, stamp, tnow, mask = ARGS[i],
+      ARGS[i + 1], ARGS[i + 2], ARGS[i + 3], ARGS[i + 4], ARGS[i + 5],
+      tonumber(ARGS[i + 6]), ARGS[i + 7]
     local e = S[kind]
     i = i + 8
     local row
@@ -885,7 +1001,7 @@ function ops.write()
       row = {}
       for j, c in ipairs(e.cols) do
         if string.byte(mask, j) == 49 then
-          row[c] = ARGV[i]
+          row[c] = ARGS[i]
         end
         i = i + 1
       end
@@ -946,24 +1062,50 @@ function ops.write()
     end
     done[#done + 1] = ok
   end
+  -- Every row an act writes was read above: the server's rows as the acts
+  -- before leave them, without reading them again.
+  local cur = {}
   for _, a in ipairs(acts) do
     local base, kind, rid = a[2], a[3], a[4]
-    local old = hgetall(base .. kind .. ':r:' .. rid)
+    local rk = base .. kind .. ':r:' .. rid
+    local old = cur[rk]
+    if old == nil then
+      old = orig[rk]
+      if old == nil then
+        old = hgetall(rk) or false
+      end
+    end
     if a[1] == 'd' then
       if old then
         deleteRow(base, kind, rid, old)
       end
+      cur[rk] = false
     else
       local row = copy(a[5])
       row._v = nil
-      writeRow(base, kind, rid, row, old)
+      writeRow(base, kind, rid, row, old or nil)
+      cur[rk] = row
     end
   end
   return done
 end
 
-local f = ops[OP]
-if not f then
-  return redis.error_reply('statevtab: unknown operation ' .. tostring(OP))
+-- One call: keys[1] is the namespace's base, args[1] the operation.  The
+-- store appends "return run(KEYS, ARGV)" to run this file with EVALSHA, or
+-- registers run as a Redis function (FCALL): then everything above is made
+-- once, when the library loads, instead of at every call.
+local function run(keys, args)
+  B, OP, ARGS = keys[1], args[1], args
+  local t = redis.call('TIME')
+  now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  NOW = math.floor(now_us / 1000)
+  QK, QL, WAKE = {}, {}, {}
+  local f = ops[OP]
+  if not f then
+    return redis.error_reply('statevtab: unknown operation ' .. tostring(OP))
+  end
+  local res = f()
+  flushAll()
+  return res
 end
-return f()
+

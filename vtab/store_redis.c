@@ -23,8 +23,11 @@
 ** Every operation that touches more than one key is one call of one Lua
 ** script (sql/redis.lua, embedded at build time, behind a prologue made
 ** from the entity descriptors): loaded with SCRIPT LOAD when the connection
-** opens, run with EVALSHA, loaded again on NOSCRIPT.  The script reads the
-** server's clock (TIME).  Every command is an argv array
+** opens (for its SHA1), registered as the Redis function statevtab_<sha1>
+** by the first FCALL that finds it missing (FUNCTION LOAD), and called with
+** FCALL, so that the script's top level runs once per load rather than at
+** every call.  Where functions cannot be loaded it runs with EVALSHA,
+** loaded again on NOSCRIPT.  The script reads the server's clock (TIME).  Every command is an argv array
 ** (redisCommandArgv): user data is never formatted into a command.
 **
 ** Rows are filtered here, exactly as SQLite compares (sv_cons_match): the
@@ -94,8 +97,10 @@ typedef struct RdStore {
   redisContext *c;     /* NULL while disconnected */
   redisContext *cSub;  /* subscribed to zSub (state_wait), or NULL */
   char *zSub;          /* the channel it listens to */
-  char *zScript;       /* prologue + sql/redis.lua */
+  char *zScript;       /* prologue + sql/redis.lua + "return run(...)" */
   char zSha[48];       /* its SHA1 */
+  char zFn[64];        /* the function: "statevtab_<zSha>" */
+  int bNoFn;           /* functions cannot be loaded: EVALSHA instead */
   int bTxn;            /* xBegin seen */
   unsigned iGen;       /* +1 at every commit/rollback */
   int nOp, nOpAlloc;
@@ -116,8 +121,9 @@ struct RdTable {
   char *zBase; /* "{prefix}" */
   char *zPrefix;
   sqlite3_int64 iRidNext, iRidEnd; /* reserved row handles */
-  RdSeen *aSeen; /* open addressing on iRid, nSeenAlloc a power of 2 */
-  int nSeen, nSeenAlloc;
+  RdSeen *aSeen; /* open addressing on iRid, nSeenAlloc a power of 2; */
+  int nSeen, nSeenAlloc; /* only the rows of transaction iSeenGen */
+  unsigned iSeenGen;
   redisReply *pOut; /* reply holding the last out-value */
 };
 
@@ -317,6 +323,59 @@ static int rdLive(RdStore *p) {
 
 static int rdLoadScript(RdStore *p);
 
+/* Decimal text of v at z (at least 20 bytes): its length. */
+static int fmtUint(char *z, size_t v) {
+  char zRev[24];
+  int n = 0, i;
+  do {
+    zRev[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (i = 0; i < n; i++) z[i] = zRev[n - 1 - i];
+  return n;
+}
+
+/*
+** redisAppendCommandArgv, with the command written in one buffer here:
+** hiredis formats each argument with sdscatfmt, a fifth of the client's
+** instructions for a commit of 100 rows.
+*/
+static int rdAppend(redisContext *c, int n, const char **az,
+                    const size_t *an) {
+  size_t nBuf = 16, k = 0;
+  char *z;
+  int i, rc;
+  for (i = 0; i < n; i++) nBuf += an[i] + 24;
+  z = sqlite3_malloc64(nBuf);
+  if (!z) return redisAppendCommandArgv(c, n, az, an);
+  z[k++] = '*';
+  k += (size_t)fmtUint(z + k, (size_t)n);
+  z[k++] = '\r';
+  z[k++] = '\n';
+  for (i = 0; i < n; i++) {
+    z[k++] = '$';
+    k += (size_t)fmtUint(z + k, an[i]);
+    z[k++] = '\r';
+    z[k++] = '\n';
+    if (an[i]) memcpy(z + k, az[i], an[i]);
+    k += an[i];
+    z[k++] = '\r';
+    z[k++] = '\n';
+  }
+  rc = redisAppendFormattedCommand(c, z, k);
+  sqlite3_free(z);
+  return rc;
+}
+
+/* redisCommandArgv through rdAppend. */
+static redisReply *rdCommandArgv(redisContext *c, int n, const char **az,
+                                 const size_t *an) {
+  void *r = 0;
+  if (rdAppend(c, n, az, an) != REDIS_OK) return 0;
+  if (redisGetReply(c, &r) != REDIS_OK) return 0;
+  return r;
+}
+
 /*
 ** redisCommandArgv, but a server still loading its data after a restart
 ** ("LOADING ...") is asked again every 20 ms for up to the command timeout.
@@ -325,7 +384,7 @@ static redisReply *rdCall(RdStore *p, int n, const char **az,
                           const size_t *an) {
   sqlite3_int64 iEnd = sv_mono_ms() + p->iCmdMs;
   for (;;) {
-    redisReply *r = redisCommandArgv(p->c, n, az, an);
+    redisReply *r = rdCommandArgv(p->c, n, az, an);
     if (!r || r->type != REDIS_REPLY_ERROR ||
         strncmp(r->str, "LOADING", 7) != 0 || sv_mono_ms() >= iEnd) {
       return r;
@@ -433,8 +492,57 @@ static int rdLoadScript(RdStore *p) {
   }
   memcpy(p->zSha, r->str, r->len);
   p->zSha[r->len] = 0;
+  sqlite3_snprintf(sizeof(p->zFn), p->zFn, "statevtab_%s", p->zSha);
   freeReplyObject(r);
   return SQLITE_OK;
+}
+
+/*
+** FUNCTION LOAD of the script as library and function statevtab_<sha1>,
+** after an FCALL found no such function.  A server that cannot load it (no
+** FUNCTION command, or the user may not) is not asked again: p->bNoFn, and
+** the store uses EVALSHA.  Another client loading it first is no error.
+*/
+static int rdLoadFunction(RdStore *p) {
+  static const char zRun[] = "return run(KEYS, ARGV)\n";
+  const char *az[3];
+  size_t an[3];
+  redisReply *r;
+  size_t nBody = strlen(p->zScript) - (sizeof(zRun) - 1);
+  char *zLib = sqlite3_mprintf(
+      "#!lua name=%s\n%.*s\nredis.register_function('%s', run)\n", p->zFn,
+      (int)nBody, p->zScript, p->zFn);
+  if (!zLib) return SQLITE_NOMEM;
+  az[0] = "FUNCTION";
+  an[0] = 8;
+  az[1] = "LOAD";
+  an[1] = 4;
+  az[2] = zLib;
+  an[2] = strlen(zLib);
+  r = rdCall(p, 3, az, an);
+  sqlite3_free(zLib);
+  if (!r) return rdIoError(p);
+  if (r->type == REDIS_REPLY_ERROR && !strstr(r->str, "already exists")) {
+    p->bNoFn = 1;
+  }
+  freeReplyObject(r);
+  return SQLITE_OK;
+}
+
+/* Is r the error of an FCALL that should become an EVALSHA, or be run
+** again once the function is loaded? */
+static int fnMissing(const redisReply *r) {
+  return strncmp(r->str, "ERR Function not found", 22) == 0 ||
+         strncmp(r->str, "ERR unknown command", 19) == 0;
+}
+
+/* Point the command a (FCALL fn ... or EVALSHA sha ...) at the way the
+** store calls the script now. */
+static void argRetarget(RdStore *p, RdArgs *a) {
+  a->az[0] = p->bNoFn ? "EVALSHA" : "FCALL";
+  a->an[0] = strlen(a->az[0]);
+  a->az[1] = p->bNoFn ? p->zSha : p->zFn;
+  a->an[1] = strlen(a->az[1]);
 }
 
 static int rdEnsure(RdStore *p) {
@@ -447,9 +555,12 @@ static int rdReplyError(RdStore *p, const redisReply *r) {
   const char *z = r->str;
   int n = (int)r->len;
   /* "ERR user_script:12: Script attempted ..." -> the message. */
+  /* ... or "ERR user_function:12: ..." (FCALL). */
   const char *zU = n > 0 ? strstr(z, "user_script:") : 0;
+  int nU = 12;
+  if (!zU && n > 0 && (zU = strstr(z, "user_function:")) != 0) nU = 14;
   if (zU) {
-    const char *q = strchr(zU + 12, ':');
+    const char *q = strchr(zU + nU, ':');
     if (q) {
       n -= (int)(q + 1 - z);
       z = q + 1;
@@ -467,8 +578,9 @@ static int rdReplyError(RdStore *p, const redisReply *r) {
 
 /*
 ** Run one command.  On success *ppReply (freed by the caller) is a reply
-** that is not an error.  An EVALSHA the server does not know loads the
-** script and runs again.
+** that is not an error.  An FCALL of a function the server does not have
+** loads it and runs again (as EVALSHA when it cannot be loaded); an
+** EVALSHA the server does not know loads the script and runs again.
 */
 static int rdCommand(RdStore *p, RdArgs *a, redisReply **ppReply) {
   redisReply *r;
@@ -484,10 +596,18 @@ static int rdCommand(RdStore *p, RdArgs *a, redisReply **ppReply) {
       *ppReply = r;
       return SQLITE_OK;
     }
-    if (iTry == 0 && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+    if (iTry < 2 && strncmp(r->str, "NOSCRIPT", 8) == 0) {
       freeReplyObject(r);
       rc = rdLoadScript(p);
       if (rc != SQLITE_OK) return rc;
+      argRetarget(p, a);
+      continue;
+    }
+    if (iTry < 2 && !p->bNoFn && fnMissing(r)) {
+      freeReplyObject(r);
+      rc = rdLoadFunction(p);
+      if (rc != SQLITE_OK) return rc;
+      argRetarget(p, a);
       continue;
     }
     rc = rdReplyError(p, r);
@@ -496,11 +616,11 @@ static int rdCommand(RdStore *p, RdArgs *a, redisReply **ppReply) {
   }
 }
 
-/* Start an EVALSHA of operation zOp in t's namespace. */
+/* Start a call (FCALL, or EVALSHA) of operation zOp in t's namespace. */
 static void argEval(RdArgs *a, RdTable *t, const char *zOp) {
   memset(a, 0, sizeof(*a));
-  argZ(a, "EVALSHA");
-  argZ(a, t->p->zSha);
+  argZ(a, t->p->bNoFn ? "EVALSHA" : "FCALL");
+  argZ(a, t->p->bNoFn ? t->p->zSha : t->p->zFn);
   argZ(a, "1");
   argZ(a, t->zBase);
   argZ(a, zOp);
@@ -726,6 +846,8 @@ static char *buildScript(void) {
     sqlite3_str_appendall(s, "}\n");
   }
   sqlite3_str_appendall(s, zRdScript);
+  /* rdLoadFunction() replaces this line with register_function. */
+  sqlite3_str_appendall(s, "return run(KEYS, ARGV)\n");
   return sqlite3_str_finish(s);
 }
 
@@ -992,6 +1114,19 @@ static RdSeen *seenFind(RdTable *t, sqlite3_int64 iRid) {
 static int seenPut(RdTable *t, sqlite3_int64 iRid, sqlite3_int64 iStamp,
                    sqlite3_int64 iVer) {
   RdSeen *s;
+  if (t->iSeenGen != t->p->iGen) {
+    /* What an earlier transaction read is no longer wanted: start over
+    ** (small), so that the table holds one transaction's rows at most. */
+    if (t->nSeenAlloc > 64) {
+      sqlite3_free(t->aSeen);
+      t->aSeen = 0;
+      t->nSeenAlloc = 0;
+    } else if (t->aSeen) {
+      memset(t->aSeen, 0, sizeof(RdSeen) * (size_t)t->nSeenAlloc);
+    }
+    t->nSeen = 0;
+    t->iSeenGen = t->p->iGen;
+  }
   if ((t->nSeen + 1) * 2 > t->nSeenAlloc) {
     int nOld = t->nSeenAlloc, i, nNew = nOld ? nOld * 2 : 64;
     RdSeen *aOld = t->aSeen;
@@ -1002,7 +1137,7 @@ static int seenPut(RdTable *t, sqlite3_int64 iRid, sqlite3_int64 iStamp,
     t->nSeenAlloc = nNew;
     t->nSeen = 0;
     for (i = 0; i < nOld; i++) {
-      if (aOld[i].iRid && aOld[i].iGen == t->p->iGen) {
+      if (aOld[i].iRid) {
         *seenFind(t, aOld[i].iRid) = aOld[i];
         t->nSeen++;
       }
@@ -1733,8 +1868,8 @@ static int rdWrite(RdStore *p, RdOp *aOp, int nOp, int *aDone) {
   RdArgs a;
   int i, rc, bReloaded = 0;
   memset(&a, 0, sizeof(a));
-  argZ(&a, "EVALSHA");
-  argZ(&a, p->zSha);
+  argZ(&a, p->bNoFn ? "EVALSHA" : "FCALL");
+  argZ(&a, p->bNoFn ? p->zSha : p->zFn);
   argZ(&a, "1");
   argZ(&a, aOp[0].t->zBase);
   argZ(&a, "write");
@@ -1746,7 +1881,7 @@ static int rdWrite(RdStore *p, RdOp *aOp, int nOp, int *aDone) {
     redisReply *aR[3] = {0, 0, 0};
     int k;
     redisAppendCommandArgv(p->c, 1, (const char **)azMulti, anMulti);
-    redisAppendCommandArgv(p->c, a.n, a.az, a.an);
+    rdAppend(p->c, a.n, a.az, a.an);
     redisAppendCommandArgv(p->c, 1, (const char **)azExec, anExec);
     for (k = 0; k < 3; k++) {
       void *pR = 0;
@@ -1761,10 +1896,18 @@ static int rdWrite(RdStore *p, RdOp *aOp, int nOp, int *aDone) {
     if (aR[2]->type == REDIS_REPLY_ARRAY && aR[2]->elements == 1) {
       redisReply *r = aR[2]->element[0];
       if (r->type == REDIS_REPLY_ERROR) {
-        if (!bReloaded && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        if (bReloaded < 2 && strncmp(r->str, "NOSCRIPT", 8) == 0) {
           for (k = 0; k < 3; k++) freeReplyObject(aR[k]);
-          bReloaded = 1;
+          bReloaded++;
           rc = rdLoadScript(p);
+          argRetarget(p, &a);
+          continue;
+        }
+        if (bReloaded < 2 && !p->bNoFn && fnMissing(r)) {
+          for (k = 0; k < 3; k++) freeReplyObject(aR[k]);
+          bReloaded++;
+          rc = rdLoadFunction(p);
+          argRetarget(p, &a);
           continue;
         }
         rc = rdReplyError(p, r);
