@@ -939,6 +939,9 @@ static int rdAttach(statevtab_store *pStore, const statevtab_entity *e,
     const char *zKey = azOpt[2 * i], *zVal = azOpt[2 * i + 1];
     if (strcmp(zKey, "prefix") == 0) {
       zPrefix = zVal;
+    } else if (strcmp(zKey, "indexes") == 0) {
+      /* The local store's: accepted so that one CREATE moves between
+      ** stores by its store= alone. */
     } else if (strcmp(zKey, "connect_timeout") == 0 ||
                strcmp(zKey, "command_timeout") == 0) {
       int v = parseMs(zVal, (int)strlen(zVal));

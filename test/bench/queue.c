@@ -68,11 +68,10 @@
 **                claim     SELECT id, lease_token, payload FROM
 **                          state_claim('tasks', 'q', ?worker, 30000, ?n)
 **                complete  SELECT state_complete('tasks', ?id, ?token) (n=1);
-**                          a batch is one call of svCompleteBatch(): today
-**                          state_claim(..., 0, '{"complete":[{"id":..,
-**                          "token":..},...]}'), with --sv-complete json the
+**                          a batch is one call of svCompleteBatch(): the
 **                          batch form state_complete('tasks', '[{"id":..,
-**                          "token":..},...]') (when the extension has it)
+**                          "token":..},...]'), or with --sv-complete claim
+**                          state_claim(..., 0, '{"complete":[...]}')
 **                fused     state_claim(..., n, '{"complete":[the previous
 **                          batch]}'): one call per batch
 **
@@ -756,11 +755,11 @@ static int svClaimX(Conn *c, const char *zW, int n, const char *zOpt, Job *a,
 
 /*
 ** Complete the n tasks a in one call: completions accepted, or -1.  The one
-** place that says how statevtab completes a batch: today state_claim with
-** n = 0 and the 'complete' option (a stale token comes back as a row with
-** outcome 'stale'); with --sv-complete json, the batch form of
+** place that says how statevtab completes a batch: the batch form of
 ** state_complete taking '[{"id":..,"token":..},...]' and returning the
-** number of tasks it completed.
+** number of tasks it completed; with --sv-complete claim, state_claim with
+** n = 0 and the 'complete' option (a stale token comes back as a row with
+** outcome 'stale').
 */
 static int svCompleteBatch(Conn *c, const char *zW, const Job *a, int n) {
   int nStale = 0, rc;
@@ -2222,12 +2221,11 @@ static void usage(FILE *f) {
           "need\n"
           "                   " PG_URL_ENV " / " REDIS_URL_ENV ")\n"
           "  --only LIST      only these workloads (below)\n"
-          "  --sv-complete M  statevtab's batch completion: claim "
-          "(state_claim n=0 with\n"
-          "                   the complete option, default) or json "
+          "  --sv-complete M  statevtab's batch completion: json "
           "(state_complete(tasks,\n"
-          "                   '[{\"id\":..,\"token\":..}]'), when the "
-          "extension has it)\n"
+          "                   '[{\"id\":..,\"token\":..}]'), default) or "
+          "claim (state_claim\n"
+          "                   n=0 with the complete option)\n"
           "  --quick          small sizes: -n 1000 --redis-n 300 --backlog "
           "5000\n"
           "                   --inflight 1000\n"
@@ -2270,6 +2268,7 @@ int main(int argc, char **argv) {
   g.nInflight = 20000;
   g.nProc = 4;
   g.nRep = 1;
+  g.bJsonComplete = 1;
   g.zExt = getenv("STATEVTAB_EXT");
   if (!g.zExt || !g.zExt[0])
     g.zExt = "./statevtab.so";
@@ -2302,9 +2301,9 @@ int main(int argc, char **argv) {
       g.zOnly = strArg(argc, argv, &i);
     } else if (strcmp(z, "--sv-complete") == 0) {
       z = strArg(argc, argv, &i);
-      if (strcmp(z, "json") == 0)
-        g.bJsonComplete = 1;
-      else if (strcmp(z, "claim") != 0)
+      if (strcmp(z, "claim") == 0)
+        g.bJsonComplete = 0;
+      else if (strcmp(z, "json") != 0)
         fatal("--sv-complete: expected claim or json, not '%s'", z);
     } else if (strcmp(z, "--quick") == 0) {
       bQuick = 1;
