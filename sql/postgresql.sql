@@ -449,10 +449,22 @@ CREATE OR REPLACE TRIGGER sv_notify_insert AFTER INSERT ON @S@.tasks
 CREATE INDEX IF NOT EXISTS tasks_expiry ON @S@.tasks (queue, lease_expires_at)
   WHERE state = 'claimed';
 
+-- Version 3 keeps fewer task indexes (see entityDdl in store_pg.c): every
+-- claim and completion writes each index of the task.  Schemas of versions
+-- 1 and 2 lose the column indexes that version 3 makes only on request
+-- (indexes=): a table that names the column builds it again.  Their full
+-- UNIQUE (queue, idempotency_key) constraint stays, next to the new
+-- tasks_dedupe: processes of the older versions name it in ON CONFLICT
+-- (drop it once none runs: see the README).
+DROP INDEX IF EXISTS @S@.tasks_state, @S@.tasks_run_at, @S@.tasks_created_at,
+  @S@.tasks_completed_at, @S@.tasks_idempotency_key,
+  @S@.tasks_lease_expires_at;
+
 -- Last: the schema is complete.  A process that finds this function skips
 -- the whole script (which takes locks on the tables that running claims
 -- hold).  Bump the number when this file changes (and in store_pg.c):
 -- a schema of an older version then runs the script again, which brings it
--- up to date (sv_schema_1 stays, for the processes of the older version).
-CREATE OR REPLACE FUNCTION @S@.sv_schema_2() RETURNS integer
-LANGUAGE sql IMMUTABLE AS $sv$ SELECT 2 $sv$;
+-- up to date (sv_schema_1 and sv_schema_2 stay, for the processes of the
+-- older versions).
+CREATE OR REPLACE FUNCTION @S@.sv_schema_3() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $sv$ SELECT 3 $sv$;
