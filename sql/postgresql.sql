@@ -12,11 +12,13 @@
 -- on the server's clock.  Functions pin search_path so that they never
 -- resolve a name through a schema an attacker controls.
 
--- Milliseconds since the epoch, the server's clock.
+-- Milliseconds since the epoch, the server's clock.  A SQL-standard body,
+-- bound when created (no search_path at call time) and without a SET
+-- clause, so that the planner inlines it: a call costs no function call and
+-- no planning, in the functions below and in the store's statements.
 CREATE OR REPLACE FUNCTION @S@.sv_now() RETURNS bigint
-LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
-  SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint
-$sv$;
+LANGUAGE sql VOLATILE
+RETURN (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
 
 -- A UUIDv7 (RFC 9562): 48 bits of milliseconds, then random bits.
 CREATE OR REPLACE FUNCTION @S@.sv_uuid7() RETURNS text
@@ -89,13 +91,17 @@ $sv$;
 -- completes every task of p_cids (when the ids are distinct), one UPDATE
 -- claims up to p_n tasks when no limits are given; expired leases are found
 -- through tasks_expiry, so that neither step grows with the tasks queued,
--- in flight or done.
+-- in flight or done.  plan_cache_mode = force_generic_plan: PL/pgSQL would
+-- otherwise plan the statements with NULL-able parameters (p_names,
+-- p_tags, qs) again at every call (their custom plans look cheaper than
+-- the generic one), about 0.15 ms per claim; one plan per session instead.
 CREATE OR REPLACE FUNCTION @S@.sv_claim(
     p_queues text[], p_worker text, p_lease bigint, p_n integer,
     p_names text[], p_tags text, p_lkeys text[], p_lqueue boolean[],
     p_lvals bigint[], p_cids text[], p_ctoks bigint[], p_cres text[],
     p_dead boolean) RETURNS SETOF @S@.tasks
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan AS $sv$
 DECLARE
   n bigint := @S@.sv_now();
   t @S@.tasks;
