@@ -116,6 +116,7 @@ DECLARE
   lim integer;
   cur refcursor;
   qs text[];
+  qn text;
 BEGIN
   IF nc = 1 THEN
     UPDATE @S@.tasks SET state = 'completed', result = p_cres[1],
@@ -166,16 +167,22 @@ BEGIN
     RETURN;
   END IF;
   -- Expired leases: dead once attempts are used up, else runnable again.
-  FOR r IN SELECT _rid, attempts >= max_attempts AS spent FROM @S@.tasks
-            WHERE state = 'claimed' AND queue = ANY (qs)
-              AND lease_expires_at <= n
-              FOR UPDATE SKIP LOCKED LOOP
-    IF r.spent THEN
-      PERFORM @S@.sv_die(r._rid, NULL, 'lease expired', p_dead, n);
-    ELSE
-      UPDATE @S@.tasks SET state = 'pending', lease_owner = NULL,
-             lease_expires_at = NULL, updated_at = n WHERE _rid = r._rid;
-    END IF;
+  -- One queue at a time, "queue = qn ... ORDER BY queue, lease_expires_at":
+  -- only tasks_expiry gives that order, so that the plan uses it whatever
+  -- the statistics (with "queue = ANY (qs)" the generic plan walked an
+  -- index of state, i.e. every task in flight, when indexes= made one).
+  FOREACH qn IN ARRAY qs LOOP
+    FOR r IN SELECT _rid, attempts >= max_attempts AS spent FROM @S@.tasks
+              WHERE state = 'claimed' AND queue = qn AND lease_expires_at <= n
+              ORDER BY queue, lease_expires_at
+                FOR UPDATE SKIP LOCKED LOOP
+      IF r.spent THEN
+        PERFORM @S@.sv_die(r._rid, NULL, 'lease expired', p_dead, n);
+      ELSE
+        UPDATE @S@.tasks SET state = 'pending', lease_owner = NULL,
+               lease_expires_at = NULL, updated_at = n WHERE _rid = r._rid;
+      END IF;
+    END LOOP;
   END LOOP;
   IF p_n <= 0 THEN
     RETURN;
