@@ -14,7 +14,9 @@
 ** in any process, that names the same store and schema sees the same rows.
 ** The first table of a schema creates its eight tables, indexes and server
 ** functions (sql/postgresql.sql, embedded at build time) idempotently under
-** an advisory lock.  Every row has a bigserial _rid, the row handle of the
+** an advisory lock.  Tasks keep few indexes (entityDdl): every claim and
+** completion writes each of them; indexes= adds one on the shared table
+** (ensureIndexes).  Every row has a bigserial _rid, the row handle of the
 ** store interface.  Text columns use COLLATE "C" so that comparisons and
 ** ORDER BY follow SQLite's byte order.
 **
