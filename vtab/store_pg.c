@@ -14,7 +14,9 @@
 ** in any process, that names the same store and schema sees the same rows.
 ** The first table of a schema creates its eight tables, indexes and server
 ** functions (sql/postgresql.sql, embedded at build time) idempotently under
-** an advisory lock.  Every row has a bigserial _rid, the row handle of the
+** an advisory lock.  Tasks keep few indexes (entityDdl): every claim and
+** completion writes each of them; indexes= adds one on the shared table
+** (ensureIndexes).  Every row has a bigserial _rid, the row handle of the
 ** store interface.  Text columns use COLLATE "C" so that comparisons and
 ** ORDER BY follow SQLite's byte order.
 **
@@ -1303,7 +1305,55 @@ static const char *pgType(const statevtab_column *c) {
   }
 }
 
-/* DDL of one entity's table and indexes in schema zQ (quoted). */
+/*
+** The index of column c of entity e that indexes= asks for or the schema
+** keeps by default: "<kind>_<column>", leaving the NULLs out when the
+** column may be NULL (every pushed-down =, <, > implies NOT NULL, and a
+** mostly-NULL column then costs most writes nothing).
+*/
+static void indexDdl(sqlite3_str *s, const char *zQ, const statevtab_entity *e,
+                     const statevtab_column *c) {
+  int bNull = !(c->flags & STATEVTAB_COL_NOTNULL) && !c->zDefault;
+  sqlite3_str_appendf(s, "CREATE INDEX IF NOT EXISTS \"%w_%w\" ON %s.%s "
+                         "(\"%w\")",
+                      e->zKind, c->zName, zQ, e->zKind, c->zName);
+  if (bNull) sqlite3_str_appendf(s, " WHERE \"%w\" IS NOT NULL", c->zName);
+  sqlite3_str_appendall(s, ";\n");
+}
+
+/*
+** Does column i of e have an index of its own without indexes= (the key,
+** the claim index of tasks.queue, or "<kind>_<column>" of entityDdl)?
+*/
+static int indexedByDefault(const statevtab_entity *e, int i) {
+  const statevtab_column *c = &e->aCol[i];
+  if (i == e->aiKey[0]) return 1;
+  if (!(c->flags & STATEVTAB_COL_INDEXED)) return 0;
+  if (c->flags & STATEVTAB_COL_OPTIDX) return 0;
+  /* tasks.lease_expires_at: tasks_expiry (queue, lease_expires_at) WHERE
+  ** state = 'claimed' serves the claims; a column index of its own only on
+  ** request, as it costs every claim an index write. */
+  if (strcmp(e->zKind, "tasks") == 0 &&
+      strcmp(c->zName, "lease_expires_at") == 0) {
+    return 0;
+  }
+  return 1;
+}
+
+/*
+** DDL of one entity's table and indexes in schema zQ (quoted).  Tasks keep
+** few indexes, as every claim and completion changes the indexed state and
+** so writes every index of the row (no HOT update): tasks_claim (queue,
+** state, priority, run_at, id), which the claim walks and which serves
+** queue = ? [AND state = ?] scans for every state; tasks_expiry (in the
+** script); tasks_execution_id without NULLs; the key; and the dedupe key
+** as a partial unique index (rows without a key are not in it).  Columns
+** flagged STATEVTAB_COL_OPTIDX get an index only through indexes= (see
+** ensureIndexes).  Schemas of versions 1 and 2 had a full UNIQUE (queue,
+** idempotency_key) constraint and one index per indexed column: the
+** script drops those indexes and keeps the constraint (processes of the
+** older version name it in their ON CONFLICT).
+*/
 static void entityDdl(sqlite3_str *s, const char *zQ,
                       const statevtab_entity *e) {
   int i;
@@ -1325,31 +1375,29 @@ static void entityDdl(sqlite3_str *s, const char *zQ,
   if (e->nKey == 2) {
     sqlite3_str_appendf(s, ", \"%w\"", e->aCol[e->aiKey[1]].zName);
   }
-  sqlite3_str_appendall(s, ")");
+  sqlite3_str_appendall(s, "));\n");
   if (e->iDedupe >= 0) {
-    sqlite3_str_appendf(s, ", UNIQUE (\"%w\", \"%w\")",
+    /* Idempotent inserts: ON CONFLICT (scope, key) WHERE key IS NOT NULL
+    ** (insertSql) infers this index, or the full constraint of older
+    ** schemas. */
+    sqlite3_str_appendf(s, "CREATE UNIQUE INDEX IF NOT EXISTS \"%w_dedupe\" "
+                           "ON %s.%s (\"%w\", \"%w\") WHERE \"%w\" IS NOT "
+                           "NULL;\n",
+                        e->zKind, zQ, e->zKind,
                         e->aCol[e->iDedupeScope].zName,
-                        e->aCol[e->iDedupe].zName);
+                        e->aCol[e->iDedupe].zName, e->aCol[e->iDedupe].zName);
   }
-  sqlite3_str_appendall(s, ");\n");
   for (i = 0; i < e->nCol; i++) {
     const statevtab_column *c = &e->aCol[i];
-    if (!(c->flags & STATEVTAB_COL_INDEXED) || i == e->aiKey[0]) continue;
+    if (i == e->aiKey[0] || !indexedByDefault(e, i)) continue;
     if (strcmp(e->zKind, "tasks") == 0 && strcmp(c->zName, "queue") == 0) {
       sqlite3_str_appendf(s, "CREATE INDEX IF NOT EXISTS tasks_claim ON "
                              "%s.tasks (queue, state, priority, run_at, id);\n",
                           zQ);
-    } else if (strcmp(e->zKind, "tasks") == 0 &&
-               !(c->flags & STATEVTAB_COL_NOTNULL) && !c->zDefault) {
-      /* Mostly NULL (execution_id, idempotency_key, lease_expires_at,
-      ** completed_at): leave the NULLs out, so that most writes of a task
-      ** touch fewer indexes.  Every pushed-down =, <, > implies NOT NULL.
-      ** (Schemas made before keep their full indexes of the same name.) */
-      sqlite3_str_appendf(s, "CREATE INDEX IF NOT EXISTS \"%w_%w\" ON %s.%s "
-                             "(\"%w\") WHERE \"%w\" IS NOT NULL;\n",
-                          e->zKind, c->zName, zQ, e->zKind, c->zName,
-                          c->zName);
+    } else if (strcmp(e->zKind, "tasks") == 0) {
+      indexDdl(s, zQ, e, c);
     } else {
+      /* (Other kinds keep their full indexes, as in version 1.) */
       sqlite3_str_appendf(s, "CREATE INDEX IF NOT EXISTS \"%w_%w\" ON %s.%s "
                              "(\"%w\");\n",
                           e->zKind, c->zName, zQ, e->zKind, c->zName);
@@ -1374,7 +1422,7 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
   {
     PGresult *res = 0;
     memset(&a, 0, sizeof(a));
-    paramTake(&a, sqlite3_mprintf("%s.sv_schema_2()", zQ), 0);
+    paramTake(&a, sqlite3_mprintf("%s.sv_schema_3()", zQ), 0);
     rc = pgExec(p, "SELECT pg_catalog.to_regprocedure($1::text) IS NOT NULL",
                 &a, &res);
     paramsFree(&a);
@@ -1456,6 +1504,133 @@ remember:
   return SQLITE_OK;
 }
 
+/*
+** The next name of the indexes= list z (comma-separated, blanks around a
+** name ignored): its start in *pz, its length returned (0 at the end);
+** *pzNext is where to go on.
+*/
+static int indexListNext(const char *z, const char **pz, const char **pzNext) {
+  const char *zEnd;
+  int n;
+  for (;;) {
+    while (*z == ' ' || *z == ',') z++;
+    if (!*z) {
+      *pzNext = z;
+      return 0;
+    }
+    zEnd = z;
+    while (*zEnd && *zEnd != ',') zEnd++;
+    n = (int)(zEnd - z);
+    while (n > 0 && z[n - 1] == ' ') n--;
+    *pzNext = zEnd;
+    if (n > 0) {
+      *pz = z;
+      return n;
+    }
+    z = zEnd;
+  }
+}
+
+/* The column of e named by z[0..n), or -1. */
+static int entityColumn(const statevtab_entity *e, const char *z, int n) {
+  int i;
+  for (i = 0; i < e->nCol; i++) {
+    if ((int)strlen(e->aCol[i].zName) == n &&
+        memcmp(e->aCol[i].zName, z, (size_t)n) == 0) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+/* Check indexes= against e's columns (as the local store does). */
+static int checkIndexList(PgStore *p, const statevtab_entity *e,
+                          const char *zList) {
+  const char *z = 0, *zNext;
+  int n;
+  while ((n = indexListNext(zList, &z, &zNext)) > 0) {
+    if (entityColumn(e, z, n) < 0) {
+      pgError(p, "indexes=: no column '%.*s' in %s", n, z, e->zModule);
+      return SQLITE_ERROR;
+    }
+    zList = zNext;
+  }
+  return SQLITE_OK;
+}
+
+/*
+** indexes=: the schema's tables are shared by every SQLite table that names
+** the schema, so a column named here gets "<kind>_<column>" on the shared
+** table (unless it has an index of its own already).  Indexes that exist
+** cost one catalog read; missing ones are built under the schema's advisory
+** lock (CREATE INDEX takes a lock that waits for running writes).
+*/
+static int ensureIndexes(PgTable *t, const char *zList) {
+  PgStore *p = t->p;
+  const statevtab_entity *e = t->base.pEntity;
+  const char *z = 0, *zNext, *zL = zList;
+  sqlite3_str *s;
+  PgParams a;
+  PGresult *res = 0;
+  char *zDdl;
+  int n, i, k, rc, nNew = 0;
+  memset(&a, 0, sizeof(a));
+  paramTake(&a, sqlite3_mprintf("%s", t->zSchema), 0);
+  paramTake(&a, sqlite3_mprintf("%s", e->zKind), 0);
+  rc = pgExec(p, "SELECT indexname::text FROM pg_catalog.pg_indexes "
+                 "WHERE schemaname = $1::text AND tablename = $2::text",
+              &a, &res);
+  paramsFree(&a);
+  if (rc != SQLITE_OK) return rc;
+  s = sqlite3_str_new(0);
+  while ((n = indexListNext(zL, &z, &zNext)) > 0) {
+    i = entityColumn(e, z, n);
+    zL = zNext;
+    if (i < 0 || indexedByDefault(e, i)) continue;
+    if (strcmp(e->zKind, "tasks") == 0 && strcmp(e->aCol[i].zName, "queue") == 0) {
+      continue; /* tasks_claim leads with it */
+    }
+    for (k = 0; k < PQntuples(res); k++) {
+      const char *zIdx = PQgetvalue(res, k, 0);
+      size_t nKind = strlen(e->zKind);
+      if (strncmp(zIdx, e->zKind, nKind) == 0 && zIdx[nKind] == '_' &&
+          strcmp(zIdx + nKind + 1, e->aCol[i].zName) == 0) {
+        break;
+      }
+    }
+    if (k < PQntuples(res)) continue;
+    indexDdl(s, t->zQ, e, &e->aCol[i]);
+    nNew++;
+  }
+  PQclear(res);
+  if (sqlite3_str_errcode(s) != SQLITE_OK) {
+    sqlite3_free(sqlite3_str_finish(s));
+    return SQLITE_NOMEM;
+  }
+  zDdl = sqlite3_str_finish(s);
+  if (nNew == 0) {
+    sqlite3_free(zDdl);
+    return SQLITE_OK;
+  }
+  if (!zDdl) return SQLITE_NOMEM;
+  memset(&a, 0, sizeof(a));
+  paramTake(&a, sqlite3_mprintf("statevtab:%s", t->zSchema), 0);
+  rc = p->bTxn ? SQLITE_OK : pgRaw(p, "BEGIN");
+  if (rc == SQLITE_OK) {
+    rc = pgExec(p, "SELECT pg_catalog.pg_advisory_xact_lock("
+                   "pg_catalog.hashtext($1::text))",
+                &a, 0);
+  }
+  if (rc == SQLITE_OK) rc = pgRaw(p, zDdl);
+  if (!p->bTxn && p->pg) {
+    int rc2 = pgRaw(p, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK");
+    if (rc == SQLITE_OK) rc = rc2;
+  }
+  paramsFree(&a);
+  sqlite3_free(zDdl);
+  return rc;
+}
+
 /* A whole number of 1 to PG_CMD_MS_MAX milliseconds, else -1. */
 static sqlite3_int64 parseMs(const char *z) {
   sqlite3_int64 v = 0;
@@ -1473,6 +1648,7 @@ static int pgAttach(statevtab_store *pStore, const statevtab_entity *e,
                     statevtab_table **ppTab) {
   PgStore *p = (PgStore *)pStore;
   const char *zSchema = "statevtab";
+  const char *zIndexes = 0;
   PgTable *t;
   char *zQ;
   int i, rc;
@@ -1498,9 +1674,12 @@ static int pgAttach(statevtab_store *pStore, const statevtab_entity *e,
         p->iCmdMs = v;
         p->bCmdSet = 1;
       }
-    } else if (strcmp(zKey, "prefix") != 0 && strcmp(zKey, "indexes") != 0) {
-      /* prefix= is Redis's, indexes= the local store's: accepted so that
-      ** one CREATE moves between stores by its store= alone. */
+    } else if (strcmp(zKey, "indexes") == 0) {
+      zIndexes = azOpt[2 * i + 1];
+      if (checkIndexList(p, e, zIndexes) != SQLITE_OK) return SQLITE_ERROR;
+    } else if (strcmp(zKey, "prefix") != 0) {
+      /* prefix= is Redis's: accepted so that one CREATE moves between
+      ** stores by its store= alone. */
       pgError(p, "unknown option '%s'", zKey);
       return SQLITE_ERROR;
     }
@@ -1534,6 +1713,7 @@ static int pgAttach(statevtab_store *pStore, const statevtab_entity *e,
   PQfreemem(zQ);
   rc = (t->zSchema && t->zQ && t->zT) ? ensureSchema(p, t->zSchema, t->zQ)
                                       : SQLITE_NOMEM;
+  if (rc == SQLITE_OK && zIndexes) rc = ensureIndexes(t, zIndexes);
   if (rc != SQLITE_OK) {
     sqlite3_free(t->zSchema);
     sqlite3_free(t->zQ);
@@ -1850,9 +2030,11 @@ static char *insertSql(PgTable *t, PgParams *a, const statevtab_value *aRow,
   } else if (e->iDedupe >= 0) {
     /* Idempotent insert: a second row with the same (scope, key) is
     ** dropped without error; any other conflict is an error. */
-    sqlite3_str_appendf(s, " ON CONFLICT (\"%w\", \"%w\") DO NOTHING",
+    sqlite3_str_appendf(s,
+                        " ON CONFLICT (\"%w\", \"%w\") WHERE \"%w\" IS NOT "
+                        "NULL DO NOTHING",
                         e->aCol[e->iDedupeScope].zName,
-                        e->aCol[e->iDedupe].zName);
+                        e->aCol[e->iDedupe].zName, e->aCol[e->iDedupe].zName);
   }
   sqlite3_str_appendall(s, " RETURNING _rid");
   return sqlite3_str_finish(s);
