@@ -1331,7 +1331,7 @@ static int indexedByDefault(const statevtab_entity *e, int i) {
   if (!(c->flags & STATEVTAB_COL_INDEXED)) return 0;
   if (c->flags & STATEVTAB_COL_OPTIDX) return 0;
   /* tasks.lease_expires_at: tasks_expiry (queue, lease_expires_at) WHERE
-  ** state = 'claimed' serves the claims; a column index of its own only on
+  ** lease_expires_at IS NOT NULL serves the claims; a column index of its own only on
   ** request, as it costs every claim an index write. */
   if (strcmp(e->zKind, "tasks") == 0 &&
       strcmp(c->zName, "lease_expires_at") == 0) {
@@ -2845,15 +2845,19 @@ static int runnable(PgTable *t, const statevtab_value *pQueue, int *pb,
   memset(&a, 0, sizeof(a));
   paramValue(&a, pQueue);
   zSql = sqlite3_mprintf(
-      "SELECT EXISTS (SELECT 1 FROM %s WHERE queue = $1::text AND ((state = "
-      "'pending' AND run_at <= n.ms) OR (state = 'claimed' AND "
-      "lease_expires_at <= n.ms)) AND NOT EXISTS (SELECT 1 FROM %s.queues q "
-      "WHERE q.queue = $1::text)), (SELECT pg_catalog.min(x) - n.ms FROM "
-      "(SELECT pg_catalog.min(run_at) AS x FROM %s WHERE queue = $1::text AND "
-      "state = 'pending' UNION ALL SELECT pg_catalog.min(lease_expires_at) "
-      "FROM %s WHERE queue = $1::text AND state = 'claimed') m) FROM (SELECT "
-      "%s.sv_now() AS ms) n",
-      t->zT, t->zQ, t->zT, t->zT, t->zQ);
+      /* Leases through tasks_expiry (lease_expires_at IS NOT NULL: only
+      ** claimed tasks), never by walking the tasks in flight: see
+      ** sv_claim. */
+      "SELECT (EXISTS (SELECT 1 FROM %s WHERE queue = $1::text AND state = "
+      "'pending' AND run_at <= n.ms) OR EXISTS (SELECT 1 FROM %s WHERE queue "
+      "= $1::text AND lease_expires_at <= n.ms AND (state = 'claimed') IS "
+      "TRUE)) AND NOT EXISTS (SELECT 1 FROM %s.queues q WHERE q.queue = "
+      "$1::text), (SELECT pg_catalog.min(x) - n.ms FROM (SELECT "
+      "pg_catalog.min(run_at) AS x FROM %s WHERE queue = $1::text AND state = "
+      "'pending' UNION ALL SELECT pg_catalog.min(lease_expires_at) FROM %s "
+      "WHERE queue = $1::text AND lease_expires_at IS NOT NULL) m) FROM "
+      "(SELECT %s.sv_now() AS ms) n",
+      t->zT, t->zT, t->zQ, t->zT, t->zT, t->zQ);
   rc = zSql ? pgExec(t->p, zSql, &a, &res) : SQLITE_NOMEM;
   sqlite3_free(zSql);
   paramsFree(&a);
