@@ -82,7 +82,8 @@ SELECT name FROM t1;
 
 -- 18.11 indexes= (the local store's extra indexes) is accepted by every
 -- store, so that one CREATE moves between stores by its store= alone; an
--- unknown column in it is an error on the local store only (50.16)
+-- unknown column in it is an error on the local store (50.16) and on Redis
+-- (70.15)
 CREATE VIRTUAL TABLE ix1 USING state_counters(@OPTS@, indexes='value');
 INSERT INTO ix1(scope, name, value) VALUES ('ix', 'a', 1);
 SELECT name, value FROM ix1 WHERE scope = 'ix';
