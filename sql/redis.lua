@@ -316,7 +316,8 @@ end
 
 -- Move the index entries of row rid from old (nil: a new row) to row (nil:
 -- deleted); only what changed is written.
-local function reindex(base, kind, rid, old, row)
+-- bReady: old is a pending task known to be in ready (not in wait).
+local function reindex(base, kind, rid, old, row, bReady)
   local e = S[kind]
   local m = meta(base, kind)
   local p = base .. kind
@@ -374,7 +375,9 @@ local function reindex(base, kind, rid, old, row)
   else
     if op then
       local qn = old.queue or ''
-      qset(p .. ':wait:' .. qn, 'z', rid, nil)
+      if not bReady then
+        qset(p .. ':wait:' .. qn, 'z', rid, nil)
+      end
       qset(p .. ':ready:' .. qn, 'z', readyMember(old), nil)
     end
     if np then
@@ -416,7 +419,7 @@ end
 -- Write row (a table column -> text) as row rid, replacing old (the row as
 -- it is on the server, nil when there is none): only the fields and index
 -- entries that changed.
-local function writeRow(base, kind, rid, row, old)
+local function writeRow(base, kind, rid, row, old, bReady)
   local k = base .. kind .. ':r:' .. rid
   row._v = I(tonumber(old and old._v or 0) + 1)
   local set = {}
@@ -438,7 +441,7 @@ local function writeRow(base, kind, rid, row, old)
     end
   end
   redis.call('HSET', k, unpack(set))
-  reindex(base, kind, rid, old, row)
+  reindex(base, kind, rid, old, row, bReady)
 end
 
 local function deleteRow(base, kind, rid, old)
@@ -794,7 +797,8 @@ function ops.claim()
         t.lease_expires_at = I(NOW + lease)
         t.attempts = I(tonumber(row.attempts or 0) + 1)
         t.updated_at = I(NOW)
-        writeRow(B, 'tasks', rid, t, row)
+        -- Taken from ready (wait holds only tasks not yet moved there).
+        writeRow(B, 'tasks', rid, t, row, true)
         flat('tasks', rid, t, out)
         taken = taken + 1
       end
@@ -1188,8 +1192,8 @@ end
 -- A transaction's writes, checked together and then applied, or none.
 -- ARGS: nOps, then per op: base, kind, 'I'|'U'|'D', conflict 'a'|'i'|'r',
 -- rid, stamp (the _v the client read, "" none), client time (ms), a mask
--- of '1' (value) and '0' (NULL) per column, then for I and U one value per
--- column.
+-- of '1' (value) and '0' (NULL) per column, then for I and U the value of
+-- each column the mask marks '1'.
 -- Returns {'ok', done per op} or {'err', 'constraint'|'conflict', op index,
 -- detail}.
 function ops.write()
@@ -1273,8 +1277,8 @@ function ops.write()
       for j, c in ipairs(e.cols) do
         if string.byte(mask, j) == 49 then
           row[c] = ARGS[i]
+          i = i + 1
         end
-        i = i + 1
       end
       o[8] = row
     end

@@ -27,13 +27,21 @@
 ** by the first FCALL that finds it missing (FUNCTION LOAD), and called with
 ** FCALL, so that the script's top level runs once per load rather than at
 ** every call.  Where functions cannot be loaded it runs with EVALSHA,
-** loaded again on NOSCRIPT.  The script reads the server's clock (TIME).  Every command is an argv array
-** (redisCommandArgv): user data is never formatted into a command.
+** loaded again on NOSCRIPT.  The script reads the server's clock (TIME).
+** Every command is an argv array (redisCommandArgv): user data is never
+** formatted into a command.
 **
-** Rows are filtered here, exactly as SQLite compares (sv_cons_match): the
-** script returns the candidates of the best index (key, text index, time
-** range, or all rows) and this file keeps those that satisfy every
-** constraint.
+** Indexes: every writer keeps the indexes of the columns marked
+** STATEVTAB_COL_INDEXED and not STATEVTAB_COL_OPTIDX (defaultIndex), plus
+** those any table of the namespace asked for with indexes=, which the
+** script records in B<kind>:idx (ops.want) and reads at every call, so that
+** a process that never named them keeps them too.  NULLs are in no index.
+**
+** Rows are filtered here, exactly as SQLite compares (sv_cons_match): this
+** file sends the candidate sources of a scan in order of preference (key,
+** a queue's claim sets, text equalities, numeric ranges), the script reads
+** the first one the namespace keeps an index for (else all rows), and this
+** file keeps the rows that satisfy every constraint.
 **
 ** Writes: INSERT, UPDATE and DELETE are kept in a log and sent at the end of
 ** the statement (autocommit) or at COMMIT, as one script call inside
@@ -1909,7 +1917,9 @@ static void argOp(RdArgs *a, const RdOp *o) {
     }
     argOwn(a, zMask);
   }
-  for (i = 0; i < e->nCol; i++) argVal(a, &o->aRow[i]);
+  for (i = 0; i < e->nCol; i++) {
+    if (o->aRow[i].eType != SQLITE_NULL) argVal(a, &o->aRow[i]);
+  }
 }
 
 /* The outcome of a write call: SQLITE_OK, or the first failure. */
