@@ -232,8 +232,8 @@ end
 
 -- The indexes kept for <kind> under base, read once per call from
 -- B<kind>:idx: t (text columns, sets), n (numeric columns, zsets), has
--- (column -> 't' or 'n'), ln (limited task names), need (the fields a
--- write must know of the row it changes).
+-- (column -> 't' or 'n'), ln (limited task names).  t, n and has are
+-- shared (never changed) when no indexes= asked for more than the default.
 local META = {}
 local function meta(base, kind)
   local mk = base .. kind
@@ -242,34 +242,68 @@ local function meta(base, kind)
     return m
   end
   local e = S[kind]
-  local h = hgetall(mk .. ':idx') or {}
-  if kind == 'tasks' and h._layout ~= '2' then
+  local a = redis.call('HGETALL', mk .. ':idx')
+  local layout, extra
+  local ln = {}
+  for i = 1, #a, 2 do
+    local f = a[i]
+    if f == '_layout' then
+      layout = a[i + 1]
+    elseif string.sub(f, 1, 3) == 'ln:' then
+      ln[string.sub(f, 4)] = true
+    else
+      extra = extra or {}
+      extra[#extra + 1] = f
+    end
+  end
+  if kind == 'tasks' and layout ~= '2' then
     migrate(base)
   end
-  m = {t = {}, n = {}, has = {}, ln = {}}
-  for _, c in ipairs(e.tidx) do
-    m.t[#m.t + 1] = c
-    m.has[c] = 't'
+  if not e.has0 then
+    e.has0 = {}
+    for _, c in ipairs(e.tidx) do
+      e.has0[c] = 't'
+    end
+    for _, c in ipairs(e.nidx) do
+      e.has0[c] = 'n'
+    end
   end
-  for _, c in ipairs(e.nidx) do
-    m.n[#m.n + 1] = c
-    m.has[c] = 'n'
-  end
-  for f in pairs(h) do
-    if string.sub(f, 1, 3) == 'ln:' then
-      m.ln[string.sub(f, 4)] = true
-    else
+  m = {t = e.tidx, n = e.nidx, has = e.has0, ln = ln}
+  if extra then
+    local t, n, has = {}, {}, {}
+    for _, c in ipairs(e.tidx) do
+      t[#t + 1] = c
+    end
+    for _, c in ipairs(e.nidx) do
+      n[#n + 1] = c
+    end
+    for c, v in pairs(e.has0) do
+      has[c] = v
+    end
+    for _, f in ipairs(extra) do
       local ty = tyOf(e)[f]
-      if ty and not m.has[f] and not (#e.key == 1 and e.key[1] == f) then
+      if ty and not has[f] and not (#e.key == 1 and e.key[1] == f) then
         if ty == 't' or ty == 'j' then
-          m.t[#m.t + 1] = f
-          m.has[f] = 't'
+          t[#t + 1] = f
+          has[f] = 't'
         else
-          m.n[#m.n + 1] = f
-          m.has[f] = 'n'
+          n[#n + 1] = f
+          has[f] = 'n'
         end
       end
     end
+    m.t, m.n, m.has = t, n, has
+  end
+  META[mk] = m
+  return m
+end
+
+-- The fields a write must know of the row it changes, when it sets or
+-- clears no other field: the key, the indexed columns, and for tasks what
+-- the claim structures and complete/renew need.
+local function needed(e, m)
+  if m.has == e.has0 and e.need0 then
+    return e.need0
   end
   local need, got = {'_v'}, {_v = true}
   local function add(c)
@@ -284,7 +318,7 @@ local function meta(base, kind)
   for c in pairs(m.has) do
     add(c)
   end
-  if kind == 'tasks' then
+  if e == S.tasks then
     for _, c in ipairs({'queue', 'name', 'state', 'priority', 'run_at',
                         'lease_owner', 'lease_token', 'lease_expires_at',
                         'idempotency_key', 'attempts', 'max_attempts',
@@ -292,15 +326,16 @@ local function meta(base, kind)
       add(c)
     end
   end
-  m.need = need
-  META[mk] = m
-  return m
+  if m.has == e.has0 then
+    e.need0 = need
+  end
+  return need
 end
 
--- Row rid with the fields meta().need names (enough for writeRow, when
--- the write sets or clears no other field), or nil.
+-- Row rid with the fields needed() names (enough for writeRow, when the
+-- write sets or clears no other field), or nil.
 local function partial(base, kind, rid)
-  local need = meta(base, kind).need
+  local need = needed(S[kind], meta(base, kind))
   local v = redis.call('HMGET', base .. kind .. ':r:' .. rid, unpack(need))
   if not v[1] then
     return nil
@@ -1119,11 +1154,12 @@ function ops.want()
   local e = S[kind]
   local p = B .. kind
   local m = meta(B, kind)
-  local new = {}
+  local new, seen = {}, {}
   for k = 3, #ARGS do
     local c = ARGS[k]
-    if tyOf(e)[c] and not m.has[c] and not (#e.key == 1 and e.key[1] == c) then
-      m.has[c] = true
+    if tyOf(e)[c] and not m.has[c] and not seen[c] and
+      not (#e.key == 1 and e.key[1] == c) then
+      seen[c] = true
       new[#new + 1] = c
     end
   end
