@@ -17,15 +17,23 @@
 --                               plus _v, a write stamp (+1 on every write)
 --   B<kind>:all                 zset: every rid (score = rid)
 --   B<kind>:key                 hash: encoded key -> rid (uniqueness)
+--   B<kind>:idx                 hash: the indexes asked for with indexes=
+--                               (field = column), "ln:<name>" for the task
+--                               names a claim limited, "_layout" = 2 (tasks)
 --   B<kind>:i:<col>:<value>     set: rids whose text column <col> = value
---   B<kind>:z:<col>             zset: rids scored by integer column <col>
+--   B<kind>:z:<col>             zset: rids scored by numeric column <col>
+--                               (i: and z: only for the indexed columns of
+--                               S (tidx, nidx) and those B<kind>:idx names;
+--                               NULLs are left out)
 --   Btasks:dd                   hash: encoded (queue, idempotency_key) -> rid
 --   Btasks:wait:<queue>         zset: pending tasks not yet due when written,
 --                               scored by run_at (a claim moves the due ones)
 --   Btasks:ready:<queue>        zset (lex): pending tasks already due, member
 --                               <priority><run_at><id> (sortable encoding)
 --   Btasks:lq:<queue>           zset: claimed tasks scored by lease expiry
---   Btasks:ln:<name>            zset: the same by task name (limits)
+--                               (+inf: claimed without one)
+--   Btasks:ln:<name>            zset: the same by task name, kept only for
+--                               the names B<kind>:idx lists (limits)
 --   Btasks:paused               hash: paused queue -> paused_at
 --   Btasks:wake                 pub/sub channel: the queue of every task that
 --                               becomes runnable (state_wait listens)
@@ -33,6 +41,13 @@
 -- An encoded key is the key column's text, or for two columns
 -- "<length of the first>:<first><second>".  Values are stored as text:
 -- integers in decimal, reals with 17 significant digits, text as its bytes.
+--
+-- LAYOUT 1 (statevtab before the index diet) also kept, for every task, the
+-- sets i:state:<state> and i:idempotency_key:<key>, the zsets z:run_at,
+-- z:created_at, z:completed_at and z:lease_expires_at, and ln:<name> for
+-- every name.  The first call that finds tasks rows without "_layout" in
+-- Btasks:idx deletes those keys (they are no longer kept up to date), puts
+-- claimed tasks without a lease into lq:<queue>, and sets "_layout".
 
 -- The call being run (set by run() below): the namespace's base, the
 -- operation, its arguments, and the server's clock.
@@ -163,10 +178,183 @@ local function R(cmd, key, ...)
   return redis.call(cmd, key, ...)
 end
 
+-- Column name -> type letter of entity e (made at its first use: the
+-- library's top level, run by FUNCTION LOAD, has no pairs or ipairs).
+local function tyOf(e)
+  if not e.tyOf then
+    e.tyOf = {}
+    for i, c in ipairs(e.cols) do
+      e.tyOf[c] = e.ty[i]
+    end
+  end
+  return e.tyOf
+end
+
+local TASK_STATES = {'pending', 'claimed', 'completed', 'failed', 'dead',
+                     'cancelled'}
+
+-- Layout 1 -> 2 (see LAYOUT 1 above): once per namespace, in the call that
+-- first finds it.
+local function migrate(base)
+  local p = base .. 'tasks'
+  local rids = R('ZRANGE', p .. ':all', 0, -1)
+  if #rids > 0 then
+    local dels, seen = {}, {}
+    for _, st in ipairs(TASK_STATES) do
+      dels[#dels + 1] = p .. ':i:state:' .. st
+    end
+    for _, c in ipairs({'run_at', 'created_at', 'completed_at',
+                        'lease_expires_at'}) do
+      dels[#dels + 1] = p .. ':z:' .. c
+    end
+    for _, rid in ipairs(rids) do
+      local v = redis.call('HMGET', p .. ':r:' .. rid, 'name',
+                           'idempotency_key', 'state', 'lease_expires_at',
+                           'queue')
+      if v[1] and not seen['n' .. v[1]] then
+        seen['n' .. v[1]] = true
+        dels[#dels + 1] = p .. ':ln:' .. v[1]
+      end
+      if v[2] and not seen['k' .. v[2]] then
+        seen['k' .. v[2]] = true
+        dels[#dels + 1] = p .. ':i:idempotency_key:' .. v[2]
+      end
+      if v[3] == 'claimed' and not v[4] then
+        qset(p .. ':lq:' .. (v[5] or ''), 'z', rid, '+inf')
+      end
+    end
+    for i = 1, #dels, 1000 do
+      redis.call('DEL', unpack(dels, i, math.min(i + 999, #dels)))
+    end
+  end
+  redis.call('HSET', p .. ':idx', '_layout', '2')
+end
+
+-- The indexes kept for <kind> under base, read once per call from
+-- B<kind>:idx: t (text columns, sets), n (numeric columns, zsets), has
+-- (column -> 't' or 'n'), ln (limited task names).  t, n and has are
+-- shared (never changed) when no indexes= asked for more than the default.
+local META = {}
+local function meta(base, kind)
+  local mk = base .. kind
+  local m = META[mk]
+  if m then
+    return m
+  end
+  local e = S[kind]
+  local a = redis.call('HGETALL', mk .. ':idx')
+  local layout, extra
+  local ln = {}
+  for i = 1, #a, 2 do
+    local f = a[i]
+    if f == '_layout' then
+      layout = a[i + 1]
+    elseif string.sub(f, 1, 3) == 'ln:' then
+      ln[string.sub(f, 4)] = true
+    else
+      extra = extra or {}
+      extra[#extra + 1] = f
+    end
+  end
+  if kind == 'tasks' and layout ~= '2' then
+    migrate(base)
+  end
+  if not e.has0 then
+    e.has0 = {}
+    for _, c in ipairs(e.tidx) do
+      e.has0[c] = 't'
+    end
+    for _, c in ipairs(e.nidx) do
+      e.has0[c] = 'n'
+    end
+  end
+  m = {t = e.tidx, n = e.nidx, has = e.has0, ln = ln}
+  if extra then
+    local t, n, has = {}, {}, {}
+    for _, c in ipairs(e.tidx) do
+      t[#t + 1] = c
+    end
+    for _, c in ipairs(e.nidx) do
+      n[#n + 1] = c
+    end
+    for c, v in pairs(e.has0) do
+      has[c] = v
+    end
+    for _, f in ipairs(extra) do
+      local ty = tyOf(e)[f]
+      if ty and not has[f] and not (#e.key == 1 and e.key[1] == f) then
+        if ty == 't' or ty == 'j' then
+          t[#t + 1] = f
+          has[f] = 't'
+        else
+          n[#n + 1] = f
+          has[f] = 'n'
+        end
+      end
+    end
+    m.t, m.n, m.has = t, n, has
+  end
+  META[mk] = m
+  return m
+end
+
+-- The fields a write must know of the row it changes, when it sets or
+-- clears no other field: the key, the indexed columns, and for tasks what
+-- the claim structures and complete/renew need.
+local function needed(e, m)
+  if m.has == e.has0 and e.need0 then
+    return e.need0
+  end
+  local need, got = {'_v'}, {_v = true}
+  local function add(c)
+    if not got[c] then
+      got[c] = true
+      need[#need + 1] = c
+    end
+  end
+  for _, c in ipairs(e.key) do
+    add(c)
+  end
+  for c in pairs(m.has) do
+    add(c)
+  end
+  if e == S.tasks then
+    for _, c in ipairs({'queue', 'name', 'state', 'priority', 'run_at',
+                        'lease_owner', 'lease_token', 'lease_expires_at',
+                        'idempotency_key', 'attempts', 'max_attempts',
+                        'result'}) do
+      add(c)
+    end
+  end
+  if m.has == e.has0 then
+    e.need0 = need
+  end
+  return need
+end
+
+-- Row rid with the fields needed() names (enough for writeRow, when the
+-- write sets or clears no other field), or nil.
+local function partial(base, kind, rid)
+  local need = needed(S[kind], meta(base, kind))
+  local v = redis.call('HMGET', base .. kind .. ':r:' .. rid, unpack(need))
+  if not v[1] then
+    return nil
+  end
+  local r = {}
+  for i, c in ipairs(need) do
+    if v[i] then
+      r[c] = v[i]
+    end
+  end
+  return r
+end
+
 -- Move the index entries of row rid from old (nil: a new row) to row (nil:
 -- deleted); only what changed is written.
-local function reindex(base, kind, rid, old, row)
+-- bReady: old is a pending task known to be in ready (not in wait).
+local function reindex(base, kind, rid, old, row, bReady)
   local e = S[kind]
+  local m = meta(base, kind)
   local p = base .. kind
   if not old then
     qset(p .. ':all', 'z', rid, tonumber(rid))
@@ -183,7 +371,7 @@ local function reindex(base, kind, rid, old, row)
       qset(p .. ':key', 'h', kn, rid)
     end
   end
-  for _, c in ipairs(e.tidx) do
+  for _, c in ipairs(m.t) do
     local a, b = old and old[c], row and row[c]
     if a ~= b then
       if a then
@@ -194,7 +382,7 @@ local function reindex(base, kind, rid, old, row)
       end
     end
   end
-  for _, c in ipairs(e.nidx) do
+  for _, c in ipairs(m.n) do
     local a, b = old and old[c], row and row[c]
     if a ~= b then
       qset(p .. ':z:' .. c, 'z', rid, b and tonumber(b))
@@ -222,7 +410,9 @@ local function reindex(base, kind, rid, old, row)
   else
     if op then
       local qn = old.queue or ''
-      qset(p .. ':wait:' .. qn, 'z', rid, nil)
+      if not bReady then
+        qset(p .. ':wait:' .. qn, 'z', rid, nil)
+      end
       qset(p .. ':ready:' .. qn, 'z', readyMember(old), nil)
     end
     if np then
@@ -236,23 +426,35 @@ local function reindex(base, kind, rid, old, row)
       end
     end
   end
-  local ol = old and old.state == 'claimed' and old.lease_expires_at
-  local nl = row and row.state == 'claimed' and row.lease_expires_at
-  if ol and (not nl or old.queue ~= row.queue or old.name ~= row.name) then
-    qset(p .. ':lq:' .. (old.queue or ''), 'z', rid, nil)
-    qset(p .. ':ln:' .. old.name, 'z', rid, nil)
+  -- Claimed tasks: lq by queue (+inf without a lease), and ln by name for
+  -- the names a claim limited (with a lease only).
+  local oc = old and old.state == 'claimed'
+  local nc = row and row.state == 'claimed'
+  local ol = oc and (old.lease_expires_at or '+inf')
+  local nl = nc and (row.lease_expires_at or '+inf')
+  local qo, qn = old and (old.queue or ''), row and (row.queue or '')
+  if ol and (not nl or qo ~= qn) then
+    qset(p .. ':lq:' .. qo, 'z', rid, nil)
   end
-  if nl and nl ~= ol then
-    local x = tonumber(nl)
-    qset(p .. ':lq:' .. (row.queue or ''), 'z', rid, x)
-    qset(p .. ':ln:' .. row.name, 'z', rid, x)
+  if nl and (nl ~= ol or qo ~= qn) then
+    qset(p .. ':lq:' .. qn, 'z', rid, nl)
+  end
+  if next(m.ln) then
+    local lo = oc and old.lease_expires_at and m.ln[old.name] and old.name
+    local ln = nc and row.lease_expires_at and m.ln[row.name] and row.name
+    if lo and (lo ~= ln or old.lease_expires_at ~= row.lease_expires_at) then
+      qset(p .. ':ln:' .. lo, 'z', rid, nil)
+    end
+    if ln and (ln ~= lo or old.lease_expires_at ~= row.lease_expires_at) then
+      qset(p .. ':ln:' .. ln, 'z', rid, row.lease_expires_at)
+    end
   end
 end
 
 -- Write row (a table column -> text) as row rid, replacing old (the row as
 -- it is on the server, nil when there is none): only the fields and index
 -- entries that changed.
-local function writeRow(base, kind, rid, row, old)
+local function writeRow(base, kind, rid, row, old, bReady)
   local k = base .. kind .. ':r:' .. rid
   row._v = I(tonumber(old and old._v or 0) + 1)
   local set = {}
@@ -274,7 +476,7 @@ local function writeRow(base, kind, rid, row, old)
     end
   end
   redis.call('HSET', k, unpack(set))
-  reindex(base, kind, rid, old, row)
+  reindex(base, kind, rid, old, row, bReady)
 end
 
 local function deleteRow(base, kind, rid, old)
@@ -382,29 +584,27 @@ local function die(base, rid, row, err, reason, bDead)
   end
 end
 
-local function taskById(id)
+-- The claimed task rid with token tok, or nil; bPart: only the fields
+-- partial() reads (for writes that set or clear no other field).
+local function held(id, tok, bPart)
   local rid = R('HGET', B .. 'tasks:key', id)
   if not rid then
     return nil
   end
-  local row = hgetall(B .. 'tasks:r:' .. rid)
-  if not row then
-    return nil
+  local row
+  if bPart then
+    row = partial(B, 'tasks', rid)
+  else
+    row = hgetall(B .. 'tasks:r:' .. rid)
   end
-  return rid, row
-end
-
--- The claimed task rid with token tok, or nil.
-local function held(id, tok)
-  local rid, row = taskById(id)
-  if rid and row.state == 'claimed' and row.lease_token == tok then
+  if row and row.state == 'claimed' and row.lease_token == tok then
     return rid, row
   end
   return nil
 end
 
 local function complete(id, tok, res)
-  local rid, row = held(id, tok)
+  local rid, row = held(id, tok, true)
   if not rid then
     return false
   end
@@ -460,6 +660,23 @@ function ops.claim()
   for _ = 1, tonumber(arg()) do
     limits[#limits + 1] = {key = arg(), q = arg() == '1', max = tonumber(arg())}
   end
+  local m = meta(B, 'tasks')
+  -- A name limit counts the live leases of that name from ln:<name>, kept
+  -- only for the names some claim limited: the first such claim builds it.
+  for _, l in ipairs(limits) do
+    if not l.q and not m.ln[l.key] then
+      local p = B .. 'tasks'
+      for _, rid in ipairs(R('ZRANGE', p .. ':all', 0, -1)) do
+        local v = redis.call('HMGET', p .. ':r:' .. rid, 'state', 'name',
+                             'lease_expires_at')
+        if v[1] == 'claimed' and v[2] == l.key and v[3] then
+          qset(p .. ':ln:' .. l.key, 'z', rid, v[3])
+        end
+      end
+      redis.call('HSET', p .. ':idx', 'ln:' .. l.key, '1')
+      m.ln[l.key] = true
+    end
+  end
   local out = {0}
   for _ = 1, tonumber(arg()) do
     local id, tok, res = arg(), arg(), opt(arg())
@@ -470,8 +687,11 @@ function ops.claim()
     end
   end
   local paused = {}
-  for _, q in ipairs(queues) do
-    paused[q] = redis.call('HEXISTS', B .. 'tasks:paused', q) == 1
+  if #queues > 0 then
+    local v = redis.call('HMGET', B .. 'tasks:paused', unpack(queues))
+    for k, q in ipairs(queues) do
+      paused[q] = v[k] and true or false
+    end
   end
   -- Expired leases: dead once attempts are used up, else runnable again;
   -- then tasks whose run_at came move from wait to ready.
@@ -480,7 +700,11 @@ function ops.claim()
       for _, rid in ipairs(R('ZRANGEBYSCORE', B .. 'tasks:lq:' .. q,
                                       '-inf', NOW)) do
         local row = hgetall(B .. 'tasks:r:' .. rid)
-        if row and row.state == 'claimed' then
+        if row and row.state == 'claimed' and row.lease_expires_at and
+          tonumber(row.lease_expires_at) > NOW then
+          -- Renewed behind a stale score: put it right.
+          qset(B .. 'tasks:lq:' .. q, 'z', rid, row.lease_expires_at)
+        elseif row and row.state == 'claimed' and row.lease_expires_at then
           if tonumber(row.attempts) >= tonumber(row.max_attempts) then
             die(B, rid, row, nil, 'lease expired', bDead)
           else
@@ -587,7 +811,7 @@ function ops.claim()
             if not used[k] then
               used[k] = R('ZCOUNT', B .. (l.q and 'tasks:lq:' or
                                                    'tasks:ln:') .. l.key,
-                                   '(' .. I(NOW), '+inf')
+                                   '(' .. I(NOW), '(+inf')
             end
             if used[k] >= l.max then
               ok = false
@@ -608,7 +832,8 @@ function ops.claim()
         t.lease_expires_at = I(NOW + lease)
         t.attempts = I(tonumber(row.attempts or 0) + 1)
         t.updated_at = I(NOW)
-        writeRow(B, 'tasks', rid, t, row)
+        -- Taken from ready (wait holds only tasks not yet moved there).
+        writeRow(B, 'tasks', rid, t, row, true)
         flat('tasks', rid, t, out)
         taken = taken + 1
       end
@@ -619,7 +844,7 @@ end
 
 -- ARGS: id, token, lease_ms.  The new expiry, or nil.
 function ops.renew()
-  local rid, row = held(ARGS[2], ARGS[3])
+  local rid, row = held(ARGS[2], ARGS[3], true)
   if not rid then
     return false
   end
@@ -819,12 +1044,14 @@ function ops.runnable()
   if redis.call('HEXISTS', B .. 'tasks:paused', q) == 1 then
     return {0, -1}
   end
+  meta(B, 'tasks')
   if R('ZCARD', B .. 'tasks:ready:' .. q) > 0 then
     return {1, 0}
   end
   local nxt = -1
   for _, k in ipairs({'tasks:wait:', 'tasks:lq:'}) do
-    local a = R('ZRANGE', B .. k .. q, 0, 0, 'WITHSCORES')
+    local a = R('ZRANGEBYSCORE', B .. k .. q, '-inf', '(+inf', 'WITHSCORES',
+                'LIMIT', 0, 1)
     if #a > 0 then
       local d = tonumber(a[2]) - NOW
       if d <= 0 then
@@ -838,33 +1065,68 @@ function ops.runnable()
   return {0, I(nxt)}
 end
 
--- Rows of one kind.  ARGS: kind, mode, mode arguments, then the column
--- names wanted.  Modes: key <enc> | set <key suffix> | zset <col> <min> <max>
--- | all | rids <n> <rid>...  Returns per row: rid, _v, the columns.
+-- Rows of one kind.  ARGS: kind, nCand, the candidate sources in the
+-- client's order of preference, then the column names wanted.  Sources:
+-- key <enc> | set <col> <value> | zset <col> <min> <max> | pending <queue>
+-- | claimed <queue>; the first one this namespace keeps an index for is
+-- read (set and zset only for indexed columns; pending and claimed, tasks
+-- only: the queue's wait and ready sets, its lq set), else every row.
+-- The client checks every constraint on the rows.  Returns per row: rid,
+-- _v, the columns.
 function ops.scan()
-  local kind, mode = ARGS[2], ARGS[3]
+  local kind = ARGS[2]
   local p = B .. kind
-  local rids, i
-  if mode == 'key' then
-    local r = R('HGET', p .. ':key', ARGS[4])
-    rids = r and {r} or {}
-    i = 5
-  elseif mode == 'set' then
-    rids = R('SMEMBERS', p .. ':i:' .. ARGS[4])
-    i = 5
-  elseif mode == 'zset' then
-    rids = R('ZRANGEBYSCORE', p .. ':z:' .. ARGS[4], ARGS[5], ARGS[6])
-    i = 7
-  elseif mode == 'rids' then
-    local n = tonumber(ARGS[4])
-    rids = {}
-    for k = 1, n do
-      rids[k] = ARGS[4 + k]
+  local m = meta(B, kind)
+  local rids
+  local i = 4
+  for _ = 1, tonumber(ARGS[3]) do
+    local mode = ARGS[i]
+    if mode == 'key' then
+      if not rids then
+        local r = R('HGET', p .. ':key', ARGS[i + 1])
+        rids = r and {r} or {}
+      end
+      i = i + 2
+    elseif mode == 'set' then
+      if not rids and m.has[ARGS[i + 1]] == 't' then
+        rids = R('SMEMBERS', p .. ':i:' .. ARGS[i + 1] .. ':' .. ARGS[i + 2])
+      end
+      i = i + 3
+    elseif mode == 'zset' then
+      if not rids and m.has[ARGS[i + 1]] == 'n' then
+        rids = R('ZRANGEBYSCORE', p .. ':z:' .. ARGS[i + 1], ARGS[i + 2],
+                 ARGS[i + 3])
+      end
+      i = i + 4
+    else
+      if not rids and kind == 'tasks' and mode == 'claimed' then
+        rids = R('ZRANGE', p .. ':lq:' .. ARGS[i + 1], 0, -1)
+      elseif not rids and kind == 'tasks' and mode == 'pending' then
+        rids = R('ZRANGE', p .. ':wait:' .. ARGS[i + 1], 0, -1)
+        local ready = R('ZRANGE', p .. ':ready:' .. ARGS[i + 1], 0, -1)
+        local seen = {}
+        for _, rid in ipairs(rids) do
+          seen[rid] = true
+        end
+        for k = 1, #ready, 1000 do
+          local ids = {}
+          for j = k, math.min(k + 999, #ready) do
+            ids[#ids + 1] = string.sub(ready[j], 41)
+          end
+          for _, rid in ipairs(redis.call('HMGET', p .. ':key',
+                                          unpack(ids))) do
+            if rid and not seen[rid] then
+              seen[rid] = true
+              rids[#rids + 1] = rid
+            end
+          end
+        end
+      end
+      i = i + 2
     end
-    i = 5 + n
-  else
+  end
+  if not rids then
     rids = R('ZRANGE', p .. ':all', 0, -1)
-    i = 4
   end
   local fields = {'_v'}
   for k = i, #ARGS do
@@ -881,6 +1143,55 @@ function ops.scan()
     end
   end
   return out
+end
+
+-- ARGS: kind, column names (checked by the client).  Keep an index of each
+-- named column for every writer of the namespace from now on (recorded in
+-- B<kind>:idx), built here from the rows there are.  The number of
+-- indexes added.
+function ops.want()
+  local kind = ARGS[2]
+  local e = S[kind]
+  local p = B .. kind
+  local m = meta(B, kind)
+  local new, seen = {}, {}
+  for k = 3, #ARGS do
+    local c = ARGS[k]
+    if tyOf(e)[c] and not m.has[c] and not seen[c] and
+      not (#e.key == 1 and e.key[1] == c) then
+      seen[c] = true
+      new[#new + 1] = c
+    end
+  end
+  if #new == 0 then
+    return 0
+  end
+  for _, c in ipairs(new) do
+    local ty = e.tyOf[c]
+    if ty ~= 't' and ty ~= 'j' then
+      redis.call('DEL', p .. ':z:' .. c) -- left by an index dropped by hand
+    end
+  end
+  for _, rid in ipairs(R('ZRANGE', p .. ':all', 0, -1)) do
+    local v = redis.call('HMGET', p .. ':r:' .. rid, unpack(new))
+    for j, c in ipairs(new) do
+      if v[j] then
+        local ty = e.tyOf[c]
+        if ty == 't' or ty == 'j' then
+          qset(p .. ':i:' .. c .. ':' .. v[j], 's', rid, true)
+        else
+          qset(p .. ':z:' .. c, 'z', rid, tonumber(v[j]))
+        end
+      end
+    end
+  end
+  local a = {}
+  for _, c in ipairs(new) do
+    a[#a + 1] = c
+    a[#a + 1] = '1'
+  end
+  redis.call('HSET', p .. ':idx', unpack(a))
+  return #new
 end
 
 -- For a write about to be buffered: the rid holding key <enc> of <kind>
@@ -917,8 +1228,8 @@ end
 -- A transaction's writes, checked together and then applied, or none.
 -- ARGS: nOps, then per op: base, kind, 'I'|'U'|'D', conflict 'a'|'i'|'r',
 -- rid, stamp (the _v the client read, "" none), client time (ms), a mask
--- of '1' (value) and '0' (NULL) per column, then for I and U one value per
--- column.
+-- of '1' (value) and '0' (NULL) per column, then for I and U the value of
+-- each column the mask marks '1'.
 -- Returns {'ok', done per op} or {'err', 'constraint'|'conflict', op index,
 -- detail}.
 function ops.write()
@@ -989,23 +1300,74 @@ function ops.write()
     end
     return h, hr
   end
+  local P = {}
   local i = 3
   for k = 1, nOps do
-    local base, kind, typ, mode, rid, stamp, tnow, mask = ARGS[i],
-      ARGS[i + 1], ARGS[i + 2], ARGS[i + 3], ARGS[i + 4], ARGS[i + 5],
-      tonumber(ARGS[i + 6]), ARGS[i + 7]
-    local e = S[kind]
+    local o = {ARGS[i], ARGS[i + 1], ARGS[i + 2], ARGS[i + 3], ARGS[i + 4],
+               ARGS[i + 5], tonumber(ARGS[i + 6])}
+    local e = S[o[2]]
+    local mask = ARGS[i + 7]
     i = i + 8
-    local row
-    if typ ~= 'D' then
-      row = {}
+    if o[3] ~= 'D' then
+      local row = {}
       for j, c in ipairs(e.cols) do
         if string.byte(mask, j) == 49 then
           row[c] = ARGS[i]
+          i = i + 1
         end
-        i = i + 1
+      end
+      o[8] = row
+    end
+    P[k] = o
+  end
+  -- The inserts of each kind are checked with one command per structure:
+  -- their handles free (EXISTS), their keys and idempotency keys (HMGET).
+  local fresh = {}
+  for _, o in ipairs(P) do
+    if o[3] == 'I' then
+      local fk = o[1] .. o[2]
+      local f = fresh[fk]
+      if not f then
+        f = {base = o[1], kind = o[2], rk = {}, enc = {}, dd = {}}
+        fresh[fk] = f
+        fresh[#fresh + 1] = f
+      end
+      f.rk[#f.rk + 1] = o[1] .. o[2] .. ':r:' .. o[5]
+      f.enc[#f.enc + 1] = encKey(S[o[2]], o[8])
+      if o[2] == 'tasks' and o[8].idempotency_key then
+        f.dd[#f.dd + 1] = encDd(o[8])
       end
     end
+  end
+  for _, f in ipairs(fresh) do
+    local p = f.base .. f.kind
+    if #f.rk > 1 then
+      local n = 0
+      for j = 1, #f.rk, 1000 do
+        n = n + redis.call('EXISTS', unpack(f.rk, j, math.min(j + 999, #f.rk)))
+      end
+      if n == 0 then
+        for _, rk in ipairs(f.rk) do
+          simRow[rk] = false
+          orig[rk] = false
+        end
+      end
+      for _, x in ipairs({{'key', f.enc, simKey}, {'dd', f.dd, simDd}}) do
+        local enc = x[2]
+        for j = 1, #enc, 1000 do
+          local v = R('HMGET', p .. ':' .. x[1],
+                      unpack(enc, j, math.min(j + 999, #enc)))
+          for q = 1, #v do
+            x[3][f.base .. f.kind .. '\0' .. enc[j + q - 1]] = v[q] or false
+          end
+        end
+      end
+    end
+  end
+  for k, o in ipairs(P) do
+    local base, kind, typ, mode, rid, stamp, tnow, row = o[1], o[2], o[3],
+      o[4], o[5], o[6], o[7], o[8]
+    local e = S[kind]
     local old = getRow(base, kind, rid)
     local ok = 1
     if stamp ~= '' and (not old or old._v ~= stamp) then
@@ -1099,7 +1461,7 @@ local function run(keys, args)
   local t = redis.call('TIME')
   now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
   NOW = math.floor(now_us / 1000)
-  QK, QL, WAKE = {}, {}, {}
+  QK, QL, WAKE, META = {}, {}, {}, {}
   local f = ops[OP]
   if not f then
     return redis.error_reply('statevtab: unknown operation ' .. tostring(OP))

@@ -27,13 +27,21 @@
 ** by the first FCALL that finds it missing (FUNCTION LOAD), and called with
 ** FCALL, so that the script's top level runs once per load rather than at
 ** every call.  Where functions cannot be loaded it runs with EVALSHA,
-** loaded again on NOSCRIPT.  The script reads the server's clock (TIME).  Every command is an argv array
-** (redisCommandArgv): user data is never formatted into a command.
+** loaded again on NOSCRIPT.  The script reads the server's clock (TIME).
+** Every command is an argv array (redisCommandArgv): user data is never
+** formatted into a command.
 **
-** Rows are filtered here, exactly as SQLite compares (sv_cons_match): the
-** script returns the candidates of the best index (key, text index, time
-** range, or all rows) and this file keeps those that satisfy every
-** constraint.
+** Indexes: every writer keeps the indexes of the columns marked
+** STATEVTAB_COL_INDEXED and not STATEVTAB_COL_OPTIDX (defaultIndex), plus
+** those any table of the namespace asked for with indexes=, which the
+** script records in B<kind>:idx (ops.want) and reads at every call, so that
+** a process that never named them keeps them too.  NULLs are in no index.
+**
+** Rows are filtered here, exactly as SQLite compares (sv_cons_match): this
+** file sends the candidate sources of a scan in order of preference (key,
+** a queue's claim sets, text equalities, numeric ranges), the script reads
+** the first one the namespace keeps an index for (else all rows), and this
+** file keeps the rows that satisfy every constraint.
 **
 ** Writes: INSERT, UPDATE and DELETE are kept in a log and sent at the end of
 ** the statement (autocommit) or at COMMIT, as one script call inside
@@ -795,6 +803,20 @@ malformed:
   return SQLITE_ERROR;
 }
 
+/*
+** Does every writer keep an index of column c (a set or a sorted set)
+** whether or not an indexes= option asks for it?  The columns marked
+** STATEVTAB_COL_OPTIDX are indexed on request only, as on the local store;
+** so is the tasks' lease_expires_at, whose claimed tasks the per-queue
+** lease sets (Btasks:lq:<queue>) hold already.
+*/
+static int defaultIndex(const statevtab_entity *e, const statevtab_column *c) {
+  if (!(c->flags & STATEVTAB_COL_INDEXED)) return 0;
+  if (c->flags & STATEVTAB_COL_OPTIDX) return 0;
+  return !(strcmp(e->zKind, "tasks") == 0 &&
+           strcmp(c->zName, "lease_expires_at") == 0);
+}
+
 /* The script: a table S describing the entities, then sql/redis.lua. */
 static char *buildScript(void) {
   sqlite3_str *s = sqlite3_str_new(0);
@@ -825,7 +847,7 @@ static char *buildScript(void) {
     sqlite3_str_appendall(s, "}, tidx = {");
     for (k = 0; k < e->nCol; k++) {
       const statevtab_column *c = &e->aCol[k];
-      if ((c->flags & STATEVTAB_COL_INDEXED) &&
+      if (defaultIndex(e, c) &&
           (c->eType == STATEVTAB_TEXT || c->eType == STATEVTAB_JSON)) {
         sqlite3_str_appendf(s, "%s'%s'", zSep, c->zName);
         zSep = ", ";
@@ -835,7 +857,7 @@ static char *buildScript(void) {
     sqlite3_str_appendall(s, "}, nidx = {");
     for (k = 0; k < e->nCol; k++) {
       const statevtab_column *c = &e->aCol[k];
-      if ((c->flags & STATEVTAB_COL_INDEXED) && c->eType == STATEVTAB_INT) {
+      if (defaultIndex(e, c) && c->eType == STATEVTAB_INT) {
         sqlite3_str_appendf(s, "%s'%s'", zSep, c->zName);
         zSep = ", ";
       }
@@ -923,14 +945,47 @@ static void rdClose(statevtab_store *pStore) {
   rdFree(p);
 }
 
+/*
+** Check zList, the indexes= option (a comma-separated list of column names,
+** blanks around a name ignored), against e's columns: an error names the
+** first one that is not a column.  With a, each name is appended to it.
+*/
+static int indexList(RdStore *p, const statevtab_entity *e, const char *zList,
+                     RdArgs *a) {
+  while (*zList) {
+    const char *zEnd;
+    int i, n;
+    while (*zList == ' ' || *zList == ',') zList++;
+    if (!*zList) break;
+    zEnd = zList;
+    while (*zEnd && *zEnd != ',') zEnd++;
+    n = (int)(zEnd - zList);
+    while (n > 0 && zList[n - 1] == ' ') n--;
+    for (i = 0; i < e->nCol; i++) {
+      if ((int)strlen(e->aCol[i].zName) == n &&
+          memcmp(e->aCol[i].zName, zList, (size_t)n) == 0) {
+        break;
+      }
+    }
+    if (i == e->nCol) {
+      rdError(p, "indexes=: no column '%.*s' in %s", n, zList, e->zModule);
+      return SQLITE_ERROR;
+    }
+    if (a) argZ(a, e->aCol[i].zName);
+    zList = zEnd;
+  }
+  return a ? a->rc : SQLITE_OK;
+}
+
 static int rdAttach(statevtab_store *pStore, const statevtab_entity *e,
                     const char *zDb, const char *zName, int nOpt,
                     const char *const *azOpt, int bCreate,
                     statevtab_table **ppTab) {
   RdStore *p = (RdStore *)pStore;
   const char *zPrefix = RD_PREFIX;
+  const char *zIndexes = 0;
   RdTable *t;
-  int i;
+  int i, rc;
   (void)zDb;
   (void)zName;
   (void)bCreate;
@@ -940,8 +995,7 @@ static int rdAttach(statevtab_store *pStore, const statevtab_entity *e,
     if (strcmp(zKey, "prefix") == 0) {
       zPrefix = zVal;
     } else if (strcmp(zKey, "indexes") == 0) {
-      /* The local store's: accepted so that one CREATE moves between
-      ** stores by its store= alone. */
+      zIndexes = zVal;
     } else if (strcmp(zKey, "connect_timeout") == 0 ||
                strcmp(zKey, "command_timeout") == 0) {
       int v = parseMs(zVal, (int)strlen(zVal));
@@ -976,6 +1030,9 @@ static int rdAttach(statevtab_store *pStore, const statevtab_entity *e,
             zPrefix);
     return SQLITE_ERROR;
   }
+  if (zIndexes && indexList(p, e, zIndexes, 0) != SQLITE_OK) {
+    return SQLITE_ERROR;
+  }
   t = sqlite3_malloc64(sizeof(*t));
   if (!t) return SQLITE_NOMEM;
   memset(t, 0, sizeof(*t));
@@ -989,6 +1046,27 @@ static int rdAttach(statevtab_store *pStore, const statevtab_entity *e,
     sqlite3_free(t->zBase);
     sqlite3_free(t);
     return SQLITE_NOMEM;
+  }
+  if (zIndexes) {
+    /* Every writer of the namespace keeps the indexes any table asks for
+    ** (they share the rows): the script records them on the server. */
+    RdArgs a;
+    redisReply *r = 0;
+    argEval(&a, t, "want");
+    argZ(&a, e->zKind);
+    rc = indexList(p, e, zIndexes, &a);
+    if (rc == SQLITE_OK) {
+      rc = rdEval(t, &a, &r);
+    } else {
+      argsFree(&a);
+    }
+    freeReplyObject(r);
+    if (rc != SQLITE_OK) {
+      sqlite3_free(t->zPrefix);
+      sqlite3_free(t->zBase);
+      sqlite3_free(t);
+      return rc;
+    }
   }
   *ppTab = &t->base;
   return SQLITE_OK;
@@ -1248,33 +1326,87 @@ static int consNumber(const statevtab_value *v, double *pr) {
   return *pr > -9007199254740992.0 && *pr < 9007199254740992.0;
 }
 
+/* Append "set <col> <text of v>" to a; 0 when v has no text. */
+static int argSet(RdArgs *a, const char *zCol, const statevtab_value *v) {
+  char zBuf[64];
+  int n = 0;
+  const char *z = consText(v, zBuf, sizeof(zBuf), &n);
+  if (!z) return 0;
+  argZ(a, "set");
+  argZ(a, zCol);
+  argCopy(a, z, n);
+  return 1;
+}
+
+/* Append "zset <col> <min> <max>" for the bounds on column iCol to a. */
+static void argRange(RdArgs *a, const statevtab_entity *e,
+                     const statevtab_scan *pScan, int iCol) {
+  char *zMin = 0, *zMax = 0;
+  int i;
+  for (i = 0; i < pScan->nCons; i++) {
+    const statevtab_cons *c = &pScan->aCons[i];
+    double r;
+    if (c->iCol != iCol || c->op == STATEVTAB_ALIVE ||
+        c->v.eType == SQLITE_NULL || !consNumber(&c->v, &r)) {
+      continue;
+    }
+    /* Inclusive bounds, rounded outward: a superset; filtered below. */
+    if (c->op == STATEVTAB_EQ || c->op == STATEVTAB_IS ||
+        c->op == STATEVTAB_GT || c->op == STATEVTAB_GE) {
+      sqlite3_free(zMin);
+      zMin = sqlite3_mprintf("%.0f", r - 1);
+    }
+    if (c->op == STATEVTAB_EQ || c->op == STATEVTAB_IS ||
+        c->op == STATEVTAB_LT || c->op == STATEVTAB_LE) {
+      sqlite3_free(zMax);
+      zMax = sqlite3_mprintf("%.0f", r + 1);
+    }
+  }
+  argZ(a, "zset");
+  argZ(a, e->aCol[iCol].zName);
+  if (zMin) {
+    argOwn(a, zMin);
+  } else {
+    argZ(a, "-inf");
+  }
+  if (zMax) {
+    argOwn(a, zMax);
+  } else {
+    argZ(a, "+inf");
+  }
+}
+
 /*
-** Choose the candidates: the key, a text index, a time range, or every row;
-** append the mode and its arguments to a.  *pbNone: no row can match.
+** Append the candidate sources of a scan to a (see ops.scan in
+** sql/redis.lua), best first: the key; for tasks, queue = ? AND state =
+** 'pending' or 'claimed' (the queue's claim structures); an equality on a
+** text column, a range on a numeric one, those every writer indexes before
+** those indexed on request.  The script reads the first one the namespace
+** keeps an index for, else every row.  *pbNone: no row can match.
 */
 static void scanMode(RdArgs *a, const statevtab_entity *e,
                      const statevtab_scan *pScan, int *pbNone) {
   const statevtab_cons *aKey[2] = {0, 0};
-  int i, k, iSet = -1, iZ = -1;
+  const statevtab_cons *pQueue = 0, *pState = 0;
+  int i, k, iPass, nCand = 0, iCount;
+  sqlite3_uint64 mRange = 0;
   char zBuf[64];
   *pbNone = 0;
   for (i = 0; i < pScan->nCons; i++) {
     const statevtab_cons *c = &pScan->aCons[i];
-    const statevtab_column *pCol = &e->aCol[c->iCol];
+    const char *zCol = e->aCol[c->iCol].zName;
     int bEq = c->op == STATEVTAB_EQ || c->op == STATEVTAB_IS;
     if (c->v.eType == SQLITE_NULL || c->op == STATEVTAB_ALIVE) continue;
     for (k = 0; k < e->nKey; k++) {
       if (bEq && c->iCol == e->aiKey[k]) aKey[k] = c;
     }
-    if (bEq && iSet < 0 && (pCol->flags & STATEVTAB_COL_INDEXED) &&
-        (pCol->eType == STATEVTAB_TEXT || pCol->eType == STATEVTAB_JSON)) {
-      iSet = i;
-    }
-    if (iZ < 0 && (pCol->flags & STATEVTAB_COL_INDEXED) &&
-        pCol->eType == STATEVTAB_INT) {
-      iZ = i;
+    if (bEq && c->v.eType == SQLITE_TEXT && strcmp(e->zKind, "tasks") == 0) {
+      if (strcmp(zCol, "queue") == 0) pQueue = c;
+      if (strcmp(zCol, "state") == 0) pState = c;
     }
   }
+  iCount = a->n;
+  argZ(a, "0"); /* the number of candidates, set below */
   if (aKey[0] && (e->nKey == 1 || aKey[1])) {
     int n0 = 0, n1 = 0;
     char zBuf1[64];
@@ -1303,68 +1435,47 @@ static void scanMode(RdArgs *a, const statevtab_entity *e,
         argOwn(a, 0);
       }
     }
-    return;
-  }
-  if (iSet >= 0) {
-    const statevtab_cons *c = &pScan->aCons[iSet];
-    const char *zCol = e->aCol[c->iCol].zName;
-    int n = 0;
-    const char *z = consText(&c->v, zBuf, sizeof(zBuf), &n);
-    char *zK;
-    if (!z) {
-      *pbNone = 1;
-      return;
+    nCand++;
+  } else {
+    if (pQueue && pState &&
+        ((pState->v.n == 7 && memcmp(pState->v.z, "pending", 7) == 0) ||
+         (pState->v.n == 7 && memcmp(pState->v.z, "claimed", 7) == 0))) {
+      argZ(a, pState->v.z[0] == 'p' ? "pending" : "claimed");
+      argCopy(a, pQueue->v.z ? pQueue->v.z : "", pQueue->v.n);
+      nCand++;
     }
-    zK = sqlite3_malloc64(strlen(zCol) + (sqlite3_uint64)n + 2);
-    if (zK) {
-      int nCol = (int)strlen(zCol);
-      memcpy(zK, zCol, (size_t)nCol);
-      zK[nCol] = ':';
-      if (n) memcpy(zK + nCol + 1, z, (size_t)n);
-      zK[nCol + 1 + n] = 0;
-    }
-    argZ(a, "set");
-    argOwn(a, zK);
-    if (a->rc == SQLITE_OK) a->an[a->n - 1] = strlen(zCol) + 1 + (size_t)n;
-    return;
-  }
-  if (iZ >= 0) {
-    int iCol = pScan->aCons[iZ].iCol;
-    char *zMin = 0, *zMax = 0;
-    for (i = 0; i < pScan->nCons; i++) {
-      const statevtab_cons *c = &pScan->aCons[i];
-      double r;
-      if (c->iCol != iCol || c->op == STATEVTAB_ALIVE ||
-          c->v.eType == SQLITE_NULL || !consNumber(&c->v, &r)) {
-        continue;
-      }
-      /* Inclusive bounds, rounded outward: a superset; filtered below. */
-      if (c->op == STATEVTAB_EQ || c->op == STATEVTAB_IS ||
-          c->op == STATEVTAB_GT || c->op == STATEVTAB_GE) {
-        sqlite3_free(zMin);
-        zMin = sqlite3_mprintf("%.0f", r - 1);
-      }
-      if (c->op == STATEVTAB_EQ || c->op == STATEVTAB_IS ||
-          c->op == STATEVTAB_LT || c->op == STATEVTAB_LE) {
-        sqlite3_free(zMax);
-        zMax = sqlite3_mprintf("%.0f", r + 1);
+    /* Pass 0: the columns every writer indexes; pass 1: any other (the
+    ** namespace may keep an index of it that some table asked for). */
+    for (iPass = 0; iPass < 2; iPass++) {
+      for (i = 0; i < pScan->nCons; i++) {
+        const statevtab_cons *c = &pScan->aCons[i];
+        const statevtab_column *pCol = &e->aCol[c->iCol];
+        int bEq = c->op == STATEVTAB_EQ || c->op == STATEVTAB_IS;
+        int bText =
+            pCol->eType == STATEVTAB_TEXT || pCol->eType == STATEVTAB_JSON;
+        if (c->v.eType == SQLITE_NULL || c->op == STATEVTAB_ALIVE) continue;
+        if (defaultIndex(e, pCol) != (iPass == 0)) continue;
+        if (e->nKey == 1 && c->iCol == e->aiKey[0]) continue;
+        if (bText) {
+          if (bEq) nCand += argSet(a, pCol->zName, &c->v);
+        } else if (c->iCol < 64 &&
+                   !(mRange & (((sqlite3_uint64)1) << c->iCol))) {
+          double r;
+          if (!consNumber(&c->v, &r)) continue;
+          mRange |= ((sqlite3_uint64)1) << c->iCol;
+          argRange(a, e, pScan, c->iCol);
+          nCand++;
+        }
       }
     }
-    argZ(a, "zset");
-    argZ(a, e->aCol[iCol].zName);
-    if (zMin) {
-      argOwn(a, zMin);
-    } else {
-      argZ(a, "-inf");
-    }
-    if (zMax) {
-      argOwn(a, zMax);
-    } else {
-      argZ(a, "+inf");
-    }
-    return;
   }
-  argZ(a, "all");
+  /* The count, in place of the placeholder: appended (owned), then moved. */
+  argOwn(a, sqlite3_mprintf("%d", nCand));
+  if (a->rc == SQLITE_OK) {
+    a->az[iCount] = a->az[a->n - 1];
+    a->an[iCount] = a->an[a->n - 1];
+    a->n--;
+  }
 }
 
 static int rowMatches(const statevtab_entity *e, const statevtab_scan *pScan,
@@ -1806,7 +1917,9 @@ static void argOp(RdArgs *a, const RdOp *o) {
     }
     argOwn(a, zMask);
   }
-  for (i = 0; i < e->nCol; i++) argVal(a, &o->aRow[i]);
+  for (i = 0; i < e->nCol; i++) {
+    if (o->aRow[i].eType != SQLITE_NULL) argVal(a, &o->aRow[i]);
+  }
 }
 
 /* The outcome of a write call: SQLITE_OK, or the first failure. */

@@ -80,10 +80,9 @@ CREATE VIRTUAL TABLE t1 USING state_tasks(@OPTS@);
 INSERT INTO t1(name) VALUES ('finally');
 SELECT name FROM t1;
 
--- 18.11 indexes= (extra indexes on the local store and PostgreSQL) is
--- accepted by every store, so that one CREATE moves between stores by its
--- store= alone; an unknown column in it is an error on the local store
--- (50.16) and PostgreSQL (60.15)
+-- 18.11 indexes= (extra indexes on every store) is accepted by every
+-- store, so that one CREATE moves between stores by its store= alone; an
+-- unknown column in it is an error (50.16, 60.15, 70.15)
 CREATE VIRTUAL TABLE ix1 USING state_counters(@OPTS@, indexes='value');
 INSERT INTO ix1(scope, name, value) VALUES ('ix', 'a', 1);
 SELECT name, value FROM ix1 WHERE scope = 'ix';

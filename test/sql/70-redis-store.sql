@@ -12,15 +12,17 @@ CREATE VIRTUAL TABLE leases USING state_leases(@OPTS@);
 
 -- 70.1 the key layout: every key starts with the hash tag {<prefix>}; a row
 -- is a hash (a field per non-NULL column, plus the write stamp _v); the key,
--- the indexed columns and the claim order have keys of their own
+-- the indexed columns and the claim order have keys of their own; tasks:idx
+-- records the layout (and the indexes asked for, 70.15); the columns
+-- indexed on request (state, run_at, created_at, ...) have no keys
 INSERT INTO tasks(id, queue, name, priority, run_at) VALUES ('t1', 'q', 'send', 5, 1000);
 INSERT INTO tasks(id, queue, name, run_at) VALUES ('t9', 'q', 'later', 99999999999999);
 INSERT INTO kv(scope, key, value) VALUES ('s', 'k', '{"a":1}');
 .system redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "{$STATEVTAB_TEST_NS:}*" | sed "s/$STATEVTAB_TEST_NS/NS/" | LC_ALL=C sort
 .system redis-cli -u "$STATEVTAB_REDIS_URL" HGETALL "{$STATEVTAB_TEST_NS:}kv:r:1" | paste - - | LC_ALL=C sort
 -- a due task goes straight to the ready set (claim order), a future one
--- waits in wait:<queue>; a claim takes t1 from ready into the lease sets
--- (by queue and by name)
+-- waits in wait:<queue>; a claim takes t1 from ready into the queue's lease
+-- set (the lease set by name is kept only for names a claim limits, 70.16)
 SELECT id, lease_token FROM state_claim('tasks', 'q', 'w1', 60000);
 .system redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "{$STATEVTAB_TEST_NS:}tasks:l*" | sed "s/$STATEVTAB_TEST_NS/NS/" | LC_ALL=C sort
 .system redis-cli -u "$STATEVTAB_REDIS_URL" HMGET "{$STATEVTAB_TEST_NS:}tasks:r:1" state lease_owner lease_token attempts
@@ -220,3 +222,64 @@ INSERT INTO t1(id, name) VALUES (1, 'b');
 INSERT INTO t1(id, name) VALUES (2, 'c');
 COMMIT;
 SELECT id, name FROM t1 ORDER BY id;
+
+-- 70.15 indexes= on Redis: every writer of the namespace keeps the indexes
+-- any table asks for (recorded in tasks:idx), built from the rows already
+-- there; an unknown column is an error
+CREATE VIRTUAL TABLE x1 USING state_tasks(@OPTS:ix@);
+INSERT INTO x1(id, queue, name) VALUES ('a', 'q', 'n'), ('b', 'q', 'n');
+SELECT id, lease_token FROM state_claim('x1', 'q', 'w', 60000);
+CREATE VIRTUAL TABLE x2 USING state_tasks(@OPTS:ix@, indexes='state, completed_at,,name');
+CREATE VIRTUAL TABLE x3 USING state_tasks(@OPTS:ix@, indexes='state,nope');
+CREATE VIRTUAL TABLE x3 USING state_kv(@OPTS:ix@, indexes='version');
+.system redis-cli -u "$STATEVTAB_REDIS_URL" HKEYS "{${STATEVTAB_TEST_NS}_ix:}tasks:idx" | LC_ALL=C sort
+.system redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "{${STATEVTAB_TEST_NS}_ix:}tasks:[iz]:*" | sed "s/$STATEVTAB_TEST_NS/NS/" | LC_ALL=C sort
+-- x1 names no index, and keeps the ones x2 asked for
+SELECT state_complete('x1', 'a', 1);
+INSERT INTO x1(id, queue, name) VALUES ('c', 'q', 'm');
+.system redis-cli -u "$STATEVTAB_REDIS_URL" SMEMBERS "{${STATEVTAB_TEST_NS}_ix:}tasks:i:state:pending" | LC_ALL=C sort
+.system redis-cli -u "$STATEVTAB_REDIS_URL" ZCARD "{${STATEVTAB_TEST_NS}_ix:}tasks:z:completed_at"
+SELECT id FROM x2 WHERE state = 'pending' ORDER BY id;
+SELECT id FROM x2 WHERE name = 'n' ORDER BY id;
+SELECT id FROM x2 WHERE completed_at > 0;
+SELECT id FROM x1 WHERE queue = 'q' AND state = 'pending' ORDER BY id;
+SELECT id FROM x1 WHERE queue = 'q' AND state = 'completed' ORDER BY id;
+
+-- 70.16 lease sets: by queue for every claimed task (a task claimed without
+-- a lease too, at +inf: never reaped, not counted by limits, found by
+-- queue = ? AND state = 'claimed'); by name only once a claim limits that
+-- name (the first such claim builds it from the rows)
+CREATE VIRTUAL TABLE y1 USING state_tasks(@OPTS:ls@);
+INSERT INTO y1(id, queue, name) VALUES ('a', 'q', 'send'), ('b', 'q', 'send'), ('c', 'q', 'send');
+INSERT INTO y1(id, queue, name, state) VALUES ('h', 'q', 'send', 'claimed');
+SELECT id FROM state_claim('y1', 'q', 'w', 60000, 2) ORDER BY id;
+.system redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "{${STATEVTAB_TEST_NS}_ls:}tasks:l*" | sed "s/$STATEVTAB_TEST_NS/NS/" | LC_ALL=C sort
+SELECT count(*) FROM state_claim('y1', 'q', 'w', 60000, 5, '{"limits":{"send":2}}');
+SELECT count(*) FROM state_claim('y1', 'q', 'w', 60000, 5, '{"limits":{"queue:q":2}}');
+SELECT id FROM state_claim('y1', 'q', 'w', 60000, 5, '{"limits":{"send":3}}');
+.system redis-cli -u "$STATEVTAB_REDIS_URL" ZCARD "{${STATEVTAB_TEST_NS}_ls:}tasks:ln:send"
+SELECT id, lease_expires_at IS NULL FROM y1 WHERE queue = 'q' AND state = 'claimed' ORDER BY id;
+SELECT state_complete('y1', 'a', 1);
+.system redis-cli -u "$STATEVTAB_REDIS_URL" ZCARD "{${STATEVTAB_TEST_NS}_ls:}tasks:ln:send"
+.system redis-cli -u "$STATEVTAB_REDIS_URL" ZRANGE "{${STATEVTAB_TEST_NS}_ls:}tasks:lq:q" 0 -1 WITHSCORES | paste - - | awk '{ print ($2 == "inf" ? "+inf" : "a lease") }' | LC_ALL=C sort
+
+-- 70.17 rows written by statevtab before the index diet (layout 1: state,
+-- run_at, created_at, completed_at, lease_expires_at and idempotency_key
+-- indexed for every task, lease sets by name for every name; made here by
+-- hand) are read and claimed; the first call deletes the keys no longer
+-- kept up to date and records layout 2 in tasks:idx
+.system printf '%s\n' 'HSET {NS:}tasks:r:1 _v 1 id p1 queue q name n state pending priority 0 run_at 1000 attempts 0 max_attempts 3 tags [] idempotency_key k1 created_at 1000 updated_at 1000' 'HSET {NS:}tasks:r:2 _v 2 id c1 queue q name n state claimed priority 0 run_at 1000 attempts 1 max_attempts 3 tags [] lease_owner w lease_token 1 lease_expires_at 2000 created_at 1000 updated_at 1000' 'ZADD {NS:}tasks:all 1 1 2 2' 'HSET {NS:}tasks:key p1 1 c1 2' 'HSET {NS:}tasks:dd 1:qk1 1' 'SET {NS:}tasks:seq 2' 'SADD {NS:}tasks:i:queue:q 1 2' 'SADD {NS:}tasks:i:state:pending 1' 'SADD {NS:}tasks:i:state:claimed 2' 'SADD {NS:}tasks:i:idempotency_key:k1 1' 'ZADD {NS:}tasks:z:run_at 1000 1 1000 2' 'ZADD {NS:}tasks:z:created_at 1000 1 1000 2' 'ZADD {NS:}tasks:z:lease_expires_at 2000 2' 'ZADD {NS:}tasks:ready:q 0 1000000000000000000010000000000000001000p1' 'ZADD {NS:}tasks:lq:q 2000 2' 'ZADD {NS:}tasks:ln:n 2000 2' | sed "s/{NS:}/{${STATEVTAB_TEST_NS}_old:}/" | redis-cli -u "$STATEVTAB_REDIS_URL" >/dev/null
+CREATE VIRTUAL TABLE old1 USING state_tasks(@OPTS:old@);
+SELECT id, state FROM old1 WHERE queue = 'q' AND state = 'claimed';
+.system redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "{${STATEVTAB_TEST_NS}_old:}*" | sed "s/$STATEVTAB_TEST_NS/NS/" | LC_ALL=C sort
+.system redis-cli -u "$STATEVTAB_REDIS_URL" HGETALL "{${STATEVTAB_TEST_NS}_old:}tasks:idx"
+SELECT id, state FROM old1 WHERE queue = 'q' AND state = 'pending';
+INSERT INTO old1(queue, name, idempotency_key) VALUES ('q', 'dup', 'k1');
+SELECT id, lease_token FROM state_claim('old1', 'q', 'w', 60000, 5) ORDER BY id;
+SELECT state_complete('old1', 'p1', 1), state_complete('old1', 'c1', 2);
+SELECT id, state, lease_expires_at FROM old1 ORDER BY id;
+
+-- 70.18 the script runs as a Redis function (FCALL), not with EVALSHA
+.system redis-cli -u "$STATEVTAB_REDIS_URL" CONFIG RESETSTAT >/dev/null
+SELECT count(*) FROM state_claim('tasks', 'none', 'w', 1000);
+.system redis-cli -u "$STATEVTAB_REDIS_URL" INFO commandstats | grep -o -E '^cmdstat_(fcall|evalsha):' | LC_ALL=C sort
