@@ -1504,58 +1504,14 @@ remember:
   return SQLITE_OK;
 }
 
-/*
-** The next name of the indexes= list z (comma-separated, blanks around a
-** name ignored): its start in *pz, its length returned (0 at the end);
-** *pzNext is where to go on.
-*/
-static int indexListNext(const char *z, const char **pz, const char **pzNext) {
-  const char *zEnd;
-  int n;
-  for (;;) {
-    while (*z == ' ' || *z == ',') z++;
-    if (!*z) {
-      *pzNext = z;
-      return 0;
-    }
-    zEnd = z;
-    while (*zEnd && *zEnd != ',') zEnd++;
-    n = (int)(zEnd - z);
-    while (n > 0 && z[n - 1] == ' ') n--;
-    *pzNext = zEnd;
-    if (n > 0) {
-      *pz = z;
-      return n;
-    }
-    z = zEnd;
-  }
-}
-
-/* The column of e named by z[0..n), or -1. */
-static int entityColumn(const statevtab_entity *e, const char *z, int n) {
-  int i;
-  for (i = 0; i < e->nCol; i++) {
-    if ((int)strlen(e->aCol[i].zName) == n &&
-        memcmp(e->aCol[i].zName, z, (size_t)n) == 0) {
-      return i;
-    }
-  }
-  return -1;
-}
-
-/* Check indexes= against e's columns (as the local store does). */
+/* Check indexes= against e's columns (sv_index_list) into *pm. */
 static int checkIndexList(PgStore *p, const statevtab_entity *e,
-                          const char *zList) {
-  const char *z = 0, *zNext;
-  int n;
-  while ((n = indexListNext(zList, &z, &zNext)) > 0) {
-    if (entityColumn(e, z, n) < 0) {
-      pgError(p, "indexes=: no column '%.*s' in %s", n, z, e->zModule);
-      return SQLITE_ERROR;
-    }
-    zList = zNext;
-  }
-  return SQLITE_OK;
+                          const char *zList, sqlite3_uint64 *pm) {
+  char *zErr = 0;
+  int rc = sv_index_list(e, zList, pm, &zErr);
+  if (rc != SQLITE_OK && zErr) pgError(p, "%s", zErr);
+  sqlite3_free(zErr);
+  return rc;
 }
 
 /*
@@ -1565,15 +1521,14 @@ static int checkIndexList(PgStore *p, const statevtab_entity *e,
 ** cost one catalog read; missing ones are built under the schema's advisory
 ** lock (CREATE INDEX takes a lock that waits for running writes).
 */
-static int ensureIndexes(PgTable *t, const char *zList) {
+static int ensureIndexes(PgTable *t, sqlite3_uint64 mCols) {
   PgStore *p = t->p;
   const statevtab_entity *e = t->base.pEntity;
-  const char *z = 0, *zNext, *zL = zList;
   sqlite3_str *s;
   PgParams a;
   PGresult *res = 0;
   char *zDdl;
-  int n, i, k, rc, nNew = 0;
+  int i, k, rc, nNew = 0;
   memset(&a, 0, sizeof(a));
   paramTake(&a, sqlite3_mprintf("%s", t->zSchema), 0);
   paramTake(&a, sqlite3_mprintf("%s", e->zKind), 0);
@@ -1583,10 +1538,8 @@ static int ensureIndexes(PgTable *t, const char *zList) {
   paramsFree(&a);
   if (rc != SQLITE_OK) return rc;
   s = sqlite3_str_new(0);
-  while ((n = indexListNext(zL, &z, &zNext)) > 0) {
-    i = entityColumn(e, z, n);
-    zL = zNext;
-    if (i < 0 || indexedByDefault(e, i)) continue;
+  for (i = 0; i < e->nCol; i++) {
+    if (!((mCols >> i) & 1) || indexedByDefault(e, i)) continue;
     if (strcmp(e->zKind, "tasks") == 0 && strcmp(e->aCol[i].zName, "queue") == 0) {
       continue; /* tasks_claim leads with it */
     }
@@ -1648,7 +1601,8 @@ static int pgAttach(statevtab_store *pStore, const statevtab_entity *e,
                     statevtab_table **ppTab) {
   PgStore *p = (PgStore *)pStore;
   const char *zSchema = "statevtab";
-  const char *zIndexes = 0;
+  sqlite3_uint64 mIndexes = 0;
+  int bIndexes = 0;
   PgTable *t;
   char *zQ;
   int i, rc;
@@ -1675,8 +1629,9 @@ static int pgAttach(statevtab_store *pStore, const statevtab_entity *e,
         p->bCmdSet = 1;
       }
     } else if (strcmp(zKey, "indexes") == 0) {
-      zIndexes = azOpt[2 * i + 1];
-      if (checkIndexList(p, e, zIndexes) != SQLITE_OK) return SQLITE_ERROR;
+      int rc2 = checkIndexList(p, e, azOpt[2 * i + 1], &mIndexes);
+      if (rc2 != SQLITE_OK) return rc2;
+      bIndexes = 1;
     } else if (strcmp(zKey, "prefix") != 0) {
       /* prefix= is Redis's: accepted so that one CREATE moves between
       ** stores by its store= alone. */
@@ -1713,7 +1668,7 @@ static int pgAttach(statevtab_store *pStore, const statevtab_entity *e,
   PQfreemem(zQ);
   rc = (t->zSchema && t->zQ && t->zT) ? ensureSchema(p, t->zSchema, t->zQ)
                                       : SQLITE_NOMEM;
-  if (rc == SQLITE_OK && zIndexes) rc = ensureIndexes(t, zIndexes);
+  if (rc == SQLITE_OK && bIndexes) rc = ensureIndexes(t, mIndexes);
   if (rc != SQLITE_OK) {
     sqlite3_free(t->zSchema);
     sqlite3_free(t->zQ);

@@ -946,33 +946,22 @@ static void rdClose(statevtab_store *pStore) {
 }
 
 /*
-** Check zList, the indexes= option (a comma-separated list of column names,
-** blanks around a name ignored), against e's columns: an error names the
-** first one that is not a column.  With a, each name is appended to it.
+** Check zList, the indexes= option, against e's columns (sv_index_list): an
+** error names the first one that is not a column.  With a, the name of
+** each column it names is appended to it.
 */
 static int indexList(RdStore *p, const statevtab_entity *e, const char *zList,
                      RdArgs *a) {
-  while (*zList) {
-    const char *zEnd;
-    int i, n;
-    while (*zList == ' ' || *zList == ',') zList++;
-    if (!*zList) break;
-    zEnd = zList;
-    while (*zEnd && *zEnd != ',') zEnd++;
-    n = (int)(zEnd - zList);
-    while (n > 0 && zList[n - 1] == ' ') n--;
-    for (i = 0; i < e->nCol; i++) {
-      if ((int)strlen(e->aCol[i].zName) == n &&
-          memcmp(e->aCol[i].zName, zList, (size_t)n) == 0) {
-        break;
-      }
-    }
-    if (i == e->nCol) {
-      rdError(p, "indexes=: no column '%.*s' in %s", n, zList, e->zModule);
-      return SQLITE_ERROR;
-    }
-    if (a) argZ(a, e->aCol[i].zName);
-    zList = zEnd;
+  sqlite3_uint64 m;
+  char *zErr = 0;
+  int i, rc = sv_index_list(e, zList, &m, &zErr);
+  if (rc != SQLITE_OK) {
+    if (zErr) rdError(p, "%s", zErr);
+    sqlite3_free(zErr);
+    return rc;
+  }
+  for (i = 0; a && i < e->nCol; i++) {
+    if ((m >> i) & 1) argZ(a, e->aCol[i].zName);
   }
   return a ? a->rc : SQLITE_OK;
 }

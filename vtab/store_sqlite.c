@@ -156,74 +156,21 @@ static int indexName(LocalTable *t, const char *zName, const char *zCol,
 }
 
 /*
-** Is column iCol named in zList, the indexes= option (a comma-separated list
-** of column names, blanks around a name ignored)?
-*/
-static int listHas(const char *zList, const char *zCol) {
-  size_t n = strlen(zCol);
-  while (zList && *zList) {
-    const char *zEnd;
-    while (*zList == ' ' || *zList == ',') zList++;
-    zEnd = zList;
-    while (*zEnd && *zEnd != ',') zEnd++;
-    {
-      const char *zLast = zEnd;
-      while (zLast > zList && zLast[-1] == ' ') zLast--;
-      if ((size_t)(zLast - zList) == n && memcmp(zList, zCol, n) == 0) {
-        return 1;
-      }
-    }
-    zList = zEnd;
-  }
-  return 0;
-}
-
-/*
-** Check the indexes= option against the entity's columns: every name must
-** be a column.  An error names the first one that is not.
-*/
-static int checkIndexList(LocalStore *p, const statevtab_entity *e,
-                          const char *zList) {
-  while (*zList) {
-    const char *zEnd;
-    int i, n;
-    while (*zList == ' ' || *zList == ',') zList++;
-    if (!*zList) break;
-    zEnd = zList;
-    while (*zEnd && *zEnd != ',') zEnd++;
-    n = (int)(zEnd - zList);
-    while (n > 0 && zList[n - 1] == ' ') n--;
-    for (i = 0; i < e->nCol; i++) {
-      if ((int)strlen(e->aCol[i].zName) == n &&
-          memcmp(e->aCol[i].zName, zList, (size_t)n) == 0) {
-        break;
-      }
-    }
-    if (i == e->nCol) {
-      localError(p, "indexes=: no column '%.*s' in %s", n, zList,
-                 e->zModule);
-      return SQLITE_ERROR;
-    }
-    zList = zEnd;
-  }
-  return SQLITE_OK;
-}
-
-/*
 ** Create the indexes of the shadow table (see "Indexes" in the header):
 ** one per indexed column, except those marked STATEVTAB_COL_OPTIDX that
-** zList (indexes=) does not name, plus one per column zList names; an
+** mAsked (indexes=, sv_index_list) does not name, plus one per column it
+** names; an
 ** index of a column that may be NULL leaves the NULLs out (WHERE col IS
 ** NOT NULL), so a column that is unset costs no index write.
 */
-static int createIndexes(LocalTable *t, const char *zList) {
+static int createIndexes(LocalTable *t, sqlite3_uint64 mAsked) {
   const statevtab_entity *e = t->base.pEntity;
   int i, rc = SQLITE_OK;
   for (i = 0; rc == SQLITE_OK && i < e->nCol; i++) {
     const statevtab_column *c = &e->aCol[i];
     const char *zCol = c->zName;
     char *zIdx = 0;
-    int bAsked = listHas(zList, zCol);
+    int bAsked = (mAsked >> i) & 1;
     if (i == e->aiKey[0]) continue; /* the UNIQUE key covers it */
     if (!bAsked) {
       if (!(c->flags & STATEVTAB_COL_INDEXED)) continue;
@@ -278,7 +225,7 @@ static int createIndexes(LocalTable *t, const char *zList) {
   return rc;
 }
 
-static int createShadow(LocalTable *t, const char *zIndexes) {
+static int createShadow(LocalTable *t, sqlite3_uint64 mIndexes) {
   const statevtab_entity *e = t->base.pEntity;
   sqlite3_str *s = sqlite3_str_new(t->pStore->db);
   int i, rc;
@@ -294,7 +241,7 @@ static int createShadow(LocalTable *t, const char *zIndexes) {
   }
   sqlite3_str_appendall(s, "))");
   rc = localExec(t->pStore, sqlite3_str_finish(s));
-  if (rc == SQLITE_OK) rc = createIndexes(t, zIndexes);
+  if (rc == SQLITE_OK) rc = createIndexes(t, mIndexes);
   if (rc == SQLITE_OK && strcmp(e->zKind, "tasks") == 0) {
     /* Paused queues (state_pause / state_resume). */
     rc = localExec(t->pStore,
@@ -312,7 +259,7 @@ static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
                        statevtab_table **ppTab) {
   LocalStore *p = (LocalStore *)pStore;
   LocalTable *t;
-  const char *zIndexes = 0;
+  sqlite3_uint64 mIndexes = 0;
   int i, rc;
   *ppTab = 0;
   for (i = 0; i < nOpt; i++) {
@@ -321,9 +268,13 @@ static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
     ** CREATE statement can move between stores by its store= alone. */
     const char *zKey = azOpt[2 * i];
     if (strcmp(zKey, "indexes") == 0) {
-      zIndexes = azOpt[2 * i + 1];
-      rc = checkIndexList(p, e, zIndexes);
-      if (rc != SQLITE_OK) return rc;
+      char *zErr = 0;
+      rc = sv_index_list(e, azOpt[2 * i + 1], &mIndexes, &zErr);
+      if (rc != SQLITE_OK) {
+        if (zErr) localError(p, "%s", zErr);
+        sqlite3_free(zErr);
+        return rc;
+      }
     } else if (strcmp(zKey, "prefix") && strcmp(zKey, "schema") &&
                strcmp(zKey, "connect_timeout") &&
                strcmp(zKey, "command_timeout")) {
@@ -342,7 +293,7 @@ static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
   if (!t->zDb || !t->zName) {
     rc = SQLITE_NOMEM;
   } else {
-    rc = bCreate ? createShadow(t, zIndexes) : SQLITE_OK;
+    rc = bCreate ? createShadow(t, mIndexes) : SQLITE_OK;
   }
   if (rc != SQLITE_OK) {
     sqlite3_free(t->zDb);

@@ -111,6 +111,8 @@ sqlite3_int64 sv_mono_ms(void);
 int sv_gen_id(sv_idgen *, char *zOut /* >= 37 bytes */);
 sqlite3_int64 sv_backoff_ms(sqlite3_int64 nAttempts);
 char *sv_json_array(int n, const statevtab_value *a);
+int sv_index_list(const statevtab_entity *e, const char *zList,
+                  sqlite3_uint64 *pmCols, char **pzErr);
 char *sv_json_minify(const char *z, int n);
 int sv_json_valid(const char *z, int n);
 #define SV_JSON_OK 0

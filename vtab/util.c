@@ -608,3 +608,39 @@ int sv_cons_match(const statevtab_column *pCol, const statevtab_cons *c,
     return cmp >= 0;
   }
 }
+
+/*
+** Parse zList, the indexes= table option -- column names of e separated by
+** commas, blanks around a name ignored, empty names skipped -- into
+** *pmCols, bit i for column i.  SQLITE_ERROR with *pzErr (sqlite3_malloc,
+** or NULL on OOM) naming the first name that is not a column of e.
+*/
+int sv_index_list(const statevtab_entity *e, const char *zList,
+                  sqlite3_uint64 *pmCols, char **pzErr) {
+  *pmCols = 0;
+  *pzErr = 0;
+  while (zList && *zList) {
+    const char *zEnd;
+    int i, n;
+    while (*zList == ' ' || *zList == ',') zList++;
+    if (!*zList) break;
+    zEnd = zList;
+    while (*zEnd && *zEnd != ',') zEnd++;
+    n = (int)(zEnd - zList);
+    while (n > 0 && zList[n - 1] == ' ') n--;
+    for (i = 0; i < e->nCol; i++) {
+      if ((int)strlen(e->aCol[i].zName) == n &&
+          memcmp(e->aCol[i].zName, zList, (size_t)n) == 0) {
+        break;
+      }
+    }
+    if (i == e->nCol) {
+      *pzErr = sqlite3_mprintf("indexes=: no column '%.*s' in %s", n, zList,
+                               e->zModule);
+      return *pzErr ? SQLITE_ERROR : SQLITE_NOMEM;
+    }
+    *pmCols |= ((sqlite3_uint64)1) << i;
+    zList = zEnd;
+  }
+  return SQLITE_OK;
+}
