@@ -713,6 +713,26 @@ static int pgLost(PgStore *p) {
 }
 
 /*
+** A wait for the server's reply that ended without one (rc from the wait:
+** SQLITE_DONE = the command timeout passed, SQLITE_INTERRUPT, else the
+** connection broke): set the message, drop the connection, return the
+** error code.
+*/
+static int pgWaitFailed(PgStore *p, int rc) {
+  if (rc == SQLITE_DONE) {
+    pgError(p, "postgresql: no reply from %s within %lld ms (command timeout)",
+            p->zSafe, p->iCmdMs);
+    rc = SQLITE_IOERR;
+  } else if (rc == SQLITE_INTERRUPT) {
+    pgError(p, "postgresql: interrupted while waiting for %s", p->zSafe);
+  } else {
+    return pgLost(p);
+  }
+  pgHangUp(p);
+  return rc;
+}
+
+/*
 ** One round trip: send zSql (with the nParam text parameters az through
 ** the extended protocol when bParams, else as a simple query, which may
 ** hold several statements) and collect its result, waiting at most the
@@ -786,17 +806,7 @@ static int pgRoundTrip(PgStore *p, const char *zSql, int bParams, int nParam,
 give_up:
   PQclear(pLast);
   PQclear(pFail);
-  if (rc == SQLITE_DONE) {
-    pgError(p, "postgresql: no reply from %s within %lld ms (command timeout)",
-            p->zSafe, p->iCmdMs);
-    rc = SQLITE_IOERR;
-  } else if (rc == SQLITE_INTERRUPT) {
-    pgError(p, "postgresql: interrupted while waiting for %s", p->zSafe);
-  } else {
-    return pgLost(p);
-  }
-  pgHangUp(p);
-  return rc;
+  return pgWaitFailed(p, rc);
 }
 
 /*
@@ -1094,17 +1104,7 @@ give_up:
     PQclear(aCmd[i].pRes);
     aCmd[i].pRes = 0;
   }
-  if (rc == SQLITE_DONE) {
-    pgError(p, "postgresql: no reply from %s within %lld ms (command timeout)",
-            p->zSafe, p->iCmdMs);
-    rc = SQLITE_IOERR;
-  } else if (rc == SQLITE_INTERRUPT) {
-    pgError(p, "postgresql: interrupted while waiting for %s", p->zSafe);
-  } else {
-    return pgLost(p);
-  }
-  pgHangUp(p);
-  return rc;
+  return pgWaitFailed(p, rc);
 }
 
 /*
@@ -1406,6 +1406,36 @@ static void entityDdl(sqlite3_str *s, const char *zQ,
 }
 
 /* Create the schema's tables, indexes and functions (once per store). */
+/*
+** Run zDdl under the advisory lock of schema zSchema, in a transaction of
+** its own (or the caller's open one): two processes may set up the same
+** schema at once, and CREATE INDEX waits for running writes.  A deadlock
+** with another session's setup or claims is tried again, outside a
+** caller's transaction.
+*/
+static int lockedDdl(PgStore *p, const char *zSchema, const char *zDdl) {
+  PgParams a;
+  int i, rc;
+  for (i = 0;; i++) {
+    memset(&a, 0, sizeof(a));
+    paramTake(&a, sqlite3_mprintf("statevtab:%s", zSchema), 0);
+    rc = p->bTxn ? SQLITE_OK : pgRaw(p, "BEGIN");
+    if (rc == SQLITE_OK) {
+      rc = pgExec(p, "SELECT pg_catalog.pg_advisory_xact_lock("
+                     "pg_catalog.hashtext($1::text))",
+                  &a, 0);
+    }
+    if (rc == SQLITE_OK) rc = pgRaw(p, zDdl);
+    if (!p->bTxn && p->pg) {
+      int rc2 = pgRaw(p, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK");
+      if (rc == SQLITE_OK) rc = rc2;
+    }
+    paramsFree(&a);
+    if (rc != SQLITE_BUSY || p->bTxn || i >= PG_RETRIES) return rc;
+    sqlite3_sleep(20 << i);
+  }
+}
+
 static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
   PgSchema *sch;
   PgParams a;
@@ -1469,26 +1499,7 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
   zDdl = sqlite3_str_finish(s);
   if (!zDdl) return SQLITE_NOMEM;
 
-  /* Two processes may set up the same schema at once: serialize them. */
-  for (i = 0;; i++) {
-    memset(&a, 0, sizeof(a));
-    paramTake(&a, sqlite3_mprintf("statevtab:%s", zSchema), 0);
-    rc = p->bTxn ? SQLITE_OK : pgRaw(p, "BEGIN");
-    if (rc == SQLITE_OK) {
-      rc = pgExec(p, "SELECT pg_catalog.pg_advisory_xact_lock("
-                     "pg_catalog.hashtext($1::text))",
-                  &a, 0);
-    }
-    if (rc == SQLITE_OK) rc = pgRaw(p, zDdl);
-    if (!p->bTxn && p->pg) {
-      int rc2 = pgRaw(p, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK");
-      if (rc == SQLITE_OK) rc = rc2;
-    }
-    paramsFree(&a);
-    /* A deadlock with another session's setup or claims: try again. */
-    if (rc != SQLITE_BUSY || p->bTxn || i >= PG_RETRIES) break;
-    sqlite3_sleep(20 << i);
-  }
+  rc = lockedDdl(p, zSchema, zDdl);
   sqlite3_free(zDdl);
   if (rc != SQLITE_OK) return rc;
 remember:
@@ -1566,20 +1577,7 @@ static int ensureIndexes(PgTable *t, sqlite3_uint64 mCols) {
     return SQLITE_OK;
   }
   if (!zDdl) return SQLITE_NOMEM;
-  memset(&a, 0, sizeof(a));
-  paramTake(&a, sqlite3_mprintf("statevtab:%s", t->zSchema), 0);
-  rc = p->bTxn ? SQLITE_OK : pgRaw(p, "BEGIN");
-  if (rc == SQLITE_OK) {
-    rc = pgExec(p, "SELECT pg_catalog.pg_advisory_xact_lock("
-                   "pg_catalog.hashtext($1::text))",
-                &a, 0);
-  }
-  if (rc == SQLITE_OK) rc = pgRaw(p, zDdl);
-  if (!p->bTxn && p->pg) {
-    int rc2 = pgRaw(p, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK");
-    if (rc == SQLITE_OK) rc = rc2;
-  }
-  paramsFree(&a);
+  rc = lockedDdl(p, t->zSchema, zDdl);
   sqlite3_free(zDdl);
   return rc;
 }
