@@ -175,6 +175,8 @@ static int createIndexes(LocalTable *t, sqlite3_uint64 mAsked) {
     if (!bAsked) {
       if (!(c->flags & STATEVTAB_COL_INDEXED)) continue;
       if (c->flags & STATEVTAB_COL_OPTIDX) continue;
+      /* The tasks' T_reap table says when to look for expired leases. */
+      if (i == t->iLease) continue;
     }
     rc = indexName(t, t->zName, zCol, &zIdx);
     if (rc != SQLITE_OK) break;
@@ -248,10 +250,36 @@ static int createShadow(LocalTable *t, sqlite3_uint64 mIndexes) {
                    sqlite3_mprintf("CREATE TABLE \"%w\".\"%w_queues\"(queue "
                                    "TEXT PRIMARY KEY, paused_at INTEGER)",
                                    t->zDb, t->zName));
+    /* When each queue's next look for expired leases is due (reapDue). */
+    if (rc == SQLITE_OK) {
+      rc = localExec(t->pStore,
+                     sqlite3_mprintf("CREATE TABLE \"%w\".\"%w_reap\"(queue "
+                                     "TEXT PRIMARY KEY, due INTEGER NOT NULL) "
+                                     "WITHOUT ROWID",
+                                     t->zDb, t->zName));
+    }
   }
   return rc;
 }
 
+
+/* Does tasks table t have its T_reap table (created since 2026-12-03)? */
+static int hasReapTable(LocalTable *t, int *pb) {
+  sqlite3 *db = t->pStore->db;
+  sqlite3_stmt *p = 0;
+  char *zSql = sqlite3_mprintf("SELECT 1 FROM \"%w\".sqlite_schema WHERE "
+                               "type = 'table' AND name = '%q_reap'",
+                               t->zDb, t->zName);
+  int rc;
+  if (!zSql) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(db, zSql, -1, &p, 0);
+  sqlite3_free(zSql);
+  if (rc == SQLITE_OK) {
+    *pb = sqlite3_step(p) == SQLITE_ROW;
+    rc = sqlite3_finalize(p);
+  }
+  return rc == SQLITE_OK ? rc : localDbError(t->pStore, db, rc);
+}
 
 static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
                        const char *zDb, const char *zName, int nOpt,
@@ -290,10 +318,20 @@ static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
   t->pStore = p;
   t->zDb = sqlite3_mprintf("%s", zDb);
   t->zName = sqlite3_mprintf("%s", zName);
+  t->iLease = t->iQueue = -1;
+  if (strcmp(e->zKind, "tasks") == 0) {
+    for (i = 0; i < e->nCol; i++) {
+      if (strcmp(e->aCol[i].zName, "lease_expires_at") == 0) t->iLease = i;
+      if (strcmp(e->aCol[i].zName, "queue") == 0) t->iQueue = i;
+    }
+  }
   if (!t->zDb || !t->zName) {
     rc = SQLITE_NOMEM;
+  } else if (bCreate) {
+    rc = createShadow(t, mIndexes);
+    t->bReap = t->iLease >= 0;
   } else {
-    rc = bCreate ? createShadow(t, mIndexes) : SQLITE_OK;
+    rc = t->iLease >= 0 ? hasReapTable(t, &t->bReap) : SQLITE_OK;
   }
   if (rc != SQLITE_OK) {
     sqlite3_free(t->zDb);
@@ -317,7 +355,8 @@ static void finalizeAll(LocalTable *t) {
   }
   sqlite3_finalize(t->pDelete);
   sqlite3_finalize(t->pPurge);
-  t->pDelete = t->pPurge = 0;
+  sqlite3_finalize(t->pLower);
+  t->pDelete = t->pPurge = t->pLower = 0;
   while ((s = t->pScans) != 0) {
     t->pScans = s->pNext;
     sqlite3_finalize(s->pStmt);
@@ -351,6 +390,11 @@ static int localDrop(statevtab_table *pTab) {
                                               "\"%w\".\"%w_queues\"",
                                               t->zDb, t->zName));
   }
+  if (rc == SQLITE_OK) {
+    rc = localExec(t->pStore, sqlite3_mprintf("DROP TABLE IF EXISTS "
+                                              "\"%w\".\"%w_reap\"",
+                                              t->zDb, t->zName));
+  }
   return rc;
 }
 
@@ -368,6 +412,12 @@ static int localRename(statevtab_table *pTab, const char *zNew) {
     rc = localExec(t->pStore,
                    sqlite3_mprintf("ALTER TABLE \"%w\".\"%w_queues\" RENAME "
                                    "TO \"%w_queues\"",
+                                   t->zDb, t->zName, zNew));
+  }
+  if (rc == SQLITE_OK && t->bReap) {
+    rc = localExec(t->pStore,
+                   sqlite3_mprintf("ALTER TABLE \"%w\".\"%w_reap\" RENAME "
+                                   "TO \"%w_reap\"",
                                    t->zDb, t->zName, zNew));
   }
   if (rc != SQLITE_OK) return rc;
@@ -391,7 +441,7 @@ int prepareKept(LocalTable *t, char *zSql, sqlite3_stmt **ppStmt) {
 /*
 ** Fail with SQLITE_ERROR, naming the trigger and the table, when schema
 ** zSchema of db, or db's temp schema, holds a trigger on a shadow table of
-** t (T_data, T_queues) or on pDead's T_data (when pDead is not NULL).
+** t (T_data, T_queues, T_reap) or on pDead's T_data (when pDead is not NULL).
 **
 ** Names are compared as SQLite resolves them: sqlite_schema.tbl_name keeps
 ** the name as the CREATE TRIGGER wrote it, dequoted and without a schema
@@ -403,24 +453,28 @@ int prepareKept(LocalTable *t, char *zSql, sqlite3_stmt **ppStmt) {
 static int checkTriggers(LocalTable *t, sqlite3 *db, const char *zSchema,
                          LocalTable *pDead) {
   sqlite3_stmt *pStmt = 0;
-  char *zSql, *azName[3] = {0, 0, 0};
+  char *zSql, *azName[4] = {0, 0, 0, 0};
   int bTasks = strcmp(t->base.pEntity->zKind, "tasks") == 0;
   int rc, i;
   azName[0] = sqlite3_mprintf("%s_data", t->zName);
   if (bTasks) azName[1] = sqlite3_mprintf("%s_queues", t->zName);
   if (pDead) azName[2] = sqlite3_mprintf("%s_data", pDead->zName);
+  if (bTasks) azName[3] = sqlite3_mprintf("%s_reap", t->zName);
   zSql = sqlite3_mprintf(
       "SELECT name, CASE WHEN tbl_name = ?1 COLLATE NOCASE THEN ?1 "
-      "WHEN tbl_name = ?2 COLLATE NOCASE THEN ?2 ELSE ?3 END "
+      "WHEN tbl_name = ?2 COLLATE NOCASE THEN ?2 "
+      "WHEN tbl_name = ?4 COLLATE NOCASE THEN ?4 ELSE ?3 END "
       "FROM \"%w\".sqlite_schema WHERE type = 'trigger' "
-      "AND tbl_name COLLATE NOCASE IN (?1, ?2, ?3) "
+      "AND tbl_name COLLATE NOCASE IN (?1, ?2, ?3, ?4) "
       "UNION ALL "
       "SELECT name, CASE WHEN tbl_name = ?1 COLLATE NOCASE THEN ?1 "
-      "WHEN tbl_name = ?2 COLLATE NOCASE THEN ?2 ELSE ?3 END "
+      "WHEN tbl_name = ?2 COLLATE NOCASE THEN ?2 "
+      "WHEN tbl_name = ?4 COLLATE NOCASE THEN ?4 ELSE ?3 END "
       "FROM temp.sqlite_schema WHERE type = 'trigger' "
-      "AND tbl_name COLLATE NOCASE IN (?1, ?2, ?3)",
+      "AND tbl_name COLLATE NOCASE IN (?1, ?2, ?3, ?4)",
       zSchema);
-  if (!zSql || !azName[0] || (bTasks && !azName[1]) || (pDead && !azName[2])) {
+  if (!zSql || !azName[0] || (bTasks && (!azName[1] || !azName[3])) ||
+      (pDead && !azName[2])) {
     rc = SQLITE_NOMEM;
     goto out;
   }
@@ -429,7 +483,7 @@ static int checkTriggers(LocalTable *t, sqlite3 *db, const char *zSchema,
     rc = localDbError(t->pStore, db, rc);
     goto out;
   }
-  for (i = 0; i < 3; i++) {
+  for (i = 0; i < 4; i++) {
     sqlite3_bind_text(pStmt, i + 1, azName[i], -1, SQLITE_STATIC);
   }
   if (sqlite3_step(pStmt) == SQLITE_ROW) {
@@ -451,7 +505,7 @@ static int checkTriggers(LocalTable *t, sqlite3 *db, const char *zSchema,
 out:
   sqlite3_finalize(pStmt);
   sqlite3_free(zSql);
-  for (i = 0; i < 3; i++) sqlite3_free(azName[i]);
+  for (i = 0; i < 4; i++) sqlite3_free(azName[i]);
   return rc;
 }
 
@@ -611,6 +665,32 @@ char *localInsertSql(LocalTable *t, const char *zSchema, int eConflict) {
   return sqlite3_str_finish(s);
 }
 
+/*
+** The SQL that lowers queue ?1's due time in T_reap to ?2 (see reapDue in
+** store_sqlite_atomic.c); a queue without a row there is looked at by its
+** next claim anyway.
+*/
+char *localLowerSql(LocalTable *t, const char *zSchema) {
+  return sqlite3_mprintf("UPDATE \"%w\".\"%w_reap\" SET due = ?2 WHERE "
+                         "queue = ?1 AND due > ?2",
+                         zSchema, t->zName);
+}
+
+/* A task row with a lease was written: its queue's reap may be due sooner. */
+static int lowerDue(LocalTable *t, const statevtab_value *aRow) {
+  int rc;
+  if (!t->bReap || aRow[t->iLease].eType != SQLITE_INTEGER) return SQLITE_OK;
+  if (!t->pLower) {
+    rc = prepareKept(t, localLowerSql(t, t->zDb), &t->pLower);
+    if (rc != SQLITE_OK) return rc;
+  }
+  bindValue(t->pLower, 1, &aRow[t->iQueue], SQLITE_STATIC);
+  sqlite3_bind_int64(t->pLower, 2, aRow[t->iLease].i);
+  sqlite3_step(t->pLower);
+  rc = sqlite3_reset(t->pLower);
+  return rc == SQLITE_OK ? rc : localDbError(t->pStore, t->pStore->db, rc);
+}
+
 static int localInsert(statevtab_table *pTab, const statevtab_value *aRow,
                        int eConflict, sqlite3_int64 *pRowid, int *pbDone) {
   LocalTable *t = (LocalTable *)pTab;
@@ -637,7 +717,7 @@ static int localInsert(statevtab_table *pTab, const statevtab_value *aRow,
   /* 0 changes: OR IGNORE, or the idempotency constraint, skipped it. */
   *pbDone = sqlite3_changes(t->pStore->db) > 0;
   if (*pbDone) *pRowid = sqlite3_last_insert_rowid(t->pStore->db);
-  return SQLITE_OK;
+  return *pbDone ? lowerDue(t, aRow) : SQLITE_OK;
 }
 
 static int localUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
@@ -678,7 +758,8 @@ static int localUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
   sqlite3_step(pStmt);
   rc = sqlite3_reset(pStmt);
   *pbDone = rc == SQLITE_OK && sqlite3_changes(t->pStore->db) > 0;
-  return rc == SQLITE_OK ? rc : localDbError(t->pStore, t->pStore->db, rc);
+  if (rc != SQLITE_OK) return localDbError(t->pStore, t->pStore->db, rc);
+  return *pbDone ? lowerDue(t, aRow) : SQLITE_OK;
 }
 
 static int localDelete(statevtab_table *pTab, sqlite3_int64 iRowid) {

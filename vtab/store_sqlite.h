@@ -11,7 +11,7 @@
 #include "svint.h"
 
 #define SV_MAX_CACHED_SCANS 16
-#define SV_NATOMIC 29 /* statement slots per connection (SA_*) */
+#define SV_NATOMIC 34 /* statement slots per connection (SA_*) */
 
 typedef struct LocalStore LocalStore;
 typedef struct LocalTable LocalTable;
@@ -53,6 +53,12 @@ struct LocalTable {
   sqlite3_stmt *apUpdate[3];
   sqlite3_stmt *pDelete;
   sqlite3_stmt *pPurge; /* delete an expired row with the same key */
+  /* Tasks: bReap when the table has a T_reap table (created since
+  ** 2026-12-03; see reapDue in store_sqlite_atomic.c) and so keeps no
+  ** lease_expires_at index unless indexes= asks; pLower lowers a queue's
+  ** due time there after a write of a lease (column iLease, queue iQueue). */
+  int bReap, iLease, iQueue;
+  sqlite3_stmt *pLower;
   LocalScan *pScans;
   int nScans;
   /* Atomic primitives: statements per connection (0 caller's, 1 private). */
@@ -122,5 +128,6 @@ int localInsertAtomic(statevtab_table *, const statevtab_value *, int *);
 int localWait(statevtab_table *, const statevtab_value *, sqlite3_int64,
               int *);
 char *localInsertSql(LocalTable *t, const char *zSchema, int eConflict);
+char *localLowerSql(LocalTable *t, const char *zSchema);
 
 #endif /* STORE_SQLITE_H */

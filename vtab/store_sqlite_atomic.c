@@ -76,6 +76,10 @@ enum {
   SA_INSERT,
   SA_CLAIM_MANY,
   SA_CLAIM_GET_MANY,
+  SA_DUE_GET,
+  SA_DUE_SET,
+  SA_DUE_LOWER,
+  SA_DUE_RENEW,
   SA_COUNT
 };
 typedef char sa_slots_fit[(SA_COUNT <= SV_NATOMIC) ? 1 : -1];
@@ -485,6 +489,19 @@ int localRenew(statevtab_table *pTab, const statevtab_value *pId,
     rc = run(&x, p);
     if (rc == SQLITE_OK && sqlite3_changes(x.db) > 0) {
       *piExpires = x.now + iLeaseMs;
+      if (t->bReap) {
+        /* A renewal may end the lease sooner (lease_ms 0): see reapDue. */
+        p = STMT(&x, SA_DUE_RENEW, &rc,
+                 "UPDATE \"%w\".\"%w_reap\" SET due = ?2 WHERE queue = "
+                 "(SELECT queue FROM \"%w\".\"%w_data\" WHERE id = ?1) "
+                 "AND due > ?2",
+                 x.zSchema, t->zName, x.zSchema, t->zName);
+        if (p) {
+          bindValue(p, 1, pId, SQLITE_STATIC);
+          sqlite3_bind_int64(p, 2, *piExpires);
+          rc = run(&x, p);
+        }
+      }
     }
   }
   return txnEnd(&x, rc);
@@ -683,13 +700,22 @@ static int reap(LocalTxn *x, LocalTable *pDead, const statevtab_value *pQueue) {
                                          "lease expired"};
   static const statevtab_value nul = {SQLITE_NULL, 0, 0, 0, 0};
   while (rc == SQLITE_OK && bMore) {
-    sqlite3_stmt *p = STMT(x, SA_REAP, &rc,
-                           /* '+': walk the lease_expires_at index,
-                           ** which holds only the expired leases here */
-                           "SELECT rowid, attempts >= max_attempts FROM "
-                           "\"%w\".\"%w_data\" WHERE +state = 'claimed' AND "
-                           "lease_expires_at <= ?1 AND +queue = ?2 LIMIT 64",
-                           x->zSchema, t->zName);
+    sqlite3_stmt *p =
+        t->bReap
+            /* The claimed tasks of the queue, from the (queue, state, ...)
+            ** index: only when reapDue says it is time. */
+            ? STMT(x, SA_REAP, &rc,
+                   "SELECT rowid, attempts >= max_attempts FROM "
+                   "\"%w\".\"%w_data\" WHERE queue = ?2 AND state = "
+                   "'claimed' AND lease_expires_at <= ?1 LIMIT 64",
+                   x->zSchema, t->zName)
+            /* '+': walk the lease_expires_at index, which holds only the
+            ** expired leases here */
+            : STMT(x, SA_REAP, &rc,
+                   "SELECT rowid, attempts >= max_attempts FROM "
+                   "\"%w\".\"%w_data\" WHERE +state = 'claimed' AND "
+                   "lease_expires_at <= ?1 AND +queue = ?2 LIMIT 64",
+                   x->zSchema, t->zName);
     if (!p) return rc;
     sqlite3_bind_int64(p, 1, x->now);
     bindValue(p, 2, pQueue, SQLITE_STATIC);
@@ -720,6 +746,70 @@ static int reap(LocalTxn *x, LocalTable *pDead, const statevtab_value *pQueue) {
     }
   }
   return rc;
+}
+
+/*
+** Reap queue pQueue if it is time, and set *piDue to the time before which
+** none of its leases can expire.
+**
+** A tasks table created since 2026-12-03 keeps no index of lease_expires_at
+** (a claim and a completion each wrote one more b-tree for it).  Its T_reap
+** table holds per queue a time "due" no later than the earliest lease of the
+** queue's claimed tasks: every write of a lease lowers it (a claim here,
+** an INSERT or UPDATE of a task in store_sqlite.c), a renewal only moves a
+** lease later.  While due is in the future no lease of the queue can have
+** expired and the claim looks for none; once it passed (or the queue has no
+** row yet) the claim reaps from the (queue, state, ...) index and sets due
+** to the earliest remaining lease, or SV_REAP_EVERY_MS from now at most, so
+** that a lease written by a process that keeps no T_reap (an older
+** statevtab) is taken back within that time.  T_reap is written in the
+** claim's transaction, so a rollback undoes it with the rest.
+*/
+#define SV_REAP_EVERY_MS 60000
+static int reapDue(LocalTxn *x, LocalTable *pDead, const statevtab_value *pQueue,
+                   sqlite3_int64 *piDue) {
+  LocalTable *t = x->t;
+  int rc = SQLITE_OK, rs;
+  sqlite3_stmt *p;
+  if (!t->bReap) {
+    *piDue = x->now; /* (no T_reap: nothing to lower) */
+    return reap(x, pDead, pQueue);
+  }
+  p = STMT(x, SA_DUE_GET, &rc,
+           "SELECT due FROM \"%w\".\"%w_reap\" WHERE queue = ?1",
+           x->zSchema, t->zName);
+  if (!p) return rc;
+  bindValue(p, 1, pQueue, SQLITE_STATIC);
+  rs = sqlite3_step(p);
+  *piDue = rs == SQLITE_ROW ? sqlite3_column_int64(p, 0) : x->now;
+  rc = finish(x, p, rs);
+  if (rc != SQLITE_OK || *piDue > x->now) return rc;
+  rc = reap(x, pDead, pQueue);
+  if (rc != SQLITE_OK) return rc;
+  p = STMT(x, SA_DUE_SET, &rc,
+           "INSERT INTO \"%w\".\"%w_reap\"(queue, due) SELECT ?1, "
+           "min(coalesce(min(lease_expires_at), ?2), ?2) FROM "
+           "\"%w\".\"%w_data\" WHERE queue = ?1 AND state = 'claimed' "
+           "ON CONFLICT(queue) DO UPDATE SET due = excluded.due RETURNING due",
+           x->zSchema, t->zName, x->zSchema, t->zName);
+  if (!p) return rc;
+  bindValue(p, 1, pQueue, SQLITE_STATIC);
+  sqlite3_bind_int64(p, 2, x->now + SV_REAP_EVERY_MS);
+  rs = sqlite3_step(p);
+  if (rs == SQLITE_ROW) *piDue = sqlite3_column_int64(p, 0);
+  return finish(x, p, rs);
+}
+
+/* Lower queue pQueue's due time in T_reap to iAt, a lease just written. */
+static int lowerDue(LocalTxn *x, const statevtab_value *pQueue,
+                    sqlite3_int64 iAt) {
+  int rc = SQLITE_OK;
+  sqlite3_stmt *p = x->t->aAtomic[x->iConn][SA_DUE_LOWER];
+  if (!p) p = stmt(x, SA_DUE_LOWER, localLowerSql(x->t, x->zSchema), &rc);
+  if (!p) return rc;
+  bindValue(p, 1, pQueue, SQLITE_STATIC);
+  sqlite3_bind_int64(p, 2, iAt);
+  return run(x, p);
 }
 
 /* Append up to nWant candidates of queue iQueue to *paCand. */
@@ -940,6 +1030,7 @@ int localClaim(statevtab_table *pTab, statevtab_table *pDead,
   sqlite3_int64 *aLive = 0;
   char *zNames = 0, *zTags = 0;
   int *abSkip = 0;
+  sqlite3_int64 *aiDue = 0;
   int nCand = 0, nAlloc = 0, nWant, i, k, rc;
 
   rc = checkDead(t, pDead);
@@ -953,7 +1044,8 @@ int localClaim(statevtab_table *pTab, statevtab_table *pDead,
   }
   abSkip = sqlite3_malloc64(sizeof(int) * (size_t)(c->nQueue + 1));
   aLive = sqlite3_malloc64(sizeof(sqlite3_int64) * (size_t)(c->nLimit + 1));
-  if (!abSkip || !aLive) {
+  aiDue = sqlite3_malloc64(sizeof(sqlite3_int64) * (size_t)(c->nQueue + 1));
+  if (!abSkip || !aLive || !aiDue) {
     rc = SQLITE_NOMEM;
     goto out;
   }
@@ -970,7 +1062,7 @@ int localClaim(statevtab_table *pTab, statevtab_table *pDead,
   for (i = 0; rc == SQLITE_OK && i < c->nQueue; i++) {
     rc = isPaused(&x, &c->aQueue[i], &abSkip[i]);
     if (rc == SQLITE_OK && !abSkip[i]) {
-      rc = reap(&x, (LocalTable *)pDead, &c->aQueue[i]);
+      rc = reapDue(&x, (LocalTable *)pDead, &c->aQueue[i], &aiDue[i]);
     }
   }
   for (k = 0; rc == SQLITE_OK && k < c->nLimit; k++) {
@@ -1034,6 +1126,14 @@ int localClaim(statevtab_table *pTab, statevtab_table *pDead,
         }
       }
     }
+    /* The new leases end at now + lease: sooner than a queue's due? */
+    for (i = 0; rc == SQLITE_OK && t->bReap && i < nCand; i++) {
+      int q = aCand[i].iQueue;
+      if (q >= 0 && aiDue[q] > x.now + c->iLeaseMs) {
+        aiDue[q] = x.now + c->iLeaseMs;
+        rc = lowerDue(&x, &c->aQueue[q], aiDue[q]);
+      }
+    }
     break;
   }
   rc = txnEnd(&x, rc);
@@ -1041,6 +1141,7 @@ int localClaim(statevtab_table *pTab, statevtab_table *pDead,
 out:
   candFree(aCand, nCand);
   sqlite3_free(aLive);
+  sqlite3_free(aiDue);
   sqlite3_free(abSkip);
   sqlite3_free(zNames);
   sqlite3_free(zTags);
@@ -1336,16 +1437,34 @@ int localWait(statevtab_table *pTab, const statevtab_value *pQueue,
   char *zSql;
   int rc, iSleep = 2;
   *pbReady = 0;
-  zSql = sqlite3_mprintf(
-      "SELECT EXISTS (SELECT 1 FROM \"%w\".\"%w_data\" WHERE queue = ?1 "
-      "AND ((state = 'pending' AND run_at <= ?2) OR (state = 'claimed' AND "
-      "lease_expires_at <= ?2)) AND NOT EXISTS (SELECT 1 FROM "
-      "\"%w\".\"%w_queues\" WHERE queue = ?1)), "
-      "(SELECT min(x) FROM (SELECT min(run_at) AS x FROM \"%w\".\"%w_data\" "
-      "WHERE queue = ?1 AND state = 'pending' UNION ALL SELECT "
-      "min(lease_expires_at) FROM \"%w\".\"%w_data\" WHERE queue = ?1 AND "
-      "state = 'claimed'))",
-      t->zDb, t->zName, t->zDb, t->zName, t->zDb, t->zName, t->zDb, t->zName);
+  if (t->bReap) {
+    /* Leases: T_reap's due time (reapDue), or for a queue without a row
+    ** there yet, an expired lease among its claimed tasks. */
+    zSql = sqlite3_mprintf(
+        "SELECT (EXISTS (SELECT 1 FROM \"%w\".\"%w_data\" WHERE queue = ?1 "
+        "AND state = 'pending' AND run_at <= ?2) OR coalesce((SELECT due <= ?2 "
+        "FROM \"%w\".\"%w_reap\" WHERE queue = ?1), EXISTS (SELECT 1 FROM "
+        "\"%w\".\"%w_data\" WHERE queue = ?1 AND state = 'claimed' AND "
+        "lease_expires_at <= ?2))) AND NOT EXISTS (SELECT 1 FROM "
+        "\"%w\".\"%w_queues\" WHERE queue = ?1), "
+        "(SELECT min(x) FROM (SELECT min(run_at) AS x FROM \"%w\".\"%w_data\" "
+        "WHERE queue = ?1 AND state = 'pending' UNION ALL SELECT due FROM "
+        "\"%w\".\"%w_reap\" WHERE queue = ?1))",
+        t->zDb, t->zName, t->zDb, t->zName, t->zDb, t->zName, t->zDb,
+        t->zName, t->zDb, t->zName, t->zDb, t->zName);
+  } else {
+    zSql = sqlite3_mprintf(
+        "SELECT EXISTS (SELECT 1 FROM \"%w\".\"%w_data\" WHERE queue = ?1 "
+        "AND ((state = 'pending' AND run_at <= ?2) OR (state = 'claimed' AND "
+        "lease_expires_at <= ?2)) AND NOT EXISTS (SELECT 1 FROM "
+        "\"%w\".\"%w_queues\" WHERE queue = ?1)), "
+        "(SELECT min(x) FROM (SELECT min(run_at) AS x FROM "
+        "\"%w\".\"%w_data\" WHERE queue = ?1 AND state = 'pending' UNION "
+        "ALL SELECT min(lease_expires_at) FROM \"%w\".\"%w_data\" WHERE "
+        "queue = ?1 AND state = 'claimed'))",
+        t->zDb, t->zName, t->zDb, t->zName, t->zDb, t->zName, t->zDb,
+        t->zName);
+  }
   if (!zSql) return SQLITE_NOMEM;
   rc = sqlite3_prepare_v2(db, zSql, -1, &p, 0);
   sqlite3_free(zSql);

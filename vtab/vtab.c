@@ -1198,10 +1198,11 @@ static int svRename(sqlite3_vtab *pVtab, const char *zNew) {
 }
 
 /* Shadow tables of the local store are "<table>_data" and, for tasks,
-** "<table>_queues". */
+** "<table>_queues" and "<table>_reap". */
 static int svShadowName(const char *zSuffix) {
   return sqlite3_stricmp(zSuffix, "data") == 0 ||
-         sqlite3_stricmp(zSuffix, "queues") == 0;
+         sqlite3_stricmp(zSuffix, "queues") == 0 ||
+         sqlite3_stricmp(zSuffix, "reap") == 0;
 }
 
 static const sqlite3_module svModule = {

@@ -133,22 +133,23 @@ SELECT name, enabled FROM aux2.at;
 
 -- 50.15 the indexes a tasks table gets by default: the claim index
 -- (queue, state, priority, run_at, id), and indexes that leave NULLs out
--- (execution_id, lease_expires_at, and the idempotency index): a task with
--- neither costs them no write.  state, run_at, created_at, completed_at and
--- idempotency_key alone are indexed on request (indexes=)
+-- (execution_id and the idempotency index): a task with neither costs them
+-- no write.  state, run_at, created_at, completed_at, idempotency_key and
+-- lease_expires_at alone are indexed on request (indexes=); the table
+-- T_reap says per queue when a claim next looks for expired leases (the
+-- earliest lease of the queue's claimed tasks)
 CREATE VIRTUAL TABLE ix USING state_tasks(@OPTS@);
 SELECT name, sql FROM sqlite_schema WHERE tbl_name = 'ix_data' AND type = 'index'
  ORDER BY name;
+SELECT sql FROM sqlite_schema WHERE name = 'ix_reap';
 INSERT INTO ix(id, queue, name) VALUES ('a', 'q', 'x');
-SELECT (SELECT count(*) FROM ix_data INDEXED BY ix_data_lease_expires_at
-         WHERE lease_expires_at > 0),
-       (SELECT count(*) FROM ix_data INDEXED BY ix_data_execution_id
+SELECT (SELECT count(*) FROM ix_data INDEXED BY ix_data_execution_id
          WHERE execution_id > ''),
        (SELECT count(*) FROM ix_data INDEXED BY ix_data_queue
          WHERE queue = 'q');
 SELECT count(*) FROM state_claim('ix', 'q', 'w');
-SELECT count(*) FROM ix_data INDEXED BY ix_data_lease_expires_at
- WHERE lease_expires_at > 0;
+SELECT queue, due = (SELECT lease_expires_at FROM ix_data WHERE id = 'a')
+  FROM ix_reap;
 
 -- 50.16 indexes= adds an index per named column (any column; blanks and
 -- empty names ignored); they keep NULLs out too
@@ -172,3 +173,35 @@ INSERT INTO io(queue, name, idempotency_key) VALUES ('q', 'b', 'k');
 INSERT INTO io(queue, name) VALUES ('q', 'c');
 INSERT INTO io(queue, name) VALUES ('q', 'd');
 SELECT name FROM io ORDER BY name;
+
+-- 50.18 expired leases are found through T_reap: a lease written by an
+-- INSERT, an UPDATE or a renewal that ends sooner than the queue's due time
+-- lowers it, so the next claim takes the task back at once; a table without
+-- T_reap (made before 2026-12-03) keeps its lease_expires_at index and
+-- reaps through it
+CREATE VIRTUAL TABLE rp USING state_tasks(@OPTS@);
+INSERT INTO rp(id, queue, name) VALUES ('long', 'q', 'x');
+SELECT count(*) FROM state_claim('rp', 'q', 'w', 3600000);
+INSERT INTO rp(id, queue, name, state, lease_owner, lease_token,
+               lease_expires_at, attempts)
+  VALUES ('ins', 'q', 'x', 'claimed', 'gone', 1, 1000, 1);
+SELECT due FROM rp_reap WHERE queue = 'q';
+SELECT id, lease_owner, attempts FROM state_claim('rp', 'q', 'w2', 3600000);
+INSERT INTO rp(id, queue, name) VALUES ('upd', 'q', 'x');
+SELECT id FROM state_claim('rp', 'q', 'w3', 3600000);
+UPDATE rp SET lease_expires_at = 2000 WHERE id = 'upd';
+SELECT due FROM rp_reap WHERE queue = 'q';
+SELECT id, lease_owner, attempts FROM state_claim('rp', 'q', 'w4', 3600000);
+SELECT id, state FROM rp ORDER BY id;
+.open reap-old.db
+CREATE VIRTUAL TABLE ro USING state_tasks(@OPTS@);
+DROP TABLE ro_reap;
+CREATE INDEX ro_data_lease_expires_at ON ro_data(lease_expires_at)
+  WHERE lease_expires_at IS NOT NULL;
+.reopen
+INSERT INTO ro(id, queue, name) VALUES ('o', 'q', 'x');
+SELECT count(*) FROM state_claim('ro', 'q', 'w', 0);
+SELECT id, lease_owner, attempts FROM state_claim('ro', 'q', 'w2', 3600000);
+EXPLAIN QUERY PLAN SELECT rowid FROM ro_data WHERE +state = 'claimed'
+  AND lease_expires_at <= 5 AND +queue = 'q';
+SELECT name FROM sqlite_schema WHERE name GLOB 'ro_*' ORDER BY name;
