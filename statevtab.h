@@ -212,7 +212,8 @@ struct statevtab_cursor {
 ** whose queue) equals aLimit[k] may hold an unexpired lease at once.
 ** Before claiming, the nComplete tasks of aCompleteId/aiCompleteToken are
 ** completed with aCompleteResult as with xComplete; aCompleteOk[k] is set to
-** 1 for each one completed and 0 for a stale token.
+** 1 for each one completed and 0 for a stale token.  The claimed rows may
+** be handed to the row callback in any order: state_claim sorts them.
 */
 typedef struct statevtab_claim statevtab_claim;
 struct statevtab_claim {

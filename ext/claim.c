@@ -191,6 +191,51 @@ static int addRow(ClaimCursor *c, int nCol, const statevtab_value *aRow,
   return SQLITE_OK;
 }
 
+/* A claimed row's place in claim order: (priority, run_at, id). */
+typedef struct RowKey {
+  sqlite3_int64 iPriority, iRunAt;
+  const statevtab_value *pId;
+  ClaimRow *pRow;
+} RowKey;
+
+static int rowKeyCmp(const void *a, const void *b) {
+  const RowKey *x = (const RowKey *)a, *y = (const RowKey *)b;
+  int n, c;
+  if (x->iPriority != y->iPriority) return x->iPriority < y->iPriority ? -1 : 1;
+  if (x->iRunAt != y->iRunAt) return x->iRunAt < y->iRunAt ? -1 : 1;
+  n = x->pId->n < y->pId->n ? x->pId->n : y->pId->n;
+  c = n ? memcmp(x->pId->z, y->pId->z, (size_t)n) : 0;
+  return c ? c : (x->pId->n > y->pId->n) - (x->pId->n < y->pId->n);
+}
+
+/*
+** Put the claimed rows of c in claim order, (priority, run_at, id), the
+** order the README promises: a store may hand them over in any order (the
+** local store's UPDATE ... RETURNING gives them in rowid order).
+*/
+static int sortClaimed(ClaimCursor *c, const statevtab_entity *e) {
+  RowKey *a;
+  int i, iPri = -1, iRun = -1, iId = -1;
+  if (c->nRow < 2) return SQLITE_OK;
+  for (i = 0; i < e->nCol; i++) {
+    if (strcmp(e->aCol[i].zName, "priority") == 0) iPri = i;
+    if (strcmp(e->aCol[i].zName, "run_at") == 0) iRun = i;
+    if (strcmp(e->aCol[i].zName, "id") == 0) iId = i;
+  }
+  a = sqlite3_malloc64(sizeof(RowKey) * (size_t)c->nRow);
+  if (!a) return SQLITE_NOMEM;
+  for (i = 0; i < c->nRow; i++) {
+    a[i].iPriority = c->apRow[i]->a[iPri].i;
+    a[i].iRunAt = c->apRow[i]->a[iRun].i;
+    a[i].pId = &c->apRow[i]->a[iId];
+    a[i].pRow = c->apRow[i];
+  }
+  qsort(a, (size_t)c->nRow, sizeof(RowKey), rowKeyCmp);
+  for (i = 0; i < c->nRow; i++) c->apRow[i] = a[i].pRow;
+  sqlite3_free(a);
+  return SQLITE_OK;
+}
+
 typedef struct RowCtx {
   ClaimCursor *c;
   int nCol;
@@ -555,6 +600,7 @@ static int claimFilter(sqlite3_vtab_cursor *cur, int idxNum,
     sqlite3_free(z);
     goto done;
   }
+  rc = sortClaimed(c, pVtab->pTasks);
   /* Completions skipped for a stale token: reported as 'stale' rows. */
   for (k = 0; rc == SQLITE_OK && k < a.claim.nComplete; k++) {
     statevtab_value aRow[SV_MAX_COLUMNS];

@@ -75,7 +75,6 @@ enum {
   SA_PROGRESS,
   SA_INSERT,
   SA_CLAIM_MANY,
-  SA_CLAIM_GET_MANY,
   SA_DUE_GET,
   SA_DUE_SET,
   SA_DUE_LOWER,
@@ -956,9 +955,9 @@ static int claimOne(LocalTxn *x, const statevtab_claim *c, sqlite3_int64 iRowid,
 
 /*
 ** Claim the winners of aCand (iQueue >= 0), at least two, with one UPDATE
-** and one SELECT over their rowids (a JSON array bound as ?1): statements
-** cost more than rows here.  The rows come back in claim order (priority,
-** run_at, id: the order of the walk, which sorted them the same way).
+** ... RETURNING over their rowids (a JSON array bound as ?1): statements
+** cost more than rows here.  The rows come back in rowid order; the caller
+** (ext/claim.c) puts them in claim order.
 */
 static int claimMany(LocalTxn *x, const statevtab_claim *c, const Cand *aCand,
                      int nCand, statevtab_row_fn xRow, void *pCtx) {
@@ -977,35 +976,28 @@ static int claimMany(LocalTxn *x, const statevtab_claim *c, const Cand *aCand,
   sqlite3_str_appendchar(pList, 1, ']');
   zList = sqlite3_str_finish(pList);
   if (!zList) return SQLITE_NOMEM;
-  p = STMT(x, SA_CLAIM_MANY, &rc,
-           "UPDATE \"%w\".\"%w_data\" SET state = 'claimed', "
-           "lease_owner = ?2, lease_token = coalesce(lease_token, 0) + 1, "
-           "lease_expires_at = ?3, attempts = attempts + 1, updated_at = ?4 "
-           "WHERE rowid IN (SELECT value FROM json_each(?1))",
-           x->zSchema, t->zName);
-  if (p) {
-    sqlite3_bind_text(p, 1, zList, -1, SQLITE_STATIC);
-    bindValue(p, 2, c->pWorker, SQLITE_STATIC);
-    sqlite3_bind_int64(p, 3, x->now + c->iLeaseMs);
-    sqlite3_bind_int64(p, 4, x->now);
-    rc = run(x, p);
-  }
-  if (rc == SQLITE_OK && !(p = t->aAtomic[x->iConn][SA_CLAIM_GET_MANY])) {
+  if (!(p = t->aAtomic[x->iConn][SA_CLAIM_MANY])) {
     char *zCols = colList(e, "");
     if (!zCols) {
       rc = SQLITE_NOMEM;
     } else {
-      p = stmt(x, SA_CLAIM_GET_MANY,
-               sqlite3_mprintf("SELECT %s FROM \"%w\".\"%w_data\" WHERE "
-                               "rowid IN (SELECT value FROM json_each(?1)) "
-                               "ORDER BY priority, run_at, id",
-                               zCols, x->zSchema, t->zName),
+      p = stmt(x, SA_CLAIM_MANY,
+               sqlite3_mprintf("UPDATE \"%w\".\"%w_data\" SET state = "
+                               "'claimed', lease_owner = ?2, lease_token = "
+                               "coalesce(lease_token, 0) + 1, "
+                               "lease_expires_at = ?3, attempts = attempts + "
+                               "1, updated_at = ?4 WHERE rowid IN (SELECT "
+                               "value FROM json_each(?1)) RETURNING %s",
+                               x->zSchema, t->zName, zCols),
                &rc);
       sqlite3_free(zCols);
     }
   }
   if (rc == SQLITE_OK && p) {
     sqlite3_bind_text(p, 1, zList, -1, SQLITE_STATIC);
+    bindValue(p, 2, c->pWorker, SQLITE_STATIC);
+    sqlite3_bind_int64(p, 3, x->now + c->iLeaseMs);
+    sqlite3_bind_int64(p, 4, x->now);
     while ((rs = sqlite3_step(p)) == SQLITE_ROW) {
       readRow(p, 0, e->nCol, aRow);
       if (xRow(pCtx, aRow)) {
