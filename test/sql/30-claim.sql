@@ -279,3 +279,10 @@ COMMIT;
 SELECT id, state, lease_owner, attempts FROM tasks ORDER BY id;
 SELECT id FROM state_claim('tasks', 'qw', 'w', 30000, 10);
 SELECT task_id, reason, attempts FROM dead_letters;
+
+-- 30.18 the rows of a claim of many come in claim order, (priority, run_at,
+-- id), whatever order the tasks were written in
+INSERT INTO tasks(id, queue, name, priority, run_at) VALUES
+  ('o5', 'qo', 'e', 9, 1), ('o4', 'qo', 'd', 1, 3), ('o3', 'qo', 'c', 1, 2),
+  ('o2b', 'qo', 'b2', 0, 5), ('o2a', 'qo', 'b1', 0, 5), ('o1', 'qo', 'a', -1, 9);
+SELECT id, priority, run_at FROM state_claim('tasks', 'qo', 'w', 30000, 10);
