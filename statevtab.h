@@ -103,6 +103,11 @@ struct statevtab_value {
                                      ** build only when the table's indexes=
                                      ** option names the column (the local
                                      ** store does; scans still filter on it) */
+#define STATEVTAB_COL_STATE 0x0400    /* the lifecycle state (see below) */
+#define STATEVTAB_COL_STARTED 0x0800  /* NULL: now when the state becomes
+                                      ** running, completed or failed */
+#define STATEVTAB_COL_FINISHED 0x1000 /* NULL: now when the state becomes
+                                      ** completed, failed, dead or cancelled */
 
 /* One column of an entity. */
 struct statevtab_column {

@@ -23,6 +23,9 @@
 #define VER STATEVTAB_COL_VERSION
 #define EXP (STATEVTAB_COL_EXPIRES | STATEVTAB_COL_TIME)
 #define TIM STATEVTAB_COL_TIME
+#define STA STATEVTAB_COL_STATE
+#define BEG (STATEVTAB_COL_STARTED | STATEVTAB_COL_TIME)
+#define FIN (STATEVTAB_COL_FINISHED | STATEVTAB_COL_TIME)
 
 static const char *const azExecState[] = {"pending",   "running", "completed",
                                           "failed",    "cancelled", 0};
@@ -33,7 +36,7 @@ static const char *const azTaskState[] = {"pending", "claimed", "completed",
 static const statevtab_column aExecutions[] = {
     {"id", TXT, KEY | NN | AUTO, 0, 0, 0, 0},
     {"name", TXT, NN, 0, 0, 0, 0},
-    {"state", TXT, NN | IDX, "pending", azExecState, 0, 0},
+    {"state", TXT, NN | IDX | STA, "pending", azExecState, 0, 0},
     {"input", JSN, 0, 0, 0, 0, 0},
     {"output", JSN, 0, 0, 0, 0, 0},
     {"error", TXT, 0, 0, 0, 0, 0},
@@ -42,8 +45,8 @@ static const statevtab_column aExecutions[] = {
     {"progress", JSN, NN, "[]", 0, 0, 0},
     {"created_at", INT, NN | CRT | IDX, 0, 0, 0, 0},
     {"updated_at", INT, NN | UPD, 0, 0, 0, 0},
-    {"started_at", INT, TIM, 0, 0, 0, 0},
-    {"completed_at", INT, TIM | IDX, 0, 0, 0, 0},
+    {"started_at", INT, BEG, 0, 0, 0, 0},
+    {"completed_at", INT, FIN | IDX, 0, 0, 0, 0},
 };
 
 static const statevtab_column aTasks[] = {
@@ -52,7 +55,7 @@ static const statevtab_column aTasks[] = {
     {"queue", TXT, NN | IDX, "default", 0, 0, 0},
     {"name", TXT, NN, 0, 0, 0, 0},
     {"payload", JSN, 0, 0, 0, 0, 0},
-    {"state", TXT, NN | OPT, "pending", azTaskState, 0, 0},
+    {"state", TXT, NN | OPT | STA, "pending", azTaskState, 0, 0},
     {"priority", INT, NN, "0", 0, 0, 0},
     {"run_at", INT, NN | CRT | OPT, 0, 0, 0, 0},
     {"attempts", INT, NN, "0", 0, 0, 0},
@@ -66,7 +69,7 @@ static const statevtab_column aTasks[] = {
     {"error", TXT, 0, 0, 0, 0, 0},
     {"created_at", INT, NN | CRT | OPT, 0, 0, 0, 0},
     {"updated_at", INT, NN | UPD, 0, 0, 0, 0},
-    {"completed_at", INT, TIM | OPT, 0, 0, 0, 0},
+    {"completed_at", INT, FIN | OPT, 0, 0, 0, 0},
 };
 
 static const statevtab_column aSignals[] = {

@@ -289,14 +289,6 @@ static int textIs(const statevtab_value *v, const char *z) {
          memcmp(v->z, z, (size_t)v->n) == 0;
 }
 
-static int findCol(const statevtab_entity *e, const char *zName) {
-  int i;
-  for (i = 0; i < e->nCol; i++) {
-    if (strcmp(e->aCol[i].zName, zName) == 0) return i;
-  }
-  return -1;
-}
-
 /*
 ** Lifecycle rules of executions and tasks, applied to every written row:
 ** an execution entering 'running' gets started_at; an execution or task
@@ -304,11 +296,11 @@ static int findCol(const statevtab_entity *e, const char *zName) {
 */
 static void applyRules(const statevtab_entity *e, statevtab_value *aRow,
                        sqlite3_int64 now) {
-  int iState = findCol(e, "state");
+  int iState = sv_entity_col(e, STATEVTAB_COL_STATE);
   int iStarted, iCompleted;
   if (iState < 0 || aRow[iState].eType != SQLITE_TEXT) return;
-  iStarted = findCol(e, "started_at");
-  iCompleted = findCol(e, "completed_at");
+  iStarted = sv_entity_col(e, STATEVTAB_COL_STARTED);
+  iCompleted = sv_entity_col(e, STATEVTAB_COL_FINISHED);
   if (iStarted >= 0 && aRow[iStarted].eType == SQLITE_NULL &&
       (textIs(&aRow[iState], "running") || textIs(&aRow[iState], "completed") ||
        textIs(&aRow[iState], "failed"))) {
