@@ -532,12 +532,6 @@ static int claimFilter(sqlite3_vtab_cursor *cur, int idxNum,
   }
   rc = sv_arg_table(pVtab->pConn, zF, apArg[0], "state_tasks", &p, &zErr);
   if (rc != SQLITE_OK) goto done;
-  if (!p->pRef->pStore->pMethods->xClaim) {
-    zErr = sqlite3_mprintf("%s: store '%s' does not support this function", zF,
-                           p->pRef->pStore->pMethods->zScheme);
-    rc = SQLITE_ERROR;
-    goto done;
-  }
   if (sqlite3_value_type(apArg[2]) != SQLITE_TEXT) {
     zErr = sqlite3_mprintf("%s: worker must be text", zF);
     rc = SQLITE_ERROR;
@@ -589,10 +583,9 @@ static int claimFilter(sqlite3_vtab_cursor *cur, int idxNum,
   }
   rx.c = c;
   rx.nCol = pVtab->pTasks->nCol;
-  rc = p->pRef->pStore->pMethods->xClaim(p->pTab, pDead, &a.claim, onClaimed,
-                                          &rx);
+  rc = sv_table_claim(p, pDead, &a.claim, onClaimed, &rx);
   if (rc != SQLITE_OK) {
-    char *z = sv_store_errmsg(p, rc);
+    char *z = sv_table_error(p, rc);
     freeRows(c);
     if (rc != SQLITE_NOMEM) {
       zErr = z ? sqlite3_mprintf("%s: %s", zF, z) : 0;
@@ -727,10 +720,9 @@ void sv_fn_complete_list(sqlite3_context *ctx, sv_vtab *p,
   if (rc == SQLITE_OK && a.claim.nComplete > 0) {
     a.claim.pWorker = &nobody;
     a.claim.nMax = 0;
-    rc = p->pRef->pStore->pMethods->xClaim(p->pTab, pDead, &a.claim,
-                                            noRow, 0);
+    rc = sv_table_claim(p, pDead, &a.claim, noRow, 0);
     if (rc != SQLITE_OK) {
-      char *z = sv_store_errmsg(p, rc);
+      char *z = sv_table_error(p, rc);
       sv_fn_error(ctx, zFn, z ? rc : SQLITE_NOMEM, "%s", z);
       sqlite3_free(z);
       argsFree(&a);

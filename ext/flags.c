@@ -1040,7 +1040,7 @@ static int evalFailed(Eval *x) {
   if (x->rc == SQLITE_NOMEM) {
     sqlite3_result_error_nomem(x->ctx);
   } else {
-    char *z = sv_store_errmsg(x->p, x->rc);
+    char *z = sv_table_error(x->p, x->rc);
     sv_fn_error(x->ctx, x->zFunc, z ? x->rc : SQLITE_NOMEM, "%s", z);
     sqlite3_free(z);
   }

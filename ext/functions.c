@@ -68,14 +68,6 @@ void sv_fn_error(sqlite3_context *ctx, const char *zFunc, int rc,
   sqlite3_free(zFull);
 }
 
-/* Take the store's error message for rc (sqlite3_malloc'd; NULL on OOM). */
-char *sv_store_errmsg(sv_vtab *p, int rc) {
-  statevtab_store *s = p->pRef->pStore;
-  char *z = s->zErrMsg ? s->zErrMsg : sqlite3_mprintf("%s", sqlite3_errstr(rc));
-  s->zErrMsg = 0;
-  return z;
-}
-
 static void storeFail(sqlite3_context *ctx, const char *zFunc, sv_vtab *p,
                       int rc) {
   char *z;
@@ -83,7 +75,7 @@ static void storeFail(sqlite3_context *ctx, const char *zFunc, sv_vtab *p,
     sqlite3_result_error_nomem(ctx);
     return;
   }
-  z = sv_store_errmsg(p, rc);
+  z = sv_table_error(p, rc);
   sv_fn_error(ctx, zFunc, z ? rc : SQLITE_NOMEM, "%s", z);
   sqlite3_free(z);
 }
@@ -317,16 +309,6 @@ static int argJson(sqlite3_context *ctx, const char *zFunc, const char *zWhat,
   return 1;
 }
 
-/* The store method, or an error saying the store lacks it. */
-#define NEED(ctx, zFunc, p, METHOD)                                            \
-  ((p)->pRef->pStore->pMethods->METHOD                                         \
-       ? 1                                                                     \
-       : (sv_fn_error((ctx), (zFunc), SQLITE_ERROR,                            \
-                      "store '%s' does not support this function",             \
-                      (p)->pRef->pStore->pMethods->zScheme),                   \
-          0))
-#define M(p) ((p)->pRef->pStore->pMethods)
-
 /* ---------------------------------------------------------- meta */
 
 static void fnVersion(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
@@ -360,8 +342,7 @@ static void fnDebug(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     sqlite3_str *s;
     int i;
     if (!p) return;
-    zStore = M(p)->xDescribe ? M(p)->xDescribe(p->pRef->pStore)
-                             : sqlite3_mprintf("%s", M(p)->zScheme);
+    zStore = sv_table_describe(p);
     if (!zStore) {
       sqlite3_result_error_nomem(ctx);
       return;
@@ -420,12 +401,12 @@ static void fnRenew(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sv_vtab *p = argTable(ctx, zF, argv[0], "state_tasks");
   int rc;
   (void)argc;
-  if (!p || !NEED(ctx, zF, p, xRenew) || !argText(ctx, zF, "id", argv[1], &id) ||
+  if (!p || !argText(ctx, zF, "id", argv[1], &id) ||
       !argInt(ctx, zF, "token", argv[2], 0, &iToken) ||
       !argMs(ctx, zF, "lease_ms", argv[3], 0, &iLease)) {
     return;
   }
-  rc = M(p)->xRenew(p->pTab, &id, iToken, iLease, &iExpires);
+  rc = sv_table_renew(p, &id, iToken, iLease, &iExpires);
   if (rc != SQLITE_OK) {
     storeFail(ctx, zF, p, rc);
   } else if (iExpires) {
@@ -443,16 +424,15 @@ static void fnComplete(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   int rc, bOk = 0;
   memset(&result, 0, sizeof(result));
   if (argc == 2) {
-    if (p && NEED(ctx, zF, p, xClaim)) sv_fn_complete_list(ctx, p, argv[1]);
+    if (p) sv_fn_complete_list(ctx, p, argv[1]);
     return;
   }
-  if (!p || !NEED(ctx, zF, p, xComplete) ||
-      !argText(ctx, zF, "id", argv[1], &id) ||
+  if (!p || !argText(ctx, zF, "id", argv[1], &id) ||
       !argInt(ctx, zF, "token", argv[2], 0, &iToken) ||
       (argc > 3 && !argJson(ctx, zF, "result", argv[3], 1, &result))) {
     return;
   }
-  rc = M(p)->xComplete(p->pTab, &id, iToken, &result, &bOk);
+  rc = sv_table_complete(p, &id, iToken, &result, &bOk);
   intResult(ctx, zF, p, rc, bOk);
 }
 
@@ -466,7 +446,7 @@ static void fnFail(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sv_vtab *p = argTable(ctx, zF, argv[0], "state_tasks");
   char *zErr = 0;
   int rc, eOut = STATEVTAB_FAIL_STALE;
-  if (!p || !NEED(ctx, zF, p, xFail) || !argText(ctx, zF, "id", argv[1], &id) ||
+  if (!p || !argText(ctx, zF, "id", argv[1], &id) ||
       !argInt(ctx, zF, "token", argv[2], 0, &iToken)) {
     return;
   }
@@ -485,7 +465,7 @@ static void fnFail(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     sqlite3_free(zErr);
     return;
   }
-  rc = M(p)->xFail(p->pTab, pDead, &id, iToken, &err, iRetry, &eOut);
+  rc = sv_table_fail(p, pDead, &id, iToken, &err, iRetry, &eOut);
   if (rc != SQLITE_OK) {
     storeFail(ctx, zF, p, rc);
   } else if (eOut == STATEVTAB_FAIL_RETRY) {
@@ -501,9 +481,9 @@ static void pauseOrResume(sqlite3_context *ctx, sqlite3_value **argv,
   statevtab_value q;
   sv_vtab *p = argTable(ctx, zF, argv[0], "state_tasks");
   int rc, bChanged = 0;
-  if (!p || !NEED(ctx, zF, p, xPause) || !argText(ctx, zF, "queue", argv[1], &q))
+  if (!p || !argText(ctx, zF, "queue", argv[1], &q))
     return;
-  rc = M(p)->xPause(p->pTab, &q, bPause, &bChanged);
+  rc = sv_table_pause(p, &q, bPause, &bChanged);
   intResult(ctx, zF, p, rc, bChanged);
 }
 
@@ -524,9 +504,9 @@ static void fnPaused(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sv_vtab *p = argTable(ctx, zF, argv[0], "state_tasks");
   int rc, b = 0;
   (void)argc;
-  if (!p || !NEED(ctx, zF, p, xPaused) || !argText(ctx, zF, "queue", argv[1], &q))
+  if (!p || !argText(ctx, zF, "queue", argv[1], &q))
     return;
-  rc = M(p)->xPaused(p->pTab, &q, &b);
+  rc = sv_table_paused(p, &q, &b);
   intResult(ctx, zF, p, rc, b);
 }
 
@@ -540,13 +520,12 @@ static void fnLease(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sv_vtab *p = argTable(ctx, zF, argv[0], "state_leases");
   int rc;
   (void)argc;
-  if (!p || !NEED(ctx, zF, p, xLease) ||
-      !argText(ctx, zF, "name", argv[1], &name) ||
+  if (!p || !argText(ctx, zF, "name", argv[1], &name) ||
       !argText(ctx, zF, "owner", argv[2], &owner) ||
       !argMs(ctx, zF, "ttl_ms", argv[3], 1, &iTtl)) {
     return;
   }
-  rc = M(p)->xLease(p->pTab, &name, &owner, iTtl, &iToken);
+  rc = sv_table_lease(p, &name, &owner, iTtl, &iToken);
   if (rc != SQLITE_OK) {
     storeFail(ctx, zF, p, rc);
   } else if (iToken) {
@@ -561,12 +540,11 @@ static void fnRelease(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sv_vtab *p = argTable(ctx, zF, argv[0], "state_leases");
   int rc, bOk = 0;
   (void)argc;
-  if (!p || !NEED(ctx, zF, p, xLeaseRelease) ||
-      !argText(ctx, zF, "name", argv[1], &name) ||
+  if (!p || !argText(ctx, zF, "name", argv[1], &name) ||
       !argText(ctx, zF, "owner", argv[2], &owner)) {
     return;
   }
-  rc = M(p)->xLeaseRelease(p->pTab, &name, &owner, &bOk);
+  rc = sv_table_release(p, &name, &owner, &bOk);
   intResult(ctx, zF, p, rc, bOk);
 }
 
@@ -576,8 +554,7 @@ static void fnIncr(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   statevtab_value scope, name, delta, out;
   sv_vtab *p = argTable(ctx, zF, argv[0], "state_counters");
   int rc;
-  if (!p || !NEED(ctx, zF, p, xIncr) ||
-      !argText(ctx, zF, "scope", argv[1], &scope) ||
+  if (!p || !argText(ctx, zF, "scope", argv[1], &scope) ||
       !argText(ctx, zF, "name", argv[2], &name)) {
     return;
   }
@@ -592,7 +569,7 @@ static void fnIncr(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     }
     sv_value_from_sqlite(argv[3], &delta);
   }
-  rc = M(p)->xIncr(p->pTab, &scope, &name, &delta, &out);
+  rc = sv_table_incr(p, &scope, &name, &delta, &out);
   if (rc != SQLITE_OK) {
     storeFail(ctx, zF, p, rc);
   } else {
@@ -612,7 +589,7 @@ static void fnSignal(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sv_vtab *p = argTable(ctx, zF, argv[0], "state_signals");
   const statevtab_entity *e;
   int rc, i, bDone = 0;
-  if (!p || !NEED(ctx, zF, p, xInsertAtomic)) return;
+  if (!p) return;
   e = p->pEntity;
   memset(apArg, 0, sizeof(apArg));
   for (i = 0; i < e->nCol; i++) {
@@ -623,14 +600,11 @@ static void fnSignal(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   }
   rc = sv_make_row(p, apArg, aRow, zId, &zErr);
   if (rc != SQLITE_OK) {
-    /* zErr reads "state_signals: ..."; say it as state_signal. */
-    const char *zMsg = zErr ? strstr(zErr, ": ") : 0;
-    sv_fn_error(ctx, zF, zErr ? rc : SQLITE_NOMEM, "%s",
-                zMsg ? zMsg + 2 : zErr);
+    sv_fn_error(ctx, zF, zErr ? rc : SQLITE_NOMEM, "%s", zErr);
     sqlite3_free(zErr);
     return;
   }
-  rc = M(p)->xInsertAtomic(p->pTab, aRow, &bDone);
+  rc = sv_table_insert_atomic(p, aRow, &bDone);
   if (rc != SQLITE_OK) {
     storeFail(ctx, zF, p, rc);
     return;
@@ -645,12 +619,11 @@ static void fnTake(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sv_vtab *p = argTable(ctx, zF, argv[0], "state_signals");
   int rc;
   (void)argc;
-  if (!p || !NEED(ctx, zF, p, xTake) ||
-      !argText(ctx, zF, "execution_id", argv[1], &exec) ||
+  if (!p || !argText(ctx, zF, "execution_id", argv[1], &exec) ||
       !argText(ctx, zF, "name", argv[2], &name)) {
     return;
   }
-  rc = M(p)->xTake(p->pTab, &exec, &name, &out);
+  rc = sv_table_take(p, &exec, &name, &out);
   if (rc != SQLITE_OK) {
     storeFail(ctx, zF, p, rc);
   } else {
@@ -665,8 +638,7 @@ static void fnProgress(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sv_vtab *p = argTable(ctx, zF, argv[0], "state_executions");
   int rc, bOk = 0;
   (void)argc;
-  if (!p || !NEED(ctx, zF, p, xProgress) ||
-      !argText(ctx, zF, "id", argv[1], &id) ||
+  if (!p || !argText(ctx, zF, "id", argv[1], &id) ||
       !argJson(ctx, zF, "progress entry", argv[2], 0, &json)) {
     return;
   }
@@ -679,7 +651,7 @@ static void fnProgress(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     }
     json.z = zMin;
     json.n = (int)strlen(zMin);
-    rc = M(p)->xProgress(p->pTab, &id, &json, &bOk);
+    rc = sv_table_progress(p, &id, &json, &bOk);
     sqlite3_free(zMin);
   }
   intResult(ctx, zF, p, rc, bOk);
@@ -694,11 +666,11 @@ static void fnWait(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sv_vtab *p = argTable(ctx, zF, argv[0], "state_tasks");
   int rc, bReady = 0;
   (void)argc;
-  if (!p || !NEED(ctx, zF, p, xWait) || !argText(ctx, zF, "queue", argv[1], &q) ||
+  if (!p || !argText(ctx, zF, "queue", argv[1], &q) ||
       !argMs(ctx, zF, "timeout_ms", argv[2], 0, &iTimeout)) {
     return;
   }
-  rc = M(p)->xWait(p->pTab, &q, iTimeout, &bReady);
+  rc = sv_table_wait(p, &q, iTimeout, &bReady);
   intResult(ctx, zF, p, rc, bReady);
 }
 

@@ -39,7 +39,6 @@ void sv_fn_error(sqlite3_context *, const char *zFunc, int rc,
 int sv_arg_table(sv_conn *, const char *zFunc, sqlite3_value *pArg,
                  const char *zKind, sv_vtab **ppTab, char **pzErr);
 int sv_dead_letters(sv_vtab *pTasks, statevtab_table **ppDead, char **pzErr);
-char *sv_store_errmsg(sv_vtab *p, int rc);
 int sv_arg_int(sqlite3_value *pVal, const char *zWhat, sqlite3_int64 iMin,
                sqlite3_int64 iMax, sqlite3_int64 *piOut, char **pzErr);
 

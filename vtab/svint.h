@@ -164,6 +164,39 @@ int sv_make_row(sv_vtab *, sqlite3_value **apArg, statevtab_value *aRow,
 int sv_read_row(sv_vtab *, const statevtab_value *pKey,
                 statevtab_value **paRow);
 
+/* table.c: the store's primitives, as the SQL functions call them */
+char *sv_table_error(sv_vtab *, int rc);
+char *sv_table_describe(sv_vtab *);
+int sv_table_claim(sv_vtab *, statevtab_table *pDead, const statevtab_claim *,
+                   statevtab_row_fn, void *pCtx);
+int sv_table_renew(sv_vtab *, const statevtab_value *pId, sqlite3_int64 iToken,
+                   sqlite3_int64 iLeaseMs, sqlite3_int64 *piExpires);
+int sv_table_complete(sv_vtab *, const statevtab_value *pId,
+                      sqlite3_int64 iToken, const statevtab_value *pResult,
+                      int *pbOk);
+int sv_table_fail(sv_vtab *, statevtab_table *pDead, const statevtab_value *pId,
+                  sqlite3_int64 iToken, const statevtab_value *pError,
+                  sqlite3_int64 iRetryMs, int *peOut);
+int sv_table_pause(sv_vtab *, const statevtab_value *pQueue, int bPause,
+                   int *pbChanged);
+int sv_table_paused(sv_vtab *, const statevtab_value *pQueue, int *pb);
+int sv_table_lease(sv_vtab *, const statevtab_value *pName,
+                   const statevtab_value *pOwner, sqlite3_int64 iTtlMs,
+                   sqlite3_int64 *piToken);
+int sv_table_release(sv_vtab *, const statevtab_value *pName,
+                     const statevtab_value *pOwner, int *pbOk);
+int sv_table_incr(sv_vtab *, const statevtab_value *pScope,
+                  const statevtab_value *pName, const statevtab_value *pDelta,
+                  statevtab_value *pOut);
+int sv_table_insert_atomic(sv_vtab *, const statevtab_value *aRow,
+                           int *pbDone);
+int sv_table_take(sv_vtab *, const statevtab_value *pExecId,
+                  const statevtab_value *pName, statevtab_value *pOut);
+int sv_table_progress(sv_vtab *, const statevtab_value *pId,
+                      const statevtab_value *pJson, int *pbOk);
+int sv_table_wait(sv_vtab *, const statevtab_value *pQueue,
+                  sqlite3_int64 iTimeoutMs, int *pbReady);
+
 /* No entity has more columns than this. */
 #define SV_MAX_COLUMNS 32
 void sv_value_result(sqlite3_context *, const statevtab_value *);

@@ -59,11 +59,9 @@ static void svError(sv_vtab *p, const char *zFmt, ...) {
 ** the key columns, the same on every store.  Returns rc.
 */
 static int svStoreError(sv_vtab *p, int rc) {
-  statevtab_store *pStore = p->pRef->pStore;
+  char *z;
   if (rc == SQLITE_NOMEM || rc == SQLITE_OK) return rc;
-  if ((rc & 0xff) == SQLITE_CONSTRAINT && pStore->zErrMsg) {
-    svError(p, "%s", pStore->zErrMsg);
-  } else if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+  if ((rc & 0xff) == SQLITE_CONSTRAINT && !p->pRef->pStore->zErrMsg) {
     const statevtab_entity *e = p->pEntity;
     if (e->nKey == 2) {
       svError(p, "UNIQUE constraint failed: %s, %s", e->aCol[e->aiKey[0]].zName,
@@ -71,13 +69,12 @@ static int svStoreError(sv_vtab *p, int rc) {
     } else {
       svError(p, "UNIQUE constraint failed: %s", e->aCol[e->aiKey[0]].zName);
     }
-  } else if (pStore->zErrMsg) {
-    svError(p, "%s", pStore->zErrMsg);
-  } else {
-    svError(p, "%s", sqlite3_errstr(rc));
+    return rc;
   }
-  sqlite3_free(pStore->zErrMsg);
-  pStore->zErrMsg = 0;
+  z = sv_table_error(p, rc);
+  if (!z) return SQLITE_NOMEM;
+  svError(p, "%s", z);
+  sqlite3_free(z);
   return rc;
 }
 
@@ -1081,14 +1078,18 @@ static int buildRow(sv_vtab *p, int bInsert, int bIgnore,
 /*
 ** For the SQL functions: build an insertable row of table p from apArg (one
 ** sqlite3_value or NULL per column).  On error returns the code and sets
-** *pzErr ("<module>: ..." from sqlite3_malloc).
+** *pzErr (sqlite3_malloc'd, what was wrong without the "<module>: " that
+** svError puts before it for the table's own statements; NULL on OOM).
 */
 int sv_make_row(sv_vtab *p, sqlite3_value **apArg, statevtab_value *aRow,
                 char *zId, char **pzErr) {
   int rc = buildRow(p, 1, 0, apArg, aRow, zId);
   *pzErr = 0;
   if (rc != SQLITE_OK) {
-    *pzErr = p->base.zErrMsg;
+    size_t n = strlen(p->pEntity->zModule) + 2;
+    const char *z = p->base.zErrMsg;
+    *pzErr = z && strlen(z) >= n ? sqlite3_mprintf("%s", z + n) : 0;
+    sqlite3_free(p->base.zErrMsg);
     p->base.zErrMsg = 0;
     if (rc == SQLITE_DONE) rc = SQLITE_CONSTRAINT;
   }
