@@ -16,6 +16,9 @@
 ** scans per plan shape (statevtab_scan.zPlan), so a plan used again is only
 ** re-bound.  Conflict modes map onto SQLite's own INSERT OR IGNORE/REPLACE.
 **
+** The primitives (claim, complete, ...) are in store_sqlite_atomic.c and
+** what both use is in store_sqlite_util.c; see the drawing there.
+**
 ** Triggers: the store creates none, and it refuses to write shadow tables
 ** that carry one (localGuard).  A trigger would run inside the store's own
 ** statements -- inside a claim, say -- and a database file is data, not
@@ -23,45 +26,6 @@
 ** DEFENSIVE and trusted_schema say.
 */
 #include "store_sqlite.h"
-
-#include <stdarg.h>
-
-/* Replace the store's error message. */
-void localError(LocalStore *p, const char *zFmt, ...) {
-  va_list ap;
-  va_start(ap, zFmt);
-  sqlite3_free(p->base.zErrMsg);
-  p->base.zErrMsg = sqlite3_vmprintf(zFmt, ap);
-  va_end(ap);
-}
-
-/* Map an error of a shadow-table statement; keeps SQLite's message. */
-int localDbError(LocalStore *p, sqlite3 *db, int rc) {
-  if (rc == SQLITE_NOMEM) return rc;
-  if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-    /* "UNIQUE constraint failed: t_data.queue, t_data.key": the user knows
-    ** the columns, not the shadow table. */
-    const char *z = sqlite3_errmsg(db);
-    sqlite3_str *s = sqlite3_str_new(0);
-    while (*z) {
-      const char *zDot = strstr(z, "_data.");
-      const char *zWord;
-      if (!zDot) {
-        sqlite3_str_appendall(s, z);
-        break;
-      }
-      zWord = zDot;
-      while (zWord > z && zWord[-1] != ' ') zWord--;
-      sqlite3_str_append(s, z, (int)(zWord - z));
-      z = zDot + 6;
-    }
-    sqlite3_free(p->base.zErrMsg);
-    p->base.zErrMsg = sqlite3_str_finish(s);
-    return SQLITE_CONSTRAINT;
-  }
-  localError(p, "%s", sqlite3_errmsg(db));
-  return rc;
-}
 
 static int localOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
                      char **pzErr) {
@@ -364,6 +328,7 @@ static void finalizeAll(LocalTable *t) {
     sqlite3_free(s);
   }
   t->nScans = 0;
+  localFinalizeGuard(t);
   localFinalizeAtomic(t);
 }
 
@@ -428,171 +393,15 @@ static int localRename(statevtab_table *pTab, const char *zNew) {
   return SQLITE_OK;
 }
 
-/* Prepare zSql (sqlite3_mprintf'd, freed here) to be kept. */
-int prepareKept(LocalTable *t, char *zSql, sqlite3_stmt **ppStmt) {
-  int rc;
-  if (!zSql) return SQLITE_NOMEM;
-  rc = sqlite3_prepare_v3(t->pStore->db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
-                          ppStmt, 0);
-  sqlite3_free(zSql);
-  return rc == SQLITE_OK ? rc : localDbError(t->pStore, t->pStore->db, rc);
-}
 
-/*
-** Fail with SQLITE_ERROR, naming the trigger and the table, when schema
-** zSchema of db, or db's temp schema, holds a trigger on a shadow table of
-** t (T_data, T_queues, T_reap) or on pDead's T_data (when pDead is not NULL).
-**
-** Names are compared as SQLite resolves them: sqlite_schema.tbl_name keeps
-** the name as the CREATE TRIGGER wrote it, dequoted and without a schema
-** ("main".TASKS_DATA is stored as TASKS_DATA), and SQLite matches table
-** names case-insensitively in ASCII, as COLLATE NOCASE does.  A TEMP trigger
-** records no schema for its table, so one on a table of the same name in
-** another attached database is refused too.
-*/
-static int checkTriggers(LocalTable *t, sqlite3 *db, const char *zSchema,
-                         LocalTable *pDead) {
-  sqlite3_stmt *pStmt = 0;
-  char *zSql, *azName[4] = {0, 0, 0, 0};
-  int bTasks = strcmp(t->base.pEntity->zKind, "tasks") == 0;
-  int rc, i;
-  azName[0] = sqlite3_mprintf("%s_data", t->zName);
-  if (bTasks) azName[1] = sqlite3_mprintf("%s_queues", t->zName);
-  if (pDead) azName[2] = sqlite3_mprintf("%s_data", pDead->zName);
-  if (bTasks) azName[3] = sqlite3_mprintf("%s_reap", t->zName);
-  zSql = sqlite3_mprintf(
-      "SELECT name, CASE WHEN tbl_name = ?1 COLLATE NOCASE THEN ?1 "
-      "WHEN tbl_name = ?2 COLLATE NOCASE THEN ?2 "
-      "WHEN tbl_name = ?4 COLLATE NOCASE THEN ?4 ELSE ?3 END "
-      "FROM \"%w\".sqlite_schema WHERE type = 'trigger' "
-      "AND tbl_name COLLATE NOCASE IN (?1, ?2, ?3, ?4) "
-      "UNION ALL "
-      "SELECT name, CASE WHEN tbl_name = ?1 COLLATE NOCASE THEN ?1 "
-      "WHEN tbl_name = ?2 COLLATE NOCASE THEN ?2 "
-      "WHEN tbl_name = ?4 COLLATE NOCASE THEN ?4 ELSE ?3 END "
-      "FROM temp.sqlite_schema WHERE type = 'trigger' "
-      "AND tbl_name COLLATE NOCASE IN (?1, ?2, ?3, ?4)",
-      zSchema);
-  if (!zSql || !azName[0] || (bTasks && (!azName[1] || !azName[3])) ||
-      (pDead && !azName[2])) {
-    rc = SQLITE_NOMEM;
-    goto out;
-  }
-  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
-  if (rc != SQLITE_OK) {
-    rc = localDbError(t->pStore, db, rc);
-    goto out;
-  }
-  for (i = 0; i < 4; i++) {
-    sqlite3_bind_text(pStmt, i + 1, azName[i], -1, SQLITE_STATIC);
-  }
-  if (sqlite3_step(pStmt) == SQLITE_ROW) {
-    const char *zTable = (const char *)sqlite3_column_text(pStmt, 1);
-    const char *zTrigger = (const char *)sqlite3_column_text(pStmt, 0);
-    if (!zTable || !zTrigger) {
-      rc = SQLITE_NOMEM;
-      goto out;
-    }
-    localError(t->pStore,
-               "shadow table %s has a trigger statevtab did not create: %s",
-               zTable, zTrigger);
-    rc = SQLITE_ERROR;
-  }
-  if (rc == SQLITE_OK) {
-    rc = sqlite3_reset(pStmt);
-    if (rc != SQLITE_OK) rc = localDbError(t->pStore, db, rc);
-  }
-out:
-  sqlite3_finalize(pStmt);
-  sqlite3_free(zSql);
-  for (i = 0; i < 4; i++) sqlite3_free(azName[i]);
-  return rc;
-}
 
-/*
-** Make sure that no trigger can run inside the store's statements on the
-** shadow tables of t (and of pDead, the dead letters table a claim or a
-** failure may write; NULL when none), which live in schema zSchema of
-** connection db (iConn: 0 the caller's connection, 1 the private one).
-** Called before the store writes, inside the transaction that will write.
-** Returns SQLITE_OK, SQLITE_ERROR (message set: such a trigger exists),
-** SQLITE_NOMEM, or the error of reading the schema.
-**
-** Cost: one step of a kept "PRAGMA schema_version"; sqlite_schema is read
-** only when the answer changed since the last check.  Why this catches
-** every trigger: a trigger created by any connection, in this process or
-** another, changes the schema cookie of the schema that holds it -- for
-** a non-TEMP trigger, the schema of its table, which is zSchema.  A TEMP
-** trigger changes temp's cookie, not zSchema's; but a change to the temp
-** schema expires every statement of the connection (SQLite's ticket
-** #1644), so the kept PRAGMA is re-prepared on its next step and
-** SQLITE_STMTSTATUS_REPREPARE counts it.  Both are read in the
-** transaction that writes, so the schema cannot change between the check
-** and the writes.
-*/
-int localGuard(LocalTable *t, int iConn, sqlite3 *db, const char *zSchema,
-               LocalTable *pDead) {
-  sqlite3_stmt *p = t->apGuard[iConn];
-  int rc, iCookie = 0, nPrep;
-  if (!p) {
-    char *zSql = sqlite3_mprintf("PRAGMA \"%w\".schema_version", zSchema);
-    if (!zSql) return SQLITE_NOMEM;
-    rc = sqlite3_prepare_v3(db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
-                            &t->apGuard[iConn], 0);
-    sqlite3_free(zSql);
-    if (rc != SQLITE_OK) {
-      t->apGuard[iConn] = 0;
-      return localDbError(t->pStore, db, rc);
-    }
-    p = t->apGuard[iConn];
-    t->abGuarded[iConn] = 0;
-  }
-  if (sqlite3_step(p) == SQLITE_ROW) iCookie = sqlite3_column_int(p, 0);
-  rc = sqlite3_reset(p);
-  if (rc != SQLITE_OK) return localDbError(t->pStore, db, rc);
-  nPrep = sqlite3_stmt_status(p, SQLITE_STMTSTATUS_REPREPARE, 0);
-  if (t->abGuarded[iConn] && iCookie == t->aiGuardCookie[iConn] &&
-      nPrep == t->anGuardPrep[iConn] &&
-      (!pDead || (t->azGuardDead[iConn] &&
-                  strcmp(t->azGuardDead[iConn], pDead->zName) == 0))) {
-    return SQLITE_OK;
-  }
-  t->abGuarded[iConn] = 0;
-  sqlite3_free(t->azGuardDead[iConn]);
-  t->azGuardDead[iConn] = 0;
-  rc = checkTriggers(t, db, zSchema, pDead);
-  if (rc != SQLITE_OK) return rc;
-  if (pDead) {
-    t->azGuardDead[iConn] = sqlite3_mprintf("%s", pDead->zName);
-    if (!t->azGuardDead[iConn]) return SQLITE_NOMEM;
-  }
-  t->abGuarded[iConn] = 1;
-  t->aiGuardCookie[iConn] = iCookie;
-  t->anGuardPrep[iConn] = nPrep;
-  return SQLITE_OK;
-}
 
-int bindValue(sqlite3_stmt *pStmt, int i, const statevtab_value *v,
-                     void (*xDel)(void *)) {
-  switch (v->eType) {
-  case SQLITE_INTEGER:
-    return sqlite3_bind_int64(pStmt, i, v->i);
-  case SQLITE_FLOAT:
-    return sqlite3_bind_double(pStmt, i, v->r);
-  case SQLITE_TEXT:
-    return sqlite3_bind_text(pStmt, i, v->z ? v->z : "", v->n, xDel);
-  case SQLITE_BLOB:
-    return sqlite3_bind_blob(pStmt, i, v->z, v->n, xDel);
-  default:
-    return sqlite3_bind_null(pStmt, i);
-  }
-}
 
 /* Bind one value per entity column as ?1..?nCol. */
 static int bindRow(sqlite3_stmt *pStmt, int nCol, const statevtab_value *aRow) {
   int i, rc = SQLITE_OK;
   for (i = 0; rc == SQLITE_OK && i < nCol; i++) {
-    rc = bindValue(pStmt, i + 1, &aRow[i], SQLITE_STATIC);
+    rc = localBind(pStmt, i + 1, &aRow[i], SQLITE_STATIC);
   }
   return rc;
 }
@@ -614,77 +423,29 @@ static int purgeExpired(LocalTable *t, const statevtab_value *aRow, int iExp) {
       sqlite3_str_appendf(s, " AND \"%w\" = ?%d", e->aCol[e->aiKey[k]].zName,
                           k + 2);
     }
-    rc = prepareKept(t, sqlite3_str_finish(s), &t->pPurge);
+    rc = localPrepareKept(t, sqlite3_str_finish(s), &t->pPurge);
     if (rc != SQLITE_OK) return rc;
   }
   sqlite3_bind_int64(t->pPurge, 1, sv_now_ms());
   for (k = 0; k < e->nKey; k++) {
-    bindValue(t->pPurge, k + 2, &aRow[e->aiKey[k]], SQLITE_STATIC);
+    localBind(t->pPurge, k + 2, &aRow[e->aiKey[k]], SQLITE_STATIC);
   }
   sqlite3_step(t->pPurge);
   rc = sqlite3_reset(t->pPurge);
   return rc == SQLITE_OK ? rc : localDbError(t->pStore, t->pStore->db, rc);
 }
 
-/*
-** The INSERT of one row for conflict mode eConflict.  (No RETURNING: SQLite
-** runs it as a trigger, which costs a statement journal per row; the rowid
-** comes from sqlite3_last_insert_rowid() instead.)
-** With ABORT, a row whose (scope, key) of the idempotency index is taken
-** is dropped without error (ON CONFLICT ... DO NOTHING: that index only);
-** a table made by an older version, whose UNIQUE(scope, key) constraint
-** says ON CONFLICT IGNORE itself, matches the same clause.
-*/
-char *localInsertSql(LocalTable *t, const char *zSchema, int eConflict) {
-  const statevtab_entity *e = t->base.pEntity;
-  sqlite3_str *s = sqlite3_str_new(0);
-  int i, iVer = sv_entity_col(e, STATEVTAB_COL_VERSION);
-  sqlite3_str_appendf(s, "INSERT %s INTO \"%w\".\"%w_data\"(",
-                      eConflict == STATEVTAB_CONFLICT_ABORT ? ""
-                      : eConflict == STATEVTAB_CONFLICT_IGNORE ? "OR IGNORE"
-                                                               : "OR REPLACE",
-                      zSchema, t->zName);
-  for (i = 0; i < e->nCol; i++) {
-    sqlite3_str_appendf(s, "%s\"%w\"", i ? ", " : "", e->aCol[i].zName);
-  }
-  sqlite3_str_appendall(s, ") VALUES(");
-  for (i = 0; i < e->nCol; i++) {
-    if (i == iVer) {
-      sqlite3_str_appendf(s, "%scoalesce(?%d, 1)", i ? ", " : "", i + 1);
-    } else {
-      sqlite3_str_appendf(s, "%s?%d", i ? ", " : "", i + 1);
-    }
-  }
-  sqlite3_str_appendall(s, ")");
-  if (eConflict == STATEVTAB_CONFLICT_ABORT && e->iDedupe >= 0) {
-    const char *zKey = e->aCol[e->iDedupe].zName;
-    sqlite3_str_appendf(s, " ON CONFLICT(\"%w\", \"%w\") WHERE \"%w\" IS NOT "
-                        "NULL DO NOTHING",
-                        e->aCol[e->iDedupeScope].zName, zKey, zKey);
-  }
-  return sqlite3_str_finish(s);
-}
 
-/*
-** The SQL that lowers queue ?1's due time in T_reap to ?2 (see reapDue in
-** store_sqlite_atomic.c); a queue without a row there is looked at by its
-** next claim anyway.
-*/
-char *localLowerSql(LocalTable *t, const char *zSchema) {
-  return sqlite3_mprintf("UPDATE \"%w\".\"%w_reap\" SET due = ?2 WHERE "
-                         "queue = ?1 AND due > ?2",
-                         zSchema, t->zName);
-}
 
 /* A task row with a lease was written: its queue's reap may be due sooner. */
 static int lowerDue(LocalTable *t, const statevtab_value *aRow) {
   int rc;
   if (!t->bReap || aRow[t->iLease].eType != SQLITE_INTEGER) return SQLITE_OK;
   if (!t->pLower) {
-    rc = prepareKept(t, localLowerSql(t, t->zDb), &t->pLower);
+    rc = localPrepareKept(t, localLowerSql(t, t->zDb), &t->pLower);
     if (rc != SQLITE_OK) return rc;
   }
-  bindValue(t->pLower, 1, &aRow[t->iQueue], SQLITE_STATIC);
+  localBind(t->pLower, 1, &aRow[t->iQueue], SQLITE_STATIC);
   sqlite3_bind_int64(t->pLower, 2, aRow[t->iLease].i);
   sqlite3_step(t->pLower);
   rc = sqlite3_reset(t->pLower);
@@ -704,7 +465,7 @@ static int localInsert(statevtab_table *pTab, const statevtab_value *aRow,
     if (rc != SQLITE_OK) return rc;
   }
   if (!t->apInsert[eConflict]) {
-    rc = prepareKept(t, localInsertSql(t, t->zDb, eConflict),
+    rc = localPrepareKept(t, localInsertSql(t, t->zDb, eConflict),
                      &t->apInsert[eConflict]);
     if (rc != SQLITE_OK) return rc;
   }
@@ -748,7 +509,7 @@ static int localUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
       }
     }
     sqlite3_str_appendf(s, " WHERE rowid = ?%d", e->nCol + 1);
-    rc = prepareKept(t, sqlite3_str_finish(s), &t->apUpdate[eConflict]);
+    rc = localPrepareKept(t, sqlite3_str_finish(s), &t->apUpdate[eConflict]);
     if (rc != SQLITE_OK) return rc;
   }
   pStmt = t->apUpdate[eConflict];
@@ -767,7 +528,7 @@ static int localDelete(statevtab_table *pTab, sqlite3_int64 iRowid) {
   int rc = localGuard(t, 0, t->pStore->db, t->zDb, 0);
   if (rc != SQLITE_OK) return rc;
   if (!t->pDelete) {
-    rc = prepareKept(t,
+    rc = localPrepareKept(t,
                      sqlite3_mprintf("DELETE FROM \"%w\".\"%w_data\" WHERE "
                                      "rowid = ?1",
                                      t->zDb, t->zName),
@@ -912,7 +673,7 @@ static int getScan(LocalTable *t, const statevtab_scan *pScan, int bCount,
       sqlite3_free(s);
       return SQLITE_NOMEM;
     }
-    rc = prepareKept(t, zSql, &s->pStmt);
+    rc = localPrepareKept(t, zSql, &s->pStmt);
     if (rc != SQLITE_OK) {
       sqlite3_free(s->zPlan);
       sqlite3_free(s);
@@ -973,7 +734,7 @@ static int localFilter(statevtab_cursor *pCur, const statevtab_scan *pScan) {
   }
   for (i = 0; i < pScan->nCons; i++) {
     /* The values belong to xFilter's caller: SQLITE_TRANSIENT. */
-    rc = bindValue(s->pStmt, i + 1, &pScan->aCons[i].v, SQLITE_TRANSIENT);
+    rc = localBind(s->pStmt, i + 1, &pScan->aCons[i].v, SQLITE_TRANSIENT);
     if (rc != SQLITE_OK) return localDbError(t->pStore, t->pStore->db, rc);
   }
   if (pScan->nLimit >= 0) {
@@ -1037,31 +798,6 @@ static int localEof(statevtab_cursor *pCur) {
   return ((LocalCursor *)pCur)->bEof;
 }
 
-/* Column i of a stepped statement as a statevtab_value (borrowed). */
-int localReadValue(sqlite3_stmt *pStmt, int i, statevtab_value *pOut) {
-  memset(pOut, 0, sizeof(*pOut));
-  pOut->eType = sqlite3_column_type(pStmt, i);
-  switch (pOut->eType) {
-  case SQLITE_INTEGER:
-    pOut->i = sqlite3_column_int64(pStmt, i);
-    break;
-  case SQLITE_FLOAT:
-    pOut->r = sqlite3_column_double(pStmt, i);
-    break;
-  case SQLITE_TEXT:
-    pOut->z = (const char *)sqlite3_column_text(pStmt, i);
-    pOut->n = sqlite3_column_bytes(pStmt, i);
-    if (!pOut->z) return SQLITE_NOMEM;
-    break;
-  case SQLITE_BLOB:
-    pOut->z = (const char *)sqlite3_column_blob(pStmt, i);
-    pOut->n = sqlite3_column_bytes(pStmt, i);
-    break;
-  default:
-    break;
-  }
-  return SQLITE_OK;
-}
 
 static int localColumn(statevtab_cursor *pCur, int iCol,
                        statevtab_value *pOut) {

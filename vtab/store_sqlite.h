@@ -11,12 +11,12 @@
 #include "svint.h"
 
 #define SV_MAX_CACHED_SCANS 16
-#define SV_NATOMIC 34 /* statement slots per connection (SA_*) */
 
 typedef struct LocalStore LocalStore;
 typedef struct LocalTable LocalTable;
 typedef struct LocalScan LocalScan;
 typedef struct LocalCursor LocalCursor;
+typedef struct LocalAtomic LocalAtomic; /* store_sqlite_atomic.c's */
 
 /* A private connection to the file of one schema (store_sqlite_atomic.c). */
 typedef struct LocalPrivate LocalPrivate;
@@ -61,13 +61,7 @@ struct LocalTable {
   sqlite3_stmt *pLower;
   LocalScan *pScans;
   int nScans;
-  /* Atomic primitives: statements per connection (0 caller's, 1 private). */
-  sqlite3_stmt *aAtomic[2][SV_NATOMIC];
-  char *azDead[2];        /* dead letters table the DLQ statement names */
-  sqlite3_stmt *pJournal; /* PRAGMA journal_mode, on the caller's db */
-  int bWal;               /* the answer of pJournal ... */
-  sqlite3_int64 iWalAt;   /* ... read at this sv_mono_ms() (0: never) */
-  char *zOut;             /* text returned by xTake, owned here */
+  LocalAtomic *pAtomic; /* the primitives' statements and state, or NULL */
   /* The trigger guard (localGuard), per connection like aAtomic. */
   sqlite3_stmt *apGuard[2]; /* PRAGMA <schema>.schema_version */
   int abGuarded[2];         /* a check passed, at ... */
@@ -90,19 +84,26 @@ struct LocalCursor {
   sqlite3_int64 nCount, iPos;
 };
 
+/* store_sqlite_util.c: used by both store_sqlite.c and
+** store_sqlite_atomic.c, and calling neither. */
 void localError(LocalStore *p, const char *zFmt, ...);
 int localDbError(LocalStore *p, sqlite3 *db, int rc);
-int prepareKept(LocalTable *t, char *zSql, sqlite3_stmt **ppStmt);
-int bindValue(sqlite3_stmt *pStmt, int i, const statevtab_value *v,
+int localPrepareKept(LocalTable *t, char *zSql, sqlite3_stmt **ppStmt);
+int localBind(sqlite3_stmt *pStmt, int i, const statevtab_value *v,
               void (*xDel)(void *));
 int localReadValue(sqlite3_stmt *pStmt, int i, statevtab_value *pOut);
 int localGuard(LocalTable *t, int iConn, sqlite3 *db, const char *zSchema,
                LocalTable *pDead);
+void localFinalizeGuard(LocalTable *t);
+char *localInsertSql(LocalTable *t, const char *zSchema, int eConflict);
+char *localLowerSql(LocalTable *t, const char *zSchema);
+
+/* store_sqlite_atomic.c: the primitives, installed in sv_sqlite_store by
+** store_sqlite.c, and what store_sqlite.c calls to let go of them.  It
+** calls nothing of store_sqlite.c. */
 void localFinalizeAtomic(LocalTable *t);
 void localClosePrivate(LocalStore *p);
 void localFinalizeCaller(LocalStore *p);
-
-/* store_sqlite_atomic.c: the primitives, installed in sv_sqlite_store. */
 int localClaim(statevtab_table *, statevtab_table *, const statevtab_claim *,
                statevtab_row_fn, void *);
 int localRenew(statevtab_table *, const statevtab_value *, sqlite3_int64,
@@ -127,7 +128,5 @@ int localPaused(statevtab_table *, const statevtab_value *, int *);
 int localInsertAtomic(statevtab_table *, const statevtab_value *, int *);
 int localWait(statevtab_table *, const statevtab_value *, sqlite3_int64,
               int *);
-char *localInsertSql(LocalTable *t, const char *zSchema, int eConflict);
-char *localLowerSql(LocalTable *t, const char *zSchema);
 
 #endif /* STORE_SQLITE_H */

@@ -81,7 +81,16 @@ enum {
   SA_DUE_RENEW,
   SA_COUNT
 };
-typedef char sa_slots_fit[(SA_COUNT <= SV_NATOMIC) ? 1 : -1];
+/* The primitives' state per table (LocalTable.pAtomic), made by the first
+** primitive and freed by localFinalizeAtomic. */
+struct LocalAtomic {
+  sqlite3_stmt *aStmt[2][SA_COUNT]; /* per connection: 0 caller's, 1 private */
+  char *azDead[2];        /* dead letters table the DLQ statement names */
+  sqlite3_stmt *pJournal; /* PRAGMA journal_mode, on the caller's db */
+  int bWal;               /* the answer of pJournal ... */
+  sqlite3_int64 iWalAt;   /* ... read at this sv_mono_ms() (0: never) */
+  char *zOut;             /* text returned by xTake, owned here */
+};
 
 #define SV_BUSY_TIMEOUT_MS 10000
 
@@ -132,24 +141,24 @@ static int isWalFile(LocalTable *t) {
   sqlite3_int64 now = sv_mono_ms();
   int bWal = 0;
   if (!zFile || !zFile[0]) return 0;
-  if (t->iWalAt && now - t->iWalAt < SV_WAL_RECHECK_MS) return t->bWal;
-  if (!t->pJournal) {
+  if (t->pAtomic->iWalAt && now - t->pAtomic->iWalAt < SV_WAL_RECHECK_MS) return t->pAtomic->bWal;
+  if (!t->pAtomic->pJournal) {
     char *zSql = sqlite3_mprintf("PRAGMA \"%w\".journal_mode", t->zDb);
     if (!zSql) return 0;
     if (sqlite3_prepare_v3(db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
-                           &t->pJournal, 0) != SQLITE_OK) {
-      t->pJournal = 0;
+                           &t->pAtomic->pJournal, 0) != SQLITE_OK) {
+      t->pAtomic->pJournal = 0;
     }
     sqlite3_free(zSql);
-    if (!t->pJournal) return 0;
+    if (!t->pAtomic->pJournal) return 0;
   }
-  if (sqlite3_step(t->pJournal) == SQLITE_ROW) {
-    const char *z = (const char *)sqlite3_column_text(t->pJournal, 0);
+  if (sqlite3_step(t->pAtomic->pJournal) == SQLITE_ROW) {
+    const char *z = (const char *)sqlite3_column_text(t->pAtomic->pJournal, 0);
     bWal = z && sqlite3_stricmp(z, "wal") == 0;
-    t->bWal = bWal;
-    t->iWalAt = now;
+    t->pAtomic->bWal = bWal;
+    t->pAtomic->iWalAt = now;
   }
-  sqlite3_reset(t->pJournal);
+  sqlite3_reset(t->pAtomic->pJournal);
   return bWal;
 }
 
@@ -256,6 +265,12 @@ static int txnOpen(LocalTable *t, LocalTxn *x) {
   int rc;
   memset(x, 0, sizeof(*x));
   x->t = t;
+  if (!t->pAtomic) {
+    if (!(t->pAtomic = sqlite3_malloc64(sizeof(LocalAtomic)))) {
+      return SQLITE_NOMEM;
+    }
+    memset(t->pAtomic, 0, sizeof(LocalAtomic));
+  }
   if (sqlite3_get_autocommit(p->db) &&
       sqlite3_txn_state(p->db, t->zDb) != SQLITE_TXN_WRITE && isWalFile(t)) {
     rc = privateDb(t, &x->pPriv);
@@ -334,26 +349,17 @@ static int txnBegin(LocalTable *t, LocalTable *pDead, LocalTxn *x) {
 }
 
 void localFinalizeAtomic(LocalTable *t) {
+  LocalAtomic *a = t->pAtomic;
   int i, j;
+  if (!a) return;
   for (i = 0; i < 2; i++) {
-    for (j = 0; j < SV_NATOMIC; j++) {
-      sqlite3_finalize(t->aAtomic[i][j]);
-      t->aAtomic[i][j] = 0;
-    }
-    sqlite3_free(t->azDead[i]);
-    t->azDead[i] = 0;
+    for (j = 0; j < SA_COUNT; j++) sqlite3_finalize(a->aStmt[i][j]);
+    sqlite3_free(a->azDead[i]);
   }
-  for (i = 0; i < 2; i++) {
-    sqlite3_finalize(t->apGuard[i]);
-    sqlite3_free(t->azGuardDead[i]);
-    t->apGuard[i] = 0;
-    t->azGuardDead[i] = 0;
-    t->abGuarded[i] = 0;
-  }
-  sqlite3_finalize(t->pJournal);
-  t->pJournal = 0;
-  sqlite3_free(t->zOut);
-  t->zOut = 0;
+  sqlite3_finalize(a->pJournal);
+  sqlite3_free(a->zOut);
+  sqlite3_free(a);
+  t->pAtomic = 0;
 }
 
 /*
@@ -362,7 +368,7 @@ void localFinalizeAtomic(LocalTable *t) {
 ** with *pRc set.
 */
 static sqlite3_stmt *stmt(LocalTxn *x, int eSlot, char *zSql, int *pRc) {
-  sqlite3_stmt **pp = &x->t->aAtomic[x->iConn][eSlot];
+  sqlite3_stmt **pp = &x->t->pAtomic->aStmt[x->iConn][eSlot];
   if (*pp) {
     sqlite3_free(zSql);
     return *pp;
@@ -383,8 +389,8 @@ static sqlite3_stmt *stmt(LocalTxn *x, int eSlot, char *zSql, int *pRc) {
 
 /* Lazily-built SQL: only formatted when the slot is empty. */
 #define STMT(x, SLOT, pRc, ...)                                                \
-  ((x)->t->aAtomic[(x)->iConn][SLOT]                                           \
-       ? (x)->t->aAtomic[(x)->iConn][SLOT]                                     \
+  ((x)->t->pAtomic->aStmt[(x)->iConn][SLOT]                                           \
+       ? (x)->t->pAtomic->aStmt[(x)->iConn][SLOT]                                     \
        : stmt((x), (SLOT), sqlite3_mprintf(__VA_ARGS__), (pRc)))
 
 /* Step a statement that returns no rows (or ignores them), then reset. */
@@ -447,9 +453,9 @@ static int doComplete(LocalTxn *x, const statevtab_value *pId,
                          "AND state = 'claimed'",
                          x->zSchema, t->zName);
   if (!p) return rc;
-  bindValue(p, 1, pId, SQLITE_STATIC);
+  localBind(p, 1, pId, SQLITE_STATIC);
   sqlite3_bind_int64(p, 2, iToken);
-  bindValue(p, 3, pResult, SQLITE_STATIC);
+  localBind(p, 3, pResult, SQLITE_STATIC);
   sqlite3_bind_int64(p, 4, x->now);
   rc = run(x, p);
   *pbOk = rc == SQLITE_OK && sqlite3_changes(x->db) > 0;
@@ -481,7 +487,7 @@ int localRenew(statevtab_table *pTab, const statevtab_value *pId,
            "AND state = 'claimed'",
            x.zSchema, t->zName);
   if (p) {
-    bindValue(p, 1, pId, SQLITE_STATIC);
+    localBind(p, 1, pId, SQLITE_STATIC);
     sqlite3_bind_int64(p, 2, iToken);
     sqlite3_bind_int64(p, 3, x.now + iLeaseMs);
     sqlite3_bind_int64(p, 4, x.now);
@@ -496,7 +502,7 @@ int localRenew(statevtab_table *pTab, const statevtab_value *pId,
                  "AND due > ?2",
                  x.zSchema, t->zName, x.zSchema, t->zName);
         if (p) {
-          bindValue(p, 1, pId, SQLITE_STATIC);
+          localBind(p, 1, pId, SQLITE_STATIC);
           sqlite3_bind_int64(p, 2, *piExpires);
           rc = run(&x, p);
         }
@@ -524,22 +530,22 @@ static int doDie(LocalTxn *x, LocalTable *pDead, sqlite3_int64 iRowid,
                          x->zSchema, t->zName);
   if (!p) return rc;
   sqlite3_bind_int64(p, 1, iRowid);
-  bindValue(p, 2, pError, SQLITE_STATIC);
+  localBind(p, 2, pError, SQLITE_STATIC);
   sqlite3_bind_int64(p, 3, x->now);
   rc = run(x, p);
   if (rc != SQLITE_OK || !pDead) return rc;
 
   /* The dead letter: the statement names the dead letters table, so it is
   ** rebuilt when another one is asked for. */
-  if (t->azDead[x->iConn] && strcmp(t->azDead[x->iConn], pDead->zName) != 0) {
-    sqlite3_finalize(t->aAtomic[x->iConn][SA_DLQ]);
-    t->aAtomic[x->iConn][SA_DLQ] = 0;
+  if (t->pAtomic->azDead[x->iConn] && strcmp(t->pAtomic->azDead[x->iConn], pDead->zName) != 0) {
+    sqlite3_finalize(t->pAtomic->aStmt[x->iConn][SA_DLQ]);
+    t->pAtomic->aStmt[x->iConn][SA_DLQ] = 0;
   }
-  if (!t->aAtomic[x->iConn][SA_DLQ]) {
+  if (!t->pAtomic->aStmt[x->iConn][SA_DLQ]) {
     sqlite3_str *s = sqlite3_str_new(0);
-    sqlite3_free(t->azDead[x->iConn]);
-    t->azDead[x->iConn] = sqlite3_mprintf("%s", pDead->zName);
-    if (!t->azDead[x->iConn]) {
+    sqlite3_free(t->pAtomic->azDead[x->iConn]);
+    t->pAtomic->azDead[x->iConn] = sqlite3_mprintf("%s", pDead->zName);
+    if (!t->pAtomic->azDead[x->iConn]) {
       sqlite3_free(sqlite3_str_finish(s));
       return SQLITE_NOMEM;
     }
@@ -564,13 +570,13 @@ static int doDie(LocalTxn *x, LocalTable *pDead, sqlite3_int64 iRowid,
     p = stmt(x, SA_DLQ, sqlite3_str_finish(s), &rc);
     if (!p) return rc;
   }
-  p = t->aAtomic[x->iConn][SA_DLQ];
+  p = t->pAtomic->aStmt[x->iConn][SA_DLQ];
   {
     char zId[40];
     sv_gen_id(&t->pStore->idgen, zId);
     sqlite3_bind_int64(p, 1, iRowid);
     sqlite3_bind_text(p, 2, zId, 36, SQLITE_TRANSIENT);
-    bindValue(p, 3, pReason, SQLITE_STATIC);
+    localBind(p, 3, pReason, SQLITE_STATIC);
     sqlite3_bind_int64(p, 4, x->now);
   }
   return run(x, p);
@@ -608,7 +614,7 @@ int localFail(statevtab_table *pTab, statevtab_table *pDead,
            "WHERE id = ?1 AND lease_token = ?2 AND state = 'claimed'",
            x.zSchema, t->zName);
   if (p) {
-    bindValue(p, 1, pId, SQLITE_STATIC);
+    localBind(p, 1, pId, SQLITE_STATIC);
     sqlite3_bind_int64(p, 2, iToken);
     if ((rs = sqlite3_step(p)) == SQLITE_ROW) {
       bFound = 1;
@@ -633,7 +639,7 @@ int localFail(statevtab_table *pTab, statevtab_table *pDead,
         sqlite3_bind_int64(p, 2,
                            x.now + (iRetryMs >= 0 ? iRetryMs
                                                   : sv_backoff_ms(nAttempts)));
-        bindValue(p, 3, pError, SQLITE_STATIC);
+        localBind(p, 3, pError, SQLITE_STATIC);
         sqlite3_bind_int64(p, 4, x.now);
         rc = run(&x, p);
       }
@@ -678,7 +684,7 @@ static int isPaused(LocalTxn *x, const statevtab_value *pQueue, int *pb) {
                          "SELECT 1 FROM \"%w\".\"%w_queues\" WHERE queue = ?1",
                          x->zSchema, x->t->zName);
   if (!p) return rc;
-  bindValue(p, 1, pQueue, SQLITE_STATIC);
+  localBind(p, 1, pQueue, SQLITE_STATIC);
   {
     int rs = sqlite3_step(p);
     *pb = rs == SQLITE_ROW;
@@ -717,7 +723,7 @@ static int reap(LocalTxn *x, LocalTable *pDead, const statevtab_value *pQueue) {
                    x->zSchema, t->zName);
     if (!p) return rc;
     sqlite3_bind_int64(p, 1, x->now);
-    bindValue(p, 2, pQueue, SQLITE_STATIC);
+    localBind(p, 2, pQueue, SQLITE_STATIC);
     {
       int rs = SQLITE_ROW;
       for (n = 0; n < 64 && (rs = sqlite3_step(p)) == SQLITE_ROW; n++) {
@@ -778,7 +784,7 @@ static int reapDue(LocalTxn *x, LocalTable *pDead, const statevtab_value *pQueue
            "SELECT due FROM \"%w\".\"%w_reap\" WHERE queue = ?1",
            x->zSchema, t->zName);
   if (!p) return rc;
-  bindValue(p, 1, pQueue, SQLITE_STATIC);
+  localBind(p, 1, pQueue, SQLITE_STATIC);
   rs = sqlite3_step(p);
   *piDue = rs == SQLITE_ROW ? sqlite3_column_int64(p, 0) : x->now;
   rc = finish(x, p, rs);
@@ -792,7 +798,7 @@ static int reapDue(LocalTxn *x, LocalTable *pDead, const statevtab_value *pQueue
            "ON CONFLICT(queue) DO UPDATE SET due = excluded.due RETURNING due",
            x->zSchema, t->zName, x->zSchema, t->zName);
   if (!p) return rc;
-  bindValue(p, 1, pQueue, SQLITE_STATIC);
+  localBind(p, 1, pQueue, SQLITE_STATIC);
   sqlite3_bind_int64(p, 2, x->now + SV_REAP_EVERY_MS);
   rs = sqlite3_step(p);
   if (rs == SQLITE_ROW) *piDue = sqlite3_column_int64(p, 0);
@@ -803,10 +809,10 @@ static int reapDue(LocalTxn *x, LocalTable *pDead, const statevtab_value *pQueue
 static int lowerDue(LocalTxn *x, const statevtab_value *pQueue,
                     sqlite3_int64 iAt) {
   int rc = SQLITE_OK;
-  sqlite3_stmt *p = x->t->aAtomic[x->iConn][SA_DUE_LOWER];
+  sqlite3_stmt *p = x->t->pAtomic->aStmt[x->iConn][SA_DUE_LOWER];
   if (!p) p = stmt(x, SA_DUE_LOWER, localLowerSql(x->t, x->zSchema), &rc);
   if (!p) return rc;
-  bindValue(p, 1, pQueue, SQLITE_STATIC);
+  localBind(p, 1, pQueue, SQLITE_STATIC);
   sqlite3_bind_int64(p, 2, iAt);
   return run(x, p);
 }
@@ -828,7 +834,7 @@ static int candidates(LocalTxn *x, const statevtab_claim *c, int iQueue,
       "ORDER BY priority, run_at, id LIMIT ?5",
       x->zSchema, t->zName);
   if (!p) return rc;
-  bindValue(p, 1, &c->aQueue[iQueue], SQLITE_STATIC);
+  localBind(p, 1, &c->aQueue[iQueue], SQLITE_STATIC);
   sqlite3_bind_int64(p, 2, x->now);
   sqlite3_bind_text(p, 3, zNames, -1, SQLITE_STATIC);
   sqlite3_bind_text(p, 4, zTags, -1, SQLITE_STATIC);
@@ -887,7 +893,7 @@ static int limitCount(LocalTxn *x, const statevtab_claim *c, int k,
                  "AND state = 'claimed' AND lease_expires_at > ?2",
                  x->zSchema, t->zName);
   if (!p) return rc;
-  bindValue(p, 1, &c->aLimit[k], SQLITE_STATIC);
+  localBind(p, 1, &c->aLimit[k], SQLITE_STATIC);
   sqlite3_bind_int64(p, 2, x->now);
   {
     int rs = sqlite3_step(p);
@@ -923,12 +929,12 @@ static int claimOne(LocalTxn *x, const statevtab_claim *c, sqlite3_int64 iRowid,
                          x->zSchema, t->zName);
   if (!p) return rc;
   sqlite3_bind_int64(p, 1, iRowid);
-  bindValue(p, 2, c->pWorker, SQLITE_STATIC);
+  localBind(p, 2, c->pWorker, SQLITE_STATIC);
   sqlite3_bind_int64(p, 3, x->now + c->iLeaseMs);
   sqlite3_bind_int64(p, 4, x->now);
   rc = run(x, p);
   if (rc != SQLITE_OK) return rc;
-  p = t->aAtomic[x->iConn][SA_CLAIM_GET];
+  p = t->pAtomic->aStmt[x->iConn][SA_CLAIM_GET];
   if (!p) {
     char *zCols = colList(e, "");
     if (!zCols) return SQLITE_NOMEM;
@@ -976,7 +982,7 @@ static int claimMany(LocalTxn *x, const statevtab_claim *c, const Cand *aCand,
   sqlite3_str_appendchar(pList, 1, ']');
   zList = sqlite3_str_finish(pList);
   if (!zList) return SQLITE_NOMEM;
-  if (!(p = t->aAtomic[x->iConn][SA_CLAIM_MANY])) {
+  if (!(p = t->pAtomic->aStmt[x->iConn][SA_CLAIM_MANY])) {
     char *zCols = colList(e, "");
     if (!zCols) {
       rc = SQLITE_NOMEM;
@@ -995,7 +1001,7 @@ static int claimMany(LocalTxn *x, const statevtab_claim *c, const Cand *aCand,
   }
   if (rc == SQLITE_OK && p) {
     sqlite3_bind_text(p, 1, zList, -1, SQLITE_STATIC);
-    bindValue(p, 2, c->pWorker, SQLITE_STATIC);
+    localBind(p, 2, c->pWorker, SQLITE_STATIC);
     sqlite3_bind_int64(p, 3, x->now + c->iLeaseMs);
     sqlite3_bind_int64(p, 4, x->now);
     while ((rs = sqlite3_step(p)) == SQLITE_ROW) {
@@ -1158,7 +1164,7 @@ int localPause(statevtab_table *pTab, const statevtab_value *pQueue,
                     "?2 IS NOT NULL",
                     x.zSchema, t->zName);
   if (p) {
-    bindValue(p, 1, pQueue, SQLITE_STATIC);
+    localBind(p, 1, pQueue, SQLITE_STATIC);
     sqlite3_bind_int64(p, 2, x.now);
     rc = run(&x, p);
     *pbChanged = rc == SQLITE_OK && sqlite3_changes(x.db) > 0;
@@ -1193,7 +1199,7 @@ int localLease(statevtab_table *pTab, const statevtab_value *pName,
            "\"%w\".\"%w_data\" WHERE name = ?1",
            x.zSchema, t->zName);
   if (p) {
-    bindValue(p, 1, pName, SQLITE_STATIC);
+    localBind(p, 1, pName, SQLITE_STATIC);
     int rs;
     if ((rs = sqlite3_step(p)) == SQLITE_ROW) {
       bRow = 1;
@@ -1214,8 +1220,8 @@ int localLease(statevtab_table *pTab, const statevtab_value *pName,
                "expires_at, acquired_at) VALUES(?1, ?2, 1, 1, ?3, ?4)",
                x.zSchema, t->zName);
       if (p) {
-        bindValue(p, 1, pName, SQLITE_STATIC);
-        bindValue(p, 2, pOwner, SQLITE_STATIC);
+        localBind(p, 1, pName, SQLITE_STATIC);
+        localBind(p, 2, pOwner, SQLITE_STATIC);
         sqlite3_bind_int64(p, 3, x.now + iTtlMs);
         sqlite3_bind_int64(p, 4, x.now);
         rc = run(&x, p);
@@ -1242,7 +1248,7 @@ int localLease(statevtab_table *pTab, const statevtab_value *pName,
                x.zSchema, t->zName);
       if (p) {
         sqlite3_bind_int64(p, 1, iRowid);
-        bindValue(p, 2, pOwner, SQLITE_STATIC);
+        localBind(p, 2, pOwner, SQLITE_STATIC);
         sqlite3_bind_int64(p, 3, x.now + iTtlMs);
         sqlite3_bind_int64(p, 4, x.now);
         rc = run(&x, p);
@@ -1270,8 +1276,8 @@ int localRelease(statevtab_table *pTab, const statevtab_value *pName,
            "WHERE name = ?1 AND owner = ?2 AND expires_at > ?3 AND depth > 0",
            x.zSchema, t->zName);
   if (p) {
-    bindValue(p, 1, pName, SQLITE_STATIC);
-    bindValue(p, 2, pOwner, SQLITE_STATIC);
+    localBind(p, 1, pName, SQLITE_STATIC);
+    localBind(p, 2, pOwner, SQLITE_STATIC);
     sqlite3_bind_int64(p, 3, x.now);
     rc = run(&x, p);
     *pbOk = rc == SQLITE_OK && sqlite3_changes(x.db) > 0;
@@ -1297,9 +1303,9 @@ int localIncr(statevtab_table *pTab, const statevtab_value *pScope,
            "RETURNING value",
            x.zSchema, t->zName);
   if (p) {
-    bindValue(p, 1, pScope, SQLITE_STATIC);
-    bindValue(p, 2, pName, SQLITE_STATIC);
-    bindValue(p, 3, pDelta, SQLITE_STATIC);
+    localBind(p, 1, pScope, SQLITE_STATIC);
+    localBind(p, 2, pName, SQLITE_STATIC);
+    localBind(p, 3, pDelta, SQLITE_STATIC);
     sqlite3_bind_int64(p, 4, x.now);
     int rs;
     if ((rs = sqlite3_step(p)) == SQLITE_ROW) {
@@ -1326,29 +1332,29 @@ int localTake(statevtab_table *pTab, const statevtab_value *pExecId,
   if (rc != SQLITE_OK) return rc;
   memset(pOut, 0, sizeof(*pOut));
   pOut->eType = SQLITE_NULL;
-  sqlite3_free(t->zOut);
-  t->zOut = 0;
+  sqlite3_free(t->pAtomic->zOut);
+  t->pAtomic->zOut = 0;
   p = STMT(&x, SA_TAKE_GET, &rc,
            "SELECT rowid, coalesce(payload, '{}') FROM \"%w\".\"%w_data\" "
            "WHERE execution_id = ?1 AND name = ?2 AND consumed_at IS NULL "
            "ORDER BY created_at, id LIMIT 1",
            x.zSchema, t->zName);
   if (p) {
-    bindValue(p, 1, pExecId, SQLITE_STATIC);
-    bindValue(p, 2, pName, SQLITE_STATIC);
+    localBind(p, 1, pExecId, SQLITE_STATIC);
+    localBind(p, 2, pName, SQLITE_STATIC);
     int rs;
     if ((rs = sqlite3_step(p)) == SQLITE_ROW) {
       int n = sqlite3_column_bytes(p, 1);
       bFound = 1;
       iRowid = sqlite3_column_int64(p, 0);
-      t->zOut = sqlite3_malloc64((sqlite3_uint64)n + 1);
-      if (!t->zOut) {
+      t->pAtomic->zOut = sqlite3_malloc64((sqlite3_uint64)n + 1);
+      if (!t->pAtomic->zOut) {
         rc = SQLITE_NOMEM;
       } else {
-        memcpy(t->zOut, sqlite3_column_text(p, 1), (size_t)n);
-        t->zOut[n] = 0;
+        memcpy(t->pAtomic->zOut, sqlite3_column_text(p, 1), (size_t)n);
+        t->pAtomic->zOut[n] = 0;
         pOut->eType = SQLITE_TEXT;
-        pOut->z = t->zOut;
+        pOut->z = t->pAtomic->zOut;
         pOut->n = n;
       }
     }
@@ -1384,8 +1390,8 @@ int localProgress(statevtab_table *pTab, const statevtab_value *pId,
            "'$[#]', json(?2)), updated_at = ?3 WHERE id = ?1",
            x.zSchema, t->zName);
   if (p) {
-    bindValue(p, 1, pId, SQLITE_STATIC);
-    bindValue(p, 2, pJson, SQLITE_STATIC);
+    localBind(p, 1, pId, SQLITE_STATIC);
+    localBind(p, 2, pJson, SQLITE_STATIC);
     sqlite3_bind_int64(p, 3, x.now);
     rc = run(&x, p);
     *pbOk = rc == SQLITE_OK && sqlite3_changes(x.db) > 0;
@@ -1402,13 +1408,13 @@ int localInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
   int rc = txnBegin(t, 0, &x), i;
   if (rc != SQLITE_OK) return rc;
   *pbDone = 0;
-  p = t->aAtomic[x.iConn][SA_INSERT];
+  p = t->pAtomic->aStmt[x.iConn][SA_INSERT];
   if (!p) {
     p = stmt(&x, SA_INSERT,
              localInsertSql(t, x.zSchema, STATEVTAB_CONFLICT_ABORT), &rc);
   }
   if (p) {
-    for (i = 0; i < e->nCol; i++) bindValue(p, i + 1, &aRow[i], SQLITE_STATIC);
+    for (i = 0; i < e->nCol; i++) localBind(p, i + 1, &aRow[i], SQLITE_STATIC);
     rc = run(&x, p);
     *pbDone = rc == SQLITE_OK && sqlite3_changes(x.db) > 0;
   }
@@ -1463,7 +1469,7 @@ int localWait(statevtab_table *pTab, const statevtab_value *pQueue,
   if (rc != SQLITE_OK) return localDbError(t->pStore, db, rc);
   for (;;) {
     sqlite3_int64 now = sv_now_ms(), mono = sv_mono_ms(), iNext = -1, iWait;
-    bindValue(p, 1, pQueue, SQLITE_STATIC);
+    localBind(p, 1, pQueue, SQLITE_STATIC);
     sqlite3_bind_int64(p, 2, now);
     if (sqlite3_step(p) == SQLITE_ROW) {
       *pbReady = sqlite3_column_int(p, 0);
