@@ -213,21 +213,16 @@ static int rowKeyCmp(const void *a, const void *b) {
 ** order the README promises: a store may hand them over in any order (the
 ** local store's UPDATE ... RETURNING gives them in rowid order).
 */
-static int sortClaimed(ClaimCursor *c, const statevtab_entity *e) {
+static int sortClaimed(ClaimCursor *c) {
   RowKey *a;
-  int i, iPri = -1, iRun = -1, iId = -1;
+  int i;
   if (c->nRow < 2) return SQLITE_OK;
-  for (i = 0; i < e->nCol; i++) {
-    if (strcmp(e->aCol[i].zName, "priority") == 0) iPri = i;
-    if (strcmp(e->aCol[i].zName, "run_at") == 0) iRun = i;
-    if (strcmp(e->aCol[i].zName, "id") == 0) iId = i;
-  }
   a = sqlite3_malloc64(sizeof(RowKey) * (size_t)c->nRow);
   if (!a) return SQLITE_NOMEM;
   for (i = 0; i < c->nRow; i++) {
-    a[i].iPriority = c->apRow[i]->a[iPri].i;
-    a[i].iRunAt = c->apRow[i]->a[iRun].i;
-    a[i].pId = &c->apRow[i]->a[iId];
+    a[i].iPriority = c->apRow[i]->a[SV_TASK_PRIORITY].i;
+    a[i].iRunAt = c->apRow[i]->a[SV_TASK_RUN_AT].i;
+    a[i].pId = &c->apRow[i]->a[SV_TASK_ID];
     a[i].pRow = c->apRow[i];
   }
   qsort(a, (size_t)c->nRow, sizeof(RowKey), rowKeyCmp);
@@ -593,21 +588,17 @@ static int claimFilter(sqlite3_vtab_cursor *cur, int idxNum,
     sqlite3_free(z);
     goto done;
   }
-  rc = sortClaimed(c, pVtab->pTasks);
+  rc = sortClaimed(c);
   /* Completions skipped for a stale token: reported as 'stale' rows. */
   for (k = 0; rc == SQLITE_OK && k < a.claim.nComplete; k++) {
     statevtab_value aRow[SV_MAX_COLUMNS];
     const statevtab_entity *e = pVtab->pTasks;
     if (a.claim.aCompleteOk[k]) continue;
     memset(aRow, 0, sizeof(aRow));
-    for (i = 0; i < e->nCol; i++) {
-      aRow[i].eType = SQLITE_NULL;
-      if (strcmp(e->aCol[i].zName, "id") == 0) aRow[i] = a.claim.aCompleteId[k];
-      if (strcmp(e->aCol[i].zName, "lease_token") == 0) {
-        aRow[i].eType = SQLITE_INTEGER;
-        aRow[i].i = a.claim.aiCompleteToken[k];
-      }
-    }
+    for (i = 0; i < e->nCol; i++) aRow[i].eType = SQLITE_NULL;
+    aRow[SV_TASK_ID] = a.claim.aCompleteId[k];
+    aRow[SV_TASK_LEASE_TOKEN].eType = SQLITE_INTEGER;
+    aRow[SV_TASK_LEASE_TOKEN].i = a.claim.aiCompleteToken[k];
     rc = addRow(c, e->nCol, aRow, "stale");
   }
 

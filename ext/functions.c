@@ -588,16 +588,13 @@ static void fnSignal(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   char *zErr = 0;
   sv_vtab *p = argTable(ctx, zF, argv[0], "state_signals");
   const statevtab_entity *e;
-  int rc, i, bDone = 0;
+  int rc, bDone = 0;
   if (!p) return;
   e = p->pEntity;
   memset(apArg, 0, sizeof(apArg));
-  for (i = 0; i < e->nCol; i++) {
-    const char *zCol = e->aCol[i].zName;
-    if (strcmp(zCol, "execution_id") == 0) apArg[i] = argv[1];
-    if (strcmp(zCol, "name") == 0) apArg[i] = argv[2];
-    if (strcmp(zCol, "payload") == 0 && argc > 3) apArg[i] = argv[3];
-  }
+  apArg[SV_SIGNAL_EXECUTION_ID] = argv[1];
+  apArg[SV_SIGNAL_NAME] = argv[2];
+  if (argc > 3) apArg[SV_SIGNAL_PAYLOAD] = argv[3];
   rc = sv_make_row(p, apArg, aRow, zId, &zErr);
   if (rc != SQLITE_OK) {
     sv_fn_error(ctx, zF, zErr ? rc : SQLITE_NOMEM, "%s", zErr);

@@ -34,106 +34,117 @@ static const char *const azTaskState[] = {"pending", "claimed", "completed",
 
 /* {zName, eType, flags, zDefault, azEnum, iMin, iMax} */
 static const statevtab_column aExecutions[] = {
-    {"id", TXT, KEY | NN | AUTO, 0, 0, 0, 0},
-    {"name", TXT, NN, 0, 0, 0, 0},
-    {"state", TXT, NN | IDX | STA, "pending", azExecState, 0, 0},
-    {"input", JSN, 0, 0, 0, 0, 0},
-    {"output", JSN, 0, 0, 0, 0, 0},
-    {"error", TXT, 0, 0, 0, 0, 0},
-    {"parent_id", TXT, IDX, 0, 0, 0, 0},
-    {"tags", JSN, NN, "[]", 0, 0, 0},
-    {"progress", JSN, NN, "[]", 0, 0, 0},
-    {"created_at", INT, NN | CRT | IDX, 0, 0, 0, 0},
-    {"updated_at", INT, NN | UPD, 0, 0, 0, 0},
-    {"started_at", INT, BEG, 0, 0, 0, 0},
-    {"completed_at", INT, FIN | IDX, 0, 0, 0, 0},
+    [SV_EXEC_ID] = {"id", TXT, KEY | NN | AUTO, 0, 0, 0, 0},
+    [SV_EXEC_NAME] = {"name", TXT, NN, 0, 0, 0, 0},
+    [SV_EXEC_STATE] = {"state", TXT, NN | IDX | STA, "pending", azExecState, 0, 0},
+    [SV_EXEC_INPUT] = {"input", JSN, 0, 0, 0, 0, 0},
+    [SV_EXEC_OUTPUT] = {"output", JSN, 0, 0, 0, 0, 0},
+    [SV_EXEC_ERROR] = {"error", TXT, 0, 0, 0, 0, 0},
+    [SV_EXEC_PARENT_ID] = {"parent_id", TXT, IDX, 0, 0, 0, 0},
+    [SV_EXEC_TAGS] = {"tags", JSN, NN, "[]", 0, 0, 0},
+    [SV_EXEC_PROGRESS] = {"progress", JSN, NN, "[]", 0, 0, 0},
+    [SV_EXEC_CREATED_AT] = {"created_at", INT, NN | CRT | IDX, 0, 0, 0, 0},
+    [SV_EXEC_UPDATED_AT] = {"updated_at", INT, NN | UPD, 0, 0, 0, 0},
+    [SV_EXEC_STARTED_AT] = {"started_at", INT, BEG, 0, 0, 0, 0},
+    [SV_EXEC_COMPLETED_AT] = {"completed_at", INT, FIN | IDX, 0, 0, 0, 0},
 };
 
 static const statevtab_column aTasks[] = {
-    {"id", TXT, KEY | NN | AUTO, 0, 0, 0, 0},
-    {"execution_id", TXT, IDX, 0, 0, 0, 0},
-    {"queue", TXT, NN | IDX, "default", 0, 0, 0},
-    {"name", TXT, NN, 0, 0, 0, 0},
-    {"payload", JSN, 0, 0, 0, 0, 0},
-    {"state", TXT, NN | OPT | STA, "pending", azTaskState, 0, 0},
-    {"priority", INT, NN, "0", 0, 0, 0},
-    {"run_at", INT, NN | CRT | OPT, 0, 0, 0, 0},
-    {"attempts", INT, NN, "0", 0, 0, 0},
-    {"max_attempts", INT, NN, "3", 0, 1, 1000000},
-    {"lease_owner", TXT, 0, 0, 0, 0, 0},
-    {"lease_token", INT, 0, 0, 0, 0, 0},
-    {"lease_expires_at", INT, TIM | IDX, 0, 0, 0, 0},
-    {"tags", JSN, NN, "[]", 0, 0, 0},
-    {"idempotency_key", TXT, OPT, 0, 0, 0, 0},
-    {"result", JSN, 0, 0, 0, 0, 0},
-    {"error", TXT, 0, 0, 0, 0, 0},
-    {"created_at", INT, NN | CRT | OPT, 0, 0, 0, 0},
-    {"updated_at", INT, NN | UPD, 0, 0, 0, 0},
-    {"completed_at", INT, FIN | OPT, 0, 0, 0, 0},
+    [SV_TASK_ID] = {"id", TXT, KEY | NN | AUTO, 0, 0, 0, 0},
+    [SV_TASK_EXECUTION_ID] = {"execution_id", TXT, IDX, 0, 0, 0, 0},
+    [SV_TASK_QUEUE] = {"queue", TXT, NN | IDX, "default", 0, 0, 0},
+    [SV_TASK_NAME] = {"name", TXT, NN, 0, 0, 0, 0},
+    [SV_TASK_PAYLOAD] = {"payload", JSN, 0, 0, 0, 0, 0},
+    [SV_TASK_STATE] = {"state", TXT, NN | OPT | STA, "pending", azTaskState, 0, 0},
+    [SV_TASK_PRIORITY] = {"priority", INT, NN, "0", 0, 0, 0},
+    [SV_TASK_RUN_AT] = {"run_at", INT, NN | CRT | OPT, 0, 0, 0, 0},
+    [SV_TASK_ATTEMPTS] = {"attempts", INT, NN, "0", 0, 0, 0},
+    [SV_TASK_MAX_ATTEMPTS] = {"max_attempts", INT, NN, "3", 0, 1, 1000000},
+    [SV_TASK_LEASE_OWNER] = {"lease_owner", TXT, 0, 0, 0, 0, 0},
+    [SV_TASK_LEASE_TOKEN] = {"lease_token", INT, 0, 0, 0, 0, 0},
+    [SV_TASK_LEASE_EXPIRES_AT] = {"lease_expires_at", INT, TIM | IDX, 0, 0, 0, 0},
+    [SV_TASK_TAGS] = {"tags", JSN, NN, "[]", 0, 0, 0},
+    [SV_TASK_IDEMPOTENCY_KEY] = {"idempotency_key", TXT, OPT, 0, 0, 0, 0},
+    [SV_TASK_RESULT] = {"result", JSN, 0, 0, 0, 0, 0},
+    [SV_TASK_ERROR] = {"error", TXT, 0, 0, 0, 0, 0},
+    [SV_TASK_CREATED_AT] = {"created_at", INT, NN | CRT | OPT, 0, 0, 0, 0},
+    [SV_TASK_UPDATED_AT] = {"updated_at", INT, NN | UPD, 0, 0, 0, 0},
+    [SV_TASK_COMPLETED_AT] = {"completed_at", INT, FIN | OPT, 0, 0, 0, 0},
 };
 
 static const statevtab_column aSignals[] = {
-    {"id", TXT, KEY | NN | AUTO, 0, 0, 0, 0},
-    {"execution_id", TXT, NN | IDX, 0, 0, 0, 0},
-    {"name", TXT, NN, 0, 0, 0, 0},
-    {"payload", JSN, 0, 0, 0, 0, 0},
-    {"created_at", INT, NN | CRT | IDX, 0, 0, 0, 0},
-    {"consumed_at", INT, TIM | IDX, 0, 0, 0, 0},
+    [SV_SIGNAL_ID] = {"id", TXT, KEY | NN | AUTO, 0, 0, 0, 0},
+    [SV_SIGNAL_EXECUTION_ID] = {"execution_id", TXT, NN | IDX, 0, 0, 0, 0},
+    [SV_SIGNAL_NAME] = {"name", TXT, NN, 0, 0, 0, 0},
+    [SV_SIGNAL_PAYLOAD] = {"payload", JSN, 0, 0, 0, 0, 0},
+    [SV_SIGNAL_CREATED_AT] = {"created_at", INT, NN | CRT | IDX, 0, 0, 0, 0},
+    [SV_SIGNAL_CONSUMED_AT] = {"consumed_at", INT, TIM | IDX, 0, 0, 0, 0},
 };
 
 static const statevtab_column aDeadLetters[] = {
-    {"id", TXT, KEY | NN | AUTO, 0, 0, 0, 0},
-    {"task_id", TXT, NN | IDX, 0, 0, 0, 0},
-    {"queue", TXT, NN | IDX, "default", 0, 0, 0},
-    {"name", TXT, NN, 0, 0, 0, 0},
-    {"payload", JSN, 0, 0, 0, 0, 0},
-    {"attempts", INT, NN, "0", 0, 0, 0},
-    {"reason", TXT, 0, 0, 0, 0, 0},
-    {"task", JSN, 0, 0, 0, 0, 0},
-    {"died_at", INT, NN | CRT | IDX, 0, 0, 0, 0},
+    [SV_DEAD_ID] = {"id", TXT, KEY | NN | AUTO, 0, 0, 0, 0},
+    [SV_DEAD_TASK_ID] = {"task_id", TXT, NN | IDX, 0, 0, 0, 0},
+    [SV_DEAD_QUEUE] = {"queue", TXT, NN | IDX, "default", 0, 0, 0},
+    [SV_DEAD_NAME] = {"name", TXT, NN, 0, 0, 0, 0},
+    [SV_DEAD_PAYLOAD] = {"payload", JSN, 0, 0, 0, 0, 0},
+    [SV_DEAD_ATTEMPTS] = {"attempts", INT, NN, "0", 0, 0, 0},
+    [SV_DEAD_REASON] = {"reason", TXT, 0, 0, 0, 0, 0},
+    [SV_DEAD_TASK] = {"task", JSN, 0, 0, 0, 0, 0},
+    [SV_DEAD_DIED_AT] = {"died_at", INT, NN | CRT | IDX, 0, 0, 0, 0},
 };
 
 static const statevtab_column aCounters[] = {
-    {"scope", TXT, KEY | NN | IDX, "", 0, 0, 0},
-    {"name", TXT, KEY | NN, 0, 0, 0, 0},
-    {"value", NUM, NN, "0", 0, 0, 0},
-    {"updated_at", INT, NN | UPD, 0, 0, 0, 0},
+    [SV_COUNTER_SCOPE] = {"scope", TXT, KEY | NN | IDX, "", 0, 0, 0},
+    [SV_COUNTER_NAME] = {"name", TXT, KEY | NN, 0, 0, 0, 0},
+    [SV_COUNTER_VALUE] = {"value", NUM, NN, "0", 0, 0, 0},
+    [SV_COUNTER_UPDATED_AT] = {"updated_at", INT, NN | UPD, 0, 0, 0, 0},
 };
 
 static const statevtab_column aFlags[] = {
-    {"name", TXT, KEY | NN, 0, 0, 0, 0},
-    {"enabled", BOOL, NN, "0", 0, 0, 0},
-    {"description", TXT, 0, 0, 0, 0, 0},
-    {"rollout", INT, 0, 0, 0, 0, 100},
-    {"strategies", JSN, NN, "[]", 0, 0, 0},
-    {"variants", JSN, NN, "[]", 0, 0, 0},
-    {"dependencies", JSN, NN, "[]", 0, 0, 0},
-    {"updated_at", INT, NN | UPD, 0, 0, 0, 0},
+    [SV_FLAG_NAME] = {"name", TXT, KEY | NN, 0, 0, 0, 0},
+    [SV_FLAG_ENABLED] = {"enabled", BOOL, NN, "0", 0, 0, 0},
+    [SV_FLAG_DESCRIPTION] = {"description", TXT, 0, 0, 0, 0, 0},
+    [SV_FLAG_ROLLOUT] = {"rollout", INT, 0, 0, 0, 0, 100},
+    [SV_FLAG_STRATEGIES] = {"strategies", JSN, NN, "[]", 0, 0, 0},
+    [SV_FLAG_VARIANTS] = {"variants", JSN, NN, "[]", 0, 0, 0},
+    [SV_FLAG_DEPENDENCIES] = {"dependencies", JSN, NN, "[]", 0, 0, 0},
+    [SV_FLAG_UPDATED_AT] = {"updated_at", INT, NN | UPD, 0, 0, 0, 0},
 };
 
 static const statevtab_column aKv[] = {
-    {"scope", TXT, KEY | NN | IDX, "", 0, 0, 0},
-    {"key", TXT, KEY | NN, 0, 0, 0, 0},
-    {"value", JSN, 0, 0, 0, 0, 0},
-    {"version", INT, NN | VER, 0, 0, 0, 0},
-    {"expires_at", INT, EXP | IDX, 0, 0, 0, 0},
-    {"updated_at", INT, NN | UPD, 0, 0, 0, 0},
+    [SV_KV_SCOPE] = {"scope", TXT, KEY | NN | IDX, "", 0, 0, 0},
+    [SV_KV_KEY] = {"key", TXT, KEY | NN, 0, 0, 0, 0},
+    [SV_KV_VALUE] = {"value", JSN, 0, 0, 0, 0, 0},
+    [SV_KV_VERSION] = {"version", INT, NN | VER, 0, 0, 0, 0},
+    [SV_KV_EXPIRES_AT] = {"expires_at", INT, EXP | IDX, 0, 0, 0, 0},
+    [SV_KV_UPDATED_AT] = {"updated_at", INT, NN | UPD, 0, 0, 0, 0},
 };
 
 static const statevtab_column aLeases[] = {
-    {"name", TXT, KEY | NN, 0, 0, 0, 0},
-    {"owner", TXT, NN, 0, 0, 0, 0},
-    {"token", INT, NN, "0", 0, 0, 0},
-    {"depth", INT, NN, "1", 0, 0, 0},
-    {"expires_at", INT, NN | TIM | IDX, 0, 0, 0, 0},
-    {"acquired_at", INT, NN | CRT, 0, 0, 0, 0},
+    [SV_LEASE_NAME] = {"name", TXT, KEY | NN, 0, 0, 0, 0},
+    [SV_LEASE_OWNER] = {"owner", TXT, NN, 0, 0, 0, 0},
+    [SV_LEASE_TOKEN] = {"token", INT, NN, "0", 0, 0, 0},
+    [SV_LEASE_DEPTH] = {"depth", INT, NN, "1", 0, 0, 0},
+    [SV_LEASE_EXPIRES_AT] = {"expires_at", INT, NN | TIM | IDX, 0, 0, 0, 0},
+    [SV_LEASE_ACQUIRED_AT] = {"acquired_at", INT, NN | CRT, 0, 0, 0, 0},
 };
 
 #define N(a) (int)(sizeof(a) / sizeof(a[0]))
+
+/* Each array has exactly its SV_*_NCOL columns (svint.h). */
+typedef char sv_check_executions[N(aExecutions) == SV_EXEC_NCOL ? 1 : -1];
+typedef char sv_check_tasks[N(aTasks) == SV_TASK_NCOL ? 1 : -1];
+typedef char sv_check_signals[N(aSignals) == SV_SIGNAL_NCOL ? 1 : -1];
+typedef char sv_check_deadletters[N(aDeadLetters) == SV_DEAD_NCOL ? 1 : -1];
+typedef char sv_check_counters[N(aCounters) == SV_COUNTER_NCOL ? 1 : -1];
+typedef char sv_check_flags[N(aFlags) == SV_FLAG_NCOL ? 1 : -1];
+typedef char sv_check_kv[N(aKv) == SV_KV_NCOL ? 1 : -1];
+typedef char sv_check_leases[N(aLeases) == SV_LEASE_NCOL ? 1 : -1];
 static const statevtab_entity eExecutions = {
     "executions", "state_executions", N(aExecutions), aExecutions, 1, {0, 0}, -1, -1};
 static const statevtab_entity eTasks = {"tasks", "state_tasks", N(aTasks),
-                                        aTasks, 1, {0, 0}, 14, 2};
+                                        aTasks, 1, {SV_TASK_ID, 0}, SV_TASK_IDEMPOTENCY_KEY,
+                                        SV_TASK_QUEUE};
 static const statevtab_entity eSignals = {"signals", "state_signals",
                                           N(aSignals), aSignals, 1, {0, 0}, -1, -1};
 static const statevtab_entity eDeadLetters = {

@@ -140,11 +140,11 @@ static int createIndexes(LocalTable *t, sqlite3_uint64 mAsked) {
       if (!(c->flags & STATEVTAB_COL_INDEXED)) continue;
       if (c->flags & STATEVTAB_COL_OPTIDX) continue;
       /* The tasks' T_reap table says when to look for expired leases. */
-      if (i == t->iLease) continue;
+      if (t->bTasks && i == SV_TASK_LEASE_EXPIRES_AT) continue;
     }
     rc = indexName(t, t->zName, zCol, &zIdx);
     if (rc != SQLITE_OK) break;
-    if (strcmp(e->zKind, "tasks") == 0 && strcmp(zCol, "queue") == 0) {
+    if (t->bTasks && i == SV_TASK_QUEUE) {
       /* Serves queue= scans and, in this order, the claim of a queue. */
       rc = localExec(t->pStore,
                      sqlite3_mprintf("CREATE INDEX \"%w\".\"%w\" ON "
@@ -208,7 +208,7 @@ static int createShadow(LocalTable *t, sqlite3_uint64 mIndexes) {
   sqlite3_str_appendall(s, "))");
   rc = localExec(t->pStore, sqlite3_str_finish(s));
   if (rc == SQLITE_OK) rc = createIndexes(t, mIndexes);
-  if (rc == SQLITE_OK && strcmp(e->zKind, "tasks") == 0) {
+  if (rc == SQLITE_OK && t->bTasks) {
     /* Paused queues (state_pause / state_resume). */
     rc = localExec(t->pStore,
                    sqlite3_mprintf("CREATE TABLE \"%w\".\"%w_queues\"(queue "
@@ -282,20 +282,14 @@ static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
   t->pStore = p;
   t->zDb = sqlite3_mprintf("%s", zDb);
   t->zName = sqlite3_mprintf("%s", zName);
-  t->iLease = t->iQueue = -1;
-  if (strcmp(e->zKind, "tasks") == 0) {
-    for (i = 0; i < e->nCol; i++) {
-      if (strcmp(e->aCol[i].zName, "lease_expires_at") == 0) t->iLease = i;
-      if (strcmp(e->aCol[i].zName, "queue") == 0) t->iQueue = i;
-    }
-  }
+  t->bTasks = e == sv_entity_by_module("state_tasks");
   if (!t->zDb || !t->zName) {
     rc = SQLITE_NOMEM;
   } else if (bCreate) {
     rc = createShadow(t, mIndexes);
-    t->bReap = t->iLease >= 0;
+    t->bReap = t->bTasks;
   } else {
-    rc = t->iLease >= 0 ? hasReapTable(t, &t->bReap) : SQLITE_OK;
+    rc = t->bTasks ? hasReapTable(t, &t->bReap) : SQLITE_OK;
   }
   if (rc != SQLITE_OK) {
     sqlite3_free(t->zDb);
@@ -373,7 +367,7 @@ static int localRename(statevtab_table *pTab, const char *zNew) {
                  sqlite3_mprintf("ALTER TABLE \"%w\".\"%w_data\" RENAME TO "
                                  "\"%w_data\"",
                                  t->zDb, t->zName, zNew));
-  if (rc == SQLITE_OK && strcmp(pTab->pEntity->zKind, "tasks") == 0) {
+  if (rc == SQLITE_OK && t->bTasks) {
     rc = localExec(t->pStore,
                    sqlite3_mprintf("ALTER TABLE \"%w\".\"%w_queues\" RENAME "
                                    "TO \"%w_queues\"",
@@ -440,13 +434,15 @@ static int purgeExpired(LocalTable *t, const statevtab_value *aRow, int iExp) {
 /* A task row with a lease was written: its queue's reap may be due sooner. */
 static int lowerDue(LocalTable *t, const statevtab_value *aRow) {
   int rc;
-  if (!t->bReap || aRow[t->iLease].eType != SQLITE_INTEGER) return SQLITE_OK;
+  if (!t->bReap || aRow[SV_TASK_LEASE_EXPIRES_AT].eType != SQLITE_INTEGER) {
+    return SQLITE_OK;
+  }
   if (!t->pLower) {
     rc = localPrepareKept(t, localLowerSql(t, t->zDb), &t->pLower);
     if (rc != SQLITE_OK) return rc;
   }
-  localBind(t->pLower, 1, &aRow[t->iQueue], SQLITE_STATIC);
-  sqlite3_bind_int64(t->pLower, 2, aRow[t->iLease].i);
+  localBind(t->pLower, 1, &aRow[SV_TASK_QUEUE], SQLITE_STATIC);
+  sqlite3_bind_int64(t->pLower, 2, aRow[SV_TASK_LEASE_EXPIRES_AT].i);
   sqlite3_step(t->pLower);
   rc = sqlite3_reset(t->pLower);
   return rc == SQLITE_OK ? rc : localDbError(t->pStore, t->pStore->db, rc);

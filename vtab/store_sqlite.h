@@ -53,11 +53,11 @@ struct LocalTable {
   sqlite3_stmt *apUpdate[3];
   sqlite3_stmt *pDelete;
   sqlite3_stmt *pPurge; /* delete an expired row with the same key */
-  /* Tasks: bReap when the table has a T_reap table (created since
+  /* Tasks (bTasks): bReap when the table has a T_reap table (created since
   ** 2026-12-03; see reapDue in store_sqlite_atomic.c) and so keeps no
   ** lease_expires_at index unless indexes= asks; pLower lowers a queue's
-  ** due time there after a write of a lease (column iLease, queue iQueue). */
-  int bReap, iLease, iQueue;
+  ** due time there after a write of a lease. */
+  int bTasks, bReap;
   sqlite3_stmt *pLower;
   LocalScan *pScans;
   int nScans;

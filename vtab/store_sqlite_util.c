@@ -82,7 +82,7 @@ static int checkTriggers(LocalTable *t, sqlite3 *db, const char *zSchema,
                          LocalTable *pDead) {
   sqlite3_stmt *pStmt = 0;
   char *zSql, *azName[4] = {0, 0, 0, 0};
-  int bTasks = strcmp(t->base.pEntity->zKind, "tasks") == 0;
+  int bTasks = t->bTasks;
   int rc, i;
   azName[0] = sqlite3_mprintf("%s_data", t->zName);
   if (bTasks) azName[1] = sqlite3_mprintf("%s_queues", t->zName);

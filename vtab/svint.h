@@ -197,6 +197,107 @@ int sv_table_progress(sv_vtab *, const statevtab_value *pId,
 int sv_table_wait(sv_vtab *, const statevtab_value *pQueue,
                   sqlite3_int64 iTimeoutMs, int *pbReady);
 
+/*
+** The columns of each entity, in the order of its descriptor in entities.c
+** (designated initializers there, and a size check, keep the two in step).
+*/
+enum {
+  SV_EXEC_ID,
+  SV_EXEC_NAME,
+  SV_EXEC_STATE,
+  SV_EXEC_INPUT,
+  SV_EXEC_OUTPUT,
+  SV_EXEC_ERROR,
+  SV_EXEC_PARENT_ID,
+  SV_EXEC_TAGS,
+  SV_EXEC_PROGRESS,
+  SV_EXEC_CREATED_AT,
+  SV_EXEC_UPDATED_AT,
+  SV_EXEC_STARTED_AT,
+  SV_EXEC_COMPLETED_AT,
+  SV_EXEC_NCOL
+};
+enum {
+  SV_TASK_ID,
+  SV_TASK_EXECUTION_ID,
+  SV_TASK_QUEUE,
+  SV_TASK_NAME,
+  SV_TASK_PAYLOAD,
+  SV_TASK_STATE,
+  SV_TASK_PRIORITY,
+  SV_TASK_RUN_AT,
+  SV_TASK_ATTEMPTS,
+  SV_TASK_MAX_ATTEMPTS,
+  SV_TASK_LEASE_OWNER,
+  SV_TASK_LEASE_TOKEN,
+  SV_TASK_LEASE_EXPIRES_AT,
+  SV_TASK_TAGS,
+  SV_TASK_IDEMPOTENCY_KEY,
+  SV_TASK_RESULT,
+  SV_TASK_ERROR,
+  SV_TASK_CREATED_AT,
+  SV_TASK_UPDATED_AT,
+  SV_TASK_COMPLETED_AT,
+  SV_TASK_NCOL
+};
+enum {
+  SV_SIGNAL_ID,
+  SV_SIGNAL_EXECUTION_ID,
+  SV_SIGNAL_NAME,
+  SV_SIGNAL_PAYLOAD,
+  SV_SIGNAL_CREATED_AT,
+  SV_SIGNAL_CONSUMED_AT,
+  SV_SIGNAL_NCOL
+};
+enum {
+  SV_DEAD_ID,
+  SV_DEAD_TASK_ID,
+  SV_DEAD_QUEUE,
+  SV_DEAD_NAME,
+  SV_DEAD_PAYLOAD,
+  SV_DEAD_ATTEMPTS,
+  SV_DEAD_REASON,
+  SV_DEAD_TASK,
+  SV_DEAD_DIED_AT,
+  SV_DEAD_NCOL
+};
+enum {
+  SV_COUNTER_SCOPE,
+  SV_COUNTER_NAME,
+  SV_COUNTER_VALUE,
+  SV_COUNTER_UPDATED_AT,
+  SV_COUNTER_NCOL
+};
+enum {
+  SV_FLAG_NAME,
+  SV_FLAG_ENABLED,
+  SV_FLAG_DESCRIPTION,
+  SV_FLAG_ROLLOUT,
+  SV_FLAG_STRATEGIES,
+  SV_FLAG_VARIANTS,
+  SV_FLAG_DEPENDENCIES,
+  SV_FLAG_UPDATED_AT,
+  SV_FLAG_NCOL
+};
+enum {
+  SV_KV_SCOPE,
+  SV_KV_KEY,
+  SV_KV_VALUE,
+  SV_KV_VERSION,
+  SV_KV_EXPIRES_AT,
+  SV_KV_UPDATED_AT,
+  SV_KV_NCOL
+};
+enum {
+  SV_LEASE_NAME,
+  SV_LEASE_OWNER,
+  SV_LEASE_TOKEN,
+  SV_LEASE_DEPTH,
+  SV_LEASE_EXPIRES_AT,
+  SV_LEASE_ACQUIRED_AT,
+  SV_LEASE_NCOL
+};
+
 /* No entity has more columns than this. */
 #define SV_MAX_COLUMNS 32
 void sv_value_result(sqlite3_context *, const statevtab_value *);
