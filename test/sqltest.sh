@@ -30,7 +30,8 @@
 #                 any error or definite/possible leak is a failure
 #
 # Environment: STATEVTAB_EXT (the extension; STATEVTAB_EXT_ASAN with
-# --asan), CC (default cc), TEST_TMP or TMPDIR (where the per-script
+# --asan), SQLTEST_OUT (where sqlrun and the outputs go, default test/out
+# of the repository), CC (default cc), TEST_TMP or TMPDIR (where the per-script
 # directories go), SQLTEST_TIMEOUT (seconds per script,
 # default 300).  Each script gets a fresh TEST_TMP directory, which is also
 # its working directory; that directory's path is written as @TMP@ in the
@@ -50,7 +51,7 @@ export LC_ALL
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SQLDIR=$ROOT/test/sql
-OUTDIR=$ROOT/test/out
+OUTDIR=${SQLTEST_OUT:-$ROOT/test/out}
 SRC=$ROOT/test/sqlrun.c
 CC=${CC:-cc}
 CLOCK_MS=1700000000000
