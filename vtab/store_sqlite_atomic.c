@@ -754,8 +754,8 @@ static int reap(LocalTxn *x, LocalTable *pDead, const statevtab_value *pQueue) {
 }
 
 /*
-** Reap queue pQueue if it is time, and set *piDue to the time before which
-** none of its leases can expire.
+** Unless queue pQueue is paused (*pbPaused), reap it if it is time, and set
+** *piDue to the time before which none of its leases can expire.
 **
 ** A tasks table created since 2026-12-03 keeps no index of lease_expires_at
 ** (a claim and a completion each wrote one more b-tree for it).  Its T_reap
@@ -772,23 +772,29 @@ static int reap(LocalTxn *x, LocalTable *pDead, const statevtab_value *pQueue) {
 */
 #define SV_REAP_EVERY_MS 60000
 static int reapDue(LocalTxn *x, LocalTable *pDead, const statevtab_value *pQueue,
-                   sqlite3_int64 *piDue) {
+                   int *pbPaused, sqlite3_int64 *piDue) {
   LocalTable *t = x->t;
   int rc = SQLITE_OK, rs;
   sqlite3_stmt *p;
   if (!t->bReap) {
     *piDue = x->now; /* (no T_reap: nothing to lower) */
-    return reap(x, pDead, pQueue);
+    rc = isPaused(x, pQueue, pbPaused);
+    return rc != SQLITE_OK || *pbPaused ? rc : reap(x, pDead, pQueue);
   }
+  /* Paused, and the due time (NULL: no row yet), in one statement. */
   p = STMT(x, SA_DUE_GET, &rc,
-           "SELECT due FROM \"%w\".\"%w_reap\" WHERE queue = ?1",
-           x->zSchema, t->zName);
+           "SELECT EXISTS (SELECT 1 FROM \"%w\".\"%w_queues\" WHERE queue = "
+           "?1), (SELECT due FROM \"%w\".\"%w_reap\" WHERE queue = ?1)",
+           x->zSchema, t->zName, x->zSchema, t->zName);
   if (!p) return rc;
   localBind(p, 1, pQueue, SQLITE_STATIC);
   rs = sqlite3_step(p);
-  *piDue = rs == SQLITE_ROW ? sqlite3_column_int64(p, 0) : x->now;
+  *pbPaused = rs == SQLITE_ROW && sqlite3_column_int(p, 0);
+  *piDue = rs == SQLITE_ROW && sqlite3_column_type(p, 1) != SQLITE_NULL
+               ? sqlite3_column_int64(p, 1)
+               : x->now;
   rc = finish(x, p, rs);
-  if (rc != SQLITE_OK || *piDue > x->now) return rc;
+  if (rc != SQLITE_OK || *pbPaused || *piDue > x->now) return rc;
   rc = reap(x, pDead, pQueue);
   if (rc != SQLITE_OK) return rc;
   p = STMT(x, SA_DUE_SET, &rc,
@@ -1058,10 +1064,8 @@ int localClaim(statevtab_table *pTab, statevtab_table *pDead,
                     &c->aCompleteResult[i], &c->aCompleteOk[i]);
   }
   for (i = 0; rc == SQLITE_OK && i < c->nQueue; i++) {
-    rc = isPaused(&x, &c->aQueue[i], &abSkip[i]);
-    if (rc == SQLITE_OK && !abSkip[i]) {
-      rc = reapDue(&x, (LocalTable *)pDead, &c->aQueue[i], &aiDue[i]);
-    }
+    rc = reapDue(&x, (LocalTable *)pDead, &c->aQueue[i], &abSkip[i],
+                 &aiDue[i]);
   }
   for (k = 0; rc == SQLITE_OK && k < c->nLimit; k++) {
     rc = limitCount(&x, c, k, &aLive[k]);
