@@ -65,6 +65,7 @@ typedef struct statevtab_store statevtab_store;
 typedef struct statevtab_table statevtab_table;
 typedef struct statevtab_cursor statevtab_cursor;
 typedef struct statevtab_store_methods statevtab_store_methods;
+typedef struct statevtab_queue_methods statevtab_queue_methods;
 
 /*
 ** A value.  eType is SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB
@@ -251,14 +252,80 @@ typedef int (*statevtab_row_fn)(void *pCtx, const statevtab_value *aRow);
 #define STATEVTAB_FAIL_DEAD 2  /* 'dead', and a dead letter written */
 
 /*
-** Version 1 is every method below.  Required: everything up to xDelete
-** except the transaction methods; the rest may be NULL (a SQL function
-** whose primitive is NULL fails with "store 'x' does not support this
-** function").  The entity descriptors and their strings belong to the
-** extension: a store must not keep pointers to them past xDetach.
+** The queue primitives behind the SQL functions (state_claim, state_complete,
+** state_lease ...), a methods table of their own that a store of rows only
+** leaves out.  Version 1 is every method below; each may be NULL (a SQL
+** function whose primitive is NULL fails with "store 'x' does not support
+** this function").
+*/
+struct statevtab_queue_methods {
+  int iVersion; /* 1 */
+  /*
+  ** Each is atomic on its own, on the store's clock.  pDead, where given, is the dead letters
+  ** table that must receive tasks that die (NULL: the store's own default,
+  ** or none).  Out-values that are statevtab_values stay valid until the
+  ** next call on the same table.
+  */
+  int (*xClaim)(statevtab_table *pTasks, statevtab_table *pDead,
+                const statevtab_claim *, statevtab_row_fn, void *pCtx);
+  /* New lease expiry in *piExpires, or 0 when the token is not current. */
+  int (*xRenew)(statevtab_table *pTasks, const statevtab_value *pId,
+                sqlite3_int64 iToken, sqlite3_int64 iLeaseMs,
+                sqlite3_int64 *piExpires);
+  /* *pbOk: 1 completed, 0 stale token. pResult: JSON text or NULL value. */
+  int (*xComplete)(statevtab_table *pTasks, const statevtab_value *pId,
+                   sqlite3_int64 iToken, const statevtab_value *pResult,
+                   int *pbOk);
+  /* iRetryMs < 0: the default back-off. *peOutcome: STATEVTAB_FAIL_*. */
+  int (*xFail)(statevtab_table *pTasks, statevtab_table *pDead,
+               const statevtab_value *pId, sqlite3_int64 iToken,
+               const statevtab_value *pError, sqlite3_int64 iRetryMs,
+               int *peOutcome);
+  /* *piToken: the fencing token, or 0 when another owner holds it. */
+  int (*xLease)(statevtab_table *pLeases, const statevtab_value *pName,
+                const statevtab_value *pOwner, sqlite3_int64 iTtlMs,
+                sqlite3_int64 *piToken);
+  int (*xLeaseRelease)(statevtab_table *pLeases,
+                       const statevtab_value *pName,
+                       const statevtab_value *pOwner, int *pbOk);
+  /* *pOut: the new value (INTEGER or FLOAT). */
+  int (*xIncr)(statevtab_table *pCounters, const statevtab_value *pScope,
+               const statevtab_value *pName, const statevtab_value *pDelta,
+               statevtab_value *pOut);
+  /* *pOut: the oldest unconsumed payload (NULL value: none), now consumed;
+  ** a signal sent without payload yields the text '{}'. */
+  int (*xTake)(statevtab_table *pSignals, const statevtab_value *pExecId,
+               const statevtab_value *pName, statevtab_value *pOut);
+  /* Append JSON zJson to the execution's progress array; *pbOk 0: no such
+  ** execution. */
+  int (*xProgress)(statevtab_table *pExec, const statevtab_value *pId,
+                   const statevtab_value *pJson, int *pbOk);
+  /* Pause (bPause=1) or resume a queue; *pbChanged 0 when it already was. */
+  int (*xPause)(statevtab_table *pTasks, const statevtab_value *pQueue,
+                int bPause, int *pbChanged);
+  /* Insert one row on its own, as the atomic primitives do (xInsert instead
+  ** joins the SQL statement's transaction).  Used by state_signal. */
+  int (*xInsertAtomic)(statevtab_table *, const statevtab_value *aRow,
+                       int *pbDone);
+  /* *pbPaused: whether the queue is paused. */
+  int (*xPaused)(statevtab_table *pTasks, const statevtab_value *pQueue,
+                 int *pbPaused);
+
+  /* Wait until queue pQueue may have a runnable task or iTimeoutMs pass:
+  ** *pbReady is 1 when one is runnable, 0 on timeout. */
+  int (*xWait)(statevtab_table *pTasks, const statevtab_value *pQueue,
+               sqlite3_int64 iTimeoutMs, int *pbReady);
+};
+
+/*
+** Version 2 is every method below (version 1, before 2026-12-03, had the
+** queue primitives inline and is refused).  Required: everything up to
+** xDelete except the transaction methods; the rest may be NULL.  The entity
+** descriptors and their strings belong to the extension: a store must not
+** keep pointers to them past xDetach.
 */
 struct statevtab_store_methods {
-  int iVersion; /* 1 */
+  int iVersion; /* 2 */
   const char *zScheme; /* URL scheme this store answers to: "sqlite" */
 
   /* Connect to zUrl.  On success *ppStore is a new store owned by the
@@ -315,67 +382,13 @@ struct statevtab_store_methods {
   /* Describe the store for statevtab_debug() (sqlite3_malloc'd text). */
   char *(*xDescribe)(statevtab_store *);
 
-  /*
-  ** The atomic primitives behind the SQL functions.  Each is atomic on its
-  ** own, on the store's clock.  pDead, where given, is the dead letters
-  ** table that must receive tasks that die (NULL: the store's own default,
-  ** or none).  Out-values that are statevtab_values stay valid until the
-  ** next call on the same table.
-  */
-  int (*xClaim)(statevtab_table *pTasks, statevtab_table *pDead,
-                const statevtab_claim *, statevtab_row_fn, void *pCtx);
-  /* New lease expiry in *piExpires, or 0 when the token is not current. */
-  int (*xRenew)(statevtab_table *pTasks, const statevtab_value *pId,
-                sqlite3_int64 iToken, sqlite3_int64 iLeaseMs,
-                sqlite3_int64 *piExpires);
-  /* *pbOk: 1 completed, 0 stale token. pResult: JSON text or NULL value. */
-  int (*xComplete)(statevtab_table *pTasks, const statevtab_value *pId,
-                   sqlite3_int64 iToken, const statevtab_value *pResult,
-                   int *pbOk);
-  /* iRetryMs < 0: the default back-off. *peOutcome: STATEVTAB_FAIL_*. */
-  int (*xFail)(statevtab_table *pTasks, statevtab_table *pDead,
-               const statevtab_value *pId, sqlite3_int64 iToken,
-               const statevtab_value *pError, sqlite3_int64 iRetryMs,
-               int *peOutcome);
-  /* *piToken: the fencing token, or 0 when another owner holds it. */
-  int (*xLease)(statevtab_table *pLeases, const statevtab_value *pName,
-                const statevtab_value *pOwner, sqlite3_int64 iTtlMs,
-                sqlite3_int64 *piToken);
-  int (*xLeaseRelease)(statevtab_table *pLeases,
-                       const statevtab_value *pName,
-                       const statevtab_value *pOwner, int *pbOk);
-  /* *pOut: the new value (INTEGER or FLOAT). */
-  int (*xIncr)(statevtab_table *pCounters, const statevtab_value *pScope,
-               const statevtab_value *pName, const statevtab_value *pDelta,
-               statevtab_value *pOut);
-  /* *pOut: the oldest unconsumed payload (NULL value: none), now consumed;
-  ** a signal sent without payload yields the text '{}'. */
-  int (*xTake)(statevtab_table *pSignals, const statevtab_value *pExecId,
-               const statevtab_value *pName, statevtab_value *pOut);
-  /* Append JSON zJson to the execution's progress array; *pbOk 0: no such
-  ** execution. */
-  int (*xProgress)(statevtab_table *pExec, const statevtab_value *pId,
-                   const statevtab_value *pJson, int *pbOk);
-  /* Pause (bPause=1) or resume a queue; *pbChanged 0 when it already was. */
-  int (*xPause)(statevtab_table *pTasks, const statevtab_value *pQueue,
-                int bPause, int *pbChanged);
-  /* Insert one row on its own, as the atomic primitives do (xInsert instead
-  ** joins the SQL statement's transaction).  Used by state_signal. */
-  int (*xInsertAtomic)(statevtab_table *, const statevtab_value *aRow,
-                       int *pbDone);
-  /* *pbPaused: whether the queue is paused. */
-  int (*xPaused)(statevtab_table *pTasks, const statevtab_value *pQueue,
-                 int *pbPaused);
-
   /* Optional fast path of xColumn: column iCol of the current row as an
   ** unprotected sqlite3_value, valid until the cursor moves, or NULL to
   ** use xColumn.  Stores that read rows with SQLite statements provide it. */
   sqlite3_value *(*xColumnValue)(statevtab_cursor *, int iCol);
 
-  /* Wait until queue pQueue may have a runnable task or iTimeoutMs pass:
-  ** *pbReady is 1 when one is runnable, 0 on timeout. */
-  int (*xWait)(statevtab_table *pTasks, const statevtab_value *pQueue,
-               sqlite3_int64 iTimeoutMs, int *pbReady);
+  /* The queue primitives, or NULL for a store of rows only. */
+  const statevtab_queue_methods *pQueue;
 };
 
 /*

@@ -384,7 +384,7 @@ static void fnRegisterStore(sqlite3_context *ctx, int argc,
   rc = sv_register_scheme(pConn, p);
   if (rc != SQLITE_OK) {
     sv_fn_error(ctx, "statevtab_register_store", rc,
-                "invalid store methods (iVersion >= 1, zScheme, and every "
+                "invalid store methods (iVersion >= 2, zScheme, and every "
                 "method but the optional ones are required)");
     return;
   }

@@ -15,8 +15,9 @@
 int sv_register_scheme(sv_conn *p, const statevtab_store_methods *pMethods) {
   sv_schemeref *pNew;
   /* Every method the virtual table calls unconditionally must be there;
-  ** the atomic primitives, transactions and fast paths may be NULL. */
-  if (!pMethods || pMethods->iVersion < 1 || !pMethods->zScheme ||
+  ** the queue primitives, transactions and fast paths may be NULL.  A
+  ** version 1 table (primitives inline) has another layout: refused. */
+  if (!pMethods || pMethods->iVersion < 2 || !pMethods->zScheme ||
       !pMethods->xOpen || !pMethods->xClose || !pMethods->xAttach ||
       !pMethods->xDetach || !pMethods->xDrop || !pMethods->xRename ||
       !pMethods->xOpenCursor || !pMethods->xFilter || !pMethods->xNext ||

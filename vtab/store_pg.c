@@ -2886,8 +2886,25 @@ static int pgWait(statevtab_table *pTab, const statevtab_value *pQueue,
   }
 }
 
-const statevtab_store_methods sv_pg_store = {
+static const statevtab_queue_methods pgQueue = {
     /* iVersion      */ 1,
+    /* xClaim        */ pgClaim,
+    /* xRenew        */ pgRenew,
+    /* xComplete     */ pgComplete,
+    /* xFail         */ pgFail,
+    /* xLease        */ pgLease,
+    /* xLeaseRelease */ pgLeaseRelease,
+    /* xIncr         */ pgIncr,
+    /* xTake         */ pgTake,
+    /* xProgress     */ pgProgress,
+    /* xPause        */ pgPause,
+    /* xInsertAtomic */ pgInsertAtomic,
+    /* xPaused       */ pgPaused,
+    /* xWait         */ pgWait,
+};
+
+const statevtab_store_methods sv_pg_store = {
+    /* iVersion      */ 2,
     /* zScheme       */ "postgresql",
     /* xOpen         */ pgOpen,
     /* xClose        */ pgClose,
@@ -2913,18 +2930,6 @@ const statevtab_store_methods sv_pg_store = {
     /* xRelease      */ pgRelease,
     /* xRollbackTo   */ pgRollbackTo,
     /* xDescribe     */ pgDescribe,
-    /* xClaim        */ pgClaim,
-    /* xRenew        */ pgRenew,
-    /* xComplete     */ pgComplete,
-    /* xFail         */ pgFail,
-    /* xLease        */ pgLease,
-    /* xLeaseRelease */ pgLeaseRelease,
-    /* xIncr         */ pgIncr,
-    /* xTake         */ pgTake,
-    /* xProgress     */ pgProgress,
-    /* xPause        */ pgPause,
-    /* xInsertAtomic */ pgInsertAtomic,
-    /* xPaused       */ pgPaused,
     /* xColumnValue  */ 0,
-    /* xWait         */ pgWait,
+    /* pQueue        */ &pgQueue,
 };

@@ -2538,8 +2538,25 @@ static int rdWait(statevtab_table *pTab, const statevtab_value *pQueue,
   }
 }
 
-const statevtab_store_methods sv_redis_store = {
+static const statevtab_queue_methods rdQueue = {
     /* iVersion      */ 1,
+    /* xClaim        */ rdClaim,
+    /* xRenew        */ rdRenew,
+    /* xComplete     */ rdComplete,
+    /* xFail         */ rdFail,
+    /* xLease        */ rdLease,
+    /* xLeaseRelease */ rdLeaseRelease,
+    /* xIncr         */ rdIncr,
+    /* xTake         */ rdTake,
+    /* xProgress     */ rdProgress,
+    /* xPause        */ rdPause,
+    /* xInsertAtomic */ rdInsertAtomic,
+    /* xPaused       */ rdPaused,
+    /* xWait         */ rdWait,
+};
+
+const statevtab_store_methods sv_redis_store = {
+    /* iVersion      */ 2,
     /* zScheme       */ "redis",
     /* xOpen         */ rdOpen,
     /* xClose        */ rdClose,
@@ -2565,18 +2582,6 @@ const statevtab_store_methods sv_redis_store = {
     /* xRelease      */ rdRelease,
     /* xRollbackTo   */ rdRollbackTo,
     /* xDescribe     */ rdDescribe,
-    /* xClaim        */ rdClaim,
-    /* xRenew        */ rdRenew,
-    /* xComplete     */ rdComplete,
-    /* xFail         */ rdFail,
-    /* xLease        */ rdLease,
-    /* xLeaseRelease */ rdLeaseRelease,
-    /* xIncr         */ rdIncr,
-    /* xTake         */ rdTake,
-    /* xProgress     */ rdProgress,
-    /* xPause        */ rdPause,
-    /* xInsertAtomic */ rdInsertAtomic,
-    /* xPaused       */ rdPaused,
     /* xColumnValue  */ 0,
-    /* xWait         */ rdWait,
+    /* pQueue        */ &rdQueue,
 };

@@ -825,8 +825,25 @@ static char *localDescribe(statevtab_store *pStore) {
   return sqlite3_mprintf("sqlite: (shadow tables in the same database)");
 }
 
+static const statevtab_queue_methods localQueue = {
+    /* iVersion      */ 1,
+    /* xClaim        */ localClaim,
+    /* xRenew        */ localRenew,
+    /* xComplete     */ localComplete,
+    /* xFail         */ localFail,
+    /* xLease        */ localLease,
+    /* xLeaseRelease */ localRelease,
+    /* xIncr         */ localIncr,
+    /* xTake         */ localTake,
+    /* xProgress     */ localProgress,
+    /* xPause        */ localPause,
+    /* xInsertAtomic */ localInsertAtomic,
+    /* xPaused       */ localPaused,
+    /* xWait         */ localWait,
+};
+
 const statevtab_store_methods sv_sqlite_store = {
-    /* iVersion     */ 1,
+    /* iVersion     */ 2,
     /* zScheme      */ "sqlite",
     /* xOpen        */ localOpen,
     /* xClose       */ localClose,
@@ -852,18 +869,6 @@ const statevtab_store_methods sv_sqlite_store = {
     /* xRelease     */ 0,
     /* xRollbackTo  */ 0,
     /* xDescribe    */ localDescribe,
-    /* xClaim       */ localClaim,
-    /* xRenew       */ localRenew,
-    /* xComplete    */ localComplete,
-    /* xFail        */ localFail,
-    /* xLease       */ localLease,
-    /* xLeaseRelease */ localRelease,
-    /* xIncr        */ localIncr,
-    /* xTake        */ localTake,
-    /* xProgress    */ localProgress,
-    /* xPause       */ localPause,
-    /* xInsertAtomic */ localInsertAtomic,
-    /* xPaused      */ localPaused,
     /* xColumnValue */ localColumnValue,
-    /* xWait        */ localWait,
+    /* pQueue       */ &localQueue,
 };

@@ -11,10 +11,11 @@
 **   rc = sv_table_complete(p, &id, iToken, &result, &bOk);
 **   if (rc != SQLITE_OK) zMsg = sv_table_error(p, rc);   (sqlite3_free it)
 **
-** Each sv_table_X calls the store method X of table p with p's store table
-** and returns its code.  A store without that method (a custom store that
-** implements rows only) gets SQLITE_ERROR and the message "store '<scheme>'
-** does not support this function".
+** Each sv_table_X calls the queue method X (statevtab_queue_methods) of
+** table p's store with p's store table and returns its code.  A store
+** without that method (a custom store that implements rows only, pQueue
+** NULL) gets SQLITE_ERROR and the message "store '<scheme>' does not
+** support this function".
 */
 #include "svint.h"
 
@@ -29,9 +30,11 @@ static int unsupported(sv_vtab *p) {
   return s->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
 }
 
-/* Call method M of p's store with p's store table and the rest. */
+/* Call queue method M of p's store with p's store table and the rest. */
 #define CALL(p, M, ...)                                                        \
-  (METHODS(p)->M ? METHODS(p)->M((p)->pTab, __VA_ARGS__) : unsupported(p))
+  (METHODS(p)->pQueue && METHODS(p)->pQueue->M                                 \
+       ? METHODS(p)->pQueue->M((p)->pTab, __VA_ARGS__)                         \
+       : unsupported(p))
 
 /*
 ** Take the message of the store's last failure rc (sqlite3_malloc'd; the

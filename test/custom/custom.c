@@ -324,6 +324,7 @@ static int consTrue(const statevtab_cons *c, int eCol,
 /* ------------------------------------------------------------ lifecycle */
 
 static const statevtab_store_methods memMethods;
+static statevtab_store_methods rowsOnly;
 
 static int memOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
                    char **pzErr) {
@@ -333,7 +334,10 @@ static int memOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
   gnOpenCalls++;
   sqlite3_snprintf(sizeof(gzLastSafeUrl), gzLastSafeUrl, "%s",
                    pOpen->zSafeUrl);
-  if (sqlite3_strnicmp(zName, "memtest:", 8) != 0 || !pOpen->db) {
+  /* (memrows: is the same store registered without queue methods) */
+  if ((sqlite3_strnicmp(zName, "memtest:", 8) != 0 &&
+       sqlite3_strnicmp(zName, "memrows:", 8) != 0) ||
+      !pOpen->db) {
     *pzErr = sqlite3_mprintf("not a memtest URL: '%s'", pOpen->zSafeUrl);
     return SQLITE_ERROR;
   }
@@ -362,7 +366,9 @@ static int memOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
   p = sqlite3_malloc64(sizeof(*p));
   if (!p) return SQLITE_NOMEM;
   memset(p, 0, sizeof(*p));
-  p->base.pMethods = &memMethods;
+  p->base.pMethods = sqlite3_strnicmp(pOpen->zUrl, "memrows:", 8) == 0
+                         ? &rowsOnly
+                         : &memMethods;
   p->base.fCaps = 0;
   p->pServer = s;
   p->iInstance = ++gnOpenOk;
@@ -790,9 +796,16 @@ static int memIncr(statevtab_table *pTab, const statevtab_value *pScope,
   return SQLITE_OK;
 }
 
+/* Of the queue primitives only xIncr (designated initializers: methods
+** appended to the header later stay 0). */
+static const statevtab_queue_methods memQueue = {
+    .iVersion = 1,
+    .xIncr = memIncr,
+};
+
 /* Designated initializers: methods appended to the header later stay 0. */
 static const statevtab_store_methods memMethods = {
-    .iVersion = 1,
+    .iVersion = 2,
     .zScheme = "memtest",
     .xOpen = memOpen,
     .xClose = memClose,
@@ -811,12 +824,15 @@ static const statevtab_store_methods memMethods = {
     .xUpdate = memUpdate,
     .xDelete = memDelete,
     .xDescribe = memDescribe,
-    .xIncr = memIncr,
-    /* no transactions; of the atomic primitives only xIncr */
+    .pQueue = &memQueue,
+    /* no transactions */
 };
 
 /* Invalid methods tables (registration must refuse them). */
-static statevtab_store_methods badVersion, badOpen, badAttach;
+static statevtab_store_methods badVersion, badVersion1, badOpen, badAttach;
+
+/* A store of rows only (rowsOnly, declared above): no queue methods table
+** at all. */
 
 /* =================================================================== tests */
 
@@ -1072,6 +1088,11 @@ int main(int argc, char **argv) {
 
   badVersion = memMethods;
   badVersion.iVersion = 0;
+  badVersion1 = memMethods; /* the layout before the queue methods table */
+  badVersion1.iVersion = 1;
+  rowsOnly = memMethods;
+  rowsOnly.zScheme = "memrows";
+  rowsOnly.pQueue = 0;
   badOpen = memMethods;
   badOpen.xOpen = 0;
   badAttach = memMethods;
@@ -1100,6 +1121,10 @@ int main(int argc, char **argv) {
   rc = statevtab_register_store(db, &badVersion);
   check("register-iversion-0", rc != SQLITE_OK &&
         strstr(sqlite3_errmsg(db), "statevtab_register_store: invalid store methods") != 0,
+        "rc=%d errmsg [%s]", rc, sqlite3_errmsg(db));
+  rc = statevtab_register_store(db, &badVersion1);
+  check("register-iversion-1", rc != SQLITE_OK &&
+        strstr(sqlite3_errmsg(db), "statevtab_register_store: invalid store methods (iVersion >= 2") != 0,
         "rc=%d errmsg [%s]", rc, sqlite3_errmsg(db));
   rc = statevtab_register_store(db, &badOpen);
   check("register-null-xopen", rc != SQLITE_OK &&
@@ -1322,6 +1347,17 @@ int main(int argc, char **argv) {
   }
   expectErr("renew-unsupported", "SELECT state_renew('t', 'a', 1, 1000)",
             "state_renew: store 'memtest' does not support this function");
+  /* pQueue NULL: rows work, every primitive is "not supported". */
+  rc = statevtab_register_store(db, &rowsOnly);
+  check("register-rows-only", rc == SQLITE_OK, "rc=%d errmsg [%s]", rc,
+        sqlite3_errmsg(db));
+  ok("rows-only-create",
+     "CREATE VIRTUAL TABLE ro USING state_counters(store='memrows:r')");
+  ok("rows-only-insert",
+     "INSERT INTO ro(scope, name, value) VALUES ('s', 'n', 1)");
+  expect("rows-only-select", "SELECT value FROM ro", "1");
+  expectErr("rows-only-incr", "SELECT state_incr('ro', 's', 'n')",
+            "state_incr: store 'memrows' does not support this function");
 
   /* -------------------------------------------------- rename, drop */
   {
