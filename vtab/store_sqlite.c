@@ -27,6 +27,20 @@
 */
 #include "store_sqlite.h"
 
+/*
+** Is zSuffix the suffix of one of the local store's shadow tables, as in
+** "T_<suffix>" (the virtual table's xShadowName)?  T_data, and for tasks
+** T_queues and T_reap.
+*/
+int sv_local_shadow_name(const char *zSuffix) {
+  static const char *const azShadow[] = {"data", "queues", "reap"};
+  size_t i;
+  for (i = 0; i < sizeof(azShadow) / sizeof(azShadow[0]); i++) {
+    if (sqlite3_stricmp(zSuffix, azShadow[i]) == 0) return 1;
+  }
+  return 0;
+}
+
 static int localOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
                      char **pzErr) {
   LocalStore *p;

@@ -144,6 +144,7 @@ extern const statevtab_store_methods sv_pg_store;
 extern const statevtab_store_methods sv_redis_store;
 #endif
 int sv_register_scheme(sv_conn *, const statevtab_store_methods *);
+int sv_local_shadow_name(const char *zSuffix); /* store_sqlite.c */
 int sv_store_acquire(sv_conn *, const char *zUrl, sv_storeref **ppRef,
                      char **pzErr);
 void sv_store_release(sv_conn *, sv_storeref *);

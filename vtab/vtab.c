@@ -1190,12 +1190,10 @@ static int svRename(sqlite3_vtab *pVtab, const char *zNew) {
   return SQLITE_OK;
 }
 
-/* Shadow tables of the local store are "<table>_data" and, for tasks,
-** "<table>_queues" and "<table>_reap". */
+/* Shadow tables are the local store's (the only one that keeps tables in
+** the SQLite database): it names their suffixes. */
 static int svShadowName(const char *zSuffix) {
-  return sqlite3_stricmp(zSuffix, "data") == 0 ||
-         sqlite3_stricmp(zSuffix, "queues") == 0 ||
-         sqlite3_stricmp(zSuffix, "reap") == 0;
+  return sv_local_shadow_name(zSuffix);
 }
 
 static const sqlite3_module svModule = {
