@@ -84,11 +84,11 @@ struct statevtab_value {
 };
 
 /* Column types (statevtab_column.eType). */
-#define STATEVTAB_INT 1   /* INTEGER: integers only (times are ms) */
-#define STATEVTAB_NUM 2   /* NUMERIC: integer or real */
-#define STATEVTAB_TEXT 3  /* TEXT */
-#define STATEVTAB_JSON 4  /* TEXT holding well-formed JSON */
-#define STATEVTAB_BOOL 5  /* INTEGER 0 or 1 */
+#define STATEVTAB_INT 1  /* INTEGER: integers only (times are ms) */
+#define STATEVTAB_NUM 2  /* NUMERIC: integer or real */
+#define STATEVTAB_TEXT 3 /* TEXT */
+#define STATEVTAB_JSON 4 /* TEXT holding well-formed JSON */
+#define STATEVTAB_BOOL 5 /* INTEGER 0 or 1 */
 
 /* Column flags (statevtab_column.flags). */
 #define STATEVTAB_COL_KEY 0x0001     /* part of the entity's unique key */
@@ -100,24 +100,27 @@ struct statevtab_value {
 #define STATEVTAB_COL_VERSION 0x0040 /* 1 on insert, +1 on every update */
 #define STATEVTAB_COL_EXPIRES 0x0080 /* row invisible once now >= value */
 #define STATEVTAB_COL_TIME 0x0100    /* milliseconds since the epoch */
-#define STATEVTAB_COL_OPTIDX 0x0200  /* with INDEXED: an index a store may
-                                     ** build only when the table's indexes=
-                                     ** option names the column (the local
-                                     ** store does; scans still filter on it) */
-#define STATEVTAB_COL_STATE 0x0400    /* the lifecycle state (see below) */
-#define STATEVTAB_COL_STARTED 0x0800  /* NULL: now when the state becomes
-                                      ** running, completed or failed */
-#define STATEVTAB_COL_FINISHED 0x1000 /* NULL: now when the state becomes
-                                      ** completed, failed, dead or cancelled */
+#define STATEVTAB_COL_OPTIDX                                                   \
+  0x0200                           /* with INDEXED: an index a store may       \
+                                   ** build only when the table's indexes=     \
+                                   ** option names the column (the local       \
+                                   ** store does; scans still filter on it) */
+#define STATEVTAB_COL_STATE 0x0400 /* the lifecycle state (see below) */
+#define STATEVTAB_COL_STARTED                                                  \
+  0x0800 /* NULL: now when the state becomes                                   \
+         ** running, completed or failed */
+#define STATEVTAB_COL_FINISHED                                                 \
+  0x1000 /* NULL: now when the state becomes                                   \
+         ** completed, failed, dead or cancelled */
 
 /* One column of an entity. */
 struct statevtab_column {
-  const char *zName;        /* column name */
-  int eType;                /* STATEVTAB_INT ... */
-  unsigned flags;           /* STATEVTAB_COL_* */
-  const char *zDefault;     /* default as text, or NULL (converted per eType) */
-  const char *const *azEnum;/* NULL-terminated allowed values, or NULL */
-  sqlite3_int64 iMin, iMax; /* allowed range for INT columns when iMin<iMax */
+  const char *zName;    /* column name */
+  int eType;            /* STATEVTAB_INT ... */
+  unsigned flags;       /* STATEVTAB_COL_* */
+  const char *zDefault; /* default as text, or NULL (converted per eType) */
+  const char *const *azEnum; /* NULL-terminated allowed values, or NULL */
+  sqlite3_int64 iMin, iMax;  /* allowed range for INT columns when iMin<iMax */
 };
 
 /*
@@ -125,12 +128,12 @@ struct statevtab_column {
 ** (PostgreSQL table, Redis key segment); zModule the SQL module name.
 */
 struct statevtab_entity {
-  const char *zKind;    /* "tasks" */
-  const char *zModule;  /* "state_tasks" */
-  int nCol;             /* number of columns */
+  const char *zKind;   /* "tasks" */
+  const char *zModule; /* "state_tasks" */
+  int nCol;            /* number of columns */
   const statevtab_column *aCol;
-  int nKey;             /* number of key columns (1 or 2) */
-  int aiKey[2];         /* their column indexes */
+  int nKey;     /* number of key columns (1 or 2) */
+  int aiKey[2]; /* their column indexes */
   /* Idempotent insert: when iDedupe>=0, an insert whose non-NULL value of
   ** column iDedupe already exists among the rows with the same value of
   ** column iDedupeScope is skipped without error (*pbDone=0).  Tasks use it
@@ -184,16 +187,16 @@ struct statevtab_scan {
 
 /* Arguments of xOpen. */
 struct statevtab_open {
-  sqlite3 *db;           /* the database connection the tables live in */
-  const char *zUrl;      /* store URL, after env: resolution */
-  const char *zSafeUrl;  /* the same with any password redacted */
+  sqlite3 *db;          /* the database connection the tables live in */
+  const char *zUrl;     /* store URL, after env: resolution */
+  const char *zSafeUrl; /* the same with any password redacted */
 };
 
 /* Base structs: each is the first member of the store's own struct. */
 struct statevtab_store {
   const statevtab_store_methods *pMethods;
-  unsigned fCaps;  /* STATEVTAB_CAP_* */
-  char *zErrMsg;   /* last error message (sqlite3_malloc'd) or NULL */
+  unsigned fCaps; /* STATEVTAB_CAP_* */
+  char *zErrMsg;  /* last error message (sqlite3_malloc'd) or NULL */
 };
 struct statevtab_table {
   statevtab_store *pStore;
@@ -261,7 +264,8 @@ typedef int (*statevtab_row_fn)(void *pCtx, const statevtab_value *aRow);
 struct statevtab_queue_methods {
   int iVersion; /* 1 */
   /*
-  ** Each is atomic on its own, on the store's clock.  pDead, where given, is the dead letters
+  ** Each is atomic on its own, on the store's clock.  pDead, where given, is
+  *the dead letters
   ** table that must receive tasks that die (NULL: the store's own default,
   ** or none).  Out-values that are statevtab_values stay valid until the
   ** next call on the same table.
@@ -285,8 +289,7 @@ struct statevtab_queue_methods {
   int (*xLease)(statevtab_table *pLeases, const statevtab_value *pName,
                 const statevtab_value *pOwner, sqlite3_int64 iTtlMs,
                 sqlite3_int64 *piToken);
-  int (*xLeaseRelease)(statevtab_table *pLeases,
-                       const statevtab_value *pName,
+  int (*xLeaseRelease)(statevtab_table *pLeases, const statevtab_value *pName,
                        const statevtab_value *pOwner, int *pbOk);
   /* *pOut: the new value (INTEGER or FLOAT). */
   int (*xIncr)(statevtab_table *pCounters, const statevtab_value *pScope,
@@ -325,7 +328,7 @@ struct statevtab_queue_methods {
 ** keep pointers to them past xDetach.
 */
 struct statevtab_store_methods {
-  int iVersion; /* 2 */
+  int iVersion;        /* 2 */
   const char *zScheme; /* URL scheme this store answers to: "sqlite" */
 
   /* Connect to zUrl.  On success *ppStore is a new store owned by the
@@ -363,8 +366,8 @@ struct statevtab_store_methods {
 
   /* Writes.  aRow holds one value per entity column, already validated and
   ** defaulted by the caller.  *pbDone is set to 0 when IGNORE skipped it. */
-  int (*xInsert)(statevtab_table *, const statevtab_value *aRow,
-                 int eConflict, sqlite3_int64 *pRowid, int *pbDone);
+  int (*xInsert)(statevtab_table *, const statevtab_value *aRow, int eConflict,
+                 sqlite3_int64 *pRowid, int *pbDone);
   int (*xUpdate)(statevtab_table *, sqlite3_int64 iRowid,
                  const statevtab_value *aRow, int eConflict, int *pbDone);
   int (*xDelete)(statevtab_table *, sqlite3_int64 iRowid);
@@ -407,7 +410,8 @@ static inline int statevtab_register_store(sqlite3 *db,
   if (rc != SQLITE_OK) return rc;
   sqlite3_bind_pointer(pStmt, 1, (void *)p, "statevtab_store_methods", 0);
   rc = sqlite3_step(pStmt);
-  rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? SQLITE_OK : sqlite3_errcode(db);
+  rc =
+      (rc == SQLITE_ROW || rc == SQLITE_DONE) ? SQLITE_OK : sqlite3_errcode(db);
   sqlite3_finalize(pStmt);
   return rc;
 #else

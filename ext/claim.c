@@ -166,7 +166,8 @@ static int addRow(ClaimCursor *c, int nCol, const statevtab_value *aRow,
   }
   if (c->nRow >= c->nAlloc) {
     int nNew = c->nAlloc ? c->nAlloc * 2 : 8;
-    ClaimRow **ap = sqlite3_realloc64(c->apRow, sizeof(ClaimRow *) * (size_t)nNew);
+    ClaimRow **ap =
+        sqlite3_realloc64(c->apRow, sizeof(ClaimRow *) * (size_t)nNew);
     if (!ap) return SQLITE_NOMEM;
     c->apRow = ap;
     c->nAlloc = nNew;
@@ -245,10 +246,11 @@ static int onClaimed(void *pCtx, const statevtab_value *aRow) {
 typedef struct ClaimArgs {
   statevtab_claim claim;
   cJSON *pQueueJson, *pOptJson;
-  statevtab_value *aVal; /* queues, names, tags, limits, complete ids, results */
-  sqlite3_int64 *aiInt;  /* limits, complete tokens */
-  int *aiFlag;           /* abLimitQueue, aCompleteOk */
-  char **azFree;         /* printed complete results */
+  statevtab_value
+      *aVal;            /* queues, names, tags, limits, complete ids, results */
+  sqlite3_int64 *aiInt; /* limits, complete tokens */
+  int *aiFlag;          /* abLimitQueue, aCompleteOk */
+  char **azFree;        /* printed complete results */
   int nFree;
 } ClaimArgs;
 
@@ -324,8 +326,8 @@ static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
     }
     zList = (const char *)sqlite3_value_text(pList);
     if (!zList) return SQLITE_NOMEM;
-    rc = parseJson(zList, sqlite3_value_bytes(pList), "the list",
-                   &a->pOptJson, pzErr);
+    rc = parseJson(zList, sqlite3_value_bytes(pList), "the list", &a->pOptJson,
+                   pzErr);
     if (rc != SQLITE_OK) return rc;
     pComplete = a->pOptJson;
   } else if (!bText || !zQueue) {
@@ -496,8 +498,8 @@ static int noRow(void *pCtx, const statevtab_value *aRow) {
   return 0;
 }
 
-static int claimFilter(sqlite3_vtab_cursor *cur, int idxNum,
-                       const char *idxStr, int argc, sqlite3_value **argv) {
+static int claimFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
+                       int argc, sqlite3_value **argv) {
   ClaimCursor *c = (ClaimCursor *)cur;
   ClaimVtab *pVtab = (ClaimVtab *)cur->pVtab;
   sqlite3_value *apArg[CLAIM_NARG];
@@ -685,8 +687,8 @@ void sv_claim_temp(sqlite3 *db) {
   }
   sqlite3_finalize(pStmt);
   if (bOld) sqlite3_exec(db, "DROP TABLE temp.state_claim", 0, 0, 0);
-  sqlite3_exec(db, "CREATE VIRTUAL TABLE temp.state_claim USING state_claim",
-               0, 0, 0);
+  sqlite3_exec(db, "CREATE VIRTUAL TABLE temp.state_claim USING state_claim", 0,
+               0, 0);
 }
 
 /*

@@ -36,7 +36,7 @@
 typedef struct Flag Flag;
 struct Flag {
   char *zName;
-  int bExists;     /* 0: no such flag (cached as such) */
+  int bExists; /* 0: no such flag (cached as such) */
   int bEnabled;
   int bHasRollout; /* rollout is not NULL */
   sqlite3_int64 iRollout;
@@ -147,10 +147,10 @@ static int randomPercent(void) {
 /* ------------------------------------------------------------- context */
 
 typedef struct Ctx {
-  cJSON *pRoot;     /* the context object, or NULL */
-  sqlite3_int64 now;/* for DATE_* without currentTime */
-  char zNum[64];    /* scratch for a number turned into text */
-  char zRand[16];   /* a random stickiness value */
+  cJSON *pRoot;         /* the context object, or NULL */
+  sqlite3_int64 now;    /* for DATE_* without currentTime */
+  char zNum[64];        /* scratch for a number turned into text */
+  char zRand[16];       /* a random stickiness value */
   const char *zFeature; /* the flag being evaluated (default groupId) */
 } Ctx;
 
@@ -432,9 +432,10 @@ static char *cleanValue(const cJSON *v, int bLower) {
 
 /* One constraint, before `inverted`.  *pbOom on allocation failure. */
 static int constraintRaw(Ctx *c, const cJSON *k, int *pbOom) {
-  const char *zOp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "operator"));
-  const char *zField = cJSON_GetStringValue(
-      cJSON_GetObjectItemCaseSensitive(k, "contextName"));
+  const char *zOp =
+      cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "operator"));
+  const char *zField =
+      cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "contextName"));
   const cJSON *pValues = cJSON_GetObjectItemCaseSensitive(k, "values");
   const cJSON *pValue = cJSON_GetObjectItemCaseSensitive(k, "value");
   const char *zCtx;
@@ -455,7 +456,8 @@ static int constraintRaw(Ctx *c, const cJSON *k, int *pbOom) {
     return zOp[0] == 'I' ? bIn : !bIn;
   }
   if (startsWith(zOp, "STR_")) {
-    int bCase = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(k, "caseInsensitive"));
+    int bCase =
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(k, "caseInsensitive"));
     char *zC;
     int bMatch = 0;
     zCtx = ctxValue(c, zField);
@@ -468,9 +470,12 @@ static int constraintRaw(Ctx *c, const cJSON *k, int *pbOom) {
     cJSON_ArrayForEach(v, pValues) {
       char *z = cleanValue(v, bCase);
       if (!z) continue;
-      if (strcmp(zOp, "STR_STARTS_WITH") == 0) bMatch |= startsWith(zC, z);
-      else if (strcmp(zOp, "STR_ENDS_WITH") == 0) bMatch |= endsWith(zC, z);
-      else if (strcmp(zOp, "STR_CONTAINS") == 0) bMatch |= strstr(zC, z) != 0;
+      if (strcmp(zOp, "STR_STARTS_WITH") == 0)
+        bMatch |= startsWith(zC, z);
+      else if (strcmp(zOp, "STR_ENDS_WITH") == 0)
+        bMatch |= endsWith(zC, z);
+      else if (strcmp(zOp, "STR_CONTAINS") == 0)
+        bMatch |= strstr(zC, z) != 0;
       sqlite3_free(z);
     }
     sqlite3_free(zC);
@@ -525,12 +530,24 @@ static int constraintRaw(Ctx *c, const cJSON *k, int *pbOom) {
 }
 
 static int knownOperator(const char *zOp) {
-  static const char *const az[] = {
-      "IN",          "NOT_IN",     "STR_STARTS_WITH", "STR_ENDS_WITH",
-      "STR_CONTAINS", "NUM_EQ",    "NUM_GT",          "NUM_GTE",
-      "NUM_LT",      "NUM_LTE",    "DATE_AFTER",      "DATE_BEFORE",
-      "SEMVER_EQ",   "SEMVER_GT",  "SEMVER_LT",       "SEMVER_GTE",
-      "SEMVER_LTE",  0};
+  static const char *const az[] = {"IN",
+                                   "NOT_IN",
+                                   "STR_STARTS_WITH",
+                                   "STR_ENDS_WITH",
+                                   "STR_CONTAINS",
+                                   "NUM_EQ",
+                                   "NUM_GT",
+                                   "NUM_GTE",
+                                   "NUM_LT",
+                                   "NUM_LTE",
+                                   "DATE_AFTER",
+                                   "DATE_BEFORE",
+                                   "SEMVER_EQ",
+                                   "SEMVER_GT",
+                                   "SEMVER_LT",
+                                   "SEMVER_GTE",
+                                   "SEMVER_LTE",
+                                   0};
   int i;
   for (i = 0; zOp && az[i]; i++) {
     if (strcmp(zOp, az[i]) == 0) return 1;
@@ -652,7 +669,8 @@ static int inRollout(const char *zValue, const char *zGroup, double pct,
 
 /* One strategy (without its constraints). */
 static int strategyMatches(Ctx *c, const cJSON *s, int *pbOom) {
-  const char *zName = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s, "name"));
+  const char *zName =
+      cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s, "name"));
   const cJSON *p = cJSON_GetObjectItemCaseSensitive(s, "parameters");
   double pct = 0;
   if (!zName) return 0;
@@ -706,8 +724,8 @@ static int strategyMatches(Ctx *c, const cJSON *s, int *pbOom) {
 ** overrides first, then the weighted bucket of the stickiness value.
 */
 static const cJSON *chooseVariant(Ctx *c, const cJSON *pVariants,
-                                  const char *zGroup,
-                                  const char *zDefaultStick, int *pbOom) {
+                                  const char *zGroup, const char *zDefaultStick,
+                                  int *pbOom) {
   const cJSON *v, *o;
   double total = 0, counter = 0, target;
   const char *zStick, *zSeed;
@@ -720,8 +738,9 @@ static const cJSON *chooseVariant(Ctx *c, const cJSON *pVariants,
   if (total <= 0) return 0;
   cJSON_ArrayForEach(v, pVariants) {
     cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(v, "overrides")) {
-      const char *zCtx = ctxValue(
-          c, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "contextName")));
+      const char *zCtx =
+          ctxValue(c, cJSON_GetStringValue(
+                          cJSON_GetObjectItemCaseSensitive(o, "contextName")));
       const cJSON *x;
       if (!zCtx) continue;
       cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(o, "values")) {
@@ -864,8 +883,7 @@ static const cJSON *variantOf(Eval *x, Flag *f, int *pbEnabled);
 ** variants), or NULL.  bAsParent: evaluating a dependency (no further
 ** dependencies allowed).
 */
-static int isOnInner(Eval *x, Flag *f, const cJSON **ppStrategy,
-                     int bAsParent);
+static int isOnInner(Eval *x, Flag *f, const cJSON **ppStrategy, int bAsParent);
 
 static int isOn(Eval *x, Flag *f, const cJSON **ppStrategy, int bAsParent) {
   int b;
@@ -907,7 +925,8 @@ static int isOnInner(Eval *x, Flag *f, const cJSON **ppStrategy,
           int bEn = 0, bFound = 0;
           const cJSON *pv = variantOf(x, pParent, &bEn), *w;
           const char *zV =
-              pv ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pv, "name"))
+              pv ? cJSON_GetStringValue(
+                       cJSON_GetObjectItemCaseSensitive(pv, "name"))
                  : "disabled";
           cJSON_ArrayForEach(w, pVariants) {
             if (cJSON_IsString(w) && zV && strcmp(w->valuestring, zV) == 0) {
@@ -930,7 +949,8 @@ static int isOnInner(Eval *x, Flag *f, const cJSON **ppStrategy,
     }
   } else {
     cJSON_ArrayForEach(s, f->pStrategies) {
-      if (constraintsHold(&x->c, cJSON_GetObjectItemCaseSensitive(s, "constraints"),
+      if (constraintsHold(&x->c,
+                          cJSON_GetObjectItemCaseSensitive(s, "constraints"),
                           &bOom) &&
           strategyMatches(&x->c, s, &bOom)) {
         if (ppStrategy) *ppStrategy = s;
@@ -957,10 +977,11 @@ static const cJSON *variantOf(Eval *x, Flag *f, int *pbEnabled) {
   int bOom = 0;
   *pbEnabled = isOn(x, f, &pStrategy, 0);
   if (!*pbEnabled) return 0;
-  pVariants = pStrategy ? cJSON_GetObjectItemCaseSensitive(pStrategy, "variants")
-                        : 0;
+  pVariants =
+      pStrategy ? cJSON_GetObjectItemCaseSensitive(pStrategy, "variants") : 0;
   if (cJSON_GetArraySize(pVariants) > 0) {
-    const cJSON *pParams = cJSON_GetObjectItemCaseSensitive(pStrategy, "parameters");
+    const cJSON *pParams =
+        cJSON_GetObjectItemCaseSensitive(pStrategy, "parameters");
     const char *zGroup = param(pParams, "groupId", &x->c);
     /* variants[0].stickiness, else the strategy's own stickiness */
     v = chooseVariant(&x->c, pVariants, zGroup ? zGroup : f->zName,
@@ -1079,8 +1100,10 @@ void sv_fn_variant(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (v) {
     const cJSON *pName = cJSON_GetObjectItemCaseSensitive(v, "name");
     const cJSON *pPayload = cJSON_GetObjectItemCaseSensitive(v, "payload");
-    char *zName = cJSON_PrintUnformatted(pName ? pName : cJSON_GetObjectItem(v, "name"));
-    sqlite3_str_appendf(s, "{\"name\":%s,\"enabled\":true", zName ? zName : "null");
+    char *zName =
+        cJSON_PrintUnformatted(pName ? pName : cJSON_GetObjectItem(v, "name"));
+    sqlite3_str_appendf(s, "{\"name\":%s,\"enabled\":true",
+                        zName ? zName : "null");
     cJSON_free(zName);
     if (pPayload) {
       char *zP = cJSON_PrintUnformatted(pPayload);

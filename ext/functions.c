@@ -122,8 +122,7 @@ static sv_vtab *argTable(sqlite3_context *ctx, const char *zFunc,
                          sqlite3_value *pArg, const char *zKind) {
   sv_vtab *p = 0;
   char *zErr = 0;
-  int rc = sv_arg_table(sv_fn_conn(ctx), zFunc, pArg, zKind,
-                        &p, &zErr);
+  int rc = sv_arg_table(sv_fn_conn(ctx), zFunc, pArg, zKind, &p, &zErr);
   if (rc != SQLITE_OK) {
     if (zErr) {
       sqlite3_result_error(ctx, zErr, -1);
@@ -151,14 +150,15 @@ int sv_dead_letters(sv_vtab *p, statevtab_table **ppDead, char **pzErr) {
   *ppDead = 0;
   *pzErr = 0;
   for (i = 0; i < p->nOpt; i++) {
-    if (strcmp(p->azOpt[2 * i], "dead_letters") == 0) zOpt = p->azOpt[2 * i + 1];
+    if (strcmp(p->azOpt[2 * i], "dead_letters") == 0)
+      zOpt = p->azOpt[2 * i + 1];
   }
   if (zOpt) {
     pDead = sv_find_in_schema(p, zOpt, "state_dead_letters", &zErr);
     if (!pDead) {
       if (!zErr) return SQLITE_NOMEM;
-      *pzErr = sqlite3_mprintf("dead_letters option of '%s': %s", p->zName,
-                               zErr);
+      *pzErr =
+          sqlite3_mprintf("dead_letters option of '%s': %s", p->zName, zErr);
       sqlite3_free(zErr);
       return SQLITE_ERROR;
     }
@@ -254,8 +254,8 @@ int sv_arg_int(sqlite3_value *pVal, const char *zWhat, sqlite3_int64 iMin,
 
 /* sv_arg_int for a scalar function: reports the error itself. */
 static int argRange(sqlite3_context *ctx, const char *zFunc, const char *zWhat,
-                    sqlite3_value *pVal, sqlite3_int64 iMin,
-                    sqlite3_int64 iMax, sqlite3_int64 *piOut) {
+                    sqlite3_value *pVal, sqlite3_int64 iMin, sqlite3_int64 iMax,
+                    sqlite3_int64 *piOut) {
   char *zErr = 0;
   if (sv_arg_int(pVal, zWhat, iMin, iMax, piOut, &zErr) == SQLITE_OK) return 1;
   if (zErr) {
@@ -348,8 +348,8 @@ static void fnDebug(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       return;
     }
     s = sqlite3_str_new(0);
-    sqlite3_str_appendf(s, "table %s.%s\nmodule %s\nstore %s", p->zDb,
-                        p->zName, p->pEntity->zModule, zStore);
+    sqlite3_str_appendf(s, "table %s.%s\nmodule %s\nstore %s", p->zDb, p->zName,
+                        p->pEntity->zModule, zStore);
     for (i = 0; i < p->nOpt; i++) {
       sqlite3_str_appendf(s, "\noption %s=%s", p->azOpt[2 * i],
                           p->azOpt[2 * i + 1]);
@@ -481,8 +481,7 @@ static void pauseOrResume(sqlite3_context *ctx, sqlite3_value **argv,
   statevtab_value q;
   sv_vtab *p = argTable(ctx, zF, argv[0], "state_tasks");
   int rc, bChanged = 0;
-  if (!p || !argText(ctx, zF, "queue", argv[1], &q))
-    return;
+  if (!p || !argText(ctx, zF, "queue", argv[1], &q)) return;
   rc = sv_table_pause(p, &q, bPause, &bChanged);
   intResult(ctx, zF, p, rc, bChanged);
 }
@@ -504,8 +503,7 @@ static void fnPaused(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sv_vtab *p = argTable(ctx, zF, argv[0], "state_tasks");
   int rc, b = 0;
   (void)argc;
-  if (!p || !argText(ctx, zF, "queue", argv[1], &q))
-    return;
+  if (!p || !argText(ctx, zF, "queue", argv[1], &q)) return;
   rc = sv_table_paused(p, &q, &b);
   intResult(ctx, zF, p, rc, b);
 }

@@ -12,7 +12,8 @@
 ** connection's sv_conn (the registry of stores and connected tables), walks
 ** two static registration tables -- the store implementations built in and
 ** the SQL functions (functions.c) -- and registers one module per entity
-** (vtab/) plus the table-valued function state_claim (claim.c).  Every module and function holds a reference on the sv_conn, so it
+** (vtab/) plus the table-valued function state_claim (claim.c).  Every module
+*and function holds a reference on the sv_conn, so it
 ** lives exactly as long as the connection uses it.  A registration that fails
 ** is reported with its name.
 */
@@ -37,8 +38,8 @@ static const statevtab_store_methods *const aBuiltinStore[] = {
 #ifdef _WIN32
 __declspec(dllexport)
 #endif
-int sqlite3_statevtab_init(sqlite3 *db, char **pzErrMsg,
-                           const sqlite3_api_routines *pApi) {
+    int sqlite3_statevtab_init(sqlite3 *db, char **pzErrMsg,
+                               const sqlite3_api_routines *pApi) {
   sv_conn *pConn;
   int rc = SQLITE_OK;
   size_t i;
@@ -56,8 +57,8 @@ int sqlite3_statevtab_init(sqlite3 *db, char **pzErrMsg,
   pConn->db = db;
   pConn->nRef = 1; /* ours until the end of this function */
 
-  for (i = 0; rc == SQLITE_OK && i < sizeof(aBuiltinStore) /
-                                         sizeof(aBuiltinStore[0]);
+  for (i = 0;
+       rc == SQLITE_OK && i < sizeof(aBuiltinStore) / sizeof(aBuiltinStore[0]);
        i++) {
     rc = sv_register_scheme(pConn, aBuiltinStore[i]);
   }

@@ -13,7 +13,7 @@
 /* One SQL function of the registration table in statevtab.c. */
 typedef struct sv_func {
   const char *zName;
-  int nArg; /* -1: variable */
+  int nArg;  /* -1: variable */
   int flags; /* SQLITE_UTF8 | SQLITE_INNOCUOUS/DIRECTONLY | ... */
   void (*xFunc)(sqlite3_context *, int, sqlite3_value **);
 } sv_func;
@@ -34,8 +34,8 @@ void sv_fnref_free(void *);
 /* functions.c */
 extern const sv_func sv_aFunc[];
 extern const int sv_nFunc;
-void sv_fn_error(sqlite3_context *, const char *zFunc, int rc,
-                 const char *zFmt, ...);
+void sv_fn_error(sqlite3_context *, const char *zFunc, int rc, const char *zFmt,
+                 ...);
 int sv_arg_table(sv_conn *, const char *zFunc, sqlite3_value *pArg,
                  const char *zKind, sv_vtab **ppTab, char **pzErr);
 int sv_dead_letters(sv_vtab *pTasks, statevtab_table **ppDead, char **pzErr);

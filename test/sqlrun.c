@@ -123,10 +123,8 @@ static const char *codeName(int rc) {
   if (rc >= 0 && rc < (int)(sizeof(azName) / sizeof(azName[0]))) {
     return azName[rc];
   }
-  if (rc == SQLITE_ROW)
-    return "SQLITE_ROW";
-  if (rc == SQLITE_DONE)
-    return "SQLITE_DONE";
+  if (rc == SQLITE_ROW) return "SQLITE_ROW";
+  if (rc == SQLITE_DONE) return "SQLITE_DONE";
   return "SQLITE_UNKNOWN";
 }
 
@@ -135,11 +133,9 @@ static const char *codeName(int rc) {
 */
 static void printDbError(sqlite3 *db, int rc) {
   int eCode = sqlite3_extended_errcode(db);
-  if (eCode == SQLITE_OK)
-    eCode = rc;
+  if (eCode == SQLITE_OK) eCode = rc;
   printf("error: %s", sqlite3_errmsg(db));
-  if ((eCode & 0xff) != SQLITE_ERROR)
-    printf(" [%s]", codeName(eCode));
+  if ((eCode & 0xff) != SQLITE_ERROR) printf(" [%s]", codeName(eCode));
   putchar('\n');
 }
 
@@ -150,8 +146,7 @@ static void printRow(sqlite3_stmt *pStmt) {
   int nCol = sqlite3_column_count(pStmt);
   int i;
   for (i = 0; i < nCol; i++) {
-    if (i > 0)
-      putchar('|');
+    if (i > 0) putchar('|');
     switch (sqlite3_column_type(pStmt, i)) {
     case SQLITE_NULL:
       fputs("NULL", stdout);
@@ -164,8 +159,7 @@ static void printRow(sqlite3_stmt *pStmt) {
       int n = sqlite3_column_bytes(pStmt, i);
       int j;
       fputs("X'", stdout);
-      for (j = 0; j < n; j++)
-        printf("%02X", a[j]);
+      for (j = 0; j < n; j++) printf("%02X", a[j]);
       putchar('\'');
       break;
     }
@@ -173,8 +167,7 @@ static void printRow(sqlite3_stmt *pStmt) {
       /* TEXT, and REAL as SQLite itself renders it ("%!.15g"). */
       const unsigned char *z = sqlite3_column_text(pStmt, i);
       int n = sqlite3_column_bytes(pStmt, i);
-      if (z)
-        fwrite(z, 1, (size_t)n, stdout);
+      if (z) fwrite(z, 1, (size_t)n, stdout);
       break;
     }
     }
@@ -197,15 +190,11 @@ static void runSql(Runner *p, const char *zSql) {
       sqlite3_finalize(pStmt);
       return;
     }
-    if (pStmt == 0)
-      return; /* only whitespace or comments were left */
-    while ((rc = sqlite3_step(pStmt)) == SQLITE_ROW)
-      printRow(pStmt);
-    if (rc != SQLITE_DONE)
-      printDbError(p->db, rc);
+    if (pStmt == 0) return; /* only whitespace or comments were left */
+    while ((rc = sqlite3_step(pStmt)) == SQLITE_ROW) printRow(pStmt);
+    if (rc != SQLITE_DONE) printDbError(p->db, rc);
     sqlite3_finalize(pStmt);
-    if (rc != SQLITE_DONE)
-      return;
+    if (rc != SQLITE_DONE) return;
     zTail = zNext;
   }
 }
@@ -216,8 +205,7 @@ static void runSql(Runner *p, const char *zSql) {
 ** them so that leak checkers see only the real problem, and close again.
 */
 static void runnerClose(Runner *p) {
-  if (p->db == 0)
-    return;
+  if (p->db == 0) return;
   if (sqlite3_close(p->db) == SQLITE_BUSY) {
     sqlite3_stmt *pStmt;
     printf("error: close: unfinalized statements\n");
@@ -290,8 +278,7 @@ static int runnerOpen(Runner *p, const char *zPath, const char *zShow,
   if (p->bDefensive) {
     sqlite3_db_config(p->db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)0);
   }
-  if (bLoad && p->zExt && loadExtension(p))
-    return 2;
+  if (bLoad && p->zExt && loadExtension(p)) return 2;
   return 0;
 }
 
@@ -317,10 +304,8 @@ static char *resolvePath(Runner *p, const char *zFile) {
 ** Parse "on" or "off".  Returns 1, 0, or -1 for anything else.
 */
 static int onOff(const char *z) {
-  if (strcmp(z, "on") == 0)
-    return 1;
-  if (strcmp(z, "off") == 0)
-    return 0;
+  if (strcmp(z, "on") == 0) return 1;
+  if (strcmp(z, "off") == 0) return 0;
   return -1;
 }
 
@@ -331,12 +316,9 @@ static int onOff(const char *z) {
 static void runDot(Runner *p, char *zLine) {
   char *zCmd = zLine + 1;
   char *zArg = zCmd;
-  while (*zArg && *zArg != ' ' && *zArg != '\t')
-    zArg++;
-  if (*zArg)
-    *(zArg++) = 0;
-  while (*zArg == ' ' || *zArg == '\t')
-    zArg++;
+  while (*zArg && *zArg != ' ' && *zArg != '\t') zArg++;
+  if (*zArg) *(zArg++) = 0;
+  while (*zArg == ' ' || *zArg == '\t') zArg++;
 
   if (strcmp(zCmd, "echo") == 0) {
     printf("%s\n", zArg);
@@ -347,12 +329,9 @@ static void runDot(Runner *p, char *zLine) {
       printf("error: .changes: no database\n");
   } else if (strcmp(zCmd, "setenv") == 0 || strcmp(zCmd, "unsetenv") == 0) {
     char *zVal = zArg;
-    while (*zVal && *zVal != ' ' && *zVal != '\t')
-      zVal++;
-    if (*zVal)
-      *(zVal++) = 0;
-    while (*zVal == ' ' || *zVal == '\t')
-      zVal++;
+    while (*zVal && *zVal != ' ' && *zVal != '\t') zVal++;
+    if (*zVal) *(zVal++) = 0;
+    while (*zVal == ' ' || *zVal == '\t') zVal++;
     if (zArg[0] == 0) {
       printf("error: .%s: missing NAME\n", zCmd);
     } else if (zCmd[0] == 's' ? setenv(zArg, zVal, 1) != 0
@@ -424,8 +403,7 @@ static char *statementEnd(char *z) {
     bDone = sqlite3_complete(z);
     zSemi[1] = c;
     zSemi++;
-    if (bDone)
-      return zSemi;
+    if (bDone) return zSemi;
   }
   return z + strlen(z);
 }
@@ -591,8 +569,7 @@ static char *readFile(const char *zFile) {
   }
   fclose(in);
   z = strFinish(pStr);
-  if (z == 0)
-    fprintf(stderr, "sqlrun: out of memory reading %s\n", zFile);
+  if (z == 0) fprintf(stderr, "sqlrun: out of memory reading %s\n", zFile);
   return z;
 }
 
@@ -609,12 +586,10 @@ static void pinExtension(const char *zExt) {
   void *h = dlopen(zExt, RTLD_NOW | RTLD_NODELETE);
   if (h == 0) {
     char *zSo = sqlite3_mprintf("%s.so", zExt); /* as SQLite retries */
-    if (zSo)
-      h = dlopen(zSo, RTLD_NOW | RTLD_NODELETE);
+    if (zSo) h = dlopen(zSo, RTLD_NOW | RTLD_NODELETE);
     sqlite3_free(zSo);
   }
-  if (h)
-    dlclose(h);
+  if (h) dlclose(h);
 #else
   (void)zExt;
 #endif
@@ -637,12 +612,9 @@ int main(int argc, char **argv) {
 
   memset(&r, 0, sizeof(r));
   r.zTmp = getenv("TEST_TMP");
-  if (r.zTmp == 0 || r.zTmp[0] == 0)
-    r.zTmp = "/tmp";
-  if (zOpts == 0)
-    zOpts = "store='sqlite:'";
-  if (zStore == 0)
-    zStore = "sqlite";
+  if (r.zTmp == 0 || r.zTmp[0] == 0) r.zTmp = "/tmp";
+  if (zOpts == 0) zOpts = "store='sqlite:'";
+  if (zStore == 0) zStore = "sqlite";
 
   for (i = 1; i < argc; i++) {
     if (strcmp(argv[i], "-e") == 0 && i + 1 < argc) {
@@ -665,8 +637,7 @@ int main(int argc, char **argv) {
   aSub[1].zTo = zStore;
   aSub[2].zTo = r.zTmp;
   zSql = readFile(zScript);
-  if (zSql == 0)
-    return 1;
+  if (zSql == 0) return 1;
   {
     char *zNew = replaceNsOpts(zSql, zOpts, getenv("STATEVTAB_TEST_NS"));
     sqlite3_free(zSql);
@@ -682,19 +653,16 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  if (r.zExt)
-    pinExtension(r.zExt);
+  if (r.zExt) pinExtension(r.zExt);
   if (runnerOpen(&r, ":memory:", ":memory:", 1) != 0) {
     rc = 2;
   } else {
     runScript(&r, zSql);
   }
   runnerClose(&r);
-  if (rc == 0 && r.bLeak)
-    rc = 3;
+  if (rc == 0 && r.bLeak) rc = 3;
   sqlite3_free(zSql);
   sqlite3_free(r.zDbPath);
-  if (fflush(stdout) != 0)
-    rc = rc ? rc : 1;
+  if (fflush(stdout) != 0) rc = rc ? rc : 1;
   return rc;
 }

@@ -27,16 +27,17 @@
 #define BEG (STATEVTAB_COL_STARTED | STATEVTAB_COL_TIME)
 #define FIN (STATEVTAB_COL_FINISHED | STATEVTAB_COL_TIME)
 
-static const char *const azExecState[] = {"pending",   "running", "completed",
-                                          "failed",    "cancelled", 0};
-static const char *const azTaskState[] = {"pending", "claimed", "completed",
-                                          "failed",  "dead",    "cancelled", 0};
+static const char *const azExecState[] = {"pending", "running",   "completed",
+                                          "failed",  "cancelled", 0};
+static const char *const azTaskState[] = {
+    "pending", "claimed", "completed", "failed", "dead", "cancelled", 0};
 
 /* {zName, eType, flags, zDefault, azEnum, iMin, iMax} */
 static const statevtab_column aExecutions[] = {
     [SV_EXEC_ID] = {"id", TXT, KEY | NN | AUTO, 0, 0, 0, 0},
     [SV_EXEC_NAME] = {"name", TXT, NN, 0, 0, 0, 0},
-    [SV_EXEC_STATE] = {"state", TXT, NN | IDX | STA, "pending", azExecState, 0, 0},
+    [SV_EXEC_STATE] = {"state", TXT, NN | IDX | STA, "pending", azExecState, 0,
+                       0},
     [SV_EXEC_INPUT] = {"input", JSN, 0, 0, 0, 0, 0},
     [SV_EXEC_OUTPUT] = {"output", JSN, 0, 0, 0, 0, 0},
     [SV_EXEC_ERROR] = {"error", TXT, 0, 0, 0, 0, 0},
@@ -55,14 +56,16 @@ static const statevtab_column aTasks[] = {
     [SV_TASK_QUEUE] = {"queue", TXT, NN | IDX, "default", 0, 0, 0},
     [SV_TASK_NAME] = {"name", TXT, NN, 0, 0, 0, 0},
     [SV_TASK_PAYLOAD] = {"payload", JSN, 0, 0, 0, 0, 0},
-    [SV_TASK_STATE] = {"state", TXT, NN | OPT | STA, "pending", azTaskState, 0, 0},
+    [SV_TASK_STATE] = {"state", TXT, NN | OPT | STA, "pending", azTaskState, 0,
+                       0},
     [SV_TASK_PRIORITY] = {"priority", INT, NN, "0", 0, 0, 0},
     [SV_TASK_RUN_AT] = {"run_at", INT, NN | CRT | OPT, 0, 0, 0, 0},
     [SV_TASK_ATTEMPTS] = {"attempts", INT, NN, "0", 0, 0, 0},
     [SV_TASK_MAX_ATTEMPTS] = {"max_attempts", INT, NN, "3", 0, 1, 1000000},
     [SV_TASK_LEASE_OWNER] = {"lease_owner", TXT, 0, 0, 0, 0, 0},
     [SV_TASK_LEASE_TOKEN] = {"lease_token", INT, 0, 0, 0, 0, 0},
-    [SV_TASK_LEASE_EXPIRES_AT] = {"lease_expires_at", INT, TIM | IDX, 0, 0, 0, 0},
+    [SV_TASK_LEASE_EXPIRES_AT] = {"lease_expires_at", INT, TIM | IDX, 0, 0, 0,
+                                  0},
     [SV_TASK_TAGS] = {"tags", JSN, NN, "[]", 0, 0, 0},
     [SV_TASK_IDEMPOTENCY_KEY] = {"idempotency_key", TXT, OPT, 0, 0, 0, 0},
     [SV_TASK_RESULT] = {"result", JSN, 0, 0, 0, 0, 0},
@@ -140,23 +143,35 @@ typedef char sv_check_counters[N(aCounters) == SV_COUNTER_NCOL ? 1 : -1];
 typedef char sv_check_flags[N(aFlags) == SV_FLAG_NCOL ? 1 : -1];
 typedef char sv_check_kv[N(aKv) == SV_KV_NCOL ? 1 : -1];
 typedef char sv_check_leases[N(aLeases) == SV_LEASE_NCOL ? 1 : -1];
-static const statevtab_entity eExecutions = {
-    "executions", "state_executions", N(aExecutions), aExecutions, 1, {0, 0}, -1, -1};
-static const statevtab_entity eTasks = {"tasks", "state_tasks", N(aTasks),
-                                        aTasks, 1, {SV_TASK_ID, 0}, SV_TASK_IDEMPOTENCY_KEY,
-                                        SV_TASK_QUEUE};
-static const statevtab_entity eSignals = {"signals", "state_signals",
-                                          N(aSignals), aSignals, 1, {0, 0}, -1, -1};
-static const statevtab_entity eDeadLetters = {
-    "dead_letters", "state_dead_letters", N(aDeadLetters), aDeadLetters, 1,
-    {0, 0}, -1, -1};
-static const statevtab_entity eCounters = {"counters", "state_counters",
-                                           N(aCounters), aCounters, 2, {0, 1}, -1, -1};
-static const statevtab_entity eFlags = {"flags", "state_flags", N(aFlags),
-                                        aFlags, 1, {0, 0}, -1, -1};
-static const statevtab_entity eKv = {"kv", "state_kv", N(aKv), aKv, 2, {0, 1}, -1, -1};
-static const statevtab_entity eLeases = {"leases", "state_leases", N(aLeases),
-                                         aLeases, 1, {0, 0}, -1, -1};
+static const statevtab_entity eExecutions = {"executions",
+                                             "state_executions",
+                                             N(aExecutions),
+                                             aExecutions,
+                                             1,
+                                             {0, 0},
+                                             -1,
+                                             -1};
+static const statevtab_entity eTasks = {
+    "tasks",         "state_tasks",           N(aTasks),    aTasks, 1,
+    {SV_TASK_ID, 0}, SV_TASK_IDEMPOTENCY_KEY, SV_TASK_QUEUE};
+static const statevtab_entity eSignals = {
+    "signals", "state_signals", N(aSignals), aSignals, 1, {0, 0}, -1, -1};
+static const statevtab_entity eDeadLetters = {"dead_letters",
+                                              "state_dead_letters",
+                                              N(aDeadLetters),
+                                              aDeadLetters,
+                                              1,
+                                              {0, 0},
+                                              -1,
+                                              -1};
+static const statevtab_entity eCounters = {
+    "counters", "state_counters", N(aCounters), aCounters, 2, {0, 1}, -1, -1};
+static const statevtab_entity eFlags = {
+    "flags", "state_flags", N(aFlags), aFlags, 1, {0, 0}, -1, -1};
+static const statevtab_entity eKv = {"kv", "state_kv", N(aKv), aKv,
+                                     2,    {0, 1},     -1,     -1};
+static const statevtab_entity eLeases = {
+    "leases", "state_leases", N(aLeases), aLeases, 1, {0, 0}, -1, -1};
 
 const statevtab_entity *const sv_aEntity[] = {
     &eExecutions, &eTasks, &eSignals, &eDeadLetters,

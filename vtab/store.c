@@ -39,9 +39,12 @@ static const struct {
   const char *zPrefix;
   const char *zScheme;
 } aKnown[] = {
-    {"redis://", "redis"},           {"rediss://", "redis"},
-    {"unix:", "redis"},              {"postgresql://", "postgresql"},
-    {"postgres://", "postgresql"},   {"sqlite:", "sqlite"},
+    {"redis://", "redis"},
+    {"rediss://", "redis"},
+    {"unix:", "redis"},
+    {"postgresql://", "postgresql"},
+    {"postgres://", "postgresql"},
+    {"sqlite:", "sqlite"},
 };
 
 /*

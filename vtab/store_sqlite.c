@@ -45,8 +45,10 @@ static int localOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
                      char **pzErr) {
   LocalStore *p;
   const char *zRest = pOpen->zUrl;
-  if (sqlite3_strnicmp(zRest, "sqlite:", 7) == 0) zRest += 7;
-  else if (sqlite3_stricmp(zRest, "sqlite") == 0) zRest += 6;
+  if (sqlite3_strnicmp(zRest, "sqlite:", 7) == 0)
+    zRest += 7;
+  else if (sqlite3_stricmp(zRest, "sqlite") == 0)
+    zRest += 6;
   if (zRest[0]) {
     *pzErr = sqlite3_mprintf(
         "malformed store URL '%s' (the local store takes no path: its rows "
@@ -166,19 +168,15 @@ static int createIndexes(LocalTable *t, sqlite3_uint64 mAsked) {
                                      "run_at, id)",
                                      t->zDb, zIdx, t->zName));
     } else {
-      rc = localExec(t->pStore,
-                     sqlite3_mprintf("CREATE INDEX \"%w\".\"%w\" ON "
-                                     "\"%w_data\"(\"%w\")%s%w%s",
-                                     t->zDb, zIdx, t->zName, zCol,
-                                     (c->flags & STATEVTAB_COL_NOTNULL)
-                                         ? ""
-                                         : " WHERE \"",
-                                     (c->flags & STATEVTAB_COL_NOTNULL)
-                                         ? ""
-                                         : zCol,
-                                     (c->flags & STATEVTAB_COL_NOTNULL)
-                                         ? ""
-                                         : "\" IS NOT NULL"));
+      rc = localExec(
+          t->pStore,
+          sqlite3_mprintf(
+              "CREATE INDEX \"%w\".\"%w\" ON "
+              "\"%w_data\"(\"%w\")%s%w%s",
+              t->zDb, zIdx, t->zName, zCol,
+              (c->flags & STATEVTAB_COL_NOTNULL) ? "" : " WHERE \"",
+              (c->flags & STATEVTAB_COL_NOTNULL) ? "" : zCol,
+              (c->flags & STATEVTAB_COL_NOTNULL) ? "" : "\" IS NOT NULL"));
     }
     sqlite3_free(zIdx);
   }
@@ -209,8 +207,7 @@ static int createShadow(LocalTable *t, sqlite3_uint64 mIndexes) {
   const statevtab_entity *e = t->base.pEntity;
   sqlite3_str *s = sqlite3_str_new(t->pStore->db);
   int i, rc;
-  sqlite3_str_appendf(s, "CREATE TABLE \"%w\".\"%w_data\"(", t->zDb,
-                      t->zName);
+  sqlite3_str_appendf(s, "CREATE TABLE \"%w\".\"%w_data\"(", t->zDb, t->zName);
   for (i = 0; i < e->nCol; i++) {
     sqlite3_str_appendf(s, "\"%w\" %s, ", e->aCol[i].zName,
                         colType(&e->aCol[i]));
@@ -239,7 +236,6 @@ static int createShadow(LocalTable *t, sqlite3_uint64 mIndexes) {
   }
   return rc;
 }
-
 
 /* Does tasks table t have its T_reap table (created since 2026-12-03)? */
 static int hasReapTable(LocalTable *t, int *pb) {
@@ -401,10 +397,6 @@ static int localRename(statevtab_table *pTab, const char *zNew) {
   return SQLITE_OK;
 }
 
-
-
-
-
 /* Bind one value per entity column as ?1..?nCol. */
 static int bindRow(sqlite3_stmt *pStmt, int nCol, const statevtab_value *aRow) {
   int i, rc = SQLITE_OK;
@@ -443,8 +435,6 @@ static int purgeExpired(LocalTable *t, const statevtab_value *aRow, int iExp) {
   return rc == SQLITE_OK ? rc : localDbError(t->pStore, t->pStore->db, rc);
 }
 
-
-
 /* A task row with a lease was written: its queue's reap may be due sooner. */
 static int lowerDue(LocalTable *t, const statevtab_value *aRow) {
   int rc;
@@ -476,7 +466,7 @@ static int localInsert(statevtab_table *pTab, const statevtab_value *aRow,
   }
   if (!t->apInsert[eConflict]) {
     rc = localPrepareKept(t, localInsertSql(t, t->zDb, eConflict),
-                     &t->apInsert[eConflict]);
+                          &t->apInsert[eConflict]);
     if (rc != SQLITE_OK) return rc;
   }
   pStmt = t->apInsert[eConflict];
@@ -497,7 +487,8 @@ static int localUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
   LocalTable *t = (LocalTable *)pTab;
   const statevtab_entity *e = pTab->pEntity;
   sqlite3_stmt *pStmt;
-  int rc, i, iVer = sv_entity_col(e, STATEVTAB_COL_VERSION), iExp = sv_entity_col(e, STATEVTAB_COL_EXPIRES);
+  int rc, i, iVer = sv_entity_col(e, STATEVTAB_COL_VERSION),
+             iExp = sv_entity_col(e, STATEVTAB_COL_EXPIRES);
   rc = localGuard(t, 0, t->pStore->db, t->zDb, 0);
   if (rc != SQLITE_OK) return rc;
   if (iExp >= 0) {
@@ -538,11 +529,12 @@ static int localDelete(statevtab_table *pTab, sqlite3_int64 iRowid) {
   int rc = localGuard(t, 0, t->pStore->db, t->zDb, 0);
   if (rc != SQLITE_OK) return rc;
   if (!t->pDelete) {
-    rc = localPrepareKept(t,
-                     sqlite3_mprintf("DELETE FROM \"%w\".\"%w_data\" WHERE "
-                                     "rowid = ?1",
-                                     t->zDb, t->zName),
-                     &t->pDelete);
+    rc =
+        localPrepareKept(t,
+                         sqlite3_mprintf("DELETE FROM \"%w\".\"%w_data\" WHERE "
+                                         "rowid = ?1",
+                                         t->zDb, t->zName),
+                         &t->pDelete);
     if (rc != SQLITE_OK) return rc;
   }
   sqlite3_bind_int64(t->pDelete, 1, iRowid);
@@ -777,8 +769,7 @@ static int materialize(LocalCursor *c) {
     if (rc != SQLITE_ROW) {
       c->bEof = 1;
       rc = sqlite3_reset(c->pScan->pStmt);
-      return rc == SQLITE_OK ? rc
-                             : localDbError(t->pStore, t->pStore->db, rc);
+      return rc == SQLITE_OK ? rc : localDbError(t->pStore, t->pStore->db, rc);
     }
   }
   return SQLITE_OK;
@@ -799,20 +790,20 @@ static int localNext(statevtab_cursor *pCur) {
   if (rc == SQLITE_ROW) return SQLITE_OK;
   c->bEof = 1;
   rc = sqlite3_reset(c->pScan->pStmt);
-  return rc == SQLITE_OK ? rc
-                         : localDbError(((LocalTable *)pCur->pTab)->pStore,
-                                       ((LocalTable *)pCur->pTab)->pStore->db, rc);
+  return rc == SQLITE_OK
+             ? rc
+             : localDbError(((LocalTable *)pCur->pTab)->pStore,
+                            ((LocalTable *)pCur->pTab)->pStore->db, rc);
 }
 
 static int localEof(statevtab_cursor *pCur) {
   return ((LocalCursor *)pCur)->bEof;
 }
 
-
 static int localColumn(statevtab_cursor *pCur, int iCol,
                        statevtab_value *pOut) {
   int rc = ((LocalCursor *)pCur)->bCounting ? materialize((LocalCursor *)pCur)
-                                             : SQLITE_OK;
+                                            : SQLITE_OK;
   if (rc != SQLITE_OK) return rc;
   return localReadValue(((LocalCursor *)pCur)->pScan->pStmt, iCol + 1, pOut);
 }

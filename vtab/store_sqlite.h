@@ -28,12 +28,12 @@ struct LocalPrivate {
 };
 
 struct LocalStore {
-  statevtab_store base; /* must be first */
-  sqlite3 *db;          /* the caller's connection */
+  statevtab_store base;                   /* must be first */
+  sqlite3 *db;                            /* the caller's connection */
   sqlite3_stmt *pSave, *pRelease, *pUndo; /* SAVEPOINT statevtab_atomic.. */
-  int nTable;           /* tables attached */
+  int nTable;                             /* tables attached */
   LocalPrivate *pPrivate;
-  sv_idgen idgen;       /* ids of rows the store makes (dead letters) */
+  sv_idgen idgen; /* ids of rows the store makes (dead letters) */
 };
 
 /* One prepared scan; bInUse while a cursor steps it. */
@@ -126,7 +126,6 @@ int localProgress(statevtab_table *, const statevtab_value *,
 int localPause(statevtab_table *, const statevtab_value *, int, int *);
 int localPaused(statevtab_table *, const statevtab_value *, int *);
 int localInsertAtomic(statevtab_table *, const statevtab_value *, int *);
-int localWait(statevtab_table *, const statevtab_value *, sqlite3_int64,
-              int *);
+int localWait(statevtab_table *, const statevtab_value *, sqlite3_int64, int *);
 
 #endif /* STORE_SQLITE_H */

@@ -141,7 +141,8 @@ static int isWalFile(LocalTable *t) {
   sqlite3_int64 now = sv_mono_ms();
   int bWal = 0;
   if (!zFile || !zFile[0]) return 0;
-  if (t->pAtomic->iWalAt && now - t->pAtomic->iWalAt < SV_WAL_RECHECK_MS) return t->pAtomic->bWal;
+  if (t->pAtomic->iWalAt && now - t->pAtomic->iWalAt < SV_WAL_RECHECK_MS)
+    return t->pAtomic->bWal;
   if (!t->pAtomic->pJournal) {
     char *zSql = sqlite3_mprintf("PRAGMA \"%w\".journal_mode", t->zDb);
     if (!zSql) return 0;
@@ -389,8 +390,8 @@ static sqlite3_stmt *stmt(LocalTxn *x, int eSlot, char *zSql, int *pRc) {
 
 /* Lazily-built SQL: only formatted when the slot is empty. */
 #define STMT(x, SLOT, pRc, ...)                                                \
-  ((x)->t->pAtomic->aStmt[(x)->iConn][SLOT]                                           \
-       ? (x)->t->pAtomic->aStmt[(x)->iConn][SLOT]                                     \
+  ((x)->t->pAtomic->aStmt[(x)->iConn][SLOT]                                    \
+       ? (x)->t->pAtomic->aStmt[(x)->iConn][SLOT]                              \
        : stmt((x), (SLOT), sqlite3_mprintf(__VA_ARGS__), (pRc)))
 
 /* Step a statement that returns no rows (or ignores them), then reset. */
@@ -537,7 +538,8 @@ static int doDie(LocalTxn *x, LocalTable *pDead, sqlite3_int64 iRowid,
 
   /* The dead letter: the statement names the dead letters table, so it is
   ** rebuilt when another one is asked for. */
-  if (t->pAtomic->azDead[x->iConn] && strcmp(t->pAtomic->azDead[x->iConn], pDead->zName) != 0) {
+  if (t->pAtomic->azDead[x->iConn] &&
+      strcmp(t->pAtomic->azDead[x->iConn], pDead->zName) != 0) {
     sqlite3_finalize(t->pAtomic->aStmt[x->iConn][SA_DLQ]);
     t->pAtomic->aStmt[x->iConn][SA_DLQ] = 0;
   }
@@ -558,8 +560,8 @@ static int doDie(LocalTxn *x, LocalTable *pDead, sqlite3_int64 iRowid,
     for (i = 0; i < e->nCol; i++) {
       const statevtab_column *c = &e->aCol[i];
       if (c->eType == STATEVTAB_JSON) {
-        sqlite3_str_appendf(s, "%s'%q', json(\"%w\")", i ? ", " : "",
-                            c->zName, c->zName);
+        sqlite3_str_appendf(s, "%s'%q', json(\"%w\")", i ? ", " : "", c->zName,
+                            c->zName);
       } else {
         sqlite3_str_appendf(s, "%s'%q', \"%w\"", i ? ", " : "", c->zName,
                             c->zName);
@@ -636,9 +638,9 @@ int localFail(statevtab_table *pTab, statevtab_table *pDead,
                x.zSchema, t->zName);
       if (p) {
         sqlite3_bind_int64(p, 1, iRowid);
-        sqlite3_bind_int64(p, 2,
-                           x.now + (iRetryMs >= 0 ? iRetryMs
-                                                  : sv_backoff_ms(nAttempts)));
+        sqlite3_bind_int64(
+            p, 2,
+            x.now + (iRetryMs >= 0 ? iRetryMs : sv_backoff_ms(nAttempts)));
         localBind(p, 3, pError, SQLITE_STATIC);
         sqlite3_bind_int64(p, 4, x.now);
         rc = run(&x, p);
@@ -771,8 +773,9 @@ static int reap(LocalTxn *x, LocalTable *pDead, const statevtab_value *pQueue) {
 ** claim's transaction, so a rollback undoes it with the rest.
 */
 #define SV_REAP_EVERY_MS 60000
-static int reapDue(LocalTxn *x, LocalTable *pDead, const statevtab_value *pQueue,
-                   int *pbPaused, sqlite3_int64 *piDue) {
+static int reapDue(LocalTxn *x, LocalTable *pDead,
+                   const statevtab_value *pQueue, int *pbPaused,
+                   sqlite3_int64 *piDue) {
   LocalTable *t = x->t;
   int rc = SQLITE_OK, rs;
   sqlite3_stmt *p;
@@ -1064,8 +1067,7 @@ int localClaim(statevtab_table *pTab, statevtab_table *pDead,
                     &c->aCompleteResult[i], &c->aCompleteOk[i]);
   }
   for (i = 0; rc == SQLITE_OK && i < c->nQueue; i++) {
-    rc = reapDue(&x, (LocalTable *)pDead, &c->aQueue[i], &abSkip[i],
-                 &aiDue[i]);
+    rc = reapDue(&x, (LocalTable *)pDead, &c->aQueue[i], &abSkip[i], &aiDue[i]);
   }
   for (k = 0; rc == SQLITE_OK && k < c->nLimit; k++) {
     rc = limitCount(&x, c, k, &aLive[k]);
@@ -1152,8 +1154,8 @@ out:
 
 /* ---------------------------------------------------------- pausing */
 
-int localPause(statevtab_table *pTab, const statevtab_value *pQueue,
-               int bPause, int *pbChanged) {
+int localPause(statevtab_table *pTab, const statevtab_value *pQueue, int bPause,
+               int *pbChanged) {
   LocalTable *t = (LocalTable *)pTab;
   LocalTxn x;
   sqlite3_stmt *p;
@@ -1452,8 +1454,8 @@ int localWait(statevtab_table *pTab, const statevtab_value *pQueue,
         "(SELECT min(x) FROM (SELECT min(run_at) AS x FROM \"%w\".\"%w_data\" "
         "WHERE queue = ?1 AND state = 'pending' UNION ALL SELECT due FROM "
         "\"%w\".\"%w_reap\" WHERE queue = ?1))",
-        t->zDb, t->zName, t->zDb, t->zName, t->zDb, t->zName, t->zDb,
-        t->zName, t->zDb, t->zName, t->zDb, t->zName);
+        t->zDb, t->zName, t->zDb, t->zName, t->zDb, t->zName, t->zDb, t->zName,
+        t->zDb, t->zName, t->zDb, t->zName);
   } else {
     zSql = sqlite3_mprintf(
         "SELECT EXISTS (SELECT 1 FROM \"%w\".\"%w_data\" WHERE queue = ?1 "
@@ -1464,8 +1466,7 @@ int localWait(statevtab_table *pTab, const statevtab_value *pQueue,
         "\"%w\".\"%w_data\" WHERE queue = ?1 AND state = 'pending' UNION "
         "ALL SELECT min(lease_expires_at) FROM \"%w\".\"%w_data\" WHERE "
         "queue = ?1 AND state = 'claimed'))",
-        t->zDb, t->zName, t->zDb, t->zName, t->zDb, t->zName, t->zDb,
-        t->zName);
+        t->zDb, t->zName, t->zDb, t->zName, t->zDb, t->zName, t->zDb, t->zName);
   }
   if (!zSql) return SQLITE_NOMEM;
   rc = sqlite3_prepare_v2(db, zSql, -1, &p, 0);

@@ -214,7 +214,7 @@ int localGuard(LocalTable *t, int iConn, sqlite3 *db, const char *zSchema,
 }
 
 int localBind(sqlite3_stmt *pStmt, int i, const statevtab_value *v,
-                     void (*xDel)(void *)) {
+              void (*xDel)(void *)) {
   switch (v->eType) {
   case SQLITE_INTEGER:
     return sqlite3_bind_int64(pStmt, i, v->i);
@@ -243,7 +243,7 @@ char *localInsertSql(LocalTable *t, const char *zSchema, int eConflict) {
   sqlite3_str *s = sqlite3_str_new(0);
   int i, iVer = sv_entity_col(e, STATEVTAB_COL_VERSION);
   sqlite3_str_appendf(s, "INSERT %s INTO \"%w\".\"%w_data\"(",
-                      eConflict == STATEVTAB_CONFLICT_ABORT ? ""
+                      eConflict == STATEVTAB_CONFLICT_ABORT    ? ""
                       : eConflict == STATEVTAB_CONFLICT_IGNORE ? "OR IGNORE"
                                                                : "OR REPLACE",
                       zSchema, t->zName);
@@ -261,7 +261,8 @@ char *localInsertSql(LocalTable *t, const char *zSchema, int eConflict) {
   sqlite3_str_appendall(s, ")");
   if (eConflict == STATEVTAB_CONFLICT_ABORT && e->iDedupe >= 0) {
     const char *zKey = e->aCol[e->iDedupe].zName;
-    sqlite3_str_appendf(s, " ON CONFLICT(\"%w\", \"%w\") WHERE \"%w\" IS NOT "
+    sqlite3_str_appendf(s,
+                        " ON CONFLICT(\"%w\", \"%w\") WHERE \"%w\" IS NOT "
                         "NULL DO NOTHING",
                         e->aCol[e->iDedupeScope].zName, zKey, zKey);
   }

@@ -67,7 +67,7 @@ struct sv_conn {
 ** find a table's store and entity by name.
 */
 struct sv_vtab {
-  sqlite3_vtab base;        /* must be first */
+  sqlite3_vtab base; /* must be first */
   sv_conn *pConn;
   const statevtab_entity *pEntity;
   char *zDb;                /* schema name: "main", "temp", ... */
@@ -189,8 +189,7 @@ int sv_table_release(sv_vtab *, const statevtab_value *pName,
 int sv_table_incr(sv_vtab *, const statevtab_value *pScope,
                   const statevtab_value *pName, const statevtab_value *pDelta,
                   statevtab_value *pOut);
-int sv_table_insert_atomic(sv_vtab *, const statevtab_value *aRow,
-                           int *pbDone);
+int sv_table_insert_atomic(sv_vtab *, const statevtab_value *aRow, int *pbDone);
 int sv_table_take(sv_vtab *, const statevtab_value *pExecId,
                   const statevtab_value *pName, statevtab_value *pOut);
 int sv_table_progress(sv_vtab *, const statevtab_value *pId,

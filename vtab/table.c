@@ -48,15 +48,13 @@ char *sv_table_error(sv_vtab *p, int rc) {
   return z;
 }
 
-int sv_table_claim(sv_vtab *p, statevtab_table *pDead,
-                   const statevtab_claim *c, statevtab_row_fn xRow,
-                   void *pCtx) {
+int sv_table_claim(sv_vtab *p, statevtab_table *pDead, const statevtab_claim *c,
+                   statevtab_row_fn xRow, void *pCtx) {
   return CALL(p, xClaim, pDead, c, xRow, pCtx);
 }
 
-int sv_table_renew(sv_vtab *p, const statevtab_value *pId,
-                   sqlite3_int64 iToken, sqlite3_int64 iLeaseMs,
-                   sqlite3_int64 *piExpires) {
+int sv_table_renew(sv_vtab *p, const statevtab_value *pId, sqlite3_int64 iToken,
+                   sqlite3_int64 iLeaseMs, sqlite3_int64 *piExpires) {
   return CALL(p, xRenew, pId, iToken, iLeaseMs, piExpires);
 }
 

@@ -488,7 +488,8 @@ int sv_parse_number(const char *z, int n, sqlite3_int64 *pi, double *pr) {
     bReal = 1;
     i++;
     if (i < n && (z[i] == '+' || z[i] == '-')) i++;
-    for (j = i; i < n && z[i] >= '0' && z[i] <= '9'; i++) {}
+    for (j = i; i < n && z[i] >= '0' && z[i] <= '9'; i++) {
+    }
     if (i == j) return 0;
   }
   if (i != n) return 0;
@@ -561,8 +562,7 @@ int sv_cons_match(const statevtab_column *pCol, const statevtab_cons *c,
   statevtab_value w;
   char zBuf[64];
   int cmp, bNum = pCol->eType == STATEVTAB_INT ||
-                  pCol->eType == STATEVTAB_BOOL ||
-                  pCol->eType == STATEVTAB_NUM;
+                  pCol->eType == STATEVTAB_BOOL || pCol->eType == STATEVTAB_NUM;
   if (c->op == STATEVTAB_ALIVE) {
     return x->eType == SQLITE_NULL || numCompare(x, v) > 0;
   }

@@ -456,7 +456,8 @@ static int vtabInit(sqlite3 *db, void *pAux, int argc, const char *const *argv,
   p->pEntity = pMod->pEntity;
   p->zDb = sqlite3_mprintf("%s", argv[1]);
   p->zName = sqlite3_mprintf("%s", argv[2]);
-  p->azOpt = sqlite3_malloc64(sizeof(char *) * 2 * (size_t)(argc > 3 ? argc - 3 : 1));
+  p->azOpt =
+      sqlite3_malloc64(sizeof(char *) * 2 * (size_t)(argc > 3 ? argc - 3 : 1));
   if (!p->zDb || !p->zName || !p->azOpt) goto nomem;
 
   for (i = 3; i < argc; i++) {
@@ -570,9 +571,8 @@ static int svCreate(sqlite3 *db, void *pAux, int argc, const char *const *argv,
   return vtabInit(db, pAux, argc, argv, ppVtab, pzErr, 1);
 }
 
-static int svConnect(sqlite3 *db, void *pAux, int argc,
-                     const char *const *argv, sqlite3_vtab **ppVtab,
-                     char **pzErr) {
+static int svConnect(sqlite3 *db, void *pAux, int argc, const char *const *argv,
+                     sqlite3_vtab **ppVtab, char **pzErr) {
   return vtabInit(db, pAux, argc, argv, ppVtab, pzErr, 0);
 }
 
@@ -725,7 +725,7 @@ static int svBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo) {
   /* An indexed probe costs a seek plus the rows; a full scan reads them all
   ** and so costs more per row than the rows it returns. */
   cost = (idxNum & (SV_IDX_KEY | SV_IDX_INDEXED)) ? 10.0 + rows
-                                                   : 2.0 * SV_ROWS_GUESS;
+                                                  : 2.0 * SV_ROWS_GUESS;
 
   for (i = 0; i < pInfo->nOrderBy; i++) {
     if (pInfo->aOrderBy[i].iColumn < 0) break; /* rowid: SQLite sorts */
@@ -817,12 +817,30 @@ static int svClose(sqlite3_vtab_cursor *cur) {
 }
 
 static int parseOp(const char *z, int *pOp) {
-  if (z[0] == '=' ) { *pOp = STATEVTAB_EQ; return 1; }
-  if (z[0] == '?' && z[1] == '=') { *pOp = STATEVTAB_IS; return 2; }
-  if (z[0] == '<' && z[1] == '=') { *pOp = STATEVTAB_LE; return 2; }
-  if (z[0] == '>' && z[1] == '=') { *pOp = STATEVTAB_GE; return 2; }
-  if (z[0] == '<') { *pOp = STATEVTAB_LT; return 1; }
-  if (z[0] == '>') { *pOp = STATEVTAB_GT; return 1; }
+  if (z[0] == '=') {
+    *pOp = STATEVTAB_EQ;
+    return 1;
+  }
+  if (z[0] == '?' && z[1] == '=') {
+    *pOp = STATEVTAB_IS;
+    return 2;
+  }
+  if (z[0] == '<' && z[1] == '=') {
+    *pOp = STATEVTAB_LE;
+    return 2;
+  }
+  if (z[0] == '>' && z[1] == '=') {
+    *pOp = STATEVTAB_GE;
+    return 2;
+  }
+  if (z[0] == '<') {
+    *pOp = STATEVTAB_LT;
+    return 1;
+  }
+  if (z[0] == '>') {
+    *pOp = STATEVTAB_GT;
+    return 1;
+  }
   return 0;
 }
 
@@ -983,8 +1001,7 @@ static int svColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
         int n = sqlite3_value_bytes(pVal);
         if (!z) return SQLITE_NOMEM;
         sqlite3_result_text(ctx, (const char *)z,
-                            memchr(z, 0, (size_t)n) ? n : -1,
-                            SQLITE_TRANSIENT);
+                            memchr(z, 0, (size_t)n) ? n : -1, SQLITE_TRANSIENT);
         break;
       }
       case SQLITE_BLOB:
@@ -1015,13 +1032,14 @@ static int svRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid) {
 
 /*
 ** Fill aRow (one value per entity column) from apArg, validated, converted
-** and defaulted for an insert (bInsert) or an update (bIgnore: OR IGNORE).  apArg[i] may be NULL
+** and defaulted for an insert (bInsert) or an update (bIgnore: OR IGNORE).
+*apArg[i] may be NULL
 ** for SQL NULL.  zId (>= 40 bytes) receives a generated id, which aRow may
 ** point into.  Returns SQLITE_OK; SQLITE_DONE when a NOT NULL violation is
 ** to be ignored (INSERT OR IGNORE); or an error left in p.
 */
-static int buildRow(sv_vtab *p, int bInsert, int bIgnore,
-                    sqlite3_value **apArg, statevtab_value *aRow, char *zId) {
+static int buildRow(sv_vtab *p, int bInsert, int bIgnore, sqlite3_value **apArg,
+                    statevtab_value *aRow, char *zId) {
   const statevtab_entity *e = p->pEntity;
   sqlite3_int64 now = sv_now_ms();
   int rc, i;
@@ -1116,7 +1134,8 @@ static int svUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     return rc == SQLITE_OK ? rc : svStoreError(p, rc);
   }
   bInsert = sqlite3_value_type(argv[0]) == SQLITE_NULL;
-  if (!bInsert && sqlite3_value_int64(argv[0]) != sqlite3_value_int64(argv[1])) {
+  if (!bInsert &&
+      sqlite3_value_int64(argv[0]) != sqlite3_value_int64(argv[1])) {
     svError(p, "the rowid cannot be changed");
     return SQLITE_ERROR;
   }
@@ -1155,7 +1174,7 @@ static int svUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
 #define FORWARD(NAME, CALL)                                                    \
   static int NAME(sqlite3_vtab *pVtab) {                                       \
     sv_vtab *p = (sv_vtab *)pVtab;                                             \
-    const statevtab_store_methods *m = p->pRef->pStore->pMethods;             \
+    const statevtab_store_methods *m = p->pRef->pStore->pMethods;              \
     int rc = m->CALL ? m->CALL(p->pTab) : SQLITE_OK;                           \
     return rc == SQLITE_OK ? rc : svStoreError(p, rc);                         \
   }
@@ -1167,7 +1186,7 @@ FORWARD(svRollback, xRollback)
 #define FORWARD_SAVE(NAME, CALL)                                               \
   static int NAME(sqlite3_vtab *pVtab, int iSave) {                            \
     sv_vtab *p = (sv_vtab *)pVtab;                                             \
-    const statevtab_store_methods *m = p->pRef->pStore->pMethods;             \
+    const statevtab_store_methods *m = p->pRef->pStore->pMethods;              \
     int rc = m->CALL ? m->CALL(p->pTab, iSave) : SQLITE_OK;                    \
     return rc == SQLITE_OK ? rc : svStoreError(p, rc);                         \
   }
@@ -1302,9 +1321,9 @@ sv_vtab *sv_find_table(sv_conn *pConn, const char *zName, const char *zKind,
   p = lookup(pConn, zDb, zTab);
   if (!p) {
     sqlite3_stmt *pStmt = 0;
-    char *zSql = zDb ? sqlite3_mprintf("SELECT 1 FROM \"%w\".\"%w\" LIMIT 0",
-                                       zDb, zTab)
-                     : sqlite3_mprintf("SELECT 1 FROM \"%w\" LIMIT 0", zTab);
+    char *zSql =
+        zDb ? sqlite3_mprintf("SELECT 1 FROM \"%w\".\"%w\" LIMIT 0", zDb, zTab)
+            : sqlite3_mprintf("SELECT 1 FROM \"%w\" LIMIT 0", zTab);
     int rc = zSql ? sqlite3_prepare_v2(pConn->db, zSql, -1, &pStmt, 0)
                   : SQLITE_NOMEM;
     sqlite3_free(zSql);

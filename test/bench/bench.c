@@ -259,15 +259,13 @@ static void gen_uuid7(char *zOut /* >= 37 bytes */) {
   }
   iLastMs = ms;
   sqlite3_randomness(sizeof(r), r);
-  for (i = 0; i < 6; i++)
-    a[i] = (unsigned char)(ms >> (40 - 8 * i));
+  for (i = 0; i < 6; i++) a[i] = (unsigned char)(ms >> (40 - 8 * i));
   a[6] = (unsigned char)(0x70 | ((iSeq >> 8) & 0x0f));
   a[7] = (unsigned char)(iSeq & 0xff);
   a[8] = (unsigned char)(0x80 | (r[0] & 0x3f));
   memcpy(&a[9], &r[1], 7);
   for (i = 0, j = 0; i < 16; i++) {
-    if (i == 4 || i == 6 || i == 8 || i == 10)
-      zOut[j++] = '-';
+    if (i == 4 || i == 6 || i == 8 || i == 10) zOut[j++] = '-';
     zOut[j++] = hex[a[i] >> 4];
     zOut[j++] = hex[a[i] & 0x0f];
   }
@@ -293,8 +291,7 @@ static void stepDone(sqlite3_stmt *p, sqlite3 *db) {
   int rc;
   while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
   }
-  if (rc != SQLITE_DONE)
-    fatal("%s: %s", sqlite3_sql(p), sqlite3_errmsg(db));
+  if (rc != SQLITE_DONE) fatal("%s: %s", sqlite3_sql(p), sqlite3_errmsg(db));
   sqlite3_reset(p);
 }
 
@@ -313,8 +310,7 @@ static void benchOpen(Ctx *c, int bSv, const char *zPath, sqlite3 **pDb) {
     fatal("open %s: %s", zPath, db ? sqlite3_errmsg(db) : "out of memory");
   }
   sqlite3_busy_timeout(db, 5000);
-  if (c->bFile)
-    execOrDie(db, "PRAGMA journal_mode=WAL");
+  if (c->bFile) execOrDie(db, "PRAGMA journal_mode=WAL");
   execOrDie(db, "PRAGMA synchronous=NORMAL");
   if (c->o->nCacheKib > 0) {
     snprintf(zSql, sizeof(zSql), "PRAGMA cache_size=-%d", c->o->nCacheKib);
@@ -338,8 +334,7 @@ static void benchOpen(Ctx *c, int bSv, const char *zPath, sqlite3 **pDb) {
 
 static void freeIds(Side *s) {
   int i;
-  for (i = 0; i < s->nId; i++)
-    free(s->azId[i]);
+  for (i = 0; i < s->nId; i++) free(s->azId[i]);
   free(s->azId);
   s->azId = 0;
   s->nId = 0;
@@ -349,8 +344,7 @@ static void freeIds(Side *s) {
 static void sideFresh(Ctx *c, Side *s) {
   static const char *const azSuffix[] = {"", "-wal", "-shm", "-journal"};
   size_t i;
-  if (s->db)
-    sqlite3_close(s->db);
+  if (s->db) sqlite3_close(s->db);
   s->db = 0;
   s->bPopulated = 0;
   freeIds(s);
@@ -381,8 +375,7 @@ typedef double (*RunFn)(Ctx *c, Side *s, void *pArg, double *pnOps,
 static Result *newResult(Ctx *c, const char *zOp, const char *zUnit,
                          double target) {
   Result *r;
-  if (c->nRes >= MAX_RESULT)
-    fatal("too many results (MAX_RESULT)");
+  if (c->nRes >= MAX_RESULT) fatal("too many results (MAX_RESULT)");
   r = &c->aRes[c->nRes++];
   memset(r, 0, sizeof(*r));
   r->zOp = zOp;
@@ -410,11 +403,9 @@ static Result *measure(Ctx *c, const char *zOp, const char *zUnit,
     for (j = 0; j < 2; j++) {
       int iSide = (rep + j) % 2; /* sv, raw | raw, sv | ... */
       double nOps = 0, check = 0, t;
-      if (c->o->iOnlySide >= 0 && iSide != c->o->iOnlySide)
-        continue;
+      if (c->o->iOnlySide >= 0 && iSide != c->o->iOnlySide) continue;
       t = xRun(c, &c->aSide[iSide], pArg, &nOps, &check);
-      if (rep == 0 || t < aBest[iSide])
-        aBest[iSide] = t;
+      if (rep == 0 || t < aBest[iSide]) aBest[iSide] = t;
       aOps[iSide] = nOps;
       aCheck[iSide] = check;
     }
@@ -439,8 +430,7 @@ static void readRow(sqlite3_stmt *p, double *pCheck) {
     switch (sqlite3_column_type(p, i)) {
     case SQLITE_INTEGER: {
       sqlite3_int64 v = sqlite3_column_int64(p, i);
-      if (i == COL_PRIORITY)
-        *pCheck += (double)v;
+      if (i == COL_PRIORITY) *pCheck += (double)v;
       break;
     }
     case SQLITE_FLOAT:
@@ -491,8 +481,7 @@ static double insertTasks(Ctx *c, Side *s, int nTask, const char *zQueue,
         "NULL)");
   }
   t0 = bTimed ? timerStart() : now_sec();
-  if (bTxn)
-    execOrDie(s->db, "BEGIN");
+  if (bTxn) execOrDie(s->db, "BEGIN");
   for (i = 0; i < nTask; i++) {
     const Task *t = &c->aTask[i % o->nTask];
     const char *zQ = zQueue ? zQueue : t->zQueue;
@@ -514,8 +503,7 @@ static double insertTasks(Ctx *c, Side *s, int nTask, const char *zQueue,
     stepDone(p, s->db);
     *pCheck += t->iPriority + (double)strlen(t->zPayload);
   }
-  if (bTxn)
-    execOrDie(s->db, "COMMIT");
+  if (bTxn) execOrDie(s->db, "COMMIT");
   t0 = bTimed ? timerStop(t0) : now_sec() - t0;
   sqlite3_finalize(p);
   return t0;
@@ -532,8 +520,7 @@ static void loadIds(Ctx *c, Side *s) {
   int n = 0;
   freeIds(s);
   s->azId = calloc((size_t)c->o->nTask, sizeof(char *));
-  if (!s->azId)
-    fatal("out of memory");
+  if (!s->azId) fatal("out of memory");
   while (sqlite3_step(p) == SQLITE_ROW && n < c->o->nTask) {
     s->azId[n++] = strdup((const char *)sqlite3_column_text(p, 0));
   }
@@ -546,8 +533,7 @@ static void loadIds(Ctx *c, Side *s) {
 /* Make sure side s holds the standard N tasks (untimed). */
 static void sidePopulate(Ctx *c, Side *s) {
   double check = 0;
-  if (s->bPopulated)
-    return;
+  if (s->bPopulated) return;
   sideFresh(c, s);
   runInsertAll(c, s, 0, &check);
   s->bPopulated = 1;
@@ -571,8 +557,7 @@ static double runLookup(Ctx *c, Side *s, void *pArg, double *pnOps,
   int i;
   (void)pArg;
   sidePopulate(c, s);
-  if (!s->azId)
-    loadIds(c, s);
+  if (!s->azId) loadIds(c, s);
   p = prepareOrDie(s->db, "SELECT * FROM tasks WHERE id = ?1");
   if (sqlite3_column_count(p) != NCOL)
     fatal("tasks has %d columns, not %d", sqlite3_column_count(p), NCOL);
@@ -778,8 +763,7 @@ static void workerOpen(Ctx *c, Side *s, sqlite3 *db, int iWorker, int nBatch,
   k->w = w;
   snprintf(k->zName, sizeof(k->zName), "w%d", iWorker);
   k->aClaimed = calloc((size_t)nBatch + 1, sizeof(Claimed));
-  if (!k->aClaimed)
-    fatal("out of memory");
+  if (!k->aClaimed) fatal("out of memory");
   if (s->bSv) {
     sqlite3_stmt *pWarm;
     k->pClaim = prepareOrDie(db, "SELECT id, lease_token FROM state_claim("
@@ -833,10 +817,8 @@ static int step0(sqlite3_stmt *p) {
 static void copyId(Claimed *a, sqlite3_stmt *p, int iCol) {
   const unsigned char *z = sqlite3_column_text(p, iCol);
   int n = sqlite3_column_bytes(p, iCol);
-  if (!z || n >= (int)sizeof(a->zId))
-    n = 0;
-  if (n)
-    memcpy(a->zId, z, (size_t)n);
+  if (!z || n >= (int)sizeof(a->zId)) n = 0;
+  if (n) memcpy(a->zId, z, (size_t)n);
   a->zId[n] = 0;
   a->nId = n;
 }
@@ -845,8 +827,7 @@ static void copyId(Claimed *a, sqlite3_stmt *p, int iCol) {
 static int workerClaim(Worker *k) {
   sqlite3_stmt *p = k->pClaim;
   int n = 0, rc, i;
-  if (k->xClaim)
-    return k->xClaim(k->pArg, k->zName, k->nBatch, k->aClaimed);
+  if (k->xClaim) return k->xClaim(k->pArg, k->zName, k->nBatch, k->aClaimed);
   if (k->bSv) {
     sqlite3_bind_text(p, 1, k->zName, -1, SQLITE_STATIC);
     sqlite3_bind_int(p, 2, k->nBatch);
@@ -905,13 +886,11 @@ static int workerClaim(Worker *k) {
 static int workerComplete(Worker *k, const Claimed *a) {
   sqlite3_stmt *p = k->pDone;
   int ret = 0;
-  if (k->xComplete)
-    return k->xComplete(k->pArg, a);
+  if (k->xComplete) return k->xComplete(k->pArg, a);
   if (k->bSv) {
     sqlite3_bind_text(p, 1, a->zId, a->nId, SQLITE_STATIC);
     sqlite3_bind_int64(p, 2, a->iToken);
-    if (sqlite3_step(p) == SQLITE_ROW)
-      ret = sqlite3_column_int(p, 0);
+    if (sqlite3_step(p) == SQLITE_ROW) ret = sqlite3_column_int(p, 0);
     if (sqlite3_reset(p) != SQLITE_OK) {
       workerError(k, "state_complete");
       return -1;
@@ -928,8 +907,7 @@ static int workerComplete(Worker *k, const Claimed *a) {
   sqlite3_bind_int64(p, 4, now_ms());
   if (step0(p) != SQLITE_OK) {
     workerError(k, "complete UPDATE");
-    if (k->bTxnDone)
-      step0(k->pRollback);
+    if (k->bTxnDone) step0(k->pRollback);
     return -1;
   }
   ret = sqlite3_changes(k->db) > 0;
@@ -956,8 +934,7 @@ static void workerLoop(Worker *k) {
     }
     nFail = 0;
     w->nClaimCall++;
-    if (n == 0)
-      break;
+    if (n == 0) break;
     w->nClaimed += n;
     for (i = 0; i < n; i++) {
       const Claimed *a = &k->aClaimed[i];
@@ -985,10 +962,8 @@ static size_t readAll(int fd, void *pBuf, size_t n) {
   size_t nDone = 0;
   while (nDone < n) {
     ssize_t r = read(fd, (char *)pBuf + nDone, n - nDone);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      break;
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
     nDone += (size_t)r;
   }
   return nDone;
@@ -997,10 +972,8 @@ static void writeAll(int fd, const void *pBuf, size_t n) {
   size_t nDone = 0;
   while (nDone < n) {
     ssize_t r = write(fd, (const char *)pBuf + nDone, n - nDone);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      break;
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
     nDone += (size_t)r;
   }
 }
@@ -1025,8 +998,7 @@ static double forkWorkers(Ctx *c, Side *s, ClaimSpec *q, WorkerStat *aStat) {
   fflush(stderr);
   for (i = 0; i < q->nProc; i++) {
     pid_t pid = fork();
-    if (pid < 0)
-      fatal("fork: %s", strerror(errno));
+    if (pid < 0) fatal("fork: %s", strerror(errno));
     if (pid == 0) {
       /* The worker: uses no SQLite object of the parent, never returns. */
       Worker k;
@@ -1067,8 +1039,7 @@ static double forkWorkers(Ctx *c, Side *s, ClaimSpec *q, WorkerStat *aStat) {
   for (i = 0; i < nReady; i++) {
     if (readAll(aRes[0], &aStat[i], sizeof(WorkerStat)) != sizeof(WorkerStat))
       break;
-    if (aStat[i].tEnd > tEnd)
-      tEnd = aStat[i].tEnd;
+    if (aStat[i].tEnd > tEnd) tEnd = aStat[i].tEnd;
   }
   timerStop(t0);
   close(aRes[0]);
@@ -1076,8 +1047,7 @@ static double forkWorkers(Ctx *c, Side *s, ClaimSpec *q, WorkerStat *aStat) {
     int st = 0;
     while (waitpid(aPid[i], &st, 0) < 0 && errno == EINTR) {
     }
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-      nBad++;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) nBad++;
   }
   if (nReady < q->nProc || nBad)
     fatal("%s: %s: %d of %d workers failed", q->zOp, s->zLabel,
@@ -1129,8 +1099,7 @@ static int claimVerify(Ctx *c, Side *s, ClaimSpec *q, const WorkerStat *aStat,
     nCall += w->nClaimCall;
     idSumW += w->idSum;
     bGaveUp |= w->bGaveUp;
-    if (!zErr && w->zErr[0])
-      zErr = w->zErr;
+    if (!zErr && w->zErr[0]) zErr = w->zErr;
   }
   bBad = nRow != q->nTask || nDone != q->nTask || nOnce != q->nTask ||
          nFree != q->nTask || nClaimed != q->nTask || nAccepted != q->nTask ||
@@ -1201,16 +1170,14 @@ static int claimVerifyLine(Ctx *c, const ClaimSpec *q) {
   printf("verify %-14s %d tasks, %d process%s, n=%d:", q->zOp, q->nTask,
          q->nProc, q->nProc > 1 ? "es" : "", q->nBatch);
   for (j = 0; j < 2; j++) {
-    if (!q->anRun[j])
-      continue;
+    if (!q->anRun[j]) continue;
     printf("%s %s %s %d/%d runs, %lld stale, %lld errors retried, %.1f "
            "claims/run",
            nShown++ ? ";" : "", c->aSide[j].zLabel,
            q->anBad[j] ? "FAILED" : "ok: every task completed exactly once in",
            q->anRun[j] - q->anBad[j], q->anRun[j], q->anStale[j], q->anErr[j],
            (double)q->anClaimCall[j] / q->anRun[j]);
-    if (q->azErr[j][0])
-      printf(" (first: %s)", q->azErr[j]);
+    if (q->azErr[j][0]) printf(" (first: %s)", q->azErr[j]);
     bBad |= q->anBad[j] != 0;
   }
   printf("\n");
@@ -1227,8 +1194,7 @@ static int benchClaim(Ctx *c, const char *zOp, int nProc, int nBatch) {
   q.nProc = nProc;
   q.nBatch = nBatch;
   q.nTask = c->o->nClaimTask * (nBatch > 1 ? 5 : 1);
-  if (q.nTask < nProc)
-    q.nTask = nProc;
+  if (q.nTask < nProc) q.nTask = nProc;
   if (!c->bFile && nProc > 1) {
     r = newResult(c, q.zOp, "", 0);
     r->zSkip = "needs a file database (worker processes share it)";
@@ -1300,15 +1266,12 @@ static const Bench aBench[] = {
 static int selected(const Opts *o, const char *zName) {
   const char *z = o->zOnly;
   size_t n = strlen(zName);
-  if (!z)
-    return 1;
+  if (!z) return 1;
   while (*z) {
     size_t m = strcspn(z, ",");
-    if (m == n && strncmp(z, zName, n) == 0)
-      return 1;
+    if (m == n && strncmp(z, zName, n) == 0) return 1;
     z += m;
-    if (*z == ',')
-      z++;
+    if (*z == ',') z++;
   }
   return 0;
 }
@@ -1346,12 +1309,10 @@ static void mirrorSchema(Ctx *c) {
   }
   sqlite3_finalize(p);
   sqlite3_close(db);
-  if (nStmt == 0)
-    fatal("state_tasks created no tasks_data shadow table");
+  if (nStmt == 0) fatal("state_tasks created no tasks_data shadow table");
   sqlite3_free(zRawSchema);
   zRawSchema = sqlite3_str_finish(s);
-  if (!zRawSchema)
-    fatal("out of memory");
+  if (!zRawSchema) fatal("out of memory");
 }
 
 /* Columns and index shapes of table zTab, as one comparable string. */
@@ -1421,8 +1382,7 @@ static void report(Ctx *c) {
   for (i = 0; i < c->nRes; i++) {
     const Result *r = &c->aRes[i];
     char zSv[32], zRaw[32], zTarget[48] = "-";
-    if (r->bThroughput)
-      continue;
+    if (r->bThroughput) continue;
     if (r->zSkip) {
       printf("%-27s skipped: %s\n", r->zOp, r->zSkip);
       continue;
@@ -1455,8 +1415,7 @@ static void report(Ctx *c) {
     const Result *r = &c->aRes[i];
     char zSv[32], zRaw[32], zTarget[48] = "-";
     double ratio;
-    if (!r->bThroughput)
-      continue;
+    if (!r->bThroughput) continue;
     if (r->zSkip) {
       printf("%-27s skipped: %s\n", r->zOp, r->zSkip);
       continue;
@@ -1506,13 +1465,11 @@ static void removeDir(Ctx *c) {
   static const char *const azSuffix[] = {"", "-wal", "-shm", "-journal"};
   size_t k;
   int i;
-  if (!c->zDir || c->o->bKeep)
-    return;
+  if (!c->zDir || c->o->bKeep) return;
   for (i = 0; i < 2; i++) {
     for (k = 0; k < sizeof(azSuffix) / sizeof(azSuffix[0]); k++) {
       char *z = sqlite3_mprintf("%s%s", c->aSide[i].zPath, azSuffix[k]);
-      if (z)
-        unlink(z);
+      if (z) unlink(z);
       sqlite3_free(z);
     }
   }
@@ -1520,8 +1477,7 @@ static void removeDir(Ctx *c) {
 }
 
 static void cleanupAtExit(void) {
-  if (pCleanup)
-    removeDir(pCleanup);
+  if (pCleanup) removeDir(pCleanup);
 }
 
 /* One pass: every selected benchmark on file or :memory: databases. */
@@ -1542,8 +1498,7 @@ static int runPass(const Opts *o, int bFile, Task *aTask, int *aiLookup) {
     const char *zTmp = getenv("TMPDIR");
     c.zDir = sqlite3_mprintf("%s/statevtab-bench.XXXXXX",
                              zTmp && zTmp[0] ? zTmp : "/tmp");
-    if (!c.zDir || !mkdtemp(c.zDir))
-      fatal("mkdtemp: %s", strerror(errno));
+    if (!c.zDir || !mkdtemp(c.zDir)) fatal("mkdtemp: %s", strerror(errno));
     pCleanup = &c;
     c.aSide[0].zPath = sqlite3_mprintf("%s/statevtab.db", c.zDir);
     c.aSide[1].zPath = sqlite3_mprintf("%s/raw.db", c.zDir);
@@ -1555,15 +1510,12 @@ static int runPass(const Opts *o, int bFile, Task *aTask, int *aiLookup) {
          o->nTask, o->nLookup, o->nScan, o->nRep, c.zDir ? ", in " : "",
          c.zDir ? c.zDir : "");
   fflush(stdout);
-  if (!zRawSchema)
-    mirrorSchema(&c);
+  if (!zRawSchema) mirrorSchema(&c);
   checkSchemas(&c);
   for (i = 0; i < NBENCH; i++) {
-    if (!selected(o, aBench[i].zName))
-      continue;
+    if (!selected(o, aBench[i].zName)) continue;
     if (!aBench[i].xBench) {
-      if (o->zOnly)
-        skip(&c, aBench[i].zName, "not written yet (issue 3)");
+      if (o->zOnly) skip(&c, aBench[i].zName, "not written yet (issue 3)");
       continue;
     }
     rc |= aBench[i].xBench(&c);
@@ -1576,8 +1528,7 @@ static int runPass(const Opts *o, int bFile, Task *aTask, int *aiLookup) {
     freeIds(&c.aSide[i]);
     sqlite3_free(c.aSide[i].zPath);
   }
-  if (c.zDir && o->bKeep)
-    printf("kept %s\n", c.zDir);
+  if (c.zDir && o->bKeep) printf("kept %s\n", c.zDir);
   sqlite3_free(c.zDir);
   pCleanup = 0;
   return rc;
@@ -1596,8 +1547,7 @@ static int storeBenchName(const StoreBench *a, int nBench, const char *zName,
                           size_t n) {
   int k;
   for (k = 0; k < nBench; k++) {
-    if (strlen(a[k].zName) == n && strncmp(a[k].zName, zName, n) == 0)
-      return 1;
+    if (strlen(a[k].zName) == n && strncmp(a[k].zName, zName, n) == 0) return 1;
   }
   return 0;
 }
@@ -1606,8 +1556,7 @@ static int storeBenchName(const StoreBench *a, int nBench, const char *zName,
 static int storeSelected(const Opts *o, const StoreBench *a, int nBench) {
   int k;
   for (k = 0; k < nBench; k++) {
-    if (selected(o, a[k].zName))
-      return 1;
+    if (selected(o, a[k].zName)) return 1;
   }
   return 0;
 }
@@ -1617,8 +1566,7 @@ static void storeUsage(FILE *f, const char *zHead, const StoreBench *a,
                        int nBench) {
   int k, w = 14;
   for (k = 0; k < nBench; k++) {
-    if ((int)strlen(a[k].zName) > w)
-      w = (int)strlen(a[k].zName);
+    if ((int)strlen(a[k].zName) > w) w = (int)strlen(a[k].zName);
   }
   fprintf(f, "%s\n", zHead);
   for (k = 0; k < nBench; k++) {
@@ -1643,8 +1591,7 @@ static int storeReport(const char *zStore, const char *zRaw, Result *const *aR,
   for (i = 0; i < nR; i++) {
     const Result *r = aR[i];
     char zSv[32], zRaw2[32], zRatio[16] = "-";
-    if (!r)
-      continue;
+    if (!r) continue;
     fmtRate(zSv, sizeof(zSv), r->aOps[0]);
     fmtRate(zRaw2, sizeof(zRaw2), r->aOps[1]);
     if (r->aOps[0] > 0 && r->aOps[1] > 0)
@@ -1688,15 +1635,12 @@ static void storeCtx(Ctx *c, const Opts *o, const char *zMode, const char *zRaw,
 /* --only names store benchmarks only: no SQLite pass. */
 static int storeOnly(const Opts *o) {
   const char *z = o->zOnly;
-  if (!z)
-    return 0;
+  if (!z) return 0;
   while (*z) {
     size_t m = strcspn(z, ",");
-    if (!pgBenchName(z, m) && !rbBenchName(z, m))
-      return 0;
+    if (!pgBenchName(z, m) && !rbBenchName(z, m)) return 0;
     z += m;
-    if (*z == ',')
-      z++;
+    if (*z == ',') z++;
   }
   return 1;
 }
@@ -1743,8 +1687,7 @@ static void usage(FILE *f) {
 static int intArg(int argc, char **argv, int *pi) {
   char *zEnd = 0;
   long v;
-  if (*pi + 1 >= argc)
-    fatal("%s needs a value", argv[*pi]);
+  if (*pi + 1 >= argc) fatal("%s needs a value", argv[*pi]);
   v = strtol(argv[++*pi], &zEnd, 10);
   if (*zEnd || v < 0 || v > 100000000) {
     fatal("%s: bad number '%s'", argv[*pi - 1], argv[*pi]);
@@ -1768,13 +1711,11 @@ int main(int argc, char **argv) {
   o.nClaimTask = 20000;
   o.iOnlySide = -1;
   o.zExt = getenv("STATEVTAB_EXT");
-  if (!o.zExt || !o.zExt[0])
-    o.zExt = "./statevtab.so";
+  if (!o.zExt || !o.zExt[0]) o.zExt = "./statevtab.so";
   for (i = 1; i < argc; i++) {
     const char *z = argv[i];
     if (strcmp(z, "-e") == 0 || strcmp(z, "--ext") == 0) {
-      if (i + 1 >= argc)
-        fatal("%s needs a value", z);
+      if (i + 1 >= argc) fatal("%s needs a value", z);
       o.zExt = argv[++i];
     } else if (strcmp(z, "-n") == 0) {
       o.nTask = intArg(argc, argv, &i);
@@ -1787,19 +1728,16 @@ int main(int argc, char **argv) {
     } else if (strcmp(z, "--cache-kib") == 0) {
       o.nCacheKib = intArg(argc, argv, &i);
     } else if (strcmp(z, "--db") == 0) {
-      if (i + 1 >= argc)
-        fatal("--db needs a value");
+      if (i + 1 >= argc) fatal("--db needs a value");
       zDb = argv[++i];
     } else if (strcmp(z, "--only") == 0) {
-      if (i + 1 >= argc)
-        fatal("--only needs a value");
+      if (i + 1 >= argc) fatal("--only needs a value");
       o.zOnly = argv[++i];
     } else if (strcmp(z, "-c") == 0) {
       o.nClaimTask = intArg(argc, argv, &i);
       bClaimTask = 1;
     } else if (strcmp(z, "--raw-complete") == 0) {
-      if (i + 1 >= argc)
-        fatal("--raw-complete needs a value");
+      if (i + 1 >= argc) fatal("--raw-complete needs a value");
       z = argv[++i];
       if (strcmp(z, "txn") == 0)
         o.bRawTxnDone = 1;
@@ -1811,17 +1749,13 @@ int main(int argc, char **argv) {
       o.nTask = 5000;
       o.nScan = 5;
       o.nRep = 2;
-      if (!bClaimTask)
-        o.nClaimTask = 2000;
+      if (!bClaimTask) o.nClaimTask = 2000;
     } else if (strcmp(z, "--pragma") == 0) {
-      if (i + 1 >= argc)
-        fatal("--pragma needs a value");
-      if (o.nPragma >= 8)
-        fatal("--pragma: at most 8");
+      if (i + 1 >= argc) fatal("--pragma needs a value");
+      if (o.nPragma >= 8) fatal("--pragma: at most 8");
       o.azPragma[o.nPragma++] = argv[++i];
     } else if (strcmp(z, "--side") == 0) {
-      if (i + 1 >= argc)
-        fatal("--side needs a value");
+      if (i + 1 >= argc) fatal("--side needs a value");
       z = argv[++i];
       if (strcmp(z, "statevtab") == 0)
         o.iOnlySide = 0;
@@ -1867,8 +1801,7 @@ int main(int argc, char **argv) {
       if (k == NBENCH && !pgBenchName(z, m) && !rbBenchName(z, m))
         fatal("--only: no benchmark '%.*s' (see --list)", (int)m, z);
       z += m;
-      if (*z == ',')
-        z++;
+      if (*z == ',') z++;
     }
   }
   if (access(o.zExt, R_OK) != 0) {
@@ -1879,8 +1812,7 @@ int main(int argc, char **argv) {
   /* The workload, the same for both sides and every pass. */
   aTask = calloc((size_t)o.nTask, sizeof(Task));
   aiLookup = calloc((size_t)(o.nLookup ? o.nLookup : 1), sizeof(int));
-  if (!aTask || !aiLookup)
-    fatal("out of memory");
+  if (!aTask || !aiLookup) fatal("out of memory");
   for (i = 0; i < o.nTask; i++) {
     unsigned long long r = rngNext(&rng);
     Task *t = &aTask[i];
@@ -1899,10 +1831,8 @@ int main(int argc, char **argv) {
          sqlite3_libversion(), o.zExt,
          o.nCacheKib ? "set on both sides" : "SQLite's default");
   atexit(cleanupAtExit);
-  if (o.bFile && !storeOnly(&o))
-    rc |= runPass(&o, 1, aTask, aiLookup);
-  if (o.bMemory && !storeOnly(&o))
-    rc |= runPass(&o, 0, aTask, aiLookup);
+  if (o.bFile && !storeOnly(&o)) rc |= runPass(&o, 1, aTask, aiLookup);
+  if (o.bMemory && !storeOnly(&o)) rc |= runPass(&o, 0, aTask, aiLookup);
   rc |= runPgPass(&o, aTask, aiLookup);
   rc |= runRbPass(&o, aTask, aiLookup);
   free(aTask);

@@ -67,14 +67,14 @@ static const StoreBench aPgBench[] = {
 
 /* The state of the PostgreSQL pass. */
 typedef struct PgBench {
-  PGconn *pg;          /* the libpq side (also runs the untimed set-up) */
-  char *azSchema[2];   /* [0] statevtab side, [1] libpq side */
-  char *azQ[2];        /* the same, quoted */
-  int nCol;            /* columns of tasks, without _rid */
+  PGconn *pg;        /* the libpq side (also runs the untimed set-up) */
+  char *azSchema[2]; /* [0] statevtab side, [1] libpq side */
+  char *azQ[2];      /* the same, quoted */
+  int nCol;          /* columns of tasks, without _rid */
   char *azCol[PG_NCOL_MAX];
-  char *zInsert[2];    /* the store's INSERT, per side's schema */
+  char *zInsert[2];         /* the store's INSERT, per side's schema */
   char *zClaim, *zComplete; /* libpq side's calls */
-  int nEnqueue;        /* tasks per enqueue run */
+  int nEnqueue;             /* tasks per enqueue run */
   /* the claim run going on */
   int nBatch, nTask;
   const char *zOp;
@@ -95,10 +95,8 @@ static int pgOption(int argc, char **argv, int *pi) {
                                                : 0;
   char *zEnd = 0;
   long v;
-  if (!pv)
-    return 0;
-  if (*pi + 1 >= argc)
-    fatal("%s needs a value", argv[*pi]);
+  if (!pv) return 0;
+  if (*pi + 1 >= argc) fatal("%s needs a value", argv[*pi]);
   v = strtol(argv[++*pi], &zEnd, 10);
   if (*zEnd || v < 1 || v > 100000000)
     fatal("%s: bad number '%s'", argv[*pi - 1], argv[*pi]);
@@ -135,20 +133,17 @@ static double pgQ1(PgBench *pb, const char *zSql) {
   if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1) {
     fatal("postgresql: %s\n  in: %.300s", PQerrorMessage(pb->pg), zSql);
   }
-  if (!PQgetisnull(res, 0, 0))
-    v = strtod(PQgetvalue(res, 0, 0), 0);
+  if (!PQgetisnull(res, 0, 0)) v = strtod(PQgetvalue(res, 0, 0), 0);
   PQclear(res);
   return v;
 }
 
 /* Append z to s as one element of a text[] literal. */
 static void pgArrayElem(sqlite3_str *s, int bFirst, const char *z) {
-  if (!bFirst)
-    sqlite3_str_appendchar(s, 1, ',');
+  if (!bFirst) sqlite3_str_appendchar(s, 1, ',');
   sqlite3_str_appendchar(s, 1, '"');
   for (; *z; z++) {
-    if (*z == '"' || *z == '\\')
-      sqlite3_str_appendchar(s, 1, '\\');
+    if (*z == '"' || *z == '\\') sqlite3_str_appendchar(s, 1, '\\');
     sqlite3_str_appendchar(s, 1, *z);
   }
   sqlite3_str_appendchar(s, 1, '"');
@@ -181,8 +176,7 @@ static char *pgInsertSql(PgBench *pb, int iSide) {
   }
   if (iSide == 0) {
     pb->nCol = PQntuples(res);
-    for (i = 0; i < pb->nCol; i++)
-      pb->azCol[i] = strdup(PQgetvalue(res, i, 0));
+    for (i = 0; i < pb->nCol; i++) pb->azCol[i] = strdup(PQgetvalue(res, i, 0));
   }
   sqlite3_str_appendf(s, "INSERT INTO %s.tasks (", pb->azQ[iSide]);
   for (i = 0; i < PQntuples(res); i++) {
@@ -197,8 +191,7 @@ static char *pgInsertSql(PgBench *pb, int iSide) {
                            "DO NOTHING RETURNING _rid");
   PQclear(res);
   zSql = sqlite3_str_finish(s);
-  if (!zSql)
-    fatal("out of memory");
+  if (!zSql) fatal("out of memory");
   return zSql;
 }
 
@@ -210,16 +203,11 @@ static char *pgInsertSql(PgBench *pb, int iSide) {
 static const char *pgTaskValue(const char *zCol, const Task *t,
                                const char *zQueue, const char *zId,
                                const char *zNow, char *zNum, size_t nNum) {
-  if (strcmp(zCol, "id") == 0)
-    return zId;
-  if (strcmp(zCol, "queue") == 0)
-    return zQueue ? zQueue : t->zQueue;
-  if (strcmp(zCol, "name") == 0)
-    return t->zName;
-  if (strcmp(zCol, "payload") == 0)
-    return t->zPayload;
-  if (strcmp(zCol, "state") == 0)
-    return "pending";
+  if (strcmp(zCol, "id") == 0) return zId;
+  if (strcmp(zCol, "queue") == 0) return zQueue ? zQueue : t->zQueue;
+  if (strcmp(zCol, "name") == 0) return t->zName;
+  if (strcmp(zCol, "payload") == 0) return t->zPayload;
+  if (strcmp(zCol, "state") == 0) return "pending";
   if (strcmp(zCol, "priority") == 0) {
     snprintf(zNum, nNum, "%d", t->iPriority);
     return zNum;
@@ -227,12 +215,9 @@ static const char *pgTaskValue(const char *zCol, const Task *t,
   if (strcmp(zCol, "run_at") == 0 || strcmp(zCol, "created_at") == 0 ||
       strcmp(zCol, "updated_at") == 0)
     return zNow;
-  if (strcmp(zCol, "attempts") == 0)
-    return "0";
-  if (strcmp(zCol, "max_attempts") == 0)
-    return "3";
-  if (strcmp(zCol, "tags") == 0)
-    return "[]";
+  if (strcmp(zCol, "attempts") == 0) return "0";
+  if (strcmp(zCol, "max_attempts") == 0) return "3";
+  if (strcmp(zCol, "tags") == 0) return "[]";
   return 0; /* execution_id, lease_*, idempotency_key, result, error, ... */
 }
 
@@ -273,8 +258,7 @@ static void pgFill(Ctx *c, PgBench *pb, int iSide, int nTask,
   for (k = 0; k < 4; k++) {
     sqlite3_str_appendchar(aS[k], 1, '}');
     az[k] = sqlite3_str_finish(aS[k]);
-    if (!az[k])
-      fatal("out of memory");
+    if (!az[k]) fatal("out of memory");
     azParam[k] = az[k];
   }
   snprintf(zNow, sizeof(zNow), "%lld", (long long)now_ms());
@@ -294,8 +278,7 @@ static void pgFill(Ctx *c, PgBench *pb, int iSide, int nTask,
   }
   PQclear(res);
   sqlite3_free(zSql);
-  for (k = 0; k < 4; k++)
-    sqlite3_free(az[k]);
+  for (k = 0; k < 4; k++) sqlite3_free(az[k]);
   /* Fresh statistics, so that both sides' claims get the same plan. */
   zSql = sqlite3_mprintf("ANALYZE %s.tasks", pb->azQ[iSide]);
   pgExecOrDie(pb, zSql);
@@ -378,15 +361,15 @@ static double runPgClaim(Ctx *c, Side *s, void *pArg, double *pnOps,
   PgClaimed *a = calloc((size_t)pb->nBatch + 1, sizeof(PgClaimed));
   double t0, nRow, nDone, nOnce, nFree;
   char *zSql, zN[16];
-  if (!a)
-    fatal("out of memory");
+  if (!a) fatal("out of memory");
   pgTruncate(pb, iSide);
   pgFill(c, pb, iSide, pb->nTask, PG_CLAIM_QUEUE);
   snprintf(zN, sizeof(zN), "%d", pb->nBatch);
   if (s->bSv) {
     sqlite3_stmt *pClaim = prepareOrDie(
-        s->db, "SELECT id, lease_token FROM state_claim('tasks', '" PG_CLAIM_QUEUE
-               "', 'w0', 30000, ?1)");
+        s->db,
+        "SELECT id, lease_token FROM state_claim('tasks', '" PG_CLAIM_QUEUE
+        "', 'w0', 30000, ?1)");
     sqlite3_stmt *pDone =
         prepareOrDie(s->db, "SELECT state_complete('tasks', ?1, ?2)");
     /* Warm: a claim of 0 tasks (the table connected, statements ready). */
@@ -406,13 +389,11 @@ static double runPgClaim(Ctx *c, Side *s, void *pArg, double *pnOps,
         if (!nErr++)
           snprintf(pb->azErr[0], sizeof(pb->azErr[0]), "state_claim: %s",
                    sqlite3_errmsg(s->db));
-        if (nErr > 100)
-          break;
+        if (nErr > 100) break;
         continue;
       }
       nCall++;
-      if (n == 0)
-        break;
+      if (n == 0) break;
       nClaimed += n;
       for (i = 0; i < n; i++) {
         int ret = -1;
@@ -436,20 +417,29 @@ static double runPgClaim(Ctx *c, Side *s, void *pArg, double *pnOps,
     sqlite3_finalize(pClaim);
     sqlite3_finalize(pDone);
   } else {
-    const char *azClaim[13] = {"{\"" PG_CLAIM_QUEUE "\"}", "w0", "30000", zN,
-                               0, 0, 0, 0, 0, 0, 0, 0, "true"};
+    const char *azClaim[13] = {"{\"" PG_CLAIM_QUEUE "\"}",
+                               "w0",
+                               "30000",
+                               zN,
+                               0,
+                               0,
+                               0,
+                               0,
+                               0,
+                               0,
+                               0,
+                               0,
+                               "true"};
     int iId = -1, iTok = -1;
     t0 = timerStart();
     for (;;) {
-      PGresult *res =
-          PQexecParams(pb->pg, pb->zClaim, 13, 0, azClaim, 0, 0, 0);
+      PGresult *res = PQexecParams(pb->pg, pb->zClaim, 13, 0, azClaim, 0, 0, 0);
       if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         if (!nErr++)
           snprintf(pb->azErr[1], sizeof(pb->azErr[1]), "sv_claim: %s",
                    PQerrorMessage(pb->pg));
         PQclear(res);
-        if (nErr > 100)
-          break;
+        if (nErr > 100) break;
         continue;
       }
       if (iId < 0) {
@@ -463,8 +453,7 @@ static double runPgClaim(Ctx *c, Side *s, void *pArg, double *pnOps,
       }
       PQclear(res);
       nCall++;
-      if (n == 0)
-        break;
+      if (n == 0) break;
       nClaimed += n;
       for (i = 0; i < n; i++) {
         const char *azDone[3];
@@ -492,15 +481,18 @@ static double runPgClaim(Ctx *c, Side *s, void *pArg, double *pnOps,
   nRow = pgQ1(pb, zSql);
   sqlite3_free(zSql);
   zSql = sqlite3_mprintf("SELECT count(*) FROM %s.tasks WHERE state = "
-                         "'completed'", pb->azQ[iSide]);
+                         "'completed'",
+                         pb->azQ[iSide]);
   nDone = pgQ1(pb, zSql);
   sqlite3_free(zSql);
   zSql = sqlite3_mprintf("SELECT count(*) FROM %s.tasks WHERE attempts = 1 "
-                         "AND lease_token = 1", pb->azQ[iSide]);
+                         "AND lease_token = 1",
+                         pb->azQ[iSide]);
   nOnce = pgQ1(pb, zSql);
   sqlite3_free(zSql);
   zSql = sqlite3_mprintf("SELECT count(*) FROM %s.tasks WHERE lease_owner IS "
-                         "NULL AND lease_expires_at IS NULL", pb->azQ[iSide]);
+                         "NULL AND lease_expires_at IS NULL",
+                         pb->azQ[iSide]);
   nFree = pgQ1(pb, zSql);
   sqlite3_free(zSql);
   bBad = nRow != pb->nTask || nDone != pb->nTask || nOnce != pb->nTask ||
@@ -511,9 +503,9 @@ static double runPgClaim(Ctx *c, Side *s, void *pArg, double *pnOps,
             "%s%s %s: %.0f tasks, %.0f completed, %.0f claimed once, %.0f "
             "lease cleared; %lld claimed, %lld completions accepted, %lld "
             "refused, %lld errors%s%s\n",
-            bBad ? "VERIFY FAILED: " : "bench: verify ", pb->zOp,
-            s->zLabel, nRow, nDone, nOnce, nFree, nClaimed, nAccepted, nStale,
-            nErr, pb->azErr[iSide][0] ? "; first: " : "", pb->azErr[iSide]);
+            bBad ? "VERIFY FAILED: " : "bench: verify ", pb->zOp, s->zLabel,
+            nRow, nDone, nOnce, nFree, nClaimed, nAccepted, nStale, nErr,
+            pb->azErr[iSide][0] ? "; first: " : "", pb->azErr[iSide]);
   }
   pb->anRun[iSide]++;
   pb->anBad[iSide] += bBad;
@@ -543,14 +535,12 @@ static Result *pgBenchClaim(Ctx *c, PgBench *pb, const char *zOp, int nBatch,
   r->bThroughput = 1;
   printf("verify %-22s %d tasks, 1 process, n=%d:", zOp, nTask, nBatch);
   for (j = 0; j < 2; j++) {
-    if (!pb->anRun[j])
-      continue;
+    if (!pb->anRun[j]) continue;
     printf("%s %s %s %d/%d runs, %lld errors", j ? ";" : "",
            j ? "libpq" : "statevtab",
            pb->anBad[j] ? "FAILED" : "ok: every task completed exactly once in",
            pb->anRun[j] - pb->anBad[j], pb->anRun[j], pb->anErr[j]);
-    if (pb->azErr[j][0])
-      printf(" (first: %s)", pb->azErr[j]);
+    if (pb->azErr[j][0]) printf(" (first: %s)", pb->azErr[j]);
   }
   printf("\n");
   fflush(stdout);
@@ -571,8 +561,7 @@ static int runPgPass(const Opts *o, Task *aTask, int *aiLookup) {
   Result *aR[3] = {0, 0, 0};
   char *zSql, zBase[64];
   int i, k, rc = 0, nClaim1, nBad;
-  if (!storeSelected(o, aPgBench, NPGBENCH))
-    return 0;
+  if (!storeSelected(o, aPgBench, NPGBENCH)) return 0;
   if (!zUrl || !zUrl[0]) {
     printf("\n== PostgreSQL store: skipped: " PG_URL_ENV " not set\n");
     fflush(stdout);
@@ -669,8 +658,7 @@ static int runPgPass(const Opts *o, Task *aTask, int *aiLookup) {
     sqlite3_free(pb.azQ[k]);
     sqlite3_free(pb.zInsert[k]);
   }
-  for (i = 0; i < pb.nCol; i++)
-    free(pb.azCol[i]);
+  for (i = 0; i < pb.nCol; i++) free(pb.azCol[i]);
   sqlite3_free(pb.zClaim);
   sqlite3_free(pb.zComplete);
   return rc;

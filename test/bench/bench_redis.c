@@ -109,11 +109,9 @@ static int rbOption(int argc, char **argv, int *pi) {
             : strcmp(argv[*pi], "--redis-t") == 0 ? &rbOptT
             : strcmp(argv[*pi], "--redis-c") == 0 ? &rbOptC
                                                   : 0;
-  if (!pv)
-    return 0;
+  if (!pv) return 0;
   *pv = intArg(argc, argv, pi);
-  if (*pv < 1)
-    fatal("%s must be at least 1", argv[*pi - 1]);
+  if (*pv < 1) fatal("%s must be at least 1", argv[*pi - 1]);
   return 1;
 }
 
@@ -179,8 +177,7 @@ static void rbArg(RbCmd *m, const char *z, size_t n) {
     int nNew = m->nAlloc ? 2 * m->nAlloc : 64;
     m->az = realloc(m->az, sizeof(char *) * (size_t)nNew);
     m->an = realloc(m->an, sizeof(size_t) * (size_t)nNew);
-    if (!m->az || !m->an)
-      fatal("out of memory");
+    if (!m->az || !m->an) fatal("out of memory");
     m->nAlloc = nNew;
   }
   m->az[m->n] = z;
@@ -201,8 +198,7 @@ static void rbEval(RbBench *rb, RbCmd *m, int iSide, const char *zOp) {
 
 /* Fatal unless r is a reply that is not an error. */
 static void rbCheck(RbBench *rb, const redisReply *r, const char *zWhat) {
-  if (!r)
-    fatal("redis: %s: %s", zWhat, rb->rc->errstr);
+  if (!r) fatal("redis: %s: %s", zWhat, rb->rc->errstr);
   if (r->type == REDIS_REPLY_ERROR)
     fatal("redis: %s: %.*s", zWhat, (int)r->len, r->str);
 }
@@ -216,10 +212,8 @@ static redisReply *rbCall(RbBench *rb, const RbCmd *m, const char *zWhat) {
 
 /* An integer reply, or one as text (replyInt in vtab/store_redis.c). */
 static long long rbInt(const redisReply *r) {
-  if (r->type == REDIS_REPLY_INTEGER)
-    return r->integer;
-  if (r->type == REDIS_REPLY_STRING)
-    return strtoll(r->str, 0, 10);
+  if (r->type == REDIS_REPLY_INTEGER) return r->integer;
+  if (r->type == REDIS_REPLY_STRING) return strtoll(r->str, 0, 10);
   return 0;
 }
 
@@ -248,8 +242,7 @@ static void rbWriteStart(RbBench *rb, int iSide, int nOp) {
   if (nOp > rb->nBufAlloc) {
     free(rb->aBuf);
     rb->aBuf = calloc((size_t)nOp, sizeof(RbOpBuf));
-    if (!rb->aBuf)
-      fatal("out of memory");
+    if (!rb->aBuf) fatal("out of memory");
     rb->nBufAlloc = nOp;
   }
   rbEval(rb, &rb->wr, iSide, "write");
@@ -287,8 +280,7 @@ static void rbTaskOp(RbBench *rb, int iSide, int iOp, const Task *t,
   rbArg(&rb->wr, "", 0);
   rbArgZ(&rb->wr, b->zNow);
   rbArgZ(&rb->wr, b->zMask);
-  for (k = 0; k < rb->nCol; k++)
-    rbArgZ(&rb->wr, azVal[k] ? azVal[k] : "");
+  for (k = 0; k < rb->nCol; k++) rbArgZ(&rb->wr, azVal[k] ? azVal[k] : "");
 }
 
 /*
@@ -325,8 +317,7 @@ static void rbWriteSend(RbBench *rb, int nOp) {
     if (rbInt(r->element[i]) != 1)
       fatal("redis: write: op %d was not applied", (int)i);
   }
-  for (k = 0; k < 3; k++)
-    freeReplyObject(aR[k]);
+  for (k = 0; k < 3; k++) freeReplyObject(aR[k]);
 }
 
 /*
@@ -391,8 +382,7 @@ static const char *rbDeleteKeys(RbBench *rb, const char *zMatch, int bKeepSeq) {
     }
     freeReplyObject(r2);
     freeReplyObject(r);
-    if (!zCursor[0])
-      break;
+    if (!zCursor[0]) break;
   } while (strcmp(zCursor, "0") != 0);
   free(m.az);
   free(m.an);
@@ -402,8 +392,7 @@ static const char *rbDeleteKeys(RbBench *rb, const char *zMatch, int bKeepSeq) {
 /* Empty side iSide's namespace before a run (untimed). */
 static void rbClear(RbBench *rb, int iSide) {
   const char *zErr = rbDeleteKeys(rb, rb->azMatch[iSide], 1);
-  if (zErr)
-    fatal("redis: emptying %s: %s", rb->azMatch[iSide], zErr);
+  if (zErr) fatal("redis: emptying %s: %s", rb->azMatch[iSide], zErr);
 }
 
 /* ------------------------------------------------------------ enqueue */
@@ -520,8 +509,7 @@ static void rbWorker(RbBench *rb, int nBatch, Worker *k, WorkerStat *w) {
   k->w = w;
   snprintf(k->zName, sizeof(k->zName), "w0");
   k->aClaimed = calloc((size_t)nBatch + 1, sizeof(Claimed));
-  if (!k->aClaimed)
-    fatal("out of memory");
+  if (!k->aClaimed) fatal("out of memory");
   k->xClaim = rbClaim;
   k->xComplete = rbComplete;
   k->pArg = rb;
@@ -593,14 +581,12 @@ static redisContext *rbConnect(const char *zUrl, char **pzErr) {
     z = zUrl + 8;
     zEnd = z + strcspn(z, "/?");
     for (q = z; q < zEnd; q++) {
-      if (*q == '@')
-        zAt = q;
+      if (*q == '@') zAt = q;
     }
     if (zAt) {
       const char *zColon = memchr(z, ':', (size_t)(zAt - z));
       if (zColon) {
-        if (zColon > z)
-          zUser = sqlite3_mprintf("%.*s", (int)(zColon - z), z);
+        if (zColon > z) zUser = sqlite3_mprintf("%.*s", (int)(zColon - z), z);
         zPass = sqlite3_mprintf("%.*s", (int)(zAt - zColon - 1), zColon + 1);
       }
       z = zAt + 1;
@@ -613,10 +599,8 @@ static redisContext *rbConnect(const char *zUrl, char **pzErr) {
       q = z + strcspn(z, ":/?");
       zHost = sqlite3_mprintf("%.*s", (int)(q - z), z);
     }
-    if (*q == ':')
-      iPort = atoi(q + 1);
-    if (*zEnd == '/')
-      iDb = atoi(zEnd + 1);
+    if (*q == ':') iPort = atoi(q + 1);
+    if (*zEnd == '/') iDb = atoi(zEnd + 1);
     rc = redisConnect(zHost, iPort);
   } else {
     *pzErr = sqlite3_mprintf("expected redis://... or unix:/...");
@@ -676,10 +660,8 @@ static void rbColumns(RbBench *rb, sqlite3 *db) {
     const char *z = (const char *)sqlite3_column_text(p, 0);
     if (rb->nCol >= RB_NCOL_MAX)
       fatal("redis: tasks has more than %d columns", RB_NCOL_MAX);
-    if (strcmp(z, "id") == 0)
-      rb->iColId = rb->nCol;
-    if (strcmp(z, "lease_token") == 0)
-      rb->iColTok = rb->nCol;
+    if (strcmp(z, "id") == 0) rb->iColId = rb->nCol;
+    if (strcmp(z, "lease_token") == 0) rb->iColTok = rb->nCol;
     rb->azCol[rb->nCol++] = strdup(z);
   }
   sqlite3_finalize(p);
@@ -707,8 +689,7 @@ static void rbAtExit(void) {
   const char *zErr;
   char *zConnErr = 0;
   pRbCleanup = 0;
-  if (!rb)
-    return;
+  if (!rb) return;
   if (!rb->rc || rb->rc->err) {
     redisFree(rb->rc);
     rb->rc = rbConnect(rb->zUrl, &zConnErr);
@@ -731,8 +712,7 @@ static void rbAtExit(void) {
 */
 static int rbDefault(int nOpt, int nSqlite, int nMax) {
   int n = nSqlite / 10;
-  if (nOpt > 0)
-    return nOpt;
+  if (nOpt > 0) return nOpt;
   return n < 1 ? 1 : n > nMax ? nMax : n;
 }
 
@@ -768,12 +748,10 @@ static int rbPass(const Opts *o, const char *zUrl, Task *aTask, int *aiLookup) {
   rbColumns(&rb, c.aSide[0].db);
   rb.zUrl = zUrl;
   rb.rc = rbConnect(zUrl, &zErr);
-  if (!rb.rc)
-    fatal("redis: %s: %s", RB_URL_ENV, zErr);
+  if (!rb.rc) fatal("redis: %s: %s", RB_URL_ENV, zErr);
   if (!o->bKeep) {
     static int bAtExit = 0;
-    if (!bAtExit++)
-      atexit(rbAtExit);
+    if (!bAtExit++) atexit(rbAtExit);
     pRbCleanup = &rb;
   }
 
@@ -839,8 +817,7 @@ static int rbPass(const Opts *o, const char *zUrl, Task *aTask, int *aiLookup) {
     sqlite3_free(rb.azBase[k]);
     sqlite3_free(rb.azMatch[k]);
   }
-  for (k = 0; k < rb.nCol; k++)
-    free(rb.azCol[k]);
+  for (k = 0; k < rb.nCol; k++) free(rb.azCol[k]);
   sqlite3_free(rb.zMatchAll);
   free(rb.cmd.az);
   free(rb.cmd.an);
@@ -858,8 +835,7 @@ static int rbPass(const Opts *o, const char *zUrl, Task *aTask, int *aiLookup) {
 */
 static int runRbPass(const Opts *o, Task *aTask, int *aiLookup) {
   const char *zUrl = getenv(RB_URL_ENV);
-  if (!storeSelected(o, aRbBench, NRBBENCH))
-    return 0;
+  if (!storeSelected(o, aRbBench, NRBBENCH)) return 0;
   if (!zUrl || !zUrl[0]) {
     printf("\n== Redis store: skipped: " RB_URL_ENV " not set\n");
     fflush(stdout);

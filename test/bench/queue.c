@@ -198,15 +198,13 @@ static void fatal(const char *zFmt, ...) {
   vfprintf(stderr, zFmt, ap);
   fprintf(stderr, "\n");
   va_end(ap);
-  if (bChild)
-    _exit(2);
+  if (bChild) _exit(2);
   exit(2);
 }
 
 static void verbose(const char *zFmt, ...) {
   va_list ap;
-  if (!g.bVerbose)
-    return;
+  if (!g.bVerbose) return;
   va_start(ap, zFmt);
   fprintf(stderr, "bench-queue: ");
   vfprintf(stderr, zFmt, ap);
@@ -478,23 +476,19 @@ static int rawLocalEnqueue(Conn *c, int iFirst, int n) {
   char zPay[20];
   long long now = now_ms();
   int i;
-  if (n > 1 && sqlRun(c, RL_BEGIN, "BEGIN"))
-    return -1;
+  if (n > 1 && sqlRun(c, RL_BEGIN, "BEGIN")) return -1;
   for (i = iFirst; i < iFirst + n; i++) {
     taskPayload(i, zPay);
     sqlite3_bind_text(p, 1, QUEUE, -1, SQLITE_STATIC);
     sqlite3_bind_int(p, 2, taskPriority(i));
     sqlite3_bind_int64(p, 3, now);
     sqlite3_bind_text(p, 4, zPay, 16, SQLITE_TRANSIENT);
-    if (sqlRun(c, RL_ENQ, "INSERT"))
-      goto rollback;
+    if (sqlRun(c, RL_ENQ, "INSERT")) goto rollback;
   }
-  if (n > 1 && sqlRun(c, RL_COMMIT, "COMMIT"))
-    goto rollback;
+  if (n > 1 && sqlRun(c, RL_COMMIT, "COMMIT")) goto rollback;
   return 0;
 rollback:
-  if (n > 1)
-    sqlite3_exec(c->db, "ROLLBACK", 0, 0, 0);
+  if (n > 1) sqlite3_exec(c->db, "ROLLBACK", 0, 0, 0);
   return -1;
 }
 
@@ -502,8 +496,7 @@ static int rawLocalClaim(Conn *c, const char *zW, int nLeaseMs, int n, Job *a) {
   sqlite3_stmt *p = c->ap[RL_CLAIM];
   long long now;
   int k = 0;
-  if (sqlRun(c, RL_BEGINX, "BEGIN IMMEDIATE"))
-    return -1;
+  if (sqlRun(c, RL_BEGINX, "BEGIN IMMEDIATE")) return -1;
   now = now_ms();
   sqlite3_bind_text(p, 1, zW, -1, SQLITE_STATIC);
   sqlite3_bind_int64(p, 2, now + nLeaseMs);
@@ -522,8 +515,7 @@ static int rawLocalClaim(Conn *c, const char *zW, int nLeaseMs, int n, Job *a) {
             sqlite3_extended_errcode(c->db));
     goto rollback;
   }
-  if (sqlRun(c, RL_COMMIT, "COMMIT"))
-    goto rollback;
+  if (sqlRun(c, RL_COMMIT, "COMMIT")) goto rollback;
   return k;
 rollback:
   sqlRun(c, RL_ROLLBACK, "ROLLBACK");
@@ -533,21 +525,17 @@ rollback:
 static int rawLocalComplete(Conn *c, const char *zW, const Job *a, int n) {
   sqlite3_stmt *p = c->ap[RL_DONE];
   int i, nOk = 0;
-  if (n > 1 && sqlRun(c, RL_BEGINX, "BEGIN IMMEDIATE"))
-    return -1;
+  if (n > 1 && sqlRun(c, RL_BEGINX, "BEGIN IMMEDIATE")) return -1;
   for (i = 0; i < n; i++) {
     sqlite3_bind_int64(p, 1, a[i].iId);
     sqlite3_bind_text(p, 2, zW, -1, SQLITE_STATIC);
-    if (sqlRun(c, RL_DONE, "complete UPDATE"))
-      goto rollback;
+    if (sqlRun(c, RL_DONE, "complete UPDATE")) goto rollback;
     nOk += sqlite3_changes(c->db);
   }
-  if (n > 1 && sqlRun(c, RL_COMMIT, "COMMIT"))
-    goto rollback;
+  if (n > 1 && sqlRun(c, RL_COMMIT, "COMMIT")) goto rollback;
   return nOk;
 rollback:
-  if (n > 1)
-    sqlRun(c, RL_ROLLBACK, "ROLLBACK");
+  if (n > 1) sqlRun(c, RL_ROLLBACK, "ROLLBACK");
   return -1;
 }
 
@@ -555,8 +543,7 @@ static long long rawLocalCount(Conn *c, int iState, long long *pnOnce) {
   sqlite3_stmt *p = c->ap[RL_COUNT];
   long long n = -1;
   sqlite3_bind_int(p, 1, iState);
-  if (sqlite3_step(p) == SQLITE_ROW)
-    n = sqlite3_column_int64(p, 0);
+  if (sqlite3_step(p) == SQLITE_ROW) n = sqlite3_column_int64(p, 0);
   if (sqlite3_reset(p) != SQLITE_OK) {
     connErr(c, "count: %s", sqlite3_errmsg(c->db));
     return -1;
@@ -591,8 +578,7 @@ static int svOpen(Conn *c) {
   int rc;
   const Side *s = c->s;
   if (s->eStore == ST_LOCAL) {
-    if (sqlOpen(c, s->zNs, 1))
-      return -1;
+    if (sqlOpen(c, s->zNs, 1)) return -1;
     zCreate = sqlite3_mprintf(
         "CREATE VIRTUAL TABLE IF NOT EXISTS tasks USING state_tasks()");
   } else {
@@ -600,8 +586,7 @@ static int svOpen(Conn *c) {
     /* PostgreSQL: schema <ns>; Redis: prefix <ns>: (keys {<ns>:}...) */
     snprintf(zNs, sizeof(zNs), "%s%s", s->zNs,
              s->eStore == ST_REDIS ? ":" : "");
-    if (sqlOpen(c, ":memory:", 1))
-      return -1;
+    if (sqlOpen(c, ":memory:", 1)) return -1;
     zCreate = sqlite3_mprintf(
         "CREATE VIRTUAL TABLE tasks USING state_tasks(store='env:%s', %s=%Q)",
         s->eStore == ST_PG ? PG_URL_ENV : REDIS_URL_ENV,
@@ -637,22 +622,18 @@ static int svEnqueue(Conn *c, int iFirst, int n) {
   sqlite3_stmt *p = c->ap[SV_ENQ];
   char zPay[20];
   int i;
-  if (n > 1 && sqlRun(c, SV_BEGIN, "BEGIN"))
-    return -1;
+  if (n > 1 && sqlRun(c, SV_BEGIN, "BEGIN")) return -1;
   for (i = iFirst; i < iFirst + n; i++) {
     taskPayload(i, zPay);
     sqlite3_bind_text(p, 1, QUEUE, -1, SQLITE_STATIC);
     sqlite3_bind_text(p, 2, zPay, 16, SQLITE_TRANSIENT);
     sqlite3_bind_int(p, 3, taskPriority(i));
-    if (sqlRun(c, SV_ENQ, "INSERT"))
-      goto rollback;
+    if (sqlRun(c, SV_ENQ, "INSERT")) goto rollback;
   }
-  if (n > 1 && sqlRun(c, SV_COMMIT, "COMMIT"))
-    goto rollback;
+  if (n > 1 && sqlRun(c, SV_COMMIT, "COMMIT")) goto rollback;
   return 0;
 rollback:
-  if (n > 1)
-    sqlite3_exec(c->db, "ROLLBACK", 0, 0, 0);
+  if (n > 1) sqlite3_exec(c->db, "ROLLBACK", 0, 0, 0);
   return -1;
 }
 
@@ -660,8 +641,7 @@ rollback:
 static void svJob(sqlite3_stmt *p, Job *pJob) {
   const unsigned char *z = sqlite3_column_text(p, 0);
   int n = sqlite3_column_bytes(p, 0);
-  if (!z || n >= (int)sizeof(pJob->zId))
-    n = 0;
+  if (!z || n >= (int)sizeof(pJob->zId)) n = 0;
   memcpy(pJob->zId, z ? (const char *)z : "", (size_t)n);
   pJob->zId[n] = 0;
   pJob->nId = n;
@@ -700,8 +680,7 @@ static void svJsonJobs(sqlite3_str *s, const Job *a, int n) {
     sqlite3_str_appendall(s, i ? ",{\"id\":\"" : "{\"id\":\"");
     for (j = 0; j < a[i].nId; j++) {
       char ch = a[i].zId[j];
-      if (ch == '"' || ch == '\\')
-        sqlite3_str_appendchar(s, 1, '\\');
+      if (ch == '"' || ch == '\\') sqlite3_str_appendchar(s, 1, '\\');
       sqlite3_str_appendchar(s, 1, ch);
     }
     sqlite3_str_appendf(s, "\",\"token\":%lld}", a[i].iToken);
@@ -771,8 +750,7 @@ static int svCompleteBatch(Conn *c, const char *zW, const Job *a, int n) {
     svJsonJobs(s, a, n);
     zOpt = sqlite3_str_finish(s);
     sqlite3_bind_text(p, 1, zOpt, -1, SQLITE_STATIC);
-    if (sqlite3_step(p) == SQLITE_ROW)
-      nOk = sqlite3_column_int(p, 0);
+    if (sqlite3_step(p) == SQLITE_ROW) nOk = sqlite3_column_int(p, 0);
     rc = sqlite3_reset(p);
     sqlite3_free(zOpt);
     if (rc != SQLITE_OK) {
@@ -791,12 +769,10 @@ static int svCompleteBatch(Conn *c, const char *zW, const Job *a, int n) {
 static int svComplete(Conn *c, const char *zW, const Job *a, int n) {
   sqlite3_stmt *p = c->ap[SV_DONE];
   int ok = 0;
-  if (n != 1)
-    return svCompleteBatch(c, zW, a, n);
+  if (n != 1) return svCompleteBatch(c, zW, a, n);
   sqlite3_bind_text(p, 1, a->zId, a->nId, SQLITE_STATIC);
   sqlite3_bind_int64(p, 2, a->iToken);
-  if (sqlite3_step(p) == SQLITE_ROW)
-    ok = sqlite3_column_int(p, 0);
+  if (sqlite3_step(p) == SQLITE_ROW) ok = sqlite3_column_int(p, 0);
   if (sqlite3_reset(p) != SQLITE_OK) {
     connErr(c, "state_complete: %s (%d)", sqlite3_errmsg(c->db),
             sqlite3_extended_errcode(c->db));
@@ -852,8 +828,7 @@ static void pgAdminExec(const char *zSql) {
 static int pgPrep(Conn *c, const char *zName, const char *zSql) {
   PGresult *r = PQprepare(c->pg, zName, zSql, 0, 0);
   int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
-  if (rc)
-    connErr(c, "prepare %s: %s", zName, pgMsg(c->pg, r));
+  if (rc) connErr(c, "prepare %s: %s", zName, pgMsg(c->pg, r));
   PQclear(r);
   return rc;
 }
@@ -870,14 +845,12 @@ static int rawPgOpen(Conn *c) {
            "INSERT INTO \"%s\".tasks(queue, priority, run_at, payload) "
            "VALUES($1, $2, $3, $4)",
            zS);
-  if (pgPrep(c, "e1", z))
-    return -1;
+  if (pgPrep(c, "e1", z)) return -1;
   snprintf(z, sizeof(z),
            "INSERT INTO \"%s\".tasks(queue, priority, run_at, payload) "
            "SELECT $1, p, $3, d FROM unnest($2::int[], $4::jsonb[]) AS u(p, d)",
            zS);
-  if (pgPrep(c, "en", z))
-    return -1;
+  if (pgPrep(c, "en", z)) return -1;
   snprintf(z, sizeof(z),
            "UPDATE \"%s\".tasks SET state = 1, lease_owner = $1, "
            "lease_expires_at = $2 WHERE id = ANY(ARRAY(SELECT id FROM "
@@ -885,22 +858,19 @@ static int rawPgOpen(Conn *c) {
            "ORDER BY priority, run_at LIMIT $5 FOR UPDATE SKIP LOCKED)) "
            "RETURNING id, payload",
            zS, zS);
-  if (pgPrep(c, "c", z))
-    return -1;
+  if (pgPrep(c, "c", z)) return -1;
   snprintf(z, sizeof(z),
            "UPDATE \"%s\".tasks SET state = 2, lease_owner = NULL, "
            "lease_expires_at = NULL WHERE id = $1 AND state = 1 AND "
            "lease_owner = $2",
            zS);
-  if (pgPrep(c, "d1", z))
-    return -1;
+  if (pgPrep(c, "d1", z)) return -1;
   snprintf(z, sizeof(z),
            "UPDATE \"%s\".tasks SET state = 2, lease_owner = NULL, "
            "lease_expires_at = NULL WHERE id = ANY($1::bigint[]) AND "
            "state = 1 AND lease_owner = $2",
            zS);
-  if (pgPrep(c, "dn", z))
-    return -1;
+  if (pgPrep(c, "dn", z)) return -1;
   snprintf(z, sizeof(z), "SELECT count(*) FROM \"%s\".tasks WHERE state = $1",
            zS);
   return pgPrep(c, "n", z);
@@ -950,8 +920,7 @@ static int rawPgEnqueue(Conn *c, int iFirst, int n) {
       /* an array element in double quotes: \" for each quote */
       sqlite3_str_appendall(sd, i > iFirst ? ",\"" : "{\"");
       for (zP = zPay; *zP; zP++) {
-        if (*zP == '"' || *zP == '\\')
-          sqlite3_str_appendchar(sd, 1, '\\');
+        if (*zP == '"' || *zP == '\\') sqlite3_str_appendchar(sd, 1, '\\');
         sqlite3_str_appendchar(sd, 1, *zP);
       }
       sqlite3_str_appendchar(sd, 1, '"');
@@ -966,8 +935,7 @@ static int rawPgEnqueue(Conn *c, int iFirst, int n) {
     sqlite3_free(zP);
     sqlite3_free(zD);
   }
-  if (!r)
-    return -1;
+  if (!r) return -1;
   PQclear(r);
   return 0;
 }
@@ -988,11 +956,9 @@ static int rawPgClaim(Conn *c, const char *zW, int nLeaseMs, int n, Job *a) {
   az[3] = zNow;
   az[4] = zN;
   r = pgRun(c, "c", 5, az, PGRES_TUPLES_OK);
-  if (!r)
-    return -1;
+  if (!r) return -1;
   k = PQntuples(r);
-  if (k > n)
-    k = n;
+  if (k > n) k = n;
   for (i = 0; i < k; i++) {
     a[i].iId = atoll(PQgetvalue(r, i, 0));
     (void)PQgetvalue(r, i, 1); /* the payload */
@@ -1025,8 +991,7 @@ static int rawPgComplete(Conn *c, const char *zW, const Job *a, int n) {
     r = pgRun(c, "dn", 2, az, PGRES_COMMAND_OK);
     sqlite3_free(zIds);
   }
-  if (!r)
-    return -1;
+  if (!r) return -1;
   nOk = atoi(PQcmdTuples(r));
   PQclear(r);
   return nOk;
@@ -1040,8 +1005,7 @@ static long long rawPgCount(Conn *c, int iState, long long *pnOnce) {
   snprintf(zS, sizeof(zS), "%d", iState);
   az[0] = zS;
   r = pgRun(c, "n", 1, az, PGRES_TUPLES_OK);
-  if (!r)
-    return -1;
+  if (!r) return -1;
   n = atoll(PQgetvalue(r, 0, 0));
   PQclear(r);
   *pnOnce = n;
@@ -1128,8 +1092,7 @@ static redisContext *redisOpenUrl(const char *zUrl, char **pzErr) {
   if (strncmp(zUrl, "unix:", 5) == 0) {
     z = zUrl + 5;
     zEnd = z + strcspn(z, "?");
-    if ((q = strstr(zEnd, "db=")) != 0)
-      iDb = atoi(q + 3);
+    if ((q = strstr(zEnd, "db=")) != 0) iDb = atoi(q + 3);
     snprintf(zHost, sizeof(zHost), "%.*s", (int)(zEnd - z), z);
     rc = redisConnectUnix(zHost);
   } else if (strncmp(zUrl, "redis://", 8) == 0) {
@@ -1137,8 +1100,7 @@ static redisContext *redisOpenUrl(const char *zUrl, char **pzErr) {
     z = zUrl + 8;
     zEnd = z + strcspn(z, "/?");
     for (q = z; q < zEnd; q++)
-      if (*q == '@')
-        zAt = q;
+      if (*q == '@') zAt = q;
     if (zAt) {
       const char *zColon = memchr(z, ':', (size_t)(zAt - z));
       if (zColon) {
@@ -1150,10 +1112,8 @@ static redisContext *redisOpenUrl(const char *zUrl, char **pzErr) {
     }
     q = z + strcspn(z, ":/?");
     snprintf(zHost, sizeof(zHost), "%.*s", (int)(q - z), z);
-    if (*q == ':')
-      iPort = atoi(q + 1);
-    if (*zEnd == '/')
-      iDb = atoi(zEnd + 1);
+    if (*q == ':') iPort = atoi(q + 1);
+    if (*zEnd == '/') iDb = atoi(zEnd + 1);
     rc = redisConnect(zHost, iPort);
   } else {
     *pzErr = sqlite3_mprintf("expected redis://... or unix:/...");
@@ -1235,14 +1195,12 @@ static redisReply *redisEval(Conn *c, int iScript, int nArg, const char **az,
   if (nArg + 7 > (int)(sizeof(azCmd) / sizeof(azCmd[0]))) {
     pz = malloc(sizeof(char *) * (size_t)(nArg + 7));
     pn = malloc(sizeof(size_t) * (size_t)(nArg + 7));
-    if (!pz || !pn)
-      fatal("out of memory");
+    if (!pz || !pn) fatal("out of memory");
   }
   pz[n] = "EVALSHA", pn[n++] = 7;
   pz[n] = c->azSha[iScript], pn[n++] = 40;
   pz[n] = "4", pn[n++] = 1;
-  for (i = 0; i < 4; i++)
-    pz[n] = c->azKey[i], pn[n++] = strlen(c->azKey[i]);
+  for (i = 0; i < 4; i++) pz[n] = c->azKey[i], pn[n++] = strlen(c->azKey[i]);
   for (i = 0; i < nArg; i++)
     pz[n] = az[i], pn[n++] = an ? an[i] : strlen(az[i]);
   r = redisCommandArgv(c->rc, n, pz, pn);
@@ -1253,8 +1211,7 @@ static redisReply *redisEval(Conn *c, int iScript, int nArg, const char **az,
   if (!r || r->type == REDIS_REPLY_ERROR) {
     connErr(c, "redis: EVALSHA: %s", r ? r->str : c->rc->errstr);
     freeReplyObject(r);
-    if (!r)
-      fatal("redis: connection lost: %s", c->zErr);
+    if (!r) fatal("redis: connection lost: %s", c->zErr);
     return 0;
   }
   return r;
@@ -1268,8 +1225,7 @@ static int rawRedisEnqueue(Conn *c, int iFirst, int n) {
   az = malloc(sizeof(char *) * (size_t)(2 + 2 * n));
   azPri = malloc(sizeof(*azPri) * (size_t)n);
   azPay = malloc(sizeof(*azPay) * (size_t)n);
-  if (!az || !azPri || !azPay)
-    fatal("out of memory");
+  if (!az || !azPri || !azPay) fatal("out of memory");
   snprintf(zNow, sizeof(zNow), "%lld", now_ms());
   az[0] = QUEUE;
   az[1] = zNow;
@@ -1280,8 +1236,7 @@ static int rawRedisEnqueue(Conn *c, int iFirst, int n) {
     az[3 + 2 * i] = azPay[i];
   }
   r = redisEval(c, 0, 2 + 2 * n, az, 0);
-  if (!r)
-    rc = -1;
+  if (!r) rc = -1;
   freeReplyObject(r);
   free(az);
   free(azPri);
@@ -1303,8 +1258,7 @@ static int rawRedisClaim(Conn *c, const char *zW, int nLeaseMs, int n, Job *a) {
   az[2] = zW;
   az[3] = zN;
   r = redisEval(c, 1, 4, az, 0);
-  if (!r)
-    return -1;
+  if (!r) return -1;
   if (r->type != REDIS_REPLY_ARRAY) {
     connErr(c, "redis: claim: unexpected reply");
     freeReplyObject(r);
@@ -1322,19 +1276,16 @@ static int rawRedisComplete(Conn *c, const char *zW, const Job *a, int n) {
   char azId[MAX_BATCH][24];
   redisReply *r;
   int i, nOk;
-  if (n > MAX_BATCH)
-    fatal("redis: complete: batch of %d", n);
+  if (n > MAX_BATCH) fatal("redis: complete: batch of %d", n);
   az[0] = zW;
   for (i = 0; i < n; i++) {
     snprintf(azId[i], sizeof(azId[i]), "%lld", a[i].iId);
     az[1 + i] = azId[i];
   }
   r = redisEval(c, 2, 1 + n, az, 0);
-  if (!r)
-    return -1;
+  if (!r) return -1;
   nOk = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
-  if (nOk < 0)
-    connErr(c, "redis: complete: unexpected reply");
+  if (nOk < 0) connErr(c, "redis: complete: unexpected reply");
   freeReplyObject(r);
   return nOk;
 }
@@ -1342,8 +1293,7 @@ static int rawRedisComplete(Conn *c, const char *zW, const Job *a, int n) {
 static long long rawRedisCount(Conn *c, int iState, long long *pnOnce) {
   redisReply *r = redisEval(c, 3, 0, 0, 0);
   long long n = -1;
-  if (!r)
-    return -1;
+  if (!r) return -1;
   if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
       r->element[iState]->type == REDIS_REPLY_INTEGER) {
     n = r->element[iState]->integer;
@@ -1379,8 +1329,7 @@ static const char *redisDeleteKeys(const char *zMatch) {
       size_t i, n = r->element[1]->elements;
       const char **azK = malloc(sizeof(char *) * (n + 1));
       size_t *anK = malloc(sizeof(size_t) * (n + 1));
-      if (!azK || !anK)
-        fatal("out of memory");
+      if (!azK || !anK) fatal("out of memory");
       azK[0] = "UNLINK";
       anK[0] = 6;
       for (i = 0; i < n; i++) {
@@ -1416,8 +1365,7 @@ static void connOpen(Side *s, Conn *c) {
 }
 
 static void connClose(Conn *c) {
-  if (c->s)
-    c->s->p->xClose(c);
+  if (c->s) c->s->p->xClose(c);
   c->s = 0;
 }
 
@@ -1466,8 +1414,7 @@ static void nsCreate(Side *s) {
 static void nsDrop(Side *s) {
   static const char *const azSuffix[] = {"", "-wal", "-shm"};
   size_t i;
-  if (!s->bLive)
-    return;
+  if (!s->bLive) return;
   s->bLive = 0;
   if (g.bKeep) {
     printf("kept %s %s namespace %s\n", azStore[s->eStore], s->zLabel, s->zNs);
@@ -1508,15 +1455,13 @@ static void nsDrop(Side *s) {
 
 static void cleanupAtExit(void) {
   int i, j;
-  if (bChild)
-    return;
+  if (bChild) return;
   for (i = 0; i < NSTORE; i++)
     for (j = 0; j < 2; j++)
       if (aSide[i][j].bLive && (i != ST_PG || pgAdmin) &&
           (i != ST_REDIS || REDIS_ADMIN_UP))
         nsDrop(&aSide[i][j]);
-  if (zDir && !g.bKeep)
-    rmdir(zDir);
+  if (zDir && !g.bKeep) rmdir(zDir);
 }
 
 /*
@@ -1534,8 +1479,7 @@ static void svPgFill(Conn *c, int iFirst, int n) {
   zSql = sqlite3_mprintf("INSERT INTO tasks(id, queue, name, payload, "
                          "priority) VALUES(%Q, '" QUEUE "', 'job', '{}', 0)",
                          zTpl);
-  if (sqlExecText(c, zSql))
-    fatal("postgresql statevtab fill: %s", c->zErr);
+  if (sqlExecText(c, zSql)) fatal("postgresql statevtab fill: %s", c->zErr);
   sqlite3_free(zSql);
   /* the columns of the store's table, in order, but _rid */
   zSql = sqlite3_mprintf("SELECT column_name FROM information_schema.columns "
@@ -1643,8 +1587,7 @@ typedef struct Work {
 
 static void statErr(Stat *st, Conn *c) {
   st->nErr++;
-  if (!st->zErr[0])
-    snprintf(st->zErr, sizeof(st->zErr), "%.199s", c->zErr);
+  if (!st->zErr[0]) snprintf(st->zErr, sizeof(st->zErr), "%.199s", c->zErr);
 }
 
 /* Call X until it returns >= 0, at most MAX_TRY times; the result, or -1
@@ -1671,8 +1614,7 @@ static void workRun(Conn *c, const Work *w, const char *zW, Stat *st) {
   case W_ENQUEUE:
     for (i = 0; i < w->nTask; i += w->nBatch) {
       int m = w->nTask - i > w->nBatch ? w->nBatch : w->nTask - i;
-      if (RETRY(st, c, p->xEnqueue(c, i, m)) < 0)
-        break;
+      if (RETRY(st, c, p->xEnqueue(c, i, m)) < 0) break;
       st->nJobs += m;
       st->nCall++;
     }
@@ -1682,18 +1624,14 @@ static void workRun(Conn *c, const Work *w, const char *zW, Stat *st) {
       int nWant = w->nBatch;
       if (w->nTask && w->nTask - st->nJobs < nWant)
         nWant = (int)(w->nTask - st->nJobs);
-      if (nWant <= 0)
-        break;
+      if (nWant <= 0) break;
       n = RETRY(st, c, p->xClaim(c, zW, LEASE_MS, nWant, aNew));
-      if (n < 0)
-        break;
+      if (n < 0) break;
       st->nCall++;
-      if (n == 0)
-        break;
+      if (n == 0) break;
       st->nJobs += n;
       nAcc = RETRY(st, c, p->xComplete(c, zW, aNew, n));
-      if (nAcc < 0)
-        break;
+      if (nAcc < 0) break;
       st->nAccepted += nAcc;
     }
     break;
@@ -1701,8 +1639,7 @@ static void workRun(Conn *c, const Work *w, const char *zW, Stat *st) {
     for (;;) {
       nAcc = 0;
       n = RETRY(st, c, p->xFused(c, zW, aDone, nDone, w->nBatch, aNew, &nAcc));
-      if (n < 0)
-        break;
+      if (n < 0) break;
       st->nCall++;
       st->nAccepted += nAcc;
       st->nJobs += n;
@@ -1710,8 +1647,7 @@ static void workRun(Conn *c, const Work *w, const char *zW, Stat *st) {
       aDone = aNew;
       aNew = aSwap;
       nDone = n;
-      if (n == 0)
-        break;
+      if (n == 0) break;
     }
     break;
   }
@@ -1722,10 +1658,8 @@ static size_t readAll(int fd, void *pBuf, size_t n) {
   size_t nDone = 0;
   while (nDone < n) {
     ssize_t r = read(fd, (char *)pBuf + nDone, n - nDone);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      break;
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
     nDone += (size_t)r;
   }
   return nDone;
@@ -1735,10 +1669,8 @@ static void writeAll(int fd, const void *pBuf, size_t n) {
   size_t nDone = 0;
   while (nDone < n) {
     ssize_t r = write(fd, (const char *)pBuf + nDone, n - nDone);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      break;
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
     nDone += (size_t)r;
   }
 }
@@ -1760,8 +1692,7 @@ static double runWorkers(Side *s, const Work *w, int nProc, Stat *aStat) {
   fflush(stderr);
   for (i = 0; i < nProc; i++) {
     pid_t pid = fork();
-    if (pid < 0)
-      fatal("fork: %s", strerror(errno));
+    if (pid < 0) fatal("fork: %s", strerror(errno));
     if (pid == 0) {
       Conn c;
       Stat st;
@@ -1793,24 +1724,20 @@ static double runWorkers(Side *s, const Work *w, int nProc, Stat *aStat) {
   close(aReady[1]);
   close(aGo[0]);
   close(aRes[1]);
-  while (nReady < nProc && readAll(aReady[0], &ch, 1) == 1)
-    nReady++;
+  while (nReady < nProc && readAll(aReady[0], &ch, 1) == 1) nReady++;
   close(aReady[0]);
   t0 = now_sec();
   close(aGo[1]);
   for (i = 0; i < nReady; i++) {
-    if (readAll(aRes[0], &aStat[i], sizeof(Stat)) != sizeof(Stat))
-      break;
-    if (aStat[i].tEnd > tEnd)
-      tEnd = aStat[i].tEnd;
+    if (readAll(aRes[0], &aStat[i], sizeof(Stat)) != sizeof(Stat)) break;
+    if (aStat[i].tEnd > tEnd) tEnd = aStat[i].tEnd;
   }
   close(aRes[0]);
   for (i = 0; i < nProc; i++) {
     int st = 0;
     while (waitpid(aPid[i], &st, 0) < 0 && errno == EINTR) {
     }
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-      nBad++;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) nBad++;
   }
   if (nReady < nProc || nBad) {
     fatal("%s %s: %d of %d workers failed", azStore[s->eStore], s->zLabel,
@@ -1878,25 +1805,20 @@ static Result aRes[NSTORE][NROW];
 
 /* Tasks per run on store e. */
 static int storeTasks(int e) {
-  if (e == ST_PG)
-    return g.nPgTask;
-  if (e == ST_REDIS)
-    return g.nRedisTask;
+  if (e == ST_PG) return g.nPgTask;
+  if (e == ST_REDIS) return g.nRedisTask;
   return g.nTask;
 }
 
 /* 1 when zList (comma-separated, NULL = all) holds zName. */
 static int inList(const char *zList, const char *zName) {
   size_t n = strlen(zName);
-  if (!zList)
-    return 1;
+  if (!zList) return 1;
   while (*zList) {
     size_t m = strcspn(zList, ",");
-    if (m == n && strncmp(zList, zName, n) == 0)
-      return 1;
+    if (m == n && strncmp(zList, zName, n) == 0) return 1;
     zList += m;
-    if (*zList == ',')
-      zList++;
+    if (*zList == ',') zList++;
   }
   return 0;
 }
@@ -1956,15 +1878,12 @@ static double runOnce(Side *s, const Row *r, int eKind, Result *res) {
     nFill = nHold + nTask;
     break;
   }
-  if (r->bMulti)
-    nProc = g.nProc;
-  if (nFill)
-    fill(s, &c, 0, nFill);
+  if (r->bMulti) nProc = g.nProc;
+  if (nFill) fill(s, &c, 0, nFill);
   for (i = 0; i < nHold;) {
     Job *aJob = calloc(HOLD_CHUNK, sizeof(Job));
     int m = nHold - i > HOLD_CHUNK ? HOLD_CHUNK : nHold - i, k;
-    if (!aJob)
-      fatal("out of memory");
+    if (!aJob) fatal("out of memory");
     k = p->xClaim(&c, "holder", HOLD_MS, m, aJob);
     free(aJob);
     if (k <= 0)
@@ -1987,8 +1906,7 @@ static double runOnce(Side *s, const Row *r, int eKind, Result *res) {
     nAcc += aStat[i].nAccepted;
     res->anErr[iSide] += aStat[i].nErr;
     bGaveUp |= aStat[i].bGaveUp;
-    if (!zFirstErr && aStat[i].zErr[0])
-      zFirstErr = aStat[i].zErr;
+    if (!zFirstErr && aStat[i].zErr[0]) zFirstErr = aStat[i].zErr;
   }
   if (zFirstErr && !res->azErr[iSide][0])
     snprintf(res->azErr[iSide], sizeof(res->azErr[iSide]), "%s", zFirstErr);
@@ -2017,8 +1935,7 @@ static double runOnce(Side *s, const Row *r, int eKind, Result *res) {
                zFirstErr ? "; first error: " : "", zFirstErr ? zFirstErr : "");
     }
   }
-  if (n < 0)
-    snprintf(zWhy, sizeof(zWhy), "count: %s", c.zErr);
+  if (n < 0) snprintf(zWhy, sizeof(zWhy), "count: %s", c.zErr);
   connClose(&c);
   nsDrop(s);
   if (zWhy[0]) {
@@ -2049,8 +1966,7 @@ static void runRow(int e, int iRow) {
         /* the raw side's base: its two-call cycle with the same n */
         const Result *b = &aRes[e][r->iBase];
         if (b->abRun[0]) {
-          if (rep == 0)
-            res->aRate[0] = b->aRate[0];
+          if (rep == 0) res->aRate[0] = b->aRate[0];
           res->abRun[0] = 1;
           continue;
         }
@@ -2113,8 +2029,7 @@ static int report(const int *abStore, const char *const *azSkip) {
          "raw", "statevtab", "sv/raw", "notes");
   for (e = 0; e < NSTORE; e++) {
     if (!abStore[e]) {
-      if (azSkip[e])
-        printf("%-10s skipped: %s\n", azStore[e], azSkip[e]);
+      if (azSkip[e]) printf("%-10s skipped: %s\n", azStore[e], azSkip[e]);
       continue;
     }
     for (i = 0; i < NROW; i++) {
@@ -2123,22 +2038,18 @@ static int report(const int *abStore, const char *const *azSkip) {
       char zLabel[64], zRaw[24] = "-", zSv[24] = "-", zRatio[16] = "-";
       char zNote[300] = "";
       size_t k = 0;
-      if (!res->bRun && !res->zSkip)
-        continue;
+      if (!res->bRun && !res->zSkip) continue;
       rowLabel(e, r, zLabel, sizeof(zLabel));
       if (res->zSkip) {
         printf("%-10s %-31s skipped: %s\n", azStore[e], zLabel, res->zSkip);
         continue;
       }
-      if (res->abRun[0])
-        fmtNum(zRaw, sizeof(zRaw), res->aRate[0]);
-      if (res->abRun[1])
-        fmtNum(zSv, sizeof(zSv), res->aRate[1]);
+      if (res->abRun[0]) fmtNum(zRaw, sizeof(zRaw), res->aRate[0]);
+      if (res->abRun[1]) fmtNum(zSv, sizeof(zSv), res->aRate[1]);
       if (r->eKind == R_BYTES) {
         if (res->abRun[0])
           snprintf(zRaw, sizeof(zRaw), "%.0f B", res->aRate[0]);
-        if (res->abRun[1])
-          snprintf(zSv, sizeof(zSv), "%.0f B", res->aRate[1]);
+        if (res->abRun[1]) snprintf(zSv, sizeof(zSv), "%.0f B", res->aRate[1]);
         if (res->aRate[1] > 0 && res->abRun[0])
           snprintf(zRatio, sizeof(zRatio), "%.2f",
                    res->aRate[0] / res->aRate[1]);
@@ -2240,8 +2151,7 @@ static void usage(FILE *f) {
 static int intArg(int argc, char **argv, int *pi, int nMin) {
   char *zEnd = 0;
   long v;
-  if (*pi + 1 >= argc)
-    fatal("%s needs a value", argv[*pi]);
+  if (*pi + 1 >= argc) fatal("%s needs a value", argv[*pi]);
   v = strtol(argv[++*pi], &zEnd, 10);
   if (*zEnd || v < nMin || v > 100000000)
     fatal("%s: bad number '%s'", argv[*pi - 1], argv[*pi]);
@@ -2249,8 +2159,7 @@ static int intArg(int argc, char **argv, int *pi, int nMin) {
 }
 
 static const char *strArg(int argc, char **argv, int *pi) {
-  if (*pi + 1 >= argc)
-    fatal("%s needs a value", argv[*pi]);
+  if (*pi + 1 >= argc) fatal("%s needs a value", argv[*pi]);
   return argv[++*pi];
 }
 
@@ -2270,8 +2179,7 @@ int main(int argc, char **argv) {
   g.nRep = 1;
   g.bJsonComplete = 1;
   g.zExt = getenv("STATEVTAB_EXT");
-  if (!g.zExt || !g.zExt[0])
-    g.zExt = "./statevtab.so";
+  if (!g.zExt || !g.zExt[0]) g.zExt = "./statevtab.so";
   for (i = 1; i < argc; i++) {
     const char *z = argv[i];
     if (strcmp(z, "-e") == 0 || strcmp(z, "--ext") == 0) {
@@ -2291,8 +2199,7 @@ int main(int argc, char **argv) {
       bI = 1;
     } else if (strcmp(z, "--procs") == 0) {
       g.nProc = intArg(argc, argv, &i, 1);
-      if (g.nProc > MAX_PROC)
-        fatal("--procs: at most %d", MAX_PROC);
+      if (g.nProc > MAX_PROC) fatal("--procs: at most %d", MAX_PROC);
     } else if (strcmp(z, "-r") == 0) {
       g.nRep = intArg(argc, argv, &i, 1);
     } else if (strcmp(z, "--stores") == 0) {
@@ -2321,14 +2228,10 @@ int main(int argc, char **argv) {
     }
   }
   if (bQuick) {
-    if (!bN)
-      g.nTask = 1000;
-    if (!bB)
-      g.nBacklog = 5000;
-    if (!bI)
-      g.nInflight = 1000;
-    if (nRedis < 0)
-      nRedis = g.nTask < 300 ? g.nTask : 300;
+    if (!bN) g.nTask = 1000;
+    if (!bB) g.nBacklog = 5000;
+    if (!bI) g.nInflight = 1000;
+    if (nRedis < 0) nRedis = g.nTask < 300 ? g.nTask : 300;
   }
   g.nPgTask = nPg > 0 ? nPg : g.nTask;
   g.nRedisTask = nRedis > 0 ? nRedis : g.nTask < 2000 ? g.nTask : 2000;
@@ -2342,8 +2245,7 @@ int main(int argc, char **argv) {
       if (i == NROW)
         fatal("--only: no workload '%.*s' (see --list)", (int)m, z);
       z += m;
-      if (*z == ',')
-        z++;
+      if (*z == ',') z++;
     }
   }
   if (g.zStores) {
@@ -2356,8 +2258,7 @@ int main(int argc, char **argv) {
       if (e == NSTORE)
         fatal("--stores: no store '%.*s' (local, pg, redis)", (int)m, z);
       z += m;
-      if (*z == ',')
-        z++;
+      if (*z == ',') z++;
     }
   }
   if (access(g.zExt, R_OK) != 0)
@@ -2384,8 +2285,7 @@ int main(int argc, char **argv) {
     zTmp = getenv("TMPDIR");
     snprintf(zTmpl, sizeof(zTmpl), "%s/statevtab-queue.XXXXXX",
              zTmp && zTmp[0] ? zTmp : "/tmp");
-    if (!mkdtemp(zTmpl))
-      fatal("mkdtemp: %s", strerror(errno));
+    if (!mkdtemp(zTmpl)) fatal("mkdtemp: %s", strerror(errno));
     zDir = zTmpl;
     abStore[ST_LOCAL] = 1;
     printf("local: files in %s (WAL, synchronous=NORMAL); %d tasks, backlog "
@@ -2423,8 +2323,7 @@ int main(int argc, char **argv) {
       redisReply *r;
       const char *zVer;
       rdAdmin = redisOpenUrl(zRedisUrl, &zErr);
-      if (!rdAdmin)
-        fatal("redis: %s", zErr);
+      if (!rdAdmin) fatal("redis: %s", zErr);
       r = redisCommand(rdAdmin, "INFO server");
       zVer = r && r->type == REDIS_REPLY_STRING
                  ? strstr(r->str, "redis_version:")
@@ -2440,14 +2339,11 @@ int main(int argc, char **argv) {
   fflush(stdout);
 
   for (e = 0; e < NSTORE; e++) {
-    if (!abStore[e])
-      continue;
+    if (!abStore[e]) continue;
     for (i = 0; i < NROW; i++) {
-      if (!inList(g.zOnly, aRow[i].zName))
-        continue;
+      if (!inList(g.zOnly, aRow[i].zName)) continue;
       if (aRow[i].bLocal && e != ST_LOCAL) {
-        if (g.zOnly)
-          aRes[e][i].zSkip = "local store only";
+        if (g.zOnly) aRes[e][i].zSkip = "local store only";
         continue;
       }
       if (!g.bVerbose)

@@ -25,11 +25,11 @@
 */
 #include "statevtab.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <limits.h>
 #include <time.h>
 
 /* =================================================================== store */
@@ -81,8 +81,8 @@ typedef struct MemCursor {
 } MemCursor;
 
 /* Call counters, read by the tests. */
-static int gnOpenCalls, gnOpenOk, gnClose, gnCloseX, gnAttach, gnDetach,
-    gnDrop, gnRename, gnIncr;
+static int gnOpenCalls, gnOpenOk, gnClose, gnCloseX, gnAttach, gnDetach, gnDrop,
+    gnRename, gnIncr;
 static char gzLastSafeUrl[200];
 
 static sqlite3_int64 nowMs(void) {
@@ -332,8 +332,7 @@ static int memOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
   MemServer *s;
   MemStore *p;
   gnOpenCalls++;
-  sqlite3_snprintf(sizeof(gzLastSafeUrl), gzLastSafeUrl, "%s",
-                   pOpen->zSafeUrl);
+  sqlite3_snprintf(sizeof(gzLastSafeUrl), gzLastSafeUrl, "%s", pOpen->zSafeUrl);
   /* (memrows: is the same store registered without queue methods) */
   if ((sqlite3_strnicmp(zName, "memtest:", 8) != 0 &&
        sqlite3_strnicmp(zName, "memrows:", 8) != 0) ||
@@ -501,7 +500,8 @@ static int memOpenCursor(statevtab_table *pTab, statevtab_cursor **ppCur) {
 
 static void cursorReset(MemCursor *c) {
   int i;
-  for (i = 0; i < c->nRow; i++) rowFree(c->base.pTab->pEntity->nCol, &c->aRow[i]);
+  for (i = 0; i < c->nRow; i++)
+    rowFree(c->base.pTab->pEntity->nCol, &c->aRow[i]);
   sqlite3_free(c->aRow);
   c->aRow = 0;
   c->nRow = c->iRow = 0;
@@ -586,7 +586,8 @@ static int findRowid(MemData *d, sqlite3_int64 iRowid) {
 
 static void deleteAt(MemData *d, int i) {
   rowFree(d->nCol, &d->aRow[i]);
-  memmove(&d->aRow[i], &d->aRow[i + 1], sizeof(MemRow) * (size_t)(d->nRow - i - 1));
+  memmove(&d->aRow[i], &d->aRow[i + 1],
+          sizeof(MemRow) * (size_t)(d->nRow - i - 1));
   d->nRow--;
 }
 
@@ -641,9 +642,8 @@ static int refused(statevtab_store *pStore, const statevtab_entity *e,
                    const statevtab_value *aRow) {
   int i;
   for (i = 0; i < e->nCol; i++) {
-    if (strcmp(e->aCol[i].zName, "name") == 0 &&
-        aRow[i].eType == SQLITE_TEXT && aRow[i].n == 4 &&
-        memcmp(aRow[i].z, "boom", 4) == 0) {
+    if (strcmp(e->aCol[i].zName, "name") == 0 && aRow[i].eType == SQLITE_TEXT &&
+        aRow[i].n == 4 && memcmp(aRow[i].z, "boom", 4) == 0) {
       memError(pStore, "memtest refuses rows named 'boom'");
       return 1;
     }
@@ -679,14 +679,16 @@ static int memInsert(statevtab_table *pTab, const statevtab_value *aRow,
   int i, iDummy = -1;
   *pbDone = 0;
   if (refused(pTab->pStore, pTab->pEntity, aRow)) return SQLITE_ERROR;
-  if (findDuplicate(pTab->pEntity, d, aRow, -1) >= 0) return SQLITE_OK; /* idempotent */
+  if (findDuplicate(pTab->pEntity, d, aRow, -1) >= 0)
+    return SQLITE_OK; /* idempotent */
   i = findConflict(pTab->pEntity, d, aRow, -1, &iDummy);
   if (i >= 0) {
     if (eConflict == STATEVTAB_CONFLICT_IGNORE) return SQLITE_OK;
     if (eConflict != STATEVTAB_CONFLICT_REPLACE) return SQLITE_CONSTRAINT;
     deleteAt(d, i);
   }
-  if (appendRow(pTab->pEntity, d, aRow, pRowid) != SQLITE_OK) return SQLITE_NOMEM;
+  if (appendRow(pTab->pEntity, d, aRow, pRowid) != SQLITE_OK)
+    return SQLITE_NOMEM;
   *pbDone = 1;
   return SQLITE_OK;
 }
@@ -731,8 +733,8 @@ static int memDelete(statevtab_table *pTab, sqlite3_int64 iRowid) {
 
 static char *memDescribe(statevtab_store *pStore) {
   MemStore *p = (MemStore *)pStore;
-  return sqlite3_mprintf("memtest server '%s' (instance %d)",
-                         p->pServer->zName, p->iInstance);
+  return sqlite3_mprintf("memtest server '%s' (instance %d)", p->pServer->zName,
+                         p->iInstance);
 }
 
 /* state_incr: atomic on its own (there is nothing to race with here). */
@@ -764,8 +766,8 @@ static int memIncr(statevtab_table *pTab, const statevtab_value *pScope,
         /* integer sum */
       } else {
         double x = v->eType == SQLITE_INTEGER ? (double)v->i : v->r;
-        double y = pDelta->eType == SQLITE_INTEGER ? (double)pDelta->i
-                                                   : pDelta->r;
+        double y =
+            pDelta->eType == SQLITE_INTEGER ? (double)pDelta->i : pDelta->r;
         v->eType = SQLITE_FLOAT;
         v->r = x + y;
       }
@@ -905,7 +907,8 @@ static char *runq(const char *zSql, int bTyped) {
                                    : t == SQLITE_TEXT  ? "t:"
                                                        : "b:");
         }
-        sqlite3_str_appendf(s, "%s", (const char *)sqlite3_column_text(pStmt, i));
+        sqlite3_str_appendf(s, "%s",
+                            (const char *)sqlite3_column_text(pStmt, i));
       }
     }
     if (rc == SQLITE_DONE) rc = SQLITE_OK;
@@ -957,8 +960,8 @@ static void expectErr(const char *zName, const char *zSql, const char *zWant) {
   if (z) {
     fail(zName, "%s -> [%s], want error [%s]", zSql, z, zWant);
   } else {
-    check(zName, strcmp(gzErr, zWant) == 0, "%s -> error [%s], want [%s]",
-          zSql, gzErr, zWant);
+    check(zName, strcmp(gzErr, zWant) == 0, "%s -> error [%s], want [%s]", zSql,
+          gzErr, zWant);
   }
   sqlite3_free(z);
 }
@@ -1040,10 +1043,10 @@ static void scanConformance(void) {
   int i, nBad = 0;
   char *zFirst = 0;
   for (i = 0; azWhere[i]; i++) {
-    char *zA = sqlite3_mprintf("SELECT id FROM t WHERE %s ORDER BY id",
-                               azWhere[i]);
-    char *zB = sqlite3_mprintf("SELECT id FROM local_tasks WHERE %s ORDER BY id",
-                               azWhere[i]);
+    char *zA =
+        sqlite3_mprintf("SELECT id FROM t WHERE %s ORDER BY id", azWhere[i]);
+    char *zB = sqlite3_mprintf(
+        "SELECT id FROM local_tasks WHERE %s ORDER BY id", azWhere[i]);
     char *a = runq(zA, 1);
     char *b = a ? runq(zB, 1) : 0;
     if (!a || !b || strcmp(a, b) != 0) {
@@ -1063,7 +1066,8 @@ static void scanConformance(void) {
   }
   if (nBad == 0) {
     char zName[64];
-    sqlite3_snprintf(sizeof(zName), zName, "scan-conformance (%d WHERE clauses)", i);
+    sqlite3_snprintf(sizeof(zName), zName,
+                     "scan-conformance (%d WHERE clauses)", i);
     pass(zName);
   }
   sqlite3_free(zFirst);
@@ -1119,26 +1123,35 @@ int main(int argc, char **argv) {
             "statevtab_register_store: expects a pointer bound as "
             "'statevtab_store_methods'");
   rc = statevtab_register_store(db, &badVersion);
-  check("register-iversion-0", rc != SQLITE_OK &&
-        strstr(sqlite3_errmsg(db), "statevtab_register_store: invalid store methods") != 0,
+  check("register-iversion-0",
+        rc != SQLITE_OK &&
+            strstr(sqlite3_errmsg(db),
+                   "statevtab_register_store: invalid store methods") != 0,
         "rc=%d errmsg [%s]", rc, sqlite3_errmsg(db));
   rc = statevtab_register_store(db, &badVersion1);
-  check("register-iversion-1", rc != SQLITE_OK &&
-        strstr(sqlite3_errmsg(db), "statevtab_register_store: invalid store methods (iVersion >= 2") != 0,
+  check("register-iversion-1",
+        rc != SQLITE_OK &&
+            strstr(sqlite3_errmsg(db), "statevtab_register_store: invalid "
+                                       "store methods (iVersion >= 2") != 0,
         "rc=%d errmsg [%s]", rc, sqlite3_errmsg(db));
   rc = statevtab_register_store(db, &badOpen);
-  check("register-null-xopen", rc != SQLITE_OK &&
-        strstr(sqlite3_errmsg(db), "statevtab_register_store: invalid store methods") != 0,
+  check("register-null-xopen",
+        rc != SQLITE_OK &&
+            strstr(sqlite3_errmsg(db),
+                   "statevtab_register_store: invalid store methods") != 0,
         "rc=%d errmsg [%s]", rc, sqlite3_errmsg(db));
   rc = statevtab_register_store(db, &badAttach);
   check("register-null-xattach", rc != SQLITE_OK,
         "a methods table with xAttach NULL was accepted (rc=%d); CREATE on "
-        "its scheme would call a NULL pointer", rc);
+        "its scheme would call a NULL pointer",
+        rc);
   {
     /* An invalid table must not have been registered. */
-    char *z = runq("CREATE VIRTUAL TABLE nope USING state_kv(store='memtest:x')", 0);
-    check("register-invalid-not-registered", z == 0 && gzErr &&
-          strcmp(gzErr, "state_kv: unknown store scheme 'memtest'") == 0,
+    char *z =
+        runq("CREATE VIRTUAL TABLE nope USING state_kv(store='memtest:x')", 0);
+    check("register-invalid-not-registered",
+          z == 0 && gzErr &&
+              strcmp(gzErr, "state_kv: unknown store scheme 'memtest'") == 0,
           "got %s [%s]", z ? "success" : "error", z ? z : gzErr);
     sqlite3_free(z);
   }
@@ -1146,53 +1159,67 @@ int main(int argc, char **argv) {
   check("register", rc == SQLITE_OK, "rc=%d: %s", rc, sqlite3_errmsg(db));
   {
     char *z = runq("SELECT statevtab_debug()", 0);
-    check("debug-lists-scheme", z && strstr(z, "\nstores ") &&
-          strstr(strstr(z, "\nstores "), "memtest"), "statevtab_debug() = [%s]",
-          z ? z : gzErr);
+    check("debug-lists-scheme",
+          z && strstr(z, "\nstores ") &&
+              strstr(strstr(z, "\nstores "), "memtest"),
+          "statevtab_debug() = [%s]", z ? z : gzErr);
     sqlite3_free(z);
   }
 
   /* ---------------------------------------------------- create / share */
-  if (!ok("create", "CREATE VIRTUAL TABLE t USING state_tasks(store='memtest:x')")) {
+  if (!ok("create",
+          "CREATE VIRTUAL TABLE t USING state_tasks(store='memtest:x')")) {
     goto done;
   }
   pass("create");
   check("create-opens-once", gnOpenOk == 1 && gnAttach == 1,
         "xOpen ok %d, xAttach %d", gnOpenOk, gnAttach);
-  ok("create-t2", "CREATE VIRTUAL TABLE t2 USING state_tasks(store='memtest:x', prefix='app2')");
-  ok("create-c", "CREATE VIRTUAL TABLE c USING state_counters(store='memtest:x')");
+  ok("create-t2", "CREATE VIRTUAL TABLE t2 USING "
+                  "state_tasks(store='memtest:x', prefix='app2')");
+  ok("create-c",
+     "CREATE VIRTUAL TABLE c USING state_counters(store='memtest:x')");
   ok("create-kv", "CREATE VIRTUAL TABLE kv USING state_kv(store='memtest:x')");
   check("same-url-shares-store", gnOpenCalls == 1 && gnOpenOk == 1,
         "4 tables on 'memtest:x': xOpen called %d times", gnOpenCalls);
   ok("create-y", "CREATE VIRTUAL TABLE ty USING state_kv(store='memtest:y')");
-  check("other-url-other-store", gnOpenOk == 2, "xOpen ok %d, want 2", gnOpenOk);
+  check("other-url-other-store", gnOpenOk == 2, "xOpen ok %d, want 2",
+        gnOpenOk);
   ok("drop-y", "DROP TABLE ty");
   check("drop-calls-xdrop", gnDrop == 1 && gnCloseX == 0,
-        "xDrop %d (want 1), xClose of 'memtest:x' %d (want 0)", gnDrop, gnCloseX);
+        "xDrop %d (want 1), xClose of 'memtest:x' %d (want 0)", gnDrop,
+        gnCloseX);
 
   /* ------------------------------------------------------------ errors */
   {
     /* A failed CREATE must not disturb the store the other tables share:
     ** no xClose, and no new xOpen when they are used again. */
     int nOpen = gnOpenCalls, nClose = gnClose;
-    expectErr("unknown-option",
-              "CREATE VIRTUAL TABLE bad USING state_tasks(store='memtest:x', bogus=1)",
-              "state_tasks: memtest does not know option 'bogus' (it takes prefix)");
+    expectErr(
+        "unknown-option",
+        "CREATE VIRTUAL TABLE bad USING state_tasks(store='memtest:x', "
+        "bogus=1)",
+        "state_tasks: memtest does not know option 'bogus' (it takes prefix)");
     ok("use-after-failed-create", "SELECT count(*) FROM t");
-    check("store-survives-failed-create", gnClose == nClose && gnOpenCalls == nOpen,
-          "after a failed CREATE VIRTUAL TABLE and a SELECT on t: xClose called "
-          "%d more time(s), xOpen %d more time(s); want 0 and 0",
-          gnClose - nClose, gnOpenCalls - nOpen);
+    check(
+        "store-survives-failed-create",
+        gnClose == nClose && gnOpenCalls == nOpen,
+        "after a failed CREATE VIRTUAL TABLE and a SELECT on t: xClose called "
+        "%d more time(s), xOpen %d more time(s); want 0 and 0",
+        gnClose - nClose, gnOpenCalls - nOpen);
   }
   expectErr("open-error",
             "CREATE VIRTUAL TABLE bad USING state_tasks(store='memtest:')",
             "state_tasks: no server name in 'memtest:'");
   {
     char *z = runq("CREATE VIRTUAL TABLE bad USING "
-                   "state_tasks(store='memtest://user:secret@')", 0);
-    check("open-error-redacted", !z && gzErr && !strstr(gzErr, "secret") &&
-          strcmp(gzErr, "state_tasks: no server name in 'memtest://user:***@'") == 0 &&
-          !strstr(gzLastSafeUrl, "secret"),
+                   "state_tasks(store='memtest://user:secret@')",
+                   0);
+    check("open-error-redacted",
+          !z && gzErr && !strstr(gzErr, "secret") &&
+              strcmp(gzErr,
+                     "state_tasks: no server name in 'memtest://user:***@'") ==
+                  0 &&
+              !strstr(gzLastSafeUrl, "secret"),
           "error [%s], zSafeUrl [%s]", z ? "none" : gzErr, gzLastSafeUrl);
     sqlite3_free(z);
   }
@@ -1205,70 +1232,88 @@ int main(int argc, char **argv) {
   ok("insert",
      "INSERT INTO t(id, execution_id, queue, name, payload, priority, run_at, "
      "  lease_owner, lease_token, idempotency_key, state, max_attempts) VALUES"
-     " ('a', 'e1', 'q1', 'job1', '{\"n\":1}', 5, 100, NULL, NULL, 'k1', 'pending', 3),"
-     " ('b', 'e1', 'q1', 'job2', '{\"n\":2}', 1, 200, 'w1', 7, NULL, 'claimed', 5),"
+     " ('a', 'e1', 'q1', 'job1', '{\"n\":1}', 5, 100, NULL, NULL, 'k1', "
+     "'pending', 3),"
+     " ('b', 'e1', 'q1', 'job2', '{\"n\":2}', 1, 200, 'w1', 7, NULL, "
+     "'claimed', 5),"
      " ('c', 'e2', 'q2', 'job3', NULL, 3, 300, NULL, NULL, NULL, 'pending', 3),"
      " ('d', NULL, '10', 'job4', '[1,2]', 9, 400, 'w2', 2, 'k2', 'pending', 1),"
-     " ('e', NULL, 'q2', 'job5', '{}', 0, 500, NULL, NULL, NULL, 'completed', 3),"
+     " ('e', NULL, 'q2', 'job5', '{}', 0, 500, NULL, NULL, NULL, 'completed', "
+     "3),"
      " ('f', 'e3', 'q1', 'job6', '\"s\"', 5, 150, '', 0, NULL, 'pending', 10)");
   expect("select-count", "SELECT count(*) FROM t", "6");
-  expect("select-by-id", "SELECT name, queue, priority, payload FROM t WHERE id = 'c'",
+  expect("select-by-id",
+         "SELECT name, queue, priority, payload FROM t WHERE id = 'c'",
          "job3|q2|3|NULL");
   expect("select-by-queue", "SELECT id FROM t WHERE queue = 'q1' ORDER BY id",
          "a\nb\nf");
   expect("select-full-scan", "SELECT id, name FROM t ORDER BY run_at",
          "a|job1\nf|job6\nb|job2\nc|job3\nd|job4\ne|job5");
   expect("select-types",
-         "SELECT typeof(priority), typeof(queue), typeof(run_at), typeof(created_at), "
+         "SELECT typeof(priority), typeof(queue), typeof(run_at), "
+         "typeof(created_at), "
          "typeof(updated_at), typeof(tags), tags FROM t WHERE id = 'a'",
          "integer|text|integer|integer|integer|text|[]");
-  expect("select-limit", "SELECT count(*) FROM (SELECT id FROM t WHERE queue = 'q1' LIMIT 2)",
+  expect("select-limit",
+         "SELECT count(*) FROM (SELECT id FROM t WHERE queue = 'q1' LIMIT 2)",
          "2");
-  expect("completed-at-rule", "SELECT completed_at IS NOT NULL FROM t WHERE id = 'e'", "1");
-  ok("update", "UPDATE t SET priority = priority + 10, lease_owner = 'w9' WHERE queue = 'q1'");
+  expect("completed-at-rule",
+         "SELECT completed_at IS NOT NULL FROM t WHERE id = 'e'", "1");
+  ok("update", "UPDATE t SET priority = priority + 10, lease_owner = 'w9' "
+               "WHERE queue = 'q1'");
   expect("update-changes", "SELECT changes()", "3");
-  expect("update-read-back",
-         "SELECT id, priority, lease_owner FROM t WHERE queue = 'q1' ORDER BY id",
-         "a|15|w9\nb|11|w9\nf|15|w9");
+  expect(
+      "update-read-back",
+      "SELECT id, priority, lease_owner FROM t WHERE queue = 'q1' ORDER BY id",
+      "a|15|w9\nb|11|w9\nf|15|w9");
   ok("update-by-id", "UPDATE t SET state = 'completed' WHERE id = 'c'");
   expect("update-by-id-read-back",
-         "SELECT state, completed_at IS NOT NULL FROM t WHERE id = 'c'", "completed|1");
-  ok("update-back", "UPDATE t SET priority = priority - 10, lease_owner = NULL WHERE queue = 'q1'");
+         "SELECT state, completed_at IS NOT NULL FROM t WHERE id = 'c'",
+         "completed|1");
+  ok("update-back", "UPDATE t SET priority = priority - 10, lease_owner = NULL "
+                    "WHERE queue = 'q1'");
   ok("update-back2", "UPDATE t SET lease_owner = 'w1' WHERE id = 'b'");
   ok("update-back3", "UPDATE t SET lease_owner = '' WHERE id = 'f'");
 
   /* ---------------------------------------------------- conflict modes */
-  expectErr("insert-duplicate-key", "INSERT INTO t(id, name) VALUES('a', 'dup')",
+  expectErr("insert-duplicate-key",
+            "INSERT INTO t(id, name) VALUES('a', 'dup')",
             "state_tasks: UNIQUE constraint failed: id");
-  ok("insert-or-ignore", "INSERT OR IGNORE INTO t(id, name) VALUES('a', 'dup')");
+  ok("insert-or-ignore",
+     "INSERT OR IGNORE INTO t(id, name) VALUES('a', 'dup')");
   expect("insert-or-ignore-changes", "SELECT changes()", "0");
   expect("insert-or-ignore-kept", "SELECT name FROM t WHERE id = 'a'", "job1");
-  ok("insert-or-replace",
-     "INSERT OR REPLACE INTO t(id, name, queue, priority) VALUES('z', 'new', 'q9', 4)");
-  ok("insert-or-replace2",
-     "INSERT OR REPLACE INTO t(id, name, queue, priority) VALUES('z', 'newer', 'q9', 4)");
-  expect("insert-or-replace-replaced", "SELECT name, count(*) FROM t WHERE id = 'z'",
-         "newer|1");
+  ok("insert-or-replace", "INSERT OR REPLACE INTO t(id, name, queue, priority) "
+                          "VALUES('z', 'new', 'q9', 4)");
+  ok("insert-or-replace2", "INSERT OR REPLACE INTO t(id, name, queue, "
+                           "priority) VALUES('z', 'newer', 'q9', 4)");
+  expect("insert-or-replace-replaced",
+         "SELECT name, count(*) FROM t WHERE id = 'z'", "newer|1");
   expectErr("update-duplicate-key", "UPDATE t SET id = 'a' WHERE id = 'z'",
             "state_tasks: UNIQUE constraint failed: id");
   ok("update-or-ignore", "UPDATE OR IGNORE t SET id = 'a' WHERE id = 'z'");
-  expect("update-or-ignore-kept", "SELECT group_concat(name) FROM t WHERE id IN ('a', 'z')",
+  expect("update-or-ignore-kept",
+         "SELECT group_concat(name) FROM t WHERE id IN ('a', 'z')",
          "job1,newer");
   ok("update-or-replace", "UPDATE OR REPLACE t SET id = 'y' WHERE id = 'z'");
-  expect("update-or-replace-moved", "SELECT group_concat(id) FROM t WHERE name = 'newer'", "y");
+  expect("update-or-replace-moved",
+         "SELECT group_concat(id) FROM t WHERE name = 'newer'", "y");
   ok("delete", "DELETE FROM t WHERE id = 'y'");
   expect("delete-changes", "SELECT changes(), count(*) FROM t", "1|6");
-  ok("idempotent-insert",
-     "INSERT INTO t(id, name, queue, idempotency_key) VALUES('k', 'again', 'q1', 'k1')");
-  expect("idempotent-insert-skipped", "SELECT count(*) FROM t WHERE idempotency_key = 'k1'", "1");
+  ok("idempotent-insert", "INSERT INTO t(id, name, queue, idempotency_key) "
+                          "VALUES('k', 'again', 'q1', 'k1')");
+  expect("idempotent-insert-skipped",
+         "SELECT count(*) FROM t WHERE idempotency_key = 'k1'", "1");
   ok("idempotent-other-queue",
-     "INSERT INTO t(id, name, queue, idempotency_key) VALUES('k', 'again', 'q2', 'k1')");
+     "INSERT INTO t(id, name, queue, idempotency_key) VALUES('k', 'again', "
+     "'q2', 'k1')");
   expect("idempotent-other-queue-kept",
          "SELECT count(*) FROM t WHERE idempotency_key = 'k1'", "2");
   ok("delete-k", "DELETE FROM t WHERE id = 'k'");
 
   /* ------------------------------------------------------- migration */
-  ok("create-local", "CREATE VIRTUAL TABLE local_tasks USING state_tasks(store='sqlite:')");
+  ok("create-local",
+     "CREATE VIRTUAL TABLE local_tasks USING state_tasks(store='sqlite:')");
   ok("migrate-to-local", "INSERT INTO local_tasks SELECT * FROM t");
   expectSame("migrate-to-local-same", "SELECT * FROM t ORDER BY id",
              "SELECT * FROM local_tasks ORDER BY id");
@@ -1276,39 +1321,49 @@ int main(int argc, char **argv) {
   ok("migrate-back", "INSERT INTO t2 SELECT * FROM local_tasks");
   expectSame("migrate-back-same", "SELECT * FROM local_tasks ORDER BY id",
              "SELECT * FROM t2 ORDER BY id");
-  expect("tables-separate", "SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM t2)", "6|6");
+  expect("tables-separate",
+         "SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM t2)", "6|6");
   ok("delete-queue", "DELETE FROM t WHERE queue = 'q2'");
-  expect("delete-queue-changes", "SELECT changes(), (SELECT count(*) FROM t), "
-         "(SELECT count(*) FROM t2)", "2|4|6");
+  expect("delete-queue-changes",
+         "SELECT changes(), (SELECT count(*) FROM t), "
+         "(SELECT count(*) FROM t2)",
+         "2|4|6");
 
   /* ---------------------------------------------------- kv: ALIVE, version */
   ok("create-local-kv", "CREATE VIRTUAL TABLE local_kv USING state_kv()");
-  ok("kv-insert",
-     "INSERT INTO kv(scope, key, value, expires_at) VALUES"
-     " ('s', 'live', '1', state_now() + 3600000),"
-     " ('s', 'gone', '2', 1),"
-     " ('s', 'forever', '3', NULL),"
-     " ('t', 'gone', '4', state_now() - 1)");
+  ok("kv-insert", "INSERT INTO kv(scope, key, value, expires_at) VALUES"
+                  " ('s', 'live', '1', state_now() + 3600000),"
+                  " ('s', 'gone', '2', 1),"
+                  " ('s', 'forever', '3', NULL),"
+                  " ('t', 'gone', '4', state_now() - 1)");
   ok("kv-insert-local", "INSERT INTO local_kv SELECT * FROM kv");
-  expect("kv-expired-invisible", "SELECT scope, key FROM kv ORDER BY scope, key",
-         "s|forever\ns|live");
+  expect("kv-expired-invisible",
+         "SELECT scope, key FROM kv ORDER BY scope, key", "s|forever\ns|live");
   expectSame("kv-alive-like-local", "SELECT * FROM kv ORDER BY scope, key",
              "SELECT * FROM local_kv ORDER BY scope, key");
-  expectSame("kv-alive-where-like-local",
-             "SELECT key FROM kv WHERE scope = 's' AND expires_at > 5 ORDER BY key",
-             "SELECT key FROM local_kv WHERE scope = 's' AND expires_at > 5 ORDER BY key");
-  ok("kv-reinsert-expired-key", "INSERT INTO kv(scope, key, value) VALUES('s', 'gone', '5')");
-  expect("kv-reinserted", "SELECT value, version FROM kv WHERE scope = 's' AND key = 'gone'",
+  expectSame(
+      "kv-alive-where-like-local",
+      "SELECT key FROM kv WHERE scope = 's' AND expires_at > 5 ORDER BY key",
+      "SELECT key FROM local_kv WHERE scope = 's' AND expires_at > 5 ORDER BY "
+      "key");
+  ok("kv-reinsert-expired-key",
+     "INSERT INTO kv(scope, key, value) VALUES('s', 'gone', '5')");
+  expect("kv-reinserted",
+         "SELECT value, version FROM kv WHERE scope = 's' AND key = 'gone'",
          "5|1");
-  ok("kv-update", "UPDATE kv SET value = '6' WHERE scope = 's' AND key = 'gone'");
-  expect("kv-version", "SELECT value, version FROM kv WHERE scope = 's' AND key = 'gone'",
+  ok("kv-update",
+     "UPDATE kv SET value = '6' WHERE scope = 's' AND key = 'gone'");
+  expect("kv-version",
+         "SELECT value, version FROM kv WHERE scope = 's' AND key = 'gone'",
          "6|2");
 
   /* ------------------------------------------------------ functions */
   {
     char *z = runq("SELECT statevtab_debug('t')", 0);
-    check("debug-describe", z && strstr(z, "\nstore memtest server 'x' (instance ") &&
-          strstr(z, "module state_tasks"), "statevtab_debug('t') = [%s]", z ? z : gzErr);
+    check("debug-describe",
+          z && strstr(z, "\nstore memtest server 'x' (instance ") &&
+              strstr(z, "module state_tasks"),
+          "statevtab_debug('t') = [%s]", z ? z : gzErr);
     sqlite3_free(z);
     z = runq("SELECT statevtab_debug('t2')", 0);
     check("debug-option", z && strstr(z, "\noption prefix=app2"),
@@ -1321,10 +1376,13 @@ int main(int argc, char **argv) {
   expect("incr-other", "SELECT state_incr('c', 'shop', 'refunds', -2)", "-2");
   check("incr-called", gnIncr == 4, "xIncr called %d times", gnIncr);
   expect("incr-visible",
-         "SELECT scope, name, value, typeof(value), updated_at > 0 FROM c ORDER BY name",
+         "SELECT scope, name, value, typeof(value), updated_at > 0 FROM c "
+         "ORDER BY name",
          "shop|orders|6.5|real|1\nshop|refunds|-2|integer|1");
-  expect("counters-num-where", "SELECT name FROM c WHERE value = '6.5'", "orders");
-  expect("counters-num-where2", "SELECT name FROM c WHERE value < 0", "refunds");
+  expect("counters-num-where", "SELECT name FROM c WHERE value = '6.5'",
+         "orders");
+  expect("counters-num-where2", "SELECT name FROM c WHERE value < 0",
+         "refunds");
   expectErr("claim-unsupported", "SELECT * FROM state_claim('t', 'q', 'w')",
             "state_claim: store 'memtest' does not support this function");
   expectErr("complete-unsupported", "SELECT state_complete('t', 'a', 1)",
@@ -1338,7 +1396,8 @@ int main(int argc, char **argv) {
   {
     /* state_wait (newer builds): a store without xWait is refused too. */
     char *z = runq("SELECT count(*) FROM pragma_function_list "
-                   "WHERE name = 'state_wait'", 0);
+                   "WHERE name = 'state_wait'",
+                   0);
     if (z && strcmp(z, "0") != 0) {
       expectErr("wait-unsupported", "SELECT state_wait('t', 'q1', 0)",
                 "state_wait: store 'memtest' does not support this function");
@@ -1372,11 +1431,15 @@ int main(int argc, char **argv) {
           gnClose - nClose, gnOpenCalls - nOpen);
   }
   ok("drop", "DROP TABLE t3");
-  expect("drop-gone", "SELECT count(*) FROM sqlite_schema WHERE name = 't3'", "0");
-  ok("recreate", "CREATE VIRTUAL TABLE t3 USING state_tasks(store='memtest:x')");
+  expect("drop-gone", "SELECT count(*) FROM sqlite_schema WHERE name = 't3'",
+         "0");
+  ok("recreate",
+     "CREATE VIRTUAL TABLE t3 USING state_tasks(store='memtest:x')");
   expect("recreate-empty", "SELECT count(*) FROM t3", "0");
-  expect("all-usable", "SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM c), "
-         "(SELECT count(*) FROM kv), (SELECT count(*) FROM t3)", "4|2|3|0");
+  expect("all-usable",
+         "SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM c), "
+         "(SELECT count(*) FROM kv), (SELECT count(*) FROM t3)",
+         "4|2|3|0");
 
 done:
   sqlite3_free(gzErr);
@@ -1386,12 +1449,14 @@ done:
     rc = sqlite3_close(db);
     check("close", rc == SQLITE_OK, "sqlite3_close returned %d", rc);
     check("close-calls-xclose-once",
-          nOpenBefore >= 1 && gnCloseX - nCloseXBefore == 1 && gnClose == gnOpenOk,
-          "before sqlite3_close %d store(s) open (want >= 1); xClose of 'memtest:x' "
+          nOpenBefore >= 1 && gnCloseX - nCloseXBefore == 1 &&
+              gnClose == gnOpenOk,
+          "before sqlite3_close %d store(s) open (want >= 1); xClose of "
+          "'memtest:x' "
           "during close: %d (want 1); over the run xOpen ok %d, xClose %d",
           nOpenBefore, gnCloseX - nCloseXBefore, gnOpenOk, gnClose);
-    check("close-detaches-all", gnAttach == gnDetach,
-          "xAttach %d, xDetach %d", gnAttach, gnDetach);
+    check("close-detaches-all", gnAttach == gnDetach, "xAttach %d, xDetach %d",
+          gnAttach, gnDetach);
   }
   memShutdown();
   if (!gQuiet) printf("# custom: %d passed, %d failed\n", gnPass, gnFail);

@@ -250,8 +250,7 @@ static double mono_s(void) {
 
 static void sleep_ms(long long ms) {
   struct timespec ts;
-  if (ms <= 0)
-    return;
+  if (ms <= 0) return;
   ts.tv_sec = ms / 1000;
   ts.tv_nsec = (ms % 1000) * 1000000;
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
@@ -260,8 +259,7 @@ static void sleep_ms(long long ms) {
 
 static void sleep_us(long us) {
   struct timespec ts;
-  if (us <= 0)
-    return;
+  if (us <= 0) return;
   ts.tv_sec = us / 1000000;
   ts.tv_nsec = (us % 1000000) * 1000;
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
@@ -278,8 +276,7 @@ static unsigned rnd(unsigned n) {
 }
 static void rnd_seed(unsigned long long s) {
   rngState = s * 0x9E3779B97F4A7C15ULL + 1;
-  if (!rngState)
-    rngState = 1;
+  if (!rngState) rngState = 1;
   rnd(1);
 }
 
@@ -318,13 +315,12 @@ static int attach_remote_tables(sqlite3 *db, const Store *pStore,
 ** the extension.  SQLITE_OK, or the error code with *pzErr set (sqlite3_free
 ** it); *pDb is set either way (sqlite3_close it).
 */
-static int open_store(const Opt *o, const char *zDb, int bCreate,
-                      sqlite3 **pDb, char **pzErr) {
+static int open_store(const Opt *o, const char *zDb, int bCreate, sqlite3 **pDb,
+                      char **pzErr) {
   int flags = SQLITE_OPEN_READWRITE | (bCreate ? SQLITE_OPEN_CREATE : 0);
   int rc;
   *pzErr = 0;
-  if (o->bRemote)
-    flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  if (o->bRemote) flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   rc = sqlite3_open_v2(o->bRemote ? ":memory:" : zDb, pDb, flags, 0);
   if (rc != SQLITE_OK) {
     *pzErr = sqlite3_mprintf("open %s: %s", zDb,
@@ -334,8 +330,7 @@ static int open_store(const Opt *o, const char *zDb, int bCreate,
   sqlite3_busy_timeout(*pDb, o->iBusyMs);
   sqlite3_enable_load_extension(*pDb, 1);
   rc = sqlite3_load_extension(*pDb, o->zExt, "sqlite3_statevtab_init", pzErr);
-  if (rc != SQLITE_OK)
-    return rc;
+  if (rc != SQLITE_OK) return rc;
   sqlite3_enable_load_extension(*pDb, 0);
   rc = sqlite3_exec(*pDb, "PRAGMA synchronous=NORMAL", 0, 0, pzErr);
   if (rc == SQLITE_OK && o->bRemote)
@@ -433,8 +428,7 @@ static void rec_error(sqlite3 *db, int rc, const char *zWhere) {
   char *z;
   snprintf(zMsg, sizeof(zMsg), "%s", sqlite3_errmsg(db));
   for (z = zMsg; *z; z++) {
-    if (*z == '\n' || *z == '\t')
-      *z = ' ';
+    if (*z == '\n' || *z == '\t') *z = ' ';
   }
   rec("E %d %d %s %s", rc & 0xff, sqlite3_extended_errcode(db), zWhere, zMsg);
   if (++nErr > 2000)
@@ -497,8 +491,7 @@ static int do_complete(sqlite3 *db, sqlite3_stmt *pDone, const Claimed *c,
   } else {
     sqlite3_reset(pDone);
   }
-  if (ret >= 0)
-    rec("C %s %lld %d %lld", c->zId, c->iToken, ret, now_ms());
+  if (ret >= 0) rec("C %s %lld %d %lld", c->zId, c->iToken, ret, now_ms());
   return ret;
 }
 
@@ -563,8 +556,7 @@ static int worker_tasks(const Opt *o) {
   char zMe[32];
   long long tLastClaim;
   int nBatchDone = 0, i;
-  if (!a)
-    die("out of memory");
+  if (!a) die("out of memory");
   snprintf(zMe, sizeof(zMe), "w%d", o->iId);
   sqlite3_bind_text(pClaim, 1, o->zQueue, -1, SQLITE_STATIC);
   sqlite3_bind_text(pClaim, 2, zMe, -1, SQLITE_STATIC);
@@ -580,14 +572,12 @@ static int worker_tasks(const Opt *o) {
       continue;
     }
     if (n <= 0) {
-      if (now_ms() - tLastClaim >= o->iStopMs)
-        break;
+      if (now_ms() - tLastClaim >= o->iStopMs) break;
       sleep_ms(n < 0 ? 1 : 5 + rnd(10));
       continue;
     }
     tLastClaim = now_ms();
-    for (i = 0; i < n; i++)
-      rec("L %s %lld", a[i].zId, a[i].iToken);
+    for (i = 0; i < n; i++) rec("L %s %lld", a[i].zId, a[i].iToken);
     nBatchDone++;
     if (o->bLate && nBatchDone % 4 == 0) {
       /* Just after the leases ran out: by then most of the batch has been
@@ -595,8 +585,7 @@ static int worker_tasks(const Opt *o) {
       ** through it in claim order; finishing in reverse order meets tasks
       ** that the new holder still holds. */
       sleep_ms(o->iLeaseMs + 20 + rnd(40));
-      for (i = n - 1; i >= 0; i--)
-        do_complete(db, pDone, &a[i], o->iId);
+      for (i = n - 1; i >= 0; i--) do_complete(db, pDone, &a[i], o->iId);
     } else {
       for (i = 0; i < n; i++) {
         if (o->iWorkMax > 0) {
@@ -615,8 +604,7 @@ static int worker_tasks(const Opt *o) {
   sqlite3_finalize(pClaim);
   sqlite3_finalize(pDone);
   sqlite3_finalize(pRow);
-  if (sqlite3_close(db) != SQLITE_OK)
-    die("close: %s", sqlite3_errmsg(db));
+  if (sqlite3_close(db) != SQLITE_OK) die("close: %s", sqlite3_errmsg(db));
   free(a);
   return 0;
 }
@@ -800,10 +788,8 @@ static void spawn(const Opt *o, const char *zKind, Worker *w, int iId,
   ARG("%d", o->iBusyMs);
   ARG("--seed");
   ARG("%u", o->iSeed + 7919u * (unsigned)(iId + 1));
-  if (bLate)
-    argv[n++] = "--late";
-  if (o->bRetryIo)
-    argv[n++] = "--retry-io";
+  if (bLate) argv[n++] = "--late";
+  if (o->bRetryIo) argv[n++] = "--retry-io";
   argv[n++] = "--store";
   argv[n++] = (char *)o->pStore->zName;
   argv[n] = 0;
@@ -811,8 +797,7 @@ static void spawn(const Opt *o, const char *zKind, Worker *w, int iId,
   fflush(stdout);
   fflush(stderr);
   pid = fork();
-  if (pid < 0)
-    die("fork: %s", strerror(errno));
+  if (pid < 0) die("fork: %s", strerror(errno));
   if (pid == 0) {
     execv(zSelf, argv);
     fprintf(stderr, "mp: exec %s: %s\n", zSelf, strerror(errno));
@@ -878,8 +863,7 @@ static void load_records(sqlite3 *db, const Worker *w) {
   char zLine[2048];
   sqlite3_stmt *pRec, *pErr, *pLease, *pVal;
   int seq = 0;
-  if (!f)
-    return; /* a worker killed before it wrote anything */
+  if (!f) return; /* a worker killed before it wrote anything */
   exec_or_die(db, "BEGIN");
   pRec = prep(db, "INSERT INTO rec VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   pErr = prep(db, "INSERT INTO err VALUES(?1, ?2, ?3, ?4)");
@@ -890,8 +874,7 @@ static void load_records(sqlite3 *db, const Worker *w) {
     long long tok, t0, t1, r0, r1, v;
     int ret, rc, xrc, nOff = 0;
     size_t nLen = strlen(zLine);
-    if (nLen == 0 || zLine[nLen - 1] != '\n')
-      continue; /* cut by SIGKILL */
+    if (nLen == 0 || zLine[nLen - 1] != '\n') continue; /* cut by SIGKILL */
     zLine[nLen - 1] = 0;
     seq++;
     if (sscanf(zLine, "L %127s %lld", zId, &tok) == 2) {
@@ -1024,8 +1007,7 @@ static int run_cmd(const char *zCmd, int bPsql) {
   fflush(stdout);
   fflush(stderr);
   pid = fork();
-  if (pid < 0)
-    die("fork: %s", strerror(errno));
+  if (pid < 0) die("fork: %s", strerror(errno));
   if (pid == 0) {
     int fd = open("/dev/null", O_WRONLY);
     if (fd >= 0) {
@@ -1065,8 +1047,7 @@ static void drop_schemas(const Opt *o) {
   sqlite3_str *s;
   char *zCmd;
   int i, rc;
-  if (!nSchema)
-    return;
+  if (!nSchema) return;
   if (o->bKeepSchemas) {
     for (i = 0; i < nSchema; i++)
       info("kept %s %s%s", pS->zNsOpt, azSchema[i], pS->zNsEnd);
@@ -1114,8 +1095,7 @@ static void drop_schemas(const Opt *o) {
          pS->zNsEnd);
   }
   sqlite3_free(zCmd);
-  for (i = 0; i < nSchema; i++)
-    sqlite3_free(azSchema[i]);
+  for (i = 0; i < nSchema; i++) sqlite3_free(azSchema[i]);
   nSchema = 0;
 }
 
@@ -1197,8 +1177,7 @@ static sqlite3 *open_results(const Opt *o, const char *zDb, Worker *aW,
   sqlite3 *db = open_db(o, zDb, 0);
   int i;
   make_rec_tables(db);
-  for (i = 0; i < nW; i++)
-    load_records(db, &aW[i]);
+  for (i = 0; i < nW; i++) load_records(db, &aW[i]);
   exec_or_die(db, "CREATE TEMP TABLE task AS SELECT id, state, attempts, "
                   "  lease_token, lease_owner, result FROM tasks;"
                   "CREATE UNIQUE INDEX temp.task_id ON task(id);"
@@ -1224,7 +1203,8 @@ static void check_store(const Opt *o, sqlite3 *db, const char *zTest) {
                             "(SELECT count(*) FROM tasks x WHERE x.state = "
                             "s.state)");
   long long nDupId = nTask - q1(db, "SELECT count(DISTINCT id) FROM task");
-  long long nLook = q1(db, "SELECT count(*) FROM task t WHERE t.rowid %% 10 = 0");
+  long long nLook =
+      q1(db, "SELECT count(*) FROM task t WHERE t.rowid %% 10 = 0");
   long long nBadLook =
       q1(db, "SELECT count(*) FROM task t WHERE t.rowid %% 10 = 0 AND (SELECT "
              "count(*) FROM tasks x WHERE x.id = t.id AND x.state IS t.state "
@@ -1371,14 +1351,12 @@ static void test_errmsg(const Opt *o) {
   for (i = 0; i < 2; i++) {
     /* 0: autocommit (private connection); 1: explicit transaction */
     char *zErr = 0;
-    if (i == 1)
-      exec_or_die(db, "BEGIN IMMEDIATE");
+    if (i == 1) exec_or_die(db, "BEGIN IMMEDIATE");
     sqlite3_exec(db, "SELECT state_incr('counters', 'x', 'y', -1)", 0, 0,
                  &zErr);
     snprintf(zGot[i], sizeof(zGot[i]), "%s", zErr ? zErr : "(no error)");
     sqlite3_free(zErr);
-    if (i == 1)
-      exec_or_die(db, "ROLLBACK");
+    if (i == 1) exec_or_die(db, "ROLLBACK");
   }
   for (i = 0; i < 2; i++) {
     const char *zName = i ? "mp/wal/errmsg-caller-connection"
@@ -1426,17 +1404,18 @@ static void test_errmsg_pg(const Opt *o) {
   for (i = 0; i < 2; i++) {
     /* 0: autocommit; 1: explicit transaction */
     char *zErr = 0;
-    if (i == 1)
-      exec_or_die(db, "BEGIN");
+    if (i == 1) exec_or_die(db, "BEGIN");
     sqlite3_exec(db, "SELECT state_incr('counters', 'x', 'y')", 0, 0, &zErr);
     snprintf(zGot[i], sizeof(zGot[i]), "%s", zErr ? zErr : "(no error)");
     sqlite3_free(zErr);
     if (i == 1) {
       zErr = 0;
-      if (sqlite3_exec(db, "SELECT state_incr('counters', 'x', 'z');"
-                           "COMMIT", 0, 0, &zErr) != SQLITE_OK) {
-        fail("mp/errmsg/transaction-goes-on",
-             "after the failed state_incr: %s", zErr ? zErr : "?");
+      if (sqlite3_exec(db,
+                       "SELECT state_incr('counters', 'x', 'z');"
+                       "COMMIT",
+                       0, 0, &zErr) != SQLITE_OK) {
+        fail("mp/errmsg/transaction-goes-on", "after the failed state_incr: %s",
+             zErr ? zErr : "?");
         sqlite3_exec(db, "ROLLBACK", 0, 0, 0);
       } else {
         const char *z = qs(db, "SELECT group_concat(name || '=' || value, ' ') "
@@ -1453,8 +1432,7 @@ static void test_errmsg_pg(const Opt *o) {
     }
   }
   for (i = 0; i < 2; i++) {
-    const char *zName =
-        i ? "mp/errmsg/in-transaction" : "mp/errmsg/autocommit";
+    const char *zName = i ? "mp/errmsg/in-transaction" : "mp/errmsg/autocommit";
     if (strcmp(zGot[i], zWant) == 0) {
       pass(zName);
     } else {
@@ -1519,8 +1497,7 @@ static void test_queue(Opt *o) {
   t0 = mono_s();
   {
     long long tStart = now_ms() + 300;
-    for (i = 0; i < o->nWorker; i++)
-      spawn(o, T, &aW[i], i, zDb, tStart, 0);
+    for (i = 0; i < o->nWorker; i++) spawn(o, T, &aW[i], i, zDb, tStart, 0);
     /* Meanwhile, new processes join: 20 attaches, 100 ms apart, from the
     ** start of the drain (a worker pool that grows while it works). */
     sleep_ms(tStart + 100 - now_ms());
@@ -1534,8 +1511,7 @@ static void test_queue(Opt *o) {
       sleep_ms(100);
     }
   }
-  for (i = 0; i < o->nWorker; i++)
-    reap_worker(&aW[i]);
+  for (i = 0; i < o->nWorker; i++) reap_worker(&aW[i]);
   t1 = mono_s();
   info("queue: %d workers drained %lld tasks (claim n=%d) in %.2f s, "
        "%.0f tasks/s",
@@ -1664,17 +1640,14 @@ static void test_restart(Opt *o) {
   t0 = mono_s();
   {
     long long tStart = now_ms() + 300;
-    for (i = 0; i < o->nWorker; i++)
-      spawn(o, T, &aW[i], i, zDb, tStart, 0);
+    for (i = 0; i < o->nWorker; i++) spawn(o, T, &aW[i], i, zDb, tStart, 0);
   }
   /* A quarter done: restart the server under the workers. */
   db = open_db(o, zDb, 0);
   tDeadline = now_ms() + 120000;
   while (now_ms() < tDeadline) {
-    nAtRestart =
-        q1(db, "SELECT count(*) FROM tasks WHERE state = 'completed'");
-    if (nAtRestart >= n / 4)
-      break;
+    nAtRestart = q1(db, "SELECT count(*) FROM tasks WHERE state = 'completed'");
+    if (nAtRestart >= n / 4) break;
     sleep_ms(10);
   }
   sqlite3_close(db);
@@ -1683,10 +1656,9 @@ static void test_restart(Opt *o) {
   info("restart: server restarted at +%.2f s with %lld of %lld tasks "
        "completed; the restart took %.2f s (exit %d)",
        tR - t0, nAtRestart, n, mono_s() - tR, rcRestart);
-  for (i = 0; i < o->nWorker; i++)
-    reap_worker(&aW[i]);
-  info("restart: %d workers drained %lld tasks (claim n=%d) in %.2f s", o->nWorker,
-       n, o->nBatch, mono_s() - t0);
+  for (i = 0; i < o->nWorker; i++) reap_worker(&aW[i]);
+  info("restart: %d workers drained %lld tasks (claim n=%d) in %.2f s",
+       o->nWorker, n, o->nBatch, mono_s() - t0);
   {
     char zName[64];
     snprintf(zName, sizeof(zName), "mp/%s/restarted-mid-run", T);
@@ -1711,11 +1683,12 @@ static void test_restart(Opt *o) {
   info("restart: worker errors: %s; completions recovered by reading the "
        "row: %lld; tasks claimed more than once (a claim's answer lost): "
        "%lld",
-       qs(db, "SELECT coalesce(group_concat(x, ', '), 'none') FROM (SELECT "
-              "k || ' ' || count(*) || ' (' || group_concat(DISTINCT 'w' || "
-              "w) || ')' AS x FROM (SELECT w, CASE WHEN %s THEN 'connection "
-              "lost' WHEN %s THEN 'cannot connect' ELSE 'other' END AS k "
-              "FROM err) GROUP BY k)",
+       qs(db,
+          "SELECT coalesce(group_concat(x, ', '), 'none') FROM (SELECT "
+          "k || ' ' || count(*) || ' (' || group_concat(DISTINCT 'w' || "
+          "w) || ')' AS x FROM (SELECT w, CASE WHEN %s THEN 'connection "
+          "lost' WHEN %s THEN 'cannot connect' ELSE 'other' END AS k "
+          "FROM err) GROUP BY k)",
           zLost, zDown),
        q1(db, "SELECT count(*) FROM rec WHERE kind = 'R'"),
        q1(db, "SELECT count(*) FROM task WHERE attempts > 1"));
@@ -1763,18 +1736,19 @@ static void test_restart(Opt *o) {
       fail(zName,
            "%lld worker errors other than SQLITE_IOERR '%s: connection lost "
            "(...)'%s / '%s: cannot connect to ...'; e.g. %s",
-           nOther, zS, o->pStore->bNoReply ? " or 'no reply from ...'" : "",
-           zS,
-           qs(db, "SELECT group_concat(m, ' | ') FROM (SELECT DISTINCT 'w' "
-                  "|| w || ' rc=' || xrc || ' ' || msg AS m FROM err WHERE "
-                  "%s LIMIT 4)",
+           nOther, zS, o->pStore->bNoReply ? " or 'no reply from ...'" : "", zS,
+           qs(db,
+              "SELECT group_concat(m, ' | ') FROM (SELECT DISTINCT 'w' "
+              "|| w || ' rc=' || xrc || ' ' || msg AS m FROM err WHERE "
+              "%s LIMIT 4)",
               zOther));
     }
     sqlite3_free(zOther);
   }
   expect_eq(T, "lost-once-per-worker",
-            q1(db, "SELECT count(*) FROM (SELECT w FROM err WHERE %s GROUP "
-                   "BY w HAVING count(*) > 1)",
+            q1(db,
+               "SELECT count(*) FROM (SELECT w FROM err WHERE %s GROUP "
+               "BY w HAVING count(*) > 1)",
                zLost),
             0,
             "workers that lost a statement in flight more than once (the "
@@ -1813,8 +1787,7 @@ static int last_line_is_claim(const char *z) {
   off_t sz;
   ssize_t n;
   int i, iEnd;
-  if (fd < 0)
-    return 0;
+  if (fd < 0) return 0;
   sz = lseek(fd, 0, SEEK_END);
   if (sz <= 0) {
     close(fd);
@@ -1823,8 +1796,7 @@ static int last_line_is_claim(const char *z) {
   n = pread(fd, zBuf, sizeof(zBuf) - 1,
             sz > (off_t)sizeof(zBuf) - 1 ? sz - (off_t)sizeof(zBuf) + 1 : 0);
   close(fd);
-  if (n <= 0 || zBuf[n - 1] != '\n')
-    return 0;
+  if (n <= 0 || zBuf[n - 1] != '\n') return 0;
   iEnd = (int)n - 1;
   for (i = iEnd - 1; i >= 0 && zBuf[i] != '\n'; i--) {
   }
@@ -1848,8 +1820,7 @@ static void test_crash(Opt *o) {
   double t0;
   sqlite3 *db;
 
-  if (o->nKill > nW - 2)
-    o->nKill = nW - 2;
+  if (o->nKill > nW - 2) o->nKill = nW - 2;
   enqueue(o, zDb, o->nSize, 10);
   o->zQueue = "[\"qa\",\"qb\"]";
   o->iLeaseMs = 300;
@@ -1858,8 +1829,7 @@ static void test_crash(Opt *o) {
   o->iStopMs = 3 * o->iLeaseMs + 700; /* outlast every dead lease */
 
   /* Victims among workers 0..nW-2; the last one is the late worker. */
-  for (i = 0; i < nW - 1; i++)
-    aVictim[i] = i;
+  for (i = 0; i < nW - 1; i++) aVictim[i] = i;
   for (i = 0; i < o->nKill; i++) {
     j = i + (int)rnd((unsigned)(nW - 1 - i));
     int t = aVictim[i];
@@ -1879,8 +1849,7 @@ static void test_crash(Opt *o) {
 
   t0 = mono_s();
   tStart = now_ms() + 300;
-  for (i = 0; i < nW; i++)
-    spawn(o, T, &aW[i], i, zDb, tStart, i == nW - 1);
+  for (i = 0; i < nW; i++) spawn(o, T, &aW[i], i, zDb, tStart, i == nW - 1);
   nTotal = nW;
   for (i = 0; i < o->nKill; i++) {
     Worker *w = &aW[aVictim[i]];
@@ -1888,8 +1857,7 @@ static void test_crash(Opt *o) {
     sleep_ms(tStart + aKillAt[i] - now_ms());
     /* Kill while it holds leases: right after it recorded a claim. */
     for (tWait = now_ms() + 500; now_ms() < tWait;) {
-      if (last_line_is_claim(w->zOut))
-        break;
+      if (last_line_is_claim(w->zOut)) break;
       sleep_us(200);
     }
     if (waitpid(w->pid, &w->status, WNOHANG) == w->pid) {
@@ -1910,11 +1878,9 @@ static void test_crash(Opt *o) {
     nTotal++;
   }
   for (i = 0; i < nTotal; i++) {
-    if (!aW[i].bKilled && aW[i].pid)
-      reap_worker(&aW[i]);
+    if (!aW[i].bKilled && aW[i].pid) reap_worker(&aW[i]);
   }
-  for (i = j = 0; i < nTotal; i++)
-    j += aW[i].bKilled;
+  for (i = j = 0; i < nTotal; i++) j += aW[i].bKilled;
   info("crash: %lld tasks, %d workers + %d fresh, %d killed, lease %d ms, "
        "%.2f s",
        n, nW, o->nKill, j, o->iLeaseMs, mono_s() - t0);
@@ -2028,10 +1994,8 @@ static void test_leases(Opt *o) {
 
   tStart = now_ms() + 300;
   o->iEnd = tStart + 1000LL * o->nSec;
-  for (i = 0; i < o->nWorker; i++)
-    spawn(o, T, &aW[i], i, zDb, tStart, 0);
-  for (i = 0; i < o->nWorker; i++)
-    reap_worker(&aW[i]);
+  for (i = 0; i < o->nWorker; i++) spawn(o, T, &aW[i], i, zDb, tStart, 0);
+  for (i = 0; i < o->nWorker; i++) reap_worker(&aW[i]);
   check_exits(T, aW, o->nWorker);
   db = open_results(o, zDb, aW, o->nWorker);
   exec_or_die(db, "CREATE INDEX temp.lease_nt ON lease(name, tok)");
@@ -2135,10 +2099,8 @@ static void test_counters(Opt *o) {
 
   t0 = mono_s();
   tStart = now_ms() + 300;
-  for (i = 0; i < o->nWorker; i++)
-    spawn(o, T, &aW[i], i, zDb, tStart, 0);
-  for (i = 0; i < o->nWorker; i++)
-    reap_worker(&aW[i]);
+  for (i = 0; i < o->nWorker; i++) spawn(o, T, &aW[i], i, zDb, tStart, 0);
+  for (i = 0; i < o->nWorker; i++) reap_worker(&aW[i]);
   info("counters: %d processes x %d state_incr in %.2f s", o->nWorker, o->nSize,
        mono_s() - t0 - 0.3);
   check_exits(T, aW, o->nWorker);
@@ -2279,20 +2241,17 @@ int main(int argc, char **argv) {
   o.iSeed = (unsigned)time(0) ^ (unsigned)getpid();
   o.nSize = -1;
   o.zExt = getenv("STATEVTAB_EXT");
-  if (argc < 2)
-    usage();
+  if (argc < 2) usage();
   zCmd = argv[1];
 
   if (strcmp(zCmd, "_worker") == 0) {
     int rc;
-    if (argc < 3)
-      usage();
+    if (argc < 3) usage();
     parse(&o, argc, argv, 3);
     rnd_seed(o.iSeed);
     iWorkerId = o.iId;
     pRec = fopen(o.zOut, "w");
-    if (!pRec)
-      die("%s: %s", o.zOut, strerror(errno));
+    if (!pRec) die("%s: %s", o.zOut, strerror(errno));
     setvbuf(pRec, 0, _IOLBF, 0);
     if (strcmp(argv[2], "queue") == 0 || strcmp(argv[2], "crash") == 0 ||
         strcmp(argv[2], "restart") == 0) {
@@ -2310,26 +2269,20 @@ int main(int argc, char **argv) {
 
   parse(&o, argc, argv, 2);
   nSizeGiven = o.nSize;
-  if (!o.zExt || !o.zExt[0])
-    die("no extension: give -e or set STATEVTAB_EXT");
+  if (!o.zExt || !o.zExt[0]) die("no extension: give -e or set STATEVTAB_EXT");
   if (o.nWorker < 2 || o.nWorker > MAX_WORKERS / 2) {
     die("-w must be between 2 and %d", MAX_WORKERS / 2);
   }
-  if (o.nBatch < 2)
-    die("-k must be at least 2 (the test claims n > 1)");
+  if (o.nBatch < 2) die("-k must be at least 2 (the test claims n > 1)");
   nSelf = readlink("/proc/self/exe", zSelf, sizeof(zSelf) - 1);
-  if (nSelf <= 0)
-    die("readlink /proc/self/exe: %s", strerror(errno));
+  if (nSelf <= 0) die("readlink /proc/self/exe: %s", strerror(errno));
   zSelf[nSelf] = 0;
   if (!o.zDir) {
     const char *zBase = getenv("TEST_TMP");
-    if (!zBase || !zBase[0])
-      zBase = getenv("TMPDIR");
-    if (!zBase || !zBase[0])
-      zBase = "/tmp";
+    if (!zBase || !zBase[0]) zBase = getenv("TMPDIR");
+    if (!zBase || !zBase[0]) zBase = "/tmp";
     snprintf(zTmp, sizeof(zTmp), "%s/mp.XXXXXX", zBase);
-    if (!mkdtemp(zTmp))
-      die("mkdtemp %s: %s", zTmp, strerror(errno));
+    if (!mkdtemp(zTmp)) die("mkdtemp %s: %s", zTmp, strerror(errno));
     o.zDir = zTmp;
   } else {
     mkdir(o.zDir, 0777);
@@ -2380,8 +2333,7 @@ int main(int argc, char **argv) {
       info("restart: %.2f s", mono_s() - tT);
       bRan = 1;
     }
-    if (!bRan)
-      usage();
+    if (!bRan) usage();
   }
 #undef RUN
   drop_schemas(&o);

@@ -145,8 +145,7 @@ static struct {
 } g;
 
 static int injectNow(void) {
-  if (!g.bArmed)
-    return 0;
+  if (!g.bArmed) return 0;
   g.nCall++;
   if (g.nCall == g.iFail || (g.bAfter && g.nCall > g.iFail)) {
     g.nFailed++;
@@ -157,24 +156,20 @@ static int injectNow(void) {
 
 static void *oomMalloc(int n) {
   void *p;
-  if (injectNow())
-    return 0;
+  if (injectNow()) return 0;
   p = gOrig.xMalloc(n);
-  if (p)
-    g.nLive++;
+  if (p) g.nLive++;
   return p;
 }
 
 static void oomFree(void *p) {
-  if (p)
-    g.nLive--;
+  if (p) g.nLive--;
   gOrig.xFree(p);
 }
 
 /* SQLite calls xRealloc only with a live pointer and n > 0. */
 static void *oomRealloc(void *p, int n) {
-  if (injectNow())
-    return 0;
+  if (injectNow()) return 0;
   return gOrig.xRealloc(p, n);
 }
 
@@ -845,13 +840,11 @@ static void addRow(Outcome *o, sqlite3_stmt *pStmt) {
       /* NULL here is itself an OOM in this host's read of the row: it
       ** cannot happen, this runs unarmed or the row is compared only for
       ** runs without errors. */
-      if (!z)
-        z = "<oom>";
+      if (!z) z = "<oom>";
     }
     n += (size_t)snprintf(o->zRows + n, sizeof(o->zRows) - n, "%s%s",
                           i ? "|" : "", z);
-    if (n >= sizeof(o->zRows))
-      n = sizeof(o->zRows) - 1;
+    if (n >= sizeof(o->zRows)) n = sizeof(o->zRows) - 1;
   }
   if (n + 1 < sizeof(o->zRows)) {
     o->zRows[n++] = ';';
@@ -868,10 +861,8 @@ static void runStmt(sqlite3 *db, const char *zSql, Outcome *o) {
   gzStmt = zSql;
   rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
   if (rc == SQLITE_OK && pStmt) {
-    while ((rc = sqlite3_step(pStmt)) == SQLITE_ROW)
-      addRow(o, pStmt);
-    if (rc == SQLITE_DONE)
-      rc = SQLITE_OK;
+    while ((rc = sqlite3_step(pStmt)) == SQLITE_ROW) addRow(o, pStmt);
+    if (rc == SQLITE_DONE) rc = SQLITE_OK;
   }
   if (rc != SQLITE_OK) {
     snprintf(o->zMsg, sizeof(o->zMsg), "%s", sqlite3_errmsg(db));
@@ -889,14 +880,12 @@ static sqlite3 *openDb(const char *zFile) {
   char *zErr = 0;
   int rc = sqlite3_open_v2(zFile, &db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 0);
-  if (rc != SQLITE_OK)
-    fatal("cannot open %s: %s", zFile, sqlite3_errmsg(db));
+  if (rc != SQLITE_OK) fatal("cannot open %s: %s", zFile, sqlite3_errmsg(db));
   sqlite3_extended_result_codes(db, 1);
   sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 1, (int *)0);
   rc = sqlite3_load_extension(db, gzExt, "sqlite3_statevtab_init", &zErr);
   sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, (int *)0);
-  if (rc != SQLITE_OK)
-    fatal("cannot load %s: %s", gzExt, zErr ? zErr : "?");
+  if (rc != SQLITE_OK) fatal("cannot load %s: %s", gzExt, zErr ? zErr : "?");
   return db;
 }
 
@@ -948,8 +937,7 @@ static void runReset(const Scenario *s) {
             o.zMsg);
     }
   }
-  if (sqlite3_close(db) != SQLITE_OK)
-    fatal("%s: reset close", s->zName);
+  if (sqlite3_close(db) != SQLITE_OK) fatal("%s: reset close", s->zName);
 }
 
 static void makeTemplate(const Scenario *s) {
@@ -962,8 +950,7 @@ static void makeTemplate(const Scenario *s) {
   db = openDb(zFile);
   runSetup(s, db);
   /* The last close checkpoints and removes the WAL: one file is all. */
-  if (sqlite3_close(db) != SQLITE_OK)
-    fatal("%s: setup close", s->zName);
+  if (sqlite3_close(db) != SQLITE_OK) fatal("%s: setup close", s->zName);
   f = fopen(zFile, "rb");
   if (!f || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) <= 0 ||
       fseek(f, 0, SEEK_SET) != 0) {
@@ -995,11 +982,9 @@ static char *substNs(const char *z, const char *zNs) {
   size_t nNs = strlen(zNs), n = strlen(z) + 1;
   const char *q;
   char *zOut, *w;
-  for (q = strstr(z, "@NS@"); q; q = strstr(q + 4, "@NS@"))
-    n += nNs;
+  for (q = strstr(z, "@NS@"); q; q = strstr(q + 4, "@NS@")) n += nNs;
   zOut = w = malloc(n);
-  if (!zOut)
-    fatal("out of memory (the real kind)");
+  if (!zOut) fatal("out of memory (the real kind)");
   while ((q = strstr(z, "@NS@")) != 0) {
     memcpy(w, z, (size_t)(q - z));
     w += q - z;
@@ -1014,22 +999,18 @@ static char *substNs(const char *z, const char *zNs) {
 static const char *const *substList(const char *const *az, const char *zNs) {
   char **aNew;
   int i, n;
-  if (!az)
-    return 0;
+  if (!az) return 0;
   for (n = 0; az[n]; n++) {
   }
   aNew = calloc((size_t)n + 1, sizeof(char *));
-  if (!aNew)
-    fatal("out of memory (the real kind)");
-  for (i = 0; i < n; i++)
-    aNew[i] = substNs(az[i], zNs);
+  if (!aNew) fatal("out of memory (the real kind)");
+  for (i = 0; i < n; i++) aNew[i] = substNs(az[i], zNs);
   return (const char *const *)aNew;
 }
 
 static void freeList(const char *const *az) {
   int i;
-  for (i = 0; az && az[i]; i++)
-    free((char *)az[i]);
+  for (i = 0; az && az[i]; i++) free((char *)az[i]);
   free((void *)az);
 }
 
@@ -1074,8 +1055,7 @@ static sqlite3_int64 runOnce(const Scenario *s, sqlite3_int64 iFail, int bAfter,
   int i, rc;
 
   giN = iFail;
-  if (s->azReset)
-    runReset(s);
+  if (s->azReset) runReset(s);
   nLive0 = g.nLive;
   if (s->bWal) {
     writeTemplate(s, zFile, sizeof(zFile));
@@ -1135,15 +1115,13 @@ static sqlite3_int64 runOnce(const Scenario *s, sqlite3_int64 iFail, int bAfter,
     for (p = sqlite3_next_stmt(db, 0); p; p = sqlite3_next_stmt(db, p)) {
       n += (size_t)snprintf(zList + n, sizeof(zList) - n, "[%.150s] ",
                             sqlite3_sql(p));
-      if (n >= sizeof(zList))
-        n = sizeof(zList) - 1;
+      if (n >= sizeof(zList)) n = sizeof(zList) - 1;
     }
     snprintf(zKey, sizeof(zKey), "close:%d", rc);
     problem(zKey, iFail,
             "sqlite3_close() returned %s; statements left unfinalized: %s",
             rcName(rc), zList[0] ? zList : "(none listed)");
-    while ((p = sqlite3_next_stmt(db, 0)) != 0)
-      sqlite3_finalize(p);
+    while ((p = sqlite3_next_stmt(db, 0)) != 0) sqlite3_finalize(p);
     sqlite3_close(db);
   }
   if (g.nLive != nLive0) {
@@ -1152,8 +1130,7 @@ static sqlite3_int64 runOnce(const Scenario *s, sqlite3_int64 iFail, int bAfter,
             (long long)(g.nLive - nLive0));
   }
   gzStmt = "(between runs)";
-  if (s->bWal)
-    removeDb(s);
+  if (s->bWal) removeDb(s);
   return nInjected;
 }
 
@@ -1174,13 +1151,11 @@ static void judge(const Scenario *s, sqlite3_int64 iN, const Outcome *aBase,
   for (i = 0; s->azScript[i]; i++) {
     const Outcome *b = &aBase[i], *o = &aOut[i];
     const char *zSql = sqlOf(s->azScript[i]);
-    if (o->rc == SQLITE_OK)
-      continue;
+    if (o->rc == SQLITE_OK) continue;
     bErr = 1;
     if ((o->rc & 0xff) == SQLITE_NOMEM ||
         (b->rc != SQLITE_OK && (b->rc & 0xff) == (o->rc & 0xff))) {
-      if (iFirstErr < 0)
-        iFirstErr = i;
+      if (iFirstErr < 0) iFirstErr = i;
       continue;
     }
     if (o->nInjected > 0) {
@@ -1203,11 +1178,9 @@ static void judge(const Scenario *s, sqlite3_int64 iN, const Outcome *aBase,
                                "extension in a broken state",
               zSql);
     }
-    if (iFirstErr < 0)
-      iFirstErr = i;
+    if (iFirstErr < 0) iFirstErr = i;
   }
-  if (bErr || nInjected == 0)
-    return;
+  if (bErr || nInjected == 0) return;
   /* Every statement succeeded although allocations failed: same rows. */
   for (i = 0; s->azScript[i]; i++) {
     if (strcmp(aBase[i].zRows, aOut[i].zRows) != 0) {
@@ -1231,12 +1204,10 @@ static int runScenario(const Scenario *s, int bAfter) {
 
   for (nStmt = 0; s->azScript[nStmt]; nStmt++) {
   }
-  if (nStmt > OOM_MAX_STMT)
-    fatal("%s: too many statements", s->zName);
+  if (nStmt > OOM_MAX_STMT) fatal("%s: too many statements", s->zName);
   aBase = calloc((size_t)nStmt + 1, sizeof(Outcome));
   aOut = calloc((size_t)nStmt + 1, sizeof(Outcome));
-  if (!aBase || !aOut)
-    fatal("out of memory (the real kind)");
+  if (!aBase || !aOut) fatal("out of memory (the real kind)");
   gzScenario = s->zName;
   gzMode = bAfter ? "fail-after" : "fail-once";
   nProblem = nProblemDropped = 0;
@@ -1282,8 +1253,7 @@ static int runScenario(const Scenario *s, int bAfter) {
   for (iN = 1;; iN++) {
     sqlite3_int64 n = runOnce(s, iN, bAfter, aOut);
     nRuns++;
-    if (n == 0)
-      break; /* the script ran to its end without a failure */
+    if (n == 0) break; /* the script ran to its end without a failure */
     nInjected += n;
     judge(s, iN, aBase, aOut, n);
     if (iN >= gnMax) {
@@ -1331,12 +1301,10 @@ int main(int argc, char **argv) {
   int i, j, nFail = 0;
   void *pPin;
 
-  if (argc < 3)
-    usage();
+  if (argc < 3) usage();
   gzExt = argv[1];
   gzDir = getenv("TEST_TMP");
-  if (!gzDir || !gzDir[0])
-    gzDir = "/tmp";
+  if (!gzDir || !gzDir[0]) gzDir = "/tmp";
   for (i = 2; i < argc; i++) {
     if (strcmp(argv[i], "--list") == 0) {
       bList = 1;
@@ -1344,14 +1312,12 @@ int main(int argc, char **argv) {
       const char *z = argv[++i];
       bOnce = strcmp(z, "once") == 0 || strcmp(z, "both") == 0;
       bAfter = strcmp(z, "after") == 0 || strcmp(z, "both") == 0;
-      if (!bOnce && !bAfter)
-        usage();
+      if (!bOnce && !bAfter) usage();
     } else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
       gzDir = argv[++i];
     } else if (strcmp(argv[i], "--max") == 0 && i + 1 < argc) {
       gnMax = atoll(argv[++i]);
-      if (gnMax < 1)
-        usage();
+      if (gnMax < 1) usage();
     } else if (strcmp(argv[i], "--trace") == 0 && i + 1 < argc) {
       giTrace = atoll(argv[++i]);
     } else if (strcmp(argv[i], "--unsanitized") == 0) {
@@ -1359,28 +1325,23 @@ int main(int argc, char **argv) {
     } else if (argv[i][0] == '-') {
       usage();
     } else if (strcmp(argv[i], "all") == 0) {
-      for (j = 0; j < N_SCENARIO; j++)
-        azRun[nRun++] = aScenario[j].zName;
+      for (j = 0; j < N_SCENARIO; j++) azRun[nRun++] = aScenario[j].zName;
     } else {
       for (j = 0; j < N_SCENARIO; j++) {
-        if (strcmp(aScenario[j].zName, argv[i]) == 0)
-          break;
+        if (strcmp(aScenario[j].zName, argv[i]) == 0) break;
       }
       if (j == N_SCENARIO) {
         fprintf(stderr, "oom: no scenario '%s' (see --list)\n", argv[i]);
         exit(2);
       }
-      if (nRun < N_SCENARIO)
-        azRun[nRun++] = argv[i];
+      if (nRun < N_SCENARIO) azRun[nRun++] = argv[i];
     }
   }
   if (bList) {
-    for (j = 0; j < N_SCENARIO; j++)
-      printf("%s\n", aScenario[j].zName);
+    for (j = 0; j < N_SCENARIO; j++) printf("%s\n", aScenario[j].zName);
     return 0;
   }
-  if (nRun == 0)
-    usage();
+  if (nRun == 0) usage();
 
   if (__sanitizer_set_death_callback) {
     __sanitizer_set_death_callback(onDeath);
@@ -1395,8 +1356,7 @@ int main(int argc, char **argv) {
   /* Keep the extension mapped for the whole process: each run loads and
   ** unloads it, and a reload per run would cost more than the run. */
   pPin = dlopen(gzExt, RTLD_NOW | RTLD_LOCAL);
-  if (!pPin)
-    fatal("cannot dlopen %s: %s", gzExt, dlerror());
+  if (!pPin) fatal("cannot dlopen %s: %s", gzExt, dlerror());
 
   if (sqlite3_config(SQLITE_CONFIG_GETMALLOC, &gOrig) != SQLITE_OK) {
     fatal("SQLITE_CONFIG_GETMALLOC failed (SQLite already initialized?)");
@@ -1409,22 +1369,17 @@ int main(int argc, char **argv) {
       sqlite3_config(SQLITE_CONFIG_LOOKASIDE, 0, 0) != SQLITE_OK) {
     fatal("cannot install the allocator");
   }
-  if (sqlite3_initialize() != SQLITE_OK)
-    fatal("sqlite3_initialize failed");
+  if (sqlite3_initialize() != SQLITE_OK) fatal("sqlite3_initialize failed");
 
   for (i = 0; i < nRun; i++) {
     Scenario x;
     for (j = 0; j < N_SCENARIO; j++) {
-      if (strcmp(aScenario[j].zName, azRun[i]) == 0)
-        break;
+      if (strcmp(aScenario[j].zName, azRun[i]) == 0) break;
     }
     nsExpand(&aScenario[j], &x);
-    if (x.bWal)
-      makeTemplate(&x);
-    if (bOnce)
-      nFail += runScenario(&x, 0);
-    if (bAfter)
-      nFail += runScenario(&x, 1);
+    if (x.bWal) makeTemplate(&x);
+    if (bOnce) nFail += runScenario(&x, 0);
+    if (bAfter) nFail += runScenario(&x, 1);
     nsFree(&x);
   }
   free(gTemplate);

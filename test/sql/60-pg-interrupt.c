@@ -29,11 +29,16 @@ static sqlite3 *db;
 
 static const char *codeName(int rc) {
   switch (rc & 0xff) {
-  case SQLITE_OK: return "SQLITE_OK";
-  case SQLITE_ERROR: return "SQLITE_ERROR";
-  case SQLITE_INTERRUPT: return "SQLITE_INTERRUPT";
-  case SQLITE_IOERR: return "SQLITE_IOERR";
-  default: return "SQLITE_OTHER";
+  case SQLITE_OK:
+    return "SQLITE_OK";
+  case SQLITE_ERROR:
+    return "SQLITE_ERROR";
+  case SQLITE_INTERRUPT:
+    return "SQLITE_INTERRUPT";
+  case SQLITE_IOERR:
+    return "SQLITE_IOERR";
+  default:
+    return "SQLITE_OTHER";
   }
 }
 
