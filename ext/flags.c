@@ -46,10 +46,11 @@ struct Flag {
   Flag *pNext;
 };
 
-typedef struct FlagCache {
+typedef struct sv_flagcache FlagCache;
+struct sv_flagcache {
   unsigned iGen; /* sv_vtab.iWriteGen the entries belong to */
   Flag *pList;
-} FlagCache;
+};
 
 static void flagFree(Flag *f) {
   cJSON_Delete(f->pStrategies);
@@ -67,9 +68,9 @@ static void cacheClear(FlagCache *c) {
   }
 }
 
-static void cacheFree(void *p) {
+void sv_flag_cache_free(sv_flagcache *p) {
   if (!p) return;
-  cacheClear((FlagCache *)p);
+  cacheClear(p);
   sqlite3_free(p);
 }
 
@@ -794,21 +795,21 @@ typedef struct Eval {
 /* The flag zName of table p, from the cache or the store; NULL on error. */
 static Flag *loadFlag(Eval *x, const char *zName) {
   sv_vtab *p = x->p;
-  FlagCache *pc = (FlagCache *)p->pAux;
+  sv_extcache *pExt = sv_ext_cache(p);
+  FlagCache *pc = pExt ? pExt->pFlags : 0;
   sqlite3_int64 now = sv_mono_ms();
   statevtab_value key, *aRow = 0;
   Flag *f, **pp;
   int rc, i;
   if (!pc) {
-    pc = sqlite3_malloc64(sizeof(*pc));
+    pc = pExt ? sqlite3_malloc64(sizeof(*pc)) : 0;
     if (!pc) {
       x->rc = SQLITE_NOMEM;
       return 0;
     }
     memset(pc, 0, sizeof(*pc));
     pc->iGen = p->iWriteGen;
-    p->pAux = pc;
-    p->xAuxFree = cacheFree;
+    pExt->pFlags = pc;
   }
   if (pc->iGen != p->iWriteGen) {
     cacheClear(pc);

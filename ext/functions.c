@@ -80,6 +80,25 @@ static void storeFail(sqlite3_context *ctx, const char *zFunc, sv_vtab *p,
   sqlite3_free(z);
 }
 
+static void extCacheFree(void *pAux) {
+  sv_extcache *p = (sv_extcache *)pAux;
+  if (!p) return;
+  sv_flag_cache_free(p->pFlags);
+  sqlite3_free(p);
+}
+
+/* ext/'s cache of table p (see svext.h), made on first use; NULL on OOM. */
+sv_extcache *sv_ext_cache(sv_vtab *p) {
+  if (!p->pAux) {
+    sv_extcache *c = sqlite3_malloc64(sizeof(*c));
+    if (!c) return 0;
+    memset(c, 0, sizeof(*c));
+    p->pAux = c;
+    p->xAuxFree = extCacheFree;
+  }
+  return (sv_extcache *)p->pAux;
+}
+
 /*
 ** Resolve pArg, a table name, to a connected statevtab table of module
 ** zKind (NULL: any).  Returns SQLITE_OK, or an error code with *pzErr set
@@ -168,8 +187,10 @@ int sv_dead_letters(sv_vtab *p, statevtab_table **ppDead, char **pzErr) {
     ** answer is kept until a table connects or disconnects, or for a second
     ** (a table another process created), since finding nothing costs a
     ** failed prepare on every claim. */
-    if (p->iNoDeadAt && p->iNoDeadGen == p->pConn->iRegGen &&
-        sv_mono_ms() - p->iNoDeadAt < 1000) {
+    sv_extcache *pExt = sv_ext_cache(p);
+    if (!pExt) return SQLITE_NOMEM;
+    if (pExt->iNoDeadAt && pExt->iNoDeadGen == p->pConn->iRegGen &&
+        sv_mono_ms() - pExt->iNoDeadAt < 1000) {
       return SQLITE_OK;
     }
     pDead = sv_find_in_schema(p, "dead_letters", "state_dead_letters", &zErr);
@@ -178,12 +199,12 @@ int sv_dead_letters(sv_vtab *p, statevtab_table **ppDead, char **pzErr) {
     if (!pDead || pDead->pRef != p->pRef) {
       /* (sv_find_table may have connected tables: read the generation
       ** after it) */
-      p->iNoDeadGen = p->pConn->iRegGen;
-      p->iNoDeadAt = sv_mono_ms();
-      if (p->iNoDeadAt == 0) p->iNoDeadAt = 1;
+      pExt->iNoDeadGen = p->pConn->iRegGen;
+      pExt->iNoDeadAt = sv_mono_ms();
+      if (pExt->iNoDeadAt == 0) pExt->iNoDeadAt = 1;
       return SQLITE_OK;
     }
-    p->iNoDeadAt = 0;
+    pExt->iNoDeadAt = 0;
   }
   if (pDead->pRef != p->pRef) {
     *pzErr = sqlite3_mprintf("dead letters table '%s' is not on the same "

@@ -31,6 +31,19 @@ typedef struct sv_fnref {
 void sv_fn_call(sqlite3_context *, int, sqlite3_value **);
 void sv_fnref_free(void *);
 
+/*
+** ext/'s cache of one table (sv_vtab.pAux, the one slot the vtab layer keeps
+** for ext/; made on first use by sv_ext_cache, freed with the table).
+*/
+typedef struct sv_flagcache sv_flagcache; /* flags.c */
+typedef struct sv_extcache {
+  sv_flagcache *pFlags;    /* flags.c: the flags read, by name */
+  unsigned iNoDeadGen;     /* functions.c: "no dead_letters table", seen at */
+  sqlite3_int64 iNoDeadAt; /* this sv_conn.iRegGen and sv_mono_ms() (0: not) */
+} sv_extcache;
+sv_extcache *sv_ext_cache(sv_vtab *); /* NULL on OOM */
+void sv_flag_cache_free(sv_flagcache *);
+
 /* functions.c */
 extern const sv_func sv_aFunc[];
 extern const int sv_nFunc;

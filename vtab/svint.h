@@ -79,9 +79,7 @@ struct sv_vtab {
   char **azOpt;             /* 2*nOpt strings, one allocation */
   sv_vtab *pNext;           /* next in pConn->pTables */
   unsigned iWriteGen;       /* +1 on every write through this table */
-  unsigned iNoDeadGen;      /* ext/: "no dead_letters table", seen at this */
-  sqlite3_int64 iNoDeadAt;  /* pConn->iRegGen and sv_mono_ms() (0: not) */
-  void *pAux;               /* ext/'s per-table cache (flags) */
+  void *pAux;               /* ext/'s per-table cache (sv_extcache) */
   void (*xAuxFree)(void *); /* frees pAux with the table */
   /* A function may be using the table when SQLite disconnects it: a
   ** statement that reads no table of main (SELECT state_complete(...), a
