@@ -8,6 +8,7 @@
 #define SVINT_H
 
 #define STATEVTAB_INTERNAL 1
+#include "policy.h"
 #include "statevtab.h"
 #include <sqlite3ext.h>
 SQLITE_EXTENSION_INIT3

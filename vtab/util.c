@@ -374,17 +374,15 @@ char *sv_dequote(const char *z, int n) {
 }
 
 /*
-** The default retry delay of a failed task after nAttempts attempts:
-** d = min(1000 * 2^(nAttempts-1), 3600000) ms, then a uniformly random
-** value in [d/2, d] ("equal jitter"), so that tasks that failed together do
-** not retry together.
+** The default retry delay of a failed task after nAttempts attempts (see
+** policy.h), so that tasks that failed together do not retry together.
 */
 sqlite3_int64 sv_backoff_ms(sqlite3_int64 nAttempts) {
-  sqlite3_int64 d = 1000;
+  sqlite3_int64 d = SV_BACKOFF_BASE_MS;
   unsigned int r;
   if (nAttempts < 1) nAttempts = 1;
-  while (--nAttempts > 0 && d < 3600000) d *= 2;
-  if (d > 3600000) d = 3600000;
+  while (--nAttempts > 0 && d < SV_BACKOFF_CAP_MS) d *= 2;
+  if (d > SV_BACKOFF_CAP_MS) d = SV_BACKOFF_CAP_MS;
   sqlite3_randomness(sizeof(r), &r);
   return d / 2 + (sqlite3_int64)(r % (unsigned int)(d / 2 + 1));
 }
