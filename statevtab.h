@@ -70,10 +70,10 @@ typedef struct statevtab_queue_methods statevtab_queue_methods;
 /*
 ** A value.  eType is SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB
 ** or SQLITE_NULL.  z/n hold text (not necessarily nul-terminated) or blob
-** bytes.  In a row given to xInsert, a TEXT value of the AUTOID column has
-** i == 1 when statevtab generated it (a fresh time-ordered id, unique by
-** construction: a store may skip looking for a row holding it) and i == 0
-** when the user gave it.
+** bytes.  In a row given to xInsert, the TEXT value of the AUTOID column has
+** bGenerated 1 when statevtab generated it (a fresh time-ordered id, unique
+** by construction: a store may skip looking for a row holding it) and 0
+** when the user gave it; bGenerated is 0 everywhere else.
 */
 struct statevtab_value {
   int eType;
@@ -81,6 +81,7 @@ struct statevtab_value {
   sqlite3_int64 i;
   double r;
   const char *z;
+  int bGenerated;
 };
 
 /* Column types (statevtab_column.eType). */

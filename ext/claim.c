@@ -702,7 +702,7 @@ void sv_claim_temp(sqlite3 *db) {
 void sv_fn_complete_list(sqlite3_context *ctx, sv_vtab *p,
                          sqlite3_value *pList) {
   static const char zFn[] = "state_complete";
-  static const statevtab_value nobody = {SQLITE_TEXT, 0, 0, 0, ""};
+  static const statevtab_value nobody = {SQLITE_TEXT, 0, 0, 0, "", 0};
   statevtab_table *pDead = 0;
   ClaimArgs a;
   char *zErr = 0;

@@ -703,10 +703,14 @@ static int reap(LocalTxn *x, LocalTable *pDead, const statevtab_value *pQueue) {
   sqlite3_int64 aRowid[64];
   int abDead[64];
   int n, i, rc = SQLITE_OK, bMore = 1;
-  static const statevtab_value reason = {
-      SQLITE_TEXT, (int)sizeof(SV_REASON_LEASE_EXPIRED) - 1, 0, 0,
-      SV_REASON_LEASE_EXPIRED};
-  static const statevtab_value nul = {SQLITE_NULL, 0, 0, 0, 0};
+  static const statevtab_value reason = {SQLITE_TEXT,
+                                         (int)sizeof(SV_REASON_LEASE_EXPIRED) -
+                                             1,
+                                         0,
+                                         0,
+                                         SV_REASON_LEASE_EXPIRED,
+                                         0};
+  static const statevtab_value nul = {SQLITE_NULL, 0, 0, 0, 0, 0};
   while (rc == SQLITE_OK && bMore) {
     sqlite3_stmt *p =
         t->bReap

@@ -1066,7 +1066,8 @@ static int buildRow(sv_vtab *p, int bInsert, int bIgnore, sqlite3_value **apArg,
         v->eType = SQLITE_TEXT;
         v->z = zId;
         v->n = 36;
-        v->i = 1; /* generated (see statevtab_value) */
+        v->bGenerated = 1; /* (see statevtab_value) */
+        v->i = 1;          /* the same mark, for stores not yet moved */
         continue;
       }
       if (pCol->flags & STATEVTAB_COL_CREATED) {
