@@ -92,6 +92,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.c"
+
 /* ------------------------------------------------------------ options */
 
 typedef struct Opts {
@@ -203,12 +205,6 @@ static void fatal(const char *zFmt, ...) {
   exit(2);
 }
 
-static double now_sec(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /*
 ** Bracket the timed part of a RunFn.  Built with -DBENCH_CALLGRIND, they also
 ** switch callgrind's collection on and off, so that
@@ -228,12 +224,6 @@ static double timerStop(double t0) {
   double t = now_sec() - t0;
   CALLGRIND_TOGGLE_COLLECT;
   return t;
-}
-
-static sqlite3_int64 now_ms(void) {
-  struct timeval tv;
-  gettimeofday(&tv, 0);
-  return (sqlite3_int64)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 /*
@@ -958,25 +948,6 @@ out:
 }
 
 /* read()/write() all of n bytes; the count done (short: EOF or error). */
-static size_t readAll(int fd, void *pBuf, size_t n) {
-  size_t nDone = 0;
-  while (nDone < n) {
-    ssize_t r = read(fd, (char *)pBuf + nDone, n - nDone);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    nDone += (size_t)r;
-  }
-  return nDone;
-}
-static void writeAll(int fd, const void *pBuf, size_t n) {
-  size_t nDone = 0;
-  while (nDone < n) {
-    ssize_t r = write(fd, (const char *)pBuf + nDone, n - nDone);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    nDone += (size_t)r;
-  }
-}
 
 /* The pass whose temporary directory fatal() must remove (see runPass). */
 static Ctx *pCleanup;

@@ -156,6 +156,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.c"
+
 #define QUEUE "q"
 #define LEASE_MS 30000
 #define HOLD_MS 3600000 /* leases of the in-flight tasks: an hour */
@@ -210,18 +212,6 @@ static void verbose(const char *zFmt, ...) {
   vfprintf(stderr, zFmt, ap);
   fprintf(stderr, "\n");
   va_end(ap);
-}
-
-static double now_sec(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static long long now_ms(void) {
-  struct timeval tv;
-  gettimeofday(&tv, 0);
-  return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 /* Task i's priority, 0 to 9, the same on every side. */
@@ -1652,27 +1642,6 @@ static void workRun(Conn *c, const Work *w, const char *zW, Stat *st) {
     break;
   }
   st->tEnd = now_sec();
-}
-
-static size_t readAll(int fd, void *pBuf, size_t n) {
-  size_t nDone = 0;
-  while (nDone < n) {
-    ssize_t r = read(fd, (char *)pBuf + nDone, n - nDone);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    nDone += (size_t)r;
-  }
-  return nDone;
-}
-
-static void writeAll(int fd, const void *pBuf, size_t n) {
-  size_t nDone = 0;
-  while (nDone < n) {
-    ssize_t r = write(fd, (const char *)pBuf + nDone, n - nDone);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    nDone += (size_t)r;
-  }
 }
 
 /*
