@@ -14,6 +14,10 @@
 #ifndef SV_POLICY_H
 #define SV_POLICY_H
 
+/* (SV_STR(SV_BACKOFF_BASE_MS) is "1000", for the scripts.) */
+#define SV_STR_(x) #x
+#define SV_STR(x) SV_STR_(x)
+
 #define SV_BACKOFF_BASE_MS 1000
 #define SV_BACKOFF_CAP_MS 3600000
 

@@ -1467,29 +1467,43 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
   sqlite3_str_appendf(s, "CREATE TABLE IF NOT EXISTS %s.queues (queue text "
                          "COLLATE \"C\" PRIMARY KEY, paused_at bigint);\n",
                       zQ);
-  /* The server functions, with @S@ standing for the schema and $sv$ for
-  ** the dollar quote of their bodies.  The quoted schema name lands inside
-  ** those bodies, where a "$sv$" of its own would end the body early: use
-  ** a tag that does not occur in it.  (Nothing else in the script can hold
-  ** the tag: it is ours.) */
+  /* The server functions, with @S@ standing for the schema, @SV_...@ for
+  ** the queue policy (vtab/policy.h) and $sv$ for the dollar quote of
+  ** their bodies.  The quoted schema name lands inside those bodies, where
+  ** a "$sv$" of its own would end the body early: use a tag that does not
+  ** occur in it.  (Nothing else in the script can hold the tag: it is
+  ** ours.) */
   for (i = 0; i < 1000; i++) {
     sqlite3_snprintf(sizeof(zTag), zTag, i ? "$sv%d$" : "$sv$", i);
     if (!strstr(zQ, zTag)) break;
   }
-  for (z = zPgScript; *z;) {
-    const char *zAt = strstr(z, "@S@");
-    const char *zDollar = strstr(z, "$sv$");
-    if (zDollar && (!zAt || zDollar < zAt)) {
-      sqlite3_str_append(s, z, (int)(zDollar - z));
-      sqlite3_str_appendall(s, zTag);
-      z = zDollar + 4;
-    } else if (zAt) {
-      sqlite3_str_append(s, z, (int)(zAt - z));
-      sqlite3_str_appendall(s, zQ);
-      z = zAt + 3;
-    } else {
-      sqlite3_str_appendall(s, z);
-      break;
+  {
+    const struct {
+      const char *zName, *zValue;
+    } aSub[] = {
+        {"$sv$", zTag},
+        {"@S@", zQ},
+        {"@SV_BACKOFF_BASE_MS@", SV_STR(SV_BACKOFF_BASE_MS)},
+        {"@SV_BACKOFF_CAP_MS@", SV_STR(SV_BACKOFF_CAP_MS)},
+        {"@SV_REASON_LEASE_EXPIRED@", "'" SV_REASON_LEASE_EXPIRED "'"},
+    };
+    for (z = zPgScript; *z;) {
+      const char *zNext = 0;
+      int k, iSub = -1;
+      for (k = 0; k < (int)(sizeof(aSub) / sizeof(aSub[0])); k++) {
+        const char *zAt = strstr(z, aSub[k].zName);
+        if (zAt && (!zNext || zAt < zNext)) {
+          zNext = zAt;
+          iSub = k;
+        }
+      }
+      if (!zNext) {
+        sqlite3_str_appendall(s, z);
+        break;
+      }
+      sqlite3_str_append(s, z, (int)(zNext - z));
+      sqlite3_str_appendall(s, aSub[iSub].zValue);
+      z = zNext + strlen(aSub[iSub].zName);
     }
   }
   if (sqlite3_str_errcode(s) != SQLITE_OK) {

@@ -867,6 +867,13 @@ static char *buildScript(void) {
     if (iExp >= 0) sqlite3_str_appendf(s, ", exp = '%s'", e->aCol[iExp].zName);
     sqlite3_str_appendall(s, "}\n");
   }
+  /* The queue policy (vtab/policy.h). */
+  sqlite3_str_appendf(s,
+                      "local SV_BACKOFF_BASE_MS = %d\n"
+                      "local SV_BACKOFF_CAP_MS = %d\n"
+                      "local SV_REASON_LEASE_EXPIRED = '%s'\n",
+                      SV_BACKOFF_BASE_MS, SV_BACKOFF_CAP_MS,
+                      SV_REASON_LEASE_EXPIRED);
   sqlite3_str_appendall(s, zRdScript);
   /* rdLoadFunction() replaces this line with register_function. */
   sqlite3_str_appendall(s, "return run(KEYS, ARGV)\n");
