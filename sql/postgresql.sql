@@ -37,15 +37,8 @@ $sv$;
 -- The full task as JSON text (JSON columns nested, not quoted).
 CREATE OR REPLACE FUNCTION @S@.sv_task_json(t @S@.tasks) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $sv$
-  SELECT json_build_object(
-    'id', t.id, 'execution_id', t.execution_id, 'queue', t.queue,
-    'name', t.name, 'payload', t.payload::json, 'state', t.state,
-    'priority', t.priority, 'run_at', t.run_at, 'attempts', t.attempts,
-    'max_attempts', t.max_attempts, 'lease_owner', t.lease_owner,
-    'lease_token', t.lease_token, 'lease_expires_at', t.lease_expires_at,
-    'tags', t.tags::json, 'idempotency_key', t.idempotency_key,
-    'result', t.result::json, 'error', t.error, 'created_at', t.created_at,
-    'updated_at', t.updated_at, 'completed_at', t.completed_at)::text
+  -- (the columns come from the entity descriptor: store_pg.c writes them)
+  SELECT json_build_object(@SV_TASK_JSON_ARGS@)::text
 $sv$;
 
 -- Mark a task dead (keeping its error unless p_error is given) and, when

@@ -1478,6 +1478,11 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
     if (!strstr(zQ, zTag)) break;
   }
   {
+    /* The task as JSON (sv_task_json, a dead letter's task): every column
+    ** of the descriptor, JSON columns as JSON. */
+    const statevtab_entity *eTask = sv_entity_by_module("state_tasks");
+    sqlite3_str *j = sqlite3_str_new(0);
+    char *zTaskJson;
     const struct {
       const char *zName, *zValue;
     } aSub[] = {
@@ -1486,7 +1491,18 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
         {"@SV_BACKOFF_BASE_MS@", SV_STR(SV_BACKOFF_BASE_MS)},
         {"@SV_BACKOFF_CAP_MS@", SV_STR(SV_BACKOFF_CAP_MS)},
         {"@SV_REASON_LEASE_EXPIRED@", "'" SV_REASON_LEASE_EXPIRED "'"},
+        {"@SV_TASK_JSON_ARGS@", 0},
     };
+    for (i = 0; i < eTask->nCol; i++) {
+      const statevtab_column *c = &eTask->aCol[i];
+      sqlite3_str_appendf(j, "%s'%s', t.\"%w\"%s", i ? ", " : "", c->zName,
+                          c->zName, c->eType == STATEVTAB_JSON ? "::json" : "");
+    }
+    zTaskJson = sqlite3_str_finish(j);
+    if (!zTaskJson) {
+      sqlite3_free(sqlite3_str_finish(s));
+      return SQLITE_NOMEM;
+    }
     for (z = zPgScript; *z;) {
       const char *zNext = 0;
       int k, iSub = -1;
@@ -1502,9 +1518,11 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
         break;
       }
       sqlite3_str_append(s, z, (int)(zNext - z));
-      sqlite3_str_appendall(s, aSub[iSub].zValue);
+      sqlite3_str_appendall(s, aSub[iSub].zValue ? aSub[iSub].zValue
+                                                 : zTaskJson);
       z = zNext + strlen(aSub[iSub].zName);
     }
+    sqlite3_free(zTaskJson);
   }
   if (sqlite3_str_errcode(s) != SQLITE_OK) {
     sqlite3_free(sqlite3_str_finish(s));
