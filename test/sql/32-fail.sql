@@ -147,3 +147,15 @@ INSERT INTO tasks
 SELECT name, state, attempts, length(id), created_at IS NOT NULL
   FROM tasks WHERE queue = 'f8-all' ORDER BY name;
 SELECT name FROM state_claim('tasks', 'f8-all', 'w', 30000, 5) ORDER BY name;
+
+-- 32.8 a dead letter's task holds every column of the task as it died,
+-- JSON columns as JSON (payload an object, tags an array)
+INSERT INTO tasks(id, queue, name, payload, max_attempts, tags)
+  VALUES ('dj', 'q-dj', 'n', '{"a":1}', 1, '["t"]');
+SELECT count(*) FROM state_claim('tasks', 'q-dj', 'w');
+SELECT state_fail('tasks', 'dj', (SELECT lease_token FROM tasks WHERE id = 'dj'), 'boom');
+SELECT j.key, j.type FROM dead_letters, json_each(dead_letters.task) AS j
+ WHERE dead_letters.task_id = 'dj' ORDER BY j.key;
+SELECT (SELECT count(*) FROM pragma_table_info('tasks')) =
+       (SELECT count(*) FROM dead_letters, json_each(dead_letters.task)
+         WHERE dead_letters.task_id = 'dj');
