@@ -74,7 +74,8 @@ static const char zRdScript[] =
 #define RD_PREFIX "statevtab:"
 #define RD_CONNECT_MS 5000
 #define RD_COMMAND_MS 10000
-#define RD_RID_BLOCK 64
+#define RD_RID_BLOCK 64      /* row handles reserved at first */
+#define RD_RID_BLOCK_MAX 4096 /* ... doubling at each refill, up to this */
 
 typedef struct RdTable RdTable;
 
@@ -129,6 +130,7 @@ struct RdTable {
   char *zBase; /* "{prefix}" */
   char *zPrefix;
   sqlite3_int64 iRidNext, iRidEnd; /* reserved row handles */
+  int nRidBlock;                   /* handles the next refill reserves */
   RdSeen *aSeen; /* open addressing on iRid, nSeenAlloc a power of 2; */
   int nSeen, nSeenAlloc; /* only the rows of transaction iSeenGen */
   unsigned iSeenGen;
@@ -1592,19 +1594,26 @@ static int rdRowid(statevtab_cursor *pCur, sqlite3_int64 *pRowid) {
 
 /* --------------------------------------------------------------- writes */
 
-/* A fresh row handle for t (reserved RD_RID_BLOCK at a time). */
+/*
+** A fresh row handle for t.  Handles are reserved in blocks, RD_RID_BLOCK
+** first and twice as many at each refill (up to RD_RID_BLOCK_MAX): a
+** refill is a write, so with appendfsync always it waits for an fsync as
+** long as a commit does, and a table that inserts many rows should not
+** pay one every 64 rows.  Unused handles are only a gap in the rowids.
+*/
 static int newRid(RdTable *t, sqlite3_int64 *piRid) {
   if (t->iRidNext >= t->iRidEnd) {
     RdArgs a;
     redisReply *r = 0;
-    int rc;
+    int rc, n = t->nRidBlock ? t->nRidBlock : RD_RID_BLOCK;
     argEval(&a, t, "rids");
     argZ(&a, t->base.pEntity->zKind);
-    argInt(&a, RD_RID_BLOCK);
+    argInt(&a, n);
     rc = rdEval(t, &a, &r);
     if (rc != SQLITE_OK) return rc;
     t->iRidNext = replyInt(r);
-    t->iRidEnd = t->iRidNext + RD_RID_BLOCK;
+    t->iRidEnd = t->iRidNext + n;
+    t->nRidBlock = n < RD_RID_BLOCK_MAX ? n * 2 : n;
     freeReplyObject(r);
   }
   *piRid = t->iRidNext++;
