@@ -84,8 +84,9 @@ local function encDd(row)
 end
 
 -- Sortable text of a decimal integer: 20 bytes, byte order = numeric order.
-local function encInt(s)
-  s = s or '0'
+-- ENC: those made in this call (the rows of one call share most values).
+local ENC = {}
+local function encInt0(s)
   if string.sub(s, 1, 1) == '-' then
     local d = string.rep('0', 20 - #s) .. string.sub(s, 2)
     d = string.gsub(d, '%d', function(c)
@@ -94,6 +95,16 @@ local function encInt(s)
     return '0' .. d
   end
   return '1' .. string.rep('0', 19 - #s) .. s
+end
+
+local function encInt(s)
+  s = s or '0'
+  local r = ENC[s]
+  if not r then
+    r = encInt0(s)
+    ENC[s] = r
+  end
+  return r
 end
 
 local function readyMember(row)
@@ -268,7 +279,8 @@ local function meta(base, kind)
       e.has0[c] = 'n'
     end
   end
-  m = {t = e.tidx, n = e.nidx, has = e.has0, ln = ln}
+  m = {t = e.tidx, n = e.nidx, has = e.has0, ln = ln, ik = {},
+       kAll = mk .. ':all', kKey = mk .. ':key', kDd = mk .. ':dd'}
   if extra then
     local t, n, has = {}, {}, {}
     for _, c in ipairs(e.tidx) do
@@ -356,29 +368,43 @@ local function reindex(base, kind, rid, old, row, bReady)
   local e = S[kind]
   local m = meta(base, kind)
   local p = base .. kind
+  -- The key of set i:<c>:<v> (made once per call).
+  local function ikey(c, v)
+    local t = m.ik[c]
+    if not t then
+      t = {}
+      m.ik[c] = t
+    end
+    local k = t[v]
+    if not k then
+      k = p .. ':i:' .. c .. ':' .. v
+      t[v] = k
+    end
+    return k
+  end
   if not old then
-    qset(p .. ':all', 'z', rid, tonumber(rid))
+    qset(m.kAll, 'z', rid, tonumber(rid))
   elseif not row then
-    qset(p .. ':all', 'z', rid, nil)
+    qset(m.kAll, 'z', rid, nil)
   end
   local ko = old and encKey(e, old)
   local kn = row and encKey(e, row)
   if ko ~= kn then
-    if ko and R('HGET', p .. ':key', ko) == rid then
-      qset(p .. ':key', 'h', ko, nil)
+    if ko and R('HGET', m.kKey, ko) == rid then
+      qset(m.kKey, 'h', ko, nil)
     end
     if kn then
-      qset(p .. ':key', 'h', kn, rid)
+      qset(m.kKey, 'h', kn, rid)
     end
   end
   for _, c in ipairs(m.t) do
     local a, b = old and old[c], row and row[c]
     if a ~= b then
       if a then
-        qset(p .. ':i:' .. c .. ':' .. a, 's', rid, nil)
+        qset(ikey(c, a), 's', rid, nil)
       end
       if b then
-        qset(p .. ':i:' .. c .. ':' .. b, 's', rid, true)
+        qset(ikey(c, b), 's', rid, true)
       end
     end
   end
@@ -394,11 +420,11 @@ local function reindex(base, kind, rid, old, row, bReady)
   local da = old and old.idempotency_key and encDd(old)
   local db = row and row.idempotency_key and encDd(row)
   if da ~= db then
-    if da and R('HGET', p .. ':dd', da) == rid then
-      qset(p .. ':dd', 'h', da, nil)
+    if da and R('HGET', m.kDd, da) == rid then
+      qset(m.kDd, 'h', da, nil)
     end
     if db then
-      qset(p .. ':dd', 'h', db, rid)
+      qset(m.kDd, 'h', db, rid)
     end
   end
   -- The claim structures: wait/ready while pending, lq/ln while claimed.
@@ -420,7 +446,10 @@ local function reindex(base, kind, rid, old, row, bReady)
       if tonumber(row.run_at) <= NOW then
         -- Due already: straight into the claim order, and wake state_wait.
         qset(p .. ':ready:' .. qn, 'z', readyMember(row), 0)
-        WAKE[p .. ':wake\0' .. qn] = {p .. ':wake', qn}
+        local wk = p .. ':wake\0' .. qn
+        if not WAKE[wk] then
+          WAKE[wk] = {p .. ':wake', qn}
+        end
       else
         qset(p .. ':wait:' .. qn, 'z', rid, tonumber(row.run_at))
       end
@@ -456,7 +485,7 @@ end
 -- entries that changed.
 local function writeRow(base, kind, rid, row, old, bReady)
   local k = base .. kind .. ':r:' .. rid
-  row._v = I(tonumber(old and old._v or 0) + 1)
+  row._v = old and I(tonumber(old._v or 0) + 1) or '1'
   local set = {}
   if old then
     local del = {}
@@ -1227,9 +1256,8 @@ end
 
 -- A transaction's writes, checked together and then applied, or none.
 -- ARGS: nOps, then per op: base, kind, 'I'|'U'|'D', conflict 'a'|'i'|'r',
--- rid, stamp (the _v the client read, "" none), client time (ms), a mask
--- of '1' (value) and '0' (NULL) per column, then for I and U the value of
--- each column the mask marks '1'.
+-- rid, stamp (the _v the client read, "" none), client time (ms), the
+-- number n of non-NULL columns (0 for D), then n (column, value) pairs.
 -- Returns {'ok', done per op} or {'err', 'constraint'|'conflict', op index,
 -- detail}.
 function ops.write()
@@ -1302,67 +1330,104 @@ function ops.write()
   end
   local P = {}
   local i = 3
+  -- bFast: every op inserts a row, so far clashing with nothing.
+  local bFast = true
   for k = 1, nOps do
     local o = {ARGS[i], ARGS[i + 1], ARGS[i + 2], ARGS[i + 3], ARGS[i + 4],
-               ARGS[i + 5], tonumber(ARGS[i + 6])}
+               ARGS[i + 5], tonumber(ARGS[i + 6]), false, false, false}
     local e = S[o[2]]
-    local mask = ARGS[i + 7]
-    i = i + 8
+    local j = i + 8
+    i = j + 2 * tonumber(ARGS[i + 7])
     if o[3] ~= 'D' then
       local row = {}
-      for j, c in ipairs(e.cols) do
-        if string.byte(mask, j) == 49 then
-          row[c] = ARGS[i]
-          i = i + 1
-        end
+      for q = j, i - 1, 2 do
+        row[ARGS[q]] = ARGS[q + 1]
       end
       o[8] = row
+      o[9], o[10] = j, i - 1 -- where its pairs are in ARGS
+    end
+    if o[3] ~= 'I' or o[6] ~= '' or (e.ver and not o[8][e.ver]) then
+      bFast = false
     end
     P[k] = o
   end
   -- The inserts of each kind are checked with one command per structure:
   -- their handles free (EXISTS), their keys and idempotency keys (HMGET).
   local fresh = {}
+  local function note(f, x, v)
+    f[x][#f[x] + 1] = v
+    -- Two inserts of one handle or key: the checks below take them one by
+    -- one.
+    if f.seen[x][v] then
+      bFast = false
+    end
+    f.seen[x][v] = true
+  end
   for _, o in ipairs(P) do
     if o[3] == 'I' then
       local fk = o[1] .. o[2]
       local f = fresh[fk]
       if not f then
-        f = {base = o[1], kind = o[2], rk = {}, enc = {}, dd = {}}
+        f = {base = o[1], kind = o[2], rk = {}, enc = {}, dd = {},
+             seen = {rk = {}, enc = {}, dd = {}}}
         fresh[fk] = f
         fresh[#fresh + 1] = f
       end
-      f.rk[#f.rk + 1] = o[1] .. o[2] .. ':r:' .. o[5]
-      f.enc[#f.enc + 1] = encKey(S[o[2]], o[8])
+      note(f, 'rk', o[1] .. o[2] .. ':r:' .. o[5])
+      note(f, 'enc', encKey(S[o[2]], o[8]))
       if o[2] == 'tasks' and o[8].idempotency_key then
-        f.dd[#f.dd + 1] = encDd(o[8])
+        note(f, 'dd', encDd(o[8]))
       end
     end
   end
   for _, f in ipairs(fresh) do
     local p = f.base .. f.kind
-    if #f.rk > 1 then
-      local n = 0
-      for j = 1, #f.rk, 1000 do
-        n = n + redis.call('EXISTS', unpack(f.rk, j, math.min(j + 999, #f.rk)))
+    local n = 0
+    for j = 1, #f.rk, 1000 do
+      n = n + redis.call('EXISTS', unpack(f.rk, j, math.min(j + 999, #f.rk)))
+    end
+    f.free = n == 0
+    bFast = bFast and f.free
+    f.holders = {}
+    for _, x in ipairs({'enc', 'dd'}) do
+      local enc, h = f[x], {}
+      for j = 1, #enc, 1000 do
+        local v = R('HMGET', p .. ':' .. (x == 'enc' and 'key' or 'dd'),
+                    unpack(enc, j, math.min(j + 999, #enc)))
+        for q = 1, #v do
+          h[j + q - 1] = v[q] or false
+          bFast = bFast and not v[q]
+        end
       end
-      if n == 0 then
+      f.holders[x] = h
+    end
+  end
+  if not bFast then
+    -- What the checks found, for the op by op path below.
+    for _, f in ipairs(fresh) do
+      if f.free then
         for _, rk in ipairs(f.rk) do
           simRow[rk] = false
           orig[rk] = false
         end
       end
-      for _, x in ipairs({{'key', f.enc, simKey}, {'dd', f.dd, simDd}}) do
-        local enc = x[2]
-        for j = 1, #enc, 1000 do
-          local v = R('HMGET', p .. ':' .. x[1],
-                      unpack(enc, j, math.min(j + 999, #enc)))
-          for q = 1, #v do
-            x[3][f.base .. f.kind .. '\0' .. enc[j + q - 1]] = v[q] or false
-          end
+      for _, x in ipairs({{'enc', simKey}, {'dd', simDd}}) do
+        for q, enc in ipairs(f[x[1]]) do
+          x[2][f.base .. f.kind .. '\0' .. enc] = f.holders[x[1]][q]
         end
       end
     end
+  end
+  if bFast then
+    -- Fresh rows only, with free handles and keys (a transaction of
+    -- INSERTs): no holder to look for, nothing to read back.
+    for k, o in ipairs(P) do
+      redis.call('HSET', o[1] .. o[2] .. ':r:' .. o[5], '_v', '1',
+                 unpack(ARGS, o[9], o[10]))
+      reindex(o[1], o[2], o[5], nil, o[8])
+      done[k + 1] = 1
+    end
+    return done
   end
   for k, o in ipairs(P) do
     local base, kind, typ, mode, rid, stamp, tnow, row = o[1], o[2], o[3],
@@ -1461,7 +1526,7 @@ local function run(keys, args)
   local t = redis.call('TIME')
   now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
   NOW = math.floor(now_us / 1000)
-  QK, QL, WAKE, META = {}, {}, {}, {}
+  QK, QL, WAKE, META, ENC = {}, {}, {}, {}, {}
   local f = ops[OP]
   if not f then
     return redis.error_reply('statevtab: unknown operation ' .. tostring(OP))

@@ -1889,7 +1889,7 @@ static int rdDelete(statevtab_table *pTab, sqlite3_int64 iRid) {
 /* Append op o of the log to the write call. */
 static void argOp(RdArgs *a, const RdOp *o) {
   const statevtab_entity *e = o->t->base.pEntity;
-  int i;
+  int i, n;
   argZ(a, o->t->zBase);
   argZ(a, e->zKind);
   argN(a, &o->cType, 1);
@@ -1902,21 +1902,16 @@ static void argOp(RdArgs *a, const RdOp *o) {
   }
   argInt(a, o->iNow);
   if (!o->aRow) {
-    argN(a, "", 0);
+    argN(a, "0", 1);
     return;
   }
-  {
-    char *zMask = sqlite3_malloc64((sqlite3_uint64)e->nCol + 1);
-    if (zMask) {
-      for (i = 0; i < e->nCol; i++) {
-        zMask[i] = o->aRow[i].eType == SQLITE_NULL ? '0' : '1';
-      }
-      zMask[e->nCol] = 0;
-    }
-    argOwn(a, zMask);
-  }
+  /* The non-NULL columns as (name, value) pairs: what HSET takes. */
+  for (i = 0, n = 0; i < e->nCol; i++) n += o->aRow[i].eType != SQLITE_NULL;
+  argInt(a, n);
   for (i = 0; i < e->nCol; i++) {
-    if (o->aRow[i].eType != SQLITE_NULL) argVal(a, &o->aRow[i]);
+    if (o->aRow[i].eType == SQLITE_NULL) continue;
+    argZ(a, e->aCol[i].zName);
+    argVal(a, &o->aRow[i]);
   }
 }
 
