@@ -483,19 +483,21 @@ end
 -- Write row (a table column -> text) as row rid, replacing old (the row as
 -- it is on the server, nil when there is none): only the fields and index
 -- entries that changed.
-local function writeRow(base, kind, rid, row, old, bReady)
+-- Row rid's hash: delete the fields del, set the (field, value) list set.
+local function putFields(base, kind, rid, set, del)
   local k = base .. kind .. ':r:' .. rid
+  if #del > 0 then
+    redis.call('HDEL', k, unpack(del))
+  end
+  redis.call('HSET', k, unpack(set))
+end
+
+local function writeRow(base, kind, rid, row, old, bReady)
   row._v = old and I(tonumber(old._v or 0) + 1) or '1'
-  local set = {}
-  if old then
-    local del = {}
-    for c in pairs(old) do
-      if row[c] == nil then
-        del[#del + 1] = c
-      end
-    end
-    if #del > 0 then
-      redis.call('HDEL', k, unpack(del))
+  local set, del = {}, {}
+  for c in pairs(old or {}) do
+    if row[c] == nil then
+      del[#del + 1] = c
     end
   end
   for c, v in pairs(row) do
@@ -504,8 +506,31 @@ local function writeRow(base, kind, rid, row, old, bReady)
       set[#set + 1] = v
     end
   end
-  redis.call('HSET', k, unpack(set))
+  putFields(base, kind, rid, set, del)
   reindex(base, kind, rid, old, row, bReady)
+end
+
+-- Write row rid as old (the row on the server: at least the fields
+-- needed() names) with the columns of ch changed (false: NULL); only the
+-- fields that change are sent.  Returns the new row, a view of old
+-- through ch (where false stands for NULL).
+local function patch(base, kind, rid, old, ch, bReady)
+  ch._v = I(tonumber(old._v or 0) + 1)
+  local set, del = {}, {}
+  for c, v in pairs(ch) do
+    if v == false then
+      if old[c] then
+        del[#del + 1] = c
+      end
+    elseif old[c] ~= v then
+      set[#set + 1] = c
+      set[#set + 1] = v
+    end
+  end
+  putFields(base, kind, rid, set, del)
+  local row = setmetatable(ch, {__index = old})
+  reindex(base, kind, rid, old, row, bReady)
+  return row
 end
 
 local function deleteRow(base, kind, rid, old)
@@ -555,7 +580,7 @@ local function taskJson(row)
   for i, c in ipairs(e.cols) do
     local v = row[c]
     local j
-    if v == nil then
+    if not v then -- nil, or false (NULL in a view made by patch)
       j = 'null'
     elseif e.ty[i] == 'j' then
       j = v
@@ -586,16 +611,14 @@ end
 -- Mark task rid dead (keeping its error unless err) and, when bDead, write
 -- its dead letter.
 local function die(base, rid, row, err, reason, bDead)
-  local t = copy(row)
-  t.state = 'dead'
-  if err then
-    t.error = err
-  end
-  t.completed_at = I(NOW)
-  t.updated_at = I(NOW)
-  t.lease_owner = nil
-  t.lease_expires_at = nil
-  writeRow(base, 'tasks', rid, t, row)
+  local t = patch(base, 'tasks', rid, row, {
+    state = 'dead',
+    error = err, -- nil: the task keeps its error
+    completed_at = I(NOW),
+    updated_at = I(NOW),
+    lease_owner = false,
+    lease_expires_at = false
+  })
   if bDead then
     local d = {
       id = newId(base),
@@ -615,8 +638,25 @@ end
 
 -- The claimed task rid with token tok, or nil; bPart: only the fields
 -- partial() reads (for writes that set or clear no other field).
-local function held(id, tok, bPart)
-  local rid = R('HGET', B .. 'tasks:key', id)
+-- The row handles of the tasks with ids ids (false: none), in one HMGET
+-- per 1000.
+local function taskRids(ids)
+  local r = {}
+  for i = 1, #ids, 1000 do
+    local v = R('HMGET', B .. 'tasks:key', unpack(ids, i,
+                                                  math.min(i + 999, #ids)))
+    for q = 1, #v do
+      r[i + q - 1] = v[q]
+    end
+  end
+  return r
+end
+
+-- rid: the task's handle when the caller looked it up (false: none).
+local function held(id, tok, bPart, rid)
+  if rid == nil then
+    rid = R('HGET', B .. 'tasks:key', id)
+  end
   if not rid then
     return nil
   end
@@ -632,19 +672,19 @@ local function held(id, tok, bPart)
   return nil
 end
 
-local function complete(id, tok, res)
-  local rid, row = held(id, tok, true)
+local function complete(id, tok, res, rid)
+  local rid, row = held(id, tok, true, rid)
   if not rid then
     return false
   end
-  local t = copy(row)
-  t.state = 'completed'
-  t.result = res
-  t.completed_at = I(NOW)
-  t.updated_at = I(NOW)
-  t.lease_owner = nil
-  t.lease_expires_at = nil
-  writeRow(B, 'tasks', rid, t, row)
+  patch(B, 'tasks', rid, row, {
+    state = 'completed',
+    result = res or false,
+    completed_at = I(NOW),
+    updated_at = I(NOW),
+    lease_owner = false,
+    lease_expires_at = false
+  })
   return true
 end
 
@@ -707,12 +747,22 @@ function ops.claim()
     end
   end
   local out = {0}
-  for _ = 1, tonumber(arg()) do
-    local id, tok, res = arg(), arg(), opt(arg())
-    if not complete(id, tok, res) then
-      out[1] = out[1] + 1
-      out[#out + 1] = id
-      out[#out + 1] = tok
+  local done = {}
+  for k = 1, tonumber(arg()) do
+    done[k] = {arg(), arg(), opt(arg())}
+  end
+  if #done > 0 then
+    local ids = {}
+    for k, d in ipairs(done) do
+      ids[k] = d[1]
+    end
+    local rids = taskRids(ids)
+    for k, d in ipairs(done) do
+      if not complete(d[1], d[2], d[3], rids[k]) then
+        out[1] = out[1] + 1
+        out[#out + 1] = d[1]
+        out[#out + 1] = d[2]
+      end
     end
   end
   local paused = {}
@@ -737,12 +787,12 @@ function ops.claim()
           if tonumber(row.attempts) >= tonumber(row.max_attempts) then
             die(B, rid, row, nil, 'lease expired', bDead)
           else
-            local t = copy(row)
-            t.state = 'pending'
-            t.lease_owner = nil
-            t.lease_expires_at = nil
-            t.updated_at = I(NOW)
-            writeRow(B, 'tasks', rid, t, row)
+            patch(B, 'tasks', rid, row, {
+              state = 'pending',
+              lease_owner = false,
+              lease_expires_at = false,
+              updated_at = I(NOW)
+            })
           end
         else
           qset(B .. 'tasks:lq:' .. q, 'z', rid, nil)
@@ -778,6 +828,11 @@ function ops.claim()
       local want = math.min(n - taken + 4, 256)
       h.buf = R('ZRANGEBYLEX', B .. 'tasks:ready:' .. h.q, h.from, '+',
                 'LIMIT', 0, want)
+      local ids = {}
+      for k, bm in ipairs(h.buf) do
+        ids[k] = string.sub(bm, 41)
+      end
+      h.rids = taskRids(ids)
       h.pos = 1
       if #h.buf < want then
         h.done = true
@@ -799,9 +854,8 @@ function ops.claim()
     if not best then
       break
     end
+    local rid = best.rids[best.pos]
     best.pos = best.pos + 1
-    local id = string.sub(bm, 41)
-    local rid = R('HGET', B .. 'tasks:key', id)
     local row = rid and hgetall(B .. 'tasks:r:' .. rid)
     local ok = row and row.state == 'pending' and row.queue == best.q
     if ok and readyMember(row) ~= bm then
@@ -854,15 +908,15 @@ function ops.claim()
             used[k] = used[k] + 1
           end
         end
-        local t = copy(row)
-        t.state = 'claimed'
-        t.lease_owner = worker
-        t.lease_token = I(tonumber(row.lease_token or 0) + 1)
-        t.lease_expires_at = I(NOW + lease)
-        t.attempts = I(tonumber(row.attempts or 0) + 1)
-        t.updated_at = I(NOW)
         -- Taken from ready (wait holds only tasks not yet moved there).
-        writeRow(B, 'tasks', rid, t, row, true)
+        local t = patch(B, 'tasks', rid, row, {
+          state = 'claimed',
+          lease_owner = worker,
+          lease_token = I(tonumber(row.lease_token or 0) + 1),
+          lease_expires_at = I(NOW + lease),
+          attempts = I(tonumber(row.attempts or 0) + 1),
+          updated_at = I(NOW)
+        }, true)
         flat('tasks', rid, t, out)
         taken = taken + 1
       end
@@ -877,10 +931,10 @@ function ops.renew()
   if not rid then
     return false
   end
-  local t = copy(row)
-  t.lease_expires_at = I(NOW + tonumber(ARGS[4]))
-  t.updated_at = I(NOW)
-  writeRow(B, 'tasks', rid, t, row)
+  local t = patch(B, 'tasks', rid, row, {
+    lease_expires_at = I(NOW + tonumber(ARGS[4])),
+    updated_at = I(NOW)
+  })
   return t.lease_expires_at
 end
 
@@ -914,14 +968,14 @@ function ops.fail()
     local h = math.floor(d / 2)
     retry = h + math.floor(tonumber(ARGS[6]) * (h + 1))
   end
-  local t = copy(row)
-  t.state = 'pending'
-  t.run_at = I(NOW + retry)
-  t.error = err
-  t.updated_at = I(NOW)
-  t.lease_owner = nil
-  t.lease_expires_at = nil
-  writeRow(B, 'tasks', rid, t, row)
+  patch(B, 'tasks', rid, row, {
+    state = 'pending',
+    run_at = I(NOW + retry),
+    error = err or false,
+    updated_at = I(NOW),
+    lease_owner = false,
+    lease_expires_at = false
+  })
   return 'retry'
 end
 
