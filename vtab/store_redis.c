@@ -173,8 +173,12 @@ typedef struct RdArgs {
   size_t *an;
   char **apOwn;
   int nOwn, nOwnAlloc;
+  char *zSpace;  /* free room in the last RD_SPACE block (see argSpace) */
+  size_t nSpace; /* bytes of it */
   int rc;
 } RdArgs;
+
+#define RD_SPACE 4096
 
 static void argsFree(RdArgs *a) {
   int i;
@@ -208,8 +212,9 @@ static void argN(RdArgs *a, const char *z, size_t n) {
 
 static void argZ(RdArgs *a, const char *z) { argN(a, z, strlen(z)); }
 
-/* Append z (from sqlite3_malloc; NULL means out of memory), owned. */
-static void argOwn(RdArgs *a, char *z) {
+/* Keep z (from sqlite3_malloc; NULL means out of memory) until argsFree;
+** it is freed at once if that fails.  Returns a->rc. */
+static int argKeep(RdArgs *a, char *z) {
   if (a->rc == SQLITE_OK && !z) a->rc = SQLITE_NOMEM;
   if (a->rc == SQLITE_OK && a->nOwn >= a->nOwnAlloc) {
     int nNew = a->nOwnAlloc ? a->nOwnAlloc * 2 : 16;
@@ -223,10 +228,36 @@ static void argOwn(RdArgs *a, char *z) {
   }
   if (a->rc != SQLITE_OK) {
     sqlite3_free(z);
-    return;
+    return a->rc;
   }
   a->apOwn[a->nOwn++] = z;
-  argZ(a, z);
+  return SQLITE_OK;
+}
+
+/* Append z (from sqlite3_malloc; NULL means out of memory), owned. */
+static void argOwn(RdArgs *a, char *z) {
+  if (argKeep(a, z) == SQLITE_OK && z) argZ(a, z);
+}
+
+/*
+** n (<= 64) bytes that live until argsFree, or NULL (out of memory, in
+** a->rc).  Small arguments (the integers: a commit of 100 rows has about
+** a thousand) are cut from blocks of RD_SPACE bytes instead of being
+** allocated one by one.
+*/
+static char *argSpace(RdArgs *a, size_t n) {
+  char *z;
+  if (a->rc != SQLITE_OK) return 0;
+  if (a->nSpace < n) {
+    z = sqlite3_malloc64(RD_SPACE);
+    if (argKeep(a, z) != SQLITE_OK) return 0;
+    a->zSpace = z;
+    a->nSpace = RD_SPACE;
+  }
+  z = a->zSpace;
+  a->zSpace += n;
+  a->nSpace -= n;
+  return z;
 }
 
 /* Append a copy of z[0..n) (binary safe), owned. */
@@ -240,8 +271,27 @@ static void argCopy(RdArgs *a, const char *z, int n) {
   if (a->rc == SQLITE_OK) a->an[a->n - 1] = (size_t)n;
 }
 
+/* Decimal text of v at z (at least 20 bytes): its length. */
+static int fmtUint(char *z, sqlite3_uint64 v) {
+  char zRev[24];
+  int n = 0, i;
+  do {
+    zRev[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (i = 0; i < n; i++) z[i] = zRev[n - 1 - i];
+  return n;
+}
+
 static void argInt(RdArgs *a, sqlite3_int64 i) {
-  argOwn(a, sqlite3_mprintf("%lld", i));
+  char *z = argSpace(a, 24);
+  int n = 0;
+  if (!z) return;
+  if (i < 0) z[n++] = '-';
+  /* The magnitude as unsigned: -i overflows for the smallest int64. */
+  n += fmtUint(z + n, i < 0 ? (sqlite3_uint64)0 - (sqlite3_uint64)i
+                             : (sqlite3_uint64)i);
+  argN(a, z, (size_t)n);
 }
 
 /* A value as the store keeps it: integers in decimal, reals with 17
@@ -332,18 +382,6 @@ static int rdLive(RdStore *p) {
 }
 
 static int rdLoadScript(RdStore *p);
-
-/* Decimal text of v at z (at least 20 bytes): its length. */
-static int fmtUint(char *z, size_t v) {
-  char zRev[24];
-  int n = 0, i;
-  do {
-    zRev[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  for (i = 0; i < n; i++) z[i] = zRev[n - 1 - i];
-  return n;
-}
 
 /*
 ** redisAppendCommandArgv, with the command written in one buffer here:
