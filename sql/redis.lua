@@ -50,11 +50,19 @@
 -- claimed tasks without a lease into lq:<queue>, and sets "_layout".
 
 -- The call being run (set by run() below): the namespace's base, the
--- operation, its arguments, and the server's clock.
-local B, OP, ARGS, now_us, NOW
+-- operation, its arguments, and the server's clock (NOWS: NOW as text).
+local B, OP, ARGS, now_us, NOW, NOWS
 
--- An integer as decimal text (tostring would use an exponent).
+-- An integer as decimal text (tostring would use an exponent).  '%d' where
+-- it is exact: '%.0f' formats a double, several times slower, and a claim
+-- or a commit formats a few numbers per row.
 local function I(x)
+  if x == NOW then
+    return NOWS
+  end
+  if x % 1 == 0 and x > -1e15 and x < 1e15 then
+    return string.format('%d', x)
+  end
   return string.format('%.0f', x)
 end
 
@@ -310,9 +318,12 @@ local function meta(base, kind)
   return m
 end
 
--- The fields a write must know of the row it changes, when it sets or
--- clears no other field: the key, the indexed columns, and for tasks what
--- the claim structures and complete/renew need.
+-- The fields a patch (see patch below) of a claimed task's lease or
+-- outcome, as complete and renew write it, must know of the row: the
+-- indexed columns (it may change them), and what the claim structures, the
+-- token check and the columns it clears need.  The others (key, priority,
+-- run_at, ...) it leaves alone: unread, they are absent from the row read
+-- and from its view alike, so nothing sees them change.
 local function needed(e, m)
   if m.has == e.has0 and e.need0 then
     return e.need0
@@ -324,19 +335,12 @@ local function needed(e, m)
       need[#need + 1] = c
     end
   end
-  for _, c in ipairs(e.key) do
-    add(c)
-  end
   for c in pairs(m.has) do
     add(c)
   end
-  if e == S.tasks then
-    for _, c in ipairs({'queue', 'name', 'state', 'priority', 'run_at',
-                        'lease_owner', 'lease_token', 'lease_expires_at',
-                        'idempotency_key', 'attempts', 'max_attempts',
-                        'result'}) do
-      add(c)
-    end
+  for _, c in ipairs({'queue', 'name', 'state', 'lease_owner', 'lease_token',
+                      'lease_expires_at', 'result'}) do
+    add(c)
   end
   if m.has == e.has0 then
     e.need0 = need
@@ -344,8 +348,8 @@ local function needed(e, m)
   return need
 end
 
--- Row rid with the fields needed() names (enough for writeRow, when the
--- write sets or clears no other field), or nil.
+-- Row rid with the fields needed() names (enough for complete and renew),
+-- or nil.
 local function partial(base, kind, rid)
   local need = needed(S[kind], meta(base, kind))
   local v = redis.call('HMGET', base .. kind .. ':r:' .. rid, unpack(need))
@@ -383,7 +387,7 @@ local function reindex(base, kind, rid, old, row, bReady)
     return k
   end
   if not old then
-    qset(m.kAll, 'z', rid, tonumber(rid))
+    qset(m.kAll, 'z', rid, rid) -- (the text: no strtod, no %.14g)
   elseif not row then
     qset(m.kAll, 'z', rid, nil)
   end
@@ -445,7 +449,7 @@ local function reindex(base, kind, rid, old, row, bReady)
       local qn = row.queue or ''
       if tonumber(row.run_at) <= NOW then
         -- Due already: straight into the claim order, and wake state_wait.
-        qset(p .. ':ready:' .. qn, 'z', readyMember(row), 0)
+        qset(p .. ':ready:' .. qn, 'z', readyMember(row), '0')
         local wk = p .. ':wake\0' .. qn
         if not WAKE[wk] then
           WAKE[wk] = {p .. ':wake', qn}
@@ -636,8 +640,6 @@ local function die(base, rid, row, err, reason, bDead)
   end
 end
 
--- The claimed task rid with token tok, or nil; bPart: only the fields
--- partial() reads (for writes that set or clear no other field).
 -- The row handles of the tasks with ids ids (false: none), in one HMGET
 -- per 1000.
 local function taskRids(ids)
@@ -652,7 +654,9 @@ local function taskRids(ids)
   return r
 end
 
--- rid: the task's handle when the caller looked it up (false: none).
+-- The claimed task rid with token tok, or nil; bPart: only the fields
+-- partial() reads (for complete and renew); rid: the task's handle when
+-- the caller looked it up (false: none).
 local function held(id, tok, bPart, rid)
   if rid == nil then
     rid = R('HGET', B .. 'tasks:key', id)
@@ -1387,8 +1391,10 @@ function ops.write()
   -- bFast: every op inserts a row, so far clashing with nothing.
   local bFast = true
   for k = 1, nOps do
+    -- (The client time stays text until the op by op path needs it:
+    -- Lua's tonumber of a string is a strtod.)
     local o = {ARGS[i], ARGS[i + 1], ARGS[i + 2], ARGS[i + 3], ARGS[i + 4],
-               ARGS[i + 5], tonumber(ARGS[i + 6]), false, false, false}
+               ARGS[i + 5], ARGS[i + 6], false, false, false}
     local e = S[o[2]]
     local j = i + 8
     i = j + 2 * tonumber(ARGS[i + 7])
@@ -1485,7 +1491,7 @@ function ops.write()
   end
   for k, o in ipairs(P) do
     local base, kind, typ, mode, rid, stamp, tnow, row = o[1], o[2], o[3],
-      o[4], o[5], o[6], o[7], o[8]
+      o[4], o[5], o[6], tonumber(o[7]), o[8]
     local e = S[kind]
     local old = getRow(base, kind, rid)
     local ok = 1
@@ -1580,6 +1586,7 @@ local function run(keys, args)
   local t = redis.call('TIME')
   now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
   NOW = math.floor(now_us / 1000)
+  NOWS = string.format('%d', NOW)
   QK, QL, WAKE, META, ENC = {}, {}, {}, {}, {}
   local f = ops[OP]
   if not f then
