@@ -125,18 +125,39 @@ end
 -- before the call reads that key (R below).  Row hashes are written at
 -- once.  typ: 'z' zset (value = score), 's' set (value = true), 'h' hash
 -- (value = field value); false removes the member.
-local QK, QL = {}, {}
+-- QFRESH (set by the fast path of write): every member this call writes
+-- is new, and written once; qset appends it to its command's arguments at
+-- once instead of keeping the last write of each member.
+local QK, QL, QFRESH = {}, {}, false
+
+-- Append the arguments that add member (with val) to an index of type typ.
+local function addArgs(a, typ, member, val)
+  if typ == 's' then
+    a[#a + 1] = member
+  elseif typ == 'z' then
+    a[#a + 1] = val
+    a[#a + 1] = member
+  else
+    a[#a + 1] = member
+    a[#a + 1] = val
+  end
+end
+
 local function qset(key, typ, member, val)
   local e = QK[key]
   if not e then
-    e = {typ = typ, m = {}}
+    e = {typ = typ, m = {}, add = {}}
     QK[key] = e
     QL[#QL + 1] = key
   end
   if val == nil then
     val = false
   end
-  e.m[member] = val
+  if QFRESH and val then
+    addArgs(e.add, typ, member, val)
+  else
+    e.m[member] = val
+  end
 end
 
 -- redis.call(cmd, key, a...) in pieces small enough for unpack.
@@ -152,18 +173,12 @@ local function flushKey(key)
     return
   end
   QK[key] = nil
-  local add, rem = {}, {}
+  local add, rem = e.add, {}
   for m, v in pairs(e.m) do
     if v == false then
       rem[#rem + 1] = m
-    elseif e.typ == 's' then
-      add[#add + 1] = m
-    elseif e.typ == 'z' then
-      add[#add + 1] = v
-      add[#add + 1] = m
     else
-      add[#add + 1] = m
-      add[#add + 1] = v
+      addArgs(add, e.typ, m, v)
     end
   end
   local t = e.typ
@@ -287,7 +302,7 @@ local function meta(base, kind)
       e.has0[c] = 'n'
     end
   end
-  m = {t = e.tidx, n = e.nidx, has = e.has0, ln = ln, ik = {},
+  m = {t = e.tidx, n = e.nidx, has = e.has0, ln = ln, ik = {}, p = mk,
        kAll = mk .. ':all', kKey = mk .. ':key', kDd = mk .. ':dd'}
   if extra then
     local t, n, has = {}, {}, {}
@@ -365,27 +380,29 @@ local function partial(base, kind, rid)
   return r
 end
 
+-- The key of set i:<c>:<v> of the kind m describes (made once per call).
+local function ikey(m, c, v)
+  local t = m.ik[c]
+  if not t then
+    t = {}
+    m.ik[c] = t
+  end
+  local k = t[v]
+  if not k then
+    k = m.p .. ':i:' .. c .. ':' .. v
+    t[v] = k
+  end
+  return k
+end
+
 -- Move the index entries of row rid from old (nil: a new row) to row (nil:
 -- deleted); only what changed is written.
--- bReady: old is a pending task known to be in ready (not in wait).
+-- bReady: old is a pending task known to be in ready (not in wait), as
+-- the member bReady when it is a string.
 local function reindex(base, kind, rid, old, row, bReady)
   local e = S[kind]
   local m = meta(base, kind)
-  local p = base .. kind
-  -- The key of set i:<c>:<v> (made once per call).
-  local function ikey(c, v)
-    local t = m.ik[c]
-    if not t then
-      t = {}
-      m.ik[c] = t
-    end
-    local k = t[v]
-    if not k then
-      k = p .. ':i:' .. c .. ':' .. v
-      t[v] = k
-    end
-    return k
-  end
+  local p = m.p
   if not old then
     qset(m.kAll, 'z', rid, rid) -- (the text: no strtod, no %.14g)
   elseif not row then
@@ -405,10 +422,10 @@ local function reindex(base, kind, rid, old, row, bReady)
     local a, b = old and old[c], row and row[c]
     if a ~= b then
       if a then
-        qset(ikey(c, a), 's', rid, nil)
+        qset(ikey(m, c, a), 's', rid, nil)
       end
       if b then
-        qset(ikey(c, b), 's', rid, true)
+        qset(ikey(m, c, b), 's', rid, true)
       end
     end
   end
@@ -443,7 +460,8 @@ local function reindex(base, kind, rid, old, row, bReady)
       if not bReady then
         qset(p .. ':wait:' .. qn, 'z', rid, nil)
       end
-      qset(p .. ':ready:' .. qn, 'z', readyMember(old), nil)
+      qset(p .. ':ready:' .. qn, 'z',
+           type(bReady) == 'string' and bReady or readyMember(old), nil)
     end
     if np then
       local qn = row.queue or ''
@@ -920,7 +938,7 @@ function ops.claim()
           lease_expires_at = I(NOW + lease),
           attempts = I(tonumber(row.attempts or 0) + 1),
           updated_at = I(NOW)
-        }, true)
+        }, bm)
         flat('tasks', rid, t, out)
         taken = taken + 1
       end
@@ -1481,6 +1499,7 @@ function ops.write()
   if bFast then
     -- Fresh rows only, with free handles and keys (a transaction of
     -- INSERTs): no holder to look for, nothing to read back.
+    QFRESH = true
     for k, o in ipairs(P) do
       redis.call('HSET', o[1] .. o[2] .. ':r:' .. o[5], '_v', '1',
                  unpack(ARGS, o[9], o[10]))
@@ -1587,7 +1606,7 @@ local function run(keys, args)
   now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
   NOW = math.floor(now_us / 1000)
   NOWS = string.format('%d', NOW)
-  QK, QL, WAKE, META, ENC = {}, {}, {}, {}, {}
+  QK, QL, QFRESH, WAKE, META, ENC = {}, {}, false, {}, {}, {}
   local f = ops[OP]
   if not f then
     return redis.error_reply('statevtab: unknown operation ' .. tostring(OP))
