@@ -146,7 +146,7 @@ end
 local function qset(key, typ, member, val)
   local e = QK[key]
   if not e then
-    e = {typ = typ, m = {}, add = {}}
+    e = {typ = typ, m = {}}
     QK[key] = e
     QL[#QL + 1] = key
   end
@@ -154,6 +154,7 @@ local function qset(key, typ, member, val)
     val = false
   end
   if QFRESH and val then
+    e.add = e.add or {}
     addArgs(e.add, typ, member, val)
   else
     e.m[member] = val
@@ -173,7 +174,7 @@ local function flushKey(key)
     return
   end
   QK[key] = nil
-  local add, rem = e.add, {}
+  local add, rem = e.add or {}, {}
   for m, v in pairs(e.m) do
     if v == false then
       rem[#rem + 1] = m
@@ -850,11 +851,7 @@ function ops.claim()
       local want = math.min(n - taken + 4, 256)
       h.buf = R('ZRANGEBYLEX', B .. 'tasks:ready:' .. h.q, h.from, '+',
                 'LIMIT', 0, want)
-      local ids = {}
-      for k, bm in ipairs(h.buf) do
-        ids[k] = string.sub(bm, 41)
-      end
-      h.rids = taskRids(ids)
+      h.rids = {}
       h.pos = 1
       if #h.buf < want then
         h.done = true
@@ -875,6 +872,17 @@ function ops.claim()
     end
     if not best then
       break
+    end
+    if best.rids[best.pos] == nil then
+      -- The handles of the members from here on, as many as still wanted
+      -- (the filters may skip some: then the next ones).
+      local ids, last = {}, math.min(#best.buf, best.pos + n - taken - 1)
+      for q = best.pos, last do
+        ids[#ids + 1] = string.sub(best.buf[q], 41)
+      end
+      for q, r in ipairs(taskRids(ids)) do
+        best.rids[best.pos + q - 1] = r
+      end
     end
     local rid = best.rids[best.pos]
     best.pos = best.pos + 1
