@@ -50,11 +50,19 @@
 -- claimed tasks without a lease into lq:<queue>, and sets "_layout".
 
 -- The call being run (set by run() below): the namespace's base, the
--- operation, its arguments, and the server's clock.
-local B, OP, ARGS, now_us, NOW
+-- operation, its arguments, and the server's clock (NOWS: NOW as text).
+local B, OP, ARGS, now_us, NOW, NOWS
 
--- An integer as decimal text (tostring would use an exponent).
+-- An integer as decimal text (tostring would use an exponent).  '%d' where
+-- it is exact: '%.0f' formats a double, several times slower, and a claim
+-- or a commit formats a few numbers per row.
 local function I(x)
+  if x == NOW then
+    return NOWS
+  end
+  if x % 1 == 0 and x > -1e15 and x < 1e15 then
+    return string.format('%d', x)
+  end
   return string.format('%.0f', x)
 end
 
@@ -84,8 +92,9 @@ local function encDd(row)
 end
 
 -- Sortable text of a decimal integer: 20 bytes, byte order = numeric order.
-local function encInt(s)
-  s = s or '0'
+-- ENC: those made in this call (the rows of one call share most values).
+local ENC = {}
+local function encInt0(s)
   if string.sub(s, 1, 1) == '-' then
     local d = string.rep('0', 20 - #s) .. string.sub(s, 2)
     d = string.gsub(d, '%d', function(c)
@@ -94,6 +103,16 @@ local function encInt(s)
     return '0' .. d
   end
   return '1' .. string.rep('0', 19 - #s) .. s
+end
+
+local function encInt(s)
+  s = s or '0'
+  local r = ENC[s]
+  if not r then
+    r = encInt0(s)
+    ENC[s] = r
+  end
+  return r
 end
 
 local function readyMember(row)
@@ -106,7 +125,24 @@ end
 -- before the call reads that key (R below).  Row hashes are written at
 -- once.  typ: 'z' zset (value = score), 's' set (value = true), 'h' hash
 -- (value = field value); false removes the member.
-local QK, QL = {}, {}
+-- QFRESH (set by the fast path of write): every member this call writes
+-- is new, and written once; qset appends it to its command's arguments at
+-- once instead of keeping the last write of each member.
+local QK, QL, QFRESH = {}, {}, false
+
+-- Append the arguments that add member (with val) to an index of type typ.
+local function addArgs(a, typ, member, val)
+  if typ == 's' then
+    a[#a + 1] = member
+  elseif typ == 'z' then
+    a[#a + 1] = val
+    a[#a + 1] = member
+  else
+    a[#a + 1] = member
+    a[#a + 1] = val
+  end
+end
+
 local function qset(key, typ, member, val)
   local e = QK[key]
   if not e then
@@ -117,7 +153,12 @@ local function qset(key, typ, member, val)
   if val == nil then
     val = false
   end
-  e.m[member] = val
+  if QFRESH and val then
+    e.add = e.add or {}
+    addArgs(e.add, typ, member, val)
+  else
+    e.m[member] = val
+  end
 end
 
 -- redis.call(cmd, key, a...) in pieces small enough for unpack.
@@ -133,18 +174,12 @@ local function flushKey(key)
     return
   end
   QK[key] = nil
-  local add, rem = {}, {}
+  local add, rem = e.add or {}, {}
   for m, v in pairs(e.m) do
     if v == false then
       rem[#rem + 1] = m
-    elseif e.typ == 's' then
-      add[#add + 1] = m
-    elseif e.typ == 'z' then
-      add[#add + 1] = v
-      add[#add + 1] = m
     else
-      add[#add + 1] = m
-      add[#add + 1] = v
+      addArgs(add, e.typ, m, v)
     end
   end
   local t = e.typ
@@ -268,7 +303,8 @@ local function meta(base, kind)
       e.has0[c] = 'n'
     end
   end
-  m = {t = e.tidx, n = e.nidx, has = e.has0, ln = ln}
+  m = {t = e.tidx, n = e.nidx, has = e.has0, ln = ln, ik = {}, p = mk,
+       kAll = mk .. ':all', kKey = mk .. ':key', kDd = mk .. ':dd'}
   if extra then
     local t, n, has = {}, {}, {}
     for _, c in ipairs(e.tidx) do
@@ -298,9 +334,12 @@ local function meta(base, kind)
   return m
 end
 
--- The fields a write must know of the row it changes, when it sets or
--- clears no other field: the key, the indexed columns, and for tasks what
--- the claim structures and complete/renew need.
+-- The fields a patch (see patch below) of a claimed task's lease or
+-- outcome, as complete and renew write it, must know of the row: the
+-- indexed columns (it may change them), and what the claim structures, the
+-- token check and the columns it clears need.  The others (key, priority,
+-- run_at, ...) it leaves alone: unread, they are absent from the row read
+-- and from its view alike, so nothing sees them change.
 local function needed(e, m)
   if m.has == e.has0 and e.need0 then
     return e.need0
@@ -312,19 +351,12 @@ local function needed(e, m)
       need[#need + 1] = c
     end
   end
-  for _, c in ipairs(e.key) do
-    add(c)
-  end
   for c in pairs(m.has) do
     add(c)
   end
-  if e == S.tasks then
-    for _, c in ipairs({'queue', 'name', 'state', 'priority', 'run_at',
-                        'lease_owner', 'lease_token', 'lease_expires_at',
-                        'idempotency_key', 'attempts', 'max_attempts',
-                        'result'}) do
-      add(c)
-    end
+  for _, c in ipairs({'queue', 'name', 'state', 'lease_owner', 'lease_token',
+                      'lease_expires_at', 'result'}) do
+    add(c)
   end
   if m.has == e.has0 then
     e.need0 = need
@@ -332,8 +364,8 @@ local function needed(e, m)
   return need
 end
 
--- Row rid with the fields needed() names (enough for writeRow, when the
--- write sets or clears no other field), or nil.
+-- Row rid with the fields needed() names (enough for complete and renew),
+-- or nil.
 local function partial(base, kind, rid)
   local need = needed(S[kind], meta(base, kind))
   local v = redis.call('HMGET', base .. kind .. ':r:' .. rid, unpack(need))
@@ -349,36 +381,52 @@ local function partial(base, kind, rid)
   return r
 end
 
+-- The key of set i:<c>:<v> of the kind m describes (made once per call).
+local function ikey(m, c, v)
+  local t = m.ik[c]
+  if not t then
+    t = {}
+    m.ik[c] = t
+  end
+  local k = t[v]
+  if not k then
+    k = m.p .. ':i:' .. c .. ':' .. v
+    t[v] = k
+  end
+  return k
+end
+
 -- Move the index entries of row rid from old (nil: a new row) to row (nil:
 -- deleted); only what changed is written.
--- bReady: old is a pending task known to be in ready (not in wait).
+-- bReady: old is a pending task known to be in ready (not in wait), as
+-- the member bReady when it is a string.
 local function reindex(base, kind, rid, old, row, bReady)
   local e = S[kind]
   local m = meta(base, kind)
-  local p = base .. kind
+  local p = m.p
   if not old then
-    qset(p .. ':all', 'z', rid, tonumber(rid))
+    qset(m.kAll, 'z', rid, rid) -- (the text: no strtod, no %.14g)
   elseif not row then
-    qset(p .. ':all', 'z', rid, nil)
+    qset(m.kAll, 'z', rid, nil)
   end
   local ko = old and encKey(e, old)
   local kn = row and encKey(e, row)
   if ko ~= kn then
-    if ko and R('HGET', p .. ':key', ko) == rid then
-      qset(p .. ':key', 'h', ko, nil)
+    if ko and R('HGET', m.kKey, ko) == rid then
+      qset(m.kKey, 'h', ko, nil)
     end
     if kn then
-      qset(p .. ':key', 'h', kn, rid)
+      qset(m.kKey, 'h', kn, rid)
     end
   end
   for _, c in ipairs(m.t) do
     local a, b = old and old[c], row and row[c]
     if a ~= b then
       if a then
-        qset(p .. ':i:' .. c .. ':' .. a, 's', rid, nil)
+        qset(ikey(m, c, a), 's', rid, nil)
       end
       if b then
-        qset(p .. ':i:' .. c .. ':' .. b, 's', rid, true)
+        qset(ikey(m, c, b), 's', rid, true)
       end
     end
   end
@@ -394,11 +442,11 @@ local function reindex(base, kind, rid, old, row, bReady)
   local da = old and old.idempotency_key and encDd(old)
   local db = row and row.idempotency_key and encDd(row)
   if da ~= db then
-    if da and R('HGET', p .. ':dd', da) == rid then
-      qset(p .. ':dd', 'h', da, nil)
+    if da and R('HGET', m.kDd, da) == rid then
+      qset(m.kDd, 'h', da, nil)
     end
     if db then
-      qset(p .. ':dd', 'h', db, rid)
+      qset(m.kDd, 'h', db, rid)
     end
   end
   -- The claim structures: wait/ready while pending, lq/ln while claimed.
@@ -413,14 +461,18 @@ local function reindex(base, kind, rid, old, row, bReady)
       if not bReady then
         qset(p .. ':wait:' .. qn, 'z', rid, nil)
       end
-      qset(p .. ':ready:' .. qn, 'z', readyMember(old), nil)
+      qset(p .. ':ready:' .. qn, 'z',
+           type(bReady) == 'string' and bReady or readyMember(old), nil)
     end
     if np then
       local qn = row.queue or ''
       if tonumber(row.run_at) <= NOW then
         -- Due already: straight into the claim order, and wake state_wait.
-        qset(p .. ':ready:' .. qn, 'z', readyMember(row), 0)
-        WAKE[p .. ':wake\0' .. qn] = {p .. ':wake', qn}
+        qset(p .. ':ready:' .. qn, 'z', readyMember(row), '0')
+        local wk = p .. ':wake\0' .. qn
+        if not WAKE[wk] then
+          WAKE[wk] = {p .. ':wake', qn}
+        end
       else
         qset(p .. ':wait:' .. qn, 'z', rid, tonumber(row.run_at))
       end
@@ -454,19 +506,21 @@ end
 -- Write row (a table column -> text) as row rid, replacing old (the row as
 -- it is on the server, nil when there is none): only the fields and index
 -- entries that changed.
-local function writeRow(base, kind, rid, row, old, bReady)
+-- Row rid's hash: delete the fields del, set the (field, value) list set.
+local function putFields(base, kind, rid, set, del)
   local k = base .. kind .. ':r:' .. rid
-  row._v = I(tonumber(old and old._v or 0) + 1)
-  local set = {}
-  if old then
-    local del = {}
-    for c in pairs(old) do
-      if row[c] == nil then
-        del[#del + 1] = c
-      end
-    end
-    if #del > 0 then
-      redis.call('HDEL', k, unpack(del))
+  if #del > 0 then
+    redis.call('HDEL', k, unpack(del))
+  end
+  redis.call('HSET', k, unpack(set))
+end
+
+local function writeRow(base, kind, rid, row, old, bReady)
+  row._v = old and I(tonumber(old._v or 0) + 1) or '1'
+  local set, del = {}, {}
+  for c in pairs(old or {}) do
+    if row[c] == nil then
+      del[#del + 1] = c
     end
   end
   for c, v in pairs(row) do
@@ -475,8 +529,31 @@ local function writeRow(base, kind, rid, row, old, bReady)
       set[#set + 1] = v
     end
   end
-  redis.call('HSET', k, unpack(set))
+  putFields(base, kind, rid, set, del)
   reindex(base, kind, rid, old, row, bReady)
+end
+
+-- Write row rid as old (the row on the server: at least the fields
+-- needed() names) with the columns of ch changed (false: NULL); only the
+-- fields that change are sent.  Returns the new row, a view of old
+-- through ch (where false stands for NULL).
+local function patch(base, kind, rid, old, ch, bReady)
+  ch._v = I(tonumber(old._v or 0) + 1)
+  local set, del = {}, {}
+  for c, v in pairs(ch) do
+    if v == false then
+      if old[c] then
+        del[#del + 1] = c
+      end
+    elseif old[c] ~= v then
+      set[#set + 1] = c
+      set[#set + 1] = v
+    end
+  end
+  putFields(base, kind, rid, set, del)
+  local row = setmetatable(ch, {__index = old})
+  reindex(base, kind, rid, old, row, bReady)
+  return row
 end
 
 local function deleteRow(base, kind, rid, old)
@@ -526,7 +603,7 @@ local function taskJson(row)
   for i, c in ipairs(e.cols) do
     local v = row[c]
     local j
-    if v == nil then
+    if not v then -- nil, or false (NULL in a view made by patch)
       j = 'null'
     elseif e.ty[i] == 'j' then
       j = v
@@ -557,16 +634,14 @@ end
 -- Mark task rid dead (keeping its error unless err) and, when bDead, write
 -- its dead letter.
 local function die(base, rid, row, err, reason, bDead)
-  local t = copy(row)
-  t.state = 'dead'
-  if err then
-    t.error = err
-  end
-  t.completed_at = I(NOW)
-  t.updated_at = I(NOW)
-  t.lease_owner = nil
-  t.lease_expires_at = nil
-  writeRow(base, 'tasks', rid, t, row)
+  local t = patch(base, 'tasks', rid, row, {
+    state = 'dead',
+    error = err, -- nil: the task keeps its error
+    completed_at = I(NOW),
+    updated_at = I(NOW),
+    lease_owner = false,
+    lease_expires_at = false
+  })
   if bDead then
     local d = {
       id = newId(base),
@@ -584,10 +659,27 @@ local function die(base, rid, row, err, reason, bDead)
   end
 end
 
+-- The row handles of the tasks with ids ids (false: none), in one HMGET
+-- per 1000.
+local function taskRids(ids)
+  local r = {}
+  for i = 1, #ids, 1000 do
+    local v = R('HMGET', B .. 'tasks:key', unpack(ids, i,
+                                                  math.min(i + 999, #ids)))
+    for q = 1, #v do
+      r[i + q - 1] = v[q]
+    end
+  end
+  return r
+end
+
 -- The claimed task rid with token tok, or nil; bPart: only the fields
--- partial() reads (for writes that set or clear no other field).
-local function held(id, tok, bPart)
-  local rid = R('HGET', B .. 'tasks:key', id)
+-- partial() reads (for complete and renew); rid: the task's handle when
+-- the caller looked it up (false: none).
+local function held(id, tok, bPart, rid)
+  if rid == nil then
+    rid = R('HGET', B .. 'tasks:key', id)
+  end
   if not rid then
     return nil
   end
@@ -603,19 +695,19 @@ local function held(id, tok, bPart)
   return nil
 end
 
-local function complete(id, tok, res)
-  local rid, row = held(id, tok, true)
+local function complete(id, tok, res, rid)
+  local rid, row = held(id, tok, true, rid)
   if not rid then
     return false
   end
-  local t = copy(row)
-  t.state = 'completed'
-  t.result = res
-  t.completed_at = I(NOW)
-  t.updated_at = I(NOW)
-  t.lease_owner = nil
-  t.lease_expires_at = nil
-  writeRow(B, 'tasks', rid, t, row)
+  patch(B, 'tasks', rid, row, {
+    state = 'completed',
+    result = res or false,
+    completed_at = I(NOW),
+    updated_at = I(NOW),
+    lease_owner = false,
+    lease_expires_at = false
+  })
   return true
 end
 
@@ -678,12 +770,22 @@ function ops.claim()
     end
   end
   local out = {0}
-  for _ = 1, tonumber(arg()) do
-    local id, tok, res = arg(), arg(), opt(arg())
-    if not complete(id, tok, res) then
-      out[1] = out[1] + 1
-      out[#out + 1] = id
-      out[#out + 1] = tok
+  local done = {}
+  for k = 1, tonumber(arg()) do
+    done[k] = {arg(), arg(), opt(arg())}
+  end
+  if #done > 0 then
+    local ids = {}
+    for k, d in ipairs(done) do
+      ids[k] = d[1]
+    end
+    local rids = taskRids(ids)
+    for k, d in ipairs(done) do
+      if not complete(d[1], d[2], d[3], rids[k]) then
+        out[1] = out[1] + 1
+        out[#out + 1] = d[1]
+        out[#out + 1] = d[2]
+      end
     end
   end
   local paused = {}
@@ -708,12 +810,12 @@ function ops.claim()
           if tonumber(row.attempts) >= tonumber(row.max_attempts) then
             die(B, rid, row, nil, 'lease expired', bDead)
           else
-            local t = copy(row)
-            t.state = 'pending'
-            t.lease_owner = nil
-            t.lease_expires_at = nil
-            t.updated_at = I(NOW)
-            writeRow(B, 'tasks', rid, t, row)
+            patch(B, 'tasks', rid, row, {
+              state = 'pending',
+              lease_owner = false,
+              lease_expires_at = false,
+              updated_at = I(NOW)
+            })
           end
         else
           qset(B .. 'tasks:lq:' .. q, 'z', rid, nil)
@@ -749,6 +851,7 @@ function ops.claim()
       local want = math.min(n - taken + 4, 256)
       h.buf = R('ZRANGEBYLEX', B .. 'tasks:ready:' .. h.q, h.from, '+',
                 'LIMIT', 0, want)
+      h.rids = {}
       h.pos = 1
       if #h.buf < want then
         h.done = true
@@ -770,9 +873,19 @@ function ops.claim()
     if not best then
       break
     end
+    if best.rids[best.pos] == nil then
+      -- The handles of the members from here on, as many as still wanted
+      -- (the filters may skip some: then the next ones).
+      local ids, last = {}, math.min(#best.buf, best.pos + n - taken - 1)
+      for q = best.pos, last do
+        ids[#ids + 1] = string.sub(best.buf[q], 41)
+      end
+      for q, r in ipairs(taskRids(ids)) do
+        best.rids[best.pos + q - 1] = r
+      end
+    end
+    local rid = best.rids[best.pos]
     best.pos = best.pos + 1
-    local id = string.sub(bm, 41)
-    local rid = R('HGET', B .. 'tasks:key', id)
     local row = rid and hgetall(B .. 'tasks:r:' .. rid)
     local ok = row and row.state == 'pending' and row.queue == best.q
     if ok and readyMember(row) ~= bm then
@@ -825,15 +938,15 @@ function ops.claim()
             used[k] = used[k] + 1
           end
         end
-        local t = copy(row)
-        t.state = 'claimed'
-        t.lease_owner = worker
-        t.lease_token = I(tonumber(row.lease_token or 0) + 1)
-        t.lease_expires_at = I(NOW + lease)
-        t.attempts = I(tonumber(row.attempts or 0) + 1)
-        t.updated_at = I(NOW)
         -- Taken from ready (wait holds only tasks not yet moved there).
-        writeRow(B, 'tasks', rid, t, row, true)
+        local t = patch(B, 'tasks', rid, row, {
+          state = 'claimed',
+          lease_owner = worker,
+          lease_token = I(tonumber(row.lease_token or 0) + 1),
+          lease_expires_at = I(NOW + lease),
+          attempts = I(tonumber(row.attempts or 0) + 1),
+          updated_at = I(NOW)
+        }, bm)
         flat('tasks', rid, t, out)
         taken = taken + 1
       end
@@ -848,10 +961,10 @@ function ops.renew()
   if not rid then
     return false
   end
-  local t = copy(row)
-  t.lease_expires_at = I(NOW + tonumber(ARGS[4]))
-  t.updated_at = I(NOW)
-  writeRow(B, 'tasks', rid, t, row)
+  local t = patch(B, 'tasks', rid, row, {
+    lease_expires_at = I(NOW + tonumber(ARGS[4])),
+    updated_at = I(NOW)
+  })
   return t.lease_expires_at
 end
 
@@ -885,14 +998,14 @@ function ops.fail()
     local h = math.floor(d / 2)
     retry = h + math.floor(tonumber(ARGS[6]) * (h + 1))
   end
-  local t = copy(row)
-  t.state = 'pending'
-  t.run_at = I(NOW + retry)
-  t.error = err
-  t.updated_at = I(NOW)
-  t.lease_owner = nil
-  t.lease_expires_at = nil
-  writeRow(B, 'tasks', rid, t, row)
+  patch(B, 'tasks', rid, row, {
+    state = 'pending',
+    run_at = I(NOW + retry),
+    error = err or false,
+    updated_at = I(NOW),
+    lease_owner = false,
+    lease_expires_at = false
+  })
   return 'retry'
 end
 
@@ -1227,9 +1340,8 @@ end
 
 -- A transaction's writes, checked together and then applied, or none.
 -- ARGS: nOps, then per op: base, kind, 'I'|'U'|'D', conflict 'a'|'i'|'r',
--- rid, stamp (the _v the client read, "" none), client time (ms), a mask
--- of '1' (value) and '0' (NULL) per column, then for I and U the value of
--- each column the mask marks '1'.
+-- rid, stamp (the _v the client read, "" none), client time (ms), the
+-- number n of non-NULL columns (0 for D), then n (column, value) pairs.
 -- Returns {'ok', done per op} or {'err', 'constraint'|'conflict', op index,
 -- detail}.
 function ops.write()
@@ -1302,71 +1414,111 @@ function ops.write()
   end
   local P = {}
   local i = 3
+  -- bFast: every op inserts a row, so far clashing with nothing.
+  local bFast = true
   for k = 1, nOps do
+    -- (The client time stays text until the op by op path needs it:
+    -- Lua's tonumber of a string is a strtod.)
     local o = {ARGS[i], ARGS[i + 1], ARGS[i + 2], ARGS[i + 3], ARGS[i + 4],
-               ARGS[i + 5], tonumber(ARGS[i + 6])}
+               ARGS[i + 5], ARGS[i + 6], false, false, false}
     local e = S[o[2]]
-    local mask = ARGS[i + 7]
-    i = i + 8
+    local j = i + 8
+    i = j + 2 * tonumber(ARGS[i + 7])
     if o[3] ~= 'D' then
       local row = {}
-      for j, c in ipairs(e.cols) do
-        if string.byte(mask, j) == 49 then
-          row[c] = ARGS[i]
-          i = i + 1
-        end
+      for q = j, i - 1, 2 do
+        row[ARGS[q]] = ARGS[q + 1]
       end
       o[8] = row
+      o[9], o[10] = j, i - 1 -- where its pairs are in ARGS
+    end
+    if o[3] ~= 'I' or o[6] ~= '' or (e.ver and not o[8][e.ver]) then
+      bFast = false
     end
     P[k] = o
   end
   -- The inserts of each kind are checked with one command per structure:
   -- their handles free (EXISTS), their keys and idempotency keys (HMGET).
   local fresh = {}
+  local function note(f, x, v)
+    f[x][#f[x] + 1] = v
+    -- Two inserts of one handle or key: the checks below take them one by
+    -- one.
+    if f.seen[x][v] then
+      bFast = false
+    end
+    f.seen[x][v] = true
+  end
   for _, o in ipairs(P) do
     if o[3] == 'I' then
       local fk = o[1] .. o[2]
       local f = fresh[fk]
       if not f then
-        f = {base = o[1], kind = o[2], rk = {}, enc = {}, dd = {}}
+        f = {base = o[1], kind = o[2], rk = {}, enc = {}, dd = {},
+             seen = {rk = {}, enc = {}, dd = {}}}
         fresh[fk] = f
         fresh[#fresh + 1] = f
       end
-      f.rk[#f.rk + 1] = o[1] .. o[2] .. ':r:' .. o[5]
-      f.enc[#f.enc + 1] = encKey(S[o[2]], o[8])
+      note(f, 'rk', o[1] .. o[2] .. ':r:' .. o[5])
+      note(f, 'enc', encKey(S[o[2]], o[8]))
       if o[2] == 'tasks' and o[8].idempotency_key then
-        f.dd[#f.dd + 1] = encDd(o[8])
+        note(f, 'dd', encDd(o[8]))
       end
     end
   end
   for _, f in ipairs(fresh) do
     local p = f.base .. f.kind
-    if #f.rk > 1 then
-      local n = 0
-      for j = 1, #f.rk, 1000 do
-        n = n + redis.call('EXISTS', unpack(f.rk, j, math.min(j + 999, #f.rk)))
+    local n = 0
+    for j = 1, #f.rk, 1000 do
+      n = n + redis.call('EXISTS', unpack(f.rk, j, math.min(j + 999, #f.rk)))
+    end
+    f.free = n == 0
+    bFast = bFast and f.free
+    f.holders = {}
+    for _, x in ipairs({'enc', 'dd'}) do
+      local enc, h = f[x], {}
+      for j = 1, #enc, 1000 do
+        local v = R('HMGET', p .. ':' .. (x == 'enc' and 'key' or 'dd'),
+                    unpack(enc, j, math.min(j + 999, #enc)))
+        for q = 1, #v do
+          h[j + q - 1] = v[q] or false
+          bFast = bFast and not v[q]
+        end
       end
-      if n == 0 then
+      f.holders[x] = h
+    end
+  end
+  if not bFast then
+    -- What the checks found, for the op by op path below.
+    for _, f in ipairs(fresh) do
+      if f.free then
         for _, rk in ipairs(f.rk) do
           simRow[rk] = false
           orig[rk] = false
         end
       end
-      for _, x in ipairs({{'key', f.enc, simKey}, {'dd', f.dd, simDd}}) do
-        local enc = x[2]
-        for j = 1, #enc, 1000 do
-          local v = R('HMGET', p .. ':' .. x[1],
-                      unpack(enc, j, math.min(j + 999, #enc)))
-          for q = 1, #v do
-            x[3][f.base .. f.kind .. '\0' .. enc[j + q - 1]] = v[q] or false
-          end
+      for _, x in ipairs({{'enc', simKey}, {'dd', simDd}}) do
+        for q, enc in ipairs(f[x[1]]) do
+          x[2][f.base .. f.kind .. '\0' .. enc] = f.holders[x[1]][q]
         end
       end
     end
   end
+  if bFast then
+    -- Fresh rows only, with free handles and keys (a transaction of
+    -- INSERTs): no holder to look for, nothing to read back.
+    QFRESH = true
+    for k, o in ipairs(P) do
+      redis.call('HSET', o[1] .. o[2] .. ':r:' .. o[5], '_v', '1',
+                 unpack(ARGS, o[9], o[10]))
+      reindex(o[1], o[2], o[5], nil, o[8])
+      done[k + 1] = 1
+    end
+    return done
+  end
   for k, o in ipairs(P) do
     local base, kind, typ, mode, rid, stamp, tnow, row = o[1], o[2], o[3],
-      o[4], o[5], o[6], o[7], o[8]
+      o[4], o[5], o[6], tonumber(o[7]), o[8]
     local e = S[kind]
     local old = getRow(base, kind, rid)
     local ok = 1
@@ -1461,7 +1613,8 @@ local function run(keys, args)
   local t = redis.call('TIME')
   now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
   NOW = math.floor(now_us / 1000)
-  QK, QL, WAKE, META = {}, {}, {}, {}
+  NOWS = string.format('%d', NOW)
+  QK, QL, QFRESH, WAKE, META, ENC = {}, {}, false, {}, {}, {}
   local f = ops[OP]
   if not f then
     return redis.error_reply('statevtab: unknown operation ' .. tostring(OP))

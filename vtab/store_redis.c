@@ -74,7 +74,8 @@ static const char zRdScript[] =
 #define RD_PREFIX "statevtab:"
 #define RD_CONNECT_MS 5000
 #define RD_COMMAND_MS 10000
-#define RD_RID_BLOCK 64
+#define RD_RID_BLOCK 64      /* row handles reserved at first */
+#define RD_RID_BLOCK_MAX 4096 /* ... doubling at each refill, up to this */
 
 typedef struct RdTable RdTable;
 
@@ -129,6 +130,7 @@ struct RdTable {
   char *zBase; /* "{prefix}" */
   char *zPrefix;
   sqlite3_int64 iRidNext, iRidEnd; /* reserved row handles */
+  int nRidBlock;                   /* handles the next refill reserves */
   RdSeen *aSeen; /* open addressing on iRid, nSeenAlloc a power of 2; */
   int nSeen, nSeenAlloc; /* only the rows of transaction iSeenGen */
   unsigned iSeenGen;
@@ -171,8 +173,12 @@ typedef struct RdArgs {
   size_t *an;
   char **apOwn;
   int nOwn, nOwnAlloc;
+  char *zSpace;  /* free room in the last RD_SPACE block (see argSpace) */
+  size_t nSpace; /* bytes of it */
   int rc;
 } RdArgs;
+
+#define RD_SPACE 4096
 
 static void argsFree(RdArgs *a) {
   int i;
@@ -206,8 +212,9 @@ static void argN(RdArgs *a, const char *z, size_t n) {
 
 static void argZ(RdArgs *a, const char *z) { argN(a, z, strlen(z)); }
 
-/* Append z (from sqlite3_malloc; NULL means out of memory), owned. */
-static void argOwn(RdArgs *a, char *z) {
+/* Keep z (from sqlite3_malloc; NULL means out of memory) until argsFree;
+** it is freed at once if that fails.  Returns a->rc. */
+static int argKeep(RdArgs *a, char *z) {
   if (a->rc == SQLITE_OK && !z) a->rc = SQLITE_NOMEM;
   if (a->rc == SQLITE_OK && a->nOwn >= a->nOwnAlloc) {
     int nNew = a->nOwnAlloc ? a->nOwnAlloc * 2 : 16;
@@ -221,10 +228,36 @@ static void argOwn(RdArgs *a, char *z) {
   }
   if (a->rc != SQLITE_OK) {
     sqlite3_free(z);
-    return;
+    return a->rc;
   }
   a->apOwn[a->nOwn++] = z;
-  argZ(a, z);
+  return SQLITE_OK;
+}
+
+/* Append z (from sqlite3_malloc; NULL means out of memory), owned. */
+static void argOwn(RdArgs *a, char *z) {
+  if (argKeep(a, z) == SQLITE_OK && z) argZ(a, z);
+}
+
+/*
+** n (<= 64) bytes that live until argsFree, or NULL (out of memory, in
+** a->rc).  Small arguments (the integers: a commit of 100 rows has about
+** a thousand) are cut from blocks of RD_SPACE bytes instead of being
+** allocated one by one.
+*/
+static char *argSpace(RdArgs *a, size_t n) {
+  char *z;
+  if (a->rc != SQLITE_OK) return 0;
+  if (a->nSpace < n) {
+    z = sqlite3_malloc64(RD_SPACE);
+    if (argKeep(a, z) != SQLITE_OK) return 0;
+    a->zSpace = z;
+    a->nSpace = RD_SPACE;
+  }
+  z = a->zSpace;
+  a->zSpace += n;
+  a->nSpace -= n;
+  return z;
 }
 
 /* Append a copy of z[0..n) (binary safe), owned. */
@@ -238,8 +271,27 @@ static void argCopy(RdArgs *a, const char *z, int n) {
   if (a->rc == SQLITE_OK) a->an[a->n - 1] = (size_t)n;
 }
 
+/* Decimal text of v at z (at least 20 bytes): its length. */
+static int fmtUint(char *z, sqlite3_uint64 v) {
+  char zRev[24];
+  int n = 0, i;
+  do {
+    zRev[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (i = 0; i < n; i++) z[i] = zRev[n - 1 - i];
+  return n;
+}
+
 static void argInt(RdArgs *a, sqlite3_int64 i) {
-  argOwn(a, sqlite3_mprintf("%lld", i));
+  char *z = argSpace(a, 24);
+  int n = 0;
+  if (!z) return;
+  if (i < 0) z[n++] = '-';
+  /* The magnitude as unsigned: -i overflows for the smallest int64. */
+  n += fmtUint(z + n, i < 0 ? (sqlite3_uint64)0 - (sqlite3_uint64)i
+                             : (sqlite3_uint64)i);
+  argN(a, z, (size_t)n);
 }
 
 /* A value as the store keeps it: integers in decimal, reals with 17
@@ -330,18 +382,6 @@ static int rdLive(RdStore *p) {
 }
 
 static int rdLoadScript(RdStore *p);
-
-/* Decimal text of v at z (at least 20 bytes): its length. */
-static int fmtUint(char *z, size_t v) {
-  char zRev[24];
-  int n = 0, i;
-  do {
-    zRev[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  for (i = 0; i < n; i++) z[i] = zRev[n - 1 - i];
-  return n;
-}
 
 /*
 ** redisAppendCommandArgv, with the command written in one buffer here:
@@ -1599,19 +1639,26 @@ static int rdRowid(statevtab_cursor *pCur, sqlite3_int64 *pRowid) {
 
 /* --------------------------------------------------------------- writes */
 
-/* A fresh row handle for t (reserved RD_RID_BLOCK at a time). */
+/*
+** A fresh row handle for t.  Handles are reserved in blocks, RD_RID_BLOCK
+** first and twice as many at each refill (up to RD_RID_BLOCK_MAX): a
+** refill is a write, so with appendfsync always it waits for an fsync as
+** long as a commit does, and a table that inserts many rows should not
+** pay one every 64 rows.  Unused handles are only a gap in the rowids.
+*/
 static int newRid(RdTable *t, sqlite3_int64 *piRid) {
   if (t->iRidNext >= t->iRidEnd) {
     RdArgs a;
     redisReply *r = 0;
-    int rc;
+    int rc, n = t->nRidBlock ? t->nRidBlock : RD_RID_BLOCK;
     argEval(&a, t, "rids");
     argZ(&a, t->base.pEntity->zKind);
-    argInt(&a, RD_RID_BLOCK);
+    argInt(&a, n);
     rc = rdEval(t, &a, &r);
     if (rc != SQLITE_OK) return rc;
     t->iRidNext = replyInt(r);
-    t->iRidEnd = t->iRidNext + RD_RID_BLOCK;
+    t->iRidEnd = t->iRidNext + n;
+    t->nRidBlock = n < RD_RID_BLOCK_MAX ? n * 2 : n;
     freeReplyObject(r);
   }
   *piRid = t->iRidNext++;
@@ -1887,7 +1934,7 @@ static int rdDelete(statevtab_table *pTab, sqlite3_int64 iRid) {
 /* Append op o of the log to the write call. */
 static void argOp(RdArgs *a, const RdOp *o) {
   const statevtab_entity *e = o->t->base.pEntity;
-  int i;
+  int i, n;
   argZ(a, o->t->zBase);
   argZ(a, e->zKind);
   argN(a, &o->cType, 1);
@@ -1900,21 +1947,16 @@ static void argOp(RdArgs *a, const RdOp *o) {
   }
   argInt(a, o->iNow);
   if (!o->aRow) {
-    argN(a, "", 0);
+    argN(a, "0", 1);
     return;
   }
-  {
-    char *zMask = sqlite3_malloc64((sqlite3_uint64)e->nCol + 1);
-    if (zMask) {
-      for (i = 0; i < e->nCol; i++) {
-        zMask[i] = o->aRow[i].eType == SQLITE_NULL ? '0' : '1';
-      }
-      zMask[e->nCol] = 0;
-    }
-    argOwn(a, zMask);
-  }
+  /* The non-NULL columns as (name, value) pairs: what HSET takes. */
+  for (i = 0, n = 0; i < e->nCol; i++) n += o->aRow[i].eType != SQLITE_NULL;
+  argInt(a, n);
   for (i = 0; i < e->nCol; i++) {
-    if (o->aRow[i].eType != SQLITE_NULL) argVal(a, &o->aRow[i]);
+    if (o->aRow[i].eType == SQLITE_NULL) continue;
+    argZ(a, e->aCol[i].zName);
+    argVal(a, &o->aRow[i]);
   }
 }
 
