@@ -808,7 +808,7 @@ function ops.claim()
           qset(B .. 'tasks:lq:' .. q, 'z', rid, row.lease_expires_at)
         elseif row and row.state == 'claimed' and row.lease_expires_at then
           if tonumber(row.attempts) >= tonumber(row.max_attempts) then
-            die(B, rid, row, nil, 'lease expired', bDead)
+            die(B, rid, row, nil, SV_REASON_LEASE_EXPIRED, bDead)
           else
             patch(B, 'tasks', rid, row, {
               state = 'pending',
@@ -988,13 +988,14 @@ function ops.fail()
   end
   local retry = tonumber(ARGS[5])
   if not retry then
-    local d = 1000
+    -- (vtab/policy.h; the prologue store_redis.c writes defines these)
+    local d = SV_BACKOFF_BASE_MS
     for _ = 2, math.max(att, 1) do
-      if d < 3600000 then
+      if d < SV_BACKOFF_CAP_MS then
         d = d * 2
       end
     end
-    d = math.min(d, 3600000)
+    d = math.min(d, SV_BACKOFF_CAP_MS)
     local h = math.floor(d / 2)
     retry = h + math.floor(tonumber(ARGS[6]) * (h + 1))
   end

@@ -178,6 +178,7 @@ const statevtab_entity *const sv_aEntity[] = {
     &eCounters,   &eFlags, &eKv,      &eLeases,
 };
 const int sv_nEntity = N(sv_aEntity);
+const statevtab_entity *const sv_entity_tasks = &eTasks;
 
 /* The first column of e with flag (STATEVTAB_COL_*), or -1. */
 int sv_entity_col(const statevtab_entity *e, unsigned flag) {

@@ -74,7 +74,7 @@ static const char zRdScript[] =
 #define RD_PREFIX "statevtab:"
 #define RD_CONNECT_MS 5000
 #define RD_COMMAND_MS 10000
-#define RD_RID_BLOCK 64      /* row handles reserved at first */
+#define RD_RID_BLOCK 64       /* row handles reserved at first */
 #define RD_RID_BLOCK_MAX 4096 /* ... doubling at each refill, up to this */
 
 typedef struct RdTable RdTable;
@@ -101,17 +101,17 @@ typedef struct RdStore {
   char *zSock;         /* unix socket path, or NULL */
   char *zUser, *zPass; /* AUTH, or NULL */
   int iDb;
-  int iConnMs, iCmdMs; /* timeouts */
+  int iConnMs, iCmdMs;   /* timeouts */
   int bConnSet, bCmdSet; /* ... given (URL or table option), not defaults */
-  redisContext *c;     /* NULL while disconnected */
-  redisContext *cSub;  /* subscribed to zSub (state_wait), or NULL */
-  char *zSub;          /* the channel it listens to */
-  char *zScript;       /* prologue + sql/redis.lua + "return run(...)" */
-  char zSha[48];       /* its SHA1 */
-  char zFn[64];        /* the function: "statevtab_<zSha>" */
-  int bNoFn;           /* functions cannot be loaded: EVALSHA instead */
-  int bTxn;            /* xBegin seen */
-  unsigned iGen;       /* +1 at every commit/rollback */
+  redisContext *c;       /* NULL while disconnected */
+  redisContext *cSub;    /* subscribed to zSub (state_wait), or NULL */
+  char *zSub;            /* the channel it listens to */
+  char *zScript;         /* prologue + sql/redis.lua + "return run(...)" */
+  char zSha[48];         /* its SHA1 */
+  char zFn[64];          /* the function: "statevtab_<zSha>" */
+  int bNoFn;             /* functions cannot be loaded: EVALSHA instead */
+  int bTxn;              /* xBegin seen */
+  unsigned iGen;         /* +1 at every commit/rollback */
   int nOp, nOpAlloc;
   RdOp *aOp; /* the write log */
   int nSave, nSaveAlloc;
@@ -131,7 +131,7 @@ struct RdTable {
   char *zPrefix;
   sqlite3_int64 iRidNext, iRidEnd; /* reserved row handles */
   int nRidBlock;                   /* handles the next refill reserves */
-  RdSeen *aSeen; /* open addressing on iRid, nSeenAlloc a power of 2; */
+  RdSeen *aSeen;         /* open addressing on iRid, nSeenAlloc a power of 2; */
   int nSeen, nSeenAlloc; /* only the rows of transaction iSeenGen */
   unsigned iSeenGen;
   redisReply *pOut; /* reply holding the last out-value */
@@ -290,7 +290,7 @@ static void argInt(RdArgs *a, sqlite3_int64 i) {
   if (i < 0) z[n++] = '-';
   /* The magnitude as unsigned: -i overflows for the smallest int64. */
   n += fmtUint(z + n, i < 0 ? (sqlite3_uint64)0 - (sqlite3_uint64)i
-                             : (sqlite3_uint64)i);
+                            : (sqlite3_uint64)i);
   argN(a, z, (size_t)n);
 }
 
@@ -388,8 +388,7 @@ static int rdLoadScript(RdStore *p);
 ** hiredis formats each argument with sdscatfmt, a fifth of the client's
 ** instructions for a commit of 100 rows.
 */
-static int rdAppend(redisContext *c, int n, const char **az,
-                    const size_t *an) {
+static int rdAppend(redisContext *c, int n, const char **az, const size_t *an) {
   size_t nBuf = 16, k = 0;
   char *z;
   int i, rc;
@@ -729,7 +728,8 @@ static int parseQuery(RdStore *p, const char *zQ, int bPathDb) {
     int v = zEq ? parseMs(zEq + 1, n - nKey - 1) : -1;
     int k;
     for (k = 0; k < 3; k++) {
-      if ((int)strlen(azKnown[k]) == nKey && memcmp(zQ, azKnown[k], nKey) == 0) {
+      if ((int)strlen(azKnown[k]) == nKey &&
+          memcmp(zQ, azKnown[k], nKey) == 0) {
         break;
       }
     }
@@ -853,8 +853,7 @@ malformed:
 static int defaultIndex(const statevtab_entity *e, const statevtab_column *c) {
   if (!(c->flags & STATEVTAB_COL_INDEXED)) return 0;
   if (c->flags & STATEVTAB_COL_OPTIDX) return 0;
-  return !(strcmp(e->zKind, "tasks") == 0 &&
-           strcmp(c->zName, "lease_expires_at") == 0);
+  return !(e == sv_entity_tasks && c == &e->aCol[SV_TASK_LEASE_EXPIRES_AT]);
 }
 
 /* The script: a table S describing the entities, then sql/redis.lua. */
@@ -1430,15 +1429,14 @@ static void scanMode(RdArgs *a, const statevtab_entity *e,
   *pbNone = 0;
   for (i = 0; i < pScan->nCons; i++) {
     const statevtab_cons *c = &pScan->aCons[i];
-    const char *zCol = e->aCol[c->iCol].zName;
     int bEq = c->op == STATEVTAB_EQ || c->op == STATEVTAB_IS;
     if (c->v.eType == SQLITE_NULL || c->op == STATEVTAB_ALIVE) continue;
     for (k = 0; k < e->nKey; k++) {
       if (bEq && c->iCol == e->aiKey[k]) aKey[k] = c;
     }
-    if (bEq && c->v.eType == SQLITE_TEXT && strcmp(e->zKind, "tasks") == 0) {
-      if (strcmp(zCol, "queue") == 0) pQueue = c;
-      if (strcmp(zCol, "state") == 0) pState = c;
+    if (bEq && c->v.eType == SQLITE_TEXT && e == sv_entity_tasks) {
+      if (c->iCol == SV_TASK_QUEUE) pQueue = c;
+      if (c->iCol == SV_TASK_STATE) pState = c;
     }
   }
   iCount = a->n;
@@ -1840,9 +1838,8 @@ static int checkUnique(RdTable *t, const statevtab_value *aRow,
 ** to check? */
 static int freshKey(const statevtab_entity *e, const statevtab_value *aRow) {
   const statevtab_value *v = &aRow[e->aiKey[0]];
-  return e->nKey == 1 &&
-         (e->aCol[e->aiKey[0]].flags & STATEVTAB_COL_AUTOID) &&
-         v->eType == SQLITE_TEXT && v->i == 1 && v->n == 36 &&
+  return e->nKey == 1 && (e->aCol[e->aiKey[0]].flags & STATEVTAB_COL_AUTOID) &&
+         v->eType == SQLITE_TEXT && v->bGenerated && v->n == 36 &&
          (e->iDedupe < 0 || aRow[e->iDedupe].eType == SQLITE_NULL);
 }
 
@@ -2317,9 +2314,8 @@ static int callScript(RdTable *t, const char *zOp, redisReply **ppR,
 
 /* The integer of reply r (freed here), 0 for nil or an error. */
 static sqlite3_int64 takeInt(int rc, redisReply *r) {
-  sqlite3_int64 i = (rc == SQLITE_OK && r->type != REDIS_REPLY_NIL)
-                        ? replyInt(r)
-                        : 0;
+  sqlite3_int64 i =
+      (rc == SQLITE_OK && r->type != REDIS_REPLY_NIL) ? replyInt(r) : 0;
   freeReplyObject(r);
   return i;
 }
@@ -2328,8 +2324,8 @@ static int rdRenew(statevtab_table *pTab, const statevtab_value *pId,
                    sqlite3_int64 iToken, sqlite3_int64 iLeaseMs,
                    sqlite3_int64 *piExpires) {
   redisReply *r;
-  int rc = callScript((RdTable *)pTab, "renew", &r, "vii", pId, iToken,
-                      iLeaseMs);
+  int rc =
+      callScript((RdTable *)pTab, "renew", &r, "vii", pId, iToken, iLeaseMs);
   *piExpires = takeInt(rc, r);
   return rc;
 }
@@ -2338,8 +2334,8 @@ static int rdComplete(statevtab_table *pTab, const statevtab_value *pId,
                       sqlite3_int64 iToken, const statevtab_value *pResult,
                       int *pbOk) {
   redisReply *r;
-  int rc = callScript((RdTable *)pTab, "complete", &r, "vio", pId, iToken,
-                      pResult);
+  int rc =
+      callScript((RdTable *)pTab, "complete", &r, "vio", pId, iToken, pResult);
   *pbOk = takeInt(rc, r) == 1;
   return rc;
 }
@@ -2358,14 +2354,13 @@ static int rdFail(statevtab_table *pTab, statevtab_table *pDead,
   /* The default back-off's random part comes from here: a script's own
   ** random numbers are the same on every call. */
   sqlite3_randomness(sizeof(u), &u);
-  sqlite3_snprintf(sizeof(zJitter), zJitter, "%.9f",
-                   (double)u / 4294967296.0);
+  sqlite3_snprintf(sizeof(zJitter), zJitter, "%.9f", (double)u / 4294967296.0);
   zRetry[0] = 0;
   if (iRetryMs >= 0) {
     sqlite3_snprintf(sizeof(zRetry), zRetry, "%lld", iRetryMs);
   }
-  rc = callScript(t, "fail", &r, "viozzz", pId, iToken, pError, zRetry,
-                  zJitter, "1");
+  rc = callScript(t, "fail", &r, "viozzz", pId, iToken, pError, zRetry, zJitter,
+                  "1");
   if (rc == SQLITE_OK && r->type == REDIS_REPLY_STRING) {
     *peOutcome = strcmp(r->str, "dead") == 0 ? STATEVTAB_FAIL_DEAD
                                              : STATEVTAB_FAIL_RETRY;
@@ -2378,8 +2373,8 @@ static int rdLease(statevtab_table *pTab, const statevtab_value *pName,
                    const statevtab_value *pOwner, sqlite3_int64 iTtlMs,
                    sqlite3_int64 *piToken) {
   redisReply *r;
-  int rc = callScript((RdTable *)pTab, "lease", &r, "vvi", pName, pOwner,
-                      iTtlMs);
+  int rc =
+      callScript((RdTable *)pTab, "lease", &r, "vvi", pName, pOwner, iTtlMs);
   *piToken = takeInt(rc, r);
   return rc;
 }
@@ -2404,15 +2399,13 @@ static int rdIncr(statevtab_table *pTab, const statevtab_value *pScope,
   RdTable *t = (RdTable *)pTab;
   const statevtab_entity *e = pTab->pEntity;
   redisReply *r;
-  int rc, i;
+  int rc;
   memset(pOut, 0, sizeof(*pOut));
   pOut->eType = SQLITE_NULL;
   rc = callScript(t, "incr", &r, "vvvz", pScope, pName, pDelta,
                   pDelta->eType == SQLITE_FLOAT ? "1" : "0");
   if (rc != SQLITE_OK) return rc;
-  for (i = 0; i < e->nCol; i++) {
-    if (strcmp(e->aCol[i].zName, "value") == 0) rdDecode(r, &e->aCol[i], pOut);
-  }
+  rdDecode(r, &e->aCol[SV_COUNTER_VALUE], pOut);
   keepOut(t, r);
   return SQLITE_OK;
 }

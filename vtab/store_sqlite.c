@@ -292,7 +292,7 @@ static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
   t->pStore = p;
   t->zDb = sqlite3_mprintf("%s", zDb);
   t->zName = sqlite3_mprintf("%s", zName);
-  t->bTasks = e == sv_entity_by_module("state_tasks");
+  t->bTasks = e == sv_entity_tasks;
   if (!t->zDb || !t->zName) {
     rc = SQLITE_NOMEM;
   } else if (bCreate) {

@@ -131,6 +131,7 @@ int sv_cons_match(const statevtab_column *, const statevtab_cons *,
 /* entities.c */
 extern const statevtab_entity *const sv_aEntity[];
 extern const int sv_nEntity;
+extern const statevtab_entity *const sv_entity_tasks; /* the tasks entity */
 const statevtab_entity *sv_entity_by_module(const char *zModule);
 int sv_entity_col(const statevtab_entity *, unsigned flag);
 
