@@ -13,12 +13,20 @@
 
 /*
 ** Milliseconds since the Unix epoch.  For tests only, STATEVTAB_TEST_CLOCK_MS
-** pins the clock ("1700000000000") or offsets it ("+60000", "-5000").
+** pins the clock ("1700000000000") or offsets it ("+60000", "-5000").  A
+** process that does not have it on the first call never looks again (a
+** getenv() per call cost a few hundred instructions on every written row);
+** one that has it reads it on every call, so a test may move the clock.
 */
 sqlite3_int64 sv_now_ms(void) {
+  static int eClockEnv = -1; /* -1 not looked yet, 0 absent, 1 present */
   struct timeval tv;
   sqlite3_int64 now;
-  const char *z = getenv("STATEVTAB_TEST_CLOCK_MS");
+  const char *z = 0;
+  if (eClockEnv != 0) {
+    z = getenv("STATEVTAB_TEST_CLOCK_MS");
+    if (eClockEnv < 0) eClockEnv = z != 0;
+  }
   gettimeofday(&tv, 0);
   now = (sqlite3_int64)tv.tv_sec * 1000 + tv.tv_usec / 1000;
   if (z && z[0]) {
