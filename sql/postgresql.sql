@@ -88,8 +88,8 @@ $sv$;
 -- Claim up to p_n tasks (see statevtab_claim in statevtab.h).  Returns the
 -- claimed rows in claim order, after one row per stale completion with
 -- _rid = -1, state = 'stale', id and lease_token set.  Set-based: one UPDATE
--- completes every task of p_cids (when the ids are distinct), one UPDATE
--- claims up to p_n tasks when no limits are given; expired leases are found
+-- completes every task of p_cids, one UPDATE claims up to p_n tasks when
+-- no limits are given; expired leases are found
 -- through tasks_expiry, so that neither step grows with the tasks queued,
 -- in flight or done.  plan_cache_mode = force_generic_plan: PL/pgSQL would
 -- otherwise plan the statements with NULL-able parameters (p_names,
@@ -108,6 +108,7 @@ DECLARE
   r record;
   taken integer := 0;
   used bigint[];
+  done bigint[];
   k bigint;
   nc integer := coalesce(array_length(p_cids, 1), 0);
   nl integer := coalesce(array_length(p_lkeys, 1), 0);
@@ -131,34 +132,36 @@ BEGIN
       t.state := 'stale';
       RETURN NEXT t;
     END IF;
-  ELSIF nc > 1 AND (SELECT count(DISTINCT x) FROM unnest(p_cids) x) = nc THEN
-    RETURN QUERY
-      WITH d AS (
-        UPDATE @S@.tasks c SET state = 'completed', result = u.res,
-               completed_at = n, updated_at = n, lease_owner = NULL,
-               lease_expires_at = NULL
-          FROM unnest(p_cids, p_ctoks, p_cres) AS u(id, tok, res)
-         WHERE c.id = ANY (p_cids) AND c.id = u.id AND c.lease_token = u.tok
-           AND c.state = 'claimed'
-        RETURNING c.id)
-      SELECT x.* FROM unnest(p_cids, p_ctoks) WITH ORDINALITY AS u(id, tok, k),
-             LATERAL jsonb_populate_record(NULL::@S@.tasks,
-               jsonb_build_object('_rid', -1, 'id', u.id, 'lease_token', u.tok,
-                                  'state', 'stale')) x
-       WHERE NOT EXISTS (SELECT 1 FROM d WHERE d.id = u.id)
-       ORDER BY u.k;
-  ELSE
-    -- The same id more than once: one at a time, in order.
-    FOR k IN 1 .. nc LOOP
-      IF NOT @S@.sv_complete(p_cids[k], p_ctoks[k], p_cres[k]) THEN
+  ELSIF nc > 1 THEN
+    -- One statement for the list, with the outcome of completing the
+    -- entries one at a time in order: only the entries whose token is the
+    -- task's current one can match, and of several with the same id and
+    -- token the first completes and the others are stale (DISTINCT ON).
+    -- Each entry looks its task up by id (a nested loop over the list):
+    -- with the list as an "id = ANY" filter instead, the generic plan
+    -- joined every task with every entry (100 x 100 for a batch of 100).
+    WITH d AS (
+      UPDATE @S@.tasks c SET state = 'completed', result = u.res,
+             completed_at = n, updated_at = n, lease_owner = NULL,
+             lease_expires_at = NULL
+        FROM (SELECT DISTINCT ON (x.id, x.tok) x.id, x.tok, x.res, x.k
+                FROM unnest(p_cids, p_ctoks, p_cres) WITH ORDINALITY
+                     AS x(id, tok, res, k)
+               ORDER BY x.id, x.tok, x.k) u
+       WHERE c.id = u.id AND c.lease_token = u.tok AND c.state = 'claimed'
+      RETURNING u.k)
+    SELECT pg_catalog.array_agg(d.k) INTO done FROM d;
+    IF coalesce(pg_catalog.cardinality(done), 0) < nc THEN
+      FOR k IN 1 .. nc LOOP
+        CONTINUE WHEN k = ANY (done);
         t := NULL;
         t._rid := -1;
         t.id := p_cids[k];
         t.lease_token := p_ctoks[k];
         t.state := 'stale';
         RETURN NEXT t;
-      END IF;
-    END LOOP;
+      END LOOP;
+    END IF;
   END IF;
   -- The queues that are not paused (once, rather than per candidate).
   qs := ARRAY(SELECT x FROM unnest(p_queues) x
@@ -194,18 +197,21 @@ BEGIN
   -- walks the (queue, state, priority, run_at, id) index in claim order and
   -- stops after p_n rows; several queues need a sort.
   IF nl = 0 AND p_n = 1 AND pg_catalog.array_length(qs, 1) = 1 THEN
-    -- One task of one queue (a worker loop): two plain statements.
-    SELECT _rid INTO k FROM @S@.tasks
-     WHERE queue = qs[1] AND state = 'pending' AND run_at <= n
-       AND (p_names IS NULL OR name = ANY (p_names))
-       AND (p_tags IS NULL OR tags::jsonb @> p_tags::jsonb)
-     ORDER BY priority, run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED;
+    -- One task of one queue (a worker loop): one statement.
+    UPDATE @S@.tasks w SET state = 'claimed', lease_owner = p_worker,
+           lease_token = coalesce(w.lease_token, 0) + 1,
+           lease_expires_at = n + p_lease, attempts = w.attempts + 1,
+           updated_at = n
+     WHERE w._rid = (SELECT c._rid FROM @S@.tasks c
+                      WHERE c.queue = qs[1] AND c.state = 'pending'
+                        AND c.run_at <= n
+                        AND (p_names IS NULL OR c.name = ANY (p_names))
+                        AND (p_tags IS NULL
+                             OR c.tags::jsonb @> p_tags::jsonb)
+                      ORDER BY c.priority, c.run_at, c.id LIMIT 1
+                        FOR UPDATE SKIP LOCKED)
+    RETURNING w.* INTO t;
     IF FOUND THEN
-      UPDATE @S@.tasks SET state = 'claimed', lease_owner = p_worker,
-             lease_token = coalesce(lease_token, 0) + 1,
-             lease_expires_at = n + p_lease, attempts = attempts + 1,
-             updated_at = n
-       WHERE _rid = k RETURNING * INTO t;
       RETURN NEXT t;
     END IF;
     RETURN;
