@@ -171,11 +171,11 @@ BEGIN
   END IF;
   -- Expired leases: dead once attempts are used up, else runnable again.
   -- One queue at a time, through tasks_expiry whatever the statistics:
-  -- "(state = 'claimed') IS TRUE" is no index condition, so neither
-  -- tasks_claim (queue, state, ...) nor an index of state (indexes=) can
-  -- serve the statement -- with statistics taken before the tasks were
-  -- claimed, either looked cheaper and the claim walked every task in
-  -- flight (20,000: 4.5 ms a claim).
+  -- "(state = 'claimed') IS TRUE" is no index condition, so no index of
+  -- state (indexes=, or the full tasks_claim of version 3) can serve the
+  -- statement -- with statistics taken before the tasks were claimed, one
+  -- looked cheaper and the claim walked every task in flight (20,000:
+  -- 4.5 ms a claim).
   FOREACH qn IN ARRAY qs LOOP
     FOR r IN SELECT _rid, attempts >= max_attempts AS spent FROM @S@.tasks
               WHERE queue = qn AND lease_expires_at <= n
@@ -476,22 +476,39 @@ CREATE OR REPLACE TRIGGER sv_notify_insert AFTER INSERT ON @S@.tasks
 CREATE INDEX IF NOT EXISTS tasks_expiry ON @S@.tasks (queue, lease_expires_at)
   WHERE lease_expires_at IS NOT NULL;
 
--- Version 3 keeps fewer task indexes (see entityDdl in store_pg.c): every
--- claim and completion writes each index of the task.  Schemas of versions
--- 1 and 2 lose the column indexes that version 3 makes only on request
--- (indexes=): a table that names the column builds it again.  Their full
--- UNIQUE (queue, idempotency_key) constraint stays, next to the new
--- tasks_dedupe: processes of the older versions name it in ON CONFLICT
--- (drop it once none runs: see the README).
-DROP INDEX IF EXISTS @S@.tasks_state, @S@.tasks_run_at, @S@.tasks_created_at,
-  @S@.tasks_completed_at, @S@.tasks_idempotency_key,
-  @S@.tasks_lease_expires_at;
+-- Versions 3 and 4 keep fewer task indexes (see entityDdl in store_pg.c):
+-- every claim and completion writes each index of the task.  Schemas of
+-- versions 1 and 2 (no sv_schema_3) lose the column indexes that version 3
+-- makes only on request (indexes=): a table that names the column builds
+-- it again.  (A schema of version 3 keeps them: there they were built on
+-- request.)  Their full UNIQUE (queue, idempotency_key) constraint stays,
+-- next to the new tasks_dedupe: processes of the older versions name it in
+-- ON CONFLICT (drop it once none runs: see the README).
+DO $sv$
+BEGIN
+  PERFORM @S@.sv_schema_3();
+EXCEPTION WHEN undefined_function THEN
+  DROP INDEX IF EXISTS @S@.tasks_state, @S@.tasks_run_at,
+    @S@.tasks_created_at, @S@.tasks_completed_at, @S@.tasks_idempotency_key,
+    @S@.tasks_lease_expires_at;
+END
+$sv$;
+
+-- Version 4: the claim index holds the pending tasks only (tasks_pending,
+-- made by entityDdl before this script runs); the full tasks_claim (queue,
+-- state, priority, run_at, id) of versions 1 to 3 goes.
+DROP INDEX IF EXISTS @S@.tasks_claim;
 
 -- Last: the schema is complete.  A process that finds this function skips
 -- the whole script (which takes locks on the tables that running claims
 -- hold).  Bump the number when this file changes (and in store_pg.c):
 -- a schema of an older version then runs the script again, which brings it
 -- up to date (sv_schema_1 and sv_schema_2 stay, for the processes of the
--- older versions).
+-- older versions).  sv_schema_3 too, also in a new schema: processes of
+-- version 3 call the same functions and find what they need, and skip
+-- their script, which would make the full tasks_claim again.
 CREATE OR REPLACE FUNCTION @S@.sv_schema_3() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $sv$ SELECT 3 $sv$;
+
+CREATE OR REPLACE FUNCTION @S@.sv_schema_4() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $sv$ SELECT 4 $sv$;

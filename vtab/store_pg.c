@@ -1323,7 +1323,7 @@ static void indexDdl(sqlite3_str *s, const char *zQ, const statevtab_entity *e,
 
 /*
 ** Does column i of e have an index of its own without indexes= (the key,
-** the claim index of tasks.queue, or "<kind>_<column>" of entityDdl)?
+** or "<kind>_<column>" of entityDdl)?
 */
 static int indexedByDefault(const statevtab_entity *e, int i) {
   const statevtab_column *c = &e->aCol[i];
@@ -1331,10 +1331,13 @@ static int indexedByDefault(const statevtab_entity *e, int i) {
   if (!(c->flags & STATEVTAB_COL_INDEXED)) return 0;
   if (c->flags & STATEVTAB_COL_OPTIDX) return 0;
   /* tasks.lease_expires_at: tasks_expiry (queue, lease_expires_at) WHERE
-  ** lease_expires_at IS NOT NULL serves the claims; a column index of its own only on
-  ** request, as it costs every claim an index write. */
+  ** lease_expires_at IS NOT NULL serves the claims; tasks.queue:
+  ** tasks_pending (queue, ...) WHERE state = 'pending' does.  A column
+  ** index of their own only on request, as it costs every claim and
+  ** completion an index write. */
   if (strcmp(e->zKind, "tasks") == 0 &&
-      strcmp(c->zName, "lease_expires_at") == 0) {
+      (strcmp(c->zName, "lease_expires_at") == 0 ||
+       strcmp(c->zName, "queue") == 0)) {
     return 0;
   }
   return 1;
@@ -1343,16 +1346,21 @@ static int indexedByDefault(const statevtab_entity *e, int i) {
 /*
 ** DDL of one entity's table and indexes in schema zQ (quoted).  Tasks keep
 ** few indexes, as every claim and completion changes the indexed state and
-** so writes every index of the row (no HOT update): tasks_claim (queue,
-** state, priority, run_at, id), which the claim walks and which serves
-** queue = ? [AND state = ?] scans for every state; tasks_expiry (in the
-** script); tasks_execution_id without NULLs; the key; and the dedupe key
-** as a partial unique index (rows without a key are not in it).  Columns
-** flagged STATEVTAB_COL_OPTIDX get an index only through indexes= (see
-** ensureIndexes).  Schemas of versions 1 and 2 had a full UNIQUE (queue,
-** idempotency_key) constraint and one index per indexed column: the
-** script drops those indexes and keeps the constraint (processes of the
-** older version name it in their ON CONFLICT).
+** so writes every index of the row (no HOT update): tasks_pending
+** (queue, priority, run_at, id) WHERE state = 'pending', which the claim
+** walks and which serves queue = ? AND state = 'pending' scans (a claimed
+** or finished task is in no claim index: its claim and completion write
+** one index entry less than with the full index of version 3, and the
+** claim walks only what is pending); tasks_expiry (in the script);
+** tasks_execution_id without NULLs; the key; and the dedupe key as a
+** partial unique index (rows without a key are not in it).  Columns
+** flagged STATEVTAB_COL_OPTIDX, tasks.queue and tasks.lease_expires_at get
+** an index of their own only through indexes= (see ensureIndexes).
+** Schemas of versions 1 and 2 had a full UNIQUE (queue, idempotency_key)
+** constraint and one index per indexed column, and versions 1 to 3 the
+** full tasks_claim (queue, state, priority, run_at, id): the script drops
+** those indexes and keeps the constraint (processes of the older versions
+** name it in their ON CONFLICT).
 */
 static void entityDdl(sqlite3_str *s, const char *zQ,
                       const statevtab_entity *e) {
@@ -1387,14 +1395,16 @@ static void entityDdl(sqlite3_str *s, const char *zQ,
                         e->aCol[e->iDedupeScope].zName,
                         e->aCol[e->iDedupe].zName, e->aCol[e->iDedupe].zName);
   }
+  if (strcmp(e->zKind, "tasks") == 0) {
+    sqlite3_str_appendf(s, "CREATE INDEX IF NOT EXISTS tasks_pending ON "
+                           "%s.tasks (queue, priority, run_at, id) WHERE "
+                           "state = 'pending';\n",
+                        zQ);
+  }
   for (i = 0; i < e->nCol; i++) {
     const statevtab_column *c = &e->aCol[i];
     if (i == e->aiKey[0] || !indexedByDefault(e, i)) continue;
-    if (strcmp(e->zKind, "tasks") == 0 && strcmp(c->zName, "queue") == 0) {
-      sqlite3_str_appendf(s, "CREATE INDEX IF NOT EXISTS tasks_claim ON "
-                             "%s.tasks (queue, state, priority, run_at, id);\n",
-                          zQ);
-    } else if (strcmp(e->zKind, "tasks") == 0) {
+    if (strcmp(e->zKind, "tasks") == 0) {
       indexDdl(s, zQ, e, c);
     } else {
       /* (Other kinds keep their full indexes, as in version 1.) */
@@ -1452,7 +1462,7 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
   {
     PGresult *res = 0;
     memset(&a, 0, sizeof(a));
-    paramTake(&a, sqlite3_mprintf("%s.sv_schema_3()", zQ), 0);
+    paramTake(&a, sqlite3_mprintf("%s.sv_schema_4()", zQ), 0);
     rc = pgExec(p, "SELECT pg_catalog.to_regprocedure($1::text) IS NOT NULL",
                 &a, &res);
     paramsFree(&a);
@@ -1551,9 +1561,6 @@ static int ensureIndexes(PgTable *t, sqlite3_uint64 mCols) {
   s = sqlite3_str_new(0);
   for (i = 0; i < e->nCol; i++) {
     if (!((mCols >> i) & 1) || indexedByDefault(e, i)) continue;
-    if (strcmp(e->zKind, "tasks") == 0 && strcmp(e->aCol[i].zName, "queue") == 0) {
-      continue; /* tasks_claim leads with it */
-    }
     for (k = 0; k < PQntuples(res); k++) {
       const char *zIdx = PQgetvalue(res, k, 0);
       size_t nKind = strlen(e->zKind);
