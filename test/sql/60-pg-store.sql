@@ -201,3 +201,18 @@ CREATE VIRTUAL TABLE up3 USING state_tasks(@OPTS:v3@);
 SELECT state_complete('up3', 'held', 7, '{"v":3}');
 SELECT name, attempts FROM state_claim('up3', 'up3', 'w', 30000, 5);
 SELECT id, state, result FROM up3 ORDER BY id;
+
+-- 60.18 a schema of version 1 (one full index per indexed column, the
+-- full UNIQUE (queue, idempotency_key), a row-level trigger on inserts, no
+-- tasks_expiry) is brought up to date too: the column indexes and
+-- tasks_claim go, tasks_pending, tasks_expiry and tasks_dedupe come, the
+-- insert trigger is per statement
+.system s="\"${STATEVTAB_TEST_NS}_v1\""; psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $s; CREATE TABLE $s.tasks (_rid bigserial PRIMARY KEY, id text COLLATE \"C\" NOT NULL, execution_id text COLLATE \"C\", queue text COLLATE \"C\" NOT NULL, name text COLLATE \"C\" NOT NULL, payload text COLLATE \"C\", state text COLLATE \"C\" NOT NULL, priority bigint NOT NULL, run_at bigint NOT NULL, attempts bigint NOT NULL, max_attempts bigint NOT NULL, lease_owner text COLLATE \"C\", lease_token bigint, lease_expires_at bigint, tags text COLLATE \"C\" NOT NULL, idempotency_key text COLLATE \"C\", result text COLLATE \"C\", error text COLLATE \"C\", created_at bigint NOT NULL, updated_at bigint NOT NULL, completed_at bigint, UNIQUE (id), UNIQUE (queue, idempotency_key)); CREATE INDEX tasks_claim ON $s.tasks (queue, state, priority, run_at, id); CREATE INDEX tasks_execution_id ON $s.tasks (execution_id); CREATE INDEX tasks_state ON $s.tasks (state); CREATE INDEX tasks_run_at ON $s.tasks (run_at); CREATE INDEX tasks_lease_expires_at ON $s.tasks (lease_expires_at); CREATE INDEX tasks_created_at ON $s.tasks (created_at); CREATE INDEX tasks_completed_at ON $s.tasks (completed_at); CREATE FUNCTION $s.sv_notify() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END'; CREATE TRIGGER sv_notify AFTER INSERT OR UPDATE OF state, run_at ON $s.tasks FOR EACH ROW EXECUTE FUNCTION $s.sv_notify(); INSERT INTO $s.tasks (id, queue, name, state, priority, run_at, attempts, max_attempts, tags, idempotency_key, created_at, updated_at) VALUES ('old1', 'up1', 'from v1', 'pending', 0, 0, 0, 3, '[]', 'k1', 0, 0); CREATE FUNCTION $s.sv_schema_1() RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT 1'"
+CREATE VIRTUAL TABLE up1 USING state_tasks(@OPTS:v1@);
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT indexname, regexp_replace(indexdef, ' ON .* USING ', ' ') FROM pg_indexes WHERE schemaname = '${STATEVTAB_TEST_NS}_v1' AND tablename = 'tasks' ORDER BY 1"
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT tgname, regexp_replace(pg_get_triggerdef(t.oid), ' ON [^ ]+ | [^ ]+[.](sv_notify)', ' \\1', 'g') FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '${STATEVTAB_TEST_NS}_v1' AND c.relname = 'tasks' ORDER BY 1"
+INSERT INTO up1(queue, name, idempotency_key) VALUES ('up1', 'again', 'k1');
+INSERT INTO up1(queue, name) VALUES ('up1', 'new');
+SELECT name, attempts FROM state_claim('up1', 'up1', 'w', 30000, 5) ORDER BY name;
+SELECT state_complete('up1', (SELECT json_group_array(json_object('id', id, 'token', lease_token)) FROM up1));
+SELECT name, state FROM up1 ORDER BY name;
