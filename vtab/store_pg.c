@@ -100,17 +100,19 @@ struct PgSchema {
 ** A deferred command, sent ahead of the next statement that needs an answer
 ** from the server, in the same round trip (pipeline): BEGIN, SAVEPOINT,
 ** RELEASE, ROLLBACK TO, or a batch of buffered rows (nCol > 0: one
-** INSERT ... SELECT FROM unnest($1, $2, ...) whose arrays aCol build).
+** INSERT ... SELECT FROM unnest($1, $2, ...) whose arrays aCol build; see
+** batchSql).
 */
 typedef struct PgQueued {
-  char *zSql;          /* the command (owned) */
+  char *zSql;          /* the command (owned); a batch: the table */
   int bBegin;          /* the transaction's BEGIN */
   int nCol;            /* a batch: number of arrays (row handle + columns) */
   int nRow;            /* a batch: rows in it */
-  sqlite3_str **aCol;  /* a batch: per array, its literal so far */
-  const char *zOf;     /* a batch: the zBatch of the table whose rows it
-                       ** holds (more rows of that table join it), NULL
-                       ** once that table is detached */
+  sqlite3_str **aCol;  /* a batch: per array, its literal so far; NULL for
+                       ** a column that is NULL in every row so far */
+  const statevtab_entity *pEntity; /* a batch: the rows' entity */
+  const void *pOf;     /* a batch: the table whose rows it holds (more rows
+                       ** of that table join it), NULL once it is detached */
 } PgQueued;
 
 typedef struct PgStmt {
@@ -154,7 +156,6 @@ typedef struct PgTable {
   char *zQ;      /* the same, quoted */
   char *zT;      /* "schema"."kind" */
   char *zTakeOut; /* the last payload xTake returned (owned) */
-  char *zBatch;   /* the batch INSERT of buffered rows (made at first use) */
   sqlite3_int64 *aRid; /* reserved row handles aRid[iRid..nRid) */
   int iRid, nRid;
   int nRidNext;   /* how many to reserve next time */
@@ -979,6 +980,52 @@ static int pgDoomed(PgStore *p) {
   return p->rcDoom ? p->rcDoom : SQLITE_NOMEM;
 }
 
+static const char *pgType(const statevtab_column *c);
+
+/*
+** The INSERT of batch q (from sqlite3_malloc; NULL: no memory): every
+** column of the entity is named, so that none takes a server default;
+** each array of q is one parameter and one unnest, and a column without
+** one (NULL in every row of the batch) is NULL, which costs the client no
+** literal and the server no array to parse and unnest.  A batch of tasks
+** without executions, keys, results or leases sends 14 arrays instead of
+** 22.  The text depends on which columns are NULL, so a table has a few
+** prepared INSERTs at most.
+*/
+static char *batchSql(const PgQueued *q) {
+  const statevtab_entity *e = q->pEntity;
+  sqlite3_str *s = sqlite3_str_new(0);
+  int i, k;
+  sqlite3_str_appendf(s, "INSERT INTO %s (_rid", q->zSql);
+  for (i = 0; i < e->nCol; i++) {
+    sqlite3_str_appendf(s, ", \"%w\"", e->aCol[i].zName);
+  }
+  sqlite3_str_appendall(s, ") SELECT u.a0");
+  for (i = 0; i < e->nCol; i++) {
+    if (q->aCol[i + 1]) {
+      sqlite3_str_appendf(s, ", u.a%d", i + 1);
+    } else {
+      sqlite3_str_appendf(s, ", NULL::%s", pgType(&e->aCol[i]));
+    }
+  }
+  sqlite3_str_appendall(s, " FROM ROWS FROM (pg_catalog.unnest($1::bigint[])");
+  for (i = 0, k = 2; i < e->nCol; i++) {
+    if (!q->aCol[i + 1]) continue;
+    sqlite3_str_appendf(s, ", pg_catalog.unnest($%d::%s[])", k++,
+                        pgType(&e->aCol[i]));
+  }
+  sqlite3_str_appendall(s, ") AS u(a0");
+  for (i = 0; i < e->nCol; i++) {
+    if (q->aCol[i + 1]) sqlite3_str_appendf(s, ", a%d", i + 1);
+  }
+  sqlite3_str_appendall(s, ")");
+  if (sqlite3_str_errcode(s) != SQLITE_OK) {
+    sqlite3_free(sqlite3_str_finish(s));
+    return 0;
+  }
+  return sqlite3_str_finish(s);
+}
+
 /*
 ** One round trip in pipeline mode: the deferred commands (aQ, which it
 ** empties), then aCmd[0..nCmd), then a sync; waits at most the command
@@ -1010,22 +1057,22 @@ static int pgPipeline(PgStore *p, int nCmd, PgCmd *aCmd) {
     if (q->nCol) {
       /* A batch of rows: its arrays are the parameters. */
       char **az = sqlite3_malloc64(sizeof(char *) * (size_t)q->nCol);
-      if (!az) {
-        rc = SQLITE_NOMEM;
-        break;
-      }
-      for (k = 0; k < q->nCol; k++) {
+      char *zIns = batchSql(q);
+      int nArr = 0;
+      if (!az || !zIns) rc = SQLITE_NOMEM;
+      for (k = 0; az && k < q->nCol; k++) {
+        if (!q->aCol[k]) continue;
         sqlite3_str_appendchar(q->aCol[k], 1, '}');
-        az[k] = sqlite3_str_finish(q->aCol[k]);
+        az[nArr] = sqlite3_str_finish(q->aCol[k]);
         q->aCol[k] = 0;
-        if (!az[k]) rc = SQLITE_NOMEM;
+        if (!az[nArr++]) rc = SQLITE_NOMEM;
       }
       q->nCol = -q->nCol; /* sent: nothing left to free but the count */
       ok = rc != SQLITE_OK ||
-           pipeSend(p, q->zSql, -q->nCol, (const char *const *)az, aExp, &nExp,
-                    1, i);
-      for (k = 0; k < -q->nCol; k++) sqlite3_free(az[k]);
+           pipeSend(p, zIns, nArr, (const char *const *)az, aExp, &nExp, 1, i);
+      for (k = 0; k < nArr; k++) sqlite3_free(az[k]);
       sqlite3_free(az);
+      sqlite3_free(zIns);
       if (rc != SQLITE_OK) break;
     } else {
       ok = pipeSend(p, q->zSql, 0, 0, aExp, &nExp, 1, i);
@@ -1732,12 +1779,11 @@ static void pgDetach(statevtab_table *pTab) {
   PgTable *t = (PgTable *)pTab;
   PgStore *p = t->p;
   int i;
-  /* Its rows still waiting stay (the SQL is the batch's own), but no
+  /* Its rows still waiting stay (the batch holds what it needs), but no
   ** table allocated later at the same address may join them. */
   for (i = 0; i < p->nQ; i++) {
-    if (p->aQ[i]->zOf == t->zBatch) p->aQ[i]->zOf = 0;
+    if (p->aQ[i]->pOf == (const void *)t) p->aQ[i]->pOf = 0;
   }
-  sqlite3_free(t->zBatch);
   sqlite3_free(t->aRid);
   sqlite3_free(t->zTakeOut);
   sqlite3_free(t->zSchema);
@@ -2143,7 +2189,7 @@ static int bufferRow(PgTable *t, const statevtab_value *aRow,
   const statevtab_entity *e = t->base.pEntity;
   PgQueued *q;
   sqlite3_int64 iRid;
-  int i, rc;
+  int i, k, rc;
   if (p->zDoom) return pgDoomed(p);
   rc = pgEnsure(p, 0);
   if (rc != SQLITE_OK) return rc;
@@ -2154,41 +2200,25 @@ static int bufferRow(PgTable *t, const statevtab_value *aRow,
       return SQLITE_ERROR;
     }
   }
-  if (!t->zBatch) {
-    sqlite3_str *s = sqlite3_str_new(0);
-    sqlite3_str_appendf(s, "INSERT INTO %s (_rid", t->zT);
-    for (i = 0; i < e->nCol; i++) {
-      sqlite3_str_appendf(s, ", \"%w\"", e->aCol[i].zName);
-    }
-    sqlite3_str_appendall(s, ") SELECT * FROM ROWS FROM "
-                             "(pg_catalog.unnest($1::bigint[])");
-    for (i = 0; i < e->nCol; i++) {
-      sqlite3_str_appendf(s, ", pg_catalog.unnest($%d::%s[])", i + 2,
-                          pgType(&e->aCol[i]));
-    }
-    sqlite3_str_appendall(s, ")");
-    t->zBatch = sqlite3_str_finish(s);
-    if (!t->zBatch) return SQLITE_NOMEM;
-  }
   if (t->iRid >= t->nRid) {
     rc = reserveRids(t);
     if (rc != SQLITE_OK) return rc;
   }
   iRid = t->aRid[t->iRid++];
   q = p->nQ > 0 ? p->aQ[p->nQ - 1] : 0;
-  if (!q || q->zOf != t->zBatch || q->nCol != e->nCol + 1 ||
+  if (!q || q->pOf != (const void *)t || q->nCol != e->nCol + 1 ||
       q->nRow >= PG_BATCH) {
     q = sqlite3_malloc64(sizeof(*q));
     if (q) {
       memset(q, 0, sizeof(*q));
-      q->zOf = t->zBatch;
-      q->zSql = sqlite3_mprintf("%s", t->zBatch);
+      q->pOf = t;
+      q->pEntity = e;
+      q->zSql = sqlite3_mprintf("%s", t->zT);
       q->aCol = sqlite3_malloc64(sizeof(sqlite3_str *) * (size_t)(e->nCol + 1));
       if (q->zSql && q->aCol) {
-        for (i = 0; i <= e->nCol; i++) {
-          q->aCol[i] = sqlite3_str_new(0);
-          sqlite3_str_appendchar(q->aCol[i], 1, '{');
-        }
+        memset(q->aCol, 0, sizeof(sqlite3_str *) * (size_t)(e->nCol + 1));
+        q->aCol[0] = sqlite3_str_new(0);
+        sqlite3_str_appendchar(q->aCol[0], 1, '{');
         q->nCol = e->nCol + 1;
       } else {
         queuedFree(q);
@@ -2201,11 +2231,20 @@ static int bufferRow(PgTable *t, const statevtab_value *aRow,
   if (q->nRow) sqlite3_str_appendchar(q->aCol[0], 1, ',');
   appendInt(q->aCol[0], iRid);
   for (i = 0; i < e->nCol; i++) {
-    if (q->nRow) sqlite3_str_appendchar(q->aCol[i + 1], 1, ',');
-    arrayElem(q->aCol[i + 1], &aRow[i]);
+    sqlite3_str *a = q->aCol[i + 1];
+    if (!a) {
+      /* NULL so far: the array starts with the first value. */
+      if (aRow[i].eType == SQLITE_NULL) continue;
+      a = q->aCol[i + 1] = sqlite3_str_new(0);
+      sqlite3_str_appendchar(a, 1, '{');
+      for (k = 0; k < q->nRow; k++) sqlite3_str_append(a, "NULL,", 5);
+    } else if (q->nRow) {
+      sqlite3_str_appendchar(a, 1, ',');
+    }
+    arrayElem(a, &aRow[i]);
   }
   for (i = 0; i <= e->nCol; i++) {
-    if (sqlite3_str_errcode(q->aCol[i]) != SQLITE_OK) {
+    if (q->aCol[i] && sqlite3_str_errcode(q->aCol[i]) != SQLITE_OK) {
       /* Half a row: the batch cannot be sent any more. */
       sqlite3_free(p->zDoom);
       p->zDoom = sqlite3_mprintf("postgresql: out of memory");
