@@ -2943,6 +2943,14 @@ static int pgWait(statevtab_table *pTab, const statevtab_value *pQueue,
     }
     now = sv_mono_ms();
     if (now >= iEnd || p->bTxn) return SQLITE_OK; /* no waiting in a txn */
+    /* A notification that came in with the check's reply (libpq read it
+    ** then) may be for a task committed after the check's snapshot: look
+    ** again, rather than sleep on a socket with nothing more to say (the
+    ** wait then lasted its whole timeout). */
+    if ((n = PQnotifies(p->pg)) != 0) {
+      PQfreemem(n);
+      continue;
+    }
     iWait = iEnd - now;
     if (iNext >= 0 && iNext + 1 < iWait) iWait = iNext + 1;
     rc = pgPoll(p, POLLIN, now + iWait);
