@@ -81,8 +81,8 @@ $sv$;
 -- Claim up to p_n tasks (see statevtab_claim in statevtab.h).  Returns the
 -- claimed rows in claim order, after one row per stale completion with
 -- _rid = -1, state = 'stale', id and lease_token set.  Set-based: one UPDATE
--- completes every task of p_cids (when the ids are distinct), one UPDATE
--- claims up to p_n tasks when no limits are given; expired leases are found
+-- completes every task of p_cids, one UPDATE claims up to p_n tasks when
+-- no limits are given; expired leases are found
 -- through tasks_expiry, so that neither step grows with the tasks queued,
 -- in flight or done.  plan_cache_mode = force_generic_plan: PL/pgSQL would
 -- otherwise plan the statements with NULL-able parameters (p_names,
@@ -101,6 +101,7 @@ DECLARE
   r record;
   taken integer := 0;
   used bigint[];
+  done bigint[];
   k bigint;
   nc integer := coalesce(array_length(p_cids, 1), 0);
   nl integer := coalesce(array_length(p_lkeys, 1), 0);
@@ -124,34 +125,36 @@ BEGIN
       t.state := 'stale';
       RETURN NEXT t;
     END IF;
-  ELSIF nc > 1 AND (SELECT count(DISTINCT x) FROM unnest(p_cids) x) = nc THEN
-    RETURN QUERY
-      WITH d AS (
-        UPDATE @S@.tasks c SET state = 'completed', result = u.res,
-               completed_at = n, updated_at = n, lease_owner = NULL,
-               lease_expires_at = NULL
-          FROM unnest(p_cids, p_ctoks, p_cres) AS u(id, tok, res)
-         WHERE c.id = ANY (p_cids) AND c.id = u.id AND c.lease_token = u.tok
-           AND c.state = 'claimed'
-        RETURNING c.id)
-      SELECT x.* FROM unnest(p_cids, p_ctoks) WITH ORDINALITY AS u(id, tok, k),
-             LATERAL jsonb_populate_record(NULL::@S@.tasks,
-               jsonb_build_object('_rid', -1, 'id', u.id, 'lease_token', u.tok,
-                                  'state', 'stale')) x
-       WHERE NOT EXISTS (SELECT 1 FROM d WHERE d.id = u.id)
-       ORDER BY u.k;
-  ELSE
-    -- The same id more than once: one at a time, in order.
-    FOR k IN 1 .. nc LOOP
-      IF NOT @S@.sv_complete(p_cids[k], p_ctoks[k], p_cres[k]) THEN
+  ELSIF nc > 1 THEN
+    -- One statement for the list, with the outcome of completing the
+    -- entries one at a time in order: only the entries whose token is the
+    -- task's current one can match, and of several with the same id and
+    -- token the first completes and the others are stale (DISTINCT ON).
+    -- Each entry looks its task up by id (a nested loop over the list):
+    -- with the list as an "id = ANY" filter instead, the generic plan
+    -- joined every task with every entry (100 x 100 for a batch of 100).
+    WITH d AS (
+      UPDATE @S@.tasks c SET state = 'completed', result = u.res,
+             completed_at = n, updated_at = n, lease_owner = NULL,
+             lease_expires_at = NULL
+        FROM (SELECT DISTINCT ON (x.id, x.tok) x.id, x.tok, x.res, x.k
+                FROM unnest(p_cids, p_ctoks, p_cres) WITH ORDINALITY
+                     AS x(id, tok, res, k)
+               ORDER BY x.id, x.tok, x.k) u
+       WHERE c.id = u.id AND c.lease_token = u.tok AND c.state = 'claimed'
+      RETURNING u.k)
+    SELECT pg_catalog.array_agg(d.k) INTO done FROM d;
+    IF coalesce(pg_catalog.cardinality(done), 0) < nc THEN
+      FOR k IN 1 .. nc LOOP
+        CONTINUE WHEN k = ANY (done);
         t := NULL;
         t._rid := -1;
         t.id := p_cids[k];
         t.lease_token := p_ctoks[k];
         t.state := 'stale';
         RETURN NEXT t;
-      END IF;
-    END LOOP;
+      END LOOP;
+    END IF;
   END IF;
   -- The queues that are not paused (once, rather than per candidate).
   qs := ARRAY(SELECT x FROM unnest(p_queues) x
@@ -161,11 +164,11 @@ BEGIN
   END IF;
   -- Expired leases: dead once attempts are used up, else runnable again.
   -- One queue at a time, through tasks_expiry whatever the statistics:
-  -- "(state = 'claimed') IS TRUE" is no index condition, so neither
-  -- tasks_claim (queue, state, ...) nor an index of state (indexes=) can
-  -- serve the statement -- with statistics taken before the tasks were
-  -- claimed, either looked cheaper and the claim walked every task in
-  -- flight (20,000: 4.5 ms a claim).
+  -- "(state = 'claimed') IS TRUE" is no index condition, so no index of
+  -- state (indexes=, or the full tasks_claim of version 3) can serve the
+  -- statement -- with statistics taken before the tasks were claimed, one
+  -- looked cheaper and the claim walked every task in flight (20,000:
+  -- 4.5 ms a claim).
   FOREACH qn IN ARRAY qs LOOP
     FOR r IN SELECT _rid, attempts >= max_attempts AS spent FROM @S@.tasks
               WHERE queue = qn AND lease_expires_at <= n
@@ -187,18 +190,21 @@ BEGIN
   -- walks the (queue, state, priority, run_at, id) index in claim order and
   -- stops after p_n rows; several queues need a sort.
   IF nl = 0 AND p_n = 1 AND pg_catalog.array_length(qs, 1) = 1 THEN
-    -- One task of one queue (a worker loop): two plain statements.
-    SELECT _rid INTO k FROM @S@.tasks
-     WHERE queue = qs[1] AND state = 'pending' AND run_at <= n
-       AND (p_names IS NULL OR name = ANY (p_names))
-       AND (p_tags IS NULL OR tags::jsonb @> p_tags::jsonb)
-     ORDER BY priority, run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED;
+    -- One task of one queue (a worker loop): one statement.
+    UPDATE @S@.tasks w SET state = 'claimed', lease_owner = p_worker,
+           lease_token = coalesce(w.lease_token, 0) + 1,
+           lease_expires_at = n + p_lease, attempts = w.attempts + 1,
+           updated_at = n
+     WHERE w._rid = (SELECT c._rid FROM @S@.tasks c
+                      WHERE c.queue = qs[1] AND c.state = 'pending'
+                        AND c.run_at <= n
+                        AND (p_names IS NULL OR c.name = ANY (p_names))
+                        AND (p_tags IS NULL
+                             OR c.tags::jsonb @> p_tags::jsonb)
+                      ORDER BY c.priority, c.run_at, c.id LIMIT 1
+                        FOR UPDATE SKIP LOCKED)
+    RETURNING w.* INTO t;
     IF FOUND THEN
-      UPDATE @S@.tasks SET state = 'claimed', lease_owner = p_worker,
-             lease_token = coalesce(lease_token, 0) + 1,
-             lease_expires_at = n + p_lease, attempts = attempts + 1,
-             updated_at = n
-       WHERE _rid = k RETURNING * INTO t;
       RETURN NEXT t;
     END IF;
     RETURN;
@@ -463,22 +469,39 @@ CREATE OR REPLACE TRIGGER sv_notify_insert AFTER INSERT ON @S@.tasks
 CREATE INDEX IF NOT EXISTS tasks_expiry ON @S@.tasks (queue, lease_expires_at)
   WHERE lease_expires_at IS NOT NULL;
 
--- Version 3 keeps fewer task indexes (see entityDdl in store_pg.c): every
--- claim and completion writes each index of the task.  Schemas of versions
--- 1 and 2 lose the column indexes that version 3 makes only on request
--- (indexes=): a table that names the column builds it again.  Their full
--- UNIQUE (queue, idempotency_key) constraint stays, next to the new
--- tasks_dedupe: processes of the older versions name it in ON CONFLICT
--- (drop it once none runs: see the README).
-DROP INDEX IF EXISTS @S@.tasks_state, @S@.tasks_run_at, @S@.tasks_created_at,
-  @S@.tasks_completed_at, @S@.tasks_idempotency_key,
-  @S@.tasks_lease_expires_at;
+-- Versions 3 and 4 keep fewer task indexes (see entityDdl in store_pg.c):
+-- every claim and completion writes each index of the task.  Schemas of
+-- versions 1 and 2 (no sv_schema_3) lose the column indexes that version 3
+-- makes only on request (indexes=): a table that names the column builds
+-- it again.  (A schema of version 3 keeps them: there they were built on
+-- request.)  Their full UNIQUE (queue, idempotency_key) constraint stays,
+-- next to the new tasks_dedupe: processes of the older versions name it in
+-- ON CONFLICT (drop it once none runs: see the README).
+DO $sv$
+BEGIN
+  PERFORM @S@.sv_schema_3();
+EXCEPTION WHEN undefined_function THEN
+  DROP INDEX IF EXISTS @S@.tasks_state, @S@.tasks_run_at,
+    @S@.tasks_created_at, @S@.tasks_completed_at, @S@.tasks_idempotency_key,
+    @S@.tasks_lease_expires_at;
+END
+$sv$;
+
+-- Version 4: the claim index holds the pending tasks only (tasks_pending,
+-- made by entityDdl before this script runs); the full tasks_claim (queue,
+-- state, priority, run_at, id) of versions 1 to 3 goes.
+DROP INDEX IF EXISTS @S@.tasks_claim;
 
 -- Last: the schema is complete.  A process that finds this function skips
 -- the whole script (which takes locks on the tables that running claims
 -- hold).  Bump the number when this file changes (and in store_pg.c):
 -- a schema of an older version then runs the script again, which brings it
 -- up to date (sv_schema_1 and sv_schema_2 stay, for the processes of the
--- older versions).
+-- older versions).  sv_schema_3 too, also in a new schema: processes of
+-- version 3 call the same functions and find what they need, and skip
+-- their script, which would make the full tasks_claim again.
 CREATE OR REPLACE FUNCTION @S@.sv_schema_3() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $sv$ SELECT 3 $sv$;
+
+CREATE OR REPLACE FUNCTION @S@.sv_schema_4() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $sv$ SELECT 4 $sv$;

@@ -100,14 +100,19 @@ struct PgSchema {
 ** A deferred command, sent ahead of the next statement that needs an answer
 ** from the server, in the same round trip (pipeline): BEGIN, SAVEPOINT,
 ** RELEASE, ROLLBACK TO, or a batch of buffered rows (nCol > 0: one
-** INSERT ... SELECT FROM unnest($1, $2, ...) whose arrays aCol build).
+** INSERT ... SELECT FROM unnest($1, $2, ...) whose arrays aCol build; see
+** batchSql).
 */
 typedef struct PgQueued {
-  char *zSql;          /* the command (owned) */
+  char *zSql;          /* the command (owned); a batch: the table */
   int bBegin;          /* the transaction's BEGIN */
   int nCol;            /* a batch: number of arrays (row handle + columns) */
   int nRow;            /* a batch: rows in it */
-  sqlite3_str **aCol;  /* a batch: per array, its literal so far */
+  sqlite3_str **aCol;  /* a batch: per array, its literal so far; NULL for
+                       ** a column that is NULL in every row so far */
+  const statevtab_entity *pEntity; /* a batch: the rows' entity */
+  const void *pOf;     /* a batch: the table whose rows it holds (more rows
+                       ** of that table join it), NULL once it is detached */
 } PgQueued;
 
 typedef struct PgStmt {
@@ -151,10 +156,11 @@ typedef struct PgTable {
   char *zQ;      /* the same, quoted */
   char *zT;      /* "schema"."kind" */
   char *zTakeOut; /* the last payload xTake returned (owned) */
-  char *zBatch;   /* the batch INSERT of buffered rows (made at first use) */
   sqlite3_int64 *aRid; /* reserved row handles aRid[iRid..nRid) */
   int iRid, nRid;
   int nRidNext;   /* how many to reserve next time */
+  int bNoBuffer;  /* rows of the entity have versions or an expiry: never
+                  ** buffered (see canBuffer) */
 } PgTable;
 
 typedef struct PgCursor {
@@ -416,31 +422,67 @@ static int paramValue(PgParams *a, const statevtab_value *v) {
   }
 }
 
-/* A PostgreSQL array literal of n text values: {"a","b\"c"}. */
+/* Append integer v to s (as "%lld" would, in a tenth of the time). */
+static void appendInt(sqlite3_str *s, sqlite3_int64 v) {
+  char z[24];
+  int i = (int)sizeof(z);
+  sqlite3_uint64 u = v < 0 ? 0 - (sqlite3_uint64)v : (sqlite3_uint64)v;
+  do {
+    z[--i] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0) z[--i] = '-';
+  sqlite3_str_append(s, z + i, (int)sizeof(z) - i);
+}
+
+/*
+** Append v to array literal s as one element: NULL, a number, or a quoted
+** string with '"' and '\' escaped (copied in runs between those).
+*/
+static void arrayElem(sqlite3_str *s, const statevtab_value *v) {
+  const char *z, *zEnd;
+  switch (v->eType) {
+  case SQLITE_INTEGER:
+    appendInt(s, v->i);
+    break;
+  case SQLITE_FLOAT:
+    sqlite3_str_appendf(s, "%!.17g", v->r);
+    break;
+  case SQLITE_TEXT:
+  case SQLITE_BLOB:
+    sqlite3_str_appendchar(s, 1, '"');
+    for (z = v->z, zEnd = v->z + (v->n > 0 ? v->n : 0); z < zEnd;) {
+      const char *q = z;
+      while (q < zEnd && *q != '"' && *q != '\\') q++;
+      if (q > z) sqlite3_str_append(s, z, (int)(q - z));
+      if (q == zEnd) break;
+      sqlite3_str_appendchar(s, 1, '\\');
+      sqlite3_str_appendchar(s, 1, *q);
+      z = q + 1;
+    }
+    sqlite3_str_appendchar(s, 1, '"');
+    break;
+  default:
+    sqlite3_str_append(s, "NULL", 4);
+    break;
+  }
+}
+
+/* A PostgreSQL array literal of the n values av: {"a","b\"c",NULL,7}. */
 static int paramArray(PgParams *a, int n, const statevtab_value *av) {
   sqlite3_str *s;
-  int i, k;
+  int i;
   if (n <= 0) return paramTake(a, 0, 1);
   s = sqlite3_str_new(0);
   sqlite3_str_appendchar(s, 1, '{');
   for (i = 0; i < n; i++) {
     if (i) sqlite3_str_appendchar(s, 1, ',');
-    if (av[i].eType == SQLITE_NULL) {
-      sqlite3_str_appendall(s, "NULL");
-      continue;
+    if ((av[i].eType == SQLITE_TEXT || av[i].eType == SQLITE_BLOB) &&
+        av[i].n > 0 && memchr(av[i].z, 0, (size_t)av[i].n) &&
+        a->rc == SQLITE_OK) {
+      a->rc = SQLITE_MISMATCH;
     }
-    if (av[i].eType == SQLITE_INTEGER) {
-      sqlite3_str_appendf(s, "%lld", av[i].i);
-      continue;
-    }
-    sqlite3_str_appendchar(s, 1, '"');
-    for (k = 0; k < av[i].n; k++) {
-      char c = av[i].z[k];
-      if (c == 0 && a->rc == SQLITE_OK) a->rc = SQLITE_MISMATCH;
-      if (c == '"' || c == '\\') sqlite3_str_appendchar(s, 1, '\\');
-      sqlite3_str_appendchar(s, 1, c);
-    }
-    sqlite3_str_appendchar(s, 1, '"');
+    arrayElem(s, &av[i]);
   }
   sqlite3_str_appendchar(s, 1, '}');
   return paramTake(a, sqlite3_str_finish(s), 0);
@@ -938,6 +980,52 @@ static int pgDoomed(PgStore *p) {
   return p->rcDoom ? p->rcDoom : SQLITE_NOMEM;
 }
 
+static const char *pgType(const statevtab_column *c);
+
+/*
+** The INSERT of batch q (from sqlite3_malloc; NULL: no memory): every
+** column of the entity is named, so that none takes a server default;
+** each array of q is one parameter and one unnest, and a column without
+** one (NULL in every row of the batch) is NULL, which costs the client no
+** literal and the server no array to parse and unnest.  A batch of tasks
+** without executions, keys, results or leases sends 14 arrays instead of
+** 22.  The text depends on which columns are NULL, so a table has a few
+** prepared INSERTs at most.
+*/
+static char *batchSql(const PgQueued *q) {
+  const statevtab_entity *e = q->pEntity;
+  sqlite3_str *s = sqlite3_str_new(0);
+  int i, k;
+  sqlite3_str_appendf(s, "INSERT INTO %s (_rid", q->zSql);
+  for (i = 0; i < e->nCol; i++) {
+    sqlite3_str_appendf(s, ", \"%w\"", e->aCol[i].zName);
+  }
+  sqlite3_str_appendall(s, ") SELECT u.a0");
+  for (i = 0; i < e->nCol; i++) {
+    if (q->aCol[i + 1]) {
+      sqlite3_str_appendf(s, ", u.a%d", i + 1);
+    } else {
+      sqlite3_str_appendf(s, ", NULL::%s", pgType(&e->aCol[i]));
+    }
+  }
+  sqlite3_str_appendall(s, " FROM ROWS FROM (pg_catalog.unnest($1::bigint[])");
+  for (i = 0, k = 2; i < e->nCol; i++) {
+    if (!q->aCol[i + 1]) continue;
+    sqlite3_str_appendf(s, ", pg_catalog.unnest($%d::%s[])", k++,
+                        pgType(&e->aCol[i]));
+  }
+  sqlite3_str_appendall(s, ") AS u(a0");
+  for (i = 0; i < e->nCol; i++) {
+    if (q->aCol[i + 1]) sqlite3_str_appendf(s, ", a%d", i + 1);
+  }
+  sqlite3_str_appendall(s, ")");
+  if (sqlite3_str_errcode(s) != SQLITE_OK) {
+    sqlite3_free(sqlite3_str_finish(s));
+    return 0;
+  }
+  return sqlite3_str_finish(s);
+}
+
 /*
 ** One round trip in pipeline mode: the deferred commands (aQ, which it
 ** empties), then aCmd[0..nCmd), then a sync; waits at most the command
@@ -969,22 +1057,22 @@ static int pgPipeline(PgStore *p, int nCmd, PgCmd *aCmd) {
     if (q->nCol) {
       /* A batch of rows: its arrays are the parameters. */
       char **az = sqlite3_malloc64(sizeof(char *) * (size_t)q->nCol);
-      if (!az) {
-        rc = SQLITE_NOMEM;
-        break;
-      }
-      for (k = 0; k < q->nCol; k++) {
+      char *zIns = batchSql(q);
+      int nArr = 0;
+      if (!az || !zIns) rc = SQLITE_NOMEM;
+      for (k = 0; az && k < q->nCol; k++) {
+        if (!q->aCol[k]) continue;
         sqlite3_str_appendchar(q->aCol[k], 1, '}');
-        az[k] = sqlite3_str_finish(q->aCol[k]);
+        az[nArr] = sqlite3_str_finish(q->aCol[k]);
         q->aCol[k] = 0;
-        if (!az[k]) rc = SQLITE_NOMEM;
+        if (!az[nArr++]) rc = SQLITE_NOMEM;
       }
       q->nCol = -q->nCol; /* sent: nothing left to free but the count */
       ok = rc != SQLITE_OK ||
-           pipeSend(p, q->zSql, -q->nCol, (const char *const *)az, aExp, &nExp,
-                    1, i);
-      for (k = 0; k < -q->nCol; k++) sqlite3_free(az[k]);
+           pipeSend(p, zIns, nArr, (const char *const *)az, aExp, &nExp, 1, i);
+      for (k = 0; k < nArr; k++) sqlite3_free(az[k]);
       sqlite3_free(az);
+      sqlite3_free(zIns);
       if (rc != SQLITE_OK) break;
     } else {
       ok = pipeSend(p, q->zSql, 0, 0, aExp, &nExp, 1, i);
@@ -1323,7 +1411,7 @@ static void indexDdl(sqlite3_str *s, const char *zQ, const statevtab_entity *e,
 
 /*
 ** Does column i of e have an index of its own without indexes= (the key,
-** the claim index of tasks.queue, or "<kind>_<column>" of entityDdl)?
+** or "<kind>_<column>" of entityDdl)?
 */
 static int indexedByDefault(const statevtab_entity *e, int i) {
   const statevtab_column *c = &e->aCol[i];
@@ -1331,10 +1419,13 @@ static int indexedByDefault(const statevtab_entity *e, int i) {
   if (!(c->flags & STATEVTAB_COL_INDEXED)) return 0;
   if (c->flags & STATEVTAB_COL_OPTIDX) return 0;
   /* tasks.lease_expires_at: tasks_expiry (queue, lease_expires_at) WHERE
-  ** lease_expires_at IS NOT NULL serves the claims; a column index of its own only on
-  ** request, as it costs every claim an index write. */
+  ** lease_expires_at IS NOT NULL serves the claims; tasks.queue:
+  ** tasks_pending (queue, ...) WHERE state = 'pending' does.  A column
+  ** index of their own only on request, as it costs every claim and
+  ** completion an index write. */
   if (strcmp(e->zKind, "tasks") == 0 &&
-      strcmp(c->zName, "lease_expires_at") == 0) {
+      (strcmp(c->zName, "lease_expires_at") == 0 ||
+       strcmp(c->zName, "queue") == 0)) {
     return 0;
   }
   return 1;
@@ -1343,16 +1434,21 @@ static int indexedByDefault(const statevtab_entity *e, int i) {
 /*
 ** DDL of one entity's table and indexes in schema zQ (quoted).  Tasks keep
 ** few indexes, as every claim and completion changes the indexed state and
-** so writes every index of the row (no HOT update): tasks_claim (queue,
-** state, priority, run_at, id), which the claim walks and which serves
-** queue = ? [AND state = ?] scans for every state; tasks_expiry (in the
-** script); tasks_execution_id without NULLs; the key; and the dedupe key
-** as a partial unique index (rows without a key are not in it).  Columns
-** flagged STATEVTAB_COL_OPTIDX get an index only through indexes= (see
-** ensureIndexes).  Schemas of versions 1 and 2 had a full UNIQUE (queue,
-** idempotency_key) constraint and one index per indexed column: the
-** script drops those indexes and keeps the constraint (processes of the
-** older version name it in their ON CONFLICT).
+** so writes every index of the row (no HOT update): tasks_pending
+** (queue, priority, run_at, id) WHERE state = 'pending', which the claim
+** walks and which serves queue = ? AND state = 'pending' scans (a claimed
+** or finished task is in no claim index: its claim and completion write
+** one index entry less than with the full index of version 3, and the
+** claim walks only what is pending); tasks_expiry (in the script);
+** tasks_execution_id without NULLs; the key; and the dedupe key as a
+** partial unique index (rows without a key are not in it).  Columns
+** flagged STATEVTAB_COL_OPTIDX, tasks.queue and tasks.lease_expires_at get
+** an index of their own only through indexes= (see ensureIndexes).
+** Schemas of versions 1 and 2 had a full UNIQUE (queue, idempotency_key)
+** constraint and one index per indexed column, and versions 1 to 3 the
+** full tasks_claim (queue, state, priority, run_at, id): the script drops
+** those indexes and keeps the constraint (processes of the older versions
+** name it in their ON CONFLICT).
 */
 static void entityDdl(sqlite3_str *s, const char *zQ,
                       const statevtab_entity *e) {
@@ -1387,14 +1483,16 @@ static void entityDdl(sqlite3_str *s, const char *zQ,
                         e->aCol[e->iDedupeScope].zName,
                         e->aCol[e->iDedupe].zName, e->aCol[e->iDedupe].zName);
   }
+  if (strcmp(e->zKind, "tasks") == 0) {
+    sqlite3_str_appendf(s, "CREATE INDEX IF NOT EXISTS tasks_pending ON "
+                           "%s.tasks (queue, priority, run_at, id) WHERE "
+                           "state = 'pending';\n",
+                        zQ);
+  }
   for (i = 0; i < e->nCol; i++) {
     const statevtab_column *c = &e->aCol[i];
     if (i == e->aiKey[0] || !indexedByDefault(e, i)) continue;
-    if (strcmp(e->zKind, "tasks") == 0 && strcmp(c->zName, "queue") == 0) {
-      sqlite3_str_appendf(s, "CREATE INDEX IF NOT EXISTS tasks_claim ON "
-                             "%s.tasks (queue, state, priority, run_at, id);\n",
-                          zQ);
-    } else if (strcmp(e->zKind, "tasks") == 0) {
+    if (strcmp(e->zKind, "tasks") == 0) {
       indexDdl(s, zQ, e, c);
     } else {
       /* (Other kinds keep their full indexes, as in version 1.) */
@@ -1452,7 +1550,7 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
   {
     PGresult *res = 0;
     memset(&a, 0, sizeof(a));
-    paramTake(&a, sqlite3_mprintf("%s.sv_schema_3()", zQ), 0);
+    paramTake(&a, sqlite3_mprintf("%s.sv_schema_4()", zQ), 0);
     rc = pgExec(p, "SELECT pg_catalog.to_regprocedure($1::text) IS NOT NULL",
                 &a, &res);
     paramsFree(&a);
@@ -1583,9 +1681,6 @@ static int ensureIndexes(PgTable *t, sqlite3_uint64 mCols) {
   s = sqlite3_str_new(0);
   for (i = 0; i < e->nCol; i++) {
     if (!((mCols >> i) & 1) || indexedByDefault(e, i)) continue;
-    if (strcmp(e->zKind, "tasks") == 0 && strcmp(e->aCol[i].zName, "queue") == 0) {
-      continue; /* tasks_claim leads with it */
-    }
     for (k = 0; k < PQntuples(res); k++) {
       const char *zIdx = PQgetvalue(res, k, 0);
       size_t nKind = strlen(e->zKind);
@@ -1692,6 +1787,8 @@ static int pgAttach(statevtab_store *pStore, const statevtab_entity *e,
   t->base.pStore = pStore;
   t->base.pEntity = e;
   t->p = p;
+  t->bNoBuffer = sv_entity_col(e, STATEVTAB_COL_EXPIRES) >= 0 ||
+                 sv_entity_col(e, STATEVTAB_COL_VERSION) >= 0;
   t->zSchema = sqlite3_mprintf("%s", zSchema);
   t->zQ = sqlite3_mprintf("%s", zQ);
   t->zT = sqlite3_mprintf("%s.%s", zQ, e->zKind);
@@ -1712,7 +1809,13 @@ static int pgAttach(statevtab_store *pStore, const statevtab_entity *e,
 
 static void pgDetach(statevtab_table *pTab) {
   PgTable *t = (PgTable *)pTab;
-  sqlite3_free(t->zBatch);
+  PgStore *p = t->p;
+  int i;
+  /* Its rows still waiting stay (the batch holds what it needs), but no
+  ** table allocated later at the same address may join them. */
+  for (i = 0; i < p->nQ; i++) {
+    if (p->aQ[i]->pOf == (const void *)t) p->aQ[i]->pOf = 0;
+  }
   sqlite3_free(t->aRid);
   sqlite3_free(t->zTakeOut);
   sqlite3_free(t->zSchema);
@@ -2058,13 +2161,9 @@ static int doInsert(PgTable *t, const statevtab_value *aRow, int eConflict,
 static int canBuffer(PgTable *t, const statevtab_value *aRow) {
   const statevtab_entity *e = t->base.pEntity;
   int k = e->aiKey[0];
-  if (!t->p->bTxn || e->nKey != 1) return 0;
+  if (!t->p->bTxn || e->nKey != 1 || t->bNoBuffer) return 0;
   if (!(e->aCol[k].flags & STATEVTAB_COL_AUTOID) ||
       aRow[k].eType != SQLITE_TEXT || aRow[k].i != 1) {
-    return 0;
-  }
-  if (sv_entity_col(e, STATEVTAB_COL_EXPIRES) >= 0 ||
-      sv_entity_col(e, STATEVTAB_COL_VERSION) >= 0) {
     return 0;
   }
   return e->iDedupe < 0 || aRow[e->iDedupe].eType == SQLITE_NULL;
@@ -2111,32 +2210,6 @@ static int reserveRids(PgTable *t) {
   return SQLITE_OK;
 }
 
-/* Append v to array literal s as one element. */
-static void arrayElem(sqlite3_str *s, const statevtab_value *v) {
-  int k;
-  switch (v->eType) {
-  case SQLITE_INTEGER:
-    sqlite3_str_appendf(s, "%lld", v->i);
-    break;
-  case SQLITE_FLOAT:
-    sqlite3_str_appendf(s, "%!.17g", v->r);
-    break;
-  case SQLITE_TEXT:
-  case SQLITE_BLOB:
-    sqlite3_str_appendchar(s, 1, '"');
-    for (k = 0; k < v->n; k++) {
-      char c = v->z[k];
-      if (c == '"' || c == '\\') sqlite3_str_appendchar(s, 1, '\\');
-      sqlite3_str_appendchar(s, 1, c);
-    }
-    sqlite3_str_appendchar(s, 1, '"');
-    break;
-  default:
-    sqlite3_str_appendall(s, "NULL");
-    break;
-  }
-}
-
 /*
 ** Buffer one row (see canBuffer): it goes to the server with the next
 ** statement that needs an answer, or the COMMIT, as part of one
@@ -2148,7 +2221,7 @@ static int bufferRow(PgTable *t, const statevtab_value *aRow,
   const statevtab_entity *e = t->base.pEntity;
   PgQueued *q;
   sqlite3_int64 iRid;
-  int i, rc;
+  int i, k, rc;
   if (p->zDoom) return pgDoomed(p);
   rc = pgEnsure(p, 0);
   if (rc != SQLITE_OK) return rc;
@@ -2159,40 +2232,25 @@ static int bufferRow(PgTable *t, const statevtab_value *aRow,
       return SQLITE_ERROR;
     }
   }
-  if (!t->zBatch) {
-    sqlite3_str *s = sqlite3_str_new(0);
-    sqlite3_str_appendf(s, "INSERT INTO %s (_rid", t->zT);
-    for (i = 0; i < e->nCol; i++) {
-      sqlite3_str_appendf(s, ", \"%w\"", e->aCol[i].zName);
-    }
-    sqlite3_str_appendall(s, ") SELECT * FROM ROWS FROM "
-                             "(pg_catalog.unnest($1::bigint[])");
-    for (i = 0; i < e->nCol; i++) {
-      sqlite3_str_appendf(s, ", pg_catalog.unnest($%d::%s[])", i + 2,
-                          pgType(&e->aCol[i]));
-    }
-    sqlite3_str_appendall(s, ")");
-    t->zBatch = sqlite3_str_finish(s);
-    if (!t->zBatch) return SQLITE_NOMEM;
-  }
   if (t->iRid >= t->nRid) {
     rc = reserveRids(t);
     if (rc != SQLITE_OK) return rc;
   }
   iRid = t->aRid[t->iRid++];
   q = p->nQ > 0 ? p->aQ[p->nQ - 1] : 0;
-  if (!q || q->nCol != e->nCol + 1 || q->nRow >= PG_BATCH ||
-      strcmp(q->zSql, t->zBatch) != 0) {
+  if (!q || q->pOf != (const void *)t || q->nCol != e->nCol + 1 ||
+      q->nRow >= PG_BATCH) {
     q = sqlite3_malloc64(sizeof(*q));
     if (q) {
       memset(q, 0, sizeof(*q));
-      q->zSql = sqlite3_mprintf("%s", t->zBatch);
+      q->pOf = t;
+      q->pEntity = e;
+      q->zSql = sqlite3_mprintf("%s", t->zT);
       q->aCol = sqlite3_malloc64(sizeof(sqlite3_str *) * (size_t)(e->nCol + 1));
       if (q->zSql && q->aCol) {
-        for (i = 0; i <= e->nCol; i++) {
-          q->aCol[i] = sqlite3_str_new(0);
-          sqlite3_str_appendchar(q->aCol[i], 1, '{');
-        }
+        memset(q->aCol, 0, sizeof(sqlite3_str *) * (size_t)(e->nCol + 1));
+        q->aCol[0] = sqlite3_str_new(0);
+        sqlite3_str_appendchar(q->aCol[0], 1, '{');
         q->nCol = e->nCol + 1;
       } else {
         queuedFree(q);
@@ -2202,13 +2260,23 @@ static int bufferRow(PgTable *t, const statevtab_value *aRow,
     rc = queueAdd(p, q);
     if (rc != SQLITE_OK) return rc;
   }
-  sqlite3_str_appendf(q->aCol[0], "%s%lld", q->nRow ? "," : "", iRid);
+  if (q->nRow) sqlite3_str_appendchar(q->aCol[0], 1, ',');
+  appendInt(q->aCol[0], iRid);
   for (i = 0; i < e->nCol; i++) {
-    if (q->nRow) sqlite3_str_appendchar(q->aCol[i + 1], 1, ',');
-    arrayElem(q->aCol[i + 1], &aRow[i]);
+    sqlite3_str *a = q->aCol[i + 1];
+    if (!a) {
+      /* NULL so far: the array starts with the first value. */
+      if (aRow[i].eType == SQLITE_NULL) continue;
+      a = q->aCol[i + 1] = sqlite3_str_new(0);
+      sqlite3_str_appendchar(a, 1, '{');
+      for (k = 0; k < q->nRow; k++) sqlite3_str_append(a, "NULL,", 5);
+    } else if (q->nRow) {
+      sqlite3_str_appendchar(a, 1, ',');
+    }
+    arrayElem(a, &aRow[i]);
   }
   for (i = 0; i <= e->nCol; i++) {
-    if (sqlite3_str_errcode(q->aCol[i]) != SQLITE_OK) {
+    if (q->aCol[i] && sqlite3_str_errcode(q->aCol[i]) != SQLITE_OK) {
       /* Half a row: the batch cannot be sent any more. */
       sqlite3_free(p->zDoom);
       p->zDoom = sqlite3_mprintf("postgresql: out of memory");
@@ -2907,6 +2975,14 @@ static int pgWait(statevtab_table *pTab, const statevtab_value *pQueue,
     }
     now = sv_mono_ms();
     if (now >= iEnd || p->bTxn) return SQLITE_OK; /* no waiting in a txn */
+    /* A notification that came in with the check's reply (libpq read it
+    ** then) may be for a task committed after the check's snapshot: look
+    ** again, rather than sleep on a socket with nothing more to say (the
+    ** wait then lasted its whole timeout). */
+    if ((n = PQnotifies(p->pg)) != 0) {
+      PQfreemem(n);
+      continue;
+    }
     iWait = iEnd - now;
     if (iNext >= 0 && iNext + 1 < iWait) iWait = iNext + 1;
     rc = pgPoll(p, POLLIN, now + iWait);

@@ -56,3 +56,32 @@ SELECT id, state FROM tasks WHERE id = 'e';
 -- 30.25 a view cannot call it (side effects: DIRECTONLY)
 CREATE VIEW vc AS SELECT state_complete('tasks', '[]') AS n;
 SELECT n FROM vc;
+
+-- 30.26 the same task more than once in a list: as if the entries were
+-- applied one at a time in order -- the first entry with the current token
+-- completes it (with that entry's result), every other entry is stale
+INSERT INTO tasks(id, queue, name, priority) VALUES
+  ('f', 'cl3', 'x', 1), ('g', 'cl3', 'x', 2);
+DELETE FROM got;
+INSERT INTO got SELECT id, lease_token FROM state_claim('tasks', 'cl3', 'w', 30000, 2);
+SELECT state_complete('tasks', json_array(
+  json_object('id', 'f', 'token', (SELECT lease_token FROM got WHERE id = 'f') + 1,
+              'result', json('{"r":"stale"}')),
+  json_object('id', 'f', 'token', (SELECT lease_token FROM got WHERE id = 'f'),
+              'result', json('{"r":"first"}')),
+  json_object('id', 'g', 'token', (SELECT lease_token FROM got WHERE id = 'g'),
+              'result', json('{"r":"g"}')),
+  json_object('id', 'f', 'token', (SELECT lease_token FROM got WHERE id = 'f'),
+              'result', json('{"r":"second"}'))));
+SELECT id, state, result FROM tasks WHERE queue = 'cl3' ORDER BY id;
+-- and through state_claim's complete option: the stale entries come back
+-- as rows with outcome 'stale'
+INSERT INTO tasks(id, queue, name) VALUES ('h', 'cl4', 'x');
+DELETE FROM got;
+INSERT INTO got SELECT id, lease_token FROM state_claim('tasks', 'cl4', 'w', 30000, 1);
+SELECT id, outcome FROM state_claim('tasks', 'cl4', 'w', 30000, 0,
+  json_object('complete', json_array(
+    json_object('id', 'h', 'token', (SELECT lease_token FROM got), 'result', 1),
+    json_object('id', 'h', 'token', (SELECT lease_token FROM got), 'result', 2),
+    json_object('id', 'nope', 'token', 1))));
+SELECT id, state, result FROM tasks WHERE id = 'h';

@@ -150,16 +150,18 @@ COMMIT;
 SELECT name FROM doom ORDER BY name;
 
 -- 60.14 the indexes of a new schema's tasks table: the key, the claim index
--- (which serves queue = ? AND state = ? for every state), expired leases,
--- execution_id and the dedupe key without NULLs; nothing on state, run_at,
--- created_at, completed_at, idempotency_key or lease_expires_at alone
+-- of the pending tasks (which serves queue = ? AND state = 'pending'),
+-- expired leases, execution_id and the dedupe key without NULLs; nothing
+-- on queue, state, run_at, created_at, completed_at, idempotency_key or
+-- lease_expires_at alone
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT indexname, regexp_replace(indexdef, ' ON .* USING ', ' ') FROM pg_indexes WHERE schemaname = '$STATEVTAB_TEST_NS' AND tablename = 'tasks' ORDER BY 1"
 SELECT count(*) FROM tasks WHERE queue = 'default' AND state = 'pending';
 
 -- 60.15 indexes= builds <kind>_<column> on the schema's shared table (NULLs
 -- left out of a column that may be NULL), once: another table naming it,
 -- or a column indexed already, adds nothing; every table of the schema
--- reads through it.  An unknown column is an error, nothing is built
+-- reads through it (queue too: the claim index holds pending tasks only).
+-- An unknown column is an error, nothing is built
 CREATE VIRTUAL TABLE ix1 USING state_tasks(@OPTS:ix@, indexes='completed_at, state,,queue, id');
 CREATE VIRTUAL TABLE ix2 USING state_tasks(@OPTS:ix@, indexes=' completed_at ');
 CREATE VIRTUAL TABLE ix3 USING state_tasks(@OPTS:ix@);
@@ -174,15 +176,43 @@ SELECT id FROM ix2 WHERE state = 'pending';
 -- 60.16 a schema of version 2 (full UNIQUE (queue, idempotency_key), one
 -- index per indexed column) is upgraded by the first table that attaches
 -- it: the column indexes that version 3 builds on request are dropped (a
--- table naming one builds it again), the constraint stays next to
--- tasks_dedupe; its rows, idempotent inserts and claims keep working
+-- table naming one builds it again), and so is the full claim index
+-- (tasks_pending replaces it); the constraint stays next to tasks_dedupe;
+-- its rows, idempotent inserts and claims keep working
 .system s="\"${STATEVTAB_TEST_NS}_v2\""; psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $s; CREATE TABLE $s.tasks (_rid bigserial PRIMARY KEY, id text COLLATE \"C\" NOT NULL, execution_id text COLLATE \"C\", queue text COLLATE \"C\" NOT NULL, name text COLLATE \"C\" NOT NULL, payload text COLLATE \"C\", state text COLLATE \"C\" NOT NULL, priority bigint NOT NULL, run_at bigint NOT NULL, attempts bigint NOT NULL, max_attempts bigint NOT NULL, lease_owner text COLLATE \"C\", lease_token bigint, lease_expires_at bigint, tags text COLLATE \"C\" NOT NULL, idempotency_key text COLLATE \"C\", result text COLLATE \"C\", error text COLLATE \"C\", created_at bigint NOT NULL, updated_at bigint NOT NULL, completed_at bigint, UNIQUE (id), UNIQUE (queue, idempotency_key)); CREATE INDEX tasks_claim ON $s.tasks (queue, state, priority, run_at, id); CREATE INDEX tasks_execution_id ON $s.tasks (execution_id) WHERE execution_id IS NOT NULL; CREATE INDEX tasks_state ON $s.tasks (state); CREATE INDEX tasks_run_at ON $s.tasks (run_at); CREATE INDEX tasks_lease_expires_at ON $s.tasks (lease_expires_at) WHERE lease_expires_at IS NOT NULL; CREATE INDEX tasks_idempotency_key ON $s.tasks (idempotency_key) WHERE idempotency_key IS NOT NULL; CREATE INDEX tasks_created_at ON $s.tasks (created_at); CREATE INDEX tasks_completed_at ON $s.tasks (completed_at) WHERE completed_at IS NOT NULL; CREATE INDEX tasks_expiry ON $s.tasks (queue, lease_expires_at) WHERE state = 'claimed'; INSERT INTO $s.tasks (id, queue, name, state, priority, run_at, attempts, max_attempts, tags, idempotency_key, created_at, updated_at) VALUES ('old1', 'up', 'from v2', 'pending', 0, 0, 0, 3, '[]', 'k1', 0, 0); CREATE FUNCTION $s.sv_schema_2() RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT 2'"
 CREATE VIRTUAL TABLE up USING state_tasks(@OPTS:v2@, indexes='created_at');
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT indexname, regexp_replace(indexdef, ' ON .* USING ', ' ') FROM pg_indexes WHERE schemaname = '${STATEVTAB_TEST_NS}_v2' AND tablename = 'tasks' ORDER BY 1"
-.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = '${STATEVTAB_TEST_NS}_v2' AND p.proname IN ('sv_schema_2', 'sv_schema_3')"
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = '${STATEVTAB_TEST_NS}_v2' AND p.proname IN ('sv_schema_2', 'sv_schema_3', 'sv_schema_4')"
 INSERT INTO up(queue, name, idempotency_key) VALUES ('up', 'again', 'k1');
 INSERT INTO up(queue, name, idempotency_key) VALUES ('up', 'new', 'k2');
 SELECT id = 'old1', name, idempotency_key FROM up ORDER BY name;
 SELECT name, attempts FROM state_claim('up', 'up', 'w', 30000, 1);
 SELECT state_complete('up', (SELECT id FROM up WHERE state = 'claimed'), 1);
 SELECT name, state FROM up WHERE queue = 'up' AND state = 'completed';
+
+-- 60.17 a schema of version 3 (the full claim index tasks_claim; a column
+-- index built on request) is upgraded by the first table that attaches it:
+-- tasks_pending replaces tasks_claim, the indexes built on request stay;
+-- a task claimed before the upgrade completes after it, and claims go on
+.system s="\"${STATEVTAB_TEST_NS}_v3\""; psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $s; CREATE TABLE $s.tasks (_rid bigserial PRIMARY KEY, id text COLLATE \"C\" NOT NULL, execution_id text COLLATE \"C\", queue text COLLATE \"C\" NOT NULL, name text COLLATE \"C\" NOT NULL, payload text COLLATE \"C\", state text COLLATE \"C\" NOT NULL, priority bigint NOT NULL, run_at bigint NOT NULL, attempts bigint NOT NULL, max_attempts bigint NOT NULL, lease_owner text COLLATE \"C\", lease_token bigint, lease_expires_at bigint, tags text COLLATE \"C\" NOT NULL, idempotency_key text COLLATE \"C\", result text COLLATE \"C\", error text COLLATE \"C\", created_at bigint NOT NULL, updated_at bigint NOT NULL, completed_at bigint, UNIQUE (id)); CREATE UNIQUE INDEX tasks_dedupe ON $s.tasks (queue, idempotency_key) WHERE idempotency_key IS NOT NULL; CREATE INDEX tasks_claim ON $s.tasks (queue, state, priority, run_at, id); CREATE INDEX tasks_execution_id ON $s.tasks (execution_id) WHERE execution_id IS NOT NULL; CREATE INDEX tasks_expiry ON $s.tasks (queue, lease_expires_at) WHERE lease_expires_at IS NOT NULL; CREATE INDEX tasks_state ON $s.tasks (state); INSERT INTO $s.tasks (id, queue, name, state, priority, run_at, attempts, max_attempts, lease_owner, lease_token, lease_expires_at, tags, created_at, updated_at) VALUES ('held', 'up3', 'claimed by v3', 'claimed', 0, 0, 1, 3, 'old', 7, 9000000000000, '[]', 0, 0), ('next', 'up3', 'pending', 'pending', 0, 0, 0, 3, NULL, NULL, NULL, '[]', 0, 0); CREATE FUNCTION $s.sv_schema_3() RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT 3'"
+CREATE VIRTUAL TABLE up3 USING state_tasks(@OPTS:v3@);
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT indexname, regexp_replace(indexdef, ' ON .* USING ', ' ') FROM pg_indexes WHERE schemaname = '${STATEVTAB_TEST_NS}_v3' AND tablename = 'tasks' ORDER BY 1"
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = '${STATEVTAB_TEST_NS}_v3' AND p.proname LIKE 'sv_schema_%' ORDER BY 1"
+SELECT state_complete('up3', 'held', 7, '{"v":3}');
+SELECT name, attempts FROM state_claim('up3', 'up3', 'w', 30000, 5);
+SELECT id, state, result FROM up3 ORDER BY id;
+
+-- 60.18 a schema of version 1 (one full index per indexed column, the
+-- full UNIQUE (queue, idempotency_key), a row-level trigger on inserts, no
+-- tasks_expiry) is brought up to date too: the column indexes and
+-- tasks_claim go, tasks_pending, tasks_expiry and tasks_dedupe come, the
+-- insert trigger is per statement
+.system s="\"${STATEVTAB_TEST_NS}_v1\""; psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $s; CREATE TABLE $s.tasks (_rid bigserial PRIMARY KEY, id text COLLATE \"C\" NOT NULL, execution_id text COLLATE \"C\", queue text COLLATE \"C\" NOT NULL, name text COLLATE \"C\" NOT NULL, payload text COLLATE \"C\", state text COLLATE \"C\" NOT NULL, priority bigint NOT NULL, run_at bigint NOT NULL, attempts bigint NOT NULL, max_attempts bigint NOT NULL, lease_owner text COLLATE \"C\", lease_token bigint, lease_expires_at bigint, tags text COLLATE \"C\" NOT NULL, idempotency_key text COLLATE \"C\", result text COLLATE \"C\", error text COLLATE \"C\", created_at bigint NOT NULL, updated_at bigint NOT NULL, completed_at bigint, UNIQUE (id), UNIQUE (queue, idempotency_key)); CREATE INDEX tasks_claim ON $s.tasks (queue, state, priority, run_at, id); CREATE INDEX tasks_execution_id ON $s.tasks (execution_id); CREATE INDEX tasks_state ON $s.tasks (state); CREATE INDEX tasks_run_at ON $s.tasks (run_at); CREATE INDEX tasks_lease_expires_at ON $s.tasks (lease_expires_at); CREATE INDEX tasks_created_at ON $s.tasks (created_at); CREATE INDEX tasks_completed_at ON $s.tasks (completed_at); CREATE FUNCTION $s.sv_notify() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END'; CREATE TRIGGER sv_notify AFTER INSERT OR UPDATE OF state, run_at ON $s.tasks FOR EACH ROW EXECUTE FUNCTION $s.sv_notify(); INSERT INTO $s.tasks (id, queue, name, state, priority, run_at, attempts, max_attempts, tags, idempotency_key, created_at, updated_at) VALUES ('old1', 'up1', 'from v1', 'pending', 0, 0, 0, 3, '[]', 'k1', 0, 0); CREATE FUNCTION $s.sv_schema_1() RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT 1'"
+CREATE VIRTUAL TABLE up1 USING state_tasks(@OPTS:v1@);
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT indexname, regexp_replace(indexdef, ' ON .* USING ', ' ') FROM pg_indexes WHERE schemaname = '${STATEVTAB_TEST_NS}_v1' AND tablename = 'tasks' ORDER BY 1"
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT tgname, regexp_replace(pg_get_triggerdef(t.oid), ' ON [^ ]+ | [^ ]+[.](sv_notify)', ' \\1', 'g') FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '${STATEVTAB_TEST_NS}_v1' AND c.relname = 'tasks' ORDER BY 1"
+INSERT INTO up1(queue, name, idempotency_key) VALUES ('up1', 'again', 'k1');
+INSERT INTO up1(queue, name) VALUES ('up1', 'new');
+SELECT name, attempts FROM state_claim('up1', 'up1', 'w', 30000, 5) ORDER BY name;
+SELECT state_complete('up1', (SELECT json_group_array(json_object('id', id, 'token', lease_token)) FROM up1));
+SELECT name, state FROM up1 ORDER BY name;
