@@ -176,7 +176,7 @@ BEGIN
               ORDER BY queue, lease_expires_at
                 FOR UPDATE SKIP LOCKED LOOP
       IF r.spent THEN
-        PERFORM @S@.sv_die(r._rid, NULL, 'lease expired', p_dead, n);
+        PERFORM @S@.sv_die(r._rid, NULL, @SV_REASON_LEASE_EXPIRED@, p_dead, n);
       ELSE
         UPDATE @S@.tasks SET state = 'pending', lease_owner = NULL,
                lease_expires_at = NULL, updated_at = n WHERE _rid = r._rid;
@@ -324,8 +324,8 @@ END
 $sv$;
 
 -- Fail a task: 'retry', 'dead', or NULL when the token is not current.
--- Default back-off: d = min(1000 * 2^(attempts-1), 3600000) ms, then a
--- random delay in [d/2, d].
+-- Default back-off (vtab/policy.h): d = min(base * 2^(attempts-1), cap) ms,
+-- then a random delay in [d/2, d].
 CREATE OR REPLACE FUNCTION @S@.sv_fail(p_id text, p_token bigint,
                                        p_error text, p_retry bigint,
                                        p_dead boolean) RETURNS text
@@ -346,7 +346,8 @@ BEGIN
     RETURN 'dead';
   END IF;
   IF p_retry IS NULL THEN
-    d := least(1000 * power(2, greatest(r.attempts, 1) - 1), 3600000)::bigint;
+    d := least(@SV_BACKOFF_BASE_MS@ * power(2, greatest(r.attempts, 1) - 1),
+               @SV_BACKOFF_CAP_MS@)::bigint;
     p_retry := d / 2 + floor(random() * (d / 2 + 1))::bigint;
   END IF;
   UPDATE @S@.tasks SET state = 'pending', run_at = n + p_retry,

@@ -104,47 +104,47 @@ struct PgSchema {
 ** batchSql).
 */
 typedef struct PgQueued {
-  char *zSql;          /* the command (owned); a batch: the table */
-  int bBegin;          /* the transaction's BEGIN */
-  int nCol;            /* a batch: number of arrays (row handle + columns) */
-  int nRow;            /* a batch: rows in it */
-  sqlite3_str **aCol;  /* a batch: per array, its literal so far; NULL for
-                       ** a column that is NULL in every row so far */
+  char *zSql;         /* the command (owned); a batch: the table */
+  int bBegin;         /* the transaction's BEGIN */
+  int nCol;           /* a batch: number of arrays (row handle + columns) */
+  int nRow;           /* a batch: rows in it */
+  sqlite3_str **aCol; /* a batch: per array, its literal so far; NULL for
+                      ** a column that is NULL in every row so far */
   const statevtab_entity *pEntity; /* a batch: the rows' entity */
-  const void *pOf;     /* a batch: the table whose rows it holds (more rows
-                       ** of that table join it), NULL once it is detached */
+  const void *pOf; /* a batch: the table whose rows it holds (more rows
+                   ** of that table join it), NULL once it is detached */
 } PgQueued;
 
 typedef struct PgStmt {
-  char *zSql;   /* text of the statement prepared as "svp<index>" */
-  unsigned h;   /* hash of zSql */
+  char *zSql; /* text of the statement prepared as "svp<index>" */
+  unsigned h; /* hash of zSql */
 } PgStmt;
 
 typedef struct PgStore {
   statevtab_store base; /* must be first */
   sqlite3 *db;
-  char *zUrl;    /* connection string (after env: resolution) */
-  char *zSafe;   /* the same, password redacted */
-  sqlite3_int64 iCmdMs; /* command timeout: the smallest of the tables' */
-  int bCmdSet;          /* ... a table gave one (else the default) */
-  int nSecret;   /* entries of azSecret in use */
+  char *zUrl;                 /* connection string (after env: resolution) */
+  char *zSafe;                /* the same, password redacted */
+  sqlite3_int64 iCmdMs;       /* command timeout: the smallest of the tables' */
+  int bCmdSet;                /* ... a table gave one (else the default) */
+  int nSecret;                /* entries of azSecret in use */
   char *azSecret[PG_NSECRET]; /* password texts never to show in a message */
-  PGconn *pg;    /* NULL while disconnected */
-  int bTxn;      /* BEGIN sent */
-  int bLostTxn;  /* the connection went with a transaction open: fail until
-                 ** SQLite ends it (see pgHangUp) */
-  int nSave;     /* SAVEPOINT sv_0 .. sv_{nSave-1} open */
-  int nWrite;    /* nested write savepoints (explicit transactions) */
+  PGconn *pg;                 /* NULL while disconnected */
+  int bTxn;                   /* BEGIN sent */
+  int bLostTxn;       /* the connection went with a transaction open: fail until
+                      ** SQLite ends it (see pgHangUp) */
+  int nSave;          /* SAVEPOINT sv_0 .. sv_{nSave-1} open */
+  int nWrite;         /* nested write savepoints (explicit transactions) */
   PgSchema *pSchemas; /* schemas set up through this store */
-  char *zListen; /* channel this connection LISTENs to, or NULL */
-  int bBegun;    /* the BEGIN of the open transaction was sent */
-  PgQueued **aQ; /* deferred commands, oldest first (see PgQueued) */
+  char *zListen;      /* channel this connection LISTENs to, or NULL */
+  int bBegun;         /* the BEGIN of the open transaction was sent */
+  PgQueued **aQ;      /* deferred commands, oldest first (see PgQueued) */
   int nQ, nQAlloc;
-  int nQRow;     /* rows buffered in aQ */
-  char *zDoom;   /* a deferred command failed: its message; every statement
-                 ** and the COMMIT fail with it until SQLite rolls back */
-  int rcDoom;    /* ... and its code */
-  int nStmt;     /* entries of aStmt in use */
+  int nQRow;      /* rows buffered in aQ */
+  char *zDoom;    /* a deferred command failed: its message; every statement
+                  ** and the COMMIT fail with it until SQLite rolls back */
+  int rcDoom;     /* ... and its code */
+  int nStmt;      /* entries of aStmt in use */
   int bNoPrepare; /* the server lost a prepared statement (a pooler): stop */
   PgStmt aStmt[PG_NSTMT];
 } PgStore;
@@ -152,15 +152,15 @@ typedef struct PgStore {
 typedef struct PgTable {
   statevtab_table base; /* must be first */
   PgStore *p;
-  char *zSchema; /* schema name */
-  char *zQ;      /* the same, quoted */
-  char *zT;      /* "schema"."kind" */
-  char *zTakeOut; /* the last payload xTake returned (owned) */
+  char *zSchema;       /* schema name */
+  char *zQ;            /* the same, quoted */
+  char *zT;            /* "schema"."kind" */
+  char *zTakeOut;      /* the last payload xTake returned (owned) */
   sqlite3_int64 *aRid; /* reserved row handles aRid[iRid..nRid) */
   int iRid, nRid;
-  int nRidNext;   /* how many to reserve next time */
-  int bNoBuffer;  /* rows of the entity have versions or an expiry: never
-                  ** buffered (see canBuffer) */
+  int nRidNext;  /* how many to reserve next time */
+  int bNoBuffer; /* rows of the entity have versions or an expiry: never
+                 ** buffered (see canBuffer) */
 } PgTable;
 
 typedef struct PgCursor {
@@ -595,8 +595,7 @@ static int secretsFromConn(PgStore *p) {
 /* Connect (again) when there is no live connection. */
 static int pgEnsure(PgStore *p, int bOpen) {
   static const char *const azKey[] = {"connect_timeout",
-                                      "fallback_application_name", "dbname",
-                                      0};
+                                      "fallback_application_name", "dbname", 0};
   const char *azVal[4];
   int rc;
   if (p->bLostTxn && !sqlite3_get_autocommit(p->db)) {
@@ -960,15 +959,15 @@ static void pgDoom(PgStore *p, const PgQueued *q, PGresult *r) {
   const char *zState = PQresultErrorField(r, PG_DIAG_SQLSTATE);
   char *z = resultText(p, r);
   sqlite3_free(p->zDoom);
-  p->zDoom = z ? sqlite3_mprintf(
-                     "postgresql: %s (%s, sent with this statement); the "
-                     "transaction can only be rolled back",
-                     z,
-                     q->nCol ? "rows inserted earlier in this transaction"
-                             : "a command deferred to this statement")
-               : 0;
+  p->zDoom =
+      z ? sqlite3_mprintf("postgresql: %s (%s, sent with this statement); the "
+                          "transaction can only be rolled back",
+                          z,
+                          q->nCol ? "rows inserted earlier in this transaction"
+                                  : "a command deferred to this statement")
+        : 0;
   sqlite3_free(z);
-  p->rcDoom = !p->zDoom                                   ? SQLITE_NOMEM
+  p->rcDoom = !p->zDoom                                ? SQLITE_NOMEM
               : zState && strcmp(zState, "23505") == 0 ? SQLITE_CONSTRAINT
                                                        : SQLITE_ERROR;
   if (!p->zDoom) p->zDoom = sqlite3_mprintf("postgresql: out of memory");
@@ -1274,8 +1273,8 @@ static int pgExec(PgStore *p, const char *zSql, PgParams *a, PGresult **ppRes) {
     /* A prepared statement the server does not know (a pooler switched
     ** connections under us) or whose plan changed shape: stop preparing. */
     zState = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : 0;
-    if (zState && (strcmp(zState, "26000") == 0 ||
-                   strcmp(zState, "0A000") == 0) &&
+    if (zState &&
+        (strcmp(zState, "26000") == 0 || strcmp(zState, "0A000") == 0) &&
         !p->bNoPrepare && p->nStmt > 0) {
       p->bNoPrepare = 1;
       stmtClear(p);
@@ -1402,8 +1401,9 @@ static const char *pgType(const statevtab_column *c) {
 static void indexDdl(sqlite3_str *s, const char *zQ, const statevtab_entity *e,
                      const statevtab_column *c) {
   int bNull = !(c->flags & STATEVTAB_COL_NOTNULL) && !c->zDefault;
-  sqlite3_str_appendf(s, "CREATE INDEX IF NOT EXISTS \"%w_%w\" ON %s.%s "
-                         "(\"%w\")",
+  sqlite3_str_appendf(s,
+                      "CREATE INDEX IF NOT EXISTS \"%w_%w\" ON %s.%s "
+                      "(\"%w\")",
                       e->zKind, c->zName, zQ, e->zKind, c->zName);
   if (bNull) sqlite3_str_appendf(s, " WHERE \"%w\" IS NOT NULL", c->zName);
   sqlite3_str_appendall(s, ";\n");
@@ -1423,9 +1423,8 @@ static int indexedByDefault(const statevtab_entity *e, int i) {
   ** tasks_pending (queue, ...) WHERE state = 'pending' does.  A column
   ** index of their own only on request, as it costs every claim and
   ** completion an index write. */
-  if (strcmp(e->zKind, "tasks") == 0 &&
-      (strcmp(c->zName, "lease_expires_at") == 0 ||
-       strcmp(c->zName, "queue") == 0)) {
+  if (e == sv_entity_tasks &&
+      (i == SV_TASK_LEASE_EXPIRES_AT || i == SV_TASK_QUEUE)) {
     return 0;
   }
   return 1;
@@ -1453,8 +1452,9 @@ static int indexedByDefault(const statevtab_entity *e, int i) {
 static void entityDdl(sqlite3_str *s, const char *zQ,
                       const statevtab_entity *e) {
   int i;
-  sqlite3_str_appendf(s, "CREATE TABLE IF NOT EXISTS %s.%s (_rid bigserial "
-                         "PRIMARY KEY",
+  sqlite3_str_appendf(s,
+                      "CREATE TABLE IF NOT EXISTS %s.%s (_rid bigserial "
+                      "PRIMARY KEY",
                       zQ, e->zKind);
   for (i = 0; i < e->nCol; i++) {
     const statevtab_column *c = &e->aCol[i];
@@ -1476,28 +1476,30 @@ static void entityDdl(sqlite3_str *s, const char *zQ,
     /* Idempotent inserts: ON CONFLICT (scope, key) WHERE key IS NOT NULL
     ** (insertSql) infers this index, or the full constraint of older
     ** schemas. */
-    sqlite3_str_appendf(s, "CREATE UNIQUE INDEX IF NOT EXISTS \"%w_dedupe\" "
-                           "ON %s.%s (\"%w\", \"%w\") WHERE \"%w\" IS NOT "
-                           "NULL;\n",
-                        e->zKind, zQ, e->zKind,
-                        e->aCol[e->iDedupeScope].zName,
+    sqlite3_str_appendf(s,
+                        "CREATE UNIQUE INDEX IF NOT EXISTS \"%w_dedupe\" "
+                        "ON %s.%s (\"%w\", \"%w\") WHERE \"%w\" IS NOT "
+                        "NULL;\n",
+                        e->zKind, zQ, e->zKind, e->aCol[e->iDedupeScope].zName,
                         e->aCol[e->iDedupe].zName, e->aCol[e->iDedupe].zName);
   }
-  if (strcmp(e->zKind, "tasks") == 0) {
-    sqlite3_str_appendf(s, "CREATE INDEX IF NOT EXISTS tasks_pending ON "
-                           "%s.tasks (queue, priority, run_at, id) WHERE "
-                           "state = 'pending';\n",
+  if (e == sv_entity_tasks) {
+    sqlite3_str_appendf(s,
+                        "CREATE INDEX IF NOT EXISTS tasks_pending ON "
+                        "%s.tasks (queue, priority, run_at, id) WHERE "
+                        "state = 'pending';\n",
                         zQ);
   }
   for (i = 0; i < e->nCol; i++) {
     const statevtab_column *c = &e->aCol[i];
     if (i == e->aiKey[0] || !indexedByDefault(e, i)) continue;
-    if (strcmp(e->zKind, "tasks") == 0) {
+    if (e == sv_entity_tasks) {
       indexDdl(s, zQ, e, c);
     } else {
       /* (Other kinds keep their full indexes, as in version 1.) */
-      sqlite3_str_appendf(s, "CREATE INDEX IF NOT EXISTS \"%w_%w\" ON %s.%s "
-                             "(\"%w\");\n",
+      sqlite3_str_appendf(s,
+                          "CREATE INDEX IF NOT EXISTS \"%w_%w\" ON %s.%s "
+                          "(\"%w\");\n",
                           e->zKind, c->zName, zQ, e->zKind, c->zName);
     }
   }
@@ -1519,8 +1521,9 @@ static int lockedDdl(PgStore *p, const char *zSchema, const char *zDdl) {
     paramTake(&a, sqlite3_mprintf("statevtab:%s", zSchema), 0);
     rc = p->bTxn ? SQLITE_OK : pgRaw(p, "BEGIN");
     if (rc == SQLITE_OK) {
-      rc = pgExec(p, "SELECT pg_catalog.pg_advisory_xact_lock("
-                     "pg_catalog.hashtext($1::text))",
+      rc = pgExec(p,
+                  "SELECT pg_catalog.pg_advisory_xact_lock("
+                  "pg_catalog.hashtext($1::text))",
                   &a, 0);
     }
     if (rc == SQLITE_OK) rc = pgRaw(p, zDdl);
@@ -1562,8 +1565,9 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
   s = sqlite3_str_new(0);
   sqlite3_str_appendf(s, "CREATE SCHEMA IF NOT EXISTS %s;\n", zQ);
   for (i = 0; i < sv_nEntity; i++) entityDdl(s, zQ, sv_aEntity[i]);
-  sqlite3_str_appendf(s, "CREATE TABLE IF NOT EXISTS %s.queues (queue text "
-                         "COLLATE \"C\" PRIMARY KEY, paused_at bigint);\n",
+  sqlite3_str_appendf(s,
+                      "CREATE TABLE IF NOT EXISTS %s.queues (queue text "
+                      "COLLATE \"C\" PRIMARY KEY, paused_at bigint);\n",
                       zQ);
   /* The server functions, with @S@ standing for the schema, @SV_...@ for
   ** the queue policy (vtab/policy.h) and $sv$ for the dollar quote of
@@ -1616,8 +1620,8 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
         break;
       }
       sqlite3_str_append(s, z, (int)(zNext - z));
-      sqlite3_str_appendall(s, aSub[iSub].zValue ? aSub[iSub].zValue
-                                                 : zTaskJson);
+      sqlite3_str_appendall(s,
+                            aSub[iSub].zValue ? aSub[iSub].zValue : zTaskJson);
       z = zNext + strlen(aSub[iSub].zName);
     }
     sqlite3_free(zTaskJson);
@@ -1673,8 +1677,9 @@ static int ensureIndexes(PgTable *t, sqlite3_uint64 mCols) {
   memset(&a, 0, sizeof(a));
   paramTake(&a, sqlite3_mprintf("%s", t->zSchema), 0);
   paramTake(&a, sqlite3_mprintf("%s", e->zKind), 0);
-  rc = pgExec(p, "SELECT indexname::text FROM pg_catalog.pg_indexes "
-                 "WHERE schemaname = $1::text AND tablename = $2::text",
+  rc = pgExec(p,
+              "SELECT indexname::text FROM pg_catalog.pg_indexes "
+              "WHERE schemaname = $1::text AND tablename = $2::text",
               &a, &res);
   paramsFree(&a);
   if (rc != SQLITE_OK) return rc;
@@ -2074,11 +2079,10 @@ static int clearConflicts(PgTable *t, const statevtab_value *aRow,
   keyWhere(s, &a, e, aRow);
   sqlite3_str_appendall(s, ")");
   if (bReplace && e->iDedupe >= 0 && aRow[e->iDedupe].eType != SQLITE_NULL) {
-    sqlite3_str_appendf(s, " OR (\"%w\" = $%d::text AND \"%w\" = $%d::text)",
-                        e->aCol[e->iDedupeScope].zName,
-                        paramValue(&a, &aRow[e->iDedupeScope]),
-                        e->aCol[e->iDedupe].zName,
-                        paramValue(&a, &aRow[e->iDedupe]));
+    sqlite3_str_appendf(
+        s, " OR (\"%w\" = $%d::text AND \"%w\" = $%d::text)",
+        e->aCol[e->iDedupeScope].zName, paramValue(&a, &aRow[e->iDedupeScope]),
+        e->aCol[e->iDedupe].zName, paramValue(&a, &aRow[e->iDedupe]));
   }
   sqlite3_str_appendall(s, ")");
   if (!bReplace) {
@@ -2163,7 +2167,7 @@ static int canBuffer(PgTable *t, const statevtab_value *aRow) {
   int k = e->aiKey[0];
   if (!t->p->bTxn || e->nKey != 1 || t->bNoBuffer) return 0;
   if (!(e->aCol[k].flags & STATEVTAB_COL_AUTOID) ||
-      aRow[k].eType != SQLITE_TEXT || aRow[k].i != 1) {
+      aRow[k].eType != SQLITE_TEXT || !aRow[k].bGenerated) {
     return 0;
   }
   return e->iDedupe < 0 || aRow[e->iDedupe].eType == SQLITE_NULL;
@@ -2333,8 +2337,9 @@ static int pgUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
   sqlite3_str_appendf(s, " WHERE _rid = $%d::bigint", paramInt(&a, iRowid));
   if (eConflict == STATEVTAB_CONFLICT_IGNORE) {
     /* OR IGNORE: skip the row when another one holds the new key. */
-    sqlite3_str_appendf(s, " AND NOT EXISTS (SELECT 1 FROM %s WHERE _rid <> "
-                           "$%d::bigint AND ",
+    sqlite3_str_appendf(s,
+                        " AND NOT EXISTS (SELECT 1 FROM %s WHERE _rid <> "
+                        "$%d::bigint AND ",
                         t->zT, paramInt(&a, iRowid));
     keyWhere(s, &a, e, aRow);
     sqlite3_str_appendall(s, ")");
@@ -2424,8 +2429,9 @@ static int pgSync(statevtab_table *pTab) {
     rc = pgResultError(p, cmd.pRes);
   } else if (strcmp(PQcmdStatus(cmd.pRes), "COMMIT") != 0) {
     /* The server answers ROLLBACK to the COMMIT of an aborted transaction. */
-    pgError(p, "postgresql: the server rolled the transaction back (%s); "
-               "nothing of it was committed",
+    pgError(p,
+            "postgresql: the server rolled the transaction back (%s); "
+            "nothing of it was committed",
             PQcmdStatus(cmd.pRes));
     rc = SQLITE_ERROR;
   }
@@ -2433,9 +2439,7 @@ static int pgSync(statevtab_table *pTab) {
   return rc;
 }
 
-static int pgCommit(statevtab_table *pTab) {
-  return pgSync(pTab);
-}
+static int pgCommit(statevtab_table *pTab) { return pgSync(pTab); }
 
 static int pgRollback(statevtab_table *pTab) {
   PgStore *p = ((PgTable *)pTab)->p;
@@ -2527,8 +2531,9 @@ static int checkDead(PgTable *t, statevtab_table *pDead) {
   PgTable *d = (PgTable *)pDead;
   if (!pDead) return SQLITE_OK;
   if (pDead->pStore != t->base.pStore || strcmp(d->zSchema, t->zSchema)) {
-    pgError(t->p, "dead letters table must be in the tasks table's schema "
-                  "'%s'",
+    pgError(t->p,
+            "dead letters table must be in the tasks table's schema "
+            "'%s'",
             t->zSchema);
     return SQLITE_ERROR;
   }
@@ -2545,12 +2550,9 @@ static int pgClaim(statevtab_table *pTab, statevtab_table *pDead,
   PgParams a;
   PGresult *res = 0;
   char *zSql, *zTags = 0;
-  int rc = checkDead(t, pDead), i, k, iId = -1, iTok = -1;
+  int rc = checkDead(t, pDead), i, k;
+  const int iId = SV_TASK_ID, iTok = SV_TASK_LEASE_TOKEN;
   if (rc != SQLITE_OK) return rc;
-  for (i = 0; i < e->nCol; i++) {
-    if (strcmp(e->aCol[i].zName, "id") == 0) iId = i;
-    if (strcmp(e->aCol[i].zName, "lease_token") == 0) iTok = i;
-  }
   for (k = 0; k < c->nComplete; k++) c->aCompleteOk[k] = 1;
   memset(&a, 0, sizeof(a));
   aBool = sqlite3_malloc64(sizeof(statevtab_value) *
@@ -2606,8 +2608,7 @@ static int pgClaim(statevtab_table *pTab, statevtab_table *pDead,
     if (strcmp(PQgetvalue(res, i, 0), "-1") == 0) {
       /* A stale completion: find which one. */
       for (k = 0; k < c->nComplete; k++) {
-        if (c->aCompleteOk[k] && iId >= 0 && iTok >= 0 &&
-            aRow[iTok].i == c->aiCompleteToken[k] &&
+        if (c->aCompleteOk[k] && aRow[iTok].i == c->aiCompleteToken[k] &&
             aRow[iId].n == c->aCompleteId[k].n &&
             memcmp(aRow[iId].z, c->aCompleteId[k].z, (size_t)aRow[iId].n) ==
                 0) {
@@ -2667,8 +2668,8 @@ static int pgComplete(statevtab_table *pTab, const statevtab_value *pId,
   paramValue(&a, pId);
   paramInt(&a, iToken);
   paramValue(&a, pResult);
-  rc = callFunc((PgTable *)pTab,
-                "sv_complete($1::text, $2::bigint, $3::text)", &a, &res);
+  rc = callFunc((PgTable *)pTab, "sv_complete($1::text, $2::bigint, $3::text)",
+                &a, &res);
   *pbOk = rc == SQLITE_OK && boolResult(res);
   PQclear(res);
   return rc;
@@ -2693,8 +2694,7 @@ static int pgFail(statevtab_table *pTab, statevtab_table *pDead,
   } else {
     paramTake(&a, 0, 1);
   }
-  rc = callFunc(t,
-                "sv_fail($1::text, $2::bigint, $3::text, $4::bigint, true)",
+  rc = callFunc(t, "sv_fail($1::text, $2::bigint, $3::text, $4::bigint, true)",
                 &a, &res);
   if (rc == SQLITE_OK && !PQgetisnull(res, 0, 0)) {
     *peOutcome = strcmp(PQgetvalue(res, 0, 0), "dead") == 0
@@ -2715,8 +2715,8 @@ static int pgLease(statevtab_table *pTab, const statevtab_value *pName,
   paramValue(&a, pName);
   paramValue(&a, pOwner);
   paramInt(&a, iTtlMs);
-  rc = callFunc((PgTable *)pTab, "sv_lease($1::text, $2::text, $3::bigint)",
-                &a, &res);
+  rc = callFunc((PgTable *)pTab, "sv_lease($1::text, $2::text, $3::bigint)", &a,
+                &res);
   *piToken = 0;
   if (rc == SQLITE_OK && !PQgetisnull(res, 0, 0)) {
     *piToken = strtoll(PQgetvalue(res, 0, 0), 0, 10);
@@ -2746,7 +2746,7 @@ static int pgIncr(statevtab_table *pTab, const statevtab_value *pScope,
   PgParams a;
   PGresult *res = 0;
   char *zSql;
-  int rc, iVal = -1, i;
+  int rc;
   memset(&a, 0, sizeof(a));
   memset(pOut, 0, sizeof(*pOut));
   paramValue(&a, pScope);
@@ -2761,11 +2761,8 @@ static int pgIncr(statevtab_table *pTab, const statevtab_value *pScope,
   rc = zSql ? atomicExec(t, zSql, &a, &res) : SQLITE_NOMEM;
   sqlite3_free(zSql);
   paramsFree(&a);
-  for (i = 0; i < pTab->pEntity->nCol; i++) {
-    if (strcmp(pTab->pEntity->aCol[i].zName, "value") == 0) iVal = i;
-  }
-  if (rc == SQLITE_OK && PQntuples(res) > 0 && iVal >= 0) {
-    decode(res, 0, 0, &pTab->pEntity->aCol[iVal], pOut);
+  if (rc == SQLITE_OK && PQntuples(res) > 0) {
+    decode(res, 0, 0, &pTab->pEntity->aCol[SV_COUNTER_VALUE], pOut);
   }
   PQclear(res);
   return rc;
@@ -2865,8 +2862,8 @@ static int pgPaused(statevtab_table *pTab, const statevtab_value *pQueue,
   int rc;
   memset(&a, 0, sizeof(a));
   paramValue(&a, pQueue);
-  zSql = sqlite3_mprintf("SELECT 1 FROM %s.queues WHERE queue = $1::text",
-                         t->zQ);
+  zSql =
+      sqlite3_mprintf("SELECT 1 FROM %s.queues WHERE queue = $1::text", t->zQ);
   rc = zSql ? pgExec(t->p, zSql, &a, &res) : SQLITE_NOMEM;
   sqlite3_free(zSql);
   paramsFree(&a);
@@ -2918,7 +2915,8 @@ static int runnable(PgTable *t, const statevtab_value *pQueue, int *pb,
   *piWaitMs = -1;
   if (rc == SQLITE_OK && PQntuples(res) > 0) {
     *pb = PQgetvalue(res, 0, 0)[0] == 't';
-    if (!PQgetisnull(res, 0, 1)) *piWaitMs = strtoll(PQgetvalue(res, 0, 1), 0, 10);
+    if (!PQgetisnull(res, 0, 1))
+      *piWaitMs = strtoll(PQgetvalue(res, 0, 1), 0, 10);
   }
   PQclear(res);
   return rc;

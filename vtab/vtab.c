@@ -230,7 +230,6 @@ static int coerceValue(sv_vtab *p, const statevtab_column *pCol,
       pV->n = sqlite3_value_bytes(pArg);
       if (!pV->z) return SQLITE_NOMEM;
       pV->eType = SQLITE_TEXT;
-      pV->i = 0; /* not a generated id (see statevtab_value) */
     }
     if (pCol->eType == STATEVTAB_JSON) {
       int e = sv_json_check(pV->z, pV->n);
@@ -1067,7 +1066,6 @@ static int buildRow(sv_vtab *p, int bInsert, int bIgnore, sqlite3_value **apArg,
         v->z = zId;
         v->n = 36;
         v->bGenerated = 1; /* (see statevtab_value) */
-        v->i = 1;          /* the same mark, for stores not yet moved */
         continue;
       }
       if (pCol->flags & STATEVTAB_COL_CREATED) {
