@@ -842,26 +842,22 @@ static Flag *loadFlag(Eval *x, const char *zName) {
   f->zName = sqlite3_mprintf("%s", zName);
   f->iLoaded = now;
   if (aRow) {
-    const statevtab_entity *e = p->pEntity;
+    static const int aiJson[] = {SV_FLAG_STRATEGIES, SV_FLAG_VARIANTS,
+                                 SV_FLAG_DEPENDENCIES};
+    cJSON **appJ[3];
+    appJ[0] = &f->pStrategies;
+    appJ[1] = &f->pVariants;
+    appJ[2] = &f->pDeps;
     f->bExists = 1;
-    for (i = 0; i < e->nCol; i++) {
-      const char *zCol = e->aCol[i].zName;
-      const statevtab_value *v = &aRow[i];
-      if (strcmp(zCol, "enabled") == 0) {
-        f->bEnabled = v->eType == SQLITE_INTEGER && v->i != 0;
-      } else if (strcmp(zCol, "rollout") == 0) {
-        f->bHasRollout = v->eType == SQLITE_INTEGER;
-        f->iRollout = v->i;
-      } else if (v->eType == SQLITE_TEXT) {
-        cJSON **ppJ = strcmp(zCol, "strategies") == 0     ? &f->pStrategies
-                      : strcmp(zCol, "variants") == 0     ? &f->pVariants
-                      : strcmp(zCol, "dependencies") == 0 ? &f->pDeps
-                                                          : 0;
-        if (ppJ) {
-          *ppJ = cJSON_ParseWithLength(v->z, (size_t)v->n);
-          if (!*ppJ && sv_json_valid(v->z, v->n)) x->rc = SQLITE_NOMEM;
-        }
-      }
+    f->bEnabled = aRow[SV_FLAG_ENABLED].eType == SQLITE_INTEGER &&
+                  aRow[SV_FLAG_ENABLED].i != 0;
+    f->bHasRollout = aRow[SV_FLAG_ROLLOUT].eType == SQLITE_INTEGER;
+    f->iRollout = aRow[SV_FLAG_ROLLOUT].i;
+    for (i = 0; i < 3; i++) {
+      const statevtab_value *v = &aRow[aiJson[i]];
+      if (v->eType != SQLITE_TEXT) continue;
+      *appJ[i] = cJSON_ParseWithLength(v->z, (size_t)v->n);
+      if (!*appJ[i] && sv_json_valid(v->z, v->n)) x->rc = SQLITE_NOMEM;
     }
   }
   sqlite3_free(aRow);
