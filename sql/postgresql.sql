@@ -20,19 +20,18 @@ CREATE OR REPLACE FUNCTION @S@.sv_now() RETURNS bigint
 LANGUAGE sql VOLATILE
 RETURN (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
 
--- A UUIDv7 (RFC 9562): 48 bits of milliseconds, then random bits.
-CREATE OR REPLACE FUNCTION @S@.sv_uuid7() RETURNS text
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
-DECLARE
-  h text := lpad(to_hex(@S@.sv_now()), 12, '0');
-  u text := replace(gen_random_uuid()::text, '-', '');
-  s text;
-BEGIN
-  s := h || '7' || substr(u, 14, 3) || substr(u, 17, 16);
-  RETURN substr(s, 1, 8) || '-' || substr(s, 9, 4) || '-' || substr(s, 13, 4)
-      || '-' || substr(s, 17, 4) || '-' || substr(s, 21, 12);
-END
-$sv$;
+-- The id of the k-th dead letter (k = 0, 1, ...) of a claim or failure
+-- whose client made the id p_base: p_base itself, then with k added to its
+-- last @SV_DEAD_ID_TAIL@ hex digits (vtab/policy.h).  Ids are made by the
+-- client only (sv_gen_id in vtab/util.c).
+CREATE OR REPLACE FUNCTION @S@.sv_dead_id(p_base text, p_k bigint)
+RETURNS text LANGUAGE sql IMMUTABLE
+RETURN CASE WHEN p_k = 0 THEN p_base ELSE
+  substr(p_base, 1, length(p_base) - @SV_DEAD_ID_TAIL@)
+  || lpad(to_hex((('x' || lpad(right(p_base, @SV_DEAD_ID_TAIL@), 16, '0'))
+                  ::bit(64)::bigint + p_k)
+                 % (1::bigint << (4 * @SV_DEAD_ID_TAIL@))),
+          @SV_DEAD_ID_TAIL@, '0') END;
 
 -- The full task as JSON text (JSON columns nested, not quoted).
 CREATE OR REPLACE FUNCTION @S@.sv_task_json(t @S@.tasks) RETURNS text
@@ -42,9 +41,9 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $sv$
 $sv$;
 
 -- Mark a task dead (keeping its error unless p_error is given) and, when
--- p_dead, write its dead letter with p_reason.
+-- p_dead is an id, write its dead letter with that id and p_reason.
 CREATE OR REPLACE FUNCTION @S@.sv_die(p_rid bigint, p_error text,
-                                      p_reason text, p_dead boolean,
+                                      p_reason text, p_dead text,
                                       p_now bigint) RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
 DECLARE
@@ -54,10 +53,10 @@ BEGIN
          completed_at = p_now, updated_at = p_now, lease_owner = NULL,
          lease_expires_at = NULL
    WHERE _rid = p_rid RETURNING * INTO t;
-  IF p_dead AND FOUND THEN
+  IF p_dead IS NOT NULL AND FOUND THEN
     INSERT INTO @S@.dead_letters(id, task_id, queue, name, payload, attempts,
                                  reason, task, died_at)
-    VALUES (@S@.sv_uuid7(), t.id, t.queue, t.name, t.payload, t.attempts,
+    VALUES (p_dead, t.id, t.queue, t.name, t.payload, t.attempts,
             p_reason, @S@.sv_task_json(t), p_now);
   END IF;
 END
@@ -92,7 +91,7 @@ CREATE OR REPLACE FUNCTION @S@.sv_claim(
     p_queues text[], p_worker text, p_lease bigint, p_n integer,
     p_names text[], p_tags text, p_lkeys text[], p_lqueue boolean[],
     p_lvals bigint[], p_cids text[], p_ctoks bigint[], p_cres text[],
-    p_dead boolean) RETURNS SETOF @S@.tasks
+    p_dead text) RETURNS SETOF @S@.tasks
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan AS $sv$
 DECLARE
@@ -111,6 +110,7 @@ DECLARE
   cur refcursor;
   qs text[];
   qn text;
+  nd bigint := 0;
 BEGIN
   IF nc = 1 THEN
     UPDATE @S@.tasks SET state = 'completed', result = p_cres[1],
@@ -176,7 +176,9 @@ BEGIN
               ORDER BY queue, lease_expires_at
                 FOR UPDATE SKIP LOCKED LOOP
       IF r.spent THEN
-        PERFORM @S@.sv_die(r._rid, NULL, @SV_REASON_LEASE_EXPIRED@, p_dead, n);
+        PERFORM @S@.sv_die(r._rid, NULL, @SV_REASON_LEASE_EXPIRED@,
+                           @S@.sv_dead_id(p_dead, nd), n);
+        nd := nd + 1;
       ELSE
         UPDATE @S@.tasks SET state = 'pending', lease_owner = NULL,
                lease_expires_at = NULL, updated_at = n WHERE _rid = r._rid;
@@ -328,7 +330,7 @@ $sv$;
 -- then a random delay in [d/2, d].
 CREATE OR REPLACE FUNCTION @S@.sv_fail(p_id text, p_token bigint,
                                        p_error text, p_retry bigint,
-                                       p_dead boolean) RETURNS text
+                                       p_dead text) RETURNS text
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
 DECLARE
   n bigint := @S@.sv_now();
@@ -493,16 +495,47 @@ $sv$;
 -- state, priority, run_at, id) of versions 1 to 3 goes.
 DROP INDEX IF EXISTS @S@.tasks_claim;
 
+-- Version 5: dead letter ids come from the client (p_dead text; see
+-- sv_dead_id).  Processes of versions 1 to 4 call sv_claim and sv_fail
+-- with p_dead boolean (always true) and made the ids on the server, with
+-- sv_uuid7: these overloads serve them (the id of their call's first dead
+-- letter is a random UUID, version 4), and the old sv_die and sv_uuid7 go.
+CREATE OR REPLACE FUNCTION @S@.sv_claim(
+    p_queues text[], p_worker text, p_lease bigint, p_n integer,
+    p_names text[], p_tags text, p_lkeys text[], p_lqueue boolean[],
+    p_lvals bigint[], p_cids text[], p_ctoks bigint[], p_cres text[],
+    p_dead boolean) RETURNS SETOF @S@.tasks
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
+  SELECT * FROM @S@.sv_claim(p_queues, p_worker, p_lease, p_n, p_names,
+    p_tags, p_lkeys, p_lqueue, p_lvals, p_cids, p_ctoks, p_cres,
+    CASE WHEN p_dead THEN gen_random_uuid()::text END)
+$sv$;
+
+CREATE OR REPLACE FUNCTION @S@.sv_fail(p_id text, p_token bigint,
+                                       p_error text, p_retry bigint,
+                                       p_dead boolean) RETURNS text
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
+  SELECT @S@.sv_fail(p_id, p_token, p_error, p_retry,
+                     CASE WHEN p_dead THEN gen_random_uuid()::text END)
+$sv$;
+
+DROP FUNCTION IF EXISTS @S@.sv_die(bigint, text, text, boolean, bigint);
+DROP FUNCTION IF EXISTS @S@.sv_uuid7();
+
 -- Last: the schema is complete.  A process that finds this function skips
 -- the whole script (which takes locks on the tables that running claims
 -- hold).  Bump the number when this file changes (and in store_pg.c):
 -- a schema of an older version then runs the script again, which brings it
 -- up to date (sv_schema_1 and sv_schema_2 stay, for the processes of the
--- older versions).  sv_schema_3 too, also in a new schema: processes of
--- version 3 call the same functions and find what they need, and skip
--- their script, which would make the full tasks_claim again.
+-- older versions).  sv_schema_3 and sv_schema_4 too, also in a new
+-- schema: processes of versions 3 and 4 call the same functions (or the
+-- overloads above) and find what they need, and skip their script, which
+-- would make the full tasks_claim again.
 CREATE OR REPLACE FUNCTION @S@.sv_schema_3() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $sv$ SELECT 3 $sv$;
 
 CREATE OR REPLACE FUNCTION @S@.sv_schema_4() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $sv$ SELECT 4 $sv$;
+
+CREATE OR REPLACE FUNCTION @S@.sv_schema_5() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $sv$ SELECT 5 $sv$;

@@ -37,7 +37,9 @@
 --   Btasks:paused               hash: paused queue -> paused_at
 --   Btasks:wake                 pub/sub channel: the queue of every task that
 --                               becomes runnable (state_wait listens)
---   Bdead_letters:idseq         counter: ids of dead letters
+--   Bdead_letters:idseq         counter: ids of dead letters, written by
+--                               the scripts of earlier versions only (this
+--                               one gets them from the client: newId)
 -- An encoded key is the key column's text, or for two columns
 -- "<length of the first>:<first><second>".  Values are stored as text:
 -- integers in decimal, reals with 17 significant digits, text as its bytes.
@@ -617,23 +619,30 @@ local function taskJson(row)
   return '{' .. table.concat(a, ',') .. '}'
 end
 
--- A time-ordered id (UUIDv7 layout): milliseconds, then a counter.
-local function newId(base)
-  local n = redis.call('INCR', base .. 'dead_letters:idseq')
-  local h = string.format('%012x', NOW)
-  local s = string.format('%015x', n % 0x1000000000000000)
-  return string.sub(h, 1, 8) .. '-' .. string.sub(h, 9, 12) .. '-7' ..
-           string.sub(s, 1, 3) .. '-8' .. string.sub(s, 4, 6) .. '-' ..
-           string.sub(s, 7, 15) .. '000'
+-- The id of this call's next dead letter: the id the client made (DEAD_ID,
+-- set by ops.claim and ops.fail), then with 1, 2, ... added to its last
+-- SV_DEAD_ID_TAIL hex digits (vtab/policy.h).
+local DEAD_ID, nDead = nil, 0
+local function newId()
+  local k = nDead
+  nDead = nDead + 1
+  if k == 0 then
+    return DEAD_ID
+  end
+  local n = #DEAD_ID - SV_DEAD_ID_TAIL
+  local tail = tonumber(string.sub(DEAD_ID, n + 1), 16)
+  return string.sub(DEAD_ID, 1, n) ..
+           string.format('%0' .. SV_DEAD_ID_TAIL .. 'x',
+                         (tail + k) % 2 ^ (4 * SV_DEAD_ID_TAIL))
 end
 
 local function nextRid(base, kind)
   return I(redis.call('INCR', base .. kind .. ':seq'))
 end
 
--- Mark task rid dead (keeping its error unless err) and, when bDead, write
--- its dead letter.
-local function die(base, rid, row, err, reason, bDead)
+-- Mark task rid dead (keeping its error unless err) and write its dead
+-- letter.
+local function die(base, rid, row, err, reason)
   local t = patch(base, 'tasks', rid, row, {
     state = 'dead',
     error = err, -- nil: the task keeps its error
@@ -642,21 +651,17 @@ local function die(base, rid, row, err, reason, bDead)
     lease_owner = false,
     lease_expires_at = false
   })
-  if bDead then
-    local d = {
-      id = newId(base),
-      task_id = t.id,
-      queue = t.queue,
-      name = t.name,
-      payload = t.payload,
-      attempts = t.attempts,
-      reason = reason,
-      task = taskJson(t),
-      died_at = I(NOW)
-    }
-    local drid = nextRid(base, 'dead_letters')
-    writeRow(base, 'dead_letters', drid, d, nil)
-  end
+  writeRow(base, 'dead_letters', nextRid(base, 'dead_letters'), {
+    id = newId(),
+    task_id = t.id,
+    queue = t.queue,
+    name = t.name,
+    payload = t.payload,
+    attempts = t.attempts,
+    reason = reason,
+    task = taskJson(t),
+    died_at = I(NOW)
+  }, nil)
 end
 
 -- The row handles of the tasks with ids ids (false: none), in one HMGET
@@ -722,7 +727,7 @@ end
 local ops = {}
 
 -- Claim (see statevtab_claim in statevtab.h).  ARGS: worker, lease_ms, n,
--- dead(0/1), nQueue, queues..., nName, names..., tags JSON ("" none),
+-- dead letter id (see newId), nQueue, queues..., nName, names..., tags JSON ("" none),
 -- nLimit, (key, isQueue, max)..., nComplete, (id, token, result)...
 -- Returns nStale, (id, token) per stale completion, then per claimed row
 -- its flat list.
@@ -732,8 +737,8 @@ function ops.claim()
     i = i + 1
     return ARGS[i - 1]
   end
-  local worker, lease, n, bDead = arg(), tonumber(arg()), tonumber(arg()),
-                                  arg() == '1'
+  local worker, lease, n = arg(), tonumber(arg()), tonumber(arg())
+  DEAD_ID, nDead = arg(), 0
   local queues, names, nameSet, limits = {}, {}, nil, {}
   for _ = 1, tonumber(arg()) do
     queues[#queues + 1] = arg()
@@ -808,7 +813,7 @@ function ops.claim()
           qset(B .. 'tasks:lq:' .. q, 'z', rid, row.lease_expires_at)
         elseif row and row.state == 'claimed' and row.lease_expires_at then
           if tonumber(row.attempts) >= tonumber(row.max_attempts) then
-            die(B, rid, row, nil, SV_REASON_LEASE_EXPIRED, bDead)
+            die(B, rid, row, nil, SV_REASON_LEASE_EXPIRED)
           else
             patch(B, 'tasks', rid, row, {
               state = 'pending',
@@ -974,7 +979,7 @@ function ops.complete()
 end
 
 -- ARGS: id, token, error ("" NULL, "=text"), retry_ms ("" default),
--- jitter in [0, 1), dead (0/1).  'retry', 'dead' or nil (stale).
+-- jitter in [0, 1), dead letter id (see newId).  'retry', 'dead' or nil (stale).
 function ops.fail()
   local rid, row = held(ARGS[2], ARGS[3])
   if not rid then
@@ -983,7 +988,8 @@ function ops.fail()
   local err = opt(ARGS[4])
   local att = tonumber(row.attempts)
   if att >= tonumber(row.max_attempts) then
-    die(B, rid, row, err, err, ARGS[7] == '1')
+    DEAD_ID, nDead = ARGS[7], 0
+    die(B, rid, row, err, err)
     return 'dead'
   end
   local retry = tonumber(ARGS[5])

@@ -24,4 +24,16 @@
 /* The reason of the dead letter of a task whose last lease expired. */
 #define SV_REASON_LEASE_EXPIRED "lease expired"
 
+/*
+** Ids of dead letters.  Ids are made in one place, sv_gen_id (vtab/util.c:
+** UUIDv7, time-ordered per connection, 62 random bits): the local store
+** calls it for each dead letter; a remote store's client calls it once per
+** claim or failure and passes the id to the server, whose k-th dead letter
+** of that call (k = 0, 1, ...) takes the id with k added, modulo 2^48, to
+** its last SV_DEAD_ID_TAIL hex digits (48 of the random bits).  The script
+** and the SQL functions need no clock, no random numbers and no counter
+** key of their own, and the ids of one call stay distinct.
+*/
+#define SV_DEAD_ID_TAIL 12
+
 #endif /* SV_POLICY_H */

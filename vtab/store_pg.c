@@ -147,6 +147,7 @@ typedef struct PgStore {
   int nStmt;      /* entries of aStmt in use */
   int bNoPrepare; /* the server lost a prepared statement (a pooler): stop */
   PgStmt aStmt[PG_NSTMT];
+  sv_idgen ids; /* dead letter ids, passed to sv_claim and sv_fail */
 } PgStore;
 
 typedef struct PgTable {
@@ -1553,7 +1554,7 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
   {
     PGresult *res = 0;
     memset(&a, 0, sizeof(a));
-    paramTake(&a, sqlite3_mprintf("%s.sv_schema_4()", zQ), 0);
+    paramTake(&a, sqlite3_mprintf("%s.sv_schema_5()", zQ), 0);
     rc = pgExec(p, "SELECT pg_catalog.to_regprocedure($1::text) IS NOT NULL",
                 &a, &res);
     paramsFree(&a);
@@ -1593,6 +1594,7 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
         {"@SV_BACKOFF_BASE_MS@", SV_STR(SV_BACKOFF_BASE_MS)},
         {"@SV_BACKOFF_CAP_MS@", SV_STR(SV_BACKOFF_CAP_MS)},
         {"@SV_REASON_LEASE_EXPIRED@", "'" SV_REASON_LEASE_EXPIRED "'"},
+        {"@SV_DEAD_ID_TAIL@", SV_STR(SV_DEAD_ID_TAIL)},
         {"@SV_TASK_JSON_ARGS@", 0},
     };
     for (i = 0; i < eTask->nCol; i++) {
@@ -2540,6 +2542,14 @@ static int checkDead(PgTable *t, statevtab_table *pDead) {
   return SQLITE_OK;
 }
 
+/* A new dead letter id for one call of sv_claim or sv_fail (sv_dead_id),
+** from sqlite3_malloc, or NULL (no memory: paramTake reports it). */
+static char *newDeadId(PgTable *t) {
+  char *z = sqlite3_malloc(40);
+  if (z) sv_gen_id(&t->p->ids, z);
+  return z;
+}
+
 static int pgClaim(statevtab_table *pTab, statevtab_table *pDead,
                    const statevtab_claim *c, statevtab_row_fn xRow,
                    void *pCtx) {
@@ -2591,11 +2601,11 @@ static int pgClaim(statevtab_table *pTab, statevtab_table *pDead,
   }
   paramArray(&a, c->nComplete, aBool);
   paramArray(&a, c->nComplete, c->aCompleteResult);
-  paramTake(&a, sqlite3_mprintf("true"), 0);
+  paramTake(&a, newDeadId(t), 0); /* dead letters: the schema's own */
   zSql = sqlite3_mprintf(
       "SELECT * FROM %s.sv_claim($1::text[], $2::text, $3::bigint, "
       "$4::integer, $5::text[], $6::text, $7::text[], $8::boolean[], "
-      "$9::bigint[], $10::text[], $11::bigint[], $12::text[], $13::boolean)",
+      "$9::bigint[], $10::text[], $11::bigint[], $12::text[], $13::text)",
       t->zQ);
   rc = zSql ? atomicExec(t, zSql, &a, &res) : SQLITE_NOMEM;
   sqlite3_free(zSql);
@@ -2694,7 +2704,9 @@ static int pgFail(statevtab_table *pTab, statevtab_table *pDead,
   } else {
     paramTake(&a, 0, 1);
   }
-  rc = callFunc(t, "sv_fail($1::text, $2::bigint, $3::text, $4::bigint, true)",
+  paramTake(&a, newDeadId(t), 0);
+  rc = callFunc(t,
+                "sv_fail($1::text, $2::bigint, $3::text, $4::bigint, $5::text)",
                 &a, &res);
   if (rc == SQLITE_OK && !PQgetisnull(res, 0, 0)) {
     *peOutcome = strcmp(PQgetvalue(res, 0, 0), "dead") == 0

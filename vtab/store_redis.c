@@ -115,7 +115,8 @@ typedef struct RdStore {
   int nOp, nOpAlloc;
   RdOp *aOp; /* the write log */
   int nSave, nSaveAlloc;
-  int *aSave; /* log length at each savepoint */
+  int *aSave;   /* log length at each savepoint */
+  sv_idgen ids; /* dead letter ids, passed to the script (see newId) */
 } RdStore;
 
 /* What a transaction read of one row: its write stamp and version. */
@@ -910,9 +911,10 @@ static char *buildScript(void) {
   sqlite3_str_appendf(s,
                       "local SV_BACKOFF_BASE_MS = %d\n"
                       "local SV_BACKOFF_CAP_MS = %d\n"
-                      "local SV_REASON_LEASE_EXPIRED = '%s'\n",
+                      "local SV_REASON_LEASE_EXPIRED = '%s'\n"
+                      "local SV_DEAD_ID_TAIL = %d\n",
                       SV_BACKOFF_BASE_MS, SV_BACKOFF_CAP_MS,
-                      SV_REASON_LEASE_EXPIRED);
+                      SV_REASON_LEASE_EXPIRED, SV_DEAD_ID_TAIL);
   sqlite3_str_appendall(s, zRdScript);
   /* rdLoadFunction() replaces this line with register_function. */
   sqlite3_str_appendall(s, "return run(KEYS, ARGV)\n");
@@ -2200,14 +2202,16 @@ static int rdClaim(statevtab_table *pTab, statevtab_table *pDead,
   RdArgs a;
   char *zTags = 0;
   size_t i, nStale;
+  char zDeadId[40];
   int k, rc = checkDead(t, pDead);
   if (rc != SQLITE_OK) return rc;
   for (k = 0; k < c->nComplete; k++) c->aCompleteOk[k] = 1;
+  sv_gen_id(&t->p->ids, zDeadId); /* dead letters: the namespace's own */
   argEval(&a, t, "claim");
   argVal(&a, c->pWorker);
   argInt(&a, c->iLeaseMs);
   argInt(&a, c->nMax);
-  argZ(&a, "1"); /* dead letters: the namespace's own */
+  argZ(&a, zDeadId);
   argInt(&a, c->nQueue);
   for (k = 0; k < c->nQueue; k++) argVal(&a, &c->aQueue[k]);
   argInt(&a, c->nName);
@@ -2347,7 +2351,7 @@ static int rdFail(statevtab_table *pTab, statevtab_table *pDead,
   RdTable *t = (RdTable *)pTab;
   redisReply *r = 0;
   unsigned int u;
-  char zJitter[32], zRetry[32];
+  char zJitter[32], zRetry[32], zDeadId[40];
   int rc = checkDead(t, pDead);
   *peOutcome = STATEVTAB_FAIL_STALE;
   if (rc != SQLITE_OK) return rc;
@@ -2359,8 +2363,9 @@ static int rdFail(statevtab_table *pTab, statevtab_table *pDead,
   if (iRetryMs >= 0) {
     sqlite3_snprintf(sizeof(zRetry), zRetry, "%lld", iRetryMs);
   }
+  sv_gen_id(&t->p->ids, zDeadId);
   rc = callScript(t, "fail", &r, "viozzz", pId, iToken, pError, zRetry, zJitter,
-                  "1");
+                  zDeadId);
   if (rc == SQLITE_OK && r->type == REDIS_REPLY_STRING) {
     *peOutcome = strcmp(r->str, "dead") == 0 ? STATEVTAB_FAIL_DEAD
                                              : STATEVTAB_FAIL_RETRY;

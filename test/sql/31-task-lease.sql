@@ -213,3 +213,22 @@ SELECT count(*) FROM state_claim('tasks', 'rq1', 'w', 30000);
 SELECT state_fail('tasks', 'rb', (SELECT x FROM v WHERE k = 'rb'), 'fatal');
 SELECT id, state FROM tasks ORDER BY id;
 SELECT task_id, reason FROM dead_letters ORDER BY task_id;
+
+-- 31.15 dead letters get UUIDv7 ids, distinct also when one claim kills
+-- several tasks (their expired leases) and when state_fail kills one
+.open ids.db
+CREATE VIRTUAL TABLE tasks USING state_tasks(@OPTS:ids@);
+CREATE VIRTUAL TABLE dead_letters USING state_dead_letters(@OPTS:ids@);
+INSERT INTO tasks(id, queue, name, max_attempts)
+  WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 5)
+  SELECT 'i' || k, 'iq', 'job', 1 FROM n;
+INSERT INTO tasks(id, queue, name, max_attempts) VALUES ('f', 'fq', 'job', 1);
+SELECT count(*) FROM state_claim('tasks', 'iq', 'w', 0, 5);
+SELECT count(*) FROM state_claim('tasks', 'iq', 'w', 30000);
+SELECT state_fail('tasks', 'f', (SELECT lease_token FROM state_claim('tasks', 'fq', 'w', 30000)), 'fatal');
+SELECT count(*), count(DISTINCT id),
+       sum(length(id) = 36 AND substr(id, 15, 1) = '7'
+           AND substr(id, 20, 1) IN ('8', '9', 'a', 'b')
+           AND id GLOB '[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]')
+  FROM dead_letters;
+SELECT task_id, reason FROM dead_letters ORDER BY task_id;

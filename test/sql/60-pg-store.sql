@@ -216,3 +216,17 @@ INSERT INTO up1(queue, name) VALUES ('up1', 'new');
 SELECT name, attempts FROM state_claim('up1', 'up1', 'w', 30000, 5) ORDER BY name;
 SELECT state_complete('up1', (SELECT json_group_array(json_object('id', id, 'token', lease_token)) FROM up1));
 SELECT name, state FROM up1 ORDER BY name;
+
+-- 60.19 processes of versions 1 to 4 call sv_claim and sv_fail with a
+-- boolean last argument (dead letters on) and find overloads that serve
+-- them: a claim, a claim that kills a task whose last lease expired and a
+-- failure that kills one each write a dead letter with a UUID id
+CREATE VIRTUAL TABLE old4 USING state_tasks(@OPTS:v4@);
+CREATE VIRTUAL TABLE old4dl USING state_dead_letters(@OPTS:v4@);
+INSERT INTO old4(id, queue, name, max_attempts) VALUES ('o1', 'oq', 'job', 1), ('o2', 'oq2', 'job', 1);
+.system s="\"${STATEVTAB_TEST_NS}_v4\""; psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "SELECT id, lease_token FROM $s.sv_claim(ARRAY['oq', 'oq2'], 'old', 0::bigint, 2, NULL::text[], NULL::text, NULL::text[], NULL::boolean[], NULL::bigint[], NULL::text[], NULL::bigint[], NULL::text[], true) ORDER BY id" -c "SELECT count(*) FROM $s.sv_claim(ARRAY['oq'], 'old', 30000::bigint, 1, NULL::text[], NULL::text, NULL::text[], NULL::boolean[], NULL::bigint[], NULL::text[], NULL::bigint[], NULL::text[], true)"
+INSERT INTO old4(id, queue, name, max_attempts) VALUES ('o3', 'oq3', 'job', 1);
+SELECT count(*) FROM state_claim('old4', 'oq3', 'w', 30000);
+.system s="\"${STATEVTAB_TEST_NS}_v4\""; psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "SELECT $s.sv_fail('o3', 1::bigint, 'boom', NULL::bigint, true)"
+SELECT id, state FROM old4 ORDER BY id;
+SELECT task_id, reason, length(id) FROM old4dl ORDER BY task_id;
