@@ -508,9 +508,27 @@ end
 -- Write row (a table column -> text) as row rid, replacing old (the row as
 -- it is on the server, nil when there is none): only the fields and index
 -- entries that changed.
+-- Undo records (see run): nil, or inside a transaction the rows this
+-- call changes, each as it was before its first change.  TOUCHED: row key
+-- -> index of its record.
+local UNDO, TOUCHED
+
+-- Before the first change of row rid in this call: record it (UNDO).
+local function touch(base, kind, rid)
+  local k = base .. kind .. ':r:' .. rid
+  if not TOUCHED[k] then
+    UNDO[#UNDO + 1] = {kind = kind, rid = rid, key = k,
+                       old = redis.call('HGETALL', k)}
+    TOUCHED[k] = #UNDO
+  end
+end
+
 -- Row rid's hash: delete the fields del, set the (field, value) list set.
 local function putFields(base, kind, rid, set, del)
   local k = base .. kind .. ':r:' .. rid
+  if UNDO then
+    touch(base, kind, rid)
+  end
   if #del > 0 then
     redis.call('HDEL', k, unpack(del))
   end
@@ -559,6 +577,9 @@ local function patch(base, kind, rid, old, ch, bReady)
 end
 
 local function deleteRow(base, kind, rid, old)
+  if UNDO then
+    touch(base, kind, rid)
+  end
   reindex(base, kind, rid, old, nil)
   redis.call('DEL', base .. kind .. ':r:' .. rid)
 end
@@ -1064,6 +1085,23 @@ function ops.release()
   return 1
 end
 
+-- cur + delta (decimal texts; isReal '1': delta is a real) as text.
+local function addNum(cur, delta, isReal)
+  if isReal == '0' and not string.find(cur, '[%.eEnN]') then
+    -- Integers add exactly (64-bit) through a scratch key.
+    local k = B .. 'counters:tmp'
+    redis.call('SET', k, cur)
+    local ok = pcall(redis.call, 'INCRBY', k, delta)
+    local v = redis.call('GET', k)
+    redis.call('DEL', k)
+    if ok then
+      return v
+    end
+    -- Out of 64-bit range: a real, as SQLite's integer arithmetic does.
+  end
+  return string.format('%.17g', tonumber(cur) + tonumber(delta))
+end
+
 -- ARGS: scope, name, delta (decimal text), isReal (0/1).  The new value.
 function ops.incr()
   local scope, name, delta = ARGS[2], ARGS[3], ARGS[4]
@@ -1077,25 +1115,15 @@ function ops.incr()
     rid = nextRid(B, 'counters')
     t = {scope = scope, name = name, value = '0'}
   end
-  local cur = t.value
-  if ARGS[5] == '0' and not string.find(cur, '[%.eEnN]') then
-    -- Integers add exactly (64-bit) through a scratch key.
-    local k = B .. 'counters:tmp'
-    redis.call('SET', k, cur)
-    local ok = pcall(redis.call, 'INCRBY', k, delta)
-    local v = redis.call('GET', k)
-    redis.call('DEL', k)
-    if ok then
-      t.value = v
-    else
-      -- Out of 64-bit range: a real, as SQLite's integer arithmetic does.
-      t.value = string.format('%.17g', tonumber(cur) + tonumber(delta))
-    end
-  else
-    t.value = string.format('%.17g', tonumber(cur) + tonumber(delta))
-  end
+  t.value = addNum(t.value, delta, ARGS[5])
   t.updated_at = I(NOW)
   writeRow(B, 'counters', rid, t, row)
+  if UNDO then
+    -- Undone by taking the increment back when others changed the counter
+    -- since (see ops.undo).
+    local u = UNDO[TOUCHED[B .. 'counters:r:' .. rid]]
+    u.delta, u.real = delta, ARGS[5]
+  end
   return t.value
 end
 
@@ -1147,10 +1175,81 @@ end
 
 -- ARGS: queue, 1 pause / 0 resume.  1 when it changed.
 function ops.pause()
-  if ARGS[3] == '1' then
-    return redis.call('HSETNX', B .. 'tasks:paused', ARGS[2], I(NOW))
+  local k = B .. 'tasks:paused'
+  if UNDO then
+    UNDO[#UNDO + 1] = {paused = ARGS[2], old = redis.call('HGET', k, ARGS[2])}
   end
-  return redis.call('HDEL', B .. 'tasks:paused', ARGS[2])
+  if ARGS[3] == '1' then
+    return redis.call('HSETNX', k, ARGS[2], I(NOW))
+  end
+  return redis.call('HDEL', k, ARGS[2])
+end
+
+-- Undo the calls of a rolled-back transaction (or savepoint): ARGS are the
+-- undo records of one call (see run), applied last first.  A row goes back
+-- to what it was before the call unless another call changed it since (its
+-- write stamp moved on): then it is left alone, except a counter, which
+-- gives back the increment.  1.
+function ops.undo()
+  local recs, i = {}, 2
+  while i <= #ARGS do
+    if ARGS[i] == 'p' then
+      recs[#recs + 1] = {paused = ARGS[i + 1], old = ARGS[i + 2]}
+      i = i + 3
+    else
+      local n, old = tonumber(ARGS[i + 6]), nil
+      if n > 0 then
+        old = {}
+        for j = i + 7, i + 6 + n, 2 do
+          old[ARGS[j]] = ARGS[j + 1]
+        end
+      end
+      recs[#recs + 1] = {kind = ARGS[i + 1], rid = ARGS[i + 2],
+                         v = ARGS[i + 3], delta = ARGS[i + 4],
+                         real = ARGS[i + 5], old = old}
+      i = i + 7 + n
+    end
+  end
+  for j = #recs, 1, -1 do
+    local r = recs[j]
+    if r.paused then
+      if r.old == '' then
+        redis.call('HDEL', B .. 'tasks:paused', r.paused)
+      else
+        redis.call('HSET', B .. 'tasks:paused', r.paused, r.old)
+      end
+    else
+      local cur = hgetall(B .. r.kind .. ':r:' .. r.rid)
+      if (cur and cur._v or '0') == r.v then
+        if r.old then
+          -- Back with its stamp of before, too: the row is as it was then
+          -- (a writer that read it then may still write it), and the
+          -- records of earlier calls of the transaction find it as they
+          -- left it.
+          local v = r.old._v
+          r.old._v = nil
+          writeRow(B, r.kind, r.rid, r.old, cur)
+          if v then
+            redis.call('HSET', B .. r.kind .. ':r:' .. r.rid, '_v', v)
+          end
+        elseif cur then
+          deleteRow(B, r.kind, r.rid, cur)
+        end
+      elseif r.delta ~= '' and cur then
+        local t = copy(cur)
+        local d = r.delta
+        if string.sub(d, 1, 1) == '-' then
+          d = string.sub(d, 2)
+        elseif d ~= '0' then
+          d = '-' .. d
+        end
+        t.value = addNum(cur.value, d, r.real)
+        t.updated_at = I(NOW)
+        writeRow(B, 'counters', r.rid, t, cur)
+      end
+    end
+  end
+  return 1
 end
 
 function ops.paused()
@@ -1615,8 +1714,22 @@ end
 -- store appends "return run(KEYS, ARGV)" to run this file with EVALSHA, or
 -- registers run as a Redis function (FCALL): then everything above is made
 -- once, when the library loads, instead of at every call.
+--
+-- An operation named with a trailing "!" (a call inside a transaction)
+-- also records how to undo it: it returns {undo, its result}, where undo
+-- is a flat list of records, one per row it changed in the order of their
+-- first change -- "r", kind, rid, the row's write stamp after the call
+-- ("0": deleted), the increment and isReal of a counter ("" otherwise),
+-- 2n, then the n (field, value) pairs of the row before (none: it was
+-- new) -- or per state_pause / state_resume "p", queue, the paused_at
+-- before ("": not paused).  ops.undo takes them back.
 local function run(keys, args)
   B, OP, ARGS = keys[1], args[1], args
+  UNDO, TOUCHED = nil, nil
+  if string.sub(OP, -1) == '!' then
+    OP = string.sub(OP, 1, -2)
+    UNDO, TOUCHED = {}, {}
+  end
   local t = redis.call('TIME')
   now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
   NOW = math.floor(now_us / 1000)
@@ -1628,6 +1741,31 @@ local function run(keys, args)
   end
   local res = f()
   flushAll()
-  return res
+  if not UNDO then
+    return res
+  end
+  local u = {}
+  for _, r in ipairs(UNDO) do
+    if r.paused then
+      u[#u + 1] = 'p'
+      u[#u + 1] = r.paused
+      u[#u + 1] = r.old or ''
+    else
+      u[#u + 1] = 'r'
+      u[#u + 1] = r.kind
+      u[#u + 1] = r.rid
+      u[#u + 1] = redis.call('HGET', r.key, '_v') or '0'
+      u[#u + 1] = r.delta or ''
+      u[#u + 1] = r.real or ''
+      u[#u + 1] = tostring(#r.old)
+      for _, x in ipairs(r.old) do
+        u[#u + 1] = x
+      end
+    end
+  end
+  if res == nil then
+    res = false
+  end
+  return {u, res}
 end
 

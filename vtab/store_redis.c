@@ -92,6 +92,19 @@ typedef struct RdOp {
   int bSuperseded;       /* a later op of the log is on the same row */
 } RdOp;
 
+/*
+** How to undo one script call made inside a transaction (see run in
+** sql/redis.lua): the call's undo records, as the arguments of an "undo"
+** call in namespace zBase.  One allocation holds the struct, the arrays and
+** the texts.
+*/
+typedef struct RdUndo {
+  const char *zBase;
+  int nArg;
+  const char **az;
+  size_t *an;
+} RdUndo;
+
 typedef struct RdStore {
   statevtab_store base; /* must be first */
   sqlite3 *db;
@@ -117,6 +130,12 @@ typedef struct RdStore {
   int nSave, nSaveAlloc;
   int *aSave;   /* log length at each savepoint */
   sv_idgen ids; /* dead letter ids, passed to the script (see newId) */
+  /* The script calls of the atomic primitives inside a transaction run at
+  ** once; a ROLLBACK (ROLLBACK TO) undoes them, last first. */
+  RdUndo **aUndo;
+  int nUndo, nUndoAlloc;
+  int *aSaveUndo; /* nUndo at each savepoint (nSaveAlloc entries) */
+  int bRecord;    /* the next rdEval is such a call (atomicBegin) */
 } RdStore;
 
 /* What a transaction read of one row: its write stamp and version. */
@@ -177,6 +196,7 @@ typedef struct RdArgs {
   char *zSpace;  /* free room in the last RD_SPACE block (see argSpace) */
   size_t nSpace; /* bytes of it */
   int rc;
+  int bRecord; /* a call that records its undo (argEval, rdEval) */
 } RdArgs;
 
 #define RD_SPACE 4096
@@ -671,13 +691,135 @@ static void argEval(RdArgs *a, RdTable *t, const char *zOp) {
   argZ(a, t->p->bNoFn ? t->p->zSha : t->p->zFn);
   argZ(a, "1");
   argZ(a, t->zBase);
-  argZ(a, zOp);
+  if (t->p->bRecord) {
+    /* "op!": the script records how to undo the call (see rdEval). */
+    char *z = sqlite3_mprintf("%s!", zOp);
+    t->p->bRecord = 0;
+    a->bRecord = 1;
+    if (argKeep(a, z) == SQLITE_OK) argZ(a, z);
+  } else {
+    argZ(a, zOp);
+  }
 }
 
-/* Run a script operation; the reply in *ppReply.  Frees a. */
+/* Free the undo records from iTo on. */
+static void undoDrop(RdStore *p, int iTo) {
+  while (p->nUndo > iTo) sqlite3_free(p->aUndo[--p->nUndo]);
+}
+
+/* Keep the undo records az[0..n) (texts of an[] bytes) of a call in
+** namespace zBase. */
+static int undoPushN(RdStore *p, const char *zBase, size_t n,
+                     const char *const *az, const size_t *an) {
+  RdUndo *x;
+  char *z;
+  size_t i, nByte = sizeof(RdUndo) + strlen(zBase) + 1;
+  for (i = 0; i < n; i++) nByte += sizeof(char *) + sizeof(size_t) + an[i] + 1;
+  if (p->nUndo >= p->nUndoAlloc) {
+    int nNew = p->nUndoAlloc ? p->nUndoAlloc * 2 : 8;
+    RdUndo **a = sqlite3_realloc64(p->aUndo, sizeof(RdUndo *) * (size_t)nNew);
+    if (!a) return SQLITE_NOMEM;
+    p->aUndo = a;
+    p->nUndoAlloc = nNew;
+  }
+  x = sqlite3_malloc64(nByte);
+  if (!x) return SQLITE_NOMEM;
+  x->nArg = (int)n;
+  x->an = (size_t *)&x[1];
+  x->az = (const char **)&x->an[n];
+  z = (char *)&x->az[n];
+  for (i = 0; i < n; i++) {
+    memcpy(z, az[i], an[i]);
+    z[an[i]] = 0;
+    x->az[i] = z;
+    x->an[i] = an[i];
+    z += an[i] + 1;
+  }
+  memcpy(z, zBase, strlen(zBase) + 1);
+  x->zBase = z;
+  p->aUndo[p->nUndo++] = x;
+  return SQLITE_OK;
+}
+
+/* The same, from reply u (an array of texts). */
+static int undoPush(RdStore *p, const char *zBase, redisReply *u) {
+  const char **az;
+  size_t *an, i;
+  int rc;
+  for (i = 0; i < u->elements; i++) {
+    if (u->element[i]->type != REDIS_REPLY_STRING) {
+      rdError(p, "redis: unexpected reply to a call inside a transaction");
+      return SQLITE_ERROR;
+    }
+  }
+  az = sqlite3_malloc64((sizeof(char *) + sizeof(size_t)) * (u->elements + 1));
+  if (!az) return SQLITE_NOMEM;
+  an = (size_t *)&az[u->elements + 1];
+  for (i = 0; i < u->elements; i++) {
+    az[i] = u->element[i]->str;
+    an[i] = u->element[i]->len;
+  }
+  rc = undoPushN(p, zBase, u->elements, az, an);
+  sqlite3_free(az);
+  return rc;
+}
+
+/*
+** Undo the calls recorded from iTo on, last first (a ROLLBACK or ROLLBACK
+** TO), one script call each.  A failure (the connection lost) leaves what
+** is left of them done: it is the store's error, and the rest is dropped.
+*/
+static int undoRun(RdStore *p, int iTo) {
+  int rc = SQLITE_OK;
+  while (p->nUndo > iTo) {
+    RdUndo *x = p->aUndo[p->nUndo - 1];
+    if (rc == SQLITE_OK && x->nArg > 0) {
+      RdArgs a;
+      redisReply *r = 0;
+      int i;
+      memset(&a, 0, sizeof(a));
+      argZ(&a, p->bNoFn ? "EVALSHA" : "FCALL");
+      argZ(&a, p->bNoFn ? p->zSha : p->zFn);
+      argZ(&a, "1");
+      argZ(&a, x->zBase);
+      argZ(&a, "undo");
+      for (i = 0; i < x->nArg; i++) argN(&a, x->az[i], x->an[i]);
+      rc = rdCommand(p, &a, &r);
+      argsFree(&a);
+      freeReplyObject(r);
+    }
+    sqlite3_free(x);
+    p->nUndo--;
+  }
+  return rc;
+}
+
+/*
+** Run a script operation; the reply in *ppReply.  Frees a.  A call made
+** with bRecord (atomicBegin) replies {undo records, reply}: the records are
+** kept for a ROLLBACK and the reply handed on.
+*/
 static int rdEval(RdTable *t, RdArgs *a, redisReply **ppReply) {
-  int rc = rdCommand(t->p, a, ppReply);
+  RdStore *p = t->p;
+  int bRecord = a->bRecord;
+  int rc = rdCommand(p, a, ppReply);
   argsFree(a);
+  if (rc == SQLITE_OK && bRecord) {
+    redisReply *r = *ppReply;
+    *ppReply = 0;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_ARRAY) {
+      rdError(p, "redis: unexpected reply to a call inside a transaction");
+      rc = SQLITE_ERROR;
+    } else {
+      rc = undoPush(p, t->zBase, r->element[0]);
+      if (rc == SQLITE_OK) {
+        *ppReply = r->element[1];
+        r->element[1] = 0;
+      }
+    }
+    freeReplyObject(r);
+  }
   return rc;
 }
 
@@ -942,6 +1084,9 @@ static void rdFree(RdStore *p) {
   sqlite3_free(p->zScript);
   sqlite3_free(p->aOp);
   sqlite3_free(p->aSave);
+  undoDrop(p, 0);
+  sqlite3_free(p->aUndo);
+  sqlite3_free(p->aSaveUndo);
   sqlite3_free(p->base.zErrMsg);
   sqlite3_free(p);
 }
@@ -2121,6 +2266,7 @@ static int rdSync(statevtab_table *pTab) {
 static int rdCommit(statevtab_table *pTab) {
   RdStore *p = ((RdTable *)pTab)->p;
   int rc = rdSync(pTab);
+  undoDrop(p, 0);
   p->bTxn = 0;
   p->iGen++;
   return rc;
@@ -2128,11 +2274,13 @@ static int rdCommit(statevtab_table *pTab) {
 
 static int rdRollback(statevtab_table *pTab) {
   RdStore *p = ((RdTable *)pTab)->p;
+  int rc;
   logTruncate(p, 0);
   p->nSave = 0;
   p->bTxn = 0;
   p->iGen++;
-  return SQLITE_OK;
+  rc = undoRun(p, 0);
+  return rc;
 }
 
 static int rdSavepoint(statevtab_table *pTab, int iSave) {
@@ -2143,9 +2291,15 @@ static int rdSavepoint(statevtab_table *pTab, int iSave) {
     int *aNew = sqlite3_realloc64(p->aSave, sizeof(int) * (size_t)nNew);
     if (!aNew) return SQLITE_NOMEM;
     p->aSave = aNew;
+    aNew = sqlite3_realloc64(p->aSaveUndo, sizeof(int) * (size_t)nNew);
+    if (!aNew) return SQLITE_NOMEM;
+    p->aSaveUndo = aNew;
     p->nSaveAlloc = nNew;
   }
-  while (p->nSave <= iSave) p->aSave[p->nSave++] = p->nOp;
+  while (p->nSave <= iSave) {
+    p->aSaveUndo[p->nSave] = p->nUndo;
+    p->aSave[p->nSave++] = p->nOp;
+  }
   return SQLITE_OK;
 }
 
@@ -2161,15 +2315,47 @@ static int rdRollbackTo(statevtab_table *pTab, int iSave) {
   if (iSave < 0) {
     logTruncate(p, 0);
     p->nSave = 0;
-    return SQLITE_OK;
+    return undoRun(p, 0);
   }
   if (iSave >= p->nSave) return SQLITE_OK;
   logTruncate(p, p->aSave[iSave]);
   p->nSave = iSave + 1;
-  return SQLITE_OK;
+  return undoRun(p, p->aSaveUndo[iSave]);
 }
 
 /* --------------------------------------------------- atomic primitives */
+
+/*
+** Start an atomic primitive of table t, right before its argEval.  Inside
+** a transaction its script call records how to undo it (bRecord, see
+** rdEval).  The call runs at once
+** while the transaction's row writes wait in the log for the COMMIT: a
+** primitive on a table whose rows the open explicit transaction has
+** written already would not see them (and its change would fail their
+** commit), so it is refused.
+*/
+static int atomicBegin(RdTable *t) {
+  RdStore *p = t->p;
+  int i;
+  p->bRecord = 0;
+  if (!p->bTxn) return SQLITE_OK;
+  if (!sqlite3_get_autocommit(p->db)) {
+    for (i = 0; i < p->nOp; i++) {
+      RdTable *o = p->aOp[i].t;
+      if (o->base.pEntity == t->base.pEntity && !strcmp(o->zBase, t->zBase)) {
+        rdError(p,
+                "redis: this transaction has written rows of %s in this "
+                "prefix, which the Redis store sends at COMMIT, and this "
+                "function would run at once, without them: call it before "
+                "those writes, or after the COMMIT",
+                t->base.pEntity->zKind);
+        return SQLITE_ERROR;
+      }
+    }
+  }
+  p->bRecord = 1;
+  return SQLITE_OK;
+}
 
 /* A dead letters table other than the namespace's own cannot be used. */
 static int checkDead(RdTable *t, statevtab_table *pDead) {
@@ -2207,6 +2393,8 @@ static int rdClaim(statevtab_table *pTab, statevtab_table *pDead,
   if (rc != SQLITE_OK) return rc;
   for (k = 0; k < c->nComplete; k++) c->aCompleteOk[k] = 1;
   sv_gen_id(&t->p->ids, zDeadId); /* dead letters: the namespace's own */
+  rc = atomicBegin(t);
+  if (rc != SQLITE_OK) return rc;
   argEval(&a, t, "claim");
   argVal(&a, c->pWorker);
   argInt(&a, c->iLeaseMs);
@@ -2285,8 +2473,9 @@ static int callScript(RdTable *t, const char *zOp, redisReply **ppR,
                       const char *zSig, ...) {
   RdArgs a;
   va_list ap;
-  int rc;
+  int rc = atomicBegin(t);
   *ppR = 0;
+  if (rc != SQLITE_OK) return rc;
   argEval(&a, t, zOp);
   va_start(ap, zSig);
   for (; *zSig; zSig++) {
@@ -2460,7 +2649,12 @@ static int rdPause(statevtab_table *pTab, const statevtab_value *pQueue,
 static int rdPaused(statevtab_table *pTab, const statevtab_value *pQueue,
                     int *pbPaused) {
   redisReply *r;
-  int rc = callScript((RdTable *)pTab, "paused", &r, "v", pQueue);
+  RdTable *t = (RdTable *)pTab;
+  RdArgs a;
+  int rc;
+  argEval(&a, t, "paused");
+  argVal(&a, pQueue);
+  rc = rdEval(t, &a, &r);
   *pbPaused = takeInt(rc, r) == 1;
   return rc;
 }
@@ -2469,7 +2663,7 @@ static int rdInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
                           int *pbDone) {
   RdTable *t = (RdTable *)pTab;
   RdOp o;
-  int rc, bDone = 0;
+  int rc, bDone = 0, bRecord;
   *pbDone = 0;
   memset(&o, 0, sizeof(o));
   o.t = t;
@@ -2478,9 +2672,29 @@ static int rdInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
   o.iStamp = -1;
   o.iNow = sv_now_ms();
   o.aRow = (statevtab_value *)aRow;
-  rc = newRid(t, &o.iRid);
+  rc = atomicBegin(t);
+  bRecord = t->p->bRecord; /* (no argEval here to take it) */
+  t->p->bRecord = 0;
+  if (rc == SQLITE_OK) rc = newRid(t, &o.iRid);
   if (rc == SQLITE_OK) rc = rdWrite(t->p, &o, 1, &bDone);
   *pbDone = rc == SQLITE_OK && bDone;
+  if (*pbDone && bRecord) {
+    /* Undone by deleting the row, unless it changed since (see run in
+    ** sql/redis.lua): it was new, and the write gave it stamp 1. */
+    char zRid[32];
+    const char *az[7];
+    size_t an[7];
+    int k;
+    sqlite3_snprintf(sizeof(zRid), zRid, "%lld", o.iRid);
+    az[0] = "r";
+    az[1] = pTab->pEntity->zKind;
+    az[2] = zRid;
+    az[3] = "1";
+    az[4] = az[5] = "";
+    az[6] = "0";
+    for (k = 0; k < 7; k++) an[k] = strlen(az[k]);
+    rc = undoPushN(t->p, t->zBase, 7, az, an);
+  }
   return rc;
 }
 

@@ -93,6 +93,9 @@ struct sv_vtab {
   ** release. */
   int nUse;
   int bGone;
+  /* SQLite called xBegin on the table (it takes part in the open
+  ** transaction) and not yet xCommit or xRollback: see sv_table_join. */
+  int bInTxn;
 };
 
 #define LARGEST_INT64 ((sqlite3_int64)0x7fffffffffffffffLL)

@@ -37,6 +37,44 @@ static int unsupported(sv_vtab *p) {
        : unsupported(p))
 
 /*
+** Make table p take part in its connection's explicit transaction before
+** an atomic primitive writes through it, so that the store hears of the
+** COMMIT, ROLLBACK and savepoints (xBegin, xSavepoint ...) and the
+** primitive's work is kept or undone with the transaction's.  SQLite calls
+** a virtual table's xBegin only for a statement that writes the table, and
+** SELECT state_incr(...) writes none: a write statement that touches no
+** row does it (DELETE FROM t WHERE 0, prepared on the caller's connection
+** as any nested statement of a SQL function).  Nothing to do in autocommit
+** mode (the primitive is a transaction of its own), once the table takes
+** part, or for a store without xBegin (the local store writes on the
+** caller's connection, inside its transaction already).
+*/
+static int join(sv_vtab *p) {
+  sqlite3 *db = p->pConn->db;
+  statevtab_store *s = p->pRef->pStore;
+  char *zSql;
+  int rc;
+  if (p->bInTxn || !METHODS(p)->xBegin || sqlite3_get_autocommit(db)) {
+    return SQLITE_OK;
+  }
+  zSql = sqlite3_mprintf("DELETE FROM \"%w\".\"%w\" WHERE 0", p->zDb, p->zName);
+  rc = zSql ? sqlite3_exec(db, zSql, 0, 0, 0) : SQLITE_NOMEM;
+  sqlite3_free(zSql);
+  if (rc != SQLITE_OK && rc != SQLITE_NOMEM) {
+    sqlite3_free(s->zErrMsg);
+    s->zErrMsg =
+        sqlite3_mprintf("cannot join the transaction: %s", sqlite3_errmsg(db));
+    if (!s->zErrMsg) rc = SQLITE_NOMEM;
+  }
+  return rc;
+}
+
+/* CALL, for a primitive that writes: first join (see above). */
+#define WCALL(p, M, ...)                                                       \
+  int rc = join(p);                                                            \
+  return rc != SQLITE_OK ? rc : CALL(p, M, __VA_ARGS__)
+
+/*
 ** Take the message of the store's last failure rc (sqlite3_malloc'd; the
 ** store forgets it): the store's own text, else SQLite's for rc.  NULL on
 ** OOM.
@@ -50,30 +88,30 @@ char *sv_table_error(sv_vtab *p, int rc) {
 
 int sv_table_claim(sv_vtab *p, statevtab_table *pDead, const statevtab_claim *c,
                    statevtab_row_fn xRow, void *pCtx) {
-  return CALL(p, xClaim, pDead, c, xRow, pCtx);
+  WCALL(p, xClaim, pDead, c, xRow, pCtx);
 }
 
 int sv_table_renew(sv_vtab *p, const statevtab_value *pId, sqlite3_int64 iToken,
                    sqlite3_int64 iLeaseMs, sqlite3_int64 *piExpires) {
-  return CALL(p, xRenew, pId, iToken, iLeaseMs, piExpires);
+  WCALL(p, xRenew, pId, iToken, iLeaseMs, piExpires);
 }
 
 int sv_table_complete(sv_vtab *p, const statevtab_value *pId,
                       sqlite3_int64 iToken, const statevtab_value *pResult,
                       int *pbOk) {
-  return CALL(p, xComplete, pId, iToken, pResult, pbOk);
+  WCALL(p, xComplete, pId, iToken, pResult, pbOk);
 }
 
 int sv_table_fail(sv_vtab *p, statevtab_table *pDead,
                   const statevtab_value *pId, sqlite3_int64 iToken,
                   const statevtab_value *pError, sqlite3_int64 iRetryMs,
                   int *peOut) {
-  return CALL(p, xFail, pDead, pId, iToken, pError, iRetryMs, peOut);
+  WCALL(p, xFail, pDead, pId, iToken, pError, iRetryMs, peOut);
 }
 
 int sv_table_pause(sv_vtab *p, const statevtab_value *pQueue, int bPause,
                    int *pbChanged) {
-  return CALL(p, xPause, pQueue, bPause, pbChanged);
+  WCALL(p, xPause, pQueue, bPause, pbChanged);
 }
 
 int sv_table_paused(sv_vtab *p, const statevtab_value *pQueue, int *pb) {
@@ -83,33 +121,33 @@ int sv_table_paused(sv_vtab *p, const statevtab_value *pQueue, int *pb) {
 int sv_table_lease(sv_vtab *p, const statevtab_value *pName,
                    const statevtab_value *pOwner, sqlite3_int64 iTtlMs,
                    sqlite3_int64 *piToken) {
-  return CALL(p, xLease, pName, pOwner, iTtlMs, piToken);
+  WCALL(p, xLease, pName, pOwner, iTtlMs, piToken);
 }
 
 int sv_table_release(sv_vtab *p, const statevtab_value *pName,
                      const statevtab_value *pOwner, int *pbOk) {
-  return CALL(p, xLeaseRelease, pName, pOwner, pbOk);
+  WCALL(p, xLeaseRelease, pName, pOwner, pbOk);
 }
 
 int sv_table_incr(sv_vtab *p, const statevtab_value *pScope,
                   const statevtab_value *pName, const statevtab_value *pDelta,
                   statevtab_value *pOut) {
-  return CALL(p, xIncr, pScope, pName, pDelta, pOut);
+  WCALL(p, xIncr, pScope, pName, pDelta, pOut);
 }
 
 int sv_table_insert_atomic(sv_vtab *p, const statevtab_value *aRow,
                            int *pbDone) {
-  return CALL(p, xInsertAtomic, aRow, pbDone);
+  WCALL(p, xInsertAtomic, aRow, pbDone);
 }
 
 int sv_table_take(sv_vtab *p, const statevtab_value *pExecId,
                   const statevtab_value *pName, statevtab_value *pOut) {
-  return CALL(p, xTake, pExecId, pName, pOut);
+  WCALL(p, xTake, pExecId, pName, pOut);
 }
 
 int sv_table_progress(sv_vtab *p, const statevtab_value *pId,
                       const statevtab_value *pJson, int *pbOk) {
-  return CALL(p, xProgress, pId, pJson, pbOk);
+  WCALL(p, xProgress, pId, pJson, pbOk);
 }
 
 int sv_table_wait(sv_vtab *p, const statevtab_value *pQueue,

@@ -1177,10 +1177,25 @@ static int svUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
     int rc = m->CALL ? m->CALL(p->pTab) : SQLITE_OK;                           \
     return rc == SQLITE_OK ? rc : svStoreError(p, rc);                         \
   }
-FORWARD(svBegin, xBegin)
+FORWARD(svBegin_, xBegin)
 FORWARD(svSync, xSync)
-FORWARD(svCommit, xCommit)
-FORWARD(svRollback, xRollback)
+FORWARD(svCommit_, xCommit)
+FORWARD(svRollback_, xRollback)
+
+/* (bInTxn: see sv_table_join.) */
+static int svBegin(sqlite3_vtab *pVtab) {
+  int rc = svBegin_(pVtab);
+  if (rc == SQLITE_OK) ((sv_vtab *)pVtab)->bInTxn = 1;
+  return rc;
+}
+static int svCommit(sqlite3_vtab *pVtab) {
+  ((sv_vtab *)pVtab)->bInTxn = 0;
+  return svCommit_(pVtab);
+}
+static int svRollback(sqlite3_vtab *pVtab) {
+  ((sv_vtab *)pVtab)->bInTxn = 0;
+  return svRollback_(pVtab);
+}
 
 #define FORWARD_SAVE(NAME, CALL)                                               \
   static int NAME(sqlite3_vtab *pVtab, int iSave) {                            \

@@ -172,8 +172,9 @@ INSERT INTO fl(name) VALUES ('f3');
 INSERT INTO fl(name) VALUES ('f3');
 SELECT name FROM fl ORDER BY name;
 
--- 70.9 the atomic functions run at once, also inside a transaction: a
--- ROLLBACK does not undo them
+-- 70.9 the atomic functions run at once, also inside a transaction, and a
+-- ROLLBACK undoes them (a function on another kind of table than the rows
+-- written before it is not refused: see 70.19)
 CREATE VIRTUAL TABLE co USING state_counters(@OPTS@);
 BEGIN;
 INSERT INTO kv(scope, key, value) VALUES ('s', 'k5', '5');
@@ -283,3 +284,32 @@ SELECT id, state, lease_expires_at FROM old1 ORDER BY id;
 .system redis-cli -u "$STATEVTAB_REDIS_URL" CONFIG RESETSTAT >/dev/null
 SELECT count(*) FROM state_claim('tasks', 'none', 'w', 1000);
 .system redis-cli -u "$STATEVTAB_REDIS_URL" INFO commandstats | grep -o -E '^cmdstat_(fcall|evalsha):' | LC_ALL=C sort
+
+-- 70.19 inside an explicit transaction, a function on a table whose rows
+-- the transaction has written already (they wait in the log for the
+-- COMMIT) is refused, naming the kind of table; the transaction
+-- goes on, and a function on other tables is not refused.  Without the
+-- earlier writes the same claim works (17-transactions-functions)
+CREATE VIRTUAL TABLE tx USING state_tasks(@OPTS:tx@);
+CREATE VIRTUAL TABLE txc USING state_counters(@OPTS:tx@);
+BEGIN;
+INSERT INTO tx(id, queue, name) VALUES ('x1', 'txq', 'job');
+SELECT count(*) FROM state_claim('tx', 'txq', 'w', 60000);
+SELECT state_pause('tx', 'txq');
+SELECT state_incr('txc', 's', 'n');
+COMMIT;
+SELECT id, state FROM tx;
+SELECT value FROM txc;
+
+-- 70.20 a ROLLBACK puts back a row a function changed only when no one
+-- changed it since (its write stamp): a lease row changed by another client
+-- meanwhile stays as that client left it; a counter changed meanwhile
+-- gives back only the rolled-back increment
+CREATE VIRTUAL TABLE txl USING state_leases(@OPTS:tx@);
+BEGIN;
+SELECT state_lease('txl', 'job', 'a', 60000) > 0;
+SELECT state_incr('txc', 's', 'n', 5);
+.system for k in $(redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "{${STATEVTAB_TEST_NS}_tx:}leases:r:*"); do redis-cli -u "$STATEVTAB_REDIS_URL" HSET "$k" owner other _v 99 >/dev/null; done; for k in $(redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "{${STATEVTAB_TEST_NS}_tx:}counters:r:*"); do redis-cli -u "$STATEVTAB_REDIS_URL" HSET "$k" value 100 _v 99 >/dev/null; done
+ROLLBACK;
+SELECT name, owner, depth FROM txl;
+SELECT value FROM txc;
