@@ -113,6 +113,9 @@ struct statevtab_value {
 #define STATEVTAB_COL_FINISHED                                                 \
   0x1000 /* NULL: now when the state becomes                                   \
          ** completed, failed, dead or cancelled */
+#define STATEVTAB_COL_RETAIN                                                   \
+  0x2000 /* the time after which a row may be removed                          \
+         ** by retain= (see xPurge) */
 
 /* One column of an entity. */
 struct statevtab_column {
@@ -258,12 +261,13 @@ typedef int (*statevtab_row_fn)(void *pCtx, const statevtab_value *aRow);
 /*
 ** The queue primitives behind the SQL functions (state_claim, state_complete,
 ** state_lease ...), a methods table of their own that a store of rows only
-** leaves out.  Version 1 is every method below; each may be NULL (a SQL
+** leaves out.  Version 2 is every method below (1 ends at xWait); each may
+** be NULL (a SQL
 ** function whose primitive is NULL fails with "store 'x' does not support
 ** this function").
 */
 struct statevtab_queue_methods {
-  int iVersion; /* 1 */
+  int iVersion; /* 2 (1: up to xWait) */
   /*
   ** Each is atomic on its own, on the store's clock.  pDead, where given, is
   *the dead letters
@@ -319,6 +323,14 @@ struct statevtab_queue_methods {
   ** *pbReady is 1 when one is runnable, 0 on timeout. */
   int (*xWait)(statevtab_table *pTasks, const statevtab_value *pQueue,
                sqlite3_int64 iTimeoutMs, int *pbReady);
+
+  /* Version 2.  The retain= option: remove up to nMax rows whose
+  ** STATEVTAB_COL_RETAIN column is older than iRetainMs on the store's
+  ** clock and, in an entity with a STATEVTAB_COL_STATE column, whose state
+  ** is final (completed, failed, cancelled, dead); *pnDone: how many.  As
+  ** bounded as nMax, through an index of that column. */
+  int (*xPurge)(statevtab_table *pTab, sqlite3_int64 iRetainMs, int nMax,
+                int *pnDone);
 };
 
 /*

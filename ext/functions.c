@@ -212,6 +212,9 @@ int sv_dead_letters(sv_vtab *p, statevtab_table **ppDead, char **pzErr) {
                              pDead->zName, p->zName);
     return SQLITE_ERROR;
   }
+  /* Its retain= (when it has one) is applied as the tasks table's
+  ** functions use it: nothing else may write it. */
+  sv_table_maintain(pDead);
   *ppDead = pDead->pTab;
   return SQLITE_OK;
 }

@@ -1185,6 +1185,42 @@ function ops.pause()
   return redis.call('HDEL', k, ARGS[2])
 end
 
+-- retain= (xPurge).  ARGS: kind, retain_ms, max.  Remove up to max rows of
+-- kind whose retention column (S[kind].ret, through its index) is older
+-- than retain_ms and, for a kind with a state, whose state is final
+-- (SV_FINAL); rows in the index that are not final yet are passed over, up
+-- to 4 x max of them.  The number removed.
+function ops.purge()
+  local kind, n = ARGS[2], tonumber(ARGS[4])
+  local e = S[kind]
+  local m = meta(B, kind)
+  if not e.ret or m.has[e.ret] ~= 'n' then
+    return 0
+  end
+  local k = B .. kind .. ':z:' .. e.ret
+  local cut = '(' .. I(NOW - tonumber(ARGS[3]))
+  local done, off, seen = 0, 0, 0
+  while done < n and seen < 4 * n do
+    local rids = R('ZRANGEBYSCORE', k, '-inf', cut, 'LIMIT', off, n - done)
+    if #rids == 0 then
+      break
+    end
+    for _, rid in ipairs(rids) do
+      seen = seen + 1
+      local row = hgetall(B .. kind .. ':r:' .. rid)
+      if not row then
+        qset(k, 'z', rid, nil) -- an entry left behind
+      elseif not e.state or SV_FINAL[row[e.state]] then
+        deleteRow(B, kind, rid, row)
+        done = done + 1
+      else
+        off = off + 1
+      end
+    end
+  end
+  return done
+end
+
 -- Undo the calls of a rolled-back transaction (or savepoint): ARGS are the
 -- undo records of one call (see run), applied last first.  A row goes back
 -- to what it was before the call unless another call changed it since (its

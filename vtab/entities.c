@@ -26,6 +26,7 @@
 #define STA STATEVTAB_COL_STATE
 #define BEG (STATEVTAB_COL_STARTED | STATEVTAB_COL_TIME)
 #define FIN (STATEVTAB_COL_FINISHED | STATEVTAB_COL_TIME)
+#define RET STATEVTAB_COL_RETAIN
 
 static const char *const azExecState[] = {"pending", "running",   "completed",
                                           "failed",  "cancelled", 0};
@@ -47,7 +48,7 @@ static const statevtab_column aExecutions[] = {
     [SV_EXEC_CREATED_AT] = {"created_at", INT, NN | CRT | IDX, 0, 0, 0, 0},
     [SV_EXEC_UPDATED_AT] = {"updated_at", INT, NN | UPD, 0, 0, 0, 0},
     [SV_EXEC_STARTED_AT] = {"started_at", INT, BEG, 0, 0, 0, 0},
-    [SV_EXEC_COMPLETED_AT] = {"completed_at", INT, FIN | IDX, 0, 0, 0, 0},
+    [SV_EXEC_COMPLETED_AT] = {"completed_at", INT, FIN | IDX | RET, 0, 0, 0, 0},
 };
 
 static const statevtab_column aTasks[] = {
@@ -72,7 +73,7 @@ static const statevtab_column aTasks[] = {
     [SV_TASK_ERROR] = {"error", TXT, 0, 0, 0, 0, 0},
     [SV_TASK_CREATED_AT] = {"created_at", INT, NN | CRT | OPT, 0, 0, 0, 0},
     [SV_TASK_UPDATED_AT] = {"updated_at", INT, NN | UPD, 0, 0, 0, 0},
-    [SV_TASK_COMPLETED_AT] = {"completed_at", INT, FIN | OPT, 0, 0, 0, 0},
+    [SV_TASK_COMPLETED_AT] = {"completed_at", INT, FIN | OPT | RET, 0, 0, 0, 0},
 };
 
 static const statevtab_column aSignals[] = {
@@ -81,7 +82,7 @@ static const statevtab_column aSignals[] = {
     [SV_SIGNAL_NAME] = {"name", TXT, NN, 0, 0, 0, 0},
     [SV_SIGNAL_PAYLOAD] = {"payload", JSN, 0, 0, 0, 0, 0},
     [SV_SIGNAL_CREATED_AT] = {"created_at", INT, NN | CRT | IDX, 0, 0, 0, 0},
-    [SV_SIGNAL_CONSUMED_AT] = {"consumed_at", INT, TIM | IDX, 0, 0, 0, 0},
+    [SV_SIGNAL_CONSUMED_AT] = {"consumed_at", INT, TIM | IDX | RET, 0, 0, 0, 0},
 };
 
 static const statevtab_column aDeadLetters[] = {
@@ -93,7 +94,7 @@ static const statevtab_column aDeadLetters[] = {
     [SV_DEAD_ATTEMPTS] = {"attempts", INT, NN, "0", 0, 0, 0},
     [SV_DEAD_REASON] = {"reason", TXT, 0, 0, 0, 0, 0},
     [SV_DEAD_TASK] = {"task", JSN, 0, 0, 0, 0, 0},
-    [SV_DEAD_DIED_AT] = {"died_at", INT, NN | CRT | IDX, 0, 0, 0, 0},
+    [SV_DEAD_DIED_AT] = {"died_at", INT, NN | CRT | IDX | RET, 0, 0, 0, 0},
 };
 
 static const statevtab_column aCounters[] = {

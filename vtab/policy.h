@@ -36,4 +36,19 @@
 */
 #define SV_DEAD_ID_TAIL 12
 
+/*
+** retain= (statevtab_queue_methods.xPurge): a table removes the rows past
+** its retention period in steps of at most SV_PURGE_BATCH rows, one step at
+** the end of a write or a function call on the table, when the previous
+** step removed a full batch (more may be left) or at least
+** min(SV_PURGE_EVERY_MS, the period) ago.  Rows of tasks and executions go
+** only in a final state: SV_FINAL_STATES(X) calls X once per state.
+*/
+#define SV_PURGE_BATCH 100
+#define SV_PURGE_EVERY_MS 1000
+#define SV_FINAL_STATES(X) X("completed") X("failed") X("cancelled") X("dead")
+/* ... as the SQL list "'completed', ..., NULL" (NULL matches nothing). */
+#define SV_FINAL_SQL_(s) "'" s "', "
+#define SV_FINAL_STATES_SQL SV_FINAL_STATES(SV_FINAL_SQL_) "NULL"
+
 #endif /* SV_POLICY_H */

@@ -2811,6 +2811,44 @@ static int pgTake(statevtab_table *pTab, const statevtab_value *pExecId,
   return rc;
 }
 
+/* retain= (xPurge): through the index of the retention column, on the
+** server's clock (the cut-off is an InitPlan: an index condition), rows
+** another process is removing skipped. */
+static int pgPurge(statevtab_table *pTab, sqlite3_int64 iRetainMs, int nMax,
+                   int *pnDone) {
+  PgTable *t = (PgTable *)pTab;
+  const statevtab_entity *e = pTab->pEntity;
+  int iCol = sv_entity_col(e, STATEVTAB_COL_RETAIN);
+  int iState = sv_entity_col(e, STATEVTAB_COL_STATE);
+  PgParams a;
+  PGresult *res = 0;
+  char *zSql, *zState;
+  int rc;
+  *pnDone = 0;
+  if (iCol < 0) return SQLITE_OK;
+  zState = iState < 0
+               ? sqlite3_mprintf("%s", "")
+               : sqlite3_mprintf(" AND \"%w\" IN (%s)", e->aCol[iState].zName,
+                                 SV_FINAL_STATES_SQL);
+  zSql = zState ? sqlite3_mprintf(
+                      "DELETE FROM %s WHERE _rid IN (SELECT _rid FROM %s "
+                      "WHERE \"%w\" < (SELECT %s.sv_now() - $1::bigint)%s "
+                      "LIMIT $2::integer FOR UPDATE SKIP LOCKED)",
+                      t->zT, t->zT, e->aCol[iCol].zName, t->zQ, zState)
+                : 0;
+  sqlite3_free(zState);
+  if (!zSql) return SQLITE_NOMEM;
+  memset(&a, 0, sizeof(a));
+  paramInt(&a, iRetainMs);
+  paramInt(&a, nMax);
+  rc = atomicExec(t, zSql, &a, &res);
+  sqlite3_free(zSql);
+  paramsFree(&a);
+  if (rc == SQLITE_OK) *pnDone = atoi(PQcmdTuples(res));
+  PQclear(res);
+  return rc;
+}
+
 static int pgProgress(statevtab_table *pTab, const statevtab_value *pId,
                       const statevtab_value *pJson, int *pbOk) {
   PgTable *t = (PgTable *)pTab;
@@ -3005,7 +3043,7 @@ static int pgWait(statevtab_table *pTab, const statevtab_value *pQueue,
 }
 
 static const statevtab_queue_methods pgQueue = {
-    /* iVersion      */ 1,
+    /* iVersion      */ 2,
     /* xClaim        */ pgClaim,
     /* xRenew        */ pgRenew,
     /* xComplete     */ pgComplete,
@@ -3019,6 +3057,7 @@ static const statevtab_queue_methods pgQueue = {
     /* xInsertAtomic */ pgInsertAtomic,
     /* xPaused       */ pgPaused,
     /* xWait         */ pgWait,
+    /* xPurge        */ pgPurge,
 };
 
 const statevtab_store_methods sv_pg_store = {

@@ -1009,6 +1009,8 @@ static char *buildScript(void) {
     const char *zSep = "";
     int iVer = sv_entity_col(e, STATEVTAB_COL_VERSION);
     int iExp = sv_entity_col(e, STATEVTAB_COL_EXPIRES);
+    int iRet = sv_entity_col(e, STATEVTAB_COL_RETAIN);
+    int iState = sv_entity_col(e, STATEVTAB_COL_STATE);
     sqlite3_str_appendf(s, "S['%s'] = {cols = {", e->zKind);
     for (k = 0; k < e->nCol; k++) {
       sqlite3_str_appendf(s, "%s'%s'", k ? ", " : "", e->aCol[k].zName);
@@ -1047,9 +1049,17 @@ static char *buildScript(void) {
     sqlite3_str_appendall(s, "}");
     if (iVer >= 0) sqlite3_str_appendf(s, ", ver = '%s'", e->aCol[iVer].zName);
     if (iExp >= 0) sqlite3_str_appendf(s, ", exp = '%s'", e->aCol[iExp].zName);
+    if (iRet >= 0) sqlite3_str_appendf(s, ", ret = '%s'", e->aCol[iRet].zName);
+    if (iState >= 0) {
+      sqlite3_str_appendf(s, ", state = '%s'", e->aCol[iState].zName);
+    }
     sqlite3_str_appendall(s, "}\n");
   }
   /* The queue policy (vtab/policy.h). */
+#define SV_FINAL_LUA_(z) z "=true, "
+  sqlite3_str_appendall(
+      s, "local SV_FINAL = {" SV_FINAL_STATES(SV_FINAL_LUA_) "}\n");
+#undef SV_FINAL_LUA_
   sqlite3_str_appendf(s,
                       "local SV_BACKOFF_BASE_MS = %d\n"
                       "local SV_BACKOFF_CAP_MS = %d\n"
@@ -2637,6 +2647,16 @@ static int rdProgress(statevtab_table *pTab, const statevtab_value *pId,
   return rc;
 }
 
+/* retain= (xPurge): the script's purge. */
+static int rdPurge(statevtab_table *pTab, sqlite3_int64 iRetainMs, int nMax,
+                   int *pnDone) {
+  redisReply *r;
+  int rc = callScript((RdTable *)pTab, "purge", &r, "zii", pTab->pEntity->zKind,
+                      iRetainMs, (sqlite3_int64)nMax);
+  *pnDone = (int)takeInt(rc, r);
+  return rc;
+}
+
 static int rdPause(statevtab_table *pTab, const statevtab_value *pQueue,
                    int bPause, int *pbChanged) {
   redisReply *r;
@@ -2800,7 +2820,7 @@ static int rdWait(statevtab_table *pTab, const statevtab_value *pQueue,
 }
 
 static const statevtab_queue_methods rdQueue = {
-    /* iVersion      */ 1,
+    /* iVersion      */ 2,
     /* xClaim        */ rdClaim,
     /* xRenew        */ rdRenew,
     /* xComplete     */ rdComplete,
@@ -2814,6 +2834,7 @@ static const statevtab_queue_methods rdQueue = {
     /* xInsertAtomic */ rdInsertAtomic,
     /* xPaused       */ rdPaused,
     /* xWait         */ rdWait,
+    /* xPurge        */ rdPurge,
 };
 
 const statevtab_store_methods sv_redis_store = {

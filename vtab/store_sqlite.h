@@ -121,6 +121,8 @@ int localIncr(statevtab_table *, const statevtab_value *,
               statevtab_value *);
 int localTake(statevtab_table *, const statevtab_value *,
               const statevtab_value *, statevtab_value *);
+int localPurge(statevtab_table *, sqlite3_int64 iRetainMs, int nMax,
+               int *pnDone);
 int localProgress(statevtab_table *, const statevtab_value *,
                   const statevtab_value *, int *);
 int localPause(statevtab_table *, const statevtab_value *, int, int *);

@@ -79,6 +79,7 @@ enum {
   SA_DUE_SET,
   SA_DUE_LOWER,
   SA_DUE_RENEW,
+  SA_PURGE,
   SA_COUNT
 };
 /* The primitives' state per table (LocalTable.pAtomic), made by the first
@@ -1406,6 +1407,46 @@ int localProgress(statevtab_table *pTab, const statevtab_value *pId,
     sqlite3_bind_int64(p, 3, x.now);
     rc = run(&x, p);
     *pbOk = rc == SQLITE_OK && sqlite3_changes(x.db) > 0;
+  }
+  return txnEnd(&x, rc);
+}
+
+/* retain= (xPurge): through the index of the retention column. */
+int localPurge(statevtab_table *pTab, sqlite3_int64 iRetainMs, int nMax,
+               int *pnDone) {
+  LocalTable *t = (LocalTable *)pTab;
+  const statevtab_entity *e = pTab->pEntity;
+  int iCol = sv_entity_col(e, STATEVTAB_COL_RETAIN);
+  int iState = sv_entity_col(e, STATEVTAB_COL_STATE);
+  LocalTxn x;
+  sqlite3_stmt *p;
+  int rc;
+  *pnDone = 0;
+  if (iCol < 0) return SQLITE_OK;
+  rc = txnBegin(t, 0, &x);
+  if (rc != SQLITE_OK) return rc;
+  p = t->pAtomic->aStmt[x.iConn][SA_PURGE];
+  if (!p) {
+    char *zState = iState < 0 ? sqlite3_mprintf("%s", "")
+                              : sqlite3_mprintf(" AND \"%w\" IN (%s)",
+                                                e->aCol[iState].zName,
+                                                SV_FINAL_STATES_SQL);
+    p = stmt(&x, SA_PURGE,
+             zState ? sqlite3_mprintf("DELETE FROM \"%w\".\"%w_data\" WHERE "
+                                      "rowid IN (SELECT rowid FROM "
+                                      "\"%w\".\"%w_data\" WHERE \"%w\" < ?1%s "
+                                      "LIMIT ?2)",
+                                      x.zSchema, t->zName, x.zSchema, t->zName,
+                                      e->aCol[iCol].zName, zState)
+                    : 0,
+             &rc);
+    sqlite3_free(zState);
+  }
+  if (p) {
+    sqlite3_bind_int64(p, 1, x.now - iRetainMs);
+    sqlite3_bind_int(p, 2, nMax);
+    rc = run(&x, p);
+    if (rc == SQLITE_OK) *pnDone = sqlite3_changes(x.db);
   }
   return txnEnd(&x, rc);
 }

@@ -96,6 +96,8 @@ struct sv_vtab {
   /* SQLite called xBegin on the table (it takes part in the open
   ** transaction) and not yet xCommit or xRollback: see sv_table_join. */
   int bInTxn;
+  sqlite3_int64 iRetainMs;  /* retain= (0: none) */
+  sqlite3_int64 iNextPurge; /* sv_mono_ms() of the next purge step */
 };
 
 #define LARGEST_INT64 ((sqlite3_int64)0x7fffffffffffffffLL)
@@ -171,6 +173,7 @@ int sv_read_row(sv_vtab *, const statevtab_value *pKey,
 /* table.c: the store's primitives, as the SQL functions call them */
 char *sv_table_error(sv_vtab *, int rc);
 char *sv_table_describe(sv_vtab *);
+void sv_table_maintain(sv_vtab *);
 int sv_table_claim(sv_vtab *, statevtab_table *pDead, const statevtab_claim *,
                    statevtab_row_fn, void *pCtx);
 int sv_table_renew(sv_vtab *, const statevtab_value *pId, sqlite3_int64 iToken,

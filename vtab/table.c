@@ -69,9 +69,37 @@ static int join(sv_vtab *p) {
   return rc;
 }
 
-/* CALL, for a primitive that writes: first join (see above). */
+/*
+** A step of table p's retain= (see policy.h): remove up to SV_PURGE_BATCH
+** rows past the period when one is due.  Housekeeping: a failure is not the
+** caller's, only the next step waits.
+*/
+void sv_table_maintain(sv_vtab *p) {
+  const statevtab_queue_methods *q = METHODS(p)->pQueue;
+  statevtab_store *s = p->pRef->pStore;
+  sqlite3_int64 now;
+  int n = 0, rc;
+  if (p->iRetainMs <= 0 || !q || q->iVersion < 2 || !q->xPurge) return;
+  now = sv_mono_ms();
+  if (now < p->iNextPurge) return;
+  rc = q->xPurge(p->pTab, p->iRetainMs, SV_PURGE_BATCH, &n);
+  if (rc != SQLITE_OK || n < SV_PURGE_BATCH) {
+    p->iNextPurge =
+        now +
+        (p->iRetainMs < SV_PURGE_EVERY_MS ? p->iRetainMs : SV_PURGE_EVERY_MS);
+  }
+  if (rc != SQLITE_OK) {
+    sqlite3_free(s->zErrMsg);
+    s->zErrMsg = 0;
+  }
+}
+
+/* CALL, for a primitive that writes: first join (see above), and a step of
+** retain= (before the call: the out-values of some primitives live until
+** the next call on the table). */
 #define WCALL(p, M, ...)                                                       \
   int rc = join(p);                                                            \
+  if (rc == SQLITE_OK) sv_table_maintain(p);                                   \
   return rc != SQLITE_OK ? rc : CALL(p, M, __VA_ARGS__)
 
 /*

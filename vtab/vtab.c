@@ -433,6 +433,82 @@ static int checkDeadLetters(sv_vtab *p, const char *zOpt) {
 }
 
 /*
+** retain=: a duration -- digits, then ms, s, m, h or d (none: ms) -- into
+** p->iRetainMs, on an entity with a retention column (STATEVTAB_COL_RETAIN).
+*/
+static int retainOption(sv_vtab *p, const char *zVal) {
+  static const struct {
+    const char *zUnit;
+    sqlite3_int64 iMs;
+  } aUnit[] = {{"", 1},      {"ms", 1},      {"s", 1000},
+               {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+  sqlite3_int64 v = 0;
+  const char *z = zVal;
+  int k;
+  if (sv_entity_col(p->pEntity, STATEVTAB_COL_RETAIN) < 0) {
+    svError(p, "unknown option 'retain' (only state_tasks, state_executions, "
+               "state_signals and state_dead_letters have it)");
+    return SQLITE_ERROR;
+  }
+  while (*z == ' ') z++;
+  if (*z >= '0' && *z <= '9') {
+    for (; *z >= '0' && *z <= '9' && v <= SV_MS_MAX; z++) {
+      v = v * 10 + (*z - '0');
+    }
+    for (k = 0; k < (int)(sizeof(aUnit) / sizeof(aUnit[0])); k++) {
+      size_t n = strlen(aUnit[k].zUnit);
+      if (strncmp(z, aUnit[k].zUnit, n) == 0 &&
+          z[n + strspn(z + n, " ")] == 0) {
+        if (v > 0 && v <= SV_MS_MAX / aUnit[k].iMs) {
+          p->iRetainMs = v * aUnit[k].iMs;
+          return SQLITE_OK;
+        }
+        break;
+      }
+    }
+  }
+  svError(p,
+          "retain: expected a period such as 7d, 12h, 30m, 90s or 500ms "
+          "(a number alone is milliseconds), above 0 and at most %lld ms "
+          "(got '%s')",
+          SV_MS_MAX, zVal);
+  return SQLITE_ERROR;
+}
+
+/*
+** With retain=, the store needs an index of the retention column: when the
+** column's index is built only on request (STATEVTAB_COL_OPTIDX), add the
+** column to the store's indexes= option (the first nStore of azOpt are the
+** store's; ours follow).
+*/
+static int retainIndex(sv_vtab *p, int nStore) {
+  const statevtab_entity *e = p->pEntity;
+  int iCol = sv_entity_col(e, STATEVTAB_COL_RETAIN), i;
+  char **az, *zNew;
+  if (!(e->aCol[iCol].flags & STATEVTAB_COL_OPTIDX)) return SQLITE_OK;
+  for (i = 0; i < nStore; i++) {
+    if (strcmp(p->azOpt[2 * i], "indexes") == 0) {
+      zNew = sqlite3_mprintf("%s,%s", p->azOpt[2 * i + 1], e->aCol[iCol].zName);
+      if (!zNew) return SQLITE_NOMEM;
+      sqlite3_free(p->azOpt[2 * i + 1]);
+      p->azOpt[2 * i + 1] = zNew;
+      return SQLITE_OK;
+    }
+  }
+  /* None yet: a new pair, before ours. */
+  az = sqlite3_realloc64(p->azOpt, sizeof(char *) * 2 * (size_t)(p->nOpt + 1));
+  if (!az) return SQLITE_NOMEM;
+  p->azOpt = az;
+  memmove(&az[2 * nStore + 2], &az[2 * nStore],
+          sizeof(char *) * 2 * (size_t)(p->nOpt - nStore));
+  az[2 * nStore] = sqlite3_mprintf("indexes");
+  az[2 * nStore + 1] = sqlite3_mprintf("%s", e->aCol[iCol].zName);
+  p->nOpt++;
+  if (!az[2 * nStore] || !az[2 * nStore + 1]) return SQLITE_NOMEM;
+  return SQLITE_OK;
+}
+
+/*
 ** xCreate and xConnect.  argv[0] module, argv[1] schema, argv[2] table,
 ** argv[3..] options "key=value".  "store" is ours; every other option goes
 ** to the store, which rejects the ones it does not know.
@@ -444,6 +520,7 @@ static int vtabInit(sqlite3 *db, void *pAux, int argc, const char *const *argv,
   const char *zStore = "sqlite:";
   char *zStoreOwned = 0;
   char *zErr = 0;
+  const char *zDead;
   int rc = SQLITE_OK, i, j, nOurs = 0;
 
   *ppVtab = 0;
@@ -486,7 +563,8 @@ static int vtabInit(sqlite3 *db, void *pAux, int argc, const char *const *argv,
   }
   /* Move the options that are ours, not the store's, to the end. */
   for (i = 0, j = 0; i < p->nOpt; i++) {
-    if (strcmp(p->azOpt[2 * i], "dead_letters") != 0) {
+    if (strcmp(p->azOpt[2 * i], "dead_letters") != 0 &&
+        strcmp(p->azOpt[2 * i], "retain") != 0) {
       char *zK = p->azOpt[2 * i], *zV = p->azOpt[2 * i + 1];
       p->azOpt[2 * i] = p->azOpt[2 * j];
       p->azOpt[2 * i + 1] = p->azOpt[2 * j + 1];
@@ -496,10 +574,25 @@ static int vtabInit(sqlite3 *db, void *pAux, int argc, const char *const *argv,
     }
   }
   nOurs = p->nOpt - j;
-  if (nOurs > 0 && strcmp(p->pEntity->zModule, "state_tasks") != 0) {
-    svError(p, "unknown option 'dead_letters' (only state_tasks has it)");
-    rc = SQLITE_ERROR;
-    goto error;
+  zDead = 0;
+  for (i = j; i < p->nOpt; i++) {
+    if (strcmp(p->azOpt[2 * i], "dead_letters") == 0) {
+      zDead = p->azOpt[2 * i + 1];
+      if (strcmp(p->pEntity->zModule, "state_tasks") != 0) {
+        svError(p, "unknown option 'dead_letters' (only state_tasks has it)");
+        rc = SQLITE_ERROR;
+        goto error;
+      }
+    } else {
+      rc = retainOption(p, p->azOpt[2 * i + 1]);
+      if (rc != SQLITE_OK) goto error;
+    }
+  }
+  if (p->iRetainMs > 0) {
+    /* The removal walks an index of the retention column: ask for it. */
+    rc = retainIndex(p, j);
+    if (rc != SQLITE_OK) goto error;
+    j = p->nOpt - nOurs;
   }
 
   rc = sv_store_acquire(p->pConn, zStore, &p->pRef, &zErr);
@@ -508,12 +601,13 @@ static int vtabInit(sqlite3 *db, void *pAux, int argc, const char *const *argv,
     sqlite3_free(zErr);
     goto error;
   }
-  if (bCreate && nOurs > 0) {
-    rc = checkDeadLetters(p, p->azOpt[2 * (p->nOpt - 1) + 1]);
+  if (bCreate && zDead) {
+    rc = checkDeadLetters(p, zDead);
     if (rc != SQLITE_OK) goto error;
   }
-  /* The store sees its own options: not dead_letters=, which is ours (the
-  ** SQL functions read it from azOpt), and kept last by the loop above. */
+  /* The store sees its own options: not dead_letters= and retain=, which
+  ** are ours (the SQL functions read dead_letters from azOpt), and kept
+  ** last by the loop above. */
   rc = p->pRef->pStore->pMethods->xAttach(
       p->pRef->pStore, p->pEntity, p->zDb, p->zName, p->nOpt - nOurs,
       (const char *const *)p->azOpt, bCreate, &p->pTab);
@@ -1162,6 +1256,9 @@ static int svUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
                     &bDone);
   }
   if (rc != SQLITE_OK) return svStoreError(p, rc);
+  /* A step of retain=, at an INSERT (an UPDATE or DELETE is walking the
+  ** table, which a removal would change under it). */
+  if (bInsert) sv_table_maintain(p);
   /* Under OR IGNORE, SQLITE_CONSTRAINT tells SQLite that the row was
   ** skipped, so that changes() does not count it. */
   return (!bDone && eConflict == STATEVTAB_CONFLICT_IGNORE) ? SQLITE_CONSTRAINT
