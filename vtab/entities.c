@@ -190,6 +190,21 @@ int sv_entity_col(const statevtab_entity *e, unsigned flag) {
   return -1;
 }
 
+/*
+** The SQL condition of retain= (xPurge) on entity e's rows, zCut standing
+** for the cut-off: '"<retention column>" < <zCut>', and for an entity with a
+** state ' AND "<state>" IN (<final states>)' (sqlite3_malloc'd, NULL on
+** OOM).
+*/
+char *sv_retain_where(const statevtab_entity *e, const char *zCut) {
+  int iCol = sv_entity_col(e, STATEVTAB_COL_RETAIN);
+  int iState = sv_entity_col(e, STATEVTAB_COL_STATE);
+  if (iState < 0)
+    return sqlite3_mprintf("\"%w\" < %s", e->aCol[iCol].zName, zCut);
+  return sqlite3_mprintf("\"%w\" < %s AND \"%w\" IN (%s)", e->aCol[iCol].zName,
+                         zCut, e->aCol[iState].zName, SV_FINAL_STATES_SQL);
+}
+
 const statevtab_entity *sv_entity_by_module(const char *zModule) {
   int i;
   for (i = 0; i < sv_nEntity; i++) {

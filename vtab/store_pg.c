@@ -2817,26 +2817,21 @@ static int pgTake(statevtab_table *pTab, const statevtab_value *pExecId,
 static int pgPurge(statevtab_table *pTab, sqlite3_int64 iRetainMs, int nMax,
                    int *pnDone) {
   PgTable *t = (PgTable *)pTab;
-  const statevtab_entity *e = pTab->pEntity;
-  int iCol = sv_entity_col(e, STATEVTAB_COL_RETAIN);
-  int iState = sv_entity_col(e, STATEVTAB_COL_STATE);
   PgParams a;
   PGresult *res = 0;
-  char *zSql, *zState;
+  char *zSql, *zCut, *zWhere;
   int rc;
   *pnDone = 0;
-  if (iCol < 0) return SQLITE_OK;
-  zState = iState < 0
-               ? sqlite3_mprintf("%s", "")
-               : sqlite3_mprintf(" AND \"%w\" IN (%s)", e->aCol[iState].zName,
-                                 SV_FINAL_STATES_SQL);
-  zSql = zState ? sqlite3_mprintf(
-                      "DELETE FROM %s WHERE _rid IN (SELECT _rid FROM %s "
-                      "WHERE \"%w\" < (SELECT %s.sv_now() - $1::bigint)%s "
-                      "LIMIT $2::integer FOR UPDATE SKIP LOCKED)",
-                      t->zT, t->zT, e->aCol[iCol].zName, t->zQ, zState)
+  if (sv_entity_col(pTab->pEntity, STATEVTAB_COL_RETAIN) < 0) return SQLITE_OK;
+  zCut = sqlite3_mprintf("(SELECT %s.sv_now() - $1::bigint)", t->zQ);
+  zWhere = zCut ? sv_retain_where(pTab->pEntity, zCut) : 0;
+  zSql = zWhere ? sqlite3_mprintf("DELETE FROM %s WHERE _rid IN (SELECT _rid "
+                                  "FROM %s WHERE %s LIMIT $2::integer FOR "
+                                  "UPDATE SKIP LOCKED)",
+                                  t->zT, t->zT, zWhere)
                 : 0;
-  sqlite3_free(zState);
+  sqlite3_free(zCut);
+  sqlite3_free(zWhere);
   if (!zSql) return SQLITE_NOMEM;
   memset(&a, 0, sizeof(a));
   paramInt(&a, iRetainMs);

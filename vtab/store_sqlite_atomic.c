@@ -1415,32 +1415,25 @@ int localProgress(statevtab_table *pTab, const statevtab_value *pId,
 int localPurge(statevtab_table *pTab, sqlite3_int64 iRetainMs, int nMax,
                int *pnDone) {
   LocalTable *t = (LocalTable *)pTab;
-  const statevtab_entity *e = pTab->pEntity;
-  int iCol = sv_entity_col(e, STATEVTAB_COL_RETAIN);
-  int iState = sv_entity_col(e, STATEVTAB_COL_STATE);
   LocalTxn x;
   sqlite3_stmt *p;
   int rc;
   *pnDone = 0;
-  if (iCol < 0) return SQLITE_OK;
+  if (sv_entity_col(pTab->pEntity, STATEVTAB_COL_RETAIN) < 0) return SQLITE_OK;
   rc = txnBegin(t, 0, &x);
   if (rc != SQLITE_OK) return rc;
   p = t->pAtomic->aStmt[x.iConn][SA_PURGE];
   if (!p) {
-    char *zState = iState < 0 ? sqlite3_mprintf("%s", "")
-                              : sqlite3_mprintf(" AND \"%w\" IN (%s)",
-                                                e->aCol[iState].zName,
-                                                SV_FINAL_STATES_SQL);
+    char *zWhere = sv_retain_where(pTab->pEntity, "?1");
     p = stmt(&x, SA_PURGE,
-             zState ? sqlite3_mprintf("DELETE FROM \"%w\".\"%w_data\" WHERE "
+             zWhere ? sqlite3_mprintf("DELETE FROM \"%w\".\"%w_data\" WHERE "
                                       "rowid IN (SELECT rowid FROM "
-                                      "\"%w\".\"%w_data\" WHERE \"%w\" < ?1%s "
-                                      "LIMIT ?2)",
+                                      "\"%w\".\"%w_data\" WHERE %s LIMIT ?2)",
                                       x.zSchema, t->zName, x.zSchema, t->zName,
-                                      e->aCol[iCol].zName, zState)
+                                      zWhere)
                     : 0,
              &rc);
-    sqlite3_free(zState);
+    sqlite3_free(zWhere);
   }
   if (p) {
     sqlite3_bind_int64(p, 1, x.now - iRetainMs);

@@ -139,6 +139,7 @@ extern const int sv_nEntity;
 extern const statevtab_entity *const sv_entity_tasks; /* the tasks entity */
 const statevtab_entity *sv_entity_by_module(const char *zModule);
 int sv_entity_col(const statevtab_entity *, unsigned flag);
+char *sv_retain_where(const statevtab_entity *, const char *zCut);
 
 /* store.c */
 extern const statevtab_store_methods sv_sqlite_store;
