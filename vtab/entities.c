@@ -193,7 +193,8 @@ int sv_entity_col(const statevtab_entity *e, unsigned flag) {
 /*
 ** The SQL condition of retain= (xPurge) on entity e's rows, zCut standing
 ** for the cut-off: '"<retention column>" < <zCut>', and for an entity with a
-** state ' AND "<state>" IN (<final states>)' (sqlite3_malloc'd, NULL on
+** state ' AND ("<state>" IN (<final states>)) IS TRUE' (sqlite3_malloc'd, NULL
+*on
 ** OOM).
 */
 char *sv_retain_where(const statevtab_entity *e, const char *zCut) {
@@ -201,8 +202,12 @@ char *sv_retain_where(const statevtab_entity *e, const char *zCut) {
   int iState = sv_entity_col(e, STATEVTAB_COL_STATE);
   if (iState < 0)
     return sqlite3_mprintf("\"%w\" < %s", e->aCol[iCol].zName, zCut);
-  return sqlite3_mprintf("\"%w\" < %s AND \"%w\" IN (%s)", e->aCol[iCol].zName,
-                         zCut, e->aCol[iState].zName, SV_FINAL_STATES_SQL);
+  /* "(... IN ...) IS TRUE": no index condition, so that the removal walks
+  ** the retention column's index (bounded by the cut-off), never the
+  ** state's (all the finished rows, new ones too). */
+  return sqlite3_mprintf("\"%w\" < %s AND (\"%w\" IN (%s)) IS TRUE",
+                         e->aCol[iCol].zName, zCut, e->aCol[iState].zName,
+                         SV_FINAL_STATES_SQL);
 }
 
 const statevtab_entity *sv_entity_by_module(const char *zModule) {
