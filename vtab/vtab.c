@@ -288,7 +288,8 @@ static int textIs(const statevtab_value *v, const char *z) {
 /*
 ** Lifecycle rules of executions and tasks, applied to every written row:
 ** an execution entering 'running' gets started_at; an execution or task
-** entering a final state gets completed_at (unless the writer set them).
+** entering a final state (SV_FINAL_STATES, policy.h) gets completed_at
+** (unless the writer set them).
 */
 static void applyRules(const statevtab_entity *e, statevtab_value *aRow,
                        sqlite3_int64 now) {
@@ -303,9 +304,10 @@ static void applyRules(const statevtab_entity *e, statevtab_value *aRow,
     aRow[iStarted].eType = SQLITE_INTEGER;
     aRow[iStarted].i = now;
   }
+#define SV_IS_FINAL_(z) || textIs(&aRow[iState], z)
   if (iCompleted >= 0 && aRow[iCompleted].eType == SQLITE_NULL &&
-      (textIs(&aRow[iState], "completed") || textIs(&aRow[iState], "failed") ||
-       textIs(&aRow[iState], "cancelled") || textIs(&aRow[iState], "dead"))) {
+      (0 SV_FINAL_STATES(SV_IS_FINAL_))) {
+#undef SV_IS_FINAL_
     aRow[iCompleted].eType = SQLITE_INTEGER;
     aRow[iCompleted].i = now;
   }
