@@ -727,6 +727,8 @@ const sv_func sv_aFunc[] = {
     {"state_take", 3, SIDE, fnTake},
     {"state_progress", 3, SIDE, fnProgress},
     {"state_wait", 3, SIDE, fnWait},
+    {"state_redrive", 2, SIDE, sv_fn_redrive},
+    {"state_redrive", 3, SIDE, sv_fn_redrive},
     {"state_flag", 2, SIDE, sv_fn_flag},
     {"state_flag", 3, SIDE, sv_fn_flag},
     {"state_variant", 2, SIDE, sv_fn_variant},

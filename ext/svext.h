@@ -55,6 +55,9 @@ int sv_dead_letters(sv_vtab *pTasks, statevtab_table **ppDead, char **pzErr);
 int sv_arg_int(sqlite3_value *pVal, const char *zWhat, sqlite3_int64 iMin,
                sqlite3_int64 iMax, sqlite3_int64 *piOut, char **pzErr);
 
+/* redrive.c: state_redrive. */
+void sv_fn_redrive(sqlite3_context *, int, sqlite3_value **);
+
 /* flags.c: state_flag and state_variant. */
 void sv_fn_flag(sqlite3_context *, int, sqlite3_value **);
 void sv_fn_variant(sqlite3_context *, int, sqlite3_value **);
