@@ -155,6 +155,12 @@ static sv_vtab *argTable(sqlite3_context *ctx, const char *zFunc,
   return p;
 }
 
+/* The same, for the functions of other files. */
+sv_vtab *sv_fn_table(sqlite3_context *ctx, const char *zFunc,
+                     sqlite3_value *pArg, const char *zKind) {
+  return argTable(ctx, zFunc, pArg, zKind);
+}
+
 /*
 ** The dead letters table of tasks table p: the one named by its
 ** dead_letters= option, else a state_dead_letters table named

@@ -151,7 +151,6 @@ bad:
 
 void sv_fn_redrive(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   static const char zF[] = "state_redrive";
-  sv_conn *pConn = sv_fn_conn(ctx);
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   sv_vtab *pDl = 0, *pTasks = 0;
   sqlite3_stmt *pSel = 0, *pUpd = 0, *pHas = 0, *pIns = 0, *pDel = 0;
@@ -159,20 +158,9 @@ void sv_fn_redrive(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   Dead *aDead = 0;
   int nDead = 0, nAlloc = 0, nDone = 0, rc, k, bSave = 0;
 
-  rc = sv_arg_table(pConn, zF, argv[0], "state_dead_letters", &pDl, &zErr);
-  if (rc == SQLITE_OK) {
-    rc = sv_arg_table(pConn, zF, argv[1], "state_tasks", &pTasks, &zErr);
-  }
-  if (rc != SQLITE_OK) {
-    if (zErr) {
-      sqlite3_result_error(ctx, zErr, -1);
-      sqlite3_result_error_code(ctx, rc);
-    } else {
-      sqlite3_result_error_nomem(ctx);
-    }
-    sqlite3_free(zErr);
-    return;
-  }
+  pDl = sv_fn_table(ctx, zF, argv[0], "state_dead_letters");
+  pTasks = pDl ? sv_fn_table(ctx, zF, argv[1], "state_tasks") : 0;
+  if (!pTasks) return;
   zWhere = filterWhere(db, argc > 2 ? argv[2] : 0, &zErr);
   if (!zWhere) {
     sv_fn_error(ctx, zF, zErr ? SQLITE_ERROR : SQLITE_NOMEM, "%s", zErr);

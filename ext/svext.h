@@ -51,6 +51,8 @@ void sv_fn_error(sqlite3_context *, const char *zFunc, int rc, const char *zFmt,
                  ...);
 int sv_arg_table(sv_conn *, const char *zFunc, sqlite3_value *pArg,
                  const char *zKind, sv_vtab **ppTab, char **pzErr);
+sv_vtab *sv_fn_table(sqlite3_context *, const char *zFunc, sqlite3_value *pArg,
+                     const char *zKind); /* NULL: error reported */
 int sv_dead_letters(sv_vtab *pTasks, statevtab_table **ppDead, char **pzErr);
 int sv_arg_int(sqlite3_value *pVal, const char *zWhat, sqlite3_int64 iMin,
                sqlite3_int64 iMax, sqlite3_int64 *piOut, char **pzErr);
