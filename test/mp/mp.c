@@ -10,9 +10,11 @@
 **   test/out/mp crash    [-e EXT] [-d DIR] [-n TASKS]   (default 2000)
 **   test/out/mp leases   [-e EXT] [-d DIR] [-s SECONDS] (default 3)
 **   test/out/mp counters [-e EXT] [-d DIR] [-n INCRS]   (per process, 10000)
+**   test/out/mp txn      [-e EXT] [-d DIR] [-n INCRS]   (per process, 200;
+**                                                       tasks: INCRS / 4)
 **   test/out/mp restart  --store postgresql|redis --restart CMD [-n TASKS]
 **                                                       (default 20000)
-**   test/out/mp all      ...                            the four in turn
+**   test/out/mp all      ...                            the five in turn
 **                                                       (+ restart when
 **                                                       --restart given)
 **
@@ -720,6 +722,84 @@ static int worker_counters(const Opt *o) {
     sqlite3_reset(p);
   }
   sqlite3_finalize(p);
+  sqlite3_close(db);
+  return 0;
+}
+
+/*
+** txn worker: nSize times BEGIN IMMEDIATE, state_incr, then COMMIT ("V 1")
+** or ROLLBACK ("V 0") at random; then, until queue 'tx' stays empty, claim
+** one task inside a transaction and either complete it and COMMIT ("C id
+** token 1 0") or ROLLBACK ("R id token"), at random.
+*/
+static int txnEnd(sqlite3 *db, int bCommit) {
+  int rc = sqlite3_exec(db, bCommit ? "COMMIT" : "ROLLBACK", 0, 0, 0);
+  if (rc != SQLITE_OK) {
+    rec_error(db, rc, bCommit ? "COMMIT" : "ROLLBACK");
+    sqlite3_exec(db, "ROLLBACK", 0, 0, 0);
+  }
+  return rc;
+}
+
+static int worker_txn(const Opt *o) {
+  sqlite3 *db = open_db(o, o->zDb, 0);
+  sqlite3_stmt *pIncr = prep(db, "SELECT state_incr('counters', 'mp', 'txn')");
+  sqlite3_stmt *pClaim = prep(db, "SELECT id, lease_token, outcome FROM "
+                                  "state_claim('tasks', 'tx', 'w', 60000, 1)");
+  sqlite3_stmt *pDone = prep(db, "SELECT state_complete('tasks', ?1, ?2)");
+  int i, rc, nEmpty = 0;
+  sleep_ms(o->iStart - now_ms());
+  for (i = 0; i < o->nSize; i++) {
+    int bCommit = (int)rnd(2);
+    rc = sqlite3_exec(db, "BEGIN IMMEDIATE", 0, 0, 0);
+    if (rc != SQLITE_OK) {
+      rec_error(db, rc, "BEGIN");
+      continue;
+    }
+    if (sqlite3_step(pIncr) != SQLITE_ROW) {
+      rec_error(db, sqlite3_reset(pIncr), "state_incr");
+      txnEnd(db, 0);
+      continue;
+    }
+    sqlite3_reset(pIncr);
+    if (txnEnd(db, bCommit) == SQLITE_OK) rec("V %d", bCommit);
+  }
+  while (nEmpty < 5) {
+    Claimed c;
+    int n, bCommit = (int)rnd(2);
+    rc = sqlite3_exec(db, "BEGIN IMMEDIATE", 0, 0, 0);
+    if (rc != SQLITE_OK) {
+      rec_error(db, rc, "BEGIN");
+      continue;
+    }
+    n = do_claim(db, pClaim, &c);
+    if (n <= 0) {
+      txnEnd(db, 0);
+      if (n == 0) {
+        nEmpty++;
+        sleep_ms(20);
+      }
+      continue;
+    }
+    nEmpty = 0;
+    if (bCommit) {
+      sqlite3_bind_text(pDone, 1, c.zId, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(pDone, 2, c.iToken);
+      rc = sqlite3_step(pDone);
+      if (rc != SQLITE_ROW || sqlite3_column_int(pDone, 0) != 1) {
+        rec_error(db, sqlite3_reset(pDone), "state_complete");
+        txnEnd(db, 0);
+        continue;
+      }
+      sqlite3_reset(pDone);
+      if (txnEnd(db, 1) == SQLITE_OK) rec("C %s %lld 1 0", c.zId, c.iToken);
+    } else if (txnEnd(db, 0) == SQLITE_OK) {
+      rec("R %s %lld", c.zId, c.iToken);
+    }
+  }
+  sqlite3_finalize(pIncr);
+  sqlite3_finalize(pClaim);
+  sqlite3_finalize(pDone);
   sqlite3_close(db);
   return 0;
 }
@@ -2126,10 +2206,73 @@ static void test_counters(Opt *o) {
   sqlite3_free(zDb);
 }
 
+/* ------------------------------------------------------------ txn */
+
+/*
+** The atomic functions inside transactions, many processes at once: the
+** counter ends at exactly the committed increments (a rolled-back one is
+** given back, also when other processes changed the counter meanwhile);
+** every task is completed exactly once, by a committed transaction, with
+** attempts 1 (a rolled-back claim gives its attempt back and the task
+** returns to the queue).
+*/
+static void test_txn(Opt *o) {
+  const char *T = "txn";
+  char *zDb = create_db(o, T);
+  Worker aW[MAX_WORKERS];
+  sqlite3 *db;
+  long long tStart;
+  int i, nTask = o->nSize < 40 ? 10 : o->nSize / 4;
+  double t0;
+  char *zSql;
+
+  db = open_db(o, zDb, 0);
+  zSql = sqlite3_mprintf("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT "
+                         "i + 1 FROM c WHERE i < %d) INSERT INTO tasks(queue, "
+                         "name) SELECT 'tx', 'job' FROM c",
+                         nTask);
+  exec_or_die(db, zSql);
+  sqlite3_free(zSql);
+  sqlite3_close(db);
+  t0 = mono_s();
+  tStart = now_ms() + 300;
+  for (i = 0; i < o->nWorker; i++) spawn(o, T, &aW[i], i, zDb, tStart, 0);
+  for (i = 0; i < o->nWorker; i++) reap_worker(&aW[i]);
+  info("txn: %d processes x %d state_incr, %d tasks, in %.2f s", o->nWorker,
+       o->nSize, nTask, mono_s() - t0 - 0.3);
+  check_exits(T, aW, o->nWorker);
+  db = open_results(o, zDb, aW, o->nWorker);
+  expect_eq(T, "counter-is-commits",
+            q1(db, "SELECT coalesce((SELECT value FROM counters WHERE scope = "
+                   "'mp' AND name = 'txn'), 0)"),
+            q1(db, "SELECT count(*) FROM val WHERE v = 1"),
+            "final counter value, against the committed increments");
+  expect_eq(T, "some-rolled-back",
+            q1(db, "SELECT count(*) > 0 FROM val WHERE v = 0") &&
+                q1(db, "SELECT count(*) > 0 FROM rec WHERE kind = 'R'"),
+            1, "rolled-back increments and claims happened");
+  expect_eq(T, "all-completed",
+            q1(db, "SELECT count(*) FROM task WHERE state = 'completed'"),
+            nTask, "tasks completed");
+  expect_eq(T, "completed-once",
+            q1(db, "SELECT count(*) FROM rec WHERE kind = 'C'"), nTask,
+            "committed completions");
+  expect_eq(T, "completed-distinct",
+            q1(db, "SELECT count(DISTINCT id) FROM rec WHERE kind = 'C'"),
+            nTask, "distinct tasks completed by committed transactions");
+  expect_eq(T, "attempts-given-back",
+            q1(db, "SELECT count(*) FROM task WHERE attempts <> 1"), 0,
+            "tasks whose attempts are not 1");
+  check_errors(db, T, o->bVerbose);
+  sqlite3_close(db);
+  sqlite3_free(zDb);
+}
+
 /* ------------------------------------------------------------ main */
 
 static void usage(void) {
-  fprintf(stderr, "usage: mp queue|crash|leases|counters|restart|all [-e EXT] "
+  fprintf(stderr, "usage: mp queue|crash|leases|counters|txn|restart|all "
+                  "[-e EXT] "
                   "[-d DIR] [-n N] [-w W] [-k K]\n"
                   "          [--kill N] [-s SEC] [--names N] [--ttl MS] "
                   "[--busy-ms MS] [--seed N] [-v]\n"
@@ -2260,6 +2403,8 @@ int main(int argc, char **argv) {
       rc = worker_leases(&o);
     } else if (strcmp(argv[2], "counters") == 0) {
       rc = worker_counters(&o);
+    } else if (strcmp(argv[2], "txn") == 0) {
+      rc = worker_txn(&o);
     } else {
       die("unknown worker kind '%s'", argv[2]);
     }
@@ -2324,6 +2469,7 @@ int main(int argc, char **argv) {
     RUN("crash", test_crash, 2000);
     RUN("leases", test_leases, 0);
     RUN("counters", test_counters, 10000);
+    RUN("txn", test_txn, 200);
     if (strcmp(zCmd, "restart") == 0 ||
         (strcmp(zCmd, "all") == 0 && o.bRemote && o.zRestart)) {
       double tT = mono_s();

@@ -24,6 +24,11 @@
 #             gaps), and no two holders at once
 #   counters  8 processes x N state_incr: exact final value, every value
 #             returned once
+#   txn       8 processes: state_incr and state_claim (+ state_complete)
+#             inside transactions, committed or rolled back at random: the
+#             counter ends at exactly the committed increments, every task
+#             is completed once with attempts 1 (rolled-back claims give
+#             their attempt and the task back)
 #   restart   (postgresql and redis) a queue drained while the server is
 #             restarted once (sv_restart_postgres / sv_restart_redis of
 #             test/lib/servers.sh; Redis runs with appendfsync always, so
@@ -172,6 +177,7 @@ for store in ${MP_STORES:-sqlite postgresql redis}; do
   run "$store" crash ${MP_CRASH_N:+-n "$MP_CRASH_N"}
   run "$store" leases ${MP_LEASES_S:+-s "$MP_LEASES_S"}
   run "$store" counters ${MP_COUNTERS_N:+-n "$MP_COUNTERS_N"}
+  run "$store" txn
   url=$(url_var "$store") sdir=$(dir_var "$store")
   if [ -n "$sdir" ]; then
     # sv_restart_postgres / sv_restart_redis
