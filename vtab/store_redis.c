@@ -877,6 +877,7 @@ static char *buildScript(void) {
       sqlite3_str_appendf(s, "%s'%s'", k ? ", " : "",
                           t == STATEVTAB_TEXT   ? "t"
                           : t == STATEVTAB_JSON ? "j"
+                          : t == STATEVTAB_ANY  ? "a"
                           : t == STATEVTAB_NUM  ? "n"
                                                 : "i");
     }
@@ -1955,7 +1956,14 @@ static void argOp(RdArgs *a, const RdOp *o) {
   for (i = 0; i < e->nCol; i++) {
     if (o->aRow[i].eType == SQLITE_NULL) continue;
     argZ(a, e->aCol[i].zName);
-    argVal(a, &o->aRow[i]);
+    if (e->aCol[i].eType == STATEVTAB_ANY) {
+      /* Tagged with its type (sv_any_encode): the hash keeps bytes. */
+      int nAny = 0;
+      argOwn(a, sv_any_encode(&o->aRow[i], 0, &nAny));
+      if (a->rc == SQLITE_OK) a->an[a->n - 1] = (size_t)nAny;
+    } else {
+      argVal(a, &o->aRow[i]);
+    }
   }
 }
 

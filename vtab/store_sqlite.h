@@ -59,6 +59,13 @@ struct LocalTable {
   ** due time there after a write of a lease. */
   int bTasks, bReap;
   sqlite3_stmt *pLower;
+  /* The column of type STATEVTAB_ANY (kv's value) when T_data declares it
+  ** TEXT, as tables made before 2026-12-03 do, else -1.  TEXT affinity
+  ** would turn numbers into text, so there integers, reals and blobs are
+  ** stored as tagged blobs (anyOldEncode); that column held only JSON text
+  ** before, never a blob.  Tables made since declare it without a type
+  ** and keep every value as it is. */
+  int iAnyOld;
   LocalScan *pScans;
   int nScans;
   LocalAtomic *pAtomic; /* the primitives' statements and state, or NULL */

@@ -230,3 +230,16 @@ SELECT count(*) FROM state_claim('old4', 'oq3', 'w', 30000);
 .system s="\"${STATEVTAB_TEST_NS}_v4\""; psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "SELECT $s.sv_fail('o3', 1::bigint, 'boom', NULL::bigint, true)"
 SELECT id, state FROM old4 ORDER BY id;
 SELECT task_id, reason, length(id) FROM old4dl ORDER BY task_id;
+
+-- 60.20 kv values of any type are stored as tagged text (I 64-bit integer,
+-- R real, T text, X blob as hex, Y text holding a NUL as hex); rows written
+-- before (value was JSON text, stored untagged) read back as they were
+-- written, as text, and can be updated to any type
+CREATE VIRTUAL TABLE oldkv USING state_kv(@OPTS:oldkv@);
+INSERT INTO oldkv(scope, key, value) VALUES ('n', 'i', -9223372036854775808),
+  ('n', 'r', 0.1), ('n', 't', 'hi'), ('n', 'b', x'00ff'), ('n', 'y', CAST(x'610062' AS TEXT)), ('n', 'z', NULL);
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT key, value FROM \"${STATEVTAB_TEST_NS}_oldkv\".kv WHERE scope = 'n' ORDER BY key"
+.system psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "INSERT INTO \"${STATEVTAB_TEST_NS}_oldkv\".kv (scope, key, value, version, updated_at) VALUES ('o', 'obj', '{\"a\":1}', 1, 1000), ('o', 'str', '\"str\"', 1, 1000), ('o', 'num', '42', 1, 1000), ('o', 'nul', 'null', 1, 1000), ('o', 'sp', ' [1]', 1, 1000)"
+SELECT key, typeof(value), value, version FROM oldkv WHERE scope = 'o' ORDER BY key;
+UPDATE oldkv SET value = x'0102' WHERE scope = 'o' AND key = 'num';
+SELECT key, typeof(value), quote(value), version FROM oldkv WHERE scope = 'o' ORDER BY key;

@@ -283,3 +283,16 @@ SELECT id, state, lease_expires_at FROM old1 ORDER BY id;
 .system redis-cli -u "$STATEVTAB_REDIS_URL" CONFIG RESETSTAT >/dev/null
 SELECT count(*) FROM state_claim('tasks', 'none', 'w', 1000);
 .system redis-cli -u "$STATEVTAB_REDIS_URL" INFO commandstats | grep -o -E '^cmdstat_(fcall|evalsha):' | LC_ALL=C sort
+
+-- 70.19 kv values of any type are stored tagged (I 64-bit integer, R real,
+-- T text, B blob, its bytes as they are); rows written before (value was
+-- JSON text, stored untagged; made here by hand) read back as they were
+-- written, as text, and can be updated to any type
+CREATE VIRTUAL TABLE oldkv USING state_kv(@OPTS:oldkv@);
+INSERT INTO oldkv(scope, key, value) VALUES ('n', 'i', -9223372036854775808),
+  ('n', 'r', 0.1), ('n', 't', 'hi'), ('n', 'b', x'41004243'), ('n', 'z', NULL);
+.system for k in 1 2 3 4 5; do redis-cli -u "$STATEVTAB_REDIS_URL" HGET "{${STATEVTAB_TEST_NS}_oldkv:}kv:r:$k" value | od -An -c -w100 | tr -s " "; done
+.system printf '%s\n' "HSET {NS:}kv:r:11 _v 1 scope o key obj value '{\"a\":1}' version 1 updated_at 1000" "HSET {NS:}kv:r:12 _v 1 scope o key str value '\"str\"' version 1 updated_at 1000" "HSET {NS:}kv:r:13 _v 1 scope o key num value 42 version 1 updated_at 1000" "HSET {NS:}kv:r:14 _v 1 scope o key sp value ' [1]' version 1 updated_at 1000" 'ZADD {NS:}kv:all 11 11 12 12 13 13 14 14' 'HSET {NS:}kv:key 1:oobj 11 1:ostr 12 1:onum 13 1:osp 14' 'SADD {NS:}kv:i:scope:o 11 12 13 14' 'SET {NS:}kv:seq 100' | sed "s/{NS:}/{${STATEVTAB_TEST_NS}_oldkv:}/" | redis-cli -u "$STATEVTAB_REDIS_URL" >/dev/null
+SELECT key, typeof(value), value, version FROM oldkv WHERE scope = 'o' ORDER BY key;
+UPDATE oldkv SET value = x'0102' WHERE scope = 'o' AND key = 'num';
+SELECT key, typeof(value), quote(value), version FROM oldkv WHERE scope = 'o' ORDER BY key;
