@@ -36,4 +36,13 @@
 */
 #define SV_DEAD_ID_TAIL 12
 
+/*
+** The sweep of expired kv rows (columns STATEVTAB_COL_EXPIRES): every
+** INSERT or UPDATE of a row also removes up to SV_SWEEP_MAX rows whose
+** expiry is <= now (the writer's clock, as visibility uses), found through
+** the index on the expiry column.  Expired rows are invisible already; the
+** sweep keeps them from piling up, in bounded steps, without a daemon.
+*/
+#define SV_SWEEP_MAX 100
+
 #endif /* SV_POLICY_H */

@@ -2105,6 +2105,17 @@ static int clearConflicts(PgTable *t, const statevtab_value *aRow,
     sqlite3_str_appendf(s, " AND \"%w\" <= $%d::bigint", e->aCol[iExp].zName,
                         paramInt(&a, sv_now_ms()));
   }
+  if (iExp >= 0) {
+    /* The sweep (vtab/policy.h): up to SV_SWEEP_MAX other expired rows,
+    ** through the index on the expiry column; rows another transaction
+    ** holds are left to a later sweep. */
+    sqlite3_str_appendf(s,
+                        " OR _rid IN (SELECT _rid FROM %s WHERE \"%w\" <= "
+                        "$%d::bigint AND _rid <> $1::bigint LIMIT %d FOR "
+                        "UPDATE SKIP LOCKED)",
+                        t->zT, e->aCol[iExp].zName, paramInt(&a, sv_now_ms()),
+                        SV_SWEEP_MAX);
+  }
   zSql = sqlite3_str_finish(s);
   rc = zSql ? pgExec(t->p, zSql, &a, 0) : SQLITE_NOMEM;
   sqlite3_free(zSql);

@@ -913,9 +913,10 @@ static char *buildScript(void) {
                       "local SV_BACKOFF_BASE_MS = %d\n"
                       "local SV_BACKOFF_CAP_MS = %d\n"
                       "local SV_REASON_LEASE_EXPIRED = '%s'\n"
-                      "local SV_DEAD_ID_TAIL = %d\n",
+                      "local SV_DEAD_ID_TAIL = %d\n"
+                      "local SV_SWEEP_MAX = %d\n",
                       SV_BACKOFF_BASE_MS, SV_BACKOFF_CAP_MS,
-                      SV_REASON_LEASE_EXPIRED, SV_DEAD_ID_TAIL);
+                      SV_REASON_LEASE_EXPIRED, SV_DEAD_ID_TAIL, SV_SWEEP_MAX);
   sqlite3_str_appendall(s, zRdScript);
   /* rdLoadFunction() replaces this line with register_function. */
   sqlite3_str_appendall(s, "return run(KEYS, ARGV)\n");

@@ -419,8 +419,9 @@ static void finalizeAll(LocalTable *t) {
   }
   sqlite3_finalize(t->pDelete);
   sqlite3_finalize(t->pPurge);
+  sqlite3_finalize(t->pSweep);
   sqlite3_finalize(t->pLower);
-  t->pDelete = t->pPurge = t->pLower = 0;
+  t->pDelete = t->pPurge = t->pSweep = t->pLower = 0;
   while ((s = t->pScans) != 0) {
     t->pScans = s->pNext;
     sqlite3_finalize(s->pStmt);
@@ -531,6 +532,32 @@ static int purgeExpired(LocalTable *t, const statevtab_value *aRow, int iExp) {
   return rc == SQLITE_OK ? rc : localDbError(t->pStore, t->pStore->db, rc);
 }
 
+/*
+** The sweep of expired rows: remove up to SV_SWEEP_MAX rows whose expiry
+** column iExp is <= now, through its index (T_data_<col>, partial: NOT
+** NULL).  Run at every row write, so that expired rows do not pile up;
+** when none has expired it costs one index probe.
+*/
+static int sweepExpired(LocalTable *t, int iExp) {
+  const statevtab_entity *e = t->base.pEntity;
+  int rc;
+  if (!t->pSweep) {
+    rc = localPrepareKept(
+        t,
+        sqlite3_mprintf("DELETE FROM \"%w\".\"%w_data\" WHERE rowid IN "
+                        "(SELECT rowid FROM \"%w\".\"%w_data\" WHERE \"%w\" "
+                        "<= ?1 LIMIT %d)",
+                        t->zDb, t->zName, t->zDb, t->zName, e->aCol[iExp].zName,
+                        SV_SWEEP_MAX),
+        &t->pSweep);
+    if (rc != SQLITE_OK) return rc;
+  }
+  sqlite3_bind_int64(t->pSweep, 1, sv_now_ms());
+  sqlite3_step(t->pSweep);
+  rc = sqlite3_reset(t->pSweep);
+  return rc == SQLITE_OK ? rc : localDbError(t->pStore, t->pStore->db, rc);
+}
+
 /* A task row with a lease was written: its queue's reap may be due sooner. */
 static int lowerDue(LocalTable *t, const statevtab_value *aRow) {
   int rc;
@@ -558,6 +585,7 @@ static int localInsert(statevtab_table *pTab, const statevtab_value *aRow,
   if (rc != SQLITE_OK) return rc;
   if (iExp >= 0) {
     rc = purgeExpired(t, aRow, iExp);
+    if (rc == SQLITE_OK) rc = sweepExpired(t, iExp);
     if (rc != SQLITE_OK) return rc;
   }
   if (!t->apInsert[eConflict]) {
@@ -591,6 +619,7 @@ static int localUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
   if (iExp >= 0) {
     /* An expired row is invisible: it must not block the new key. */
     rc = purgeExpired(t, aRow, iExp);
+    if (rc == SQLITE_OK) rc = sweepExpired(t, iExp);
     if (rc != SQLITE_OK) return rc;
   }
   if (!t->apUpdate[eConflict]) {

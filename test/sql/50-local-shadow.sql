@@ -236,3 +236,27 @@ UPDATE ko SET value = 1e308 WHERE scope = 'o' AND key = 'num';
 SELECT key, typeof(value), quote(value) FROM ko ORDER BY scope, key;
 SELECT key, typeof(value), hex(value) FROM ko_data ORDER BY scope, key;
 SELECT count(*) FROM ko WHERE value = 0.1;
+
+-- 50.20 expired kv rows are removed, not only hidden: every INSERT or
+-- UPDATE of a row removes up to 100 expired rows through T_data's
+-- expires_at index; 10,000 rows that expire are all gone from T_data after
+-- 100 rows are written
+.setenv STATEVTAB_TEST_CLOCK_MS 1700000000000
+CREATE VIRTUAL TABLE ks USING state_kv(@OPTS@);
+SELECT sql FROM sqlite_schema WHERE name = 'ks_data_expires_at';
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+INSERT INTO ks(scope, key, value, expires_at)
+  SELECT 'ttl', 'k' || i, i, 1700000001000 FROM n;
+SELECT count(*) FROM ks_data;
+.setenv STATEVTAB_TEST_CLOCK_MS 1700000001000
+SELECT count(*) FROM ks;
+SELECT count(*) FROM ks_data;
+INSERT INTO ks(scope, key, value) VALUES ('live', 'a', 1);
+SELECT count(*) FROM ks_data;
+UPDATE ks SET value = 2 WHERE scope = 'live' AND key = 'a';
+SELECT count(*) FROM ks_data;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 98)
+INSERT INTO ks(scope, key, value) SELECT 'live', 'b' || i, i FROM n;
+SELECT count(*) FROM ks_data;
+SELECT count(*), min(value), max(value) FROM ks;
+.setenv STATEVTAB_TEST_CLOCK_MS 1700000000000

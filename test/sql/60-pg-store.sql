@@ -243,3 +243,27 @@ INSERT INTO oldkv(scope, key, value) VALUES ('n', 'i', -9223372036854775808),
 SELECT key, typeof(value), value, version FROM oldkv WHERE scope = 'o' ORDER BY key;
 UPDATE oldkv SET value = x'0102' WHERE scope = 'o' AND key = 'num';
 SELECT key, typeof(value), quote(value), version FROM oldkv WHERE scope = 'o' ORDER BY key;
+
+-- 60.21 expired kv rows are removed, not only hidden: every INSERT or
+-- UPDATE of a row removes up to 100 expired rows (kv_expires_at index, FOR
+-- UPDATE SKIP LOCKED); 10,000 rows that expire are all gone from the
+-- server's table after 100 rows are written
+.setenv STATEVTAB_TEST_CLOCK_MS 1700000000000
+CREATE VIRTUAL TABLE ks USING state_kv(@OPTS:sweep@);
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT indexname FROM pg_indexes WHERE schemaname = '${STATEVTAB_TEST_NS}_sweep' AND tablename = 'kv' AND indexdef LIKE '%expires_at%'"
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+INSERT INTO ks(scope, key, value, expires_at)
+  SELECT 'ttl', 'k' || i, i, 1700000001000 FROM n;
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) FROM \"${STATEVTAB_TEST_NS}_sweep\".kv"
+.setenv STATEVTAB_TEST_CLOCK_MS 1700000001000
+SELECT count(*) FROM ks;
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) FROM \"${STATEVTAB_TEST_NS}_sweep\".kv"
+INSERT INTO ks(scope, key, value) VALUES ('live', 'a', 1);
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) FROM \"${STATEVTAB_TEST_NS}_sweep\".kv"
+UPDATE ks SET value = 2 WHERE scope = 'live' AND key = 'a';
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) FROM \"${STATEVTAB_TEST_NS}_sweep\".kv"
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 98)
+INSERT INTO ks(scope, key, value) SELECT 'live', 'b' || i, i FROM n;
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*), min(expires_at) FROM \"${STATEVTAB_TEST_NS}_sweep\".kv"
+SELECT count(*), min(value), max(value) FROM ks;
+.setenv STATEVTAB_TEST_CLOCK_MS 1700000000000

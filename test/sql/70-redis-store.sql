@@ -296,3 +296,25 @@ INSERT INTO oldkv(scope, key, value) VALUES ('n', 'i', -9223372036854775808),
 SELECT key, typeof(value), value, version FROM oldkv WHERE scope = 'o' ORDER BY key;
 UPDATE oldkv SET value = x'0102' WHERE scope = 'o' AND key = 'num';
 SELECT key, typeof(value), quote(value), version FROM oldkv WHERE scope = 'o' ORDER BY key;
+
+-- 70.20 expired kv rows are removed, not only hidden: every write call
+-- removes up to 100 expired rows per row it writes, found in the zset
+-- kv:z:expires_at, with their index entries; 10,000 rows that expire
+-- leave no key behind once rows are written again (here one row, then 99
+-- in one statement: one call)
+.setenv STATEVTAB_TEST_CLOCK_MS 1700000000000
+CREATE VIRTUAL TABLE ks USING state_kv(@OPTS:sweep@);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+INSERT INTO ks(scope, key, value, expires_at)
+  SELECT 'ttl', 'k' || i, i, 1700000001000 FROM n;
+.system k="{${STATEVTAB_TEST_NS}_sweep:}kv"; echo "rows $(redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "$k:r:*" | wc -l) all $(redis-cli -u "$STATEVTAB_REDIS_URL" ZCARD "$k:all") key $(redis-cli -u "$STATEVTAB_REDIS_URL" HLEN "$k:key") z $(redis-cli -u "$STATEVTAB_REDIS_URL" ZCARD "$k:z:expires_at") scope:ttl $(redis-cli -u "$STATEVTAB_REDIS_URL" SCARD "$k:i:scope:ttl")"
+.setenv STATEVTAB_TEST_CLOCK_MS 1700000001000
+SELECT count(*) FROM ks;
+INSERT INTO ks(scope, key, value) VALUES ('live', 'a', 1);
+.system k="{${STATEVTAB_TEST_NS}_sweep:}kv"; echo "rows $(redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "$k:r:*" | wc -l) all $(redis-cli -u "$STATEVTAB_REDIS_URL" ZCARD "$k:all") key $(redis-cli -u "$STATEVTAB_REDIS_URL" HLEN "$k:key") z $(redis-cli -u "$STATEVTAB_REDIS_URL" ZCARD "$k:z:expires_at") scope:ttl $(redis-cli -u "$STATEVTAB_REDIS_URL" SCARD "$k:i:scope:ttl")"
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 99)
+INSERT INTO ks(scope, key, value) SELECT 'live', 'b' || i, i FROM n;
+.system k="{${STATEVTAB_TEST_NS}_sweep:}kv"; echo "rows $(redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "$k:r:*" | wc -l) all $(redis-cli -u "$STATEVTAB_REDIS_URL" ZCARD "$k:all") key $(redis-cli -u "$STATEVTAB_REDIS_URL" HLEN "$k:key") z $(redis-cli -u "$STATEVTAB_REDIS_URL" ZCARD "$k:z:expires_at") scope:ttl $(redis-cli -u "$STATEVTAB_REDIS_URL" SCARD "$k:i:scope:ttl")"
+.system redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "{${STATEVTAB_TEST_NS}_sweep:}*" | grep -v ':r:' | sed "s/$STATEVTAB_TEST_NS/NS/" | LC_ALL=C sort
+SELECT count(*), min(value), max(value) FROM ks;
+.setenv STATEVTAB_TEST_CLOCK_MS 1700000000000
