@@ -554,7 +554,7 @@ void sv_decode_text(const char *z, int n, const statevtab_column *pCol,
 ** value as text (a Redis hash field, a PostgreSQL text column).  The
 ** stored text is one tag byte and the value:
 **
-**     I<decimal integer>   R<real, 17 significant digits>   T<text bytes>
+**     I<decimal integer>   R<the real's 64 bits, 16 hex digits>   T<text>
 **     B<blob bytes>        X<blob as hex>   Y<text as hex>
 **
 ** B is binary safe and only for Redis; PostgreSQL text holds no NUL byte,
@@ -578,9 +578,18 @@ char *sv_any_encode(const statevtab_value *v, int bHex, int *pn) {
   case SQLITE_INTEGER:
     z = sqlite3_mprintf("I%lld", v->i);
     break;
-  case SQLITE_FLOAT:
-    z = sqlite3_mprintf("R%!.17g", v->r);
+  case SQLITE_FLOAT: {
+    /* The bits, not digits: exact, and no printf or strtod whose rounding
+    ** or locale could differ from one process (or valgrind) to another. */
+    sqlite3_uint64 u;
+    memcpy(&u, &v->r, 8);
+    z = sqlite3_malloc64(18);
+    if (!z) return 0;
+    z[0] = 'R';
+    for (i = 16; i >= 1; i--, u >>= 4) z[i] = zHex[u & 15];
+    z[17] = 0;
     break;
+  }
   default: {
     char cTag = v->eType == SQLITE_BLOB ? 'B' : 'T';
     int bAsHex = bHex && (cTag == 'B' || (n > 0 && memchr(v->z, 0, (size_t)n)));
@@ -628,19 +637,25 @@ int sv_any_decode(const char *z, int n, statevtab_value *v, char **pzBuf) {
   v->n = n;
   if (n < 1) return SQLITE_OK;
   switch (z[0]) {
-  case 'I':
-  case 'R': {
-    char zNum[64];
+  case 'I': {
+    char zNum[32];
     if (n > (int)sizeof(zNum)) return SQLITE_OK;
     memcpy(zNum, z + 1, (size_t)n - 1);
     zNum[n - 1] = 0;
-    if (z[0] == 'I') {
-      v->eType = SQLITE_INTEGER;
-      v->i = strtoll(zNum, 0, 10);
-    } else {
-      v->eType = SQLITE_FLOAT;
-      v->r = strtod(zNum, 0);
+    v->eType = SQLITE_INTEGER;
+    v->i = strtoll(zNum, 0, 10);
+    return SQLITE_OK;
+  }
+  case 'R': {
+    sqlite3_uint64 u = 0;
+    int i;
+    if (n != 17) return SQLITE_OK;
+    for (i = 1; i <= 16; i++) {
+      int d = sv_hex_digit(z[i]);
+      u = (u << 4) | (sqlite3_uint64)(d < 0 ? 0 : d);
     }
+    v->eType = SQLITE_FLOAT;
+    memcpy(&v->r, &u, 8);
     return SQLITE_OK;
   }
   case 'T':

@@ -232,9 +232,9 @@ SELECT id, state FROM old4 ORDER BY id;
 SELECT task_id, reason, length(id) FROM old4dl ORDER BY task_id;
 
 -- 60.20 kv values of any type are stored as tagged text (I 64-bit integer,
--- R real, T text, X blob as hex, Y text holding a NUL as hex); rows written
--- before (value was JSON text, stored untagged) read back as they were
--- written, as text, and can be updated to any type
+-- R real as its 64 bits in hex, T text, X blob as hex, Y text holding a NUL
+-- as hex); rows written before (value was JSON text, stored untagged) read
+-- back as they were written, as text, and can be updated to any type
 CREATE VIRTUAL TABLE oldkv USING state_kv(@OPTS:oldkv@);
 INSERT INTO oldkv(scope, key, value) VALUES ('n', 'i', -9223372036854775808),
   ('n', 'r', 0.1), ('n', 't', 'hi'), ('n', 'b', x'00ff'), ('n', 'y', CAST(x'610062' AS TEXT)), ('n', 'z', NULL);

@@ -284,10 +284,10 @@ SELECT id, state, lease_expires_at FROM old1 ORDER BY id;
 SELECT count(*) FROM state_claim('tasks', 'none', 'w', 1000);
 .system redis-cli -u "$STATEVTAB_REDIS_URL" INFO commandstats | grep -o -E '^cmdstat_(fcall|evalsha):' | LC_ALL=C sort
 
--- 70.19 kv values of any type are stored tagged (I 64-bit integer, R real,
--- T text, B blob, its bytes as they are); rows written before (value was
--- JSON text, stored untagged; made here by hand) read back as they were
--- written, as text, and can be updated to any type
+-- 70.19 kv values of any type are stored tagged (I 64-bit integer, R real
+-- as its 64 bits in hex, T text, B blob, its bytes as they are); rows
+-- written before (value was JSON text, stored untagged; made here by hand)
+-- read back as they were written, as text, and can be updated to any type
 CREATE VIRTUAL TABLE oldkv USING state_kv(@OPTS:oldkv@);
 INSERT INTO oldkv(scope, key, value) VALUES ('n', 'i', -9223372036854775808),
   ('n', 'r', 0.1), ('n', 't', 'hi'), ('n', 'b', x'41004243'), ('n', 'z', NULL);
