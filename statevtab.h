@@ -90,6 +90,7 @@ struct statevtab_value {
 #define STATEVTAB_TEXT 3 /* TEXT */
 #define STATEVTAB_JSON 4 /* TEXT holding well-formed JSON */
 #define STATEVTAB_BOOL 5 /* INTEGER 0 or 1 */
+#define STATEVTAB_ANY 6  /* any value, kept with its type and bytes */
 
 /* Column flags (statevtab_column.flags). */
 #define STATEVTAB_COL_KEY 0x0001     /* part of the entity's unique key */

@@ -1480,6 +1480,46 @@ function ops.rids()
   return I(last - tonumber(ARGS[3]) + 1)
 end
 
+-- The sweep of expired rows (vtab/policy.h): for each kind with an expiry
+-- column that ops P wrote (inserts and updates), remove up to
+-- SV_SWEEP_MAX rows per row written whose expiry is <= the writers' clock,
+-- the oldest first, from its zset z:<expiry>.  Rows this call wrote
+-- (touched: rk -> anything) are left alone: their index entries are still
+-- queued.  A handle in the zset without a row (lost) is dropped from it.
+local function sweep(P, touched)
+  local todo = {}
+  for _, o in ipairs(P) do
+    local e = S[o[2]]
+    if e.exp and o[3] ~= 'D' then
+      local k = o[1] .. '\0' .. o[2]
+      local w = todo[k]
+      if not w then
+        w = {base = o[1], kind = o[2], n = 0, t = 0}
+        todo[k] = w
+        todo[#todo + 1] = w
+      end
+      w.n = w.n + SV_SWEEP_MAX
+      w.t = math.max(w.t, tonumber(o[7]))
+    end
+  end
+  for _, w in ipairs(todo) do
+    local p = w.base .. w.kind
+    local z = p .. ':z:' .. S[w.kind].exp
+    for _, rid in ipairs(R('ZRANGEBYSCORE', z, '-inf', I(w.t), 'LIMIT', 0,
+                           w.n)) do
+      local rk = p .. ':r:' .. rid
+      if touched[rk] == nil then
+        local old = hgetall(rk)
+        if old then
+          deleteRow(w.base, w.kind, rid, old)
+        else
+          qset(z, 'z', rid, nil)
+        end
+      end
+    end
+  end
+end
+
 -- A transaction's writes, checked together and then applied, or none.
 -- ARGS: nOps, then per op: base, kind, 'I'|'U'|'D', conflict 'a'|'i'|'r',
 -- rid, stamp (the _v the client read, "" none), client time (ms), the
@@ -1656,6 +1696,11 @@ function ops.write()
       reindex(o[1], o[2], o[5], nil, o[8])
       done[k + 1] = 1
     end
+    local touched = {}
+    for _, o in ipairs(P) do
+      touched[o[1] .. o[2] .. ':r:' .. o[5]] = true
+    end
+    sweep(P, touched)
     return done
   end
   for k, o in ipairs(P) do
@@ -1743,6 +1788,11 @@ function ops.write()
       cur[rk] = row
     end
   end
+  for _, o in ipairs(P) do
+    cur[o[1] .. o[2] .. ':r:' .. o[5]] = cur[o[1] .. o[2] .. ':r:' .. o[5]]
+      or false
+  end
+  sweep(P, cur)
   return done
 end
 

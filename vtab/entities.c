@@ -12,6 +12,7 @@
 #define TXT STATEVTAB_TEXT
 #define JSN STATEVTAB_JSON
 #define BOOL STATEVTAB_BOOL
+#define ANY STATEVTAB_ANY
 
 #define KEY STATEVTAB_COL_KEY
 #define IDX STATEVTAB_COL_INDEXED
@@ -118,7 +119,7 @@ static const statevtab_column aFlags[] = {
 static const statevtab_column aKv[] = {
     [SV_KV_SCOPE] = {"scope", TXT, KEY | NN | IDX, "", 0, 0, 0},
     [SV_KV_KEY] = {"key", TXT, KEY | NN, 0, 0, 0, 0},
-    [SV_KV_VALUE] = {"value", JSN, 0, 0, 0, 0, 0},
+    [SV_KV_VALUE] = {"value", ANY, 0, 0, 0, 0, 0},
     [SV_KV_VERSION] = {"version", INT, NN | VER, 0, 0, 0, 0},
     [SV_KV_EXPIRES_AT] = {"expires_at", INT, EXP | IDX, 0, 0, 0, 0},
     [SV_KV_UPDATED_AT] = {"updated_at", INT, NN | UPD, 0, 0, 0, 0},

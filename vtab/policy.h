@@ -51,4 +51,13 @@
 #define SV_FINAL_SQL_(s) "'" s "', "
 #define SV_FINAL_STATES_SQL SV_FINAL_STATES(SV_FINAL_SQL_) "NULL"
 
+/*
+** The sweep of expired kv rows (columns STATEVTAB_COL_EXPIRES): every
+** INSERT or UPDATE of a row also removes up to SV_SWEEP_MAX rows whose
+** expiry is <= now (the writer's clock, as visibility uses), found through
+** the index on the expiry column.  Expired rows are invisible already; the
+** sweep keeps them from piling up, in bounded steps, without a daemon.
+*/
+#define SV_SWEEP_MAX 100
+
 #endif /* SV_POLICY_H */

@@ -168,6 +168,7 @@ typedef struct PgCursor {
   statevtab_cursor base; /* must be first */
   PGresult *res;
   int iRow, nRow;
+  char *zAny; /* the last value of a column of any type, decoded */
 } PgCursor;
 
 extern const statevtab_store_methods sv_pg_store;
@@ -207,13 +208,6 @@ static int secretAdd(PgStore *p, const char *z, int n) {
   return SQLITE_OK;
 }
 
-static int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 /*
 ** Remember z[0..n) as written in a URI and, when it holds %XX escapes,
 ** also decoded (libpq's messages may show either form).
@@ -225,9 +219,10 @@ static int secretAddUri(PgStore *p, const char *z, int n) {
     int i, j = 0;
     if (!zDec) return SQLITE_NOMEM;
     for (i = 0; i < n; i++) {
-      if (z[i] == '%' && i + 2 < n && hexValue(z[i + 1]) >= 0 &&
-          hexValue(z[i + 2]) >= 0) {
-        zDec[j++] = (char)(hexValue(z[i + 1]) * 16 + hexValue(z[i + 2]));
+      if (z[i] == '%' && i + 2 < n && sv_hex_digit(z[i + 1]) >= 0 &&
+          sv_hex_digit(z[i + 2]) >= 0) {
+        zDec[j++] =
+            (char)(sv_hex_digit(z[i + 1]) * 16 + sv_hex_digit(z[i + 2]));
         i += 2;
       } else {
         zDec[j++] = z[i];
@@ -421,6 +416,17 @@ static int paramValue(PgParams *a, const statevtab_value *v) {
   default:
     return paramTake(a, 0, 1);
   }
+}
+
+/* A value of column pCol: tagged with its type (sv_any_encode) when the
+** column holds any type. */
+static int paramCol(PgParams *a, const statevtab_column *pCol,
+                    const statevtab_value *v) {
+  int n = 0;
+  if (pCol->eType != STATEVTAB_ANY || v->eType == SQLITE_NULL) {
+    return paramValue(a, v);
+  }
+  return paramTake(a, sv_any_encode(v, 1, &n), 0);
 }
 
 /* Append integer v to s (as "%lld" would, in a tenth of the time). */
@@ -1858,6 +1864,7 @@ static int pgOpenCursor(statevtab_table *pTab, statevtab_cursor **ppCur) {
 static void pgCloseCursor(statevtab_cursor *pCur) {
   PgCursor *c = (PgCursor *)pCur;
   PQclear(c->res);
+  sqlite3_free(c->zAny);
   sqlite3_free(c);
 }
 
@@ -2000,7 +2007,14 @@ static void decode(PGresult *res, int i, int j, const statevtab_column *pCol,
 
 static int pgColumn(statevtab_cursor *pCur, int iCol, statevtab_value *pOut) {
   PgCursor *c = (PgCursor *)pCur;
-  decode(c->res, c->iRow, iCol + 1, &pCur->pTab->pEntity->aCol[iCol], pOut);
+  const statevtab_column *pCol = &pCur->pTab->pEntity->aCol[iCol];
+  if (pCol->eType == STATEVTAB_ANY && !PQgetisnull(c->res, c->iRow, iCol + 1)) {
+    /* A blob arrives as hex (sv_any_encode), decoded into c->zAny. */
+    return sv_any_decode(PQgetvalue(c->res, c->iRow, iCol + 1),
+                         PQgetlength(c->res, c->iRow, iCol + 1), pOut,
+                         &c->zAny);
+  }
+  decode(c->res, c->iRow, iCol + 1, pCol, pOut);
   return SQLITE_OK;
 }
 
@@ -2091,6 +2105,17 @@ static int clearConflicts(PgTable *t, const statevtab_value *aRow,
     sqlite3_str_appendf(s, " AND \"%w\" <= $%d::bigint", e->aCol[iExp].zName,
                         paramInt(&a, sv_now_ms()));
   }
+  if (iExp >= 0) {
+    /* The sweep (vtab/policy.h): up to SV_SWEEP_MAX other expired rows,
+    ** through the index on the expiry column; rows another transaction
+    ** holds are left to a later sweep. */
+    sqlite3_str_appendf(s,
+                        " OR _rid IN (SELECT _rid FROM %s WHERE \"%w\" <= "
+                        "$%d::bigint AND _rid <> $1::bigint LIMIT %d FOR "
+                        "UPDATE SKIP LOCKED)",
+                        t->zT, e->aCol[iExp].zName, paramInt(&a, sv_now_ms()),
+                        SV_SWEEP_MAX);
+  }
   zSql = sqlite3_str_finish(s);
   rc = zSql ? pgExec(t->p, zSql, &a, 0) : SQLITE_NOMEM;
   sqlite3_free(zSql);
@@ -2110,7 +2135,7 @@ static char *insertSql(PgTable *t, PgParams *a, const statevtab_value *aRow,
   }
   sqlite3_str_appendall(s, ") VALUES (");
   for (i = 0; i < e->nCol; i++) {
-    int k = paramValue(a, &aRow[i]);
+    int k = paramCol(a, &e->aCol[i], &aRow[i]);
     if (i == iVer) {
       sqlite3_str_appendf(s, "%scoalesce($%d::bigint, 1)", i ? ", " : "", k);
     } else {
@@ -2332,7 +2357,7 @@ static int pgUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
                           e->aCol[i].zName, e->aCol[i].zName);
     } else {
       sqlite3_str_appendf(s, "%s\"%w\" = $%d::%s", i ? ", " : "",
-                          e->aCol[i].zName, paramValue(&a, &aRow[i]),
+                          e->aCol[i].zName, paramCol(&a, &e->aCol[i], &aRow[i]),
                           pgType(&e->aCol[i]));
     }
   }

@@ -1021,6 +1021,7 @@ static char *buildScript(void) {
       sqlite3_str_appendf(s, "%s'%s'", k ? ", " : "",
                           t == STATEVTAB_TEXT   ? "t"
                           : t == STATEVTAB_JSON ? "j"
+                          : t == STATEVTAB_ANY  ? "a"
                           : t == STATEVTAB_NUM  ? "n"
                                                 : "i");
     }
@@ -1064,9 +1065,10 @@ static char *buildScript(void) {
                       "local SV_BACKOFF_BASE_MS = %d\n"
                       "local SV_BACKOFF_CAP_MS = %d\n"
                       "local SV_REASON_LEASE_EXPIRED = '%s'\n"
-                      "local SV_DEAD_ID_TAIL = %d\n",
+                      "local SV_DEAD_ID_TAIL = %d\n"
+                      "local SV_SWEEP_MAX = %d\n",
                       SV_BACKOFF_BASE_MS, SV_BACKOFF_CAP_MS,
-                      SV_REASON_LEASE_EXPIRED, SV_DEAD_ID_TAIL);
+                      SV_REASON_LEASE_EXPIRED, SV_DEAD_ID_TAIL, SV_SWEEP_MAX);
   sqlite3_str_appendall(s, zRdScript);
   /* rdLoadFunction() replaces this line with register_function. */
   sqlite3_str_appendall(s, "return run(KEYS, ARGV)\n");
@@ -2110,7 +2112,14 @@ static void argOp(RdArgs *a, const RdOp *o) {
   for (i = 0; i < e->nCol; i++) {
     if (o->aRow[i].eType == SQLITE_NULL) continue;
     argZ(a, e->aCol[i].zName);
-    argVal(a, &o->aRow[i]);
+    if (e->aCol[i].eType == STATEVTAB_ANY) {
+      /* Tagged with its type (sv_any_encode): the hash keeps bytes. */
+      int nAny = 0;
+      argOwn(a, sv_any_encode(&o->aRow[i], 0, &nAny));
+      if (a->rc == SQLITE_OK) a->an[a->n - 1] = (size_t)nAny;
+    } else {
+      argVal(a, &o->aRow[i]);
+    }
   }
 }
 

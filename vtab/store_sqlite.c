@@ -79,6 +79,8 @@ static const char *colType(const statevtab_column *c) {
     return "INTEGER";
   case STATEVTAB_NUM:
     return "NUMERIC";
+  case STATEVTAB_ANY:
+    return ""; /* no affinity: every value is kept as it is */
   default:
     return "TEXT";
   }
@@ -209,8 +211,9 @@ static int createShadow(LocalTable *t, sqlite3_uint64 mIndexes) {
   int i, rc;
   sqlite3_str_appendf(s, "CREATE TABLE \"%w\".\"%w_data\"(", t->zDb, t->zName);
   for (i = 0; i < e->nCol; i++) {
-    sqlite3_str_appendf(s, "\"%w\" %s, ", e->aCol[i].zName,
-                        colType(&e->aCol[i]));
+    const char *zType = colType(&e->aCol[i]);
+    sqlite3_str_appendf(s, "\"%w\"%s%s, ", e->aCol[i].zName,
+                        zType[0] ? " " : "", zType);
   }
   sqlite3_str_appendf(s, "UNIQUE(\"%w\"", e->aCol[e->aiKey[0]].zName);
   if (e->nKey == 2) {
@@ -255,6 +258,98 @@ static int hasReapTable(LocalTable *t, int *pb) {
   return rc == SQLITE_OK ? rc : localDbError(t->pStore, db, rc);
 }
 
+/*
+** Set t->iAnyOld (see store_sqlite.h): the entity's STATEVTAB_ANY column
+** when T_data declares it with a type, else -1.
+*/
+static int findAnyOld(LocalTable *t) {
+  const statevtab_entity *e = t->base.pEntity;
+  sqlite3 *db = t->pStore->db;
+  sqlite3_stmt *p = 0;
+  char *zData;
+  int rc, iAny = -1, i;
+  t->iAnyOld = -1;
+  for (i = 0; i < e->nCol; i++) {
+    if (e->aCol[i].eType == STATEVTAB_ANY) iAny = i;
+  }
+  if (iAny < 0) return SQLITE_OK;
+  zData = sqlite3_mprintf("%s_data", t->zName);
+  if (!zData) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(db,
+                          "SELECT type FROM pragma_table_info(?1, ?2) WHERE "
+                          "name = ?3",
+                          -1, &p, 0);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(p, 1, zData, -1, SQLITE_STATIC);
+    sqlite3_bind_text(p, 2, t->zDb, -1, SQLITE_STATIC);
+    sqlite3_bind_text(p, 3, e->aCol[iAny].zName, -1, SQLITE_STATIC);
+    if (sqlite3_step(p) == SQLITE_ROW && sqlite3_column_bytes(p, 0) > 0) {
+      t->iAnyOld = iAny;
+    }
+    rc = sqlite3_finalize(p);
+  }
+  sqlite3_free(zData);
+  return rc == SQLITE_OK ? rc : localDbError(t->pStore, db, rc);
+}
+
+/*
+** In a table with iAnyOld >= 0, bind aRow's value of that column (already
+** bound by bindRow) again as it is stored there: an integer as 'I' and a
+** real as 'R' followed by its 8 bytes big-endian, a blob as 'B' and its
+** bytes; text and NULL as they are.
+*/
+static int bindAnyOld(LocalTable *t, sqlite3_stmt *pStmt,
+                      const statevtab_value *aRow) {
+  const statevtab_value *v;
+  unsigned char a[9];
+  sqlite3_uint64 u;
+  int k;
+  if (t->iAnyOld < 0) return SQLITE_OK;
+  v = &aRow[t->iAnyOld];
+  if (v->eType == SQLITE_BLOB) {
+    unsigned char *z = sqlite3_malloc64((sqlite3_uint64)v->n + 1);
+    if (!z) return SQLITE_NOMEM;
+    z[0] = 'B';
+    if (v->n > 0) memcpy(z + 1, v->z, (size_t)v->n);
+    return sqlite3_bind_blob(pStmt, t->iAnyOld + 1, z, v->n + 1, sqlite3_free);
+  }
+  if (v->eType != SQLITE_INTEGER && v->eType != SQLITE_FLOAT) {
+    return SQLITE_OK;
+  }
+  a[0] = v->eType == SQLITE_INTEGER ? 'I' : 'R';
+  if (v->eType == SQLITE_INTEGER) {
+    u = (sqlite3_uint64)v->i;
+  } else {
+    memcpy(&u, &v->r, 8);
+  }
+  for (k = 8; k >= 1; k--, u >>= 8) a[k] = (unsigned char)(u & 0xff);
+  return sqlite3_bind_blob(pStmt, t->iAnyOld + 1, a, 9, SQLITE_TRANSIENT);
+}
+
+/* Decode *pV, read from column iAnyOld (see bindAnyOld), in place. */
+static void readAnyOld(statevtab_value *pV) {
+  const unsigned char *z = (const unsigned char *)pV->z;
+  sqlite3_uint64 u = 0;
+  int k;
+  if (pV->eType != SQLITE_BLOB || pV->n < 1) return;
+  if (z[0] == 'B') {
+    pV->z++;
+    pV->n--;
+    return;
+  }
+  if (pV->n != 9 || (z[0] != 'I' && z[0] != 'R')) return;
+  for (k = 1; k <= 8; k++) u = (u << 8) | z[k];
+  if (z[0] == 'I') {
+    pV->eType = SQLITE_INTEGER;
+    pV->i = (sqlite3_int64)u;
+  } else {
+    pV->eType = SQLITE_FLOAT;
+    memcpy(&pV->r, &u, 8);
+  }
+  pV->z = 0;
+  pV->n = 0;
+}
+
 static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
                        const char *zDb, const char *zName, int nOpt,
                        const char *const *azOpt, int bCreate,
@@ -293,13 +388,14 @@ static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
   t->zDb = sqlite3_mprintf("%s", zDb);
   t->zName = sqlite3_mprintf("%s", zName);
   t->bTasks = e == sv_entity_tasks;
+  t->iAnyOld = -1;
   if (!t->zDb || !t->zName) {
     rc = SQLITE_NOMEM;
   } else if (bCreate) {
     rc = createShadow(t, mIndexes);
     t->bReap = t->bTasks;
   } else {
-    rc = t->bTasks ? hasReapTable(t, &t->bReap) : SQLITE_OK;
+    rc = t->bTasks ? hasReapTable(t, &t->bReap) : findAnyOld(t);
   }
   if (rc != SQLITE_OK) {
     sqlite3_free(t->zDb);
@@ -323,8 +419,9 @@ static void finalizeAll(LocalTable *t) {
   }
   sqlite3_finalize(t->pDelete);
   sqlite3_finalize(t->pPurge);
+  sqlite3_finalize(t->pSweep);
   sqlite3_finalize(t->pLower);
-  t->pDelete = t->pPurge = t->pLower = 0;
+  t->pDelete = t->pPurge = t->pSweep = t->pLower = 0;
   while ((s = t->pScans) != 0) {
     t->pScans = s->pNext;
     sqlite3_finalize(s->pStmt);
@@ -435,6 +532,32 @@ static int purgeExpired(LocalTable *t, const statevtab_value *aRow, int iExp) {
   return rc == SQLITE_OK ? rc : localDbError(t->pStore, t->pStore->db, rc);
 }
 
+/*
+** The sweep of expired rows: remove up to SV_SWEEP_MAX rows whose expiry
+** column iExp is <= now, through its index (T_data_<col>, partial: NOT
+** NULL).  Run at every row write, so that expired rows do not pile up;
+** when none has expired it costs one index probe.
+*/
+static int sweepExpired(LocalTable *t, int iExp) {
+  const statevtab_entity *e = t->base.pEntity;
+  int rc;
+  if (!t->pSweep) {
+    rc = localPrepareKept(
+        t,
+        sqlite3_mprintf("DELETE FROM \"%w\".\"%w_data\" WHERE rowid IN "
+                        "(SELECT rowid FROM \"%w\".\"%w_data\" WHERE \"%w\" "
+                        "<= ?1 LIMIT %d)",
+                        t->zDb, t->zName, t->zDb, t->zName, e->aCol[iExp].zName,
+                        SV_SWEEP_MAX),
+        &t->pSweep);
+    if (rc != SQLITE_OK) return rc;
+  }
+  sqlite3_bind_int64(t->pSweep, 1, sv_now_ms());
+  sqlite3_step(t->pSweep);
+  rc = sqlite3_reset(t->pSweep);
+  return rc == SQLITE_OK ? rc : localDbError(t->pStore, t->pStore->db, rc);
+}
+
 /* A task row with a lease was written: its queue's reap may be due sooner. */
 static int lowerDue(LocalTable *t, const statevtab_value *aRow) {
   int rc;
@@ -462,6 +585,7 @@ static int localInsert(statevtab_table *pTab, const statevtab_value *aRow,
   if (rc != SQLITE_OK) return rc;
   if (iExp >= 0) {
     rc = purgeExpired(t, aRow, iExp);
+    if (rc == SQLITE_OK) rc = sweepExpired(t, iExp);
     if (rc != SQLITE_OK) return rc;
   }
   if (!t->apInsert[eConflict]) {
@@ -471,6 +595,7 @@ static int localInsert(statevtab_table *pTab, const statevtab_value *aRow,
   }
   pStmt = t->apInsert[eConflict];
   rc = bindRow(pStmt, e->nCol, aRow);
+  if (rc == SQLITE_OK) rc = bindAnyOld(t, pStmt, aRow);
   if (rc != SQLITE_OK) return rc;
   sqlite3_step(pStmt);
   rc = sqlite3_reset(pStmt);
@@ -494,6 +619,7 @@ static int localUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
   if (iExp >= 0) {
     /* An expired row is invisible: it must not block the new key. */
     rc = purgeExpired(t, aRow, iExp);
+    if (rc == SQLITE_OK) rc = sweepExpired(t, iExp);
     if (rc != SQLITE_OK) return rc;
   }
   if (!t->apUpdate[eConflict]) {
@@ -515,6 +641,7 @@ static int localUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
   }
   pStmt = t->apUpdate[eConflict];
   rc = bindRow(pStmt, e->nCol, aRow);
+  if (rc == SQLITE_OK) rc = bindAnyOld(t, pStmt, aRow);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(pStmt, e->nCol + 1, iRowid);
   if (rc != SQLITE_OK) return rc;
   sqlite3_step(pStmt);
@@ -805,16 +932,25 @@ static int localColumn(statevtab_cursor *pCur, int iCol,
   int rc = ((LocalCursor *)pCur)->bCounting ? materialize((LocalCursor *)pCur)
                                             : SQLITE_OK;
   if (rc != SQLITE_OK) return rc;
-  return localReadValue(((LocalCursor *)pCur)->pScan->pStmt, iCol + 1, pOut);
+  rc = localReadValue(((LocalCursor *)pCur)->pScan->pStmt, iCol + 1, pOut);
+  if (iCol == ((LocalTable *)pCur->pTab)->iAnyOld) readAnyOld(pOut);
+  return rc;
 }
 
 static sqlite3_value *localColumnValue(statevtab_cursor *pCur, int iCol) {
+  sqlite3_stmt *pStmt;
   /* NULL: svColumn asks localColumn, which reports the error. */
   if (((LocalCursor *)pCur)->bCounting &&
       materialize((LocalCursor *)pCur) != SQLITE_OK) {
     return 0;
   }
-  return sqlite3_column_value(((LocalCursor *)pCur)->pScan->pStmt, iCol + 1);
+  pStmt = ((LocalCursor *)pCur)->pScan->pStmt;
+  /* NULL: a tagged value of an old table, which localColumn decodes. */
+  if (iCol == ((LocalTable *)pCur->pTab)->iAnyOld &&
+      sqlite3_column_type(pStmt, iCol + 1) == SQLITE_BLOB) {
+    return 0;
+  }
+  return sqlite3_column_value(pStmt, iCol + 1);
 }
 
 static int localRowid(statevtab_cursor *pCur, sqlite3_int64 *pRowid) {

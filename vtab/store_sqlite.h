@@ -53,12 +53,20 @@ struct LocalTable {
   sqlite3_stmt *apUpdate[3];
   sqlite3_stmt *pDelete;
   sqlite3_stmt *pPurge; /* delete an expired row with the same key */
+  sqlite3_stmt *pSweep; /* delete up to SV_SWEEP_MAX expired rows */
   /* Tasks (bTasks): bReap when the table has a T_reap table (created since
   ** 2026-12-03; see reapDue in store_sqlite_atomic.c) and so keeps no
   ** lease_expires_at index unless indexes= asks; pLower lowers a queue's
   ** due time there after a write of a lease. */
   int bTasks, bReap;
   sqlite3_stmt *pLower;
+  /* The column of type STATEVTAB_ANY (kv's value) when T_data declares it
+  ** TEXT, as tables made before 2026-12-03 do, else -1.  TEXT affinity
+  ** would turn numbers into text, so there integers, reals and blobs are
+  ** stored as tagged blobs (anyOldEncode); that column held only JSON text
+  ** before, never a blob.  Tables made since declare it without a type
+  ** and keep every value as it is. */
+  int iAnyOld;
   LocalScan *pScans;
   int nScans;
   LocalAtomic *pAtomic; /* the primitives' statements and state, or NULL */

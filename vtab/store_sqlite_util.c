@@ -222,8 +222,8 @@ int localBind(sqlite3_stmt *pStmt, int i, const statevtab_value *v,
     return sqlite3_bind_double(pStmt, i, v->r);
   case SQLITE_TEXT:
     return sqlite3_bind_text(pStmt, i, v->z ? v->z : "", v->n, xDel);
-  case SQLITE_BLOB:
-    return sqlite3_bind_blob(pStmt, i, v->z, v->n, xDel);
+  case SQLITE_BLOB: /* (a NULL pointer would bind NULL) */
+    return sqlite3_bind_blob(pStmt, i, v->z ? v->z : "", v->n, xDel);
   default:
     return sqlite3_bind_null(pStmt, i);
   }

@@ -130,6 +130,9 @@ char *sv_dequote(const char *z, int n);
 int sv_parse_number(const char *z, int n, sqlite3_int64 *pi, double *pr);
 void sv_decode_text(const char *z, int n, const statevtab_column *,
                     statevtab_value *);
+int sv_hex_digit(char c);
+char *sv_any_encode(const statevtab_value *, int bHex, int *pn);
+int sv_any_decode(const char *z, int n, statevtab_value *, char **pzBuf);
 int sv_cons_match(const statevtab_column *, const statevtab_cons *,
                   const statevtab_value *);
 

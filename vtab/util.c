@@ -538,11 +538,152 @@ void sv_decode_text(const char *z, int n, const statevtab_column *pCol,
     }
     break;
   }
+  case STATEVTAB_ANY:
+    sv_any_decode(z, n, v, 0);
+    break;
   default:
     v->eType = SQLITE_TEXT;
     v->z = z;
     v->n = n;
     break;
+  }
+}
+
+/*
+** Values of STATEVTAB_ANY columns on the remote stores, which keep every
+** value as text (a Redis hash field, a PostgreSQL text column).  The
+** stored text is one tag byte and the value:
+**
+**     I<decimal integer>   R<the real's 64 bits, 16 hex digits>   T<text>
+**     B<blob bytes>        X<blob as hex>   Y<text as hex>
+**
+** B is binary safe and only for Redis; PostgreSQL text holds no NUL byte,
+** so there a blob is X and text that holds a NUL is Y.  NULL is stored as
+** NULL (no field, SQL NULL).  Stored text without a tag -- a row written
+** before the column held any type, when it held JSON text -- is returned
+** as text, as it was written: well-formed JSON never starts with an
+** upper-case letter.
+*/
+
+/*
+** Encode non-NULL value v as above (bHex: X and Y, for PostgreSQL), into
+** a buffer from sqlite3_malloc64, nul-terminated, its length in *pn.  NULL
+** on OOM.
+*/
+char *sv_any_encode(const statevtab_value *v, int bHex, int *pn) {
+  static const char zHex[] = "0123456789abcdef";
+  char *z;
+  int i, n = v->n;
+  switch (v->eType) {
+  case SQLITE_INTEGER:
+    z = sqlite3_mprintf("I%lld", v->i);
+    break;
+  case SQLITE_FLOAT: {
+    /* The bits, not digits: exact, and no printf or strtod whose rounding
+    ** or locale could differ from one process (or valgrind) to another. */
+    sqlite3_uint64 u;
+    memcpy(&u, &v->r, 8);
+    z = sqlite3_malloc64(18);
+    if (!z) return 0;
+    z[0] = 'R';
+    for (i = 16; i >= 1; i--, u >>= 4) z[i] = zHex[u & 15];
+    z[17] = 0;
+    break;
+  }
+  default: {
+    char cTag = v->eType == SQLITE_BLOB ? 'B' : 'T';
+    int bAsHex = bHex && (cTag == 'B' || (n > 0 && memchr(v->z, 0, (size_t)n)));
+    z = sqlite3_malloc64((sqlite3_uint64)n * (bAsHex ? 2 : 1) + 2);
+    if (!z) return 0;
+    if (bAsHex) {
+      z[0] = cTag == 'B' ? 'X' : 'Y';
+      for (i = 0; i < n; i++) {
+        z[1 + 2 * i] = zHex[((unsigned char)v->z[i]) >> 4];
+        z[2 + 2 * i] = zHex[((unsigned char)v->z[i]) & 15];
+      }
+      n *= 2;
+    } else {
+      z[0] = cTag;
+      if (n > 0) memcpy(z + 1, v->z, (size_t)n);
+    }
+    z[n + 1] = 0;
+    *pn = n + 1;
+    return z;
+  }
+  }
+  if (z) *pn = (int)strlen(z);
+  return z;
+}
+
+/* The value of hexadecimal digit c, or -1. */
+int sv_hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/*
+** Decode z[0..n), stored by sv_any_encode (or before it: text), into *v.
+** Text and B blobs point into z; X and Y are decoded into *pzBuf (realloc'd
+** with sqlite3_realloc64, owned by the caller, valid until the next call
+** with the same buffer; with pzBuf NULL they are returned as stored).
+** Returns SQLITE_OK or SQLITE_NOMEM.
+*/
+int sv_any_decode(const char *z, int n, statevtab_value *v, char **pzBuf) {
+  memset(v, 0, sizeof(*v));
+  v->eType = SQLITE_TEXT;
+  v->z = z;
+  v->n = n;
+  if (n < 1) return SQLITE_OK;
+  switch (z[0]) {
+  case 'I': {
+    char zNum[32];
+    if (n > (int)sizeof(zNum)) return SQLITE_OK;
+    memcpy(zNum, z + 1, (size_t)n - 1);
+    zNum[n - 1] = 0;
+    v->eType = SQLITE_INTEGER;
+    v->i = strtoll(zNum, 0, 10);
+    return SQLITE_OK;
+  }
+  case 'R': {
+    sqlite3_uint64 u = 0;
+    int i;
+    if (n != 17) return SQLITE_OK;
+    for (i = 1; i <= 16; i++) {
+      int d = sv_hex_digit(z[i]);
+      u = (u << 4) | (sqlite3_uint64)(d < 0 ? 0 : d);
+    }
+    v->eType = SQLITE_FLOAT;
+    memcpy(&v->r, &u, 8);
+    return SQLITE_OK;
+  }
+  case 'T':
+  case 'B':
+    v->eType = z[0] == 'B' ? SQLITE_BLOB : SQLITE_TEXT;
+    v->z = z + 1;
+    v->n = n - 1;
+    return SQLITE_OK;
+  case 'X':
+  case 'Y': {
+    char *zOut;
+    int i, nOut = (n - 1) / 2;
+    if (!pzBuf) return SQLITE_OK;
+    zOut = sqlite3_realloc64(*pzBuf, (sqlite3_uint64)nOut + 1);
+    if (!zOut) return SQLITE_NOMEM;
+    *pzBuf = zOut;
+    for (i = 0; i < nOut; i++) {
+      int hi = sv_hex_digit(z[1 + 2 * i]), lo = sv_hex_digit(z[2 + 2 * i]);
+      zOut[i] = (char)((hi < 0 ? 0 : hi) << 4 | (lo < 0 ? 0 : lo));
+    }
+    zOut[nOut] = 0;
+    v->eType = z[0] == 'X' ? SQLITE_BLOB : SQLITE_TEXT;
+    v->z = zOut;
+    v->n = nOut;
+    return SQLITE_OK;
+  }
+  default:
+    return SQLITE_OK; /* a row from before: JSON text */
   }
 }
 
@@ -643,6 +784,12 @@ int sv_index_list(const statevtab_entity *e, const char *zList,
     if (i == e->nCol) {
       *pzErr = sqlite3_mprintf("indexes=: no column '%.*s' in %s", n, zList,
                                e->zModule);
+      return *pzErr ? SQLITE_ERROR : SQLITE_NOMEM;
+    }
+    if (e->aCol[i].eType == STATEVTAB_ANY) {
+      *pzErr = sqlite3_mprintf("indexes=: column '%s' of %s holds values of "
+                               "any type and cannot be indexed",
+                               e->aCol[i].zName, e->zModule);
       return *pzErr ? SQLITE_ERROR : SQLITE_NOMEM;
     }
     *pmCols |= ((sqlite3_uint64)1) << i;

@@ -119,8 +119,8 @@ void sv_value_result(sqlite3_context *ctx, const statevtab_value *v) {
   case SQLITE_TEXT:
     sqlite3_result_text(ctx, v->z ? v->z : "", v->n, SQLITE_TRANSIENT);
     break;
-  case SQLITE_BLOB:
-    sqlite3_result_blob(ctx, v->z, v->n, SQLITE_TRANSIENT);
+  case SQLITE_BLOB: /* (a NULL pointer would make the result NULL) */
+    sqlite3_result_blob(ctx, v->z ? v->z : "", v->n, SQLITE_TRANSIENT);
     break;
   default:
     sqlite3_result_null(ctx);
@@ -177,6 +177,8 @@ static int coerceValue(sv_vtab *p, const statevtab_column *pCol,
   if (pV->eType == SQLITE_NULL) return SQLITE_OK;
   /* (pArg may be NULL for values the caller made itself.) */
   switch (pCol->eType) {
+  case STATEVTAB_ANY:
+    return SQLITE_OK;
   case STATEVTAB_INT:
   case STATEVTAB_BOOL:
     if (pV->eType == SQLITE_FLOAT && pV->r == (double)(sqlite3_int64)pV->r &&
@@ -380,11 +382,14 @@ static int declareTable(sqlite3 *db, const statevtab_entity *e) {
     case STATEVTAB_NUM:
       zType = "NUMERIC";
       break;
+    case STATEVTAB_ANY:
+      zType = ""; /* no affinity: values compare as stored */
+      break;
     default:
       break;
     }
-    sqlite3_str_appendf(s, "%s\"%w\" %s", i ? ", " : "", e->aCol[i].zName,
-                        zType);
+    sqlite3_str_appendf(s, "%s\"%w\"%s%s", i ? ", " : "", e->aCol[i].zName,
+                        zType[0] ? " " : "", zType);
   }
   sqlite3_str_appendall(s, ")");
   zSql = sqlite3_str_finish(s);
@@ -789,6 +794,13 @@ static int svBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo) {
       }
     }
     pCol = &e->aCol[c->iColumn];
+    /* A column of any type is compared by SQLite itself: the remote stores
+    ** keep its values as tagged text (sv_any_encode), which they cannot
+    ** compare as SQLite compares values of mixed types. */
+    if (pCol->eType == STATEVTAB_ANY) {
+      bAllUsed = 0;
+      continue;
+    }
     pInfo->aConstraintUsage[i].argvIndex = ++nArg;
     pInfo->aConstraintUsage[i].omit = 1;
     sqlite3_str_appendf(s, "%s%s%s", nArg > 1 ? " " : "", pCol->zName, zOp);
@@ -823,7 +835,9 @@ static int svBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo) {
                                                   : 2.0 * SV_ROWS_GUESS;
 
   for (i = 0; i < pInfo->nOrderBy; i++) {
-    if (pInfo->aOrderBy[i].iColumn < 0) break; /* rowid: SQLite sorts */
+    int iCol = pInfo->aOrderBy[i].iColumn;
+    if (iCol < 0) break;                             /* rowid: SQLite sorts */
+    if (e->aCol[iCol].eType == STATEVTAB_ANY) break; /* (as above) */
   }
   if (pInfo->nOrderBy > 0 && i == pInfo->nOrderBy &&
       (p->pRef->pStore->fCaps & STATEVTAB_CAP_ORDER)) {
@@ -1099,10 +1113,12 @@ static int svColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
                             memchr(z, 0, (size_t)n) ? n : -1, SQLITE_TRANSIENT);
         break;
       }
-      case SQLITE_BLOB:
-        sqlite3_result_blob(ctx, sqlite3_value_blob(pVal),
-                            sqlite3_value_bytes(pVal), SQLITE_TRANSIENT);
+      case SQLITE_BLOB: {
+        const void *z = sqlite3_value_blob(pVal); /* NULL when empty */
+        sqlite3_result_blob(ctx, z ? z : "", sqlite3_value_bytes(pVal),
+                            SQLITE_TRANSIENT);
         break;
+      }
       default:
         sqlite3_result_null(ctx);
         break;

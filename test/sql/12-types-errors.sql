@@ -27,11 +27,10 @@ INSERT INTO si(execution_id, name, payload) VALUES ('e', 'x', '{');
 INSERT INTO dl(task_id, name, payload) VALUES ('t', 'x', '01');
 INSERT INTO dl(task_id, name, task) VALUES ('t', 'x', '{"a":1}}');
 
--- 12.4 ... of flags and kv
+-- 12.4 ... of flags (kv's value takes a value of any type: 16-kv)
 INSERT INTO fl(name, strategies) VALUES ('x', '[');
 INSERT INTO fl(name, variants) VALUES ('x', '{"a"}');
 INSERT INTO fl(name, dependencies) VALUES ('x', 'nope');
-INSERT INTO kv(key, value) VALUES ('x', 'plain text');
 
 -- 12.5 JSON is checked on UPDATE too, and the row keeps its old value
 INSERT INTO ta(id, name, payload) VALUES ('j1', 'x', '{"ok":1}');

@@ -100,7 +100,8 @@ SELECT count(*) FROM kv WHERE scope = 'x';
 UPDATE kv SET expires_at = 1 WHERE scope = 's' AND key = 'b';
 SELECT key FROM kv WHERE scope = 's' ORDER BY key;
 
--- 16.14 value is JSON: text that is not JSON is refused, numbers are JSON
+-- 16.14 value holds any value: text that is JSON is just text, numbers
+-- keep their type
 INSERT INTO kv(scope, key, value) VALUES ('j', 'bad', 'hello');
 INSERT INTO kv(scope, key, value) VALUES ('j', 'int', 42), ('j', 'real', 0.5),
   ('j', 'str', '"hello"'), ('j', 'null', NULL), ('j', 'jnull', 'null');
@@ -116,3 +117,52 @@ INSERT INTO kv(scope, key, value) VALUES ('x', 'e', '2');
 COMMIT;
 SELECT key, value FROM kv WHERE scope = 'x';
 .setenv STATEVTAB_TEST_CLOCK_MS 1700000000000
+
+-- 16.16 every SQLite type round-trips with its typeof() and bytes: blobs
+-- with NUL bytes, 64-bit integers, reals exactly, empty text and blob
+INSERT INTO kv(scope, key, value) VALUES
+  ('t', 'blob', x'80049503000000'), ('t', 'nul', x'00'),
+  ('t', 'max', 9223372036854775807), ('t', 'min', -9223372036854775808),
+  ('t', 'tenth', 0.1), ('t', 'big', 1e308), ('t', 'tiny', 5e-324),
+  ('t', 'negzero', -0.0), ('t', 'inf', 1e999),
+  ('t', 'text', ''), ('t', 'eblob', x''), ('t', 'null', NULL),
+  ('t', 'json', '{"a":1}'), ('t', 'tag', 'I5'), ('t', 'utf8', 'żółw'),
+  ('t', 'textnul', CAST(x'610062' AS TEXT)), ('t', 'fn', x'80049503');
+SELECT key, typeof(value), hex(value), length(CAST(value AS BLOB)),
+  quote(value) FROM kv WHERE scope = 't' ORDER BY key;
+SELECT key FROM kv WHERE scope = 't' AND value = 0.1;
+SELECT key FROM kv WHERE scope = 't' AND value = 9223372036854775807;
+SELECT key FROM kv WHERE scope = 't' AND value = x'80049503';
+SELECT key FROM kv WHERE scope = 't' AND value = '{"a":1}';
+SELECT key FROM kv WHERE scope = 't' AND value = 'I5';
+SELECT key FROM kv WHERE scope = 't' AND value > 1e300 ORDER BY key;
+SELECT key FROM kv WHERE scope = 't' AND value IS NULL;
+SELECT key FROM kv WHERE scope = 't' AND typeof(value) = 'blob' ORDER BY value, key;
+SELECT (SELECT value FROM kv WHERE scope = 't' AND key = 'tenth') = 0.1,
+       (SELECT value FROM kv WHERE scope = 't' AND key = 'big') = 1e308,
+       (SELECT value FROM kv WHERE scope = 't' AND key = 'tiny') = 5e-324;
+
+-- 16.17 the JSON functions work on text that holds JSON
+SELECT value ->> '$.a', json_type(value) FROM kv WHERE scope = 't' AND key = 'json';
+
+-- 16.18 UPDATE changes the type
+UPDATE kv SET value = x'0001ff' WHERE scope = 't' AND key = 'max';
+SELECT typeof(value), hex(value), version FROM kv WHERE scope = 't' AND key = 'max';
+UPDATE kv SET value = 7 WHERE scope = 't' AND key = 'max';
+SELECT typeof(value), value, version FROM kv WHERE scope = 't' AND key = 'max';
+UPDATE kv SET value = 'seven' WHERE scope = 't' AND key = 'max';
+SELECT typeof(value), value, version FROM kv WHERE scope = 't' AND key = 'max';
+UPDATE kv SET value = 7.5 WHERE scope = 't' AND key = 'max';
+SELECT typeof(value), value, version FROM kv WHERE scope = 't' AND key = 'max';
+UPDATE kv SET value = NULL WHERE scope = 't' AND key = 'max';
+SELECT typeof(value), value, version FROM kv WHERE scope = 't' AND key = 'max';
+
+-- 16.19 copied between tables, values keep their type
+CREATE VIRTUAL TABLE kv2 USING state_kv(@OPTS:copy@);
+INSERT INTO kv2 SELECT * FROM kv WHERE scope = 't';
+SELECT count(*) FROM kv2 k2 JOIN kv k1 USING (scope, key)
+  WHERE k1.value IS k2.value AND typeof(k1.value) = typeof(k2.value);
+SELECT count(*) FROM kv2;
+
+-- 16.20 a column of any type cannot be indexed
+CREATE VIRTUAL TABLE kv3 USING state_kv(@OPTS@, indexes='value');

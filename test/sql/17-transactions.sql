@@ -32,7 +32,7 @@ SELECT id, name FROM ta ORDER BY id; SELECT value, version FROM kv;
 BEGIN;
 INSERT INTO ta(id, name) VALUES ('c', 'x');
 INSERT INTO ta(id, name) VALUES ('d', 'x'), ('a', 'dup');
-INSERT INTO kv(key, value) VALUES ('k2', 'not json');
+INSERT INTO kv(key, value, expires_at) VALUES ('k2', 'x', 'soon');
 INSERT INTO kv(key, value) VALUES ('k3', '3');
 COMMIT;
 SELECT id FROM ta ORDER BY id; SELECT key FROM kv ORDER BY key;

@@ -205,3 +205,58 @@ SELECT id, lease_owner, attempts FROM state_claim('ro', 'q', 'w2', 3600000);
 EXPLAIN QUERY PLAN SELECT rowid FROM ro_data WHERE +state = 'claimed'
   AND lease_expires_at <= 5 AND +queue = 'q';
 SELECT name FROM sqlite_schema WHERE name GLOB 'ro_*' ORDER BY name;
+
+-- 50.19 kv's value column has no type in T_data, so every value is kept as
+-- it is; a table made before 2026-12-03 declares it TEXT (whose affinity
+-- would turn numbers into text): its rows read back as they were written
+-- (JSON text), and integers, reals and blobs written now are stored there
+-- as tagged blobs ('I' or 'R' and 8 bytes big-endian, 'B' and the bytes)
+-- that read back with their type
+CREATE VIRTUAL TABLE kn USING state_kv(@OPTS@);
+SELECT sql FROM sqlite_schema WHERE name = 'kn_data';
+INSERT INTO kn(key, value) VALUES ('i', 1), ('b', x'00');
+SELECT key, typeof(value), hex(value) FROM kn_data ORDER BY key;
+.open kv-old.db
+CREATE VIRTUAL TABLE ko USING state_kv(@OPTS@);
+DROP TABLE ko_data;
+CREATE TABLE "main"."ko_data"("scope" TEXT, "key" TEXT, "value" TEXT,
+  "version" INTEGER, "expires_at" INTEGER, "updated_at" INTEGER,
+  UNIQUE("scope", "key"));
+CREATE INDEX "main"."ko_data_expires_at" ON "ko_data"("expires_at")
+  WHERE "expires_at" IS NOT NULL;
+INSERT INTO ko_data VALUES ('o', 'obj', '{"a":1}', 1, NULL, 1000),
+  ('o', 'str', '"str"', 1, NULL, 1000), ('o', 'num', '42', 1, NULL, 1000);
+.reopen
+SELECT key, typeof(value), value, version FROM ko ORDER BY key;
+INSERT INTO ko(scope, key, value) VALUES ('n', 'max', 9223372036854775807),
+  ('n', 'min', -9223372036854775808), ('n', 'tenth', 0.1),
+  ('n', 'blob', x'4200ff'), ('n', 'eblob', x''), ('n', 'text', 'I5'),
+  ('n', 'null', NULL);
+UPDATE ko SET value = 1e308 WHERE scope = 'o' AND key = 'num';
+SELECT key, typeof(value), quote(value) FROM ko ORDER BY scope, key;
+SELECT key, typeof(value), hex(value) FROM ko_data ORDER BY scope, key;
+SELECT count(*) FROM ko WHERE value = 0.1;
+
+-- 50.20 expired kv rows are removed, not only hidden: every INSERT or
+-- UPDATE of a row removes up to 100 expired rows through T_data's
+-- expires_at index; 10,000 rows that expire are all gone from T_data after
+-- 100 rows are written
+.setenv STATEVTAB_TEST_CLOCK_MS 1700000000000
+CREATE VIRTUAL TABLE ks USING state_kv(@OPTS@);
+SELECT sql FROM sqlite_schema WHERE name = 'ks_data_expires_at';
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+INSERT INTO ks(scope, key, value, expires_at)
+  SELECT 'ttl', 'k' || i, i, 1700000001000 FROM n;
+SELECT count(*) FROM ks_data;
+.setenv STATEVTAB_TEST_CLOCK_MS 1700000001000
+SELECT count(*) FROM ks;
+SELECT count(*) FROM ks_data;
+INSERT INTO ks(scope, key, value) VALUES ('live', 'a', 1);
+SELECT count(*) FROM ks_data;
+UPDATE ks SET value = 2 WHERE scope = 'live' AND key = 'a';
+SELECT count(*) FROM ks_data;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 98)
+INSERT INTO ks(scope, key, value) SELECT 'live', 'b' || i, i FROM n;
+SELECT count(*) FROM ks_data;
+SELECT count(*), min(value), max(value) FROM ks;
+.setenv STATEVTAB_TEST_CLOCK_MS 1700000000000

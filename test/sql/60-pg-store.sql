@@ -230,3 +230,40 @@ SELECT count(*) FROM state_claim('old4', 'oq3', 'w', 30000);
 .system s="\"${STATEVTAB_TEST_NS}_v4\""; psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "SELECT $s.sv_fail('o3', 1::bigint, 'boom', NULL::bigint, true)"
 SELECT id, state FROM old4 ORDER BY id;
 SELECT task_id, reason, length(id) FROM old4dl ORDER BY task_id;
+
+-- 60.20 kv values of any type are stored as tagged text (I 64-bit integer,
+-- R real as its 64 bits in hex, T text, X blob as hex, Y text holding a NUL
+-- as hex); rows written before (value was JSON text, stored untagged) read
+-- back as they were written, as text, and can be updated to any type
+CREATE VIRTUAL TABLE oldkv USING state_kv(@OPTS:oldkv@);
+INSERT INTO oldkv(scope, key, value) VALUES ('n', 'i', -9223372036854775808),
+  ('n', 'r', 0.1), ('n', 't', 'hi'), ('n', 'b', x'00ff'), ('n', 'y', CAST(x'610062' AS TEXT)), ('n', 'z', NULL);
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT key, value FROM \"${STATEVTAB_TEST_NS}_oldkv\".kv WHERE scope = 'n' ORDER BY key"
+.system psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "INSERT INTO \"${STATEVTAB_TEST_NS}_oldkv\".kv (scope, key, value, version, updated_at) VALUES ('o', 'obj', '{\"a\":1}', 1, 1000), ('o', 'str', '\"str\"', 1, 1000), ('o', 'num', '42', 1, 1000), ('o', 'nul', 'null', 1, 1000), ('o', 'sp', ' [1]', 1, 1000)"
+SELECT key, typeof(value), value, version FROM oldkv WHERE scope = 'o' ORDER BY key;
+UPDATE oldkv SET value = x'0102' WHERE scope = 'o' AND key = 'num';
+SELECT key, typeof(value), quote(value), version FROM oldkv WHERE scope = 'o' ORDER BY key;
+
+-- 60.21 expired kv rows are removed, not only hidden: every INSERT or
+-- UPDATE of a row removes up to 100 expired rows (kv_expires_at index, FOR
+-- UPDATE SKIP LOCKED); 10,000 rows that expire are all gone from the
+-- server's table after 100 rows are written
+.setenv STATEVTAB_TEST_CLOCK_MS 1700000000000
+CREATE VIRTUAL TABLE ks USING state_kv(@OPTS:sweep@);
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT indexname FROM pg_indexes WHERE schemaname = '${STATEVTAB_TEST_NS}_sweep' AND tablename = 'kv' AND indexdef LIKE '%expires_at%'"
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+INSERT INTO ks(scope, key, value, expires_at)
+  SELECT 'ttl', 'k' || i, i, 1700000001000 FROM n;
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) FROM \"${STATEVTAB_TEST_NS}_sweep\".kv"
+.setenv STATEVTAB_TEST_CLOCK_MS 1700000001000
+SELECT count(*) FROM ks;
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) FROM \"${STATEVTAB_TEST_NS}_sweep\".kv"
+INSERT INTO ks(scope, key, value) VALUES ('live', 'a', 1);
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) FROM \"${STATEVTAB_TEST_NS}_sweep\".kv"
+UPDATE ks SET value = 2 WHERE scope = 'live' AND key = 'a';
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) FROM \"${STATEVTAB_TEST_NS}_sweep\".kv"
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 98)
+INSERT INTO ks(scope, key, value) SELECT 'live', 'b' || i, i FROM n;
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*), min(expires_at) FROM \"${STATEVTAB_TEST_NS}_sweep\".kv"
+SELECT count(*), min(value), max(value) FROM ks;
+.setenv STATEVTAB_TEST_CLOCK_MS 1700000000000

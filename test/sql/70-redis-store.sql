@@ -174,7 +174,7 @@ SELECT name FROM fl ORDER BY name;
 
 -- 70.9 the atomic functions run at once, also inside a transaction, and a
 -- ROLLBACK undoes them (a function on another kind of table than the rows
--- written before it is not refused: see 70.19)
+-- written before it is not refused: see 70.21)
 CREATE VIRTUAL TABLE co USING state_counters(@OPTS@);
 BEGIN;
 INSERT INTO kv(scope, key, value) VALUES ('s', 'k5', '5');
@@ -285,7 +285,42 @@ SELECT id, state, lease_expires_at FROM old1 ORDER BY id;
 SELECT count(*) FROM state_claim('tasks', 'none', 'w', 1000);
 .system redis-cli -u "$STATEVTAB_REDIS_URL" INFO commandstats | grep -o -E '^cmdstat_(fcall|evalsha):' | LC_ALL=C sort
 
--- 70.19 inside an explicit transaction, a function on a table whose rows
+-- 70.19 kv values of any type are stored tagged (I 64-bit integer, R real
+-- as its 64 bits in hex, T text, B blob, its bytes as they are); rows
+-- written before (value was JSON text, stored untagged; made here by hand)
+-- read back as they were written, as text, and can be updated to any type
+CREATE VIRTUAL TABLE oldkv USING state_kv(@OPTS:oldkv@);
+INSERT INTO oldkv(scope, key, value) VALUES ('n', 'i', -9223372036854775808),
+  ('n', 'r', 0.1), ('n', 't', 'hi'), ('n', 'b', x'41004243'), ('n', 'z', NULL);
+.system for k in 1 2 3 4 5; do redis-cli -u "$STATEVTAB_REDIS_URL" HGET "{${STATEVTAB_TEST_NS}_oldkv:}kv:r:$k" value | od -An -c -w100 | tr -s " "; done
+.system printf '%s\n' "HSET {NS:}kv:r:11 _v 1 scope o key obj value '{\"a\":1}' version 1 updated_at 1000" "HSET {NS:}kv:r:12 _v 1 scope o key str value '\"str\"' version 1 updated_at 1000" "HSET {NS:}kv:r:13 _v 1 scope o key num value 42 version 1 updated_at 1000" "HSET {NS:}kv:r:14 _v 1 scope o key sp value ' [1]' version 1 updated_at 1000" 'ZADD {NS:}kv:all 11 11 12 12 13 13 14 14' 'HSET {NS:}kv:key 1:oobj 11 1:ostr 12 1:onum 13 1:osp 14' 'SADD {NS:}kv:i:scope:o 11 12 13 14' 'SET {NS:}kv:seq 100' | sed "s/{NS:}/{${STATEVTAB_TEST_NS}_oldkv:}/" | redis-cli -u "$STATEVTAB_REDIS_URL" >/dev/null
+SELECT key, typeof(value), value, version FROM oldkv WHERE scope = 'o' ORDER BY key;
+UPDATE oldkv SET value = x'0102' WHERE scope = 'o' AND key = 'num';
+SELECT key, typeof(value), quote(value), version FROM oldkv WHERE scope = 'o' ORDER BY key;
+
+-- 70.20 expired kv rows are removed, not only hidden: every write call
+-- removes up to 100 expired rows per row it writes, found in the zset
+-- kv:z:expires_at, with their index entries; 10,000 rows that expire
+-- leave no key behind once rows are written again (here one row, then 99
+-- in one statement: one call)
+.setenv STATEVTAB_TEST_CLOCK_MS 1700000000000
+CREATE VIRTUAL TABLE ks USING state_kv(@OPTS:sweep@);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+INSERT INTO ks(scope, key, value, expires_at)
+  SELECT 'ttl', 'k' || i, i, 1700000001000 FROM n;
+.system k="{${STATEVTAB_TEST_NS}_sweep:}kv"; echo "rows $(redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "$k:r:*" | wc -l) all $(redis-cli -u "$STATEVTAB_REDIS_URL" ZCARD "$k:all") key $(redis-cli -u "$STATEVTAB_REDIS_URL" HLEN "$k:key") z $(redis-cli -u "$STATEVTAB_REDIS_URL" ZCARD "$k:z:expires_at") scope:ttl $(redis-cli -u "$STATEVTAB_REDIS_URL" SCARD "$k:i:scope:ttl")"
+.setenv STATEVTAB_TEST_CLOCK_MS 1700000001000
+SELECT count(*) FROM ks;
+INSERT INTO ks(scope, key, value) VALUES ('live', 'a', 1);
+.system k="{${STATEVTAB_TEST_NS}_sweep:}kv"; echo "rows $(redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "$k:r:*" | wc -l) all $(redis-cli -u "$STATEVTAB_REDIS_URL" ZCARD "$k:all") key $(redis-cli -u "$STATEVTAB_REDIS_URL" HLEN "$k:key") z $(redis-cli -u "$STATEVTAB_REDIS_URL" ZCARD "$k:z:expires_at") scope:ttl $(redis-cli -u "$STATEVTAB_REDIS_URL" SCARD "$k:i:scope:ttl")"
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 99)
+INSERT INTO ks(scope, key, value) SELECT 'live', 'b' || i, i FROM n;
+.system k="{${STATEVTAB_TEST_NS}_sweep:}kv"; echo "rows $(redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "$k:r:*" | wc -l) all $(redis-cli -u "$STATEVTAB_REDIS_URL" ZCARD "$k:all") key $(redis-cli -u "$STATEVTAB_REDIS_URL" HLEN "$k:key") z $(redis-cli -u "$STATEVTAB_REDIS_URL" ZCARD "$k:z:expires_at") scope:ttl $(redis-cli -u "$STATEVTAB_REDIS_URL" SCARD "$k:i:scope:ttl")"
+.system redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "{${STATEVTAB_TEST_NS}_sweep:}*" | grep -v ':r:' | sed "s/$STATEVTAB_TEST_NS/NS/" | LC_ALL=C sort
+SELECT count(*), min(value), max(value) FROM ks;
+.setenv STATEVTAB_TEST_CLOCK_MS 1700000000000
+
+-- 70.21 inside an explicit transaction, a function on a table whose rows
 -- the transaction has written already (they wait in the log for the
 -- COMMIT) is refused, naming the kind of table; the transaction
 -- goes on, and a function on other tables is not refused.  Without the
@@ -301,7 +336,7 @@ COMMIT;
 SELECT id, state FROM tx;
 SELECT value FROM txc;
 
--- 70.20 a ROLLBACK puts back a row a function changed only when no one
+-- 70.22 a ROLLBACK puts back a row a function changed only when no one
 -- changed it since (its write stamp): a lease row changed by another client
 -- meanwhile stays as that client left it; a counter changed meanwhile
 -- gives back only the rolled-back increment
