@@ -831,7 +831,7 @@ static char *localDescribe(statevtab_store *pStore) {
 }
 
 static const statevtab_queue_methods localQueue = {
-    /* iVersion      */ 1,
+    /* iVersion      */ 2,
     /* xClaim        */ localClaim,
     /* xRenew        */ localRenew,
     /* xComplete     */ localComplete,
@@ -845,6 +845,7 @@ static const statevtab_queue_methods localQueue = {
     /* xInsertAtomic */ localInsertAtomic,
     /* xPaused       */ localPaused,
     /* xWait         */ localWait,
+    /* xWake         */ 0, /* waiting state_lease/state_take poll instead */
 };
 
 const statevtab_store_methods sv_sqlite_store = {

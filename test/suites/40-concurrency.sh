@@ -24,6 +24,10 @@
 #             gaps), and no two holders at once
 #   counters  8 processes x N state_incr: exact final value, every value
 #             returned once
+#   wake      a waiting state_lease / state_take (wait_ms) in one process
+#             is woken within 100 ms of a release, a signal, the holder's
+#             expiry in another; a wait nothing ends returns NULL 300-400 ms
+#             after a wait_ms of 300; sqlite3_interrupt ends a wait
 #   restart   (postgresql and redis) a queue drained while the server is
 #             restarted once (sv_restart_postgres / sv_restart_redis of
 #             test/lib/servers.sh; Redis runs with appendfsync always, so
@@ -172,6 +176,7 @@ for store in ${MP_STORES:-sqlite postgresql redis}; do
   run "$store" crash ${MP_CRASH_N:+-n "$MP_CRASH_N"}
   run "$store" leases ${MP_LEASES_S:+-s "$MP_LEASES_S"}
   run "$store" counters ${MP_COUNTERS_N:+-n "$MP_COUNTERS_N"}
+  run "$store" wake
   url=$(url_var "$store") sdir=$(dir_var "$store")
   if [ -n "$sdir" ]; then
     # sv_restart_postgres / sv_restart_redis
