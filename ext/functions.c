@@ -307,20 +307,28 @@ static int argMs(sqlite3_context *ctx, const char *zFunc, const char *zWhat,
 /*
 ** The optional wait_ms argument argv[i] of state_lease and state_take
 ** (absent: 0) into *piWait.  A wait cannot be inside an explicit
-** transaction: the local store would hold the write lock and read one
-** snapshot while it sleeps (no other process could release or signal),
+** transaction, nor in a statement that writes (INSERT ... SELECT
+** state_lease(...)): the local store would hold the write lock and read
+** one snapshot while it sleeps (no other process could release or signal),
 ** PostgreSQL delivers no notification before the transaction ends, and
 ** Redis follows the same rule so that the same SQL behaves alike.
 */
 static int argWait(sqlite3_context *ctx, const char *zFunc, int argc,
                    sqlite3_value **argv, int i, sqlite3_int64 *piWait) {
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
   *piWait = 0;
   if (argc <= i) return 1;
   if (!argMs(ctx, zFunc, "wait_ms", argv[i], 0, piWait)) return 0;
-  if (*piWait > 0 && !sqlite3_get_autocommit(sqlite3_context_db_handle(ctx))) {
+  if (*piWait > 0 && !sqlite3_get_autocommit(db)) {
     sv_fn_error(ctx, zFunc, SQLITE_ERROR,
                 "cannot wait inside a transaction (wait_ms 0 does not wait; "
                 "wait before BEGIN or after COMMIT)");
+    return 0;
+  }
+  if (*piWait > 0 && sqlite3_txn_state(db, 0) == SQLITE_TXN_WRITE) {
+    sv_fn_error(ctx, zFunc, SQLITE_ERROR,
+                "cannot wait in a statement that writes (wait_ms 0 does not "
+                "wait; wait in a SELECT of its own)");
     return 0;
   }
   return 1;

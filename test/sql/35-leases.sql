@@ -132,12 +132,17 @@ SELECT depth FROM leases WHERE name = 'x';
 
 -- 35.12 a wait inside an explicit transaction is an error, on every store
 -- (the local store could not see another process's release); wait_ms 0
--- does not wait and is allowed
+-- does not wait and is allowed.  A wait in a statement that writes is an
+-- error too (the statement holds the write lock of the database file).
 BEGIN;
 SELECT state_lease('leases', 'w', 'b', 60000, 10);
 SELECT state_lease('leases', 'free-in-txn', 'b', 60000, 10);
 SELECT state_lease('leases', 'w', 'b', 60000, 0);
 COMMIT;
+CREATE TABLE got(token);
+INSERT INTO got SELECT state_lease('leases', 'w', 'b', 60000, 10);
+INSERT INTO got SELECT state_lease('leases', 'w', 'b', 60000, 0);
+SELECT count(*), count(token) FROM got;
 
 -- 35.13 errors: wait_ms negative, not an integer, NULL; a wrong table kind
 SELECT state_lease('leases', 'w', 'b', 60000, -1);

@@ -90,11 +90,15 @@ SELECT count(*) FROM signals WHERE execution_id IN ('e8', 'e9') AND consumed_at 
 
 -- 37.9 a wait inside an explicit transaction is an error, on every store
 -- (the local store could not see another process's signal); wait_ms 0
--- does not wait and is allowed
+-- does not wait and is allowed.  A wait in a statement that writes is an
+-- error too.
 BEGIN;
 SELECT state_take('signals', 'e8', 'go', 10);
 SELECT state_take('signals', 'e8', 'go', 0);
 COMMIT;
+CREATE TABLE got(payload);
+INSERT INTO got SELECT state_take('signals', 'e8', 'go', 10);
+SELECT count(*) FROM got;
 
 -- 37.10 errors: wait_ms negative, not an integer, NULL; a wrong table kind
 SELECT state_take('signals', 'e8', 'go', -1);
