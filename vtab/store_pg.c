@@ -3034,10 +3034,10 @@ static int pgWake(statevtab_table *pTab, const statevtab_value *pKey,
   PGnotify *n;
   int rc;
   *pbWoken = 0;
-  if (!p->pg && iWaitMs > 0) {
+  if (!p->pg && t->zChan) {
     /* The connection went since the last try: the next one reconnects (and
     ** LISTENs again, see pgEnsure). */
-    *pbWoken = 1;
+    *pbWoken = iWaitMs > 0;
     return SQLITE_OK;
   }
   rc = pgListen(t);
