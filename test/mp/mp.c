@@ -753,12 +753,15 @@ static int worker_wake(const Opt *o) {
   /* Woken by the parent's signal at start + 1000 ms (of another name
   ** first, at + 800 ms, which must not end the wait). */
   wake_call(db, "take", "SELECT state_take('signals', 'e1', 'go', 10000)");
+  /* Woken by the parent's INSERT of a signal at start + 1200 ms. */
+  wake_call(db, "take-insert",
+            "SELECT state_take('signals', 'e3', 'go', 10000)");
   /* Nothing comes: NULL after 300 ms. */
   wake_call(db, "lease-timeout",
             "SELECT state_lease('leases', 'held', 'waiter', 60000, 300)");
   wake_call(db, "take-timeout",
             "SELECT state_take('signals', 'e2', 'go', 300)");
-  /* The parent's lease 'exp' expires at start + 2000 ms, unreleased. */
+  /* The parent's lease 'exp' expires at start + 2300 ms, unreleased. */
   wake_call(db, "lease-expiry",
             "SELECT state_lease('leases', 'exp', 'waiter', 60000, 10000)");
   /* sqlite3_interrupt() ends a wait. */
@@ -2265,7 +2268,8 @@ static void wake_exec(sqlite3 *db, const char *zSql, long long *pt0,
 ** wake: a waiting state_lease and a waiting state_take (wait_ms) in a
 ** worker process are woken by another process -- this one -- within 100 ms
 ** of the release, the signal (a signal of another name or execution does
-** not end the wait), and of the holder's expiry; a wait that nothing ends
+** not end the wait), an INSERT of a signal, and of the holder's expiry; a wait
+*that nothing ends
 ** returns NULL no sooner than its deadline and within 100 ms after it;
 ** sqlite3_interrupt() (a SIGALRM handler, 300 ms in) ends a wait with
 ** SQLITE_INTERRUPT.
@@ -2275,15 +2279,15 @@ static void test_wake(Opt *o) {
   char *zDb = create_db(o, T);
   sqlite3 *db = open_db(o, zDb, 0);
   Worker w;
-  long long tStart, tExp, r0, r1, s0, s1, x0, x1;
-  long long iLease = -1, iTake = -1, iExp = -1, iT1 = -1, iT2 = -1;
+  long long tStart, tExp, r0, r1, s0, s1, i0, i1, x0, x1;
+  long long iLease = -1, iTake = -1, iIns = -1, iExp = -1, iT1 = -1, iT2 = -1;
   FILE *f;
   char zLine[512];
   tStart = now_ms() + 700;
   exec_or_die(db, "SELECT state_lease('leases', 'w', 'holder', 60000);"
                   "SELECT state_lease('leases', 'held', 'holder', 60000)");
   q1(db, "SELECT state_lease('leases', 'exp', 'holder', %lld)",
-     tStart + 2000 - now_ms());
+     tStart + 2300 - now_ms());
   tExp = q1(db, "SELECT expires_at FROM leases WHERE name = 'exp'");
   spawn(o, T, &w, 0, zDb, tStart, 0);
   sleep_ms(tStart + 500 - now_ms());
@@ -2295,12 +2299,18 @@ static void test_wake(Opt *o) {
             &x0, &x1);
   sleep_ms(tStart + 1000 - now_ms());
   wake_exec(db, "SELECT state_signal('signals', 'e1', 'go')", &s0, &s1);
+  sleep_ms(tStart + 1200 - now_ms());
+  wake_exec(db,
+            "INSERT INTO signals(execution_id, name, payload) "
+            "VALUES ('e3', 'go', '{}')",
+            &i0, &i1);
   reap_worker(&w);
   check_exits(T, &w, 1);
   (void)x0;
   (void)x1;
   wake_check(w.zOut, "lease", 0, r1, r0 - r1, 100, &iLease);
   wake_check(w.zOut, "take", 0, s1, s0 - s1, 100, &iTake);
+  wake_check(w.zOut, "take-insert", 0, i1, i0 - i1, 100, &iIns);
   /* (299: both ends are whole ms of the wall clock) */
   wake_check(w.zOut, "lease-timeout", 1, 0, 299, 400, &iT1);
   wake_check(w.zOut, "take-timeout", 1, 0, 299, 400, &iT2);
@@ -2317,9 +2327,9 @@ static void test_wake(Opt *o) {
   }
   if (f) fclose(f);
   info("wake: woken %lld ms after the release, %lld after the signal, %lld "
-       "after the expiry; interrupts 300 ms in ended the waits after %lld "
-       "and %lld ms",
-       iLease, iTake, iExp, iT1, iT2);
+       "after the INSERT of a signal, %lld after the expiry; interrupts 300 "
+       "ms in ended the waits after %lld and %lld ms",
+       iLease, iTake, iIns, iExp, iT1, iT2);
   sqlite3_close(db);
   sqlite3_free(zDb);
 }

@@ -25,8 +25,8 @@
 #   counters  8 processes x N state_incr: exact final value, every value
 #             returned once
 #   wake      a waiting state_lease / state_take (wait_ms) in one process
-#             is woken within 100 ms of a release, a signal, the holder's
-#             expiry in another; a wait nothing ends returns NULL 300-400 ms
+#             is woken within 100 ms of a release, a signal, an INSERT of
+#             a signal, the holder's expiry in another; a wait nothing ends returns NULL 300-400 ms
 #             after a wait_ms of 300; sqlite3_interrupt ends a wait
 #   restart   (postgresql and redis) a queue drained while the server is
 #             restarted once (sv_restart_postgres / sv_restart_redis of
