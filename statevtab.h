@@ -262,10 +262,12 @@ typedef int (*statevtab_row_fn)(void *pCtx, const statevtab_value *aRow);
 /*
 ** The queue primitives behind the SQL functions (state_claim, state_complete,
 ** state_lease ...), a methods table of their own that a store of rows only
-** leaves out.  Version 2 is every method below (1 ends at xWait); each may
-** be NULL (a SQL
-** function whose primitive is NULL fails with "store 'x' does not support
-** this function").
+** leaves out.  Version 1 is every method up to xWait, version 2 adds
+** xWake and xPurge; each may be NULL (a SQL function whose primitive is
+** NULL fails with "store 'x' does not support this function"; a NULL or
+** absent xWake means the store cannot be woken, and a waiting state_lease
+** or state_take polls it with back-off instead; a NULL or absent xPurge
+** means retain= removes nothing on that store).
 */
 struct statevtab_queue_methods {
   int iVersion; /* 2 (1: up to xWait) */
@@ -324,6 +326,22 @@ struct statevtab_queue_methods {
   ** *pbReady is 1 when one is runnable, 0 on timeout. */
   int (*xWait)(statevtab_table *pTasks, const statevtab_value *pQueue,
                sqlite3_int64 iTimeoutMs, int *pbReady);
+
+  /* Version 2.  The wake-ups of a waiting state_lease (pTab a leases table,
+  ** pKey a lease name: woken when that lease frees -- released, deleted or
+  ** its expiry brought forward -- not when it merely expires) and of a
+  ** waiting state_take (pTab a signals table, pKey an execution id: woken
+  ** when an unconsumed signal of that execution appears), from this or any
+  ** other process.  iWaitMs 0: start listening for the wake-ups of pKey and
+  ** forget those already received, and return at once (the caller then
+  ** tries, and sleeps if it must).  iWaitMs > 0: sleep until a wake-up of
+  ** pKey received since that call, or iWaitMs pass; *pbWoken says which.
+  ** Waking for nothing is allowed (the caller tries again), missing a
+  ** wake-up is not.  The caller never sleeps more than 100 ms in one call
+  ** (it looks for sqlite3_interrupt() in between) and never calls it inside
+  ** an explicit transaction. */
+  int (*xWake)(statevtab_table *pTab, const statevtab_value *pKey,
+               sqlite3_int64 iWaitMs, int *pbWoken);
 
   /* Version 2.  The retain= option: remove up to nMax rows whose
   ** STATEVTAB_COL_RETAIN column is older than iRetainMs on the store's

@@ -11,10 +11,12 @@
 **   SELECT state_fail('tasks', :id, :token, 'timeout');
 **   SELECT state_renew('tasks', :id, :token, 30000);
 **   SELECT state_lease('leases', 'nightly', 'host-1', 60000);
+**   SELECT state_lease('leases', 'nightly', 'host-1', 60000, 5000); -- wait
 **   SELECT state_release('leases', 'nightly', 'host-1');
 **   SELECT state_incr('counters', 'shop', 'orders', 1);
 **   SELECT state_signal('signals', :exec, 'approved', '{"by":"ann"}');
 **   SELECT state_take('signals', :exec, 'approved');
+**   SELECT state_take('signals', :exec, 'approved', 30000);        -- wait
 **   SELECT state_progress('executions', :exec, '{"step":2}');
 **   SELECT state_pause('tasks', 'email'), state_resume('tasks', 'email');
 **
@@ -311,6 +313,36 @@ static int argMs(sqlite3_context *ctx, const char *zFunc, const char *zWhat,
   return argRange(ctx, zFunc, zWhat, pVal, iMin, SV_MS_MAX, piOut);
 }
 
+/*
+** The optional wait_ms argument argv[i] of state_lease and state_take
+** (absent: 0) into *piWait.  A wait cannot be inside an explicit
+** transaction, nor in a statement that writes (INSERT ... SELECT
+** state_lease(...)): the local store would hold the write lock and read
+** one snapshot while it sleeps (no other process could release or signal),
+** PostgreSQL delivers no notification before the transaction ends, and
+** Redis follows the same rule so that the same SQL behaves alike.
+*/
+static int argWait(sqlite3_context *ctx, const char *zFunc, int argc,
+                   sqlite3_value **argv, int i, sqlite3_int64 *piWait) {
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  *piWait = 0;
+  if (argc <= i) return 1;
+  if (!argMs(ctx, zFunc, "wait_ms", argv[i], 0, piWait)) return 0;
+  if (*piWait > 0 && !sqlite3_get_autocommit(db)) {
+    sv_fn_error(ctx, zFunc, SQLITE_ERROR,
+                "cannot wait inside a transaction (wait_ms 0 does not wait; "
+                "wait before BEGIN or after COMMIT)");
+    return 0;
+  }
+  if (*piWait > 0 && sqlite3_txn_state(db, 0) == SQLITE_TXN_WRITE) {
+    sv_fn_error(ctx, zFunc, SQLITE_ERROR,
+                "cannot wait in a statement that writes (wait_ms 0 does not "
+                "wait; wait in a SELECT of its own)");
+    return 0;
+  }
+  return 1;
+}
+
 /* JSON text (or, when bNull, SQL NULL) into *pOut. */
 static int argJson(sqlite3_context *ctx, const char *zFunc, const char *zWhat,
                    sqlite3_value *pVal, int bNull, statevtab_value *pOut) {
@@ -540,20 +572,21 @@ static void fnPaused(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 
 /* ------------------------------------------------------------ leases */
 
-/* state_lease(leases, name, owner, ttl_ms) -> fencing token | NULL */
+/* state_lease(leases, name, owner, ttl_ms [, wait_ms]) -> fencing token |
+** NULL (another owner held it throughout wait_ms, default 0) */
 static void fnLease(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   static const char zF[] = "state_lease";
   statevtab_value name, owner;
-  sqlite3_int64 iTtl, iToken = 0;
+  sqlite3_int64 iTtl, iWait = 0, iToken = 0;
   sv_vtab *p = argTable(ctx, zF, argv[0], "state_leases");
   int rc;
-  (void)argc;
   if (!p || !argText(ctx, zF, "name", argv[1], &name) ||
       !argText(ctx, zF, "owner", argv[2], &owner) ||
-      !argMs(ctx, zF, "ttl_ms", argv[3], 1, &iTtl)) {
+      !argMs(ctx, zF, "ttl_ms", argv[3], 1, &iTtl) ||
+      !argWait(ctx, zF, argc, argv, 4, &iWait)) {
     return;
   }
-  rc = sv_table_lease(p, &name, &owner, iTtl, &iToken);
+  rc = sv_table_lease(p, &name, &owner, iTtl, iWait, &iToken);
   if (rc != SQLITE_OK) {
     storeFail(ctx, zF, p, rc);
   } else if (iToken) {
@@ -637,18 +670,20 @@ static void fnSignal(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sv_value_result(ctx, &aRow[e->aiKey[0]]);
 }
 
-/* state_take(signals, execution_id, name) -> payload | NULL */
+/* state_take(signals, execution_id, name [, wait_ms]) -> payload | NULL
+** (NULL: no signal came in wait_ms, default 0) */
 static void fnTake(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   static const char zF[] = "state_take";
   statevtab_value exec, name, out;
+  sqlite3_int64 iWait = 0;
   sv_vtab *p = argTable(ctx, zF, argv[0], "state_signals");
   int rc;
-  (void)argc;
   if (!p || !argText(ctx, zF, "execution_id", argv[1], &exec) ||
-      !argText(ctx, zF, "name", argv[2], &name)) {
+      !argText(ctx, zF, "name", argv[2], &name) ||
+      !argWait(ctx, zF, argc, argv, 3, &iWait)) {
     return;
   }
-  rc = sv_table_take(p, &exec, &name, &out);
+  rc = sv_table_take(p, &exec, &name, iWait, &out);
   if (rc != SQLITE_OK) {
     storeFail(ctx, zF, p, rc);
   } else {
@@ -725,12 +760,14 @@ const sv_func sv_aFunc[] = {
     {"state_resume", 2, SIDE, fnResume},
     {"state_paused", 2, SIDE, fnPaused},
     {"state_lease", 4, SIDE, fnLease},
+    {"state_lease", 5, SIDE, fnLease},
     {"state_release", 3, SIDE, fnRelease},
     {"state_incr", 3, SIDE, fnIncr},
     {"state_incr", 4, SIDE, fnIncr},
     {"state_signal", 3, SIDE, fnSignal},
     {"state_signal", 4, SIDE, fnSignal},
     {"state_take", 3, SIDE, fnTake},
+    {"state_take", 4, SIDE, fnTake},
     {"state_progress", 3, SIDE, fnProgress},
     {"state_wait", 3, SIDE, fnWait},
     {"state_redrive", 2, SIDE, sv_fn_redrive},

@@ -462,6 +462,45 @@ CREATE OR REPLACE TRIGGER sv_notify_insert AFTER INSERT ON @S@.tasks
   REFERENCING NEW TABLE AS sv_new FOR EACH STATEMENT
   EXECUTE FUNCTION @S@.sv_notify_insert();
 
+-- Wake-ups for a waiting state_lease: a lease that frees (released to
+-- depth 0, its expiry brought forward, or deleted) notifies the channel
+-- 'svl_' || left(md5(schema), 24) with its name.  A lease that is taken or
+-- renewed calls nothing (the WHEN clause).  (Schema 6.)
+CREATE OR REPLACE FUNCTION @S@.sv_notify_lease() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $sv$
+BEGIN
+  PERFORM pg_notify('svl_' || left(md5(TG_TABLE_SCHEMA), 24), OLD.name);
+  RETURN NULL;
+END
+$sv$;
+
+CREATE OR REPLACE TRIGGER sv_notify_lease AFTER UPDATE ON @S@.leases
+  FOR EACH ROW WHEN (NEW.depth <= 0 OR NEW.expires_at < OLD.expires_at)
+  EXECUTE FUNCTION @S@.sv_notify_lease();
+
+CREATE OR REPLACE TRIGGER sv_notify_lease_delete AFTER DELETE ON @S@.leases
+  FOR EACH ROW EXECUTE FUNCTION @S@.sv_notify_lease();
+
+-- Wake-ups for a waiting state_take: a new unconsumed signal notifies the
+-- channel 'svs_' || left(md5(schema), 24) with its execution id.
+CREATE OR REPLACE FUNCTION @S@.sv_notify_signal() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $sv$
+BEGIN
+  PERFORM pg_notify('svs_' || left(md5(TG_TABLE_SCHEMA), 24),
+                    NEW.execution_id);
+  RETURN NULL;
+END
+$sv$;
+
+CREATE OR REPLACE TRIGGER sv_notify_signal AFTER INSERT ON @S@.signals
+  FOR EACH ROW WHEN (NEW.consumed_at IS NULL)
+  EXECUTE FUNCTION @S@.sv_notify_signal();
+
+CREATE OR REPLACE TRIGGER sv_notify_signal_update
+  AFTER UPDATE OF execution_id, name, consumed_at ON @S@.signals
+  FOR EACH ROW WHEN (NEW.consumed_at IS NULL)
+  EXECUTE FUNCTION @S@.sv_notify_signal();
+
 -- Expired leases, found without walking the tasks in flight (schemas of
 -- version 1 lack it: this file adds it).  Only claimed tasks have a lease
 -- expiry.  Not "WHERE state = 'claimed'": every completion, failure and
@@ -527,7 +566,7 @@ DROP FUNCTION IF EXISTS @S@.sv_uuid7();
 -- hold).  Bump the number when this file changes (and in store_pg.c):
 -- a schema of an older version then runs the script again, which brings it
 -- up to date (sv_schema_1 and sv_schema_2 stay, for the processes of the
--- older versions).  sv_schema_3 and sv_schema_4 too, also in a new
+-- older versions).  sv_schema_3, sv_schema_4 and sv_schema_5 too, also in a new
 -- schema: processes of versions 3 and 4 call the same functions (or the
 -- overloads above) and find what they need, and skip their script, which
 -- would make the full tasks_claim again.
@@ -539,3 +578,7 @@ LANGUAGE sql IMMUTABLE AS $sv$ SELECT 4 $sv$;
 
 CREATE OR REPLACE FUNCTION @S@.sv_schema_5() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $sv$ SELECT 5 $sv$;
+
+-- 6: the wake-up triggers of leases and signals.
+CREATE OR REPLACE FUNCTION @S@.sv_schema_6() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $sv$ SELECT 6 $sv$;

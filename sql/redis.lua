@@ -37,6 +37,10 @@
 --   Btasks:paused               hash: paused queue -> paused_at
 --   Btasks:wake                 pub/sub channel: the queue of every task that
 --                               becomes runnable (state_wait listens)
+--   Bleases:wake                pub/sub channel: the name of every lease that
+--                               frees (a waiting state_lease listens)
+--   Bsignals:wake               pub/sub channel: the execution id of every
+--                               new signal (a waiting state_take listens)
 --   Bdead_letters:idseq         counter: ids of dead letters, written by
 --                               the scripts of earlier versions only (this
 --                               one gets them from the client: newId)
@@ -436,6 +440,27 @@ local function reindex(base, kind, rid, old, row, bReady)
     local a, b = old and old[c], row and row[c]
     if a ~= b then
       qset(p .. ':z:' .. c, 'z', rid, b and tonumber(b))
+    end
+  end
+  -- Wake a waiting state_lease when a lease frees (released, deleted or its
+  -- expiry brought forward), and a waiting state_take
+  -- when an unconsumed signal appears: the lease's name or the signal's
+  -- execution id on B<kind>:wake.
+  local wake
+  if kind == 'leases' and old then
+    if not row or tonumber(row.depth or 0) <= 0 or
+      tonumber(row.expires_at or 0) < tonumber(old.expires_at or 0) then
+      wake = old.name
+    end
+  elseif kind == 'signals' and row and not row.consumed_at and
+    (not old or old.consumed_at or old.execution_id ~= row.execution_id or
+     old.name ~= row.name) then
+    wake = row.execution_id
+  end
+  if wake then
+    local wk = p .. ':wake\0' .. wake
+    if not WAKE[wk] then
+      WAKE[wk] = {p .. ':wake', wake}
     end
   end
   if kind ~= 'tasks' then

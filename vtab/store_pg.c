@@ -136,7 +136,8 @@ typedef struct PgStore {
   int nSave;          /* SAVEPOINT sv_0 .. sv_{nSave-1} open */
   int nWrite;         /* nested write savepoints (explicit transactions) */
   PgSchema *pSchemas; /* schemas set up through this store */
-  char *zListen;      /* channel this connection LISTENs to, or NULL */
+  char **azListen;    /* channels this connection LISTENs to ... */
+  int nListen;        /* ... nListen of them (LISTENed again on reconnect) */
   int bBegun;         /* the BEGIN of the open transaction was sent */
   PgQueued **aQ;      /* deferred commands, oldest first (see PgQueued) */
   int nQ, nQAlloc;
@@ -159,9 +160,11 @@ typedef struct PgTable {
   char *zTakeOut;      /* the last payload xTake returned (owned) */
   sqlite3_int64 *aRid; /* reserved row handles aRid[iRid..nRid) */
   int iRid, nRid;
-  int nRidNext;  /* how many to reserve next time */
-  int bNoBuffer; /* rows of the entity have versions or an expiry: never
-                 ** buffered (see canBuffer) */
+  int nRidNext;      /* how many to reserve next time */
+  int bNoBuffer;     /* rows of the entity have versions or an expiry: never
+                     ** buffered (see canBuffer) */
+  const char *zChan; /* its wake-up channel, LISTENed (in p->azListen), or
+                     ** NULL before the first wait */
 } PgTable;
 
 typedef struct PgCursor {
@@ -555,6 +558,7 @@ static void stmtClear(PgStore *p) {
 /* ----------------------------------------------------------- connection */
 
 static int pgRaw(PgStore *p, const char *zSql);
+static int pgListenRaw(PgStore *p, const char *zChan);
 static int pgLost(PgStore *p);
 static int pgRoundTrip(PgStore *p, const char *zSql, int bParams, int nParam,
                        const char *const *az, PGresult **ppRes);
@@ -604,7 +608,7 @@ static int pgEnsure(PgStore *p, int bOpen) {
   static const char *const azKey[] = {"connect_timeout",
                                       "fallback_application_name", "dbname", 0};
   const char *azVal[4];
-  int rc;
+  int rc, i;
   if (p->bLostTxn && !sqlite3_get_autocommit(p->db)) {
     pgError(p,
             "postgresql: the transaction was lost with the connection to %s "
@@ -661,12 +665,8 @@ static int pgEnsure(PgStore *p, int bOpen) {
   if (rc != SQLITE_OK) {
     return rc == SQLITE_NOMEM || rc == SQLITE_INTERRUPT ? rc : SQLITE_IOERR;
   }
-  if (p->zListen) {
-    char *zId = PQescapeIdentifier(p->pg, p->zListen, strlen(p->zListen));
-    char *zSql = zId ? sqlite3_mprintf("LISTEN %s", zId) : 0;
-    rc = zSql ? pgRaw(p, zSql) : SQLITE_NOMEM;
-    PQfreemem(zId);
-    sqlite3_free(zSql);
+  for (i = 0; i < p->nListen; i++) {
+    rc = pgListenRaw(p, p->azListen[i]);
     if (rc != SQLITE_OK) return rc;
   }
   return SQLITE_OK;
@@ -693,33 +693,6 @@ static void pgHangUp(PgStore *p) {
   p->zDoom = 0;
 }
 
-/*
-** Has sqlite3_interrupt() been called on p->db during the statement that
-** is running?  sqlite3_is_interrupted() says so from SQLite 3.41 on (the
-** slot does not exist in older libraries, hence the version check).  Older
-** libraries tell it only by refusing to prepare a statement while an
-** interrupted one runs: try one, when a statement of p->db is running (with
-** none running, SQLite would clear the flag instead).
-*/
-static int pgInterrupted(PgStore *p) {
-  sqlite3_stmt *pStmt;
-#if SQLITE_VERSION_NUMBER >= 3041000
-  if (sqlite3_libversion_number() >= 3041000) {
-    return sqlite3_is_interrupted(p->db);
-  }
-#endif
-  for (pStmt = sqlite3_next_stmt(p->db, 0); pStmt;
-       pStmt = sqlite3_next_stmt(p->db, pStmt)) {
-    if (sqlite3_stmt_busy(pStmt)) break;
-  }
-  if (pStmt) {
-    int rc = sqlite3_prepare_v2(p->db, "SELECT 1", -1, &pStmt, 0);
-    sqlite3_finalize(pStmt);
-    return rc == SQLITE_INTERRUPT;
-  }
-  return 0;
-}
-
 /* How often a wait on the server looks for sqlite3_interrupt(), in ms. */
 #define PG_SLICE_MS 100
 
@@ -729,7 +702,7 @@ static int pgInterrupted(PgStore *p) {
 ** sqlite3_interrupt() is noticed.  Returns SQLITE_OK when ready,
 ** SQLITE_DONE at iEnd, SQLITE_INTERRUPT when interrupted, SQLITE_IOERR
 ** without a socket.  A socket that is ready at once costs no interrupt
-** check (which may prepare a statement, see pgInterrupted).
+** check (which may prepare a statement, see sv_interrupted).
 */
 static int pgPoll(PgStore *p, short events, sqlite3_int64 iEnd) {
   for (;;) {
@@ -744,7 +717,7 @@ static int pgPoll(PgStore *p, short events, sqlite3_int64 iEnd) {
     n = poll(&fd, 1, (int)(iLeft < PG_SLICE_MS ? iLeft : PG_SLICE_MS));
     if (n > 0) return SQLITE_OK;
     /* A slice went by, or a signal (the shell's Ctrl-C) cut it short. */
-    if (pgInterrupted(p)) return SQLITE_INTERRUPT;
+    if (sv_interrupted(p->db)) return SQLITE_INTERRUPT;
   }
 }
 
@@ -1380,7 +1353,8 @@ static void pgClose(statevtab_store *pStore) {
     sqlite3_free(s);
   }
   for (i = 0; i < p->nSecret; i++) sqlite3_free(p->azSecret[i]);
-  sqlite3_free(p->zListen);
+  for (i = 0; i < p->nListen; i++) sqlite3_free(p->azListen[i]);
+  sqlite3_free(p->azListen);
   sqlite3_free(p->zUrl);
   sqlite3_free(p->zSafe);
   sqlite3_free(p->base.zErrMsg);
@@ -1560,7 +1534,7 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
   {
     PGresult *res = 0;
     memset(&a, 0, sizeof(a));
-    paramTake(&a, sqlite3_mprintf("%s.sv_schema_5()", zQ), 0);
+    paramTake(&a, sqlite3_mprintf("%s.sv_schema_6()", zQ), 0);
     rc = pgExec(p, "SELECT pg_catalog.to_regprocedure($1::text) IS NOT NULL",
                 &a, &res);
     paramsFree(&a);
@@ -2992,6 +2966,68 @@ static int runnable(PgTable *t, const statevtab_value *pQueue, int *pb,
   return rc;
 }
 
+/* LISTEN to channel zChan. */
+static int pgListenRaw(PgStore *p, const char *zChan) {
+  char *zId = PQescapeIdentifier(p->pg, zChan, strlen(zChan));
+  char *zSql = zId ? sqlite3_mprintf("LISTEN %s", zId) : 0;
+  int rc = zSql ? pgRaw(p, zSql) : SQLITE_NOMEM;
+  PQfreemem(zId);
+  sqlite3_free(zSql);
+  return rc;
+}
+
+/*
+** Make sure the connection LISTENs to the wake-up channel of table t,
+** t->zChan, named as sql/postgresql.sql's triggers name it:
+** '<x>_' || left(md5(schema), 24), where <x> is sv for tasks (state_wait),
+** svl for leases and svs for signals (a waiting state_lease, state_take).
+*/
+static int pgListen(PgTable *t) {
+  PgStore *p = t->p;
+  const statevtab_entity *e = t->base.pEntity;
+  const char *zPre = e == sv_entity_tasks              ? "sv_"
+                     : strcmp(e->zKind, "leases") == 0 ? "svl_"
+                                                       : "svs_";
+  PgParams a;
+  PGresult *res = 0;
+  char *zChan, **az;
+  int rc, i;
+  if (t->zChan) return SQLITE_OK;
+  memset(&a, 0, sizeof(a));
+  paramText(&a, zPre, -1);
+  paramText(&a, t->zSchema, -1);
+  rc = pgExec(p,
+              "SELECT $1::text || pg_catalog.left(pg_catalog.md5($2::text), "
+              "24)",
+              &a, &res);
+  paramsFree(&a);
+  if (rc != SQLITE_OK) return rc;
+  zChan = sqlite3_mprintf("%s", PQgetvalue(res, 0, 0));
+  PQclear(res);
+  if (!zChan) return SQLITE_NOMEM;
+  for (i = 0; i < p->nListen; i++) {
+    if (strcmp(p->azListen[i], zChan) == 0) {
+      sqlite3_free(zChan);
+      t->zChan = p->azListen[i];
+      return SQLITE_OK;
+    }
+  }
+  az = sqlite3_realloc64(p->azListen, sizeof(char *) * (p->nListen + 1));
+  if (!az) {
+    sqlite3_free(zChan);
+    return SQLITE_NOMEM;
+  }
+  p->azListen = az;
+  rc = pgListenRaw(p, zChan);
+  if (rc != SQLITE_OK) {
+    sqlite3_free(zChan);
+    return rc;
+  }
+  p->azListen[p->nListen++] = zChan;
+  t->zChan = zChan;
+  return SQLITE_OK;
+}
+
 /*
 ** state_wait on PostgreSQL: LISTEN to the namespace's channel (the tasks
 ** trigger notifies it with the queue of every new runnable task), check,
@@ -3005,29 +3041,8 @@ static int pgWait(statevtab_table *pTab, const statevtab_value *pQueue,
   sqlite3_int64 iEnd = sv_mono_ms() + iTimeoutMs;
   int rc;
   *pbReady = 0;
-  if (!p->zListen) {
-    PgParams a;
-    PGresult *res = 0;
-    memset(&a, 0, sizeof(a));
-    paramText(&a, t->zSchema, -1);
-    rc = pgExec(p,
-                "SELECT 'sv_' || pg_catalog.left(pg_catalog.md5($1::text), "
-                "24)",
-                &a, &res);
-    paramsFree(&a);
-    if (rc != SQLITE_OK) return rc;
-    p->zListen = sqlite3_mprintf("%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    if (!p->zListen) return SQLITE_NOMEM;
-    {
-      char *zId = PQescapeIdentifier(p->pg, p->zListen, strlen(p->zListen));
-      char *zSql = zId ? sqlite3_mprintf("LISTEN %s", zId) : 0;
-      rc = zSql ? pgRaw(p, zSql) : SQLITE_NOMEM;
-      PQfreemem(zId);
-      sqlite3_free(zSql);
-      if (rc != SQLITE_OK) return rc;
-    }
-  }
+  rc = pgListen(t);
+  if (rc != SQLITE_OK) return rc;
   for (;;) {
     sqlite3_int64 iWait, iNext = -1, now;
     PGnotify *n;
@@ -3062,6 +3077,55 @@ static int pgWait(statevtab_table *pTab, const statevtab_value *pQueue,
   }
 }
 
+/*
+** The wake-ups of a waiting state_lease or state_take (xWake): LISTEN to
+** the table's channel (see pgListen: the triggers of sql/postgresql.sql
+** notify it with the name of a lease that frees, or the execution id of a
+** new signal), and sleep on the socket until a notification there whose
+** payload is pKey.
+*/
+static int pgWake(statevtab_table *pTab, const statevtab_value *pKey,
+                  sqlite3_int64 iWaitMs, int *pbWoken) {
+  PgTable *t = (PgTable *)pTab;
+  PgStore *p = t->p;
+  sqlite3_int64 iEnd = sv_mono_ms() + iWaitMs;
+  PGnotify *n;
+  int rc;
+  *pbWoken = 0;
+  if (!p->pg && t->zChan) {
+    /* The connection went since the last try: the next one reconnects (and
+    ** LISTENs again, see pgEnsure). */
+    *pbWoken = iWaitMs > 0;
+    return SQLITE_OK;
+  }
+  rc = pgListen(t);
+  if (rc != SQLITE_OK) return rc;
+  if (iWaitMs == 0) {
+    /* Forget the notifications already here. */
+    if (!PQconsumeInput(p->pg)) return pgLost(p);
+    while ((n = PQnotifies(p->pg)) != 0) PQfreemem(n);
+    return SQLITE_OK;
+  }
+  for (;;) {
+    while ((n = PQnotifies(p->pg)) != 0) {
+      if (strcmp(n->relname, t->zChan) == 0 &&
+          strlen(n->extra) == (size_t)pKey->n &&
+          (pKey->n == 0 || memcmp(n->extra, pKey->z, pKey->n) == 0)) {
+        *pbWoken = 1;
+      }
+      PQfreemem(n);
+    }
+    if (*pbWoken) return SQLITE_OK;
+    rc = pgPoll(p, POLLIN, iEnd);
+    if (rc == SQLITE_DONE) return SQLITE_OK;
+    if (rc == SQLITE_INTERRUPT) {
+      pgError(p, "postgresql: interrupted while waiting for %s", p->zSafe);
+      return rc;
+    }
+    if (rc == SQLITE_IOERR || !PQconsumeInput(p->pg)) return pgLost(p);
+  }
+}
+
 static const statevtab_queue_methods pgQueue = {
     /* iVersion      */ 2,
     /* xClaim        */ pgClaim,
@@ -3077,6 +3141,7 @@ static const statevtab_queue_methods pgQueue = {
     /* xInsertAtomic */ pgInsertAtomic,
     /* xPaused       */ pgPaused,
     /* xWait         */ pgWait,
+    /* xWake         */ pgWake,
     /* xPurge        */ pgPurge,
 };
 

@@ -117,14 +117,15 @@ typedef struct RdStore {
   int iConnMs, iCmdMs;   /* timeouts */
   int bConnSet, bCmdSet; /* ... given (URL or table option), not defaults */
   redisContext *c;       /* NULL while disconnected */
-  redisContext *cSub;    /* subscribed to zSub (state_wait), or NULL */
-  char *zSub;            /* the channel it listens to */
-  char *zScript;         /* prologue + sql/redis.lua + "return run(...)" */
-  char zSha[48];         /* its SHA1 */
-  char zFn[64];          /* the function: "statevtab_<zSha>" */
-  int bNoFn;             /* functions cannot be loaded: EVALSHA instead */
-  int bTxn;              /* xBegin seen */
-  unsigned iGen;         /* +1 at every commit/rollback */
+  redisContext *cSub;    /* subscribed to azSub (the waits), or NULL */
+  char **azSub;          /* the channels it listens to, nSub of them */
+  int nSub;
+  char *zScript; /* prologue + sql/redis.lua + "return run(...)" */
+  char zSha[48]; /* its SHA1 */
+  char zFn[64];  /* the function: "statevtab_<zSha>" */
+  int bNoFn;     /* functions cannot be loaded: EVALSHA instead */
+  int bTxn;      /* xBegin seen */
+  unsigned iGen; /* +1 at every commit/rollback */
   int nOp, nOpAlloc;
   RdOp *aOp; /* the write log */
   int nSave, nSaveAlloc;
@@ -1076,10 +1077,13 @@ static char *buildScript(void) {
 }
 
 static void subDrop(RdStore *p) {
+  int i;
   if (p->cSub) redisFree(p->cSub);
   p->cSub = 0;
-  sqlite3_free(p->zSub);
-  p->zSub = 0;
+  for (i = 0; i < p->nSub; i++) sqlite3_free(p->azSub[i]);
+  sqlite3_free(p->azSub);
+  p->azSub = 0;
+  p->nSub = 0;
 }
 
 static void rdFree(RdStore *p) {
@@ -2728,30 +2732,36 @@ static int rdInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
 }
 
 /*
-** Subscribe the store's second connection to the wake-up channel of t's
-** namespace, "{<prefix>}tasks:wake" (the script publishes there the queue of
-** every task that becomes runnable).  A failure leaves no subscription:
-** state_wait then polls.
+** Subscribe the store's second connection to channel zChan too (the
+** wake-up channels of the namespaces: "{<prefix>}tasks:wake", where the
+** script publishes the queue of every task that becomes runnable, and
+** "{<prefix>}leases:wake" and "{<prefix>}signals:wake", see sql/redis.lua).
+** A failure leaves no subscription: the waits then poll.
 */
-static void subEnsure(RdTable *t) {
-  RdStore *p = t->p;
-  char *zChan = sqlite3_mprintf("%stasks:wake", t->zBase);
+static void subEnsure(RdStore *p, const char *zChan) {
   const char *az[2];
   size_t an[2];
   redisReply *r;
-  if (!zChan) return;
-  if (p->cSub && strcmp(p->zSub, zChan) == 0) {
-    sqlite3_free(zChan);
-    return;
+  char **azNew, *zCopy;
+  int i;
+  for (i = 0; p->cSub && i < p->nSub; i++) {
+    if (strcmp(p->azSub[i], zChan) == 0) return;
   }
-  subDrop(p);
-  if (rdDial(p, 0, &p->cSub) != SQLITE_OK) {
+  if (!p->cSub && rdDial(p, 0, &p->cSub) != SQLITE_OK) {
     sqlite3_free(p->base.zErrMsg);
     p->base.zErrMsg = 0;
-    sqlite3_free(zChan);
     return;
   }
-  p->zSub = zChan;
+  zCopy = sqlite3_mprintf("%s", zChan);
+  azNew = sqlite3_realloc64(p->azSub, sizeof(char *) * (p->nSub + 1));
+  if (!zCopy || !azNew) {
+    sqlite3_free(zCopy);
+    if (azNew) p->azSub = azNew;
+    subDrop(p);
+    return;
+  }
+  p->azSub = azNew;
+  p->azSub[p->nSub++] = zCopy;
   az[0] = "SUBSCRIBE";
   an[0] = 9;
   az[1] = zChan;
@@ -2759,6 +2769,15 @@ static void subEnsure(RdTable *t) {
   r = redisCommandArgv(p->cSub, 2, az, an);
   if (!r || r->type != REDIS_REPLY_ARRAY) subDrop(p);
   freeReplyObject(r);
+}
+
+/* subEnsure for the wake-up channel of t's namespace and entity zKind. */
+static int subEnsureKind(RdTable *t, const char *zKind) {
+  char *zChan = sqlite3_mprintf("%s%s:wake", t->zBase, zKind);
+  if (!zChan) return SQLITE_NOMEM;
+  subEnsure(t->p, zChan);
+  sqlite3_free(zChan);
+  return SQLITE_OK;
 }
 
 /* Read and drop the messages already on the subscription; a broken
@@ -2794,7 +2813,7 @@ static int rdWait(statevtab_table *pTab, const statevtab_value *pQueue,
   RdStore *p = t->p;
   sqlite3_int64 iEnd = sv_mono_ms() + iTimeoutMs;
   *pbReady = 0;
-  subEnsure(t);
+  if (subEnsureKind(t, "tasks") != SQLITE_OK) return SQLITE_NOMEM;
   for (;;) {
     redisReply *r = 0;
     RdArgs a;
@@ -2828,6 +2847,89 @@ static int rdWait(statevtab_table *pTab, const statevtab_value *pQueue,
   }
 }
 
+/* Is reply r a message on channel zChan with payload pKey? */
+static int subIsWake(const redisReply *r, const char *zChan,
+                     const statevtab_value *pKey) {
+  return r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+         r->element[0]->type == REDIS_REPLY_STRING &&
+         strcmp(r->element[0]->str, "message") == 0 &&
+         r->element[1]->type == REDIS_REPLY_STRING &&
+         strcmp(r->element[1]->str, zChan) == 0 &&
+         r->element[2]->type == REDIS_REPLY_STRING &&
+         r->element[2]->len == (size_t)pKey->n &&
+         (pKey->n == 0 || memcmp(r->element[2]->str, pKey->z, pKey->n) == 0);
+}
+
+/*
+** Read the subscription until a message on zChan with payload pKey (1) or
+** iEnd, a sv_mono_ms() time (0).  A broken subscription is dropped (1: the
+** caller tries again, and from then on polls).
+*/
+static int subAwait(RdStore *p, const char *zChan, const statevtab_value *pKey,
+                    sqlite3_int64 iEnd) {
+  for (;;) {
+    struct pollfd fd;
+    void *pR = 0;
+    int bHit = 0;
+    sqlite3_int64 iLeft;
+    while (redisGetReplyFromReader(p->cSub, &pR) == REDIS_OK && pR) {
+      if (subIsWake((redisReply *)pR, zChan, pKey)) bHit = 1;
+      freeReplyObject(pR);
+      pR = 0;
+    }
+    if (bHit) return 1;
+    iLeft = iEnd - sv_mono_ms();
+    if (iLeft <= 0) return 0;
+    fd.fd = p->cSub->fd;
+    fd.events = POLLIN;
+    fd.revents = 0;
+    switch (poll(&fd, 1, (int)iLeft)) {
+    case -1: /* a signal (the shell's Ctrl-C): the caller looks for an
+             ** interrupt */
+      return 0;
+    case 0:
+      break;
+    default:
+      if (redisBufferRead(p->cSub) != REDIS_OK) {
+        subDrop(p);
+        return 1;
+      }
+    }
+  }
+}
+
+/*
+** The wake-ups of a waiting state_lease or state_take (xWake): messages on
+** "{<prefix>}<kind>:wake" (leases: the name of a lease that frees; signals:
+** the execution id of a new signal) whose payload is pKey, on the
+** subscription connection.  Without a subscription, sleep at most 50 ms and
+** report a wake-up: the caller polls.
+*/
+static int rdWake(statevtab_table *pTab, const statevtab_value *pKey,
+                  sqlite3_int64 iWaitMs, int *pbWoken) {
+  RdTable *t = (RdTable *)pTab;
+  RdStore *p = t->p;
+  char *zChan;
+  *pbWoken = 0;
+  if (iWaitMs == 0) {
+    if (subEnsureKind(t, pTab->pEntity->zKind) != SQLITE_OK) {
+      return SQLITE_NOMEM;
+    }
+    if (p->cSub) subDrain(p);
+    return SQLITE_OK;
+  }
+  if (!p->cSub) {
+    sqlite3_sleep((int)(iWaitMs > 50 ? 50 : iWaitMs));
+    *pbWoken = 1;
+    return SQLITE_OK;
+  }
+  zChan = sqlite3_mprintf("%s%s:wake", t->zBase, pTab->pEntity->zKind);
+  if (!zChan) return SQLITE_NOMEM;
+  *pbWoken = subAwait(p, zChan, pKey, sv_mono_ms() + iWaitMs);
+  sqlite3_free(zChan);
+  return SQLITE_OK;
+}
+
 static const statevtab_queue_methods rdQueue = {
     /* iVersion      */ 2,
     /* xClaim        */ rdClaim,
@@ -2843,6 +2945,7 @@ static const statevtab_queue_methods rdQueue = {
     /* xInsertAtomic */ rdInsertAtomic,
     /* xPaused       */ rdPaused,
     /* xWait         */ rdWait,
+    /* xWake         */ rdWake,
     /* xPurge        */ rdPurge,
 };
 

@@ -981,6 +981,7 @@ static const statevtab_queue_methods localQueue = {
     /* xInsertAtomic */ localInsertAtomic,
     /* xPaused       */ localPaused,
     /* xWait         */ localWait,
+    /* xWake         */ 0, /* waiting state_lease/state_take poll instead */
     /* xPurge        */ localPurge,
 };
 

@@ -112,6 +112,7 @@ struct sv_vtab {
 /* util.c */
 sqlite3_int64 sv_now_ms(void);
 sqlite3_int64 sv_mono_ms(void);
+int sv_interrupted(sqlite3 *db);
 int sv_gen_id(sv_idgen *, char *zOut /* >= 37 bytes */);
 sqlite3_int64 sv_backoff_ms(sqlite3_int64 nAttempts);
 char *sv_json_array(int n, const statevtab_value *a);
@@ -193,7 +194,7 @@ int sv_table_pause(sv_vtab *, const statevtab_value *pQueue, int bPause,
 int sv_table_paused(sv_vtab *, const statevtab_value *pQueue, int *pb);
 int sv_table_lease(sv_vtab *, const statevtab_value *pName,
                    const statevtab_value *pOwner, sqlite3_int64 iTtlMs,
-                   sqlite3_int64 *piToken);
+                   sqlite3_int64 iWaitMs, sqlite3_int64 *piToken);
 int sv_table_release(sv_vtab *, const statevtab_value *pName,
                      const statevtab_value *pOwner, int *pbOk);
 int sv_table_incr(sv_vtab *, const statevtab_value *pScope,
@@ -201,7 +202,8 @@ int sv_table_incr(sv_vtab *, const statevtab_value *pScope,
                   statevtab_value *pOut);
 int sv_table_insert_atomic(sv_vtab *, const statevtab_value *aRow, int *pbDone);
 int sv_table_take(sv_vtab *, const statevtab_value *pExecId,
-                  const statevtab_value *pName, statevtab_value *pOut);
+                  const statevtab_value *pName, sqlite3_int64 iWaitMs,
+                  statevtab_value *pOut);
 int sv_table_progress(sv_vtab *, const statevtab_value *pId,
                       const statevtab_value *pJson, int *pbOk);
 int sv_table_wait(sv_vtab *, const statevtab_value *pQueue,

@@ -16,6 +16,20 @@
 ** without that method (a custom store that implements rows only, pQueue
 ** NULL) gets SQLITE_ERROR and the message "store '<scheme>' does not
 ** support this function".
+**
+** WAITING
+**
+** sv_table_lease and sv_table_take wait up to iWaitMs (0: not at all) for
+** what they ask for, in waitFor: try; when that fails, sleep until the
+** store's xWake reports a wake-up of the key (the lease's name, the
+** signal's execution id), the thing may be free by itself (a lease's
+** expiry), a second has passed (in case a wake-up was lost), or the wait
+** is over; then try again.  A store without xWake (the local store, a
+** custom store) is polled instead, backing off from 2 ms to 50 ms.  Sleeps
+** last at most 100 ms, between which sqlite3_interrupt() ends the wait
+** with SQLITE_INTERRUPT.  Waking for nothing costs a try; the store's
+** "start listening" call comes before each try, so a wake-up between the
+** try and the sleep is not missed.
 */
 #include "svint.h"
 
@@ -146,12 +160,6 @@ int sv_table_paused(sv_vtab *p, const statevtab_value *pQueue, int *pb) {
   return CALL(p, xPaused, pQueue, pb);
 }
 
-int sv_table_lease(sv_vtab *p, const statevtab_value *pName,
-                   const statevtab_value *pOwner, sqlite3_int64 iTtlMs,
-                   sqlite3_int64 *piToken) {
-  WCALL(p, xLease, pName, pOwner, iTtlMs, piToken);
-}
-
 int sv_table_release(sv_vtab *p, const statevtab_value *pName,
                      const statevtab_value *pOwner, int *pbOk) {
   WCALL(p, xLeaseRelease, pName, pOwner, pbOk);
@@ -168,11 +176,6 @@ int sv_table_insert_atomic(sv_vtab *p, const statevtab_value *aRow,
   WCALL(p, xInsertAtomic, aRow, pbDone);
 }
 
-int sv_table_take(sv_vtab *p, const statevtab_value *pExecId,
-                  const statevtab_value *pName, statevtab_value *pOut) {
-  WCALL(p, xTake, pExecId, pName, pOut);
-}
-
 int sv_table_progress(sv_vtab *p, const statevtab_value *pId,
                       const statevtab_value *pJson, int *pbOk) {
   WCALL(p, xProgress, pId, pJson, pbOk);
@@ -181,6 +184,145 @@ int sv_table_progress(sv_vtab *p, const statevtab_value *pId,
 int sv_table_wait(sv_vtab *p, const statevtab_value *pQueue,
                   sqlite3_int64 iTimeoutMs, int *pbReady) {
   return CALL(p, xWait, pQueue, iTimeoutMs, pbReady);
+}
+
+/* ------------------------------------------------------------- waiting */
+
+#define WAIT_SLICE_MS 100  /* longest sleep between looks for an interrupt */
+#define WAIT_RETRY_MS 1000 /* longest time between two tries when woken */
+#define WAIT_POLL_MS 50    /* longest back-off between two polls */
+
+/*
+** One try of a waiting function (pArg: its arguments).  *pbDone: got it.
+** When bDue and not done, *piDueMs may be set to the ms until what it waits
+** for may come by itself (-1 as given: unknown).
+*/
+typedef int (*WaitTry)(sv_vtab *, void *pArg, int bDue, int *pbDone,
+                       sqlite3_int64 *piDueMs);
+
+/* The xWake of p's store, or NULL (a store of queue methods version 1). */
+static int (*wakeMethod(sv_vtab *p))(statevtab_table *, const statevtab_value *,
+                                     sqlite3_int64, int *) {
+  const statevtab_queue_methods *q = METHODS(p)->pQueue;
+  return q && q->iVersion >= 2 ? q->xWake : 0;
+}
+
+/* Try xTry until it is done or iWaitMs pass (see WAITING above). */
+static int waitFor(sv_vtab *p, const statevtab_value *pKey,
+                   sqlite3_int64 iWaitMs, WaitTry xTry, void *pArg) {
+  int (*xWake)(statevtab_table *, const statevtab_value *, sqlite3_int64,
+               int *) = iWaitMs > 0 ? wakeMethod(p) : 0;
+  sqlite3_int64 iEnd = sv_mono_ms() + iWaitMs, iPoll = 2;
+  for (;;) {
+    sqlite3_int64 iDue = -1, iDelay, iNext, now;
+    int rc, bDone = 0, bWoken = 0;
+    if (xWake) {
+      rc = xWake(p->pTab, pKey, 0, &bWoken);
+      if (rc != SQLITE_OK) return rc;
+    }
+    rc = xTry(p, pArg, iWaitMs > 0, &bDone, &iDue);
+    if (rc != SQLITE_OK || bDone) return rc;
+    now = sv_mono_ms();
+    if (now >= iEnd) return SQLITE_OK;
+    /* The next try without a wake-up: polling, after the back-off; else
+    ** after a second; sooner when it may come by itself (but not sooner
+    ** than the back-off: the store's clock may be ahead of ours). */
+    iDelay = xWake ? WAIT_RETRY_MS : iPoll;
+    if (iDue >= 0 && iDue + 1 < iDelay) {
+      iDelay = iDue + 1 < iPoll ? iPoll : iDue + 1;
+    }
+    if (iPoll < WAIT_POLL_MS) iPoll *= 2;
+    iNext = now + iDelay < iEnd ? now + iDelay : iEnd;
+    while (!bWoken && (now = sv_mono_ms()) < iNext) {
+      sqlite3_int64 iSlice = iNext - now;
+      if (iSlice > WAIT_SLICE_MS) iSlice = WAIT_SLICE_MS;
+      if (xWake) {
+        rc = xWake(p->pTab, pKey, iSlice, &bWoken);
+        if (rc != SQLITE_OK) return rc;
+      } else {
+        sqlite3_sleep((int)iSlice);
+      }
+      if (sv_interrupted(p->pConn->db)) {
+        statevtab_store *s = p->pRef->pStore;
+        sqlite3_free(s->zErrMsg);
+        s->zErrMsg = sqlite3_mprintf("interrupted while waiting");
+        return s->zErrMsg ? SQLITE_INTERRUPT : SQLITE_NOMEM;
+      }
+    }
+  }
+}
+
+typedef struct LeaseArgs {
+  const statevtab_value *pName, *pOwner;
+  sqlite3_int64 iTtlMs;
+  sqlite3_int64 *piToken;
+} LeaseArgs;
+
+/* A try of state_lease; when another owner holds the lease, its expiry
+** (the store's clock, taken as ours) is when it may free by itself. */
+static int leaseTry(sv_vtab *p, void *pArg, int bDue, int *pbDone,
+                    sqlite3_int64 *piDueMs) {
+  LeaseArgs *a = (LeaseArgs *)pArg;
+  statevtab_value *aRow = 0;
+  int rc = CALL(p, xLease, a->pName, a->pOwner, a->iTtlMs, a->piToken);
+  *pbDone = rc == SQLITE_OK && *a->piToken != 0;
+  if (rc != SQLITE_OK || *pbDone || !bDue) return rc;
+  rc = sv_read_row(p, a->pName, &aRow);
+  if (rc == SQLITE_OK && aRow &&
+      aRow[SV_LEASE_EXPIRES_AT].eType == SQLITE_INTEGER) {
+    *piDueMs = aRow[SV_LEASE_EXPIRES_AT].i - sv_now_ms();
+    if (*piDueMs < 0) *piDueMs = 0;
+  }
+  sqlite3_free(aRow);
+  return rc;
+}
+
+/* state_lease: the lease's fencing token in *piToken, or 0 when another
+** owner still held it after iWaitMs. */
+int sv_table_lease(sv_vtab *p, const statevtab_value *pName,
+                   const statevtab_value *pOwner, sqlite3_int64 iTtlMs,
+                   sqlite3_int64 iWaitMs, sqlite3_int64 *piToken) {
+  LeaseArgs a;
+  int rc = join(p);
+  a.pName = pName;
+  a.pOwner = pOwner;
+  a.iTtlMs = iTtlMs;
+  a.piToken = piToken;
+  *piToken = 0;
+  if (rc != SQLITE_OK) return rc;
+  return waitFor(p, pName, iWaitMs, leaseTry, &a);
+}
+
+typedef struct TakeArgs {
+  const statevtab_value *pExecId, *pName;
+  statevtab_value *pOut;
+} TakeArgs;
+
+static int takeTry(sv_vtab *p, void *pArg, int bDue, int *pbDone,
+                   sqlite3_int64 *piDueMs) {
+  TakeArgs *a = (TakeArgs *)pArg;
+  int rc = CALL(p, xTake, a->pExecId, a->pName, a->pOut);
+  (void)bDue;
+  (void)piDueMs;
+  *pbDone = rc == SQLITE_OK && a->pOut->eType != SQLITE_NULL;
+  return rc;
+}
+
+/* state_take: the payload in *pOut, a NULL value when no signal came in
+** iWaitMs (the wake-ups are those of the execution id). */
+int sv_table_take(sv_vtab *p, const statevtab_value *pExecId,
+                  const statevtab_value *pName, sqlite3_int64 iWaitMs,
+                  statevtab_value *pOut) {
+  TakeArgs a;
+  int rc = join(p);
+  a.pExecId = pExecId;
+  a.pName = pName;
+  a.pOut = pOut;
+  memset(pOut, 0, sizeof(*pOut));
+  pOut->eType = SQLITE_NULL;
+  if (rc != SQLITE_OK) return rc;
+  sv_table_maintain(p); /* retain= of the signals */
+  return waitFor(p, pExecId, iWaitMs, takeTry, &a);
 }
 
 /* The store line of statevtab_debug(T) (sqlite3_malloc'd; NULL on OOM). */

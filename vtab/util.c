@@ -44,6 +44,33 @@ sqlite3_int64 sv_mono_ms(void) {
 }
 
 /*
+** Has sqlite3_interrupt() been called on db during the statement that is
+** running?  sqlite3_is_interrupted() says so from SQLite 3.41 on (the slot
+** does not exist in older libraries, hence the version check).  Older
+** libraries tell it only by refusing to prepare a statement while an
+** interrupted one runs: try one, when a statement of db is running (with
+** none running, SQLite would clear the flag instead).
+*/
+int sv_interrupted(sqlite3 *db) {
+  sqlite3_stmt *pStmt;
+#if SQLITE_VERSION_NUMBER >= 3041000
+  if (sqlite3_libversion_number() >= 3041000) {
+    return sqlite3_is_interrupted(db);
+  }
+#endif
+  for (pStmt = sqlite3_next_stmt(db, 0); pStmt;
+       pStmt = sqlite3_next_stmt(db, pStmt)) {
+    if (sqlite3_stmt_busy(pStmt)) break;
+  }
+  if (pStmt) {
+    int rc = sqlite3_prepare_v2(db, "SELECT 1", -1, &pStmt, 0);
+    sqlite3_finalize(pStmt);
+    return rc == SQLITE_INTERRUPT;
+  }
+  return 0;
+}
+
+/*
 ** Write a new UUIDv7 (RFC 9562) into zOut as 36 lowercase hex characters and
 ** dashes plus a nul.  Within one connection ids strictly increase: when the
 ** clock has not moved (or went back), the 12-bit rand_a field counts up, and

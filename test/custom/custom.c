@@ -798,10 +798,43 @@ static int memIncr(statevtab_table *pTab, const statevtab_value *pScope,
   return SQLITE_OK;
 }
 
-/* Of the queue primitives only xIncr (designated initializers: methods
-** appended to the header later stay 0). */
+/* Milliseconds of CLOCK_MONOTONIC. */
+static long long monoMs(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+** state_lease, only to show that a waiting state_lease polls a store of
+** queue methods version 1 (no xWake): lease 'soon' is held by another owner
+** until 150 ms after the first try, lease 'never' always; any other is
+** free (token 7).  nLeaseTries counts the calls.
+*/
+static long long iSoonAt = 0;
+static int nLeaseTries = 0;
+static int memLease(statevtab_table *pTab, const statevtab_value *pName,
+                    const statevtab_value *pOwner, sqlite3_int64 iTtlMs,
+                    sqlite3_int64 *piToken) {
+  (void)pTab;
+  (void)pOwner;
+  (void)iTtlMs;
+  nLeaseTries++;
+  *piToken = 7;
+  if (pName->n == 5 && memcmp(pName->z, "never", 5) == 0) *piToken = 0;
+  if (pName->n == 4 && memcmp(pName->z, "soon", 4) == 0) {
+    if (iSoonAt == 0) iSoonAt = monoMs() + 150;
+    if (monoMs() < iSoonAt) *piToken = 0;
+  }
+  return SQLITE_OK;
+}
+
+/* Of the queue primitives only xIncr and xLease (designated initializers:
+** methods appended to the header later stay 0); version 1, without
+** xWake. */
 static const statevtab_queue_methods memQueue = {
     .iVersion = 1,
+    .xLease = memLease,
     .xIncr = memIncr,
 };
 
@@ -1406,6 +1439,43 @@ int main(int argc, char **argv) {
   }
   expectErr("renew-unsupported", "SELECT state_renew('t', 'a', 1, 1000)",
             "state_renew: store 'memtest' does not support this function");
+  /* A waiting state_lease polls a store without xWake (queue methods
+  ** version 1): it gets the lease once free, tries several times, and
+  ** returns NULL after the wait when it stays held. */
+  {
+    char *z = runq("SELECT count(*) FROM pragma_function_list WHERE name = "
+                   "'state_lease' AND narg = 5",
+                   0);
+    int bWait = z && strcmp(z, "0") != 0;
+    long long t0;
+    sqlite3_free(z);
+    if (bWait) {
+      ok("create-leases",
+         "CREATE VIRTUAL TABLE l USING state_leases(store='memtest:x')");
+      expect("lease-free", "SELECT state_lease('l', 'free', 'o', 1000, 5000)",
+             "7");
+      nLeaseTries = 0;
+      t0 = monoMs();
+      expect("lease-wait-polls",
+             "SELECT state_lease('l', 'soon', 'o', 1000, 5000)", "7");
+      check("lease-wait-polls-time",
+            monoMs() - t0 >= 140 && monoMs() - t0 < 2000,
+            "took %lld ms, want 150 to 2000", monoMs() - t0);
+      check("lease-wait-polls-tries", nLeaseTries >= 3 && nLeaseTries < 100,
+            "%d tries in 150 ms", nLeaseTries);
+      t0 = monoMs();
+      expect("lease-wait-times-out",
+             "SELECT state_lease('l', 'never', 'o', 1000, 100)", "NULL");
+      check("lease-wait-times-out-time",
+            monoMs() - t0 >= 99 && monoMs() - t0 < 1000,
+            "took %lld ms, want 100 to 1000", monoMs() - t0);
+      ok("create-signals",
+         "CREATE VIRTUAL TABLE sg USING state_signals(store='memtest:x')");
+      expectErr("take-wait-unsupported",
+                "SELECT state_take('sg', 'e', 'n', 100)",
+                "state_take: store 'memtest' does not support this function");
+    }
+  }
   /* pQueue NULL: rows work, every primitive is "not supported". */
   rc = statevtab_register_store(db, &rowsOnly);
   check("register-rows-only", rc == SQLITE_OK, "rc=%d errmsg [%s]", rc,

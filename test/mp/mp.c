@@ -12,9 +12,10 @@
 **   test/out/mp counters [-e EXT] [-d DIR] [-n INCRS]   (per process, 10000)
 **   test/out/mp txn      [-e EXT] [-d DIR] [-n INCRS]   (per process, 200;
 **                                                       tasks: INCRS / 4)
+**   test/out/mp wake     [-e EXT] [-d DIR]              (about 3 s)
 **   test/out/mp restart  --store postgresql|redis --restart CMD [-n TASKS]
 **                                                       (default 20000)
-**   test/out/mp all      ...                            the five in turn
+**   test/out/mp all      ...                            the six in turn
 **                                                       (+ restart when
 **                                                       --restart given)
 **
@@ -115,6 +116,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -287,7 +289,7 @@ static void rnd_seed(unsigned long long s) {
 static void exec_or_die(sqlite3 *db, const char *zSql);
 
 /*
-** A remote store: create the four tables in db (a :memory: database of this
+** A remote store: create the five tables in db (a :memory: database of this
 ** process) on namespace zNs of the server at $<zUrlEnv>.  Every process
 ** that does this shares the rows; the first one creates the namespace.
 ** SQLITE_OK, or the error code with *pzErr set (sqlite3_free it).
@@ -297,7 +299,8 @@ static int attach_remote_tables(sqlite3 *db, const Store *pStore,
   static const char *const azTab[][2] = {{"tasks", "state_tasks"},
                                          {"dead_letters", "state_dead_letters"},
                                          {"leases", "state_leases"},
-                                         {"counters", "state_counters"}};
+                                         {"counters", "state_counters"},
+                                         {"signals", "state_signals"}};
   size_t i;
   int rc = SQLITE_OK;
   for (i = 0; rc == SQLITE_OK && i < sizeof(azTab) / sizeof(azTab[0]); i++) {
@@ -693,6 +696,82 @@ static int worker_leases(const Opt *o) {
   rec("S nulls %d", nNull);
   sqlite3_finalize(pLease);
   sqlite3_finalize(pRel);
+  sqlite3_close(db);
+  return 0;
+}
+
+/*
+** wake worker: the waiting side of test_wake, from --start on.  Each call
+** is recorded as "W <what> <null> <t0> <t1>" (null: 1 when it returned
+** NULL; t0, t1: CLOCK_REALTIME ms before and after the call).
+*/
+static void wake_call(sqlite3 *db, const char *zWhat, const char *zSql) {
+  sqlite3_stmt *p = prep(db, zSql);
+  long long t0 = now_ms(), t1;
+  int rc = sqlite3_step(p), bNull;
+  t1 = now_ms();
+  bNull = rc != SQLITE_ROW || sqlite3_column_type(p, 0) == SQLITE_NULL;
+  if (rc != SQLITE_ROW) rec_error(db, sqlite3_reset(p), zWhat);
+  sqlite3_finalize(p);
+  rec("W %s %d %lld %lld", zWhat, bNull, t0, t1);
+}
+
+/* SIGALRM: sqlite3_interrupt() on the waiting connection, as the sqlite3
+** shell does on SIGINT. */
+static sqlite3 *dbAlarm = 0;
+static void on_alarm(int sig) {
+  (void)sig;
+  if (dbAlarm) sqlite3_interrupt(dbAlarm);
+}
+
+/* zSql, interrupted 300 ms in: "W <what> <rc> <t0> <t1>" (rc the result
+** code of the call, SQLITE_INTERRUPT expected) and "M <what> <message>". */
+static void wake_interrupt(sqlite3 *db, const char *zWhat, const char *zSql) {
+  sqlite3_stmt *p = prep(db, zSql);
+  struct itimerval it;
+  long long t0, t1;
+  int rc;
+  memset(&it, 0, sizeof(it));
+  it.it_value.tv_usec = 300000;
+  dbAlarm = db;
+  signal(SIGALRM, on_alarm);
+  t0 = now_ms();
+  setitimer(ITIMER_REAL, &it, 0);
+  rc = sqlite3_step(p);
+  t1 = now_ms();
+  if (rc != SQLITE_ROW) rc = sqlite3_reset(p);
+  rec("W %s %d %lld %lld", zWhat, rc, t0, t1);
+  rec("M %s %s", zWhat, sqlite3_errmsg(db));
+  sqlite3_finalize(p);
+  dbAlarm = 0;
+}
+
+static int worker_wake(const Opt *o) {
+  sqlite3 *db = open_db(o, o->zDb, 0);
+  sleep_ms(o->iStart - now_ms());
+  /* Woken by the parent's release at start + 500 ms. */
+  wake_call(db, "lease",
+            "SELECT state_lease('leases', 'w', 'waiter', 60000, 10000)");
+  /* Woken by the parent's signal at start + 1000 ms (of another name
+  ** first, at + 800 ms, which must not end the wait). */
+  wake_call(db, "take", "SELECT state_take('signals', 'e1', 'go', 10000)");
+  /* Woken by the parent's INSERT of a signal at start + 1200 ms. */
+  wake_call(db, "take-insert",
+            "SELECT state_take('signals', 'e3', 'go', 10000)");
+  /* Nothing comes: NULL after 300 ms. */
+  wake_call(db, "lease-timeout",
+            "SELECT state_lease('leases', 'held', 'waiter', 60000, 300)");
+  wake_call(db, "take-timeout",
+            "SELECT state_take('signals', 'e2', 'go', 300)");
+  /* The parent's lease 'exp' expires at start + 2300 ms, unreleased. */
+  wake_call(db, "lease-expiry",
+            "SELECT state_lease('leases', 'exp', 'waiter', 60000, 10000)");
+  /* sqlite3_interrupt() ends a wait. */
+  wake_interrupt(db, "lease-interrupt",
+                 "SELECT state_lease('leases', 'held', 'waiter', 60000, "
+                 "10000)");
+  wake_interrupt(db, "take-interrupt",
+                 "SELECT state_take('signals', 'e2', 'go', 10000)");
   sqlite3_close(db);
   return 0;
 }
@@ -1219,7 +1298,8 @@ static char *create_db(const Opt *o, const char *zTest) {
                   "CREATE VIRTUAL TABLE dead_letters USING "
                   "state_dead_letters();"
                   "CREATE VIRTUAL TABLE leases USING state_leases();"
-                  "CREATE VIRTUAL TABLE counters USING state_counters();");
+                  "CREATE VIRTUAL TABLE counters USING state_counters();"
+                  "CREATE VIRTUAL TABLE signals USING state_signals();");
   if (strcmp(qs(db, "PRAGMA journal_mode"), "wal") != 0) {
     die("%s: journal_mode is %s, not wal", zDb, qs(db, "PRAGMA journal_mode"));
   }
@@ -2270,14 +2350,140 @@ static void test_txn(Opt *o) {
 
 /* ------------------------------------------------------------ main */
 
+/* ------------------------------------------------------------ wake */
+
+/* The worker's record "W <zWhat> ...": *pbNull, *pt0, *pt1; 0 if missing. */
+static int wake_rec(const char *zFile, const char *zWhat, int *pbNull,
+                    long long *pt0, long long *pt1) {
+  FILE *f = fopen(zFile, "r");
+  char zLine[512], zW[64];
+  int bFound = 0;
+  if (!f) return 0;
+  while (!bFound && fgets(zLine, sizeof(zLine), f)) {
+    if (sscanf(zLine, "W %63s %d %lld %lld", zW, pbNull, pt0, pt1) == 4 &&
+        strcmp(zW, zWhat) == 0) {
+      bFound = 1;
+    }
+  }
+  fclose(f);
+  return bFound;
+}
+
+/*
+** One waiting call of the worker, zWhat: it returned NULL iff bNull (for
+** wake_interrupt: the result code), and returned lo to hi ms after tAt (0:
+** after the call).  *piMs: how long after tAt.
+*/
+static void wake_check(const char *zFile, const char *zWhat, int bNull,
+                       long long tAt, long long lo, long long hi,
+                       long long *piMs) {
+  char zName[128];
+  int bGotNull;
+  long long t0, t1;
+  snprintf(zName, sizeof(zName), "mp/wake/%s", zWhat);
+  if (!wake_rec(zFile, zWhat, &bGotNull, &t0, &t1)) {
+    fail(zName, "the worker left no record of it");
+    return;
+  }
+  if (tAt == 0) tAt = t0;
+  *piMs = t1 - tAt;
+  if (bGotNull != bNull) {
+    fail(zName, "returned %d, want %d (1 NULL, 0 a value; or the result code)",
+         bGotNull, bNull);
+  } else if (t1 - tAt < lo || t1 - tAt > hi) {
+    fail(zName, "returned %lld ms after %s, want %lld to %lld", t1 - tAt,
+         tAt == t0 ? "it was called" : "the event", lo, hi);
+  } else {
+    pass(zName);
+  }
+}
+
+/* Run zSql on db; *pt0, *pt1: CLOCK_REALTIME ms before and after. */
+static void wake_exec(sqlite3 *db, const char *zSql, long long *pt0,
+                      long long *pt1) {
+  *pt0 = now_ms();
+  exec_or_die(db, zSql);
+  *pt1 = now_ms();
+}
+
+/*
+** wake: a waiting state_lease and a waiting state_take (wait_ms) in a
+** worker process are woken by another process -- this one -- within 100 ms
+** of the release, the signal (a signal of another name or execution does
+** not end the wait), an INSERT of a signal, and of the holder's expiry; a wait
+*that nothing ends
+** returns NULL no sooner than its deadline and within 100 ms after it;
+** sqlite3_interrupt() (a SIGALRM handler, 300 ms in) ends a wait with
+** SQLITE_INTERRUPT.
+*/
+static void test_wake(Opt *o) {
+  const char *T = "wake";
+  char *zDb = create_db(o, T);
+  sqlite3 *db = open_db(o, zDb, 0);
+  Worker w;
+  long long tStart, tExp, r0, r1, s0, s1, i0, i1, x0, x1;
+  long long iLease = -1, iTake = -1, iIns = -1, iExp = -1, iT1 = -1, iT2 = -1;
+  FILE *f;
+  char zLine[512];
+  tStart = now_ms() + 700;
+  exec_or_die(db, "SELECT state_lease('leases', 'w', 'holder', 60000);"
+                  "SELECT state_lease('leases', 'held', 'holder', 60000)");
+  q1(db, "SELECT state_lease('leases', 'exp', 'holder', %lld)",
+     tStart + 2300 - now_ms());
+  tExp = q1(db, "SELECT expires_at FROM leases WHERE name = 'exp'");
+  spawn(o, T, &w, 0, zDb, tStart, 0);
+  sleep_ms(tStart + 500 - now_ms());
+  wake_exec(db, "SELECT state_release('leases', 'w', 'holder')", &r0, &r1);
+  sleep_ms(tStart + 800 - now_ms());
+  wake_exec(db,
+            "SELECT state_signal('signals', 'e1', 'other'), "
+            "state_signal('signals', 'e9', 'go')",
+            &x0, &x1);
+  sleep_ms(tStart + 1000 - now_ms());
+  wake_exec(db, "SELECT state_signal('signals', 'e1', 'go')", &s0, &s1);
+  sleep_ms(tStart + 1200 - now_ms());
+  wake_exec(db,
+            "INSERT INTO signals(execution_id, name, payload) "
+            "VALUES ('e3', 'go', '{}')",
+            &i0, &i1);
+  reap_worker(&w);
+  check_exits(T, &w, 1);
+  (void)x0;
+  (void)x1;
+  wake_check(w.zOut, "lease", 0, r1, r0 - r1, 100, &iLease);
+  wake_check(w.zOut, "take", 0, s1, s0 - s1, 100, &iTake);
+  wake_check(w.zOut, "take-insert", 0, i1, i0 - i1, 100, &iIns);
+  /* (299: both ends are whole ms of the wall clock) */
+  wake_check(w.zOut, "lease-timeout", 1, 0, 299, 400, &iT1);
+  wake_check(w.zOut, "take-timeout", 1, 0, 299, 400, &iT2);
+  wake_check(w.zOut, "lease-expiry", 0, tExp, 0, 100, &iExp);
+  wake_check(w.zOut, "lease-interrupt", SQLITE_INTERRUPT, 0, 250, 500, &iT1);
+  wake_check(w.zOut, "take-interrupt", SQLITE_INTERRUPT, 0, 250, 500, &iT2);
+  f = fopen(w.zOut, "r");
+  while (f && fgets(zLine, sizeof(zLine), f)) {
+    if (zLine[0] == 'E') fail("mp/wake/no-errors", "%s", zLine);
+    /* "M <what> state_lease: [postgresql: ]interrupted while waiting..." */
+    if (zLine[0] == 'M' && !strstr(zLine, ": interrupted while waiting")) {
+      fail("mp/wake/interrupt-message", "%s", zLine);
+    }
+  }
+  if (f) fclose(f);
+  info("wake: woken %lld ms after the release, %lld after the signal, %lld "
+       "after the INSERT of a signal, %lld after the expiry; interrupts 300 "
+       "ms in ended the waits after %lld and %lld ms",
+       iLease, iTake, iIns, iExp, iT1, iT2);
+  sqlite3_close(db);
+  sqlite3_free(zDb);
+}
+
 static void usage(void) {
-  fprintf(stderr, "usage: mp queue|crash|leases|counters|txn|restart|all "
-                  "[-e EXT] "
-                  "[-d DIR] [-n N] [-w W] [-k K]\n"
-                  "          [--kill N] [-s SEC] [--names N] [--ttl MS] "
-                  "[--busy-ms MS] [--seed N] [-v]\n"
-                  "          [--store sqlite|postgresql|redis] [--schema BASE] "
-                  "[--keep-schemas] [--restart CMD]\n");
+  fprintf(stderr,
+          "usage: mp queue|crash|leases|counters|txn|wake|restart|all [-e EXT] "
+          "[-d DIR] [-n N] [-w W] [-k K]\n"
+          "          [--kill N] [-s SEC] [--names N] [--ttl MS] "
+          "[--busy-ms MS] [--seed N] [-v]\n"
+          "          [--store sqlite|postgresql|redis] [--schema BASE] "
+          "[--keep-schemas] [--restart CMD]\n");
   exit(2);
 }
 
@@ -2405,6 +2611,8 @@ int main(int argc, char **argv) {
       rc = worker_counters(&o);
     } else if (strcmp(argv[2], "txn") == 0) {
       rc = worker_txn(&o);
+    } else if (strcmp(argv[2], "wake") == 0) {
+      rc = worker_wake(&o);
     } else {
       die("unknown worker kind '%s'", argv[2]);
     }
@@ -2470,6 +2678,7 @@ int main(int argc, char **argv) {
     RUN("leases", test_leases, 0);
     RUN("counters", test_counters, 10000);
     RUN("txn", test_txn, 200);
+    RUN("wake", test_wake, 0);
     if (strcmp(zCmd, "restart") == 0 ||
         (strcmp(zCmd, "all") == 0 && o.bRemote && o.zRestart)) {
       double tT = mono_s();

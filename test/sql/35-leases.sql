@@ -105,3 +105,50 @@ SELECT owner, expires_at - acquired_at BETWEEN 999999990000 AND 1000000010000
   FROM leases WHERE name = 'long';
 SELECT state_lease('leases', 'long', 'b', 1000000000001);
 SELECT state_lease('leases', 'long', 'b', 60000);
+
+-- 35.11 waiting (wait_ms, the fifth argument): a free lease comes at once,
+-- however long the wait; a held one is NULL after the wait and no sooner;
+-- wait_ms 0 does not wait; the holder's expiry ends the wait (the expiry
+-- wake-up: no release comes).  Elapsed times are checked with wide bounds.
+.unsetenv STATEVTAB_TEST_CLOCK_MS
+INSERT OR REPLACE INTO temp.v SELECT 't0', state_now();
+SELECT state_lease('leases', 'w', 'a', 60000, 600000) IS NOT NULL;
+SELECT state_now() - (SELECT x FROM v WHERE k = 't0') < 5000;
+INSERT OR REPLACE INTO temp.v SELECT 't0', state_now();
+SELECT state_lease('leases', 'w', 'b', 60000, 300);
+SELECT state_now() - (SELECT x FROM v WHERE k = 't0') BETWEEN 250 AND 3000;
+INSERT OR REPLACE INTO temp.v SELECT 't0', state_now();
+SELECT state_lease('leases', 'w', 'b', 60000, 0);
+SELECT state_now() - (SELECT x FROM v WHERE k = 't0') < 300;
+SELECT owner, depth FROM leases WHERE name = 'w';
+SELECT state_lease('leases', 'x', 'a', 400) IS NOT NULL;
+INSERT OR REPLACE INTO temp.v SELECT 't0', state_now();
+SELECT state_lease('leases', 'x', 'b', 60000, 600000) IS NOT NULL;
+SELECT state_now() - (SELECT x FROM v WHERE k = 't0') BETWEEN 250 AND 3000;
+SELECT owner, depth FROM leases WHERE name = 'x';
+-- the same owner re-enters at once, waiting or not
+SELECT state_lease('leases', 'x', 'b', 60000, 600000) IS NOT NULL;
+SELECT depth FROM leases WHERE name = 'x';
+
+-- 35.12 a wait inside an explicit transaction is an error, on every store
+-- (the local store could not see another process's release); wait_ms 0
+-- does not wait and is allowed.  A wait in a statement that writes is an
+-- error too (the statement holds the write lock of the database file).
+BEGIN;
+SELECT state_lease('leases', 'w', 'b', 60000, 10);
+SELECT state_lease('leases', 'free-in-txn', 'b', 60000, 10);
+SELECT state_lease('leases', 'w', 'b', 60000, 0);
+COMMIT;
+CREATE TABLE got(token);
+INSERT INTO got SELECT state_lease('leases', 'w', 'b', 60000, 10);
+INSERT INTO got SELECT state_lease('leases', 'w', 'b', 60000, 0);
+SELECT count(*), count(token) FROM got;
+
+-- 35.13 errors: wait_ms negative, not an integer, NULL; a wrong table kind
+SELECT state_lease('leases', 'w', 'b', 60000, -1);
+SELECT state_lease('leases', 'w', 'b', 60000, 'soon');
+SELECT state_lease('leases', 'w', 'b', 60000, 1.5);
+SELECT state_lease('leases', 'w', 'b', 60000, NULL);
+SELECT state_lease('leases', 'w', 'b', 60000, 1000000000001);
+CREATE VIRTUAL TABLE kv USING state_kv(@OPTS@);
+SELECT state_lease('kv', 'w', 'b', 60000, 10);

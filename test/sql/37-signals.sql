@@ -68,3 +68,42 @@ SELECT state_take('signals', 'e6', 'k');
 SELECT count(DISTINCT s) FROM (SELECT state_signal('signals', 'e7', 'n', json_object('i', value)) AS s
                                FROM json_each('[1,2,3,4,5]'));
 SELECT json_extract(state_take('signals', 'e7', 'n'), '$.i') FROM json_each('[1,2,3,4,5,6]');
+
+-- 37.8 waiting (wait_ms, the fourth argument): a signal already there
+-- comes at once, however long the wait; none is NULL after the wait and
+-- no sooner; a signal of another name or execution does not end it;
+-- wait_ms 0 does not wait.  Elapsed times are checked with wide bounds.
+.unsetenv STATEVTAB_TEST_CLOCK_MS
+SELECT state_signal('signals', 'e8', 'go', '{"n":1}') IS NOT NULL;
+INSERT OR REPLACE INTO temp.v SELECT 't0', state_now();
+SELECT json_extract(state_take('signals', 'e8', 'go', 600000), '$.n');
+SELECT state_now() - (SELECT x FROM v WHERE k = 't0') < 5000;
+SELECT state_signal('signals', 'e8', 'other') IS NOT NULL,
+       state_signal('signals', 'e9', 'go') IS NOT NULL;
+INSERT OR REPLACE INTO temp.v SELECT 't0', state_now();
+SELECT state_take('signals', 'e8', 'go', 300);
+SELECT state_now() - (SELECT x FROM v WHERE k = 't0') BETWEEN 250 AND 3000;
+INSERT OR REPLACE INTO temp.v SELECT 't0', state_now();
+SELECT state_take('signals', 'e8', 'go', 0);
+SELECT state_now() - (SELECT x FROM v WHERE k = 't0') < 300;
+SELECT count(*) FROM signals WHERE execution_id IN ('e8', 'e9') AND consumed_at IS NULL;
+
+-- 37.9 a wait inside an explicit transaction is an error, on every store
+-- (the local store could not see another process's signal); wait_ms 0
+-- does not wait and is allowed.  A wait in a statement that writes is an
+-- error too.
+BEGIN;
+SELECT state_take('signals', 'e8', 'go', 10);
+SELECT state_take('signals', 'e8', 'go', 0);
+COMMIT;
+CREATE TABLE got(payload);
+INSERT INTO got SELECT state_take('signals', 'e8', 'go', 10);
+SELECT count(*) FROM got;
+
+-- 37.10 errors: wait_ms negative, not an integer, NULL; a wrong table kind
+SELECT state_take('signals', 'e8', 'go', -1);
+SELECT state_take('signals', 'e8', 'go', 'soon');
+SELECT state_take('signals', 'e8', 'go', 1.5);
+SELECT state_take('signals', 'e8', 'go', NULL);
+CREATE VIRTUAL TABLE leases USING state_leases(@OPTS@);
+SELECT state_take('leases', 'e8', 'go', 10);

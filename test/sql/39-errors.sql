@@ -214,13 +214,14 @@ SELECT state_pause('tasks');
 SELECT state_resume('tasks', 'q', 'r');
 SELECT state_paused();
 SELECT state_lease('leases', 'n', 'o');
-SELECT state_lease('leases', 'n', 'o', 1000, 1);
+SELECT state_lease('leases', 'n', 'o', 1000, 1, 'x');
 SELECT state_release('leases', 'n');
 SELECT state_incr('counters', 's');
 SELECT state_incr('counters', 's', 'n', 1, 2);
 SELECT state_signal('signals', 'e');
 SELECT state_signal('signals', 'e', 'n', '{}', 'x');
 SELECT state_take('signals', 'e');
+SELECT state_take('signals', 'e', 'n', 1, 'x');
 SELECT state_progress('executions', 'e');
 
 -- 39.10 nothing above changed any state

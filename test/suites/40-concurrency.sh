@@ -29,6 +29,10 @@
 #             counter ends at exactly the committed increments, every task
 #             is completed once with attempts 1 (rolled-back claims give
 #             their attempt and the task back)
+#   wake      a waiting state_lease / state_take (wait_ms) in one process
+#             is woken within 100 ms of a release, a signal, an INSERT of
+#             a signal, the holder's expiry in another; a wait nothing ends returns NULL 300-400 ms
+#             after a wait_ms of 300; sqlite3_interrupt ends a wait
 #   restart   (postgresql and redis) a queue drained while the server is
 #             restarted once (sv_restart_postgres / sv_restart_redis of
 #             test/lib/servers.sh; Redis runs with appendfsync always, so
@@ -178,6 +182,7 @@ for store in ${MP_STORES:-sqlite postgresql redis}; do
   run "$store" leases ${MP_LEASES_S:+-s "$MP_LEASES_S"}
   run "$store" counters ${MP_COUNTERS_N:+-n "$MP_COUNTERS_N"}
   run "$store" txn
+  run "$store" wake
   url=$(url_var "$store") sdir=$(dir_var "$store")
   if [ -n "$sdir" ]; then
     # sv_restart_postgres / sv_restart_redis
