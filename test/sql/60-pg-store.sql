@@ -267,3 +267,15 @@ INSERT INTO ks(scope, key, value) SELECT 'live', 'b' || i, i FROM n;
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*), min(expires_at) FROM \"${STATEVTAB_TEST_NS}_sweep\".kv"
 SELECT count(*), min(value), max(value) FROM ks;
 .setenv STATEVTAB_TEST_CLOCK_MS 1700000000000
+
+-- 60.22 before the first function of an explicit transaction statevtab
+-- enlists the table with a write statement that touches no row; where
+-- SQLite refuses writes (PRAGMA query_only) that fails, and the function
+-- with it, naming why
+CREATE VIRTUAL TABLE qo USING state_counters(@OPTS:qo@);
+PRAGMA query_only = 1;
+BEGIN;
+SELECT state_incr('qo', 's', 'q');
+ROLLBACK;
+PRAGMA query_only = 0;
+SELECT count(*) FROM qo;

@@ -348,3 +348,15 @@ SELECT state_incr('txc', 's', 'n', 5);
 ROLLBACK;
 SELECT name, owner, depth FROM txl;
 SELECT value FROM txc;
+
+-- 70.23 before the first function of an explicit transaction statevtab
+-- enlists the table with a write statement that touches no row; where
+-- SQLite refuses writes (PRAGMA query_only) that fails, and the function
+-- with it, naming why
+CREATE VIRTUAL TABLE qo USING state_counters(@OPTS:qo@);
+PRAGMA query_only = 1;
+BEGIN;
+SELECT state_incr('qo', 's', 'q');
+ROLLBACK;
+PRAGMA query_only = 0;
+SELECT count(*) FROM qo;
