@@ -223,7 +223,13 @@ struct statevtab_cursor {
 ** aName (when nName>0) and whose tags hold every one of aTag are claimed,
 ** up to nMax of them, in (priority, run_at, id) order, respecting aLimit:
 ** for limit k, at most aiLimit[k] tasks whose name (or, when abLimitQueue[k],
-** whose queue) equals aLimit[k] may hold an unexpired lease at once.
+** whose queue) equals aLimit[k] may hold an unexpired lease at once -- or,
+** when aiLimitPeriod is not NULL and aiLimitPeriod[k] > 0 (a rate limit;
+** only given to stores of queue methods version 3), at most aiLimit[k] such
+** tasks may be claimed in any window of aiLimitPeriod[k] ms: the store
+** keeps the times of the claims of each such key, across processes, and
+** counts those after now - aiLimitPeriod[k] (claims made by this call
+** included).
 ** Before claiming, the nComplete tasks of aCompleteId/aiCompleteToken are
 ** completed with aCompleteResult as with xComplete; aCompleteOk[k] is set to
 ** 1 for each one completed and 0 for a stale token.  The claimed rows may
@@ -249,6 +255,7 @@ struct statevtab_claim {
   const sqlite3_int64 *aiCompleteToken;
   const statevtab_value *aCompleteResult;
   int *aCompleteOk;
+  const sqlite3_int64 *aiLimitPeriod; /* version 3: NULL, or per limit */
 };
 
 /* Receives one row (one value per entity column); non-zero aborts. */
@@ -263,14 +270,17 @@ typedef int (*statevtab_row_fn)(void *pCtx, const statevtab_value *aRow);
 ** The queue primitives behind the SQL functions (state_claim, state_complete,
 ** state_lease ...), a methods table of their own that a store of rows only
 ** leaves out.  Version 1 is every method up to xWait, version 2 adds
-** xWake and xPurge; each may be NULL (a SQL function whose primitive is
+** xWake and xPurge, version 3 takes rate limits in xClaim
+** (statevtab_claim.aiLimitPeriod; a claim with rates on an older store
+** fails with "store 'x' does not support options.rates"); each may be NULL (a
+*SQL function whose primitive is
 ** NULL fails with "store 'x' does not support this function"; a NULL or
 ** absent xWake means the store cannot be woken, and a waiting state_lease
 ** or state_take polls it with back-off instead; a NULL or absent xPurge
 ** means retain= removes nothing on that store).
 */
 struct statevtab_queue_methods {
-  int iVersion; /* 2 (1: up to xWait) */
+  int iVersion; /* 3 (1: up to xWait; 2: up to xPurge) */
   /*
   ** Each is atomic on its own, on the store's clock.  pDead, where given, is
   *the dead letters

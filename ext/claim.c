@@ -249,8 +249,9 @@ typedef struct ClaimArgs {
   statevtab_value
       *aVal;            /* queues, names, tags, limits, complete ids, results */
   sqlite3_int64 *aiInt; /* limits, complete tokens */
-  int *aiFlag;          /* abLimitQueue, aCompleteOk */
-  char **azFree;        /* printed complete results */
+  sqlite3_int64 *aiPeriod; /* aiLimitPeriod: 0 for limits, then rates */
+  int *aiFlag;             /* abLimitQueue, aCompleteOk */
+  char **azFree;           /* printed complete results */
   int nFree;
 } ClaimArgs;
 
@@ -262,6 +263,7 @@ static void argsFree(ClaimArgs *a) {
   sqlite3_free(a->azFree);
   sqlite3_free(a->aVal);
   sqlite3_free(a->aiInt);
+  sqlite3_free(a->aiPeriod);
   sqlite3_free(a->aiFlag);
 }
 
@@ -282,6 +284,25 @@ static int stringArray(const cJSON *p) {
     n++;
   }
   return n;
+}
+
+/*
+** A rate of options.rates, "n/period" ("5/1s"), into *piMax and *piPer
+** (ms): 1 when it is one, else 0.
+*/
+static int rateSpec(const cJSON *e, sqlite3_int64 *piMax,
+                    sqlite3_int64 *piPer) {
+  const char *z = cJSON_IsString(e) ? e->valuestring : 0;
+  const char *zSlash = z ? strchr(z, '/') : 0;
+  sqlite3_int64 v = 0;
+  if (!zSlash || zSlash == z) return 0;
+  for (; z < zSlash; z++) {
+    if (*z < '0' || *z > '9' || v > 1000000000) return 0;
+    v = v * 10 + (*z - '0');
+  }
+  if (!sv_period_ms(zSlash + 1, (int)strlen(zSlash + 1), piPer)) return 0;
+  *piMax = v;
+  return 1;
 }
 
 /*
@@ -311,9 +332,10 @@ static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
   /* The type first: sqlite3_value_text() would turn a BLOB into TEXT. */
   int bText = pQueue && sqlite3_value_type(pQueue) == SQLITE_TEXT;
   const char *zQueue = pQueue ? (const char *)sqlite3_value_text(pQueue) : 0;
-  const cJSON *pTags = 0, *pNames = 0, *pLimits = 0, *pComplete = 0, *e;
+  const cJSON *pTags = 0, *pNames = 0, *pLimits = 0, *pRates = 0;
+  const cJSON *pComplete = 0, *e;
   const char *zCompleteWhat = pList ? "the list" : "options.complete";
-  int nQueue = pQueue ? 1 : 0, nVal, nInt, k;
+  int nQueue = pQueue ? 1 : 0, nVal, nInt, k, nRate = 0;
 
   if (pList) {
     /* state_complete(tasks, list): a list as options.complete takes it. */
@@ -370,11 +392,13 @@ static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
         pNames = e;
       } else if (strcmp(e->string, "limits") == 0) {
         pLimits = e;
+      } else if (strcmp(e->string, "rates") == 0) {
+        pRates = e;
       } else if (strcmp(e->string, "complete") == 0) {
         pComplete = e;
       } else {
         *pzErr = sqlite3_mprintf("unknown option '%s' (expected tags, names, "
-                                 "limits or complete)",
+                                 "limits, rates or complete)",
                                  e->string);
         return SQLITE_ERROR;
       }
@@ -405,6 +429,26 @@ static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
       c->nLimit++;
     }
   }
+  if (pRates) {
+    if (!cJSON_IsObject(pRates)) {
+      *pzErr = sqlite3_mprintf("options.rates must be an object of "
+                               "{\"name\": \"n/period\"} or "
+                               "{\"queue:name\": \"n/period\"}");
+      return SQLITE_ERROR;
+    }
+    cJSON_ArrayForEach(e, pRates) {
+      sqlite3_int64 iMax, iPer;
+      if (!rateSpec(e, &iMax, &iPer)) {
+        *pzErr = sqlite3_mprintf("options.rates.%s must be \"n/period\": a "
+                                 "non-negative integer n, and a period such "
+                                 "as 1s, 500ms, 1m, 1h or 1d (a number alone "
+                                 "is milliseconds), as in \"5/1s\"",
+                                 e->string);
+        return SQLITE_ERROR;
+      }
+      nRate++;
+    }
+  }
   if (pComplete) {
     if (!cJSON_IsArray(pComplete)) {
       *pzErr = sqlite3_mprintf("%s must be an array of "
@@ -427,8 +471,15 @@ static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
     }
   }
 
+  c->nLimit += nRate;
   nVal = nQueue + c->nName + c->nTag + c->nLimit + 2 * c->nComplete;
   nInt = c->nLimit + c->nComplete;
+  if (nRate > 0) {
+    a->aiPeriod = sqlite3_malloc64(sizeof(sqlite3_int64) * (size_t)c->nLimit);
+    if (!a->aiPeriod) return SQLITE_NOMEM;
+    memset(a->aiPeriod, 0, sizeof(sqlite3_int64) * (size_t)c->nLimit);
+    c->aiLimitPeriod = a->aiPeriod;
+  }
   a->aVal = sqlite3_malloc64(sizeof(statevtab_value) * (size_t)(nVal + 1));
   a->aiInt = sqlite3_malloc64(sizeof(sqlite3_int64) * (size_t)(nInt + 1));
   a->aiFlag = sqlite3_malloc64(sizeof(int) * (size_t)(nInt + 1));
@@ -460,6 +511,15 @@ static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
         int bQueue = strncmp(e->string, "queue:", 6) == 0;
         textValue(v++, e->string + (bQueue ? 6 : 0));
         a->aiInt[k] = (sqlite3_int64)e->valuedouble;
+        a->aiFlag[k] = bQueue;
+        k++;
+      }
+    }
+    if (pRates) {
+      cJSON_ArrayForEach(e, pRates) {
+        int bQueue = strncmp(e->string, "queue:", 6) == 0;
+        textValue(v++, e->string + (bQueue ? 6 : 0));
+        rateSpec(e, &a->aiInt[k], &a->aiPeriod[k]); /* checked above */
         a->aiFlag[k] = bQueue;
         k++;
       }

@@ -77,6 +77,36 @@ BEGIN
 END
 $sv$;
 
+-- The rows that claims with limits or rates lock, one per key, so that two
+-- such claims count one after the other ("l:" a concurrency limit, "r:" a
+-- rate; then "q:<queue>" or "n:<name>"); for a rate, the claims (counts)
+-- per step of the period (steps: its start; SV_RATE_STEPS in vtab/policy.h),
+-- the steps that ended before the window dropped.
+CREATE TABLE IF NOT EXISTS @S@.limits (key text COLLATE "C" PRIMARY KEY,
+                                       steps bigint[] NOT NULL DEFAULT '{}',
+                                       counts bigint[] NOT NULL
+                                         DEFAULT '{}');
+
+-- Add p_n claims made at p_now to the rate of key p_key (its row locked by
+-- the caller), and drop the steps that ended before the window of p_per.
+CREATE OR REPLACE FUNCTION @S@.sv_rate_add(p_key text, p_per bigint,
+                                           p_n bigint, p_now bigint)
+RETURNS void
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
+  UPDATE @S@.limits l SET (steps, counts) = (
+    SELECT coalesce(array_agg(y.a ORDER BY y.a), '{}'),
+           coalesce(array_agg(y.c ORDER BY y.a), '{}')
+      FROM (SELECT x.a, sum(x.c)::bigint AS c
+              FROM (SELECT u.a, u.c FROM unnest(l.steps, l.counts) u(a, c)
+                     WHERE u.a > p_now - p_per
+                                 - greatest(p_per / @SV_RATE_STEPS@, 1)
+                    UNION ALL
+                    SELECT p_now - p_now % greatest(p_per / @SV_RATE_STEPS@, 1),
+                           p_n) x
+             GROUP BY x.a) y)
+   WHERE l.key = p_key
+$sv$;
+
 -- Claim up to p_n tasks (see statevtab_claim in statevtab.h).  Returns the
 -- claimed rows in claim order, after one row per stale completion with
 -- _rid = -1, state = 'stale', id and lease_token set.  Set-based: one UPDATE
@@ -90,8 +120,8 @@ $sv$;
 CREATE OR REPLACE FUNCTION @S@.sv_claim(
     p_queues text[], p_worker text, p_lease bigint, p_n integer,
     p_names text[], p_tags text, p_lkeys text[], p_lqueue boolean[],
-    p_lvals bigint[], p_cids text[], p_ctoks bigint[], p_cres text[],
-    p_dead text) RETURNS SETOF @S@.tasks
+    p_lvals bigint[], p_lper bigint[], p_cids text[], p_ctoks bigint[],
+    p_cres text[], p_dead text) RETURNS SETOF @S@.tasks
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan AS $sv$
 DECLARE
@@ -111,6 +141,10 @@ DECLARE
   qs text[];
   qn text;
   nd bigint := 0;
+  lk text[];
+  added bigint[];
+  ln bigint;
+  fast boolean;
 BEGIN
   IF nc = 1 THEN
     UPDATE @S@.tasks SET state = 'completed', result = p_cres[1],
@@ -188,10 +222,63 @@ BEGIN
   IF p_n <= 0 THEN
     RETURN;
   END IF;
+  ln := p_n;
+  fast := nl = 0;
+  IF nl > 0 THEN
+    -- Limits and rates: first lock their rows of limits, in key order (two
+    -- claims cannot deadlock), so that claims with the same key count one
+    -- after the other; then count each, on a snapshot taken after the lock.
+    lk := ARRAY(SELECT CASE WHEN coalesce(p_lper[i], 0) > 0 THEN 'r:' ELSE 'l:'
+                       END || CASE WHEN p_lqueue[i] THEN 'q:' ELSE 'n:' END
+                       || p_lkeys[i]
+                  FROM generate_subscripts(p_lkeys, 1) i ORDER BY i);
+    INSERT INTO @S@.limits (key)
+      SELECT DISTINCT x FROM unnest(lk) x ORDER BY x ON CONFLICT DO NOTHING;
+    PERFORM 1 FROM @S@.limits WHERE key = ANY (lk) ORDER BY key FOR UPDATE;
+    -- The time after the wait: a claim that waited on the lock must not
+    -- stamp its claims earlier than those it waited for.
+    n := @S@.sv_now();
+    used := array_fill(NULL::bigint, ARRAY[greatest(nl, 1)]);
+    added := array_fill(0::bigint, ARRAY[greatest(nl, 1)]);
+    FOR k IN 1 .. nl LOOP
+      IF coalesce(p_lper[k], 0) > 0 THEN
+        SELECT coalesce(sum(x.c), 0) INTO cnt
+          FROM @S@.limits l, unnest(l.steps, l.counts) x(a, c)
+         WHERE l.key = lk[k]
+           AND x.a > n - p_lper[k] - greatest(p_lper[k] / @SV_RATE_STEPS@, 1);
+      ELSIF p_lqueue[k] THEN
+        SELECT count(*) INTO cnt FROM @S@.tasks
+         WHERE queue = p_lkeys[k] AND lease_expires_at > n
+           AND (state = 'claimed') IS TRUE;
+      ELSE
+        SELECT count(*) INTO cnt FROM @S@.tasks
+         WHERE name = p_lkeys[k] AND state = 'claimed'
+           AND lease_expires_at > n;
+      END IF;
+      used[k] := cnt;
+      -- A queue whose own limit or rate is used up is not walked.
+      IF p_lqueue[k] AND cnt >= p_lvals[k] THEN
+        qs := array_remove(qs, p_lkeys[k]);
+      END IF;
+    END LOOP;
+    IF coalesce(array_length(qs, 1), 0) = 0 THEN
+      RETURN;
+    END IF;
+    -- Limits of one queue only, the one claimed: as many as they allow, in
+    -- one statement as without limits.
+    IF pg_catalog.array_length(qs, 1) = 1 AND true = ALL (p_lqueue) THEN
+      fast := true;
+      FOR k IN 1 .. nl LOOP
+        IF p_lkeys[k] = qs[1] THEN
+          ln := least(ln, p_lvals[k] - used[k]);
+        END IF;
+      END LOOP;
+    END IF;
+  END IF;
   -- No limits: one statement claims them all.  One queue: "queue = ..."
   -- walks the (queue, state, priority, run_at, id) index in claim order and
   -- stops after p_n rows; several queues need a sort.
-  IF nl = 0 AND p_n = 1 AND pg_catalog.array_length(qs, 1) = 1 THEN
+  IF fast AND ln = 1 AND pg_catalog.array_length(qs, 1) = 1 THEN
     -- One task of one queue (a worker loop): one statement.
     UPDATE @S@.tasks w SET state = 'claimed', lease_owner = p_worker,
            lease_token = coalesce(w.lease_token, 0) + 1,
@@ -208,10 +295,16 @@ BEGIN
     RETURNING w.* INTO t;
     IF FOUND THEN
       RETURN NEXT t;
+      PERFORM @S@.sv_rate_add(lk[j], p_lper[j], 1, n)
+         FROM generate_subscripts(lk, 1) j
+        WHERE p_lper[j] > 0 AND p_lkeys[j] = qs[1];
     END IF;
     RETURN;
   END IF;
-  IF nl = 0 THEN
+  IF fast AND ln <= 0 THEN
+    RETURN;
+  END IF;
+  IF fast THEN
     IF pg_catalog.array_length(qs, 1) = 1 THEN
       RETURN QUERY
         WITH c AS MATERIALIZED (
@@ -219,7 +312,7 @@ BEGIN
            WHERE queue = qs[1] AND state = 'pending' AND run_at <= n
              AND (p_names IS NULL OR name = ANY (p_names))
              AND (p_tags IS NULL OR tags::jsonb @> p_tags::jsonb)
-           ORDER BY priority, run_at, id LIMIT p_n FOR UPDATE SKIP LOCKED),
+           ORDER BY priority, run_at, id LIMIT ln FOR UPDATE SKIP LOCKED),
         u AS (
           UPDATE @S@.tasks w SET state = 'claimed', lease_owner = p_worker,
                  lease_token = coalesce(w.lease_token, 0) + 1,
@@ -227,6 +320,12 @@ BEGIN
                  updated_at = n
             FROM c WHERE w._rid = c._rid RETURNING w.*)
         SELECT * FROM u ORDER BY priority, run_at, id;
+      GET DIAGNOSTICS cnt = ROW_COUNT;
+      IF cnt > 0 THEN
+        PERFORM @S@.sv_rate_add(lk[j], p_lper[j], cnt, n)
+           FROM generate_subscripts(lk, 1) j
+          WHERE p_lper[j] > 0 AND p_lkeys[j] = qs[1];
+      END IF;
     ELSE
       RETURN QUERY
         WITH c AS MATERIALIZED (
@@ -245,8 +344,7 @@ BEGIN
     END IF;
     RETURN;
   END IF;
-  -- Limits: candidates one at a time (no LIMIT: limits may turn them down).
-  used := array_fill(NULL::bigint, ARRAY[greatest(nl, 1)]);
+  -- Candidates one at a time (no LIMIT: limits may turn them down).
   lim := NULL;
   IF pg_catalog.array_length(qs, 1) = 1 THEN
     OPEN cur FOR SELECT _rid, name, queue FROM @S@.tasks c
@@ -270,23 +368,10 @@ BEGIN
     EXIT WHEN NOT FOUND;
     ok := true;
     FOR k IN 1 .. nl LOOP
-      IF (p_lqueue[k] AND r.queue = p_lkeys[k])
-         OR (NOT p_lqueue[k] AND r.name = p_lkeys[k]) THEN
-        IF used[k] IS NULL THEN
-          IF p_lqueue[k] THEN
-            SELECT count(*) INTO cnt FROM @S@.tasks
-             WHERE queue = p_lkeys[k] AND lease_expires_at > n
-               AND (state = 'claimed') IS TRUE;
-          ELSE
-            SELECT count(*) INTO cnt FROM @S@.tasks
-             WHERE name = p_lkeys[k] AND state = 'claimed'
-               AND lease_expires_at > n;
-          END IF;
-          used[k] := cnt;
-        END IF;
-        IF used[k] >= p_lvals[k] THEN
-          ok := false;
-        END IF;
+      IF ((p_lqueue[k] AND r.queue = p_lkeys[k])
+          OR (NOT p_lqueue[k] AND r.name = p_lkeys[k]))
+         AND used[k] >= p_lvals[k] THEN
+        ok := false;
       END IF;
     END LOOP;
     CONTINUE WHEN NOT ok;
@@ -294,6 +379,7 @@ BEGIN
       IF (p_lqueue[k] AND r.queue = p_lkeys[k])
          OR (NOT p_lqueue[k] AND r.name = p_lkeys[k]) THEN
         used[k] := used[k] + 1;
+        added[k] := added[k] + 1;
       END IF;
     END LOOP;
     UPDATE @S@.tasks SET state = 'claimed', lease_owner = p_worker,
@@ -306,7 +392,22 @@ BEGIN
     EXIT WHEN taken >= p_n;
   END LOOP;
   CLOSE cur;
+  PERFORM @S@.sv_rate_add(lk[j], p_lper[j], added[j], n)
+     FROM generate_subscripts(lk, 1) j WHERE p_lper[j] > 0 AND added[j] > 0;
 END
+$sv$;
+
+-- Version 7: rate limits (p_lper).  Processes of versions 5 and 6 call
+-- sv_claim without it.
+CREATE OR REPLACE FUNCTION @S@.sv_claim(
+    p_queues text[], p_worker text, p_lease bigint, p_n integer,
+    p_names text[], p_tags text, p_lkeys text[], p_lqueue boolean[],
+    p_lvals bigint[], p_cids text[], p_ctoks bigint[], p_cres text[],
+    p_dead text) RETURNS SETOF @S@.tasks
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
+  SELECT * FROM @S@.sv_claim(p_queues, p_worker, p_lease, p_n, p_names,
+    p_tags, p_lkeys, p_lqueue, p_lvals, NULL::bigint[], p_cids, p_ctoks,
+    p_cres, p_dead)
 $sv$;
 
 -- Renew a lease: the new expiry, or NULL when the token is not current.
@@ -546,8 +647,8 @@ CREATE OR REPLACE FUNCTION @S@.sv_claim(
     p_dead boolean) RETURNS SETOF @S@.tasks
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
   SELECT * FROM @S@.sv_claim(p_queues, p_worker, p_lease, p_n, p_names,
-    p_tags, p_lkeys, p_lqueue, p_lvals, p_cids, p_ctoks, p_cres,
-    CASE WHEN p_dead THEN gen_random_uuid()::text END)
+    p_tags, p_lkeys, p_lqueue, p_lvals, NULL::bigint[], p_cids, p_ctoks,
+    p_cres, CASE WHEN p_dead THEN gen_random_uuid()::text END)
 $sv$;
 
 CREATE OR REPLACE FUNCTION @S@.sv_fail(p_id text, p_token bigint,
@@ -582,3 +683,7 @@ LANGUAGE sql IMMUTABLE AS $sv$ SELECT 5 $sv$;
 -- 6: the wake-up triggers of leases and signals.
 CREATE OR REPLACE FUNCTION @S@.sv_schema_6() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $sv$ SELECT 6 $sv$;
+
+-- 7: rate limits (the limits table, sv_claim's p_lper).
+CREATE OR REPLACE FUNCTION @S@.sv_schema_7() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $sv$ SELECT 7 $sv$;

@@ -772,9 +772,35 @@ end
 
 local ops = {}
 
+-- The count of limit l (see ops.claim): its live leases, or for a rate the
+-- claims of its window.
+local function limitUsed(l)
+  if l.rk then
+    local a, old, n = redis.call('HGETALL', l.rk), {}, 0
+    for i = 1, #a, 2 do
+      if tonumber(a[i]) <= NOW - l.per - l.step then
+        old[#old + 1] = a[i]
+      else
+        n = n + tonumber(a[i + 1])
+      end
+    end
+    if #old > 0 then
+      redis.call('HDEL', l.rk, unpack(old))
+    end
+    return n
+  end
+  return R('ZCOUNT', B .. (l.q and 'tasks:lq:' or 'tasks:ln:') .. l.key,
+           '(' .. I(NOW), '(+inf')
+end
+
 -- Claim (see statevtab_claim in statevtab.h).  ARGS: worker, lease_ms, n,
 -- dead letter id (see newId), nQueue, queues..., nName, names..., tags JSON ("" none),
--- nLimit, (key, isQueue, max)..., nComplete, (id, token, result)...
+-- nLimit, (key, isQueue, max, period)..., nComplete, (id, token, result)...
+-- A limit with a period > 0 is a rate: at most max claims in any window of
+-- period ms, counted in the hash rate:<q|n>:<key>: the claims per step of
+-- the period (field: the step's start; see SV_RATE_STEPS in vtab/policy.h),
+-- the steps that ended before the window dropped as it is read; the key
+-- expires a period after its last claim.
 -- Returns nStale, (id, token) per stale completion, then per claimed row
 -- its flat list.
 function ops.claim()
@@ -801,13 +827,20 @@ function ops.claim()
     tags = cjson.decode(tags)
   end
   for _ = 1, tonumber(arg()) do
-    limits[#limits + 1] = {key = arg(), q = arg() == '1', max = tonumber(arg())}
+    local l = {key = arg(), q = arg() == '1', max = tonumber(arg()),
+               per = tonumber(arg())}
+    if l.per > 0 then
+      l.rk = B .. 'tasks:rate:' .. (l.q and 'q:' or 'n:') .. l.key
+      l.step = math.max(1, math.floor(l.per / SV_RATE_STEPS))
+      l.add = 0
+    end
+    limits[#limits + 1] = l
   end
   local m = meta(B, 'tasks')
   -- A name limit counts the live leases of that name from ln:<name>, kept
   -- only for the names some claim limited: the first such claim builds it.
   for _, l in ipairs(limits) do
-    if not l.q and not m.ln[l.key] then
+    if not l.q and not l.rk and not m.ln[l.key] then
       local p = B .. 'tasks'
       for _, rid in ipairs(R('ZRANGE', p .. ':all', 0, -1)) do
         local v = redis.call('HMGET', p .. ':r:' .. rid, 'state', 'name',
@@ -887,12 +920,21 @@ function ops.claim()
   end
   -- Walk the ready sets of the queues in (priority, run_at, id) order.
   local heads = {}
+  local used = {}
   for _, q in ipairs(queues) do
-    if not paused[q] then
+    local full = paused[q]
+    -- A queue whose own limit or rate is used up is not walked (every
+    -- task of it would be turned down).
+    for k, l in ipairs(limits) do
+      if not full and l.q and l.key == q then
+        used[k] = used[k] or limitUsed(l)
+        full = used[k] >= l.max
+      end
+    end
+    if not full then
       heads[#heads + 1] = {q = q, buf = {}, pos = 1, from = '-', done = false}
     end
   end
-  local used = {}
   local taken = 0
   -- Pages of the ready set, each starting after the last member read (the
   -- members claimed or dropped meanwhile are before it): as many as still
@@ -973,9 +1015,7 @@ function ops.claim()
         for k, l in ipairs(limits) do
           if (l.q and row.queue == l.key) or (not l.q and row.name == l.key) then
             if not used[k] then
-              used[k] = R('ZCOUNT', B .. (l.q and 'tasks:lq:' or
-                                                   'tasks:ln:') .. l.key,
-                                   '(' .. I(NOW), '(+inf')
+              used[k] = limitUsed(l)
             end
             if used[k] >= l.max then
               ok = false
@@ -987,6 +1027,13 @@ function ops.claim()
         for k, l in ipairs(limits) do
           if (l.q and row.queue == l.key) or (not l.q and row.name == l.key) then
             used[k] = used[k] + 1
+            if l.rk then
+              l.add = l.add + 1
+            end
+            if l.q and used[k] >= l.max then
+              -- The queue's limit is used up: nothing more from it.
+              best.done, best.buf = true, {}
+            end
           end
         end
         -- Taken from ready (wait holds only tasks not yet moved there).
@@ -1001,6 +1048,12 @@ function ops.claim()
         flat('tasks', rid, t, out)
         taken = taken + 1
       end
+    end
+  end
+  for _, l in ipairs(limits) do
+    if l.rk and l.add > 0 then
+      redis.call('HINCRBY', l.rk, I(NOW - NOW % l.step), l.add)
+      redis.call('PEXPIRE', l.rk, l.per + l.step)
     end
   end
   return out

@@ -60,4 +60,17 @@
 */
 #define SV_SWEEP_MAX 100
 
+/*
+** Rate limits (options.rates of state_claim, "n/period"): the stores count
+** the claims of a key in steps of SV_RATE_STEP(period) ms, at most
+** SV_RATE_STEPS + 1 per key however many claims, and a claim counts every
+** step that overlaps its window (now - period, now] -- the step the window
+** starts in whole, so that the count is never below the claims of the
+** window: no window of the period ever holds more than n claims, and a
+** claim may wait up to one step longer than an exact count would make it.
+*/
+#define SV_RATE_STEPS 100
+#define SV_RATE_STEP(per)                                                      \
+  ((per) / SV_RATE_STEPS > 0 ? (per) / SV_RATE_STEPS : 1)
+
 #endif /* SV_POLICY_H */

@@ -1534,7 +1534,7 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
   {
     PGresult *res = 0;
     memset(&a, 0, sizeof(a));
-    paramTake(&a, sqlite3_mprintf("%s.sv_schema_6()", zQ), 0);
+    paramTake(&a, sqlite3_mprintf("%s.sv_schema_7()", zQ), 0);
     rc = pgExec(p, "SELECT pg_catalog.to_regprocedure($1::text) IS NOT NULL",
                 &a, &res);
     paramsFree(&a);
@@ -1575,6 +1575,7 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
         {"@SV_BACKOFF_CAP_MS@", SV_STR(SV_BACKOFF_CAP_MS)},
         {"@SV_REASON_LEASE_EXPIRED@", "'" SV_REASON_LEASE_EXPIRED "'"},
         {"@SV_DEAD_ID_TAIL@", SV_STR(SV_DEAD_ID_TAIL)},
+        {"@SV_RATE_STEPS@", SV_STR(SV_RATE_STEPS)},
         {"@SV_TASK_JSON_ARGS@", 0},
     };
     for (i = 0; i < eTask->nCol; i++) {
@@ -2593,6 +2594,11 @@ static int pgClaim(statevtab_table *pTab, statevtab_table *pDead,
     aBool[k].i = c->aiLimit[k];
   }
   paramArray(&a, c->nLimit, aBool);
+  for (k = 0; k < c->nLimit; k++) {
+    aBool[k].eType = SQLITE_INTEGER;
+    aBool[k].i = c->aiLimitPeriod ? c->aiLimitPeriod[k] : 0;
+  }
+  paramArray(&a, c->nLimit, aBool);
   paramArray(&a, c->nComplete, c->aCompleteId);
   for (k = 0; k < c->nComplete; k++) {
     aBool[k].eType = SQLITE_INTEGER;
@@ -2604,7 +2610,8 @@ static int pgClaim(statevtab_table *pTab, statevtab_table *pDead,
   zSql = sqlite3_mprintf(
       "SELECT * FROM %s.sv_claim($1::text[], $2::text, $3::bigint, "
       "$4::integer, $5::text[], $6::text, $7::text[], $8::boolean[], "
-      "$9::bigint[], $10::text[], $11::bigint[], $12::text[], $13::text)",
+      "$9::bigint[], $10::bigint[], $11::text[], $12::bigint[], $13::text[], "
+      "$14::text)",
       t->zQ);
   rc = zSql ? atomicExec(t, zSql, &a, &res) : SQLITE_NOMEM;
   sqlite3_free(zSql);
@@ -3127,7 +3134,7 @@ static int pgWake(statevtab_table *pTab, const statevtab_value *pKey,
 }
 
 static const statevtab_queue_methods pgQueue = {
-    /* iVersion      */ 2,
+    /* iVersion      */ 3,
     /* xClaim        */ pgClaim,
     /* xRenew        */ pgRenew,
     /* xComplete     */ pgComplete,

@@ -1067,9 +1067,11 @@ static char *buildScript(void) {
                       "local SV_BACKOFF_CAP_MS = %d\n"
                       "local SV_REASON_LEASE_EXPIRED = '%s'\n"
                       "local SV_DEAD_ID_TAIL = %d\n"
-                      "local SV_SWEEP_MAX = %d\n",
+                      "local SV_SWEEP_MAX = %d\n"
+                      "local SV_RATE_STEPS = %d\n",
                       SV_BACKOFF_BASE_MS, SV_BACKOFF_CAP_MS,
-                      SV_REASON_LEASE_EXPIRED, SV_DEAD_ID_TAIL, SV_SWEEP_MAX);
+                      SV_REASON_LEASE_EXPIRED, SV_DEAD_ID_TAIL, SV_SWEEP_MAX,
+                      SV_RATE_STEPS);
   sqlite3_str_appendall(s, zRdScript);
   /* rdLoadFunction() replaces this line with register_function. */
   sqlite3_str_appendall(s, "return run(KEYS, ARGV)\n");
@@ -2447,6 +2449,7 @@ static int rdClaim(statevtab_table *pTab, statevtab_table *pDead,
     argVal(&a, &c->aLimit[k]);
     argZ(&a, c->abLimitQueue[k] ? "1" : "0");
     argInt(&a, c->aiLimit[k]);
+    argInt(&a, c->aiLimitPeriod ? c->aiLimitPeriod[k] : 0);
   }
   argInt(&a, c->nComplete);
   for (k = 0; k < c->nComplete; k++) {
@@ -2931,7 +2934,7 @@ static int rdWake(statevtab_table *pTab, const statevtab_value *pKey,
 }
 
 static const statevtab_queue_methods rdQueue = {
-    /* iVersion      */ 2,
+    /* iVersion      */ 3,
     /* xClaim        */ rdClaim,
     /* xRenew        */ rdRenew,
     /* xComplete     */ rdComplete,

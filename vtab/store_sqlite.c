@@ -30,10 +30,10 @@
 /*
 ** Is zSuffix the suffix of one of the local store's shadow tables, as in
 ** "T_<suffix>" (the virtual table's xShadowName)?  T_data, and for tasks
-** T_queues and T_reap.
+** T_queues, T_reap and T_rates (made by the first claim with rates).
 */
 int sv_local_shadow_name(const char *zSuffix) {
-  static const char *const azShadow[] = {"data", "queues", "reap"};
+  static const char *const azShadow[] = {"data", "queues", "reap", "rates"};
   size_t i;
   for (i = 0; i < sizeof(azShadow) / sizeof(azShadow[0]); i++) {
     if (sqlite3_stricmp(zSuffix, azShadow[i]) == 0) return 1;
@@ -240,13 +240,14 @@ static int createShadow(LocalTable *t, sqlite3_uint64 mIndexes) {
   return rc;
 }
 
-/* Does tasks table t have its T_reap table (created since 2026-12-03)? */
-static int hasReapTable(LocalTable *t, int *pb) {
+/* Does table t have its shadow table T_<zSuffix>?  (T_reap: tasks tables
+** created since 2026-12-03; T_rates: made by the first claim with rates.) */
+static int hasShadow(LocalTable *t, const char *zSuffix, int *pb) {
   sqlite3 *db = t->pStore->db;
   sqlite3_stmt *p = 0;
   char *zSql = sqlite3_mprintf("SELECT 1 FROM \"%w\".sqlite_schema WHERE "
-                               "type = 'table' AND name = '%q_reap'",
-                               t->zDb, t->zName);
+                               "type = 'table' AND name = '%q_%q'",
+                               t->zDb, t->zName, zSuffix);
   int rc;
   if (!zSql) return SQLITE_NOMEM;
   rc = sqlite3_prepare_v2(db, zSql, -1, &p, 0);
@@ -395,7 +396,7 @@ static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
     rc = createShadow(t, mIndexes);
     t->bReap = t->bTasks;
   } else {
-    rc = t->bTasks ? hasReapTable(t, &t->bReap) : findAnyOld(t);
+    rc = t->bTasks ? hasShadow(t, "reap", &t->bReap) : findAnyOld(t);
   }
   if (rc != SQLITE_OK) {
     sqlite3_free(t->zDb);
@@ -461,6 +462,11 @@ static int localDrop(statevtab_table *pTab) {
                                               "\"%w\".\"%w_reap\"",
                                               t->zDb, t->zName));
   }
+  if (rc == SQLITE_OK) {
+    rc = localExec(t->pStore, sqlite3_mprintf("DROP TABLE IF EXISTS "
+                                              "\"%w\".\"%w_rates\"",
+                                              t->zDb, t->zName));
+  }
   return rc;
 }
 
@@ -485,6 +491,16 @@ static int localRename(statevtab_table *pTab, const char *zNew) {
                    sqlite3_mprintf("ALTER TABLE \"%w\".\"%w_reap\" RENAME "
                                    "TO \"%w_reap\"",
                                    t->zDb, t->zName, zNew));
+  }
+  if (rc == SQLITE_OK && t->bTasks) {
+    int bRates = 0;
+    rc = hasShadow(t, "rates", &bRates);
+    if (rc == SQLITE_OK && bRates) {
+      rc = localExec(t->pStore,
+                     sqlite3_mprintf("ALTER TABLE \"%w\".\"%w_rates\" RENAME "
+                                     "TO \"%w_rates\"",
+                                     t->zDb, t->zName, zNew));
+    }
   }
   if (rc != SQLITE_OK) return rc;
   zName = sqlite3_mprintf("%s", zNew);
@@ -967,7 +983,7 @@ static char *localDescribe(statevtab_store *pStore) {
 }
 
 static const statevtab_queue_methods localQueue = {
-    /* iVersion      */ 2,
+    /* iVersion      */ 3,
     /* xClaim        */ localClaim,
     /* xRenew        */ localRenew,
     /* xComplete     */ localComplete,

@@ -80,6 +80,9 @@ enum {
   SA_DUE_LOWER,
   SA_DUE_RENEW,
   SA_PURGE,
+  SA_RATE_PRUNE,
+  SA_RATE_COUNT,
+  SA_RATE_ADD,
   SA_COUNT
 };
 /* The primitives' state per table (LocalTable.pAtomic), made by the first
@@ -91,6 +94,7 @@ struct LocalAtomic {
   int bWal;               /* the answer of pJournal ... */
   sqlite3_int64 iWalAt;   /* ... read at this sv_mono_ms() (0: never) */
   char *zOut;             /* text returned by xTake, owned here */
+  int abRates[2];         /* T_rates made (or found) on that connection */
 };
 
 #define SV_BUSY_TIMEOUT_MS 10000
@@ -892,13 +896,98 @@ static int candidates(LocalTxn *x, const statevtab_claim *c, int iQueue,
   return rc;
 }
 
-/* Live (unexpired) claims counted against limit k. */
+/* Is limit k of c a rate (options.rates)? */
+#define IS_RATE(c, k) ((c)->aiLimitPeriod && (c)->aiLimitPeriod[k] > 0)
+
+/*
+** Rate limits keep, in T_rates (made here by the first claim with rates),
+** per key -- "q:<queue>" or "n:<name>" -- how many claims were made in
+** each step of SV_RATE_STEP(period) ms (at: the step's start): a claim
+** drops the steps that ended before its window (now - period, now], counts
+** the claims of the others -- those of the step the window starts in
+** included, so that the count is never below the claims of the window --
+** and adds its own to the current step.  At most 101 rows per key, however
+** many claims.  Bind key k of c as parameter 1 of p.
+*/
+static int rateKey(sqlite3_stmt *p, const statevtab_claim *c, int k) {
+  const statevtab_value *v = &c->aLimit[k];
+  char *z = sqlite3_mprintf("%c:%.*s", c->abLimitQueue[k] ? 'q' : 'n', v->n,
+                            v->z ? v->z : "");
+  if (!z) return SQLITE_NOMEM;
+  return sqlite3_bind_text(p, 1, z, -1, sqlite3_free);
+}
+
+/* Make T_rates on x's connection unless known to be there. */
+static int rateTable(LocalTxn *x) {
+  LocalTable *t = x->t;
+  char *zSql;
+  int rc;
+  if (t->pAtomic->abRates[x->iConn]) return SQLITE_OK;
+  zSql = sqlite3_mprintf("CREATE TABLE IF NOT EXISTS \"%w\".\"%w_rates\"("
+                         "key TEXT NOT NULL, at INTEGER NOT NULL, n INTEGER "
+                         "NOT NULL, PRIMARY KEY(key, at)) WITHOUT ROWID",
+                         x->zSchema, t->zName);
+  if (!zSql) return SQLITE_NOMEM;
+  rc = sqlite3_exec(x->db, zSql, 0, 0, 0);
+  sqlite3_free(zSql);
+  if (rc != SQLITE_OK) return localDbError(t->pStore, x->db, rc);
+  t->pAtomic->abRates[x->iConn] = 1;
+  return SQLITE_OK;
+}
+
+/* The claims of rate k in its window (now - period, now]. */
+static int rateCount(LocalTxn *x, const statevtab_claim *c, int k,
+                     sqlite3_int64 *pn) {
+  LocalTable *t = x->t;
+  int rc = rateTable(x), rs;
+  sqlite3_stmt *p;
+  if (rc != SQLITE_OK) return rc;
+  p = STMT(x, SA_RATE_PRUNE, &rc,
+           "DELETE FROM \"%w\".\"%w_rates\" WHERE key = ?1 AND at <= ?2",
+           x->zSchema, t->zName);
+  if (!p) return rc;
+  rc = rateKey(p, c, k);
+  sqlite3_bind_int64(
+      p, 2, x->now - c->aiLimitPeriod[k] - SV_RATE_STEP(c->aiLimitPeriod[k]));
+  rc = rc == SQLITE_OK ? run(x, p) : finish(x, p, SQLITE_DONE);
+  if (rc != SQLITE_OK) return rc;
+  p = STMT(x, SA_RATE_COUNT, &rc,
+           "SELECT coalesce(sum(n), 0) FROM \"%w\".\"%w_rates\" "
+           "WHERE key = ?1",
+           x->zSchema, t->zName);
+  if (!p) return rc;
+  if ((rc = rateKey(p, c, k)) != SQLITE_OK) return rc;
+  rs = sqlite3_step(p);
+  *pn = rs == SQLITE_ROW ? sqlite3_column_int64(p, 0) : 0;
+  return finish(x, p, rs);
+}
+
+/* Record n claims of rate k made now. */
+static int rateAdd(LocalTxn *x, const statevtab_claim *c, int k,
+                   sqlite3_int64 n) {
+  LocalTable *t = x->t;
+  int rc = SQLITE_OK;
+  sqlite3_stmt *p = STMT(x, SA_RATE_ADD, &rc,
+                         "INSERT INTO \"%w\".\"%w_rates\"(key, at, n) "
+                         "VALUES (?1, ?2, ?3) ON CONFLICT(key, at) DO UPDATE "
+                         "SET n = n + excluded.n",
+                         x->zSchema, t->zName);
+  if (!p) return rc;
+  if ((rc = rateKey(p, c, k)) != SQLITE_OK) return rc;
+  sqlite3_bind_int64(p, 2, x->now - x->now % SV_RATE_STEP(c->aiLimitPeriod[k]));
+  sqlite3_bind_int64(p, 3, n);
+  return run(x, p);
+}
+
+/* Live (unexpired) claims counted against limit k (for a rate: the claims
+** of its window). */
 static int limitCount(LocalTxn *x, const statevtab_claim *c, int k,
                       sqlite3_int64 *pn) {
   LocalTable *t = x->t;
   int rc = SQLITE_OK;
-  sqlite3_stmt *p =
-      c->abLimitQueue[k]
+  sqlite3_stmt *p;
+  if (IS_RATE(c, k)) return rateCount(x, c, k, pn);
+  p = c->abLimitQueue[k]
           ? STMT(x, SA_COUNT_QUEUE, &rc,
                  "SELECT count(*) FROM \"%w\".\"%w_data\" WHERE queue = ?1 "
                  "AND state = 'claimed' AND lease_expires_at > ?2",
@@ -925,6 +1014,22 @@ static int limitMatches(const statevtab_claim *c, int k, const Cand *q) {
     return pQ->n == pKey->n && memcmp(pQ->z, pKey->z, (size_t)pKey->n) == 0;
   }
   return valueEq(pKey, (const unsigned char *)q->zName, q->nName);
+}
+
+/* Is a limit or rate of queue i used up (aUsed: the counts so far; NULL
+** when there are no limits)? */
+static int queueFull(const statevtab_claim *c, int i,
+                     const sqlite3_int64 *aUsed) {
+  const statevtab_value *pQ = &c->aQueue[i];
+  int k;
+  for (k = 0; aUsed && k < c->nLimit; k++) {
+    const statevtab_value *pKey = &c->aLimit[k];
+    if (c->abLimitQueue[k] && aUsed[k] >= c->aiLimit[k] && pQ->n == pKey->n &&
+        memcmp(pQ->z, pKey->z, (size_t)pKey->n) == 0) {
+      return 1;
+    }
+  }
+  return 0;
 }
 
 /* Claim one task by rowid and hand its new row to xRow.  (UPDATE, then
@@ -1042,7 +1147,7 @@ int localClaim(statevtab_table *pTab, statevtab_table *pDead,
   Cand *aCand = 0;
   sqlite3_int64 *aLive = 0;
   char *zNames = 0, *zTags = 0;
-  int *abSkip = 0;
+  int *abSkip = 0, *abMore = 0;
   sqlite3_int64 *aiDue = 0;
   int nCand = 0, nAlloc = 0, nWant, i, k, rc;
 
@@ -1056,9 +1161,10 @@ int localClaim(statevtab_table *pTab, statevtab_table *pDead,
     return SQLITE_NOMEM;
   }
   abSkip = sqlite3_malloc64(sizeof(int) * (size_t)(c->nQueue + 1));
+  abMore = sqlite3_malloc64(sizeof(int) * (size_t)(c->nQueue + 1));
   aLive = sqlite3_malloc64(sizeof(sqlite3_int64) * (size_t)(c->nLimit + 1));
   aiDue = sqlite3_malloc64(sizeof(sqlite3_int64) * (size_t)(c->nQueue + 1));
-  if (!abSkip || !aLive || !aiDue) {
+  if (!abSkip || !abMore || !aLive || !aiDue) {
     rc = SQLITE_NOMEM;
     goto out;
   }
@@ -1087,11 +1193,10 @@ int localClaim(statevtab_table *pTab, statevtab_table *pDead,
     aCand = 0;
     nCand = nAlloc = 0;
     for (i = 0; rc == SQLITE_OK && i < c->nQueue; i++) {
-      int bQueueMore = 0;
-      if (abSkip[i]) continue;
+      abMore[i] = 0;
+      if (abSkip[i] || queueFull(c, i, aLive)) continue;
       rc = candidates(&x, c, i, zNames, zTags, nWant, &aCand, &nCand, &nAlloc,
-                      &bQueueMore);
-      bMore |= bQueueMore;
+                      &abMore[i]);
     }
     if (rc != SQLITE_OK) break;
     if (nCand > 1) qsort(aCand, (size_t)nCand, sizeof(Cand), candCmp);
@@ -1120,6 +1225,11 @@ int localClaim(statevtab_table *pTab, statevtab_table *pDead,
       }
       nTaken++;
     }
+    /* A queue whose own limit or rate is used up has nothing more to give:
+    ** looking further there would walk its whole backlog. */
+    for (i = 0; i < c->nQueue; i++) {
+      if (abMore[i] && !queueFull(c, i, aUsed)) bMore = 1;
+    }
     sqlite3_free(aUsed);
     if (nTaken < c->nMax && bMore && nWant < (1 << 20)) {
       /* Limits turned candidates down and some queue has more rows than
@@ -1135,6 +1245,15 @@ int localClaim(statevtab_table *pTab, statevtab_table *pDead,
           rc = claimOne(&x, c, aCand[i].iRowid, xRow, pCtx);
         }
       }
+    }
+    /* The claims of each rate. */
+    for (k = 0; rc == SQLITE_OK && k < c->nLimit; k++) {
+      sqlite3_int64 n = 0;
+      if (!IS_RATE(c, k)) continue;
+      for (i = 0; i < nCand; i++) {
+        if (aCand[i].iQueue >= 0 && limitMatches(c, k, &aCand[i])) n++;
+      }
+      if (n > 0) rc = rateAdd(&x, c, k, n);
     }
     /* The new leases end at now + lease: sooner than a queue's due? */
     for (i = 0; rc == SQLITE_OK && t->bReap && i < nCand; i++) {
@@ -1153,6 +1272,7 @@ out:
   sqlite3_free(aLive);
   sqlite3_free(aiDue);
   sqlite3_free(abSkip);
+  sqlite3_free(abMore);
   sqlite3_free(zNames);
   sqlite3_free(zTags);
   return rc;

@@ -81,28 +81,26 @@ int localPrepareKept(LocalTable *t, char *zSql, sqlite3_stmt **ppStmt) {
 static int checkTriggers(LocalTable *t, sqlite3 *db, const char *zSchema,
                          LocalTable *pDead) {
   sqlite3_stmt *pStmt = 0;
-  char *zSql, *azName[4] = {0, 0, 0, 0};
-  int bTasks = t->bTasks;
+  char *zSql, *azName[5] = {0, 0, 0, 0, 0};
+  int bTasks = t->bTasks, bNoMem = 0;
   int rc, i;
   azName[0] = sqlite3_mprintf("%s_data", t->zName);
   if (bTasks) azName[1] = sqlite3_mprintf("%s_queues", t->zName);
   if (pDead) azName[2] = sqlite3_mprintf("%s_data", pDead->zName);
   if (bTasks) azName[3] = sqlite3_mprintf("%s_reap", t->zName);
-  zSql = sqlite3_mprintf(
-      "SELECT name, CASE WHEN tbl_name = ?1 COLLATE NOCASE THEN ?1 "
-      "WHEN tbl_name = ?2 COLLATE NOCASE THEN ?2 "
-      "WHEN tbl_name = ?4 COLLATE NOCASE THEN ?4 ELSE ?3 END "
-      "FROM \"%w\".sqlite_schema WHERE type = 'trigger' "
-      "AND tbl_name COLLATE NOCASE IN (?1, ?2, ?3, ?4) "
-      "UNION ALL "
-      "SELECT name, CASE WHEN tbl_name = ?1 COLLATE NOCASE THEN ?1 "
-      "WHEN tbl_name = ?2 COLLATE NOCASE THEN ?2 "
-      "WHEN tbl_name = ?4 COLLATE NOCASE THEN ?4 ELSE ?3 END "
-      "FROM temp.sqlite_schema WHERE type = 'trigger' "
-      "AND tbl_name COLLATE NOCASE IN (?1, ?2, ?3, ?4)",
-      zSchema);
-  if (!zSql || !azName[0] || (bTasks && (!azName[1] || !azName[3])) ||
-      (pDead && !azName[2])) {
+  if (bTasks) azName[4] = sqlite3_mprintf("%s_rates", t->zName);
+  for (i = 0; i < 5; i++) {
+    if (!azName[i] && (i == 0 || (i == 2 ? pDead != 0 : bTasks))) bNoMem = 1;
+  }
+  zSql = sqlite3_mprintf("SELECT name, tbl_name FROM \"%w\".sqlite_schema "
+                         "WHERE type = 'trigger' AND tbl_name COLLATE NOCASE "
+                         "IN (?1, ?2, ?3, ?4, ?5) "
+                         "UNION ALL "
+                         "SELECT name, tbl_name FROM temp.sqlite_schema "
+                         "WHERE type = 'trigger' AND tbl_name COLLATE NOCASE "
+                         "IN (?1, ?2, ?3, ?4, ?5)",
+                         zSchema);
+  if (!zSql || bNoMem) {
     rc = SQLITE_NOMEM;
     goto out;
   }
@@ -111,7 +109,7 @@ static int checkTriggers(LocalTable *t, sqlite3 *db, const char *zSchema,
     rc = localDbError(t->pStore, db, rc);
     goto out;
   }
-  for (i = 0; i < 4; i++) {
+  for (i = 0; i < 5; i++) {
     sqlite3_bind_text(pStmt, i + 1, azName[i], -1, SQLITE_STATIC);
   }
   if (sqlite3_step(pStmt) == SQLITE_ROW) {
@@ -120,6 +118,13 @@ static int checkTriggers(LocalTable *t, sqlite3 *db, const char *zSchema,
     if (!zTable || !zTrigger) {
       rc = SQLITE_NOMEM;
       goto out;
+    }
+    /* The shadow table's name as statevtab spells it. */
+    for (i = 0; i < 5; i++) {
+      if (azName[i] && sqlite3_stricmp(azName[i], zTable) == 0) {
+        zTable = azName[i];
+        break;
+      }
     }
     localError(t->pStore,
                "shadow table %s has a trigger statevtab did not create: %s",
@@ -133,7 +138,7 @@ static int checkTriggers(LocalTable *t, sqlite3 *db, const char *zSchema,
 out:
   sqlite3_finalize(pStmt);
   sqlite3_free(zSql);
-  for (i = 0; i < 4; i++) sqlite3_free(azName[i]);
+  for (i = 0; i < 5; i++) sqlite3_free(azName[i]);
   return rc;
 }
 

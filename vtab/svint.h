@@ -126,6 +126,7 @@ int sv_json_valid(const char *z, int n);
 int sv_json_check(const char *z, int n);
 const char *sv_json_problem(int eCheck);
 int sv_real_int(double r, sqlite3_int64 *pi);
+int sv_period_ms(const char *z, int n, sqlite3_int64 *pMs);
 char *sv_redact_url(const char *zUrl);
 char *sv_dequote(const char *z, int n);
 int sv_parse_number(const char *z, int n, sqlite3_int64 *pi, double *pr);

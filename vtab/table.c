@@ -130,7 +130,21 @@ char *sv_table_error(sv_vtab *p, int rc) {
 
 int sv_table_claim(sv_vtab *p, statevtab_table *pDead, const statevtab_claim *c,
                    statevtab_row_fn xRow, void *pCtx) {
-  WCALL(p, xClaim, pDead, c, xRow, pCtx);
+  const statevtab_queue_methods *q = METHODS(p)->pQueue;
+  int k;
+  /* Rate limits: only a store of version 3 knows aiLimitPeriod (an older
+  ** one would take them for concurrency limits). */
+  for (k = 0; c->aiLimitPeriod && k < c->nLimit; k++) {
+    if (c->aiLimitPeriod[k] > 0 && q && q->iVersion < 3) {
+      statevtab_store *s = p->pRef->pStore;
+      sqlite3_free(s->zErrMsg);
+      s->zErrMsg = sqlite3_mprintf("store '%s' does not support "
+                                   "options.rates",
+                                   METHODS(p)->zScheme);
+      return s->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
+    }
+  }
+  { WCALL(p, xClaim, pDead, c, xRow, pCtx); }
 }
 
 int sv_table_renew(sv_vtab *p, const statevtab_value *pId, sqlite3_int64 iToken,

@@ -295,6 +295,40 @@ int sv_real_int(double r, sqlite3_int64 *pi) {
 }
 
 /*
+** A period -- digits, then ms, s, m, h or d (none: milliseconds), spaces
+** around -- in z[0..n) into *pMs: 1 when it is one, above 0 and at most
+** SV_MS_MAX ms; else 0.  (retain= and the rates of state_claim.)
+*/
+int sv_period_ms(const char *z, int n, sqlite3_int64 *pMs) {
+  static const struct {
+    const char *zUnit;
+    sqlite3_int64 iMs;
+  } aUnit[] = {
+      {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+  sqlite3_int64 v = 0, iMs = 1;
+  int i = 0, k;
+  while (i < n && z[i] == ' ') i++;
+  if (i >= n || z[i] < '0' || z[i] > '9') return 0;
+  for (; i < n && z[i] >= '0' && z[i] <= '9'; i++) {
+    if (v > SV_MS_MAX) return 0;
+    v = v * 10 + (z[i] - '0');
+  }
+  for (k = 0; k < (int)(sizeof(aUnit) / sizeof(aUnit[0])); k++) {
+    int m = (int)strlen(aUnit[k].zUnit);
+    if (n - i >= m && memcmp(z + i, aUnit[k].zUnit, (size_t)m) == 0 &&
+        (i + m == n || z[i + m] == ' ')) {
+      iMs = aUnit[k].iMs;
+      i += m;
+      break;
+    }
+  }
+  while (i < n && z[i] == ' ') i++;
+  if (i < n || v <= 0 || v > SV_MS_MAX / iMs) return 0;
+  *pMs = v * iMs;
+  return 1;
+}
+
+/*
 ** Return a copy of a store URL or libpq conninfo string with any password
 ** replaced by "***", from sqlite3_malloc (NULL on OOM).  Handles
 ** "scheme://user:pass@host..." and "... password=secret ..." forms.

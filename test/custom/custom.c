@@ -1418,6 +1418,11 @@ int main(int argc, char **argv) {
          "refunds");
   expectErr("claim-unsupported", "SELECT * FROM state_claim('t', 'q', 'w')",
             "state_claim: store 'memtest' does not support this function");
+  /* A store older than queue methods version 3 does not know rates. */
+  expectErr("claim-rates-unsupported",
+            "SELECT * FROM state_claim('t', 'q', 'w', 1000, 1, "
+            "'{\"rates\":{\"x\":\"1/1s\"}}')",
+            "state_claim: store 'memtest' does not support options.rates");
   expectErr("complete-unsupported", "SELECT state_complete('t', 'a', 1)",
             "state_complete: store 'memtest' does not support this function");
   expectErr("complete4-unsupported", "SELECT state_complete('t', 'a', 1, '{}')",

@@ -13,6 +13,7 @@
 **   test/out/mp txn      [-e EXT] [-d DIR] [-n INCRS]   (per process, 200;
 **                                                       tasks: INCRS / 4)
 **   test/out/mp wake     [-e EXT] [-d DIR]              (about 3 s)
+**   test/out/mp rate     [-e EXT] [-d DIR] [-n TASKS]   (default 200: 40 s)
 **   test/out/mp restart  --store postgresql|redis --restart CMD [-n TASKS]
 **                                                       (default 20000)
 **   test/out/mp all      ...                            the six in turn
@@ -772,6 +773,98 @@ static int worker_wake(const Opt *o) {
                  "10000)");
   wake_interrupt(db, "take-interrupt",
                  "SELECT state_take('signals', 'e2', 'go', 10000)");
+  sqlite3_close(db);
+  return 0;
+}
+
+/*
+** rate worker: first claim the tasks of queue 'rq' one at a time under the
+** rate "5 per second" of that queue, recording each (L) and its claim time
+** on the store's clock (V: lease_expires_at - lease), and complete them;
+** then those of queue 'lq' under the concurrency limit 2, each held for
+** 50 ms, recording its claim and completion times on the store's clock
+** (A lq 0 claimed claimed completed completed 1).  Each phase ends when its
+** queue has no pending or claimed task left, or at --end.
+*/
+static int worker_rate(const Opt *o) {
+  sqlite3 *db = open_db(o, o->zDb, 0);
+  sqlite3_stmt *pRate = prep(
+      db, "SELECT id, lease_token, lease_expires_at - ?1 FROM "
+          "state_claim('tasks', 'rq', ?2, ?1, 1, '{\"rates\":{\"queue:rq\":"
+          "\"5/1s\"}}')");
+  sqlite3_stmt *pLim = prep(
+      db, "SELECT id, lease_token, lease_expires_at - ?1 FROM "
+          "state_claim('tasks', 'lq', ?2, ?1, 1, '{\"limits\":{\"queue:lq\":"
+          "2}}')");
+  sqlite3_stmt *pDone = prep(db, "SELECT state_complete('tasks', ?1, ?2, ?3)");
+  sqlite3_stmt *pAt = prep(db, "SELECT completed_at FROM tasks WHERE id = ?1");
+  sqlite3_stmt *pLeft = prep(db, "SELECT count(*) FROM tasks WHERE queue = ?1 "
+                                 "AND state IN ('pending', 'claimed')");
+  char zWorker[32];
+  int iPhase;
+  snprintf(zWorker, sizeof(zWorker), "w%d", o->iId);
+  sleep_ms(o->iStart - now_ms());
+  for (iPhase = 0; iPhase < 2; iPhase++) {
+    sqlite3_stmt *pClaim = iPhase == 0 ? pRate : pLim;
+    const char *zQueue = iPhase == 0 ? "rq" : "lq";
+    long long iCheck = 0;
+    while (now_ms() < o->iEnd) {
+      Claimed c;
+      long long iAt = 0;
+      int rc, bGot = 0;
+      sqlite3_bind_int(pClaim, 1, o->iLeaseMs);
+      sqlite3_bind_text(pClaim, 2, zWorker, -1, SQLITE_STATIC);
+      rc = sqlite3_step(pClaim);
+      if (rc == SQLITE_ROW) {
+        snprintf(c.zId, sizeof(c.zId), "%s", sqlite3_column_text(pClaim, 0));
+        c.iToken = sqlite3_column_int64(pClaim, 1);
+        iAt = sqlite3_column_int64(pClaim, 2);
+        bGot = 1;
+        rc = sqlite3_step(pClaim);
+      }
+      if (rc != SQLITE_DONE) {
+        rec_error(db, sqlite3_reset(pClaim), "state_claim");
+        sleep_ms(20);
+        continue;
+      }
+      sqlite3_reset(pClaim);
+      if (bGot) {
+        rec("L %s %lld", c.zId, c.iToken);
+        if (iPhase == 0) {
+          rec("V %lld", iAt);
+          do_complete(db, pDone, &c, o->iId);
+        } else {
+          long long iDone = -1;
+          sleep_ms(50);
+          if (do_complete(db, pDone, &c, o->iId) == 1) {
+            sqlite3_bind_text(pAt, 1, c.zId, -1, SQLITE_TRANSIENT);
+            if (sqlite3_step(pAt) == SQLITE_ROW) {
+              iDone = sqlite3_column_int64(pAt, 0);
+            }
+            sqlite3_reset(pAt);
+          }
+          rec("A lq 0 %lld %lld %lld %lld 1", iAt, iAt, iDone, iDone);
+        }
+        continue;
+      }
+      if (now_ms() >= iCheck) {
+        long long nLeft = -1;
+        sqlite3_bind_text(pLeft, 1, zQueue, -1, SQLITE_STATIC);
+        if (sqlite3_step(pLeft) == SQLITE_ROW) {
+          nLeft = sqlite3_column_int64(pLeft, 0);
+        }
+        sqlite3_reset(pLeft);
+        if (nLeft == 0) break;
+        iCheck = now_ms() + 200;
+      }
+      sleep_ms(10);
+    }
+  }
+  sqlite3_finalize(pRate);
+  sqlite3_finalize(pLim);
+  sqlite3_finalize(pDone);
+  sqlite3_finalize(pAt);
+  sqlite3_finalize(pLeft);
   sqlite3_close(db);
   return 0;
 }
@@ -2476,9 +2569,85 @@ static void test_wake(Opt *o) {
   sqlite3_free(zDb);
 }
 
+/* ------------------------------------------------------------ rate */
+
+/*
+** Rate limits and concurrency limits of state_claim across processes:
+** nSize tasks (200) of queue 'rq' claimed by the workers under the rate
+** "5 per second": every task claimed and completed exactly once, and no
+** window of 1000 ms holds more than 5 claims (times on the store's clock);
+** then 60 tasks of queue 'lq' under the limit of 2 live leases, each held
+** 50 ms: never more than 2 held at once.
+*/
+static void test_rate(Opt *o) {
+  const char *T = "rate";
+  char *zDb = create_db(o, T);
+  Worker aW[MAX_WORKERS];
+  sqlite3 *db;
+  int i, nW = 4;
+  double t0;
+  char *zSql;
+
+  db = open_db(o, zDb, 0);
+  zSql = sqlite3_mprintf("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT "
+                         "i + 1 FROM c WHERE i < %d) INSERT INTO tasks(queue, "
+                         "name) SELECT 'rq', 'job' FROM c; "
+                         "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT "
+                         "i + 1 FROM c WHERE i < 60) INSERT INTO tasks(queue, "
+                         "name) SELECT 'lq', 'job' FROM c",
+                         o->nSize);
+  exec_or_die(db, zSql);
+  sqlite3_free(zSql);
+  sqlite3_close(db);
+  t0 = mono_s();
+  o->iEnd = now_ms() + 300 + 1000LL * (o->nSize / 5 + 60);
+  o->iLeaseMs = 60000;
+  for (i = 0; i < nW; i++) spawn(o, T, &aW[i], i, zDb, now_ms() + 300, 0);
+  for (i = 0; i < nW; i++) reap_worker(&aW[i]);
+  info("rate: %d processes, %d tasks at 5/s and 60 under a limit of 2, in "
+       "%.2f s",
+       nW, o->nSize, mono_s() - t0 - 0.3);
+  check_exits(T, aW, nW);
+  db = open_results(o, zDb, aW, nW);
+  expect_eq(T, "rate-all-completed",
+            q1(db, "SELECT count(*) FROM tasks WHERE queue = 'rq' AND state "
+                   "= 'completed'"),
+            o->nSize, "tasks of the rated queue completed");
+  expect_eq(T, "rate-claimed-once",
+            q1(db, "SELECT count(*) FROM (SELECT id FROM rec r JOIN tasks t "
+                   "USING (id) WHERE r.kind = 'L' AND t.queue = 'rq' GROUP BY "
+                   "id HAVING count(*) > 1)"),
+            0, "tasks of the rated queue claimed more than once");
+  expect_eq(T, "rate-window",
+            q1(db, "SELECT count(*) FROM (SELECT v, lead(v, 5) OVER (ORDER BY "
+                   "v) AS v5 FROM val) WHERE v5 - v < 1000"),
+            0, "windows of 1000 ms with more than 5 claims");
+  info("rate: claims %lld, first to last %lld ms",
+       q1(db, "SELECT count(*) FROM val"),
+       q1(db, "SELECT max(v) - min(v) FROM val"));
+  expect_eq(T, "limit-all-completed",
+            q1(db, "SELECT count(*) FROM tasks WHERE queue = 'lq' AND state "
+                   "= 'completed'"),
+            60, "tasks of the limited queue completed");
+  /* Held at once: the leases claimed at or before a claim and completed
+  ** after it (5 ms of slack: PostgreSQL reads its clock at the start of a
+  ** call, so two stamps may cross by a little). */
+  expect_eq(T, "limit-held",
+            q1(db, "SELECT coalesce(max(n), 0) FROM (SELECT (SELECT count(*) "
+                   "FROM lease b WHERE b.t0 <= a.t0 AND b.r0 > a.t0 + 5) AS n "
+                   "FROM lease a) WHERE n > 2"),
+            0, "most leases of the limited queue held at once, when over 2");
+  expect_eq(T, "limit-times", q1(db, "SELECT count(*) FROM lease WHERE r0 < 0"),
+            0, "completions without their time");
+  check_errors(db, T, o->bVerbose);
+  sqlite3_close(db);
+  sqlite3_free(zDb);
+}
+
 static void usage(void) {
   fprintf(stderr,
-          "usage: mp queue|crash|leases|counters|txn|wake|restart|all [-e EXT] "
+          "usage: mp queue|crash|leases|counters|txn|wake|rate|restart|all [-e "
+          "EXT] "
           "[-d DIR] [-n N] [-w W] [-k K]\n"
           "          [--kill N] [-s SEC] [--names N] [--ttl MS] "
           "[--busy-ms MS] [--seed N] [-v]\n"
@@ -2613,6 +2782,8 @@ int main(int argc, char **argv) {
       rc = worker_txn(&o);
     } else if (strcmp(argv[2], "wake") == 0) {
       rc = worker_wake(&o);
+    } else if (strcmp(argv[2], "rate") == 0) {
+      rc = worker_rate(&o);
     } else {
       die("unknown worker kind '%s'", argv[2]);
     }
@@ -2679,6 +2850,7 @@ int main(int argc, char **argv) {
     RUN("counters", test_counters, 10000);
     RUN("txn", test_txn, 200);
     RUN("wake", test_wake, 0);
+    RUN("rate", test_rate, 200);
     if (strcmp(zCmd, "restart") == 0 ||
         (strcmp(zCmd, "all") == 0 && o.bRemote && o.zRestart)) {
       double tT = mono_s();

@@ -33,6 +33,11 @@
 #             is woken within 100 ms of a release, a signal, an INSERT of
 #             a signal, the holder's expiry in another; a wait nothing ends returns NULL 300-400 ms
 #             after a wait_ms of 300; sqlite3_interrupt ends a wait
+#   rate      4 processes claim 200 tasks under the rate "5 per second"
+#             of their queue (about 40 s): each claimed and completed
+#             once, no 1000 ms window (store clock) with more than 5
+#             claims; then 60 tasks under the limit of 2 live leases, each
+#             held 50 ms: never more than 2 held at once
 #   restart   (postgresql and redis) a queue drained while the server is
 #             restarted once (sv_restart_postgres / sv_restart_redis of
 #             test/lib/servers.sh; Redis runs with appendfsync always, so
@@ -183,6 +188,7 @@ for store in ${MP_STORES:-sqlite postgresql redis}; do
   run "$store" counters ${MP_COUNTERS_N:+-n "$MP_COUNTERS_N"}
   run "$store" txn
   run "$store" wake
+  run "$store" rate
   url=$(url_var "$store") sdir=$(dir_var "$store")
   if [ -n "$sdir" ]; then
     # sv_restart_postgres / sv_restart_redis
