@@ -122,9 +122,13 @@
 **                 transaction) minus that of the empty database, per task;
 **                 the ratio is raw / statevtab so that higher is still better
 **
+**   rate-n1       claim-n1 with a rate limit in play: statevtab's claims
+**                 pass options.rates {"queue:bench": "1000000000/1s"} (never
+**                 reached: what the counting costs); raw: claim-n1
+**
 ** backlog and inflight also print "vs empty": the side's own rate there
 ** divided by its claim-n1 rate (1.00 = the backlog or the leases cost
-** nothing).
+** nothing); rate-n1 "vs plain", the same for statevtab.
 **
 ** Redis: the test servers run with appendfsync always, so every write call
 ** waits for an fsync (1 to 4 ms here); --redis-n (default min(N, 2000))
@@ -178,6 +182,7 @@ typedef struct Opts {
   int nRedisTask;      /* --redis-n: tasks per run on Redis */
   int nBacklog;        /* --backlog: tasks queued in the backlog row */
   int nInflight;       /* --inflight: tasks held in the inflight row */
+  const char *zSvOpt;  /* the options of statevtab's claims (rate-n1) */
   int nProc;           /* --procs: processes of claim-n1-4p */
   int nRep;            /* -r: runs per side, the best counts */
   const char *zStores; /* --stores: local,pg,redis */
@@ -591,7 +596,7 @@ static int svOpen(Conn *c) {
       sqlPrep(c, SV_BEGIN, "BEGIN") || sqlPrep(c, SV_COMMIT, "COMMIT") ||
       sqlPrep(c, SV_CLAIM,
               "SELECT id, lease_token, payload FROM "
-              "state_claim('tasks', '" QUEUE "', ?1, ?2, ?3)") ||
+              "state_claim('tasks', '" QUEUE "', ?1, ?2, ?3, ?4)") ||
       sqlPrep(c, SV_DONE, "SELECT state_complete('tasks', ?1, ?2)") ||
       sqlPrep(c, SV_CLAIMX,
               "SELECT id, lease_token, payload, outcome FROM "
@@ -644,6 +649,11 @@ static int svClaim(Conn *c, const char *zW, int nLeaseMs, int n, Job *a) {
   sqlite3_bind_text(p, 1, zW, -1, SQLITE_STATIC);
   sqlite3_bind_int(p, 2, nLeaseMs);
   sqlite3_bind_int(p, 3, n);
+  if (g.zSvOpt) {
+    sqlite3_bind_text(p, 4, g.zSvOpt, -1, SQLITE_STATIC);
+  } else {
+    sqlite3_bind_null(p, 4);
+  }
   while (sqlite3_step(p) == SQLITE_ROW) {
     if (k < n) {
       svJob(p, &a[k]);
@@ -1722,12 +1732,13 @@ enum { R_ENQ, R_CYCLE, R_FUSED, R_BACKLOG, R_INFLIGHT, R_BYTES };
 typedef struct Row {
   const char *zName; /* for --only */
   const char *zHelp;
-  int eKind;  /* R_* */
-  int nBatch; /* tasks per transaction, or n */
-  int bMulti; /* --procs processes, else 1 */
-  int iBase;  /* R_FUSED: the raw two-call row; backlog/inflight: the
-              ** empty-queue row; else -1 */
-  int bLocal; /* local store only */
+  int eKind;          /* R_* */
+  int nBatch;         /* tasks per transaction, or n */
+  int bMulti;         /* --procs processes, else 1 */
+  int iBase;          /* R_FUSED: the raw two-call row; backlog/inflight: the
+                      ** empty-queue row; else -1 */
+  int bLocal;         /* local store only */
+  const char *zSvOpt; /* options of statevtab's claims, or NULL */
 } Row;
 
 static const Row aRow[] = {
@@ -1755,6 +1766,8 @@ static const Row aRow[] = {
      R_INFLIGHT, 1, 0, 2, 0},
     {"bytes", "bytes per task on disk after N tasks (local)", R_BYTES, 100, 0,
      -1, 1},
+    {"rate-n1", "claim-n1 with a rate limit (never reached) in play", R_CYCLE,
+     1, 0, 2, 0, "{\"rates\":{\"queue:" QUEUE "\":\"1000000000/1s\"}}"},
 };
 #define NROW (int)(sizeof(aRow) / sizeof(aRow[0]))
 
@@ -1826,6 +1839,7 @@ static double runOnce(Side *s, const Row *r, int eKind, Result *res) {
     return (double)n / nTask;
   }
   w.nBatch = r->nBatch;
+  g.zSvOpt = r->zSvOpt;
   switch (eKind) {
   case R_ENQ:
     w.eKind = W_ENQUEUE;
@@ -1970,7 +1984,9 @@ static void rowLabel(int e, const Row *r, char *z, size_t n) {
     snprintf(z, n, "enqueue %d, %d/txn", nTask, r->nBatch);
     break;
   case R_CYCLE:
-    if (r->bMulti)
+    if (r->zSvOpt)
+      snprintf(z, n, "claim+complete n=%d, rate limit", r->nBatch);
+    else if (r->bMulti)
       snprintf(z, n, "claim+complete n=%d, %d procs", r->nBatch, g.nProc);
     else
       snprintf(z, n, "claim+complete n=%d", r->nBatch);
@@ -2030,6 +2046,17 @@ static int report(const int *abStore, const char *const *azSkip) {
       if (r->eKind == R_FUSED)
         k += (size_t)snprintf(zNote + k, sizeof(zNote) - k,
                               "raw = 2 calls, n=%d", r->nBatch);
+      if (r->zSvOpt) {
+        const Result *b = &aRes[e][r->iBase];
+        if (b->abRun[1] && b->aRate[1] > 0) {
+          k += (size_t)snprintf(zNote + k, sizeof(zNote) - k,
+                                "vs plain: sv %.2f",
+                                res->aRate[1] / b->aRate[1]);
+        } else {
+          k += (size_t)snprintf(zNote + k, sizeof(zNote) - k,
+                                "vs plain: needs claim-n1");
+        }
+      }
       if ((r->eKind == R_BACKLOG || r->eKind == R_INFLIGHT)) {
         const Result *b = &aRes[e][r->iBase];
         if (b->abRun[0] && b->abRun[1] && b->aRate[0] > 0 && b->aRate[1] > 0) {
