@@ -77,34 +77,33 @@ BEGIN
 END
 $sv$;
 
--- The rows that claims with limits or rates lock, one per key, so that two
--- such claims count one after the other ("l:" a concurrency limit, "r:" a
--- rate; then "q:<queue>" or "n:<name>"); for a rate, the claims (counts)
--- per step of the period (steps: its start; SV_RATE_STEPS in vtab/policy.h),
--- the steps that ended before the window dropped.
-CREATE TABLE IF NOT EXISTS @S@.limits (key text COLLATE "C" PRIMARY KEY,
-                                       steps bigint[] NOT NULL DEFAULT '{}',
-                                       counts bigint[] NOT NULL
-                                         DEFAULT '{}');
+-- The claims of each rate limit, "r:q:<queue>" or "r:n:<name>": how many
+-- (claims) per step of the period (step: the step's start; SV_RATE_STEPS in
+-- vtab/policy.h).  A row per step: a claim rewrites a row of a few bytes.
+CREATE TABLE IF NOT EXISTS @S@.rates (key text COLLATE "C", step bigint,
+                                      claims bigint NOT NULL,
+                                      PRIMARY KEY (key, step));
 
--- Add p_n claims made at p_now to the rate of key p_key (its row locked by
--- the caller), and drop the steps that ended before the window of p_per.
+-- Add p_n claims made at p_now to the rate of key p_key (the caller holds
+-- its lock); the first claim of a step also drops the steps that ended
+-- before the window of p_per.  (PL/pgSQL: its plans are kept for the
+-- session; a SQL function's statements were planned again at every call.)
 CREATE OR REPLACE FUNCTION @S@.sv_rate_add(p_key text, p_per bigint,
                                            p_n bigint, p_now bigint)
 RETURNS void
-LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
-  UPDATE @S@.limits l SET (steps, counts) = (
-    SELECT coalesce(array_agg(y.a ORDER BY y.a), '{}'),
-           coalesce(array_agg(y.c ORDER BY y.a), '{}')
-      FROM (SELECT x.a, sum(x.c)::bigint AS c
-              FROM (SELECT u.a, u.c FROM unnest(l.steps, l.counts) u(a, c)
-                     WHERE u.a > p_now - p_per
-                                 - greatest(p_per / @SV_RATE_STEPS@, 1)
-                    UNION ALL
-                    SELECT p_now - p_now % greatest(p_per / @SV_RATE_STEPS@, 1),
-                           p_n) x
-             GROUP BY x.a) y)
-   WHERE l.key = p_key
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
+DECLARE
+  w bigint := greatest(p_per / @SV_RATE_STEPS@, 1);
+  fresh boolean;
+BEGIN
+  INSERT INTO @S@.rates AS rl (key, step, claims)
+  VALUES (p_key, p_now - p_now % w, p_n)
+  ON CONFLICT (key, step) DO UPDATE SET claims = rl.claims + excluded.claims
+  RETURNING rl.xmax = 0 INTO fresh;
+  IF fresh THEN
+    DELETE FROM @S@.rates WHERE key = p_key AND step <= p_now - p_per - w;
+  END IF;
+END
 $sv$;
 
 -- Claim up to p_n tasks (see statevtab_claim in statevtab.h).  Returns the
@@ -225,16 +224,20 @@ BEGIN
   ln := p_n;
   fast := nl = 0;
   IF nl > 0 THEN
-    -- Limits and rates: first lock their rows of limits, in key order (two
-    -- claims cannot deadlock), so that claims with the same key count one
-    -- after the other; then count each, on a snapshot taken after the lock.
+    -- Limits and rates: first take a lock per key ("l:" a concurrency
+    -- limit, "r:" a rate; then "q:<queue>" or "n:<name>"), in key order
+    -- (two claims cannot deadlock), so that claims with the same key count
+    -- one after the other; then count each, on a snapshot taken after the
+    -- lock.  Transaction-level advisory locks, keyed by the OID of this
+    -- schema's tasks row type (pg_typeof(t)) and the key's hash: no row
+    -- written, held to the end of the transaction.
     lk := ARRAY(SELECT CASE WHEN coalesce(p_lper[i], 0) > 0 THEN 'r:' ELSE 'l:'
                        END || CASE WHEN p_lqueue[i] THEN 'q:' ELSE 'n:' END
                        || p_lkeys[i]
                   FROM generate_subscripts(p_lkeys, 1) i ORDER BY i);
-    INSERT INTO @S@.limits (key)
-      SELECT DISTINCT x FROM unnest(lk) x ORDER BY x ON CONFLICT DO NOTHING;
-    PERFORM 1 FROM @S@.limits WHERE key = ANY (lk) ORDER BY key FOR UPDATE;
+    PERFORM pg_catalog.pg_advisory_xact_lock(
+              pg_catalog.pg_typeof(t)::oid::integer, pg_catalog.hashtext(x))
+       FROM (SELECT DISTINCT x FROM unnest(lk) x ORDER BY x) y;
     -- The time after the wait: a claim that waited on the lock must not
     -- stamp its claims earlier than those it waited for.
     n := @S@.sv_now();
@@ -242,10 +245,9 @@ BEGIN
     added := array_fill(0::bigint, ARRAY[greatest(nl, 1)]);
     FOR k IN 1 .. nl LOOP
       IF coalesce(p_lper[k], 0) > 0 THEN
-        SELECT coalesce(sum(x.c), 0) INTO cnt
-          FROM @S@.limits l, unnest(l.steps, l.counts) x(a, c)
-         WHERE l.key = lk[k]
-           AND x.a > n - p_lper[k] - greatest(p_lper[k] / @SV_RATE_STEPS@, 1);
+        SELECT coalesce(sum(rl.claims), 0) INTO cnt FROM @S@.rates rl
+         WHERE rl.key = lk[k]
+           AND rl.step > n - p_lper[k] - greatest(p_lper[k] / @SV_RATE_STEPS@, 1);
       ELSIF p_lqueue[k] THEN
         SELECT count(*) INTO cnt FROM @S@.tasks
          WHERE queue = p_lkeys[k] AND lease_expires_at > n
@@ -684,6 +686,6 @@ LANGUAGE sql IMMUTABLE AS $sv$ SELECT 5 $sv$;
 CREATE OR REPLACE FUNCTION @S@.sv_schema_6() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $sv$ SELECT 6 $sv$;
 
--- 7: rate limits (the limits table, sv_claim's p_lper).
+-- 7: rate limits (the rates table, sv_claim's p_lper).
 CREATE OR REPLACE FUNCTION @S@.sv_schema_7() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $sv$ SELECT 7 $sv$;

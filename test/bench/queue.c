@@ -1742,30 +1742,31 @@ typedef struct Row {
 } Row;
 
 static const Row aRow[] = {
-    {"enqueue-1", "enqueue N tasks, 1 per transaction", R_ENQ, 1, 0, -1, 0},
+    {"enqueue-1", "enqueue N tasks, 1 per transaction", R_ENQ, 1, 0, -1, 0, 0},
     {"enqueue-100", "enqueue N tasks, 100 per transaction", R_ENQ, 100, 0, -1,
-     0},
+     0, 0},
     {"claim-n1", "claim 1 + complete it, 1 process, until empty", R_CYCLE, 1, 0,
-     -1, 0},
-    {"claim-n1-4p", "the same in 4 processes (--procs)", R_CYCLE, 1, 1, -1, 0},
+     -1, 0, 0},
+    {"claim-n1-4p", "the same in 4 processes (--procs)", R_CYCLE, 1, 1, -1, 0,
+     0},
     {"claim-n100", "claim 100 + complete the 100 in one batch", R_CYCLE, 100, 0,
-     -1, 0},
+     -1, 0, 0},
     {"fused-n1",
      "statevtab: state_claim completing the previous task "
      "(raw: claim-n1's two calls)",
-     R_FUSED, 1, 0, 2, 0},
+     R_FUSED, 1, 0, 2, 0, 0},
     {"fused-n100",
      "statevtab: state_claim completing the previous 100 "
      "(raw: claim-n100's two calls)",
-     R_FUSED, 100, 0, 4, 0},
+     R_FUSED, 100, 0, 4, 0, 0},
     {"backlog", "claim+complete N with n=1 out of --backlog queued tasks",
-     R_BACKLOG, 1, 0, 2, 0},
+     R_BACKLOG, 1, 0, 2, 0, 0},
     {"inflight",
      "claim+complete N with n=1 next to --inflight unexpired "
      "leases",
-     R_INFLIGHT, 1, 0, 2, 0},
+     R_INFLIGHT, 1, 0, 2, 0, 0},
     {"bytes", "bytes per task on disk after N tasks (local)", R_BYTES, 100, 0,
-     -1, 1},
+     -1, 1, 0},
     {"rate-n1", "claim-n1 with a rate limit (never reached) in play", R_CYCLE,
      1, 0, 2, 0, "{\"rates\":{\"queue:" QUEUE "\":\"1000000000/1s\"}}"},
 };
