@@ -444,35 +444,13 @@ static int checkDeadLetters(sv_vtab *p, const char *zOpt) {
 ** p->iRetainMs, on an entity with a retention column (STATEVTAB_COL_RETAIN).
 */
 static int retainOption(sv_vtab *p, const char *zVal) {
-  static const struct {
-    const char *zUnit;
-    sqlite3_int64 iMs;
-  } aUnit[] = {{"", 1},      {"ms", 1},      {"s", 1000},
-               {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
-  sqlite3_int64 v = 0;
-  const char *z = zVal;
-  int k;
   if (sv_entity_col(p->pEntity, STATEVTAB_COL_RETAIN) < 0) {
     svError(p, "unknown option 'retain' (only state_tasks, state_executions, "
                "state_signals and state_dead_letters have it)");
     return SQLITE_ERROR;
   }
-  while (*z == ' ') z++;
-  if (*z >= '0' && *z <= '9') {
-    for (; *z >= '0' && *z <= '9' && v <= SV_MS_MAX; z++) {
-      v = v * 10 + (*z - '0');
-    }
-    for (k = 0; k < (int)(sizeof(aUnit) / sizeof(aUnit[0])); k++) {
-      size_t n = strlen(aUnit[k].zUnit);
-      if (strncmp(z, aUnit[k].zUnit, n) == 0 &&
-          z[n + strspn(z + n, " ")] == 0) {
-        if (v > 0 && v <= SV_MS_MAX / aUnit[k].iMs) {
-          p->iRetainMs = v * aUnit[k].iMs;
-          return SQLITE_OK;
-        }
-        break;
-      }
-    }
+  if (sv_parse_period(zVal, (int)strlen(zVal), &p->iRetainMs)) {
+    return SQLITE_OK;
   }
   svError(p,
           "retain: expected a period such as 7d, 12h, 30m, 90s or 500ms "
