@@ -945,7 +945,7 @@ int sv_dedup_clash(const sv_dedup *d, const statevtab_value *aNew,
 char *sv_dedup_where(const sv_dedup *d, const char *zState,
                      const char *zCreated) {
   sqlite3_str *s = sqlite3_str_new(0);
-  sqlite3_str_appendall(s, "(1");
+  sqlite3_str_appendall(s, "(1 = 1");
   if (d->bWindow && d->bActive) {
     sqlite3_str_appendf(s,
                         " AND state IN ('pending', 'claimed') AND %s IN "

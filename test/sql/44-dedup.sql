@@ -19,12 +19,12 @@ CREATE VIRTUAL TABLE bad USING state_tasks(@OPTS@, dedup='active,active');
 CREATE VIRTUAL TABLE bad USING state_tasks(@OPTS@, dedup='10m,5m');
 CREATE VIRTUAL TABLE bad USING state_tasks(@OPTS@, dedup='active,');
 CREATE VIRTUAL TABLE bad USING state_kv(@OPTS@, dedup='active');
-CREATE VIRTUAL TABLE ok1 USING state_tasks(@OPTS@, dedup=' active , 10m ');
-CREATE VIRTUAL TABLE ok2 USING state_tasks(@OPTS@, dedup='row');
+CREATE VIRTUAL TABLE ok1 USING state_tasks(@OPTS:ok1@, dedup=' active , 10m ');
+CREATE VIRTUAL TABLE ok2 USING state_tasks(@OPTS:ok2@, dedup='row');
 SELECT name FROM sqlite_schema WHERE name IN ('bad', 'ok1', 'ok2') ORDER BY 1;
 
 -- 44.2 dedup=active: the key is held while the task is pending or claimed
-CREATE VIRTUAL TABLE ta USING state_tasks(@OPTS@, dedup='active');
+CREATE VIRTUAL TABLE ta USING state_tasks(@OPTS:ta@, dedup='active');
 INSERT INTO ta(id, queue, name, idempotency_key) VALUES ('a1', 'q', 'first', 'k');
 INSERT INTO ta(id, queue, name, idempotency_key) VALUES ('a2', 'q', 'second', 'k');
 INSERT OR IGNORE INTO ta(id, queue, name, idempotency_key) VALUES ('a3', 'q', 'third', 'k');
@@ -84,7 +84,7 @@ SELECT idempotency_key, name, state FROM ta WHERE queue = 'q3' ORDER BY idempote
 
 -- 44.7 a period: unique while the created_at are less than 10m apart,
 -- whatever the state
-CREATE VIRTUAL TABLE tp USING state_tasks(@OPTS@, dedup='10m');
+CREATE VIRTUAL TABLE tp USING state_tasks(@OPTS:tp@, dedup='10m');
 INSERT INTO tp(id, queue, name, idempotency_key, created_at) VALUES ('p1', 'q', 'x', 'k', 1000000);
 INSERT INTO tp(id, queue, name, idempotency_key, created_at) VALUES ('p2', 'q', 'x', 'k', 1599999);
 UPDATE tp SET state = 'completed' WHERE id = 'p1';
@@ -104,7 +104,7 @@ SELECT id FROM tp WHERE queue = 'qn';
 
 -- 44.8 active,10m: two tasks clash only when both are active and created
 -- less than 10m apart
-CREATE VIRTUAL TABLE tb USING state_tasks(@OPTS@, dedup='active,10m');
+CREATE VIRTUAL TABLE tb USING state_tasks(@OPTS:tb@, dedup='active,10m');
 INSERT INTO tb(id, queue, name, idempotency_key, created_at) VALUES ('c1', 'q', 'x', 'k', 1000000);
 INSERT INTO tb(id, queue, name, idempotency_key, created_at) VALUES ('c2', 'q', 'x', 'k', 1500000);
 INSERT INTO tb(id, queue, name, idempotency_key, created_at) VALUES ('c3', 'q', 'x', 'k', 1600000);
@@ -121,10 +121,10 @@ SELECT id FROM ok2;
 
 -- 44.10 migration: every task of a window table copies into another
 -- with the same window (a row table keeps the first of each key)
-CREATE VIRTUAL TABLE tc USING state_tasks(@OPTS@, dedup='active');
+CREATE VIRTUAL TABLE tc USING state_tasks(@OPTS:tc@, dedup='active');
 INSERT INTO tc SELECT * FROM ta WHERE queue = 'q';
 SELECT (SELECT count(*) FROM tc), (SELECT count(*) FROM ta WHERE queue = 'q');
-CREATE VIRTUAL TABLE tr USING state_tasks(@OPTS@);
+CREATE VIRTUAL TABLE tr USING state_tasks(@OPTS:tr@);
 INSERT INTO tr SELECT * FROM ta WHERE queue = 'q' ORDER BY id;
 SELECT id FROM tr;
 
