@@ -33,6 +33,11 @@
 #             is woken within 100 ms of a release, a signal, an INSERT of
 #             a signal, the holder's expiry in another; a wait nothing ends returns NULL 300-400 ms
 #             after a wait_ms of 300; sqlite3_interrupt ends a wait
+#   dedup     4 processes enqueue tasks of 8 keys with INSERT OR IGNORE
+#             into a dedup='active' table while 4 claim and complete them:
+#             a claimer holding a task always finds it the only active one
+#             of its key; every task completed once; attempts were skipped
+#             and keys came back once their task was done
 #   restart   (postgresql and redis) a queue drained while the server is
 #             restarted once (sv_restart_postgres / sv_restart_redis of
 #             test/lib/servers.sh; Redis runs with appendfsync always, so
@@ -183,6 +188,7 @@ for store in ${MP_STORES:-sqlite postgresql redis}; do
   run "$store" counters ${MP_COUNTERS_N:+-n "$MP_COUNTERS_N"}
   run "$store" txn
   run "$store" wake
+  run "$store" dedup
   url=$(url_var "$store") sdir=$(dir_var "$store")
   if [ -n "$sdir" ]; then
     # sv_restart_postgres / sv_restart_redis
