@@ -142,3 +142,19 @@ INSERT INTO ta(id, queue, name, idempotency_key) VALUES ('t4', 'q4', 'x', 'k');
 INSERT INTO ta(id, queue, name, idempotency_key) VALUES ('t5', 'q4', 'x', 'k');
 COMMIT;
 SELECT id, state FROM ta WHERE queue = 'q4' ORDER BY id;
+
+-- 44.12 state_redrive of a dead task whose key an active task holds now:
+-- it comes back pending without its key (as a task inserted again from
+-- its dead letter does)
+CREATE VIRTUAL TABLE dl USING state_dead_letters(@OPTS:rd@);
+CREATE VIRTUAL TABLE trd USING state_tasks(@OPTS:rd@, dedup='active', dead_letters='dl');
+INSERT INTO trd(id, queue, name, idempotency_key, max_attempts) VALUES
+  ('x1', 'q', 'x', 'k', 1), ('y1', 'q2', 'y', 'k', 1);
+INSERT INTO temp.v SELECT id, lease_token FROM state_claim('trd', 'q', 'w', 30000);
+INSERT INTO temp.v SELECT id, lease_token FROM state_claim('trd', 'q2', 'w', 30000);
+SELECT state_fail('trd', k, x, 'boom') FROM temp.v WHERE k IN ('x1', 'y1') ORDER BY k;
+INSERT INTO trd(id, queue, name, idempotency_key) VALUES ('x2', 'q', 'x', 'k');
+SELECT id, state, idempotency_key FROM trd ORDER BY id;
+SELECT state_redrive('dl', 'trd');
+SELECT id, state, idempotency_key FROM trd ORDER BY id;
+SELECT count(*) FROM dl;
