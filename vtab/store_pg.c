@@ -2163,7 +2163,7 @@ static void dedupClash(sqlite3_str *s, PgTable *t, PgParams *a,
                       "(queue = $%d::text AND idempotency_key = $%d::text "
                       "AND _rid <> $%d::bigint AND %s)",
                       kQueue, kKey, kRid, zWin ? zWin : "");
-  if (!zWin) sqlite3_str_appendall(s, "\x01"); /* OOM: fails to parse */
+  if (!zWin && a->rc == SQLITE_OK) a->rc = SQLITE_NOMEM; /* pgExec says so */
   sqlite3_free(zWin);
 }
 
