@@ -158,3 +158,15 @@ SELECT id, state, idempotency_key FROM trd ORDER BY id;
 SELECT state_redrive('dl', 'trd');
 SELECT id, state, idempotency_key FROM trd ORDER BY id;
 SELECT count(*) FROM dl;
+
+-- 44.13 changes(): a skipped INSERT counts (as idempotent enqueue always
+-- did), INSERT OR IGNORE does not, INSERT OR REPLACE counts its row
+CREATE VIRTUAL TABLE tg USING state_tasks(@OPTS:tg@, dedup='active');
+INSERT INTO tg(queue, name, idempotency_key) VALUES ('q', 'n', 'k');
+INSERT INTO tg(queue, name, idempotency_key) VALUES ('q', 'n', 'k');
+.changes
+INSERT OR IGNORE INTO tg(queue, name, idempotency_key) VALUES ('q', 'n', 'k');
+.changes
+INSERT OR REPLACE INTO tg(queue, name, idempotency_key) VALUES ('q', 'n2', 'k');
+.changes
+SELECT name FROM tg;
