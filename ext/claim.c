@@ -300,7 +300,7 @@ static int rateSpec(const cJSON *e, sqlite3_int64 *piMax,
     if (*z < '0' || *z > '9' || v > 1000000000) return 0;
     v = v * 10 + (*z - '0');
   }
-  if (!sv_period_ms(zSlash + 1, (int)strlen(zSlash + 1), piPer)) return 0;
+  if (!sv_parse_period(zSlash + 1, (int)strlen(zSlash + 1), piPer)) return 0;
   *piMax = v;
   return 1;
 }

@@ -26,7 +26,8 @@
 **        - dead: back to 'pending' -- attempts 0, run_at now, lease, error,
 **          result and completed_at cleared; every other column (payload,
 **          priority, tags, max_attempts, execution_id, idempotency_key ...)
-**          as it is;
+**          as it is (but without its idempotency key when another task of
+**          the queue holds that key in the table's dedup= window);
 **        - gone (deleted, or removed by retain=): inserted again from the
 **          dead letter's task, with the same id and columns; its
 **          idempotency key is kept unless another task of the queue holds
@@ -217,15 +218,18 @@ void sv_fn_redrive(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (rc == SQLITE_OK && nDead > 0) {
     rc = prep(db,
               sqlite3_mprintf(
-                  "UPDATE %s SET state = 'pending', attempts = 0, run_at = "
-                  "?2, lease_owner = NULL, lease_expires_at = NULL, error = "
-                  "NULL, result = NULL, completed_at = NULL WHERE id = ?1 AND "
-                  "state = 'dead'",
+                  "UPDATE OR IGNORE %s SET state = 'pending', attempts = 0, "
+                  "run_at = ?2, lease_owner = NULL, lease_expires_at = NULL, "
+                  "error = NULL, result = NULL, completed_at = NULL, "
+                  "idempotency_key = CASE WHEN ?3 THEN idempotency_key END "
+                  "WHERE id = ?1 AND state = 'dead'",
                   zT),
               &pUpd);
     if (rc == SQLITE_OK) {
-      rc = prep(db, sqlite3_mprintf("SELECT 1 FROM %s WHERE id = ?1", zT),
-                &pHas);
+      rc = prep(
+          db,
+          sqlite3_mprintf("SELECT state = 'dead' FROM %s WHERE id = ?1", zT),
+          &pHas);
     }
     if (rc == SQLITE_OK) {
       /* ?3: 1 to keep the idempotency key.  JSON columns come back as
@@ -254,27 +258,35 @@ void sv_fn_redrive(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     int bBack = 0;
     sqlite3_bind_text(pUpd, 1, d->zTaskId, -1, SQLITE_STATIC);
     sqlite3_bind_int64(pUpd, 2, sv_now_ms());
+    sqlite3_bind_int(pUpd, 3, 1);
     rc = stepDone(pUpd);
     if (rc != SQLITE_OK) break;
     if (sqlite3_changes(db) > 0) {
       bBack = 1;
     } else {
+      int bDead;
       sqlite3_bind_text(pHas, 1, d->zTaskId, -1, SQLITE_STATIC);
       rc = sqlite3_step(pHas);
+      bDead = rc == SQLITE_ROW && sqlite3_column_int(pHas, 0);
       sqlite3_reset(pHas);
-      if (rc == SQLITE_ROW) {
+      if (rc == SQLITE_ROW && bDead) {
+        /* Still dead: another task of the queue holds its idempotency key
+        ** in the table's dedup= window; it comes back without it. */
+        sqlite3_bind_int(pUpd, 3, 0);
+        rc = stepDone(pUpd);
+      } else if (rc == SQLITE_ROW) {
         rc = SQLITE_OK; /* there, and not dead: left alone */
         continue;
-      }
-      if (rc != SQLITE_DONE) break;
-      sqlite3_bind_text(pIns, 1, d->zTaskId, -1, SQLITE_STATIC);
-      sqlite3_bind_text(pIns, 2, d->zTask, -1, SQLITE_STATIC);
-      sqlite3_bind_int(pIns, 3, 1);
-      rc = stepDone(pIns);
-      if (rc == SQLITE_OK && sqlite3_changes(db) == 0) {
-        /* Another task of the queue holds the idempotency key. */
-        sqlite3_bind_int(pIns, 3, 0);
+      } else if (rc == SQLITE_DONE) {
+        sqlite3_bind_text(pIns, 1, d->zTaskId, -1, SQLITE_STATIC);
+        sqlite3_bind_text(pIns, 2, d->zTask, -1, SQLITE_STATIC);
+        sqlite3_bind_int(pIns, 3, 1);
         rc = stepDone(pIns);
+        if (rc == SQLITE_OK && sqlite3_changes(db) == 0) {
+          /* Another task of the queue holds the idempotency key. */
+          sqlite3_bind_int(pIns, 3, 0);
+          rc = stepDone(pIns);
+        }
       }
       if (rc != SQLITE_OK) break;
       bBack = 1;

@@ -97,6 +97,35 @@ local function encDd(row)
   return #q .. ':' .. q .. row.idempotency_key
 end
 
+-- dedup= windows (see sv_dedup_clash in vtab/util.c): do tasks n and o of
+-- one key clash?  wA: only while both are pending or claimed; wP > 0:
+-- only while their created_at are less than wP ms apart.
+local function ddActive(r)
+  return r.state == 'pending' or r.state == 'claimed'
+end
+local function ddClash(wA, wP, n, o)
+  if wA and not (ddActive(n) and ddActive(o)) then
+    return false
+  end
+  local a, b = tonumber(n.created_at), tonumber(o.created_at)
+  if wP > 0 and a and b and (b <= a - wP or b >= a + wP) then
+    return false
+  end
+  return true
+end
+-- Does task n, not clashing with o, take the key's entry in dd from it?
+-- The entry stays with a task that may still clash with a later one: the
+-- active one, then the newer one.
+local function ddTake(wA, wP, n, o)
+  if wA and ddActive(n) ~= ddActive(o) then
+    return ddActive(n)
+  end
+  if wA and not ddActive(n) then
+    return false
+  end
+  return wP == 0 or (tonumber(n.created_at) or 0) >= (tonumber(o.created_at) or 0)
+end
+
 -- Sortable text of a decimal integer: 20 bytes, byte order = numeric order.
 -- ENC: those made in this call (the rows of one call share most values).
 local ENC = {}
@@ -199,6 +228,9 @@ end
 
 -- Queues that got a runnable task (published once per call).
 local WAKE = {}
+-- dedup=: rk -> whether the task written takes its key's entry in dd (nil:
+-- it does when its key changes, as with dedup=row)
+local DDTAKE = {}
 
 local function flushAll()
   for _, k in ipairs(QL) do
@@ -468,11 +500,14 @@ local function reindex(base, kind, rid, old, row, bReady)
   end
   local da = old and old.idempotency_key and encDd(old)
   local db = row and row.idempotency_key and encDd(row)
-  if da ~= db then
-    if da and R('HGET', m.kDd, da) == rid then
+  -- dedup= (DDTAKE, set by the write): whether the task takes the key's
+  -- entry from the task that holds it, or leaves it
+  local take = DDTAKE[m.p .. ':r:' .. rid]
+  if da ~= db or take then
+    if da and da ~= db and R('HGET', m.kDd, da) == rid then
       qset(m.kDd, 'h', da, nil)
     end
-    if db then
+    if db and take ~= false then
       qset(m.kDd, 'h', db, rid)
     end
   end
@@ -1528,8 +1563,9 @@ function ops.want()
 end
 
 -- For a write about to be buffered: the rid holding key <enc> of <kind>
--- (or of the tasks' (queue, idempotency_key) when ARGS[4] = 'dd'), with
--- and its _v; nothing when none or expired.  ARGS: kind, enc, 'key'|'dd',
+-- (or of the tasks' (queue, idempotency_key) when ARGS[4] = 'dd', then
+-- with its state and created_at too), with its _v; nothing when none or
+-- expired.  ARGS: kind, enc, 'key'|'dd',
 -- now.
 function ops.owner()
   local kind = ARGS[2]
@@ -1538,9 +1574,14 @@ function ops.owner()
     return {}
   end
   local e = S[kind]
-  local v = redis.call('HMGET', B .. kind .. ':r:' .. rid, '_v', e.exp or '_v')
+  local v = redis.call('HMGET', B .. kind .. ':r:' .. rid, '_v', e.exp or '_v',
+                       'state', 'created_at')
   if not v[1] or (e.exp and v[2] and tonumber(v[2]) <= tonumber(ARGS[5])) then
     return {}
+  end
+  if ARGS[4] == 'dd' then
+    -- dedup=: the client sees whether the holder is in the window
+    return {rid, v[1], v[3] or false, v[4] or false}
   end
   return {rid, v[1]}
 end
@@ -1631,26 +1672,34 @@ function ops.write()
     sim[kk] = o or false
     return o or nil
   end
+  -- The dd entry of a task that goes or leaves its key: gone, when it
+  -- was that task's (with dedup= the entry may be another task's).
+  local function simDdOff(base, kind, rid, old)
+    if kind == 'tasks' and old.idempotency_key and
+      getMap(base, kind, 'dd', simDd, encDd(old)) == rid then
+      simDd[base .. kind .. '\0' .. encDd(old)] = false
+    end
+  end
   local function simDel(base, kind, rid, old)
     local e = S[kind]
     simRow[base .. kind .. ':r:' .. rid] = false
     simKey[base .. kind .. '\0' .. encKey(e, old)] = false
-    if kind == 'tasks' and old.idempotency_key then
-      simDd[base .. kind .. '\0' .. encDd(old)] = false
-    end
+    simDdOff(base, kind, rid, old)
     acts[#acts + 1] = {'d', base, kind, rid}
   end
-  local function simPut(base, kind, rid, row, old)
+  local function simPut(base, kind, rid, row, old, take)
     local e = S[kind]
     if old then
       simKey[base .. kind .. '\0' .. encKey(e, old)] = false
-      if kind == 'tasks' and old.idempotency_key then
-        simDd[base .. kind .. '\0' .. encDd(old)] = false
+      if not row.idempotency_key or encDd(row) ~= encDd(old) then
+        simDdOff(base, kind, rid, old)
       end
     end
     simRow[base .. kind .. ':r:' .. rid] = row
     simKey[base .. kind .. '\0' .. encKey(e, row)] = rid
-    if kind == 'tasks' and row.idempotency_key then
+    if kind == 'tasks' and row.idempotency_key and take ~= false and
+      (take or not old or not old.idempotency_key or
+       encDd(row) ~= encDd(old)) then
       simDd[base .. kind .. '\0' .. encDd(row)] = rid
     end
     acts[#acts + 1] = {'w', base, kind, rid, row}
@@ -1785,6 +1834,13 @@ function ops.write()
     local base, kind, typ, mode, rid, stamp, tnow, row = o[1], o[2], o[3],
       o[4], o[5], o[6], tonumber(o[7]), o[8]
     local e = S[kind]
+    -- dedup= of a task with a key: "<mode>;<active 0|1>;<period ms>"
+    local wA, wP, take
+    if #mode > 1 then
+      wA, wP = string.match(mode, '^.;(%d);(%d+)$')
+      wA, wP = wA == '1', tonumber(wP)
+      mode = string.sub(mode, 1, 1)
+    end
     local old = getRow(base, kind, rid)
     local ok = 1
     if stamp ~= '' and (not old or old._v ~= stamp) then
@@ -1809,6 +1865,17 @@ function ops.write()
                          tnow)
         if kind == 'tasks' and row.idempotency_key then
           dh, dhr = holder(base, kind, rid, row, 'dd', simDd, encDd(row), tnow)
+          if wA ~= nil and not dh then
+            take = true -- nobody else holds the key
+          elseif wA ~= nil then
+            if ddClash(wA, wP, row, dhr) then
+              take = true
+            else
+              -- out of the window: not in the way; the newer takes the key
+              take = ddTake(wA, wP, row, dhr)
+              dh, dhr = nil, nil
+            end
+          end
         end
       end
       if ok == 1 and (kh or dh) then
@@ -1836,7 +1903,10 @@ function ops.write()
           end
         end
         row._v = old and old._v or nil
-        simPut(base, kind, rid, row, old)
+        if wA ~= nil then
+          DDTAKE[base .. kind .. ':r:' .. rid] = take
+        end
+        simPut(base, kind, rid, row, old, take)
       end
     end
     done[#done + 1] = ok
@@ -1899,6 +1969,7 @@ local function run(keys, args)
   NOW = math.floor(now_us / 1000)
   NOWS = string.format('%d', NOW)
   QK, QL, QFRESH, WAKE, META, ENC = {}, {}, false, {}, {}, {}
+  DDTAKE = {}
   local f = ops[OP]
   if not f then
     return redis.error_reply('statevtab: unknown operation ' .. tostring(OP))

@@ -165,6 +165,7 @@ typedef struct PgTable {
                      ** buffered (see canBuffer) */
   const char *zChan; /* its wake-up channel, LISTENed (in p->azListen), or
                      ** NULL before the first wait */
+  sv_dedup dd;       /* dedup= of a tasks table (see dedupLock) */
 } PgTable;
 
 typedef struct PgCursor {
@@ -1454,9 +1455,11 @@ static void entityDdl(sqlite3_str *s, const char *zQ,
   }
   sqlite3_str_appendall(s, "));\n");
   if (e->iDedupe >= 0) {
-    /* Idempotent inserts: ON CONFLICT (scope, key) WHERE key IS NOT NULL
-    ** (insertSql) infers this index, or the full constraint of older
-    ** schemas. */
+    /* Idempotent inserts: this version looks for a task of the key under
+    ** a lock (dedupLock, insertSql); earlier versions name this index (or
+    ** the full constraint of older schemas) in ON CONFLICT (scope, key)
+    ** WHERE key IS NOT NULL.  A table with a dedup= window replaces it by
+    ** a plain one (ensureWindows). */
     sqlite3_str_appendf(s,
                         "CREATE UNIQUE INDEX IF NOT EXISTS \"%w_dedupe\" "
                         "ON %s.%s (\"%w\", \"%w\") WHERE \"%w\" IS NOT "
@@ -1697,6 +1700,47 @@ static int ensureIndexes(PgTable *t, sqlite3_uint64 mCols) {
   return rc;
 }
 
+/*
+** A tasks table with a dedup= window: several tasks of the schema may hold
+** one (queue, idempotency_key), so the UNIQUE index tasks_dedupe (and the
+** full constraint of schemas of versions 1 and 2) goes, for the plain
+** tasks_dedupe_key: uniqueness is then kept by the writers of this version,
+** under a lock per key (dedupLock).  Done once per schema, by the first
+** such table, under the schema's advisory lock; the others find
+** tasks_dedupe gone from the catalog.  Processes of earlier versions name
+** that index in their ON CONFLICT: their idempotent inserts fail from then
+** on (upgrade every process before using dedup=).
+*/
+static int ensureWindows(PgTable *t) {
+  PgParams a;
+  PGresult *res = 0;
+  char *zDdl;
+  int rc, bOld;
+  memset(&a, 0, sizeof(a));
+  paramTake(&a, sqlite3_mprintf("%s", t->zSchema), 0);
+  rc = pgExec(t->p,
+              "SELECT 1 FROM pg_catalog.pg_indexes WHERE schemaname = "
+              "$1::text AND tablename = 'tasks' AND indexname IN "
+              "('tasks_dedupe', 'tasks_queue_idempotency_key_key')",
+              &a, &res);
+  paramsFree(&a);
+  if (rc != SQLITE_OK) return rc;
+  bOld = PQntuples(res) > 0;
+  PQclear(res);
+  if (!bOld) return SQLITE_OK;
+  zDdl = sqlite3_mprintf(
+      "CREATE INDEX IF NOT EXISTS tasks_dedupe_key ON %s.tasks (queue, "
+      "idempotency_key) WHERE idempotency_key IS NOT NULL;\n"
+      "DROP INDEX IF EXISTS %s.tasks_dedupe;\n"
+      "ALTER TABLE %s.tasks DROP CONSTRAINT IF EXISTS "
+      "tasks_queue_idempotency_key_key;\n",
+      t->zQ, t->zQ, t->zQ);
+  if (!zDdl) return SQLITE_NOMEM;
+  rc = lockedDdl(t->p, t->zSchema, zDdl);
+  sqlite3_free(zDdl);
+  return rc;
+}
+
 /* A whole number of 1 to PG_CMD_MS_MAX milliseconds, else -1. */
 static sqlite3_int64 parseMs(const char *z) {
   sqlite3_int64 v = 0;
@@ -1717,12 +1761,14 @@ static int pgAttach(statevtab_store *pStore, const statevtab_entity *e,
   sqlite3_uint64 mIndexes = 0;
   int bIndexes = 0;
   PgTable *t;
+  sv_dedup dd;
   char *zQ;
   int i, rc;
   (void)zDb;
   (void)zName;
   (void)bCreate;
   *ppTab = 0;
+  memset(&dd, 0, sizeof(dd));
   for (i = 0; i < nOpt; i++) {
     const char *zKey = azOpt[2 * i];
     if (strcmp(zKey, "schema") == 0) {
@@ -1745,6 +1791,14 @@ static int pgAttach(statevtab_store *pStore, const statevtab_entity *e,
       int rc2 = checkIndexList(p, e, azOpt[2 * i + 1], &mIndexes);
       if (rc2 != SQLITE_OK) return rc2;
       bIndexes = 1;
+    } else if (strcmp(zKey, "dedup") == 0) {
+      char *zErr = 0;
+      if (sv_dedup_parse(e, azOpt[2 * i + 1], &dd, &zErr) != SQLITE_OK) {
+        if (!zErr) return SQLITE_NOMEM;
+        pgError(p, "%s", zErr);
+        sqlite3_free(zErr);
+        return SQLITE_ERROR;
+      }
     } else if (strcmp(zKey, "prefix") != 0) {
       /* prefix= is Redis's: accepted so that one CREATE moves between
       ** stores by its store= alone. */
@@ -1783,7 +1837,9 @@ static int pgAttach(statevtab_store *pStore, const statevtab_entity *e,
   PQfreemem(zQ);
   rc = (t->zSchema && t->zQ && t->zT) ? ensureSchema(p, t->zSchema, t->zQ)
                                       : SQLITE_NOMEM;
+  t->dd = dd;
   if (rc == SQLITE_OK && bIndexes) rc = ensureIndexes(t, mIndexes);
+  if (rc == SQLITE_OK && dd.bWindow) rc = ensureWindows(t);
   if (rc != SQLITE_OK) {
     sqlite3_free(t->zSchema);
     sqlite3_free(t->zQ);
@@ -2050,6 +2106,75 @@ static void keyWhere(sqlite3_str *s, PgParams *a, const statevtab_entity *e,
 }
 
 /*
+** A task with an idempotency key is written under a transaction-level
+** advisory lock of its (schema, queue, key), deferred to go out with the
+** write in one round trip: every writer of the key of this version waits
+** for the others' transactions, and its statement then sees their rows
+** (READ COMMITTED takes the snapshot after the lock).  The lock is a
+** 64-bit FNV-1a hash of the three, computed here (a number, not a value).
+*/
+static int dedupLock(PgTable *t, const statevtab_value *aRow) {
+  const statevtab_value *q = &aRow[SV_TASK_QUEUE],
+                        *k = &aRow[SV_TASK_IDEMPOTENCY_KEY];
+  sqlite3_uint64 h = 14695981039346656037ULL;
+  char zSql[96];
+  int i;
+  if (t->base.pEntity != sv_entity_tasks || k->eType == SQLITE_NULL) {
+    return SQLITE_OK;
+  }
+  for (i = 0; t->zSchema[i]; i++) {
+    h = (h ^ (unsigned char)t->zSchema[i]) * 1099511628211ULL;
+  }
+  h = (h ^ 0) * 1099511628211ULL;
+  for (i = 0; i < q->n; i++)
+    h = (h ^ (unsigned char)q->z[i]) * 1099511628211ULL;
+  h = (h ^ 0) * 1099511628211ULL;
+  for (i = 0; i < k->n; i++)
+    h = (h ^ (unsigned char)k->z[i]) * 1099511628211ULL;
+  sqlite3_snprintf(sizeof(zSql), zSql,
+                   "SELECT pg_catalog.pg_advisory_xact_lock(%lld)",
+                   (sqlite3_int64)h);
+  return queueRaw(t->p, zSql, 0);
+}
+
+/*
+** Append to s the condition, over a row of t, that it is a task other than
+** iRid (0: none) of aRow's (queue, idempotency_key) that clashes with aRow
+** under t's dedup=.
+*/
+static void dedupClash(sqlite3_str *s, PgTable *t, PgParams *a,
+                       const statevtab_value *aRow, sqlite3_int64 iRid) {
+  char zState[24], zCreated[24], *zWin;
+  int kQueue = paramValue(a, &aRow[SV_TASK_QUEUE]);
+  int kKey = paramValue(a, &aRow[SV_TASK_IDEMPOTENCY_KEY]);
+  int kRid = paramInt(a, iRid);
+  /* Only the parameters the condition names: PostgreSQL cannot type an
+  ** unused one. */
+  zState[0] = zCreated[0] = 0;
+  if (t->dd.bWindow && t->dd.bActive) {
+    sqlite3_snprintf(sizeof(zState), zState, "$%d::text",
+                     paramValue(a, &aRow[SV_TASK_STATE]));
+  }
+  if (t->dd.bWindow && t->dd.iPeriodMs > 0) {
+    sqlite3_snprintf(sizeof(zCreated), zCreated, "$%d::bigint",
+                     paramValue(a, &aRow[SV_TASK_CREATED_AT]));
+  }
+  zWin = sv_dedup_where(&t->dd, zState, zCreated);
+  sqlite3_str_appendf(s,
+                      "(queue = $%d::text AND idempotency_key = $%d::text "
+                      "AND _rid <> $%d::bigint AND %s)",
+                      kQueue, kKey, kRid, zWin ? zWin : "");
+  if (!zWin && a->rc == SQLITE_OK) a->rc = SQLITE_NOMEM; /* pgExec says so */
+  sqlite3_free(zWin);
+}
+
+/* Is aRow a task with an idempotency key (see dedupLock)? */
+static int keyedTask(PgTable *t, const statevtab_value *aRow) {
+  return t->base.pEntity == sv_entity_tasks &&
+         aRow[SV_TASK_IDEMPOTENCY_KEY].eType != SQLITE_NULL;
+}
+
+/*
 ** Delete rows (other than iRowid, when > 0) that an insert or update of
 ** aRow would conflict with: expired kv rows always (they are invisible),
 ** and for REPLACE every row with the same key or idempotency key.
@@ -2069,11 +2194,10 @@ static int clearConflicts(PgTable *t, const statevtab_value *aRow,
                       t->zT, paramInt(&a, iRowid));
   keyWhere(s, &a, e, aRow);
   sqlite3_str_appendall(s, ")");
-  if (bReplace && e->iDedupe >= 0 && aRow[e->iDedupe].eType != SQLITE_NULL) {
-    sqlite3_str_appendf(
-        s, " OR (\"%w\" = $%d::text AND \"%w\" = $%d::text)",
-        e->aCol[e->iDedupeScope].zName, paramValue(&a, &aRow[e->iDedupeScope]),
-        e->aCol[e->iDedupe].zName, paramValue(&a, &aRow[e->iDedupe]));
+  if (bReplace && keyedTask(t, aRow)) {
+    /* The tasks that clash with aRow under dedup=. */
+    sqlite3_str_appendall(s, " OR ");
+    dedupClash(s, t, &a, aRow, iRowid);
   }
   sqlite3_str_appendall(s, ")");
   if (!bReplace) {
@@ -2108,7 +2232,7 @@ static char *insertSql(PgTable *t, PgParams *a, const statevtab_value *aRow,
   for (i = 0; i < e->nCol; i++) {
     sqlite3_str_appendf(s, "%s\"%w\"", i ? ", " : "", e->aCol[i].zName);
   }
-  sqlite3_str_appendall(s, ") VALUES (");
+  sqlite3_str_appendall(s, keyedTask(t, aRow) ? ") SELECT " : ") VALUES (");
   for (i = 0; i < e->nCol; i++) {
     int k = paramCol(a, &e->aCol[i], &aRow[i]);
     if (i == iVer) {
@@ -2118,17 +2242,17 @@ static char *insertSql(PgTable *t, PgParams *a, const statevtab_value *aRow,
                           pgType(&e->aCol[i]));
     }
   }
-  sqlite3_str_appendall(s, ")");
+  if (keyedTask(t, aRow)) {
+    /* Under dedupLock: in unless a task of the key clashes (dedup=); the
+    ** UNIQUE tasks_dedupe, where it is left, agrees with dedup=row. */
+    sqlite3_str_appendf(s, " WHERE NOT EXISTS (SELECT 1 FROM %s WHERE ", t->zT);
+    dedupClash(s, t, a, aRow, 0);
+    sqlite3_str_appendall(s, ")");
+  } else {
+    sqlite3_str_appendall(s, ")");
+  }
   if (eConflict == STATEVTAB_CONFLICT_IGNORE) {
     sqlite3_str_appendall(s, " ON CONFLICT DO NOTHING");
-  } else if (e->iDedupe >= 0) {
-    /* Idempotent insert: a second row with the same (scope, key) is
-    ** dropped without error; any other conflict is an error. */
-    sqlite3_str_appendf(s,
-                        " ON CONFLICT (\"%w\", \"%w\") WHERE \"%w\" IS NOT "
-                        "NULL DO NOTHING",
-                        e->aCol[e->iDedupeScope].zName,
-                        e->aCol[e->iDedupe].zName, e->aCol[e->iDedupe].zName);
   }
   sqlite3_str_appendall(s, " RETURNING _rid");
   return sqlite3_str_finish(s);
@@ -2141,7 +2265,10 @@ static int doInsert(PgTable *t, const statevtab_value *aRow, int eConflict,
   char *zSql;
   int rc;
   *pbDone = 0;
-  rc = clearConflicts(t, aRow, 0, eConflict == STATEVTAB_CONFLICT_REPLACE);
+  rc = dedupLock(t, aRow);
+  if (rc == SQLITE_OK) {
+    rc = clearConflicts(t, aRow, 0, eConflict == STATEVTAB_CONFLICT_REPLACE);
+  }
   if (rc != SQLITE_OK) return rc;
   memset(&a, 0, sizeof(a));
   zSql = insertSql(t, &a, aRow, eConflict);
@@ -2316,8 +2443,10 @@ static int pgUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
   PGresult *res = 0;
   char *zSql;
   int rc, i, iVer = sv_entity_col(e, STATEVTAB_COL_VERSION);
+  int bKeyed = keyedTask(t, aRow);
   *pbDone = 0;
   rc = writeBegin(t->p);
+  if (rc == SQLITE_OK) rc = dedupLock(t, aRow);
   if (rc == SQLITE_OK) {
     rc = clearConflicts(t, aRow, iRowid,
                         eConflict == STATEVTAB_CONFLICT_REPLACE);
@@ -2325,6 +2454,15 @@ static int pgUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
   if (rc != SQLITE_OK) return writeEnd(t->p, rc);
   memset(&a, 0, sizeof(a));
   s = sqlite3_str_new(0);
+  if (bKeyed) {
+    /* The updated task may not clash with another of its key either
+    ** (under dedupLock): c says whether one does, and then u changes
+    ** nothing. */
+    sqlite3_str_appendf(s, "WITH c AS (SELECT EXISTS (SELECT 1 FROM %s WHERE ",
+                        t->zT);
+    dedupClash(s, t, &a, aRow, iRowid);
+    sqlite3_str_appendall(s, ") AS x), u AS (");
+  }
   sqlite3_str_appendf(s, "UPDATE %s SET ", t->zT);
   for (i = 0; i < e->nCol; i++) {
     if (i == iVer) {
@@ -2346,10 +2484,24 @@ static int pgUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
     keyWhere(s, &a, e, aRow);
     sqlite3_str_appendall(s, ")");
   }
-  sqlite3_str_appendall(s, " RETURNING _rid");
+  if (bKeyed) {
+    sqlite3_str_appendall(s, " AND NOT (SELECT x FROM c) RETURNING _rid) "
+                             "SELECT (SELECT x FROM c), _rid FROM u "
+                             "UNION ALL SELECT true, NULL FROM c WHERE x");
+  } else {
+    sqlite3_str_appendall(s, " RETURNING _rid");
+  }
   zSql = sqlite3_str_finish(s);
   rc = zSql ? pgExec(t->p, zSql, &a, &res) : SQLITE_NOMEM;
-  if (rc == SQLITE_OK) *pbDone = PQntuples(res) > 0;
+  if (rc == SQLITE_OK && bKeyed && PQntuples(res) > 0 &&
+      PQgetvalue(res, 0, 0)[0] == 't') {
+    if (eConflict != STATEVTAB_CONFLICT_IGNORE) {
+      pgError(t->p, "UNIQUE constraint failed: queue, idempotency_key");
+      rc = SQLITE_CONSTRAINT;
+    }
+  } else if (rc == SQLITE_OK) {
+    *pbDone = PQntuples(res) > 0;
+  }
   PQclear(res);
   sqlite3_free(zSql);
   paramsFree(&a);

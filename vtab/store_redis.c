@@ -156,6 +156,7 @@ struct RdTable {
   int nSeen, nSeenAlloc; /* only the rows of transaction iSeenGen */
   unsigned iSeenGen;
   redisReply *pOut; /* reply holding the last out-value */
+  sv_dedup dd;      /* dedup= of a tasks table (see checkUnique) */
 };
 
 typedef struct RdRow {
@@ -1185,17 +1186,27 @@ static int rdAttach(statevtab_store *pStore, const statevtab_entity *e,
   const char *zPrefix = RD_PREFIX;
   const char *zIndexes = 0;
   RdTable *t;
+  sv_dedup dd;
   int i, rc;
   (void)zDb;
   (void)zName;
   (void)bCreate;
   *ppTab = 0;
+  memset(&dd, 0, sizeof(dd));
   for (i = 0; i < nOpt; i++) {
     const char *zKey = azOpt[2 * i], *zVal = azOpt[2 * i + 1];
     if (strcmp(zKey, "prefix") == 0) {
       zPrefix = zVal;
     } else if (strcmp(zKey, "indexes") == 0) {
       zIndexes = zVal;
+    } else if (strcmp(zKey, "dedup") == 0) {
+      char *zErr = 0;
+      if (sv_dedup_parse(e, zVal, &dd, &zErr) != SQLITE_OK) {
+        if (!zErr) return SQLITE_NOMEM;
+        rdError(p, "%s", zErr);
+        sqlite3_free(zErr);
+        return SQLITE_ERROR;
+      }
     } else if (strcmp(zKey, "connect_timeout") == 0 ||
                strcmp(zKey, "command_timeout") == 0) {
       int v = parseMs(zVal, (int)strlen(zVal));
@@ -1239,6 +1250,7 @@ static int rdAttach(statevtab_store *pStore, const statevtab_entity *e,
   t->base.pStore = pStore;
   t->base.pEntity = e;
   t->p = p;
+  t->dd = dd;
   t->zPrefix = sqlite3_mprintf("%s", zPrefix);
   t->zBase = sqlite3_mprintf("{%s}", zPrefix);
   if (!t->zPrefix || !t->zBase) {
@@ -1904,6 +1916,27 @@ static void argKey(RdArgs *a, const statevtab_entity *e,
 }
 
 /*
+** Does task aRow clash under t's dedup= with the holder of its key that
+** the script's owner call answered (r: rid, _v, state, created_at)?
+*/
+static int ownerClash(RdTable *t, const statevtab_value *aRow,
+                      const redisReply *r) {
+  statevtab_value aOld[SV_TASK_CREATED_AT + 1];
+  if (!t->dd.bWindow) return 1;
+  memset(aOld, 0, sizeof(aOld));
+  if (r->elements >= 4 && r->element[2]->type == REDIS_REPLY_STRING) {
+    aOld[SV_TASK_STATE].eType = SQLITE_TEXT;
+    aOld[SV_TASK_STATE].z = r->element[2]->str;
+    aOld[SV_TASK_STATE].n = (int)r->element[2]->len;
+  }
+  if (r->elements >= 4 && r->element[3]->type == REDIS_REPLY_STRING) {
+    aOld[SV_TASK_CREATED_AT].eType = SQLITE_INTEGER;
+    aOld[SV_TASK_CREATED_AT].i = replyInt(r->element[3]);
+  }
+  return sv_dedup_clash(&t->dd, aRow, aOld);
+}
+
+/*
 ** The live row, other than iRid, that holds the key (bDd: the dedupe key)
 ** of aRow, as the transaction sees it: the log first, then the server.
 ** *piHolder is 0 when there is none.
@@ -1927,6 +1960,8 @@ static int holder(RdTable *t, const statevtab_value *aRow, int bDd,
         /* an expired row is invisible, and not in the way */
         (iExp < 0 || o->aRow[iExp].eType != SQLITE_INTEGER ||
          o->aRow[iExp].i > now)) {
+      /* dedup=: a task of the key out of the window is not in the way */
+      if (bDd && !sv_dedup_clash(&t->dd, aRow, o->aRow)) continue;
       *piHolder = o->iRid;
       *piStamp = o->iStamp;
       return SQLITE_OK;
@@ -1939,10 +1974,10 @@ static int holder(RdTable *t, const statevtab_value *aRow, int bDd,
   argInt(&a, now);
   rc = rdEval(t, &a, &r);
   if (rc != SQLITE_OK) return rc;
-  if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+  if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
     sqlite3_int64 h = replyInt(r->element[0]);
     /* A row the log changed holds another key now, or is gone. */
-    if (h != iRid && !logLatest(t, h)) {
+    if (h != iRid && !logLatest(t, h) && (!bDd || ownerClash(t, aRow, r))) {
       *piHolder = h;
       *piStamp = replyInt(r->element[1]);
     }
@@ -2100,7 +2135,14 @@ static void argOp(RdArgs *a, const RdOp *o) {
   argZ(a, o->t->zBase);
   argZ(a, e->zKind);
   argN(a, &o->cType, 1);
-  argN(a, &o->cMode, 1);
+  if (o->t->dd.bWindow && o->aRow &&
+      o->aRow[SV_TASK_IDEMPOTENCY_KEY].eType != SQLITE_NULL) {
+    /* dedup= window of the task: "<mode>;<active 0|1>;<period ms>" */
+    argOwn(a, sqlite3_mprintf("%c;%d;%lld", o->cMode, o->t->dd.bActive,
+                              o->t->dd.iPeriodMs));
+  } else {
+    argN(a, &o->cMode, 1);
+  }
   argInt(a, o->iRid);
   if (o->iStamp < 0) {
     argN(a, "", 0);

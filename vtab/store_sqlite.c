@@ -185,7 +185,8 @@ static int createIndexes(LocalTable *t, sqlite3_uint64 mAsked) {
   if (rc == SQLITE_OK && e->iDedupe >= 0) {
     /* Idempotent insert: a second row with the same (scope, key) is
     ** dropped by the INSERT's ON CONFLICT ... DO NOTHING (localInsertSql).
-    ** Rows without a key are not in the index at all. */
+    ** Rows without a key are not in the index at all.  With a dedup=
+    ** window several rows may hold one key: the index only finds them. */
     const char *zScope = e->aCol[e->iDedupeScope].zName;
     const char *zKey = e->aCol[e->iDedupe].zName;
     char *zName = sqlite3_mprintf("%s_%s", zScope, zKey), *zIdx = 0;
@@ -194,11 +195,11 @@ static int createIndexes(LocalTable *t, sqlite3_uint64 mAsked) {
     sqlite3_free(zName);
     if (rc == SQLITE_OK) {
       rc = localExec(t->pStore,
-                     sqlite3_mprintf("CREATE UNIQUE INDEX \"%w\".\"%w\" ON "
+                     sqlite3_mprintf("CREATE %sINDEX \"%w\".\"%w\" ON "
                                      "\"%w_data\"(\"%w\", \"%w\") WHERE \"%w\" "
                                      "IS NOT NULL",
-                                     t->zDb, zIdx, t->zName, zScope, zKey,
-                                     zKey));
+                                     t->dd.bWindow ? "" : "UNIQUE ", t->zDb,
+                                     zIdx, t->zName, zScope, zKey, zKey));
       sqlite3_free(zIdx);
     }
   }
@@ -358,8 +359,10 @@ static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
   LocalStore *p = (LocalStore *)pStore;
   LocalTable *t;
   sqlite3_uint64 mIndexes = 0;
+  sv_dedup dd;
   int i, rc;
   *ppTab = 0;
+  memset(&dd, 0, sizeof(dd));
   for (i = 0; i < nOpt; i++) {
     /* prefix= and schema= name a remote namespace, connect_timeout= and
     ** command_timeout= bound a remote round trip; accepted here so that one
@@ -372,6 +375,14 @@ static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
         if (zErr) localError(p, "%s", zErr);
         sqlite3_free(zErr);
         return rc;
+      }
+    } else if (strcmp(zKey, "dedup") == 0) {
+      char *zErr = 0;
+      rc = sv_dedup_parse(e, azOpt[2 * i + 1], &dd, &zErr);
+      if (rc != SQLITE_OK) {
+        if (zErr) localError(p, "%s", zErr);
+        sqlite3_free(zErr);
+        return zErr ? rc : SQLITE_NOMEM;
       }
     } else if (strcmp(zKey, "prefix") && strcmp(zKey, "schema") &&
                strcmp(zKey, "connect_timeout") &&
@@ -389,6 +400,7 @@ static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
   t->zDb = sqlite3_mprintf("%s", zDb);
   t->zName = sqlite3_mprintf("%s", zName);
   t->bTasks = e == sv_entity_tasks;
+  t->dd = dd;
   t->iAnyOld = -1;
   if (!t->zDb || !t->zName) {
     rc = SQLITE_NOMEM;
@@ -419,6 +431,9 @@ static void finalizeAll(LocalTable *t) {
     t->apInsert[i] = t->apUpdate[i] = 0;
   }
   sqlite3_finalize(t->pDelete);
+  sqlite3_finalize(t->pDdClash);
+  sqlite3_finalize(t->pDdDrop);
+  t->pDdClash = t->pDdDrop = 0;
   sqlite3_finalize(t->pPurge);
   sqlite3_finalize(t->pSweep);
   sqlite3_finalize(t->pLower);
@@ -522,6 +537,44 @@ static int bindRow(sqlite3_stmt *pStmt, int nCol, const statevtab_value *aRow) {
 static const char *azConflict[] = {"ABORT", "IGNORE", "REPLACE"};
 
 /*
+** dedup= with a window: do rows other than iRowid (0: aRow is new) clash
+** with task aRow (*pbClash)?  With bDrop they are deleted instead (OR
+** REPLACE).  The caller holds the write lock, so nothing comes between
+** this look and its write.
+*/
+static int dedupClash(LocalTable *t, const statevtab_value *aRow,
+                      sqlite3_int64 iRowid, int bDrop, int *pbClash) {
+  const statevtab_entity *e = t->base.pEntity;
+  sqlite3_stmt **pp = bDrop ? &t->pDdDrop : &t->pDdClash;
+  int rc;
+  *pbClash = 0;
+  if (!t->dd.bWindow || aRow[SV_TASK_IDEMPOTENCY_KEY].eType == SQLITE_NULL) {
+    return SQLITE_OK;
+  }
+  if (!*pp) {
+    char *zWin = localDedupWhere(t);
+    if (!zWin) return SQLITE_NOMEM;
+    rc = localPrepareKept(
+        t,
+        sqlite3_mprintf("%s \"%w\".\"%w_data\" WHERE queue = ?%d AND "
+                        "idempotency_key = ?%d AND rowid <> ?%d AND %s%s",
+                        bDrop ? "DELETE FROM" : "SELECT 1 FROM", t->zDb,
+                        t->zName, SV_TASK_QUEUE + 1,
+                        SV_TASK_IDEMPOTENCY_KEY + 1, e->nCol + 1, zWin,
+                        bDrop ? "" : " LIMIT 1"),
+        pp);
+    sqlite3_free(zWin);
+    if (rc != SQLITE_OK) return rc;
+  }
+  rc = bindRow(*pp, e->nCol, aRow);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(*pp, e->nCol + 1, iRowid);
+  if (rc != SQLITE_OK) return rc;
+  *pbClash = sqlite3_step(*pp) == SQLITE_ROW;
+  rc = sqlite3_reset(*pp);
+  return rc == SQLITE_OK ? rc : localDbError(t->pStore, t->pStore->db, rc);
+}
+
+/*
 ** An expired row is invisible, so it must not block an insert of the same
 ** key: delete it first.
 */
@@ -604,6 +657,11 @@ static int localInsert(statevtab_table *pTab, const statevtab_value *aRow,
     if (rc == SQLITE_OK) rc = sweepExpired(t, iExp);
     if (rc != SQLITE_OK) return rc;
   }
+  if (eConflict == STATEVTAB_CONFLICT_REPLACE) {
+    int bClash;
+    rc = dedupClash(t, aRow, 0, 1, &bClash);
+    if (rc != SQLITE_OK) return rc;
+  }
   if (!t->apInsert[eConflict]) {
     rc = localPrepareKept(t, localInsertSql(t, t->zDb, eConflict),
                           &t->apInsert[eConflict]);
@@ -654,6 +712,21 @@ static int localUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
     sqlite3_str_appendf(s, " WHERE rowid = ?%d", e->nCol + 1);
     rc = localPrepareKept(t, sqlite3_str_finish(s), &t->apUpdate[eConflict]);
     if (rc != SQLITE_OK) return rc;
+  }
+  if (t->dd.bWindow) {
+    /* The updated task may not clash with another of its key either. */
+    int bClash;
+    rc = dedupClash(t, aRow, iRowid, eConflict == STATEVTAB_CONFLICT_REPLACE,
+                    &bClash);
+    if (rc != SQLITE_OK) return rc;
+    if (bClash && eConflict == STATEVTAB_CONFLICT_IGNORE) {
+      *pbDone = 0;
+      return SQLITE_OK;
+    }
+    if (bClash) {
+      localError(t->pStore, "UNIQUE constraint failed: queue, idempotency_key");
+      return SQLITE_CONSTRAINT;
+    }
   }
   pStmt = t->apUpdate[eConflict];
   rc = bindRow(pStmt, e->nCol, aRow);

@@ -60,6 +60,13 @@ struct LocalTable {
   ** due time there after a write of a lease. */
   int bTasks, bReap;
   sqlite3_stmt *pLower;
+  /* dedup= of a tasks table.  With a window (dd.bWindow) the index of
+  ** (queue, idempotency_key) is not UNIQUE, and a row is let in by the
+  ** INSERT's NOT EXISTS of a clashing row (localInsertSql); pDdClash finds
+  ** the rows that clash with an updated one, pDdDrop deletes those that
+  ** clash with a row OR REPLACE writes. */
+  sv_dedup dd;
+  sqlite3_stmt *pDdClash, *pDdDrop;
   /* The column of type STATEVTAB_ANY (kv's value) when T_data declares it
   ** TEXT, as tables made before 2026-12-03 do, else -1.  TEXT affinity
   ** would turn numbers into text, so there integers, reals and blobs are
@@ -103,6 +110,7 @@ int localReadValue(sqlite3_stmt *pStmt, int i, statevtab_value *pOut);
 int localGuard(LocalTable *t, int iConn, sqlite3 *db, const char *zSchema,
                LocalTable *pDead);
 void localFinalizeGuard(LocalTable *t);
+char *localDedupWhere(LocalTable *t);
 char *localInsertSql(LocalTable *t, const char *zSchema, int eConflict);
 char *localLowerSql(LocalTable *t, const char *zSchema);
 

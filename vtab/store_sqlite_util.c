@@ -255,13 +255,32 @@ char *localInsertSql(LocalTable *t, const char *zSchema, int eConflict) {
   for (i = 0; i < e->nCol; i++) {
     sqlite3_str_appendf(s, "%s\"%w\"", i ? ", " : "", e->aCol[i].zName);
   }
-  sqlite3_str_appendall(s, ") VALUES(");
+  sqlite3_str_appendall(s, t->dd.bWindow ? ") SELECT " : ") VALUES(");
   for (i = 0; i < e->nCol; i++) {
     if (i == iVer) {
       sqlite3_str_appendf(s, "%scoalesce(?%d, 1)", i ? ", " : "", i + 1);
     } else {
       sqlite3_str_appendf(s, "%s?%d", i ? ", " : "", i + 1);
     }
+  }
+  if (t->dd.bWindow) {
+    /* dedup= with a window: several rows may hold one key, and the row is
+    ** let in unless one of them clashes with it (the caller holds the
+    ** write lock: nothing comes between the look and the insert).  With
+    ** REPLACE the clashing rows were deleted first (localInsert). */
+    char *zWin = localDedupWhere(t);
+    if (!zWin) {
+      sqlite3_free(sqlite3_str_finish(s));
+      return 0;
+    }
+    sqlite3_str_appendf(s,
+                        " WHERE ?%d IS NULL OR NOT EXISTS (SELECT 1 FROM "
+                        "\"%w\".\"%w_data\" WHERE queue = ?%d AND "
+                        "idempotency_key = ?%d AND %s)",
+                        SV_TASK_IDEMPOTENCY_KEY + 1, zSchema, t->zName,
+                        SV_TASK_QUEUE + 1, SV_TASK_IDEMPOTENCY_KEY + 1, zWin);
+    sqlite3_free(zWin);
+    return sqlite3_str_finish(s);
   }
   sqlite3_str_appendall(s, ")");
   if (eConflict == STATEVTAB_CONFLICT_ABORT && e->iDedupe >= 0) {
@@ -272,6 +291,18 @@ char *localInsertSql(LocalTable *t, const char *zSchema, int eConflict) {
                         e->aCol[e->iDedupeScope].zName, zKey, zKey);
   }
   return sqlite3_str_finish(s);
+}
+
+/*
+** The condition of t's dedup= window over a stored task, the new task's
+** state and created_at being the parameters of their columns (as bound by
+** bindRow).  sqlite3_malloc'd; NULL on OOM.
+*/
+char *localDedupWhere(LocalTable *t) {
+  char zState[16], zCreated[16];
+  sqlite3_snprintf(sizeof(zState), zState, "?%d", SV_TASK_STATE + 1);
+  sqlite3_snprintf(sizeof(zCreated), zCreated, "?%d", SV_TASK_CREATED_AT + 1);
+  return sv_dedup_where(&t->dd, zState, zCreated);
 }
 
 /*

@@ -118,6 +118,26 @@ sqlite3_int64 sv_backoff_ms(sqlite3_int64 nAttempts);
 char *sv_json_array(int n, const statevtab_value *a);
 int sv_index_list(const statevtab_entity *e, const char *zList,
                   sqlite3_uint64 *pmCols, char **pzErr);
+int sv_parse_period(const char *z, int n, sqlite3_int64 *pMs);
+
+/*
+** dedup= of a tasks table: the window in which two tasks of one queue with
+** the same idempotency_key clash (see sv_dedup_parse).  All zero: dedup=row,
+** a key is unique for as long as its row exists.
+*/
+typedef struct sv_dedup sv_dedup;
+struct sv_dedup {
+  int bWindow;             /* 0: dedup=row */
+  int bActive;             /* clash only while both are pending or claimed */
+  sqlite3_int64 iPeriodMs; /* >0: clash only while their created_at are
+                           ** less than this apart */
+};
+int sv_dedup_parse(const statevtab_entity *e, const char *zVal, sv_dedup *pOut,
+                   char **pzErr);
+int sv_dedup_clash(const sv_dedup *, const statevtab_value *aNew,
+                   const statevtab_value *aOld);
+char *sv_dedup_where(const sv_dedup *, const char *zState,
+                     const char *zCreated);
 char *sv_json_minify(const char *z, int n);
 int sv_json_valid(const char *z, int n);
 #define SV_JSON_OK 0
@@ -126,7 +146,6 @@ int sv_json_valid(const char *z, int n);
 int sv_json_check(const char *z, int n);
 const char *sv_json_problem(int eCheck);
 int sv_real_int(double r, sqlite3_int64 *pi);
-int sv_period_ms(const char *z, int n, sqlite3_int64 *pMs);
 char *sv_redact_url(const char *zUrl);
 char *sv_dequote(const char *z, int n);
 int sv_parse_number(const char *z, int n, sqlite3_int64 *pi, double *pr);

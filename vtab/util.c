@@ -295,40 +295,6 @@ int sv_real_int(double r, sqlite3_int64 *pi) {
 }
 
 /*
-** A period -- digits, then ms, s, m, h or d (none: milliseconds), spaces
-** around -- in z[0..n) into *pMs: 1 when it is one, above 0 and at most
-** SV_MS_MAX ms; else 0.  (retain= and the rates of state_claim.)
-*/
-int sv_period_ms(const char *z, int n, sqlite3_int64 *pMs) {
-  static const struct {
-    const char *zUnit;
-    sqlite3_int64 iMs;
-  } aUnit[] = {
-      {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
-  sqlite3_int64 v = 0, iMs = 1;
-  int i = 0, k;
-  while (i < n && z[i] == ' ') i++;
-  if (i >= n || z[i] < '0' || z[i] > '9') return 0;
-  for (; i < n && z[i] >= '0' && z[i] <= '9'; i++) {
-    if (v > SV_MS_MAX) return 0;
-    v = v * 10 + (z[i] - '0');
-  }
-  for (k = 0; k < (int)(sizeof(aUnit) / sizeof(aUnit[0])); k++) {
-    int m = (int)strlen(aUnit[k].zUnit);
-    if (n - i >= m && memcmp(z + i, aUnit[k].zUnit, (size_t)m) == 0 &&
-        (i + m == n || z[i + m] == ' ')) {
-      iMs = aUnit[k].iMs;
-      i += m;
-      break;
-    }
-  }
-  while (i < n && z[i] == ' ') i++;
-  if (i < n || v <= 0 || v > SV_MS_MAX / iMs) return 0;
-  *pMs = v * iMs;
-  return 1;
-}
-
-/*
 ** Return a copy of a store URL or libpq conninfo string with any password
 ** replaced by "***", from sqlite3_malloc (NULL on OOM).  Handles
 ** "scheme://user:pass@host..." and "... password=secret ..." forms.
@@ -857,4 +823,140 @@ int sv_index_list(const statevtab_entity *e, const char *zList,
     zList = zEnd;
   }
   return SQLITE_OK;
+}
+
+/*
+** A period -- digits, then ms, s, m, h or d (none: milliseconds), blanks
+** around ignored -- of the n bytes at z: 1 with *pMs when it is one, above
+** 0 and at most SV_MS_MAX; 0 otherwise.
+*/
+int sv_parse_period(const char *z, int n, sqlite3_int64 *pMs) {
+  static const struct {
+    const char *zUnit;
+    sqlite3_int64 iMs;
+  } aUnit[] = {{"ms", 1},      {"s", 1000},     {"m", 60000},
+               {"h", 3600000}, {"d", 86400000}, {"", 1}};
+  const char *zEnd = z + n;
+  sqlite3_int64 v = 0;
+  int k;
+  while (z < zEnd && *z == ' ') z++;
+  while (zEnd > z && zEnd[-1] == ' ') zEnd--;
+  if (z == zEnd || *z < '0' || *z > '9') return 0;
+  for (; z < zEnd && *z >= '0' && *z <= '9' && v <= SV_MS_MAX; z++) {
+    v = v * 10 + (*z - '0');
+  }
+  for (k = 0; k < (int)(sizeof(aUnit) / sizeof(aUnit[0])); k++) {
+    size_t nUnit = strlen(aUnit[k].zUnit);
+    if ((size_t)(zEnd - z) == nUnit && strncmp(z, aUnit[k].zUnit, nUnit) == 0) {
+      if (v <= 0 || v > SV_MS_MAX / aUnit[k].iMs) return 0;
+      *pMs = v * aUnit[k].iMs;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/*
+** Parse zVal, the dedup= option of entity e, into *pOut: "row" (the
+** default: a key is unique for as long as its row exists), "active"
+** (unique among pending and claimed tasks), a period ("10m": unique
+** among tasks whose created_at are less than that apart), or "active"
+** and a period separated by a comma (both must hold for two tasks to
+** clash).  SQLITE_ERROR with *pzErr (sqlite3_malloc'd, or NULL on OOM)
+** saying what was wrong.
+*/
+int sv_dedup_parse(const statevtab_entity *e, const char *zVal, sv_dedup *pOut,
+                   char **pzErr) {
+  const char *z = zVal;
+  int bRow = 0, nPart = 0;
+  memset(pOut, 0, sizeof(*pOut));
+  *pzErr = 0;
+  if (strcmp(e->zModule, "state_tasks") != 0) {
+    *pzErr =
+        sqlite3_mprintf("unknown option 'dedup' (only state_tasks has it)");
+    return SQLITE_ERROR;
+  }
+  for (;;) {
+    const char *zComma = strchr(z, ',');
+    int n = zComma ? (int)(zComma - z) : (int)strlen(z), i = 0;
+    sqlite3_int64 ms = 0;
+    while (i < n && z[i] == ' ') i++;
+    while (n > i && z[n - 1] == ' ') n--;
+    nPart++;
+    if (n - i == 3 && strncmp(z + i, "row", 3) == 0 && !bRow) {
+      bRow = 1;
+    } else if (n - i == 6 && strncmp(z + i, "active", 6) == 0 &&
+               !pOut->bActive) {
+      pOut->bActive = 1;
+    } else if (sv_parse_period(z + i, n - i, &ms) && !pOut->iPeriodMs) {
+      pOut->iPeriodMs = ms;
+    } else {
+      break;
+    }
+    if (!zComma) {
+      if (bRow && nPart > 1) break; /* row with anything else */
+      pOut->bWindow = !bRow;
+      return SQLITE_OK;
+    }
+    z = zComma + 1;
+  }
+  memset(pOut, 0, sizeof(*pOut));
+  *pzErr = sqlite3_mprintf(
+      "dedup: expected row, active, a period such as 10m, 2h or 500ms "
+      "(above 0, at most %lld ms), or active and a period such as "
+      "'active,10m' (got '%s')",
+      SV_MS_MAX, zVal);
+  return SQLITE_ERROR;
+}
+
+/* Is the state of task row a pending or claimed? */
+static int dedupActive(const statevtab_value *a) {
+  const statevtab_value *v = &a[SV_TASK_STATE];
+  return v->eType == SQLITE_TEXT &&
+         ((v->n == 7 && memcmp(v->z, "pending", 7) == 0) ||
+          (v->n == 7 && memcmp(v->z, "claimed", 7) == 0));
+}
+
+/*
+** Do tasks aNew and aOld, of one queue and idempotency_key, clash under
+** window d?  (The test of sv_dedup_where, for a store that compares rows
+** itself.)
+*/
+int sv_dedup_clash(const sv_dedup *d, const statevtab_value *aNew,
+                   const statevtab_value *aOld) {
+  const statevtab_value *c1 = &aNew[SV_TASK_CREATED_AT],
+                        *c2 = &aOld[SV_TASK_CREATED_AT];
+  if (!d->bWindow) return 1;
+  if (d->bActive && (!dedupActive(aNew) || !dedupActive(aOld))) return 0;
+  if (d->iPeriodMs > 0 && c1->eType == SQLITE_INTEGER &&
+      c2->eType == SQLITE_INTEGER &&
+      (c2->i <= c1->i - d->iPeriodMs || c2->i >= c1->i + d->iPeriodMs)) {
+    return 0;
+  }
+  return 1;
+}
+
+/*
+** The SQL condition, over the columns state and created_at of a stored
+** task, that it clashes under window d with a new task whose state and
+** created_at are the SQL expressions zState and zCreated (parameters).
+** sqlite3_malloc'd; NULL on OOM.
+*/
+char *sv_dedup_where(const sv_dedup *d, const char *zState,
+                     const char *zCreated) {
+  sqlite3_str *s = sqlite3_str_new(0);
+  sqlite3_str_appendall(s, "(1 = 1");
+  if (d->bWindow && d->bActive) {
+    sqlite3_str_appendf(s,
+                        " AND state IN ('pending', 'claimed') AND %s IN "
+                        "('pending', 'claimed')",
+                        zState);
+  }
+  if (d->bWindow && d->iPeriodMs > 0) {
+    sqlite3_str_appendf(
+        s, " AND created_at > %s - %lld AND created_at < %s + %lld", zCreated,
+        d->iPeriodMs, zCreated, d->iPeriodMs);
+  }
+  sqlite3_str_appendall(s, ")");
+  return sqlite3_str_finish(s);
 }

@@ -449,7 +449,9 @@ static int retainOption(sv_vtab *p, const char *zVal) {
                "state_signals and state_dead_letters have it)");
     return SQLITE_ERROR;
   }
-  if (sv_period_ms(zVal, (int)strlen(zVal), &p->iRetainMs)) return SQLITE_OK;
+  if (sv_parse_period(zVal, (int)strlen(zVal), &p->iRetainMs)) {
+    return SQLITE_OK;
+  }
   svError(p,
           "retain: expected a period such as 7d, 12h, 30m, 90s or 500ms "
           "(a number alone is milliseconds), above 0 and at most %lld ms "

@@ -14,9 +14,11 @@
 **                                                       tasks: INCRS / 4)
 **   test/out/mp wake     [-e EXT] [-d DIR]              (about 3 s)
 **   test/out/mp rate     [-e EXT] [-d DIR] [-n TASKS]   (default 200: 40 s)
+**   test/out/mp dedup    [-e EXT] [-d DIR] [-n MS]      (enqueue for MS,
+**                                                       2000)
 **   test/out/mp restart  --store postgresql|redis --restart CMD [-n TASKS]
 **                                                       (default 20000)
-**   test/out/mp all      ...                            the six in turn
+**   test/out/mp all      ...                            the eight in turn
 **                                                       (+ restart when
 **                                                       --restart given)
 **
@@ -971,6 +973,100 @@ static int worker_txn(const Opt *o) {
   }
   sqlite3_finalize(pIncr);
   sqlite3_finalize(pClaim);
+  sqlite3_finalize(pDone);
+  sqlite3_close(db);
+  return 0;
+}
+
+/*
+** dedup: the tasks table "dd" with dedup='active' (a key unique among the
+** pending and claimed tasks).  On a remote store each process names it on
+** its own :memory: database; the local store's is made by the parent.
+*/
+static void attach_dd(const Opt *o, sqlite3 *db, const char *zNs) {
+  char *zSql;
+  if (!o->bRemote) return;
+  zSql = sqlite3_mprintf("CREATE VIRTUAL TABLE dd USING state_tasks("
+                         "store='env:%s', %s='%q%q', dedup='active')",
+                         o->pStore->zUrlEnv, o->pStore->zNsOpt, zNs,
+                         o->pStore->zNsEnd);
+  exec_or_die(db, zSql);
+  sqlite3_free(zSql);
+}
+
+#define DD_KEYS 8
+
+/*
+** dedup worker.  Even ids enqueue until --end: INSERT OR IGNORE of a task
+** of one of DD_KEYS keys at random ("L <key> 0" per attempt).  Odd ids
+** claim one task at a time and, while holding it, count the active tasks
+** of its key ("V <count>": exactly 1, itself, whatever the enqueuers do),
+** then complete it ("C ..."); they stop once the queue stayed empty after
+** --end.
+*/
+static int worker_dedup(const Opt *o) {
+  sqlite3 *db = open_db(o, o->zDb, 0);
+  sqlite3_stmt *pIns, *pClaim, *pCount, *pDone;
+  int nEmpty = 0, rc;
+  attach_dd(o, db, o->zDb);
+  pIns = prep(db, "INSERT OR IGNORE INTO dd(queue, name, idempotency_key) "
+                  "VALUES ('dq', 'job', ?1)");
+  pClaim = prep(db, "SELECT id, lease_token, idempotency_key FROM "
+                    "state_claim('dd', 'dq', 'w', 60000, 1)");
+  pCount = prep(db, "SELECT count(*) FROM dd WHERE queue = 'dq' AND "
+                    "idempotency_key = ?1 AND state IN ('pending', "
+                    "'claimed')");
+  pDone = prep(db, "SELECT state_complete('dd', ?1, ?2)");
+  sleep_ms(o->iStart - now_ms());
+  if (o->iId % 2 == 0) {
+    while (now_ms() < o->iEnd) {
+      char zKey[16];
+      snprintf(zKey, sizeof(zKey), "k%u", rnd(DD_KEYS));
+      sqlite3_bind_text(pIns, 1, zKey, -1, SQLITE_TRANSIENT);
+      sqlite3_step(pIns);
+      rc = sqlite3_reset(pIns);
+      if (rc != SQLITE_OK) {
+        rec_error(db, rc, "INSERT OR IGNORE");
+      } else {
+        rec("L %s 0", zKey);
+      }
+    }
+  } else {
+    while (nEmpty < 5) {
+      Claimed c;
+      char zKey[64] = "";
+      rc = sqlite3_step(pClaim);
+      if (rc == SQLITE_ROW) {
+        snprintf(c.zId, sizeof(c.zId), "%s", sqlite3_column_text(pClaim, 0));
+        c.iToken = sqlite3_column_int64(pClaim, 1);
+        snprintf(zKey, sizeof(zKey), "%s",
+                 (const char *)sqlite3_column_text(pClaim, 2));
+        rc = sqlite3_step(pClaim);
+      }
+      if (rc != SQLITE_DONE) {
+        rec_error(db, sqlite3_reset(pClaim), "state_claim");
+        continue;
+      }
+      sqlite3_reset(pClaim);
+      if (!zKey[0]) {
+        if (now_ms() >= o->iEnd) nEmpty++;
+        sleep_ms(10);
+        continue;
+      }
+      nEmpty = 0;
+      sqlite3_bind_text(pCount, 1, zKey, -1, SQLITE_TRANSIENT);
+      if (sqlite3_step(pCount) == SQLITE_ROW) {
+        rec("V %lld", sqlite3_column_int64(pCount, 0));
+      }
+      rc = sqlite3_reset(pCount);
+      if (rc != SQLITE_OK) rec_error(db, rc, "count");
+      sleep_us((long)rnd(2000));
+      do_complete(db, pDone, &c, o->iId);
+    }
+  }
+  sqlite3_finalize(pIns);
+  sqlite3_finalize(pClaim);
+  sqlite3_finalize(pCount);
   sqlite3_finalize(pDone);
   sqlite3_close(db);
   return 0;
@@ -2441,6 +2537,71 @@ static void test_txn(Opt *o) {
   sqlite3_free(zDb);
 }
 
+/* ------------------------------------------------------------ dedup */
+
+/*
+** dedup= windows under contention: half the processes enqueue tasks of
+** DD_KEYS keys with INSERT OR IGNORE into a dedup='active' table for nSize
+** ms, the other half claim and complete them.  A claimer holding a task
+** always finds exactly one active task of its key (itself: no enqueuer got
+** a second one in); none is lost (every task ends completed, once); and
+** the window did its work both ways (attempts were skipped, and keys came
+** back once their task was done).
+*/
+static void test_dedup(Opt *o) {
+  const char *T = "dedup";
+  char *zDb = create_db(o, T);
+  Worker aW[MAX_WORKERS];
+  sqlite3 *db;
+  long long tStart, nTask, nTry;
+  int i;
+
+  db = open_db(o, zDb, 0);
+  if (o->bRemote) {
+    attach_dd(o, db, zDb);
+  } else {
+    exec_or_die(db,
+                "CREATE VIRTUAL TABLE dd USING state_tasks(dedup='active')");
+  }
+  sqlite3_close(db);
+  tStart = now_ms() + 300;
+  o->iEnd = tStart + o->nSize;
+  for (i = 0; i < o->nWorker; i++) spawn(o, T, &aW[i], i, zDb, tStart, 0);
+  for (i = 0; i < o->nWorker; i++) reap_worker(&aW[i]);
+  check_exits(T, aW, o->nWorker);
+  db = open_results(o, zDb, aW, o->nWorker);
+  attach_dd(o, db, zDb);
+  nTask = q1(db, "SELECT count(*) FROM dd");
+  nTry = q1(db, "SELECT count(*) FROM rec WHERE kind = 'L'");
+  info("dedup: %d processes, %lld INSERT OR IGNORE of %d keys in %d ms made "
+       "%lld tasks",
+       o->nWorker, nTry, DD_KEYS, o->nSize, nTask);
+  expect_eq(T, "one-active-per-key",
+            q1(db, "SELECT count(*) FROM val WHERE v <> 1"), 0,
+            "claims whose key had another active task");
+  expect_eq(T, "claims-checked",
+            q1(db, "SELECT count(*) = %lld FROM val", nTask), 1,
+            "every task claimed and its key counted");
+  expect_eq(T, "none-lost",
+            q1(db, "SELECT count(*) FROM dd WHERE state <> 'completed'"), 0,
+            "tasks not completed");
+  expect_eq(T, "completed-once",
+            q1(db, "SELECT count(*) FROM rec WHERE kind = 'C' AND ret = 1"),
+            nTask, "completions");
+  expect_eq(T, "completed-distinct",
+            q1(db, "SELECT count(DISTINCT id) FROM rec WHERE kind = 'C' AND "
+                   "ret = 1"),
+            nTask, "distinct tasks completed");
+  expect_eq(T, "skipped-and-reopened",
+            nTry > nTask && nTask > DD_KEYS &&
+                q1(db, "SELECT count(DISTINCT idempotency_key) FROM dd") ==
+                    DD_KEYS,
+            1, "more attempts than tasks, more tasks than keys");
+  check_errors(db, T, o->bVerbose);
+  sqlite3_close(db);
+  sqlite3_free(zDb);
+}
+
 /* ------------------------------------------------------------ main */
 
 /* ------------------------------------------------------------ wake */
@@ -2646,8 +2807,8 @@ static void test_rate(Opt *o) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: mp queue|crash|leases|counters|txn|wake|rate|restart|all [-e "
-          "EXT] "
+          "usage: mp queue|crash|leases|counters|txn|wake|rate|dedup|restart|"
+          "all [-e EXT] "
           "[-d DIR] [-n N] [-w W] [-k K]\n"
           "          [--kill N] [-s SEC] [--names N] [--ttl MS] "
           "[--busy-ms MS] [--seed N] [-v]\n"
@@ -2780,6 +2941,8 @@ int main(int argc, char **argv) {
       rc = worker_counters(&o);
     } else if (strcmp(argv[2], "txn") == 0) {
       rc = worker_txn(&o);
+    } else if (strcmp(argv[2], "dedup") == 0) {
+      rc = worker_dedup(&o);
     } else if (strcmp(argv[2], "wake") == 0) {
       rc = worker_wake(&o);
     } else if (strcmp(argv[2], "rate") == 0) {
@@ -2849,6 +3012,7 @@ int main(int argc, char **argv) {
     RUN("leases", test_leases, 0);
     RUN("counters", test_counters, 10000);
     RUN("txn", test_txn, 200);
+    RUN("dedup", test_dedup, 2000);
     RUN("wake", test_wake, 0);
     RUN("rate", test_rate, 200);
     if (strcmp(zCmd, "restart") == 0 ||

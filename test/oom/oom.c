@@ -680,6 +680,32 @@ static const char *const azRedisFns[] = {
     "SELECT state_progress('ex', 'nope', '[1]')", "SELECT id, progress FROM ex",
     "SELECT statevtab_debug('l')", 0};
 
+/* dedup= windows: the insert that looks for a clashing task, OR REPLACE
+** deleting it, an UPDATE into a clash (refused, ignored, replacing); the
+** same script on the local store and on Redis. */
+static const char *const azDedupSetup[] = {
+    "CREATE VIRTUAL TABLE t USING state_tasks(store='sqlite:', "
+    "dedup='active,10m')",
+    0};
+
+static const char *const azRedisDedupSetup[] = {
+    "CREATE VIRTUAL TABLE t USING state_tasks(" RD_OPTS ", dedup='active,10m')",
+    "DELETE FROM t", 0};
+
+static const char *const azDedup[] = {
+    "INSERT INTO t(id, queue, name, idempotency_key, created_at) "
+    "VALUES('a', 'q', 'x', 'k', 1000), ('b', 'q', 'x', 'k', 2000)",
+    "UPDATE t SET state = 'completed' WHERE id = 'a'",
+    "INSERT OR REPLACE INTO t(id, queue, name, idempotency_key, created_at) "
+    "VALUES('c', 'q', 'x', 'k', 3000)",
+    "INSERT OR IGNORE INTO t(id, queue, name, idempotency_key, created_at) "
+    "VALUES('d', 'q', 'x', 'k', 4000)",
+    "!UPDATE t SET state = 'pending' WHERE id = 'a'",
+    "UPDATE OR IGNORE t SET state = 'pending' WHERE id = 'a'",
+    "UPDATE OR REPLACE t SET state = 'pending' WHERE id = 'a'",
+    "SELECT id, state FROM t ORDER BY id",
+    0};
+
 static const Scenario aScenario[] = {
     {"executions", 0, 0, azExecutions, 0, 0},
     {"tasks", 0, 0, azTasks, 0, 0},
@@ -701,6 +727,8 @@ static const Scenario aScenario[] = {
     {"redis_txn", 0, azRedisTxnSetup, azRedisTxn, 1, 0},
     {"redis_claim", 0, azRedisClaimSetup, azRedisClaim, 1, 0},
     {"redis_fns", 0, azRedisFnsSetup, azRedisFns, 1, 0},
+    {"dedup", 0, azDedupSetup, azDedup, 0, 0},
+    {"redis_dedup", 0, azRedisDedupSetup, azDedup, 1, 0},
 };
 #define N_SCENARIO (int)(sizeof(aScenario) / sizeof(aScenario[0]))
 

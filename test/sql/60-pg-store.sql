@@ -279,3 +279,29 @@ SELECT state_incr('qo', 's', 'q');
 ROLLBACK;
 PRAGMA query_only = 0;
 SELECT count(*) FROM qo;
+
+-- 60.40 dedup= on a schema: the first table with a window replaces the
+-- UNIQUE tasks_dedupe by the plain tasks_dedupe_key (several tasks may
+-- hold a key); a dedup=row table of the same schema still finds any task
+-- of the key; the ON CONFLICT of earlier versions' idempotent inserts
+-- fails from then on, naming why
+CREATE VIRTUAL TABLE drow USING state_tasks(@OPTS:dd@);
+INSERT INTO drow(id, queue, name, idempotency_key) VALUES ('d1', 'q', 'x', 'k');
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT indexname, indexdef LIKE '%UNIQUE%' FROM pg_indexes WHERE schemaname = '${STATEVTAB_TEST_NS}_dd' AND indexname LIKE 'tasks_dedupe%' ORDER BY 1"
+CREATE VIRTUAL TABLE dact USING state_tasks(@OPTS:dd@, dedup='active');
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT indexname, indexdef LIKE '%UNIQUE%' FROM pg_indexes WHERE schemaname = '${STATEVTAB_TEST_NS}_dd' AND indexname LIKE 'tasks_dedupe%' ORDER BY 1"
+INSERT INTO dact(id, queue, name, idempotency_key) VALUES ('d2', 'q', 'x', 'k');
+UPDATE dact SET state = 'completed' WHERE id = 'd1';
+INSERT INTO dact(id, queue, name, idempotency_key) VALUES ('d3', 'q', 'x', 'k');
+INSERT INTO drow(id, queue, name, idempotency_key) VALUES ('d4', 'q', 'x', 'k');
+SELECT id, state FROM drow ORDER BY id;
+.system psql "$STATEVTAB_PG_URL" -XAtqc "INSERT INTO \"${STATEVTAB_TEST_NS}_dd\".tasks (id, queue, name, state, priority, run_at, attempts, max_attempts, tags, idempotency_key, created_at, updated_at) VALUES ('old', 'q', 'x', 'pending', 0, 0, 0, 3, '[]', 'k', 0, 0) ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING" 2>&1 || true
+
+-- 60.41 ... and in a schema of version 2 (60.16) the first table with a
+-- window drops the full UNIQUE (queue, idempotency_key) constraint too:
+-- a second task of a key whose task is completed gets in
+CREATE VIRTUAL TABLE upw USING state_tasks(@OPTS:v2@, dedup='active');
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT conname FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = '${STATEVTAB_TEST_NS}_v2' AND c.contype = 'u' AND c.conname LIKE 'tasks%' ORDER BY 1"
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT indexname FROM pg_indexes WHERE schemaname = '${STATEVTAB_TEST_NS}_v2' AND indexname LIKE 'tasks_%dedupe%' ORDER BY 1"
+INSERT INTO upw(queue, name, idempotency_key) SELECT 'up', 'after', idempotency_key FROM up WHERE state = 'completed';
+SELECT name, state FROM up WHERE idempotency_key = (SELECT idempotency_key FROM up WHERE name = 'after') ORDER BY name;

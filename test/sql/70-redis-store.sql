@@ -360,3 +360,22 @@ SELECT state_incr('qo', 's', 'q');
 ROLLBACK;
 PRAGMA query_only = 0;
 SELECT count(*) FROM qo;
+
+-- 70.40 dedup=: Btasks:dd maps a (queue, key) to the task that holds it;
+-- a task out of the window gives the entry up to the new one and keeps
+-- its key; a finished task inserted does not take it; a deleted holder
+-- leaves no entry, and the next task takes it
+CREATE VIRTUAL TABLE dd USING state_tasks(@OPTS:dd@, dedup='active');
+INSERT INTO dd(id, queue, name, idempotency_key) VALUES ('d1', 'q', 'x', 'k');
+.system r=$(redis-cli -u "$STATEVTAB_REDIS_URL" HGET "{${STATEVTAB_TEST_NS}_dd:}tasks:dd" "1:qk"); redis-cli -u "$STATEVTAB_REDIS_URL" HGET "{${STATEVTAB_TEST_NS}_dd:}tasks:r:$r" id
+UPDATE dd SET state = 'completed' WHERE id = 'd1';
+INSERT INTO dd(id, queue, name, idempotency_key) VALUES ('d2', 'q', 'x', 'k');
+INSERT INTO dd(id, queue, name, idempotency_key, state) VALUES ('d3', 'q', 'x', 'k', 'dead');
+.system r=$(redis-cli -u "$STATEVTAB_REDIS_URL" HGET "{${STATEVTAB_TEST_NS}_dd:}tasks:dd" "1:qk"); redis-cli -u "$STATEVTAB_REDIS_URL" HGET "{${STATEVTAB_TEST_NS}_dd:}tasks:r:$r" id
+SELECT id, state, idempotency_key FROM dd ORDER BY id;
+DELETE FROM dd WHERE id = 'd2';
+.system redis-cli -u "$STATEVTAB_REDIS_URL" HEXISTS "{${STATEVTAB_TEST_NS}_dd:}tasks:dd" "1:qk"
+INSERT INTO dd(id, queue, name, idempotency_key) VALUES ('d4', 'q', 'x', 'k');
+INSERT INTO dd(id, queue, name, idempotency_key) VALUES ('d5', 'q', 'x', 'k');
+.system r=$(redis-cli -u "$STATEVTAB_REDIS_URL" HGET "{${STATEVTAB_TEST_NS}_dd:}tasks:dd" "1:qk"); redis-cli -u "$STATEVTAB_REDIS_URL" HGET "{${STATEVTAB_TEST_NS}_dd:}tasks:r:$r" id
+SELECT id, state FROM dd ORDER BY id;

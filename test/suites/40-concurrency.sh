@@ -38,6 +38,11 @@
 #             once, no 1000 ms window (store clock) with more than 5
 #             claims; then 60 tasks under the limit of 2 live leases, each
 #             held 50 ms: never more than 2 held at once
+#   dedup     4 processes enqueue tasks of 8 keys with INSERT OR IGNORE
+#             into a dedup='active' table while 4 claim and complete them:
+#             a claimer holding a task always finds it the only active one
+#             of its key; every task completed once; attempts were skipped
+#             and keys came back once their task was done
 #   restart   (postgresql and redis) a queue drained while the server is
 #             restarted once (sv_restart_postgres / sv_restart_redis of
 #             test/lib/servers.sh; Redis runs with appendfsync always, so
@@ -189,6 +194,7 @@ for store in ${MP_STORES:-sqlite postgresql redis}; do
   run "$store" txn
   run "$store" wake
   run "$store" rate
+  run "$store" dedup
   url=$(url_var "$store") sdir=$(dir_var "$store")
   if [ -n "$sdir" ]; then
     # sv_restart_postgres / sv_restart_redis
