@@ -130,7 +130,13 @@ char *sv_table_error(sv_vtab *p, int rc) {
 
 int sv_table_claim(sv_vtab *p, statevtab_table *pDead, const statevtab_claim *c,
                    statevtab_row_fn xRow, void *pCtx) {
-  WCALL(p, xClaim, pDead, c, xRow, pCtx);
+  /* Due schedules become tasks first (schedule.c), so that this claim
+  ** may take them. */
+  if (c->nMax > 0) {
+    int rc = sv_sched_run(p, 0, 0);
+    if (rc != SQLITE_OK) return rc;
+  }
+  { WCALL(p, xClaim, pDead, c, xRow, pCtx); }
 }
 
 int sv_table_renew(sv_vtab *p, const statevtab_value *pId, sqlite3_int64 iToken,
@@ -181,9 +187,32 @@ int sv_table_progress(sv_vtab *p, const statevtab_value *pId,
   WCALL(p, xProgress, pId, pJson, pbOk);
 }
 
+/*
+** state_wait: the store's xWait, in slices that end at the next due
+** schedule of the queue (which is then fired, and its task makes the next
+** slice return at once), and that last at most 4 * SV_SCHED_RELOAD_MS when
+** the table has schedules (so that one added meanwhile is seen).
+*/
 int sv_table_wait(sv_vtab *p, const statevtab_value *pQueue,
                   sqlite3_int64 iTimeoutMs, int *pbReady) {
-  return CALL(p, xWait, pQueue, iTimeoutMs, pbReady);
+  sqlite3_int64 iEnd = sv_mono_ms() + iTimeoutMs;
+  for (;;) {
+    sqlite3_int64 iWake = -2, iSlice = iEnd - sv_mono_ms();
+    int rc = sv_sched_run(p, pQueue, &iWake);
+    if (rc != SQLITE_OK) return rc;
+    if (iSlice < 0) iSlice = 0;
+    if (iWake != -2 && iSlice > 4 * SV_SCHED_RELOAD_MS) {
+      iSlice = 4 * SV_SCHED_RELOAD_MS;
+    }
+    if (iWake >= 0) {
+      sqlite3_int64 d = iWake - sv_now_ms();
+      if (d < 1) d = 1;
+      if (d < iSlice) iSlice = d;
+    }
+    rc = CALL(p, xWait, pQueue, iSlice, pbReady);
+    if (rc != SQLITE_OK || *pbReady || sv_mono_ms() >= iEnd) return rc;
+    if (sv_interrupted(p->pConn->db)) return SQLITE_INTERRUPT;
+  }
 }
 
 /* ------------------------------------------------------------- waiting */
