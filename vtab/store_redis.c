@@ -2732,6 +2732,57 @@ static int rdInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
 }
 
 /*
+** xFire: one script call (ops.fire in sql/redis.lua) checks the schedule
+** row's next_run, writes the task as a write of one insert, and moves the
+** schedule on.  Both tables must share the namespace (one Cluster slot).
+*/
+static int rdFire(statevtab_table *pTab, statevtab_table *pSched,
+                  const statevtab_value *pName, sqlite3_int64 iExpect,
+                  sqlite3_int64 iLast, sqlite3_int64 iNext,
+                  const statevtab_value *aTask, int *pbFired) {
+  RdTable *t = (RdTable *)pTab, *sch = (RdTable *)pSched;
+  RdOp o;
+  RdArgs a;
+  redisReply *r = 0;
+  int rc;
+  *pbFired = 0;
+  if (pSched->pStore != pTab->pStore || strcmp(t->zBase, sch->zBase) != 0) {
+    rdError(t->p, "schedules table must have the same prefix as the tasks "
+                  "table");
+    return SQLITE_ERROR;
+  }
+  memset(&o, 0, sizeof(o));
+  o.t = t;
+  o.cType = 'I';
+  o.cMode = 'a';
+  o.iStamp = -1;
+  o.iNow = sv_now_ms();
+  o.aRow = (statevtab_value *)aTask;
+  rc = atomicBegin(t);
+  t->p->bRecord = 0; /* (autocommit only: nothing to undo) */
+  if (rc == SQLITE_OK) rc = newRid(t, &o.iRid);
+  if (rc != SQLITE_OK) return rc;
+  argEval(&a, t, "fire");
+  argVal(&a, pName);
+  argInt(&a, iExpect);
+  argInt(&a, iLast);
+  if (iNext >= 0) {
+    argInt(&a, iNext);
+  } else {
+    argN(&a, "", 0);
+  }
+  argN(&a, "1", 1);
+  argOp(&a, &o);
+  rc = rdEval(t, &a, &r);
+  if (rc != SQLITE_OK) return rc;
+  if (r->type == REDIS_REPLY_ARRAY) {
+    rc = writeResult(t->p, &o, 1, r, pbFired);
+  }
+  freeReplyObject(r);
+  return rc;
+}
+
+/*
 ** Subscribe the store's second connection to channel zChan too (the
 ** wake-up channels of the namespaces: "{<prefix>}tasks:wake", where the
 ** script publishes the queue of every task that becomes runnable, and
@@ -2931,7 +2982,7 @@ static int rdWake(statevtab_table *pTab, const statevtab_value *pKey,
 }
 
 static const statevtab_queue_methods rdQueue = {
-    /* iVersion      */ 2,
+    /* iVersion      */ 3,
     /* xClaim        */ rdClaim,
     /* xRenew        */ rdRenew,
     /* xComplete     */ rdComplete,
@@ -2947,6 +2998,7 @@ static const statevtab_queue_methods rdQueue = {
     /* xWait         */ rdWait,
     /* xWake         */ rdWake,
     /* xPurge        */ rdPurge,
+    /* xFire         */ rdFire,
 };
 
 const statevtab_store_methods sv_redis_store = {
