@@ -154,7 +154,8 @@ static int parseField(const char *z, int n, int iField, sqlite3_uint64 *pm,
       if (step <= 0) goto bad;
       if (a == b && zStart[0] != '*') b = hi;
     }
-    if (a < lo || b > hi || a > b) {
+    if (a > b) goto bad;
+    if (a < lo || b > hi) {
       *pzErr = sqlite3_mprintf("%s out of range %d-%d (got '%.*s')",
                                aField[iField].zName, lo, hi, n, zStart);
       return 1;
