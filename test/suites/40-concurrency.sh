@@ -33,6 +33,12 @@
 #             is woken within 100 ms of a release, a signal, an INSERT of
 #             a signal, the holder's expiry in another; a wait nothing ends returns NULL 300-400 ms
 #             after a wait_ms of 300; sqlite3_interrupt ends a wait
+#   cron      a schedule every second ('* * * * * *') and 3 processes that
+#             claim (one polling, two waiting with state_wait) for 10 s,
+#             with no scheduler process: exactly one task per second, each
+#             of the ten seconds once (no gap, no duplicate), each claimed
+#             and completed once; the schedule's last_run/next_run end on
+#             the last second
 #   restart   (postgresql and redis) a queue drained while the server is
 #             restarted once (sv_restart_postgres / sv_restart_redis of
 #             test/lib/servers.sh; Redis runs with appendfsync always, so
@@ -183,6 +189,7 @@ for store in ${MP_STORES:-sqlite postgresql redis}; do
   run "$store" counters ${MP_COUNTERS_N:+-n "$MP_COUNTERS_N"}
   run "$store" txn
   run "$store" wake
+  run "$store" cron
   url=$(url_var "$store") sdir=$(dir_var "$store")
   if [ -n "$sdir" ]; then
     # sv_restart_postgres / sv_restart_redis
