@@ -360,3 +360,18 @@ SELECT state_incr('qo', 's', 'q');
 ROLLBACK;
 PRAGMA query_only = 0;
 SELECT count(*) FROM qo;
+
+-- 70.50 schedules on Redis: a schedule is a hash schedules:r:<rid> with its
+-- key in schedules:key and next_run in the zset schedules:z:next_run; the
+-- firing (ops.fire, one script call) writes the task and moves the row's
+-- last_run, next_run (and its zset entry) and write stamp _v
+CREATE VIRTUAL TABLE rs USING state_schedules(@OPTS:sch@);
+CREATE VIRTUAL TABLE rt USING state_tasks(@OPTS:sch@, schedules='rs');
+INSERT INTO rs(name, cron, queue, task, next_run) VALUES ('m', '0 * * * *', 'rq', 'hourly', 1699999200000);
+.system redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "{${STATEVTAB_TEST_NS}_sch:}schedules*" | sed "s/$STATEVTAB_TEST_NS/NS/" | LC_ALL=C sort
+.system redis-cli -u "$STATEVTAB_REDIS_URL" HMGET "{${STATEVTAB_TEST_NS}_sch:}schedules:r:1" name cron last_run next_run _v
+.system redis-cli -u "$STATEVTAB_REDIS_URL" ZRANGE "{${STATEVTAB_TEST_NS}_sch:}schedules:z:next_run" 0 -1 WITHSCORES
+SELECT name, datetime(run_at / 1000, 'unixepoch') FROM state_claim('rt', 'rq', 'w', 30000);
+.system redis-cli -u "$STATEVTAB_REDIS_URL" HMGET "{${STATEVTAB_TEST_NS}_sch:}schedules:r:1" name cron last_run next_run _v
+.system redis-cli -u "$STATEVTAB_REDIS_URL" ZRANGE "{${STATEVTAB_TEST_NS}_sch:}schedules:z:next_run" 0 -1 WITHSCORES
+.system redis-cli -u "$STATEVTAB_REDIS_URL" HMGET "{${STATEVTAB_TEST_NS}_sch:}tasks:r:1" queue name state run_at
