@@ -311,11 +311,9 @@ int sv_sched_run(sv_vtab *p, const statevtab_value *pQueue,
   if (pc->pSched != pS || pc->iSchedGen != pS->iWriteGen ||
       pc->iRegGen != pConn->iRegGen || pc->iLoadedAt == 0 ||
       mono - pc->iLoadedAt >= SV_SCHED_RELOAD_MS) {
+    /* (On failure the store's message, shared with p's, is the scan's.) */
     rc = loadSchedules(pS, pc);
-    if (rc != SQLITE_OK) {
-      if (p->pRef != pS->pRef || rc == SQLITE_NOMEM) goto done;
-      goto done; /* (the store's message is the scan's) */
-    }
+    if (rc != SQLITE_OK) goto done;
     pc->pSched = pS;
     pc->iSchedGen = pS->iWriteGen;
     pc->iRegGen = pConn->iRegGen;
