@@ -70,10 +70,10 @@
 **
 ** HOW IT WORKS
 **
-** The parent creates the database (WAL, the four statevtab tables; on a
-** remote store: the namespace, through the same CREATE VIRTUAL TABLEs) and
-** fills it, closes its connection, then starts workers by fork+exec of its
-** own executable ("mp _worker KIND ..."), so that no SQLite state crosses a
+** The parent creates the database (WAL, the statevtab tables, schedules
+** among them; on a remote store: the namespace, through the same CREATE
+** VIRTUAL TABLEs) and fills it, closes its connection, then starts
+** workers by fork+exec of its own executable ("mp _worker KIND ..."), so that no SQLite state crosses a
 ** fork.  Every worker opens its own connection (busy timeout, synchronous
 ** NORMAL), loads the extension, waits for a common start time and runs its
 ** loop, writing what it saw to its own file, one record a line, flushed per
@@ -290,7 +290,7 @@ static void rnd_seed(unsigned long long s) {
 static void exec_or_die(sqlite3 *db, const char *zSql);
 
 /*
-** A remote store: create the five tables in db (a :memory: database of this
+** A remote store: create the six tables in db (a :memory: database of this
 ** process) on namespace zNs of the server at $<zUrlEnv>.  Every process
 ** that does this shares the rows; the first one creates the namespace.
 ** SQLITE_OK, or the error code with *pzErr set (sqlite3_free it).
