@@ -74,7 +74,8 @@
 ** among them; on a remote store: the namespace, through the same CREATE
 ** VIRTUAL TABLEs) and fills it, closes its connection, then starts
 ** workers by fork+exec of its own executable ("mp _worker KIND ..."), so
-** that no SQLite state crosses a fork.  Every worker opens its own connection (busy timeout, synchronous
+** that no SQLite state crosses a fork.  Every worker opens its own connection
+*(busy timeout, synchronous
 ** NORMAL), loads the extension, waits for a common start time and runs its
 ** loop, writing what it saw to its own file, one record a line, flushed per
 ** line so that a worker killed with SIGKILL leaves every record it wrote:
