@@ -74,11 +74,11 @@
 ** among them; on a remote store: the namespace, through the same CREATE
 ** VIRTUAL TABLEs) and fills it, closes its connection, then starts
 ** workers by fork+exec of its own executable ("mp _worker KIND ..."), so
-** that no SQLite state crosses a fork.  Every worker opens its own connection
-*(busy timeout, synchronous
-** NORMAL), loads the extension, waits for a common start time and runs its
-** loop, writing what it saw to its own file, one record a line, flushed per
-** line so that a worker killed with SIGKILL leaves every record it wrote:
+** that no SQLite state crosses a fork.  Every worker opens its own
+** connection (busy timeout, synchronous NORMAL), loads the extension, waits
+** for a common start time and runs its loop, writing what it saw to its own
+** file, one record a line, flushed per line so that a worker killed with
+** SIGKILL leaves every record it wrote:
 **
 **   L id token            claimed (before any work or completion)
 **   C id token ret ms     state_complete returned ret (1 or 0) at ms
