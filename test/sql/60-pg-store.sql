@@ -284,8 +284,9 @@ SELECT count(*) FROM qo;
 -- of the descriptor, the next_run index), and a schema of version 6 (no
 -- schedules table, no sv_schema_7) gets both when a table of this version
 -- attaches it (the schema is made by another process, the sqlite3 shell,
--- then taken back to version 6); a schedule there fires into its tasks (one statement: the
--- UPDATE of the schedule as a CTE, the INSERT of the task from it)
+-- then taken back to version 6); a schedule there fires into its tasks
+-- (one statement: the UPDATE of the schedule as a CTE, the INSERT of the
+-- task from it)
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = '$STATEVTAB_TEST_NS' AND table_name = 'schedules' ORDER BY ordinal_position"
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT indexname FROM pg_indexes WHERE schemaname = '$STATEVTAB_TEST_NS' AND tablename = 'schedules' ORDER BY 1"
 .system sqlite3 :memory: -cmd ".load ${STATEVTAB_EXT%.so}" "CREATE VIRTUAL TABLE t USING state_tasks(store='env:STATEVTAB_PG_URL', schema='${STATEVTAB_TEST_NS}_v6')"
