@@ -2692,23 +2692,34 @@ static int rdPaused(statevtab_table *pTab, const statevtab_value *pQueue,
   return rc;
 }
 
+/*
+** The insert of aRow into t as the one op of a write call, with a new row
+** handle, for the primitives that insert (xInsertAtomic, xFire).  *pbRecord:
+** whether the call must record how to undo it (taken from the store).
+*/
+static int insertOp(RdTable *t, const statevtab_value *aRow, RdOp *o,
+                    int *pbRecord) {
+  int rc;
+  memset(o, 0, sizeof(*o));
+  o->t = t;
+  o->cType = 'I';
+  o->cMode = 'a';
+  o->iStamp = -1;
+  o->iNow = sv_now_ms();
+  o->aRow = (statevtab_value *)aRow;
+  rc = atomicBegin(t);
+  *pbRecord = t->p->bRecord; /* (no argEval here to take it) */
+  t->p->bRecord = 0;
+  return rc == SQLITE_OK ? newRid(t, &o->iRid) : rc;
+}
+
 static int rdInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
                           int *pbDone) {
   RdTable *t = (RdTable *)pTab;
   RdOp o;
   int rc, bDone = 0, bRecord;
   *pbDone = 0;
-  memset(&o, 0, sizeof(o));
-  o.t = t;
-  o.cType = 'I';
-  o.cMode = 'a';
-  o.iStamp = -1;
-  o.iNow = sv_now_ms();
-  o.aRow = (statevtab_value *)aRow;
-  rc = atomicBegin(t);
-  bRecord = t->p->bRecord; /* (no argEval here to take it) */
-  t->p->bRecord = 0;
-  if (rc == SQLITE_OK) rc = newRid(t, &o.iRid);
+  rc = insertOp(t, aRow, &o, &bRecord);
   if (rc == SQLITE_OK) rc = rdWrite(t->p, &o, 1, &bDone);
   *pbDone = rc == SQLITE_OK && bDone;
   if (*pbDone && bRecord) {
@@ -2744,23 +2755,15 @@ static int rdFire(statevtab_table *pTab, statevtab_table *pSched,
   RdOp o;
   RdArgs a;
   redisReply *r = 0;
-  int rc;
+  int rc, bRecord;
   *pbFired = 0;
   if (pSched->pStore != pTab->pStore || strcmp(t->zBase, sch->zBase) != 0) {
     rdError(t->p, "schedules table must have the same prefix as the tasks "
                   "table");
     return SQLITE_ERROR;
   }
-  memset(&o, 0, sizeof(o));
-  o.t = t;
-  o.cType = 'I';
-  o.cMode = 'a';
-  o.iStamp = -1;
-  o.iNow = sv_now_ms();
-  o.aRow = (statevtab_value *)aTask;
-  rc = atomicBegin(t);
-  t->p->bRecord = 0; /* (autocommit only: nothing to undo) */
-  if (rc == SQLITE_OK) rc = newRid(t, &o.iRid);
+  /* (Only in autocommit mode: there is nothing to undo.) */
+  rc = insertOp(t, aTask, &o, &bRecord);
   if (rc != SQLITE_OK) return rc;
   argEval(&a, t, "fire");
   argVal(&a, pName);
