@@ -1578,7 +1578,7 @@ function ops.fire()
   end
   row.last_run = sched[2]
   row.next_run = sched[3] ~= '' and sched[3] or nil
-  row.updated_at = NOWS
+  row.updated_at = a[9] -- the client's time, as on the other stores
   row._v = I(tonumber(old._v or '0') + 1)
   redis.call('HSET', rk, 'last_run', row.last_run, 'updated_at',
              row.updated_at, '_v', row._v)

@@ -372,7 +372,7 @@ static const char *const azSchedules[] = {
     "SELECT name, last_run > 1000, next_run > 1000 FROM schedules "
     "ORDER BY name",
     "UPDATE schedules SET next_run = 1000, queue = 'wq' WHERE name = 'a'",
-    "SELECT state_wait('tasks', 'wq', 1000)",
+    "SELECT state_wait('tasks', 'wq', 0)",
     "SELECT state_cron_next('30 2 * * *', 'America/New_York', "
     "1710000000000)",
     "!SELECT state_cron_next('nope')",
