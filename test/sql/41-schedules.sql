@@ -179,3 +179,6 @@ CREATE VIRTUAL TABLE ta3 USING state_tasks(@OPTS@, schedules='nope');
 CREATE VIRTUAL TABLE ta3 USING state_tasks(@OPTS@, schedules='ta');
 CREATE VIRTUAL TABLE ta3 USING state_tasks(@OPTS@, schedules='');
 CREATE VIRTUAL TABLE s3 USING state_schedules(@OPTS@, schedules='s2');
+-- ... and a table it names that was dropped since is an error of the claim
+DROP TABLE s2;
+SELECT count(*) FROM state_claim('ta2', 'q', 'w', 60000);

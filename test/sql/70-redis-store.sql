@@ -375,3 +375,10 @@ SELECT name, datetime(run_at / 1000, 'unixepoch') FROM state_claim('rt', 'rq', '
 .system redis-cli -u "$STATEVTAB_REDIS_URL" HMGET "{${STATEVTAB_TEST_NS}_sch:}schedules:r:1" name cron last_run next_run _v
 .system redis-cli -u "$STATEVTAB_REDIS_URL" ZRANGE "{${STATEVTAB_TEST_NS}_sch:}schedules:z:next_run" 0 -1 WITHSCORES
 .system redis-cli -u "$STATEVTAB_REDIS_URL" HMGET "{${STATEVTAB_TEST_NS}_sch:}tasks:r:1" queue name state run_at
+
+-- 70.51 a schedule row whose zone cannot be loaded (written by hand here,
+-- as by another version) makes the claim that would fire it fail, naming
+-- the schedule and the zone, once the copy of the rows is read again
+.system redis-cli -u "$STATEVTAB_REDIS_URL" HSET "{${STATEVTAB_TEST_NS}_sch:}schedules:r:1" timezone Mars/Base next_run 1700000000000 > /dev/null
+.system sleep 0.3
+SELECT count(*) FROM state_claim('rt', 'rq', 'w', 30000);
