@@ -270,7 +270,7 @@ typedef int (*statevtab_row_fn)(void *pCtx, const statevtab_value *aRow);
 ** The queue primitives behind the SQL functions (state_claim, state_complete,
 ** state_lease ...), a methods table of their own that a store of rows only
 ** leaves out.  Version 1 is every method up to xWait, version 2 adds
-** xWake and xPurge, version 3 takes rate limits in xClaim
+** xWake and xPurge, version 3 xFire and rate limits in xClaim
 ** (statevtab_claim.aiLimitPeriod; a claim with rates on an older store
 ** fails with "store 'x' does not support options.rates"); each may be NULL (a
 *SQL function whose primitive is
@@ -360,6 +360,19 @@ struct statevtab_queue_methods {
   ** bounded as nMax, through an index of that column. */
   int (*xPurge)(statevtab_table *pTab, sqlite3_int64 iRetainMs, int nMax,
                 int *pnDone);
+
+  /* Version 3.  Fire schedule pName of the state_schedules table pSched
+  ** (same store, same namespace) into the tasks table pTasks, atomically:
+  ** when the schedule exists, is enabled and its next_run still equals
+  ** iExpect, set its last_run to iLast, its next_run to iNext (NULL when
+  ** iNext < 0) and its updated_at to now, and insert the task aTask (one
+  ** value per tasks column, as xInsert gets it); *pbFired 1.  Otherwise
+  ** (another process fired it, or it changed) do nothing; *pbFired 0.
+  ** NULL or absent: schedules never fire on that store. */
+  int (*xFire)(statevtab_table *pTasks, statevtab_table *pSched,
+               const statevtab_value *pName, sqlite3_int64 iExpect,
+               sqlite3_int64 iLast, sqlite3_int64 iNext,
+               const statevtab_value *aTask, int *pbFired);
 };
 
 /*

@@ -235,17 +235,6 @@ static int paramNumber(const cJSON *pParams, const char *zKey, Ctx *c,
 
 /* ------------------------------------------------------------ dates */
 
-/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
-static sqlite3_int64 daysFromCivil(sqlite3_int64 y, int m, int d) {
-  sqlite3_int64 era, yoe, doy, doe;
-  y -= m <= 2;
-  era = (y >= 0 ? y : y - 399) / 400;
-  yoe = y - era * 400;
-  doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
 /*
 ** Parse an ISO 8601 date or date-time ("2024-01-31", "2024-01-31T10:00:00Z",
 ** "...T10:00:00.123+02:00") to ms since the epoch; a date-time without zone
@@ -296,7 +285,7 @@ static int parseDate(const char *z, sqlite3_int64 *pMs) {
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 24 || mi > 59 || s > 60) {
     return 0;
   }
-  t = daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+  t = sv_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
   t -= sign * (zh * 3600 + zm * 60);
   *pMs = t * 1000 + ms;
   return 1;

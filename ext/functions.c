@@ -734,6 +734,48 @@ static void fnWait(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   intResult(ctx, zF, p, rc, bReady);
 }
 
+/*
+** state_cron_next(cron [, timezone [, after_ms]]) -> the first occurrence of
+** the cron expression after after_ms (default: now) in the time zone
+** (default and NULL: 'UTC'), in ms; NULL when it never runs.
+*/
+static void fnCronNext(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  static const char zF[] = "state_cron_next";
+  const char *zExpr = (const char *)sqlite3_value_text(argv[0]);
+  const char *zTz = 0;
+  sqlite3_int64 iAfter = sv_now_ms(), iNext = 0;
+  char *zErr = 0;
+  int rc;
+  if (!zExpr) {
+    if (sqlite3_value_type(argv[0]) != SQLITE_NULL) {
+      sqlite3_result_error_nomem(ctx);
+    } else {
+      sv_fn_error(ctx, zF, SQLITE_ERROR, "cron must be text");
+    }
+    return;
+  }
+  if (argc > 1 && sqlite3_value_type(argv[1]) != SQLITE_NULL) {
+    zTz = (const char *)sqlite3_value_text(argv[1]);
+    if (!zTz) {
+      sqlite3_result_error_nomem(ctx);
+      return;
+    }
+  }
+  if (argc > 2 && sqlite3_value_type(argv[2]) != SQLITE_NULL &&
+      !argRange(ctx, zF, "after_ms", argv[2], 0, 32503680000000LL, &iAfter)) {
+    return;
+  }
+  rc = sv_cron_eval(zExpr, zTz, iAfter, &iNext, &zErr);
+  if (rc == SQLITE_OK) {
+    sqlite3_result_int64(ctx, iNext);
+  } else if (rc == SQLITE_DONE) {
+    sqlite3_result_null(ctx);
+  } else {
+    sv_fn_error(ctx, zF, rc, "%s", zErr);
+  }
+  sqlite3_free(zErr);
+}
+
 #define META (SQLITE_UTF8 | SQLITE_INNOCUOUS)
 /*
 ** Functions that read or change state, or that can connect a table (and so
@@ -749,6 +791,9 @@ const sv_func sv_aFunc[] = {
     {"statevtab_debug", 0, META, fnDebug},
     {"statevtab_debug", 1, SIDE, fnDebug},
     {"state_now", 0, META, fnNow},
+    {"state_cron_next", 1, META, fnCronNext},
+    {"state_cron_next", 2, META, fnCronNext},
+    {"state_cron_next", 3, META, fnCronNext},
     {"statevtab_register_store", 1, SIDE, fnRegisterStore},
     {"state_renew", 4, SIDE, fnRenew},
     {"state_complete", 2, SIDE, fnComplete},

@@ -669,7 +669,7 @@ DROP FUNCTION IF EXISTS @S@.sv_uuid7();
 -- hold).  Bump the number when this file changes (and in store_pg.c):
 -- a schema of an older version then runs the script again, which brings it
 -- up to date (sv_schema_1 and sv_schema_2 stay, for the processes of the
--- older versions).  sv_schema_3, sv_schema_4 and sv_schema_5 too, also in a new
+-- older versions).  sv_schema_3 to sv_schema_6 too, also in a new
 -- schema: processes of versions 3 and 4 call the same functions (or the
 -- overloads above) and find what they need, and skip their script, which
 -- would make the full tasks_claim again.
@@ -686,6 +686,10 @@ LANGUAGE sql IMMUTABLE AS $sv$ SELECT 5 $sv$;
 CREATE OR REPLACE FUNCTION @S@.sv_schema_6() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $sv$ SELECT 6 $sv$;
 
--- 7: rate limits (the rates table, sv_claim's p_lper).
+-- 7: rate limits (the rates table, sv_claim's p_lper), and the schedules
+-- table (made from its descriptor by store_pg.c, with every other table,
+-- before this script; nothing here uses it: a schedule fires by one
+-- statement of the client's, see pgFire).  Processes of version 6 skip
+-- their script on sv_schema_6 and never touch schedules or rates.
 CREATE OR REPLACE FUNCTION @S@.sv_schema_7() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $sv$ SELECT 7 $sv$;

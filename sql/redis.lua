@@ -8,7 +8,7 @@
 -- the store has its own function.  args[1] names the operation; keys[1] is
 -- the namespace's base, "{<prefix>}", so that every key of a namespace
 -- hashes to one Redis Cluster slot.  vtab/store_redis.c prepends a table S
--- describing the eight entities (generated from vtab/entities.c), so the
+-- describing the nine entities (generated from vtab/entities.c), so the
 -- column lists live in one place, and appends the call of run().
 --
 -- KEY LAYOUT (B = "{<prefix>}", <kind> = tasks, kv, leases, ...)
@@ -1637,6 +1637,52 @@ local function sweep(P, touched)
       end
     end
   end
+end
+
+-- Fire a schedule (see xFire in statevtab.h).  ARGS: name, the next_run
+-- the client saw, last_run and next_run to set ("": NULL), then the
+-- arguments of a write (see ops.write) of one op, the task's insert.  When
+-- the schedule is there, enabled and its next_run is the one seen, the
+-- task is written and the schedule row moves on; returns the write's reply
+-- ({'ok', 1} when the task was written), or 0 when nothing was done.
+function ops.fire()
+  local m = meta(B, 'schedules')
+  local rid = R('HGET', m.kKey, ARGS[2])
+  if not rid then
+    return 0
+  end
+  local rk = m.p .. ':r:' .. rid
+  local old = hgetall(rk)
+  if not old or old.next_run ~= ARGS[3] or old.enabled == '0' then
+    return 0
+  end
+  local sched = {ARGS[2], ARGS[4], ARGS[5]}
+  local a = {'write'}
+  for i = 6, #ARGS do
+    a[#a + 1] = ARGS[i]
+  end
+  ARGS = a
+  local res = ops.write()
+  if type(res) ~= 'table' or res[1] ~= 'ok' or res[2] ~= 1 then
+    return res
+  end
+  local row = {}
+  for k, v in pairs(old) do
+    row[k] = v
+  end
+  row.last_run = sched[2]
+  row.next_run = sched[3] ~= '' and sched[3] or nil
+  row.updated_at = a[9] -- the client's time, as on the other stores
+  row._v = I(tonumber(old._v or '0') + 1)
+  redis.call('HSET', rk, 'last_run', row.last_run, 'updated_at',
+             row.updated_at, '_v', row._v)
+  if row.next_run then
+    redis.call('HSET', rk, 'next_run', row.next_run)
+  else
+    redis.call('HDEL', rk, 'next_run')
+  end
+  reindex(B, 'schedules', rid, old, row)
+  return res
 end
 
 -- A transaction's writes, checked together and then applied, or none.

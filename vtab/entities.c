@@ -134,6 +134,23 @@ static const statevtab_column aLeases[] = {
     [SV_LEASE_ACQUIRED_AT] = {"acquired_at", INT, NN | CRT, 0, 0, 0, 0},
 };
 
+static const statevtab_column aSchedules[] = {
+    [SV_SCHED_NAME] = {"name", TXT, KEY | NN, 0, 0, 0, 0},
+    [SV_SCHED_CRON] = {"cron", TXT, NN, 0, 0, 0, 0},
+    [SV_SCHED_TIMEZONE] = {"timezone", TXT, NN, "UTC", 0, 0, 0},
+    [SV_SCHED_QUEUE] = {"queue", TXT, NN, "default", 0, 0, 0},
+    [SV_SCHED_TASK] = {"task", TXT, NN, 0, 0, 0, 0},
+    [SV_SCHED_PAYLOAD] = {"payload", JSN, 0, 0, 0, 0, 0},
+    [SV_SCHED_PRIORITY] = {"priority", INT, NN, "0", 0, 0, 0},
+    [SV_SCHED_MAX_ATTEMPTS] = {"max_attempts", INT, NN, "3", 0, 1, 1000000},
+    [SV_SCHED_TAGS] = {"tags", JSN, NN, "[]", 0, 0, 0},
+    [SV_SCHED_ENABLED] = {"enabled", BOOL, NN, "1", 0, 0, 0},
+    [SV_SCHED_LAST_RUN] = {"last_run", INT, TIM, 0, 0, 0, 0},
+    [SV_SCHED_NEXT_RUN] = {"next_run", INT, TIM | IDX, 0, 0, 0, 0},
+    [SV_SCHED_CREATED_AT] = {"created_at", INT, NN | CRT, 0, 0, 0, 0},
+    [SV_SCHED_UPDATED_AT] = {"updated_at", INT, NN | UPD, 0, 0, 0, 0},
+};
+
 #define N(a) (int)(sizeof(a) / sizeof(a[0]))
 
 /* Each array has exactly its SV_*_NCOL columns (svint.h). */
@@ -145,6 +162,7 @@ typedef char sv_check_counters[N(aCounters) == SV_COUNTER_NCOL ? 1 : -1];
 typedef char sv_check_flags[N(aFlags) == SV_FLAG_NCOL ? 1 : -1];
 typedef char sv_check_kv[N(aKv) == SV_KV_NCOL ? 1 : -1];
 typedef char sv_check_leases[N(aLeases) == SV_LEASE_NCOL ? 1 : -1];
+typedef char sv_check_schedules[N(aSchedules) == SV_SCHED_NCOL ? 1 : -1];
 static const statevtab_entity eExecutions = {"executions",
                                              "state_executions",
                                              N(aExecutions),
@@ -174,13 +192,17 @@ static const statevtab_entity eKv = {"kv", "state_kv", N(aKv), aKv,
                                      2,    {0, 1},     -1,     -1};
 static const statevtab_entity eLeases = {
     "leases", "state_leases", N(aLeases), aLeases, 1, {0, 0}, -1, -1};
+static const statevtab_entity eSchedules = {
+    "schedules", "state_schedules", N(aSchedules), aSchedules, 1, {0, 0}, -1,
+    -1};
 
 const statevtab_entity *const sv_aEntity[] = {
-    &eExecutions, &eTasks, &eSignals, &eDeadLetters,
-    &eCounters,   &eFlags, &eKv,      &eLeases,
+    &eExecutions, &eTasks, &eSignals, &eDeadLetters, &eCounters,
+    &eFlags,      &eKv,    &eLeases,  &eSchedules,
 };
 const int sv_nEntity = N(sv_aEntity);
 const statevtab_entity *const sv_entity_tasks = &eTasks;
+const statevtab_entity *const sv_entity_schedules = &eSchedules;
 
 /* The first column of e with flag (STATEVTAB_COL_*), or -1. */
 int sv_entity_col(const statevtab_entity *e, unsigned flag) {

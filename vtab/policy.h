@@ -73,4 +73,10 @@
 #define SV_RATE_STEP(per)                                                      \
   ((per) / SV_RATE_STEPS > 0 ? (per) / SV_RATE_STEPS : 1)
 
+/* Schedules (vtab/schedule.c): a tasks table reads its schedules table
+** again when its copy is older than this, so a schedule added, changed or
+** removed by another process is seen within it; a waiting state_wait looks
+** at least this often (x4) for new schedules. */
+#define SV_SCHED_RELOAD_MS 250
+
 #endif /* SV_POLICY_H */

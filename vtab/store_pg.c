@@ -3086,6 +3086,61 @@ static int pgInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
 }
 
 /*
+** xFire: one statement, so atomic in autocommit mode too -- the
+** compare-and-set of the schedule row on next_run (a CTE) and the task's
+** INSERT, which inserts a row only when the CTE updated one.
+*/
+static int pgFire(statevtab_table *pTab, statevtab_table *pSched,
+                  const statevtab_value *pName, sqlite3_int64 iExpect,
+                  sqlite3_int64 iLast, sqlite3_int64 iNext,
+                  const statevtab_value *aTask, int *pbFired) {
+  PgTable *t = (PgTable *)pTab, *sch = (PgTable *)pSched;
+  const statevtab_entity *e = pTab->pEntity;
+  sqlite3_str *s;
+  PgParams a;
+  PGresult *res = 0;
+  char *zSql;
+  int rc, i;
+  *pbFired = 0;
+  if (pSched->pStore != pTab->pStore) return SQLITE_MISUSE;
+  memset(&a, 0, sizeof(a));
+  s = sqlite3_str_new(0);
+  sqlite3_str_appendf(s,
+                      "WITH s AS (UPDATE %s SET last_run = $%d::bigint, "
+                      "next_run = $%d::bigint, ",
+                      sch->zT, paramInt(&a, iLast),
+                      iNext >= 0 ? paramInt(&a, iNext) : paramTake(&a, 0, 1));
+  sqlite3_str_appendf(s, "updated_at = $%d::bigint ",
+                      paramInt(&a, sv_now_ms()));
+  sqlite3_str_appendf(s, "WHERE name = $%d::text ", paramValue(&a, pName));
+  sqlite3_str_appendf(s,
+                      "AND next_run = $%d::bigint AND enabled <> 0 "
+                      "RETURNING 1) INSERT INTO %s (",
+                      paramInt(&a, iExpect), t->zT);
+  for (i = 0; i < e->nCol; i++) {
+    sqlite3_str_appendf(s, "%s\"%w\"", i ? ", " : "", e->aCol[i].zName);
+  }
+  sqlite3_str_appendall(s, ") SELECT ");
+  for (i = 0; i < e->nCol; i++) {
+    sqlite3_str_appendf(s, "%s$%d::%s", i ? ", " : "",
+                        paramCol(&a, &e->aCol[i], &aTask[i]),
+                        pgType(&e->aCol[i]));
+  }
+  sqlite3_str_appendall(s, " FROM s RETURNING _rid");
+  zSql = sqlite3_str_finish(s);
+  rc = writeBegin(t->p);
+  if (rc == SQLITE_OK) {
+    rc = zSql ? pgExec(t->p, zSql, &a, &res) : SQLITE_NOMEM;
+    if (rc == SQLITE_OK && PQntuples(res) > 0) *pbFired = 1;
+    PQclear(res);
+    rc = writeEnd(t->p, rc);
+  }
+  sqlite3_free(zSql);
+  paramsFree(&a);
+  return rc;
+}
+
+/*
 ** Is a task of queue pQueue runnable now?  *piNext gets the earliest future
 ** run_at or lease expiry of the queue (0: none), to bound the wait.
 */
@@ -3302,6 +3357,7 @@ static const statevtab_queue_methods pgQueue = {
     /* xWait         */ pgWait,
     /* xWake         */ pgWake,
     /* xPurge        */ pgPurge,
+    /* xFire         */ pgFire,
 };
 
 const statevtab_store_methods sv_pg_store = {

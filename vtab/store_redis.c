@@ -2737,23 +2737,34 @@ static int rdPaused(statevtab_table *pTab, const statevtab_value *pQueue,
   return rc;
 }
 
+/*
+** The insert of aRow into t as the one op of a write call, with a new row
+** handle, for the primitives that insert (xInsertAtomic, xFire).  *pbRecord:
+** whether the call must record how to undo it (taken from the store).
+*/
+static int insertOp(RdTable *t, const statevtab_value *aRow, RdOp *o,
+                    int *pbRecord) {
+  int rc;
+  memset(o, 0, sizeof(*o));
+  o->t = t;
+  o->cType = 'I';
+  o->cMode = 'a';
+  o->iStamp = -1;
+  o->iNow = sv_now_ms();
+  o->aRow = (statevtab_value *)aRow;
+  rc = atomicBegin(t);
+  *pbRecord = t->p->bRecord; /* (no argEval here to take it) */
+  t->p->bRecord = 0;
+  return rc == SQLITE_OK ? newRid(t, &o->iRid) : rc;
+}
+
 static int rdInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
                           int *pbDone) {
   RdTable *t = (RdTable *)pTab;
   RdOp o;
   int rc, bDone = 0, bRecord;
   *pbDone = 0;
-  memset(&o, 0, sizeof(o));
-  o.t = t;
-  o.cType = 'I';
-  o.cMode = 'a';
-  o.iStamp = -1;
-  o.iNow = sv_now_ms();
-  o.aRow = (statevtab_value *)aRow;
-  rc = atomicBegin(t);
-  bRecord = t->p->bRecord; /* (no argEval here to take it) */
-  t->p->bRecord = 0;
-  if (rc == SQLITE_OK) rc = newRid(t, &o.iRid);
+  rc = insertOp(t, aRow, &o, &bRecord);
   if (rc == SQLITE_OK) rc = rdWrite(t->p, &o, 1, &bDone);
   *pbDone = rc == SQLITE_OK && bDone;
   if (*pbDone && bRecord) {
@@ -2773,6 +2784,49 @@ static int rdInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
     for (k = 0; k < 7; k++) an[k] = strlen(az[k]);
     rc = undoPushN(t->p, t->zBase, 7, az, an);
   }
+  return rc;
+}
+
+/*
+** xFire: one script call (ops.fire in sql/redis.lua) checks the schedule
+** row's next_run, writes the task as a write of one insert, and moves the
+** schedule on.  Both tables must share the namespace (one Cluster slot).
+*/
+static int rdFire(statevtab_table *pTab, statevtab_table *pSched,
+                  const statevtab_value *pName, sqlite3_int64 iExpect,
+                  sqlite3_int64 iLast, sqlite3_int64 iNext,
+                  const statevtab_value *aTask, int *pbFired) {
+  RdTable *t = (RdTable *)pTab, *sch = (RdTable *)pSched;
+  RdOp o;
+  RdArgs a;
+  redisReply *r = 0;
+  int rc, bRecord;
+  *pbFired = 0;
+  if (pSched->pStore != pTab->pStore || strcmp(t->zBase, sch->zBase) != 0) {
+    rdError(t->p, "schedules table must have the same prefix as the tasks "
+                  "table");
+    return SQLITE_ERROR;
+  }
+  /* (Only in autocommit mode: there is nothing to undo.) */
+  rc = insertOp(t, aTask, &o, &bRecord);
+  if (rc != SQLITE_OK) return rc;
+  argEval(&a, t, "fire");
+  argVal(&a, pName);
+  argInt(&a, iExpect);
+  argInt(&a, iLast);
+  if (iNext >= 0) {
+    argInt(&a, iNext);
+  } else {
+    argN(&a, "", 0);
+  }
+  argN(&a, "1", 1);
+  argOp(&a, &o);
+  rc = rdEval(t, &a, &r);
+  if (rc != SQLITE_OK) return rc;
+  if (r->type == REDIS_REPLY_ARRAY) {
+    rc = writeResult(t->p, &o, 1, r, pbFired);
+  }
+  freeReplyObject(r);
   return rc;
 }
 
@@ -2992,6 +3046,7 @@ static const statevtab_queue_methods rdQueue = {
     /* xWait         */ rdWait,
     /* xWake         */ rdWake,
     /* xPurge        */ rdPurge,
+    /* xFire         */ rdFire,
 };
 
 const statevtab_store_methods sv_redis_store = {

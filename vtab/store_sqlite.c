@@ -1072,6 +1072,7 @@ static const statevtab_queue_methods localQueue = {
     /* xWait         */ localWait,
     /* xWake         */ 0, /* waiting state_lease/state_take poll instead */
     /* xPurge        */ localPurge,
+    /* xFire         */ localFire,
 };
 
 const statevtab_store_methods sv_sqlite_store = {

@@ -144,6 +144,9 @@ int localProgress(statevtab_table *, const statevtab_value *,
 int localPause(statevtab_table *, const statevtab_value *, int, int *);
 int localPaused(statevtab_table *, const statevtab_value *, int *);
 int localInsertAtomic(statevtab_table *, const statevtab_value *, int *);
+int localFire(statevtab_table *, statevtab_table *, const statevtab_value *,
+              sqlite3_int64, sqlite3_int64, sqlite3_int64,
+              const statevtab_value *, int *);
 int localWait(statevtab_table *, const statevtab_value *, sqlite3_int64, int *);
 
 #endif /* STORE_SQLITE_H */

@@ -1595,6 +1595,65 @@ int localInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
 }
 
 /*
+** Fire a schedule (xFire): a compare-and-set of the schedule row on its
+** next_run, and the task's insert, in one transaction.  Rare (once per
+** period and process at most), so the statements are prepared each time.
+*/
+int localFire(statevtab_table *pTab, statevtab_table *pSched,
+              const statevtab_value *pName, sqlite3_int64 iExpect,
+              sqlite3_int64 iLast, sqlite3_int64 iNext,
+              const statevtab_value *aTask, int *pbFired) {
+  LocalTable *t = (LocalTable *)pTab, *s = (LocalTable *)pSched;
+  const statevtab_entity *e = pTab->pEntity;
+  LocalTxn x;
+  sqlite3_stmt *p = 0;
+  char *zSql;
+  int rc, i;
+  *pbFired = 0;
+  if (pSched->pStore != pTab->pStore || strcmp(s->zDb, t->zDb) != 0) {
+    localError(t->pStore,
+               "schedules table '%s' must be in the same database as '%s'",
+               s->zName, t->zName);
+    return SQLITE_ERROR;
+  }
+  rc = txnBegin(t, s, &x);
+  if (rc != SQLITE_OK) return rc;
+  zSql = sqlite3_mprintf("UPDATE \"%w\".\"%w_data\" SET last_run = ?3, "
+                         "next_run = ?4, updated_at = ?5 WHERE name = ?1 AND "
+                         "next_run = ?2 AND enabled",
+                         x.zSchema, s->zName);
+  rc = zSql ? sqlite3_prepare_v2(x.db, zSql, -1, &p, 0) : SQLITE_NOMEM;
+  sqlite3_free(zSql);
+  if (rc != SQLITE_OK) {
+    rc = localDbError(t->pStore, x.db, rc);
+  } else {
+    localBind(p, 1, pName, SQLITE_STATIC);
+    sqlite3_bind_int64(p, 2, iExpect);
+    sqlite3_bind_int64(p, 3, iLast);
+    if (iNext >= 0) sqlite3_bind_int64(p, 4, iNext);
+    sqlite3_bind_int64(p, 5, x.now);
+    rc = run(&x, p);
+    *pbFired = rc == SQLITE_OK && sqlite3_changes(x.db) > 0;
+  }
+  sqlite3_finalize(p);
+  if (rc == SQLITE_OK && *pbFired) {
+    p = t->pAtomic->aStmt[x.iConn][SA_INSERT];
+    if (!p) {
+      p = stmt(&x, SA_INSERT,
+               localInsertSql(t, x.zSchema, STATEVTAB_CONFLICT_ABORT), &rc);
+    }
+    if (p) {
+      for (i = 0; i < e->nCol; i++) {
+        localBind(p, i + 1, &aTask[i], SQLITE_STATIC);
+      }
+      rc = run(&x, p);
+    }
+  }
+  if (rc != SQLITE_OK) *pbFired = 0;
+  return txnEnd(&x, rc);
+}
+
+/*
 ** state_wait on the local store: poll, backing off from 2 ms to 100 ms,
 ** and never past the next scheduled run_at or lease expiry.  Each check
 ** is a fresh read, so it sees what other processes committed.

@@ -20,6 +20,7 @@ typedef struct sv_conn sv_conn;
 typedef struct sv_vtab sv_vtab;
 typedef struct sv_storeref sv_storeref;
 typedef struct sv_schemeref sv_schemeref;
+typedef struct sv_schedcache sv_schedcache; /* schedule.c */
 
 /* State of the time-ordered id generator (see sv_gen_id). */
 typedef struct sv_idgen {
@@ -96,8 +97,9 @@ struct sv_vtab {
   /* SQLite called xBegin on the table (it takes part in the open
   ** transaction) and not yet xCommit or xRollback: see sv_table_join. */
   int bInTxn;
-  sqlite3_int64 iRetainMs;  /* retain= (0: none) */
-  sqlite3_int64 iNextPurge; /* sv_mono_ms() of the next purge step */
+  sqlite3_int64 iRetainMs;    /* retain= (0: none) */
+  sqlite3_int64 iNextPurge;   /* sv_mono_ms() of the next purge step */
+  sv_schedcache *pSchedCache; /* a tasks table's schedules (schedule.c) */
 };
 
 #define LARGEST_INT64 ((sqlite3_int64)0x7fffffffffffffffLL)
@@ -161,6 +163,7 @@ int sv_cons_match(const statevtab_column *, const statevtab_cons *,
 extern const statevtab_entity *const sv_aEntity[];
 extern const int sv_nEntity;
 extern const statevtab_entity *const sv_entity_tasks; /* the tasks entity */
+extern const statevtab_entity *const sv_entity_schedules;
 const statevtab_entity *sv_entity_by_module(const char *zModule);
 int sv_entity_col(const statevtab_entity *, unsigned flag);
 char *sv_retain_where(const statevtab_entity *, const char *zCut);
@@ -329,6 +332,49 @@ enum {
   SV_LEASE_ACQUIRED_AT,
   SV_LEASE_NCOL
 };
+
+enum {
+  SV_SCHED_NAME,
+  SV_SCHED_CRON,
+  SV_SCHED_TIMEZONE,
+  SV_SCHED_QUEUE,
+  SV_SCHED_TASK,
+  SV_SCHED_PAYLOAD,
+  SV_SCHED_PRIORITY,
+  SV_SCHED_MAX_ATTEMPTS,
+  SV_SCHED_TAGS,
+  SV_SCHED_ENABLED,
+  SV_SCHED_LAST_RUN,
+  SV_SCHED_NEXT_RUN,
+  SV_SCHED_CREATED_AT,
+  SV_SCHED_UPDATED_AT,
+  SV_SCHED_NCOL
+};
+
+/* cron.c: a parsed cron expression (bit i of a mask: value i matches). */
+typedef struct sv_cron {
+  sqlite3_uint64 mSec, mMin, mHour, mDom, mMon, mDow;
+  int bDomStar, bDowStar; /* the field starts with '*' (Vixie's OR rule) */
+  int bHourStar;          /* (a repeated local hour runs twice) */
+} sv_cron;
+typedef struct sv_tz sv_tz; /* a time zone's rules; NULL is UTC */
+sqlite3_int64 sv_days_from_civil(sqlite3_int64 y, int m, int d);
+int sv_cron_parse(const char *zExpr, sv_cron *, char **pzErr);
+int sv_tz_load(const char *zName, sv_tz **ppTz, char **pzErr);
+void sv_tz_free(sv_tz *);
+int sv_cron_next(const sv_cron *, const sv_tz *, sqlite3_int64 iAfterMs,
+                 sqlite3_int64 *piNextMs);
+int sv_cron_eval(const char *zExpr, const char *zTz, sqlite3_int64 iAfterMs,
+                 sqlite3_int64 *piNextMs, char **pzErr);
+int sv_cron_latest(const sv_cron *, const sv_tz *, sqlite3_int64 iFromMs,
+                   sqlite3_int64 iAtMs, sqlite3_int64 *piMs);
+
+/* schedule.c */
+void sv_sched_free(sv_schedcache *);
+int sv_sched_run(sv_vtab *pTasks, const statevtab_value *pQueue,
+                 sqlite3_int64 *piWake);
+int sv_sched_check_row(const statevtab_value *pOld, statevtab_value *aRow,
+                       char **pzErr);
 
 /* No entity has more columns than this. */
 #define SV_MAX_COLUMNS 32

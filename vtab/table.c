@@ -144,6 +144,12 @@ int sv_table_claim(sv_vtab *p, statevtab_table *pDead, const statevtab_claim *c,
       return s->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
     }
   }
+  /* Due schedules become tasks first (schedule.c), so that this claim
+  ** may take them. */
+  if (c->nMax > 0) {
+    int rc = sv_sched_run(p, 0, 0);
+    if (rc != SQLITE_OK) return rc;
+  }
   { WCALL(p, xClaim, pDead, c, xRow, pCtx); }
 }
 
@@ -195,9 +201,32 @@ int sv_table_progress(sv_vtab *p, const statevtab_value *pId,
   WCALL(p, xProgress, pId, pJson, pbOk);
 }
 
+/*
+** state_wait: the store's xWait, in slices that end at the next due
+** schedule of the queue (which is then fired, and its task makes the next
+** slice return at once), and that last at most 4 * SV_SCHED_RELOAD_MS when
+** the table has schedules (so that one added meanwhile is seen).
+*/
 int sv_table_wait(sv_vtab *p, const statevtab_value *pQueue,
                   sqlite3_int64 iTimeoutMs, int *pbReady) {
-  return CALL(p, xWait, pQueue, iTimeoutMs, pbReady);
+  sqlite3_int64 iEnd = sv_mono_ms() + iTimeoutMs;
+  for (;;) {
+    sqlite3_int64 iWake = -2, iSlice = iEnd - sv_mono_ms();
+    int rc = sv_sched_run(p, pQueue, &iWake);
+    if (rc != SQLITE_OK) return rc;
+    if (iSlice < 0) iSlice = 0;
+    if (iWake != -2 && iSlice > 4 * SV_SCHED_RELOAD_MS) {
+      iSlice = 4 * SV_SCHED_RELOAD_MS;
+    }
+    if (iWake >= 0) {
+      sqlite3_int64 d = iWake - sv_now_ms();
+      if (d < 1) d = 1;
+      if (d < iSlice) iSlice = d;
+    }
+    rc = CALL(p, xWait, pQueue, iSlice, pbReady);
+    if (rc != SQLITE_OK || *pbReady || sv_mono_ms() >= iEnd) return rc;
+    if (sv_interrupted(p->pConn->db)) return SQLITE_INTERRUPT;
+  }
 }
 
 /* ------------------------------------------------------------- waiting */

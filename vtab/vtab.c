@@ -362,6 +362,7 @@ static void vtabFree(sv_vtab *p) {
   sqlite3_free(p->zOpts);
   sqlite3_free(p->base.zErrMsg);
   if (p->xAuxFree) p->xAuxFree(p->pAux);
+  sv_sched_free(p->pSchedCache);
   if (p->pConn) sv_conn_unref(p->pConn);
   sqlite3_free(p);
 }
@@ -400,41 +401,44 @@ static int declareTable(sqlite3 *db, const statevtab_entity *e) {
 }
 
 /*
-** CREATE VIRTUAL TABLE of a tasks table with dead_letters=zOpt: zOpt must
-** name ("name" or "schema.name") a state_dead_letters table on the same
-** store, which must exist by then, so that a typo is an error where it is
-** made rather than at the first task that dies.  (A later xConnect does
-** not check: the functions that dead-letter report a table dropped since.)
+** CREATE VIRTUAL TABLE of a tasks table with dead_letters=zOpt (zKind
+** "state_dead_letters") or schedules=zOpt ("state_schedules"): zOpt must
+** name ("name" or "schema.name") a table of that kind on the same store,
+** which must exist by then, so that a typo is an error where it is made
+** rather than at the first task that dies or the first claim.  (A later
+** xConnect does not check: the functions report a table dropped since.)
 ** SQLITE_OK, SQLITE_NOMEM, or SQLITE_ERROR with the table's message set.
 */
-static int checkDeadLettersHeld(sv_vtab *p, const char *zOpt) {
+static int checkLinkedHeld(sv_vtab *p, const char *zOptName, const char *zKind,
+                           const char *zOpt) {
   char *zErr = 0;
-  sv_vtab *pDead;
+  sv_vtab *pOther;
   if (zOpt[0] == 0 || zOpt[strlen(zOpt) - 1] == '.') {
-    svError(p, "dead_letters must name a state_dead_letters table");
+    svError(p, "%s must name a %s table", zOptName, zKind);
     return SQLITE_ERROR;
   }
-  pDead = sv_find_in_schema(p, zOpt, "state_dead_letters", &zErr);
-  if (!pDead) {
+  pOther = sv_find_in_schema(p, zOpt, zKind, &zErr);
+  if (!pOther) {
     if (!zErr) return SQLITE_NOMEM;
-    svError(p, "dead_letters: %s%s", zErr,
-            strncmp(zErr, "no such table", 13) == 0
-                ? " (create the state_dead_letters table first)"
-                : "");
+    svError(p, "%s: %s%s%s%s", zOptName, zErr,
+            strncmp(zErr, "no such table", 13) == 0 ? " (create the " : "",
+            strncmp(zErr, "no such table", 13) == 0 ? zKind : "",
+            strncmp(zErr, "no such table", 13) == 0 ? " table first)" : "");
     sqlite3_free(zErr);
     return SQLITE_ERROR;
   }
-  if (pDead->pRef != p->pRef) {
-    svError(p, "dead_letters: '%s' is not on the same store as '%s'", zOpt,
+  if (pOther->pRef != p->pRef) {
+    svError(p, "%s: '%s' is not on the same store as '%s'", zOptName, zOpt,
             p->zName);
     return SQLITE_ERROR;
   }
   return SQLITE_OK;
 }
 
-/* checkDeadLettersHeld, releasing the table it found. */
-static int checkDeadLetters(sv_vtab *p, const char *zOpt) {
-  int iMark = p->pConn->nHeld, rc = checkDeadLettersHeld(p, zOpt);
+/* checkLinkedHeld, releasing the table it found. */
+static int checkLinked(sv_vtab *p, const char *zOptName, const char *zKind,
+                       const char *zOpt) {
+  int iMark = p->pConn->nHeld, rc = checkLinkedHeld(p, zOptName, zKind, zOpt);
   sv_conn_release(p->pConn, iMark);
   return rc;
 }
@@ -505,7 +509,7 @@ static int vtabInit(sqlite3 *db, void *pAux, int argc, const char *const *argv,
   const char *zStore = "sqlite:";
   char *zStoreOwned = 0;
   char *zErr = 0;
-  const char *zDead;
+  const char *zDead, *zSched;
   int rc = SQLITE_OK, i, j, nOurs = 0;
 
   *ppVtab = 0;
@@ -549,6 +553,7 @@ static int vtabInit(sqlite3 *db, void *pAux, int argc, const char *const *argv,
   /* Move the options that are ours, not the store's, to the end. */
   for (i = 0, j = 0; i < p->nOpt; i++) {
     if (strcmp(p->azOpt[2 * i], "dead_letters") != 0 &&
+        strcmp(p->azOpt[2 * i], "schedules") != 0 &&
         strcmp(p->azOpt[2 * i], "retain") != 0) {
       char *zK = p->azOpt[2 * i], *zV = p->azOpt[2 * i + 1];
       p->azOpt[2 * i] = p->azOpt[2 * j];
@@ -559,12 +564,19 @@ static int vtabInit(sqlite3 *db, void *pAux, int argc, const char *const *argv,
     }
   }
   nOurs = p->nOpt - j;
-  zDead = 0;
+  zDead = zSched = 0;
   for (i = j; i < p->nOpt; i++) {
     if (strcmp(p->azOpt[2 * i], "dead_letters") == 0) {
       zDead = p->azOpt[2 * i + 1];
       if (strcmp(p->pEntity->zModule, "state_tasks") != 0) {
         svError(p, "unknown option 'dead_letters' (only state_tasks has it)");
+        rc = SQLITE_ERROR;
+        goto error;
+      }
+    } else if (strcmp(p->azOpt[2 * i], "schedules") == 0) {
+      zSched = p->azOpt[2 * i + 1];
+      if (strcmp(p->pEntity->zModule, "state_tasks") != 0) {
+        svError(p, "unknown option 'schedules' (only state_tasks has it)");
         rc = SQLITE_ERROR;
         goto error;
       }
@@ -587,7 +599,11 @@ static int vtabInit(sqlite3 *db, void *pAux, int argc, const char *const *argv,
     goto error;
   }
   if (bCreate && zDead) {
-    rc = checkDeadLetters(p, zDead);
+    rc = checkLinked(p, "dead_letters", "state_dead_letters", zDead);
+    if (rc != SQLITE_OK) goto error;
+  }
+  if (bCreate && zSched) {
+    rc = checkLinked(p, "schedules", "state_schedules", zSched);
     if (rc != SQLITE_OK) goto error;
   }
   /* The store sees its own options: not dead_letters= and retain=, which
@@ -1204,6 +1220,26 @@ int sv_make_row(sv_vtab *p, sqlite3_value **apArg, statevtab_value *aRow,
 }
 
 /*
+** A schedules row about to be written: check its cron expression and time
+** zone, and compute next_run (sv_sched_check_row), reading the row as it
+** was for an UPDATE.
+*/
+static int schedRow(sv_vtab *p, int bInsert, statevtab_value *aRow) {
+  statevtab_value *aOld = 0;
+  char *zErr = 0;
+  int rc = SQLITE_OK;
+  if (!bInsert) {
+    rc = sv_read_row(p, &aRow[SV_SCHED_NAME], &aOld);
+    if (rc != SQLITE_OK) return svStoreError(p, rc);
+  }
+  rc = sv_sched_check_row(aOld, aRow, &zErr);
+  if (rc == SQLITE_ERROR) svError(p, "%s", zErr);
+  sqlite3_free(zErr);
+  sqlite3_free(aOld);
+  return rc;
+}
+
+/*
 ** xUpdate.  argc==1: DELETE argv[0].  argv[0] NULL: INSERT.  Otherwise
 ** UPDATE of rowid argv[0].  argv[2..] are the column values, which are
 ** validated, converted and defaulted here from the entity descriptor before
@@ -1243,6 +1279,10 @@ static int svUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
                 aRow, zId);
   if (rc == SQLITE_DONE) return SQLITE_CONSTRAINT; /* OR IGNORE: skipped */
   if (rc != SQLITE_OK) return rc;
+  if (p->pEntity == sv_entity_schedules) {
+    rc = schedRow(p, bInsert, aRow);
+    if (rc != SQLITE_OK) return rc;
+  }
   if (bInsert) {
     sqlite3_int64 iRowid = 0;
     rc = m->xInsert(p->pTab, aRow, eConflict, &iRowid, &bDone);

@@ -188,6 +188,7 @@ typedef struct Opts {
   const char *zStores; /* --stores: local,pg,redis */
   const char *zOnly;   /* --only: workload names */
   int bJsonComplete;   /* --sv-complete json */
+  int bSchedule;       /* this run: a schedule in play (row "schedule") */
   int bKeep;           /* --keep: keep the namespaces */
   int bVerbose;        /* -v */
 } Opts;
@@ -569,26 +570,39 @@ enum {
 static const char *const azSvState[] = {"pending", "claimed", "completed"};
 
 static int svOpen(Conn *c) {
-  char *zCreate;
+  char *zCreate, *zOpts;
+  char zNs[200];
   int rc;
   const Side *s = c->s;
   if (s->eStore == ST_LOCAL) {
     if (sqlOpen(c, s->zNs, 1)) return -1;
-    zCreate = sqlite3_mprintf(
-        "CREATE VIRTUAL TABLE IF NOT EXISTS tasks USING state_tasks()");
+    zOpts = sqlite3_mprintf("%s", "");
   } else {
-    char zNs[200];
     /* PostgreSQL: schema <ns>; Redis: prefix <ns>: (keys {<ns>:}...) */
     snprintf(zNs, sizeof(zNs), "%s%s", s->zNs,
              s->eStore == ST_REDIS ? ":" : "");
     if (sqlOpen(c, ":memory:", 1)) return -1;
-    zCreate = sqlite3_mprintf(
-        "CREATE VIRTUAL TABLE tasks USING state_tasks(store='env:%s', %s=%Q)",
-        s->eStore == ST_PG ? PG_URL_ENV : REDIS_URL_ENV,
-        s->eStore == ST_PG ? "schema" : "prefix", zNs);
+    zOpts = sqlite3_mprintf("store='env:%s', %s=%Q",
+                            s->eStore == ST_PG ? PG_URL_ENV : REDIS_URL_ENV,
+                            s->eStore == ST_PG ? "schema" : "prefix", zNs);
   }
+  zCreate = sqlite3_mprintf(
+      "CREATE VIRTUAL TABLE IF NOT EXISTS tasks USING state_tasks(%s)", zOpts);
   rc = sqlExecText(c, zCreate);
   sqlite3_free(zCreate);
+  if (rc == 0 && g.bSchedule) {
+    /* A schedule every second, into another queue: every claim looks at
+    ** it, and one claim a second fires it. */
+    zCreate = sqlite3_mprintf("CREATE VIRTUAL TABLE IF NOT EXISTS schedules "
+                              "USING state_schedules(%s);"
+                              "INSERT OR IGNORE INTO schedules(name, cron, "
+                              "queue, task) VALUES ('tick', '* * * * * *', "
+                              "'other', 'tick')",
+                              zOpts);
+    rc = sqlExecText(c, zCreate);
+    sqlite3_free(zCreate);
+  }
+  sqlite3_free(zOpts);
   if (rc ||
       sqlPrep(c, SV_ENQ,
               "INSERT INTO tasks(queue, name, payload, priority) "
@@ -1727,7 +1741,7 @@ static double runWorkers(Side *s, const Work *w, int nProc, Stat *aStat) {
 
 /* ------------------------------------------------------------ rows */
 
-enum { R_ENQ, R_CYCLE, R_FUSED, R_BACKLOG, R_INFLIGHT, R_BYTES };
+enum { R_ENQ, R_CYCLE, R_FUSED, R_BACKLOG, R_INFLIGHT, R_BYTES, R_SCHED };
 
 typedef struct Row {
   const char *zName; /* for --only */
@@ -1769,6 +1783,10 @@ static const Row aRow[] = {
      -1, 1, 0},
     {"rate-n1", "claim-n1 with a rate limit (never reached) in play", R_CYCLE,
      1, 0, 2, 0, "{\"rates\":{\"queue:" QUEUE "\":\"1000000000/1s\"}}"},
+    {"schedule",
+     "claim-n1 with a '* * * * * *' schedule of another queue in play "
+     "(statevtab)",
+     R_SCHED, 1, 0, 2, 0, 0},
 };
 #define NROW (int)(sizeof(aRow) / sizeof(aRow[0]))
 
@@ -1825,6 +1843,7 @@ static double runOnce(Side *s, const Row *r, int eKind, Result *res) {
 
   memset(aStat, 0, sizeof(aStat));
   memset(&w, 0, sizeof(w));
+  g.bSchedule = eKind == R_SCHED; /* (svOpen reads it, in the workers too) */
   nsCreate(s);
   connOpen(s, &c);
   if (eKind == R_BYTES) {
@@ -1848,6 +1867,7 @@ static double runOnce(Side *s, const Row *r, int eKind, Result *res) {
     break;
   case R_CYCLE:
   case R_FUSED:
+  case R_SCHED:
     w.eKind = eKind == R_FUSED ? W_FUSED : W_CYCLE;
     nFill = nTask;
     break;
@@ -2005,6 +2025,9 @@ static void rowLabel(int e, const Row *r, char *z, size_t n) {
   case R_BYTES:
     snprintf(z, n, "bytes/task on disk");
     break;
+  case R_SCHED:
+    snprintf(z, n, "n=1, a schedule in play");
+    break;
   }
 }
 
@@ -2047,7 +2070,7 @@ static int report(const int *abStore, const char *const *azSkip) {
       if (r->eKind == R_FUSED)
         k += (size_t)snprintf(zNote + k, sizeof(zNote) - k,
                               "raw = 2 calls, n=%d", r->nBatch);
-      if (r->zSvOpt) {
+      if (r->zSvOpt || r->eKind == R_SCHED) {
         const Result *b = &aRes[e][r->iBase];
         if (b->abRun[1] && b->aRate[1] > 0) {
           k += (size_t)snprintf(zNote + k, sizeof(zNote) - k,

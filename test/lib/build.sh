@@ -24,7 +24,8 @@ SV_JOBS=${SV_JOBS:-2}
 
 # Debian packages needed to build the extension and run the quickstart.
 SV_BUILD_PACKAGES=(autoconf automake libtool pkg-config make gcc
-  libsqlite3-dev sqlite3 libhiredis-dev libcjson-dev libpq-dev)
+  libsqlite3-dev sqlite3 libhiredis-dev libcjson-dev libpq-dev
+  tzdata) # tzdata: the time zones of state_schedules (vtab/cron.c)
 
 sv_log() { printf 'statevtab: %s\n' "$*" >&2; }
 

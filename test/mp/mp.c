@@ -16,9 +16,10 @@
 **   test/out/mp rate     [-e EXT] [-d DIR] [-n TASKS]   (default 200: 40 s)
 **   test/out/mp dedup    [-e EXT] [-d DIR] [-n MS]      (enqueue for MS,
 **                                                       2000)
+**   test/out/mp cron     [-e EXT] [-d DIR]              (about 11 s)
 **   test/out/mp restart  --store postgresql|redis --restart CMD [-n TASKS]
 **                                                       (default 20000)
-**   test/out/mp all      ...                            the eight in turn
+**   test/out/mp all      ...                            the nine in turn
 **                                                       (+ restart when
 **                                                       --restart given)
 **
@@ -72,14 +73,15 @@
 **
 ** HOW IT WORKS
 **
-** The parent creates the database (WAL, the four statevtab tables; on a
-** remote store: the namespace, through the same CREATE VIRTUAL TABLEs) and
-** fills it, closes its connection, then starts workers by fork+exec of its
-** own executable ("mp _worker KIND ..."), so that no SQLite state crosses a
-** fork.  Every worker opens its own connection (busy timeout, synchronous
-** NORMAL), loads the extension, waits for a common start time and runs its
-** loop, writing what it saw to its own file, one record a line, flushed per
-** line so that a worker killed with SIGKILL leaves every record it wrote:
+** The parent creates the database (WAL, the statevtab tables, schedules
+** among them; on a remote store: the namespace, through the same CREATE
+** VIRTUAL TABLEs) and fills it, closes its connection, then starts
+** workers by fork+exec of its own executable ("mp _worker KIND ..."), so
+** that no SQLite state crosses a fork.  Every worker opens its own
+** connection (busy timeout, synchronous NORMAL), loads the extension, waits
+** for a common start time and runs its loop, writing what it saw to its own
+** file, one record a line, flushed per line so that a worker killed with
+** SIGKILL leaves every record it wrote:
 **
 **   L id token            claimed (before any work or completion)
 **   C id token ret ms     state_complete returned ret (1 or 0) at ms
@@ -292,18 +294,17 @@ static void rnd_seed(unsigned long long s) {
 static void exec_or_die(sqlite3 *db, const char *zSql);
 
 /*
-** A remote store: create the five tables in db (a :memory: database of this
+** A remote store: create the six tables in db (a :memory: database of this
 ** process) on namespace zNs of the server at $<zUrlEnv>.  Every process
 ** that does this shares the rows; the first one creates the namespace.
 ** SQLITE_OK, or the error code with *pzErr set (sqlite3_free it).
 */
 static int attach_remote_tables(sqlite3 *db, const Store *pStore,
                                 const char *zNs, char **pzErr) {
-  static const char *const azTab[][2] = {{"tasks", "state_tasks"},
-                                         {"dead_letters", "state_dead_letters"},
-                                         {"leases", "state_leases"},
-                                         {"counters", "state_counters"},
-                                         {"signals", "state_signals"}};
+  static const char *const azTab[][2] = {
+      {"tasks", "state_tasks"},     {"dead_letters", "state_dead_letters"},
+      {"leases", "state_leases"},   {"counters", "state_counters"},
+      {"signals", "state_signals"}, {"schedules", "state_schedules"}};
   size_t i;
   int rc = SQLITE_OK;
   for (i = 0; rc == SQLITE_OK && i < sizeof(azTab) / sizeof(azTab[0]); i++) {
@@ -867,6 +868,67 @@ static int worker_rate(const Opt *o) {
   sqlite3_finalize(pDone);
   sqlite3_finalize(pAt);
   sqlite3_finalize(pLeft);
+  sqlite3_close(db);
+  return 0;
+}
+
+/*
+** cron worker: from --start to --end, claim from queue 'cron' (one task at
+** a time) and complete what it gets, recording "K <id> <run_at> <ms>" (ms:
+** CLOCK_REALTIME when the claim returned); when the queue is empty, wait
+** for it with state_wait (at most 1 s), which must wake at the next due
+** occurrence of the schedule.  Worker 0 polls instead (claims every 20 ms),
+** so that both firing paths run.
+*/
+static int worker_cron(const Opt *o) {
+  sqlite3 *db = open_db(o, o->zDb, 0);
+  char zSql[200];
+  sqlite3_stmt *pClaim, *pDone, *pWait;
+  snprintf(zSql, sizeof(zSql),
+           "SELECT id, run_at, lease_token FROM state_claim('tasks', 'cron', "
+           "'w%d', 30000, 1)",
+           o->iId);
+  pClaim = prep(db, zSql);
+  pDone = prep(db, "SELECT state_complete('tasks', ?1, ?2)");
+  pWait = prep(db, "SELECT state_wait('tasks', 'cron', ?1)");
+  sleep_ms(o->iStart - now_ms());
+  while (now_ms() < o->iEnd) {
+    int rc = sqlite3_step(pClaim), bGot = 0;
+    if (rc == SQLITE_ROW) {
+      char zId[128];
+      long long iRunAt = sqlite3_column_int64(pClaim, 1);
+      long long iTok = sqlite3_column_int64(pClaim, 2);
+      snprintf(zId, sizeof(zId), "%s",
+               (const char *)sqlite3_column_text(pClaim, 0));
+      rec("K %s %lld %lld", zId, iRunAt, now_ms());
+      bGot = 1;
+      sqlite3_reset(pClaim);
+      sqlite3_bind_text(pDone, 1, zId, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(pDone, 2, iTok);
+      if (sqlite3_step(pDone) != SQLITE_ROW) {
+        rec_error(db, sqlite3_reset(pDone), "state_complete");
+      }
+      sqlite3_reset(pDone);
+    } else if (rc != SQLITE_DONE) {
+      rec_error(db, sqlite3_reset(pClaim), "state_claim");
+    }
+    sqlite3_reset(pClaim);
+    if (bGot) continue;
+    if (o->iId == 0) {
+      sleep_ms(20);
+    } else {
+      long long left = o->iEnd - now_ms();
+      if (left <= 0) break;
+      sqlite3_bind_int64(pWait, 1, left < 1000 ? left : 1000);
+      if (sqlite3_step(pWait) != SQLITE_ROW) {
+        rec_error(db, sqlite3_reset(pWait), "state_wait");
+      }
+      sqlite3_reset(pWait);
+    }
+  }
+  sqlite3_finalize(pClaim);
+  sqlite3_finalize(pDone);
+  sqlite3_finalize(pWait);
   sqlite3_close(db);
   return 0;
 }
@@ -1488,7 +1550,8 @@ static char *create_db(const Opt *o, const char *zTest) {
                   "state_dead_letters();"
                   "CREATE VIRTUAL TABLE leases USING state_leases();"
                   "CREATE VIRTUAL TABLE counters USING state_counters();"
-                  "CREATE VIRTUAL TABLE signals USING state_signals();");
+                  "CREATE VIRTUAL TABLE signals USING state_signals();"
+                  "CREATE VIRTUAL TABLE schedules USING state_schedules();");
   if (strcmp(qs(db, "PRAGMA journal_mode"), "wal") != 0) {
     die("%s: journal_mode is %s, not wal", zDb, qs(db, "PRAGMA journal_mode"));
   }
@@ -2805,10 +2868,143 @@ static void test_rate(Opt *o) {
   sqlite3_free(zDb);
 }
 
+/* ------------------------------------------------------------ cron */
+
+/*
+** cron: a schedule every second ('* * * * * *') and three worker processes
+** that claim (worker 0 polling, the others waiting with state_wait) for ten
+** seconds, with no scheduler: their claims and waits fire it.  Exactly one
+** task per second, each of the ten seconds once -- no gap, no duplicate --
+** each claimed once; the schedule's last_run and next_run end on the last
+** second; how late the tasks were claimed is printed.
+*/
+static void test_cron(Opt *o) {
+  const char *T = "cron";
+  char *zDb = create_db(o, T);
+  sqlite3 *db = open_db(o, zDb, 0);
+  Worker aW[3];
+  long long tStart = now_ms() + 1000, t0, n, nBad;
+  int i;
+  char zLine[512];
+  /* The ten occurrences t0, t0 + 1000, ..., t0 + 9000; the workers stop
+  ** half a second after the last. */
+  t0 = (tStart / 1000 + 1) * 1000;
+  o->iEnd = t0 + 9500;
+  {
+    char *zSql = sqlite3_mprintf(
+        "INSERT INTO schedules(name, cron, queue, task, next_run) "
+        "VALUES ('tick', '* * * * * *', 'cron', 'tick', %lld)",
+        t0);
+    exec_or_die(db, zSql);
+    sqlite3_free(zSql);
+  }
+  for (i = 0; i < 3; i++) spawn(o, T, &aW[i], i, zDb, tStart, 0);
+  for (i = 0; i < 3; i++) reap_worker(&aW[i]);
+  check_exits(T, aW, 3);
+  exec_or_die(db, "CREATE TEMP TABLE k(w INT, id TEXT, run_at INT, ms INT);"
+                  "CREATE TEMP TABLE e(w INT, line TEXT)");
+  for (i = 0; i < 3; i++) {
+    FILE *f = fopen(aW[i].zOut, "r");
+    while (f && fgets(zLine, sizeof(zLine), f)) {
+      char zId[128];
+      long long r, ms;
+      char *zSql;
+      if (sscanf(zLine, "K %127s %lld %lld", zId, &r, &ms) == 3) {
+        zSql = sqlite3_mprintf("INSERT INTO k VALUES(%d, %Q, %lld, %lld)", i,
+                               zId, r, ms);
+      } else {
+        zSql = sqlite3_mprintf("INSERT INTO e VALUES(%d, %Q)", i, zLine);
+      }
+      exec_or_die(db, zSql);
+      sqlite3_free(zSql);
+    }
+    if (f) fclose(f);
+  }
+  nBad = q1(db, "SELECT count(*) FROM e");
+  if (nBad) {
+    fail("mp/cron/no-errors", "%lld: %s", nBad,
+         qs(db, "SELECT line FROM e LIMIT 1"));
+  } else {
+    pass("mp/cron/no-errors");
+  }
+  n = q1(db, "SELECT count(*) FROM tasks WHERE queue = 'cron'");
+  if (n != 10) {
+    fail("mp/cron/one-per-second",
+         "%lld tasks in 10 s, want 10 (run_at - "
+         "t0: %s)",
+         n,
+         qs(db,
+            "SELECT group_concat(run_at - %lld, ' ') FROM (SELECT run_at "
+            "FROM tasks WHERE queue = 'cron' ORDER BY run_at)",
+            t0));
+  } else {
+    pass("mp/cron/one-per-second");
+  }
+  nBad = q1(db, "SELECT count(*) - count(DISTINCT run_at) FROM tasks WHERE "
+                "queue = 'cron'");
+  if (nBad) {
+    fail("mp/cron/no-duplicate", "%lld tasks share a second", nBad);
+  } else {
+    pass("mp/cron/no-duplicate");
+  }
+  nBad = q1(db,
+            "WITH RECURSIVE s(x) AS (SELECT %lld UNION ALL SELECT x + 1000 "
+            "FROM s WHERE x < %lld) SELECT (SELECT count(*) FROM s WHERE x "
+            "NOT IN (SELECT run_at FROM tasks WHERE queue = 'cron')) + "
+            "(SELECT count(*) FROM tasks WHERE queue = 'cron' AND run_at NOT "
+            "IN (SELECT x FROM s))",
+            t0, t0 + 9000);
+  if (nBad) {
+    fail("mp/cron/no-gap", "%lld seconds missing or extra (run_at - t0: %s)",
+         nBad,
+         qs(db,
+            "SELECT group_concat(run_at - %lld, ' ') FROM (SELECT run_at "
+            "FROM tasks WHERE queue = 'cron' ORDER BY run_at)",
+            t0));
+  } else {
+    pass("mp/cron/no-gap");
+  }
+  nBad = q1(db, "SELECT (SELECT count(*) FROM tasks WHERE queue = 'cron' AND "
+                "state <> 'completed') + (SELECT count(*) FROM (SELECT id FROM "
+                "k GROUP BY id HAVING count(*) > 1)) + (SELECT count(*) FROM "
+                "tasks WHERE queue = 'cron' AND id NOT IN (SELECT id FROM k))");
+  if (nBad) {
+    fail("mp/cron/claimed-once",
+         "%lld tasks not claimed and completed "
+         "exactly once",
+         nBad);
+  } else {
+    pass("mp/cron/claimed-once");
+  }
+  nBad = q1(db,
+            "SELECT count(*) FROM schedules WHERE name = 'tick' AND "
+            "last_run = %lld AND next_run = %lld",
+            t0 + 9000, t0 + 10000);
+  if (nBad != 1) {
+    fail("mp/cron/schedule-row",
+         "last_run - t0 = %lld, next_run - t0 = %lld, "
+         "want 9000 and 10000",
+         q1(db, "SELECT last_run - %lld FROM schedules", t0),
+         q1(db, "SELECT next_run - %lld FROM schedules", t0));
+  } else {
+    pass("mp/cron/schedule-row");
+  }
+  info("cron: claimed %lld to %lld ms after run_at (median %lld); claimed by "
+       "workers %s",
+       q1(db, "SELECT min(ms - run_at) FROM k"),
+       q1(db, "SELECT max(ms - run_at) FROM k"),
+       q1(db, "SELECT ms - run_at FROM k ORDER BY ms - run_at LIMIT 1 OFFSET "
+              "(SELECT count(*) / 2 FROM k)"),
+       qs(db, "SELECT group_concat(w, ' ') FROM (SELECT w FROM k ORDER BY "
+              "run_at)"));
+  sqlite3_close(db);
+  sqlite3_free(zDb);
+}
+
 static void usage(void) {
   fprintf(stderr,
-          "usage: mp queue|crash|leases|counters|txn|wake|rate|dedup|restart|"
-          "all [-e EXT] "
+          "usage: mp queue|crash|leases|counters|txn|wake|rate|dedup|cron|"
+          "restart|all [-e EXT] "
           "[-d DIR] [-n N] [-w W] [-k K]\n"
           "          [--kill N] [-s SEC] [--names N] [--ttl MS] "
           "[--busy-ms MS] [--seed N] [-v]\n"
@@ -2947,6 +3143,8 @@ int main(int argc, char **argv) {
       rc = worker_wake(&o);
     } else if (strcmp(argv[2], "rate") == 0) {
       rc = worker_rate(&o);
+    } else if (strcmp(argv[2], "cron") == 0) {
+      rc = worker_cron(&o);
     } else {
       die("unknown worker kind '%s'", argv[2]);
     }
@@ -3015,6 +3213,7 @@ int main(int argc, char **argv) {
     RUN("dedup", test_dedup, 2000);
     RUN("wake", test_wake, 0);
     RUN("rate", test_rate, 200);
+    RUN("cron", test_cron, 0);
     if (strcmp(zCmd, "restart") == 0 ||
         (strcmp(zCmd, "all") == 0 && o.bRemote && o.zRestart)) {
       double tT = mono_s();

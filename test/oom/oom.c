@@ -355,6 +355,29 @@ static const char *const azRenameKv[] = {
     "SELECT name FROM sqlite_schema ORDER BY name",
     0};
 
+/* Schedules: cron parsing and zone files (INSERT, UPDATE,
+** state_cron_next), firing by a claim (catch-up) and by state_wait. */
+static const char *const azSchedules[] = {
+    "CREATE VIRTUAL TABLE tasks USING state_tasks()",
+    "CREATE VIRTUAL TABLE schedules USING state_schedules()",
+    "INSERT INTO schedules(name, cron, timezone, task, next_run) VALUES "
+    "('a', '*/5 * * * * *', 'Europe/Berlin', 't', 1000), "
+    "('b', '@hourly', 'UTC', 'u', 1000)",
+    "!INSERT INTO schedules(name, cron, task) VALUES ('c', '* * *', 'x')",
+    "!INSERT INTO schedules(name, cron, task, timezone) VALUES "
+    "('c', '* * * * *', 'x', 'Mars/Base')",
+    "UPDATE schedules SET payload = '{\"k\":1}' WHERE name = 'b'",
+    "SELECT count(*) FROM state_claim('tasks', 'default', 'w', 1000, 5)",
+    "SELECT count(*), min(run_at) > 1000 FROM tasks",
+    "SELECT name, last_run > 1000, next_run > 1000 FROM schedules "
+    "ORDER BY name",
+    "UPDATE schedules SET next_run = 1000, queue = 'wq' WHERE name = 'a'",
+    "SELECT state_wait('tasks', 'wq', 0)",
+    "SELECT state_cron_next('30 2 * * *', 'America/New_York', "
+    "1710000000000)",
+    "!SELECT state_cron_next('nope')",
+    0};
+
 static const char *const azClaimSetup[] = {
     "CREATE VIRTUAL TABLE tasks USING state_tasks()",
     "CREATE VIRTUAL TABLE dead_letters USING state_dead_letters()",
@@ -718,6 +741,7 @@ static const Scenario aScenario[] = {
     {"rename", 0, azRenameSetup, azRename, 0, 0},
     {"rename_kv", 0, azRenameKvSetup, azRenameKv, 0, 0},
     {"claim", 0, azClaimSetup, azClaim, 0, 0},
+    {"schedules", 0, 0, azSchedules, 0, 0},
     {"signal_fns", 0, azSignalFnsSetup, azSignalFns, 0, 0},
     {"debug", 0, azDebugSetup, azDebug, 0, 0},
     {"txn", 0, azTxnSetup, azTxn, 0, 0},

@@ -305,3 +305,23 @@ CREATE VIRTUAL TABLE upw USING state_tasks(@OPTS:v2@, dedup='active');
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT indexname FROM pg_indexes WHERE schemaname = '${STATEVTAB_TEST_NS}_v2' AND indexname LIKE 'tasks_%dedupe%' ORDER BY 1"
 INSERT INTO upw(queue, name, idempotency_key) SELECT 'up', 'after', idempotency_key FROM up WHERE state = 'completed';
 SELECT name, state FROM up WHERE idempotency_key = (SELECT idempotency_key FROM up WHERE name = 'after') ORDER BY name;
+-- 60.50 schedules on PostgreSQL: the schema's schedules table (every column
+-- of the descriptor, the next_run index), and a schema of version 6 (no
+-- schedules table, no sv_schema_7) gets both when a table of this version
+-- attaches it (the schema is made by another process, the sqlite3 shell,
+-- then taken back to version 6); a schedule there fires into its tasks
+-- (one statement: the UPDATE of the schedule as a CTE, the INSERT of the
+-- task from it)
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = '$STATEVTAB_TEST_NS' AND table_name = 'schedules' ORDER BY ordinal_position"
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT indexname FROM pg_indexes WHERE schemaname = '$STATEVTAB_TEST_NS' AND tablename = 'schedules' ORDER BY 1"
+.system sqlite3 :memory: -cmd ".load ${STATEVTAB_EXT%.so}" "CREATE VIRTUAL TABLE t USING state_tasks(store='env:STATEVTAB_PG_URL', schema='${STATEVTAB_TEST_NS}_v6')"
+.system s="\"${STATEVTAB_TEST_NS}_v6\""; psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "DROP TABLE $s.schedules; DROP FUNCTION $s.sv_schema_7()"
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) FROM information_schema.tables WHERE table_schema = '${STATEVTAB_TEST_NS}_v6' AND table_name = 'schedules'"
+CREATE VIRTUAL TABLE v6s USING state_schedules(@OPTS:v6@);
+CREATE VIRTUAL TABLE v6t2 USING state_tasks(@OPTS:v6@, schedules='v6s');
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) FROM information_schema.tables WHERE table_schema = '${STATEVTAB_TEST_NS}_v6' AND table_name = 'schedules'"
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = '${STATEVTAB_TEST_NS}_v6' AND p.proname = 'sv_schema_7'"
+INSERT INTO v6s(name, cron, queue, task, next_run) VALUES ('m', '0 * * * *', 'v6q', 'hourly', 1699999200000);
+SELECT name, datetime(run_at / 1000, 'unixepoch') FROM state_claim('v6t2', 'v6q', 'w', 30000);
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT name, last_run, next_run FROM \"${STATEVTAB_TEST_NS}_v6\".schedules"
+.system psql "$STATEVTAB_PG_URL" -XAtq -c "SET client_min_messages = warning" -c "DROP SCHEMA \"${STATEVTAB_TEST_NS}_v6\" CASCADE"

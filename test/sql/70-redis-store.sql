@@ -379,3 +379,24 @@ INSERT INTO dd(id, queue, name, idempotency_key) VALUES ('d4', 'q', 'x', 'k');
 INSERT INTO dd(id, queue, name, idempotency_key) VALUES ('d5', 'q', 'x', 'k');
 .system r=$(redis-cli -u "$STATEVTAB_REDIS_URL" HGET "{${STATEVTAB_TEST_NS}_dd:}tasks:dd" "1:qk"); redis-cli -u "$STATEVTAB_REDIS_URL" HGET "{${STATEVTAB_TEST_NS}_dd:}tasks:r:$r" id
 SELECT id, state FROM dd ORDER BY id;
+-- 70.50 schedules on Redis: a schedule is a hash schedules:r:<rid> with its
+-- key in schedules:key and next_run in the zset schedules:z:next_run; the
+-- firing (ops.fire, one script call) writes the task and moves the row's
+-- last_run, next_run (and its zset entry) and write stamp _v
+CREATE VIRTUAL TABLE rs USING state_schedules(@OPTS:sch@);
+CREATE VIRTUAL TABLE rt USING state_tasks(@OPTS:sch@, schedules='rs');
+INSERT INTO rs(name, cron, queue, task, next_run) VALUES ('m', '0 * * * *', 'rq', 'hourly', 1699999200000);
+.system redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "{${STATEVTAB_TEST_NS}_sch:}schedules*" | sed "s/$STATEVTAB_TEST_NS/NS/" | LC_ALL=C sort
+.system redis-cli -u "$STATEVTAB_REDIS_URL" HMGET "{${STATEVTAB_TEST_NS}_sch:}schedules:r:1" name cron last_run next_run _v
+.system redis-cli -u "$STATEVTAB_REDIS_URL" ZRANGE "{${STATEVTAB_TEST_NS}_sch:}schedules:z:next_run" 0 -1 WITHSCORES
+SELECT name, datetime(run_at / 1000, 'unixepoch') FROM state_claim('rt', 'rq', 'w', 30000);
+.system redis-cli -u "$STATEVTAB_REDIS_URL" HMGET "{${STATEVTAB_TEST_NS}_sch:}schedules:r:1" name cron last_run next_run _v
+.system redis-cli -u "$STATEVTAB_REDIS_URL" ZRANGE "{${STATEVTAB_TEST_NS}_sch:}schedules:z:next_run" 0 -1 WITHSCORES
+.system redis-cli -u "$STATEVTAB_REDIS_URL" HMGET "{${STATEVTAB_TEST_NS}_sch:}tasks:r:1" queue name state run_at
+
+-- 70.51 a schedule row whose zone cannot be loaded (written by hand here,
+-- as by another version) makes the claim that would fire it fail, naming
+-- the schedule and the zone, once the copy of the rows is read again
+.system redis-cli -u "$STATEVTAB_REDIS_URL" HSET "{${STATEVTAB_TEST_NS}_sch:}schedules:r:1" timezone Mars/Base next_run 1700000000000 > /dev/null
+.system sleep 0.3
+SELECT count(*) FROM state_claim('rt', 'rq', 'w', 30000);

@@ -43,6 +43,12 @@
 #             a claimer holding a task always finds it the only active one
 #             of its key; every task completed once; attempts were skipped
 #             and keys came back once their task was done
+#   cron      a schedule every second ('* * * * * *') and 3 processes that
+#             claim (one polling, two waiting with state_wait) for 10 s,
+#             with no scheduler process: exactly one task per second, each
+#             of the ten seconds once (no gap, no duplicate), each claimed
+#             and completed once; the schedule's last_run/next_run end on
+#             the last second
 #   restart   (postgresql and redis) a queue drained while the server is
 #             restarted once (sv_restart_postgres / sv_restart_redis of
 #             test/lib/servers.sh; Redis runs with appendfsync always, so
@@ -195,6 +201,7 @@ for store in ${MP_STORES:-sqlite postgresql redis}; do
   run "$store" wake
   run "$store" rate
   run "$store" dedup
+  run "$store" cron
   url=$(url_var "$store") sdir=$(dir_var "$store")
   if [ -n "$sdir" ]; then
     # sv_restart_postgres / sv_restart_redis
