@@ -511,6 +511,11 @@ CREATE OR REPLACE TRIGGER sv_notify_signal_update
 CREATE INDEX IF NOT EXISTS tasks_expiry ON @S@.tasks (queue, lease_expires_at)
   WHERE lease_expires_at IS NOT NULL;
 
+-- Version 7: state_metrics counts the tasks of each state of a queue
+-- through this index (index-only); every other index of the tasks serves
+-- only some of the states.
+CREATE INDEX IF NOT EXISTS tasks_queue_state ON @S@.tasks (queue, state);
+
 -- Versions 3 and 4 keep fewer task indexes (see entityDdl in store_pg.c):
 -- every claim and completion writes each index of the task.  Schemas of
 -- versions 1 and 2 (no sv_schema_3) lose the column indexes that version 3
@@ -582,3 +587,7 @@ LANGUAGE sql IMMUTABLE AS $sv$ SELECT 5 $sv$;
 -- 6: the wake-up triggers of leases and signals.
 CREATE OR REPLACE FUNCTION @S@.sv_schema_6() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $sv$ SELECT 6 $sv$;
+
+-- 7: tasks_queue_state, for state_metrics.
+CREATE OR REPLACE FUNCTION @S@.sv_schema_7() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $sv$ SELECT 7 $sv$;

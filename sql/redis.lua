@@ -35,6 +35,16 @@
 --   Btasks:ln:<name>            zset: the same by task name, kept only for
 --                               the names B<kind>:idx lists (limits)
 --   Btasks:paused               hash: paused queue -> paused_at
+--   Btasks:queues               set: every queue a task was written to
+--                               (state_metrics lists them; it removes
+--                               those it finds empty)
+--   Btasks:n:<queue>            hash: state -> number of tasks of the
+--                               queue in that final state (completed,
+--                               failed, dead, cancelled; HINCRBY'd once
+--                               per call and state)
+--   Btasks:done:<queue>         zset: completed tasks of the queue, scored
+--                               by completed_at, for the last hour only
+--                               (older ones are trimmed as it is written)
 --   Btasks:wake                 pub/sub channel: the queue of every task that
 --                               becomes runnable (state_wait listens)
 --   Bleases:wake                pub/sub channel: the name of every lease that
@@ -54,6 +64,12 @@
 -- every name.  The first call that finds tasks rows without "_layout" in
 -- Btasks:idx deletes those keys (they are no longer kept up to date), puts
 -- claimed tasks without a lease into lq:<queue>, and sets "_layout".
+--
+-- METRICS (queues, n:<queue>, done:<queue>) are built from the rows, once
+-- per namespace, by the first call of this version that finds no
+-- "_metrics" in Btasks:idx (buildMetrics), and kept by reindex after.  A
+-- process of an earlier version writing the same namespace does not keep
+-- them (see the README).
 
 -- The call being run (set by run() below): the namespace's base, the
 -- operation, its arguments, and the server's clock (NOWS: NOW as text).
@@ -200,6 +216,21 @@ end
 -- Queues that got a runnable task (published once per call).
 local WAKE = {}
 
+-- The metrics of this call (see METRICS): NQ[key][state] = the change of
+-- the count, sent as one HINCRBY per key and state; TRIM: the done:<queue>
+-- keys written (their entries older than an hour go).
+local NQ, NQL, TRIM = {}, {}, {}
+
+local function nAdd(key, state, d)
+  local t = NQ[key]
+  if not t then
+    t = {}
+    NQ[key] = t
+    NQL[#NQL + 1] = key
+  end
+  t[state] = (t[state] or 0) + d
+end
+
 local function flushAll()
   for _, k in ipairs(QL) do
     flushKey(k)
@@ -209,6 +240,18 @@ local function flushAll()
     redis.call('PUBLISH', w[1], w[2])
   end
   WAKE = {}
+  for _, k in ipairs(NQL) do
+    for st, d in pairs(NQ[k]) do
+      if d ~= 0 then
+        redis.call('HINCRBY', k, st, d)
+      end
+    end
+  end
+  NQ, NQL = {}, {}
+  for k in pairs(TRIM) do
+    redis.call('ZREMRANGEBYSCORE', k, '-inf', I(NOW - 3600000))
+  end
+  TRIM = {}
 end
 
 -- A read of an index key: its queued writes first.
@@ -271,6 +314,39 @@ local function migrate(base)
   redis.call('HSET', p .. ':idx', '_layout', '2')
 end
 
+-- The final states counted in n:<queue> (see METRICS).
+local FINAL_N = {completed = true, failed = true, dead = true,
+                 cancelled = true}
+
+-- Build the metrics keys of the tasks under base from their rows (once per
+-- namespace: see METRICS).
+local function buildMetrics(base)
+  local p = base .. 'tasks'
+  local rids = R('ZRANGE', p .. ':all', 0, -1)
+  local n, qs = {}, {}
+  for _, rid in ipairs(rids) do
+    local v = redis.call('HMGET', p .. ':r:' .. rid, 'queue', 'state',
+                         'completed_at')
+    local q = v[1] or ''
+    qs[q] = true
+    if v[2] and FINAL_N[v[2]] then
+      n[q] = n[q] or {}
+      n[q][v[2]] = (n[q][v[2]] or 0) + 1
+    end
+    if v[2] == 'completed' and v[3] and tonumber(v[3]) > NOW - 3600000 then
+      redis.call('ZADD', p .. ':done:' .. q, v[3], rid)
+    end
+  end
+  for q in pairs(qs) do
+    redis.call('SADD', p .. ':queues', q)
+    redis.call('DEL', p .. ':n:' .. q)
+    for st, c in pairs(n[q] or {}) do
+      redis.call('HSET', p .. ':n:' .. q, st, c)
+    end
+  end
+  redis.call('HSET', p .. ':idx', '_metrics', '1')
+end
+
 -- The indexes kept for <kind> under base, read once per call from
 -- B<kind>:idx: t (text columns, sets), n (numeric columns, zsets), has
 -- (column -> 't' or 'n'), ln (limited task names).  t, n and has are
@@ -284,12 +360,14 @@ local function meta(base, kind)
   end
   local e = S[kind]
   local a = redis.call('HGETALL', mk .. ':idx')
-  local layout, extra
+  local layout, metrics, extra
   local ln = {}
   for i = 1, #a, 2 do
     local f = a[i]
     if f == '_layout' then
       layout = a[i + 1]
+    elseif f == '_metrics' then
+      metrics = true
     elseif string.sub(f, 1, 3) == 'ln:' then
       ln[string.sub(f, 4)] = true
     else
@@ -299,6 +377,9 @@ local function meta(base, kind)
   end
   if kind == 'tasks' and layout ~= '2' then
     migrate(base)
+  end
+  if kind == 'tasks' and not metrics then
+    buildMetrics(base)
   end
   if not e.has0 then
     e.has0 = {}
@@ -505,6 +586,35 @@ local function reindex(base, kind, rid, old, row, bReady)
       end
     end
   end
+  -- The metrics (see METRICS): the queue list, the final states' counts,
+  -- the last hour's completions.
+  local sq, sn = old and old.state, row and row.state
+  local qo0, qn0 = old and (old.queue or ''), row and (row.queue or '')
+  if qn0 and qn0 ~= qo0 then
+    qset(p .. ':queues', 's', qn0, true)
+  end
+  if sq ~= sn or qo0 ~= qn0 then
+    if sq and FINAL_N[sq] then
+      nAdd(p .. ':n:' .. qo0, sq, -1)
+    end
+    if sn and FINAL_N[sn] then
+      nAdd(p .. ':n:' .. qn0, sn, 1)
+    end
+  end
+  if sq == 'completed' or sn == 'completed' then
+    local ca = sn == 'completed' and row.completed_at
+    if ca and tonumber(ca) <= NOW - 3600000 then
+      ca = nil
+    end
+    if sq == 'completed' and (qo0 ~= qn0 or not ca) then
+      qset(p .. ':done:' .. qo0, 'z', rid, nil)
+    end
+    if ca and (sq ~= 'completed' or qo0 ~= qn0 or
+               old.completed_at ~= row.completed_at) then
+      qset(p .. ':done:' .. qn0, 'z', rid, tonumber(ca))
+      TRIM[p .. ':done:' .. qn0] = true
+    end
+  end
   -- Claimed tasks: lq by queue (+inf without a lease), and ln by name for
   -- the names a claim limited (with a lease only).
   local oc = old and old.state == 'claimed'
@@ -551,6 +661,9 @@ end
 -- Row rid's hash: delete the fields del, set the (field, value) list set.
 local function putFields(base, kind, rid, set, del)
   local k = base .. kind .. ':r:' .. rid
+  if kind == 'tasks' then
+    meta(base, kind) -- the metrics built before the row changes
+  end
   if UNDO then
     touch(base, kind, rid)
   end
@@ -1313,6 +1426,110 @@ function ops.undo()
   return 1
 end
 
+-- The run_at of an entry of ready (see readyMember): bytes 21 to 40.
+local function readyRunAt(member)
+  local s = string.sub(member, 21, 40)
+  if string.sub(s, 1, 1) == '1' then
+    return tonumber(string.sub(s, 2))
+  end
+  s = string.gsub(string.sub(s, 2), '.', function(c)
+    return string.char(105 - string.byte(c))
+  end)
+  return -tonumber(s)
+end
+
+-- The figures of queue q (see state_metrics): 11 values, then the 60
+-- counts of completions by minute when bHist, oldest first.  From the
+-- sets' cardinalities and the counters, never a walk of the rows: the
+-- oldest due run_at is the first entry of each priority in ready (one
+-- ZRANGEBYLEX per distinct priority) and the first due entry of wait.
+local function queueMetrics(q, bHist, out)
+  local p = B .. 'tasks'
+  local kr, kw, kl = p .. ':ready:' .. q, p .. ':wait:' .. q, p .. ':lq:' .. q
+  local nReady, nWait = R('ZCARD', kr), R('ZCARD', kw)
+  local nWaitDue = R('ZCOUNT', kw, '-inf', NOW)
+  local nClaimed = R('ZCARD', kl)
+  local nExpired = R('ZCOUNT', kl, '-inf', NOW)
+  local f = redis.call('HMGET', p .. ':n:' .. q, 'completed', 'failed',
+                       'dead', 'cancelled')
+  local oldest
+  local w = R('ZRANGEBYSCORE', kw, '-inf', NOW, 'WITHSCORES', 'LIMIT', 0, 1)
+  if #w > 0 then
+    oldest = tonumber(w[2])
+  end
+  local from = '-'
+  while true do
+    local h = R('ZRANGEBYLEX', kr, from, '+', 'LIMIT', 0, 1)
+    if #h == 0 then
+      break
+    end
+    local r = readyRunAt(h[1])
+    if not oldest or r < oldest then
+      oldest = r
+    end
+    from = '[' .. string.sub(h[1], 1, 20) .. '\255'
+  end
+  local paused = redis.call('HEXISTS', p .. ':paused', q)
+  local v = {nReady + nWaitDue, nWait - nWaitDue, nClaimed, nExpired,
+             tonumber(f[1] or 0), tonumber(f[2] or 0), tonumber(f[3] or 0),
+             tonumber(f[4] or 0)}
+  local empty = paused == 0
+  for _, x in ipairs(v) do
+    if x ~= 0 then
+      empty = false
+    end
+  end
+  out[#out + 1] = q
+  for _, x in ipairs(v) do
+    out[#out + 1] = x
+  end
+  out[#out + 1] = oldest and math.max(0, NOW - oldest) or -1
+  out[#out + 1] = paused
+  if bHist then
+    local kd = p .. ':done:' .. q
+    for i = 0, 59 do
+      out[#out + 1] = R('ZCOUNT', kd, '(' .. I(NOW - (60 - i) * 60000),
+                        i == 59 and '+inf' or I(NOW - (59 - i) * 60000))
+    end
+  end
+  return empty
+end
+
+-- state_metrics.  ARGS: "=<queue>" or "" (every queue), "1" to read the
+-- history.  Per queue, in any order, the values of queueMetrics.  Without
+-- a queue: the queues of Btasks:queues and the paused ones; a queue found
+-- empty (no task, not paused) is left out and forgotten.
+function ops.metrics()
+  local bHist = ARGS[3] == '1'
+  local out = {}
+  meta(B, 'tasks')
+  if ARGS[2] ~= '' then
+    queueMetrics(string.sub(ARGS[2], 2), bHist, out)
+    return out
+  end
+  local qs, seen = {}, {}
+  for _, k in ipairs({'queues', 'paused'}) do
+    local a = redis.call(k == 'queues' and 'SMEMBERS' or 'HKEYS',
+                         B .. 'tasks:' .. k)
+    for _, q in ipairs(a) do
+      if not seen[q] then
+        seen[q] = true
+        qs[#qs + 1] = q
+      end
+    end
+  end
+  for _, q in ipairs(qs) do
+    local n = #out
+    if queueMetrics(q, bHist, out) then
+      for i = #out, n + 1, -1 do
+        out[i] = nil
+      end
+      redis.call('SREM', B .. 'tasks:queues', q)
+    end
+  end
+  return out
+end
+
 function ops.paused()
   return redis.call('HEXISTS', B .. 'tasks:paused', ARGS[2])
 end
@@ -1716,6 +1933,9 @@ function ops.write()
     -- INSERTs): no holder to look for, nothing to read back.
     QFRESH = true
     for k, o in ipairs(P) do
+      if o[2] == 'tasks' then
+        meta(o[1], 'tasks') -- the metrics built before the row is written
+      end
       redis.call('HSET', o[1] .. o[2] .. ':r:' .. o[5], '_v', '1',
                  unpack(ARGS, o[9], o[10]))
       reindex(o[1], o[2], o[5], nil, o[8])
@@ -1846,6 +2066,7 @@ local function run(keys, args)
   NOW = math.floor(now_us / 1000)
   NOWS = string.format('%d', NOW)
   QK, QL, QFRESH, WAKE, META, ENC = {}, {}, false, {}, {}, {}
+  NQ, NQL, TRIM = {}, {}, {}
   local f = ops[OP]
   if not f then
     return redis.error_reply('statevtab: unknown operation ' .. tostring(OP))

@@ -1534,7 +1534,7 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
   {
     PGresult *res = 0;
     memset(&a, 0, sizeof(a));
-    paramTake(&a, sqlite3_mprintf("%s.sv_schema_6()", zQ), 0);
+    paramTake(&a, sqlite3_mprintf("%s.sv_schema_7()", zQ), 0);
     rc = pgExec(p, "SELECT pg_catalog.to_regprocedure($1::text) IS NOT NULL",
                 &a, &res);
     paramsFree(&a);
@@ -2916,6 +2916,100 @@ static int pgPaused(statevtab_table *pTab, const statevtab_value *pQueue,
   return rc;
 }
 
+/*
+** state_metrics (xMetrics): one statement, each figure from an index --
+** the counts by state from tasks_queue_state (queue, state), the due
+** pending tasks and the oldest due run_at from tasks_pending (queue,
+** priority, run_at, id) WHERE state = 'pending', the expired leases from
+** tasks_expiry (queue, lease_expires_at), the last hour's completions
+** (only when $2, the history, is read) from the completed tasks of the
+** queue, through tasks_completed_at when the table has it.  The history
+** comes back as text "k:n,k:n" (k: minutes ago, 0 to 59).
+*/
+static int pgMetrics(statevtab_table *pTab, const statevtab_value *pQueue,
+                     int bHistory, statevtab_metrics_fn xRow, void *pCtx) {
+  PgTable *t = (PgTable *)pTab;
+  PgParams a;
+  PGresult *res = 0;
+  char *zSql;
+  int rc, i, k;
+  memset(&a, 0, sizeof(a));
+  if (pQueue) {
+    paramValue(&a, pQueue);
+  } else {
+    paramTake(&a, 0, 1);
+  }
+  paramTake(&a, sqlite3_mprintf("%s", bHistory ? "t" : "f"), 0);
+  zSql = sqlite3_mprintf(
+      "WITH n AS (SELECT %s.sv_now() AS ms), "
+      "st AS (SELECT queue, state, pg_catalog.count(*) AS c FROM %s "
+      "WHERE $1::text IS NULL OR queue = $1::text GROUP BY queue, state), "
+      "pe AS (SELECT queue, pg_catalog.count(*) AS c, "
+      "pg_catalog.min(run_at) AS o FROM %s, n WHERE state = 'pending' AND "
+      "run_at <= n.ms AND ($1::text IS NULL OR queue = $1::text) "
+      "GROUP BY queue), "
+      "ex AS (SELECT queue, pg_catalog.count(*) AS c FROM %s, n WHERE "
+      "lease_expires_at <= n.ms AND state = 'claimed' AND ($1::text IS NULL "
+      "OR queue = $1::text) GROUP BY queue), "
+      "hi AS (SELECT queue, pg_catalog.string_agg(k || ':' || c, ',') AS h "
+      "FROM (SELECT queue, GREATEST(0, (n.ms - completed_at) / "
+      "60000) AS k, pg_catalog.count(*) AS c FROM %s, n WHERE $2::boolean "
+      "AND state = 'completed' AND completed_at > n.ms - 3600000 AND "
+      "($1::text IS NULL OR queue = $1::text) GROUP BY 1, 2) x GROUP BY "
+      "queue), "
+      "pa AS (SELECT queue FROM %s.queues WHERE $1::text IS NULL OR queue = "
+      "$1::text), "
+      "qs AS (SELECT queue FROM st UNION SELECT queue FROM pa UNION SELECT "
+      "$1::text WHERE $1::text IS NOT NULL) "
+      "SELECT qs.queue, COALESCE(pe.c, 0), COALESCE((SELECT st.c FROM st "
+      "WHERE st.queue = qs.queue AND st.state = 'pending'), 0) - "
+      "COALESCE(pe.c, 0), "
+      "COALESCE((SELECT st.c FROM st WHERE st.queue = qs.queue AND st.state "
+      "= 'claimed'), 0), COALESCE(ex.c, 0), "
+      "COALESCE((SELECT st.c FROM st WHERE st.queue = qs.queue AND st.state "
+      "= 'completed'), 0), "
+      "COALESCE((SELECT st.c FROM st WHERE st.queue = qs.queue AND st.state "
+      "= 'failed'), 0), "
+      "COALESCE((SELECT st.c FROM st WHERE st.queue = qs.queue AND st.state "
+      "= 'dead'), 0), "
+      "COALESCE((SELECT st.c FROM st WHERE st.queue = qs.queue AND st.state "
+      "= 'cancelled'), 0), "
+      "CASE WHEN pe.o IS NOT NULL THEN GREATEST(0, n.ms - pe.o) END, "
+      "EXISTS (SELECT 1 FROM pa WHERE pa.queue = qs.queue), hi.h "
+      "FROM qs CROSS JOIN n LEFT JOIN pe ON pe.queue = qs.queue "
+      "LEFT JOIN ex ON ex.queue = qs.queue LEFT JOIN hi ON hi.queue = "
+      "qs.queue",
+      t->zQ, t->zT, t->zT, t->zT, t->zT, t->zQ);
+  rc = zSql ? pgExec(t->p, zSql, &a, &res) : SQLITE_NOMEM;
+  sqlite3_free(zSql);
+  paramsFree(&a);
+  for (i = 0; rc == SQLITE_OK && i < PQntuples(res); i++) {
+    statevtab_metrics m;
+    sqlite3_int64 *aN[] = {&m.nPending, &m.nScheduled, &m.nClaimed,
+                           &m.nExpired, &m.nCompleted, &m.nFailed,
+                           &m.nDead,    &m.nCancelled};
+    const char *z;
+    memset(&m, 0, sizeof(m));
+    m.queue.eType = SQLITE_TEXT;
+    m.queue.z = PQgetvalue(res, i, 0);
+    m.queue.n = PQgetlength(res, i, 0);
+    for (k = 0; k < 8; k++) *aN[k] = strtoll(PQgetvalue(res, i, k + 1), 0, 10);
+    m.iOldestPendingMs =
+        PQgetisnull(res, i, 9) ? -1 : strtoll(PQgetvalue(res, i, 9), 0, 10);
+    m.bPaused = PQgetvalue(res, i, 10)[0] == 't';
+    for (z = PQgetisnull(res, i, 11) ? 0 : PQgetvalue(res, i, 11); z && *z;) {
+      char *zEnd;
+      long long iAgo = strtoll(z, &zEnd, 10);
+      long long n = *zEnd == ':' ? strtoll(zEnd + 1, &zEnd, 10) : 0;
+      if (iAgo >= 0 && iAgo < 60) m.aPerMinute[59 - iAgo] += n;
+      z = *zEnd == ',' ? zEnd + 1 : 0;
+    }
+    if (xRow(pCtx, &m)) rc = SQLITE_NOMEM;
+  }
+  PQclear(res);
+  return rc;
+}
+
 static int pgInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
                           int *pbDone) {
   PgTable *t = (PgTable *)pTab;
@@ -3127,7 +3221,7 @@ static int pgWake(statevtab_table *pTab, const statevtab_value *pKey,
 }
 
 static const statevtab_queue_methods pgQueue = {
-    /* iVersion      */ 2,
+    /* iVersion      */ 3,
     /* xClaim        */ pgClaim,
     /* xRenew        */ pgRenew,
     /* xComplete     */ pgComplete,
@@ -3143,6 +3237,7 @@ static const statevtab_queue_methods pgQueue = {
     /* xWait         */ pgWait,
     /* xWake         */ pgWake,
     /* xPurge        */ pgPurge,
+    /* xMetrics      */ pgMetrics,
 };
 
 const statevtab_store_methods sv_pg_store = {

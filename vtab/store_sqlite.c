@@ -967,7 +967,7 @@ static char *localDescribe(statevtab_store *pStore) {
 }
 
 static const statevtab_queue_methods localQueue = {
-    /* iVersion      */ 2,
+    /* iVersion      */ 3,
     /* xClaim        */ localClaim,
     /* xRenew        */ localRenew,
     /* xComplete     */ localComplete,
@@ -983,6 +983,7 @@ static const statevtab_queue_methods localQueue = {
     /* xWait         */ localWait,
     /* xWake         */ 0, /* waiting state_lease/state_take poll instead */
     /* xPurge        */ localPurge,
+    /* xMetrics      */ localMetrics,
 };
 
 const statevtab_store_methods sv_sqlite_store = {
