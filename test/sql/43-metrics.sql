@@ -102,3 +102,19 @@ SELECT * FROM state_metrics('tasks', NULL);
 SELECT * FROM state_metrics('tasks', x'6d71');
 -- a number as queue is its text (as the other functions take it)
 SELECT queue, pending FROM state_metrics('tasks', 7);
+
+-- 43.8 with an index of completed_at (indexes=, as retain= makes one): the
+-- same completions by minute (the local store reads them through it)
+CREATE VIRTUAL TABLE ti USING state_tasks(@OPTS:ix@, indexes='completed_at');
+INSERT INTO ti(id, queue, name) VALUES ('i1', 'iq', 'job');
+SELECT count(*) FROM state_claim('ti', 'iq', 'w', 600000, 1);
+SELECT state_complete('ti', 'i1', (SELECT lease_token FROM ti));
+-- one completion in each minute before, 70 of them: 59 in the hour
+INSERT INTO ti(id, queue, name, state, completed_at)
+  WITH RECURSIVE k(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM k WHERE v < 70)
+  SELECT 'k' || v, 'iq', 'job', 'completed',
+         (SELECT completed_at FROM ti WHERE id = 'i1') - v * 60000 - 30000
+    FROM k;
+SELECT queue, completed, completed_last_minute,
+       (SELECT group_concat(value) FROM json_each(completed_per_minute))
+  FROM state_metrics('ti');
