@@ -512,9 +512,11 @@ CREATE INDEX IF NOT EXISTS tasks_expiry ON @S@.tasks (queue, lease_expires_at)
   WHERE lease_expires_at IS NOT NULL;
 
 -- Version 7: state_metrics counts the tasks of each state of a queue
--- through this index (index-only); every other index of the tasks serves
--- only some of the states.
-CREATE INDEX IF NOT EXISTS tasks_queue_state ON @S@.tasks (queue, state);
+-- through this index (index-only), except those that tasks_pending and
+-- tasks_expiry have: pending, and claimed under a lease.  A claim writes
+-- no entry in it; a completion, a failure or a cancellation one.
+CREATE INDEX IF NOT EXISTS tasks_queue_state ON @S@.tasks (queue, state)
+  WHERE state <> 'pending' AND (state <> 'claimed' OR lease_expires_at IS NULL);
 
 -- Versions 3 and 4 keep fewer task indexes (see entityDdl in store_pg.c):
 -- every claim and completion writes each index of the task.  Schemas of

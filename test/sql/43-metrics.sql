@@ -122,3 +122,17 @@ SELECT queue, completed, completed_last_minute,
 -- 43.9 DIRECTONLY: not from a view (nor a trigger) of the database
 CREATE VIEW board AS SELECT queue, pending FROM state_metrics('tasks');
 SELECT * FROM board;
+
+-- 43.10 a claimed task cancelled or completed by UPDATE (its lease left
+-- as it was): counted in its new state, no longer as claimed
+INSERT INTO tasks(id, queue, name) VALUES ('e1', 'mq-e', 'job'),
+  ('e2', 'mq-e', 'job');
+SELECT count(*) FROM state_claim('tasks', 'mq-e', 'w', 600000, 2);
+UPDATE tasks SET state = 'cancelled' WHERE id = 'e1';
+UPDATE tasks SET state = 'completed', completed_at = updated_at
+  WHERE id = 'e2';
+SELECT id, lease_expires_at IS NOT NULL FROM tasks WHERE queue = 'mq-e'
+  ORDER BY id;
+SELECT queue, pending, claimed, expired, completed, cancelled,
+       completed_last_minute
+  FROM state_metrics('tasks', 'mq-e');
