@@ -279,3 +279,18 @@ SELECT state_incr('qo', 's', 'q');
 ROLLBACK;
 PRAGMA query_only = 0;
 SELECT count(*) FROM qo;
+
+-- 60.30 a schema of version 6 (before state_metrics: no tasks_queue_state,
+-- no sv_schema_7; made here by taking them from a new schema) is upgraded
+-- by the first process that attaches it: the index is built, and
+-- state_metrics counts the settled tasks (there and here)
+CREATE VIRTUAL TABLE m6 USING state_tasks(@OPTS:v6@);
+INSERT INTO m6(id, queue, name, state, completed_at) VALUES
+  ('d1', 'q6', 'n', 'completed', 1000), ('d2', 'q6', 'n', 'dead', NULL),
+  ('d3', 'q6', 'n', 'pending', NULL);
+.system s="\"${STATEVTAB_TEST_NS}_v6\""; psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "DROP INDEX $s.tasks_queue_state; DROP FUNCTION $s.sv_schema_7()"
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) FROM pg_indexes WHERE schemaname = '${STATEVTAB_TEST_NS}_v6' AND indexname = 'tasks_queue_state'"
+.system sqlite3 :memory: -cmd ".load $STATEVTAB_EXT" "CREATE VIRTUAL TABLE t USING state_tasks(store='env:STATEVTAB_PG_URL', schema='${STATEVTAB_TEST_NS}_v6'); SELECT queue, pending, completed, dead FROM state_metrics('t')"
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT indexname, regexp_replace(indexdef, ' ON .* USING ', ' ') FROM pg_indexes WHERE schemaname = '${STATEVTAB_TEST_NS}_v6' AND indexname = 'tasks_queue_state'"
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = '${STATEVTAB_TEST_NS}_v6' AND p.proname = 'sv_schema_7'"
+SELECT queue, pending, completed, dead FROM state_metrics('m6');
