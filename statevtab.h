@@ -283,14 +283,12 @@ typedef int (*statevtab_metrics_fn)(void *pCtx, const statevtab_metrics *);
 ** The queue primitives behind the SQL functions (state_claim, state_complete,
 ** state_lease ...), a methods table of their own that a store of rows only
 ** leaves out.  Version 1 is every method up to xWait, version 2 adds
-** xWake and xPurge, version 3 xMetrics; each may be NULL (a SQL function whose
-*primitive is
-** NULL fails with "store 'x' does not support this function"; a NULL or
-** absent xWake means the store cannot be woken, and a waiting state_lease
-** or state_take polls it with back-off instead; a NULL or absent xPurge
-** means retain= removes nothing on that store; a NULL or absent xMetrics
-** fails state_metrics with "store 'x' does not support this
-** function").
+** xWake and xPurge, version 3 xMetrics; each may be NULL (a SQL function
+** whose primitive is NULL fails with "store 'x' does not support this
+** function"; a NULL or absent xWake means the store cannot be woken, and a
+** waiting state_lease or state_take polls it with back-off instead; a NULL
+** or absent xPurge means retain= removes nothing on that store; a NULL or
+** absent xMetrics fails state_metrics with "does not support").
 */
 struct statevtab_queue_methods {
   int iVersion; /* 3 (1: up to xWait; 2: up to xPurge) */

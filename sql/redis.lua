@@ -42,9 +42,10 @@
 --                               queue in that final state (completed,
 --                               failed, dead, cancelled; HINCRBY'd once
 --                               per call and state)
---   Btasks:done:<queue>         zset: completed tasks of the queue, scored
---                               by completed_at, for the last hour only
---                               (older ones are trimmed as it is written)
+--   Btasks:cps:<queue>          hash: second (completed_at / 1000) ->
+--                               tasks of the queue completed in it, for the
+--                               last hour (older fields are removed when a
+--                               new second is written, and when read)
 --   Btasks:wake                 pub/sub channel: the queue of every task that
 --                               becomes runnable (state_wait listens)
 --   Bleases:wake                pub/sub channel: the name of every lease that
@@ -65,7 +66,7 @@
 -- Btasks:idx deletes those keys (they are no longer kept up to date), puts
 -- claimed tasks without a lease into lq:<queue>, and sets "_layout".
 --
--- METRICS (queues, n:<queue>, done:<queue>) are built from the rows, once
+-- METRICS (queues, n:<queue>, cps:<queue>) are built from the rows, once
 -- per namespace, by the first call of this version that finds no
 -- "_metrics" in Btasks:idx (buildMetrics), and kept by reindex after.  A
 -- process of an earlier version writing the same namespace does not keep
@@ -216,10 +217,27 @@ end
 -- Queues that got a runnable task (published once per call).
 local WAKE = {}
 
--- The metrics of this call (see METRICS): NQ[key][state] = the change of
--- the count, sent as one HINCRBY per key and state; TRIM: the done:<queue>
--- keys written (their entries older than an hour go).
+-- The metrics of this call (see METRICS): NQ[key][field] = the change of
+-- a count of n:<queue> (field: a state) or cps:<queue> (a second), sent as
+-- one HINCRBY per key and field: a call that completes 100 tasks writes
+-- one field.  TRIM: the cps:<queue> keys written.
 local NQ, NQL, TRIM = {}, {}, {}
+
+-- MK[p][q]: the keys n:<q> and cps:<q> of tasks p (made once per call).
+local MK = {}
+local function mkeys(p, q)
+  local t = MK[p]
+  if not t then
+    t = {}
+    MK[p] = t
+  end
+  local k = t[q]
+  if not k then
+    k = {n = p .. ':n:' .. q, d = p .. ':cps:' .. q}
+    t[q] = k
+  end
+  return k
+end
 
 local function nAdd(key, state, d)
   local t = NQ[key]
@@ -241,17 +259,35 @@ local function flushAll()
   end
   WAKE = {}
   for _, k in ipairs(NQL) do
-    for st, d in pairs(NQ[k]) do
-      if d ~= 0 then
-        redis.call('HINCRBY', k, st, d)
+    for f, d in pairs(NQ[k]) do
+      -- A new second in cps:<queue>: the seconds past the hour go.
+      if d ~= 0 and redis.call('HINCRBY', k, f, d) == d and TRIM[k] then
+        local old = {}
+        for _, x in ipairs(redis.call('HKEYS', k)) do
+          if tonumber(x) <= NOW / 1000 - 3600 then
+            old[#old + 1] = x
+          end
+        end
+        if #old > 0 then
+          send('HDEL', k, old)
+        end
+        TRIM[k] = nil
       end
     end
   end
-  NQ, NQL = {}, {}
-  for k in pairs(TRIM) do
-    redis.call('ZREMRANGEBYSCORE', k, '-inf', I(NOW - 3600000))
+  NQ, NQL, TRIM = {}, {}, {}
+end
+
+-- The second of completed_at ms (text) as text, made once per call for
+-- the current time.
+local SEC = {}
+local function secOf(ms)
+  local r = SEC[ms]
+  if not r then
+    r = I(math.floor(tonumber(ms) / 1000))
+    SEC[ms] = r
   end
-  TRIM = {}
+  return r
 end
 
 -- A read of an index key: its queued writes first.
@@ -323,7 +359,12 @@ local FINAL_N = {completed = true, failed = true, dead = true,
 local function buildMetrics(base)
   local p = base .. 'tasks'
   local rids = R('ZRANGE', p .. ':all', 0, -1)
-  local n, qs = {}, {}
+  local n, qs, cps = {}, {}, {}
+  -- What an earlier build of them left (see 70.31) goes first.
+  for _, q in ipairs(redis.call('SMEMBERS', p .. ':queues')) do
+    redis.call('DEL', p .. ':n:' .. q, p .. ':cps:' .. q)
+  end
+  redis.call('DEL', p .. ':queues')
   for _, rid in ipairs(rids) do
     local v = redis.call('HMGET', p .. ':r:' .. rid, 'queue', 'state',
                          'completed_at')
@@ -334,12 +375,16 @@ local function buildMetrics(base)
       n[q][v[2]] = (n[q][v[2]] or 0) + 1
     end
     if v[2] == 'completed' and v[3] and tonumber(v[3]) > NOW - 3600000 then
-      redis.call('ZADD', p .. ':done:' .. q, v[3], rid)
+      cps[q] = cps[q] or {}
+      cps[q][secOf(v[3])] = (cps[q][secOf(v[3])] or 0) + 1
     end
   end
   for q in pairs(qs) do
     redis.call('SADD', p .. ':queues', q)
-    redis.call('DEL', p .. ':n:' .. q)
+    redis.call('DEL', p .. ':n:' .. q, p .. ':cps:' .. q)
+    for sec, c in pairs(cps[q] or {}) do
+      redis.call('HSET', p .. ':cps:' .. q, sec, c)
+    end
     for st, c in pairs(n[q] or {}) do
       redis.call('HSET', p .. ':n:' .. q, st, c)
     end
@@ -590,29 +635,29 @@ local function reindex(base, kind, rid, old, row, bReady)
   -- the last hour's completions.
   local sq, sn = old and old.state, row and row.state
   local qo0, qn0 = old and (old.queue or ''), row and (row.queue or '')
-  if qn0 and qn0 ~= qo0 then
+  if qn0 ~= qo0 and qn0 then
     qset(p .. ':queues', 's', qn0, true)
   end
-  if sq ~= sn or qo0 ~= qn0 then
-    if sq and FINAL_N[sq] then
-      nAdd(p .. ':n:' .. qo0, sq, -1)
+  if (sq ~= sn or qo0 ~= qn0) and (FINAL_N[sq] or FINAL_N[sn]) then
+    if FINAL_N[sq] then
+      nAdd(mkeys(p, qo0).n, sq, -1)
     end
-    if sn and FINAL_N[sn] then
-      nAdd(p .. ':n:' .. qn0, sn, 1)
+    if FINAL_N[sn] then
+      nAdd(mkeys(p, qn0).n, sn, 1)
     end
   end
   if sq == 'completed' or sn == 'completed' then
     local ca = sn == 'completed' and row.completed_at
-    if ca and tonumber(ca) <= NOW - 3600000 then
-      ca = nil
-    end
-    if sq == 'completed' and (qo0 ~= qn0 or not ca) then
-      qset(p .. ':done:' .. qo0, 'z', rid, nil)
-    end
-    if ca and (sq ~= 'completed' or qo0 ~= qn0 or
-               old.completed_at ~= row.completed_at) then
-      qset(p .. ':done:' .. qn0, 'z', rid, tonumber(ca))
-      TRIM[p .. ':done:' .. qn0] = true
+    local co = sq == 'completed' and old.completed_at
+    if ca ~= co or qo0 ~= qn0 then
+      if co and tonumber(co) > NOW - 3600000 then
+        nAdd(mkeys(p, qo0).d, secOf(co), -1)
+      end
+      if ca and tonumber(ca) > NOW - 3600000 then
+        local kd = mkeys(p, qn0).d
+        nAdd(kd, secOf(ca), 1)
+        TRIM[kd] = true
+      end
     end
   end
   -- Claimed tasks: lq by queue (+inf without a lease), and ln by name for
@@ -1486,10 +1531,30 @@ local function queueMetrics(q, bHist, out)
   out[#out + 1] = oldest and math.max(0, NOW - oldest) or -1
   out[#out + 1] = paused
   if bHist then
-    local kd = p .. ':done:' .. q
-    for i = 0, 59 do
-      out[#out + 1] = R('ZCOUNT', kd, '(' .. I(NOW - (60 - i) * 60000),
-                        i == 59 and '+inf' or I(NOW - (59 - i) * 60000))
+    -- A second counts as its last ms (a completion now is in the last
+    -- minute): minute k before now holds the seconds whose end is in
+    -- (now - (k + 1) min, now - k min].
+    local h, old = {}, {}
+    for i = 1, 60 do
+      h[i] = 0
+    end
+    local a = redis.call('HGETALL', p .. ':cps:' .. q)
+    for i = 1, #a, 2 do
+      local k = math.floor((NOW - (tonumber(a[i]) * 1000 + 999)) / 60000)
+      if k < 0 then
+        k = 0
+      end
+      if k < 60 then
+        h[60 - k] = h[60 - k] + tonumber(a[i + 1])
+      elseif tonumber(a[i]) <= NOW / 1000 - 3600 then
+        old[#old + 1] = a[i]
+      end
+    end
+    if #old > 0 then
+      send('HDEL', p .. ':cps:' .. q, old)
+    end
+    for i = 1, 60 do
+      out[#out + 1] = h[i]
     end
   end
   return empty
@@ -2066,7 +2131,7 @@ local function run(keys, args)
   NOW = math.floor(now_us / 1000)
   NOWS = string.format('%d', NOW)
   QK, QL, QFRESH, WAKE, META, ENC = {}, {}, false, {}, {}, {}
-  NQ, NQL, TRIM = {}, {}, {}
+  NQ, NQL, TRIM, MK, SEC = {}, {}, {}, {}, {}
   local f = ops[OP]
   if not f then
     return redis.error_reply('statevtab: unknown operation ' .. tostring(OP))
