@@ -261,7 +261,8 @@ typedef int (*statevtab_row_fn)(void *pCtx, const statevtab_value *aRow);
 ** now (they are in nClaimed too).  aPerMinute[i]: tasks of state
 ** 'completed' whose completed_at is in (now - (60 - i) min, now - (59 - i)
 ** min] -- the oldest minute first, aPerMinute[59] the last 60 seconds (and
-** any completed_at ahead of now).
+** any completed_at ahead of now); a store may count by the second (Redis
+** does, taking a second as its last ms).
 */
 typedef struct statevtab_metrics statevtab_metrics;
 struct statevtab_metrics {
