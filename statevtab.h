@@ -261,6 +261,27 @@ struct statevtab_claim {
 /* Receives one row (one value per entity column); non-zero aborts. */
 typedef int (*statevtab_row_fn)(void *pCtx, const statevtab_value *aRow);
 
+/*
+** One queue's figures (xMetrics), on the store's clock "now".  Counts are of
+** tasks in each state; pending tasks split into due (run_at <= now) and
+** scheduled; nExpired counts the claimed tasks whose lease_expires_at <=
+** now (they are in nClaimed too).  aPerMinute[i]: tasks of state
+** 'completed' whose completed_at is in (now - (60 - i) min, now - (59 - i)
+** min] -- the oldest minute first, aPerMinute[59] the last 60 seconds (and
+** any completed_at ahead of now); a store may count by the second (Redis
+** does, taking a second as its last ms).
+*/
+typedef struct statevtab_metrics statevtab_metrics;
+struct statevtab_metrics {
+  statevtab_value queue;
+  sqlite3_int64 nPending, nScheduled, nClaimed, nExpired;
+  sqlite3_int64 nCompleted, nFailed, nDead, nCancelled;
+  sqlite3_int64 iOldestPendingMs; /* now - the oldest due run_at; -1: none */
+  int bPaused;
+  sqlite3_int64 aPerMinute[60];
+};
+typedef int (*statevtab_metrics_fn)(void *pCtx, const statevtab_metrics *);
+
 /* Outcomes of xFail. */
 #define STATEVTAB_FAIL_STALE 0 /* the token is not current: nothing done */
 #define STATEVTAB_FAIL_RETRY 1 /* back to 'pending', run_at in the future */
@@ -270,14 +291,15 @@ typedef int (*statevtab_row_fn)(void *pCtx, const statevtab_value *aRow);
 ** The queue primitives behind the SQL functions (state_claim, state_complete,
 ** state_lease ...), a methods table of their own that a store of rows only
 ** leaves out.  Version 1 is every method up to xWait, version 2 adds
-** xWake and xPurge, version 3 xFire and rate limits in xClaim
+** xWake and xPurge, version 3 xFire, xMetrics and rate limits in xClaim
 ** (statevtab_claim.aiLimitPeriod; a claim with rates on an older store
-** fails with "store 'x' does not support options.rates"); each may be NULL (a
-*SQL function whose primitive is
-** NULL fails with "store 'x' does not support this function"; a NULL or
-** absent xWake means the store cannot be woken, and a waiting state_lease
-** or state_take polls it with back-off instead; a NULL or absent xPurge
-** means retain= removes nothing on that store).
+** fails with "store 'x' does not support options.rates"); each may be NULL
+** (a SQL function whose primitive is NULL fails with "store 'x' does not
+** support this function"; a NULL or absent xWake means the store cannot be
+** woken, and a waiting state_lease or state_take polls it with back-off
+** instead; a NULL or absent xPurge means retain= removes nothing on that
+** store; a NULL or absent xMetrics fails state_metrics with "does not
+** support").
 */
 struct statevtab_queue_methods {
   int iVersion; /* 3 (1: up to xWait; 2: up to xPurge) */
@@ -373,6 +395,15 @@ struct statevtab_queue_methods {
                const statevtab_value *pName, sqlite3_int64 iExpect,
                sqlite3_int64 iLast, sqlite3_int64 iNext,
                const statevtab_value *aTask, int *pbFired);
+
+  /* Version 3.  state_metrics: the figures of queue pQueue (NULL: of every
+  ** queue that has tasks or is paused), one xRow call per queue, in any
+  ** order; a queue given that has no tasks gets a row of zeros.  A read:
+  ** cheap (counts from the store's indexes or its own counters, never a
+  ** scan of the rows).  bHistory 0: aPerMinute may be left zero (nobody
+  ** reads it). */
+  int (*xMetrics)(statevtab_table *pTasks, const statevtab_value *pQueue,
+                  int bHistory, statevtab_metrics_fn xRow, void *pCtx);
 };
 
 /*

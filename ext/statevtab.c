@@ -80,6 +80,16 @@ __declspec(dllexport)
     }
     if (rc == SQLITE_OK) sv_claim_temp(db);
   }
+  if (rc == SQLITE_OK) {
+    pConn->nRef++;
+    rc = sqlite3_create_module_v2(db, "state_metrics", &sv_metrics_module,
+                                  pConn, sv_conn_unref);
+    if (rc != SQLITE_OK && rc != SQLITE_NOMEM) {
+      *pzErrMsg = sqlite3_mprintf("statevtab: cannot register module "
+                                  "state_metrics: %s",
+                                  sqlite3_errmsg(db));
+    }
+  }
   for (i = 0; rc == SQLITE_OK && i < (size_t)sv_nFunc; i++) {
     const sv_func *f = &sv_aFunc[i];
     sv_fnref *pRef = sqlite3_malloc64(sizeof(*pRef));

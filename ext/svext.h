@@ -70,4 +70,7 @@ extern const sqlite3_module sv_claim_module;
 void sv_claim_temp(sqlite3 *db);
 void sv_fn_complete_list(sqlite3_context *, sv_vtab *, sqlite3_value *);
 
+/* metrics.c: the table-valued function state_metrics. */
+extern const sqlite3_module sv_metrics_module;
+
 #endif /* SVEXT_H */

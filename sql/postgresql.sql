@@ -614,6 +614,13 @@ CREATE OR REPLACE TRIGGER sv_notify_signal_update
 CREATE INDEX IF NOT EXISTS tasks_expiry ON @S@.tasks (queue, lease_expires_at)
   WHERE lease_expires_at IS NOT NULL;
 
+-- Version 7: state_metrics counts the tasks of each state of a queue
+-- through this index (index-only), except those that tasks_pending and
+-- tasks_expiry have: pending, and claimed under a lease.  A claim writes
+-- no entry in it; a completion, a failure or a cancellation one.
+CREATE INDEX IF NOT EXISTS tasks_queue_state ON @S@.tasks (queue, state)
+  WHERE state <> 'pending' AND (state <> 'claimed' OR lease_expires_at IS NULL);
+
 -- Versions 3 and 4 keep fewer task indexes (see entityDdl in store_pg.c):
 -- every claim and completion writes each index of the task.  Schemas of
 -- versions 1 and 2 (no sv_schema_3) lose the column indexes that version 3
@@ -686,10 +693,11 @@ LANGUAGE sql IMMUTABLE AS $sv$ SELECT 5 $sv$;
 CREATE OR REPLACE FUNCTION @S@.sv_schema_6() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $sv$ SELECT 6 $sv$;
 
--- 7: rate limits (the rates table, sv_claim's p_lper), and the schedules
--- table (made from its descriptor by store_pg.c, with every other table,
--- before this script; nothing here uses it: a schedule fires by one
--- statement of the client's, see pgFire).  Processes of version 6 skip
--- their script on sv_schema_6 and never touch schedules or rates.
+-- 7: rate limits (the rates table, sv_claim's p_lper), the schedules table
+-- (made from its descriptor by store_pg.c, with every other table, before
+-- this script; nothing here uses it: a schedule fires by one statement of
+-- the client's, see pgFire), and tasks_queue_state for state_metrics.
+-- Processes of version 6 skip their script on sv_schema_6 and never touch
+-- them.
 CREATE OR REPLACE FUNCTION @S@.sv_schema_7() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $sv$ SELECT 7 $sv$;

@@ -35,6 +35,17 @@
 --   Btasks:ln:<name>            zset: the same by task name, kept only for
 --                               the names B<kind>:idx lists (limits)
 --   Btasks:paused               hash: paused queue -> paused_at
+--   Btasks:queues               set: every queue a task was written to
+--                               (state_metrics lists them; it removes
+--                               those it finds empty)
+--   Btasks:n:<queue>            hash: state -> number of tasks of the
+--                               queue in that final state (completed,
+--                               failed, dead, cancelled; HINCRBY'd once
+--                               per call and state)
+--   Btasks:cps:<queue>          hash: second (completed_at / 1000) ->
+--                               tasks of the queue completed in it, for the
+--                               last hour (older fields are removed when a
+--                               new second is written, and when read)
 --   Btasks:wake                 pub/sub channel: the queue of every task that
 --                               becomes runnable (state_wait listens)
 --   Bleases:wake                pub/sub channel: the name of every lease that
@@ -54,6 +65,12 @@
 -- every name.  The first call that finds tasks rows without "_layout" in
 -- Btasks:idx deletes those keys (they are no longer kept up to date), puts
 -- claimed tasks without a lease into lq:<queue>, and sets "_layout".
+--
+-- METRICS (queues, n:<queue>, cps:<queue>) are built from the rows, once
+-- per namespace, by the first call of this version that finds no
+-- "_metrics" in Btasks:idx (buildMetrics), and kept by reindex after.  A
+-- process of an earlier version writing the same namespace does not keep
+-- them (see the README).
 
 -- The call being run (set by run() below): the namespace's base, the
 -- operation, its arguments, and the server's clock (NOWS: NOW as text).
@@ -232,6 +249,38 @@ local WAKE = {}
 -- it does when its key changes, as with dedup=row)
 local DDTAKE = {}
 
+-- The metrics of this call (see METRICS): NQ[key][field] = the change of
+-- a count of n:<queue> (field: a state) or cps:<queue> (a second), sent as
+-- one HINCRBY per key and field: a call that completes 100 tasks writes
+-- one field.  TRIM: the cps:<queue> keys written.
+local NQ, NQL, TRIM = {}, {}, {}
+
+-- MK[p][q]: the keys n:<q> and cps:<q> of tasks p (made once per call).
+local MK = {}
+local function mkeys(p, q)
+  local t = MK[p]
+  if not t then
+    t = {}
+    MK[p] = t
+  end
+  local k = t[q]
+  if not k then
+    k = {n = p .. ':n:' .. q, d = p .. ':cps:' .. q}
+    t[q] = k
+  end
+  return k
+end
+
+local function nAdd(key, state, d)
+  local t = NQ[key]
+  if not t then
+    t = {}
+    NQ[key] = t
+    NQL[#NQL + 1] = key
+  end
+  t[state] = (t[state] or 0) + d
+end
+
 local function flushAll()
   for _, k in ipairs(QL) do
     flushKey(k)
@@ -241,6 +290,36 @@ local function flushAll()
     redis.call('PUBLISH', w[1], w[2])
   end
   WAKE = {}
+  for _, k in ipairs(NQL) do
+    for f, d in pairs(NQ[k]) do
+      -- A new second in cps:<queue>: the seconds past the hour go.
+      if d ~= 0 and redis.call('HINCRBY', k, f, d) == d and TRIM[k] then
+        local old = {}
+        for _, x in ipairs(redis.call('HKEYS', k)) do
+          if tonumber(x) <= NOW / 1000 - 3600 then
+            old[#old + 1] = x
+          end
+        end
+        if #old > 0 then
+          send('HDEL', k, old)
+        end
+        TRIM[k] = nil
+      end
+    end
+  end
+  NQ, NQL, TRIM = {}, {}, {}
+end
+
+-- The second of completed_at ms (text) as text, made once per call for
+-- the current time.
+local SEC = {}
+local function secOf(ms)
+  local r = SEC[ms]
+  if not r then
+    r = I(math.floor(tonumber(ms) / 1000))
+    SEC[ms] = r
+  end
+  return r
 end
 
 -- A read of an index key: its queued writes first.
@@ -303,6 +382,48 @@ local function migrate(base)
   redis.call('HSET', p .. ':idx', '_layout', '2')
 end
 
+-- The final states counted in n:<queue> (see METRICS).
+local FINAL_N = {completed = true, failed = true, dead = true,
+                 cancelled = true}
+
+-- Build the metrics keys of the tasks under base from their rows (once per
+-- namespace: see METRICS).
+local function buildMetrics(base)
+  local p = base .. 'tasks'
+  local rids = R('ZRANGE', p .. ':all', 0, -1)
+  local n, qs, cps = {}, {}, {}
+  -- What an earlier build of them left (see 70.31) goes first.
+  for _, q in ipairs(redis.call('SMEMBERS', p .. ':queues')) do
+    redis.call('DEL', p .. ':n:' .. q, p .. ':cps:' .. q)
+  end
+  redis.call('DEL', p .. ':queues')
+  for _, rid in ipairs(rids) do
+    local v = redis.call('HMGET', p .. ':r:' .. rid, 'queue', 'state',
+                         'completed_at')
+    local q = v[1] or ''
+    qs[q] = true
+    if v[2] and FINAL_N[v[2]] then
+      n[q] = n[q] or {}
+      n[q][v[2]] = (n[q][v[2]] or 0) + 1
+    end
+    if v[2] == 'completed' and v[3] and tonumber(v[3]) > NOW - 3600000 then
+      cps[q] = cps[q] or {}
+      cps[q][secOf(v[3])] = (cps[q][secOf(v[3])] or 0) + 1
+    end
+  end
+  for q in pairs(qs) do
+    redis.call('SADD', p .. ':queues', q)
+    redis.call('DEL', p .. ':n:' .. q, p .. ':cps:' .. q)
+    for sec, c in pairs(cps[q] or {}) do
+      redis.call('HSET', p .. ':cps:' .. q, sec, c)
+    end
+    for st, c in pairs(n[q] or {}) do
+      redis.call('HSET', p .. ':n:' .. q, st, c)
+    end
+  end
+  redis.call('HSET', p .. ':idx', '_metrics', '1')
+end
+
 -- The indexes kept for <kind> under base, read once per call from
 -- B<kind>:idx: t (text columns, sets), n (numeric columns, zsets), has
 -- (column -> 't' or 'n'), ln (limited task names).  t, n and has are
@@ -316,12 +437,14 @@ local function meta(base, kind)
   end
   local e = S[kind]
   local a = redis.call('HGETALL', mk .. ':idx')
-  local layout, extra
+  local layout, metrics, extra
   local ln = {}
   for i = 1, #a, 2 do
     local f = a[i]
     if f == '_layout' then
       layout = a[i + 1]
+    elseif f == '_metrics' then
+      metrics = true
     elseif string.sub(f, 1, 3) == 'ln:' then
       ln[string.sub(f, 4)] = true
     else
@@ -331,6 +454,9 @@ local function meta(base, kind)
   end
   if kind == 'tasks' and layout ~= '2' then
     migrate(base)
+  end
+  if kind == 'tasks' and not metrics then
+    buildMetrics(base)
   end
   if not e.has0 then
     e.has0 = {}
@@ -540,6 +666,35 @@ local function reindex(base, kind, rid, old, row, bReady)
       end
     end
   end
+  -- The metrics (see METRICS): the queue list, the final states' counts,
+  -- the last hour's completions.
+  local sq, sn = old and old.state, row and row.state
+  local qo0, qn0 = old and (old.queue or ''), row and (row.queue or '')
+  if qn0 ~= qo0 and qn0 then
+    qset(p .. ':queues', 's', qn0, true)
+  end
+  if (sq ~= sn or qo0 ~= qn0) and (FINAL_N[sq] or FINAL_N[sn]) then
+    if FINAL_N[sq] then
+      nAdd(mkeys(p, qo0).n, sq, -1)
+    end
+    if FINAL_N[sn] then
+      nAdd(mkeys(p, qn0).n, sn, 1)
+    end
+  end
+  if sq == 'completed' or sn == 'completed' then
+    local ca = sn == 'completed' and row.completed_at
+    local co = sq == 'completed' and old.completed_at
+    if ca ~= co or qo0 ~= qn0 then
+      if co and tonumber(co) > NOW - 3600000 then
+        nAdd(mkeys(p, qo0).d, secOf(co), -1)
+      end
+      if ca and tonumber(ca) > NOW - 3600000 then
+        local kd = mkeys(p, qn0).d
+        nAdd(kd, secOf(ca), 1)
+        TRIM[kd] = true
+      end
+    end
+  end
   -- Claimed tasks: lq by queue (+inf without a lease), and ln by name for
   -- the names a claim limited (with a lease only).
   local oc = old and old.state == 'claimed'
@@ -586,6 +741,9 @@ end
 -- Row rid's hash: delete the fields del, set the (field, value) list set.
 local function putFields(base, kind, rid, set, del)
   local k = base .. kind .. ':r:' .. rid
+  if kind == 'tasks' then
+    meta(base, kind) -- the metrics built before the row changes
+  end
   if UNDO then
     touch(base, kind, rid)
   end
@@ -1401,6 +1559,130 @@ function ops.undo()
   return 1
 end
 
+-- The run_at of an entry of ready (see readyMember): bytes 21 to 40.
+local function readyRunAt(member)
+  local s = string.sub(member, 21, 40)
+  if string.sub(s, 1, 1) == '1' then
+    return tonumber(string.sub(s, 2))
+  end
+  s = string.gsub(string.sub(s, 2), '.', function(c)
+    return string.char(105 - string.byte(c))
+  end)
+  return -tonumber(s)
+end
+
+-- The figures of queue q (see state_metrics): 11 values, then the 60
+-- counts of completions by minute when bHist, oldest first.  From the
+-- sets' cardinalities and the counters, never a walk of the rows: the
+-- oldest due run_at is the first entry of each priority in ready (one
+-- ZRANGEBYLEX per distinct priority) and the first due entry of wait.
+local function queueMetrics(q, bHist, out)
+  local p = B .. 'tasks'
+  local kr, kw, kl = p .. ':ready:' .. q, p .. ':wait:' .. q, p .. ':lq:' .. q
+  local nReady, nWait = R('ZCARD', kr), R('ZCARD', kw)
+  local nWaitDue = R('ZCOUNT', kw, '-inf', NOW)
+  local nClaimed = R('ZCARD', kl)
+  local nExpired = R('ZCOUNT', kl, '-inf', NOW)
+  local f = redis.call('HMGET', p .. ':n:' .. q, 'completed', 'failed',
+                       'dead', 'cancelled')
+  local oldest
+  local w = R('ZRANGEBYSCORE', kw, '-inf', NOW, 'WITHSCORES', 'LIMIT', 0, 1)
+  if #w > 0 then
+    oldest = tonumber(w[2])
+  end
+  local from = '-'
+  while true do
+    local h = R('ZRANGEBYLEX', kr, from, '+', 'LIMIT', 0, 1)
+    if #h == 0 then
+      break
+    end
+    local r = readyRunAt(h[1])
+    if not oldest or r < oldest then
+      oldest = r
+    end
+    from = '[' .. string.sub(h[1], 1, 20) .. '\255'
+  end
+  local paused = redis.call('HEXISTS', p .. ':paused', q)
+  local v = {nReady + nWaitDue, nWait - nWaitDue, nClaimed, nExpired,
+             tonumber(f[1] or 0), tonumber(f[2] or 0), tonumber(f[3] or 0),
+             tonumber(f[4] or 0)}
+  local empty = paused == 0
+  for _, x in ipairs(v) do
+    if x ~= 0 then
+      empty = false
+    end
+  end
+  out[#out + 1] = q
+  for _, x in ipairs(v) do
+    out[#out + 1] = x
+  end
+  out[#out + 1] = oldest and math.max(0, NOW - oldest) or -1
+  out[#out + 1] = paused
+  if bHist then
+    -- A second counts as its last ms (a completion now is in the last
+    -- minute): minute k before now holds the seconds whose end is in
+    -- (now - (k + 1) min, now - k min].
+    local h, old = {}, {}
+    for i = 1, 60 do
+      h[i] = 0
+    end
+    local a = redis.call('HGETALL', p .. ':cps:' .. q)
+    for i = 1, #a, 2 do
+      local k = math.floor((NOW - (tonumber(a[i]) * 1000 + 999)) / 60000)
+      if k < 0 then
+        k = 0
+      end
+      if k < 60 then
+        h[60 - k] = h[60 - k] + tonumber(a[i + 1])
+      elseif tonumber(a[i]) <= NOW / 1000 - 3600 then
+        old[#old + 1] = a[i]
+      end
+    end
+    if #old > 0 then
+      send('HDEL', p .. ':cps:' .. q, old)
+    end
+    for i = 1, 60 do
+      out[#out + 1] = h[i]
+    end
+  end
+  return empty
+end
+
+-- state_metrics.  ARGS: "=<queue>" or "" (every queue), "1" to read the
+-- history.  Per queue, in any order, the values of queueMetrics.  Without
+-- a queue: the queues of Btasks:queues and the paused ones; a queue found
+-- empty (no task, not paused) is left out and forgotten.
+function ops.metrics()
+  local bHist = ARGS[3] == '1'
+  local out = {}
+  meta(B, 'tasks')
+  if ARGS[2] ~= '' then
+    queueMetrics(string.sub(ARGS[2], 2), bHist, out)
+    return out
+  end
+  local qs, seen = {}, {}
+  for _, k in ipairs({'queues', 'paused'}) do
+    local a = redis.call(k == 'queues' and 'SMEMBERS' or 'HKEYS',
+                         B .. 'tasks:' .. k)
+    for _, q in ipairs(a) do
+      if not seen[q] then
+        seen[q] = true
+        qs[#qs + 1] = q
+      end
+    end
+  end
+  for _, q in ipairs(qs) do
+    local n = #out
+    if queueMetrics(q, bHist, out) then
+      for i = #out, n + 1, -1 do
+        out[i] = nil
+      end
+      redis.call('SREM', B .. 'tasks:queues', q)
+    end
+  end
+  return out
+end
+
 function ops.paused()
   return redis.call('HEXISTS', B .. 'tasks:paused', ARGS[2])
 end
@@ -1864,6 +2146,9 @@ function ops.write()
     -- INSERTs): no holder to look for, nothing to read back.
     QFRESH = true
     for k, o in ipairs(P) do
+      if o[2] == 'tasks' then
+        meta(o[1], 'tasks') -- the metrics built before the row is written
+      end
       redis.call('HSET', o[1] .. o[2] .. ':r:' .. o[5], '_v', '1',
                  unpack(ARGS, o[9], o[10]))
       reindex(o[1], o[2], o[5], nil, o[8])
@@ -2016,6 +2301,7 @@ local function run(keys, args)
   NOWS = string.format('%d', NOW)
   QK, QL, QFRESH, WAKE, META, ENC = {}, {}, false, {}, {}, {}
   DDTAKE = {}
+  NQ, NQL, TRIM, MK, SEC = {}, {}, {}, {}, {}
   local f = ops[OP]
   if not f then
     return redis.error_reply('statevtab: unknown operation ' .. tostring(OP))

@@ -3075,6 +3075,111 @@ static int pgPaused(statevtab_table *pTab, const statevtab_value *pQueue,
   return rc;
 }
 
+/*
+** state_metrics (xMetrics): one statement, each figure from an index --
+** the pending tasks (due, scheduled, the oldest due run_at) from
+** tasks_pending (queue, priority, run_at, id) WHERE state = 'pending',
+** index-only; the claimed tasks with a lease and the expired ones from
+** tasks_expiry (queue, lease_expires_at), each with its row (its state:
+** as many as are in flight); the others (the final states, and claimed
+** without a lease) from tasks_queue_state (queue, state) WHERE state <>
+** 'pending' AND (state <> 'claimed' OR lease_expires_at IS NULL),
+** index-only -- a claim writes no entry in it, a completion one; the last
+*hour's completions (only when $2, the
+** history, is read) through tasks_completed_at when the table has it,
+** else the queue's completed tasks through tasks_queue_state.  The
+** history comes back as text "k:n,k:n" (k: minutes ago, 0 to 59).
+*/
+static int pgMetrics(statevtab_table *pTab, const statevtab_value *pQueue,
+                     int bHistory, statevtab_metrics_fn xRow, void *pCtx) {
+  PgTable *t = (PgTable *)pTab;
+  PgParams a;
+  PGresult *res = 0;
+  char *zSql;
+  int rc, i, k;
+  memset(&a, 0, sizeof(a));
+  if (pQueue) {
+    paramValue(&a, pQueue);
+  } else {
+    paramTake(&a, 0, 1);
+  }
+  paramTake(&a, sqlite3_mprintf("%s", bHistory ? "t" : "f"), 0);
+  zSql = sqlite3_mprintf(
+      "WITH n AS (SELECT %s.sv_now() AS ms), "
+      /* tasks_queue_state: neither pending nor claimed under a lease */
+      "st AS (SELECT queue, state, pg_catalog.count(*) AS c FROM %s WHERE "
+      "state <> 'pending' AND (state <> 'claimed' OR lease_expires_at IS "
+      "NULL) AND ($1::text IS NULL OR queue = $1::text) GROUP BY queue, "
+      "state), "
+      /* tasks_pending */
+      "pe AS (SELECT queue, pg_catalog.count(*) AS c, pg_catalog.count(*) "
+      "FILTER (WHERE run_at <= n.ms) AS d, pg_catalog.min(run_at) FILTER "
+      "(WHERE run_at <= n.ms) AS o FROM %s, n WHERE state = 'pending' AND "
+      "($1::text IS NULL OR queue = $1::text) GROUP BY queue), "
+      /* tasks_expiry: the claimed tasks with a lease */
+      "cl AS (SELECT queue, pg_catalog.count(*) AS c, pg_catalog.count(*) "
+      "FILTER (WHERE lease_expires_at <= n.ms) AS x FROM %s, n WHERE "
+      "lease_expires_at IS NOT NULL AND state = 'claimed' AND ($1::text IS "
+      "NULL OR queue = $1::text) GROUP BY queue), "
+      "hi AS (SELECT queue, pg_catalog.string_agg(k || ':' || c, ',') AS h "
+      "FROM (SELECT queue, GREATEST(0, (n.ms - completed_at) / 60000) AS k, "
+      "pg_catalog.count(*) AS c FROM %s, n WHERE $2::boolean AND state = "
+      "'completed' AND state <> 'pending' AND (state <> 'claimed' OR "
+      "lease_expires_at IS NULL) AND completed_at > n.ms - "
+      "3600000 AND ($1::text IS NULL OR queue = $1::text) GROUP BY 1, 2) x "
+      "GROUP BY queue), "
+      "pa AS (SELECT queue FROM %s.queues WHERE $1::text IS NULL OR queue = "
+      "$1::text), "
+      "qs AS (SELECT queue FROM st UNION SELECT queue FROM pe UNION SELECT "
+      "queue FROM cl UNION SELECT queue FROM pa UNION SELECT $1::text WHERE "
+      "$1::text IS NOT NULL) "
+      "SELECT qs.queue, COALESCE(pe.d, 0), COALESCE(pe.c - pe.d, 0), "
+      "COALESCE(cl.c, 0) + COALESCE((SELECT st.c FROM st WHERE st.queue = "
+      "qs.queue AND st.state = 'claimed'), 0), COALESCE(cl.x, 0), "
+      "COALESCE((SELECT st.c FROM st WHERE st.queue = qs.queue AND st.state "
+      "= 'completed'), 0), "
+      "COALESCE((SELECT st.c FROM st WHERE st.queue = qs.queue AND st.state "
+      "= 'failed'), 0), "
+      "COALESCE((SELECT st.c FROM st WHERE st.queue = qs.queue AND st.state "
+      "= 'dead'), 0), "
+      "COALESCE((SELECT st.c FROM st WHERE st.queue = qs.queue AND st.state "
+      "= 'cancelled'), 0), "
+      "CASE WHEN pe.o IS NOT NULL THEN GREATEST(0, n.ms - pe.o) END, "
+      "EXISTS (SELECT 1 FROM pa WHERE pa.queue = qs.queue), hi.h "
+      "FROM qs CROSS JOIN n LEFT JOIN pe ON pe.queue = qs.queue "
+      "LEFT JOIN cl ON cl.queue = qs.queue LEFT JOIN hi ON hi.queue = "
+      "qs.queue",
+      t->zQ, t->zT, t->zT, t->zT, t->zT, t->zQ);
+  rc = zSql ? pgExec(t->p, zSql, &a, &res) : SQLITE_NOMEM;
+  sqlite3_free(zSql);
+  paramsFree(&a);
+  for (i = 0; rc == SQLITE_OK && i < PQntuples(res); i++) {
+    statevtab_metrics m;
+    sqlite3_int64 *aN[] = {&m.nPending, &m.nScheduled, &m.nClaimed,
+                           &m.nExpired, &m.nCompleted, &m.nFailed,
+                           &m.nDead,    &m.nCancelled};
+    const char *z;
+    memset(&m, 0, sizeof(m));
+    m.queue.eType = SQLITE_TEXT;
+    m.queue.z = PQgetvalue(res, i, 0);
+    m.queue.n = PQgetlength(res, i, 0);
+    for (k = 0; k < 8; k++) *aN[k] = strtoll(PQgetvalue(res, i, k + 1), 0, 10);
+    m.iOldestPendingMs =
+        PQgetisnull(res, i, 9) ? -1 : strtoll(PQgetvalue(res, i, 9), 0, 10);
+    m.bPaused = PQgetvalue(res, i, 10)[0] == 't';
+    for (z = PQgetisnull(res, i, 11) ? 0 : PQgetvalue(res, i, 11); z && *z;) {
+      char *zEnd;
+      long long iAgo = strtoll(z, &zEnd, 10);
+      long long n = *zEnd == ':' ? strtoll(zEnd + 1, &zEnd, 10) : 0;
+      if (iAgo >= 0 && iAgo < 60) m.aPerMinute[59 - iAgo] += n;
+      z = *zEnd == ',' ? zEnd + 1 : 0;
+    }
+    if (xRow(pCtx, &m)) rc = SQLITE_NOMEM;
+  }
+  PQclear(res);
+  return rc;
+}
+
 static int pgInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
                           int *pbDone) {
   PgTable *t = (PgTable *)pTab;
@@ -3358,6 +3463,7 @@ static const statevtab_queue_methods pgQueue = {
     /* xWake         */ pgWake,
     /* xPurge        */ pgPurge,
     /* xFire         */ pgFire,
+    /* xMetrics      */ pgMetrics,
 };
 
 const statevtab_store_methods sv_pg_store = {

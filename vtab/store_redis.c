@@ -2758,6 +2758,54 @@ static int insertOp(RdTable *t, const statevtab_value *aRow, RdOp *o,
   return rc == SQLITE_OK ? newRid(t, &o->iRid) : rc;
 }
 
+/* state_metrics (xMetrics): the script's metrics, a flat list of 11
+** values per queue (71 with the history). */
+static int rdMetrics(statevtab_table *pTab, const statevtab_value *pQueue,
+                     int bHistory, statevtab_metrics_fn xRow, void *pCtx) {
+  redisReply *r = 0;
+  RdTable *t = (RdTable *)pTab;
+  RdArgs a;
+  size_t i, nPer = bHistory ? 71 : 11;
+  int rc, k;
+  argEval(&a, t, "metrics");
+  if (pQueue) {
+    argOpt(&a, pQueue); /* "=<queue>" */
+  } else {
+    argZ(&a, "");
+  }
+  argZ(&a, bHistory ? "1" : "0");
+  rc = rdEval(t, &a, &r);
+  if (rc != SQLITE_OK) return rc;
+  if (r->type != REDIS_REPLY_ARRAY || r->elements % nPer) {
+    freeReplyObject(r);
+    rdError(t->p, "redis: unexpected reply to metrics");
+    return SQLITE_ERROR;
+  }
+  for (i = 0; rc == SQLITE_OK && i < r->elements; i += nPer) {
+    redisReply **e = &r->element[i];
+    statevtab_metrics m;
+    sqlite3_int64 *aN[] = {&m.nPending, &m.nScheduled, &m.nClaimed,
+                           &m.nExpired, &m.nCompleted, &m.nFailed,
+                           &m.nDead,    &m.nCancelled};
+    memset(&m, 0, sizeof(m));
+    if (e[0]->type != REDIS_REPLY_STRING) {
+      rdError(t->p, "redis: unexpected reply to metrics");
+      rc = SQLITE_ERROR;
+      break;
+    }
+    m.queue.eType = SQLITE_TEXT;
+    m.queue.z = e[0]->str;
+    m.queue.n = (int)e[0]->len;
+    for (k = 0; k < 8; k++) *aN[k] = replyInt(e[k + 1]);
+    m.iOldestPendingMs = replyInt(e[9]);
+    m.bPaused = replyInt(e[10]) != 0;
+    for (k = 0; bHistory && k < 60; k++) m.aPerMinute[k] = replyInt(e[11 + k]);
+    if (xRow(pCtx, &m)) rc = SQLITE_NOMEM;
+  }
+  freeReplyObject(r);
+  return rc;
+}
+
 static int rdInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
                           int *pbDone) {
   RdTable *t = (RdTable *)pTab;
@@ -3047,6 +3095,7 @@ static const statevtab_queue_methods rdQueue = {
     /* xWake         */ rdWake,
     /* xPurge        */ rdPurge,
     /* xFire         */ rdFire,
+    /* xMetrics      */ rdMetrics,
 };
 
 const statevtab_store_methods sv_redis_store = {

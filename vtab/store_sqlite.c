@@ -1073,6 +1073,7 @@ static const statevtab_queue_methods localQueue = {
     /* xWake         */ 0, /* waiting state_lease/state_take poll instead */
     /* xPurge        */ localPurge,
     /* xFire         */ localFire,
+    /* xMetrics      */ localMetrics,
 };
 
 const statevtab_store_methods sv_sqlite_store = {

@@ -143,6 +143,9 @@ int localProgress(statevtab_table *, const statevtab_value *,
                   const statevtab_value *, int *);
 int localPause(statevtab_table *, const statevtab_value *, int, int *);
 int localPaused(statevtab_table *, const statevtab_value *, int *);
+/* store_sqlite_metrics.c */
+int localMetrics(statevtab_table *, const statevtab_value *pQueue, int bHistory,
+                 statevtab_metrics_fn xRow, void *pCtx);
 int localInsertAtomic(statevtab_table *, const statevtab_value *, int *);
 int localFire(statevtab_table *, statevtab_table *, const statevtab_value *,
               sqlite3_int64, sqlite3_int64, sqlite3_int64,

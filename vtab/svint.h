@@ -231,6 +231,8 @@ int sv_table_progress(sv_vtab *, const statevtab_value *pId,
                       const statevtab_value *pJson, int *pbOk);
 int sv_table_wait(sv_vtab *, const statevtab_value *pQueue,
                   sqlite3_int64 iTimeoutMs, int *pbReady);
+int sv_table_metrics(sv_vtab *, const statevtab_value *pQueue, int bHistory,
+                     statevtab_metrics_fn xRow, void *pCtx);
 
 /*
 ** The columns of each entity, in the order of its descriptor in entities.c

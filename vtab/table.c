@@ -229,6 +229,15 @@ int sv_table_wait(sv_vtab *p, const statevtab_value *pQueue,
   }
 }
 
+/* state_metrics: a read (no join, no retain= step).  A store of queue
+** methods version 2 or less has no xMetrics. */
+int sv_table_metrics(sv_vtab *p, const statevtab_value *pQueue, int bHistory,
+                     statevtab_metrics_fn xRow, void *pCtx) {
+  const statevtab_queue_methods *q = METHODS(p)->pQueue;
+  if (!q || q->iVersion < 3) return unsupported(p);
+  return CALL(p, xMetrics, pQueue, bHistory, xRow, pCtx);
+}
+
 /* ------------------------------------------------------------- waiting */
 
 #define WAIT_SLICE_MS 100  /* longest sleep between looks for an interrupt */

@@ -1431,6 +1431,10 @@ int main(int argc, char **argv) {
             "state_fail: store 'memtest' does not support this function");
   expectErr("pause-unsupported", "SELECT state_pause('t', 'q1')",
             "state_pause: store 'memtest' does not support this function");
+  /* state_metrics needs queue methods version 3 (xMetrics): this store's
+  ** are version 1. */
+  expectErr("metrics-unsupported", "SELECT * FROM state_metrics('t')",
+            "state_metrics: store 'memtest' does not support this function");
   {
     /* state_wait (newer builds): a store without xWait is refused too. */
     char *z = runq("SELECT count(*) FROM pragma_function_list "

@@ -396,6 +396,11 @@ static const char *const azClaim[] = {
     "SELECT state_renew('tasks', 'b', 1, 1000)",
     "SELECT state_wait('tasks', 'q', 0), state_wait('tasks', 'none', 0)",
     "SELECT state_pause('tasks', 'q')", "SELECT state_paused('tasks', 'q')",
+    /* state_metrics, the history too (not its time-dependent values) */
+    "SELECT queue, pending, scheduled, claimed, completed, failed, dead, "
+    "cancelled, paused, json_array_length(completed_per_minute) FROM "
+    "state_metrics('tasks')",
+    "SELECT queue, pending FROM state_metrics('tasks', 'q')",
     "SELECT count(*) FROM state_claim('tasks', 'q', 'w')",
     "SELECT state_resume('tasks', 'q')",
     /* lease 0: expired at once, reaped by the next claim (b dies) */
@@ -655,8 +660,12 @@ static const char *const azRedisClaim[] = {
     "SELECT state_renew('tasks', 'c', 1, 5000) > 0",
     "SELECT state_fail('tasks', 'c', 1, 'boom')",
     "SELECT state_fail('tasks', 'b', 1, 'again', 0)",
-    "SELECT state_pause('tasks', 'q')",
-    "SELECT state_paused('tasks', 'q')",
+    "SELECT state_pause('tasks', 'q')", "SELECT state_paused('tasks', 'q')",
+    /* state_metrics, the history too (not its time-dependent values) */
+    "SELECT queue, pending, scheduled, claimed, completed, failed, dead, "
+    "cancelled, paused, json_array_length(completed_per_minute) FROM "
+    "state_metrics('tasks')",
+    "SELECT queue, pending FROM state_metrics('tasks', 'q')",
     "SELECT count(*) FROM state_claim('tasks', 'q', 'w')",
     "SELECT state_resume('tasks', 'q')",
     "SELECT state_wait('tasks', 'q', 0), state_wait('tasks', 'none', 0)",

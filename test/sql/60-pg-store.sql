@@ -325,3 +325,17 @@ INSERT INTO v6s(name, cron, queue, task, next_run) VALUES ('m', '0 * * * *', 'v6
 SELECT name, datetime(run_at / 1000, 'unixepoch') FROM state_claim('v6t2', 'v6q', 'w', 30000);
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT name, last_run, next_run FROM \"${STATEVTAB_TEST_NS}_v6\".schedules"
 .system psql "$STATEVTAB_PG_URL" -XAtq -c "SET client_min_messages = warning" -c "DROP SCHEMA \"${STATEVTAB_TEST_NS}_v6\" CASCADE"
+-- 60.30 a schema of version 6 (before state_metrics: no tasks_queue_state,
+-- no sv_schema_7; made here by taking them from a new schema) is upgraded
+-- by the first process that attaches it: the index is built, and
+-- state_metrics counts the settled tasks (there and here)
+CREATE VIRTUAL TABLE m6 USING state_tasks(@OPTS:v6m@);
+INSERT INTO m6(id, queue, name, state, completed_at) VALUES
+  ('d1', 'q6', 'n', 'completed', 1000), ('d2', 'q6', 'n', 'dead', NULL),
+  ('d3', 'q6', 'n', 'pending', NULL);
+.system s="\"${STATEVTAB_TEST_NS}_v6m\""; psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "DROP INDEX $s.tasks_queue_state; DROP FUNCTION $s.sv_schema_7()"
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) FROM pg_indexes WHERE schemaname = '${STATEVTAB_TEST_NS}_v6m' AND indexname = 'tasks_queue_state'"
+.system sqlite3 :memory: -cmd ".load $STATEVTAB_EXT" "CREATE VIRTUAL TABLE t USING state_tasks(store='env:STATEVTAB_PG_URL', schema='${STATEVTAB_TEST_NS}_v6m'); SELECT queue, pending, completed, dead FROM state_metrics('t')"
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT indexname, regexp_replace(indexdef, ' ON .* USING ', ' ') FROM pg_indexes WHERE schemaname = '${STATEVTAB_TEST_NS}_v6m' AND indexname = 'tasks_queue_state'"
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = '${STATEVTAB_TEST_NS}_v6m' AND p.proname = 'sv_schema_7'"
+SELECT queue, pending, completed, dead FROM state_metrics('m6');

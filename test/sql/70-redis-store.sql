@@ -13,7 +13,8 @@ CREATE VIRTUAL TABLE leases USING state_leases(@OPTS@);
 -- 70.1 the key layout: every key starts with the hash tag {<prefix>}; a row
 -- is a hash (a field per non-NULL column, plus the write stamp _v); the key,
 -- the indexed columns and the claim order have keys of their own; tasks:idx
--- records the layout (and the indexes asked for, 70.15); the columns
+-- records the layout (and the indexes asked for, 70.15); tasks:queues the
+-- queues written (state_metrics, 70.30); the columns
 -- indexed on request (state, run_at, created_at, ...) have no keys
 INSERT INTO tasks(id, queue, name, priority, run_at) VALUES ('t1', 'q', 'send', 5, 1000);
 INSERT INTO tasks(id, queue, name, run_at) VALUES ('t9', 'q', 'later', 99999999999999);
@@ -400,3 +401,27 @@ SELECT name, datetime(run_at / 1000, 'unixepoch') FROM state_claim('rt', 'rq', '
 .system redis-cli -u "$STATEVTAB_REDIS_URL" HSET "{${STATEVTAB_TEST_NS}_sch:}schedules:r:1" timezone Mars/Base next_run 1700000000000 > /dev/null
 .system sleep 0.3
 SELECT count(*) FROM state_claim('rt', 'rq', 'w', 30000);
+-- 70.30 state_metrics on a namespace written before it (layout 2 without
+-- the queues, n:<queue> and cps:<queue> keys; rows made here by hand): the
+-- first call builds them from the rows and records _metrics in tasks:idx
+.system now=$(date +%s)000; printf '%s\n' "HSET {NS:}tasks:r:1 _v 1 id m1 queue mq name n state completed priority 0 run_at 1000 attempts 1 max_attempts 3 tags [] created_at 1000 updated_at $now completed_at $now" 'HSET {NS:}tasks:r:2 _v 1 id m2 queue mq name n state failed priority 0 run_at 1000 attempts 1 max_attempts 3 tags [] created_at 1000 updated_at 1000' 'HSET {NS:}tasks:r:3 _v 1 id m3 queue mq2 name n state pending priority 0 run_at 1000 attempts 0 max_attempts 3 tags [] created_at 1000 updated_at 1000' 'ZADD {NS:}tasks:all 1 1 2 2 3 3' 'HSET {NS:}tasks:key m1 1 m2 2 m3 3' 'SET {NS:}tasks:seq 3' 'SADD {NS:}tasks:i:queue:mq 1 2' 'SADD {NS:}tasks:i:queue:mq2 3' 'ZADD {NS:}tasks:ready:mq2 0 1000000000000000000010000000000000001000m3' 'HSET {NS:}tasks:idx _layout 2' | sed "s/{NS:}/{${STATEVTAB_TEST_NS}_m:}/" | redis-cli -u "$STATEVTAB_REDIS_URL" >/dev/null
+CREATE VIRTUAL TABLE old3 USING state_tasks(@OPTS:m@);
+SELECT queue, pending, completed, failed, completed_last_minute
+  FROM state_metrics('old3');
+.system redis-cli -u "$STATEVTAB_REDIS_URL" HGETALL "{${STATEVTAB_TEST_NS}_m:}tasks:idx" | paste - - | LC_ALL=C sort
+.system redis-cli -u "$STATEVTAB_REDIS_URL" SMEMBERS "{${STATEVTAB_TEST_NS}_m:}tasks:queues" | LC_ALL=C sort
+.system redis-cli -u "$STATEVTAB_REDIS_URL" HGETALL "{${STATEVTAB_TEST_NS}_m:}tasks:n:mq" | paste - - | LC_ALL=C sort
+.system redis-cli -u "$STATEVTAB_REDIS_URL" HVALS "{${STATEVTAB_TEST_NS}_m:}tasks:cps:mq"
+
+-- 70.31 without _metrics (HDEL: how to rebuild them after a process of an
+-- earlier build wrote the namespace) the next call builds them again,
+-- from the rows (not added to what was there; a queue left without tasks,
+-- here "gone", is forgotten); a write after keeps them
+.system redis-cli -u "$STATEVTAB_REDIS_URL" HSET "{${STATEVTAB_TEST_NS}_m:}tasks:n:mq" failed 5 >/dev/null; redis-cli -u "$STATEVTAB_REDIS_URL" SADD "{${STATEVTAB_TEST_NS}_m:}tasks:queues" gone >/dev/null; redis-cli -u "$STATEVTAB_REDIS_URL" HSET "{${STATEVTAB_TEST_NS}_m:}tasks:n:gone" completed 3 >/dev/null; redis-cli -u "$STATEVTAB_REDIS_URL" HDEL "{${STATEVTAB_TEST_NS}_m:}tasks:idx" _metrics >/dev/null
+SELECT queue, completed, failed FROM state_metrics('old3');
+UPDATE old3 SET state = 'cancelled' WHERE id = 'm2';
+DELETE FROM old3 WHERE id = 'm1';
+SELECT queue, completed, failed, cancelled, completed_last_minute
+  FROM state_metrics('old3');
+.system redis-cli -u "$STATEVTAB_REDIS_URL" HGETALL "{${STATEVTAB_TEST_NS}_m:}tasks:n:mq" | paste - - | LC_ALL=C sort
+.system redis-cli -u "$STATEVTAB_REDIS_URL" HVALS "{${STATEVTAB_TEST_NS}_m:}tasks:cps:mq"
