@@ -12,6 +12,12 @@
 -- on the server's clock.  Functions pin search_path so that they never
 -- resolve a name through a schema an attacker controls.
 
+-- Version 8: columns appended to the tasks entity since the schema was
+-- made (CREATE TABLE IF NOT EXISTS leaves an older table as it is).  They
+-- land at the end, in the descriptor's order, as the store reads them.
+ALTER TABLE @S@.tasks ADD COLUMN IF NOT EXISTS partition_key text,
+  ADD COLUMN IF NOT EXISTS depends_on text;
+
 -- Milliseconds since the epoch, the server's clock.  A SQL-standard body,
 -- bound when created (no search_path at call time) and without a SET
 -- clause, so that the planner inlines it: a call costs no function call and
@@ -834,3 +840,10 @@ LANGUAGE sql IMMUTABLE AS $sv$ SELECT 6 $sv$;
 -- them.
 CREATE OR REPLACE FUNCTION @S@.sv_schema_7() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $sv$ SELECT 7 $sv$;
+
+-- 8: the tasks columns partition_key and depends_on, and the
+-- dependencies (the deps table, the sv_deps_* triggers).  Processes of
+-- version 7 skip their script on sv_schema_7: their writes still fire the
+-- triggers, so their completions settle dependents too.
+CREATE OR REPLACE FUNCTION @S@.sv_schema_8() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $sv$ SELECT 8 $sv$;

@@ -76,6 +76,8 @@ static const statevtab_column aTasks[] = {
     [SV_TASK_CREATED_AT] = {"created_at", INT, NN | CRT | OPT, 0, 0, 0, 0},
     [SV_TASK_UPDATED_AT] = {"updated_at", INT, NN | UPD, 0, 0, 0, 0},
     [SV_TASK_COMPLETED_AT] = {"completed_at", INT, FIN | OPT | RET, 0, 0, 0, 0},
+    [SV_TASK_PARTITION_KEY] = {"partition_key", TXT, 0, 0, 0, 0, 0},
+    [SV_TASK_DEPENDS_ON] = {"depends_on", JSN, 0, 0, 0, 0, 0},
 };
 
 static const statevtab_column aSignals[] = {

@@ -317,6 +317,34 @@ static int findAnyOld(LocalTable *t) {
   return rc == SQLITE_OK ? rc : localDbError(t->pStore, db, rc);
 }
 
+/* Set t->nDataCol (see store_sqlite.h): the entity's columns that T_data
+** has, in order. */
+static int findDataCols(LocalTable *t) {
+  const statevtab_entity *e = t->base.pEntity;
+  sqlite3 *db = t->pStore->db;
+  sqlite3_stmt *p = 0;
+  char *zData = sqlite3_mprintf("%s_data", t->zName);
+  int rc, n = 0;
+  if (!zData) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(db,
+                          "SELECT name FROM pragma_table_info(?1, ?2) "
+                          "ORDER BY cid",
+                          -1, &p, 0);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(p, 1, zData, -1, SQLITE_STATIC);
+    sqlite3_bind_text(p, 2, t->zDb, -1, SQLITE_STATIC);
+    while (n < e->nCol && sqlite3_step(p) == SQLITE_ROW) {
+      const char *z = (const char *)sqlite3_column_text(p, 0);
+      if (!z || sqlite3_stricmp(z, e->aCol[n].zName) != 0) break;
+      n++;
+    }
+    rc = sqlite3_finalize(p);
+  }
+  sqlite3_free(zData);
+  t->nDataCol = n;
+  return rc == SQLITE_OK ? rc : localDbError(t->pStore, db, rc);
+}
+
 /*
 ** In a table with iAnyOld >= 0, bind aRow's value of that column (already
 ** bound by bindRow) again as it is stored there: an integer as 'I' and a
@@ -430,9 +458,11 @@ static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
   } else if (bCreate) {
     rc = createShadow(t, mIndexes);
     t->bReap = t->bDeps = t->bTasks;
+    t->nDataCol = e->nCol;
   } else {
     rc = t->bTasks ? hasShadow(t, "reap", &t->bReap) : findAnyOld(t);
     if (rc == SQLITE_OK && t->bTasks) rc = hasShadow(t, "deps", &t->bDeps);
+    if (rc == SQLITE_OK) rc = findDataCols(t);
   }
   if (rc != SQLITE_OK) {
     sqlite3_free(t->zDb);
@@ -603,7 +633,7 @@ static int dedupClash(LocalTable *t, const statevtab_value *aRow,
     sqlite3_free(zWin);
     if (rc != SQLITE_OK) return rc;
   }
-  rc = bindRow(*pp, e->nCol, aRow);
+  rc = bindRow(*pp, t->nDataCol, aRow);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(*pp, e->nCol + 1, iRowid);
   if (rc != SQLITE_OK) return rc;
   *pbClash = sqlite3_step(*pp) == SQLITE_ROW;
@@ -707,6 +737,7 @@ static int localInsert(statevtab_table *pTab, const statevtab_value *aRow,
   LocalTable *t = (LocalTable *)pTab;
   const statevtab_entity *e = pTab->pEntity;
   int rc = localGuard(t, 0, t->pStore->db, t->zDb, 0);
+  if (rc == SQLITE_OK) rc = localCheckCols(t, aRow);
   if (rc != SQLITE_OK) return rc;
   if (t->bTasks && aRow[SV_TASK_DEPENDS_ON].eType == SQLITE_TEXT &&
       (stateIs(&aRow[SV_TASK_STATE], "pending") ||
@@ -754,7 +785,7 @@ static int localInsertRow(LocalTable *t, const statevtab_value *aRow,
     if (rc != SQLITE_OK) return rc;
   }
   pStmt = t->apInsert[eConflict];
-  rc = bindRow(pStmt, e->nCol, aRow);
+  rc = bindRow(pStmt, t->nDataCol, aRow);
   if (rc == SQLITE_OK) rc = bindAnyOld(t, pStmt, aRow);
   if (rc != SQLITE_OK) return rc;
   sqlite3_step(pStmt);
@@ -775,6 +806,7 @@ static int localUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
   int rc, i, iVer = sv_entity_col(e, STATEVTAB_COL_VERSION),
              iExp = sv_entity_col(e, STATEVTAB_COL_EXPIRES);
   rc = localGuard(t, 0, t->pStore->db, t->zDb, 0);
+  if (rc == SQLITE_OK) rc = localCheckCols(t, aRow);
   if (rc != SQLITE_OK) return rc;
   if (iExp >= 0) {
     /* An expired row is invisible: it must not block the new key. */
@@ -786,7 +818,7 @@ static int localUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
     sqlite3_str *s = sqlite3_str_new(0);
     sqlite3_str_appendf(s, "UPDATE OR %s \"%w\".\"%w_data\" SET ",
                         azConflict[eConflict], t->zDb, t->zName);
-    for (i = 0; i < e->nCol; i++) {
+    for (i = 0; i < t->nDataCol; i++) {
       if (i == iVer) {
         sqlite3_str_appendf(s, "%s\"%w\" = \"%w\" + 1", i ? ", " : "",
                             e->aCol[i].zName, e->aCol[i].zName);
@@ -815,7 +847,7 @@ static int localUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
     }
   }
   pStmt = t->apUpdate[eConflict];
-  rc = bindRow(pStmt, e->nCol, aRow);
+  rc = bindRow(pStmt, t->nDataCol, aRow);
   if (rc == SQLITE_OK) rc = bindAnyOld(t, pStmt, aRow);
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(pStmt, e->nCol + 1, iRowid);
   if (rc != SQLITE_OK) return rc;
@@ -944,7 +976,8 @@ static char *scanSql(LocalTable *t, const statevtab_scan *pScan) {
   for (i = 0; i < e->nCol; i++) {
     sqlite3_uint64 bit = ((sqlite3_uint64)1) << (i < 63 ? i : 63);
     if (pScan->colUsed & bit) {
-      sqlite3_str_appendf(s, ", \"%w\"", e->aCol[i].zName);
+      sqlite3_str_appendall(s, ", ");
+      localAppendCol(s, t, "", i);
     } else {
       sqlite3_str_appendall(s, ", NULL"); /* not read: an index may do */
     }
@@ -952,37 +985,25 @@ static char *scanSql(LocalTable *t, const statevtab_scan *pScan) {
   sqlite3_str_appendf(s, " FROM \"%w\".\"%w_data\"", t->zDb, t->zName);
   for (i = 0; i < pScan->nCons; i++) {
     const statevtab_cons *c = &pScan->aCons[i];
-    const char *zCol = e->aCol[c->iCol].zName;
+    static const char *const azOp[] = {
+        [STATEVTAB_EQ] = "=", [STATEVTAB_LT] = "<",  [STATEVTAB_LE] = "<=",
+        [STATEVTAB_GT] = ">", [STATEVTAB_GE] = ">=", [STATEVTAB_IS] = "IS"};
     sqlite3_str_appendall(s, i ? " AND " : " WHERE ");
-    switch (c->op) {
-    case STATEVTAB_EQ:
-      sqlite3_str_appendf(s, "\"%w\" = ?%d", zCol, i + 1);
-      break;
-    case STATEVTAB_LT:
-      sqlite3_str_appendf(s, "\"%w\" < ?%d", zCol, i + 1);
-      break;
-    case STATEVTAB_LE:
-      sqlite3_str_appendf(s, "\"%w\" <= ?%d", zCol, i + 1);
-      break;
-    case STATEVTAB_GT:
-      sqlite3_str_appendf(s, "\"%w\" > ?%d", zCol, i + 1);
-      break;
-    case STATEVTAB_GE:
-      sqlite3_str_appendf(s, "\"%w\" >= ?%d", zCol, i + 1);
-      break;
-    case STATEVTAB_IS:
-      sqlite3_str_appendf(s, "\"%w\" IS ?%d", zCol, i + 1);
-      break;
-    default: /* STATEVTAB_ALIVE */
-      sqlite3_str_appendf(s, "(\"%w\" IS NULL OR \"%w\" > ?%d)", zCol, zCol,
-                          i + 1);
-      break;
+    if (c->op == STATEVTAB_ALIVE) {
+      sqlite3_str_appendall(s, "(");
+      localAppendCol(s, t, "", c->iCol);
+      sqlite3_str_appendall(s, " IS NULL OR ");
+      localAppendCol(s, t, "", c->iCol);
+      sqlite3_str_appendf(s, " > ?%d)", i + 1);
+    } else {
+      localAppendCol(s, t, "", c->iCol);
+      sqlite3_str_appendf(s, " %s ?%d", azOp[c->op], i + 1);
     }
   }
   for (i = 0; i < pScan->nOrder; i++) {
-    sqlite3_str_appendf(s, "%s\"%w\"%s", i ? ", " : " ORDER BY ",
-                        e->aCol[pScan->aOrder[i].iCol].zName,
-                        pScan->aOrder[i].bDesc ? " DESC" : "");
+    sqlite3_str_appendall(s, i ? ", " : " ORDER BY ");
+    localAppendCol(s, t, "", pScan->aOrder[i].iCol);
+    if (pScan->aOrder[i].bDesc) sqlite3_str_appendall(s, " DESC");
   }
   if (pScan->nLimit >= 0) {
     sqlite3_str_appendf(s, " LIMIT ?%d", pScan->nCons + 1);

@@ -81,6 +81,14 @@ struct LocalTable {
   ** before, never a blob.  Tables made since declare it without a type
   ** and keep every value as it is. */
   int iAnyOld;
+  /* How many of the entity's columns T_data has: all of them in a table
+  ** made by this version; columns appended to an entity since (tasks'
+  ** partition_key and depends_on, 2026-12-03) are missing from a table
+  ** made before.  There they read as NULL and a write of anything else
+  ** fails (localCheckCols): T_data is never altered, because an ALTER
+  ** TABLE while SQLite prepares or steps a statement of this table would
+  ** reload the schema under it. */
+  int nDataCol;
   LocalScan *pScans;
   int nScans;
   LocalAtomic *pAtomic; /* the primitives' statements and state, or NULL */
@@ -121,6 +129,9 @@ int localGuard(LocalTable *t, int iConn, sqlite3 *db, const char *zSchema,
 void localFinalizeGuard(LocalTable *t);
 char *localDedupWhere(LocalTable *t);
 char *localInsertSql(LocalTable *t, const char *zSchema, int eConflict);
+void localAppendCol(sqlite3_str *s, LocalTable *t, const char *zPrefix,
+                    int iCol);
+int localCheckCols(LocalTable *t, const statevtab_value *aRow);
 char *localLowerSql(LocalTable *t, const char *zSchema);
 
 /* store_sqlite_atomic.c: the primitives, installed in sv_sqlite_store by

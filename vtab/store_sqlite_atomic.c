@@ -409,13 +409,14 @@ static int finish(LocalTxn *x, sqlite3_stmt *pStmt, int rcStep) {
   return rc == SQLITE_OK ? rc : localDbError(x->t->pStore, x->db, rc);
 }
 
-/* Column list of entity e as "a", "b", ... (sqlite3_malloc'd). */
-static char *colList(const statevtab_entity *e, const char *zPrefix) {
+/* Column list of t's entity as "a", "b", ... (sqlite3_malloc'd); NULL
+** for a column T_data lacks. */
+static char *colList(LocalTable *t, const char *zPrefix) {
   sqlite3_str *s = sqlite3_str_new(0);
   int i;
-  for (i = 0; i < e->nCol; i++) {
-    sqlite3_str_appendf(s, "%s%s\"%w\"", i ? ", " : "", zPrefix,
-                        e->aCol[i].zName);
+  for (i = 0; i < t->base.pEntity->nCol; i++) {
+    if (i) sqlite3_str_appendall(s, ", ");
+    localAppendCol(s, t, zPrefix, i);
   }
   return sqlite3_str_finish(s);
 }
@@ -578,7 +579,9 @@ static int doDie(LocalTxn *x, LocalTable *pDead, sqlite3_int64 iRowid,
                         x->zSchema, pDead->zName);
     for (i = 0; i < e->nCol; i++) {
       const statevtab_column *c = &e->aCol[i];
-      if (c->eType == STATEVTAB_JSON) {
+      if (i >= t->nDataCol) {
+        sqlite3_str_appendf(s, "%s'%q', NULL", i ? ", " : "", c->zName);
+      } else if (c->eType == STATEVTAB_JSON) {
         sqlite3_str_appendf(s, "%s'%q', json(\"%w\")", i ? ", " : "", c->zName,
                             c->zName);
       } else {
@@ -1076,7 +1079,7 @@ static int claimOne(LocalTxn *x, const statevtab_claim *c, sqlite3_int64 iRowid,
   if (rc != SQLITE_OK) return rc;
   p = t->pAtomic->aStmt[x->iConn][SA_CLAIM_GET];
   if (!p) {
-    char *zCols = colList(e, "");
+    char *zCols = colList(t, "");
     if (!zCols) return SQLITE_NOMEM;
     p = stmt(x, SA_CLAIM_GET,
              sqlite3_mprintf("SELECT %s FROM \"%w\".\"%w_data\" "
@@ -1123,7 +1126,7 @@ static int claimMany(LocalTxn *x, const statevtab_claim *c, const Cand *aCand,
   zList = sqlite3_str_finish(pList);
   if (!zList) return SQLITE_NOMEM;
   if (!(p = t->pAtomic->aStmt[x->iConn][SA_CLAIM_MANY])) {
-    char *zCols = colList(e, "");
+    char *zCols = colList(t, "");
     if (!zCols) {
       rc = SQLITE_NOMEM;
     } else {
@@ -1588,7 +1591,6 @@ int localPurge(statevtab_table *pTab, sqlite3_int64 iRetainMs, int nMax,
 int localInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
                       int *pbDone) {
   LocalTable *t = (LocalTable *)pTab;
-  const statevtab_entity *e = pTab->pEntity;
   LocalTxn x;
   sqlite3_stmt *p;
   int rc = txnBegin(t, 0, &x), i;
@@ -1599,8 +1601,11 @@ int localInsertAtomic(statevtab_table *pTab, const statevtab_value *aRow,
     p = stmt(&x, SA_INSERT,
              localInsertSql(t, x.zSchema, STATEVTAB_CONFLICT_ABORT), &rc);
   }
-  if (p) {
-    for (i = 0; i < e->nCol; i++) localBind(p, i + 1, &aRow[i], SQLITE_STATIC);
+  if (p) rc = localCheckCols(t, aRow);
+  if (p && rc == SQLITE_OK) {
+    for (i = 0; i < t->nDataCol; i++) {
+      localBind(p, i + 1, &aRow[i], SQLITE_STATIC);
+    }
     rc = run(&x, p);
     *pbDone = rc == SQLITE_OK && sqlite3_changes(x.db) > 0;
   }
@@ -1617,7 +1622,6 @@ int localFire(statevtab_table *pTab, statevtab_table *pSched,
               sqlite3_int64 iLast, sqlite3_int64 iNext,
               const statevtab_value *aTask, int *pbFired) {
   LocalTable *t = (LocalTable *)pTab, *s = (LocalTable *)pSched;
-  const statevtab_entity *e = pTab->pEntity;
   LocalTxn x;
   sqlite3_stmt *p = 0;
   char *zSql;
@@ -1655,8 +1659,9 @@ int localFire(statevtab_table *pTab, statevtab_table *pSched,
       p = stmt(&x, SA_INSERT,
                localInsertSql(t, x.zSchema, STATEVTAB_CONFLICT_ABORT), &rc);
     }
-    if (p) {
-      for (i = 0; i < e->nCol; i++) {
+    if (p) rc = localCheckCols(t, aTask);
+    if (p && rc == SQLITE_OK) {
+      for (i = 0; i < t->nDataCol; i++) {
         localBind(p, i + 1, &aTask[i], SQLITE_STATIC);
       }
       rc = run(&x, p);

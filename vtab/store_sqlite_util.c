@@ -251,6 +251,36 @@ int localBind(sqlite3_stmt *pStmt, int i, const statevtab_value *v,
 ** a table made by an older version, whose UNIQUE(scope, key) constraint
 ** says ON CONFLICT IGNORE itself, matches the same clause.
 */
+/* Append column iCol of T_data, "name" after zPrefix, or NULL where
+** T_data lacks it (nDataCol). */
+void localAppendCol(sqlite3_str *s, LocalTable *t, const char *zPrefix,
+                    int iCol) {
+  if (iCol >= t->nDataCol) {
+    sqlite3_str_appendall(s, "NULL");
+  } else {
+    sqlite3_str_appendf(s, "%s\"%w\"", zPrefix,
+                        t->base.pEntity->aCol[iCol].zName);
+  }
+}
+
+/* A row to write into T_data: may it be written there?  Not with a value
+** in a column T_data lacks (nDataCol). */
+int localCheckCols(LocalTable *t, const statevtab_value *aRow) {
+  const statevtab_entity *e = t->base.pEntity;
+  int i;
+  for (i = t->nDataCol; i < e->nCol; i++) {
+    if (aRow[i].eType != SQLITE_NULL) {
+      localError(
+          t->pStore,
+          "table %s was made by an older version of statevtab and has "
+          "no column %s: copy it into a new table (README: The local store)",
+          t->zName, e->aCol[i].zName);
+      return SQLITE_ERROR;
+    }
+  }
+  return SQLITE_OK;
+}
+
 char *localInsertSql(LocalTable *t, const char *zSchema, int eConflict) {
   const statevtab_entity *e = t->base.pEntity;
   sqlite3_str *s = sqlite3_str_new(0);
@@ -260,11 +290,11 @@ char *localInsertSql(LocalTable *t, const char *zSchema, int eConflict) {
                       : eConflict == STATEVTAB_CONFLICT_IGNORE ? "OR IGNORE"
                                                                : "OR REPLACE",
                       zSchema, t->zName);
-  for (i = 0; i < e->nCol; i++) {
+  for (i = 0; i < t->nDataCol; i++) {
     sqlite3_str_appendf(s, "%s\"%w\"", i ? ", " : "", e->aCol[i].zName);
   }
   sqlite3_str_appendall(s, t->dd.bWindow ? ") SELECT " : ") VALUES(");
-  for (i = 0; i < e->nCol; i++) {
+  for (i = 0; i < t->nDataCol; i++) {
     if (i == iVer) {
       sqlite3_str_appendf(s, "%scoalesce(?%d, 1)", i ? ", " : "", i + 1);
     } else {

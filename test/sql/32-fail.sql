@@ -142,7 +142,7 @@ SELECT name FROM state_claim('tasks', 'f8-redriven', 'w', 30000, 5) ORDER BY nam
 -- generated id and the maintained times
 INSERT INTO tasks
   SELECT NULL, NULL, 'f8-all', name, payload, 'pending', 0, 1, 0, 3, NULL,
-         NULL, NULL, '[]', NULL, NULL, NULL, NULL, NULL, NULL
+         NULL, NULL, '[]', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
     FROM dead_letters WHERE queue = 'f8';
 SELECT name, state, attempts, length(id), created_at IS NOT NULL
   FROM tasks WHERE queue = 'f8-all' ORDER BY name;

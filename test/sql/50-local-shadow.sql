@@ -260,3 +260,30 @@ INSERT INTO ks(scope, key, value) SELECT 'live', 'b' || i, i FROM n;
 SELECT count(*) FROM ks_data;
 SELECT count(*), min(value), max(value) FROM ks;
 .setenv STATEVTAB_TEST_CLOCK_MS 1700000000000
+
+-- 50.21 a tasks table made before 2026-12-03 (its T_data without the
+-- columns partition_key and depends_on; made here by dropping them) keeps
+-- working: they read as NULL, a filter on them is one on NULL, claims of
+-- one and of several tasks and dead letters work, a write of NULL to them
+-- passes, and a write of a value fails with an error naming the column
+CREATE VIRTUAL TABLE ocd USING state_dead_letters(@OPTS@);
+CREATE VIRTUAL TABLE oc USING state_tasks(@OPTS@, dead_letters='ocd');
+ALTER TABLE oc_data DROP COLUMN depends_on;
+ALTER TABLE oc_data DROP COLUMN partition_key;
+INSERT INTO oc(id, queue, name, max_attempts) VALUES
+  ('a', 'q', 'x', 1), ('b', 'q', 'y', 1), ('c', 'q', 'z', 1);
+INSERT INTO oc(id, queue, name, partition_key, depends_on)
+  VALUES ('d', 'q', 'w', NULL, NULL);
+SELECT id, partition_key IS NULL, depends_on IS NULL FROM oc ORDER BY id;
+SELECT count(*) FROM oc WHERE partition_key IS NULL;
+SELECT count(*) FROM oc WHERE partition_key = 'p';
+SELECT id, partition_key FROM state_claim('oc', 'q', 'w', 0);
+SELECT count(*) FROM state_claim('oc', 'q', 'w', 30000, 3);
+SELECT task_id, reason, json_extract(task, '$.partition_key'),
+       json_type(task, '$.depends_on') FROM ocd;
+INSERT INTO oc(id, queue, name, partition_key) VALUES ('e', 'q', 'v', 'p');
+INSERT INTO oc(id, queue, name, depends_on) VALUES ('e', 'q', 'v', '["a"]');
+UPDATE oc SET partition_key = 'p' WHERE id = 'b';
+UPDATE oc SET name = 'renamed' WHERE id = 'b';
+SELECT id, name FROM oc WHERE id = 'b';
+SELECT sql LIKE '%partition_key%' FROM sqlite_schema WHERE name = 'oc_data';
