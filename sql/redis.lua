@@ -254,7 +254,7 @@ local WAKE = {}
 local DDTAKE = {}
 -- Dependencies: the tasks this call ended (see settleAll) and the waiting
 -- tasks it inserted (see linkAll).
-local SETTLE, LINKS = {}, {}
+local SETTLE, LINKS, nSettled = {}, {}, 0
 
 -- The metrics of this call (see METRICS): NQ[key][field] = the change of
 -- a count of n:<queue> (field: a state) or cps:<queue> (a second), sent as
@@ -875,11 +875,10 @@ end
 -- or are cancelled, which settles them in turn.  A task that ends costs
 -- one SMEMBERS of a missing key when nobody waits for it.
 local function settleAll()
-  local i = 1
-  while i <= #SETTLE do
-    local base, id, why, had = unpack(SETTLE[i])
+  while nSettled < #SETTLE do
+    nSettled = nSettled + 1
+    local base, id, why, had = unpack(SETTLE[nSettled])
     local p = base .. 'tasks'
-    i = i + 1
     if had then
       redis.call('DEL', p .. ':wo:' .. id)
     end
@@ -1173,6 +1172,9 @@ function ops.claim()
         out[#out + 1] = d[2]
       end
     end
+    -- Their dependents are claimable by this same call (as on the other
+    -- stores, where they become pending with the completion).
+    settleAll()
   end
   local paused = {}
   if #queues > 0 then
@@ -2429,7 +2431,7 @@ local function run(keys, args)
   QK, QL, QFRESH, WAKE, META, ENC = {}, {}, false, {}, {}, {}
   DDTAKE = {}
   NQ, NQL, TRIM, MK, SEC = {}, {}, {}, {}, {}
-  SETTLE, LINKS = {}, {}
+  SETTLE, LINKS, nSettled = {}, {}, 0
   local f = ops[OP]
   if not f then
     return redis.error_reply('statevtab: unknown operation ' .. tostring(OP))

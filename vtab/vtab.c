@@ -1259,6 +1259,10 @@ static int depsRow(sv_vtab *p, int bInsert, const statevtab_value *aRow) {
     sqlite3_free(zErr);
     if (rc != SQLITE_OK) return rc;
   }
+  if (bInsert && bWaiting && pDeps->eType != SQLITE_TEXT) {
+    svError(p, "state 'waiting' needs depends_on (the tasks it waits for)");
+    return SQLITE_ERROR;
+  }
   if (bInsert || (pDeps->eType != SQLITE_TEXT && !bWaiting)) return rc;
   rc = sv_read_row(p, &aRow[SV_TASK_ID], &aOld);
   if (rc != SQLITE_OK) return svStoreError(p, rc);
