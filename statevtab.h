@@ -256,6 +256,11 @@ struct statevtab_claim {
   const statevtab_value *aCompleteResult;
   int *aCompleteOk;
   const sqlite3_int64 *aiLimitPeriod; /* version 3: NULL, or per limit */
+  /* Version 3: bit i set, column i of a claimed row will be read (bit 63:
+  ** some column >= 63), as statevtab_scan.colUsed; a store may hand the
+  ** other columns to xRow as NULL.  id, priority, run_at and lease_token
+  ** are always asked for. */
+  sqlite3_uint64 colUsed;
 };
 
 /* Receives one row (one value per entity column); non-zero aborts. */

@@ -2766,12 +2766,27 @@ static int pgClaim(statevtab_table *pTab, statevtab_table *pDead,
   paramArray(&a, c->nComplete, aBool);
   paramArray(&a, c->nComplete, c->aCompleteResult);
   paramTake(&a, newDeadId(t), 0); /* dead letters: the schema's own */
-  zSql = sqlite3_mprintf(
-      "SELECT * FROM %s.sv_claim($1::text[], $2::text, $3::bigint, "
-      "$4::integer, $5::text[], $6::text, $7::text[], $8::boolean[], "
-      "$9::bigint[], $10::bigint[], $11::text[], $12::bigint[], $13::text[], "
-      "$14::text)",
-      t->zQ);
+  {
+    /* The columns colUsed asks for, NULL for the others (prepared once per
+    ** set of columns, by pgExec). */
+    sqlite3_str *q = sqlite3_str_new(0);
+    sqlite3_str_appendall(q, "SELECT _rid");
+    for (k = 0; k < e->nCol; k++) {
+      if (c->colUsed & ((sqlite3_uint64)1 << (k < 63 ? k : 63))) {
+        sqlite3_str_appendf(q, ", \"%w\"", e->aCol[k].zName);
+      } else {
+        sqlite3_str_appendall(q, ", NULL");
+      }
+    }
+    sqlite3_str_appendf(
+        q,
+        " FROM %s.sv_claim($1::text[], $2::text, $3::bigint, "
+        "$4::integer, $5::text[], $6::text, $7::text[], $8::boolean[], "
+        "$9::bigint[], $10::bigint[], $11::text[], $12::bigint[], $13::text[], "
+        "$14::text)",
+        t->zQ);
+    zSql = sqlite3_str_finish(q);
+  }
   rc = zSql ? atomicExec(t, zSql, &a, &res) : SQLITE_NOMEM;
   sqlite3_free(zSql);
   paramsFree(&a);

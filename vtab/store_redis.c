@@ -2467,6 +2467,7 @@ static int rdClaim(statevtab_table *pTab, statevtab_table *pDead,
   char *zTags = 0;
   size_t i, nStale;
   char zDeadId[40];
+  char zMask[SV_MAX_COLUMNS]; /* borrowed by a: lives to the call's end */
   int k, rc = checkDead(t, pDead);
   if (rc != SQLITE_OK) return rc;
   for (k = 0; k < c->nComplete; k++) c->aCompleteOk[k] = 1;
@@ -2510,6 +2511,12 @@ static int rdClaim(statevtab_table *pTab, statevtab_table *pDead,
     argInt(&a, c->aiCompleteToken[k]);
     argOpt(&a, &c->aCompleteResult[k]);
   }
+  /* The columns to return: '1' per column colUsed asks for. */
+  for (k = 0; k < e->nCol; k++) {
+    zMask[k] =
+        c->colUsed & ((sqlite3_uint64)1 << (k < 63 ? k : 63)) ? '1' : '0';
+  }
+  argN(&a, zMask, (size_t)e->nCol);
   rc = rdEval(t, &a, &r);
   sqlite3_free(zTags);
   if (rc != SQLITE_OK) return rc;
