@@ -60,8 +60,9 @@ static sqlite3_stmt *depsStmt(LocalTable *t, int iConn, sqlite3 *db,
       /* SD_TAKE: a read, so that a task nobody waits for costs one probe
       ** (a DELETE ... RETURNING cost 20 times as much, found or not) */
       "SELECT task FROM \"%w\".\"%w_deps\" WHERE dep = ?1",
-      /* SD_DROP */
-      "DELETE FROM \"%w\".\"%w_deps\" WHERE dep = ?1",
+      /* SD_DROP: one row by its key (a DELETE of several rows needs a
+      ** statement journal) */
+      "DELETE FROM \"%w\".\"%w_deps\" WHERE dep = ?1 AND task = ?2",
       /* SD_READY */
       "UPDATE \"%w\".\"%w_data\" SET state = 'pending', updated_at = ?2 "
       "WHERE id = ?1 AND state = 'waiting' AND NOT EXISTS (SELECT 1 FROM "
@@ -237,10 +238,12 @@ int localDepsSettle(LocalTable *t, int iConn, sqlite3 *db, const char *zSchema,
     if (rs != SQLITE_OK) rc = rs;
     if (rc != SQLITE_OK || woken.n == 0) continue;
     p = depsStmt(t, iConn, db, zSchema, SD_DROP, &rc);
-    if (!p) continue;
-    sqlite3_bind_text(p, 1, zDone, -1, SQLITE_STATIC);
-    sqlite3_step(p);
-    rc = depsReset(t, db, p);
+    for (i = 0; p && rc == SQLITE_OK && i < woken.n; i++) {
+      sqlite3_bind_text(p, 1, zDone, -1, SQLITE_STATIC);
+      sqlite3_bind_text(p, 2, woken.az[i], -1, SQLITE_STATIC);
+      sqlite3_step(p);
+      rc = depsReset(t, db, p);
+    }
     if (rc != SQLITE_OK) continue;
     p = depsStmt(t, iConn, db, zSchema, zReason ? SD_CANCEL : SD_READY, &rc);
     if (p && zReason) {
