@@ -285,6 +285,7 @@ struct statevtab_metrics {
   sqlite3_int64 iOldestPendingMs; /* now - the oldest due run_at; -1: none */
   int bPaused;
   sqlite3_int64 aPerMinute[60];
+  sqlite3_int64 nWaiting; /* tasks waiting for their depends_on */
 };
 typedef int (*statevtab_metrics_fn)(void *pCtx, const statevtab_metrics *);
 

@@ -34,6 +34,7 @@ enum {
   MC_QUEUE,
   MC_PENDING,
   MC_SCHEDULED,
+  MC_WAITING,
   MC_CLAIMED,
   MC_EXPIRED,
   MC_COMPLETED,
@@ -72,10 +73,11 @@ static int metricsConnect(sqlite3 *db, void *pAux, int argc,
   (void)argv;
   (void)pzErr;
   rc = sqlite3_declare_vtab(
-      db, "CREATE TABLE x(queue, pending, scheduled, claimed, expired, "
-          "completed, failed, dead, cancelled, oldest_pending_ms, "
-          "completed_last_minute, paused, completed_per_minute, "
-          "_tasks HIDDEN, _queue HIDDEN)");
+      db,
+      "CREATE TABLE x(queue, pending, scheduled, waiting, claimed, expired, "
+      "completed, failed, dead, cancelled, oldest_pending_ms, "
+      "completed_last_minute, paused, completed_per_minute, "
+      "_tasks HIDDEN, _queue HIDDEN)");
   if (rc != SQLITE_OK) return rc;
   /* It reads state, and may connect a table (and reach its server): not
   ** from a view or trigger, as the other functions (see vtab.c). */
@@ -285,6 +287,9 @@ static int metricsColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
     break;
   case MC_SCHEDULED:
     sqlite3_result_int64(ctx, m->nScheduled);
+    break;
+  case MC_WAITING:
+    sqlite3_result_int64(ctx, m->nWaiting);
     break;
   case MC_CLAIMED:
     sqlite3_result_int64(ctx, m->nClaimed);

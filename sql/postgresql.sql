@@ -627,6 +627,163 @@ CREATE INDEX IF NOT EXISTS tasks_expiry ON @S@.tasks (queue, lease_expires_at)
 CREATE INDEX IF NOT EXISTS tasks_queue_state ON @S@.tasks (queue, state)
   WHERE state <> 'pending' AND (state <> 'claimed' OR lease_expires_at IS NULL);
 
+-- Version 8: dependencies (depends_on).  deps holds one row per task
+-- 'waiting' and a dependency of it that was not completed when the task
+-- was inserted; the triggers below keep it, so that every write that ends
+-- a task -- sv_complete, sv_claim's completions, sv_die, the client's
+-- UPDATE and DELETE -- settles its dependents in the same transaction.
+-- Tables that never use depends_on pay one probe of the empty deps (its
+-- primary key) per task that ends.
+CREATE TABLE IF NOT EXISTS @S@.deps (dep text COLLATE "C",
+                                     task text COLLATE "C",
+                                     PRIMARY KEY (dep, task));
+CREATE INDEX IF NOT EXISTS deps_task ON @S@.deps (task);
+
+-- An inserted task that names dependencies: pending when all are
+-- completed, cancelled when one is dead, failed or cancelled (the first
+-- such one in the list names the error), else waiting; a missing one is an
+-- error.  FOR SHARE: a dependency cannot end between this look and the
+-- deps rows written after the insert (sv_deps_link); its end waits for
+-- this transaction and then finds them.
+CREATE OR REPLACE FUNCTION @S@.sv_deps_insert() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $sv$
+DECLARE
+  d text;
+  st text;
+  bad text;
+  open boolean := false;
+BEGIN
+  IF NEW.state NOT IN ('pending', 'waiting') THEN
+    RETURN NEW;
+  END IF;
+  FOR d IN SELECT x FROM jsonb_array_elements_text(NEW.depends_on::jsonb)
+           WITH ORDINALITY AS j(x, k) ORDER BY k LOOP
+    SELECT state INTO st FROM @S@.tasks WHERE id = d FOR SHARE;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'depends_on: no task ''%''', d USING ERRCODE = 'SV001';
+    END IF;
+    IF st IN ('dead', 'failed', 'cancelled') THEN
+      IF bad IS NULL THEN
+        bad := format('dependency ''%s'' %s', d,
+                      CASE st WHEN 'dead' THEN @SV_DEPS_WHY_DEAD@
+                              WHEN 'failed' THEN @SV_DEPS_WHY_FAILED@
+                              ELSE @SV_DEPS_WHY_CANCELLED@ END);
+      END IF;
+    ELSIF st <> 'completed' THEN
+      open := true;
+    END IF;
+  END LOOP;
+  IF bad IS NOT NULL THEN
+    NEW.state := 'cancelled';
+    NEW.error := bad;
+    NEW.completed_at := coalesce(NEW.completed_at, NEW.updated_at);
+  ELSIF open THEN
+    NEW.state := 'waiting';
+  ELSE
+    NEW.state := 'pending';
+  END IF;
+  RETURN NEW;
+END
+$sv$;
+
+CREATE OR REPLACE FUNCTION @S@.sv_deps_link() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $sv$
+BEGIN
+  INSERT INTO @S@.deps (dep, task)
+  SELECT t.id, NEW.id FROM jsonb_array_elements_text(NEW.depends_on::jsonb) x
+    JOIN @S@.tasks t ON t.id = x
+   WHERE t.state <> 'completed'
+  ON CONFLICT DO NOTHING;
+  RETURN NULL;
+END
+$sv$;
+
+-- Task p_id ended in state p_state (NULL: deleted before it ended): its
+-- deps rows go.  Completed: each dependent that waits for nothing else
+-- becomes pending.  When the first look sees another of its deps rows,
+-- that dependency may be ending at the same time, in a transaction that
+-- sees this one's row: then the dependent is locked and looked at again,
+-- on a fresh snapshot (READ COMMITTED), so that the two cannot both leave
+-- it waiting.  Otherwise each dependent
+-- still waiting is cancelled, which runs the trigger for it in turn (the
+-- cascade).
+CREATE OR REPLACE FUNCTION @S@.sv_deps_settle(p_id text, p_state text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
+DECLARE
+  n bigint := @S@.sv_now();
+  why text := CASE WHEN p_state IS NULL THEN @SV_DEPS_WHY_DELETED@
+                   WHEN p_state = 'completed' THEN NULL
+                   WHEN p_state = 'dead' THEN @SV_DEPS_WHY_DEAD@
+                   WHEN p_state = 'failed' THEN @SV_DEPS_WHY_FAILED@
+                   ELSE @SV_DEPS_WHY_CANCELLED@ END;
+  d text;
+BEGIN
+  FOR d IN WITH x AS (DELETE FROM @S@.deps WHERE dep = p_id RETURNING task)
+           SELECT task FROM x ORDER BY task LOOP
+    IF why IS NULL THEN
+      -- At once when no other dependency of it is seen (the UPDATE locks
+      -- it); else lock it and look again on a fresh snapshot.
+      UPDATE @S@.tasks SET state = 'pending', updated_at = n
+       WHERE id = d AND state = 'waiting'
+         AND NOT EXISTS (SELECT 1 FROM @S@.deps WHERE task = d);
+      IF NOT FOUND THEN
+        PERFORM 1 FROM @S@.tasks WHERE id = d AND state = 'waiting'
+            FOR UPDATE;
+        IF FOUND AND NOT EXISTS (SELECT 1 FROM @S@.deps WHERE task = d) THEN
+          UPDATE @S@.tasks SET state = 'pending', updated_at = n WHERE id = d;
+        END IF;
+      END IF;
+    ELSE
+      UPDATE @S@.tasks SET state = 'cancelled',
+             error = format('dependency ''%s'' %s', p_id, why),
+             completed_at = n, updated_at = n
+       WHERE id = d AND state = 'waiting';
+    END IF;
+  END LOOP;
+END
+$sv$;
+
+-- The trigger of a task that ended (completed, dead, failed, cancelled, or
+-- deleted before it ended): one probe of deps, and sv_deps_settle when a
+-- task waits for it.  Every task that ends runs it, so it is kept small:
+-- no SET clause (setting search_path costs a configuration change per
+-- call, a third of a completion), every name qualified instead.
+CREATE OR REPLACE FUNCTION @S@.sv_deps_end() RETURNS trigger
+LANGUAGE plpgsql AS $sv$
+BEGIN
+  IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+    IF EXISTS (SELECT 1 FROM @S@.deps d
+                WHERE d.dep OPERATOR(pg_catalog.=) OLD.id) THEN
+      PERFORM @S@.sv_deps_settle(OLD.id, NULL);
+    END IF;
+  ELSIF EXISTS (SELECT 1 FROM @S@.deps d
+                 WHERE d.dep OPERATOR(pg_catalog.=) NEW.id) THEN
+    PERFORM @S@.sv_deps_settle(NEW.id, NEW.state);
+  END IF;
+  RETURN NULL;
+END
+$sv$;
+
+CREATE OR REPLACE TRIGGER sv_deps_insert BEFORE INSERT ON @S@.tasks
+  FOR EACH ROW WHEN (NEW.depends_on IS NOT NULL)
+  EXECUTE FUNCTION @S@.sv_deps_insert();
+
+CREATE OR REPLACE TRIGGER sv_deps_link AFTER INSERT ON @S@.tasks
+  FOR EACH ROW WHEN (NEW.state = 'waiting')
+  EXECUTE FUNCTION @S@.sv_deps_link();
+
+CREATE OR REPLACE TRIGGER sv_deps_end AFTER UPDATE OF state ON @S@.tasks
+  FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state
+                     AND NEW.state IN ('completed', 'dead', 'failed',
+                                       'cancelled'))
+  EXECUTE FUNCTION @S@.sv_deps_end();
+
+CREATE OR REPLACE TRIGGER sv_deps_delete AFTER DELETE ON @S@.tasks
+  FOR EACH ROW WHEN (OLD.state NOT IN ('completed', 'dead', 'failed',
+                                       'cancelled'))
+  EXECUTE FUNCTION @S@.sv_deps_end();
+
 -- Versions 3 and 4 keep fewer task indexes (see entityDdl in store_pg.c):
 -- every claim and completion writes each index of the task.  Schemas of
 -- versions 1 and 2 (no sv_schema_3) lose the column indexes that version 3
@@ -708,6 +865,9 @@ LANGUAGE sql IMMUTABLE AS $sv$ SELECT 6 $sv$;
 CREATE OR REPLACE FUNCTION @S@.sv_schema_7() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $sv$ SELECT 7 $sv$;
 
--- 8: the tasks columns partition_key and depends_on.
+-- 8: the tasks columns partition_key and depends_on, and the
+-- dependencies (the deps table, the sv_deps_* triggers).  Processes of
+-- version 7 skip their script on sv_schema_7: their writes still fire the
+-- triggers, so their completions settle dependents too.
 CREATE OR REPLACE FUNCTION @S@.sv_schema_8() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $sv$ SELECT 8 $sv$;

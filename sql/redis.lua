@@ -46,6 +46,10 @@
 --                               tasks of the queue completed in it, for the
 --                               last hour (older fields are removed when a
 --                               new second is written, and when read)
+--   Btasks:deps:<id>            set: the waiting tasks that wait for task
+--                               <id> (depends_on), until <id> ends
+--   Btasks:wo:<id>              set: the dependencies task <id> still
+--                               waits for (while it is 'waiting')
 --   Btasks:wake                 pub/sub channel: the queue of every task that
 --                               becomes runnable (state_wait listens)
 --   Bleases:wake                pub/sub channel: the name of every lease that
@@ -248,6 +252,9 @@ local WAKE = {}
 -- dedup=: rk -> whether the task written takes its key's entry in dd (nil:
 -- it does when its key changes, as with dedup=row)
 local DDTAKE = {}
+-- Dependencies: the tasks this call ended (see settleAll) and the waiting
+-- tasks it inserted (see linkAll).
+local SETTLE, LINKS, nSettled = {}, {}, 0
 
 -- The metrics of this call (see METRICS): NQ[key][field] = the change of
 -- a count of n:<queue> (field: a state) or cps:<queue> (a second), sent as
@@ -382,9 +389,15 @@ local function migrate(base)
   redis.call('HSET', p .. ':idx', '_layout', '2')
 end
 
--- The final states counted in n:<queue> (see METRICS).
+-- The states counted in n:<queue> (see METRICS): the final ones, and
+-- waiting (depends_on).
 local FINAL_N = {completed = true, failed = true, dead = true,
-                 cancelled = true}
+                 cancelled = true, waiting = true}
+-- How each state ends a task for its dependents: false completed, else the
+-- words of their error (vtab/policy.h).
+local DEPS_WHY = {completed = false, dead = SV_DEPS_WHY_DEAD,
+                  failed = SV_DEPS_WHY_FAILED,
+                  cancelled = SV_DEPS_WHY_CANCELLED}
 
 -- Build the metrics keys of the tasks under base from their rows (once per
 -- namespace: see METRICS).
@@ -518,8 +531,9 @@ local function needed(e, m)
   for c in pairs(m.has) do
     add(c)
   end
-  for _, c in ipairs({'queue', 'name', 'state', 'lease_owner', 'lease_token',
-                      'lease_expires_at', 'result'}) do
+  for _, c in ipairs({'id', 'queue', 'name', 'state', 'lease_owner',
+                      'lease_token', 'lease_expires_at', 'result',
+                      'depends_on'}) do
     add(c)
   end
   if m.has == e.has0 then
@@ -669,6 +683,17 @@ local function reindex(base, kind, rid, old, row, bReady)
   -- The metrics (see METRICS): the queue list, the final states' counts,
   -- the last hour's completions.
   local sq, sn = old and old.state, row and row.state
+  -- A task that ends -- a final state, or deleted before it had one --
+  -- settles its dependents at the end of the call (settleAll).
+  if sq ~= sn and ((sn and SV_FINAL[sn]) or (not row and not SV_FINAL[sq])) then
+    local r, why = old, SV_DEPS_WHY_DELETED
+    if row then
+      r, why = row, DEPS_WHY[sn]
+    end
+    if r.id then
+      SETTLE[#SETTLE + 1] = {base, r.id, why, r.depends_on}
+    end
+  end
   local qo0, qn0 = old and (old.queue or ''), row and (row.queue or '')
   if qn0 ~= qo0 and qn0 then
     qset(p .. ':queues', 's', qn0, true)
@@ -800,6 +825,89 @@ local function deleteRow(base, kind, rid, old)
   end
   reindex(base, kind, rid, old, nil)
   redis.call('DEL', base .. kind .. ':r:' .. rid)
+end
+
+-- Dependencies (depends_on).  A task inserted pending or waiting with
+-- depends_on: getTask(id) gives a dependency's row (as the call sees it);
+-- returns an error text for a missing one, else sets row.state (pending,
+-- waiting, or cancelled with its error when one is dead, failed or
+-- cancelled) and returns nil and the ids still open (waiting: LINKS).
+local function depsInsert(row, getTask)
+  local open, bad = {}, nil
+  for _, d in ipairs(cjson.decode(row.depends_on)) do
+    local t = getTask(d)
+    if not t then
+      return "depends_on: no task '" .. d .. "'"
+    end
+    local why = DEPS_WHY[t.state]
+    if why and not bad then
+      bad = "dependency '" .. d .. "' " .. why
+    elseif why == nil then
+      open[#open + 1] = d
+    end
+  end
+  if bad then
+    row.state = 'cancelled'
+    row.error = bad
+    row.completed_at = row.completed_at or row.updated_at
+  else
+    row.state = #open > 0 and 'waiting' or 'pending'
+  end
+  return nil, #open > 0 and not bad and open or nil
+end
+
+-- The sets of the waiting tasks inserted by this call (LINKS: base, id,
+-- open dependency ids), before their dependencies settle.
+local function linkAll()
+  for _, l in ipairs(LINKS) do
+    local kw = l[1] .. 'tasks:wo:' .. l[2]
+    redis.call('DEL', kw)
+    redis.call('SADD', kw, unpack(l[3]))
+    for _, d in ipairs(l[3]) do
+      redis.call('SADD', l[1] .. 'tasks:deps:' .. d, l[2])
+    end
+  end
+end
+
+-- The tasks that ended in this call (SETTLE: base, id, false when
+-- completed else how it ended, its depends_on): each one's waiting
+-- dependents become pending (completed, when they wait for nothing else)
+-- or are cancelled, which settles them in turn.  A task that ends costs
+-- one SMEMBERS of a missing key when nobody waits for it.
+local function settleAll()
+  while nSettled < #SETTLE do
+    nSettled = nSettled + 1
+    local base, id, why, had = unpack(SETTLE[nSettled])
+    local p = base .. 'tasks'
+    if had then
+      redis.call('DEL', p .. ':wo:' .. id)
+    end
+    local ws = redis.call('SMEMBERS', p .. ':deps:' .. id)
+    if #ws > 0 then
+      redis.call('DEL', p .. ':deps:' .. id)
+      table.sort(ws)
+      for _, w in ipairs(ws) do
+        local rid = R('HGET', p .. ':key', w)
+        local row = rid and hgetall(p .. ':r:' .. rid)
+        if row and row.state == 'waiting' then
+          if not why then
+            redis.call('SREM', p .. ':wo:' .. w, id)
+            if redis.call('SCARD', p .. ':wo:' .. w) == 0 then
+              patch(base, 'tasks', rid, row,
+                    {state = 'pending', updated_at = I(NOW)})
+            end
+          else
+            patch(base, 'tasks', rid, row, {
+              state = 'cancelled',
+              error = "dependency '" .. id .. "' " .. why,
+              completed_at = I(NOW),
+              updated_at = I(NOW)
+            })
+          end
+        end
+      end
+    end
+  end
 end
 
 local function copy(row)
@@ -1078,6 +1186,9 @@ function ops.claim()
         out[#out + 1] = d[2]
       end
     end
+    -- Their dependents are claimable by this same call (as on the other
+    -- stores, where they become pending with the completion).
+    settleAll()
   end
   local paused = {}
   if #queues > 0 then
@@ -1598,7 +1709,7 @@ local function queueMetrics(q, bHist, out)
   local nClaimed = R('ZCARD', kl)
   local nExpired = R('ZCOUNT', kl, '-inf', NOW)
   local f = redis.call('HMGET', p .. ':n:' .. q, 'completed', 'failed',
-                       'dead', 'cancelled')
+                       'dead', 'cancelled', 'waiting')
   local oldest
   local w = R('ZRANGEBYSCORE', kw, '-inf', NOW, 'WITHSCORES', 'LIMIT', 0, 1)
   if #w > 0 then
@@ -1632,6 +1743,10 @@ local function queueMetrics(q, bHist, out)
   end
   out[#out + 1] = oldest and math.max(0, NOW - oldest) or -1
   out[#out + 1] = paused
+  out[#out + 1] = tonumber(f[5] or 0)
+  if tonumber(f[5] or 0) ~= 0 then
+    empty = false
+  end
   if bHist then
     -- A second counts as its last ms (a completion now is in the last
     -- minute): minute k before now holds the seconds whose end is in
@@ -2083,7 +2198,8 @@ function ops.write()
       o[8] = row
       o[9], o[10] = j, i - 1 -- where its pairs are in ARGS
     end
-    if o[3] ~= 'I' or o[6] ~= '' or (e.ver and not o[8][e.ver]) then
+    if o[3] ~= 'I' or o[6] ~= '' or (e.ver and not o[8][e.ver]) or
+      (o[2] == 'tasks' and o[8].depends_on) then
       bFast = false
     end
     P[k] = o
@@ -2239,6 +2355,19 @@ function ops.write()
           ok = 0 -- idempotent insert: an existing (queue, key) wins
         end
       end
+      if ok == 1 and kind == 'tasks' and typ == 'I' and row.depends_on and
+        (row.state == 'pending' or row.state == 'waiting') then
+        local err, open = depsInsert(row, function(d)
+          local r = getMap(base, kind, 'key', simKey, d)
+          return r and getRow(base, kind, r)
+        end)
+        if err then
+          return {'err', 'deps', k, err}
+        end
+        if open then
+          LINKS[#LINKS + 1] = {base, row.id, open}
+        end
+      end
       if ok == 1 then
         if e.ver then
           if old then
@@ -2316,11 +2445,14 @@ local function run(keys, args)
   QK, QL, QFRESH, WAKE, META, ENC = {}, {}, false, {}, {}, {}
   DDTAKE = {}
   NQ, NQL, TRIM, MK, SEC = {}, {}, {}, {}, {}
+  SETTLE, LINKS, nSettled = {}, {}, 0
   local f = ops[OP]
   if not f then
     return redis.error_reply('statevtab: unknown operation ' .. tostring(OP))
   end
   local res = f()
+  linkAll()
+  settleAll()
   flushAll()
   if not UNDO then
     return res

@@ -31,8 +31,9 @@
 
 static const char *const azExecState[] = {"pending", "running",   "completed",
                                           "failed",  "cancelled", 0};
-static const char *const azTaskState[] = {
-    "pending", "claimed", "completed", "failed", "dead", "cancelled", 0};
+static const char *const azTaskState[] = {"pending", "claimed", "completed",
+                                          "failed",  "dead",    "cancelled",
+                                          "waiting", 0};
 
 /* {zName, eType, flags, zDefault, azEnum, iMin, iMax} */
 static const statevtab_column aExecutions[] = {

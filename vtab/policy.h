@@ -79,4 +79,18 @@
 ** at least this often (x4) for new schedules. */
 #define SV_SCHED_RELOAD_MS 250
 
+/*
+** Dependencies (depends_on of tasks): a task names at most SV_DEPS_MAX
+** tasks it waits for.  Inserted pending with one of them not completed, it
+** is 'waiting' until all are; when one of them dies, fails, is cancelled or
+** deleted, it is cancelled, with error SV_DEPS_ERROR(id, what), and so are
+** the tasks waiting for it.  Every store applies it inside the write that
+** ends the dependency.
+*/
+#define SV_DEPS_MAX 1000
+#define SV_DEPS_WHY_DEAD "is dead"
+#define SV_DEPS_WHY_FAILED "failed"
+#define SV_DEPS_WHY_CANCELLED "was cancelled"
+#define SV_DEPS_WHY_DELETED "was deleted"
+
 #endif /* SV_POLICY_H */

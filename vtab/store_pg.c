@@ -851,7 +851,10 @@ static int pgResultError(PgStore *p, PGresult *res) {
   {
     char *z = pgScrub(p, zMsg ? zMsg : "error", 0);
     if (!z) return SQLITE_NOMEM;
-    pgError(p, "postgresql: %s", z);
+    /* SV001: an error of the caller's input that sql/postgresql.sql raises
+    ** with the same words as the other stores. */
+    pgError(p, "%s%s",
+            zState && strcmp(zState, "SV001") == 0 ? "" : "postgresql: ", z);
     sqlite3_free(z);
   }
   if (zState && (strcmp(zState, "40001") == 0 || strcmp(zState, "40P01") == 0 ||
@@ -1583,6 +1586,10 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
         {"@SV_REASON_LEASE_EXPIRED@", "'" SV_REASON_LEASE_EXPIRED "'"},
         {"@SV_DEAD_ID_TAIL@", SV_STR(SV_DEAD_ID_TAIL)},
         {"@SV_RATE_STEPS@", SV_STR(SV_RATE_STEPS)},
+        {"@SV_DEPS_WHY_DEAD@", "'" SV_DEPS_WHY_DEAD "'"},
+        {"@SV_DEPS_WHY_FAILED@", "'" SV_DEPS_WHY_FAILED "'"},
+        {"@SV_DEPS_WHY_CANCELLED@", "'" SV_DEPS_WHY_CANCELLED "'"},
+        {"@SV_DEPS_WHY_DELETED@", "'" SV_DEPS_WHY_DELETED "'"},
         {"@SV_TASK_JSON_ARGS@", 0},
     };
     for (i = 0; i < eTask->nCol; i++) {
@@ -3164,7 +3171,9 @@ static int pgMetrics(statevtab_table *pTab, const statevtab_value *pQueue,
       "COALESCE((SELECT st.c FROM st WHERE st.queue = qs.queue AND st.state "
       "= 'cancelled'), 0), "
       "CASE WHEN pe.o IS NOT NULL THEN GREATEST(0, n.ms - pe.o) END, "
-      "EXISTS (SELECT 1 FROM pa WHERE pa.queue = qs.queue), hi.h "
+      "EXISTS (SELECT 1 FROM pa WHERE pa.queue = qs.queue), hi.h, "
+      "COALESCE((SELECT st.c FROM st WHERE st.queue = qs.queue AND st.state "
+      "= 'waiting'), 0) "
       "FROM qs CROSS JOIN n LEFT JOIN pe ON pe.queue = qs.queue "
       "LEFT JOIN cl ON cl.queue = qs.queue LEFT JOIN hi ON hi.queue = "
       "qs.queue",
@@ -3186,6 +3195,7 @@ static int pgMetrics(statevtab_table *pTab, const statevtab_value *pQueue,
     m.iOldestPendingMs =
         PQgetisnull(res, i, 9) ? -1 : strtoll(PQgetvalue(res, i, 9), 0, 10);
     m.bPaused = PQgetvalue(res, i, 10)[0] == 't';
+    m.nWaiting = strtoll(PQgetvalue(res, i, 12), 0, 10);
     for (z = PQgetisnull(res, i, 11) ? 0 : PQgetvalue(res, i, 11); z && *z;) {
       char *zEnd;
       long long iAgo = strtoll(z, &zEnd, 10);

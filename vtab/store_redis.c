@@ -1065,16 +1065,20 @@ static char *buildScript(void) {
   sqlite3_str_appendall(
       s, "local SV_FINAL = {" SV_FINAL_STATES(SV_FINAL_LUA_) "}\n");
 #undef SV_FINAL_LUA_
-  sqlite3_str_appendf(s,
-                      "local SV_BACKOFF_BASE_MS = %d\n"
-                      "local SV_BACKOFF_CAP_MS = %d\n"
-                      "local SV_REASON_LEASE_EXPIRED = '%s'\n"
-                      "local SV_DEAD_ID_TAIL = %d\n"
-                      "local SV_SWEEP_MAX = %d\n"
-                      "local SV_RATE_STEPS = %d\n",
-                      SV_BACKOFF_BASE_MS, SV_BACKOFF_CAP_MS,
-                      SV_REASON_LEASE_EXPIRED, SV_DEAD_ID_TAIL, SV_SWEEP_MAX,
-                      SV_RATE_STEPS);
+  sqlite3_str_appendf(
+      s,
+      "local SV_BACKOFF_BASE_MS = %d\n"
+      "local SV_BACKOFF_CAP_MS = %d\n"
+      "local SV_REASON_LEASE_EXPIRED = '%s'\n"
+      "local SV_DEAD_ID_TAIL = %d\n"
+      "local SV_SWEEP_MAX = %d\n"
+      "local SV_RATE_STEPS = %d\n"
+      "local SV_DEPS_WHY_DEAD = '" SV_DEPS_WHY_DEAD "'\n"
+      "local SV_DEPS_WHY_FAILED = '" SV_DEPS_WHY_FAILED "'\n"
+      "local SV_DEPS_WHY_CANCELLED = '" SV_DEPS_WHY_CANCELLED "'\n"
+      "local SV_DEPS_WHY_DELETED = '" SV_DEPS_WHY_DELETED "'\n",
+      SV_BACKOFF_BASE_MS, SV_BACKOFF_CAP_MS, SV_REASON_LEASE_EXPIRED,
+      SV_DEAD_ID_TAIL, SV_SWEEP_MAX, SV_RATE_STEPS);
   sqlite3_str_appendall(s, zRdScript);
   /* rdLoadFunction() replaces this line with register_function. */
   sqlite3_str_appendall(s, "return run(KEYS, ARGV)\n");
@@ -2199,6 +2203,13 @@ static int writeResult(RdStore *p, const RdOp *aOp, int nOp,
                "its data?); nothing was written (retry the statement)");
     return SQLITE_BUSY_SNAPSHOT;
   }
+  if (r->elements >= 4 && strcmp(r->element[1]->str, "deps") == 0 &&
+      r->element[3]->type == REDIS_REPLY_STRING) {
+    /* depends_on names a task that does not exist (redis.lua's
+    ** depsInsert says which). */
+    rdError(p, "%s", r->element[3]->str);
+    return SQLITE_ERROR;
+  }
   if (r->elements >= 4 && strcmp(r->element[1]->str, "constraint") == 0) {
     int k = (int)replyInt(r->element[2]) - 1;
     const statevtab_entity *e =
@@ -2776,7 +2787,7 @@ static int rdMetrics(statevtab_table *pTab, const statevtab_value *pQueue,
   redisReply *r = 0;
   RdTable *t = (RdTable *)pTab;
   RdArgs a;
-  size_t i, nPer = bHistory ? 71 : 11;
+  size_t i, nPer = bHistory ? 72 : 12;
   int rc, k;
   argEval(&a, t, "metrics");
   if (pQueue) {
@@ -2810,7 +2821,8 @@ static int rdMetrics(statevtab_table *pTab, const statevtab_value *pQueue,
     for (k = 0; k < 8; k++) *aN[k] = replyInt(e[k + 1]);
     m.iOldestPendingMs = replyInt(e[9]);
     m.bPaused = replyInt(e[10]) != 0;
-    for (k = 0; bHistory && k < 60; k++) m.aPerMinute[k] = replyInt(e[11 + k]);
+    m.nWaiting = replyInt(e[11]);
+    for (k = 0; bHistory && k < 60; k++) m.aPerMinute[k] = replyInt(e[12 + k]);
     if (xRow(pCtx, &m)) rc = SQLITE_NOMEM;
   }
   freeReplyObject(r);

@@ -30,10 +30,12 @@
 /*
 ** Is zSuffix the suffix of one of the local store's shadow tables, as in
 ** "T_<suffix>" (the virtual table's xShadowName)?  T_data, and for tasks
-** T_queues, T_reap and T_rates (made by the first claim with rates).
+** T_queues, T_reap, T_rates (made by the first claim with rates) and
+** T_deps (dependencies, store_sqlite_deps.c).
 */
 int sv_local_shadow_name(const char *zSuffix) {
-  static const char *const azShadow[] = {"data", "queues", "reap", "rates"};
+  static const char *const azShadow[] = {"data", "queues", "reap", "rates",
+                                         "deps"};
   size_t i;
   for (i = 0; i < sizeof(azShadow) / sizeof(azShadow[0]); i++) {
     if (sqlite3_stricmp(zSuffix, azShadow[i]) == 0) return 1;
@@ -96,14 +98,15 @@ static int localExec(LocalStore *p, char *zSql) {
 }
 
 /*
-** Name the index of column zCol of table zName: "<zName>_data_<zCol>", or
+** Name the index of column zCol of table zName: "<zName>_data_<zCol>" (or
+** of shadow table T_<zShadow> when zShadow is not NULL), or
 ** with a "_<n>" suffix when that name is taken.  Indexes keep their names
 ** across ALTER TABLE RENAME (an index cannot be renamed, nor dropped while
 ** the ALTER statement runs), so a new table may find its natural name held
 ** by the renamed table's index.  *pzIdx is from sqlite3_malloc.
 */
-static int indexName(LocalTable *t, const char *zName, const char *zCol,
-                     char **pzIdx) {
+static int indexName(LocalTable *t, const char *zName, const char *zShadow,
+                     const char *zCol, char **pzIdx) {
   sqlite3_stmt *pStmt = 0;
   char *zSql, *zIdx = 0;
   int rc, n;
@@ -115,8 +118,9 @@ static int indexName(LocalTable *t, const char *zName, const char *zCol,
   if (rc != SQLITE_OK) return localDbError(t->pStore, t->pStore->db, rc);
   for (n = 1; rc == SQLITE_OK; n++) {
     sqlite3_free(zIdx);
-    zIdx = n == 1 ? sqlite3_mprintf("%s_data_%s", zName, zCol)
-                  : sqlite3_mprintf("%s_data_%s_%d", zName, zCol, n);
+    if (!zShadow) zShadow = "data";
+    zIdx = n == 1 ? sqlite3_mprintf("%s_%s_%s", zName, zShadow, zCol)
+                  : sqlite3_mprintf("%s_%s_%s_%d", zName, zShadow, zCol, n);
     if (!zIdx) {
       rc = SQLITE_NOMEM;
       break;
@@ -160,7 +164,7 @@ static int createIndexes(LocalTable *t, sqlite3_uint64 mAsked) {
       /* The tasks' T_reap table says when to look for expired leases. */
       if (t->bTasks && i == SV_TASK_LEASE_EXPIRES_AT) continue;
     }
-    rc = indexName(t, t->zName, zCol, &zIdx);
+    rc = indexName(t, t->zName, 0, zCol, &zIdx);
     if (rc != SQLITE_OK) break;
     if (t->bTasks && i == SV_TASK_QUEUE) {
       /* Serves queue= scans and, in this order, the claim of a queue. */
@@ -191,7 +195,7 @@ static int createIndexes(LocalTable *t, sqlite3_uint64 mAsked) {
     const char *zKey = e->aCol[e->iDedupe].zName;
     char *zName = sqlite3_mprintf("%s_%s", zScope, zKey), *zIdx = 0;
     if (!zName) return SQLITE_NOMEM;
-    rc = indexName(t, t->zName, zName, &zIdx);
+    rc = indexName(t, t->zName, 0, zName, &zIdx);
     sqlite3_free(zName);
     if (rc == SQLITE_OK) {
       rc = localExec(t->pStore,
@@ -236,6 +240,25 @@ static int createShadow(LocalTable *t, sqlite3_uint64 mIndexes) {
                                      "TEXT PRIMARY KEY, due INTEGER NOT NULL) "
                                      "WITHOUT ROWID",
                                      t->zDb, t->zName));
+    }
+    /* Who waits for whom (store_sqlite_deps.c). */
+    if (rc == SQLITE_OK) {
+      rc = localExec(t->pStore,
+                     sqlite3_mprintf("CREATE TABLE \"%w\".\"%w_deps\"(dep "
+                                     "TEXT NOT NULL, task TEXT NOT NULL, "
+                                     "PRIMARY KEY (dep, task)) WITHOUT ROWID",
+                                     t->zDb, t->zName));
+    }
+    if (rc == SQLITE_OK) {
+      char *zIdx = 0;
+      rc = indexName(t, t->zName, "deps", "task", &zIdx);
+      if (rc == SQLITE_OK) {
+        rc = localExec(t->pStore,
+                       sqlite3_mprintf("CREATE INDEX \"%w\".\"%w\" ON "
+                                       "\"%w_deps\"(task)",
+                                       t->zDb, zIdx, t->zName));
+      }
+      sqlite3_free(zIdx);
     }
   }
   return rc;
@@ -434,10 +457,11 @@ static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
     rc = SQLITE_NOMEM;
   } else if (bCreate) {
     rc = createShadow(t, mIndexes);
-    t->bReap = t->bTasks;
+    t->bReap = t->bDeps = t->bTasks;
     t->nDataCol = e->nCol;
   } else {
     rc = t->bTasks ? hasShadow(t, "reap", &t->bReap) : findAnyOld(t);
+    if (rc == SQLITE_OK && t->bTasks) rc = hasShadow(t, "deps", &t->bDeps);
     if (rc == SQLITE_OK) rc = findDataCols(t);
   }
   if (rc != SQLITE_OK) {
@@ -467,7 +491,8 @@ static void finalizeAll(LocalTable *t) {
   sqlite3_finalize(t->pPurge);
   sqlite3_finalize(t->pSweep);
   sqlite3_finalize(t->pLower);
-  t->pDelete = t->pPurge = t->pSweep = t->pLower = 0;
+  sqlite3_finalize(t->pDepsGet);
+  t->pDelete = t->pPurge = t->pSweep = t->pLower = t->pDepsGet = 0;
   while ((s = t->pScans) != 0) {
     t->pScans = s->pNext;
     sqlite3_finalize(s->pStmt);
@@ -477,6 +502,7 @@ static void finalizeAll(LocalTable *t) {
   t->nScans = 0;
   localFinalizeGuard(t);
   localFinalizeAtomic(t);
+  localFinalizeDeps(t);
 }
 
 static void localDetach(statevtab_table *pTab) {
@@ -510,6 +536,11 @@ static int localDrop(statevtab_table *pTab) {
   if (rc == SQLITE_OK) {
     rc = localExec(t->pStore, sqlite3_mprintf("DROP TABLE IF EXISTS "
                                               "\"%w\".\"%w_rates\"",
+                                              t->zDb, t->zName));
+  }
+  if (rc == SQLITE_OK) {
+    rc = localExec(t->pStore, sqlite3_mprintf("DROP TABLE IF EXISTS "
+                                              "\"%w\".\"%w_deps\"",
                                               t->zDb, t->zName));
   }
   return rc;
@@ -546,6 +577,12 @@ static int localRename(statevtab_table *pTab, const char *zNew) {
                                      "TO \"%w_rates\"",
                                      t->zDb, t->zName, zNew));
     }
+  }
+  if (rc == SQLITE_OK && t->bDeps) {
+    rc = localExec(t->pStore,
+                   sqlite3_mprintf("ALTER TABLE \"%w\".\"%w_deps\" RENAME "
+                                   "TO \"%w_deps\"",
+                                   t->zDb, t->zName, zNew));
   }
   if (rc != SQLITE_OK) return rc;
   zName = sqlite3_mprintf("%s", zNew);
@@ -674,15 +711,64 @@ static int lowerDue(LocalTable *t, const statevtab_value *aRow) {
   return rc == SQLITE_OK ? rc : localDbError(t->pStore, t->pStore->db, rc);
 }
 
+static int localInsertRow(LocalTable *t, const statevtab_value *aRow,
+                          int eConflict, sqlite3_int64 *pRowid, int *pbDone);
+
+static int stateIs(const statevtab_value *v, const char *z) {
+  return v->eType == SQLITE_TEXT && v->n == (int)strlen(z) &&
+         memcmp(v->z, z, (size_t)v->n) == 0;
+}
+
+/*
+** Does state *v end a task for its dependents?  Returns 0 when not; else 1
+** with *pzWhy NULL (completed) or saying how it ended (SV_DEPS_WHY_*).
+*/
+static int depsEnded(const statevtab_value *v, const char **pzWhy) {
+  *pzWhy = 0;
+  if (stateIs(v, "completed")) return 1;
+  if (stateIs(v, "dead")) *pzWhy = SV_DEPS_WHY_DEAD;
+  if (stateIs(v, "failed")) *pzWhy = SV_DEPS_WHY_FAILED;
+  if (stateIs(v, "cancelled")) *pzWhy = SV_DEPS_WHY_CANCELLED;
+  return *pzWhy != 0;
+}
+
 static int localInsert(statevtab_table *pTab, const statevtab_value *aRow,
                        int eConflict, sqlite3_int64 *pRowid, int *pbDone) {
   LocalTable *t = (LocalTable *)pTab;
   const statevtab_entity *e = pTab->pEntity;
-  sqlite3_stmt *pStmt;
-  int rc, iExp = sv_entity_col(e, STATEVTAB_COL_EXPIRES);
-  rc = localGuard(t, 0, t->pStore->db, t->zDb, 0);
+  int rc = localGuard(t, 0, t->pStore->db, t->zDb, 0);
   if (rc == SQLITE_OK) rc = localCheckCols(t, aRow);
   if (rc != SQLITE_OK) return rc;
+  if (t->bTasks && aRow[SV_TASK_DEPENDS_ON].eType == SQLITE_TEXT &&
+      (stateIs(&aRow[SV_TASK_STATE], "pending") ||
+       stateIs(&aRow[SV_TASK_STATE], "waiting"))) {
+    /* The dependencies decide the state (store_sqlite_deps.c). */
+    statevtab_value aNew[SV_MAX_COLUMNS];
+    char *zErr = 0;
+    memcpy(aNew, aRow, sizeof(statevtab_value) * (size_t)e->nCol);
+    rc = localDepsInsert(t, aRow, &aNew[SV_TASK_STATE], &aNew[SV_TASK_ERROR],
+                         &zErr);
+    if (rc != SQLITE_OK) return rc;
+    if (zErr && aNew[SV_TASK_COMPLETED_AT].eType == SQLITE_NULL) {
+      aNew[SV_TASK_COMPLETED_AT] = aNew[SV_TASK_UPDATED_AT];
+    }
+    rc = localInsertRow(t, aNew, eConflict, pRowid, pbDone);
+    sqlite3_free(zErr);
+    if (rc == SQLITE_OK && *pbDone &&
+        stateIs(&aNew[SV_TASK_STATE], "waiting")) {
+      rc = localDepsLink(t, aNew);
+    }
+    return rc;
+  }
+  return localInsertRow(t, aRow, eConflict, pRowid, pbDone);
+}
+
+/* localInsert, after the trigger guard and the dependencies. */
+static int localInsertRow(LocalTable *t, const statevtab_value *aRow,
+                          int eConflict, sqlite3_int64 *pRowid, int *pbDone) {
+  const statevtab_entity *e = t->base.pEntity;
+  sqlite3_stmt *pStmt;
+  int rc = SQLITE_OK, iExp = sv_entity_col(e, STATEVTAB_COL_EXPIRES);
   if (iExp >= 0) {
     rc = purgeExpired(t, aRow, iExp);
     if (rc == SQLITE_OK) rc = sweepExpired(t, iExp);
@@ -769,13 +855,63 @@ static int localUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
   rc = sqlite3_reset(pStmt);
   *pbDone = rc == SQLITE_OK && sqlite3_changes(t->pStore->db) > 0;
   if (rc != SQLITE_OK) return localDbError(t->pStore, t->pStore->db, rc);
+  if (*pbDone && t->bDeps) {
+    /* A task ended by the UPDATE: its dependents follow. */
+    const char *zWhy;
+    if (depsEnded(&aRow[SV_TASK_STATE], &zWhy)) {
+      rc = localDepsSettle(t, 0, t->pStore->db, t->zDb,
+                           aRow[SV_TASK_UPDATED_AT].i, aRow[SV_TASK_ID].z,
+                           aRow[SV_TASK_ID].n, zWhy);
+      if (rc != SQLITE_OK) return rc;
+    }
+  }
   return *pbDone ? lowerDue(t, aRow) : SQLITE_OK;
 }
 
+static int localDeleteRow(LocalTable *t, sqlite3_int64 iRowid);
+
+/* DELETE: a task deleted before it ended ends its dependents. */
 static int localDelete(statevtab_table *pTab, sqlite3_int64 iRowid) {
   LocalTable *t = (LocalTable *)pTab;
-  int rc = localGuard(t, 0, t->pStore->db, t->zDb, 0);
-  if (rc != SQLITE_OK) return rc;
+  sqlite3 *db = t->pStore->db;
+  statevtab_value vState;
+  const char *zWhy;
+  char *zId = 0;
+  int rc = localGuard(t, 0, db, t->zDb, 0), rs;
+  if (rc != SQLITE_OK || !t->bDeps) {
+    return rc == SQLITE_OK ? localDeleteRow(t, iRowid) : rc;
+  }
+  if (!t->pDepsGet) {
+    rc = localPrepareKept(t,
+                          sqlite3_mprintf("SELECT id, state FROM "
+                                          "\"%w\".\"%w_data\" WHERE rowid = "
+                                          "?1",
+                                          t->zDb, t->zName),
+                          &t->pDepsGet);
+    if (rc != SQLITE_OK) return rc;
+  }
+  sqlite3_bind_int64(t->pDepsGet, 1, iRowid);
+  if ((rs = sqlite3_step(t->pDepsGet)) == SQLITE_ROW) {
+    memset(&vState, 0, sizeof(vState));
+    rc = localReadValue(t->pDepsGet, 1, &vState);
+    if (rc == SQLITE_OK && !depsEnded(&vState, &zWhy)) {
+      zId = sqlite3_mprintf("%s", sqlite3_column_text(t->pDepsGet, 0));
+      if (!zId) rc = SQLITE_NOMEM;
+    }
+  }
+  rs = sqlite3_reset(t->pDepsGet);
+  if (rc == SQLITE_OK && rs != SQLITE_OK) rc = localDbError(t->pStore, db, rs);
+  if (rc == SQLITE_OK) rc = localDeleteRow(t, iRowid);
+  if (rc == SQLITE_OK && zId) {
+    rc = localDepsSettle(t, 0, db, t->zDb, sv_now_ms(), zId, (int)strlen(zId),
+                         SV_DEPS_WHY_DELETED);
+  }
+  sqlite3_free(zId);
+  return rc;
+}
+
+static int localDeleteRow(LocalTable *t, sqlite3_int64 iRowid) {
+  int rc;
   if (!t->pDelete) {
     rc =
         localPrepareKept(t,

@@ -17,6 +17,7 @@ typedef struct LocalTable LocalTable;
 typedef struct LocalScan LocalScan;
 typedef struct LocalCursor LocalCursor;
 typedef struct LocalAtomic LocalAtomic; /* store_sqlite_atomic.c's */
+typedef struct LocalDeps LocalDeps;     /* store_sqlite_deps.c's */
 
 /* A private connection to the file of one schema (store_sqlite_atomic.c). */
 typedef struct LocalPrivate LocalPrivate;
@@ -60,6 +61,12 @@ struct LocalTable {
   ** due time there after a write of a lease. */
   int bTasks, bReap;
   sqlite3_stmt *pLower;
+  /* Tasks: bDeps when the table has T_deps (made since 2026-12-03 with the
+  ** depends_on column; see store_sqlite_deps.c), whose statements pDeps
+  ** keeps; pDepsGet reads a row's id and state before a DELETE. */
+  int bDeps;
+  LocalDeps *pDeps;
+  sqlite3_stmt *pDepsGet;
   /* dedup= of a tasks table.  With a window (dd.bWindow) the index of
   ** (queue, idempotency_key) is not UNIQUE, and a row is let in by the
   ** INSERT's NOT EXISTS of a clashing row (localInsertSql); pDdClash finds
@@ -112,6 +119,8 @@ struct LocalCursor {
 void localError(LocalStore *p, const char *zFmt, ...);
 int localDbError(LocalStore *p, sqlite3 *db, int rc);
 int localPrepareKept(LocalTable *t, char *zSql, sqlite3_stmt **ppStmt);
+int localPrepareOn(LocalStore *p, sqlite3 *db, char *zSql,
+                   sqlite3_stmt **ppStmt);
 int localBind(sqlite3_stmt *pStmt, int i, const statevtab_value *v,
               void (*xDel)(void *));
 int localReadValue(sqlite3_stmt *pStmt, int i, statevtab_value *pOut);
@@ -154,6 +163,22 @@ int localProgress(statevtab_table *, const statevtab_value *,
                   const statevtab_value *, int *);
 int localPause(statevtab_table *, const statevtab_value *, int, int *);
 int localPaused(statevtab_table *, const statevtab_value *, int *);
+/* store_sqlite_deps.c: called by both; calls neither. */
+void localFinalizeDeps(LocalTable *t);
+/* Before a task with depends_on *aRow is inserted pending or waiting: its
+** state (*pState: 'pending', 'waiting' or 'cancelled', static text) and,
+** when cancelled, its error (*pError points into *pzErr, which the caller
+** frees after the insert).  SQLITE_ERROR: a dependency does not exist. */
+int localDepsInsert(LocalTable *t, const statevtab_value *aRow,
+                    statevtab_value *pState, statevtab_value *pError,
+                    char **pzErr);
+/* After it was inserted 'waiting': its T_deps rows. */
+int localDepsLink(LocalTable *t, const statevtab_value *aRow);
+/* Task zId[0..nId) ended: completed (zWhy NULL), or not (zWhy: how, one of
+** the SV_DEPS_WHY_*); see the file's header. */
+int localDepsSettle(LocalTable *t, int iConn, sqlite3 *db, const char *zSchema,
+                    sqlite3_int64 now, const char *zId, int nId,
+                    const char *zWhy);
 /* store_sqlite_metrics.c */
 int localMetrics(statevtab_table *, const statevtab_value *pQueue, int bHistory,
                  statevtab_metrics_fn xRow, void *pCtx);

@@ -383,17 +383,7 @@ static sqlite3_stmt *stmt(LocalTxn *x, int eSlot, char *zSql, int *pRc) {
     sqlite3_free(zSql);
     return *pp;
   }
-  if (!zSql) {
-    *pRc = SQLITE_NOMEM;
-    return 0;
-  }
-  *pRc = sqlite3_prepare_v3(x->db, zSql, -1, SQLITE_PREPARE_PERSISTENT, pp, 0);
-  sqlite3_free(zSql);
-  if (*pRc != SQLITE_OK) {
-    *pp = 0;
-    *pRc = localDbError(x->t->pStore, x->db, *pRc);
-    return 0;
-  }
+  *pRc = localPrepareOn(x->t->pStore, x->db, zSql, pp);
   return *pp;
 }
 
@@ -487,6 +477,11 @@ static int doComplete(LocalTxn *x, const statevtab_value *pId,
   sqlite3_bind_int64(p, 4, x->now);
   rc = run(x, p);
   *pbOk = rc == SQLITE_OK && sqlite3_changes(x->db) > 0;
+  if (*pbOk && t->bDeps) {
+    /* Its dependents may run now (store_sqlite_deps.c). */
+    rc = localDepsSettle(t, x->iConn, x->db, x->zSchema, x->now, pId->z, pId->n,
+                         0);
+  }
   return rc;
 }
 
@@ -554,13 +549,31 @@ static int doDie(LocalTxn *x, LocalTable *pDead, sqlite3_int64 iRowid,
                          "UPDATE \"%w\".\"%w_data\" SET state = 'dead', "
                          "error = coalesce(?2, error), completed_at = ?3, "
                          "updated_at = ?3, lease_owner = NULL, "
-                         "lease_expires_at = NULL WHERE rowid = ?1",
+                         "lease_expires_at = NULL WHERE rowid = ?1 "
+                         "RETURNING id",
                          x->zSchema, t->zName);
   if (!p) return rc;
   sqlite3_bind_int64(p, 1, iRowid);
   localBind(p, 2, pError, SQLITE_STATIC);
   sqlite3_bind_int64(p, 3, x->now);
-  rc = run(x, p);
+  if (t->bDeps) {
+    /* Its dependents are cancelled (store_sqlite_deps.c). */
+    char *zId = 0;
+    int rs = sqlite3_step(p);
+    if (rs == SQLITE_ROW) {
+      zId = sqlite3_mprintf("%s", sqlite3_column_text(p, 0));
+      if (!zId) rs = SQLITE_NOMEM;
+    }
+    rc = finish(x, p, rs == SQLITE_NOMEM ? SQLITE_DONE : rs);
+    if (rc == SQLITE_OK && rs == SQLITE_NOMEM) rc = SQLITE_NOMEM;
+    if (rc == SQLITE_OK && zId) {
+      rc = localDepsSettle(t, x->iConn, x->db, x->zSchema, x->now, zId,
+                           (int)strlen(zId), SV_DEPS_WHY_DEAD);
+    }
+    sqlite3_free(zId);
+  } else {
+    rc = run(x, p);
+  }
   if (rc != SQLITE_OK || !pDead) return rc;
 
   /* The dead letter: the statement names the dead letters table, so it is

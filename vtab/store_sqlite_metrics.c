@@ -142,6 +142,8 @@ int localMetrics(statevtab_table *pTab, const statevtab_value *pQueue,
       m->nDead = n;
     } else if (strcmp(zState, "cancelled") == 0) {
       m->nCancelled = n;
+    } else if (strcmp(zState, "waiting") == 0) {
+      m->nWaiting = n;
     }
   }
   rc = rc != SQLITE_OK ? (sqlite3_finalize(p), rc) : done(t, p, rs);

@@ -66,14 +66,21 @@ int localDbError(LocalStore *p, sqlite3 *db, int rc) {
   return rc;
 }
 
-/* Prepare zSql (sqlite3_mprintf'd, freed here) to be kept. */
-int localPrepareKept(LocalTable *t, char *zSql, sqlite3_stmt **ppStmt) {
+/* Prepare zSql (sqlite3_mprintf'd, freed here) on db, to be kept in
+** *ppStmt (left NULL on error, whose message goes to store p). */
+int localPrepareOn(LocalStore *p, sqlite3 *db, char *zSql,
+                   sqlite3_stmt **ppStmt) {
   int rc;
   if (!zSql) return SQLITE_NOMEM;
-  rc = sqlite3_prepare_v3(t->pStore->db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
-                          ppStmt, 0);
+  rc = sqlite3_prepare_v3(db, zSql, -1, SQLITE_PREPARE_PERSISTENT, ppStmt, 0);
   sqlite3_free(zSql);
-  return rc == SQLITE_OK ? rc : localDbError(t->pStore, t->pStore->db, rc);
+  if (rc != SQLITE_OK) *ppStmt = 0;
+  return rc == SQLITE_OK ? rc : localDbError(p, db, rc);
+}
+
+/* The same on the caller's connection. */
+int localPrepareKept(LocalTable *t, char *zSql, sqlite3_stmt **ppStmt) {
+  return localPrepareOn(t->pStore, t->pStore->db, zSql, ppStmt);
 }
 
 /*
@@ -91,7 +98,7 @@ int localPrepareKept(LocalTable *t, char *zSql, sqlite3_stmt **ppStmt) {
 static int checkTriggers(LocalTable *t, sqlite3 *db, const char *zSchema,
                          LocalTable *pDead) {
   sqlite3_stmt *pStmt = 0;
-  char *zSql, *azName[5] = {0, 0, 0, 0, 0};
+  char *zSql, *azName[6] = {0, 0, 0, 0, 0, 0};
   int bTasks = t->bTasks, bNoMem = 0;
   int rc, i;
   azName[0] = sqlite3_mprintf("%s_data", t->zName);
@@ -99,16 +106,17 @@ static int checkTriggers(LocalTable *t, sqlite3 *db, const char *zSchema,
   if (pDead) azName[2] = sqlite3_mprintf("%s_data", pDead->zName);
   if (bTasks) azName[3] = sqlite3_mprintf("%s_reap", t->zName);
   if (bTasks) azName[4] = sqlite3_mprintf("%s_rates", t->zName);
-  for (i = 0; i < 5; i++) {
+  if (bTasks) azName[5] = sqlite3_mprintf("%s_deps", t->zName);
+  for (i = 0; i < 6; i++) {
     if (!azName[i] && (i == 0 || (i == 2 ? pDead != 0 : bTasks))) bNoMem = 1;
   }
   zSql = sqlite3_mprintf("SELECT name, tbl_name FROM \"%w\".sqlite_schema "
                          "WHERE type = 'trigger' AND tbl_name COLLATE NOCASE "
-                         "IN (?1, ?2, ?3, ?4, ?5) "
+                         "IN (?1, ?2, ?3, ?4, ?5, ?6) "
                          "UNION ALL "
                          "SELECT name, tbl_name FROM temp.sqlite_schema "
                          "WHERE type = 'trigger' AND tbl_name COLLATE NOCASE "
-                         "IN (?1, ?2, ?3, ?4, ?5)",
+                         "IN (?1, ?2, ?3, ?4, ?5, ?6)",
                          zSchema);
   if (!zSql || bNoMem) {
     rc = SQLITE_NOMEM;
@@ -119,7 +127,7 @@ static int checkTriggers(LocalTable *t, sqlite3 *db, const char *zSchema,
     rc = localDbError(t->pStore, db, rc);
     goto out;
   }
-  for (i = 0; i < 5; i++) {
+  for (i = 0; i < 6; i++) {
     sqlite3_bind_text(pStmt, i + 1, azName[i], -1, SQLITE_STATIC);
   }
   if (sqlite3_step(pStmt) == SQLITE_ROW) {
@@ -130,7 +138,7 @@ static int checkTriggers(LocalTable *t, sqlite3 *db, const char *zSchema,
       goto out;
     }
     /* The shadow table's name as statevtab spells it. */
-    for (i = 0; i < 5; i++) {
+    for (i = 0; i < 6; i++) {
       if (azName[i] && sqlite3_stricmp(azName[i], zTable) == 0) {
         zTable = azName[i];
         break;
@@ -148,7 +156,7 @@ static int checkTriggers(LocalTable *t, sqlite3 *db, const char *zSchema,
 out:
   sqlite3_finalize(pStmt);
   sqlite3_free(zSql);
-  for (i = 0; i < 5; i++) sqlite3_free(azName[i]);
+  for (i = 0; i < 6; i++) sqlite3_free(azName[i]);
   return rc;
 }
 

@@ -140,6 +140,8 @@ int sv_dedup_clash(const sv_dedup *, const statevtab_value *aNew,
                    const statevtab_value *aOld);
 char *sv_dedup_where(const sv_dedup *, const char *zState,
                      const char *zCreated);
+int sv_deps_check(const char *z, int n, const statevtab_value *pId, int *pnDeps,
+                  char **pzErr);
 char *sv_json_minify(const char *z, int n);
 int sv_json_valid(const char *z, int n);
 #define SV_JSON_OK 0

@@ -464,6 +464,86 @@ char *sv_json_array(int n, const statevtab_value *a) {
 }
 
 /*
+** Check depends_on of a task (valid JSON text z[0..n), the task's id *pId):
+** an array of at most SV_DEPS_MAX strings, none named twice, none the task
+** itself.  Strings are compared as written (an id spelled with an escape
+** is not recognised as a duplicate; the stores then link it once).  On
+** success *pnDeps is the number of entries; on SQLITE_ERROR *pzErr says
+** what is wrong (sqlite3_malloc'd; NULL with SQLITE_NOMEM).
+*/
+int sv_deps_check(const char *z, int n, const statevtab_value *pId, int *pnDeps,
+                  char **pzErr) {
+  const char *azAt[SV_DEPS_MAX];
+  int anLen[SV_DEPS_MAX];
+  int i = 0, k, nDep = 0;
+  *pnDeps = 0;
+  *pzErr = 0;
+#define SV_WS()                                                                \
+  while (i < n &&                                                              \
+         (z[i] == ' ' || z[i] == '\t' || z[i] == '\n' || z[i] == '\r'))        \
+  i++
+  SV_WS();
+  if (i >= n || z[i] != '[') {
+    *pzErr = sqlite3_mprintf("depends_on must be a JSON array of task ids "
+                             "(got %.*s)",
+                             n > 40 ? 40 : n, z);
+    return *pzErr ? SQLITE_ERROR : SQLITE_NOMEM;
+  }
+  i++;
+  SV_WS();
+  if (i < n && z[i] == ']') return SQLITE_OK;
+  for (;;) {
+    int iStart;
+    SV_WS();
+    if (i >= n || z[i] != '"') {
+      *pzErr = sqlite3_mprintf("depends_on: entry %d is not a string "
+                               "(task ids are text)",
+                               nDep + 1);
+      return *pzErr ? SQLITE_ERROR : SQLITE_NOMEM;
+    }
+    iStart = ++i;
+    while (i < n && z[i] != '"') i += z[i] == '\\' ? 2 : 1;
+    if (nDep == SV_DEPS_MAX) {
+      *pzErr =
+          sqlite3_mprintf("depends_on names more than %d tasks", SV_DEPS_MAX);
+      return *pzErr ? SQLITE_ERROR : SQLITE_NOMEM;
+    }
+    azAt[nDep] = &z[iStart];
+    anLen[nDep] = i - iStart;
+    if (anLen[nDep] == 0) {
+      *pzErr = sqlite3_mprintf("depends_on: entry %d is an empty id", nDep + 1);
+      return *pzErr ? SQLITE_ERROR : SQLITE_NOMEM;
+    }
+    if (pId && pId->eType == SQLITE_TEXT && pId->n == anLen[nDep] &&
+        memcmp(pId->z, azAt[nDep], (size_t)pId->n) == 0) {
+      *pzErr = sqlite3_mprintf("depends_on: a task cannot depend on itself "
+                               "('%.*s')",
+                               pId->n, pId->z);
+      return *pzErr ? SQLITE_ERROR : SQLITE_NOMEM;
+    }
+    for (k = 0; k < nDep; k++) {
+      if (anLen[k] == anLen[nDep] &&
+          memcmp(azAt[k], azAt[nDep], (size_t)anLen[k]) == 0) {
+        *pzErr = sqlite3_mprintf("depends_on names task '%.*s' twice", anLen[k],
+                                 azAt[k]);
+        return *pzErr ? SQLITE_ERROR : SQLITE_NOMEM;
+      }
+    }
+    nDep++;
+    i++; /* the closing quote */
+    SV_WS();
+    if (i < n && z[i] == ',') {
+      i++;
+      continue;
+    }
+    break; /* ']': the text is valid JSON */
+  }
+#undef SV_WS
+  *pnDeps = nDep;
+  return SQLITE_OK;
+}
+
+/*
 ** Return valid JSON text z[0..n) without insignificant whitespace, as
 ** SQLite's json() writes it, from sqlite3_malloc; NULL on OOM.  Stores use
 ** it so that JSON they build (a progress entry appended to an array) reads

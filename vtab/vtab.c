@@ -1240,6 +1240,51 @@ static int schedRow(sv_vtab *p, int bInsert, statevtab_value *aRow) {
 }
 
 /*
+** A tasks row about to be written: check depends_on (sv_deps_check).  An
+** INSERT's pending or waiting state is the store's to decide from it; an
+** UPDATE may not change depends_on nor make a task 'waiting' (only an
+** INSERT with depends_on does), which needs the row as it was -- read only
+** when the new row has a depends_on or says 'waiting'.
+*/
+static int depsRow(sv_vtab *p, int bInsert, const statevtab_value *aRow) {
+  const statevtab_value *pDeps = &aRow[SV_TASK_DEPENDS_ON];
+  int bWaiting = textIs(&aRow[SV_TASK_STATE], "waiting");
+  statevtab_value *aOld = 0;
+  int rc = SQLITE_OK;
+  if (pDeps->eType == SQLITE_TEXT) {
+    char *zErr = 0;
+    int nDeps;
+    rc = sv_deps_check(pDeps->z, pDeps->n, &aRow[SV_TASK_ID], &nDeps, &zErr);
+    if (rc == SQLITE_ERROR) svError(p, "%s", zErr);
+    sqlite3_free(zErr);
+    if (rc != SQLITE_OK) return rc;
+  }
+  if (bInsert && bWaiting && pDeps->eType != SQLITE_TEXT) {
+    svError(p, "state 'waiting' needs depends_on (the tasks it waits for)");
+    return SQLITE_ERROR;
+  }
+  if (bInsert || (pDeps->eType != SQLITE_TEXT && !bWaiting)) return rc;
+  rc = sv_read_row(p, &aRow[SV_TASK_ID], &aOld);
+  if (rc != SQLITE_OK) return svStoreError(p, rc);
+  if (aOld) {
+    const statevtab_value *pOld = &aOld[SV_TASK_DEPENDS_ON];
+    if (pOld->eType != pDeps->eType ||
+        (pOld->eType == SQLITE_TEXT &&
+         (pOld->n != pDeps->n ||
+          memcmp(pOld->z, pDeps->z, (size_t)pOld->n) != 0))) {
+      svError(p, "depends_on cannot be changed by UPDATE (insert a new task)");
+      rc = SQLITE_ERROR;
+    } else if (bWaiting && !textIs(&aOld[SV_TASK_STATE], "waiting")) {
+      svError(p, "state 'waiting' is set by an INSERT with depends_on, not "
+                 "by UPDATE");
+      rc = SQLITE_ERROR;
+    }
+  }
+  sqlite3_free(aOld);
+  return rc;
+}
+
+/*
 ** xUpdate.  argc==1: DELETE argv[0].  argv[0] NULL: INSERT.  Otherwise
 ** UPDATE of rowid argv[0].  argv[2..] are the column values, which are
 ** validated, converted and defaulted here from the entity descriptor before
@@ -1281,6 +1326,10 @@ static int svUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   if (rc != SQLITE_OK) return rc;
   if (p->pEntity == sv_entity_schedules) {
     rc = schedRow(p, bInsert, aRow);
+    if (rc != SQLITE_OK) return rc;
+  }
+  if (p->pEntity == sv_entity_tasks) {
+    rc = depsRow(p, bInsert, aRow);
     if (rc != SQLITE_OK) return rc;
   }
   if (bInsert) {

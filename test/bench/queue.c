@@ -125,10 +125,15 @@
 **   rate-n1       claim-n1 with a rate limit in play: statevtab's claims
 **                 pass options.rates {"queue:bench": "1000000000/1s"} (never
 **                 reached: what the counting costs); raw: claim-n1
+**   deps          claim-n1 with dependencies in play: statevtab's N tasks
+**                 are N/2 pairs, the second of each waiting (depends_on)
+**                 for the first, so every other completion releases a
+**                 waiting task for a later claim; raw: claim-n1
 **
 ** backlog and inflight also print "vs empty": the side's own rate there
 ** divided by its claim-n1 rate (1.00 = the backlog or the leases cost
-** nothing); rate-n1 "vs plain", the same for statevtab.
+** nothing); rate-n1, schedule and deps "vs plain", the same for
+** statevtab.
 **
 ** Redis: the test servers run with appendfsync always, so every write call
 ** waits for an fsync (1 to 4 ms here); --redis-n (default min(N, 2000))
@@ -189,6 +194,7 @@ typedef struct Opts {
   const char *zOnly;   /* --only: workload names */
   int bJsonComplete;   /* --sv-complete json */
   int bSchedule;       /* this run: a schedule in play (row "schedule") */
+  int bDeps;           /* this run: tasks in pairs by depends_on ("deps") */
   int bKeep;           /* --keep: keep the namespaces */
   int bVerbose;        /* -v */
 } Opts;
@@ -1569,9 +1575,34 @@ static void svPgFill(Conn *c, int iFirst, int n) {
 }
 
 /* Queue tasks iFirst..iFirst+n-1 on side s (untimed), through c. */
+/*
+** The "deps" row's statevtab fill: tasks iFirst..iFirst+n-1 in pairs, each
+** of the second half ('b<i>') waiting for its partner of the first
+** ('a<i - n/2>'), FILL_CHUNK per transaction, the first half first.
+*/
+static void svFillDeps(Side *s, Conn *c, int iFirst, int n) {
+  int i, h = n / 2;
+  for (i = 0; i < n; i += FILL_CHUNK) {
+    int m = n - i > FILL_CHUNK ? FILL_CHUNK : n - i;
+    char *z = sqlite3_mprintf(
+        "BEGIN; WITH RECURSIVE c(v) AS (SELECT %d UNION ALL SELECT v + 1 "
+        "FROM c WHERE v < %d) INSERT INTO tasks(id, queue, name, payload, "
+        "priority, depends_on) SELECT CASE WHEN v < %d THEN 'a' ELSE 'b' END "
+        "|| v, '" QUEUE "', 'job', printf('{\"n\":\"%%08d\"}', v), "
+        "v %% 10, CASE WHEN v >= %d THEN json_array('a' || (v - %d)) END "
+        "FROM c; COMMIT",
+        iFirst + i, iFirst + i + m - 1, iFirst + h, iFirst + h, h);
+    if (!z || sqlExecText(c, z))
+      fatal("%s %s fill: %s", azStore[s->eStore], s->zLabel, c->zErr);
+    sqlite3_free(z);
+  }
+}
+
 static void fill(Side *s, Conn *c, int iFirst, int n) {
   int i;
-  if (s->eStore == ST_PG && s->bSv) {
+  if (g.bDeps && s->bSv) {
+    svFillDeps(s, c, iFirst, n);
+  } else if (s->eStore == ST_PG && s->bSv) {
     svPgFill(c, iFirst, n);
   } else {
     for (i = 0; i < n; i += FILL_CHUNK) {
@@ -1741,7 +1772,16 @@ static double runWorkers(Side *s, const Work *w, int nProc, Stat *aStat) {
 
 /* ------------------------------------------------------------ rows */
 
-enum { R_ENQ, R_CYCLE, R_FUSED, R_BACKLOG, R_INFLIGHT, R_BYTES, R_SCHED };
+enum {
+  R_ENQ,
+  R_CYCLE,
+  R_FUSED,
+  R_BACKLOG,
+  R_INFLIGHT,
+  R_BYTES,
+  R_SCHED,
+  R_DEPS
+};
 
 typedef struct Row {
   const char *zName; /* for --only */
@@ -1787,6 +1827,10 @@ static const Row aRow[] = {
      "claim-n1 with a '* * * * * *' schedule of another queue in play "
      "(statevtab)",
      R_SCHED, 1, 0, 2, 0, 0},
+    {"deps",
+     "claim-n1 with half the tasks waiting (depends_on) for the other half "
+     "(statevtab)",
+     R_DEPS, 1, 0, 2, 0, 0},
 };
 #define NROW (int)(sizeof(aRow) / sizeof(aRow[0]))
 
@@ -1844,6 +1888,7 @@ static double runOnce(Side *s, const Row *r, int eKind, Result *res) {
   memset(aStat, 0, sizeof(aStat));
   memset(&w, 0, sizeof(w));
   g.bSchedule = eKind == R_SCHED; /* (svOpen reads it, in the workers too) */
+  g.bDeps = eKind == R_DEPS;
   nsCreate(s);
   connOpen(s, &c);
   if (eKind == R_BYTES) {
@@ -1868,6 +1913,7 @@ static double runOnce(Side *s, const Row *r, int eKind, Result *res) {
   case R_CYCLE:
   case R_FUSED:
   case R_SCHED:
+  case R_DEPS:
     w.eKind = eKind == R_FUSED ? W_FUSED : W_CYCLE;
     nFill = nTask;
     break;
@@ -2028,6 +2074,9 @@ static void rowLabel(int e, const Row *r, char *z, size_t n) {
   case R_SCHED:
     snprintf(z, n, "n=1, a schedule in play");
     break;
+  case R_DEPS:
+    snprintf(z, n, "n=1, dependencies in play");
+    break;
   }
 }
 
@@ -2070,7 +2119,7 @@ static int report(const int *abStore, const char *const *azSkip) {
       if (r->eKind == R_FUSED)
         k += (size_t)snprintf(zNote + k, sizeof(zNote) - k,
                               "raw = 2 calls, n=%d", r->nBatch);
-      if (r->zSvOpt || r->eKind == R_SCHED) {
+      if (r->zSvOpt || r->eKind == R_SCHED || r->eKind == R_DEPS) {
         const Result *b = &aRes[e][r->iBase];
         if (b->abRun[1] && b->aRate[1] > 0) {
           k += (size_t)snprintf(zNote + k, sizeof(zNote) - k,

@@ -17,9 +17,10 @@
 **   test/out/mp dedup    [-e EXT] [-d DIR] [-n MS]      (enqueue for MS,
 **                                                       2000)
 **   test/out/mp cron     [-e EXT] [-d DIR]              (about 11 s)
+**   test/out/mp deps     [-e EXT] [-d DIR] [-n DIAMONDS] (default 100)
 **   test/out/mp restart  --store postgresql|redis --restart CMD [-n TASKS]
 **                                                       (default 20000)
-**   test/out/mp all      ...                            the nine in turn
+**   test/out/mp all      ...                            the ten in turn
 **                                                       (+ restart when
 **                                                       --restart given)
 **
@@ -90,6 +91,10 @@
 **                         returned tok at t1; state_release called at r0,
 **                         returned ret at r1 (CLOCK_REALTIME ms)
 **   V value               a value returned by state_incr
+**   K id token ms         deps: a claim, at ms on the store's clock
+**   D id ms               deps: the completed_at of a completion
+**   B id                  deps: a dependency of a claimed task was not
+**                         completed when read right after the claim
 **   R id token            restart: a state_complete that failed with an
 **                         error and returned 0 when retried, but the row
 **                         shows this worker's completion with this token
@@ -873,6 +878,98 @@ static int worker_rate(const Opt *o) {
 }
 
 /*
+** deps worker: claim tasks of queue 'dq' one at a time and complete them,
+** recording the claim (L) and its time on the store's clock (K id token
+** ms: lease_expires_at - lease), the completion (C) and its completed_at
+** (D id ms); right after a claim, read the states of the task's
+** dependencies: one that is not 'completed' is recorded (B id).  Ends when
+** 'dq' has no pending, waiting or claimed task left, or at --end.
+*/
+static int worker_deps(const Opt *o) {
+  sqlite3 *db = open_db(o, o->zDb, 0);
+  sqlite3_stmt *pClaim =
+      prep(db, "SELECT id, lease_token, lease_expires_at - ?1, depends_on "
+               "FROM state_claim('tasks', 'dq', ?2, ?1, 1)");
+  sqlite3_stmt *pDone = prep(db, "SELECT state_complete('tasks', ?1, ?2, ?3)");
+  sqlite3_stmt *pAt = prep(db, "SELECT completed_at FROM tasks WHERE id = ?1");
+  sqlite3_stmt *pOpen =
+      prep(db, "SELECT count(*) FROM json_each(?1) j WHERE (SELECT state "
+               "FROM tasks t WHERE t.id = j.value) IS NOT 'completed'");
+  sqlite3_stmt *pLeft = prep(db, "SELECT count(*) FROM tasks WHERE queue = "
+                                 "'dq' AND state IN ('pending', 'waiting', "
+                                 "'claimed')");
+  char zWorker[32];
+  long long iCheck = 0;
+  snprintf(zWorker, sizeof(zWorker), "w%d", o->iId);
+  sleep_ms(o->iStart - now_ms());
+  while (now_ms() < o->iEnd) {
+    Claimed c;
+    char zDeps[256] = "";
+    long long iAt = 0;
+    int rc, bGot = 0;
+    sqlite3_bind_int(pClaim, 1, o->iLeaseMs);
+    sqlite3_bind_text(pClaim, 2, zWorker, -1, SQLITE_STATIC);
+    rc = sqlite3_step(pClaim);
+    if (rc == SQLITE_ROW) {
+      snprintf(c.zId, sizeof(c.zId), "%s", sqlite3_column_text(pClaim, 0));
+      c.iToken = sqlite3_column_int64(pClaim, 1);
+      iAt = sqlite3_column_int64(pClaim, 2);
+      if (sqlite3_column_type(pClaim, 3) == SQLITE_TEXT) {
+        snprintf(zDeps, sizeof(zDeps), "%s", sqlite3_column_text(pClaim, 3));
+      }
+      bGot = 1;
+      rc = sqlite3_step(pClaim);
+    }
+    if (rc != SQLITE_DONE) {
+      rec_error(db, sqlite3_reset(pClaim), "state_claim");
+      sleep_ms(20);
+      continue;
+    }
+    sqlite3_reset(pClaim);
+    if (bGot) {
+      long long iDone = -1;
+      rec("L %s %lld", c.zId, c.iToken);
+      rec("K %s %lld %lld", c.zId, c.iToken, iAt);
+      if (zDeps[0]) {
+        sqlite3_bind_text(pOpen, 1, zDeps, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(pOpen) == SQLITE_ROW &&
+            sqlite3_column_int64(pOpen, 0) != 0) {
+          rec("B %s", c.zId);
+        }
+        sqlite3_reset(pOpen);
+      }
+      if (rnd(2)) sleep_us((long)rnd(3000));
+      if (do_complete(db, pDone, &c, o->iId) == 1) {
+        sqlite3_bind_text(pAt, 1, c.zId, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(pAt) == SQLITE_ROW) {
+          iDone = sqlite3_column_int64(pAt, 0);
+        }
+        sqlite3_reset(pAt);
+        rec("D %s %lld", c.zId, iDone);
+      }
+      continue;
+    }
+    if (now_ms() >= iCheck) {
+      long long nLeft = -1;
+      if (sqlite3_step(pLeft) == SQLITE_ROW) {
+        nLeft = sqlite3_column_int64(pLeft, 0);
+      }
+      sqlite3_reset(pLeft);
+      if (nLeft == 0) break;
+      iCheck = now_ms() + 100;
+    }
+    sleep_ms(2);
+  }
+  sqlite3_finalize(pClaim);
+  sqlite3_finalize(pDone);
+  sqlite3_finalize(pAt);
+  sqlite3_finalize(pOpen);
+  sqlite3_finalize(pLeft);
+  sqlite3_close(db);
+  return 0;
+}
+
+/*
 ** cron worker: from --start to --end, claim from queue 'cron' (one task at
 ** a time) and complete what it gets, recording "K <id> <run_at> <ms>" (ms:
 ** CLOCK_REALTIME when the claim returned); when the queue is empty, wait
@@ -1337,6 +1434,27 @@ static void load_records(sqlite3 *db, const Worker *w) {
       sqlite3_bind_int(pLease, 8, ret);
       sqlite3_step(pLease);
       sqlite3_reset(pLease);
+    } else if (sscanf(zLine, "K %127s %lld %lld", zId, &tok, &v) == 3 ||
+               sscanf(zLine, "D %127s %lld", zId, &v) == 2 ||
+               sscanf(zLine, "B %127s", zId) == 1) {
+      char zKind[2] = {zLine[0], 0};
+      sqlite3_bind_int(pRec, 1, w->iId);
+      sqlite3_bind_text(pRec, 2, zKind, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(pRec, 3, zId, -1, SQLITE_TRANSIENT);
+      if (zLine[0] == 'K') {
+        sqlite3_bind_int64(pRec, 4, tok);
+      } else {
+        sqlite3_bind_null(pRec, 4);
+      }
+      sqlite3_bind_null(pRec, 5);
+      sqlite3_bind_int(pRec, 6, seq);
+      if (zLine[0] == 'B') {
+        sqlite3_bind_null(pRec, 7);
+      } else {
+        sqlite3_bind_int64(pRec, 7, v);
+      }
+      sqlite3_step(pRec);
+      sqlite3_reset(pRec);
     } else if (sscanf(zLine, "V %lld", &v) == 1) {
       sqlite3_bind_int(pVal, 1, w->iId);
       sqlite3_bind_int64(pVal, 2, v);
@@ -2868,6 +2986,94 @@ static void test_rate(Opt *o) {
   sqlite3_free(zDb);
 }
 
+/* ------------------------------------------------------------ deps */
+
+/*
+** Dependencies across processes: nSize diamonds (100) of four tasks in
+** queue 'dq' -- A; B and C depend on A; D depends on B and C -- claimed
+** and completed by 4 worker processes.  Every task is claimed once and
+** completed once, none is left waiting or cancelled, and each task was
+** claimed after its dependencies were completed: on the store's clock
+** (the claim's time is at or after each dependency's completed_at; 5 ms
+** of slack on PostgreSQL, which reads its clock at the start of a call,
+** before it waits for a lock), and by the dependencies' states read right
+** after the claim (all 'completed').
+*/
+static void test_deps(Opt *o) {
+  const char *T = "deps";
+  char *zDb = create_db(o, T);
+  Worker aW[MAX_WORKERS];
+  sqlite3 *db;
+  int i, nW = 4;
+  long long nSlack = o->pStore == STORE_PG ? 5 : 0;
+  double t0;
+  char *zSql;
+
+  db = open_db(o, zDb, 0);
+  zSql = sqlite3_mprintf(
+      "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE "
+      "i < %d) INSERT INTO tasks(id, queue, name) SELECT 'g' || i || 'a', "
+      "'dq', 'A' FROM c; "
+      "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE "
+      "i < %d) INSERT INTO tasks(id, queue, name, depends_on) SELECT 'g' || "
+      "i || x, 'dq', upper(x), json_array('g' || i || 'a') FROM c, "
+      "(SELECT 'b' AS x UNION ALL SELECT 'c'); "
+      "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE "
+      "i < %d) INSERT INTO tasks(id, queue, name, depends_on) SELECT 'g' || "
+      "i || 'd', 'dq', 'D', json_array('g' || i || 'b', 'g' || i || 'c') "
+      "FROM c",
+      o->nSize, o->nSize, o->nSize);
+  exec_or_die(db, zSql);
+  sqlite3_free(zSql);
+  expect_eq(T, "enqueued-waiting",
+            q1(db, "SELECT count(*) FROM tasks WHERE queue = 'dq' AND state "
+                   "= 'waiting'"),
+            3LL * o->nSize, "tasks waiting after the enqueue");
+  sqlite3_close(db);
+  t0 = mono_s();
+  o->iEnd = now_ms() + 300 + 120000;
+  o->iLeaseMs = 60000;
+  for (i = 0; i < nW; i++) spawn(o, T, &aW[i], i, zDb, now_ms() + 300, 0);
+  for (i = 0; i < nW; i++) reap_worker(&aW[i]);
+  info("deps: %d processes, %d diamonds of 4 tasks, in %.2f s", nW, o->nSize,
+       mono_s() - t0 - 0.3);
+  check_exits(T, aW, nW);
+  db = open_results(o, zDb, aW, nW);
+  expect_eq(T, "all-completed",
+            q1(db, "SELECT count(*) FROM tasks WHERE queue = 'dq' AND state "
+                   "= 'completed'"),
+            4LL * o->nSize, "tasks completed");
+  expect_eq(T, "claimed-once",
+            q1(db, "SELECT count(*) FROM task t WHERE (SELECT count(*) FROM "
+                   "rec r WHERE r.id = t.id AND r.kind = 'L') <> 1"),
+            0, "tasks not claimed exactly once");
+  expect_eq(T, "completed-once",
+            q1(db, "SELECT count(*) FROM task t WHERE (SELECT count(*) FROM "
+                   "rec r WHERE r.id = t.id AND r.kind = 'C' AND r.ret = 1) "
+                   "<> 1"),
+            0, "tasks not completed exactly once");
+  expect_eq(T, "order-store-clock",
+            q1(db,
+               "SELECT count(*) FROM tasks t, json_each(t.depends_on) j "
+               "JOIN rec k ON k.id = t.id AND k.kind = 'K' "
+               "JOIN rec d ON d.id = j.value AND d.kind = 'D' "
+               "WHERE t.queue = 'dq' AND k.ms + %lld < d.ms",
+               nSlack),
+            0, "tasks claimed before a dependency was completed (store clock)");
+  expect_eq(T, "order-edges",
+            q1(db, "SELECT count(*) FROM tasks t, json_each(t.depends_on) j "
+                   "JOIN rec k ON k.id = t.id AND k.kind = 'K' "
+                   "JOIN rec d ON d.id = j.value AND d.kind = 'D' "
+                   "WHERE t.queue = 'dq'"),
+            4LL * o->nSize, "dependency edges checked");
+  expect_eq(T, "order-states",
+            q1(db, "SELECT count(*) FROM rec WHERE kind = 'B'"), 0,
+            "tasks whose dependencies were not all completed after the claim");
+  check_errors(db, T, o->bVerbose);
+  sqlite3_close(db);
+  sqlite3_free(zDb);
+}
+
 /* ------------------------------------------------------------ cron */
 
 /*
@@ -3003,7 +3209,7 @@ static void test_cron(Opt *o) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: mp queue|crash|leases|counters|txn|wake|rate|dedup|cron|"
+          "usage: mp queue|crash|leases|counters|txn|wake|rate|dedup|cron|deps|"
           "restart|all [-e EXT] "
           "[-d DIR] [-n N] [-w W] [-k K]\n"
           "          [--kill N] [-s SEC] [--names N] [--ttl MS] "
@@ -3145,6 +3351,8 @@ int main(int argc, char **argv) {
       rc = worker_rate(&o);
     } else if (strcmp(argv[2], "cron") == 0) {
       rc = worker_cron(&o);
+    } else if (strcmp(argv[2], "deps") == 0) {
+      rc = worker_deps(&o);
     } else {
       die("unknown worker kind '%s'", argv[2]);
     }
@@ -3214,6 +3422,7 @@ int main(int argc, char **argv) {
     RUN("wake", test_wake, 0);
     RUN("rate", test_rate, 200);
     RUN("cron", test_cron, 0);
+    RUN("deps", test_deps, 100);
     if (strcmp(zCmd, "restart") == 0 ||
         (strcmp(zCmd, "all") == 0 && o.bRemote && o.zRestart)) {
       double tT = mono_s();

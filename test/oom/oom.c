@@ -738,6 +738,60 @@ static const char *const azDedup[] = {
     "SELECT id, state FROM t ORDER BY id",
     0};
 
+/* depends_on: the insert that looks up the dependencies (waiting, pending,
+** cancelled at once, an unknown one refused), the settling of dependents
+** by every end -- state_complete, its list form, a fused claim, state_fail
+** to dead, an UPDATE, a DELETE -- and the cascade; the same script on the
+** local store and on Redis. */
+/* (Each run starts from these rows: the setup's last statements.) */
+#define DEPS_ROWS                                                              \
+  "INSERT INTO t(id, queue, name, max_attempts) VALUES ('a', 'q', 'x', 1), "   \
+  "('b', 'q', 'x', 3), ('c', 'q', 'x', 3), ('e', 'q', 'x', 3)",                \
+      "INSERT INTO t(id, queue, name, depends_on) VALUES "                     \
+      "('d1', 'q', 'x', '[\"a\"]'), ('d2', 'q', 'x', '[\"b\", \"c\"]'), "      \
+      "('d3', 'q', 'x', '[\"d1\"]'), ('d4', 'q', 'x', '[\"e\"]'), "            \
+      "('d5', 'q', 'x', '[\"d2\"]')"
+
+static const char *const azDepsRowsSetup[] = {
+    "CREATE VIRTUAL TABLE dead_letters USING "
+    "state_dead_letters(store='sqlite:')",
+    "CREATE VIRTUAL TABLE t USING state_tasks(store='sqlite:')", DEPS_ROWS, 0};
+
+/* The same on a WAL file: the functions run on the private connection. */
+static const char *const azDepsWalSetup[] = {
+    "PRAGMA journal_mode = WAL",
+    "CREATE VIRTUAL TABLE dead_letters USING "
+    "state_dead_letters(store='sqlite:')",
+    "CREATE VIRTUAL TABLE t USING state_tasks(store='sqlite:')", DEPS_ROWS, 0};
+
+static const char *const azRedisDepsRowsSetup[] = {
+    "CREATE VIRTUAL TABLE dead_letters USING state_dead_letters(" RD_OPTS ")",
+    "CREATE VIRTUAL TABLE t USING state_tasks(" RD_OPTS ")",
+    "DELETE FROM t",
+    "DELETE FROM dead_letters",
+    DEPS_ROWS,
+    0};
+
+static const char *const azDeps[] = {
+    "!INSERT INTO t(id, queue, name, depends_on) VALUES "
+    "('z', 'q', 'x', '[\"a\", \"nope\"]')",
+    "!INSERT INTO t(id, queue, name, depends_on) VALUES "
+    "('z', 'q', 'x', '[\"a\", \"a\"]')",
+    "INSERT INTO t(id, queue, name, depends_on) VALUES "
+    "('d6', 'q', 'x', '[\"e\", \"a\"]'), ('d7', 'q', 'x', '[\"d4\"]')",
+    "SELECT id, state FROM t ORDER BY id",
+    "SELECT count(*) FROM state_claim('t', 'q', 'w', 60000, 10)",
+    "SELECT state_complete('t', 'b', 1)",
+    "SELECT state_complete('t', '[{\"id\":\"c\",\"token\":1}]')",
+    "SELECT state_fail('t', 'a', 1, 'x')",
+    "SELECT outcome, id FROM state_claim('t', 'q', 'w', 60000, 10, "
+    "'{\"complete\":[{\"id\":\"e\",\"token\":1}]}')",
+    "UPDATE t SET state = 'cancelled' WHERE id = 'd2'",
+    "DELETE FROM t WHERE id = 'd4'",
+    "SELECT id, state, error FROM t ORDER BY id",
+    "SELECT waiting, cancelled FROM state_metrics('t', 'q')",
+    0};
+
 static const Scenario aScenario[] = {
     {"executions", 0, 0, azExecutions, 0, 0},
     {"tasks", 0, 0, azTasks, 0, 0},
@@ -762,6 +816,9 @@ static const Scenario aScenario[] = {
     {"redis_fns", 0, azRedisFnsSetup, azRedisFns, 1, 0},
     {"dedup", 0, azDedupSetup, azDedup, 0, 0},
     {"redis_dedup", 0, azRedisDedupSetup, azDedup, 1, 0},
+    {"deps", 0, azDepsRowsSetup, azDeps, 0, 0},
+    {"deps_wal", 1, azDepsWalSetup, azDeps, 0, 0},
+    {"redis_deps", 0, azRedisDepsRowsSetup, azDeps, 1, 0},
 };
 #define N_SCENARIO (int)(sizeof(aScenario) / sizeof(aScenario[0]))
 

@@ -136,3 +136,15 @@ SELECT id, lease_expires_at IS NOT NULL FROM tasks WHERE queue = 'mq-e'
 SELECT queue, pending, claimed, expired, completed, cancelled,
        completed_last_minute
   FROM state_metrics('tasks', 'mq-e');
+
+-- 43.11 waiting (depends_on): counted apart, neither pending nor
+-- scheduled; once its dependency completes, pending
+INSERT INTO tasks(id, queue, name) VALUES ('w1', 'mq-w', 'job');
+INSERT INTO tasks(id, queue, name, depends_on) VALUES
+  ('w2', 'mq-w', 'job', '["w1"]'), ('w3', 'mq-w2', 'job', '["w1"]');
+SELECT queue, pending, scheduled, waiting FROM state_metrics('tasks')
+ WHERE queue LIKE 'mq-w%' ORDER BY queue;
+SELECT count(*) FROM state_claim('tasks', 'mq-w', 'w', 600000, 5);
+SELECT state_complete('tasks', 'w1', (SELECT lease_token FROM tasks WHERE id = 'w1'));
+SELECT queue, pending, waiting, completed FROM state_metrics('tasks')
+ WHERE queue LIKE 'mq-w%' ORDER BY queue;

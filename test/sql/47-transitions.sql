@@ -34,10 +34,19 @@ INSERT INTO tr VALUES
   (21, 'g', 'claim',                     'claimed',   1, '+1'),
   (22, 'g', 'renew',                     'claimed',   1, '='),
   (23, 'g', 'fail with a stale token',   'claimed',   1, '='),
-  (24, 'g', 'complete',                  'completed', 1, '=');
+  (24, 'g', 'complete',                  'completed', 1, '='),
+  (25, 'h', 'claim (waiting: nothing)',  'waiting',   0, '='),
+  (26, 'h', 'its dependency completes',  'pending',   0, '='),
+  (27, 'j', 'its dependency dies',       'cancelled', 0, '=');
 
 INSERT INTO tasks(id, queue, name, max_attempts)
-  SELECT task, task, 'job', 2 FROM (SELECT DISTINCT task FROM tr);
+  SELECT task, task, 'job', 2 FROM (SELECT DISTINCT task FROM tr)
+   WHERE task NOT IN ('h', 'j');
+-- h and j wait (depends_on) for i and k, in queues of their own
+INSERT INTO tasks(id, queue, name, max_attempts) VALUES ('i', 'i', 'job', 2),
+  ('k', 'k', 'job', 1);
+INSERT INTO tasks(id, queue, name, depends_on) VALUES ('h', 'h', 'job', '["i"]'),
+  ('j', 'j', 'job', '["k"]');
 INSERT INTO tok SELECT DISTINCT task, 0 FROM tr;
 
 -- The check of step N: state, attempts and token step, or what differs;
@@ -119,6 +128,15 @@ SELECT state_fail('tasks', 'g', (SELECT token FROM tok WHERE task = 'g') - 1, 'o
 SELECT * FROM chk WHERE n = 23;
 SELECT state_complete('tasks', 'g', (SELECT token FROM tok WHERE task = 'g'));
 SELECT * FROM chk WHERE n = 24;
+
+SELECT count(*) FROM state_claim('tasks', 'h', 'w');
+SELECT * FROM chk WHERE n = 25;
+SELECT count(*) FROM state_claim('tasks', 'i', 'w');
+SELECT state_complete('tasks', 'i', (SELECT lease_token FROM tasks WHERE id = 'i'));
+SELECT * FROM chk WHERE n = 26;
+SELECT count(*) FROM state_claim('tasks', 'k', 'w');
+SELECT state_fail('tasks', 'k', (SELECT lease_token FROM tasks WHERE id = 'k'), 'x');
+SELECT * FROM chk WHERE n = 27;
 
 -- every step was checked once
 SELECT count(*) FROM tr;

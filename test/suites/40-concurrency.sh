@@ -49,6 +49,11 @@
 #             of the ten seconds once (no gap, no duplicate), each claimed
 #             and completed once; the schedule's last_run/next_run end on
 #             the last second
+#   deps      4 processes claim and complete 100 diamonds of 4 tasks (A; B
+#             and C depend on A; D on B and C): each task claimed and
+#             completed once, none left waiting or cancelled, each claimed
+#             after its dependencies were completed (store clock, and
+#             their states read right after the claim)
 #   restart   (postgresql and redis) a queue drained while the server is
 #             restarted once (sv_restart_postgres / sv_restart_redis of
 #             test/lib/servers.sh; Redis runs with appendfsync always, so
@@ -202,6 +207,7 @@ for store in ${MP_STORES:-sqlite postgresql redis}; do
   run "$store" rate
   run "$store" dedup
   run "$store" cron
+  run "$store" deps
   url=$(url_var "$store") sdir=$(dir_var "$store")
   if [ -n "$sdir" ]; then
     # sv_restart_postgres / sv_restart_redis
