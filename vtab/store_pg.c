@@ -2718,10 +2718,11 @@ static int pgClaim(statevtab_table *pTab, statevtab_table *pDead,
   for (k = 0; k < c->nComplete; k++) c->aCompleteOk[k] = 1;
   memset(&a, 0, sizeof(a));
   aBool = sqlite3_malloc64(sizeof(statevtab_value) *
-                           (size_t)(c->nLimit + c->nComplete + 1));
+                           (size_t)(c->nLimit + c->nComplete + c->nPart + 1));
   if (!aBool) return SQLITE_NOMEM;
   memset(aBool, 0,
-         sizeof(statevtab_value) * (size_t)(c->nLimit + c->nComplete + 1));
+         sizeof(statevtab_value) *
+             (size_t)(c->nLimit + c->nComplete + c->nPart + 1));
   paramArray(&a, c->nQueue, c->aQueue);
   paramValue(&a, c->pWorker);
   paramInt(&a, c->iLeaseMs);
@@ -2759,11 +2760,23 @@ static int pgClaim(statevtab_table *pTab, statevtab_table *pDead,
   paramArray(&a, c->nComplete, aBool);
   paramArray(&a, c->nComplete, c->aCompleteResult);
   paramTake(&a, newDeadId(t), 0); /* dead letters: the schema's own */
+  /* Partition limits: their queues, maxima and periods. */
+  paramArray(&a, c->nPart, c->aPartQueue);
+  for (k = 0; k < c->nPart; k++) {
+    aBool[k].eType = SQLITE_INTEGER;
+    aBool[k].i = c->aiPartMax[k];
+  }
+  paramArray(&a, c->nPart, aBool);
+  for (k = 0; k < c->nPart; k++) {
+    aBool[k].eType = SQLITE_INTEGER;
+    aBool[k].i = c->aiPartPeriod[k];
+  }
+  paramArray(&a, c->nPart, aBool);
   zSql = sqlite3_mprintf(
       "SELECT * FROM %s.sv_claim($1::text[], $2::text, $3::bigint, "
       "$4::integer, $5::text[], $6::text, $7::text[], $8::boolean[], "
       "$9::bigint[], $10::bigint[], $11::text[], $12::bigint[], $13::text[], "
-      "$14::text)",
+      "$14::text, $15::text[], $16::bigint[], $17::bigint[])",
       t->zQ);
   rc = zSql ? atomicExec(t, zSql, &a, &res) : SQLITE_NOMEM;
   sqlite3_free(zSql);
@@ -3446,7 +3459,7 @@ static int pgWake(statevtab_table *pTab, const statevtab_value *pKey,
 }
 
 static const statevtab_queue_methods pgQueue = {
-    /* iVersion      */ 3,
+    /* iVersion      */ 4,
     /* xClaim        */ pgClaim,
     /* xRenew        */ pgRenew,
     /* xComplete     */ pgComplete,

@@ -60,6 +60,10 @@ struct LocalTable {
   ** due time there after a write of a lease. */
   int bTasks, bReap;
   sqlite3_stmt *pLower;
+  /* Partitions (fairAdd in store_sqlite.c): abFair per connection, as the
+  ** guard last found T_fair; pFairAdd records a queue there. */
+  int abFair[2];
+  sqlite3_stmt *pFairAdd;
   /* dedup= of a tasks table.  With a window (dd.bWindow) the index of
   ** (queue, idempotency_key) is not UNIQUE, and a row is let in by the
   ** INSERT's NOT EXISTS of a clashing row (localInsertSql); pDdClash finds
