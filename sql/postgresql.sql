@@ -351,6 +351,8 @@ BEGIN
       cserv[qi] := snull;
       clast[qi] := skey;
     END LOOP;
+    -- The time after the wait, as after the locks of the limits.
+    n := @S@.sv_now();
     LOOP
       EXIT WHEN taken >= p_n;
       best := 0;

@@ -202,6 +202,7 @@ for store in ${MP_STORES:-sqlite postgresql redis}; do
   run "$store" rate
   run "$store" dedup
   run "$store" cron
+  run "$store" fair
   url=$(url_var "$store") sdir=$(dir_var "$store")
   if [ -n "$sdir" ]; then
     # sv_restart_postgres / sv_restart_redis
