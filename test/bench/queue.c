@@ -126,9 +126,14 @@
 **                 pass options.rates {"queue:bench": "1000000000/1s"} (never
 **                 reached: what the counting costs); raw: claim-n1
 **
+**   partition     claim-n1 with statevtab's tasks in 10 partitions
+**                 (partition_key "t0" ... "t9", task i in t<i % 10>): every
+**                 claim takes the next partition in turn; raw: claim-n1
+**
 ** backlog and inflight also print "vs empty": the side's own rate there
 ** divided by its claim-n1 rate (1.00 = the backlog or the leases cost
-** nothing); rate-n1 "vs plain", the same for statevtab.
+** nothing); rate-n1, schedule and partition "vs plain", the same for
+** statevtab.
 **
 ** Redis: the test servers run with appendfsync always, so every write call
 ** waits for an fsync (1 to 4 ms here); --redis-n (default min(N, 2000))
@@ -170,6 +175,8 @@
 #define MAX_TRY 100      /* failed calls in a row before a worker gives up */
 #define FILL_CHUNK 1000  /* tasks per transaction of an untimed fill */
 #define HOLD_CHUNK 10000 /* state_claim takes n <= 10000 */
+#define PARTS 10 /* row "partition": task i's partition_key is "t<i % 10>" */
+#define PARTS_S "10"
 #define PG_URL_ENV "STATEVTAB_PG_URL"
 #define REDIS_URL_ENV "STATEVTAB_REDIS_URL"
 
@@ -189,6 +196,7 @@ typedef struct Opts {
   const char *zOnly;   /* --only: workload names */
   int bJsonComplete;   /* --sv-complete json */
   int bSchedule;       /* this run: a schedule in play (row "schedule") */
+  int bPartition;      /* this run: tasks of PARTS partitions ("partition") */
   int bKeep;           /* --keep: keep the namespaces */
   int bVerbose;        /* -v */
 } Opts;
@@ -605,8 +613,8 @@ static int svOpen(Conn *c) {
   sqlite3_free(zOpts);
   if (rc ||
       sqlPrep(c, SV_ENQ,
-              "INSERT INTO tasks(queue, name, payload, priority) "
-              "VALUES(?1, 'job', ?2, ?3)") ||
+              "INSERT INTO tasks(queue, name, payload, priority, "
+              "partition_key) VALUES(?1, 'job', ?2, ?3, ?4)") ||
       sqlPrep(c, SV_BEGIN, "BEGIN") || sqlPrep(c, SV_COMMIT, "COMMIT") ||
       sqlPrep(c, SV_CLAIM,
               "SELECT id, lease_token, payload FROM "
@@ -637,6 +645,13 @@ static int svEnqueue(Conn *c, int iFirst, int n) {
     sqlite3_bind_text(p, 1, QUEUE, -1, SQLITE_STATIC);
     sqlite3_bind_text(p, 2, zPay, 16, SQLITE_TRANSIENT);
     sqlite3_bind_int(p, 3, taskPriority(i));
+    if (g.bPartition) {
+      char zPart[16];
+      snprintf(zPart, sizeof(zPart), "t%d", i % PARTS);
+      sqlite3_bind_text(p, 4, zPart, -1, SQLITE_TRANSIENT);
+    } else {
+      sqlite3_bind_null(p, 4);
+    }
     if (sqlRun(c, SV_ENQ, "INSERT")) goto rollback;
   }
   if (n > 1 && sqlRun(c, SV_COMMIT, "COMMIT")) goto rollback;
@@ -1506,10 +1521,13 @@ static void svPgFill(Conn *c, int iFirst, int n) {
     fatal("postgresql: columns of %s.tasks: %s", c->s->zNs, pgMsg(pgAdmin, r));
   for (i = 0; i < PQntuples(r); i++) {
     const char *zCol = PQgetvalue(r, i, 0);
+    /* (row "partition": "t" and the id's last digit, i % 10) */
     const char *zVal = strcmp(zCol, "id") == 0         ? "u.id"
                        : strcmp(zCol, "priority") == 0 ? "u.p"
                        : strcmp(zCol, "payload") == 0  ? "u.d"
-                                                       : 0;
+                       : strcmp(zCol, "partition_key") == 0 && g.bPartition
+                           ? "'t' || right(u.id, 1)"
+                           : 0;
     char *z1 = sqlite3_mprintf("%z%s\"%w\"", zCols, i ? ", " : "", zCol);
     char *z2 = zVal
                    ? sqlite3_mprintf("%z%s%s", zSel, i ? ", " : "", zVal)
@@ -1741,7 +1759,16 @@ static double runWorkers(Side *s, const Work *w, int nProc, Stat *aStat) {
 
 /* ------------------------------------------------------------ rows */
 
-enum { R_ENQ, R_CYCLE, R_FUSED, R_BACKLOG, R_INFLIGHT, R_BYTES, R_SCHED };
+enum {
+  R_ENQ,
+  R_CYCLE,
+  R_FUSED,
+  R_BACKLOG,
+  R_INFLIGHT,
+  R_BYTES,
+  R_SCHED,
+  R_PART
+};
 
 typedef struct Row {
   const char *zName; /* for --only */
@@ -1787,6 +1814,10 @@ static const Row aRow[] = {
      "claim-n1 with a '* * * * * *' schedule of another queue in play "
      "(statevtab)",
      R_SCHED, 1, 0, 2, 0, 0},
+    {"partition",
+     "claim-n1 with the tasks in " PARTS_S " partitions (partition_key) "
+     "(statevtab)",
+     R_PART, 1, 0, 2, 0, 0},
 };
 #define NROW (int)(sizeof(aRow) / sizeof(aRow[0]))
 
@@ -1844,6 +1875,7 @@ static double runOnce(Side *s, const Row *r, int eKind, Result *res) {
   memset(aStat, 0, sizeof(aStat));
   memset(&w, 0, sizeof(w));
   g.bSchedule = eKind == R_SCHED; /* (svOpen reads it, in the workers too) */
+  g.bPartition = eKind == R_PART; /* (svEnqueue and svPgFill read it) */
   nsCreate(s);
   connOpen(s, &c);
   if (eKind == R_BYTES) {
@@ -1868,6 +1900,7 @@ static double runOnce(Side *s, const Row *r, int eKind, Result *res) {
   case R_CYCLE:
   case R_FUSED:
   case R_SCHED:
+  case R_PART:
     w.eKind = eKind == R_FUSED ? W_FUSED : W_CYCLE;
     nFill = nTask;
     break;
@@ -2028,6 +2061,9 @@ static void rowLabel(int e, const Row *r, char *z, size_t n) {
   case R_SCHED:
     snprintf(z, n, "n=1, a schedule in play");
     break;
+  case R_PART:
+    snprintf(z, n, "n=1, %d partitions", PARTS);
+    break;
   }
 }
 
@@ -2070,7 +2106,7 @@ static int report(const int *abStore, const char *const *azSkip) {
       if (r->eKind == R_FUSED)
         k += (size_t)snprintf(zNote + k, sizeof(zNote) - k,
                               "raw = 2 calls, n=%d", r->nBatch);
-      if (r->zSvOpt || r->eKind == R_SCHED) {
+      if (r->zSvOpt || r->eKind == R_SCHED || r->eKind == R_PART) {
         const Result *b = &aRes[e][r->iBase];
         if (b->abRun[1] && b->aRate[1] > 0) {
           k += (size_t)snprintf(zNote + k, sizeof(zNote) - k,
