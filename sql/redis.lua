@@ -1143,11 +1143,7 @@ local function fairWalk(heads, passes, take, plim, n)
           return
         end
       end
-      if pk then
-        pk = nextPart(h.q, pk)
-      else
-        pk = nextPart(h.q, nil)
-      end
+      pk = nextPart(h.q, pk)
     end
   end
   for _, h in ipairs(heads) do

@@ -1277,38 +1277,69 @@ static char *partKey(const statevtab_value *q, const Part *p) {
                          p->z ? p->z : "");
 }
 
+/* Fill *q from columns iFirst.. of p: rowid, id, name, priority, run_at
+** (iQueue: the claim's queue).  SQLITE_NOMEM, or SQLITE_OK. */
+static int candRead(sqlite3_stmt *p, int iFirst, int iQueue, Cand *q) {
+  memset(q, 0, sizeof(*q));
+  q->iRowid = sqlite3_column_int64(p, iFirst);
+  q->zId = sqlite3_mprintf("%s", sqlite3_column_text(p, iFirst + 1));
+  q->nName = sqlite3_column_bytes(p, iFirst + 2);
+  q->zName = sqlite3_malloc64((sqlite3_uint64)q->nName + 1);
+  q->iPriority = sqlite3_column_int64(p, iFirst + 3);
+  q->iRunAt = sqlite3_column_int64(p, iFirst + 4);
+  q->iQueue = iQueue;
+  if (!q->zId || !q->zName) {
+    candFree1(q);
+    return SQLITE_NOMEM;
+  }
+  if (q->nName) {
+    memcpy(q->zName, sqlite3_column_blob(p, iFirst + 2), (size_t)q->nName);
+  }
+  q->zName[q->nName] = 0;
+  return SQLITE_OK;
+}
+
 /*
 ** *pOut = the partition after pFrom (none: bFrom 0) in queue iQueue's
-** cycle: the NULL partition first, then each key with a pending task, in
-** order, then the NULL partition again.  Without T_data_partition (bIdx
-** 0) no task has a key: the NULL partition only.
+** cycle: the NULL partition first, then each key with a due pending task,
+** in order, then the NULL partition again; for a key, *pbCand = 1 and
+** *pCand its first due task in (priority, run_at, id) order, found by the
+** same seek (filters and limits not applied).  Without T_data_partition
+** (bIdx 0) no task has a key: the NULL partition only.
 */
 static int nextPart(LocalTxn *x, const statevtab_claim *c, int iQueue, int bIdx,
-                    int bFrom, const Part *pFrom, Part *pOut) {
+                    int bFrom, const Part *pFrom, Part *pOut, Cand *pCand,
+                    int *pbCand) {
   LocalTable *t = x->t;
   sqlite3_stmt *p;
   int rc = SQLITE_OK, rs;
+  *pbCand = 0;
   if (!bFrom || !bIdx) {
     partFree(pOut);
     return SQLITE_OK;
   }
   p = pFrom->eType == SQLITE_NULL
           ? STMT(x, SA_PART_FIRST, &rc,
-                 "SELECT partition_key FROM \"%w\".\"%w_data\" WHERE queue = "
-                 "?1 AND state = 'pending' AND partition_key IS NOT NULL "
-                 "ORDER BY partition_key LIMIT 1",
+                 "SELECT partition_key, rowid, id, name, priority, run_at "
+                 "FROM \"%w\".\"%w_data\" WHERE queue = ?1 AND state = "
+                 "'pending' AND partition_key IS NOT NULL AND run_at <= ?3 "
+                 "ORDER BY partition_key, priority, run_at, id LIMIT 1",
                  x->zSchema, t->zName)
           : STMT(x, SA_PART_NEXT, &rc,
-                 "SELECT partition_key FROM \"%w\".\"%w_data\" WHERE queue = "
-                 "?1 AND state = 'pending' AND partition_key > ?2 "
-                 "ORDER BY partition_key LIMIT 1",
+                 "SELECT partition_key, rowid, id, name, priority, run_at "
+                 "FROM \"%w\".\"%w_data\" WHERE queue = ?1 AND state = "
+                 "'pending' AND partition_key > ?2 AND run_at <= ?3 "
+                 "ORDER BY partition_key, priority, run_at, id LIMIT 1",
                  x->zSchema, t->zName);
   if (!p) return rc;
   localBind(p, 1, &c->aQueue[iQueue], SQLITE_STATIC);
   if (pFrom->eType != SQLITE_NULL) partBind(p, 2, pFrom);
+  sqlite3_bind_int64(p, 3, x->now);
   rs = sqlite3_step(p);
   if (rs == SQLITE_ROW) {
     rc = partRead(p, 0, pOut);
+    if (rc == SQLITE_OK) rc = candRead(p, 1, iQueue, pCand);
+    *pbCand = rc == SQLITE_OK;
   } else {
     partFree(pOut);
   }
@@ -1398,25 +1429,21 @@ static int partHead(LocalTxn *x, const statevtab_claim *c, int iQueue,
       }
     }
     if (!bOk) continue;
-    pOut->iRowid = sqlite3_column_int64(p, 0);
-    pOut->zId = sqlite3_mprintf("%s", sqlite3_column_text(p, 1));
-    pOut->zName = sqlite3_malloc64((sqlite3_uint64)pOut->nName + 1);
-    pOut->iPriority = sqlite3_column_int64(p, 3);
-    pOut->iRunAt = sqlite3_column_int64(p, 4);
-    if (!pOut->zId || !pOut->zName) {
-      candFree1(pOut);
+    if (candRead(p, 0, iQueue, pOut) != SQLITE_OK) {
       finish(x, p, SQLITE_DONE);
       return SQLITE_NOMEM;
     }
-    if (pOut->nName) {
-      memcpy(pOut->zName, sqlite3_column_blob(p, 2), (size_t)pOut->nName);
-    }
-    pOut->zName[pOut->nName] = 0;
     *pbFound = 1;
     break;
   }
-  if (!*pbFound) memset(pOut, 0, sizeof(*pOut));
-  return finish(x, p, rs);
+  if (!*pbFound) {
+    memset(pOut, 0, sizeof(*pOut));
+    return finish(x, p, rs);
+  }
+  /* Found: the rest of the partition is not read (finish would step it to
+  ** the end). */
+  rc = sqlite3_reset(p);
+  return rc == SQLITE_OK ? rc : localDbError(t->pStore, x->db, rc);
 }
 
 /*
@@ -1429,11 +1456,18 @@ static int fairHead(LocalTxn *x, const statevtab_claim *c, int iQueue, FairQ *q,
                     int bIdx, const char *zNames, const char *zTags,
                     const sqlite3_int64 *aUsed) {
   Part p, start;
-  int rc, bFull, bFound = 0;
+  Cand cand;
+  int rc, bFull, bFound = 0, bCand = 0, k;
+  /* Without filters or name limits, the seek's task is the head. */
+  int bPlain = !zNames && !zTags;
+  for (k = 0; k < c->nLimit; k++) {
+    if (!c->abLimitQueue[k]) bPlain = 0;
+  }
   memset(&p, 0, sizeof(p));
   memset(&start, 0, sizeof(start));
+  memset(&cand, 0, sizeof(cand));
   p.eType = start.eType = SQLITE_NULL;
-  rc = nextPart(x, c, iQueue, bIdx, q->bServed, &q->cur, &p);
+  rc = nextPart(x, c, iQueue, bIdx, q->bServed, &q->cur, &p, &cand, &bCand);
   if (rc == SQLITE_OK && p.eType != SQLITE_NULL) {
     start.z = sqlite3_malloc64((sqlite3_uint64)p.n + 1);
     if (!start.z) rc = SQLITE_NOMEM;
@@ -1445,15 +1479,22 @@ static int fairHead(LocalTxn *x, const statevtab_claim *c, int iQueue, FairQ *q,
   }
   while (rc == SQLITE_OK) {
     rc = partFull(x, c, iQueue, &p, &bFull);
-    if (rc == SQLITE_OK && !bFull) {
+    if (rc == SQLITE_OK && !bFull && bCand && bPlain) {
+      q->head = cand;
+      memset(&cand, 0, sizeof(cand));
+      bCand = 0;
+      bFound = 1;
+    } else if (rc == SQLITE_OK && !bFull) {
       rc = partHead(x, c, iQueue, &p, zNames, zTags, aUsed, &q->head, &bFound);
     }
+    if (bCand) candFree1(&cand);
+    bCand = 0;
     if (rc != SQLITE_OK || bFound) break;
     {
       Part nx;
       memset(&nx, 0, sizeof(nx));
       nx.eType = SQLITE_NULL;
-      rc = nextPart(x, c, iQueue, bIdx, 1, &p, &nx);
+      rc = nextPart(x, c, iQueue, bIdx, 1, &p, &nx, &cand, &bCand);
       partFree(&p);
       p = nx;
     }
@@ -1462,6 +1503,7 @@ static int fairHead(LocalTxn *x, const statevtab_claim *c, int iQueue, FairQ *q,
       break;
     }
   }
+  if (bCand) candFree1(&cand);
   if (bFound) {
     partFree(&q->hp);
     q->hp = p;
