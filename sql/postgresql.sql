@@ -182,6 +182,11 @@ DECLARE
   skey text;
   wrapped boolean;
   isfull boolean;
+  plain boolean;
+  crid bigint;
+  cpri bigint;
+  crun bigint;
+  cid text;
 BEGIN
   IF nc = 1 THEN
     UPDATE @S@.tasks SET state = 'completed', result = p_cres[1],
@@ -330,8 +335,6 @@ BEGIN
                           AND partition_key IS NOT NULL) THEN
     qs := ARRAY(SELECT DISTINCT x FROM unnest(qs) x ORDER BY x);
     nq := pg_catalog.array_length(qs, 1);
-    INSERT INTO @S@.partitions (queue, served)
-    SELECT x, false FROM unnest(qs) x ON CONFLICT (queue) DO NOTHING;
     cserv := array_fill(false, ARRAY[nq]);
     clast := array_fill(NULL::text, ARRAY[nq]);
     moved := array_fill(false, ARRAY[nq]);
@@ -345,9 +348,19 @@ BEGIN
       used := array_fill(0::bigint, ARRAY[1]);
       added := array_fill(0::bigint, ARRAY[1]);
     END IF;
+    -- Without filters or name limits, the task the seek of the next
+    -- partition finds is that partition's next task.
+    plain := p_names IS NULL AND p_tags IS NULL
+             AND NOT (false = ANY (coalesce(p_lqueue, '{}')));
     FOR qi IN 1 .. nq LOOP
       SELECT f.served, f.last INTO snull, skey FROM @S@.partitions f
        WHERE f.queue = qs[qi] FOR UPDATE;
+      IF NOT FOUND THEN
+        INSERT INTO @S@.partitions (queue, served) VALUES (qs[qi], false)
+        ON CONFLICT (queue) DO NOTHING;
+        SELECT f.served, f.last INTO snull, skey FROM @S@.partitions f
+         WHERE f.queue = qs[qi] FOR UPDATE;
+      END IF;
       cserv[qi] := snull;
       clast[qi] := skey;
     END LOOP;
@@ -359,19 +372,24 @@ BEGIN
       FOR qi IN 1 .. nq LOOP
         CONTINUE WHEN hdone[qi];
         IF hrid[qi] IS NULL THEN
-          -- The partition after the one served last (none: NULL first).
-          cnull := true;
+          -- The partition after the one served last (none: NULL first)
+          -- that has a due task, and that task (crid).
           ckey := NULL;
+          crid := NULL;
           IF cserv[qi] AND clast[qi] IS NULL THEN
-            SELECT c.partition_key INTO ckey FROM @S@.tasks c
+            SELECT c.partition_key, c._rid, c.priority, c.run_at, c.id
+              INTO ckey, crid, cpri, crun, cid FROM @S@.tasks c
              WHERE c.queue = qs[qi] AND c.state = 'pending'
-               AND c.partition_key IS NOT NULL
-             ORDER BY c.partition_key LIMIT 1;
+               AND c.partition_key IS NOT NULL AND c.run_at <= n
+             ORDER BY c.partition_key, c.priority, c.run_at, c.id LIMIT 1
+               FOR UPDATE SKIP LOCKED;
           ELSIF cserv[qi] THEN
-            SELECT c.partition_key INTO ckey FROM @S@.tasks c
+            SELECT c.partition_key, c._rid, c.priority, c.run_at, c.id
+              INTO ckey, crid, cpri, crun, cid FROM @S@.tasks c
              WHERE c.queue = qs[qi] AND c.state = 'pending'
-               AND c.partition_key > clast[qi]
-             ORDER BY c.partition_key LIMIT 1;
+               AND c.partition_key > clast[qi] AND c.run_at <= n
+             ORDER BY c.partition_key, c.priority, c.run_at, c.id LIMIT 1
+               FOR UPDATE SKIP LOCKED;
           END IF;
           cnull := ckey IS NULL;
           snull := cnull;
@@ -398,6 +416,14 @@ BEGIN
               END IF;
               isfull := cnt >= p_pmax[k];
             END LOOP;
+            IF NOT isfull AND NOT cnull AND plain AND crid IS NOT NULL THEN
+              hrid[qi] := crid;
+              hkey[qi] := ckey;
+              hpri[qi] := cpri;
+              hrun[qi] := crun;
+              hid[qi] := cid;
+              EXIT;
+            END IF;
             IF NOT isfull THEN
               IF cnull THEN
                 OPEN cur FOR SELECT _rid, name, priority, run_at, id
@@ -442,20 +468,28 @@ BEGIN
               CLOSE cur;
               EXIT WHEN hrid[qi] IS NOT NULL;
             END IF;
-            -- The next partition; once round the cycle at most (keys may
-            -- vanish meanwhile: a key at or past the start, after the NULL
-            -- partition, ends it too).
+            -- The next partition with a due task; once round the cycle at
+            -- most (keys may vanish meanwhile: a key at or past the start,
+            -- after the NULL partition, ends it too).
+            crid := NULL;
             IF cnull THEN
-              SELECT c.partition_key INTO ckey FROM @S@.tasks c
+              SELECT c.partition_key, c._rid, c.priority, c.run_at, c.id
+                INTO ckey, crid, cpri, crun, cid FROM @S@.tasks c
                WHERE c.queue = qs[qi] AND c.state = 'pending'
-                 AND c.partition_key IS NOT NULL
-               ORDER BY c.partition_key LIMIT 1;
+                 AND c.partition_key IS NOT NULL AND c.run_at <= n
+               ORDER BY c.partition_key, c.priority, c.run_at, c.id LIMIT 1
+                 FOR UPDATE SKIP LOCKED;
               wrapped := true;
             ELSE
-              SELECT c.partition_key INTO ckey FROM @S@.tasks c
+              SELECT c.partition_key, c._rid, c.priority, c.run_at, c.id
+                INTO ckey, crid, cpri, crun, cid FROM @S@.tasks c
                WHERE c.queue = qs[qi] AND c.state = 'pending'
-                 AND c.partition_key > ckey
-               ORDER BY c.partition_key LIMIT 1;
+                 AND c.partition_key > ckey AND c.run_at <= n
+               ORDER BY c.partition_key, c.priority, c.run_at, c.id LIMIT 1
+                 FOR UPDATE SKIP LOCKED;
+              IF NOT FOUND THEN
+                ckey := NULL;
+              END IF;
             END IF;
             cnull := ckey IS NULL;
             IF cnull AND snull OR wrapped AND NOT snull
