@@ -1094,20 +1094,15 @@ local function fairWalk(heads, passes, take, plim, n)
   end
   -- The first task of partition pk of queue q that passes, or nil.
   local function partHead(q, pk)
-    local key, from = rkey(p, q, pk), '-'
+    local key, from, page = rkey(p, q, pk), '-', 2
     while true do
-      local buf = R('ZRANGEBYLEX', key, from, '+', 'LIMIT', 0, 16)
+      local buf = R('ZRANGEBYLEX', key, from, '+', 'LIMIT', 0, page)
       if #buf == 0 and from == '-' and pk then
         -- Empty: out of the cycle until a task of it is due again.
         qset(p .. ':parts:' .. q, 'z', pk, nil)
       end
-      local ids = {}
-      for k, bm in ipairs(buf) do
-        ids[k] = string.sub(bm, 41)
-      end
-      local rids = taskRids(ids)
-      for k, bm in ipairs(buf) do
-        local rid = rids[k]
+      for _, bm in ipairs(buf) do
+        local rid = R('HGET', p .. ':key', string.sub(bm, 41))
         local row = rid and hgetall(p .. ':r:' .. rid)
         if not (row and row.state == 'pending' and row.queue == q and
                 row.partition_key == pk and readyMember(row) == bm) then
@@ -1117,10 +1112,11 @@ local function fairWalk(heads, passes, take, plim, n)
           return {rid = rid, row = row, bm = bm, pk = pk}
         end
       end
-      if #buf < 16 then
+      if #buf < page then
         return nil
       end
       from = '(' .. buf[#buf]
+      page = math.min(page * 4, 256)
     end
   end
   -- Queue h's next task in turn (h.head), or h.done.
