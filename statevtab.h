@@ -52,7 +52,8 @@
 extern "C" {
 #endif
 
-#define STATEVTAB_VERSION "0.1.0"
+/* The version: this line is its one place (configure.ac reads it). */
+#define STATEVTAB_VERSION "0.2.0"
 
 typedef struct statevtab_value statevtab_value;
 typedef struct statevtab_column statevtab_column;
@@ -270,7 +271,12 @@ struct statevtab_claim {
   const statevtab_value *aCompleteResult;
   int *aCompleteOk;
   const sqlite3_int64 *aiLimitPeriod; /* version 3: NULL, or per limit */
-  int nPart;                          /* version 4: partition limits */
+  /* Version 3: bit i set, column i of a claimed row will be read (bit 63:
+  ** some column >= 63), as statevtab_scan.colUsed; a store may hand the
+  ** other columns to xRow as NULL.  id, priority, run_at and lease_token
+  ** are always asked for. */
+  sqlite3_uint64 colUsed;
+  int nPart; /* version 4: partition limits */
   const statevtab_value *aPartQueue;
   const sqlite3_int64 *aiPartMax;
   const sqlite3_int64 *aiPartPeriod; /* 0: a concurrency limit */

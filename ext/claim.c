@@ -123,6 +123,10 @@ static int claimBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo) {
     pInfo->aConstraintUsage[aIdx[k]].omit = 1;
   }
   pInfo->idxNum = mask;
+  /* The columns read, for statevtab_claim.colUsed (claimFilter). */
+  pInfo->idxStr = sqlite3_mprintf("%llx", (unsigned long long)pInfo->colUsed);
+  if (!pInfo->idxStr) return SQLITE_NOMEM;
+  pInfo->needToFreeIdxStr = 1;
   pInfo->estimatedCost = 1.0;
   pInfo->estimatedRows = 10;
   return SQLITE_OK;
@@ -591,6 +595,17 @@ static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
   return SQLITE_OK;
 }
 
+/* statevtab_claim.colUsed from claimBestIndex's idxStr (the statement's
+** colUsed in hex; the output columns come first, in the tasks entity's
+** order), with what sortClaimed and the stale rows read. */
+static sqlite3_uint64 claimColUsed(const char *idxStr) {
+  sqlite3_uint64 m = idxStr ? strtoull(idxStr, 0, 16) : ~(sqlite3_uint64)0;
+  return m | ((sqlite3_uint64)1 << SV_TASK_ID) |
+         ((sqlite3_uint64)1 << SV_TASK_PRIORITY) |
+         ((sqlite3_uint64)1 << SV_TASK_RUN_AT) |
+         ((sqlite3_uint64)1 << SV_TASK_LEASE_TOKEN);
+}
+
 /* The row callback of a claim that claims nothing (n = 0). */
 static int noRow(void *pCtx, const statevtab_value *aRow) {
   (void)pCtx;
@@ -612,7 +627,6 @@ static int claimFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   int rc, k, i = 0;
   int iMark = pVtab->pConn->nHeld; /* tables found below: held until done */
   sqlite3_int64 iLease = 30000, n = 1;
-  (void)idxStr;
 
   freeRows(c);
   memset(apArg, 0, sizeof(apArg));
@@ -669,6 +683,7 @@ static int claimFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   a.claim.pWorker = &worker;
   a.claim.iLeaseMs = iLease;
   a.claim.nMax = (int)n;
+  a.claim.colUsed = claimColUsed(idxStr);
   rc = sv_dead_letters(p, &pDead, &zErr);
   if (rc != SQLITE_OK) {
     if (zErr) {
@@ -813,6 +828,7 @@ void sv_fn_complete_list(sqlite3_context *ctx, sv_vtab *p,
   if (rc == SQLITE_OK && a.claim.nComplete > 0) {
     a.claim.pWorker = &nobody;
     a.claim.nMax = 0;
+    a.claim.colUsed = claimColUsed(0);
     rc = sv_table_claim(p, pDead, &a.claim, noRow, 0);
     if (rc != SQLITE_OK) {
       char *z = sv_table_error(p, rc);

@@ -869,12 +869,17 @@ local function copy(row)
   return r
 end
 
--- The row as the flat list the client reads: rid, _v, then every column.
-local function flat(kind, rid, row, out)
+-- The row as the flat list the client reads: rid, _v, then every column
+-- (with mask, only those whose mask[j] is true: the others as nil).
+local function flat(kind, rid, row, out, mask)
   out[#out + 1] = rid
   out[#out + 1] = row._v or '0'
-  for _, c in ipairs(S[kind].cols) do
-    out[#out + 1] = row[c] or false
+  for j, c in ipairs(S[kind].cols) do
+    if mask and not mask[j] then
+      out[#out + 1] = false
+    else
+      out[#out + 1] = row[c] or false
+    end
   end
 end
 
@@ -1192,7 +1197,9 @@ end
 -- Claim (see statevtab_claim in statevtab.h).  ARGS: worker, lease_ms, n,
 -- dead letter id (see newId), nQueue, queues..., nName, names..., tags JSON ("" none),
 -- nLimit, (key, isQueue, max, period)..., nPart, (queue, max, period)...
--- (partition limits), nComplete, (id, token, result)...
+-- (partition limits), nComplete, (id, token, result)..., the columns to
+-- return ('1' or '0' per column of tasks, statevtab_claim's colUsed; ""
+-- all).
 -- A limit with a period > 0 is a rate: at most max claims in any window of
 -- period ms, counted in the hash rate:<q|n>:<key>: the claims per step of
 -- the period (field: the step's start; see SV_RATE_STEPS in vtab/policy.h),
@@ -1275,6 +1282,13 @@ function ops.claim()
   local done = {}
   for k = 1, tonumber(arg()) do
     done[k] = {arg(), arg(), opt(arg())}
+  end
+  local mask, want = nil, arg()
+  if want and want ~= '' then
+    mask = {}
+    for j = 1, #want do
+      mask[j] = string.byte(want, j) == 49 -- '1'
+    end
   end
   if #done > 0 then
     local ids = {}
@@ -1425,7 +1439,7 @@ function ops.claim()
       attempts = I(tonumber(row.attempts or 0) + 1),
       updated_at = I(NOW)
     }, bm)
-    flat('tasks', rid, t, out)
+    flat('tasks', rid, t, out, mask)
     taken = taken + 1
     return full
   end

@@ -58,6 +58,8 @@
 #include "svint.h"
 
 #include <libpq-fe.h>
+
+#include "pq_api.h"
 #include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -1311,8 +1313,10 @@ static int checkUri(PgStore *p, const char *zUrl) {
 
 static int pgOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
                   char **pzErr) {
-  PgStore *p = sqlite3_malloc64(sizeof(*p));
-  int rc;
+  PgStore *p;
+  int rc = sv_pq_load(pzErr); /* libpq, opened at the first table */
+  if (rc != SQLITE_OK) return rc;
+  p = sqlite3_malloc64(sizeof(*p));
   if (!p) return SQLITE_NOMEM;
   memset(p, 0, sizeof(*p));
   p->base.pMethods = &sv_pg_store;
@@ -2772,12 +2776,27 @@ static int pgClaim(statevtab_table *pTab, statevtab_table *pDead,
     aBool[k].i = c->aiPartPeriod[k];
   }
   paramArray(&a, c->nPart, aBool);
-  zSql = sqlite3_mprintf(
-      "SELECT * FROM %s.sv_claim($1::text[], $2::text, $3::bigint, "
-      "$4::integer, $5::text[], $6::text, $7::text[], $8::boolean[], "
-      "$9::bigint[], $10::bigint[], $11::text[], $12::bigint[], $13::text[], "
-      "$14::text, $15::text[], $16::bigint[], $17::bigint[])",
-      t->zQ);
+  {
+    /* The columns colUsed asks for, NULL for the others (prepared once per
+    ** set of columns, by pgExec). */
+    sqlite3_str *q = sqlite3_str_new(0);
+    sqlite3_str_appendall(q, "SELECT _rid");
+    for (k = 0; k < e->nCol; k++) {
+      if (c->colUsed & ((sqlite3_uint64)1 << (k < 63 ? k : 63))) {
+        sqlite3_str_appendf(q, ", \"%w\"", e->aCol[k].zName);
+      } else {
+        sqlite3_str_appendall(q, ", NULL");
+      }
+    }
+    sqlite3_str_appendf(
+        q,
+        " FROM %s.sv_claim($1::text[], $2::text, $3::bigint, "
+        "$4::integer, $5::text[], $6::text, $7::text[], $8::boolean[], "
+        "$9::bigint[], $10::bigint[], $11::text[], $12::bigint[], $13::text[], "
+        "$14::text, $15::text[], $16::bigint[], $17::bigint[])",
+        t->zQ);
+    zSql = sqlite3_str_finish(q);
+  }
   rc = zSql ? atomicExec(t, zSql, &a, &res) : SQLITE_NOMEM;
   sqlite3_free(zSql);
   paramsFree(&a);

@@ -62,6 +62,8 @@
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
+
+#include "redis_api.h"
 #include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -1112,8 +1114,10 @@ static void rdFree(RdStore *p) {
 
 static int rdOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
                   char **pzErr) {
-  RdStore *p = sqlite3_malloc64(sizeof(*p));
-  int rc;
+  RdStore *p;
+  int rc = sv_redis_load(pzErr); /* hiredis, opened at the first table */
+  if (rc != SQLITE_OK) return rc;
+  p = sqlite3_malloc64(sizeof(*p));
   if (!p) return SQLITE_NOMEM;
   memset(p, 0, sizeof(*p));
   p->base.pMethods = &sv_redis_store;
@@ -2456,6 +2460,7 @@ static int rdClaim(statevtab_table *pTab, statevtab_table *pDead,
   char *zTags = 0;
   size_t i, nStale;
   char zDeadId[40];
+  char zMask[SV_MAX_COLUMNS]; /* borrowed by a: lives to the call's end */
   int k, rc = checkDead(t, pDead);
   if (rc != SQLITE_OK) return rc;
   for (k = 0; k < c->nComplete; k++) c->aCompleteOk[k] = 1;
@@ -2505,6 +2510,12 @@ static int rdClaim(statevtab_table *pTab, statevtab_table *pDead,
     argInt(&a, c->aiCompleteToken[k]);
     argOpt(&a, &c->aCompleteResult[k]);
   }
+  /* The columns to return: '1' per column colUsed asks for. */
+  for (k = 0; k < e->nCol; k++) {
+    zMask[k] =
+        c->colUsed & ((sqlite3_uint64)1 << (k < 63 ? k : 63)) ? '1' : '0';
+  }
+  argN(&a, zMask, (size_t)e->nCol);
   rc = rdEval(t, &a, &r);
   sqlite3_free(zTags);
   if (rc != SQLITE_OK) return rc;

@@ -102,6 +102,9 @@ struct LocalAtomic {
   char *zOut;                /* text returned by xTake, owned here */
   int abRates[2];            /* T_rates made (or found) on that connection */
   sqlite3_int64 iRatePruned; /* rateCount: now / 10 at the last prune */
+  /* The columns (statevtab_claim.colUsed) that the statements of
+  ** SA_CLAIM_GET and SA_CLAIM_MANY return, per connection. */
+  sqlite3_uint64 amClaimCols[2][2];
 };
 
 #define SV_BUSY_TIMEOUT_MS 10000
@@ -426,15 +429,32 @@ static int finish(LocalTxn *x, sqlite3_stmt *pStmt, int rcStep) {
 }
 
 /* Column list of t's entity as "a", "b", ... (sqlite3_malloc'd); NULL
-** for a column T_data lacks. */
-static char *colList(LocalTable *t, const char *zPrefix) {
+** for a column T_data lacks or colUsed leaves out. */
+static char *colList(LocalTable *t, sqlite3_uint64 colUsed) {
   sqlite3_str *s = sqlite3_str_new(0);
   int i;
   for (i = 0; i < t->base.pEntity->nCol; i++) {
     if (i) sqlite3_str_appendall(s, ", ");
-    localAppendCol(s, t, zPrefix, i);
+    if (colUsed & ((sqlite3_uint64)1 << (i < 63 ? i : 63))) {
+      localAppendCol(s, t, "", i);
+    } else {
+      sqlite3_str_appendall(s, "NULL");
+    }
   }
   return sqlite3_str_finish(s);
+}
+
+/* The statement of claim slot eSlot (SA_CLAIM_GET: iKind 0, SA_CLAIM_MANY:
+** 1) if it returns the columns colUsed asks for, else NULL (finalized). */
+static sqlite3_stmt *claimStmt(LocalTxn *x, int eSlot, int iKind,
+                               sqlite3_uint64 colUsed) {
+  LocalAtomic *a = x->t->pAtomic;
+  if (a->aStmt[x->iConn][eSlot] && a->amClaimCols[x->iConn][iKind] != colUsed) {
+    sqlite3_finalize(a->aStmt[x->iConn][eSlot]);
+    a->aStmt[x->iConn][eSlot] = 0;
+  }
+  a->amClaimCols[x->iConn][iKind] = colUsed;
+  return a->aStmt[x->iConn][eSlot];
 }
 
 /* Read statement columns iFirst.. into aRow (borrowed from pStmt). */
@@ -1103,9 +1123,9 @@ static int claimOne(LocalTxn *x, const statevtab_claim *c, sqlite3_int64 iRowid,
   sqlite3_bind_int64(p, 4, x->now);
   rc = run(x, p);
   if (rc != SQLITE_OK) return rc;
-  p = t->pAtomic->aStmt[x->iConn][SA_CLAIM_GET];
+  p = claimStmt(x, SA_CLAIM_GET, 0, c->colUsed);
   if (!p) {
-    char *zCols = colList(t, "");
+    char *zCols = colList(t, c->colUsed);
     if (!zCols) return SQLITE_NOMEM;
     p = stmt(x, SA_CLAIM_GET,
              sqlite3_mprintf("SELECT %s FROM \"%w\".\"%w_data\" "
@@ -1151,8 +1171,8 @@ static int claimMany(LocalTxn *x, const statevtab_claim *c, const Cand *aCand,
   sqlite3_str_appendchar(pList, 1, ']');
   zList = sqlite3_str_finish(pList);
   if (!zList) return SQLITE_NOMEM;
-  if (!(p = t->pAtomic->aStmt[x->iConn][SA_CLAIM_MANY])) {
-    char *zCols = colList(t, "");
+  if (!(p = claimStmt(x, SA_CLAIM_MANY, 1, c->colUsed))) {
+    char *zCols = colList(t, c->colUsed);
     if (!zCols) {
       rc = SQLITE_NOMEM;
     } else {

@@ -286,3 +286,21 @@ INSERT INTO tasks(id, queue, name, priority, run_at) VALUES
   ('o5', 'qo', 'e', 9, 1), ('o4', 'qo', 'd', 1, 3), ('o3', 'qo', 'c', 1, 2),
   ('o2b', 'qo', 'b2', 0, 5), ('o2a', 'qo', 'b1', 0, 5), ('o1', 'qo', 'a', -1, 9);
 SELECT id, priority, run_at FROM state_claim('tasks', 'qo', 'w', 30000, 10);
+
+-- 30.19 a claim hands back the columns its statement reads (a store may
+-- leave out the others): statements reading different columns, one after
+-- the other, of one task and of several, each get theirs (30.13 reads
+-- every column)
+INSERT INTO tasks(id, queue, name, payload, priority, tags, execution_id)
+  VALUES ('p1', 'qp', 'one', '{"a":1}', 1, '["x"]', 'e1'),
+         ('p2', 'qp', 'two', '{"a":2}', 2, '["y"]', 'e2'),
+         ('p3', 'qp', 'three', '{"a":3}', 3, '[]', NULL),
+         ('p4', 'qp', 'four', NULL, 4, '["z"]', 'e4'),
+         ('p5', 'qp', 'five', '{"a":5}', 5, '[]', NULL);
+SELECT name, payload FROM state_claim('tasks', 'qp', 'w', 30000);
+SELECT id, tags, execution_id, attempts FROM state_claim('tasks', 'qp', 'w', 30000);
+SELECT name, payload, lease_owner FROM state_claim('tasks', 'qp', 'w2', 30000, 2);
+SELECT id, queue, name, payload, state, priority, attempts, max_attempts,
+       lease_owner, lease_token, tags, idempotency_key, result, error,
+       partition_key, depends_on, outcome
+  FROM state_claim('tasks', 'qp', 'w3', 30000, 2);
