@@ -1538,16 +1538,20 @@ static int fairHead(LocalTxn *x, const statevtab_claim *c, int iQueue, FairQ *q,
 /*
 ** The claim's walk by partitions (see above), after the reaping and the
 ** counts of the limits (aUsed, updated here).  Each step takes the best,
-** by (priority, run_at, id), of the queues' next tasks in turn.
+** by (priority, run_at, id), of the queues' next tasks in turn.  When no
+** queue of the claim has a T_fair row and there are no partition limits,
+** claims nothing and sets *pbPlain: the caller walks as without
+** partitions.
 */
 static int fairClaim(LocalTxn *x, const statevtab_claim *c, const int *abSkip,
                      sqlite3_int64 *aUsed, sqlite3_int64 *aiDue,
                      const char *zNames, const char *zTags,
-                     statevtab_row_fn xRow, void *pCtx) {
+                     statevtab_row_fn xRow, void *pCtx, int *pbPlain) {
   LocalTable *t = x->t;
   int bIdx = t->abFair[x->iConn];
   FairQ *aQ = sqlite3_malloc64(sizeof(FairQ) * (size_t)c->nQueue);
-  int i, k, rc = SQLITE_OK, nTaken = 0;
+  int i, k, rc = SQLITE_OK, nTaken = 0, bAny = c->nPart > 0;
+  *pbPlain = 0;
   if (!aQ) return SQLITE_NOMEM;
   memset(aQ, 0, sizeof(FairQ) * (size_t)c->nQueue);
   for (i = 0; i < c->nQueue; i++) {
@@ -1569,7 +1573,7 @@ static int fairClaim(LocalTxn *x, const statevtab_claim *c, const int *abSkip,
     localBind(p, 1, &c->aQueue[i], SQLITE_STATIC);
     rs = sqlite3_step(p);
     if (rs == SQLITE_ROW) {
-      q->bRow = 1;
+      q->bRow = bAny = 1;
       q->bServed = sqlite3_column_int(p, 0);
       rc = partRead(p, 1, &q->cur);
     }
@@ -1577,6 +1581,12 @@ static int fairClaim(LocalTxn *x, const statevtab_claim *c, const int *abSkip,
       int rc2 = finish(x, p, rs);
       if (rc == SQLITE_OK) rc = rc2;
     }
+  }
+  /* No queue of this claim ever had a partitioned task: the plain walk
+  ** (*pbPlain), exactly as in a table without partitions. */
+  if (rc == SQLITE_OK && !bAny) {
+    *pbPlain = 1;
+    nTaken = c->nMax;
   }
   while (rc == SQLITE_OK && nTaken < c->nMax) {
     FairQ *q = 0;
@@ -1695,9 +1705,13 @@ int localClaim(statevtab_table *pTab, statevtab_table *pDead,
   }
   if (t->pAtomic) t->pAtomic->iRatePruned = x.now / 10;
   if (rc == SQLITE_OK && c->nMax > 0 && (t->abFair[x.iConn] || c->nPart > 0)) {
-    rc = fairClaim(&x, c, abSkip, aLive, aiDue, zNames, zTags, xRow, pCtx);
-    rc = txnEnd(&x, rc);
-    goto out;
+    int bPlain = 0;
+    rc = fairClaim(&x, c, abSkip, aLive, aiDue, zNames, zTags, xRow, pCtx,
+                   &bPlain);
+    if (rc != SQLITE_OK || !bPlain) {
+      rc = txnEnd(&x, rc);
+      goto out;
+    }
   }
 
   /* Collect, merge, walk; widen the window while limits starve it. */
