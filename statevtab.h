@@ -231,6 +231,20 @@ struct statevtab_cursor {
 ** keeps the times of the claims of each such key, across processes, and
 ** counts those after now - aiLimitPeriod[k] (claims made by this call
 ** included).
+** Version 4: partitions.  A task's partition is its (queue, partition_key),
+** NULL partition_key being one partition of its own.  Inside a queue the
+** partitions with a runnable task take turns, in a cycle: the NULL
+** partition, then the others in partition_key order (bytes); the store
+** keeps per queue the partition it served last, and each task claimed
+** comes from the next partition after it that has one (the usual (priority,
+** run_at, id) order inside a partition; priority does not cross
+** partitions), so n > 1 takes one task of each partition in turn.  Several
+** queues merge by the (priority, run_at, id) of each queue's next task.  A
+** queue with no runnable task of a non-NULL partition is claimed as before.
+** nPart per-partition limits: at most aiPartMax[k] tasks of each partition
+** of queue aPartQueue[k] may hold an unexpired lease at once or, when
+** aiPartPeriod[k] > 0, be claimed in any window of that many ms (counted
+** as rates are).
 ** Before claiming, the nComplete tasks of aCompleteId/aiCompleteToken are
 ** completed with aCompleteResult as with xComplete; aCompleteOk[k] is set to
 ** 1 for each one completed and 0 for a stale token.  The claimed rows may
@@ -262,6 +276,10 @@ struct statevtab_claim {
   ** other columns to xRow as NULL.  id, priority, run_at and lease_token
   ** are always asked for. */
   sqlite3_uint64 colUsed;
+  int nPart; /* version 4: partition limits */
+  const statevtab_value *aPartQueue;
+  const sqlite3_int64 *aiPartMax;
+  const sqlite3_int64 *aiPartPeriod; /* 0: a concurrency limit */
 };
 
 /* Receives one row (one value per entity column); non-zero aborts. */
@@ -300,7 +318,10 @@ typedef int (*statevtab_metrics_fn)(void *pCtx, const statevtab_metrics *);
 ** leaves out.  Version 1 is every method up to xWait, version 2 adds
 ** xWake and xPurge, version 3 xFire, xMetrics and rate limits in xClaim
 ** (statevtab_claim.aiLimitPeriod; a claim with rates on an older store
-** fails with "store 'x' does not support options.rates"); each may be NULL
+** fails with "store 'x' does not support options.rates"), version 4
+** partitions in xClaim (statevtab_claim.nPart; a claim with partition
+** limits on an older store fails with "store 'x' does not support
+** partition limits"); each may be NULL
 ** (a SQL function whose primitive is NULL fails with "store 'x' does not
 ** support this function"; a NULL or absent xWake means the store cannot be
 ** woken, and a waiting state_lease or state_take polls it with back-off
@@ -309,7 +330,7 @@ typedef int (*statevtab_metrics_fn)(void *pCtx, const statevtab_metrics *);
 ** support").
 */
 struct statevtab_queue_methods {
-  int iVersion; /* 3 (1: up to xWait; 2: up to xPurge) */
+  int iVersion; /* 4 (1: up to xWait; 2: up to xPurge; 3: rates) */
   /*
   ** Each is atomic on its own, on the store's clock.  pDead, where given, is
   *the dead letters

@@ -278,6 +278,11 @@ static void textValue(statevtab_value *v, const char *z) {
   v->n = (int)strlen(z);
 }
 
+/* A key "partition:<queue>" of options.limits or options.rates: a limit
+** per partition of that queue (statevtab_claim.nPart). */
+#define PART_LEN 10
+#define IS_PART(e) (strncmp((e)->string, "partition:", PART_LEN) == 0)
+
 /* Count the entries of a JSON array of strings; -1 if it is not one. */
 static int stringArray(const cJSON *p) {
   const cJSON *e;
@@ -418,7 +423,8 @@ static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
   if (pLimits) {
     if (!cJSON_IsObject(pLimits)) {
       *pzErr = sqlite3_mprintf("options.limits must be an object of "
-                               "{\"name\": n} or {\"queue:name\": n}");
+                               "{\"name\": n}, {\"queue:name\": n} or "
+                               "{\"partition:queue\": n}");
       return SQLITE_ERROR;
     }
     cJSON_ArrayForEach(e, pLimits) {
@@ -430,14 +436,19 @@ static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
                                  e->string);
         return SQLITE_ERROR;
       }
-      c->nLimit++;
+      if (IS_PART(e)) {
+        c->nPart++;
+      } else {
+        c->nLimit++;
+      }
     }
   }
   if (pRates) {
     if (!cJSON_IsObject(pRates)) {
       *pzErr = sqlite3_mprintf("options.rates must be an object of "
-                               "{\"name\": \"n/period\"} or "
-                               "{\"queue:name\": \"n/period\"}");
+                               "{\"name\": \"n/period\"}, "
+                               "{\"queue:name\": \"n/period\"} or "
+                               "{\"partition:queue\": \"n/period\"}");
       return SQLITE_ERROR;
     }
     cJSON_ArrayForEach(e, pRates) {
@@ -450,7 +461,11 @@ static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
                                  e->string);
         return SQLITE_ERROR;
       }
-      nRate++;
+      if (IS_PART(e)) {
+        c->nPart++;
+      } else {
+        nRate++;
+      }
     }
   }
   if (pComplete) {
@@ -476,8 +491,8 @@ static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
   }
 
   c->nLimit += nRate;
-  nVal = nQueue + c->nName + c->nTag + c->nLimit + 2 * c->nComplete;
-  nInt = c->nLimit + c->nComplete;
+  nVal = nQueue + c->nName + c->nTag + c->nLimit + 2 * c->nComplete + c->nPart;
+  nInt = c->nLimit + c->nComplete + 2 * c->nPart;
   if (nRate > 0) {
     a->aiPeriod = sqlite3_malloc64(sizeof(sqlite3_int64) * (size_t)c->nLimit);
     if (!a->aiPeriod) return SQLITE_NOMEM;
@@ -513,6 +528,7 @@ static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
     if (pLimits) {
       cJSON_ArrayForEach(e, pLimits) {
         int bQueue = strncmp(e->string, "queue:", 6) == 0;
+        if (IS_PART(e)) continue;
         textValue(v++, e->string + (bQueue ? 6 : 0));
         a->aiInt[k] = (sqlite3_int64)e->valuedouble;
         a->aiFlag[k] = bQueue;
@@ -522,9 +538,33 @@ static int parseArgs(ClaimArgs *a, sqlite3_value *pQueue, sqlite3_value *pOpt,
     if (pRates) {
       cJSON_ArrayForEach(e, pRates) {
         int bQueue = strncmp(e->string, "queue:", 6) == 0;
+        if (IS_PART(e)) continue;
         textValue(v++, e->string + (bQueue ? 6 : 0));
         rateSpec(e, &a->aiInt[k], &a->aiPeriod[k]); /* checked above */
         a->aiFlag[k] = bQueue;
+        k++;
+      }
+    }
+    /* Partition limits, then partition rates: queue, max, period. */
+    c->aPartQueue = v;
+    c->aiPartMax = a->aiInt + c->nLimit + c->nComplete;
+    c->aiPartPeriod = c->aiPartMax + c->nPart;
+    k = 0;
+    if (pLimits) {
+      cJSON_ArrayForEach(e, pLimits) {
+        if (!IS_PART(e)) continue;
+        textValue(v++, e->string + PART_LEN);
+        a->aiInt[c->nLimit + c->nComplete + k] = (sqlite3_int64)e->valuedouble;
+        a->aiInt[c->nLimit + c->nComplete + c->nPart + k] = 0;
+        k++;
+      }
+    }
+    if (pRates) {
+      cJSON_ArrayForEach(e, pRates) {
+        if (!IS_PART(e)) continue;
+        textValue(v++, e->string + PART_LEN);
+        rateSpec(e, &a->aiInt[c->nLimit + c->nComplete + k],
+                 &a->aiInt[c->nLimit + c->nComplete + c->nPart + k]);
         k++;
       }
     }

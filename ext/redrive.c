@@ -25,11 +25,13 @@
 **   2. Per dead letter, the task with that id:
 **        - dead: back to 'pending' -- attempts 0, run_at now, lease, error,
 **          result and completed_at cleared; every other column (payload,
-**          priority, tags, max_attempts, execution_id, idempotency_key ...)
+**          priority, tags, max_attempts, execution_id, partition_key,
+**          idempotency_key ...)
 **          as it is (but without its idempotency key when another task of
 **          the queue holds that key in the table's dedup= window);
 **        - gone (deleted, or removed by retain=): inserted again from the
-**          dead letter's task, with the same id and columns; its
+**          dead letter's task, with the same id and columns (partition_key
+**          included); its
 **          idempotency key is kept unless another task of the queue holds
 **          it now (then the task comes back without one);
 **        - any other state (brought back already): left alone, and so is
@@ -238,13 +240,14 @@ void sv_fn_redrive(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
           db,
           sqlite3_mprintf(
               "INSERT OR IGNORE INTO %s(id, execution_id, queue, name, "
-              "payload, "
-              "priority, max_attempts, tags, idempotency_key) SELECT ?1, "
+              "payload, priority, max_attempts, tags, partition_key, "
+              "idempotency_key) SELECT ?1, "
               "t->>'$.execution_id', coalesce(t->>'$.queue', 'default'), "
               "t->>'$.name', CASE WHEN json_type(t, '$.payload') IN ('null') "
               "THEN NULL ELSE t->'$.payload' END, coalesce(t->>'$.priority', "
               "0), coalesce(t->>'$.max_attempts', 3), coalesce(t->'$.tags', "
-              "'[]'), CASE WHEN ?3 THEN t->>'$.idempotency_key' END FROM "
+              "'[]'), t->>'$.partition_key', CASE WHEN ?3 THEN "
+              "t->>'$.idempotency_key' END FROM "
               "(SELECT ?2 AS t)",
               zT),
           &pIns);

@@ -18,6 +18,18 @@
 ALTER TABLE @S@.tasks ADD COLUMN IF NOT EXISTS partition_key text,
   ADD COLUMN IF NOT EXISTS depends_on text;
 
+-- Version 8: partitions (see sv_claim).  The pending tasks by partition,
+-- in claim order inside each: a claim of a partitioned queue finds the
+-- next partition and its first task with one seek each.  An entry per
+-- pending task (a claim writes none: the claimed row is not pending).
+CREATE INDEX IF NOT EXISTS tasks_part ON @S@.tasks
+  (queue, partition_key, priority, run_at, id) WHERE state = 'pending';
+-- Per queue that a claim walked by partitions: the partition it served
+-- last (served false: none yet; last NULL: the NULL partition).
+CREATE TABLE IF NOT EXISTS @S@.partitions (queue text PRIMARY KEY,
+                                           served boolean NOT NULL,
+                                           last text);
+
 -- Milliseconds since the epoch, the server's clock.  A SQL-standard body,
 -- bound when created (no search_path at call time) and without a SET
 -- clause, so that the planner inlines it: a call costs no function call and
@@ -126,7 +138,8 @@ CREATE OR REPLACE FUNCTION @S@.sv_claim(
     p_queues text[], p_worker text, p_lease bigint, p_n integer,
     p_names text[], p_tags text, p_lkeys text[], p_lqueue boolean[],
     p_lvals bigint[], p_lper bigint[], p_cids text[], p_ctoks bigint[],
-    p_cres text[], p_dead text) RETURNS SETOF @S@.tasks
+    p_cres text[], p_dead text, p_pq text[], p_pmax bigint[],
+    p_pper bigint[]) RETURNS SETOF @S@.tasks
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan AS $sv$
 DECLARE
@@ -150,6 +163,30 @@ DECLARE
   added bigint[];
   ln bigint;
   fast boolean;
+  np integer := coalesce(array_length(p_pq, 1), 0);
+  nq integer;
+  qi integer;
+  best integer;
+  cserv boolean[];
+  clast text[];
+  moved boolean[];
+  hrid bigint[];
+  hkey text[];
+  hpri bigint[];
+  hrun bigint[];
+  hid text[];
+  hdone boolean[];
+  cnull boolean;
+  ckey text;
+  snull boolean;
+  skey text;
+  wrapped boolean;
+  isfull boolean;
+  plain boolean;
+  crid bigint;
+  cpri bigint;
+  crun bigint;
+  cid text;
 BEGIN
   IF nc = 1 THEN
     UPDATE @S@.tasks SET state = 'completed', result = p_cres[1],
@@ -283,6 +320,233 @@ BEGIN
       END LOOP;
     END IF;
   END IF;
+  -- Partitions (see the README's "Fairness and partitions"): when a queue
+  -- claimed has a pending task with a partition_key, or the claim has
+  -- partition limits, the partitions of each queue take turns -- the NULL
+  -- partition, then the keys in order, from the one after the partition
+  -- the queue's row of the partitions table says was served last.  Each
+  -- task claimed is the first, in (priority, run_at, id) order, of the
+  -- next partition that has one the limits allow (through tasks_part);
+  -- several queues merge by their next tasks' (priority, run_at, id).  The
+  -- queues' rows are locked (FOR UPDATE, in queue order): claims of one
+  -- partitioned queue take turns, so that the cycle is kept exactly.
+  IF np > 0 OR EXISTS (SELECT 1 FROM @S@.tasks
+                        WHERE queue = ANY (qs) AND state = 'pending'
+                          AND partition_key IS NOT NULL) THEN
+    qs := ARRAY(SELECT DISTINCT x FROM unnest(qs) x ORDER BY x);
+    nq := pg_catalog.array_length(qs, 1);
+    cserv := array_fill(false, ARRAY[nq]);
+    clast := array_fill(NULL::text, ARRAY[nq]);
+    moved := array_fill(false, ARRAY[nq]);
+    hrid := array_fill(NULL::bigint, ARRAY[nq]);
+    hkey := array_fill(NULL::text, ARRAY[nq]);
+    hpri := array_fill(NULL::bigint, ARRAY[nq]);
+    hrun := array_fill(NULL::bigint, ARRAY[nq]);
+    hid := array_fill(NULL::text, ARRAY[nq]);
+    hdone := array_fill(false, ARRAY[nq]);
+    IF nl = 0 THEN
+      used := array_fill(0::bigint, ARRAY[1]);
+      added := array_fill(0::bigint, ARRAY[1]);
+    END IF;
+    -- Without filters or name limits, the task the seek of the next
+    -- partition finds is that partition's next task.
+    plain := p_names IS NULL AND p_tags IS NULL
+             AND NOT (false = ANY (coalesce(p_lqueue, '{}')));
+    FOR qi IN 1 .. nq LOOP
+      SELECT f.served, f.last INTO snull, skey FROM @S@.partitions f
+       WHERE f.queue = qs[qi] FOR UPDATE;
+      IF NOT FOUND THEN
+        INSERT INTO @S@.partitions (queue, served) VALUES (qs[qi], false)
+        ON CONFLICT (queue) DO NOTHING;
+        SELECT f.served, f.last INTO snull, skey FROM @S@.partitions f
+         WHERE f.queue = qs[qi] FOR UPDATE;
+      END IF;
+      cserv[qi] := snull;
+      clast[qi] := skey;
+    END LOOP;
+    -- The time after the wait, as after the locks of the limits.
+    n := @S@.sv_now();
+    LOOP
+      EXIT WHEN taken >= p_n;
+      best := 0;
+      FOR qi IN 1 .. nq LOOP
+        CONTINUE WHEN hdone[qi];
+        IF hrid[qi] IS NULL THEN
+          -- The partition after the one served last (none: NULL first)
+          -- that has a due task, and that task (crid).
+          ckey := NULL;
+          crid := NULL;
+          IF cserv[qi] AND clast[qi] IS NULL THEN
+            SELECT c.partition_key, c._rid, c.priority, c.run_at, c.id
+              INTO ckey, crid, cpri, crun, cid FROM @S@.tasks c
+             WHERE c.queue = qs[qi] AND c.state = 'pending'
+               AND c.partition_key IS NOT NULL AND c.run_at <= n
+             ORDER BY c.partition_key, c.priority, c.run_at, c.id LIMIT 1
+               FOR UPDATE SKIP LOCKED;
+          ELSIF cserv[qi] THEN
+            SELECT c.partition_key, c._rid, c.priority, c.run_at, c.id
+              INTO ckey, crid, cpri, crun, cid FROM @S@.tasks c
+             WHERE c.queue = qs[qi] AND c.state = 'pending'
+               AND c.partition_key > clast[qi] AND c.run_at <= n
+             ORDER BY c.partition_key, c.priority, c.run_at, c.id LIMIT 1
+               FOR UPDATE SKIP LOCKED;
+          END IF;
+          cnull := ckey IS NULL;
+          snull := cnull;
+          skey := ckey;
+          wrapped := false;
+          LOOP
+            isfull := false;
+            FOR k IN 1 .. np LOOP
+              CONTINUE WHEN p_pq[k] <> qs[qi] OR isfull;
+              IF coalesce(p_pper[k], 0) > 0 THEN
+                SELECT coalesce(sum(rl.claims), 0) INTO cnt FROM @S@.rates rl
+                 WHERE rl.key = 'r:p:' || length(qs[qi]) || ':' || qs[qi]
+                                || coalesce('=' || ckey, '')
+                   AND rl.step > n - p_pper[k]
+                                 - greatest(p_pper[k] / @SV_RATE_STEPS@, 1);
+              ELSIF cnull THEN
+                SELECT count(*) INTO cnt FROM @S@.tasks
+                 WHERE queue = qs[qi] AND lease_expires_at > n
+                   AND (state = 'claimed') IS TRUE AND partition_key IS NULL;
+              ELSE
+                SELECT count(*) INTO cnt FROM @S@.tasks
+                 WHERE queue = qs[qi] AND lease_expires_at > n
+                   AND (state = 'claimed') IS TRUE AND partition_key = ckey;
+              END IF;
+              isfull := cnt >= p_pmax[k];
+            END LOOP;
+            IF NOT isfull AND NOT cnull AND plain AND crid IS NOT NULL THEN
+              hrid[qi] := crid;
+              hkey[qi] := ckey;
+              hpri[qi] := cpri;
+              hrun[qi] := crun;
+              hid[qi] := cid;
+              EXIT;
+            END IF;
+            IF NOT isfull THEN
+              IF cnull THEN
+                OPEN cur FOR SELECT _rid, name, priority, run_at, id
+                               FROM @S@.tasks c
+                              WHERE queue = qs[qi] AND state = 'pending'
+                                AND partition_key IS NULL AND run_at <= n
+                                AND (p_names IS NULL OR name = ANY (p_names))
+                                AND (p_tags IS NULL
+                                     OR tags::jsonb @> p_tags::jsonb)
+                              ORDER BY priority, run_at, id
+                                FOR UPDATE SKIP LOCKED;
+              ELSE
+                OPEN cur FOR SELECT _rid, name, priority, run_at, id
+                               FROM @S@.tasks c
+                              WHERE queue = qs[qi] AND state = 'pending'
+                                AND partition_key = ckey AND run_at <= n
+                                AND (p_names IS NULL OR name = ANY (p_names))
+                                AND (p_tags IS NULL
+                                     OR tags::jsonb @> p_tags::jsonb)
+                              ORDER BY priority, run_at, id
+                                FOR UPDATE SKIP LOCKED;
+              END IF;
+              LOOP
+                FETCH cur INTO r;
+                EXIT WHEN NOT FOUND;
+                ok := true;
+                FOR k IN 1 .. nl LOOP
+                  IF NOT p_lqueue[k] AND r.name = p_lkeys[k]
+                     AND used[k] >= p_lvals[k] THEN
+                    ok := false;
+                  END IF;
+                END LOOP;
+                IF ok THEN
+                  hrid[qi] := r._rid;
+                  hkey[qi] := ckey;
+                  hpri[qi] := r.priority;
+                  hrun[qi] := r.run_at;
+                  hid[qi] := r.id;
+                  EXIT;
+                END IF;
+              END LOOP;
+              CLOSE cur;
+              EXIT WHEN hrid[qi] IS NOT NULL;
+            END IF;
+            -- The next partition with a due task; once round the cycle at
+            -- most (keys may vanish meanwhile: a key at or past the start,
+            -- after the NULL partition, ends it too).
+            crid := NULL;
+            IF cnull THEN
+              SELECT c.partition_key, c._rid, c.priority, c.run_at, c.id
+                INTO ckey, crid, cpri, crun, cid FROM @S@.tasks c
+               WHERE c.queue = qs[qi] AND c.state = 'pending'
+                 AND c.partition_key IS NOT NULL AND c.run_at <= n
+               ORDER BY c.partition_key, c.priority, c.run_at, c.id LIMIT 1
+                 FOR UPDATE SKIP LOCKED;
+              wrapped := true;
+            ELSE
+              SELECT c.partition_key, c._rid, c.priority, c.run_at, c.id
+                INTO ckey, crid, cpri, crun, cid FROM @S@.tasks c
+               WHERE c.queue = qs[qi] AND c.state = 'pending'
+                 AND c.partition_key > ckey AND c.run_at <= n
+               ORDER BY c.partition_key, c.priority, c.run_at, c.id LIMIT 1
+                 FOR UPDATE SKIP LOCKED;
+              IF NOT FOUND THEN
+                ckey := NULL;
+              END IF;
+            END IF;
+            cnull := ckey IS NULL;
+            IF cnull AND snull OR wrapped AND NOT snull
+               AND (cnull OR ckey >= skey) THEN
+              hdone[qi] := true;
+              EXIT;
+            END IF;
+          END LOOP;
+        END IF;
+        IF hrid[qi] IS NOT NULL
+           AND (best = 0 OR (hpri[qi], hrun[qi], hid[qi])
+                            < (hpri[best], hrun[best], hid[best])) THEN
+          best := qi;
+        END IF;
+      END LOOP;
+      EXIT WHEN best = 0;
+      UPDATE @S@.tasks SET state = 'claimed', lease_owner = p_worker,
+             lease_token = coalesce(lease_token, 0) + 1,
+             lease_expires_at = n + p_lease, attempts = attempts + 1,
+             updated_at = n
+       WHERE _rid = hrid[best] RETURNING * INTO t;
+      RETURN NEXT t;
+      taken := taken + 1;
+      FOR k IN 1 .. nl LOOP
+        IF (p_lqueue[k] AND t.queue = p_lkeys[k])
+           OR (NOT p_lqueue[k] AND t.name = p_lkeys[k]) THEN
+          used[k] := used[k] + 1;
+          added[k] := added[k] + 1;
+          IF p_lqueue[k] AND used[k] >= p_lvals[k] THEN
+            hdone[best] := true;
+          END IF;
+        END IF;
+      END LOOP;
+      FOR k IN 1 .. np LOOP
+        IF p_pq[k] = qs[best] AND coalesce(p_pper[k], 0) > 0 THEN
+          PERFORM @S@.sv_rate_add('r:p:' || length(qs[best]) || ':'
+                                  || qs[best] || coalesce('=' || hkey[best], ''),
+                                  p_pper[k], 1, n);
+        END IF;
+      END LOOP;
+      cserv[best] := true;
+      clast[best] := hkey[best];
+      moved[best] := true;
+      FOR qi IN 1 .. nq LOOP
+        hrid[qi] := NULL;
+      END LOOP;
+    END LOOP;
+    FOR qi IN 1 .. nq LOOP
+      IF moved[qi] THEN
+        UPDATE @S@.partitions SET served = true, last = clast[qi]
+         WHERE queue = qs[qi];
+      END IF;
+    END LOOP;
+    PERFORM @S@.sv_rate_add(lk[j], p_lper[j], added[j], n)
+       FROM generate_subscripts(lk, 1) j WHERE p_lper[j] > 0 AND added[j] > 0;
+    RETURN;
+  END IF;
   -- No limits: one statement claims them all.  One queue: "queue = ..."
   -- walks the (queue, state, priority, run_at, id) index in claim order and
   -- stops after p_n rows; several queues need a sort.
@@ -403,6 +667,20 @@ BEGIN
   PERFORM @S@.sv_rate_add(lk[j], p_lper[j], added[j], n)
      FROM generate_subscripts(lk, 1) j WHERE p_lper[j] > 0 AND added[j] > 0;
 END
+$sv$;
+
+-- Version 8: partition limits (p_pq, p_pmax, p_pper).  Processes of
+-- version 7 call sv_claim without them (and so claim partitioned queues
+-- in turn too).
+CREATE OR REPLACE FUNCTION @S@.sv_claim(
+    p_queues text[], p_worker text, p_lease bigint, p_n integer,
+    p_names text[], p_tags text, p_lkeys text[], p_lqueue boolean[],
+    p_lvals bigint[], p_lper bigint[], p_cids text[], p_ctoks bigint[],
+    p_cres text[], p_dead text) RETURNS SETOF @S@.tasks
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $sv$
+  SELECT * FROM @S@.sv_claim(p_queues, p_worker, p_lease, p_n, p_names,
+    p_tags, p_lkeys, p_lqueue, p_lvals, p_lper, p_cids, p_ctoks, p_cres,
+    p_dead, NULL::text[], NULL::bigint[], NULL::bigint[])
 $sv$;
 
 -- Version 7: rate limits (p_lper).  Processes of versions 5 and 6 call

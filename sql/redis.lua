@@ -29,7 +29,22 @@
 --   Btasks:wait:<queue>         zset: pending tasks not yet due when written,
 --                               scored by run_at (a claim moves the due ones)
 --   Btasks:ready:<queue>        zset (lex): pending tasks already due, member
---                               <priority><run_at><id> (sortable encoding)
+--                               <priority><run_at><id> (sortable encoding),
+--                               of the NULL partition (no partition_key)
+--   Btasks:pr:<n>:<queue>:<key> zset (lex): the same for the tasks whose
+--                               partition_key is <key> (n: the length of
+--                               <queue>)
+--   Btasks:parts:<queue>        zset (lex, scores 0): the partition_keys
+--                               that had a task in pr:... when written
+--                               (a claim that finds one empty removes it)
+--   Btasks:pcur                 hash: queue -> the partition its claims
+--                               served last: "" the NULL partition,
+--                               "=<key>" partition <key>
+--   Btasks:plq:<n>:<queue>[=<key>] zset: claimed tasks of that partition
+--                               ("=<key>" absent: the NULL partition)
+--                               scored by lease expiry, kept only for the
+--                               queues B<kind>:idx lists as "pl:<queue>"
+--                               (partition limits)
 --   Btasks:lq:<queue>           zset: claimed tasks scored by lease expiry
 --                               (+inf: claimed without one)
 --   Btasks:ln:<name>            zset: the same by task name, kept only for
@@ -173,6 +188,31 @@ end
 
 local function readyMember(row)
   return encInt(row.priority) .. encInt(row.run_at) .. row.id
+end
+
+-- The ready set of partition pk (nil: the NULL partition) of queue q, under
+-- p = B .. 'tasks'.
+local function rkey(p, q, pk)
+  if pk then
+    return p .. ':pr:' .. #q .. ':' .. q .. ':' .. pk
+  end
+  return p .. ':ready:' .. q
+end
+
+-- Every ready set of queue q: the NULL partition's, then one per key of
+-- parts:<q> (p = B .. 'tasks').  (R: defined below, called at run time.)
+local R
+local function readyKeys(p, q)
+  local keys = {p .. ':ready:' .. q}
+  for _, pk in ipairs(R('ZRANGE', p .. ':parts:' .. q, 0, -1)) do
+    keys[#keys + 1] = rkey(p, q, pk)
+  end
+  return keys
+end
+
+-- The lease set of partition pk (nil: NULL) of queue q (partition limits).
+local function plqKey(p, q, pk)
+  return p .. ':plq:' .. #q .. ':' .. q .. (pk and ('=' .. pk) or '')
 end
 
 -- Index writes of one call are queued per key, coalesced per member (the
@@ -330,7 +370,7 @@ local function secOf(ms)
 end
 
 -- A read of an index key: its queued writes first.
-local function R(cmd, key, ...)
+function R(cmd, key, ...)
   if QK[key] then
     flushKey(key)
   end
@@ -451,7 +491,7 @@ local function meta(base, kind)
   local e = S[kind]
   local a = redis.call('HGETALL', mk .. ':idx')
   local layout, metrics, extra
-  local ln = {}
+  local ln, pl = {}, {}
   for i = 1, #a, 2 do
     local f = a[i]
     if f == '_layout' then
@@ -460,6 +500,8 @@ local function meta(base, kind)
       metrics = true
     elseif string.sub(f, 1, 3) == 'ln:' then
       ln[string.sub(f, 4)] = true
+    elseif string.sub(f, 1, 3) == 'pl:' then
+      pl[string.sub(f, 4)] = true
     else
       extra = extra or {}
       extra[#extra + 1] = f
@@ -480,7 +522,7 @@ local function meta(base, kind)
       e.has0[c] = 'n'
     end
   end
-  m = {t = e.tidx, n = e.nidx, has = e.has0, ln = ln, ik = {}, p = mk,
+  m = {t = e.tidx, n = e.nidx, has = e.has0, ln = ln, pl = pl, ik = {}, p = mk,
        kAll = mk .. ':all', kKey = mk .. ':key', kDd = mk .. ':dd'}
   if extra then
     local t, n, has = {}, {}, {}
@@ -533,7 +575,7 @@ local function needed(e, m)
   end
   for _, c in ipairs({'id', 'queue', 'name', 'state', 'lease_owner',
                       'lease_token', 'lease_expires_at', 'result',
-                      'depends_on'}) do
+                      'depends_on', 'partition_key'}) do
     add(c)
   end
   if m.has == e.has0 then
@@ -655,7 +697,8 @@ local function reindex(base, kind, rid, old, row, bReady)
   local op = old and old.state == 'pending'
   local np = row and row.state == 'pending'
   if op and np and old.queue == row.queue and old.run_at == row.run_at and
-    old.priority == row.priority and old.id == row.id then
+    old.priority == row.priority and old.id == row.id and
+    old.partition_key == row.partition_key then
     -- Still pending where it was (a claim moves it from wait when due).
   else
     if op then
@@ -663,14 +706,17 @@ local function reindex(base, kind, rid, old, row, bReady)
       if not bReady then
         qset(p .. ':wait:' .. qn, 'z', rid, nil)
       end
-      qset(p .. ':ready:' .. qn, 'z',
+      qset(rkey(p, qn, old.partition_key), 'z',
            type(bReady) == 'string' and bReady or readyMember(old), nil)
     end
     if np then
       local qn = row.queue or ''
       if tonumber(row.run_at) <= NOW then
         -- Due already: straight into the claim order, and wake state_wait.
-        qset(p .. ':ready:' .. qn, 'z', readyMember(row), '0')
+        qset(rkey(p, qn, row.partition_key), 'z', readyMember(row), '0')
+        if row.partition_key then
+          qset(p .. ':parts:' .. qn, 'z', row.partition_key, '0')
+        end
         local wk = p .. ':wake\0' .. qn
         if not WAKE[wk] then
           WAKE[wk] = {p .. ':wake', qn}
@@ -732,6 +778,19 @@ local function reindex(base, kind, rid, old, row, bReady)
   end
   if nl and (nl ~= ol or qo ~= qn) then
     qset(p .. ':lq:' .. qn, 'z', rid, nl)
+  end
+  if next(m.pl) then
+    -- Partition limits: plq by (queue, partition), leases only.
+    local lo = oc and old.lease_expires_at and m.pl[qo] and
+                 plqKey(p, qo, old.partition_key)
+    local ln = nc and row.lease_expires_at and m.pl[qn] and
+                 plqKey(p, qn, row.partition_key)
+    if lo and (lo ~= ln or old.lease_expires_at ~= row.lease_expires_at) then
+      qset(lo, 'z', rid, nil)
+    end
+    if ln and (ln ~= lo or old.lease_expires_at ~= row.lease_expires_at) then
+      qset(ln, 'z', rid, row.lease_expires_at)
+    end
   end
   if next(m.ln) then
     local lo = oc and old.lease_expires_at and m.ln[old.name] and old.name
@@ -1099,11 +1158,156 @@ local function limitUsed(l)
            '(' .. I(NOW), '(+inf')
 end
 
+-- Partitions (see the README's "Fairness and partitions"): the partitions
+-- of a queue take turns in a cycle -- the NULL partition (ready:<queue>),
+-- then the keys of parts:<queue> in order (pr:... each) -- from the one
+-- after the partition pcur says was served last.  Each task claimed is the
+-- first of the next partition that has one the filters and limits let
+-- through; several queues merge by their next tasks' members.
+-- heads: the queues to walk ({q = queue}); passes(row), take(rid, row, bm):
+-- ops.claim's; plim: partition limits {key = queue, max, per}; n: wanted.
+local function fairWalk(heads, passes, take, plim, n)
+  local p = B .. 'tasks'
+  local taken = 0
+  local rates = {}
+  -- The partition after pk in queue q's cycle (nil pk: the NULL one).
+  local function nextPart(q, pk)
+    local r = R('ZRANGEBYLEX', p .. ':parts:' .. q, pk and ('(' .. pk) or '-',
+                '+', 'LIMIT', 0, 1)
+    return r[1]
+  end
+  -- The rate key of partition pk of queue q, as the local store's.
+  local function partRate(l, q, pk)
+    local rk = p .. ':rate:p:' .. #q .. ':' .. q .. (pk and ('=' .. pk) or '')
+    local r = rates[rk]
+    if not r then
+      r = {rk = rk, per = l.per, step = math.max(1, math.floor(l.per /
+                                                            SV_RATE_STEPS)),
+           add = 0}
+      r.used = limitUsed(r)
+      rates[rk] = r
+    end
+    return r
+  end
+  local function partFull(q, pk)
+    for _, l in ipairs(plim) do
+      if l.key == q then
+        local c
+        if l.per > 0 then
+          c = partRate(l, q, pk).used
+        else
+          c = R('ZCOUNT', plqKey(p, q, pk), '(' .. I(NOW), '(+inf')
+        end
+        if c >= l.max then
+          return true
+        end
+      end
+    end
+    return false
+  end
+  -- The first task of partition pk of queue q that passes, or nil.
+  local function partHead(q, pk)
+    local key, from, page = rkey(p, q, pk), '-', 2
+    while true do
+      local buf = R('ZRANGEBYLEX', key, from, '+', 'LIMIT', 0, page)
+      if #buf == 0 and from == '-' and pk then
+        -- Empty: out of the cycle until a task of it is due again.
+        qset(p .. ':parts:' .. q, 'z', pk, nil)
+      end
+      for _, bm in ipairs(buf) do
+        local rid = R('HGET', p .. ':key', string.sub(bm, 41))
+        local row = rid and hgetall(p .. ':r:' .. rid)
+        if not (row and row.state == 'pending' and row.queue == q and
+                row.partition_key == pk and readyMember(row) == bm) then
+          -- A stale entry (the task changed behind the index): drop it.
+          qset(key, 'z', bm, nil)
+        elseif passes(row) then
+          return {rid = rid, row = row, bm = bm, pk = pk}
+        end
+      end
+      if #buf < page then
+        return nil
+      end
+      from = '(' .. buf[#buf]
+      page = math.min(page * 4, 256)
+    end
+  end
+  -- Queue h's next task in turn (h.head), or h.done.
+  local function head(h)
+    local seen, pk = {}, nil
+    if h.cur ~= nil then
+      pk = nextPart(h.q, h.cur ~= '' and string.sub(h.cur, 2) or nil)
+    end
+    while true do
+      local id = pk and ('=' .. pk) or ''
+      if seen[id] then
+        h.done = true
+        return
+      end
+      seen[id] = true
+      if not partFull(h.q, pk) then
+        local c = partHead(h.q, pk)
+        if c then
+          h.head = c
+          return
+        end
+      end
+      pk = nextPart(h.q, pk)
+    end
+  end
+  for _, h in ipairs(heads) do
+    h.cur = R('HGET', p .. ':pcur', h.q) or nil
+  end
+  while taken < n do
+    local best
+    for _, h in ipairs(heads) do
+      if not h.done and not h.head then
+        head(h)
+      end
+      if h.head and (not best or h.head.bm < best.head.bm) then
+        best = h
+      end
+    end
+    if not best then
+      break
+    end
+    local c = best.head
+    if take(c.rid, c.row, c.bm) then
+      best.done = true
+    end
+    taken = taken + 1
+    for _, l in ipairs(plim) do
+      if l.key == best.q and l.per > 0 then
+        local r = partRate(l, best.q, c.pk)
+        r.used, r.add = r.used + 1, r.add + 1
+      end
+    end
+    best.cur = c.pk and ('=' .. c.pk) or ''
+    best.moved = true
+    -- A limit may now turn the other queues' next tasks down.
+    for _, h in ipairs(heads) do
+      h.head = nil
+    end
+  end
+  for _, h in ipairs(heads) do
+    if h.moved then
+      redis.call('HSET', p .. ':pcur', h.q, h.cur)
+    end
+  end
+  for _, r in pairs(rates) do
+    if r.add > 0 then
+      redis.call('HINCRBY', r.rk, I(NOW - NOW % r.step), r.add)
+      redis.call('PEXPIRE', r.rk, r.per + r.step)
+    end
+  end
+end
+
 -- Claim (see statevtab_claim in statevtab.h).  ARGS: worker, lease_ms, n,
 -- dead letter id (see newId), nQueue, queues..., nName, names..., tags JSON ("" none),
--- nLimit, (key, isQueue, max, period)..., nComplete, (id, token, result)...,
--- the columns to return ('1' or '0' per column of tasks, statevtab_claim's
--- colUsed; "" all).
+-- nLimit, (key, isQueue, max, period)..., nPart, (queue, max, period)...
+-- (partition limits), nComplete, (id, token, result)..., the columns to
+-- return ('1' or '0' per column of tasks, statevtab_claim's colUsed; ""
+-- all).
 -- A limit with a period > 0 is a rate: at most max claims in any window of
 -- period ms, counted in the hash rate:<q|n>:<key>: the claims per step of
 -- the period (field: the step's start; see SV_RATE_STEPS in vtab/policy.h),
@@ -1144,7 +1348,28 @@ function ops.claim()
     end
     limits[#limits + 1] = l
   end
+  local plim = {}
+  for _ = 1, tonumber(arg()) do
+    plim[#plim + 1] = {key = arg(), max = tonumber(arg()), per = tonumber(arg())}
+  end
   local m = meta(B, 'tasks')
+  -- A partition limit counts the leases of each partition of its queue
+  -- from plq:..., kept only for the queues some claim limited so: the
+  -- first such claim builds them from the queue's lq.
+  for _, l in ipairs(plim) do
+    if l.per <= 0 and not m.pl[l.key] then
+      local p = B .. 'tasks'
+      for _, rid in ipairs(R('ZRANGE', p .. ':lq:' .. l.key, 0, -1)) do
+        local v = redis.call('HMGET', p .. ':r:' .. rid, 'state',
+                             'lease_expires_at', 'partition_key', 'queue')
+        if v[1] == 'claimed' and v[2] and v[4] == l.key then
+          qset(plqKey(p, l.key, v[3] or nil), 'z', rid, v[2])
+        end
+      end
+      redis.call('HSET', p .. ':idx', 'pl:' .. l.key, '1')
+      m.pl[l.key] = true
+    end
+  end
   -- A name limit counts the live leases of that name from ln:<name>, kept
   -- only for the names some claim limited: the first such claim builds it.
   for _, l in ipairs(limits) do
@@ -1228,7 +1453,11 @@ function ops.claim()
         local row = hgetall(B .. 'tasks:r:' .. rid)
         qset(B .. 'tasks:wait:' .. q, 'z', rid, nil)
         if row and row.state == 'pending' then
-          qset(B .. 'tasks:ready:' .. q, 'z', readyMember(row), 0)
+          qset(rkey(B .. 'tasks', q, row.partition_key), 'z',
+               readyMember(row), 0)
+          if row.partition_key then
+            qset(B .. 'tasks:parts:' .. q, 'z', row.partition_key, 0)
+          end
         end
       end
     end
@@ -1253,7 +1482,91 @@ function ops.claim()
       heads[#heads + 1] = {q = q, buf = {}, pos = 1, from = '-', done = false}
     end
   end
+  -- A queue with partitions (or a partition limit) is walked by partitions
+  -- in turn (fairWalk); the others as before.
+  local fair = #plim > 0
+  for _, h in ipairs(heads) do
+    if not fair and R('ZCARD', B .. 'tasks:parts:' .. h.q) > 0 then
+      fair = true
+    end
+  end
   local taken = 0
+  -- Does row pass the names, tags and the name and queue limits?
+  local function passes(row)
+    if nameSet and not nameSet[row.name] then
+      return false
+    end
+    if tags then
+      local okj, have = pcall(cjson.decode, row.tags or '[]')
+      if not okj or type(have) ~= 'table' then
+        return false
+      end
+      for _, want in ipairs(tags) do
+        local found = false
+        for _, h in ipairs(have) do
+          if h == want then
+            found = true
+            break
+          end
+        end
+        if not found then
+          return false
+        end
+      end
+    end
+    for k, l in ipairs(limits) do
+      if (l.q and row.queue == l.key) or (not l.q and row.name == l.key) then
+        if not used[k] then
+          used[k] = limitUsed(l)
+        end
+        if used[k] >= l.max then
+          return false
+        end
+      end
+    end
+    return true
+  end
+  -- Claim row rid (which passes), ready member bm; returns whether a limit
+  -- of its queue is now used up.
+  local function take(rid, row, bm)
+    local full = false
+    for k, l in ipairs(limits) do
+      if (l.q and row.queue == l.key) or (not l.q and row.name == l.key) then
+        used[k] = used[k] + 1
+        if l.rk then
+          l.add = l.add + 1
+        end
+        if l.q and used[k] >= l.max then
+          full = true
+        end
+      end
+    end
+    -- Taken from ready (wait holds only tasks not yet moved there).
+    local t = patch(B, 'tasks', rid, row, {
+      state = 'claimed',
+      lease_owner = worker,
+      lease_token = I(tonumber(row.lease_token or 0) + 1),
+      lease_expires_at = I(NOW + lease),
+      attempts = I(tonumber(row.attempts or 0) + 1),
+      updated_at = I(NOW)
+    }, bm)
+    flat('tasks', rid, t, out, mask)
+    taken = taken + 1
+    return full
+  end
+  local function addRates()
+    for _, l in ipairs(limits) do
+      if l.rk and l.add > 0 then
+        redis.call('HINCRBY', l.rk, I(NOW - NOW % l.step), l.add)
+        redis.call('PEXPIRE', l.rk, l.per + l.step)
+      end
+    end
+  end
+  if fair then
+    fairWalk(heads, passes, take, plim, n)
+    addRates()
+    return out
+  end
   -- Pages of the ready set, each starting after the last member read (the
   -- members claimed or dropped meanwhile are before it): as many as still
   -- wanted, plus a few for tasks the filters skip.
@@ -1305,77 +1618,15 @@ function ops.claim()
     if not ok then
       -- A stale entry (the task changed behind the index): drop it.
       qset(B .. 'tasks:ready:' .. best.q, 'z', bm, nil)
-    else
-      if nameSet and not nameSet[row.name] then
-        ok = false
-      end
-      if ok and tags then
-        local okj, have = pcall(cjson.decode, row.tags or '[]')
-        if not okj or type(have) ~= 'table' then
-          ok = false
-        else
-          for _, want in ipairs(tags) do
-            local found = false
-            for _, h in ipairs(have) do
-              if h == want then
-                found = true
-                break
-              end
-            end
-            if not found then
-              ok = false
-              break
-            end
-          end
-        end
-      end
-      if ok then
-        for k, l in ipairs(limits) do
-          if (l.q and row.queue == l.key) or (not l.q and row.name == l.key) then
-            if not used[k] then
-              used[k] = limitUsed(l)
-            end
-            if used[k] >= l.max then
-              ok = false
-            end
-          end
-        end
-      end
-      if ok then
-        for k, l in ipairs(limits) do
-          if (l.q and row.queue == l.key) or (not l.q and row.name == l.key) then
-            used[k] = used[k] + 1
-            if l.rk then
-              l.add = l.add + 1
-            end
-            if l.q and used[k] >= l.max then
-              -- The queue's limit is used up: nothing more from it.
-              best.done, best.buf = true, {}
-            end
-          end
-        end
-        -- Taken from ready (wait holds only tasks not yet moved there).
-        local t = patch(B, 'tasks', rid, row, {
-          state = 'claimed',
-          lease_owner = worker,
-          lease_token = I(tonumber(row.lease_token or 0) + 1),
-          lease_expires_at = I(NOW + lease),
-          attempts = I(tonumber(row.attempts or 0) + 1),
-          updated_at = I(NOW)
-        }, bm)
-        flat('tasks', rid, t, out, mask)
-        taken = taken + 1
-      end
+    elseif passes(row) and take(rid, row, bm) then
+      -- The queue's limit is used up: nothing more from it.
+      best.done, best.buf = true, {}
     end
   end
-  for _, l in ipairs(limits) do
-    if l.rk and l.add > 0 then
-      redis.call('HINCRBY', l.rk, I(NOW - NOW % l.step), l.add)
-      redis.call('PEXPIRE', l.rk, l.per + l.step)
-    end
-  end
+  addRates()
   return out
 end
+
 
 -- ARGS: id, token, lease_ms.  The new expiry, or nil.
 function ops.renew()
@@ -1703,8 +1954,12 @@ end
 -- ZRANGEBYLEX per distinct priority) and the first due entry of wait.
 local function queueMetrics(q, bHist, out)
   local p = B .. 'tasks'
-  local kr, kw, kl = p .. ':ready:' .. q, p .. ':wait:' .. q, p .. ':lq:' .. q
-  local nReady, nWait = R('ZCARD', kr), R('ZCARD', kw)
+  local kw, kl = p .. ':wait:' .. q, p .. ':lq:' .. q
+  local krs = readyKeys(p, q)
+  local nReady, nWait = 0, R('ZCARD', kw)
+  for _, kr in ipairs(krs) do
+    nReady = nReady + R('ZCARD', kr)
+  end
   local nWaitDue = R('ZCOUNT', kw, '-inf', NOW)
   local nClaimed = R('ZCARD', kl)
   local nExpired = R('ZCOUNT', kl, '-inf', NOW)
@@ -1715,17 +1970,19 @@ local function queueMetrics(q, bHist, out)
   if #w > 0 then
     oldest = tonumber(w[2])
   end
-  local from = '-'
-  while true do
-    local h = R('ZRANGEBYLEX', kr, from, '+', 'LIMIT', 0, 1)
-    if #h == 0 then
-      break
+  for _, kr in ipairs(krs) do
+    local from = '-'
+    while true do
+      local h = R('ZRANGEBYLEX', kr, from, '+', 'LIMIT', 0, 1)
+      if #h == 0 then
+        break
+      end
+      local r = readyRunAt(h[1])
+      if not oldest or r < oldest then
+        oldest = r
+      end
+      from = '[' .. string.sub(h[1], 1, 20) .. '\255'
     end
-    local r = readyRunAt(h[1])
-    if not oldest or r < oldest then
-      oldest = r
-    end
-    from = '[' .. string.sub(h[1], 1, 20) .. '\255'
   end
   local paused = redis.call('HEXISTS', p .. ':paused', q)
   local v = {nReady + nWaitDue, nWait - nWaitDue, nClaimed, nExpired,
@@ -1824,8 +2081,10 @@ function ops.runnable()
     return {0, -1}
   end
   meta(B, 'tasks')
-  if R('ZCARD', B .. 'tasks:ready:' .. q) > 0 then
-    return {1, 0}
+  for _, kr in ipairs(readyKeys(B .. 'tasks', q)) do
+    if R('ZCARD', kr) > 0 then
+      return {1, 0}
+    end
   end
   local nxt = -1
   for _, k in ipairs({'tasks:wait:', 'tasks:lq:'}) do
@@ -1882,7 +2141,12 @@ function ops.scan()
         rids = R('ZRANGE', p .. ':lq:' .. ARGS[i + 1], 0, -1)
       elseif not rids and kind == 'tasks' and mode == 'pending' then
         rids = R('ZRANGE', p .. ':wait:' .. ARGS[i + 1], 0, -1)
-        local ready = R('ZRANGE', p .. ':ready:' .. ARGS[i + 1], 0, -1)
+        local ready = {}
+        for _, kr in ipairs(readyKeys(p, ARGS[i + 1])) do
+          for _, x in ipairs(R('ZRANGE', kr, 0, -1)) do
+            ready[#ready + 1] = x
+          end
+        end
         local seen = {}
         for _, rid in ipairs(rids) do
           seen[rid] = true

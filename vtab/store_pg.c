@@ -2729,10 +2729,11 @@ static int pgClaim(statevtab_table *pTab, statevtab_table *pDead,
   for (k = 0; k < c->nComplete; k++) c->aCompleteOk[k] = 1;
   memset(&a, 0, sizeof(a));
   aBool = sqlite3_malloc64(sizeof(statevtab_value) *
-                           (size_t)(c->nLimit + c->nComplete + 1));
+                           (size_t)(c->nLimit + c->nComplete + c->nPart + 1));
   if (!aBool) return SQLITE_NOMEM;
   memset(aBool, 0,
-         sizeof(statevtab_value) * (size_t)(c->nLimit + c->nComplete + 1));
+         sizeof(statevtab_value) *
+             (size_t)(c->nLimit + c->nComplete + c->nPart + 1));
   paramArray(&a, c->nQueue, c->aQueue);
   paramValue(&a, c->pWorker);
   paramInt(&a, c->iLeaseMs);
@@ -2770,6 +2771,18 @@ static int pgClaim(statevtab_table *pTab, statevtab_table *pDead,
   paramArray(&a, c->nComplete, aBool);
   paramArray(&a, c->nComplete, c->aCompleteResult);
   paramTake(&a, newDeadId(t), 0); /* dead letters: the schema's own */
+  /* Partition limits: their queues, maxima and periods. */
+  paramArray(&a, c->nPart, c->aPartQueue);
+  for (k = 0; k < c->nPart; k++) {
+    aBool[k].eType = SQLITE_INTEGER;
+    aBool[k].i = c->aiPartMax[k];
+  }
+  paramArray(&a, c->nPart, aBool);
+  for (k = 0; k < c->nPart; k++) {
+    aBool[k].eType = SQLITE_INTEGER;
+    aBool[k].i = c->aiPartPeriod[k];
+  }
+  paramArray(&a, c->nPart, aBool);
   {
     /* The columns colUsed asks for, NULL for the others (prepared once per
     ** set of columns, by pgExec). */
@@ -2787,7 +2800,7 @@ static int pgClaim(statevtab_table *pTab, statevtab_table *pDead,
         " FROM %s.sv_claim($1::text[], $2::text, $3::bigint, "
         "$4::integer, $5::text[], $6::text, $7::text[], $8::boolean[], "
         "$9::bigint[], $10::bigint[], $11::text[], $12::bigint[], $13::text[], "
-        "$14::text)",
+        "$14::text, $15::text[], $16::bigint[], $17::bigint[])",
         t->zQ);
     zSql = sqlite3_str_finish(q);
   }
@@ -3475,7 +3488,7 @@ static int pgWake(statevtab_table *pTab, const statevtab_value *pKey,
 }
 
 static const statevtab_queue_methods pgQueue = {
-    /* iVersion      */ 3,
+    /* iVersion      */ 4,
     /* xClaim        */ pgClaim,
     /* xRenew        */ pgRenew,
     /* xComplete     */ pgComplete,

@@ -2509,6 +2509,12 @@ static int rdClaim(statevtab_table *pTab, statevtab_table *pDead,
     argInt(&a, c->aiLimit[k]);
     argInt(&a, c->aiLimitPeriod ? c->aiLimitPeriod[k] : 0);
   }
+  argInt(&a, c->nPart);
+  for (k = 0; k < c->nPart; k++) {
+    argVal(&a, &c->aPartQueue[k]);
+    argInt(&a, c->aiPartMax[k]);
+    argInt(&a, c->aiPartPeriod[k]);
+  }
   argInt(&a, c->nComplete);
   for (k = 0; k < c->nComplete; k++) {
     argVal(&a, &c->aCompleteId[k]);
@@ -3101,7 +3107,7 @@ static int rdWake(statevtab_table *pTab, const statevtab_value *pKey,
 }
 
 static const statevtab_queue_methods rdQueue = {
-    /* iVersion      */ 3,
+    /* iVersion      */ 4,
     /* xClaim        */ rdClaim,
     /* xRenew        */ rdRenew,
     /* xComplete     */ rdComplete,

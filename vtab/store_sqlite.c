@@ -30,12 +30,13 @@
 /*
 ** Is zSuffix the suffix of one of the local store's shadow tables, as in
 ** "T_<suffix>" (the virtual table's xShadowName)?  T_data, and for tasks
-** T_queues, T_reap, T_rates (made by the first claim with rates) and
-** T_deps (dependencies, store_sqlite_deps.c).
+** T_queues, T_reap, T_rates (made by the first claim with rates), T_deps
+** (dependencies, store_sqlite_deps.c) and T_fair (made by the first write of
+** a task with a partition_key).
 */
 int sv_local_shadow_name(const char *zSuffix) {
-  static const char *const azShadow[] = {"data", "queues", "reap", "rates",
-                                         "deps"};
+  static const char *const azShadow[] = {"data",  "queues", "reap",
+                                         "rates", "deps",   "fair"};
   size_t i;
   for (i = 0; i < sizeof(azShadow) / sizeof(azShadow[0]); i++) {
     if (sqlite3_stricmp(zSuffix, azShadow[i]) == 0) return 1;
@@ -492,7 +493,9 @@ static void finalizeAll(LocalTable *t) {
   sqlite3_finalize(t->pSweep);
   sqlite3_finalize(t->pLower);
   sqlite3_finalize(t->pDepsGet);
+  sqlite3_finalize(t->pFairAdd);
   t->pDelete = t->pPurge = t->pSweep = t->pLower = t->pDepsGet = 0;
+  t->pFairAdd = 0;
   while ((s = t->pScans) != 0) {
     t->pScans = s->pNext;
     sqlite3_finalize(s->pStmt);
@@ -543,7 +546,24 @@ static int localDrop(statevtab_table *pTab) {
                                               "\"%w\".\"%w_deps\"",
                                               t->zDb, t->zName));
   }
+  if (rc == SQLITE_OK) {
+    rc = localExec(t->pStore, sqlite3_mprintf("DROP TABLE IF EXISTS "
+                                              "\"%w\".\"%w_fair\"",
+                                              t->zDb, t->zName));
+  }
   return rc;
+}
+
+/* Rename T_<zSuffix>, a shadow table made only when needed, if it is
+** there. */
+static int renameMade(LocalTable *t, const char *zSuffix, const char *zNew) {
+  int bThere = 0;
+  int rc = hasShadow(t, zSuffix, &bThere);
+  if (rc != SQLITE_OK || !bThere) return rc;
+  return localExec(t->pStore,
+                   sqlite3_mprintf("ALTER TABLE \"%w\".\"%w_%s\" RENAME TO "
+                                   "\"%w_%s\"",
+                                   t->zDb, t->zName, zSuffix, zNew, zSuffix));
 }
 
 /* ALTER TABLE RENAME: move the shadow table (its indexes follow it). */
@@ -568,22 +588,9 @@ static int localRename(statevtab_table *pTab, const char *zNew) {
                                    "TO \"%w_reap\"",
                                    t->zDb, t->zName, zNew));
   }
-  if (rc == SQLITE_OK && t->bTasks) {
-    int bRates = 0;
-    rc = hasShadow(t, "rates", &bRates);
-    if (rc == SQLITE_OK && bRates) {
-      rc = localExec(t->pStore,
-                     sqlite3_mprintf("ALTER TABLE \"%w\".\"%w_rates\" RENAME "
-                                     "TO \"%w_rates\"",
-                                     t->zDb, t->zName, zNew));
-    }
-  }
-  if (rc == SQLITE_OK && t->bDeps) {
-    rc = localExec(t->pStore,
-                   sqlite3_mprintf("ALTER TABLE \"%w\".\"%w_deps\" RENAME "
-                                   "TO \"%w_deps\"",
-                                   t->zDb, t->zName, zNew));
-  }
+  if (rc == SQLITE_OK && t->bTasks) rc = renameMade(t, "rates", zNew);
+  if (rc == SQLITE_OK && t->bTasks) rc = renameMade(t, "fair", zNew);
+  if (rc == SQLITE_OK && t->bDeps) rc = renameMade(t, "deps", zNew);
   if (rc != SQLITE_OK) return rc;
   zName = sqlite3_mprintf("%s", zNew);
   if (!zName) return SQLITE_NOMEM;
@@ -732,6 +739,60 @@ static int depsEnded(const statevtab_value *v, const char **pzWhy) {
   return *pzWhy != 0;
 }
 
+/*
+** Partitions (see "Fairness and partitions" in the README): the first write
+** of a task with a partition_key makes T_fair (per queue that ever had
+** one: the partition its claims served last, see fairClaim in
+** store_sqlite_atomic.c) and the index T_data_partition of the pending
+** tasks by (queue, partition_key, priority, run_at, id) -- so that a
+** table without partitions pays for neither -- and every such write
+** records its queue in T_fair.  localGuard says whether T_fair is there
+** (abFair): the DDL runs in the caller's transaction, and a ROLLBACK
+** takes it back with the rest.
+*/
+static int fairAdd(LocalTable *t, const statevtab_value *aRow) {
+  int rc;
+  if (!t->bTasks || SV_TASK_PARTITION_KEY >= t->nDataCol ||
+      aRow[SV_TASK_PARTITION_KEY].eType == SQLITE_NULL) {
+    return SQLITE_OK;
+  }
+  if (!t->abFair[0]) {
+    rc = localExec(t->pStore,
+                   sqlite3_mprintf("CREATE TABLE IF NOT EXISTS "
+                                   "\"%w\".\"%w_fair\"(queue TEXT PRIMARY "
+                                   "KEY, served INTEGER NOT NULL, last TEXT) "
+                                   "WITHOUT ROWID",
+                                   t->zDb, t->zName));
+    if (rc == SQLITE_OK) {
+      rc = localExec(t->pStore,
+                     sqlite3_mprintf("CREATE INDEX IF NOT EXISTS "
+                                     "\"%w\".\"%w_data_partition\" ON "
+                                     "\"%w_data\"(queue, partition_key, "
+                                     "priority, run_at, id) WHERE state = "
+                                     "'pending'",
+                                     t->zDb, t->zName, t->zName));
+    }
+    if (rc != SQLITE_OK) return rc;
+    /* The next guard looks again (and finds T_fair unless rolled back). */
+    t->abGuarded[0] = 0;
+    sqlite3_finalize(t->pFairAdd);
+    t->pFairAdd = 0;
+  }
+  if (!t->pFairAdd) {
+    rc = localPrepareKept(t,
+                          sqlite3_mprintf("INSERT OR IGNORE INTO "
+                                          "\"%w\".\"%w_fair\"(queue, "
+                                          "served) VALUES (?1, 0)",
+                                          t->zDb, t->zName),
+                          &t->pFairAdd);
+    if (rc != SQLITE_OK) return rc;
+  }
+  localBind(t->pFairAdd, 1, &aRow[SV_TASK_QUEUE], SQLITE_STATIC);
+  sqlite3_step(t->pFairAdd);
+  rc = sqlite3_reset(t->pFairAdd);
+  return rc == SQLITE_OK ? rc : localDbError(t->pStore, t->pStore->db, rc);
+}
+
 static int localInsert(statevtab_table *pTab, const statevtab_value *aRow,
                        int eConflict, sqlite3_int64 *pRowid, int *pbDone) {
   LocalTable *t = (LocalTable *)pTab;
@@ -793,8 +854,10 @@ static int localInsertRow(LocalTable *t, const statevtab_value *aRow,
   if (rc != SQLITE_OK) return localDbError(t->pStore, t->pStore->db, rc);
   /* 0 changes: OR IGNORE, or the idempotency constraint, skipped it. */
   *pbDone = sqlite3_changes(t->pStore->db) > 0;
-  if (*pbDone) *pRowid = sqlite3_last_insert_rowid(t->pStore->db);
-  return *pbDone ? lowerDue(t, aRow) : SQLITE_OK;
+  if (!*pbDone) return SQLITE_OK;
+  *pRowid = sqlite3_last_insert_rowid(t->pStore->db);
+  rc = lowerDue(t, aRow);
+  return rc == SQLITE_OK ? fairAdd(t, aRow) : rc;
 }
 
 static int localUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
@@ -855,7 +918,8 @@ static int localUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
   rc = sqlite3_reset(pStmt);
   *pbDone = rc == SQLITE_OK && sqlite3_changes(t->pStore->db) > 0;
   if (rc != SQLITE_OK) return localDbError(t->pStore, t->pStore->db, rc);
-  if (*pbDone && t->bDeps) {
+  if (!*pbDone) return SQLITE_OK;
+  if (t->bDeps) {
     /* A task ended by the UPDATE: its dependents follow. */
     const char *zWhy;
     if (depsEnded(&aRow[SV_TASK_STATE], &zWhy)) {
@@ -865,7 +929,8 @@ static int localUpdate(statevtab_table *pTab, sqlite3_int64 iRowid,
       if (rc != SQLITE_OK) return rc;
     }
   }
-  return *pbDone ? lowerDue(t, aRow) : SQLITE_OK;
+  rc = lowerDue(t, aRow);
+  return rc == SQLITE_OK ? fairAdd(t, aRow) : rc;
 }
 
 static int localDeleteRow(LocalTable *t, sqlite3_int64 iRowid);
@@ -1221,7 +1286,7 @@ static char *localDescribe(statevtab_store *pStore) {
 }
 
 static const statevtab_queue_methods localQueue = {
-    /* iVersion      */ 3,
+    /* iVersion      */ 4,
     /* xClaim        */ localClaim,
     /* xRenew        */ localRenew,
     /* xComplete     */ localComplete,

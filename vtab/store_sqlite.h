@@ -67,6 +67,10 @@ struct LocalTable {
   int bDeps;
   LocalDeps *pDeps;
   sqlite3_stmt *pDepsGet;
+  /* Partitions (fairAdd in store_sqlite.c): abFair per connection, as the
+  ** guard last found T_fair; pFairAdd records a queue there. */
+  int abFair[2];
+  sqlite3_stmt *pFairAdd;
   /* dedup= of a tasks table.  With a window (dd.bWindow) the index of
   ** (queue, idempotency_key) is not UNIQUE, and a row is let in by the
   ** INSERT's NOT EXISTS of a clashing row (localInsertSql); pDdClash finds

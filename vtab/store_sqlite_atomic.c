@@ -83,6 +83,12 @@ enum {
   SA_RATE_PRUNE,
   SA_RATE_COUNT,
   SA_RATE_ADD,
+  SA_FAIR_GET,
+  SA_FAIR_SET,
+  SA_PART_FIRST,
+  SA_PART_NEXT,
+  SA_PART_HEAD,
+  SA_PART_COUNT,
   SA_COUNT
 };
 /* The primitives' state per table (LocalTable.pAtomic), made by the first
@@ -713,6 +719,12 @@ static int candCmp(const void *a, const void *b) {
   return strcmp(x->zId, y->zId);
 }
 
+static void candFree1(Cand *q) {
+  sqlite3_free(q->zId);
+  sqlite3_free(q->zName);
+  memset(q, 0, sizeof(*q));
+}
+
 static void candFree(Cand *a, int n) {
   int i;
   for (i = 0; i < n; i++) {
@@ -946,12 +958,10 @@ static int candidates(LocalTxn *x, const statevtab_claim *c, int iQueue,
 ** and adds its own to the current step.  At most 101 rows per key, however
 ** many claims.  Bind key k of c as parameter 1 of p.
 */
-static int rateKey(sqlite3_stmt *p, const statevtab_claim *c, int k) {
+static char *rateKeyText(const statevtab_claim *c, int k) {
   const statevtab_value *v = &c->aLimit[k];
-  char *z = sqlite3_mprintf("%c:%.*s", c->abLimitQueue[k] ? 'q' : 'n', v->n,
-                            v->z ? v->z : "");
-  if (!z) return SQLITE_NOMEM;
-  return sqlite3_bind_text(p, 1, z, -1, sqlite3_free);
+  return sqlite3_mprintf("%c:%.*s", c->abLimitQueue[k] ? 'q' : 'n', v->n,
+                         v->z ? v->z : "");
 }
 
 /* Make T_rates on x's connection unless known to be there. */
@@ -972,54 +982,83 @@ static int rateTable(LocalTxn *x) {
   return SQLITE_OK;
 }
 
-/* The claims of rate k in its window (now - period, now]. */
-static int rateCount(LocalTxn *x, const statevtab_claim *c, int k,
-                     sqlite3_int64 *pn) {
+/* The claims of the rate of key zKey (freed here) and period iPer in its
+** window (now - iPer, now]. */
+static int rateCountKey(LocalTxn *x, char *zKey, sqlite3_int64 iPer, int bPrune,
+                        sqlite3_int64 *pn) {
   LocalTable *t = x->t;
-  const sqlite3_int64 iFrom =
-      x->now - c->aiLimitPeriod[k] - SV_RATE_STEP(c->aiLimitPeriod[k]);
-  int rc = rateTable(x), rs;
+  const sqlite3_int64 iFrom = x->now - iPer - SV_RATE_STEP(iPer);
+  int rc = zKey ? rateTable(x) : SQLITE_NOMEM, rs;
   sqlite3_stmt *p;
-  if (rc != SQLITE_OK) return rc;
-  /* The steps that ended before the window go at most once per 10 ms of
-  ** this process (the count skips them anyway), not at every claim. */
-  if (x->now / 10 != t->pAtomic->iRatePruned) {
+  if (rc != SQLITE_OK) {
+    sqlite3_free(zKey);
+    return rc;
+  }
+  /* The steps that ended before the window go (bPrune; rateCount: at most
+  ** once per 10 ms of this process -- the count skips them anyway). */
+  if (bPrune) {
     p = STMT(x, SA_RATE_PRUNE, &rc,
              "DELETE FROM \"%w\".\"%w_rates\" WHERE key = ?1 AND at <= ?2",
              x->zSchema, t->zName);
-    if (!p) return rc;
-    rc = rateKey(p, c, k);
-    sqlite3_bind_int64(p, 2, iFrom);
-    rc = rc == SQLITE_OK ? run(x, p) : finish(x, p, SQLITE_DONE);
-    if (rc != SQLITE_OK) return rc;
+    if (p) {
+      sqlite3_bind_text(p, 1, zKey, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(p, 2, iFrom);
+      rc = run(x, p);
+    }
   }
-  p = STMT(x, SA_RATE_COUNT, &rc,
-           "SELECT coalesce(sum(n), 0) FROM \"%w\".\"%w_rates\" "
-           "WHERE key = ?1 AND at > ?2",
-           x->zSchema, t->zName);
-  if (!p) return rc;
-  if ((rc = rateKey(p, c, k)) != SQLITE_OK) return rc;
+  p = rc == SQLITE_OK ? STMT(x, SA_RATE_COUNT, &rc,
+                             "SELECT coalesce(sum(n), 0) FROM "
+                             "\"%w\".\"%w_rates\" WHERE key = ?1 AND at > ?2",
+                             x->zSchema, t->zName)
+                      : 0;
+  if (!p) {
+    sqlite3_free(zKey);
+    return rc;
+  }
+  sqlite3_bind_text(p, 1, zKey, -1, SQLITE_STATIC);
   sqlite3_bind_int64(p, 2, iFrom);
   rs = sqlite3_step(p);
   *pn = rs == SQLITE_ROW ? sqlite3_column_int64(p, 0) : 0;
-  return finish(x, p, rs);
+  rc = finish(x, p, rs);
+  sqlite3_free(zKey);
+  return rc;
+}
+
+/* The claims of rate k in its window (now - period, now]. */
+static int rateCount(LocalTxn *x, const statevtab_claim *c, int k,
+                     sqlite3_int64 *pn) {
+  return rateCountKey(x, rateKeyText(c, k), c->aiLimitPeriod[k],
+                      x->now / 10 != x->t->pAtomic->iRatePruned, pn);
+}
+
+/* Record n claims made now of the rate of key zKey (freed here) and period
+** iPer. */
+static int rateAddKey(LocalTxn *x, char *zKey, sqlite3_int64 iPer,
+                      sqlite3_int64 n) {
+  LocalTable *t = x->t;
+  int rc = SQLITE_OK;
+  sqlite3_stmt *p = zKey ? STMT(x, SA_RATE_ADD, &rc,
+                                "INSERT INTO \"%w\".\"%w_rates\"(key, at, n) "
+                                "VALUES (?1, ?2, ?3) ON CONFLICT(key, at) DO "
+                                "UPDATE SET n = n + excluded.n",
+                                x->zSchema, t->zName)
+                         : 0;
+  if (!p) {
+    sqlite3_free(zKey);
+    return zKey ? rc : SQLITE_NOMEM;
+  }
+  sqlite3_bind_text(p, 1, zKey, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(p, 2, x->now - x->now % SV_RATE_STEP(iPer));
+  sqlite3_bind_int64(p, 3, n);
+  rc = run(x, p);
+  sqlite3_free(zKey);
+  return rc;
 }
 
 /* Record n claims of rate k made now. */
 static int rateAdd(LocalTxn *x, const statevtab_claim *c, int k,
                    sqlite3_int64 n) {
-  LocalTable *t = x->t;
-  int rc = SQLITE_OK;
-  sqlite3_stmt *p = STMT(x, SA_RATE_ADD, &rc,
-                         "INSERT INTO \"%w\".\"%w_rates\"(key, at, n) "
-                         "VALUES (?1, ?2, ?3) ON CONFLICT(key, at) DO UPDATE "
-                         "SET n = n + excluded.n",
-                         x->zSchema, t->zName);
-  if (!p) return rc;
-  if ((rc = rateKey(p, c, k)) != SQLITE_OK) return rc;
-  sqlite3_bind_int64(p, 2, x->now - x->now % SV_RATE_STEP(c->aiLimitPeriod[k]));
-  sqlite3_bind_int64(p, 3, n);
-  return run(x, p);
+  return rateAddKey(x, rateKeyText(c, k), c->aiLimitPeriod[k], n);
 }
 
 /* Live (unexpired) claims counted against limit k (for a rate: the claims
@@ -1183,6 +1222,456 @@ static int claimMany(LocalTxn *x, const statevtab_claim *c, const Cand *aCand,
   return rc;
 }
 
+/* ------------------------------------------------------------ partitions */
+
+/*
+** Fairness across partitions (statevtab_claim in statevtab.h; the README's
+** "Fairness and partitions").  A queue's partitions take turns in a cycle:
+** the NULL partition, then the partition_keys in index order (BINARY).
+** T_fair keeps per queue the partition served last (served = 0: none yet);
+** each task claimed is the first, in (priority, run_at, id) order, of the
+** next partition after it that has one the limits allow, found through
+** T_data_partition (queue, partition_key, priority, run_at, id) of the
+** pending tasks: a seek for the next key, a seek for its first task.  A
+** claim uses this walk when the table has T_fair (some task ever had a
+** partition_key) or the claim has partition limits; else the plain one.
+*/
+
+/* A partition of a queue: eType SQLITE_NULL for the tasks without a
+** partition_key, else the key's type and bytes (z, sqlite3_malloc'd). */
+typedef struct Part {
+  int eType;
+  char *z;
+  int n;
+} Part;
+
+/* One queue's state during a claim (fairClaim). */
+typedef struct FairQ {
+  int bRow;    /* the queue has a T_fair row */
+  int bServed; /* cur: the partition served last (else none yet) */
+  Part cur;
+  int bMoved; /* cur changed: write it back */
+  int bHead;  /* head: the queue's next task in turn, of partition hp */
+  int bDone;  /* nothing more of this queue can be claimed */
+  Cand head;
+  Part hp;
+} FairQ;
+
+static void partFree(Part *p) {
+  sqlite3_free(p->z);
+  memset(p, 0, sizeof(*p));
+  p->eType = SQLITE_NULL;
+}
+
+static int partEq(const Part *a, const Part *b) {
+  if (a->eType == SQLITE_NULL || b->eType == SQLITE_NULL) {
+    return a->eType == b->eType;
+  }
+  return a->eType == b->eType && a->n == b->n &&
+         (a->n == 0 || memcmp(a->z, b->z, (size_t)a->n) == 0);
+}
+
+/* *pOut (freed first) = column i of p, or of a NULL partition. */
+static int partRead(sqlite3_stmt *p, int i, Part *pOut) {
+  int eType = sqlite3_column_type(p, i);
+  partFree(pOut);
+  if (eType == SQLITE_NULL) return SQLITE_OK;
+  {
+    const void *z = eType == SQLITE_BLOB ? sqlite3_column_blob(p, i)
+                                         : sqlite3_column_text(p, i);
+    int n = sqlite3_column_bytes(p, i);
+    pOut->z = sqlite3_malloc64((sqlite3_uint64)n + 1);
+    if (!pOut->z) return SQLITE_NOMEM;
+    if (n) memcpy(pOut->z, z, (size_t)n);
+    pOut->z[n] = 0;
+    pOut->n = n;
+    pOut->eType = eType == SQLITE_BLOB ? SQLITE_BLOB : SQLITE_TEXT;
+  }
+  return SQLITE_OK;
+}
+
+static int partBind(sqlite3_stmt *p, int i, const Part *v) {
+  if (v->eType == SQLITE_NULL) return sqlite3_bind_null(p, i);
+  if (v->eType == SQLITE_BLOB) {
+    return sqlite3_bind_blob(p, i, v->z ? v->z : "", v->n, SQLITE_STATIC);
+  }
+  return sqlite3_bind_text(p, i, v->z ? v->z : "", v->n, SQLITE_STATIC);
+}
+
+/* Does the table have the partition_key column (tables of older versions
+** read it as NULL: one partition per queue)? */
+#define HAS_PART(t) (SV_TASK_PARTITION_KEY < (t)->nDataCol)
+
+/* The rate key of partition p of queue q: "p:<length of q>:<q>" and, but
+** for the NULL partition, "=<key>". */
+static char *partKey(const statevtab_value *q, const Part *p) {
+  return sqlite3_mprintf("p:%d:%.*s%s%.*s", q->n, q->n, q->z ? q->z : "",
+                         p->eType == SQLITE_NULL ? "" : "=", p->n,
+                         p->z ? p->z : "");
+}
+
+/* Fill *q from columns iFirst.. of p: rowid, id, name, priority, run_at
+** (iQueue: the claim's queue).  SQLITE_NOMEM, or SQLITE_OK. */
+static int candRead(sqlite3_stmt *p, int iFirst, int iQueue, Cand *q) {
+  memset(q, 0, sizeof(*q));
+  q->iRowid = sqlite3_column_int64(p, iFirst);
+  q->zId = sqlite3_mprintf("%s", sqlite3_column_text(p, iFirst + 1));
+  q->nName = sqlite3_column_bytes(p, iFirst + 2);
+  q->zName = sqlite3_malloc64((sqlite3_uint64)q->nName + 1);
+  q->iPriority = sqlite3_column_int64(p, iFirst + 3);
+  q->iRunAt = sqlite3_column_int64(p, iFirst + 4);
+  q->iQueue = iQueue;
+  if (!q->zId || !q->zName) {
+    candFree1(q);
+    return SQLITE_NOMEM;
+  }
+  if (q->nName) {
+    memcpy(q->zName, sqlite3_column_blob(p, iFirst + 2), (size_t)q->nName);
+  }
+  q->zName[q->nName] = 0;
+  return SQLITE_OK;
+}
+
+/*
+** *pOut = the partition after pFrom (none: bFrom 0) in queue iQueue's
+** cycle: the NULL partition first, then each key with a due pending task,
+** in order, then the NULL partition again; for a key, *pbCand = 1 and
+** *pCand its first due task in (priority, run_at, id) order, found by the
+** same seek (filters and limits not applied).  Without T_data_partition
+** (bIdx 0) no task has a key: the NULL partition only.
+*/
+static int nextPart(LocalTxn *x, const statevtab_claim *c, int iQueue, int bIdx,
+                    int bFrom, const Part *pFrom, Part *pOut, Cand *pCand,
+                    int *pbCand) {
+  LocalTable *t = x->t;
+  sqlite3_stmt *p;
+  int rc = SQLITE_OK, rs;
+  *pbCand = 0;
+  if (!bFrom || !bIdx) {
+    partFree(pOut);
+    return SQLITE_OK;
+  }
+  p = pFrom->eType == SQLITE_NULL
+          ? STMT(x, SA_PART_FIRST, &rc,
+                 "SELECT partition_key, rowid, id, name, priority, run_at "
+                 "FROM \"%w\".\"%w_data\" WHERE queue = ?1 AND state = "
+                 "'pending' AND partition_key IS NOT NULL AND run_at <= ?3 "
+                 "ORDER BY partition_key, priority, run_at, id LIMIT 1",
+                 x->zSchema, t->zName)
+          : STMT(x, SA_PART_NEXT, &rc,
+                 "SELECT partition_key, rowid, id, name, priority, run_at "
+                 "FROM \"%w\".\"%w_data\" WHERE queue = ?1 AND state = "
+                 "'pending' AND partition_key > ?2 AND run_at <= ?3 "
+                 "ORDER BY partition_key, priority, run_at, id LIMIT 1",
+                 x->zSchema, t->zName);
+  if (!p) return rc;
+  localBind(p, 1, &c->aQueue[iQueue], SQLITE_STATIC);
+  if (pFrom->eType != SQLITE_NULL) partBind(p, 2, pFrom);
+  sqlite3_bind_int64(p, 3, x->now);
+  rs = sqlite3_step(p);
+  if (rs == SQLITE_ROW) {
+    rc = partRead(p, 0, pOut);
+    if (rc == SQLITE_OK) rc = candRead(p, 1, iQueue, pCand);
+    *pbCand = rc == SQLITE_OK;
+  } else {
+    partFree(pOut);
+  }
+  {
+    int rc2 = finish(x, p, rs);
+    return rc == SQLITE_OK ? rc2 : rc;
+  }
+}
+
+/* *pbFull: is a partition limit of queue iQueue used up in partition pp? */
+static int partFull(LocalTxn *x, const statevtab_claim *c, int iQueue,
+                    const Part *pp, int *pbFull) {
+  LocalTable *t = x->t;
+  const statevtab_value *pQ = &c->aQueue[iQueue];
+  int k, rc = SQLITE_OK;
+  *pbFull = 0;
+  for (k = 0; rc == SQLITE_OK && !*pbFull && k < c->nPart; k++) {
+    const statevtab_value *pK = &c->aPartQueue[k];
+    sqlite3_int64 n = 0;
+    if (pK->n != pQ->n || memcmp(pK->z, pQ->z, (size_t)pQ->n) != 0) continue;
+    if (c->aiPartPeriod[k] > 0) {
+      rc = rateCountKey(x, partKey(pQ, pp), c->aiPartPeriod[k], 1, &n);
+    } else {
+      sqlite3_stmt *p =
+          HAS_PART(t)
+              ? STMT(x, SA_PART_COUNT, &rc,
+                     "SELECT count(*) FROM \"%w\".\"%w_data\" WHERE queue = "
+                     "?1 AND state = 'claimed' AND lease_expires_at > ?2 AND "
+                     "partition_key IS ?3",
+                     x->zSchema, t->zName)
+              : STMT(x, SA_PART_COUNT, &rc,
+                     "SELECT count(*) FROM \"%w\".\"%w_data\" WHERE queue = "
+                     "?1 AND state = 'claimed' AND lease_expires_at > ?2",
+                     x->zSchema, t->zName);
+      int rs;
+      if (!p) return rc;
+      localBind(p, 1, pQ, SQLITE_STATIC);
+      sqlite3_bind_int64(p, 2, x->now);
+      if (HAS_PART(t)) partBind(p, 3, pp);
+      rs = sqlite3_step(p);
+      n = rs == SQLITE_ROW ? sqlite3_column_int64(p, 0) : 0;
+      rc = finish(x, p, rs);
+    }
+    if (n >= c->aiPartMax[k]) *pbFull = 1;
+  }
+  return rc;
+}
+
+/*
+** The first task of partition pp of queue iQueue, in (priority, run_at,
+** id) order, that the filters and the name limits (aUsed) let through,
+** into *pOut (*pbFound 1), else *pbFound 0.  The statement is stepped only
+** as far as that task.
+*/
+static int partHead(LocalTxn *x, const statevtab_claim *c, int iQueue,
+                    const Part *pp, const char *zNames, const char *zTags,
+                    const sqlite3_int64 *aUsed, Cand *pOut, int *pbFound) {
+  LocalTable *t = x->t;
+  int rc = SQLITE_OK, rs, k;
+  sqlite3_stmt *p = STMT(
+      x, SA_PART_HEAD, &rc,
+      "SELECT rowid, id, name, priority, run_at FROM \"%w\".\"%w_data\" AS d "
+      "WHERE queue = ?1 AND state = 'pending' AND %s AND run_at <= ?2 "
+      "AND (?3 IS NULL OR name IN (SELECT value FROM json_each(?3))) "
+      "AND (?4 IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(?4) AS r "
+      "WHERE NOT EXISTS (SELECT 1 FROM json_each(d.tags) AS x "
+      "WHERE x.value = r.value))) "
+      "ORDER BY priority, run_at, id",
+      x->zSchema, t->zName, HAS_PART(t) ? "partition_key IS ?5" : "?5 IS NULL");
+  *pbFound = 0;
+  if (!p) return rc;
+  localBind(p, 1, &c->aQueue[iQueue], SQLITE_STATIC);
+  sqlite3_bind_int64(p, 2, x->now);
+  sqlite3_bind_text(p, 3, zNames, -1, SQLITE_STATIC);
+  sqlite3_bind_text(p, 4, zTags, -1, SQLITE_STATIC);
+  partBind(p, 5, pp);
+  while ((rs = sqlite3_step(p)) == SQLITE_ROW) {
+    int bOk = 1;
+    memset(pOut, 0, sizeof(*pOut));
+    pOut->nName = sqlite3_column_bytes(p, 2);
+    pOut->zName = (char *)sqlite3_column_blob(p, 2);
+    pOut->iQueue = iQueue;
+    for (k = 0; aUsed && k < c->nLimit; k++) {
+      if (!c->abLimitQueue[k] && limitMatches(c, k, pOut) &&
+          aUsed[k] >= c->aiLimit[k]) {
+        bOk = 0;
+      }
+    }
+    if (!bOk) continue;
+    if (candRead(p, 0, iQueue, pOut) != SQLITE_OK) {
+      finish(x, p, SQLITE_DONE);
+      return SQLITE_NOMEM;
+    }
+    *pbFound = 1;
+    break;
+  }
+  if (!*pbFound) {
+    memset(pOut, 0, sizeof(*pOut));
+    return finish(x, p, rs);
+  }
+  /* Found: the rest of the partition is not read (finish would step it to
+  ** the end). */
+  rc = sqlite3_reset(p);
+  return rc == SQLITE_OK ? rc : localDbError(t->pStore, x->db, rc);
+}
+
+/*
+** Find queue q's next task in turn (q->head, q->bHead), or set q->bDone:
+** from the partition after the one served last, the first partition whose
+** limits allow a claim and that has a task (partHead), once round the
+** cycle at most.
+*/
+static int fairHead(LocalTxn *x, const statevtab_claim *c, int iQueue, FairQ *q,
+                    int bIdx, const char *zNames, const char *zTags,
+                    const sqlite3_int64 *aUsed) {
+  Part p, start;
+  Cand cand;
+  int rc, bFull, bFound = 0, bCand = 0, k;
+  /* Without filters or name limits, the seek's task is the head. */
+  int bPlain = !zNames && !zTags;
+  for (k = 0; k < c->nLimit; k++) {
+    if (!c->abLimitQueue[k]) bPlain = 0;
+  }
+  memset(&p, 0, sizeof(p));
+  memset(&start, 0, sizeof(start));
+  memset(&cand, 0, sizeof(cand));
+  p.eType = start.eType = SQLITE_NULL;
+  rc = nextPart(x, c, iQueue, bIdx, q->bServed, &q->cur, &p, &cand, &bCand);
+  if (rc == SQLITE_OK && p.eType != SQLITE_NULL) {
+    start.z = sqlite3_malloc64((sqlite3_uint64)p.n + 1);
+    if (!start.z) rc = SQLITE_NOMEM;
+    if (start.z) {
+      memcpy(start.z, p.z, (size_t)p.n + 1);
+      start.n = p.n;
+      start.eType = p.eType;
+    }
+  }
+  while (rc == SQLITE_OK) {
+    rc = partFull(x, c, iQueue, &p, &bFull);
+    if (rc == SQLITE_OK && !bFull && bCand && bPlain) {
+      q->head = cand;
+      memset(&cand, 0, sizeof(cand));
+      bCand = 0;
+      bFound = 1;
+    } else if (rc == SQLITE_OK && !bFull) {
+      rc = partHead(x, c, iQueue, &p, zNames, zTags, aUsed, &q->head, &bFound);
+    }
+    if (bCand) candFree1(&cand);
+    bCand = 0;
+    if (rc != SQLITE_OK || bFound) break;
+    {
+      Part nx;
+      memset(&nx, 0, sizeof(nx));
+      nx.eType = SQLITE_NULL;
+      rc = nextPart(x, c, iQueue, bIdx, 1, &p, &nx, &cand, &bCand);
+      partFree(&p);
+      p = nx;
+    }
+    if (rc == SQLITE_OK && partEq(&p, &start)) {
+      q->bDone = 1;
+      break;
+    }
+  }
+  if (bCand) candFree1(&cand);
+  if (bFound) {
+    partFree(&q->hp);
+    q->hp = p;
+    q->bHead = 1;
+  } else {
+    partFree(&p);
+  }
+  partFree(&start);
+  return rc;
+}
+
+/*
+** The claim's walk by partitions (see above), after the reaping and the
+** counts of the limits (aUsed, updated here).  Each step takes the best,
+** by (priority, run_at, id), of the queues' next tasks in turn.  When no
+** queue of the claim has a T_fair row and there are no partition limits,
+** claims nothing and sets *pbPlain: the caller walks as without
+** partitions.
+*/
+static int fairClaim(LocalTxn *x, const statevtab_claim *c, const int *abSkip,
+                     sqlite3_int64 *aUsed, sqlite3_int64 *aiDue,
+                     const char *zNames, const char *zTags,
+                     statevtab_row_fn xRow, void *pCtx, int *pbPlain) {
+  LocalTable *t = x->t;
+  int bIdx = t->abFair[x->iConn];
+  FairQ *aQ = sqlite3_malloc64(sizeof(FairQ) * (size_t)c->nQueue);
+  int i, k, rc = SQLITE_OK, nTaken = 0, bAny = c->nPart > 0;
+  *pbPlain = 0;
+  if (!aQ) return SQLITE_NOMEM;
+  memset(aQ, 0, sizeof(FairQ) * (size_t)c->nQueue);
+  for (i = 0; i < c->nQueue; i++) {
+    aQ[i].cur.eType = aQ[i].hp.eType = SQLITE_NULL;
+  }
+  for (i = 0; rc == SQLITE_OK && i < c->nQueue; i++) {
+    FairQ *q = &aQ[i];
+    sqlite3_stmt *p;
+    int rs;
+    if (abSkip[i] || queueFull(c, i, aUsed)) {
+      q->bDone = 1;
+      continue;
+    }
+    if (!bIdx) continue;
+    p = STMT(x, SA_FAIR_GET, &rc,
+             "SELECT served, last FROM \"%w\".\"%w_fair\" WHERE queue = ?1",
+             x->zSchema, t->zName);
+    if (!p) break;
+    localBind(p, 1, &c->aQueue[i], SQLITE_STATIC);
+    rs = sqlite3_step(p);
+    if (rs == SQLITE_ROW) {
+      q->bRow = bAny = 1;
+      q->bServed = sqlite3_column_int(p, 0);
+      rc = partRead(p, 1, &q->cur);
+    }
+    {
+      int rc2 = finish(x, p, rs);
+      if (rc == SQLITE_OK) rc = rc2;
+    }
+  }
+  /* No queue of this claim ever had a partitioned task: the plain walk
+  ** (*pbPlain), exactly as in a table without partitions. */
+  if (rc == SQLITE_OK && !bAny) {
+    *pbPlain = 1;
+    nTaken = c->nMax;
+  }
+  while (rc == SQLITE_OK && nTaken < c->nMax) {
+    FairQ *q = 0;
+    int iBest = -1;
+    for (i = 0; rc == SQLITE_OK && i < c->nQueue; i++) {
+      if (aQ[i].bDone) continue;
+      if (!aQ[i].bHead) {
+        rc = fairHead(x, c, i, &aQ[i], bIdx, zNames, zTags, aUsed);
+      }
+      if (aQ[i].bHead &&
+          (iBest < 0 || candCmp(&aQ[i].head, &aQ[iBest].head) < 0)) {
+        iBest = i;
+      }
+    }
+    if (rc != SQLITE_OK || iBest < 0) break;
+    q = &aQ[iBest];
+    rc = claimOne(x, c, q->head.iRowid, xRow, pCtx);
+    nTaken++;
+    for (k = 0; rc == SQLITE_OK && k < c->nLimit; k++) {
+      if (!limitMatches(c, k, &q->head)) continue;
+      aUsed[k]++;
+      if (IS_RATE(c, k)) rc = rateAdd(x, c, k, 1);
+    }
+    for (k = 0; rc == SQLITE_OK && k < c->nPart; k++) {
+      const statevtab_value *pK = &c->aPartQueue[k], *pQ = &c->aQueue[iBest];
+      if (c->aiPartPeriod[k] > 0 && pK->n == pQ->n &&
+          memcmp(pK->z, pQ->z, (size_t)pQ->n) == 0) {
+        rc = rateAddKey(x, partKey(pQ, &q->hp), c->aiPartPeriod[k], 1);
+      }
+    }
+    if (rc == SQLITE_OK && t->bReap && aiDue[iBest] > x->now + c->iLeaseMs) {
+      aiDue[iBest] = x->now + c->iLeaseMs;
+      rc = lowerDue(x, &c->aQueue[iBest], aiDue[iBest]);
+    }
+    partFree(&q->cur);
+    q->cur = q->hp;
+    memset(&q->hp, 0, sizeof(q->hp));
+    q->hp.eType = SQLITE_NULL;
+    q->bServed = q->bMoved = 1;
+    candFree1(&q->head);
+    q->bHead = 0;
+    if (queueFull(c, iBest, aUsed)) q->bDone = 1;
+    /* A name limit may now turn the other queues' next tasks down. */
+    for (i = 0; c->nLimit > 0 && i < c->nQueue; i++) {
+      if (aQ[i].bHead) {
+        candFree1(&aQ[i].head);
+        partFree(&aQ[i].hp);
+        aQ[i].bHead = 0;
+      }
+    }
+  }
+  for (i = 0; rc == SQLITE_OK && i < c->nQueue; i++) {
+    sqlite3_stmt *p;
+    if (!aQ[i].bRow || !aQ[i].bMoved) continue;
+    p = STMT(x, SA_FAIR_SET, &rc,
+             "UPDATE \"%w\".\"%w_fair\" SET served = 1, last = ?2 "
+             "WHERE queue = ?1",
+             x->zSchema, t->zName);
+    if (!p) break;
+    localBind(p, 1, &c->aQueue[i], SQLITE_STATIC);
+    partBind(p, 2, &aQ[i].cur);
+    rc = run(x, p);
+  }
+  for (i = 0; i < c->nQueue; i++) {
+    partFree(&aQ[i].cur);
+    partFree(&aQ[i].hp);
+    if (aQ[i].bHead) candFree1(&aQ[i].head);
+  }
+  sqlite3_free(aQ);
+  return rc;
+}
+
 int localClaim(statevtab_table *pTab, statevtab_table *pDead,
                const statevtab_claim *c, statevtab_row_fn xRow, void *pCtx) {
   LocalTable *t = (LocalTable *)pTab;
@@ -1228,6 +1717,15 @@ int localClaim(statevtab_table *pTab, statevtab_table *pDead,
     rc = limitCount(&x, c, k, &aLive[k]);
   }
   if (t->pAtomic) t->pAtomic->iRatePruned = x.now / 10;
+  if (rc == SQLITE_OK && c->nMax > 0 && (t->abFair[x.iConn] || c->nPart > 0)) {
+    int bPlain = 0;
+    rc = fairClaim(&x, c, abSkip, aLive, aiDue, zNames, zTags, xRow, pCtx,
+                   &bPlain);
+    if (rc != SQLITE_OK || !bPlain) {
+      rc = txnEnd(&x, rc);
+      goto out;
+    }
+  }
 
   /* Collect, merge, walk; widen the window while limits starve it. */
   for (nWant = c->nMax; rc == SQLITE_OK && c->nMax > 0;) {

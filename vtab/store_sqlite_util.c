@@ -95,10 +95,13 @@ int localPrepareKept(LocalTable *t, char *zSql, sqlite3_stmt **ppStmt) {
 ** records no schema for its table, so one on a table of the same name in
 ** another attached database is refused too.
 */
+/* T_data, T_queues, the dead letters' T_data, T_reap, T_rates, T_deps,
+** T_fair. */
+#define SV_NTRIG 7
 static int checkTriggers(LocalTable *t, sqlite3 *db, const char *zSchema,
                          LocalTable *pDead) {
   sqlite3_stmt *pStmt = 0;
-  char *zSql, *azName[6] = {0, 0, 0, 0, 0, 0};
+  char *zSql, *azName[SV_NTRIG] = {0};
   int bTasks = t->bTasks, bNoMem = 0;
   int rc, i;
   azName[0] = sqlite3_mprintf("%s_data", t->zName);
@@ -107,16 +110,17 @@ static int checkTriggers(LocalTable *t, sqlite3 *db, const char *zSchema,
   if (bTasks) azName[3] = sqlite3_mprintf("%s_reap", t->zName);
   if (bTasks) azName[4] = sqlite3_mprintf("%s_rates", t->zName);
   if (bTasks) azName[5] = sqlite3_mprintf("%s_deps", t->zName);
-  for (i = 0; i < 6; i++) {
+  if (bTasks) azName[6] = sqlite3_mprintf("%s_fair", t->zName);
+  for (i = 0; i < SV_NTRIG; i++) {
     if (!azName[i] && (i == 0 || (i == 2 ? pDead != 0 : bTasks))) bNoMem = 1;
   }
   zSql = sqlite3_mprintf("SELECT name, tbl_name FROM \"%w\".sqlite_schema "
                          "WHERE type = 'trigger' AND tbl_name COLLATE NOCASE "
-                         "IN (?1, ?2, ?3, ?4, ?5, ?6) "
+                         "IN (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
                          "UNION ALL "
                          "SELECT name, tbl_name FROM temp.sqlite_schema "
                          "WHERE type = 'trigger' AND tbl_name COLLATE NOCASE "
-                         "IN (?1, ?2, ?3, ?4, ?5, ?6)",
+                         "IN (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                          zSchema);
   if (!zSql || bNoMem) {
     rc = SQLITE_NOMEM;
@@ -127,7 +131,7 @@ static int checkTriggers(LocalTable *t, sqlite3 *db, const char *zSchema,
     rc = localDbError(t->pStore, db, rc);
     goto out;
   }
-  for (i = 0; i < 6; i++) {
+  for (i = 0; i < SV_NTRIG; i++) {
     sqlite3_bind_text(pStmt, i + 1, azName[i], -1, SQLITE_STATIC);
   }
   if (sqlite3_step(pStmt) == SQLITE_ROW) {
@@ -138,7 +142,7 @@ static int checkTriggers(LocalTable *t, sqlite3 *db, const char *zSchema,
       goto out;
     }
     /* The shadow table's name as statevtab spells it. */
-    for (i = 0; i < 6; i++) {
+    for (i = 0; i < SV_NTRIG; i++) {
       if (azName[i] && sqlite3_stricmp(azName[i], zTable) == 0) {
         zTable = azName[i];
         break;
@@ -156,7 +160,7 @@ static int checkTriggers(LocalTable *t, sqlite3 *db, const char *zSchema,
 out:
   sqlite3_finalize(pStmt);
   sqlite3_free(zSql);
-  for (i = 0; i < 6; i++) sqlite3_free(azName[i]);
+  for (i = 0; i < SV_NTRIG; i++) sqlite3_free(azName[i]);
   return rc;
 }
 
@@ -194,6 +198,22 @@ void localFinalizeGuard(LocalTable *t) {
 ** transaction that writes, so the schema cannot change between the check
 ** and the writes.
 */
+/* Set t->abFair[iConn]: whether db's schema zSchema has T_fair. */
+static int hasFair(LocalTable *t, sqlite3 *db, const char *zSchema, int iConn) {
+  sqlite3_stmt *p = 0;
+  char *zSql = sqlite3_mprintf("SELECT 1 FROM \"%w\".sqlite_schema WHERE "
+                               "type = 'table' AND name = '%q_fair'",
+                               zSchema, t->zName);
+  int rc;
+  if (!zSql) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(db, zSql, -1, &p, 0);
+  sqlite3_free(zSql);
+  if (rc != SQLITE_OK) return localDbError(t->pStore, db, rc);
+  t->abFair[iConn] = sqlite3_step(p) == SQLITE_ROW;
+  rc = sqlite3_finalize(p);
+  return rc == SQLITE_OK ? rc : localDbError(t->pStore, db, rc);
+}
+
 int localGuard(LocalTable *t, int iConn, sqlite3 *db, const char *zSchema,
                LocalTable *pDead) {
   sqlite3_stmt *p = t->apGuard[iConn];
@@ -225,6 +245,7 @@ int localGuard(LocalTable *t, int iConn, sqlite3 *db, const char *zSchema,
   sqlite3_free(t->azGuardDead[iConn]);
   t->azGuardDead[iConn] = 0;
   rc = checkTriggers(t, db, zSchema, pDead);
+  if (rc == SQLITE_OK && t->bTasks) rc = hasFair(t, db, zSchema, iConn);
   if (rc != SQLITE_OK) return rc;
   if (pDead) {
     t->azGuardDead[iConn] = sqlite3_mprintf("%s", pDead->zName);

@@ -144,6 +144,16 @@ int sv_table_claim(sv_vtab *p, statevtab_table *pDead, const statevtab_claim *c,
       return s->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
     }
   }
+  /* Partition limits: only a store of version 4 knows nPart. */
+  if (c->nPart > 0 && q && q->iVersion < 4) {
+    statevtab_store *s = p->pRef->pStore;
+    sqlite3_free(s->zErrMsg);
+    s->zErrMsg = sqlite3_mprintf("store '%s' does not support partition "
+                                 "limits (\"partition:<queue>\" in "
+                                 "options.limits or options.rates)",
+                                 METHODS(p)->zScheme);
+    return s->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
+  }
   /* Due schedules become tasks first (schedule.c), so that this claim
   ** may take them. */
   if (c->nMax > 0) {

@@ -130,9 +130,13 @@
 **                 for the first, so every other completion releases a
 **                 waiting task for a later claim; raw: claim-n1
 **
+**   partition     claim-n1 with statevtab's tasks in 10 partitions
+**                 (partition_key "t0" ... "t9", task i in t<i % 10>): every
+**                 claim takes the next partition in turn; raw: claim-n1
+**
 ** backlog and inflight also print "vs empty": the side's own rate there
 ** divided by its claim-n1 rate (1.00 = the backlog or the leases cost
-** nothing); rate-n1, schedule and deps "vs plain", the same for
+** nothing); rate-n1, schedule, deps and partition "vs plain", the same for
 ** statevtab.
 **
 ** Redis: the test servers run with appendfsync always, so every write call
@@ -175,6 +179,8 @@
 #define MAX_TRY 100      /* failed calls in a row before a worker gives up */
 #define FILL_CHUNK 1000  /* tasks per transaction of an untimed fill */
 #define HOLD_CHUNK 10000 /* state_claim takes n <= 10000 */
+#define PARTS 10 /* row "partition": task i's partition_key is "t<i % 10>" */
+#define PARTS_S "10"
 #define PG_URL_ENV "STATEVTAB_PG_URL"
 #define REDIS_URL_ENV "STATEVTAB_REDIS_URL"
 
@@ -195,6 +201,7 @@ typedef struct Opts {
   int bJsonComplete;   /* --sv-complete json */
   int bSchedule;       /* this run: a schedule in play (row "schedule") */
   int bDeps;           /* this run: tasks in pairs by depends_on ("deps") */
+  int bPartition;      /* this run: tasks of PARTS partitions ("partition") */
   int bKeep;           /* --keep: keep the namespaces */
   int bVerbose;        /* -v */
 } Opts;
@@ -611,8 +618,8 @@ static int svOpen(Conn *c) {
   sqlite3_free(zOpts);
   if (rc ||
       sqlPrep(c, SV_ENQ,
-              "INSERT INTO tasks(queue, name, payload, priority) "
-              "VALUES(?1, 'job', ?2, ?3)") ||
+              "INSERT INTO tasks(queue, name, payload, priority, "
+              "partition_key) VALUES(?1, 'job', ?2, ?3, ?4)") ||
       sqlPrep(c, SV_BEGIN, "BEGIN") || sqlPrep(c, SV_COMMIT, "COMMIT") ||
       sqlPrep(c, SV_CLAIM,
               "SELECT id, lease_token, payload FROM "
@@ -643,6 +650,13 @@ static int svEnqueue(Conn *c, int iFirst, int n) {
     sqlite3_bind_text(p, 1, QUEUE, -1, SQLITE_STATIC);
     sqlite3_bind_text(p, 2, zPay, 16, SQLITE_TRANSIENT);
     sqlite3_bind_int(p, 3, taskPriority(i));
+    if (g.bPartition) {
+      char zPart[16];
+      snprintf(zPart, sizeof(zPart), "t%d", i % PARTS);
+      sqlite3_bind_text(p, 4, zPart, -1, SQLITE_TRANSIENT);
+    } else {
+      sqlite3_bind_null(p, 4);
+    }
     if (sqlRun(c, SV_ENQ, "INSERT")) goto rollback;
   }
   if (n > 1 && sqlRun(c, SV_COMMIT, "COMMIT")) goto rollback;
@@ -1512,10 +1526,13 @@ static void svPgFill(Conn *c, int iFirst, int n) {
     fatal("postgresql: columns of %s.tasks: %s", c->s->zNs, pgMsg(pgAdmin, r));
   for (i = 0; i < PQntuples(r); i++) {
     const char *zCol = PQgetvalue(r, i, 0);
+    /* (row "partition": "t" and the id's last digit, i % 10) */
     const char *zVal = strcmp(zCol, "id") == 0         ? "u.id"
                        : strcmp(zCol, "priority") == 0 ? "u.p"
                        : strcmp(zCol, "payload") == 0  ? "u.d"
-                                                       : 0;
+                       : strcmp(zCol, "partition_key") == 0 && g.bPartition
+                           ? "'t' || right(u.id, 1)"
+                           : 0;
     char *z1 = sqlite3_mprintf("%z%s\"%w\"", zCols, i ? ", " : "", zCol);
     char *z2 = zVal
                    ? sqlite3_mprintf("%z%s%s", zSel, i ? ", " : "", zVal)
@@ -1780,7 +1797,8 @@ enum {
   R_INFLIGHT,
   R_BYTES,
   R_SCHED,
-  R_DEPS
+  R_DEPS,
+  R_PART
 };
 
 typedef struct Row {
@@ -1831,6 +1849,10 @@ static const Row aRow[] = {
      "claim-n1 with half the tasks waiting (depends_on) for the other half "
      "(statevtab)",
      R_DEPS, 1, 0, 2, 0, 0},
+    {"partition",
+     "claim-n1 with the tasks in " PARTS_S " partitions (partition_key) "
+     "(statevtab)",
+     R_PART, 1, 0, 2, 0, 0},
 };
 #define NROW (int)(sizeof(aRow) / sizeof(aRow[0]))
 
@@ -1889,6 +1911,7 @@ static double runOnce(Side *s, const Row *r, int eKind, Result *res) {
   memset(&w, 0, sizeof(w));
   g.bSchedule = eKind == R_SCHED; /* (svOpen reads it, in the workers too) */
   g.bDeps = eKind == R_DEPS;
+  g.bPartition = eKind == R_PART; /* (svEnqueue and svPgFill read it) */
   nsCreate(s);
   connOpen(s, &c);
   if (eKind == R_BYTES) {
@@ -1914,6 +1937,7 @@ static double runOnce(Side *s, const Row *r, int eKind, Result *res) {
   case R_FUSED:
   case R_SCHED:
   case R_DEPS:
+  case R_PART:
     w.eKind = eKind == R_FUSED ? W_FUSED : W_CYCLE;
     nFill = nTask;
     break;
@@ -2077,6 +2101,9 @@ static void rowLabel(int e, const Row *r, char *z, size_t n) {
   case R_DEPS:
     snprintf(z, n, "n=1, dependencies in play");
     break;
+  case R_PART:
+    snprintf(z, n, "n=1, %d partitions", PARTS);
+    break;
   }
 }
 
@@ -2119,7 +2146,8 @@ static int report(const int *abStore, const char *const *azSkip) {
       if (r->eKind == R_FUSED)
         k += (size_t)snprintf(zNote + k, sizeof(zNote) - k,
                               "raw = 2 calls, n=%d", r->nBatch);
-      if (r->zSvOpt || r->eKind == R_SCHED || r->eKind == R_DEPS) {
+      if (r->zSvOpt || r->eKind == R_SCHED || r->eKind == R_DEPS ||
+          r->eKind == R_PART) {
         const Result *b = &aRes[e][r->iBase];
         if (b->abRun[1] && b->aRate[1] > 0) {
           k += (size_t)snprintf(zNote + k, sizeof(zNote) - k,

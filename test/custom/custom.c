@@ -1423,6 +1423,12 @@ int main(int argc, char **argv) {
             "SELECT * FROM state_claim('t', 'q', 'w', 1000, 1, "
             "'{\"rates\":{\"x\":\"1/1s\"}}')",
             "state_claim: store 'memtest' does not support options.rates");
+  /* Nor partition limits (queue methods version 4). */
+  expectErr("claim-partition-unsupported",
+            "SELECT * FROM state_claim('t', 'q', 'w', 1000, 1, "
+            "'{\"limits\":{\"partition:q\":1}}')",
+            "state_claim: store 'memtest' does not support partition limits "
+            "(\"partition:<queue>\" in options.limits or options.rates)");
   expectErr("complete-unsupported", "SELECT state_complete('t', 'a', 1)",
             "state_complete: store 'memtest' does not support this function");
   expectErr("complete4-unsupported", "SELECT state_complete('t', 'a', 1, '{}')",

@@ -18,9 +18,11 @@
 **                                                       2000)
 **   test/out/mp cron     [-e EXT] [-d DIR]              (about 11 s)
 **   test/out/mp deps     [-e EXT] [-d DIR] [-n DIAMONDS] (default 100)
+**   test/out/mp fair     [-e EXT] [-d DIR] [-n TASKS]   (tenant A's backlog,
+**                                                       1000)
 **   test/out/mp restart  --store postgresql|redis --restart CMD [-n TASKS]
 **                                                       (default 20000)
-**   test/out/mp all      ...                            the ten in turn
+**   test/out/mp all      ...                            the eleven in turn
 **                                                       (+ restart when
 **                                                       --restart given)
 **
@@ -786,24 +788,19 @@ static int worker_wake(const Opt *o) {
 }
 
 /*
-** rate worker: first claim the tasks of queue 'rq' one at a time under the
-** rate "5 per second" of that queue, recording each (L) and its claim time
-** on the store's clock (V: lease_expires_at - lease), and complete them;
-** then those of queue 'lq' under the concurrency limit 2, each held for
-** 50 ms, recording its claim and completion times on the store's clock
-** (A lq 0 claimed claimed completed completed 1).  Each phase ends when its
-** queue has no pending or claimed task left, or at --end.
+** The two phases of the rate and fair workers: claim one task at a time
+** with apClaim[phase] (?1 the lease, ?2 the worker; columns id, token, the
+** claim time on the store's clock and, when there is one, the partition),
+** recording each claim (L), until queue azQueue[phase] has no pending or
+** claimed task left, or --end.  Phase 0 completes each task at once, phase
+** 1 after holding it iHoldMs and reading its completed_at; xRec records
+** the rest of each claim (iDone: -1 when the completion failed).
 */
-static int worker_rate(const Opt *o) {
-  sqlite3 *db = open_db(o, o->zDb, 0);
-  sqlite3_stmt *pRate = prep(
-      db, "SELECT id, lease_token, lease_expires_at - ?1 FROM "
-          "state_claim('tasks', 'rq', ?2, ?1, 1, '{\"rates\":{\"queue:rq\":"
-          "\"5/1s\"}}')");
-  sqlite3_stmt *pLim = prep(
-      db, "SELECT id, lease_token, lease_expires_at - ?1 FROM "
-          "state_claim('tasks', 'lq', ?2, ?1, 1, '{\"limits\":{\"queue:lq\":"
-          "2}}')");
+typedef void (*PhaseRec)(int iPhase, const char *zPart, long long iAt,
+                         long long iDone);
+static void claim_phases(const Opt *o, sqlite3 *db, sqlite3_stmt **apClaim,
+                         const char *const *azQueue, int iHoldMs,
+                         PhaseRec xRec) {
   sqlite3_stmt *pDone = prep(db, "SELECT state_complete('tasks', ?1, ?2, ?3)");
   sqlite3_stmt *pAt = prep(db, "SELECT completed_at FROM tasks WHERE id = ?1");
   sqlite3_stmt *pLeft = prep(db, "SELECT count(*) FROM tasks WHERE queue = ?1 "
@@ -813,12 +810,12 @@ static int worker_rate(const Opt *o) {
   snprintf(zWorker, sizeof(zWorker), "w%d", o->iId);
   sleep_ms(o->iStart - now_ms());
   for (iPhase = 0; iPhase < 2; iPhase++) {
-    sqlite3_stmt *pClaim = iPhase == 0 ? pRate : pLim;
-    const char *zQueue = iPhase == 0 ? "rq" : "lq";
+    sqlite3_stmt *pClaim = apClaim[iPhase];
     long long iCheck = 0;
     while (now_ms() < o->iEnd) {
       Claimed c;
-      long long iAt = 0;
+      char zPart[64] = "";
+      long long iAt = 0, iDone = 0;
       int rc, bGot = 0;
       sqlite3_bind_int(pClaim, 1, o->iLeaseMs);
       sqlite3_bind_text(pClaim, 2, zWorker, -1, SQLITE_STATIC);
@@ -827,6 +824,9 @@ static int worker_rate(const Opt *o) {
         snprintf(c.zId, sizeof(c.zId), "%s", sqlite3_column_text(pClaim, 0));
         c.iToken = sqlite3_column_int64(pClaim, 1);
         iAt = sqlite3_column_int64(pClaim, 2);
+        if (sqlite3_column_count(pClaim) > 3) {
+          snprintf(zPart, sizeof(zPart), "%s", sqlite3_column_text(pClaim, 3));
+        }
         bGot = 1;
         rc = sqlite3_step(pClaim);
       }
@@ -839,11 +839,10 @@ static int worker_rate(const Opt *o) {
       if (bGot) {
         rec("L %s %lld", c.zId, c.iToken);
         if (iPhase == 0) {
-          rec("V %lld", iAt);
           do_complete(db, pDone, &c, o->iId);
         } else {
-          long long iDone = -1;
-          sleep_ms(50);
+          iDone = -1;
+          sleep_ms(iHoldMs);
           if (do_complete(db, pDone, &c, o->iId) == 1) {
             sqlite3_bind_text(pAt, 1, c.zId, -1, SQLITE_TRANSIENT);
             if (sqlite3_step(pAt) == SQLITE_ROW) {
@@ -851,13 +850,13 @@ static int worker_rate(const Opt *o) {
             }
             sqlite3_reset(pAt);
           }
-          rec("A lq 0 %lld %lld %lld %lld 1", iAt, iAt, iDone, iDone);
         }
+        xRec(iPhase, zPart, iAt, iDone);
         continue;
       }
       if (now_ms() >= iCheck) {
         long long nLeft = -1;
-        sqlite3_bind_text(pLeft, 1, zQueue, -1, SQLITE_STATIC);
+        sqlite3_bind_text(pLeft, 1, azQueue[iPhase], -1, SQLITE_STATIC);
         if (sqlite3_step(pLeft) == SQLITE_ROW) {
           nLeft = sqlite3_column_int64(pLeft, 0);
         }
@@ -868,11 +867,81 @@ static int worker_rate(const Opt *o) {
       sleep_ms(10);
     }
   }
-  sqlite3_finalize(pRate);
-  sqlite3_finalize(pLim);
   sqlite3_finalize(pDone);
   sqlite3_finalize(pAt);
   sqlite3_finalize(pLeft);
+}
+
+/* rate: phase 0 its claim time (V), phase 1 the lease (A lq ...). */
+static void rec_rate(int iPhase, const char *zPart, long long iAt,
+                     long long iDone) {
+  (void)zPart;
+  if (iPhase == 0) {
+    rec("V %lld", iAt);
+  } else {
+    rec("A lq 0 %lld %lld %lld %lld 1", iAt, iAt, iDone, iDone);
+  }
+}
+
+/*
+** rate worker: first claim the tasks of queue 'rq' one at a time under the
+** rate "5 per second" of that queue, recording each (L) and its claim time
+** on the store's clock (V: lease_expires_at - lease), and complete them;
+** then those of queue 'lq' under the concurrency limit 2, each held for
+** 50 ms, recording its claim and completion times on the store's clock
+** (A lq 0 claimed claimed completed completed 1).  Each phase ends when its
+** queue has no pending or claimed task left, or at --end.
+*/
+static int worker_rate(const Opt *o) {
+  static const char *const azQueue[2] = {"rq", "lq"};
+  sqlite3 *db = open_db(o, o->zDb, 0);
+  sqlite3_stmt *apClaim[2];
+  apClaim[0] = prep(
+      db, "SELECT id, lease_token, lease_expires_at - ?1 FROM "
+          "state_claim('tasks', 'rq', ?2, ?1, 1, '{\"rates\":{\"queue:rq\":"
+          "\"5/1s\"}}')");
+  apClaim[1] = prep(
+      db, "SELECT id, lease_token, lease_expires_at - ?1 FROM "
+          "state_claim('tasks', 'lq', ?2, ?1, 1, '{\"limits\":{\"queue:lq\":"
+          "2}}')");
+  claim_phases(o, db, apClaim, azQueue, 50, rec_rate);
+  sqlite3_finalize(apClaim[0]);
+  sqlite3_finalize(apClaim[1]);
+  sqlite3_close(db);
+  return 0;
+}
+
+/* fair: the partition and times of each claim (A <partition> ...; phase
+** 0 with 0 for the completion). */
+static void rec_fair(int iPhase, const char *zPart, long long iAt,
+                     long long iDone) {
+  (void)iPhase;
+  rec("A %s 0 %lld %lld %lld %lld 1", zPart, iAt, iAt, iDone, iDone);
+}
+
+/*
+** fair worker: first claim the tasks of queue 'fq' (a backlog of tenant A,
+** then a few of tenant B: partition_key) one at a time, recording each
+** claim (L) and its partition and time on the store's clock (A <partition>
+** 0 t t 0 0 1), and complete them; then those of queue 'fl' under the
+** partition limit 1 ("partition:fl"), each held for 30 ms, recording its
+** partition, claim and completion times (A <partition> 0 claimed claimed
+** completed completed 1).  Each phase ends as the rate worker's.
+*/
+static int worker_fair(const Opt *o) {
+  static const char *const azQueue[2] = {"fq", "fl"};
+  sqlite3 *db = open_db(o, o->zDb, 0);
+  sqlite3_stmt *apClaim[2];
+  apClaim[0] =
+      prep(db, "SELECT id, lease_token, lease_expires_at - ?1, partition_key "
+               "FROM state_claim('tasks', 'fq', ?2, ?1, 1)");
+  apClaim[1] = prep(
+      db, "SELECT id, lease_token, lease_expires_at - ?1, partition_key FROM "
+          "state_claim('tasks', 'fl', ?2, ?1, 1, '{\"limits\":"
+          "{\"partition:fl\":1}}')");
+  claim_phases(o, db, apClaim, azQueue, 30, rec_fair);
+  sqlite3_finalize(apClaim[0]);
+  sqlite3_finalize(apClaim[1]);
   sqlite3_close(db);
   return 0;
 }
@@ -3074,6 +3143,94 @@ static void test_deps(Opt *o) {
   sqlite3_free(zDb);
 }
 
+/* ------------------------------------------------------------ fair */
+
+/*
+** fair: 1,000 tasks of tenant A (partition_key 'A'), then 10 of tenant B,
+** in queue 'fq', and four processes claiming one at a time: every task is
+** completed exactly once, and all of B's are among the first 20 claims (by
+** the store's clock: at most 19 claims before the last of B's) -- claims
+** alternate between partitions with runnable tasks.  Then queue 'fl', 3
+** partitions of 20 tasks under the partition limit 1 across the processes:
+** at no claim do two leases of one partition overlap (without the limit,
+** four workers taking the partitions in turn would hold two of one).
+*/
+static void test_fair(Opt *o) {
+  const char *T = "fair";
+  char *zDb = create_db(o, T);
+  Worker aW[MAX_WORKERS];
+  sqlite3 *db;
+  int i, nW = 4;
+  double t0;
+  char *zSql;
+
+  db = open_db(o, zDb, 0);
+  zSql = sqlite3_mprintf(
+      "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE "
+      "i < %d) INSERT INTO tasks(queue, name, partition_key) SELECT 'fq', "
+      "'job', 'A' FROM c; "
+      "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE "
+      "i < 10) INSERT INTO tasks(queue, name, partition_key) SELECT 'fq', "
+      "'job', 'B' FROM c; "
+      "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE "
+      "i < 60) INSERT INTO tasks(queue, name, partition_key) SELECT 'fl', "
+      "'job', char(65 + i %% 3) FROM c",
+      o->nSize);
+  exec_or_die(db, zSql);
+  sqlite3_free(zSql);
+  sqlite3_close(db);
+  t0 = mono_s();
+  o->iEnd = now_ms() + 300 + 120000;
+  o->iLeaseMs = 60000;
+  for (i = 0; i < nW; i++) spawn(o, T, &aW[i], i, zDb, now_ms() + 300, 0);
+  for (i = 0; i < nW; i++) reap_worker(&aW[i]);
+  info("fair: %d processes, %d + 10 tasks of two partitions and 60 of three "
+       "under a partition limit of 1, in %.2f s",
+       nW, o->nSize, mono_s() - t0 - 0.3);
+  check_exits(T, aW, nW);
+  db = open_results(o, zDb, aW, nW);
+  expect_eq(T, "fair-all-completed",
+            q1(db, "SELECT count(*) FROM tasks WHERE queue = 'fq' AND state "
+                   "= 'completed'"),
+            o->nSize + 10, "tasks of the partitioned queue completed");
+  expect_eq(T, "fair-claimed-once",
+            q1(db, "SELECT count(*) FROM (SELECT id FROM rec r JOIN tasks t "
+                   "USING (id) WHERE r.kind = 'L' GROUP BY id HAVING "
+                   "count(*) > 1)"),
+            0, "tasks claimed more than once");
+  expect_eq(T, "fair-b-early",
+            q1(db, "SELECT (SELECT count(*) FROM lease WHERE r0 = 0 AND t0 "
+                   "< (SELECT max(t0) FROM lease WHERE name = 'B' AND r0 = "
+                   "0)) > 19"),
+            0, "claims before the last of tenant B's over 19");
+  expect_eq(T, "fair-b-claimed",
+            q1(db, "SELECT count(*) FROM lease WHERE name = 'B' AND r0 = 0"),
+            10, "claims of tenant B's tasks");
+  info("fair: the last of B's claims had %lld claims before it (of %lld); "
+       "B's claimed: %lld",
+       q1(db, "SELECT count(*) FROM lease WHERE r0 = 0 AND t0 < (SELECT "
+              "max(t0) FROM lease WHERE name = 'B' AND r0 = 0)"),
+       q1(db, "SELECT count(*) FROM lease WHERE r0 = 0"),
+       q1(db, "SELECT count(*) FROM lease WHERE name = 'B' AND r0 = 0"));
+  expect_eq(T, "limit-all-completed",
+            q1(db, "SELECT count(*) FROM tasks WHERE queue = 'fl' AND state "
+                   "= 'completed'"),
+            60, "tasks of the limited queue completed");
+  /* Held at once, per partition: the leases claimed at or before a claim
+  ** and completed after it (5 ms of slack, as in rate). */
+  expect_eq(T, "limit-held",
+            q1(db, "SELECT coalesce(max(n), 0) FROM (SELECT (SELECT count(*) "
+                   "FROM lease b WHERE b.r0 <> 0 AND b.name = a.name AND "
+                   "b.t0 <= a.t0 AND b.r0 > a.t0 + 5) AS n FROM lease a WHERE "
+                   "a.r0 <> 0) WHERE n > 1"),
+            0, "most leases of one partition held at once, when over 1");
+  expect_eq(T, "limit-times", q1(db, "SELECT count(*) FROM lease WHERE r0 < 0"),
+            0, "completions without their time");
+  check_errors(db, T, o->bVerbose);
+  sqlite3_close(db);
+  sqlite3_free(zDb);
+}
+
 /* ------------------------------------------------------------ cron */
 
 /*
@@ -3353,6 +3510,8 @@ int main(int argc, char **argv) {
       rc = worker_cron(&o);
     } else if (strcmp(argv[2], "deps") == 0) {
       rc = worker_deps(&o);
+    } else if (strcmp(argv[2], "fair") == 0) {
+      rc = worker_fair(&o);
     } else {
       die("unknown worker kind '%s'", argv[2]);
     }
@@ -3423,6 +3582,7 @@ int main(int argc, char **argv) {
     RUN("rate", test_rate, 200);
     RUN("cron", test_cron, 0);
     RUN("deps", test_deps, 100);
+    RUN("fair", test_fair, 1000);
     if (strcmp(zCmd, "restart") == 0 ||
         (strcmp(zCmd, "all") == 0 && o.bRemote && o.zRestart)) {
       double tT = mono_s();

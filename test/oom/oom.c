@@ -414,7 +414,19 @@ static const char *const azClaim[] = {
     "ORDER BY id",
     "SELECT task_id, name, reason, json_extract(task, '$.id') FROM "
     "dead_letters ORDER BY task_id",
-    0};
+    /* partitions, last: with these rows added earlier, the claim of two
+    ** queues above failed one run with "no such savepoint" instead of
+    ** SQLITE_NOMEM, on main's build too (a latent bug of the claim, not
+    ** of partitions; open).  The first partitioned write makes T_fair and
+    ** its index;
+    ** claims in turn, with a partition limit and a partition rate */
+    "INSERT INTO tasks(id, queue, name, partition_key) VALUES "
+    "('p1', 'pq', 'x', 'A'), ('p2', 'pq', 'x', 'A'), ('p3', 'pq', 'x', 'B'), "
+    "('p4', 'pq', 'x', NULL)",
+    "SELECT id, partition_key FROM state_claim('tasks', 'pq', 'w', 1000, 3, "
+    "'{\"limits\":{\"partition:pq\":1},\"rates\":{\"partition:pq\":"
+    "\"5/1h\"}}') ORDER BY id",
+    "SELECT id FROM state_claim('tasks', 'pq', 'w', 1000, 3)", 0};
 
 static const char *const azSignalFnsSetup[] = {
     "CREATE VIRTUAL TABLE sig USING state_signals()",
@@ -656,6 +668,13 @@ static const char *const azRedisClaim[] = {
     "SELECT id, name, state, attempts, lease_token, lease_owner, outcome, "
     "lease_expires_at > 0 FROM state_claim('tasks', 'q', 'w', 60000, 3, "
     "'{\"tags\":[\"a\"]}') ORDER BY id",
+    /* partitions: claims in turn under a partition limit (no rate: its
+    ** counts would outlive the run on the server) */
+    "INSERT INTO tasks(id, queue, name, partition_key) VALUES "
+    "('p1', 'pq', 'x', 'A'), ('p2', 'pq', 'x', 'A'), ('p3', 'pq', 'x', 'B')",
+    "SELECT id, partition_key FROM state_claim('tasks', 'pq', 'w', 60000, 3, "
+    "'{\"limits\":{\"partition:pq\":1}}') ORDER BY id",
+    "DELETE FROM tasks WHERE queue = 'pq'",
     "SELECT state_complete('tasks', 'a', 1, '{\"ok\":1}')",
     "SELECT state_renew('tasks', 'c', 1, 5000) > 0",
     "SELECT state_fail('tasks', 'c', 1, 'boom')",

@@ -343,3 +343,16 @@ INSERT INTO m6(id, queue, name, state, completed_at) VALUES
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = '\"${STATEVTAB_TEST_NS}_v6m\".tasks'::regclass AND attnum > 19 AND NOT attisdropped"
 SELECT id, partition_key IS NULL, depends_on IS NULL FROM m6 ORDER BY id;
 SELECT queue, pending, completed, dead FROM state_metrics('m6');
+
+-- 60.60 partitions on PostgreSQL (schema 8): the index tasks_part of the
+-- pending tasks by (queue, partition_key, priority, run_at, id), and the
+-- partitions table holding, per queue a claim walked by partitions, the
+-- partition it served last (last NULL: the NULL partition)
+CREATE VIRTUAL TABLE pt USING state_tasks(@OPTS:part@);
+INSERT INTO pt(id, queue, name, partition_key) VALUES
+  ('x1', 'pq', 'n', 'a'), ('x2', 'pq', 'n', NULL), ('x3', 'pq', 'n', 'b');
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT indexname, regexp_replace(indexdef, ' ON .* USING ', ' ') FROM pg_indexes WHERE schemaname = '${STATEVTAB_TEST_NS}_part' AND indexname = 'tasks_part'"
+SELECT id FROM state_claim('pt', 'pq', 'w', 30000, 1);
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT queue, served, coalesce(last, '(NULL)') FROM \"${STATEVTAB_TEST_NS}_part\".partitions"
+SELECT id FROM state_claim('pt', 'pq', 'w', 30000, 1);
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT queue, served, coalesce(last, '(NULL)') FROM \"${STATEVTAB_TEST_NS}_part\".partitions"

@@ -425,3 +425,23 @@ SELECT queue, completed, failed, cancelled, completed_last_minute
   FROM state_metrics('old3');
 .system redis-cli -u "$STATEVTAB_REDIS_URL" HGETALL "{${STATEVTAB_TEST_NS}_m:}tasks:n:mq" | paste - - | LC_ALL=C sort
 .system redis-cli -u "$STATEVTAB_REDIS_URL" HVALS "{${STATEVTAB_TEST_NS}_m:}tasks:cps:mq"
+
+-- 70.60 partitions on Redis: a due task with a partition_key waits in
+-- pr:<length of the queue>:<queue>:<key> instead of ready:<queue>, its key
+-- in parts:<queue>; a claim records the partition it served in pcur
+-- ("" the NULL partition, "=<key>" a key); a partition limit builds the
+-- lease sets plq:... of the queue's partitions; a claim that finds a
+-- partition empty takes its key out of parts
+CREATE VIRTUAL TABLE pt USING state_tasks(@OPTS:part@);
+INSERT INTO pt(id, queue, name, partition_key) VALUES
+  ('x1', 'pq', 'n', 'a'), ('x2', 'pq', 'n', NULL), ('x3', 'pq', 'n', 'b'),
+  ('x4', 'pq', 'n', 'b');
+.system redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "{${STATEVTAB_TEST_NS}_part:}tasks:[pr]*" | sed "s/$STATEVTAB_TEST_NS/NS/" | LC_ALL=C sort
+.system redis-cli -u "$STATEVTAB_REDIS_URL" ZRANGE "{${STATEVTAB_TEST_NS}_part:}tasks:parts:pq" 0 -1
+.system redis-cli -u "$STATEVTAB_REDIS_URL" ZCARD "{${STATEVTAB_TEST_NS}_part:}tasks:pr:2:pq:b"
+SELECT id FROM state_claim('pt', 'pq', 'w', 30000, 2, '{"limits":{"partition:pq":1}}') ORDER BY id;
+.system redis-cli -u "$STATEVTAB_REDIS_URL" HGETALL "{${STATEVTAB_TEST_NS}_part:}tasks:pcur"
+.system redis-cli -u "$STATEVTAB_REDIS_URL" --scan --pattern "{${STATEVTAB_TEST_NS}_part:}tasks:plq*" | sed "s/$STATEVTAB_TEST_NS/NS/" | LC_ALL=C sort
+SELECT id FROM state_claim('pt', 'pq', 'w', 30000, 5) ORDER BY id;
+SELECT count(*) FROM state_claim('pt', 'pq', 'w', 30000, 5);
+.system redis-cli -u "$STATEVTAB_REDIS_URL" ZCARD "{${STATEVTAB_TEST_NS}_part:}tasks:parts:pq"

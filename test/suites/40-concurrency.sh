@@ -208,6 +208,7 @@ for store in ${MP_STORES:-sqlite postgresql redis}; do
   run "$store" dedup
   run "$store" cron
   run "$store" deps
+  run "$store" fair
   url=$(url_var "$store") sdir=$(dir_var "$store")
   if [ -n "$sdir" ]; then
     # sv_restart_postgres / sv_restart_redis
