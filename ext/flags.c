@@ -649,6 +649,7 @@ static void reFree(void *p, void *pUnused) {
 static RegexCache *reCache(FlagCache *pc) {
   RegexCache *r;
   uint32_t bJit = 0;
+  const char *zJit;
   if (pc->pRe) return pc->pRe;
   r = sqlite3_malloc64(sizeof(*r));
   if (!r) return 0;
@@ -668,7 +669,12 @@ static RegexCache *reCache(FlagCache *pc) {
   pcre2_set_match_limit(r->pMatch, RE_MATCH_LIMIT);
   pcre2_set_depth_limit(r->pMatch, RE_DEPTH_LIMIT);
   pcre2_set_heap_limit(r->pMatch, RE_HEAP_LIMIT_KIB);
-  r->bJit = pcre2_config(PCRE2_CONFIG_JIT, &bJit) == 0 && bJit;
+  /* STATEVTAB_REGEX_JIT=0: the interpreter only, for tests under valgrind,
+  ** which cannot follow the machine code that PCRE2's JIT writes (it
+  ** reports reads of uninitialised memory in it). */
+  zJit = getenv("STATEVTAB_REGEX_JIT");
+  r->bJit = pcre2_config(PCRE2_CONFIG_JIT, &bJit) == 0 && bJit &&
+            !(zJit && strcmp(zJit, "0") == 0);
   pc->pRe = r;
   return r;
 }
