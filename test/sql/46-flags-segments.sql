@@ -174,6 +174,11 @@ CREATE VIRTUAL TABLE e3 USING state_flags(@OPTS@, segments='flags');
 CREATE VIRTUAL TABLE e4 USING state_flags(@OPTS@, segments='');
 CREATE VIRTUAL TABLE e5 USING state_flags(@OPTS@, segments='segs', segments='segs');
 CREATE VIRTUAL TABLE e6 USING state_segments(@OPTS@, segments='segs');
+CREATE TABLE plain(x);
+CREATE VIRTUAL TABLE e7 USING state_flags(@OPTS@, segments='plain');
+CREATE VIRTUAL TABLE e8 USING state_flags(@OPTS@, segments='nosuchschema.segs');
+CREATE VIRTUAL TABLE e9 USING state_flags(store='sqlite', segments='segs');
+SELECT count(*) FROM sqlite_schema WHERE name GLOB 'e[0-9]*';
 -- ... a segments table dropped since: an error naming the option, only
 -- when a strategy names segments
 CREATE VIRTUAL TABLE segs2 USING state_segments(@OPTS:s2@);
