@@ -46,7 +46,7 @@ SELECT state_flag('flags', 'bad', '{"userId":"x"}'), state_flag('flags', 'bad-in
        state_flag('flags', 'ctx', '{"plan":7}'), state_flag('flags', 'ctx', '{"plan":null}');
 
 -- 46s.3 hostile patterns do not stall: a match that needs more than the
--- limits (100,000 backtracking steps, depth 1,000) is no match, for each
+-- limits (50,000 backtracking steps, depth 1,000) is no match, for each
 -- of 200 evaluations; a pattern longer than 4,096 bytes never matches
 INSERT INTO flags(name, enabled, strategies) VALUES
  ('evil', 1, '[{"name":"default","constraints":[{"contextName":"userId","operator":"REGEX","value":"^(a+)+$"}]}]'),
