@@ -52,7 +52,8 @@
 extern "C" {
 #endif
 
-#define STATEVTAB_VERSION "0.1.0"
+/* The version: this line is its one place (configure.ac reads it). */
+#define STATEVTAB_VERSION "0.2.0"
 
 typedef struct statevtab_value statevtab_value;
 typedef struct statevtab_column statevtab_column;

@@ -3,7 +3,7 @@
 **
 ** functions.c -- the scalar SQL functions of statevtab.
 **
-**   SELECT statevtab_version();                      -- '0.1.0'
+**   SELECT statevtab_version();                      -- '0.2.0'
 **   SELECT statevtab_debug();                        -- version, SQLite, stores
 **   SELECT statevtab_debug('tasks');                 -- one table
 **   SELECT state_now();                              -- ms since the epoch

@@ -147,12 +147,12 @@ static unsigned long long rngNext(unsigned long long *p) {
 #define COL_ID 0
 #define COL_PAYLOAD 4
 #define COL_PRIORITY 6
-#define NCOL 20
+#define NCOL 22
 
 /*
 ** The raw side's DDL, copied at start-up from the shadow table that the
 ** local store creates (mirrorSchema), so the two sides always have the same
-** columns, UNIQUE constraints and indexes.  Today that is 20 columns,
+** columns, UNIQUE constraints and indexes.  Today that is 22 columns,
 ** UNIQUE(id), UNIQUE(queue, idempotency_key) ON CONFLICT IGNORE, one index
 ** per indexed column and (queue, state, priority, run_at, id) for queue.
 */
