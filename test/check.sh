@@ -5,13 +5,13 @@
 # suite on every store.
 #
 # automake runs it from the build directory with $srcdir set; the outputs
-# and sqlrun go to test/out of the build directory, so a read-only source
-# tree (make distcheck) works.
+# and sqlrun go to test/out/check of the build directory (make clean
+# removes it), so a read-only source tree (make distcheck) works.
 srcdir=${srcdir:-.}
 ROOT=$(cd "$srcdir" && pwd) || exit 1
 STATEVTAB_ROOT=$ROOT
 STATEVTAB_EXT=$(pwd)/.libs/statevtab.so
-SQLTEST_OUT=$(pwd)/test/out
+SQLTEST_OUT=$(pwd)/test/out/check
 export STATEVTAB_ROOT STATEVTAB_EXT SQLTEST_OUT
 if [ ! -f "$STATEVTAB_EXT" ]; then
   echo "FAIL check: $STATEVTAB_EXT was not built"

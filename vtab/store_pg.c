@@ -58,6 +58,8 @@
 #include "svint.h"
 
 #include <libpq-fe.h>
+
+#include "pq_api.h"
 #include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -1311,8 +1313,10 @@ static int checkUri(PgStore *p, const char *zUrl) {
 
 static int pgOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
                   char **pzErr) {
-  PgStore *p = sqlite3_malloc64(sizeof(*p));
-  int rc;
+  PgStore *p;
+  int rc = sv_pq_load(pzErr); /* libpq, opened at the first table */
+  if (rc != SQLITE_OK) return rc;
+  p = sqlite3_malloc64(sizeof(*p));
   if (!p) return SQLITE_NOMEM;
   memset(p, 0, sizeof(*p));
   p->base.pMethods = &sv_pg_store;

@@ -62,6 +62,8 @@
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
+
+#include "redis_api.h"
 #include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -1112,8 +1114,10 @@ static void rdFree(RdStore *p) {
 
 static int rdOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
                   char **pzErr) {
-  RdStore *p = sqlite3_malloc64(sizeof(*p));
-  int rc;
+  RdStore *p;
+  int rc = sv_redis_load(pzErr); /* hiredis, opened at the first table */
+  if (rc != SQLITE_OK) return rc;
+  p = sqlite3_malloc64(sizeof(*p));
   if (!p) return SQLITE_NOMEM;
   memset(p, 0, sizeof(*p));
   p->base.pMethods = &sv_redis_store;

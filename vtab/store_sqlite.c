@@ -938,7 +938,7 @@ static int getScan(LocalTable *t, const statevtab_scan *pScan, int bCount,
 ** cursor then only counts down: about a quarter of the time of stepping
 ** every row through this layer.  Should a row handle (xRowid: UPDATE,
 ** DELETE, SELECT rowid) or a column be asked for after all, the real scan
-** starts then, with the same bindings (sqlite3_transfer_bindings), and
+** starts then, with the same bindings (bound by xFilter), and
 ** steps to the cursor's row (materialize): same statement, same snapshot,
 ** same rows.
 */
@@ -971,13 +971,23 @@ static int localFilter(statevtab_cursor *pCur, const statevtab_scan *pScan) {
     c->pScan = s;
     c->bOwned = bOwned;
   }
+  /* The values belong to xFilter's caller: SQLITE_TRANSIENT.  A counting
+  ** cursor binds its real scan too, now (not sqlite3_transfer_bindings at
+  ** materialize: deprecated, and NULL in hosts built with
+  ** SQLITE_OMIT_DEPRECATED, such as better-sqlite3's). */
   for (i = 0; i < pScan->nCons; i++) {
-    /* The values belong to xFilter's caller: SQLITE_TRANSIENT. */
     rc = localBind(s->pStmt, i + 1, &pScan->aCons[i].v, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK && bCount) {
+      rc = localBind(c->pScan->pStmt, i + 1, &pScan->aCons[i].v,
+                     SQLITE_TRANSIENT);
+    }
     if (rc != SQLITE_OK) return localDbError(t->pStore, t->pStore->db, rc);
   }
   if (pScan->nLimit >= 0) {
     sqlite3_bind_int64(s->pStmt, pScan->nCons + 1, pScan->nLimit);
+    if (bCount) {
+      sqlite3_bind_int64(c->pScan->pStmt, pScan->nCons + 1, pScan->nLimit);
+    }
   }
   if (bCount) {
     rc = sqlite3_step(s->pStmt);
@@ -999,8 +1009,6 @@ static int materialize(LocalCursor *c) {
   int rc;
   if (!c->bCounting) return SQLITE_OK;
   c->bCounting = 0;
-  rc = sqlite3_transfer_bindings(c->pCount->pStmt, c->pScan->pStmt);
-  if (rc != SQLITE_OK) return localDbError(t->pStore, t->pStore->db, rc);
   for (k = 0; k <= c->iPos; k++) {
     rc = sqlite3_step(c->pScan->pStmt);
     if (rc != SQLITE_ROW) {

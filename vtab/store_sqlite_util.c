@@ -52,6 +52,16 @@ int localDbError(LocalStore *p, sqlite3 *db, int rc) {
     p->base.zErrMsg = sqlite3_str_finish(s);
     return SQLITE_CONSTRAINT;
   }
+  if ((rc & 0xff) == SQLITE_BUSY && db == p->db &&
+      !sqlite3_get_autocommit(db)) {
+    /* A deferred BEGIN that read first cannot write once another
+    ** connection has (SQLite fails at once, whatever the busy timeout). */
+    localError(p,
+               "%s (the transaction began with a deferred BEGIN: begin it "
+               "with BEGIN IMMEDIATE to write in it)",
+               sqlite3_errmsg(db));
+    return rc;
+  }
   localError(p, "%s", sqlite3_errmsg(db));
   return rc;
 }

@@ -5,6 +5,13 @@
 #   - it does not link libsqlite3 (it must use the host's SQLite through
 #     sqlite3_api) and has no undefined sqlite3_* references
 #   - every library it needs resolves, and the sqlite3 shell can .load it
+#   - it links only libc, libm, libcjson and libpcre2-8 (as the README
+#     says; PCRE2 runs the REGEX flag constraint, and every Debian has it): the
+#     client libraries of Redis and PostgreSQL are opened when a table first
+#     names their store; with one of them made unreadable (a mount namespace
+#     binds /dev/null over it), the module still loads, the local store
+#     works, and a table on that store fails naming the library and the
+#     Debian package to install
 # The same checks run on the sanitizer build when test/run made one.
 # Run by test/run; needs STATEVTAB_ROOT and STATEVTAB_EXT.
 
@@ -70,6 +77,41 @@ check_module() {
 }
 
 check_module build "$STATEVTAB_EXT" loadable
+
+# What the module links: only these (vdso and the loader aside).
+libs=$(ldd "$STATEVTAB_EXT" | awk '{print $1}' | sed 's/\.so.*//' |
+  grep -vE '^(linux-vdso|/lib64/ld-linux.*|ld-linux.*)$' | sort -u | tr '\n' ' ')
+if [ "$libs" = "libc libcjson libm libpcre2-8 " ]; then
+  pass "build: links only libc, libcjson, libm and libpcre2-8"
+else
+  fail "build: links [$libs], want only libc libcjson libm libpcre2-8 (README: Building and loading)"
+fi
+
+# without_lib SONAME STORE URL: the module with library SONAME unreadable.
+without_lib() {
+  local soname=$1 store=$2 url=$3 path out want
+  path=$(ldconfig -p | awk -v s="$soname" '$1 == s {print $NF; exit}')
+  if [ -z "$path" ]; then
+    fail "missing $soname: the library is not installed here, nothing to hide"
+    return
+  fi
+  path=$(readlink -f "$path")
+  out=$(unshare -m sh -c 'mount --bind /dev/null "$1" && shift &&
+      exec sqlite3 :memory: "$@"' sh "$path" ".load ${STATEVTAB_EXT%.so}" \
+    "CREATE VIRTUAL TABLE l USING state_tasks();
+     INSERT INTO l(name) VALUES ('x');
+     SELECT 'local ' || count(*) FROM state_claim('l', 'default', 'w');
+     CREATE VIRTUAL TABLE r USING state_tasks(store='$url');" 2>&1)
+  want="the $store store needs $soname (Debian package "
+  if grep -qx 'local 1' <<<"$out" && grep -qF "$want" <<<"$out"; then
+    pass "missing $soname: the module loads, the local store works, a $store table names the library ($(grep -F "$want" <<<"$out" | sed 's/.*\(the .* store needs [^:]*\):.*/\1/'))"
+  else
+    fail "missing $soname: got: $out"
+  fi
+}
+soname() { sed -n "s/^#define $1 \"\(.*\)\"$/\1/p" "$STATEVTAB_ROOT/config.h"; }
+without_lib "$(soname SV_LIBHIREDIS_SONAME)" redis 'redis://127.0.0.1:1/0'
+without_lib "$(soname SV_LIBPQ_SONAME)" postgresql 'postgresql://nobody@127.0.0.1:1/x'
 
 if [ -f "$STATEVTAB_ROOT/.libs/statevtab.so" ] &&
   cmp -s "$STATEVTAB_ROOT/.libs/statevtab.so" "$STATEVTAB_EXT"; then
