@@ -18,14 +18,25 @@
 ** dropped when this connection writes the table or after FLAG_TTL_MS, so
 ** writes by other processes are seen within that time.  Evaluation follows
 ** the Unleash SDKs: a flag is on when enabled, its dependencies hold, and
-** some strategy matches (all of its constraints true, then the strategy);
-** bucketing is murmurhash3 x86 32-bit of "<groupId>:<value>" (seed 0) % 100
-** + 1, variants use seed 86028157 % total weight + 1.
+** some strategy matches (all of its constraints true, and every constraint
+** of the segments it names, then the strategy); bucketing is murmurhash3
+** x86 32-bit of "<groupId>:<value>" (seed 0) % 100 + 1, variants use seed
+** 86028157 % total weight + 1.
+**
+** Segments are rows of a state_segments table (the flags table's
+** segments= option, else one named "segments"), read and cached as flags
+** are (loadEntry), in that table's own cache.  REGEX patterns run in PCRE2
+** with RE2's syntax (reDialectOk) under match limits, compiled once per
+** flags table (RegexCache, allocating through SQLite); IN_CIDR and the
+** remoteAddress strategy share one IPv4/IPv6 parser (parseNet).
 */
 #include "svext.h"
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -33,6 +44,26 @@
 #define FLAG_TTL_MS 1000
 #define VARIANT_SEED 86028157u
 
+/*
+** The REGEX operator's bounds (PCRE2, see reMatch): backtracking steps, the
+** depth of nested backtracking and the memory for it, per match; a pattern
+** longer than RE_MAX_PATTERN bytes is refused.  A match that needs more is
+** no match: a hostile pattern such as ^(a+)+$ costs about 0.3 ms with the
+** JIT (2 ms in the interpreter), never more.  RE_CACHE_MAX compiled
+** patterns are kept per flags table.
+*/
+#define RE_MATCH_LIMIT 50000
+#define RE_DEPTH_LIMIT 1000
+#define RE_HEAP_LIMIT_KIB 1024
+#define RE_MAX_PATTERN 4096
+#define RE_CACHE_MAX 256
+#define RE_NHASH 64
+
+/*
+** A flag read from its table -- or a segment read from a segments table,
+** whose constraints are then kept in pStrategies (bEnabled set): the two
+** share the cache below.
+*/
 typedef struct Flag Flag;
 struct Flag {
   char *zName;
@@ -46,10 +77,32 @@ struct Flag {
   Flag *pNext;
 };
 
+/* A compiled pattern of the REGEX operator (NULL pCode: never matches). */
+typedef struct Regex Regex;
+struct Regex {
+  char *zPattern;
+  int bCaseless;
+  unsigned int h; /* hash of the two above */
+  pcre2_code *pCode;
+  Regex *pNext; /* in its hash chain */
+};
+
+/* The compiled patterns of one flags table, and PCRE2's contexts. */
+typedef struct RegexCache {
+  pcre2_general_context *pGen; /* allocations through sqlite3_malloc */
+  pcre2_compile_context *pComp;
+  pcre2_match_context *pMatch; /* the limits */
+  pcre2_match_data *pData;
+  int bJit; /* the library has a JIT compiler */
+  int nEntry;
+  Regex *aHash[RE_NHASH];
+} RegexCache;
+
 typedef struct sv_flagcache FlagCache;
 struct sv_flagcache {
   unsigned iGen; /* sv_vtab.iWriteGen the entries belong to */
   Flag *pList;
+  RegexCache *pRe; /* a flags table's patterns, made at the first REGEX */
 };
 
 static void flagFree(Flag *f) {
@@ -68,9 +121,34 @@ static void cacheClear(FlagCache *c) {
   }
 }
 
+static void reCacheClear(RegexCache *r) {
+  int i;
+  for (i = 0; i < RE_NHASH; i++) {
+    Regex *e;
+    while ((e = r->aHash[i]) != 0) {
+      r->aHash[i] = e->pNext;
+      pcre2_code_free(e->pCode);
+      sqlite3_free(e->zPattern);
+      sqlite3_free(e);
+    }
+  }
+  r->nEntry = 0;
+}
+
+static void reCacheFree(RegexCache *r) {
+  if (!r) return;
+  reCacheClear(r);
+  pcre2_match_data_free(r->pData);
+  pcre2_match_context_free(r->pMatch);
+  pcre2_compile_context_free(r->pComp);
+  pcre2_general_context_free(r->pGen);
+  sqlite3_free(r);
+}
+
 void sv_flag_cache_free(sv_flagcache *p) {
   if (!p) return;
   cacheClear(p);
+  reCacheFree(p->pRe);
   sqlite3_free(p);
 }
 
@@ -149,6 +227,7 @@ static int randomPercent(void) {
 
 typedef struct Ctx {
   cJSON *pRoot;         /* the context object, or NULL */
+  FlagCache *pFlags;    /* the flags table's cache (compiled patterns) */
   sqlite3_int64 now;    /* for DATE_* without currentTime */
   char zNum[64];        /* scratch for a number turned into text */
   char zRand[16];       /* a random stickiness value */
@@ -380,6 +459,325 @@ static int cmpSemver(const Semver *x, const Semver *y) {
   return cmpPre(x, y);
 }
 
+/* ----------------------------------------------------------- addresses */
+
+/* IPv4 "a.b.c.d" into *pIp; 1 on success. */
+static int parseIp4(const char *z, unsigned int *pIp, const char **pzEnd) {
+  unsigned int ip = 0;
+  int i;
+  for (i = 0; i < 4; i++) {
+    char *zEnd;
+    long v;
+    if (!(*z >= '0' && *z <= '9')) return 0;
+    v = strtol(z, &zEnd, 10);
+    if (v < 0 || v > 255) return 0;
+    ip = (ip << 8) | (unsigned int)v;
+    z = zEnd;
+    if (i < 3) {
+      if (*z != '.') return 0;
+      z++;
+    }
+  }
+  *pIp = ip;
+  *pzEnd = z;
+  return 1;
+}
+
+/* An address or network: nByte 4 (IPv4) or 16 (IPv6), the first nBits
+** bits of a[] (network order) significant. */
+typedef struct IpNet {
+  int nByte, nBits;
+  unsigned char a[16];
+} IpNet;
+
+/*
+** "address" or "address/bits" (IPv4 dotted quad, or IPv6 in any form
+** inet_pton reads, "::ffff:1.2.3.4" too) into *p; no "/bits": the whole
+** address.  1 on success, 0 when z is neither.
+*/
+static int parseNet(const char *z, IpNet *p) {
+  const char *zSlash = strchr(z, '/'), *zEnd;
+  int n = zSlash ? (int)(zSlash - z) : (int)strlen(z);
+  char zBuf[64];
+  unsigned int ip4;
+  memset(p, 0, sizeof(*p));
+  if (n <= 0 || n >= (int)sizeof(zBuf)) return 0;
+  memcpy(zBuf, z, (size_t)n);
+  zBuf[n] = 0;
+  if (parseIp4(zBuf, &ip4, &zEnd) && *zEnd == 0) {
+    p->nByte = 4;
+    p->a[0] = (unsigned char)(ip4 >> 24);
+    p->a[1] = (unsigned char)(ip4 >> 16);
+    p->a[2] = (unsigned char)(ip4 >> 8);
+    p->a[3] = (unsigned char)ip4;
+  } else if (strchr(zBuf, ':') && inet_pton(AF_INET6, zBuf, p->a) == 1) {
+    p->nByte = 16;
+  } else {
+    return 0;
+  }
+  p->nBits = p->nByte * 8;
+  if (zSlash) {
+    char *zB;
+    long nBits;
+    if (!(zSlash[1] >= '0' && zSlash[1] <= '9')) return 0;
+    nBits = strtol(zSlash + 1, &zB, 10);
+    if (*zB || nBits < 0 || nBits > p->nBits) return 0;
+    p->nBits = (int)nBits;
+  }
+  return 1;
+}
+
+/* Is the address zAddr in network zRange ("a.b.c.d/n", "2001:db8::/32", or
+** one address)?  Both of one family: an IPv4 address is in no IPv6 range. */
+static int ipInNet(const char *zRange, const char *zAddr) {
+  IpNet net, addr;
+  int i, nBits;
+  if (!parseNet(zRange, &net) || !parseNet(zAddr, &addr)) return 0;
+  if (addr.nByte != net.nByte || addr.nBits != addr.nByte * 8) return 0;
+  for (i = 0, nBits = net.nBits; nBits > 0; i++, nBits -= 8) {
+    unsigned m = nBits >= 8 ? 0xffu : (0xffu << (8 - nBits)) & 0xffu;
+    if ((net.a[i] ^ addr.a[i]) & m) return 0;
+  }
+  return 1;
+}
+
+/* remoteAddress strategy: the address equals an entry or is in its CIDR. */
+static int ipMatches(const char *zRange, const char *zAddr) {
+  return strcmp(zRange, zAddr) == 0 || ipInNet(zRange, zAddr);
+}
+
+/* ------------------------------------------------ regular expressions */
+
+/*
+** Is pattern z within the dialect of Unleash's SDKs, RE2's syntax (re2js in
+** the Node SDK, the regex crate in the Rust engine)?  PCRE2 reads more:
+** what a linear-time engine has no meaning for is refused here, so that a
+** pattern that Unleash refuses never matches here either -- lookaround,
+** atomic groups, recursion, conditionals, comments and callouts ("(?"
+** followed by anything but flags imsU or a group name), verbs ("(*"),
+** possessive quantifiers ("a++", "a{2}+") and escapes RE2 does not know
+** (\K, \G, \R, \X, \h, \Z, \g, \k, ...).  Backreferences are refused after
+** compiling (PCRE2_INFO_BACKREFMAX).
+*/
+static int reDialectOk(const char *z) {
+  int bClass = 0, eQuant = 0; /* eQuant: 1 after a quantifier, 2 lazy */
+  while (*z) {
+    char c = *z;
+    if (c == '\\') {
+      char e = z[1];
+      if (e == 'Q') {
+        const char *zE = strstr(z + 2, "\\E");
+        z = zE ? zE + 2 : z + strlen(z);
+      } else {
+        if (((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z')) &&
+            !strchr("afnrtvdDsSwWbBAzpPxE", e)) {
+          return 0;
+        }
+        z += e ? 2 : 1;
+      }
+      eQuant = 0;
+      continue;
+    }
+    if (bClass) {
+      if (c == '[' && z[1] == ':') {
+        const char *zE = strstr(z + 2, ":]");
+        if (zE) {
+          z = zE + 2;
+          continue;
+        }
+      }
+      if (c == ']') bClass = 0;
+      z++;
+      continue;
+    }
+    if (c == '[') {
+      bClass = 1;
+      z++;
+      if (*z == '^') z++;
+      if (*z == ']') z++; /* a leading ']' is one of the class */
+      eQuant = 0;
+      continue;
+    }
+    if (c == '(' && z[1] == '*') return 0;
+    if (c == '(' && z[1] == '?') {
+      const char *zP = z + 2;
+      if (zP[0] == 'P' && zP[1] == '<') zP++;
+      if (zP[0] == '<') {
+        if (zP[1] == '=' || zP[1] == '!') return 0; /* lookbehind */
+        z = zP + 1;
+        eQuant = 0;
+        continue;
+      }
+      while (*zP && strchr("imsU-", *zP)) zP++;
+      if (*zP != ')' && *zP != ':') return 0;
+      z = zP + 1;
+      eQuant = 0;
+      continue;
+    }
+    if (c == '{') {
+      /* {n}, {n,}, {n,m}: a quantifier; anything else is a literal '{' */
+      const char *zP = z + 1;
+      int nDigit = 0;
+      while (*zP >= '0' && *zP <= '9') zP++, nDigit++;
+      if (nDigit && *zP == ',') {
+        zP++;
+        while (*zP >= '0' && *zP <= '9') zP++;
+      }
+      if (nDigit && *zP == '}') {
+        z = zP + 1;
+        eQuant = 1;
+        continue;
+      }
+      z++;
+      eQuant = 0;
+      continue;
+    }
+    if (c == '*' || c == '+' || c == '?') {
+      if (eQuant == 1 && c == '+') return 0; /* possessive */
+      eQuant = eQuant == 1 && c == '?' ? 2 : 1;
+      z++;
+      continue;
+    }
+    eQuant = 0;
+    z++;
+  }
+  return 1;
+}
+
+static void *reMalloc(PCRE2_SIZE n, void *pUnused) {
+  (void)pUnused;
+  return sqlite3_malloc64((sqlite3_uint64)n);
+}
+
+static void reFree(void *p, void *pUnused) {
+  (void)pUnused;
+  sqlite3_free(p);
+}
+
+/* The pattern cache of flags cache pc, made on first use; NULL on OOM. */
+static RegexCache *reCache(FlagCache *pc) {
+  RegexCache *r;
+  uint32_t bJit = 0;
+  const char *zJit;
+  if (pc->pRe) return pc->pRe;
+  r = sqlite3_malloc64(sizeof(*r));
+  if (!r) return 0;
+  memset(r, 0, sizeof(*r));
+  /* PCRE2 allocates through SQLite (so that an allocation failure is
+  ** SQLITE_NOMEM), through contexts of our own: no process-wide hook. */
+  r->pGen = pcre2_general_context_create(reMalloc, reFree, 0);
+  if (r->pGen) r->pComp = pcre2_compile_context_create(r->pGen);
+  if (r->pGen) r->pMatch = pcre2_match_context_create(r->pGen);
+  if (r->pGen) r->pData = pcre2_match_data_create(1, r->pGen);
+  if (!r->pComp || !r->pMatch || !r->pData) {
+    reCacheFree(r);
+    return 0;
+  }
+  pcre2_set_newline(r->pComp, PCRE2_NEWLINE_LF);
+  pcre2_set_max_pattern_length(r->pComp, RE_MAX_PATTERN);
+  pcre2_set_match_limit(r->pMatch, RE_MATCH_LIMIT);
+  pcre2_set_depth_limit(r->pMatch, RE_DEPTH_LIMIT);
+  pcre2_set_heap_limit(r->pMatch, RE_HEAP_LIMIT_KIB);
+  /* STATEVTAB_REGEX_JIT=0: the interpreter only, for tests under valgrind,
+  ** which cannot follow the machine code that PCRE2's JIT writes (it
+  ** reports reads of uninitialised memory in it). */
+  zJit = getenv("STATEVTAB_REGEX_JIT");
+  r->bJit = pcre2_config(PCRE2_CONFIG_JIT, &bJit) == 0 && bJit &&
+            !(zJit && strcmp(zJit, "0") == 0);
+  pc->pRe = r;
+  return r;
+}
+
+/*
+** The compiled form of pattern zPattern (from the cache, or compiled and
+** cached, an invalid pattern as NULL too, so that it is not compiled at
+** every evaluation).  SQLITE_OK with *ppCode set (NULL: the pattern never
+** matches), or SQLITE_NOMEM.
+*/
+static int reCompiled(FlagCache *pc, const char *zPattern, int bCaseless,
+                      pcre2_code **ppCode) {
+  RegexCache *r = reCache(pc);
+  unsigned int h = 2166136261u;
+  const unsigned char *z;
+  Regex *e;
+  int iErr = 0;
+  PCRE2_SIZE iOff = 0;
+  *ppCode = 0;
+  if (!r) return SQLITE_NOMEM;
+  for (z = (const unsigned char *)zPattern; *z; z++) h = (h ^ *z) * 16777619u;
+  h ^= (unsigned int)bCaseless;
+  for (e = r->aHash[h % RE_NHASH]; e; e = e->pNext) {
+    if (e->h == h && e->bCaseless == bCaseless &&
+        strcmp(e->zPattern, zPattern) == 0) {
+      *ppCode = e->pCode;
+      return SQLITE_OK;
+    }
+  }
+  if (r->nEntry >= RE_CACHE_MAX) reCacheClear(r);
+  e = sqlite3_malloc64(sizeof(*e));
+  if (!e) return SQLITE_NOMEM;
+  memset(e, 0, sizeof(*e));
+  e->zPattern = sqlite3_mprintf("%s", zPattern);
+  if (!e->zPattern) {
+    sqlite3_free(e);
+    return SQLITE_NOMEM;
+  }
+  e->bCaseless = bCaseless;
+  e->h = h;
+  if (reDialectOk(zPattern)) {
+    /* UTF-8, a subject that is not valid UTF-8 read as far as it is;
+    ** '$' at the very end only (RE2's, without (?m)). */
+    e->pCode = pcre2_compile(
+        (PCRE2_SPTR)zPattern, PCRE2_ZERO_TERMINATED,
+        PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C |
+            PCRE2_DOLLAR_ENDONLY | (bCaseless ? PCRE2_CASELESS : 0),
+        &iErr, &iOff, r->pComp);
+    if (!e->pCode && iErr == PCRE2_ERROR_HEAP_FAILED) {
+      sqlite3_free(e->zPattern);
+      sqlite3_free(e);
+      return SQLITE_NOMEM;
+    }
+  }
+  if (e->pCode) {
+    uint32_t nBackref = 0;
+    pcre2_pattern_info(e->pCode, PCRE2_INFO_BACKREFMAX, &nBackref);
+    if (nBackref > 0) {
+      pcre2_code_free(e->pCode);
+      e->pCode = 0;
+    } else if (r->bJit) {
+      /* Any failure (no memory for the machine code too) leaves the
+      ** interpreter, under the same limits. */
+      (void)pcre2_jit_compile(e->pCode, PCRE2_JIT_COMPLETE);
+    }
+  }
+  e->pNext = r->aHash[h % RE_NHASH];
+  r->aHash[h % RE_NHASH] = e;
+  r->nEntry++;
+  *ppCode = e->pCode;
+  return SQLITE_OK;
+}
+
+/*
+** REGEX: does zSubject hold a match of zPattern (unanchored, as RE2's
+** find())?  A pattern that does not compile, is outside the dialect, or
+** needs more work than the limits allow does not match.  *pbOom on
+** allocation failure.
+*/
+static int reMatch(Ctx *c, const char *zPattern, int bCaseless,
+                   const char *zSubject, int *pbOom) {
+  pcre2_code *pCode;
+  int rc;
+  if (!c->pFlags || reCompiled(c->pFlags, zPattern, bCaseless, &pCode)) {
+    *pbOom = 1;
+    return 0;
+  }
+  if (!pCode) return 0;
+  rc = pcre2_match(pCode, (PCRE2_SPTR)zSubject, strlen(zSubject), 0, 0,
+                   c->pFlags->pRe->pData, c->pFlags->pRe->pMatch);
+  if (rc == PCRE2_ERROR_NOMEMORY) *pbOom = 1;
+  return rc >= 0; /* 0: matched, the ovector too small for the groups */
+}
+
 /* ------------------------------------------------------- constraints */
 
 static int startsWith(const char *z, const char *p) {
@@ -487,6 +885,29 @@ static int constraintRaw(Ctx *c, const cJSON *k, int *pbOom) {
     if (strcmp(zOp, "NUM_LTE") == 0) return a <= b;
     return 0;
   }
+  if (strcmp(zOp, "REGEX") == 0) {
+    zCtx = ctxValue(c, zField);
+    if (!zCtx || !cJSON_IsString(pValue)) return 0;
+    return reMatch(
+        c, pValue->valuestring,
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(k, "caseInsensitive")),
+        zCtx, pbOom);
+  }
+  if (strcmp(zOp, "IN_CIDR") == 0) {
+    int bIn = 0;
+    zCtx = ctxValue(c, zField);
+    if (!zCtx) return 0;
+    cJSON_ArrayForEach(v, pValues) {
+      char *z = cleanValue(v, 0);
+      if (!z) {
+        if (cJSON_IsString(v) && v->valuestring[0]) *pbOom = 1;
+        continue;
+      }
+      bIn = bIn || ipInNet(z, zCtx);
+      sqlite3_free(z);
+    }
+    return bIn;
+  }
   if (startsWith(zOp, "DATE_")) {
     sqlite3_int64 tCtx, tVal;
     const char *zNow = ctxTop(c, "currentTime"); /* contextName ignored */
@@ -520,24 +941,12 @@ static int constraintRaw(Ctx *c, const cJSON *k, int *pbOom) {
 }
 
 static int knownOperator(const char *zOp) {
-  static const char *const az[] = {"IN",
-                                   "NOT_IN",
-                                   "STR_STARTS_WITH",
-                                   "STR_ENDS_WITH",
-                                   "STR_CONTAINS",
-                                   "NUM_EQ",
-                                   "NUM_GT",
-                                   "NUM_GTE",
-                                   "NUM_LT",
-                                   "NUM_LTE",
-                                   "DATE_AFTER",
-                                   "DATE_BEFORE",
-                                   "SEMVER_EQ",
-                                   "SEMVER_GT",
-                                   "SEMVER_LT",
-                                   "SEMVER_GTE",
-                                   "SEMVER_LTE",
-                                   0};
+  static const char *const az[] = {
+      "IN",           "NOT_IN",    "STR_STARTS_WITH", "STR_ENDS_WITH",
+      "STR_CONTAINS", "NUM_EQ",    "NUM_GT",          "NUM_GTE",
+      "NUM_LT",       "NUM_LTE",   "DATE_AFTER",      "DATE_BEFORE",
+      "SEMVER_EQ",    "SEMVER_GT", "SEMVER_LT",       "SEMVER_GTE",
+      "SEMVER_LTE",   "REGEX",     "IN_CIDR",         0};
   int i;
   for (i = 0; zOp && az[i]; i++) {
     if (strcmp(zOp, az[i]) == 0) return 1;
@@ -563,47 +972,6 @@ static int constraintsHold(Ctx *c, const cJSON *pList, int *pbOom) {
 }
 
 /* --------------------------------------------------------- strategies */
-
-/* IPv4 "a.b.c.d" into *pIp; 1 on success. */
-static int parseIp4(const char *z, unsigned int *pIp, const char **pzEnd) {
-  unsigned int ip = 0;
-  int i;
-  for (i = 0; i < 4; i++) {
-    char *zEnd;
-    long v;
-    if (!(*z >= '0' && *z <= '9')) return 0;
-    v = strtol(z, &zEnd, 10);
-    if (v < 0 || v > 255) return 0;
-    ip = (ip << 8) | (unsigned int)v;
-    z = zEnd;
-    if (i < 3) {
-      if (*z != '.') return 0;
-      z++;
-    }
-  }
-  *pIp = ip;
-  *pzEnd = z;
-  return 1;
-}
-
-/* remoteAddress strategy: the address equals an entry or is in its CIDR. */
-static int ipMatches(const char *zRange, const char *zAddr) {
-  unsigned int net, addr, mask;
-  const char *zEnd;
-  long bits = 32;
-  if (strcmp(zRange, zAddr) == 0) return 1;
-  if (!parseIp4(zRange, &net, &zEnd)) return 0;
-  if (*zEnd == '/') {
-    char *z;
-    bits = strtol(zEnd + 1, &z, 10);
-    if (*z || bits < 0 || bits > 32) return 0;
-  } else if (*zEnd) {
-    return 0;
-  }
-  if (!parseIp4(zAddr, &addr, &zEnd) || *zEnd) return 0;
-  mask = bits == 0 ? 0 : 0xffffffffu << (32 - bits);
-  return (net & mask) == (addr & mask);
-}
 
 /* Does z, split on commas and the blanks around them (as JavaScript's
 ** split with \\s*,\\s*), hold zWant? */
@@ -778,16 +1146,23 @@ typedef struct Eval {
   const char *zFunc;
   sv_vtab *p;
   Ctx c;
-  int rc; /* first error */
+  int rc;        /* first error */
+  char *zErr;    /* its message, when not the store's (sqlite3_malloc'd) */
+  int bSegDone;  /* pSeg looked up (sv_linked_table) */
+  sv_vtab *pSeg; /* the flags table's segments table, or NULL */
 } Eval;
 
-/* The flag zName of table p, from the cache or the store; NULL on error. */
-static Flag *loadFlag(Eval *x, const char *zName) {
-  sv_vtab *p = x->p;
+/*
+** The row of key pKey (zKey: the key as text) of table p -- a flag of a
+** flags table, or a segment of a segments table -- from p's cache or the
+** store.  A missing row is cached too (bExists 0).  NULL on error (x->rc).
+*/
+static Flag *loadEntry(Eval *x, sv_vtab *p, const statevtab_value *pKey,
+                       const char *zKey) {
   sv_extcache *pExt = sv_ext_cache(p);
   FlagCache *pc = pExt ? pExt->pFlags : 0;
   sqlite3_int64 now = sv_mono_ms();
-  statevtab_value key, *aRow = 0;
+  statevtab_value *aRow = 0;
   Flag *f, **pp;
   int rc, i;
   if (!pc) {
@@ -800,23 +1175,20 @@ static Flag *loadFlag(Eval *x, const char *zName) {
     pc->iGen = p->iWriteGen;
     pExt->pFlags = pc;
   }
+  if (p == x->p) x->c.pFlags = pc;
   if (pc->iGen != p->iWriteGen) {
     cacheClear(pc);
     pc->iGen = p->iWriteGen;
   }
   for (pp = &pc->pList; (f = *pp) != 0; pp = &f->pNext) {
-    if (strcmp(f->zName, zName) == 0) {
+    if (strcmp(f->zName, zKey) == 0) {
       if (now - f->iLoaded < FLAG_TTL_MS || f->nBusy) return f;
       *pp = f->pNext;
       flagFree(f);
       break;
     }
   }
-  memset(&key, 0, sizeof(key));
-  key.eType = SQLITE_TEXT;
-  key.z = zName;
-  key.n = (int)strlen(zName);
-  rc = sv_read_row(p, &key, &aRow);
+  rc = sv_read_row(p, pKey, &aRow);
   if (rc != SQLITE_OK) {
     x->rc = rc;
     return 0;
@@ -828,21 +1200,30 @@ static Flag *loadFlag(Eval *x, const char *zName) {
     return 0;
   }
   memset(f, 0, sizeof(*f));
-  f->zName = sqlite3_mprintf("%s", zName);
+  f->zName = sqlite3_mprintf("%s", zKey);
   f->iLoaded = now;
   if (aRow) {
-    static const int aiJson[] = {SV_FLAG_STRATEGIES, SV_FLAG_VARIANTS,
-                                 SV_FLAG_DEPENDENCIES};
+    int aiJson[3], nJson;
     cJSON **appJ[3];
     appJ[0] = &f->pStrategies;
     appJ[1] = &f->pVariants;
     appJ[2] = &f->pDeps;
     f->bExists = 1;
-    f->bEnabled = aRow[SV_FLAG_ENABLED].eType == SQLITE_INTEGER &&
-                  aRow[SV_FLAG_ENABLED].i != 0;
-    f->bHasRollout = aRow[SV_FLAG_ROLLOUT].eType == SQLITE_INTEGER;
-    f->iRollout = aRow[SV_FLAG_ROLLOUT].i;
-    for (i = 0; i < 3; i++) {
+    if (p->pEntity == sv_entity_segments) {
+      f->bEnabled = 1;
+      aiJson[0] = SV_SEG_CONSTRAINTS;
+      nJson = 1;
+    } else {
+      f->bEnabled = aRow[SV_FLAG_ENABLED].eType == SQLITE_INTEGER &&
+                    aRow[SV_FLAG_ENABLED].i != 0;
+      f->bHasRollout = aRow[SV_FLAG_ROLLOUT].eType == SQLITE_INTEGER;
+      f->iRollout = aRow[SV_FLAG_ROLLOUT].i;
+      aiJson[0] = SV_FLAG_STRATEGIES;
+      aiJson[1] = SV_FLAG_VARIANTS;
+      aiJson[2] = SV_FLAG_DEPENDENCIES;
+      nJson = 3;
+    }
+    for (i = 0; i < nJson; i++) {
       const statevtab_value *v = &aRow[aiJson[i]];
       if (v->eType != SQLITE_TEXT) continue;
       *appJ[i] = cJSON_ParseWithLength(v->z, (size_t)v->n);
@@ -858,6 +1239,57 @@ static Flag *loadFlag(Eval *x, const char *zName) {
   f->pNext = pc->pList;
   pc->pList = f;
   return f;
+}
+
+/* The flag zName of the flags table, from the cache or the store. */
+static Flag *loadFlag(Eval *x, const char *zName) {
+  statevtab_value key;
+  memset(&key, 0, sizeof(key));
+  key.eType = SQLITE_TEXT;
+  key.z = zName;
+  key.n = (int)strlen(zName);
+  return loadEntry(x, x->p, &key, zName);
+}
+
+/*
+** Do the segments that strategy s names ("segments": [ids]) hold, every
+** constraint of each?  None named: they do.  A segment that is not there
+** (no segments table, no such id, an id that is not an integer, a
+** "segments" that is not an array) makes the strategy false, as in the
+** SDKs.  Errors (a segments= table gone, the store) go to x->rc.
+*/
+static int segmentsHold(Eval *x, const cJSON *s, int *pbOom) {
+  const cJSON *pIds = cJSON_GetObjectItemCaseSensitive(s, "segments"), *v;
+  if (!pIds || cJSON_IsNull(pIds)) return 1;
+  if (!cJSON_IsArray(pIds)) return 0;
+  if (!pIds->child) return 1;
+  if (!x->bSegDone) {
+    int rc =
+        sv_linked_table(x->p, "segments", "state_segments", &x->pSeg, &x->zErr);
+    x->bSegDone = 1;
+    if (rc != SQLITE_OK) {
+      x->rc = rc;
+      return 0;
+    }
+  }
+  if (!x->pSeg) return 0;
+  cJSON_ArrayForEach(v, pIds) {
+    statevtab_value key;
+    char zKey[24];
+    Flag *g;
+    int b;
+    memset(&key, 0, sizeof(key));
+    if (!cJSON_IsNumber(v) || !sv_real_int(v->valuedouble, &key.i)) return 0;
+    key.eType = SQLITE_INTEGER;
+    sqlite3_snprintf(sizeof(zKey), zKey, "%lld", key.i);
+    g = loadEntry(x, x->pSeg, &key, zKey);
+    if (!g || !g->bExists) return 0;
+    g->nBusy++;
+    b = constraintsHold(&x->c, g->pStrategies, pbOom);
+    g->nBusy--;
+    if (!b) return 0;
+  }
+  return 1;
 }
 
 /* ---------------------------------------------------------- evaluation */
@@ -938,7 +1370,7 @@ static int isOnInner(Eval *x, Flag *f, const cJSON **ppStrategy,
       if (constraintsHold(&x->c,
                           cJSON_GetObjectItemCaseSensitive(s, "constraints"),
                           &bOom) &&
-          strategyMatches(&x->c, s, &bOom)) {
+          segmentsHold(x, s, &bOom) && strategyMatches(&x->c, s, &bOom)) {
         if (ppStrategy) *ppStrategy = s;
         b = 1;
         break;
@@ -1044,7 +1476,9 @@ static int evalInit(Eval *x, sqlite3_context *ctx, const char *zFunc, int argc,
 /* Report x->rc (a store error or OOM) if set; returns 1 if it did. */
 static int evalFailed(Eval *x) {
   if (x->rc == SQLITE_OK) return 0;
-  if (x->rc == SQLITE_NOMEM) {
+  if (x->zErr) {
+    sv_fn_error(x->ctx, x->zFunc, x->rc, "%s", x->zErr);
+  } else if (x->rc == SQLITE_NOMEM) {
     sqlite3_result_error_nomem(x->ctx);
   } else {
     char *z = sv_table_error(x->p, x->rc);
@@ -1064,6 +1498,7 @@ void sv_fn_flag(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   b = f ? isOn(&x, f, 0, 0) : 0;
   if (!evalFailed(&x)) sqlite3_result_int(ctx, b);
   cJSON_Delete(x.c.pRoot);
+  sqlite3_free(x.zErr);
 }
 
 /* state_variant(flags, name [, context]) -> {"name","enabled","payload"?,
@@ -1080,6 +1515,7 @@ void sv_fn_variant(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   if (f) v = variantOf(&x, f, &bEnabled);
   if (evalFailed(&x)) {
     cJSON_Delete(x.c.pRoot);
+    sqlite3_free(x.zErr);
     return;
   }
   s = sqlite3_str_new(0);
@@ -1105,6 +1541,7 @@ void sv_fn_variant(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   }
   zOut = sqlite3_str_finish(s);
   cJSON_Delete(x.c.pRoot);
+  sqlite3_free(x.zErr);
   if (!zOut) {
     sqlite3_result_error_nomem(ctx);
     return;

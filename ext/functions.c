@@ -164,28 +164,28 @@ sv_vtab *sv_fn_table(sqlite3_context *ctx, const char *zFunc,
 }
 
 /*
-** The dead letters table of tasks table p: the one named by its
-** dead_letters= option, else a state_dead_letters table named
-** "dead_letters" in the same schema when there is one, else none (*ppDead
-** NULL: the store's default).  The table must be on the same store.
+** The table of kind zKind linked to table p by its option zOpt
+** (dead_letters= of a tasks table, segments= of a flags table): the one the
+** option names, else a table of that kind named zOpt in the same schema when
+** there is one, else none (*ppOut NULL).  The table must be on the same
+** store.  SQLITE_OK, SQLITE_NOMEM, or SQLITE_ERROR with *pzErr set.
 */
-int sv_dead_letters(sv_vtab *p, statevtab_table **ppDead, char **pzErr) {
-  const char *zOpt = 0;
-  sv_vtab *pDead;
+int sv_linked_table(sv_vtab *p, const char *zOpt, const char *zKind,
+                    sv_vtab **ppOut, char **pzErr) {
+  const char *zName = 0;
+  sv_vtab *pOut;
   char *zErr = 0;
   int i;
-  *ppDead = 0;
+  *ppOut = 0;
   *pzErr = 0;
   for (i = 0; i < p->nOpt; i++) {
-    if (strcmp(p->azOpt[2 * i], "dead_letters") == 0)
-      zOpt = p->azOpt[2 * i + 1];
+    if (strcmp(p->azOpt[2 * i], zOpt) == 0) zName = p->azOpt[2 * i + 1];
   }
-  if (zOpt) {
-    pDead = sv_find_in_schema(p, zOpt, "state_dead_letters", &zErr);
-    if (!pDead) {
+  if (zName) {
+    pOut = sv_find_in_schema(p, zName, zKind, &zErr);
+    if (!pOut) {
       if (!zErr) return SQLITE_NOMEM;
-      *pzErr =
-          sqlite3_mprintf("dead_letters option of '%s': %s", p->zName, zErr);
+      *pzErr = sqlite3_mprintf("%s option of '%s': %s", zOpt, p->zName, zErr);
       sqlite3_free(zErr);
       return SQLITE_ERROR;
     }
@@ -194,32 +194,45 @@ int sv_dead_letters(sv_vtab *p, statevtab_table **ppDead, char **pzErr) {
     ** connection has not used it yet; any failure means "none".  That
     ** answer is kept until a table connects or disconnects, or for a second
     ** (a table another process created), since finding nothing costs a
-    ** failed prepare on every claim. */
+    ** failed prepare on every call. */
     sv_extcache *pExt = sv_ext_cache(p);
     if (!pExt) return SQLITE_NOMEM;
-    if (pExt->iNoDeadAt && pExt->iNoDeadGen == p->pConn->iRegGen &&
-        sv_mono_ms() - pExt->iNoDeadAt < 1000) {
+    if (pExt->iNoLinkAt && pExt->iNoLinkGen == p->pConn->iRegGen &&
+        sv_mono_ms() - pExt->iNoLinkAt < 1000) {
       return SQLITE_OK;
     }
-    pDead = sv_find_in_schema(p, "dead_letters", "state_dead_letters", &zErr);
-    if (!pDead && !zErr) return SQLITE_NOMEM;
+    pOut = sv_find_in_schema(p, zOpt, zKind, &zErr);
+    if (!pOut && !zErr) return SQLITE_NOMEM;
     sqlite3_free(zErr);
-    if (!pDead || pDead->pRef != p->pRef) {
+    if (!pOut || pOut->pRef != p->pRef) {
       /* (sv_find_table may have connected tables: read the generation
       ** after it) */
-      pExt->iNoDeadGen = p->pConn->iRegGen;
-      pExt->iNoDeadAt = sv_mono_ms();
-      if (pExt->iNoDeadAt == 0) pExt->iNoDeadAt = 1;
+      pExt->iNoLinkGen = p->pConn->iRegGen;
+      pExt->iNoLinkAt = sv_mono_ms();
+      if (pExt->iNoLinkAt == 0) pExt->iNoLinkAt = 1;
       return SQLITE_OK;
     }
-    pExt->iNoDeadAt = 0;
+    pExt->iNoLinkAt = 0;
   }
-  if (pDead->pRef != p->pRef) {
-    *pzErr = sqlite3_mprintf("dead letters table '%s' is not on the same "
-                             "store as '%s'",
-                             pDead->zName, p->zName);
+  if (pOut->pRef != p->pRef) {
+    *pzErr = sqlite3_mprintf("%s table '%s' is not on the same store as '%s'",
+                             zOpt, pOut->zName, p->zName);
     return SQLITE_ERROR;
   }
+  *ppOut = pOut;
+  return SQLITE_OK;
+}
+
+/*
+** The dead letters table of tasks table p (sv_linked_table of its
+** dead_letters= option; *ppDead NULL: the store's default).
+*/
+int sv_dead_letters(sv_vtab *p, statevtab_table **ppDead, char **pzErr) {
+  sv_vtab *pDead;
+  int rc =
+      sv_linked_table(p, "dead_letters", "state_dead_letters", &pDead, pzErr);
+  *ppDead = 0;
+  if (rc != SQLITE_OK || !pDead) return rc;
   /* Its retain= (when it has one) is applied as the tasks table's
   ** functions use it: nothing else may write it. */
   sv_table_maintain(pDead);

@@ -38,8 +38,9 @@ void sv_fnref_free(void *);
 typedef struct sv_flagcache sv_flagcache; /* flags.c */
 typedef struct sv_extcache {
   sv_flagcache *pFlags;    /* flags.c: the flags read, by name */
-  unsigned iNoDeadGen;     /* functions.c: "no dead_letters table", seen at */
-  sqlite3_int64 iNoDeadAt; /* this sv_conn.iRegGen and sv_mono_ms() (0: not) */
+  unsigned iNoLinkGen;     /* functions.c: "no linked table" (dead_letters */
+  sqlite3_int64 iNoLinkAt; /* of tasks, segments of flags), seen at this
+                           ** sv_conn.iRegGen and sv_mono_ms() (0: not) */
 } sv_extcache;
 sv_extcache *sv_ext_cache(sv_vtab *); /* NULL on OOM */
 void sv_flag_cache_free(sv_flagcache *);
@@ -53,6 +54,8 @@ int sv_arg_table(sv_conn *, const char *zFunc, sqlite3_value *pArg,
                  const char *zKind, sv_vtab **ppTab, char **pzErr);
 sv_vtab *sv_fn_table(sqlite3_context *, const char *zFunc, sqlite3_value *pArg,
                      const char *zKind); /* NULL: error reported */
+int sv_linked_table(sv_vtab *p, const char *zOpt, const char *zKind,
+                    sv_vtab **ppOut, char **pzErr);
 int sv_dead_letters(sv_vtab *pTasks, statevtab_table **ppDead, char **pzErr);
 int sv_arg_int(sqlite3_value *pVal, const char *zWhat, sqlite3_int64 iMin,
                sqlite3_int64 iMax, sqlite3_int64 *piOut, char **pzErr);

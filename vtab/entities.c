@@ -119,6 +119,15 @@ static const statevtab_column aFlags[] = {
     [SV_FLAG_UPDATED_AT] = {"updated_at", INT, NN | UPD, 0, 0, 0, 0},
 };
 
+/* Unleash's segments: reusable constraint lists that strategies name by id
+** ("segments": [1, 2]); ids are Unleash's integers, so they are given. */
+static const statevtab_column aSegments[] = {
+    [SV_SEG_ID] = {"id", INT, KEY | NN, 0, 0, 0, 0},
+    [SV_SEG_NAME] = {"name", TXT, 0, 0, 0, 0, 0},
+    [SV_SEG_CONSTRAINTS] = {"constraints", JSN, NN, "[]", 0, 0, 0},
+    [SV_SEG_UPDATED_AT] = {"updated_at", INT, NN | UPD, 0, 0, 0, 0},
+};
+
 static const statevtab_column aKv[] = {
     [SV_KV_SCOPE] = {"scope", TXT, KEY | NN | IDX, "", 0, 0, 0},
     [SV_KV_KEY] = {"key", TXT, KEY | NN, 0, 0, 0, 0},
@@ -163,6 +172,7 @@ typedef char sv_check_signals[N(aSignals) == SV_SIGNAL_NCOL ? 1 : -1];
 typedef char sv_check_deadletters[N(aDeadLetters) == SV_DEAD_NCOL ? 1 : -1];
 typedef char sv_check_counters[N(aCounters) == SV_COUNTER_NCOL ? 1 : -1];
 typedef char sv_check_flags[N(aFlags) == SV_FLAG_NCOL ? 1 : -1];
+typedef char sv_check_segments[N(aSegments) == SV_SEG_NCOL ? 1 : -1];
 typedef char sv_check_kv[N(aKv) == SV_KV_NCOL ? 1 : -1];
 typedef char sv_check_leases[N(aLeases) == SV_LEASE_NCOL ? 1 : -1];
 typedef char sv_check_schedules[N(aSchedules) == SV_SCHED_NCOL ? 1 : -1];
@@ -191,6 +201,8 @@ static const statevtab_entity eCounters = {
     "counters", "state_counters", N(aCounters), aCounters, 2, {0, 1}, -1, -1};
 static const statevtab_entity eFlags = {
     "flags", "state_flags", N(aFlags), aFlags, 1, {0, 0}, -1, -1};
+static const statevtab_entity eSegments = {
+    "segments", "state_segments", N(aSegments), aSegments, 1, {0, 0}, -1, -1};
 static const statevtab_entity eKv = {"kv", "state_kv", N(aKv), aKv,
                                      2,    {0, 1},     -1,     -1};
 static const statevtab_entity eLeases = {
@@ -201,11 +213,12 @@ static const statevtab_entity eSchedules = {
 
 const statevtab_entity *const sv_aEntity[] = {
     &eExecutions, &eTasks, &eSignals, &eDeadLetters, &eCounters,
-    &eFlags,      &eKv,    &eLeases,  &eSchedules,
+    &eFlags,      &eKv,    &eLeases,  &eSchedules,   &eSegments,
 };
 const int sv_nEntity = N(sv_aEntity);
 const statevtab_entity *const sv_entity_tasks = &eTasks;
 const statevtab_entity *const sv_entity_schedules = &eSchedules;
+const statevtab_entity *const sv_entity_segments = &eSegments;
 
 /* The first column of e with flag (STATEVTAB_COL_*), or -1. */
 int sv_entity_col(const statevtab_entity *e, unsigned flag) {

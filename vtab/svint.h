@@ -166,6 +166,7 @@ extern const statevtab_entity *const sv_aEntity[];
 extern const int sv_nEntity;
 extern const statevtab_entity *const sv_entity_tasks; /* the tasks entity */
 extern const statevtab_entity *const sv_entity_schedules;
+extern const statevtab_entity *const sv_entity_segments;
 const statevtab_entity *sv_entity_by_module(const char *zModule);
 int sv_entity_col(const statevtab_entity *, unsigned flag);
 char *sv_retain_where(const statevtab_entity *, const char *zCut);
@@ -319,6 +320,13 @@ enum {
   SV_FLAG_DEPENDENCIES,
   SV_FLAG_UPDATED_AT,
   SV_FLAG_NCOL
+};
+enum {
+  SV_SEG_ID,
+  SV_SEG_NAME,
+  SV_SEG_CONSTRAINTS,
+  SV_SEG_UPDATED_AT,
+  SV_SEG_NCOL
 };
 enum {
   SV_KV_SCOPE,

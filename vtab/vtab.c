@@ -509,7 +509,7 @@ static int vtabInit(sqlite3 *db, void *pAux, int argc, const char *const *argv,
   const char *zStore = "sqlite:";
   char *zStoreOwned = 0;
   char *zErr = 0;
-  const char *zDead, *zSched;
+  const char *zDead, *zSched, *zSeg;
   int rc = SQLITE_OK, i, j, nOurs = 0;
 
   *ppVtab = 0;
@@ -554,6 +554,7 @@ static int vtabInit(sqlite3 *db, void *pAux, int argc, const char *const *argv,
   for (i = 0, j = 0; i < p->nOpt; i++) {
     if (strcmp(p->azOpt[2 * i], "dead_letters") != 0 &&
         strcmp(p->azOpt[2 * i], "schedules") != 0 &&
+        strcmp(p->azOpt[2 * i], "segments") != 0 &&
         strcmp(p->azOpt[2 * i], "retain") != 0) {
       char *zK = p->azOpt[2 * i], *zV = p->azOpt[2 * i + 1];
       p->azOpt[2 * i] = p->azOpt[2 * j];
@@ -564,12 +565,19 @@ static int vtabInit(sqlite3 *db, void *pAux, int argc, const char *const *argv,
     }
   }
   nOurs = p->nOpt - j;
-  zDead = zSched = 0;
+  zDead = zSched = zSeg = 0;
   for (i = j; i < p->nOpt; i++) {
     if (strcmp(p->azOpt[2 * i], "dead_letters") == 0) {
       zDead = p->azOpt[2 * i + 1];
       if (strcmp(p->pEntity->zModule, "state_tasks") != 0) {
         svError(p, "unknown option 'dead_letters' (only state_tasks has it)");
+        rc = SQLITE_ERROR;
+        goto error;
+      }
+    } else if (strcmp(p->azOpt[2 * i], "segments") == 0) {
+      zSeg = p->azOpt[2 * i + 1];
+      if (strcmp(p->pEntity->zModule, "state_flags") != 0) {
+        svError(p, "unknown option 'segments' (only state_flags has it)");
         rc = SQLITE_ERROR;
         goto error;
       }
@@ -606,8 +614,13 @@ static int vtabInit(sqlite3 *db, void *pAux, int argc, const char *const *argv,
     rc = checkLinked(p, "schedules", "state_schedules", zSched);
     if (rc != SQLITE_OK) goto error;
   }
-  /* The store sees its own options: not dead_letters= and retain=, which
-  ** are ours (the SQL functions read dead_letters from azOpt), and kept
+  if (bCreate && zSeg) {
+    rc = checkLinked(p, "segments", "state_segments", zSeg);
+    if (rc != SQLITE_OK) goto error;
+  }
+  /* The store sees its own options: not dead_letters=, schedules=,
+  ** segments= and retain=, which are ours (the SQL functions read the
+  ** linked tables' names from azOpt), and kept
   ** last by the loop above. */
   rc = p->pRef->pStore->pMethods->xAttach(
       p->pRef->pStore, p->pEntity, p->zDb, p->zName, p->nOpt - nOurs,
@@ -1285,6 +1298,56 @@ static int depsRow(sv_vtab *p, int bInsert, const statevtab_value *aRow) {
 }
 
 /*
+** A segments row about to be written: its constraints (well-formed JSON by
+** now) must be an array of objects, as Unleash's segment constraints are,
+** so that a definition that no evaluation could read is refused where it
+** is written.  SQLITE_OK, or SQLITE_ERROR with the message set.
+*/
+static int segmentRow(sv_vtab *p, const statevtab_value *aRow) {
+  const statevtab_value *v = &aRow[SV_SEG_CONSTRAINTS];
+  const char *z = v->z;
+  int i = 0, n = v->n, iDepth = 0, iElem = 0, bStr = 0, bWant = 1;
+  while (i < n && (z[i] == ' ' || z[i] == '\t' || z[i] == '\n' || z[i] == '\r'))
+    i++;
+  if (v->eType != SQLITE_TEXT || i >= n || z[i] != '[') {
+    svError(p, "constraints must be a JSON array of constraint objects");
+    return SQLITE_ERROR;
+  }
+  /* Walk the well-formed text: each element at depth 1 must open with '{'. */
+  for (i++; i < n; i++) {
+    char c = z[i];
+    if (bStr) {
+      if (c == '\\')
+        i++;
+      else if (c == '"')
+        bStr = 0;
+      continue;
+    }
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
+    if (iDepth == 0 && bWant) {
+      if (c == ']') break; /* [] */
+      if (c != '{') {
+        svError(p, "constraints[%d] must be a JSON object (a constraint)",
+                iElem);
+        return SQLITE_ERROR;
+      }
+      bWant = 0;
+    }
+    if (c == '"') {
+      bStr = 1;
+    } else if (c == '{' || c == '[') {
+      iDepth++;
+    } else if (c == '}' || c == ']') {
+      if (iDepth-- == 0) break;
+    } else if (c == ',' && iDepth == 0) {
+      bWant = 1;
+      iElem++;
+    }
+  }
+  return SQLITE_OK;
+}
+
+/*
 ** xUpdate.  argc==1: DELETE argv[0].  argv[0] NULL: INSERT.  Otherwise
 ** UPDATE of rowid argv[0].  argv[2..] are the column values, which are
 ** validated, converted and defaulted here from the entity descriptor before
@@ -1330,6 +1393,10 @@ static int svUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   }
   if (p->pEntity == sv_entity_tasks) {
     rc = depsRow(p, bInsert, aRow);
+    if (rc != SQLITE_OK) return rc;
+  }
+  if (p->pEntity == sv_entity_segments) {
+    rc = segmentRow(p, aRow);
     if (rc != SQLITE_OK) return rc;
   }
   if (bInsert) {

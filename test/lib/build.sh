@@ -25,6 +25,7 @@ SV_JOBS=${SV_JOBS:-2}
 # Debian packages needed to build the extension and run the quickstart.
 SV_BUILD_PACKAGES=(autoconf automake libtool pkg-config make gcc
   libsqlite3-dev sqlite3 libhiredis-dev libcjson-dev libpq-dev
+  libpcre2-dev # the REGEX constraint of feature flags (ext/flags.c)
   tzdata) # tzdata: the time zones of state_schedules (vtab/cron.c)
 
 sv_log() { printf 'statevtab: %s\n' "$*" >&2; }
@@ -44,7 +45,7 @@ sv_install_deps() {
       command -v "$p" >/dev/null 2>&1 || missing+=("$p")
     done
     if ((${#missing[@]})); then
-      sv_log "no apt-get here; please install: ${missing[*]} (and the sqlite3, cjson, hiredis, libpq development files)"
+      sv_log "no apt-get here; please install: ${missing[*]} (and the sqlite3, cjson, pcre2, hiredis, libpq development files)"
       return 1
     fi
     return 0

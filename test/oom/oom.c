@@ -293,6 +293,40 @@ static const char *const azFlags[] = {
     "SELECT count(*) FROM f",
     0};
 
+/* Flag evaluation: a segment with a REGEX constraint (PCRE2 allocates
+** through SQLite), IN_CIDR over IPv4 and IPv6, a missing segment, an
+** invalid pattern, and a write that drops the segments' cache. */
+static const char *const azFlagEvalSetup[] = {
+    "CREATE VIRTUAL TABLE segments USING state_segments()",
+    "CREATE VIRTUAL TABLE f USING state_flags(segments = 'segments')",
+    "INSERT INTO segments(id, name, constraints) VALUES(1, 's', "
+    "'[{\"contextName\":\"userId\",\"operator\":\"REGEX\","
+    "\"value\":\"^u[0-9]+$\",\"caseInsensitive\":true}]')",
+    "INSERT INTO f(name, enabled, strategies, variants) VALUES('a', 1, "
+    "'[{\"name\":\"flexibleRollout\",\"parameters\":{\"rollout\":\"100\","
+    "\"stickiness\":\"userId\"},\"segments\":[1],\"constraints\":["
+    "{\"contextName\":\"remoteAddress\",\"operator\":\"IN_CIDR\","
+    "\"values\":[\"10.0.0.0/8\",\"2001:db8::/32\"]}]}]', "
+    "'[{\"name\":\"v\",\"weight\":1}]')",
+    0};
+
+static const char *const azFlagEval[] = {
+    "SELECT state_flag('f', 'a', "
+    "'{\"userId\":\"U7\",\"remoteAddress\":\"10.1.2.3\"}')",
+    "SELECT state_flag('f', 'a', "
+    "'{\"userId\":\"u8\",\"remoteAddress\":\"2001:db8::1\"}')",
+    "SELECT state_variant('f', 'a', "
+    "'{\"userId\":\"u9\",\"remoteAddress\":\"10.9.9.9\"}')",
+    "INSERT INTO segments(id, constraints) VALUES(2, "
+    "'[{\"contextName\":\"userId\",\"operator\":\"REGEX\","
+    "\"value\":\"(x\"}]')",
+    "UPDATE f SET strategies = '[{\"name\":\"default\",\"segments\":[2]},"
+    "{\"name\":\"default\",\"segments\":[404]},"
+    "{\"name\":\"default\",\"segments\":[1]}]' WHERE name = 'a'",
+    "SELECT state_flag('f', 'a', '{\"userId\":\"u1\"}')",
+    "SELECT state_flag('f', 'a', '{\"userId\":\"x1\"}')",
+    0};
+
 static const char *const azKv[] = {
     "CREATE VIRTUAL TABLE kv USING state_kv(store = \"sqlite:\", "
     "prefix = 'p:')",
@@ -818,6 +852,7 @@ static const Scenario aScenario[] = {
     {"dead_letters", 0, 0, azDeadLetters, 0, 0},
     {"counters", 0, 0, azCounters, 0, 0},
     {"flags", 0, 0, azFlags, 0, 0},
+    {"flag_eval", 0, azFlagEvalSetup, azFlagEval, 0, 0},
     {"kv", 0, 0, azKv, 0, 0},
     {"leases", 0, 0, azLeases, 0, 0},
     {"rename", 0, azRenameSetup, azRename, 0, 0},

@@ -5,7 +5,8 @@
 #   - it does not link libsqlite3 (it must use the host's SQLite through
 #     sqlite3_api) and has no undefined sqlite3_* references
 #   - every library it needs resolves, and the sqlite3 shell can .load it
-#   - it links only libc, libm and libcjson (as the README says): the
+#   - it links only libc, libm, libcjson and libpcre2-8 (as the README
+#     says; PCRE2 runs the REGEX flag constraint, and every Debian has it): the
 #     client libraries of Redis and PostgreSQL are opened when a table first
 #     names their store; with one of them made unreadable (a mount namespace
 #     binds /dev/null over it), the module still loads, the local store
@@ -80,10 +81,10 @@ check_module build "$STATEVTAB_EXT" loadable
 # What the module links: only these (vdso and the loader aside).
 libs=$(ldd "$STATEVTAB_EXT" | awk '{print $1}' | sed 's/\.so.*//' |
   grep -vE '^(linux-vdso|/lib64/ld-linux.*|ld-linux.*)$' | sort -u | tr '\n' ' ')
-if [ "$libs" = "libc libcjson libm " ]; then
-  pass "build: links only libc, libcjson and libm"
+if [ "$libs" = "libc libcjson libm libpcre2-8 " ]; then
+  pass "build: links only libc, libcjson, libm and libpcre2-8"
 else
-  fail "build: links [$libs], want only libc libcjson libm (README: Building and loading)"
+  fail "build: links [$libs], want only libc libcjson libm libpcre2-8 (README: Building and loading)"
 fi
 
 # without_lib SONAME STORE URL: the module with library SONAME unreadable.

@@ -7,7 +7,8 @@
 #     state_bucket's;
 #   - the same users get the same answer in two processes, on the local
 #     store and on PostgreSQL;
-#   - a flag changed by another process is seen within the cache TTL (1 s).
+#   - a flag, and a segment, changed by another process is seen within the
+#     cache TTL (1 s).
 # Prints PASS/FAIL lines; exits non-zero on failure.
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -73,6 +74,25 @@ if [ "$out" = "1 0 " ]; then
   pass "ttl (another process's write seen after the 1 s TTL)"
 else
   fail "ttl" "got '$out', expected '1 0 '"
+fi
+
+# 4. ... and a segment changed by another process too (the segments cache
+# has the same TTL)
+db="$tmp/flags-seg.db"
+sq "$db" -cmd ".load $ext" "PRAGMA journal_mode=WAL; CREATE VIRTUAL TABLE segments USING state_segments(); CREATE VIRTUAL TABLE flags USING state_flags(segments='segments'); INSERT INTO segments(id, constraints) VALUES (1, '[]'); INSERT INTO flags(name, enabled, strategies) VALUES ('t', 1, '[{\"name\":\"default\",\"segments\":[1]}]')" >/dev/null
+cat >"$tmp/flags-seg.sql" <<'EOF'
+UPDATE segments SET constraints = '[{"contextName":"plan","operator":"IN","values":["pro"]}]' WHERE id = 1;
+EOF
+out=$(sq "$db" -cmd ".load $ext" \
+  "SELECT state_flag('flags', 't', '{\"plan\":\"free\"}');" \
+  ".system sqlite3 '$db' -cmd '.load $ext' < '$tmp/flags-seg.sql'" \
+  ".system sleep 1.2" \
+  "SELECT state_flag('flags', 't', '{\"plan\":\"free\"}');" \
+  "SELECT state_flag('flags', 't', '{\"plan\":\"pro\"}');" | tr '\n' ' ')
+if [ "$out" = "1 0 1 " ]; then
+  pass "segment-ttl (another process's write of a segment seen after the 1 s TTL)"
+else
+  fail "segment-ttl" "got '$out', expected '1 0 1 '"
 fi
 
 [ $fails -eq 0 ]
