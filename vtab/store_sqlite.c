@@ -34,11 +34,13 @@
 ** (dependencies, store_sqlite_deps.c) and T_fair (made by the first write of
 ** a task with a partition_key).
 */
+static const char *const azShadow[] = {"data",  "queues", "reap",
+                                       "rates", "deps",   "fair"};
+#define SV_NSHADOW (int)(sizeof(azShadow) / sizeof(azShadow[0]))
+
 int sv_local_shadow_name(const char *zSuffix) {
-  static const char *const azShadow[] = {"data",  "queues", "reap",
-                                         "rates", "deps",   "fair"};
-  size_t i;
-  for (i = 0; i < sizeof(azShadow) / sizeof(azShadow[0]); i++) {
+  int i;
+  for (i = 0; i < SV_NSHADOW; i++) {
     if (sqlite3_stricmp(zSuffix, azShadow[i]) == 0) return 1;
   }
   return 0;
@@ -519,37 +521,16 @@ static void localDetach(statevtab_table *pTab) {
   sqlite3_free(t);
 }
 
+/* DROP TABLE: every shadow table there is (those made only when needed
+** may not be). */
 static int localDrop(statevtab_table *pTab) {
   LocalTable *t = (LocalTable *)pTab;
-  int rc;
+  int rc = SQLITE_OK, i;
   finalizeAll(t);
-  rc = localExec(t->pStore, sqlite3_mprintf("DROP TABLE IF EXISTS "
-                                            "\"%w\".\"%w_data\"",
-                                            t->zDb, t->zName));
-  if (rc == SQLITE_OK) {
+  for (i = 0; rc == SQLITE_OK && i < SV_NSHADOW; i++) {
     rc = localExec(t->pStore, sqlite3_mprintf("DROP TABLE IF EXISTS "
-                                              "\"%w\".\"%w_queues\"",
-                                              t->zDb, t->zName));
-  }
-  if (rc == SQLITE_OK) {
-    rc = localExec(t->pStore, sqlite3_mprintf("DROP TABLE IF EXISTS "
-                                              "\"%w\".\"%w_reap\"",
-                                              t->zDb, t->zName));
-  }
-  if (rc == SQLITE_OK) {
-    rc = localExec(t->pStore, sqlite3_mprintf("DROP TABLE IF EXISTS "
-                                              "\"%w\".\"%w_rates\"",
-                                              t->zDb, t->zName));
-  }
-  if (rc == SQLITE_OK) {
-    rc = localExec(t->pStore, sqlite3_mprintf("DROP TABLE IF EXISTS "
-                                              "\"%w\".\"%w_deps\"",
-                                              t->zDb, t->zName));
-  }
-  if (rc == SQLITE_OK) {
-    rc = localExec(t->pStore, sqlite3_mprintf("DROP TABLE IF EXISTS "
-                                              "\"%w\".\"%w_fair\"",
-                                              t->zDb, t->zName));
+                                              "\"%w\".\"%w_%s\"",
+                                              t->zDb, t->zName, azShadow[i]));
   }
   return rc;
 }
