@@ -967,6 +967,9 @@ $sv$;
 CREATE OR REPLACE FUNCTION @S@.sv_deps_link() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $sv$
 BEGIN
+  -- Rows left by an earlier task of this id (deleted while it waited)
+  -- would hold this one.
+  DELETE FROM @S@.deps WHERE task = NEW.id;
   INSERT INTO @S@.deps (dep, task)
   SELECT t.id, NEW.id FROM jsonb_array_elements_text(NEW.depends_on::jsonb) x
     JOIN @S@.tasks t ON t.id = x
@@ -1154,3 +1157,7 @@ LANGUAGE sql IMMUTABLE AS $sv$ SELECT 8 $sv$;
 -- store_pg.c before this script, as every table; nothing here uses it).
 CREATE OR REPLACE FUNCTION @S@.sv_schema_9() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $sv$ SELECT 9 $sv$;
+
+-- 10: sv_deps_link drops the deps rows of an earlier task of the same id.
+CREATE OR REPLACE FUNCTION @S@.sv_schema_10() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $sv$ SELECT 10 $sv$;

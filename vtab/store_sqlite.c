@@ -923,7 +923,7 @@ static int localDelete(statevtab_table *pTab, sqlite3_int64 iRowid) {
   statevtab_value vState;
   const char *zWhy;
   char *zId = 0;
-  int rc = localGuard(t, 0, db, t->zDb, 0), rs;
+  int rc = localGuard(t, 0, db, t->zDb, 0), rs, bEnded = 1;
   if (rc != SQLITE_OK || !t->bDeps) {
     return rc == SQLITE_OK ? localDeleteRow(t, iRowid) : rc;
   }
@@ -940,17 +940,28 @@ static int localDelete(statevtab_table *pTab, sqlite3_int64 iRowid) {
   if ((rs = sqlite3_step(t->pDepsGet)) == SQLITE_ROW) {
     memset(&vState, 0, sizeof(vState));
     rc = localReadValue(t->pDepsGet, 1, &vState);
-    if (rc == SQLITE_OK && !depsEnded(&vState, &zWhy)) {
+    if (rc == SQLITE_OK) {
       zId = sqlite3_mprintf("%s", sqlite3_column_text(t->pDepsGet, 0));
       if (!zId) rc = SQLITE_NOMEM;
+      bEnded = depsEnded(&vState, &zWhy);
     }
   }
   rs = sqlite3_reset(t->pDepsGet);
   if (rc == SQLITE_OK && rs != SQLITE_OK) rc = localDbError(t->pStore, db, rs);
   if (rc == SQLITE_OK) rc = localDeleteRow(t, iRowid);
   if (rc == SQLITE_OK && zId) {
-    rc = localDepsSettle(t, 0, db, t->zDb, sv_now_ms(), zId, (int)strlen(zId),
-                         SV_DEPS_WHY_DELETED);
+    /* Its own T_deps rows go with it; a task deleted before it ended
+    ** ends its dependents. */
+    statevtab_value vId;
+    memset(&vId, 0, sizeof(vId));
+    vId.eType = SQLITE_TEXT;
+    vId.z = zId;
+    vId.n = (int)strlen(zId);
+    rc = localDepsForget(t, &vId);
+    if (rc == SQLITE_OK && !bEnded) {
+      rc = localDepsSettle(t, 0, db, t->zDb, sv_now_ms(), zId, vId.n,
+                           SV_DEPS_WHY_DELETED);
+    }
   }
   sqlite3_free(zId);
   return rc;

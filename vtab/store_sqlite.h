@@ -176,8 +176,11 @@ void localFinalizeDeps(LocalTable *t);
 int localDepsInsert(LocalTable *t, const statevtab_value *aRow,
                     statevtab_value *pState, statevtab_value *pError,
                     char **pzErr);
-/* After it was inserted 'waiting': its T_deps rows. */
+/* After it was inserted 'waiting': its T_deps rows (those of an earlier
+** task of its id dropped first). */
 int localDepsLink(LocalTable *t, const statevtab_value *aRow);
+/* Task *pId's row goes (DELETE): its T_deps rows, as the one that waits. */
+int localDepsForget(LocalTable *t, const statevtab_value *pId);
 /* Task zId[0..nId) ended: completed (zWhy NULL), or not (zWhy: how, one of
 ** the SV_DEPS_WHY_*); see the file's header. */
 int localDepsSettle(LocalTable *t, int iConn, sqlite3 *db, const char *zSchema,

@@ -80,6 +80,7 @@ enum {
   SA_DUE_LOWER,
   SA_DUE_RENEW,
   SA_PURGE,
+  SA_PURGE_DEPS,
   SA_RATE_PRUNE,
   SA_RATE_COUNT,
   SA_RATE_ADD,
@@ -2096,6 +2097,32 @@ int localPurge(statevtab_table *pTab, sqlite3_int64 iRetainMs, int nMax,
                     : 0,
              &rc);
     sqlite3_free(zWhere);
+  }
+  if (p && t->bDeps) {
+    /* The T_deps rows of the tasks removed, as the ones that wait (which
+    ** matter only while a task waits: store_sqlite_deps.c).  The same
+    ** condition and limit pick the rows the removal below picks; a row
+    ** picked here and not there is a finished task all the same. */
+    sqlite3_stmt *pDeps = t->pAtomic->aStmt[x.iConn][SA_PURGE_DEPS];
+    if (!pDeps) {
+      char *zWhere = sv_retain_where(pTab->pEntity, "?1");
+      pDeps =
+          stmt(&x, SA_PURGE_DEPS,
+               zWhere ? sqlite3_mprintf(
+                            "DELETE FROM \"%w\".\"%w_deps\" WHERE task "
+                            "IN (SELECT id FROM \"%w\".\"%w_data\" "
+                            "WHERE %s LIMIT ?2)",
+                            x.zSchema, t->zName, x.zSchema, t->zName, zWhere)
+                      : 0,
+               &rc);
+      sqlite3_free(zWhere);
+    }
+    if (pDeps) {
+      sqlite3_bind_int64(pDeps, 1, x.now - iRetainMs);
+      sqlite3_bind_int(pDeps, 2, nMax);
+      rc = run(&x, pDeps);
+    }
+    if (rc != SQLITE_OK) p = 0;
   }
   if (p) {
     sqlite3_bind_int64(p, 1, x.now - iRetainMs);

@@ -10,26 +10,34 @@
 **
 ** HOW IT WORKS
 **
-** T_deps(dep, task) holds one row per task waiting and a dependency of it
-** not completed when the task was inserted; WITHOUT ROWID, keyed by (dep,
-** task), with T_deps_task on task.  A tasks table made since 2026-12-03
-** gets it at CREATE (LocalTable.bDeps); an older table has no depends_on
-** to act on.
+** T_deps(dep, task) holds one row per dependency of a waiting task that
+** was not completed when the task was inserted; WITHOUT ROWID, keyed by
+** (dep, task), with T_deps_task on task.  A tasks table made since
+** 2026-12-03 gets it at CREATE (LocalTable.bDeps); an older table has no
+** depends_on to act on.
 **
 ** Insert (localDepsInsert, before the row is written): the dependencies'
 ** states decide the new task's: one missing is an error, one dead, failed
 ** or cancelled makes the task 'cancelled', one not completed 'waiting',
-** else it stays 'pending'; after the row is written, localDepsLink adds
-** the T_deps rows of the dependencies not completed.
+** else it stays 'pending'; after the row is written, localDepsLink drops
+** any T_deps rows left by an earlier task of that id and adds those of the
+** dependencies not completed.
 **
 ** End of a task (localDepsSettle), in the transaction of the write that
 ** ends it -- state_complete, the completions of state_claim, state_fail and
-** a lease expiry that kill it, an UPDATE of its state, a DELETE: its T_deps
-** rows go; completed, each task that waited for it and waits for nothing
-** else becomes 'pending'; otherwise each one still 'waiting' is cancelled,
-** and the same is done for it in turn (a work list, not recursion).  A
-** task's T_deps rows exist only while it has not ended, so settling a task
-** again (an UPDATE of a completed task) finds none: one probe of T_deps.
+** a lease expiry that kill it, an UPDATE of its state, a DELETE: completed,
+** each task that waited for it becomes 'pending' when none of its T_deps
+** rows names a task that is there and has not completed (completed_at
+** NULL: a dependency that completed and was set back to pending by an
+** UPDATE has completed, as on the other stores, whose rows went at its
+** completion); otherwise each one
+** still 'waiting' is cancelled, and the same is done for it in turn (a work
+** list, not recursion).  Settling writes nothing to T_deps: a task's rows
+** matter only while it waits, and stay until the task's row goes (DELETE:
+** localDepsForget; retain=: localPurge) -- so that a completion, the hot
+** path, costs no page of T_deps and of T_deps_task.  Settling a task again
+** (an UPDATE of a completed task) finds its dependents no longer waiting:
+** their UPDATEs change nothing.
 **
 ** Statements are kept per connection like those of store_sqlite_atomic.c
 ** (0: the caller's, 1: the private connection of the atomic functions).
@@ -60,13 +68,14 @@ static sqlite3_stmt *depsStmt(LocalTable *t, int iConn, sqlite3 *db,
       /* SD_TAKE: a read, so that a task nobody waits for costs one probe
       ** (a DELETE ... RETURNING cost 20 times as much, found or not) */
       "SELECT task FROM \"%w\".\"%w_deps\" WHERE dep = ?1",
-      /* SD_DROP: one row by its key (a DELETE of several rows needs a
-      ** statement journal) */
-      "DELETE FROM \"%w\".\"%w_deps\" WHERE dep = ?1 AND task = ?2",
+      /* SD_DROP: the rows of a task (as the one that waits) */
+      "DELETE FROM \"%w\".\"%w_deps\" WHERE task = ?1",
       /* SD_READY */
       "UPDATE \"%w\".\"%w_data\" SET state = 'pending', updated_at = ?2 "
       "WHERE id = ?1 AND state = 'waiting' AND NOT EXISTS (SELECT 1 FROM "
-      "\"%w\".\"%w_deps\" WHERE task = ?1)",
+      "\"%w\".\"%w_deps\" e JOIN \"%w\".\"%w_data\" d ON d.id = e.dep "
+      "WHERE e.task = ?1 AND d.state <> 'completed' AND d.completed_at IS "
+      "NULL)",
       /* SD_CANCEL */
       "UPDATE \"%w\".\"%w_data\" SET state = 'cancelled', error = ?3, "
       "completed_at = ?2, updated_at = ?2 WHERE id = ?1 AND state = 'waiting'",
@@ -89,7 +98,8 @@ static sqlite3_stmt *depsStmt(LocalTable *t, int iConn, sqlite3 *db,
   }
   pp = &t->pDeps->aStmt[iConn][e];
   if (*pp) return *pp;
-  zSql = sqlite3_mprintf(azSql[e], zSchema, t->zName, zSchema, t->zName);
+  zSql = sqlite3_mprintf(azSql[e], zSchema, t->zName, zSchema, t->zName,
+                         zSchema, t->zName);
   *pRc = localPrepareOn(t->pStore, db, zSql, pp);
   return *pp;
 }
@@ -170,10 +180,24 @@ int localDepsInsert(LocalTable *t, const statevtab_value *aRow,
   return SQLITE_OK;
 }
 
-int localDepsLink(LocalTable *t, const statevtab_value *aRow) {
+int localDepsForget(LocalTable *t, const statevtab_value *pId) {
   sqlite3 *db = t->pStore->db;
   int rc = SQLITE_OK;
-  sqlite3_stmt *p = depsStmt(t, 0, db, t->zDb, SD_LINK, &rc);
+  sqlite3_stmt *p;
+  if (!t->bDeps) return SQLITE_OK;
+  p = depsStmt(t, 0, db, t->zDb, SD_DROP, &rc);
+  if (!p) return rc;
+  localBind(p, 1, pId, SQLITE_STATIC);
+  sqlite3_step(p);
+  return depsReset(t, db, p);
+}
+
+int localDepsLink(LocalTable *t, const statevtab_value *aRow) {
+  sqlite3 *db = t->pStore->db;
+  int rc = localDepsForget(t, &aRow[SV_TASK_ID]);
+  sqlite3_stmt *p;
+  if (rc != SQLITE_OK) return rc;
+  p = depsStmt(t, 0, db, t->zDb, SD_LINK, &rc);
   if (!p) return rc;
   localBind(p, 1, &aRow[SV_TASK_DEPENDS_ON], SQLITE_STATIC);
   localBind(p, 2, &aRow[SV_TASK_ID], SQLITE_STATIC);
@@ -237,14 +261,6 @@ int localDepsSettle(LocalTable *t, int iConn, sqlite3 *db, const char *zSchema,
     rc = depsReset(t, db, pTake);
     if (rs != SQLITE_OK) rc = rs;
     if (rc != SQLITE_OK || woken.n == 0) continue;
-    p = depsStmt(t, iConn, db, zSchema, SD_DROP, &rc);
-    for (i = 0; p && rc == SQLITE_OK && i < woken.n; i++) {
-      sqlite3_bind_text(p, 1, zDone, -1, SQLITE_STATIC);
-      sqlite3_bind_text(p, 2, woken.az[i], -1, SQLITE_STATIC);
-      sqlite3_step(p);
-      rc = depsReset(t, db, p);
-    }
-    if (rc != SQLITE_OK) continue;
     p = depsStmt(t, iConn, db, zSchema, zReason ? SD_CANCEL : SD_READY, &rc);
     if (p && zReason) {
       zError = sqlite3_mprintf("dependency '%s' %s", zDone, zReason);

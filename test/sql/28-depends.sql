@@ -152,3 +152,26 @@ INSERT INTO tasks(id, queue, name, depends_on)
   SELECT 'e11', 'e', 'x', json_group_array('t' || v) FROM i;
 SELECT count(*) FROM tasks WHERE queue = 'e';
 SELECT count(*) FROM tasks WHERE id LIKE 'e%';
+
+-- 28.12 a dependency that completed and was set back to pending (run
+-- again) does not hold its dependents again
+INSERT INTO tasks(id, queue, name) VALUES ('f1a', 'f1', 'a'), ('f1b', 'f1', 'b');
+INSERT INTO tasks(id, queue, name, depends_on) VALUES ('f1c', 'f1', 'c', '["f1a","f1b"]');
+UPDATE tasks SET state = 'completed' WHERE id = 'f1a';
+UPDATE tasks SET state = 'pending' WHERE id = 'f1a';
+SELECT id, state FROM tasks WHERE queue = 'f1' ORDER BY id;
+UPDATE tasks SET state = 'completed' WHERE id = 'f1b';
+SELECT id, state FROM tasks WHERE queue = 'f1' ORDER BY id;
+
+-- 28.13 a waiting task deleted and inserted again under its id waits only
+-- for its new dependencies; a dependency removed after it completed holds
+-- nothing
+INSERT INTO tasks(id, queue, name) VALUES ('g1a', 'g1', 'a'), ('g1b', 'g1', 'b'), ('g1d', 'g1', 'd');
+INSERT INTO tasks(id, queue, name, depends_on) VALUES ('g1c', 'g1', 'c', '["g1a"]');
+DELETE FROM tasks WHERE id = 'g1c';
+INSERT INTO tasks(id, queue, name, depends_on) VALUES ('g1c', 'g1', 'c', '["g1b","g1d"]');
+UPDATE tasks SET state = 'completed' WHERE id = 'g1d';
+DELETE FROM tasks WHERE id = 'g1d';
+SELECT id, state FROM tasks WHERE queue = 'g1' ORDER BY id;
+UPDATE tasks SET state = 'completed' WHERE id = 'g1b';
+SELECT id, state FROM tasks WHERE queue = 'g1' ORDER BY id;

@@ -287,3 +287,24 @@ UPDATE oc SET partition_key = 'p' WHERE id = 'b';
 UPDATE oc SET name = 'renamed' WHERE id = 'b';
 SELECT id, name FROM oc WHERE id = 'b';
 SELECT sql LIKE '%partition_key%' FROM sqlite_schema WHERE name = 'oc_data';
+
+-- 50.22 T_deps: a completion writes nothing to it (the rows of a released
+-- task stay, read only while a task waits); they go with the task's row:
+-- a DELETE, or retain= removing it (a time of 1 is past any period; a
+-- new connection runs a removal step at its first INSERT)
+.open deps-rows.db
+CREATE VIRTUAL TABLE dp USING state_tasks(@OPTS@, retain='1d');
+INSERT INTO dp(id, queue, name) VALUES ('a', 'q', 'x'), ('b', 'q', 'x');
+INSERT INTO dp(id, queue, name, depends_on) VALUES
+  ('c', 'q', 'x', '["a","b"]'), ('d', 'q', 'x', '["a"]');
+SELECT dep, task FROM dp_deps ORDER BY 1, 2;
+UPDATE dp SET state = 'completed', completed_at = 1 WHERE id IN ('a', 'b');
+SELECT id, state FROM dp ORDER BY id;
+SELECT dep, task FROM dp_deps ORDER BY 1, 2;
+DELETE FROM dp WHERE id = 'd';
+SELECT dep, task FROM dp_deps ORDER BY 1, 2;
+UPDATE dp SET state = 'completed', completed_at = 1 WHERE id = 'c';
+.open deps-rows.db
+INSERT INTO dp(id, queue, name) VALUES ('e', 'q', 'x');
+SELECT id FROM dp ORDER BY id;
+SELECT count(*) FROM dp_deps;

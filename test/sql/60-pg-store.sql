@@ -315,7 +315,7 @@ SELECT name, state FROM up WHERE idempotency_key = (SELECT idempotency_key FROM 
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = '$STATEVTAB_TEST_NS' AND table_name = 'schedules' ORDER BY ordinal_position"
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT indexname FROM pg_indexes WHERE schemaname = '$STATEVTAB_TEST_NS' AND tablename = 'schedules' ORDER BY 1"
 .system sqlite3 :memory: -cmd ".load ${STATEVTAB_EXT%.so}" "CREATE VIRTUAL TABLE t USING state_tasks(store='env:STATEVTAB_PG_URL', schema='${STATEVTAB_TEST_NS}_v6')"
-.system s="\"${STATEVTAB_TEST_NS}_v6\""; psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "DROP TABLE $s.schedules; DROP FUNCTION $s.sv_schema_7(); DROP FUNCTION $s.sv_schema_8(); DROP FUNCTION $s.sv_schema_9()"
+.system s="\"${STATEVTAB_TEST_NS}_v6\""; psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "DROP TABLE $s.schedules; DROP FUNCTION $s.sv_schema_7(); DROP FUNCTION $s.sv_schema_8(); DROP FUNCTION $s.sv_schema_9(); DROP FUNCTION $s.sv_schema_10()"
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) FROM information_schema.tables WHERE table_schema = '${STATEVTAB_TEST_NS}_v6' AND table_name = 'schedules'"
 CREATE VIRTUAL TABLE v6s USING state_schedules(@OPTS:v6@);
 CREATE VIRTUAL TABLE v6t2 USING state_tasks(@OPTS:v6@, schedules='v6s');
@@ -333,7 +333,7 @@ CREATE VIRTUAL TABLE m6 USING state_tasks(@OPTS:v6m@);
 INSERT INTO m6(id, queue, name, state, completed_at) VALUES
   ('d1', 'q6', 'n', 'completed', 1000), ('d2', 'q6', 'n', 'dead', NULL),
   ('d3', 'q6', 'n', 'pending', NULL);
-.system s="\"${STATEVTAB_TEST_NS}_v6m\""; psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "DROP INDEX $s.tasks_queue_state; DROP FUNCTION $s.sv_schema_7(); DROP FUNCTION $s.sv_schema_8(); DROP FUNCTION $s.sv_schema_9(); DROP TRIGGER sv_deps_insert ON $s.tasks; DROP TRIGGER sv_deps_link ON $s.tasks; DROP TRIGGER sv_deps_end ON $s.tasks; DROP TRIGGER sv_deps_delete ON $s.tasks; DROP TABLE $s.deps; ALTER TABLE $s.tasks DROP COLUMN partition_key, DROP COLUMN depends_on"
+.system s="\"${STATEVTAB_TEST_NS}_v6m\""; psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "DROP INDEX $s.tasks_queue_state; DROP FUNCTION $s.sv_schema_7(); DROP FUNCTION $s.sv_schema_8(); DROP FUNCTION $s.sv_schema_9(); DROP FUNCTION $s.sv_schema_10(); DROP TRIGGER sv_deps_insert ON $s.tasks; DROP TRIGGER sv_deps_link ON $s.tasks; DROP TRIGGER sv_deps_end ON $s.tasks; DROP TRIGGER sv_deps_delete ON $s.tasks; DROP TABLE $s.deps; ALTER TABLE $s.tasks DROP COLUMN partition_key, DROP COLUMN depends_on"
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) FROM pg_indexes WHERE schemaname = '${STATEVTAB_TEST_NS}_v6m' AND indexname = 'tasks_queue_state'"
 .system sqlite3 :memory: -cmd ".load $STATEVTAB_EXT" "CREATE VIRTUAL TABLE t USING state_tasks(store='env:STATEVTAB_PG_URL', schema='${STATEVTAB_TEST_NS}_v6m'); SELECT queue, pending, completed, dead FROM state_metrics('t')"
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT indexname, regexp_replace(indexdef, ' ON .* USING ', ' ') FROM pg_indexes WHERE schemaname = '${STATEVTAB_TEST_NS}_v6m' AND indexname = 'tasks_queue_state'"
