@@ -915,15 +915,51 @@ local function depsInsert(row, getTask)
   return nil, #open > 0 and not bad and open or nil
 end
 
+-- The dependency sets (tasks:deps:<id>, tasks:wo:<id>) change through
+-- these, which inside a transaction record how to undo it (UNDO: "s", the
+-- key, "+" members added or "-" members removed; see run).
+local function setUndo(k, op, ms)
+  if UNDO and #ms > 0 then
+    UNDO[#UNDO + 1] = {set = k, op = op, members = ms}
+  end
+end
+
+local function setAdd(k, ms)
+  if UNDO then
+    local added = {}
+    for _, m in ipairs(ms) do
+      if redis.call('SADD', k, m) == 1 then
+        added[#added + 1] = m
+      end
+    end
+    setUndo(k, '+', added)
+  else
+    redis.call('SADD', k, unpack(ms))
+  end
+end
+
+local function setRem(k, m)
+  if redis.call('SREM', k, m) == 1 then
+    setUndo(k, '-', {m})
+  end
+end
+
+local function setDel(k)
+  if UNDO then
+    setUndo(k, '-', redis.call('SMEMBERS', k))
+  end
+  redis.call('DEL', k)
+end
+
 -- The sets of the waiting tasks inserted by this call (LINKS: base, id,
 -- open dependency ids), before their dependencies settle.
 local function linkAll()
   for _, l in ipairs(LINKS) do
     local kw = l[1] .. 'tasks:wo:' .. l[2]
-    redis.call('DEL', kw)
-    redis.call('SADD', kw, unpack(l[3]))
+    setDel(kw)
+    setAdd(kw, l[3])
     for _, d in ipairs(l[3]) do
-      redis.call('SADD', l[1] .. 'tasks:deps:' .. d, l[2])
+      setAdd(l[1] .. 'tasks:deps:' .. d, {l[2]})
     end
   end
 end
@@ -939,10 +975,11 @@ local function settleAll()
     local base, id, why, had = unpack(SETTLE[nSettled])
     local p = base .. 'tasks'
     if had then
-      redis.call('DEL', p .. ':wo:' .. id)
+      setDel(p .. ':wo:' .. id)
     end
     local ws = redis.call('SMEMBERS', p .. ':deps:' .. id)
     if #ws > 0 then
+      setUndo(p .. ':deps:' .. id, '-', ws)
       redis.call('DEL', p .. ':deps:' .. id)
       table.sort(ws)
       for _, w in ipairs(ws) do
@@ -950,7 +987,7 @@ local function settleAll()
         local row = rid and hgetall(p .. ':r:' .. rid)
         if row and row.state == 'waiting' then
           if not why then
-            redis.call('SREM', p .. ':wo:' .. w, id)
+            setRem(p .. ':wo:' .. w, id)
             if redis.call('SCARD', p .. ':wo:' .. w) == 0 then
               patch(base, 'tasks', rid, row,
                     {state = 'pending', updated_at = I(NOW)})
@@ -1879,6 +1916,11 @@ function ops.undo()
     if ARGS[i] == 'p' then
       recs[#recs + 1] = {paused = ARGS[i + 1], old = ARGS[i + 2]}
       i = i + 3
+    elseif ARGS[i] == 's' then
+      local n = tonumber(ARGS[i + 3])
+      recs[#recs + 1] = {set = ARGS[i + 1], op = ARGS[i + 2],
+                         members = {unpack(ARGS, i + 4, i + 3 + n)}}
+      i = i + 4 + n
     else
       local n, old = tonumber(ARGS[i + 6]), nil
       if n > 0 then
@@ -1895,7 +1937,11 @@ function ops.undo()
   end
   for j = #recs, 1, -1 do
     local r = recs[j]
-    if r.paused then
+    if r.set then
+      for _, m in ipairs(r.members) do
+        redis.call(r.op == '+' and 'SREM' or 'SADD', r.set, m)
+      end
+    elseif r.paused then
       if r.old == '' then
         redis.call('HDEL', B .. 'tasks:paused', r.paused)
       else
@@ -2694,7 +2740,9 @@ end
 -- ("0": deleted), the increment and isReal of a counter ("" otherwise),
 -- 2n, then the n (field, value) pairs of the row before (none: it was
 -- new) -- or per state_pause / state_resume "p", queue, the paused_at
--- before ("": not paused).  ops.undo takes them back.
+-- before ("": not paused) -- or per change of a dependency set "s", its
+-- key, "+" (added) or "-" (removed), n, the n members.  ops.undo takes
+-- them back.
 local function run(keys, args)
   B, OP, ARGS = keys[1], args[1], args
   UNDO, TOUCHED = nil, nil
@@ -2723,7 +2771,15 @@ local function run(keys, args)
   end
   local u = {}
   for _, r in ipairs(UNDO) do
-    if r.paused then
+    if r.set then
+      u[#u + 1] = 's'
+      u[#u + 1] = r.set
+      u[#u + 1] = r.op
+      u[#u + 1] = tostring(#r.members)
+      for _, m in ipairs(r.members) do
+        u[#u + 1] = m
+      end
+    elseif r.paused then
       u[#u + 1] = 'p'
       u[#u + 1] = r.paused
       u[#u + 1] = r.old or ''

@@ -175,3 +175,36 @@ DELETE FROM tasks WHERE id = 'g1d';
 SELECT id, state FROM tasks WHERE queue = 'g1' ORDER BY id;
 UPDATE tasks SET state = 'completed' WHERE id = 'g1b';
 SELECT id, state FROM tasks WHERE queue = 'g1' ORDER BY id;
+
+-- 28.14 a transaction rolled back takes back what its completions and
+-- cancellations did to the dependents (and a SAVEPOINT too): completed
+-- again after it, the dependency releases them
+INSERT INTO tasks(id, queue, name) VALUES ('h1a', 'h1', 'a');
+INSERT INTO tasks(id, queue, name, depends_on) VALUES ('h1b', 'h1', 'b', '["h1a"]');
+CREATE TEMP TABLE h1 AS SELECT id, lease_token FROM state_claim('tasks', 'h1', 'w', 60000);
+BEGIN;
+SELECT state_complete('tasks', id, lease_token) FROM h1;
+SELECT id, state FROM tasks WHERE queue = 'h1' ORDER BY id;
+ROLLBACK;
+SELECT id, state FROM tasks WHERE queue = 'h1' ORDER BY id;
+SELECT state_complete('tasks', id, lease_token) FROM h1;
+SELECT id, state FROM tasks WHERE queue = 'h1' ORDER BY id;
+INSERT INTO tasks(id, queue, name, max_attempts) VALUES ('h2a', 'h2', 'a', 1);
+INSERT INTO tasks(id, queue, name, depends_on) VALUES ('h2b', 'h2', 'b', '["h2a"]');
+CREATE TEMP TABLE h2 AS SELECT id, lease_token FROM state_claim('tasks', 'h2', 'w', 60000);
+BEGIN;
+SAVEPOINT s;
+SELECT state_fail('tasks', id, lease_token, 'boom') FROM h2;
+ROLLBACK TO s;
+COMMIT;
+SELECT id, state FROM tasks WHERE queue = 'h2' ORDER BY id;
+SELECT state_complete('tasks', id, lease_token) FROM h2;
+SELECT id, state FROM tasks WHERE queue = 'h2' ORDER BY id;
+BEGIN;
+INSERT INTO tasks(id, queue, name) VALUES ('h3a', 'h3', 'a');
+INSERT INTO tasks(id, queue, name, depends_on) VALUES ('h3b', 'h3', 'b', '["h3a"]');
+ROLLBACK;
+INSERT INTO tasks(id, queue, name) VALUES ('h3a', 'h3', 'a');
+INSERT INTO tasks(id, queue, name, depends_on) VALUES ('h3c', 'h3', 'c', '["h3a"]');
+UPDATE tasks SET state = 'completed' WHERE id = 'h3a';
+SELECT id, state FROM tasks WHERE queue = 'h3' ORDER BY id;
