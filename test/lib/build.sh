@@ -26,6 +26,7 @@ SV_JOBS=${SV_JOBS:-2}
 SV_BUILD_PACKAGES=(autoconf automake libtool pkg-config make gcc
   libsqlite3-dev sqlite3 libhiredis-dev libcjson-dev libpq-dev
   libpcre2-dev # the REGEX constraint of feature flags (ext/flags.c)
+  libmicrohttpd-dev # statevtab-board, the queue board (board/board.c)
   tzdata) # tzdata: the time zones of state_schedules (vtab/cron.c)
 
 sv_log() { printf 'statevtab: %s\n' "$*" >&2; }
