@@ -25,8 +25,11 @@
 #      loads the page against one database with tasks on the local store
 #      and on Redis; the DOM (--dump-dom) shows the counts, a dead letter
 #      with its reason and a paused queue; the screenshot is kept in
-#      test/out/board/board.png; the pause the page's button sends (the same
-#      POST, with the page's headers) changes the store and the page.
+#      test/out/board/board.png; then, driven through the DevTools protocol
+#      (test/board/click.js, Node with chrome-remote-interface from npm),
+#      clicks on Pause, Resume, Turn off, Cancel, Redrive and Delete (the
+#      confirm dialogs accepted) show on the page and change the stores
+#      (test/out/board/after-clicks.png).
 # Prints PASS/FAIL lines; exits non-zero on failure.
 set -u
 LC_ALL=C
@@ -54,6 +57,22 @@ for tool in curl chromium; do
   command -v "$tool" >/dev/null 2>&1 || fail "tools" "$tool is missing and could not be installed (see $tmp/apt.log)"
 done
 command -v curl >/dev/null 2>&1 || exit 1
+
+# Node and chrome-remote-interface (npm, pinned, once into test/out/board-node)
+# for the clicks on the page.
+nodedir=$root/test/out/board-node
+node_ok=0
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  sv_install_deps nodejs npm >"$tmp/apt-node.log" 2>&1 || :
+fi
+if command -v node >/dev/null 2>&1; then
+  if [ ! -d "$nodedir/node_modules/chrome-remote-interface" ]; then
+    mkdir -p "$nodedir"
+    (cd "$nodedir" && { [ -f package.json ] || echo '{"private": true}' >package.json; } &&
+      timeout 600 npm install --no-audit --no-fund chrome-remote-interface@0.34.0) >"$tmp/npm.log" 2>&1 || :
+  fi
+  NODE_PATH=$nodedir/node_modules node -e "require('chrome-remote-interface')" >>"$tmp/npm.log" 2>&1 && node_ok=1
+fi
 
 board=$root/build-asan/statevtab-board
 board_ext=${STATEVTAB_EXT_ASAN:-}
@@ -365,11 +384,43 @@ SELECT state_pause('rjobs', 'resize');" >/dev/null
     fi
     chrome --screenshot="$out/board.png" "$URL/#token=$TOKEN" >/dev/null
     if [ -s "$out/board.png" ]; then pass "page: screenshot test/out/board/board.png ($(stat -c %s "$out/board.png") bytes)"; else fail "page" "no screenshot"; fi
-    # The page's Pause button sends this request (board.js act()).
-    post /api/pause '{"table":"rjobs","queue":"thumbs"}' -H "Origin: $URL"
-    check "page action: pause thumbs on Redis" "200 1" "$CODE $(sq "$db" "SELECT state_paused('rjobs', 'thumbs')")"
+    # Clicks on the page's buttons (DevTools protocol, test/board/click.js),
+    # each waited for on the page, then read back from the stores.
+    if ((node_ok)); then
+      chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
+        --no-first-run --disable-background-networking --disable-component-update \
+        --disable-sync --user-data-dir="$tmp/chrome-cdp" --window-size=1400,1500 \
+        --remote-debugging-port=0 about:blank 2>"$tmp/cdp.err" >/dev/null &
+      cpid=$!
+      dport=
+      for _ in $(seq 1 100); do
+        dport=$(sed -n 's|^DevTools listening on ws://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$tmp/cdp.err")
+        [ -n "$dport" ] && break
+        sleep 0.1
+      done
+      q='tr.queue[data-table="rjobs"][data-queue'
+      if NODE_PATH=$nodedir/node_modules timeout 120 node "$root/test/board/click.js" "$dport" "$URL/#token=$TOKEN" "$out/after-clicks.png" \
+        "$q=\"thumbs\"] button=>document.querySelector('$q=\"thumbs\"]').dataset.counts.indexOf('paused=1') > 0" \
+        "$q=\"resize\"] button=>document.querySelector('$q=\"resize\"]').dataset.counts.indexOf('paused=0') > 0" \
+        "tr.flag[data-name=\"new-ui\"] button=>document.querySelector('tr.flag[data-name=\"new-ui\"]').dataset.enabled === '0'" \
+        "tr.claimed[data-id=\"t-claim\"] button=>!document.querySelector('tr.claimed[data-id=\"t-claim\"]')" \
+        "tr.dead[data-task=\"t-dead1\"] button=>!document.querySelector('tr.dead[data-task=\"t-dead1\"]')" \
+        "tr.dead[data-task=\"t-dead2\"] button.danger=>!document.querySelector('tr.dead[data-task=\"t-dead2\"]')" \
+        >"$tmp/click.log" 2>&1; then
+        pass "page clicks: Pause, Resume, Turn off, Cancel, Redrive and Delete, each shown on the page ($(grep -c '^ok' "$tmp/click.log") steps)"
+      else
+        fail "page clicks" "$(cat "$tmp/click.log"; tail -3 "$tmp/cdp.err")"
+      fi
+      kill "$cpid" 2>/dev/null
+      wait "$cpid" 2>/dev/null
+      check "page clicks: the stores changed (paused thumbs, resize; flag; t-claim; t-dead1; dead letters; t-dead2)" \
+        "1|0|0|cancelled|pending|0|dead" \
+        "$(sq "$db" "SELECT state_paused('rjobs', 'thumbs') || '|' || state_paused('rjobs', 'resize') || '|' || (SELECT enabled FROM flags WHERE name = 'new-ui') || '|' || (SELECT state FROM jobs WHERE id = 't-claim') || '|' || (SELECT state FROM jobs WHERE id = 't-dead1') || '|' || (SELECT count(*) FROM dl) || '|' || (SELECT state FROM jobs WHERE id = 't-dead2')")"
+    else
+      fail "page clicks" "node with chrome-remote-interface is not available (log: $tmp/npm.log)"
+    fi
     chrome --dump-dom "$URL/" >"$tmp/dom2.html"
-    check "page: after the action, thumbs shows paused" "pending=1 scheduled=0 waiting=0 claimed=0 expired=0 completed=0 failed=0 dead=0 cancelled=0 paused=1" "$(row rjobs thumbs "$tmp/dom2.html")"
+    check "page: after the clicks, thumbs shows paused" "pending=1 scheduled=0 waiting=0 claimed=0 expired=0 completed=0 failed=0 dead=0 cancelled=0 paused=1" "$(row rjobs thumbs "$tmp/dom2.html")"
     if grep -q 'read-only' "$tmp/dom2.html" && grep -q 'class="readonly"' "$tmp/dom2.html"; then
       pass "page: without #token the page is read-only"
     else
