@@ -62,17 +62,7 @@ command -v curl >/dev/null 2>&1 || exit 1
 # for the clicks on the page.
 nodedir=$root/test/out/board-node
 node_ok=0
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  sv_install_deps nodejs npm >"$tmp/apt-node.log" 2>&1 || :
-fi
-if command -v node >/dev/null 2>&1; then
-  if [ ! -d "$nodedir/node_modules/chrome-remote-interface" ]; then
-    mkdir -p "$nodedir"
-    (cd "$nodedir" && { [ -f package.json ] || echo '{"private": true}' >package.json; } &&
-      timeout 600 npm install --no-audit --no-fund chrome-remote-interface@0.34.0) >"$tmp/npm.log" 2>&1 || :
-  fi
-  NODE_PATH=$nodedir/node_modules node -e "require('chrome-remote-interface')" >>"$tmp/npm.log" 2>&1 && node_ok=1
-fi
+sv_npm_module "$nodedir" chrome-remote-interface@0.34.0 "$tmp/npm.log" && node_ok=1
 
 board=$root/build-asan/statevtab-board
 board_ext=${STATEVTAB_EXT_ASAN:-}
