@@ -17,7 +17,7 @@
 ** BOARD_MAX_DB (then 503).  So each connection is used by one thread at a
 ** time, and the only lock is the pool's list (and the ring's).  Every
 ** connection loads the extension (--ext, else statevtab.so next to the
-** executable, else the one installed in $(libdir)) and then turns
+** executable or in ../lib from it, else in $(libdir)) and then turns
 ** extension loading off again.
 **
 ** The statevtab tables are found at every poll: each virtual table of main
@@ -1167,17 +1167,20 @@ static void onCompleted(void *pCls, struct MHD_Connection *pConn, void **ppReq,
 */
 
 /* The default extension: statevtab.so next to this executable (a build
-** tree), else the one installed in the libdir configure chose. */
+** tree), else in ../lib from it (an install under any prefix, also
+** `make install prefix=DIR`), else in the libdir configure chose. */
 static char *defaultExt(void) {
+  static const char *azRel[] = {"", "/../lib"};
   char zSelf[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", zSelf, sizeof(zSelf) - 1);
+  size_t i;
   if (n > 0) {
     char *zSlash;
     zSelf[n] = 0;
     zSlash = strrchr(zSelf, '/');
-    if (zSlash) {
-      char *z =
-          sqlite3_mprintf("%.*s/statevtab.so", (int)(zSlash - zSelf), zSelf);
+    for (i = 0; zSlash && i < sizeof(azRel) / sizeof(azRel[0]); i++) {
+      char *z = sqlite3_mprintf("%.*s%s/statevtab.so", (int)(zSlash - zSelf),
+                                zSelf, azRel[i]);
       if (z && access(z, R_OK) == 0) return z;
       sqlite3_free(z);
     }
