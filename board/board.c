@@ -12,9 +12,10 @@
 ** HTTP is libmicrohttpd with one thread per connection
 ** (MHD_USE_THREAD_PER_CONNECTION): a request that waits on a slow store
 ** holds its own thread, never the others.  SQLite connections come from a
-** small pool (board_db_get/board_db_put): a request takes one, uses it
-** alone, and gives it back; when none is free a new one is opened, up to
-** BOARD_MAX_DB (then 503).  So each connection is used by one thread at a
+** small pool (dbGet/dbPut): a request takes one, uses it alone, and
+** gives it back; when none is free a new one is opened, up to BOARD_MAX_DB
+** (then 503).  The sampler thread has a connection of its own.  So each
+*connection is used by one thread at a
 ** time, and the only lock is the pool's list (and the ring's).  Every
 ** connection loads the extension (--ext, else statevtab.so next to the
 ** executable or in ../lib from it, else in $(libdir)) and then turns
@@ -316,6 +317,10 @@ static int tablesLoad(sqlite3 *db, TableList *pList, char **pzErr) {
     memset(t, 0, sizeof(*t));
     t->zName =
         sqlite3_mprintf("%s", (const char *)sqlite3_column_text(pStmt, 0));
+    if (!t->zName) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
     sqlite3_bind_text(pDebug, 1, t->zName, -1, SQLITE_STATIC);
     if (sqlite3_step(pDebug) == SQLITE_ROW) {
       const char *z = (const char *)sqlite3_column_text(pDebug, 0);
@@ -342,7 +347,9 @@ static int tablesLoad(sqlite3 *db, TableList *pList, char **pzErr) {
   }
   if (rc == SQLITE_OK) rc = sqlite3_reset(pStmt);
   if (rc != SQLITE_OK) {
-    *pzErr = sqlite3_mprintf("reading the schema: %s", sqlite3_errmsg(db));
+    *pzErr = sqlite3_mprintf("reading the schema: %s",
+                             rc == SQLITE_NOMEM ? "out of memory"
+                                                : sqlite3_errmsg(db));
     tablesFree(pList);
   }
   sqlite3_finalize(pStmt);
@@ -408,19 +415,13 @@ static sqlite3_int64 nowMs(void) {
 }
 
 /* One sample of every queue of every tasks table. */
-static void sampleOnce(void) {
+static void sampleOnce(BoardDb *p) {
   char *zErr = 0;
-  int bFull, i;
+  int i;
   TableList tl;
-  BoardDb *p = dbGet(&zErr, &bFull);
   sqlite3_int64 t = nowMs();
-  if (!p) {
-    sqlite3_free(zErr);
-    return;
-  }
   if (tablesLoad(p->db, &tl, &zErr) != SQLITE_OK) {
     sqlite3_free(zErr);
-    dbPut(p);
     return;
   }
   for (i = 0; i < tl.n; i++) {
@@ -451,15 +452,28 @@ static void sampleOnce(void) {
     sqlite3_finalize(pStmt);
   }
   tablesFree(&tl);
-  dbPut(p);
 }
 
+/* The sampler has a connection of its own, outside the pool, so that it
+** never takes one of the requests' (it is opened again after a failure). */
 static void *samplerMain(void *pArg) {
+  BoardDb *p = 0;
   (void)pArg;
   for (;;) {
     struct timespec ts;
     int bStop;
-    sampleOnce();
+    if (!p) {
+      char *zErr = 0;
+      p = dbOpen(&zErr);
+      sqlite3_free(zErr);
+    }
+    if (p) {
+      sampleOnce(p);
+      if (!sqlite3_get_autocommit(p->db)) {
+        dbClose(p);
+        p = 0;
+      }
+    }
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += g.nSampleMs / 1000;
     ts.tv_nsec += (long)(g.nSampleMs % 1000) * 1000000L;
@@ -474,6 +488,7 @@ static void *samplerMain(void *pArg) {
     pthread_mutex_unlock(&g.mu);
     if (bStop) break;
   }
+  dbClose(p);
   return 0;
 }
 
@@ -1055,6 +1070,7 @@ static void route(struct MHD_Connection *pConn, const char *zUrl,
       r->iStatus = 200;
       r->zType = aAsset[i].zType;
       r->zBody = sqlite3_mprintf("%s", aAsset[i].zBody);
+      if (!r->zBody) replyError(r, 500, "out of memory");
       return;
     }
   }

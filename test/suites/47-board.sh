@@ -17,10 +17,14 @@
 #      changes anything.
 #   2. Bad input to every endpoint: a 400 (or 401/403/404/405/413) with a
 #      JSON error message naming what was wrong, and the board still
-#      answers afterwards (garbage on the socket too).
+#      answers afterwards (garbage on the socket too); a table whose store
+#      cannot be reached is listed with its error, and a write to it is a
+#      500 with the extension's message.
 #   3. A long request does not block the others: with Redis stopped
 #      (SIGSTOP), a GET /api/state waits on it while the page and another
-#      request are answered at once; after SIGCONT it completes.
+#      request are answered at once; with 16 such requests holding the
+#      pool's 16 connections, the next is a 503 at once; after SIGCONT they
+#      all complete.
 #   4. Headless Chromium (Debian's chromium, installed here when missing)
 #      loads the page against one database with tasks on the local store
 #      and on Redis; the DOM (--dump-dom) shows the counts, a dead letter
@@ -236,7 +240,12 @@ for store in sqlite redis postgresql; do
 done
 
 # --- 2. bad input to every endpoint ---------------------------------------------
+# ghost: a tasks table whose env: variable the board does not have, so that
+# its statements fail (500 with the extension's message).
 db=$tmp/sqlite.db
+if [ -n "$BOARD_REDIS" ]; then
+  BOARD_GHOST=$BOARD_REDIS sq "$db" "CREATE VIRTUAL TABLE ghost USING state_tasks(store='env:BOARD_GHOST', prefix='${tag}g:')" >/dev/null
+fi
 if start_board bad "$db"; then
   A="Authorization: Bearer $TOKEN"
   J='Content-Type: application/json'
@@ -303,7 +312,12 @@ if start_board bad "$db"; then
 400|POST|/api/flag|{"table":"flags","name":"new-ui","enabled":1}|/api/flag: member 'enabled' must be true or false
 404|POST|/api/flag|{"table":"flags","name":"nope","enabled":true}|/api/flag: no row of 'flags' with that name
 400|POST|/api/flag|{"table":"locks","name":"x","enabled":true}|/api/flag: no state_flags table named 'locks'
+500|POST|/api/pause|{"table":"ghost","queue":"a"}|/api/pause: state_pause: no such table: ghost
+500|POST|/api/cancel|{"table":"ghost","id":"a"}|/api/cancel: state_tasks: environment variable 'BOARD_GHOST' is not set
 EOF
+  get /api/state
+  check "unreachable table: listed with its error, the others as usual" "200|state_tasks: environment variable 'BOARD_GHOST' is not set|1" \
+    "$CODE|$(jq_ "$tmp/r.json" "(SELECT t.value ->> 'error' FROM json_each(j, '\$.tasks') t WHERE t.value ->> 'table' = 'ghost') || '|' || (SELECT json_array_length(t.value, '\$.queues') > 0 FROM json_each(j, '\$.tasks') t WHERE t.value ->> 'table' = 'jobs')")"
   # Not HTTP at all, and a request cut short: the board stays up.
   printf 'GARBAGE\r\n\r\n\x00\xff' | timeout 5 curl -s -o /dev/null "telnet://127.0.0.1:$PORT" 2>/dev/null
   timeout 5 curl -s -o /dev/null -X POST -H "$A" -H "$J" -H 'Content-Length: 100' --data-binary '{"tab' --max-time 1 "$URL/api/pause" 2>/dev/null
@@ -329,9 +343,24 @@ if [ -n "$BOARD_REDIS" ] && start_board slow "$tmp/redis.db"; then
     else
       fail "concurrency" "waiting request alive: $(kill -0 "$slow" 2>/dev/null && echo yes || echo no); page $c1 $CODE in $ms ms"
     fi
+    # 15 more requests wait on Redis (16 connections in the pool): the next
+    # one is refused at once.
+    for i in $(seq 2 16); do
+      curl -s -o /dev/null -w '%{http_code}' --max-time 60 "$URL/api/state" >"$tmp/slow$i.code" &
+      eval "slow$i=\$!"
+    done
+    sleep 1.5
+    get /api/state --max-time 10
+    check "pool: 16 requests hold a connection, the 17th is a 503" \
+      "503 busy: 16 requests are reading the database; try again" "$CODE $(jq_ "$tmp/r.json" "j ->> 'error'")"
     sv_resume_redis
     wait "$slow"
-    check "concurrency: the waiting request completes after SIGCONT" 200 "$(cat "$tmp/slow.code")"
+    codes=$(cat "$tmp/slow.code")
+    for i in $(seq 2 16); do
+      eval "wait \$slow$i"
+      codes="$codes $(cat "$tmp/slow$i.code")"
+    done
+    check "concurrency: the 16 waiting requests complete after SIGCONT" "200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200" "$codes"
   else
     fail "concurrency" "could not stop redis-server"
   fi
