@@ -34,6 +34,8 @@
 #      clicks on Pause, Resume, Turn off, Cancel, Redrive and Delete (the
 #      confirm dialogs accepted) show on the page and change the stores
 #      (test/out/board/after-clicks.png).
+#   5. No password in what the board shows: a table with one in its URL,
+#      and one whose env: URL has one the server refuses.
 # Prints PASS/FAIL lines; exits non-zero on failure.
 set -u
 LC_ALL=C
@@ -447,6 +449,34 @@ SELECT state_pause('rjobs', 'resize');" >/dev/null
     fi
     stop_board page
   fi
+fi
+
+# --- 5. no password in what the board shows ------------------------------------------
+# A PostgreSQL table with a password in its URL (trust auth accepts it), and
+# a Redis table whose env: URL, in the board's environment, has a password
+# the server refuses: the state shows both (the second with its error) and
+# neither the JSON nor the board's output holds the password.
+if [ -n "$BOARD_PG" ] && [ -n "$BOARD_REDIS" ]; then
+  db=$tmp/secret.db
+  canary=canaryPW4711
+  pgurl=$(echo "$BOARD_PG" | sed "s|://postgres@|://postgres:$canary@|")
+  BOARD_SECRET=$BOARD_REDIS sq "$db" "
+CREATE VIRTUAL TABLE pgjobs USING state_tasks(store='$pgurl', schema='${tag}s');
+CREATE VIRTUAL TABLE rjobs USING state_tasks(store='env:BOARD_SECRET', prefix='${tag}s:');
+INSERT INTO pgjobs(queue, name) VALUES ('q', 'x');" >/dev/null
+  export BOARD_SECRET=${BOARD_REDIS/redis:\/\//redis://:$canary@}
+  if start_board secret "$db"; then
+    get /api/state
+    check "secrets: the state shows both tables, redacted, the Redis one with its error" "200|1|1|1" \
+      "$CODE|$(jq_ "$tmp/r.json" "(j ->> '\$.tasks[0].queues[0].pending') || '|' || (j ->> '\$.tasks[0].store' LIKE '%postgres:***@%') || '|' || (j ->> '\$.tasks[1].error' LIKE 'state_tasks: redis: authentication failed for env:BOARD_SECRET: %')")"
+    if grep -q "$canary" "$tmp/r.json" "$tmp/secret.out" "$tmp/secret.err"; then
+      fail "secrets" "the password appears: $(grep -h -o ".\{60\}$canary.\{20\}" "$tmp/r.json" "$tmp/secret.out" "$tmp/secret.err" | head -2)"
+    else
+      pass "secrets: no password in the JSON or the board's output"
+    fi
+    stop_board secret
+  fi
+  unset BOARD_SECRET
 fi
 
 # --- the plain build: options and the default module -------------------------------
