@@ -555,7 +555,11 @@ static void replyError(Reply *r, int iStatus, const char *zFmt, ...) {
 */
 
 /* Each list: one statement whose one row is the JSON text of an array.
-** %w is the table; ?1 the table's name as a value, ?2 the limit. */
+** %w is the table; ?1 the table's name as a value, ?2 the limit.  The
+** claimed tasks are read per queue that has some (queue = ? AND state =
+** 'claimed': an index on every store, Redis's lq set of the queue; a
+** plain state = 'claimed' reads every task of a Redis namespace without
+** indexes='state', 0.48 s for 10,000 tasks against 0.035 s). */
 static const char zSqlQueues[] =
     "SELECT json_group_array(json_object("
     "'queue', queue, 'pending', pending, 'scheduled', scheduled, "
@@ -569,8 +573,9 @@ static const char zSqlClaimed[] =
     "SELECT json_group_array(json_object('id', id, 'queue', queue, "
     "'name', name, 'attempts', attempts, 'lease_owner', lease_owner, "
     "'lease_expires_at', lease_expires_at, 'expired', "
-    "lease_expires_at <= state_now())) FROM (SELECT * FROM \"main\".\"%w\" "
-    "WHERE state = 'claimed' LIMIT ?2)";
+    "lease_expires_at <= state_now())) FROM (SELECT t.* FROM "
+    "state_metrics(?1) m, \"main\".\"%w\" t WHERE m.claimed > 0 "
+    "AND t.queue = m.queue AND t.state = 'claimed' LIMIT ?2)";
 static const char zSqlDead[] =
     "SELECT json_group_array(json_object('id', id, 'task_id', task_id, "
     "'queue', queue, 'name', name, 'attempts', attempts, 'reason', reason, "
