@@ -10,6 +10,9 @@
 #                              configure is missing or stale, ./configure when
 #                              there is no Makefile, then make; leaves
 #                              $SV_ROOT/statevtab.so for `.load ./statevtab`
+#   sv_npm_module DIR PKG@VER LOG
+#                              an npm package (pinned) in DIR/node_modules,
+#                              with Node from Debian when missing
 #   sv_build_asan              sanitizer build in $SV_ROOT/build-asan with the
 #                              in-tree build's configure options plus
 #                              --enable-sanitize; leaves
@@ -26,6 +29,7 @@ SV_JOBS=${SV_JOBS:-2}
 SV_BUILD_PACKAGES=(autoconf automake libtool pkg-config make gcc
   libsqlite3-dev sqlite3 libhiredis-dev libcjson-dev libpq-dev
   libpcre2-dev # the REGEX constraint of feature flags (ext/flags.c)
+  libmicrohttpd-dev # statevtab-board, the queue board (board/board.c)
   tzdata) # tzdata: the time zones of state_schedules (vtab/cron.c)
 
 sv_log() { printf 'statevtab: %s\n' "$*" >&2; }
@@ -71,6 +75,24 @@ sv_install_deps() {
   fi
   ${sudo[@]+"${sudo[@]}"} env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# sv_npm_module DIR PKG@VERSION LOG: make the npm package PKG (pinned) loadable
+# by Node with NODE_PATH=DIR/node_modules: nodejs and npm from Debian when
+# missing, then `npm install` into DIR the first time.  Output goes to LOG.
+# True when `require(PKG)` works.
+sv_npm_module() {
+  local dir=$1 spec=$2 log=$3 name=${2%@*}
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    sv_install_deps nodejs npm >>"$log" 2>&1 || :
+  fi
+  command -v node >/dev/null 2>&1 || return 1
+  if [ ! -d "$dir/node_modules/$name" ]; then
+    mkdir -p "$dir" || return 1
+    (cd "$dir" && { [ -f package.json ] || echo '{"private": true}' >package.json; } &&
+      timeout 600 npm install --no-audit --no-fund "$spec") >>"$log" 2>&1 || :
+  fi
+  NODE_PATH=$dir/node_modules node -e "require('$name')" >>"$log" 2>&1
 }
 
 # sv_build [CONFIGURE_ARG...]: configure (first time only) and make in-tree.

@@ -4,8 +4,9 @@
 #     header and a statevtab.pc that names DIR (not the configured prefix)
 #     under DIR; a C program finds the header through `pkg-config --cflags
 #     statevtab`, the sqlite3 shell loads the module from `pkg-config
-#     --variable=extension statevtab`, and `make uninstall prefix=DIR`
-#     leaves no file behind;
+#     --variable=extension statevtab`, bin/statevtab-board loads that
+#     module by default, and `make uninstall prefix=DIR` leaves no file
+#     behind;
 #   - `make distcheck` passes (the tarball builds outside its read-only
 #     source folder, its `make check` runs the local-store tests, install,
 #     uninstall and distclean leave nothing behind); the tarball holds
@@ -47,6 +48,23 @@ check_prefix() {
       fail "$label: ${f#"$dir"/} is missing"
     fi
   done
+  # statevtab-board (bin/) loads the module of its own install by default.
+  rm -f "$tmp/board.db" "$tmp/board.out"
+  sqlite3 "$tmp/board.db" "PRAGMA user_version = 1"
+  "$dir/bin/statevtab-board" "$tmp/board.db" --port 0 >"$tmp/board.out" 2>&1 &
+  local bpid=$! i
+  for i in $(seq 1 50); do
+    grep -q '^statevtab-board: extension' "$tmp/board.out" && break
+    sleep 0.1
+  done
+  kill "$bpid" 2>/dev/null
+  wait "$bpid" 2>/dev/null
+  got=$(sed -n 's/^statevtab-board: extension //p' "$tmp/board.out")
+  if [ "$got" = "$dir/bin/../lib/statevtab.so" ]; then
+    pass "$label: bin/statevtab-board loads $got by default"
+  else
+    fail "$label: bin/statevtab-board: $(head -c 500 "$tmp/board.out")"
+  fi
   [ -f "$pc" ] || return
   if grep -qx "prefix=$dir" "$pc" && ! grep -q /usr/local "$pc"; then
     pass "$label: statevtab.pc names $dir"

@@ -74,21 +74,7 @@ fi
 
 nodedir=$root/test/out/node
 node_ok=0
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  sv_install_deps nodejs npm >"$tmp/apt-node.log" 2>&1 || :
-fi
-if command -v node >/dev/null 2>&1; then
-  if [ ! -d "$nodedir/node_modules/better-sqlite3" ]; then
-    mkdir -p "$nodedir"
-    (cd "$nodedir" && [ -f package.json ] || echo '{"private": true}' >package.json)
-    (cd "$nodedir" && timeout 600 npm install --no-audit --no-fund \
-      better-sqlite3@12.11.1) >"$tmp/npm.log" 2>&1 || :
-  fi
-  if NODE_PATH=$nodedir/node_modules node -e "require('better-sqlite3')" \
-    >/dev/null 2>&1; then
-    node_ok=1
-  fi
-fi
+sv_npm_module "$nodedir" better-sqlite3@12.11.1 "$tmp/npm.log" && node_ok=1
 
 # --- stores -------------------------------------------------------------------
 stores=(sqlite)
