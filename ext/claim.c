@@ -54,12 +54,7 @@ typedef struct ClaimRow {
   statevtab_value a[SV_MAX_COLUMNS + 1];
 } ClaimRow;
 
-typedef struct ClaimCursor {
-  sqlite3_vtab_cursor base; /* must be first */
-  ClaimRow **apRow;
-  int nRow, nAlloc;
-  int iRow;
-} ClaimCursor;
+typedef sv_tvf_cursor ClaimCursor; /* rows: ClaimRow */
 
 static int claimConnect(sqlite3 *db, void *pAux, int argc,
                         const char *const *argv, sqlite3_vtab **ppVtab,
@@ -103,25 +98,8 @@ static int claimDisconnect(sqlite3_vtab *pVtab) {
 
 static int claimBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo) {
   ClaimVtab *p = (ClaimVtab *)pVtab;
-  int aIdx[CLAIM_NARG];
-  int i, k, mask = 0, nArg = 0;
-  for (k = 0; k < CLAIM_NARG; k++) aIdx[k] = -1;
-  for (i = 0; i < pInfo->nConstraint; i++) {
-    const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
-    int iArg = c->iColumn - (p->pTasks->nCol + 1);
-    if (iArg < 0 || iArg >= CLAIM_NARG) continue;
-    if (c->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
-    /* An argument that is there but not yet known (a join): ask for a plan
-    ** in which it is. */
-    if (!c->usable) return SQLITE_CONSTRAINT;
-    aIdx[iArg] = i;
-  }
-  for (k = 0; k < CLAIM_NARG; k++) {
-    if (aIdx[k] < 0) continue;
-    mask |= 1 << k;
-    pInfo->aConstraintUsage[aIdx[k]].argvIndex = ++nArg;
-    pInfo->aConstraintUsage[aIdx[k]].omit = 1;
-  }
+  int mask, rc = sv_tvf_args(pInfo, p->pTasks->nCol + 1, CLAIM_NARG, &mask);
+  if (rc != SQLITE_OK) return rc;
   pInfo->idxNum = mask;
   /* The columns read, for statevtab_claim.colUsed (claimFilter). */
   pInfo->idxStr = sqlite3_mprintf("%llx", (unsigned long long)pInfo->colUsed);
@@ -129,30 +107,6 @@ static int claimBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo) {
   pInfo->needToFreeIdxStr = 1;
   pInfo->estimatedCost = 1.0;
   pInfo->estimatedRows = 10;
-  return SQLITE_OK;
-}
-
-static int claimOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCursor) {
-  ClaimCursor *c = sqlite3_malloc64(sizeof(*c));
-  (void)pVtab;
-  if (!c) return SQLITE_NOMEM;
-  memset(c, 0, sizeof(*c));
-  *ppCursor = &c->base;
-  return SQLITE_OK;
-}
-
-static void freeRows(ClaimCursor *c) {
-  int i;
-  for (i = 0; i < c->nRow; i++) sqlite3_free(c->apRow[i]);
-  sqlite3_free(c->apRow);
-  c->apRow = 0;
-  c->nRow = c->nAlloc = c->iRow = 0;
-}
-
-static int claimClose(sqlite3_vtab_cursor *cur) {
-  ClaimCursor *c = (ClaimCursor *)cur;
-  freeRows(c);
-  sqlite3_free(c);
   return SQLITE_OK;
 }
 
@@ -167,14 +121,6 @@ static int addRow(ClaimCursor *c, int nCol, const statevtab_value *aRow,
     if (aRow[i].eType == SQLITE_TEXT || aRow[i].eType == SQLITE_BLOB) {
       nByte += (sqlite3_uint64)aRow[i].n + 1;
     }
-  }
-  if (c->nRow >= c->nAlloc) {
-    int nNew = c->nAlloc ? c->nAlloc * 2 : 8;
-    ClaimRow **ap =
-        sqlite3_realloc64(c->apRow, sizeof(ClaimRow *) * (size_t)nNew);
-    if (!ap) return SQLITE_NOMEM;
-    c->apRow = ap;
-    c->nAlloc = nNew;
   }
   r = sqlite3_malloc64(nByte);
   if (!r) return SQLITE_NOMEM;
@@ -192,8 +138,7 @@ static int addRow(ClaimCursor *c, int nCol, const statevtab_value *aRow,
   r->a[nCol].eType = SQLITE_TEXT;
   r->a[nCol].z = zOutcome; /* static text */
   r->a[nCol].n = (int)strlen(zOutcome);
-  c->apRow[c->nRow++] = r;
-  return SQLITE_OK;
+  return sv_tvf_push(c, r);
 }
 
 /* A claimed row's place in claim order: (priority, run_at, id). */
@@ -225,10 +170,11 @@ static int sortClaimed(ClaimCursor *c) {
   a = sqlite3_malloc64(sizeof(RowKey) * (size_t)c->nRow);
   if (!a) return SQLITE_NOMEM;
   for (i = 0; i < c->nRow; i++) {
-    a[i].iPriority = c->apRow[i]->a[SV_TASK_PRIORITY].i;
-    a[i].iRunAt = c->apRow[i]->a[SV_TASK_RUN_AT].i;
-    a[i].pId = &c->apRow[i]->a[SV_TASK_ID];
-    a[i].pRow = c->apRow[i];
+    ClaimRow *r = (ClaimRow *)c->apRow[i];
+    a[i].iPriority = r->a[SV_TASK_PRIORITY].i;
+    a[i].iRunAt = r->a[SV_TASK_RUN_AT].i;
+    a[i].pId = &r->a[SV_TASK_ID];
+    a[i].pRow = r;
   }
   qsort(a, (size_t)c->nRow, sizeof(RowKey), rowKeyCmp);
   for (i = 0; i < c->nRow; i++) c->apRow[i] = a[i].pRow;
@@ -628,7 +574,7 @@ static int claimFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   int iMark = pVtab->pConn->nHeld; /* tables found below: held until done */
   sqlite3_int64 iLease = 30000, n = 1;
 
-  freeRows(c);
+  sv_tvf_reset(c);
   memset(apArg, 0, sizeof(apArg));
   for (k = 0; k < CLAIM_NARG && i < argc; k++) {
     if (idxNum & (1 << k)) apArg[k] = argv[i++];
@@ -698,7 +644,7 @@ static int claimFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   rc = sv_table_claim(p, pDead, &a.claim, onClaimed, &rx);
   if (rc != SQLITE_OK) {
     char *z = sv_table_error(p, rc);
-    freeRows(c);
+    sv_tvf_reset(c);
     if (rc != SQLITE_NOMEM) {
       zErr = z ? sqlite3_mprintf("%s: %s", zF, z) : 0;
     }
@@ -723,7 +669,7 @@ done:
   argsFree(&a);
   sv_conn_release(pVtab->pConn, iMark);
   if (rc != SQLITE_OK) {
-    freeRows(c);
+    sv_tvf_reset(c);
     if (zErr) {
       sqlite3_free(cur->pVtab->zErrMsg);
       cur->pVtab->zErrMsg = zErr;
@@ -734,25 +680,12 @@ done:
   return rc;
 }
 
-static int claimNext(sqlite3_vtab_cursor *cur) {
-  ((ClaimCursor *)cur)->iRow++;
-  return SQLITE_OK;
-}
-
-static int claimEof(sqlite3_vtab_cursor *cur) {
-  ClaimCursor *c = (ClaimCursor *)cur;
-  return c->iRow >= c->nRow;
-}
-
 static int claimColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i) {
   ClaimCursor *c = (ClaimCursor *)cur;
   ClaimVtab *p = (ClaimVtab *)cur->pVtab;
-  if (i <= p->pTasks->nCol) sv_value_result(ctx, &c->apRow[c->iRow]->a[i]);
-  return SQLITE_OK;
-}
-
-static int claimRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid) {
-  *pRowid = ((ClaimCursor *)cur)->iRow + 1;
+  if (i <= p->pTasks->nCol) {
+    sv_value_result(ctx, &((ClaimRow *)c->apRow[c->iRow])->a[i]);
+  }
   return SQLITE_OK;
 }
 
@@ -763,13 +696,13 @@ const sqlite3_module sv_claim_module = {
     /* xBestIndex  */ claimBestIndex,
     /* xDisconnect */ claimDisconnect,
     /* xDestroy    */ claimDisconnect,
-    /* xOpen       */ claimOpen,
-    /* xClose      */ claimClose,
+    /* xOpen       */ sv_tvf_open,
+    /* xClose      */ sv_tvf_close,
     /* xFilter     */ claimFilter,
-    /* xNext       */ claimNext,
-    /* xEof        */ claimEof,
+    /* xNext       */ sv_tvf_next,
+    /* xEof        */ sv_tvf_eof,
     /* xColumn     */ claimColumn,
-    /* xRowid      */ claimRowid,
+    /* xRowid      */ sv_tvf_rowid,
     /* xUpdate     */ 0,
     /* xBegin      */ 0,
     /* xSync       */ 0,

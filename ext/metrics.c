@@ -52,12 +52,7 @@ typedef struct MetricsRow {
   statevtab_metrics m; /* m.queue.z points past the struct */
 } MetricsRow;
 
-typedef struct MetricsCursor {
-  sqlite3_vtab_cursor base; /* must be first */
-  MetricsRow **apRow;
-  int nRow, nAlloc;
-  int iRow;
-} MetricsCursor;
+typedef sv_tvf_cursor MetricsCursor; /* rows: MetricsRow */
 
 typedef struct MetricsVtab {
   sqlite3_vtab base; /* must be first */
@@ -96,23 +91,9 @@ static int metricsDisconnect(sqlite3_vtab *pVtab) {
 }
 
 static int metricsBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo) {
-  int aIdx[2] = {-1, -1};
-  int i, k, nArg = 0, mask = 0;
+  int mask, rc = sv_tvf_args(pInfo, MC_NCOL, 2, &mask);
   (void)pVtab;
-  for (i = 0; i < pInfo->nConstraint; i++) {
-    const struct sqlite3_index_constraint *c = &pInfo->aConstraint[i];
-    int iArg = c->iColumn - MC_NCOL;
-    if (iArg < 0 || iArg > 1) continue;
-    if (c->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
-    if (!c->usable) return SQLITE_CONSTRAINT;
-    aIdx[iArg] = i;
-  }
-  for (k = 0; k < 2; k++) {
-    if (aIdx[k] < 0) continue;
-    mask |= 1 << k;
-    pInfo->aConstraintUsage[aIdx[k]].argvIndex = ++nArg;
-    pInfo->aConstraintUsage[aIdx[k]].omit = 1;
-  }
+  if (rc != SQLITE_OK) return rc;
   if (pInfo->colUsed & (((sqlite3_uint64)1 << MC_LAST_MINUTE) |
                         ((sqlite3_uint64)1 << MC_PER_MINUTE))) {
     mask |= 4;
@@ -123,43 +104,11 @@ static int metricsBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo) {
   return SQLITE_OK;
 }
 
-static int metricsOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCursor) {
-  MetricsCursor *c = sqlite3_malloc64(sizeof(*c));
-  (void)pVtab;
-  if (!c) return SQLITE_NOMEM;
-  memset(c, 0, sizeof(*c));
-  *ppCursor = &c->base;
-  return SQLITE_OK;
-}
-
-static void freeRows(MetricsCursor *c) {
-  int i;
-  for (i = 0; i < c->nRow; i++) sqlite3_free(c->apRow[i]);
-  sqlite3_free(c->apRow);
-  c->apRow = 0;
-  c->nRow = c->nAlloc = c->iRow = 0;
-}
-
-static int metricsClose(sqlite3_vtab_cursor *cur) {
-  MetricsCursor *c = (MetricsCursor *)cur;
-  freeRows(c);
-  sqlite3_free(c);
-  return SQLITE_OK;
-}
-
 /* xRow of xMetrics: copy *m (and its queue's bytes) into a new row. */
 static int onQueue(void *pCtx, const statevtab_metrics *m) {
   MetricsCursor *c = (MetricsCursor *)pCtx;
   MetricsRow *r;
   int n = m->queue.eType == SQLITE_NULL ? 0 : m->queue.n;
-  if (c->nRow >= c->nAlloc) {
-    int nNew = c->nAlloc ? c->nAlloc * 2 : 8;
-    MetricsRow **ap =
-        sqlite3_realloc64(c->apRow, sizeof(MetricsRow *) * (size_t)nNew);
-    if (!ap) return 1;
-    c->apRow = ap;
-    c->nAlloc = nNew;
-  }
   r = sqlite3_malloc64(sizeof(MetricsRow) + (sqlite3_uint64)n + 1);
   if (!r) return 1;
   r->m = *m;
@@ -168,13 +117,13 @@ static int onQueue(void *pCtx, const statevtab_metrics *m) {
   r->m.queue.n = n;
   if (n) memcpy((char *)&r[1], m->queue.z, (size_t)n);
   ((char *)&r[1])[n] = 0;
-  c->apRow[c->nRow++] = r;
+  if (sv_tvf_push(c, r) != SQLITE_OK) return 1;
   return 0;
 }
 
 static int rowCmp(const void *a, const void *b) {
-  const statevtab_value *x = &(*(MetricsRow *const *)a)->m.queue;
-  const statevtab_value *y = &(*(MetricsRow *const *)b)->m.queue;
+  const statevtab_value *x = &((const MetricsRow *)*(void *const *)a)->m.queue;
+  const statevtab_value *y = &((const MetricsRow *)*(void *const *)b)->m.queue;
   int n = x->n < y->n ? x->n : y->n;
   int c = n ? memcmp(x->z, y->z, (size_t)n) : 0;
   return c ? c : (x->n > y->n) - (x->n < y->n);
@@ -192,7 +141,7 @@ static int metricsFilter(sqlite3_vtab_cursor *cur, int idxNum,
   int iMark = pVtab->pConn->nHeld; /* tables found below: held until done */
   (void)idxStr;
 
-  freeRows(c);
+  sv_tvf_reset(c);
   if ((idxNum & 1) && i < argc) pTasks = argv[i++];
   if ((idxNum & 2) && i < argc) pQueue = argv[i++];
   if (!pTasks) {
@@ -230,13 +179,13 @@ static int metricsFilter(sqlite3_vtab_cursor *cur, int idxNum,
     goto done;
   }
   if (c->nRow > 1) {
-    qsort(c->apRow, (size_t)c->nRow, sizeof(MetricsRow *), rowCmp);
+    qsort(c->apRow, (size_t)c->nRow, sizeof(void *), rowCmp);
   }
 
 done:
   sv_conn_release(pVtab->pConn, iMark);
   if (rc != SQLITE_OK) {
-    freeRows(c);
+    sv_tvf_reset(c);
     if (zErr) {
       sqlite3_free(cur->pVtab->zErrMsg);
       cur->pVtab->zErrMsg = zErr;
@@ -245,16 +194,6 @@ done:
   }
   sqlite3_free(zErr);
   return rc;
-}
-
-static int metricsNext(sqlite3_vtab_cursor *cur) {
-  ((MetricsCursor *)cur)->iRow++;
-  return SQLITE_OK;
-}
-
-static int metricsEof(sqlite3_vtab_cursor *cur) {
-  MetricsCursor *c = (MetricsCursor *)cur;
-  return c->iRow >= c->nRow;
 }
 
 /* completed_per_minute: a JSON array of the 60 counts, oldest first. */
@@ -277,7 +216,7 @@ static void perMinute(sqlite3_context *ctx, const statevtab_metrics *m) {
 static int metricsColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
                          int i) {
   MetricsCursor *c = (MetricsCursor *)cur;
-  const statevtab_metrics *m = &c->apRow[c->iRow]->m;
+  const statevtab_metrics *m = &((MetricsRow *)c->apRow[c->iRow])->m;
   switch (i) {
   case MC_QUEUE:
     sqlite3_result_text(ctx, m->queue.z, m->queue.n, SQLITE_TRANSIENT);
@@ -329,11 +268,6 @@ static int metricsColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
   return SQLITE_OK;
 }
 
-static int metricsRowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *pRowid) {
-  *pRowid = ((MetricsCursor *)cur)->iRow + 1;
-  return SQLITE_OK;
-}
-
 const sqlite3_module sv_metrics_module = {
     /* iVersion    */ 0,
     /* xCreate     */ 0, /* eponymous only */
@@ -341,13 +275,13 @@ const sqlite3_module sv_metrics_module = {
     /* xBestIndex  */ metricsBestIndex,
     /* xDisconnect */ metricsDisconnect,
     /* xDestroy    */ metricsDisconnect,
-    /* xOpen       */ metricsOpen,
-    /* xClose      */ metricsClose,
+    /* xOpen       */ sv_tvf_open,
+    /* xClose      */ sv_tvf_close,
     /* xFilter     */ metricsFilter,
-    /* xNext       */ metricsNext,
-    /* xEof        */ metricsEof,
+    /* xNext       */ sv_tvf_next,
+    /* xEof        */ sv_tvf_eof,
     /* xColumn     */ metricsColumn,
-    /* xRowid      */ metricsRowid,
+    /* xRowid      */ sv_tvf_rowid,
     /* xUpdate     */ 0,
     /* xBegin      */ 0,
     /* xSync       */ 0,

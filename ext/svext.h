@@ -68,6 +68,26 @@ void sv_fn_flag(sqlite3_context *, int, sqlite3_value **);
 void sv_fn_variant(sqlite3_context *, int, sqlite3_value **);
 void sv_fn_bucket(sqlite3_context *, int, sqlite3_value **);
 
+/* tvf.c: for the table-valued functions below.  sv_tvf_args plans
+** arguments iFirst..iFirst+nArg-1 (at most SV_TVF_MAXARG) given by "=":
+** *pMask bit k for argument k, argv in that order; SQLITE_CONSTRAINT when
+** one is there but not usable yet.  The cursor holds the rows xFilter made
+** (sv_tvf_push takes pRow, and frees it on SQLITE_NOMEM). */
+#define SV_TVF_MAXARG 8
+typedef struct sv_tvf_cursor {
+  sqlite3_vtab_cursor base; /* must be first */
+  void **apRow;
+  int nRow, nAlloc, iRow;
+} sv_tvf_cursor;
+int sv_tvf_args(sqlite3_index_info *, int iFirst, int nArg, int *pMask);
+int sv_tvf_open(sqlite3_vtab *, sqlite3_vtab_cursor **);
+int sv_tvf_close(sqlite3_vtab_cursor *);
+void sv_tvf_reset(sv_tvf_cursor *);
+int sv_tvf_push(sv_tvf_cursor *, void *pRow);
+int sv_tvf_next(sqlite3_vtab_cursor *);
+int sv_tvf_eof(sqlite3_vtab_cursor *);
+int sv_tvf_rowid(sqlite3_vtab_cursor *, sqlite3_int64 *);
+
 /* claim.c: the table-valued function state_claim. */
 extern const sqlite3_module sv_claim_module;
 void sv_claim_temp(sqlite3 *db);
