@@ -936,7 +936,8 @@ static int rdAwaitReplicas(RdStore *p) {
             p->nWaitRepl,
             r->type == REDIS_REPLY_INTEGER ? (long long)r->integer : 0LL,
             p->iWaitMs);
-    rc = SQLITE_ERROR;
+    /* As a failed fsync: the write is not as durable as asked. */
+    rc = SQLITE_IOERR;
   }
   freeReplyObject(r);
   return rc;
@@ -971,8 +972,17 @@ static int rdReplyError(RdStore *p, const redisReply *r) {
     }
   }
   rdError(p, "redis: %.*s", n, z);
-  /* A cluster failing over: read the slot map again next time. */
-  if (strncmp(r->str, "CLUSTERDOWN", 11) == 0) p->bStale = p->bCluster;
+  if (strncmp(r->str, "CLUSTERDOWN", 11) == 0) {
+    /* A primary failed and no replica has its slots yet: the whole
+    ** cluster refuses commands (cluster-require-full-coverage).  Read the
+    ** slot map again next time. */
+    rdError(p,
+            "redis: the cluster is down (%.*s): retry once a replica has "
+            "taken over from the failed primary",
+            n, z);
+    p->bStale = p->bCluster;
+    return SQLITE_IOERR;
+  }
   /* A server still loading its data, or busy with a long script, or a
   ** cluster moving the slot's keys (TRYAGAIN): try again later. */
   if (strncmp(r->str, "LOADING", 7) == 0 || strncmp(r->str, "BUSY", 4) == 0 ||

@@ -63,6 +63,10 @@
 #                                print the directory of the primary that
 #                                owns KEY's slot
 #   sv_kill_redis DIR            SIGKILL the redis-server of DIR
+#   sv_redis_cluster_failover DIR KEY
+#                                kill the primary of KEY's slot, wait for
+#                                its replica to take over, restart it (as
+#                                a replica)
 #   sv_start_pgbouncer DIR PGPORT
 #                                pgbouncer (transaction pooling) on a free
 #                                loopback port in front of 127.0.0.1:PGPORT
@@ -588,6 +592,7 @@ sv_start_redis_cluster() {
     if ! (SV_REDIS_EXTRA_CONF="cluster-enabled yes
 cluster-config-file $dir/n$i/nodes.conf
 cluster-node-timeout 1000
+repl-diskless-sync-delay 0
 appendonly no" sv_start_redis "$dir/n$i"); then
       sv_stop_redis_cluster "$dir"
       return 1
@@ -677,6 +682,45 @@ sv_kill_redis() {
     return 1
   }
   kill -KILL "$pid" && sv__wait_gone "$pid" 5
+}
+
+# sv_redis_cluster_failover DIR KEY: SIGKILL the primary that owns KEY's
+# slot, wait until its replica has taken the slot over (and every node
+# reports cluster_state:ok), then start the killed node again: it rejoins
+# as a replica of the new primary; wait until it is in sync. Prints the
+# times on stderr.
+sv_redis_cluster_failover() {
+  local dir=${1:?usage: sv_redis_cluster_failover DIR KEY} key=${2:?} old new i t0 port ok
+  t0=$(date +%s%3N)
+  old=$(sv_redis_cluster_owner "$dir" "$key") || return 1
+  sv_kill_redis "$old" || return 1
+  for ((i = 0; i < ${SV_SERVER_WAIT:-30} * 10; i++)); do
+    new=$(sv_redis_cluster_owner "$dir" "$key" 2>/dev/null) || new=
+    if [ -n "$new" ] && [ "$new" != "$old" ]; then
+      ok=1
+      for d in "$dir"/n*; do
+        [ "$d" = "$old" ] && continue
+        read -r port <"$d/sv.port"
+        env -u REDISCLI_AUTH redis-cli -p "$port" cluster info 2>/dev/null |
+          grep -q '^cluster_state:ok' || ok=0
+      done
+      ((ok)) && break
+    fi
+    sleep 0.1
+  done
+  [ -n "$new" ] && [ "$new" != "$old" ] || {
+    sv__err "no replica took over from $old"
+    return 1
+  }
+  echo "servers: $new took over from $old after $(($(date +%s%3N) - t0)) ms" >&2
+  sv_restart_redis "$old" || return 1
+  read -r port <"$old/sv.port"
+  for ((i = 0; i < ${SV_SERVER_WAIT:-30} * 10; i++)); do
+    env -u REDISCLI_AUTH redis-cli -p "$port" info replication 2>/dev/null |
+      grep -q '^master_link_status:up' && break
+    sleep 0.1
+  done
+  echo "servers: $old back as a replica after $(($(date +%s%3N) - t0)) ms" >&2
 }
 
 # --- pgbouncer -------------------------------------------------------------------
