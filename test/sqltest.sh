@@ -13,7 +13,9 @@
 # plans that depend on its capabilities): they run only with --store sqlite
 # and are reported as "SKIP sql/<store>/<name> (local store only)" otherwise;
 # likewise 60-pg-* run only with --store postgresql and 70-redis-* only with
-# --store redis (facts of those stores: server-side names, restarts).
+# --store redis (facts of those stores: server-side names, restarts),
+# 75-cluster-* only with --store redis-cluster and 65-pooler-* only with
+# --store pgbouncer.
 #
 #   --bless       write the actual output to the expected file instead of
 #                 comparing (refused when sqlrun fails or a sanitizer
@@ -266,6 +268,18 @@ for arg in "$@"; do
   70-redis-*)
     if [ "$store" != redis ]; then
       echo "SKIP sql/$label/$name (Redis store only)"
+      continue
+    fi
+    ;;
+  75-cluster-*)
+    if [ "$store" != redis-cluster ]; then
+      echo "SKIP sql/$label/$name (Redis Cluster only)"
+      continue
+    fi
+    ;;
+  65-pooler-*)
+    if [ "$store" != pgbouncer ]; then
+      echo "SKIP sql/$label/$name (PostgreSQL behind pgbouncer only)"
       continue
     fi
     ;;

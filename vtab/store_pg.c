@@ -3653,8 +3653,12 @@ static int pgWake(statevtab_table *pTab, const statevtab_value *pKey,
     rc = pgPollOn(p, 0, POLLIN,
                   sv_mono_ms() +
                       (iWaitMs < PG_POOL_POLL_MS ? iWaitMs : PG_POOL_POLL_MS));
-    *pbWoken = rc == SQLITE_DONE;
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    if (rc == SQLITE_INTERRUPT) {
+      pgError(p, "postgresql: interrupted while waiting for %s", p->zSafe);
+      return rc;
+    }
+    *pbWoken = 1;
+    return SQLITE_OK;
   }
   if (iWaitMs == 0) {
     /* Forget the notifications already here. */

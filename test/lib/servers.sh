@@ -63,6 +63,9 @@
 #                                print the directory of the primary that
 #                                owns KEY's slot
 #   sv_kill_redis DIR            SIGKILL the redis-server of DIR
+#   sv_redis_cluster_switchover DIR KEY
+#                                CLUSTER FAILOVER: a replica of KEY's
+#                                primary takes over (both stay up)
 #   sv_redis_cluster_failover DIR KEY
 #                                kill the primary of KEY's slot, wait for
 #                                its replica to take over, restart it (as
@@ -721,6 +724,33 @@ sv_redis_cluster_failover() {
     sleep 0.1
   done
   echo "servers: $old back as a replica after $(($(date +%s%3N) - t0)) ms" >&2
+}
+
+# sv_redis_cluster_switchover DIR KEY: a planned fail-over (CLUSTER
+# FAILOVER on a replica of the primary that owns KEY's slot): the replica
+# becomes the primary and the old primary its replica, on the same ports;
+# wait until the slot has moved. A client with the old slot map then gets
+# MOVED from the old primary.
+sv_redis_cluster_switchover() {
+  local dir=${1:?usage: sv_redis_cluster_switchover DIR KEY} key=${2:?} old id d p i
+  old=$(sv_redis_cluster_owner "$dir" "$key") || return 1
+  read -r p <"$old/sv.port"
+  id=$(env -u REDISCLI_AUTH redis-cli -p "$p" cluster myid) || return 1
+  for d in "$dir"/n*; do
+    read -r p <"$d/sv.port"
+    if env -u REDISCLI_AUTH redis-cli -p "$p" cluster nodes 2>/dev/null |
+      grep -q "myself,slave $id"; then
+      env -u REDISCLI_AUTH redis-cli -p "$p" cluster failover >/dev/null || return 1
+      for ((i = 0; i < ${SV_SERVER_WAIT:-30} * 10; i++)); do
+        [ "$(sv_redis_cluster_owner "$dir" "$key" 2>/dev/null)" = "$d" ] && return 0
+        sleep 0.1
+      done
+      sv__err "the replica $d did not take over from $old"
+      return 1
+    fi
+  done
+  sv__err "no replica of $old"
+  return 1
 }
 
 # --- pgbouncer -------------------------------------------------------------------
