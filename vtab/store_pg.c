@@ -1891,6 +1891,10 @@ static int pgAttach(statevtab_store *pStore, const statevtab_entity *e,
                    "in its URL)");
         return SQLITE_ERROR;
       }
+      if (strncmp(zVal, "env:", 4) == 0 && !getenv(zVal + 4)) {
+        pgError(p, "listen=: environment variable '%s' is not set", zVal + 4);
+        return SQLITE_ERROR;
+      }
       if (p->zListen && strcmp(p->zListen, zVal) != 0) {
         pgError(p, "listen= differs from another table's on the same store");
         return SQLITE_ERROR;
