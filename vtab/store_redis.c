@@ -943,10 +943,13 @@ static int rdAwaitReplicas(RdStore *p) {
   return rc;
 }
 
-/* Does script operation z[0..n) ("scan", "claim!" ...) only read? */
-static int readOnlyOp(const char *z, size_t n) {
-  static const char *const azRead[] = {"scan", "runnable", "metrics", "paused",
-                                       "owner"};
+/* Is script operation z[0..n) ("scan", "claim!" ...) one that writes no
+** row: a read, or the bookkeeping of row handles and indexes (a handle
+** lost in a fail-over is caught at commit, see writeResult)?  No WAIT
+** after it. */
+static int noWaitOp(const char *z, size_t n) {
+  static const char *const azRead[] = {"scan",  "runnable", "metrics", "paused",
+                                       "owner", "rids",     "want"};
   size_t i;
   for (i = 0; i < sizeof(azRead) / sizeof(azRead[0]); i++) {
     if (strlen(azRead[i]) == n && memcmp(azRead[i], z, n) == 0) return 1;
@@ -1014,7 +1017,7 @@ static int rdCommand(RdStore *p, RdArgs *a, redisReply **ppReply) {
     if (r->type != REDIS_REPLY_ERROR) {
       *ppReply = r;
       if (p->nWaitRepl > 0 && a->n > 4 &&
-          !readOnlyOp(a->az[4], a->an[4] - (a->az[4][a->an[4] - 1] == '!'))) {
+          !noWaitOp(a->az[4], a->an[4] - (a->az[4][a->an[4] - 1] == '!'))) {
         rc = rdAwaitReplicas(p);
         if (rc != SQLITE_OK) {
           freeReplyObject(r);

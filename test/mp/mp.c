@@ -1653,7 +1653,9 @@ static void drop_schemas(const Opt *o) {
   char *zCmd;
   int i, rc;
   if (!nSchema) return;
-  if (o->bKeepSchemas) {
+  if (o->bKeepSchemas || (pS->pOf && !bPsql)) {
+    /* (A Redis Cluster: redis-cli -u cannot SCAN it; its servers are
+    ** thrown away.) */
     for (i = 0; i < nSchema; i++)
       info("kept %s %s%s", pS->zNsOpt, azSchema[i], pS->zNsEnd);
     return;
