@@ -11,8 +11,9 @@
 #                             namespaces $SC_SCHEMA_<test>; prints
 #                             its PASS/FAIL lines, and a FAIL line of its
 #                             own for an exit without one; false then
-#   sc_check NAME CMD...      run CMD; PASS NAME when it succeeds, else
-#                             FAIL NAME with its output
+#   sc_check NAME CMD...      run CMD; PASS NAME (after the "# " lines of
+#                             its output) when it succeeds, else FAIL NAME
+#                             with its output
 #   sc_ms                     the time in ms (CLOCK_REALTIME)
 
 sc_ms() { date +%s%3N; }
@@ -50,6 +51,7 @@ sc_check() {
   local name=$1 out
   shift
   if out=$("$@" 2>&1); then
+    grep '^# ' <<<"$out"
     echo "PASS $name"
   else
     echo "FAIL $name: $(printf '%s' "$out" | head -c 600)"
