@@ -710,11 +710,11 @@ static void pgHangUp(PgStore *p) {
 #define PG_SLICE_MS 100
 
 /*
-** Wait until the connection's socket is ready for events (POLLIN, POLLOUT)
-** or iEnd (sv_mono_ms()) is reached, in slices of PG_SLICE_MS so that
-** sqlite3_interrupt() is noticed.  Returns SQLITE_OK when ready,
-** SQLITE_DONE at iEnd, SQLITE_INTERRUPT when interrupted, SQLITE_IOERR
-** without a socket.  A socket that is ready at once costs no interrupt
+** Wait until the socket of connection c is ready for events (POLLIN,
+** POLLOUT) or iEnd (sv_mono_ms()) is reached, in slices of PG_SLICE_MS so
+** that sqlite3_interrupt() is noticed; c NULL: just sleep until iEnd.
+** Returns SQLITE_OK when ready, SQLITE_DONE at iEnd, SQLITE_INTERRUPT when
+** interrupted, SQLITE_IOERR when c has no socket.  A socket that is ready at once costs no interrupt
 ** check (which may prepare a statement, see sv_interrupted).
 */
 static int pgPollOn(PgStore *p, PGconn *c, short events, sqlite3_int64 iEnd) {

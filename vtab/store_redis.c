@@ -126,20 +126,11 @@ typedef struct RdStore {
   char *zSock;         /* unix socket path, or NULL */
   char *zUser, *zPass; /* AUTH, or NULL */
   int iDb;
-  /* Redis Cluster (redis-cluster://): the nodes, the seeds of the URL first
-  ** and then those the slot map names; p->c is aNode[iNode].c, the node of
-  ** the command in hand. */
-  int bCluster;
-  RdNode *aNode;
-  int nNode, nNodeAlloc, iNode;
-  unsigned short *aSlot;  /* RD_SLOTS entries: node index + 1, 0: no node */
-  int bStale;             /* read the slot map again before the next command */
-  int nWaitRepl, iWaitMs; /* wait_replicas=, wait_timeout= (WAIT) */
-  int iConnMs, iCmdMs;    /* timeouts */
-  int bConnSet, bCmdSet;  /* ... given (URL or table option), not defaults */
-  redisContext *c;        /* NULL while disconnected */
-  redisContext *cSub;     /* subscribed to azSub (the waits), or NULL */
-  char **azSub;           /* the channels it listens to, nSub of them */
+  int iConnMs, iCmdMs;   /* timeouts */
+  int bConnSet, bCmdSet; /* ... given (URL or table option), not defaults */
+  redisContext *c;       /* NULL while disconnected */
+  redisContext *cSub;    /* subscribed to azSub (the waits), or NULL */
+  char **azSub;          /* the channels it listens to, nSub of them */
   int nSub;
   char *zScript; /* prologue + sql/redis.lua + "return run(...)" */
   char zSha[48]; /* its SHA1 */
@@ -158,6 +149,16 @@ typedef struct RdStore {
   int nUndo, nUndoAlloc;
   int *aSaveUndo; /* nUndo at each savepoint (nSaveAlloc entries) */
   int bRecord;    /* the next rdEval is such a call (atomicBegin) */
+
+  /* Redis Cluster (redis-cluster://): the nodes, the seeds of the URL first
+  ** and then those the slot map names; p->c is aNode[iNode].c, the node of
+  ** the command in hand. */
+  int bCluster;
+  RdNode *aNode;
+  int nNode, nNodeAlloc, iNode;
+  unsigned short *aSlot;  /* RD_SLOTS entries: node index + 1, 0: no node */
+  int bStale;             /* read the slot map again before the next command */
+  int nWaitRepl, iWaitMs; /* wait_replicas=, wait_timeout= (WAIT) */
 } RdStore;
 
 /* What a transaction read of one row: its write stamp and version. */
