@@ -711,10 +711,10 @@ sv_redis_cluster_failover() {
     fi
     sleep 0.1
   done
-  [ -n "$new" ] && [ "$new" != "$old" ] || {
+  if [ -z "$new" ] || [ "$new" = "$old" ]; then
     sv__err "no replica took over from $old"
     return 1
-  }
+  fi
   echo "servers: $new took over from $old after $(($(date +%s%3N) - t0)) ms" >&2
   sv_restart_redis "$old" || return 1
   read -r port <"$old/sv.port"

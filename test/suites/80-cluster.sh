@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317  # (functions called through sc_check)
 # test/suites/80-cluster.sh -- the Redis store on a Redis Cluster: three
 # primaries with a replica each (sv_start_redis_cluster of
 # test/lib/servers.sh: six redis-servers on free loopback ports in

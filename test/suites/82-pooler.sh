@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317  # (functions called through sc_check)
 # test/suites/82-pooler.sh -- the PostgreSQL store behind pgbouncer in
 # transaction pooling mode (Debian 12's pgbouncer 1.18; sv_start_pgbouncer
 # of test/lib/servers.sh: loopback, a free port, in $TEST_TMP, in front of
@@ -55,6 +56,7 @@ no_session_state() {
       echo "psql: $sp"
       return 1
     }
+    # shellcheck disable=SC2016  # ($user is PostgreSQL's, not ours)
     [ "$sp" = '"$user", public' ] || {
       echo "a pooled connection has search_path '$sp'"
       return 1
