@@ -714,7 +714,8 @@ static void pgHangUp(PgStore *p) {
 ** POLLOUT) or iEnd (sv_mono_ms()) is reached, in slices of PG_SLICE_MS so
 ** that sqlite3_interrupt() is noticed; c NULL: just sleep until iEnd.
 ** Returns SQLITE_OK when ready, SQLITE_DONE at iEnd, SQLITE_INTERRUPT when
-** interrupted, SQLITE_IOERR when c has no socket.  A socket that is ready at once costs no interrupt
+** interrupted, SQLITE_IOERR when c has no socket.  A socket that is ready at
+*once costs no interrupt
 ** check (which may prepare a statement, see sv_interrupted).
 */
 static int pgPollOn(PgStore *p, PGconn *c, short events, sqlite3_int64 iEnd) {
