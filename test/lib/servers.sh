@@ -66,6 +66,9 @@
 #   sv_redis_cluster_switchover DIR KEY
 #                                CLUSTER FAILOVER: a replica of KEY's
 #                                primary takes over (both stay up)
+#   sv_redis_cluster_migrating DIR KEY start|stop
+#                                KEY's slot in migration (ASK replies), or
+#                                back to stable
 #   sv_redis_cluster_failover DIR KEY
 #                                kill the primary of KEY's slot, wait for
 #                                its replica to take over, restart it (as
@@ -751,6 +754,38 @@ sv_redis_cluster_switchover() {
   done
   sv__err "no replica of $old"
   return 1
+}
+
+# sv_redis_cluster_migrating DIR KEY start|stop: start: put KEY's slot in
+# migration (CLUSTER SETSLOT ... MIGRATING on its primary, IMPORTING on
+# another), without moving a key: the owner answers ASK for every key it
+# does not have. stop: delete the keys of the slot that the importing node
+# got meanwhile (after ASKING), and end the migration (SETSLOT ... STABLE on
+# both): the slot stays where it was.
+sv_redis_cluster_migrating() {
+  local dir=${1:?usage: sv_redis_cluster_migrating DIR KEY start|stop} key=${2:?} how=${3:?}
+  local src sp slot sid line did dp k
+  src=$(sv_redis_cluster_owner "$dir" "$key") || return 1
+  read -r sp <"$src/sv.port"
+  slot=$(env -u REDISCLI_AUTH redis-cli -p "$sp" cluster keyslot "$key") || return 1
+  sid=$(env -u REDISCLI_AUTH redis-cli -p "$sp" cluster myid) || return 1
+  line=$(env -u REDISCLI_AUTH redis-cli -p "$sp" cluster nodes |
+    awk -v me="$sid" '$3 ~ /master/ && $3 !~ /fail/ && $1 != me { print $1, $2; exit }')
+  did=${line%% *}
+  dp=${line#* }
+  dp=${dp%@*}
+  dp=${dp##*:}
+  [ -n "$did" ] && [ -n "$dp" ] || return 1
+  if [ "$how" = start ]; then
+    env -u REDISCLI_AUTH redis-cli -p "$dp" cluster setslot "$slot" importing "$sid" >/dev/null &&
+      env -u REDISCLI_AUTH redis-cli -p "$sp" cluster setslot "$slot" migrating "$did" >/dev/null
+    return
+  fi
+  for k in $(env -u REDISCLI_AUTH redis-cli -p "$dp" cluster getkeysinslot "$slot" 100000); do
+    printf 'ASKING\nDEL %s\n' "$k" | env -u REDISCLI_AUTH redis-cli -p "$dp" >/dev/null
+  done
+  env -u REDISCLI_AUTH redis-cli -p "$dp" cluster setslot "$slot" stable >/dev/null &&
+    env -u REDISCLI_AUTH redis-cli -p "$sp" cluster setslot "$slot" stable >/dev/null
 }
 
 # --- pgbouncer -------------------------------------------------------------------

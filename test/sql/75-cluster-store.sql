@@ -67,7 +67,19 @@ INSERT INTO c(id, queue, name) VALUES ('c2', 'q', 'after the fail-over');
 SELECT id, state FROM c ORDER BY id;
 SELECT id, lease_token FROM state_claim('c', 'q', 'w', 60000);
 
--- 75.7 URL errors: no seed answers; a database other than 0; a seed list
+-- 75.7 a slot being migrated (MIGRATING on its primary, IMPORTING on
+-- another): the primary answers ASK for the keys it does not have, and
+-- the statement goes once to the importing node, after ASKING.  The rows
+-- written so are on that node: once the migration is called off, the
+-- primary has none of them
+CREATE VIRTUAL TABLE m USING state_kv(store='env:STATEVTAB_RCLUSTER_URL', prefix='c75k:');
+.system bash -c '. "$STATEVTAB_ROOT/test/lib/servers.sh"; sv_redis_cluster_migrating "$STATEVTAB_RCLUSTER_DIR" "{c75k:}" start && echo migrating'
+INSERT INTO m(scope, key, value) VALUES ('s', 'asked', '1');
+SELECT scope, key, value FROM m;
+.system bash -c '. "$STATEVTAB_ROOT/test/lib/servers.sh"; sv_redis_cluster_migrating "$STATEVTAB_RCLUSTER_DIR" "{c75k:}" stop && echo stable'
+SELECT count(*) FROM m;
+
+-- 75.8 URL errors: no seed answers; a database other than 0; a seed list
 -- with an empty entry; a bad parameter
 CREATE VIRTUAL TABLE e1 USING state_kv(store='redis-cluster://127.0.0.1:1', prefix='e:');
 CREATE VIRTUAL TABLE e2 USING state_kv(store='redis-cluster://127.0.0.1:1/3', prefix='e:');
