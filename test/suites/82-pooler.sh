@@ -69,6 +69,11 @@ sc_check pooler/no-session-state no_session_state || rc=1
 # another process inserts a task 500 ms into it.
 wake_ms() {
   local schema=w82_$$_$RANDOM t0 t1
+  # The schema first, so that the times below are the wait's.
+  sqlite3 :memory: >/dev/null 2>&1 <<SQL
+.load $STATEVTAB_EXT
+CREATE VIRTUAL TABLE t USING state_tasks(store='env:STATEVTAB_PGBOUNCER_URL', schema='$schema');
+SQL
   (
     sleep 0.5
     sqlite3 :memory: >/dev/null 2>&1 <<SQL
