@@ -873,8 +873,9 @@ static int isRedirect(const RdStore *p, const redisReply *r) {
 
 /*
 ** Follow redirection r ("MOVED <slot> <host>:<port>" or "ASK ..."), of a
-** command on key z[0..n): MOVED updates the slot map and makes the new
-** owner the connection in hand; ASK makes the node named the connection in
+** command on key z[0..n): MOVED updates the slot's owner, makes it the
+** connection in hand, and has the whole map read again before the next
+** command; ASK makes the node named the connection in
 ** hand, for one command to be sent after ASKING (*pbAsk).
 */
 static int rdRedirect(RdStore *p, const redisReply *r, const char *z, size_t n,
@@ -882,7 +883,7 @@ static int rdRedirect(RdStore *p, const redisReply *r, const char *z, size_t n,
   const char *zSlot = strchr(r->str, ' ');
   const char *zAddr = zSlot ? strchr(zSlot + 1, ' ') : 0;
   const char *zColon = zAddr ? strrchr(zAddr + 1, ':') : 0;
-  int iSlot = zSlot ? atoi(zSlot + 1) : -1, k;
+  int iSlot = zSlot ? atoi(zSlot + 1) : -1, k, rc;
   if (!zColon || iSlot < 0 || iSlot >= RD_SLOTS) {
     rdError(p, "redis: %s", r->str);
     return SQLITE_ERROR;
@@ -894,7 +895,11 @@ static int rdRedirect(RdStore *p, const redisReply *r, const char *z, size_t n,
     return nodeUse(p, k, 0);
   }
   p->aSlot[iSlot] = (unsigned short)(k + 1);
-  return rdRoute(p, z, n);
+  rc = rdRoute(p, z, n);
+  /* Other slots may have moved with it (a fail-over moves a primary's
+  ** whole range): read the whole map before the next command. */
+  p->bStale = 1;
+  return rc;
 }
 
 /* ASKING, before the command of an ASK redirection. */
