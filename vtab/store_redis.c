@@ -875,8 +875,9 @@ static int isRedirect(const RdStore *p, const redisReply *r) {
 ** Follow redirection r ("MOVED <slot> <host>:<port>" or "ASK ..."), of a
 ** command on key z[0..n): MOVED updates the slot's owner, makes it the
 ** connection in hand, and has the whole map read again before the next
-** command; ASK makes the node named the connection in
-** hand, for one command to be sent after ASKING (*pbAsk).
+** command; ASK makes the node named the connection in hand, for the
+** command: *pbAsk is 1 (send ASKING before each try of it there, a try
+** after a script reload too), 0 after a MOVED.
 */
 static int rdRedirect(RdStore *p, const redisReply *r, const char *z, size_t n,
                       int *pbAsk) {
@@ -890,10 +891,8 @@ static int rdRedirect(RdStore *p, const redisReply *r, const char *z, size_t n,
   }
   k = nodeFind(p, zAddr + 1, (int)(zColon - zAddr - 1), atoi(zColon + 1));
   if (k < 0) return SQLITE_NOMEM;
-  if (r->str[0] == 'A') {
-    *pbAsk = 1;
-    return nodeUse(p, k, 0);
-  }
+  *pbAsk = r->str[0] == 'A';
+  if (*pbAsk) return nodeUse(p, k, 0);
   p->aSlot[iSlot] = (unsigned short)(k + 1);
   rc = rdRoute(p, z, n);
   /* Other slots may have moved with it (a fail-over moves a primary's
@@ -1017,7 +1016,6 @@ static int rdCommand(RdStore *p, RdArgs *a, redisReply **ppReply) {
   if (rc != SQLITE_OK) return rc;
   for (;;) {
     if (bAsk && (rc = rdAsking(p)) != SQLITE_OK) return rc;
-    bAsk = 0;
     r = rdCall(p, a->n, a->az, a->an);
     if (!r) return rdIoError(p);
     if (r->type != REDIS_REPLY_ERROR) {
@@ -2726,7 +2724,6 @@ static int rdWrite(RdStore *p, RdOp *aOp, int nOp, int *aDone) {
     int k;
     /* ASKING holds through MULTI until EXEC. */
     if (bAsk && (rc = rdAsking(p)) != SQLITE_OK) break;
-    bAsk = 0;
     redisAppendCommandArgv(p->c, 1, (const char **)azMulti, anMulti);
     rdAppend(p->c, a.n, a.az, a.an);
     redisAppendCommandArgv(p->c, 1, (const char **)azExec, anExec);
