@@ -71,8 +71,10 @@ SELECT id, lease_token FROM state_claim('c', 'q', 'w', 60000);
 -- another): the primary answers ASK for the keys it does not have, and
 -- the statement goes once to the importing node, after ASKING.  The rows
 -- written so are on that node: once the migration is called off, the
--- primary has none of them
+-- primary has none of them.  The script is flushed from every node first:
+-- the importing node loads it under ASK (and is asked again with ASKING)
 CREATE VIRTUAL TABLE m USING state_kv(store='env:STATEVTAB_RCLUSTER_URL', prefix='c75k:');
+.system for f in "$STATEVTAB_RCLUSTER_DIR"/n*/sv.port; do redis-cli -p "$(cat "$f")" FUNCTION FLUSH >/dev/null 2>&1; redis-cli -p "$(cat "$f")" SCRIPT FLUSH >/dev/null 2>&1; done
 .system bash -c '. "$STATEVTAB_ROOT/test/lib/servers.sh"; sv_redis_cluster_migrating "$STATEVTAB_RCLUSTER_DIR" "{c75k:}" start && echo migrating'
 INSERT INTO m(scope, key, value) VALUES ('s', 'asked', '1');
 SELECT scope, key, value FROM m;
