@@ -13,13 +13,19 @@
 # plans that depend on its capabilities): they run only with --store sqlite
 # and are reported as "SKIP sql/<store>/<name> (local store only)" otherwise;
 # likewise 60-pg-* run only with --store postgresql and 70-redis-* only with
-# --store redis (facts of those stores: server-side names, restarts).
+# --store redis (facts of those stores: server-side names, restarts),
+# 75-cluster-* only with --store redis-cluster and 65-pooler-* only with
+# --store pgbouncer.
 #
 #   --bless       write the actual output to the expected file instead of
 #                 comparing (refused when sqlrun fails or a sanitizer
 #                 reports), printing "BLESSED <name>"
 #   --store NAME  sqlite (default); redis (needs STATEVTAB_REDIS_URL);
-#                 postgresql (needs STATEVTAB_PG_URL).  Sets @OPTS@ and
+#                 postgresql (needs STATEVTAB_PG_URL); redis-cluster (the
+#                 redis store on a Redis Cluster: STATEVTAB_RCLUSTER_URL,
+#                 see sv_start_redis_cluster); pgbouncer (the postgresql
+#                 store through pgbouncer in transaction mode:
+#                 STATEVTAB_PGBOUNCER_URL, see sv_start_pgbouncer).  Sets @OPTS@ and
 #                 @STORE@ for the scripts, with a namespace (Redis prefix,
 #                 PostgreSQL schema) unique to this run and script
 #                 (exported as STATEVTAB_TEST_NS, from which sqlrun makes
@@ -130,6 +136,22 @@ store_opts() {
     opts="store=$(sql_quote "$STATEVTAB_REDIS_URL"), prefix=$(sql_quote "$ns:")"
     ns_opt=$ns
     ;;
+  redis-cluster)
+    if [ -z "${STATEVTAB_RCLUSTER_URL:-}" ]; then
+      echo "FAIL sql/$label/$1 (STATEVTAB_RCLUSTER_URL is not set)"
+      return 1
+    fi
+    opts="store=$(sql_quote "$STATEVTAB_RCLUSTER_URL"), prefix=$(sql_quote "$ns:")"
+    ns_opt=$ns
+    ;;
+  pgbouncer)
+    if [ -z "${STATEVTAB_PGBOUNCER_URL:-}" ]; then
+      echo "FAIL sql/$label/$1 (STATEVTAB_PGBOUNCER_URL is not set)"
+      return 1
+    fi
+    opts="store=$(sql_quote "$STATEVTAB_PGBOUNCER_URL"), schema=$(sql_quote "$ns")"
+    ns_opt=$ns
+    ;;
   postgresql | pg)
     if [ -z "${STATEVTAB_PG_URL:-}" ]; then
       echo "FAIL sql/$label/$1 (STATEVTAB_PG_URL is not set)"
@@ -139,7 +161,7 @@ store_opts() {
     ns_opt=$ns
     ;;
   *)
-    echo "sqltest: unknown store '$store' (sqlite, redis, postgresql)" >&2
+    echo "sqltest: unknown store '$store' (sqlite, redis, postgresql, redis-cluster, pgbouncer)" >&2
     exit 2
     ;;
   esac
@@ -246,6 +268,18 @@ for arg in "$@"; do
   70-redis-*)
     if [ "$store" != redis ]; then
       echo "SKIP sql/$label/$name (Redis store only)"
+      continue
+    fi
+    ;;
+  75-cluster-*)
+    if [ "$store" != redis-cluster ]; then
+      echo "SKIP sql/$label/$name (Redis Cluster only)"
+      continue
+    fi
+    ;;
+  65-pooler-*)
+    if [ "$store" != pgbouncer ]; then
+      echo "SKIP sql/$label/$name (PostgreSQL behind pgbouncer only)"
       continue
     fi
     ;;

@@ -45,6 +45,7 @@ static const struct {
     {"postgresql://", "postgresql"},
     {"postgres://", "postgresql"},
     {"sqlite:", "sqlite"},
+    {"redis-cluster://", "redis"},
 };
 
 /*

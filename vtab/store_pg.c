@@ -70,6 +70,10 @@ static const char zPgScript[] =
 
 #define PG_RETRIES 5
 
+/* Behind a pooler without listen=, state_wait and the waits of state_lease
+** and state_take look again this often, in ms (no notification arrives). */
+#define PG_POOL_POLL_MS 200
+
 /* command_timeout: the default (as on Redis) and the largest accepted,
 ** in ms. */
 #define PG_CMD_MS 10000
@@ -149,6 +153,9 @@ typedef struct PgStore {
   int rcDoom;     /* ... and its code */
   int nStmt;      /* entries of aStmt in use */
   int bNoPrepare; /* the server lost a prepared statement (a pooler): stop */
+  int bPooler;    /* pooler=transaction: no session state (see stripPooler) */
+  char *zListen;  /* listen=: the direct server LISTENs go to (pooler) */
+  PGconn *pgL;    /* ... its connection, or NULL */
   PgStmt aStmt[PG_NSTMT];
   sv_idgen ids; /* dead letter ids, passed to sv_claim and sv_fail */
 } PgStore;
@@ -663,6 +670,9 @@ static int pgEnsure(PgStore *p, int bOpen) {
   PQsetNoticeProcessor(p->pg, noticeQuiet, 0);
   /* Sends never block either: see pgRoundTrip. */
   if (PQsetnonblocking(p->pg, 1) != 0) return pgLost(p);
+  /* Behind a pooler the session is not ours: set nothing on it (every
+  ** name we use is qualified anyway), LISTEN elsewhere (see pgListen). */
+  if (p->bPooler) return SQLITE_OK;
   /* No schema is searched: every name we use is qualified. */
   rc = pgRaw(p, "SELECT pg_catalog.set_config('search_path', '', false)");
   if (rc != SQLITE_OK) {
@@ -700,28 +710,36 @@ static void pgHangUp(PgStore *p) {
 #define PG_SLICE_MS 100
 
 /*
-** Wait until the connection's socket is ready for events (POLLIN, POLLOUT)
-** or iEnd (sv_mono_ms()) is reached, in slices of PG_SLICE_MS so that
-** sqlite3_interrupt() is noticed.  Returns SQLITE_OK when ready,
-** SQLITE_DONE at iEnd, SQLITE_INTERRUPT when interrupted, SQLITE_IOERR
-** without a socket.  A socket that is ready at once costs no interrupt
+** Wait until the socket of connection c is ready for events (POLLIN,
+** POLLOUT) or iEnd (sv_mono_ms()) is reached, in slices of PG_SLICE_MS so
+** that sqlite3_interrupt() is noticed; c NULL: just sleep until iEnd.
+** Returns SQLITE_OK when ready, SQLITE_DONE at iEnd, SQLITE_INTERRUPT when
+** interrupted, SQLITE_IOERR when c has no socket.  A socket that is ready at
+*once costs no interrupt
 ** check (which may prepare a statement, see sv_interrupted).
 */
-static int pgPoll(PgStore *p, short events, sqlite3_int64 iEnd) {
+static int pgPollOn(PgStore *p, PGconn *c, short events, sqlite3_int64 iEnd) {
   for (;;) {
     struct pollfd fd;
     sqlite3_int64 iLeft = iEnd - sv_mono_ms();
     int n;
     if (iLeft <= 0) return SQLITE_DONE;
-    fd.fd = PQsocket(p->pg);
+    /* No connection (a wait behind a pooler without listen=): sleep. */
+    fd.fd = c ? PQsocket(c) : -1;
     fd.events = events;
     fd.revents = 0;
-    if (fd.fd < 0) return SQLITE_IOERR;
-    n = poll(&fd, 1, (int)(iLeft < PG_SLICE_MS ? iLeft : PG_SLICE_MS));
+    if (c && fd.fd < 0) return SQLITE_IOERR;
+    n = poll(c ? &fd : 0, c ? 1 : 0,
+             (int)(iLeft < PG_SLICE_MS ? iLeft : PG_SLICE_MS));
     if (n > 0) return SQLITE_OK;
     /* A slice went by, or a signal (the shell's Ctrl-C) cut it short. */
     if (sv_interrupted(p->db)) return SQLITE_INTERRUPT;
   }
+}
+
+/* pgPollOn the store's connection. */
+static int pgPoll(PgStore *p, short events, sqlite3_int64 iEnd) {
+  return pgPollOn(p, p->pg, events, iEnd);
 }
 
 /*
@@ -1314,6 +1332,60 @@ static int checkUri(PgStore *p, const char *zUrl) {
   return SQLITE_ERROR;
 }
 
+/*
+** The parameter pooler= of the URL ("?pooler=transaction", or
+** "pooler=transaction" in a key=value string) is statevtab's, not libpq's:
+** take it out of p->zUrl.  pooler=transaction says that the server is
+** reached through a pooler in transaction mode (pgbouncer): nothing may
+** rely on the session -- no prepared statements, no SET, no LISTEN (see
+** pgListen) -- since each transaction may run on another server
+** connection.  pooler=none is the default.
+*/
+static int stripPooler(PgStore *p) {
+  char *z = p->zUrl, *zKey = 0, *zEnd;
+  int bUri = strstr(z, "://") != 0 && strcspn(z, "=") > strcspn(z, ":");
+  size_t nVal;
+  if (bUri) {
+    char *q = strchr(z, '?');
+    while (q && !zKey) {
+      if (strncmp(q + 1, "pooler=", 7) == 0) zKey = q + 1;
+      q = strchr(q + 1, '&');
+    }
+  } else {
+    char *q = z;
+    while ((q = strstr(q, "pooler")) != 0 && !zKey) {
+      char *e = q + 6;
+      while (*e == ' ') e++;
+      if ((q == z || q[-1] == ' ') && *e == '=') zKey = q;
+      q += 6;
+    }
+  }
+  if (!zKey) return SQLITE_OK;
+  zEnd = zKey + strcspn(zKey, bUri ? "=" : "= ");
+  while (*zEnd == ' ' || *zEnd == '=') zEnd++;
+  nVal = strcspn(zEnd, bUri ? "&#" : " ");
+  if (nVal == 11 && strncmp(zEnd, "transaction", 11) == 0) {
+    p->bPooler = 1;
+    p->bNoPrepare = 1;
+  } else if (!(nVal == 4 && strncmp(zEnd, "none", 4) == 0)) {
+    pgError(p, "postgresql: pooler must be 'transaction' or 'none' in %s",
+            p->zSafe);
+    return SQLITE_ERROR;
+  }
+  zEnd += nVal;
+  if (bUri) {
+    /* "?pooler=x&k=v" -> "?k=v"; "?k=v&pooler=x" -> "?k=v"; "?pooler=x" ->
+    ** "" */
+    if (*zEnd == '&') {
+      zEnd++;
+    } else if (zKey[-1] == '&' || zKey[-1] == '?') {
+      zKey--;
+    }
+  }
+  memmove(zKey, zEnd, strlen(zEnd) + 1);
+  return SQLITE_OK;
+}
+
 static int pgOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
                   char **pzErr) {
   PgStore *p;
@@ -1335,6 +1407,7 @@ static int pgOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
     p->zSafe = pgScrub(p, pOpen->zSafeUrl, 0);
     if (!p->zSafe) rc = SQLITE_NOMEM;
   }
+  if (rc == SQLITE_OK) rc = stripPooler(p);
   if (rc == SQLITE_OK) rc = pgEnsure(p, 1);
   if (rc != SQLITE_OK) {
     *pzErr = p->base.zErrMsg;
@@ -1351,6 +1424,8 @@ static void pgClose(statevtab_store *pStore) {
   PgSchema *s;
   int i;
   if (p->pg) PQfinish(p->pg);
+  if (p->pgL) PQfinish(p->pgL);
+  sqlite3_free(p->zListen);
   queueClear(p);
   sqlite3_free(p->aQ);
   stmtClear(p);
@@ -1809,6 +1884,24 @@ static int pgAttach(statevtab_store *pStore, const statevtab_entity *e,
         pgError(p, "%s", zErr);
         sqlite3_free(zErr);
         return SQLITE_ERROR;
+      }
+    } else if (strcmp(zKey, "listen") == 0) {
+      const char *zVal = azOpt[2 * i + 1];
+      if (!p->bPooler) {
+        pgError(p, "listen= is for a store behind a pooler (pooler=transaction "
+                   "in its URL)");
+        return SQLITE_ERROR;
+      }
+      if (strncmp(zVal, "env:", 4) == 0 && !getenv(zVal + 4)) {
+        pgError(p, "listen=: environment variable '%s' is not set", zVal + 4);
+        return SQLITE_ERROR;
+      }
+      if (p->zListen && strcmp(p->zListen, zVal) != 0) {
+        pgError(p, "listen= differs from another table's on the same store");
+        return SQLITE_ERROR;
+      }
+      if (!p->zListen && !(p->zListen = sqlite3_mprintf("%s", zVal))) {
+        return SQLITE_NOMEM;
       }
     } else if (strcmp(zKey, "prefix") != 0) {
       /* prefix= is Redis's: accepted so that one CREATE moves between
@@ -3327,8 +3420,90 @@ static int runnable(PgTable *t, const statevtab_value *pQueue, int *pb,
   return rc;
 }
 
-/* LISTEN to channel zChan. */
+/*
+** The connection that LISTENs: the store's own, or behind a pooler the
+** direct one of listen= (connected here, and LISTENing to every channel of
+** p->azListen, when there is none), or NULL behind a pooler without
+** listen=: the waits then look again every PG_POOL_POLL_MS.  SQLITE_IOERR
+** when the listen= server cannot be reached.
+*/
+static int listenConn(PgStore *p, PGconn **ppConn) {
+  static const char *const azKey[] = {"connect_timeout",
+                                      "fallback_application_name", "dbname", 0};
+  const char *azVal[4], *zUrl;
+  int i, rc;
+  *ppConn = p->bPooler ? 0 : p->pg;
+  if (!p->bPooler || !p->zListen) return SQLITE_OK;
+  if (p->pgL && PQstatus(p->pgL) == CONNECTION_OK) {
+    *ppConn = p->pgL;
+    return SQLITE_OK;
+  }
+  if (p->pgL) PQfinish(p->pgL);
+  p->pgL = 0;
+  zUrl =
+      strncmp(p->zListen, "env:", 4) == 0 ? getenv(p->zListen + 4) : p->zListen;
+  if (!zUrl) {
+    pgError(p, "listen=: environment variable '%s' is not set", p->zListen + 4);
+    return SQLITE_ERROR;
+  }
+  rc = secretsFromUrl(p, zUrl);
+  if (rc != SQLITE_OK) return rc;
+  azVal[0] = "10";
+  azVal[1] = "statevtab-listen";
+  azVal[2] = zUrl;
+  azVal[3] = 0;
+  p->pgL = PQconnectdbParams(azKey, azVal, 1);
+  if (!p->pgL) return SQLITE_NOMEM;
+  if (PQstatus(p->pgL) != CONNECTION_OK) {
+    char *zSafe = sv_redact_url(zUrl);
+    char *z = zSafe ? pgScrub(p, PQerrorMessage(p->pgL), 1) : 0;
+    char *zShow = zSafe ? pgScrub(p, zSafe, 0) : 0;
+    if (z && zShow) {
+      pgError(p, "postgresql: cannot connect to the listen= server %s: %s",
+              strncmp(p->zListen, "env:", 4) == 0 ? p->zListen : zShow, z);
+    }
+    rc = z && zShow ? SQLITE_IOERR : SQLITE_NOMEM;
+    sqlite3_free(z);
+    sqlite3_free(zShow);
+    sqlite3_free(zSafe);
+    PQfinish(p->pgL);
+    p->pgL = 0;
+    return rc;
+  }
+  PQsetNoticeProcessor(p->pgL, noticeQuiet, 0);
+  for (i = 0; i < p->nListen; i++) {
+    rc = pgListenRaw(p, p->azListen[i]);
+    if (rc != SQLITE_OK) return rc;
+  }
+  *ppConn = p->pgL;
+  return SQLITE_OK;
+}
+
+/* LISTEN to channel zChan: on the store's connection, or behind a pooler on
+** the listen= one (blocking: a direct server, a short command), if any. */
 static int pgListenRaw(PgStore *p, const char *zChan) {
+  if (p->bPooler) {
+    PGresult *res;
+    char *zId, *zSql;
+    int rc = SQLITE_OK;
+    if (!p->pgL) return SQLITE_OK;
+    zId = PQescapeIdentifier(p->pgL, zChan, strlen(zChan));
+    zSql = zId ? sqlite3_mprintf("LISTEN %s", zId) : 0;
+    PQfreemem(zId);
+    if (!zSql) return SQLITE_NOMEM;
+    res = PQexec(p->pgL, zSql);
+    sqlite3_free(zSql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+      char *z = pgScrub(p, PQerrorMessage(p->pgL), 1);
+      if (z) pgError(p, "postgresql: LISTEN on the listen= server: %s", z);
+      rc = z ? SQLITE_IOERR : SQLITE_NOMEM;
+      sqlite3_free(z);
+      PQfinish(p->pgL);
+      p->pgL = 0;
+    }
+    PQclear(res);
+    return rc;
+  }
   char *zId = PQescapeIdentifier(p->pg, zChan, strlen(zChan));
   char *zSql = zId ? sqlite3_mprintf("LISTEN %s", zId) : 0;
   int rc = zSql ? pgRaw(p, zSql) : SQLITE_NOMEM;
@@ -3353,6 +3528,11 @@ static int pgListen(PgTable *t) {
   PGresult *res = 0;
   char *zChan, **az;
   int rc, i;
+  if (p->bPooler) {
+    PGconn *c;
+    rc = listenConn(p, &c);
+    if (rc != SQLITE_OK) return rc;
+  }
   if (t->zChan) return SQLITE_OK;
   memset(&a, 0, sizeof(a));
   paramText(&a, zPre, -1);
@@ -3407,10 +3587,13 @@ static int pgWait(statevtab_table *pTab, const statevtab_value *pQueue,
   for (;;) {
     sqlite3_int64 iWait, iNext = -1, now;
     PGnotify *n;
+    PGconn *pN; /* where notifications arrive; NULL: poll */
     int bReady = 0;
+    rc = listenConn(p, &pN);
+    if (rc != SQLITE_OK) return rc;
     /* Drop notifications already here: the check below covers them. */
-    PQconsumeInput(p->pg);
-    while ((n = PQnotifies(p->pg)) != 0) PQfreemem(n);
+    if (pN) PQconsumeInput(pN);
+    while (pN && (n = PQnotifies(pN)) != 0) PQfreemem(n);
     rc = runnable(t, pQueue, &bReady, &iNext);
     if (rc != SQLITE_OK) return rc;
     if (bReady) {
@@ -3423,18 +3606,24 @@ static int pgWait(statevtab_table *pTab, const statevtab_value *pQueue,
     ** then) may be for a task committed after the check's snapshot: look
     ** again, rather than sleep on a socket with nothing more to say (the
     ** wait then lasted its whole timeout). */
-    if ((n = PQnotifies(p->pg)) != 0) {
+    if (pN && (n = PQnotifies(pN)) != 0) {
       PQfreemem(n);
       continue;
     }
     iWait = iEnd - now;
     if (iNext >= 0 && iNext + 1 < iWait) iWait = iNext + 1;
-    rc = pgPoll(p, POLLIN, now + iWait);
+    if (!pN && iWait > PG_POOL_POLL_MS) iWait = PG_POOL_POLL_MS;
+    rc = pgPollOn(p, pN, POLLIN, now + iWait);
     if (rc == SQLITE_INTERRUPT) {
       pgError(p, "postgresql: interrupted while waiting for %s", p->zSafe);
       return rc;
     }
-    if (rc == SQLITE_IOERR || !PQconsumeInput(p->pg)) return pgLost(p);
+    if (pN && (rc == SQLITE_IOERR || !PQconsumeInput(pN))) {
+      if (pN == p->pg) return pgLost(p);
+      /* The listen= connection broke: the next turn connects again. */
+      PQfinish(p->pgL);
+      p->pgL = 0;
+    }
   }
 }
 
@@ -3459,16 +3648,31 @@ static int pgWake(statevtab_table *pTab, const statevtab_value *pKey,
     *pbWoken = iWaitMs > 0;
     return SQLITE_OK;
   }
+  PGconn *pN; /* where notifications arrive; NULL: poll */
   rc = pgListen(t);
+  if (rc == SQLITE_OK) rc = listenConn(p, &pN);
   if (rc != SQLITE_OK) return rc;
+  if (!pN) {
+    /* Behind a pooler without listen=: the caller looks again soon. */
+    if (iWaitMs == 0) return SQLITE_OK;
+    rc = pgPollOn(p, 0, POLLIN,
+                  sv_mono_ms() +
+                      (iWaitMs < PG_POOL_POLL_MS ? iWaitMs : PG_POOL_POLL_MS));
+    if (rc == SQLITE_INTERRUPT) {
+      pgError(p, "postgresql: interrupted while waiting for %s", p->zSafe);
+      return rc;
+    }
+    *pbWoken = 1;
+    return SQLITE_OK;
+  }
   if (iWaitMs == 0) {
     /* Forget the notifications already here. */
-    if (!PQconsumeInput(p->pg)) return pgLost(p);
-    while ((n = PQnotifies(p->pg)) != 0) PQfreemem(n);
+    if (!PQconsumeInput(pN)) return pN == p->pg ? pgLost(p) : SQLITE_OK;
+    while ((n = PQnotifies(pN)) != 0) PQfreemem(n);
     return SQLITE_OK;
   }
   for (;;) {
-    while ((n = PQnotifies(p->pg)) != 0) {
+    while ((n = PQnotifies(pN)) != 0) {
       if (strcmp(n->relname, t->zChan) == 0 &&
           strlen(n->extra) == (size_t)pKey->n &&
           (pKey->n == 0 || memcmp(n->extra, pKey->z, pKey->n) == 0)) {
@@ -3477,13 +3681,21 @@ static int pgWake(statevtab_table *pTab, const statevtab_value *pKey,
       PQfreemem(n);
     }
     if (*pbWoken) return SQLITE_OK;
-    rc = pgPoll(p, POLLIN, iEnd);
+    rc = pgPollOn(p, pN, POLLIN, iEnd);
     if (rc == SQLITE_DONE) return SQLITE_OK;
     if (rc == SQLITE_INTERRUPT) {
       pgError(p, "postgresql: interrupted while waiting for %s", p->zSafe);
       return rc;
     }
-    if (rc == SQLITE_IOERR || !PQconsumeInput(p->pg)) return pgLost(p);
+    if (rc == SQLITE_IOERR || !PQconsumeInput(pN)) {
+      if (pN == p->pg) return pgLost(p);
+      /* The listen= connection broke: the caller looks again, and the
+      ** next wait connects again. */
+      PQfinish(p->pgL);
+      p->pgL = 0;
+      *pbWoken = 1;
+      return SQLITE_OK;
+    }
   }
 }
 

@@ -76,6 +76,7 @@ static const char zRdScript[] =
 #define RD_PREFIX "statevtab:"
 #define RD_CONNECT_MS 5000
 #define RD_COMMAND_MS 10000
+#define RD_WAIT_MS 1000       /* wait_timeout= default */
 #define RD_RID_BLOCK 64       /* row handles reserved at first */
 #define RD_RID_BLOCK_MAX 4096 /* ... doubling at each refill, up to this */
 
@@ -106,6 +107,15 @@ typedef struct RdUndo {
   const char **az;
   size_t *an;
 } RdUndo;
+
+/* A node of a Redis Cluster: its address and connection (or NULL). */
+typedef struct RdNode {
+  char *zHost;
+  int iPort;
+  redisContext *c;
+} RdNode;
+
+#define RD_SLOTS 16384 /* hash slots of a Redis Cluster */
 
 typedef struct RdStore {
   statevtab_store base; /* must be first */
@@ -139,6 +149,16 @@ typedef struct RdStore {
   int nUndo, nUndoAlloc;
   int *aSaveUndo; /* nUndo at each savepoint (nSaveAlloc entries) */
   int bRecord;    /* the next rdEval is such a call (atomicBegin) */
+
+  /* Redis Cluster (redis-cluster://): the nodes, the seeds of the URL first
+  ** and then those the slot map names; p->c is aNode[iNode].c, the node of
+  ** the command in hand. */
+  int bCluster;
+  RdNode *aNode;
+  int nNode, nNodeAlloc, iNode;
+  unsigned short *aSlot;  /* RD_SLOTS entries: node index + 1, 0: no node */
+  int bStale;             /* read the slot map again before the next command */
+  int nWaitRepl, iWaitMs; /* wait_replicas=, wait_timeout= (WAIT) */
 } RdStore;
 
 /* What a transaction read of one row: its write stamp and version. */
@@ -371,6 +391,21 @@ static struct timeval msTime(int ms) {
 static void rdHangUp(RdStore *p) {
   if (p->c) redisFree(p->c);
   p->c = 0;
+  if (p->bCluster && p->iNode >= 0) {
+    /* A node gone may be a primary failing over: ask for the map again. */
+    p->aNode[p->iNode].c = 0;
+    p->bStale = 1;
+  }
+}
+
+/* Where the connection in hand goes, for messages (sqlite3_malloc'd):
+** the redacted URL, or on a cluster the node's address. */
+static char *rdWhere(RdStore *p) {
+  if (p->bCluster && p->iNode >= 0) {
+    return sqlite3_mprintf("cluster node %s:%d", p->aNode[p->iNode].zHost,
+                           p->aNode[p->iNode].iPort);
+  }
+  return sqlite3_mprintf("%s", p->zSafe);
 }
 
 /*
@@ -381,13 +416,15 @@ static void rdHangUp(RdStore *p) {
 static int rdIoError(RdStore *p) {
   int bTimeout = p->c && p->c->err == REDIS_ERR_IO &&
                  (errno == EAGAIN || errno == EWOULDBLOCK);
+  char *zWhere = rdWhere(p);
   if (bTimeout) {
     rdError(p, "redis: no reply from %s within %d ms (command timeout)",
-            p->zSafe, p->iCmdMs);
+            zWhere ? zWhere : p->zSafe, p->iCmdMs);
   } else {
-    rdError(p, "redis: connection lost (%s): %s", p->zSafe,
+    rdError(p, "redis: connection lost (%s): %s", zWhere ? zWhere : p->zSafe,
             p->c && p->c->errstr[0] ? p->c->errstr : "closed");
   }
+  sqlite3_free(zWhere);
   rdHangUp(p);
   return SQLITE_IOERR;
 }
@@ -466,16 +503,20 @@ static redisReply *rdCall(RdStore *p, int n, const char **az,
   }
 }
 
-/* Connect and authenticate: a new context in *ppC. */
-static int rdDial(RdStore *p, int bOpen, redisContext **ppC) {
+/*
+** Connect and authenticate: a new context in *ppC.  To the unix socket
+** p->zSock, or to zHost:iPort, which messages call zWhat.
+*/
+static int rdDialAt(RdStore *p, const char *zHost, int iPort, const char *zWhat,
+                    int bOpen, redisContext **ppC) {
   struct timeval tv = msTime(p->iConnMs);
   redisContext *c;
   *ppC = 0;
   c = p->zSock ? redisConnectUnixWithTimeout(p->zSock, tv)
-               : redisConnectWithTimeout(p->zHost, p->iPort, tv);
+               : redisConnectWithTimeout(zHost, iPort, tv);
   if (!c) return SQLITE_NOMEM;
   if (c->err) {
-    rdError(p, "redis: cannot connect to %s: %s", p->zSafe, c->errstr);
+    rdError(p, "redis: cannot connect to %s: %s", zWhat, c->errstr);
     redisFree(c);
     return bOpen ? SQLITE_CANTOPEN : SQLITE_IOERR;
   }
@@ -496,10 +537,10 @@ static int rdDial(RdStore *p, int bOpen, redisContext **ppC) {
     r = redisCommandArgv(c, n, az, an);
     if (!r || r->type == REDIS_REPLY_ERROR) {
       if (r) {
-        rdError(p, "redis: authentication failed for %s: %.*s", p->zSafe,
+        rdError(p, "redis: authentication failed for %s: %.*s", zWhat,
                 (int)r->len, r->str);
       } else {
-        rdError(p, "redis: connection lost (%s): %s", p->zSafe, c->errstr);
+        rdError(p, "redis: connection lost (%s): %s", zWhat, c->errstr);
       }
       freeReplyObject(r);
       redisFree(c);
@@ -511,9 +552,28 @@ static int rdDial(RdStore *p, int bOpen, redisContext **ppC) {
   return SQLITE_OK;
 }
 
+static int clusterRefresh(RdStore *p, int bOpen);
+
+/* rdDialAt the server of the URL; on a cluster, the first node that
+** answers (the subscription of the waits: PUBLISH reaches every node). */
+static int rdDial(RdStore *p, int bOpen, redisContext **ppC) {
+  int i, rc = SQLITE_IOERR;
+  if (!p->bCluster)
+    return rdDialAt(p, p->zHost, p->iPort, p->zSafe, bOpen, ppC);
+  for (i = 0; i < p->nNode && rc != SQLITE_OK && rc != SQLITE_NOMEM; i++) {
+    char *zWhat = sqlite3_mprintf("cluster node %s:%d", p->aNode[i].zHost,
+                                  p->aNode[i].iPort);
+    if (!zWhat) return SQLITE_NOMEM;
+    rc = rdDialAt(p, p->aNode[i].zHost, p->aNode[i].iPort, zWhat, bOpen, ppC);
+    sqlite3_free(zWhat);
+  }
+  return rc;
+}
+
 static int rdConnect(RdStore *p, int bOpen) {
   redisReply *r;
   int rc = SQLITE_OK;
+  if (p->bCluster) return clusterRefresh(p, bOpen);
   rdHangUp(p);
   rc = rdDial(p, bOpen, &p->c);
   if (rc != SQLITE_OK) return rc;
@@ -622,6 +682,286 @@ static int rdEnsure(RdStore *p) {
   return p->c ? SQLITE_OK : rdConnect(p, 0);
 }
 
+/* ------------------------------------------------------- Redis Cluster */
+
+/* CRC16-CCITT (XMODEM), the hash of Redis Cluster's key slots. */
+static unsigned rdCrc16(const char *z, size_t n) {
+  unsigned crc = 0;
+  size_t i;
+  int k;
+  for (i = 0; i < n; i++) {
+    crc ^= (unsigned)(unsigned char)z[i] << 8;
+    for (k = 0; k < 8; k++) {
+      crc = (crc & 0x8000) ? (crc << 1) ^ 0x1021 : crc << 1;
+    }
+    crc &= 0xffff;
+  }
+  return crc;
+}
+
+/* The slot of key z[0..n): of its hash tag, the bytes between the first
+** '{' and the next '}' when there are any, as the server computes it.  The
+** keys of a namespace all begin with "{<prefix>}": one slot. */
+static int rdSlot(const char *z, size_t n) {
+  const char *a = memchr(z, '{', n);
+  if (a) {
+    const char *b = memchr(a + 1, '}', n - (size_t)(a + 1 - z));
+    if (b && b > a + 1) {
+      z = a + 1;
+      n = (size_t)(b - z);
+    }
+  }
+  return (int)(rdCrc16(z, n) & (RD_SLOTS - 1));
+}
+
+/* The index of node zHost[0..nHost):iPort, added when new; -1 on OOM. */
+static int nodeFind(RdStore *p, const char *zHost, int nHost, int iPort) {
+  int i;
+  for (i = 0; i < p->nNode; i++) {
+    if (p->aNode[i].iPort == iPort && (int)strlen(p->aNode[i].zHost) == nHost &&
+        memcmp(p->aNode[i].zHost, zHost, (size_t)nHost) == 0) {
+      return i;
+    }
+  }
+  if (p->nNode >= p->nNodeAlloc) {
+    int nNew = p->nNodeAlloc ? p->nNodeAlloc * 2 : 8;
+    RdNode *a = sqlite3_realloc64(p->aNode, sizeof(RdNode) * (size_t)nNew);
+    if (!a) return -1;
+    p->aNode = a;
+    p->nNodeAlloc = nNew;
+  }
+  memset(&p->aNode[p->nNode], 0, sizeof(RdNode));
+  p->aNode[p->nNode].zHost = sqlite3_mprintf("%.*s", nHost, zHost);
+  if (!p->aNode[p->nNode].zHost) return -1;
+  p->aNode[p->nNode].iPort = iPort;
+  return p->nNode++;
+}
+
+/*
+** Make node i the connection in hand (p->c), connecting to it (and loading
+** the script there) when it has no live connection.  On failure the map is
+** read again before the next command: the node may have failed over.
+*/
+static int nodeUse(RdStore *p, int i, int bOpen) {
+  RdNode *n = &p->aNode[i];
+  char *zWhat;
+  int rc;
+  p->iNode = i;
+  p->c = n->c;
+  if (p->c && !rdLive(p)) rdHangUp(p);
+  if (p->c) return SQLITE_OK;
+  zWhat = sqlite3_mprintf("cluster node %s:%d", n->zHost, n->iPort);
+  if (!zWhat) return SQLITE_NOMEM;
+  rc = rdDialAt(p, n->zHost, n->iPort, zWhat, bOpen, &n->c);
+  sqlite3_free(zWhat);
+  p->c = n->c;
+  if (rc == SQLITE_OK) rc = rdLoadScript(p);
+  if (rc != SQLITE_OK) p->bStale = 1;
+  return rc;
+}
+
+/* Read the reply to CLUSTER SLOTS into p->aSlot. */
+static int slotsRead(RdStore *p, const redisReply *r) {
+  size_t i;
+  if (r->type != REDIS_REPLY_ARRAY) {
+    rdError(p, "redis: %s:%d is not a Redis Cluster node: %.*s",
+            p->aNode[p->iNode].zHost, p->aNode[p->iNode].iPort,
+            r->type == REDIS_REPLY_ERROR ? (int)r->len : 0,
+            r->type == REDIS_REPLY_ERROR ? r->str : "");
+    return SQLITE_ERROR;
+  }
+  memset(p->aSlot, 0, sizeof(p->aSlot[0]) * RD_SLOTS);
+  for (i = 0; i < r->elements; i++) {
+    const redisReply *e = r->element[i], *m;
+    const char *zHost;
+    int nHost, k;
+    long long s;
+    if (e->type != REDIS_REPLY_ARRAY || e->elements < 3) continue;
+    m = e->element[2];
+    if (m->type != REDIS_REPLY_ARRAY || m->elements < 2 ||
+        m->element[0]->type != REDIS_REPLY_STRING ||
+        m->element[1]->type != REDIS_REPLY_INTEGER) {
+      continue;
+    }
+    zHost = m->element[0]->str;
+    nHost = (int)m->element[0]->len;
+    if (nHost == 0 || (nHost == 1 && zHost[0] == '?')) {
+      /* An endpoint the node does not know: the one that was asked. */
+      zHost = p->aNode[p->iNode].zHost;
+      nHost = (int)strlen(zHost);
+    }
+    k = nodeFind(p, zHost, nHost, (int)m->element[1]->integer);
+    if (k < 0) return SQLITE_NOMEM;
+    for (s = e->element[0]->integer; s <= e->element[1]->integer; s++) {
+      if (s >= 0 && s < RD_SLOTS) p->aSlot[s] = (unsigned short)(k + 1);
+    }
+  }
+  return SQLITE_OK;
+}
+
+/*
+** Read the slot map (CLUSTER SLOTS) from the first node that answers, the
+** seeds first.  When none does, the error of the last one tried.
+*/
+static int clusterRefresh(RdStore *p, int bOpen) {
+  static const char *const az[] = {"CLUSTER", "SLOTS"};
+  static const size_t an[] = {7, 5};
+  int i, rc = SQLITE_IOERR;
+  for (i = 0; i < p->nNode; i++) {
+    redisReply *r;
+    rc = nodeUse(p, i, bOpen);
+    if (rc == SQLITE_NOMEM) return rc;
+    if (rc != SQLITE_OK) continue;
+    r = rdCall(p, 2, (const char **)az, an);
+    if (!r) {
+      rc = rdIoError(p);
+      continue;
+    }
+    rc = slotsRead(p, r);
+    freeReplyObject(r);
+    if (rc == SQLITE_OK) {
+      p->bStale = 0;
+      return rc;
+    }
+    if (rc == SQLITE_NOMEM) return rc;
+    if (bOpen) rc = SQLITE_CANTOPEN;
+  }
+  return rc;
+}
+
+/*
+** Make p->c the connection for key z[0..n) (every command carries the
+** namespace's base "{<prefix>}" as its first key): on a cluster, of the
+** primary that owns its slot, as the slot map says.
+*/
+static int rdRoute(RdStore *p, const char *z, size_t n) {
+  int rc, iSlot, k;
+  if (!p->bCluster) return rdEnsure(p);
+  if (p->bStale) {
+    rc = clusterRefresh(p, 0);
+    if (rc != SQLITE_OK) return rc;
+  }
+  iSlot = rdSlot(z, n);
+  k = (int)p->aSlot[iSlot] - 1;
+  if (k < 0) {
+    p->bStale = 1;
+    rdError(p,
+            "redis: no node of the cluster serves slot %d (of key %.*s): the "
+            "cluster is down or incomplete",
+            iSlot, (int)n, z);
+    return SQLITE_IOERR;
+  }
+  rc = nodeUse(p, k, 0);
+  if (rc != SQLITE_OK && rc != SQLITE_NOMEM) {
+    char *zOld = p->base.zErrMsg;
+    p->base.zErrMsg = 0;
+    rdError(p,
+            "%s (the primary of slot %d of key %.*s: statements on it fail "
+            "until it is back or a replica has taken over)",
+            zOld, iSlot, (int)n, z);
+    sqlite3_free(zOld);
+    if (!p->base.zErrMsg) rc = SQLITE_NOMEM;
+  }
+  return rc;
+}
+
+/* Is error reply r a cluster redirection (MOVED or ASK)? */
+static int isRedirect(const RdStore *p, const redisReply *r) {
+  return p->bCluster &&
+         (strncmp(r->str, "MOVED ", 6) == 0 || strncmp(r->str, "ASK ", 4) == 0);
+}
+
+/*
+** Follow redirection r ("MOVED <slot> <host>:<port>" or "ASK ..."), of a
+** command on key z[0..n): MOVED updates the slot's owner, makes it the
+** connection in hand, and has the whole map read again before the next
+** command; ASK makes the node named the connection in hand, for the
+** command: *pbAsk is 1 (send ASKING before each try of it there, a try
+** after a script reload too), 0 after a MOVED.
+*/
+static int rdRedirect(RdStore *p, const redisReply *r, const char *z, size_t n,
+                      int *pbAsk) {
+  const char *zSlot = strchr(r->str, ' ');
+  const char *zAddr = zSlot ? strchr(zSlot + 1, ' ') : 0;
+  const char *zColon = zAddr ? strrchr(zAddr + 1, ':') : 0;
+  int iSlot = zSlot ? atoi(zSlot + 1) : -1, k, rc;
+  if (!zColon || iSlot < 0 || iSlot >= RD_SLOTS) {
+    rdError(p, "redis: %s", r->str);
+    return SQLITE_ERROR;
+  }
+  k = nodeFind(p, zAddr + 1, (int)(zColon - zAddr - 1), atoi(zColon + 1));
+  if (k < 0) return SQLITE_NOMEM;
+  *pbAsk = r->str[0] == 'A';
+  if (*pbAsk) return nodeUse(p, k, 0);
+  p->aSlot[iSlot] = (unsigned short)(k + 1);
+  rc = rdRoute(p, z, n);
+  /* Other slots may have moved with it (a fail-over moves a primary's
+  ** whole range): read the whole map before the next command. */
+  p->bStale = 1;
+  return rc;
+}
+
+/* ASKING, before the command of an ASK redirection. */
+static int rdAsking(RdStore *p) {
+  static const char *const az[] = {"ASKING"};
+  static const size_t an[] = {6};
+  redisReply *r = rdCall(p, 1, (const char **)az, an);
+  if (!r) return rdIoError(p);
+  freeReplyObject(r);
+  return SQLITE_OK;
+}
+
+/*
+** wait_replicas=N: WAIT until N replicas have every write made on the
+** connection in hand, for at most wait_timeout ms.  Fewer is an error: the
+** write is done on the primary, but a fail-over now could lose it.
+*/
+static int rdAwaitReplicas(RdStore *p) {
+  const char *az[3];
+  size_t an[3];
+  char zN[16], zMs[16];
+  redisReply *r;
+  int rc = SQLITE_OK;
+  if (p->nWaitRepl <= 0) return SQLITE_OK;
+  sqlite3_snprintf(sizeof(zN), zN, "%d", p->nWaitRepl);
+  sqlite3_snprintf(sizeof(zMs), zMs, "%d", p->iWaitMs);
+  az[0] = "WAIT";
+  an[0] = 4;
+  az[1] = zN;
+  an[1] = strlen(zN);
+  az[2] = zMs;
+  an[2] = strlen(zMs);
+  r = rdCall(p, 3, az, an);
+  if (!r) return rdIoError(p);
+  if (r->type != REDIS_REPLY_INTEGER || r->integer < p->nWaitRepl) {
+    rdError(p,
+            "redis: wait_replicas=%d: %lld replica(s) acknowledged the write "
+            "within %d ms (wait_timeout); it is done on the primary but a "
+            "fail-over now could lose it",
+            p->nWaitRepl,
+            r->type == REDIS_REPLY_INTEGER ? (long long)r->integer : 0LL,
+            p->iWaitMs);
+    /* As a failed fsync: the write is not as durable as asked. */
+    rc = SQLITE_IOERR;
+  }
+  freeReplyObject(r);
+  return rc;
+}
+
+/* Is script operation z[0..n) ("scan", "claim!" ...) one that writes no
+** row: a read, or the bookkeeping of row handles and indexes (a handle
+** lost in a fail-over is caught at commit, see writeResult)?  No WAIT
+** after it. */
+static int noWaitOp(const char *z, size_t n) {
+  static const char *const azRead[] = {"scan",  "runnable", "metrics", "paused",
+                                       "owner", "rids",     "want"};
+  size_t i;
+  for (i = 0; i < sizeof(azRead) / sizeof(azRead[0]); i++) {
+    if (strlen(azRead[i]) == n && memcmp(azRead[i], z, n) == 0) return 1;
+  }
+  return 0;
+}
+
 /* An error reply as the store's error (SQLITE_ERROR). */
 static int rdReplyError(RdStore *p, const redisReply *r) {
   const char *z = r->str;
@@ -640,9 +980,21 @@ static int rdReplyError(RdStore *p, const redisReply *r) {
     }
   }
   rdError(p, "redis: %.*s", n, z);
-  /* A server still loading its data, or busy with a long script: try
-  ** again later. */
-  if (strncmp(r->str, "LOADING", 7) == 0 || strncmp(r->str, "BUSY", 4) == 0) {
+  if (strncmp(r->str, "CLUSTERDOWN", 11) == 0) {
+    /* A primary failed and no replica has its slots yet: the whole
+    ** cluster refuses commands (cluster-require-full-coverage).  Read the
+    ** slot map again next time. */
+    rdError(p,
+            "redis: the cluster is down (%.*s): retry once a replica has "
+            "taken over from the failed primary",
+            n, z);
+    p->bStale = p->bCluster;
+    return SQLITE_IOERR;
+  }
+  /* A server still loading its data, or busy with a long script, or a
+  ** cluster moving the slot's keys (TRYAGAIN): try again later. */
+  if (strncmp(r->str, "LOADING", 7) == 0 || strncmp(r->str, "BUSY", 4) == 0 ||
+      strncmp(r->str, "TRYAGAIN", 8) == 0) {
     return SQLITE_BUSY;
   }
   return SQLITE_ERROR;
@@ -656,19 +1008,37 @@ static int rdReplyError(RdStore *p, const redisReply *r) {
 */
 static int rdCommand(RdStore *p, RdArgs *a, redisReply **ppReply) {
   redisReply *r;
-  int rc, iTry;
+  int rc, iTry = 0, nHop = 0, bAsk = 0;
   *ppReply = 0;
   if (a->rc != SQLITE_OK) return a->rc;
-  rc = rdEnsure(p);
+  /* az[3]: the first key of an FCALL or EVALSHA, the namespace's base. */
+  rc = rdRoute(p, a->az[3], a->an[3]);
   if (rc != SQLITE_OK) return rc;
-  for (iTry = 0;; iTry++) {
+  for (;;) {
+    if (bAsk && (rc = rdAsking(p)) != SQLITE_OK) return rc;
     r = rdCall(p, a->n, a->az, a->an);
     if (!r) return rdIoError(p);
     if (r->type != REDIS_REPLY_ERROR) {
       *ppReply = r;
-      return SQLITE_OK;
+      if (p->nWaitRepl > 0 && a->n > 4 &&
+          !noWaitOp(a->az[4], a->an[4] - (a->az[4][a->an[4] - 1] == '!'))) {
+        rc = rdAwaitReplicas(p);
+        if (rc != SQLITE_OK) {
+          freeReplyObject(r);
+          *ppReply = 0;
+        }
+      }
+      return rc;
+    }
+    if (nHop < 5 && isRedirect(p, r)) {
+      nHop++;
+      rc = rdRedirect(p, r, a->az[3], a->an[3], &bAsk);
+      freeReplyObject(r);
+      if (rc != SQLITE_OK) return rc;
+      continue;
     }
     if (iTry < 2 && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+      iTry++;
       freeReplyObject(r);
       rc = rdLoadScript(p);
       if (rc != SQLITE_OK) return rc;
@@ -676,6 +1046,7 @@ static int rdCommand(RdStore *p, RdArgs *a, redisReply **ppReply) {
       continue;
     }
     if (iTry < 2 && !p->bNoFn && fnMissing(r)) {
+      iTry++;
       freeReplyObject(r);
       rc = rdLoadFunction(p);
       if (rc != SQLITE_OK) return rc;
@@ -866,7 +1237,9 @@ static int parseMs(const char *z, int n) {
 /* The ?k=v&... parameters of the URL. */
 static int parseQuery(RdStore *p, const char *zQ, int bPathDb) {
   static const char *const azKnown[] = {"db", "connect_timeout",
-                                        "command_timeout"};
+                                        "command_timeout", "wait_replicas",
+                                        "wait_timeout"};
+  const int nKnown = (int)(sizeof(azKnown) / sizeof(azKnown[0]));
   unsigned int mSeen = bPathDb ? 1 : 0; /* bit k: azKnown[k] given */
   while (zQ && *zQ) {
     int n = (int)strcspn(zQ, "&");
@@ -874,20 +1247,20 @@ static int parseQuery(RdStore *p, const char *zQ, int bPathDb) {
     int nKey = zEq ? (int)(zEq - zQ) : n;
     int v = zEq ? parseMs(zEq + 1, n - nKey - 1) : -1;
     int k;
-    for (k = 0; k < 3; k++) {
+    for (k = 0; k < nKnown; k++) {
       if ((int)strlen(azKnown[k]) == nKey &&
           memcmp(zQ, azKnown[k], nKey) == 0) {
         break;
       }
     }
-    if (k < 3 && (mSeen & (1u << k))) {
+    if (k < nKnown && (mSeen & (1u << k))) {
       /* Which one would win is a guess: say so instead. */
       rdError(p, "redis: URL parameter '%s' given twice in %s%s", azKnown[k],
               p->zSafe, k == 0 && bPathDb ? " (as /db and as ?db=)" : "");
       return SQLITE_ERROR;
     }
-    if (k < 3) mSeen |= 1u << k;
-    if (k == 0 && v >= 0) {
+    if (k < nKnown) mSeen |= 1u << k;
+    if (k == 0 && v >= 0 && !(p->bCluster && v > 0)) {
       p->iDb = v;
     } else if (k == 1 && v > 0) {
       p->iConnMs = v;
@@ -895,13 +1268,18 @@ static int parseQuery(RdStore *p, const char *zQ, int bPathDb) {
     } else if (k == 2 && v > 0) {
       p->iCmdMs = v;
       p->bCmdSet = 1;
+    } else if (k == 3 && v > 0) {
+      p->nWaitRepl = v;
+    } else if (k == 4 && v > 0) {
+      p->iWaitMs = v;
     } else {
       /* The name only: the value may be a secret. */
       rdError(p,
               "redis: bad URL parameter '%.*s' in %s (known: db, "
-              "connect_timeout, command_timeout; values are integers, "
-              "timeouts in ms)",
-              nKey, zQ, p->zSafe);
+              "connect_timeout, command_timeout, wait_replicas, "
+              "wait_timeout; values are integers, timeouts in ms%s)",
+              nKey, zQ, p->zSafe,
+              p->bCluster ? ", a cluster has db 0 only" : "");
       return SQLITE_ERROR;
     }
     zQ += n;
@@ -911,8 +1289,64 @@ static int parseQuery(RdStore *p, const char *zQ, int bPathDb) {
 }
 
 /*
-** redis://[user[:password]@]host[:port][/db][?params] or
-** unix:/path/to/redis.sock[?params].
+** Parse "host[:port]" or "[v6addr][:port]" at z[0..zEnd) into *pzHost
+** (sqlite3_malloc'd) and *piPort (6379 when not given): SQLITE_OK,
+** SQLITE_ERROR when malformed, SQLITE_NOMEM.
+*/
+static int parseHost(const char *z, const char *zEnd, char **pzHost,
+                     int *piPort) {
+  const char *q;
+  *piPort = 6379;
+  *pzHost = 0;
+  if (*z == '[') {
+    q = memchr(z, ']', (size_t)(zEnd - z));
+    if (!q) return SQLITE_ERROR;
+    *pzHost = sqlite3_mprintf("%.*s", (int)(q - z - 1), z + 1);
+    q++;
+  } else {
+    q = z;
+    while (q < zEnd && *q != ':') q++;
+    *pzHost = sqlite3_mprintf("%.*s", (int)(q - z), z);
+  }
+  if (!*pzHost) return SQLITE_NOMEM;
+  if ((*pzHost)[0] == 0) return SQLITE_ERROR;
+  if (q < zEnd && *q == ':') {
+    int v = parseMs(q + 1, (int)(zEnd - q - 1));
+    if (v <= 0 || v > 65535) return SQLITE_ERROR;
+    *piPort = v;
+  } else if (q != zEnd) {
+    return SQLITE_ERROR;
+  }
+  return SQLITE_OK;
+}
+
+/*
+** The seed nodes "host[:port],host[:port]..." at z[0..zEnd) of a
+** redis-cluster:// URL, into p->aNode.
+*/
+static int parseSeeds(RdStore *p, const char *z, const char *zEnd) {
+  p->aSlot = sqlite3_malloc64(sizeof(p->aSlot[0]) * RD_SLOTS);
+  if (!p->aSlot) return SQLITE_NOMEM;
+  memset(p->aSlot, 0, sizeof(p->aSlot[0]) * RD_SLOTS);
+  while (z <= zEnd) {
+    const char *zComma = memchr(z, ',', (size_t)(zEnd - z));
+    const char *zE = zComma ? zComma : zEnd;
+    char *zHost = 0;
+    int iPort, rc = parseHost(z, zE, &zHost, &iPort);
+    if (rc == SQLITE_OK && nodeFind(p, zHost, (int)strlen(zHost), iPort) < 0) {
+      rc = SQLITE_NOMEM;
+    }
+    sqlite3_free(zHost);
+    if (rc != SQLITE_OK) return rc;
+    z = zE + 1;
+  }
+  return SQLITE_OK;
+}
+
+/*
+** redis://[user[:password]@]host[:port][/db][?params],
+** redis-cluster://[user[:password]@]host[:port][,host[:port]...][?params]
+** or unix:/path/to/redis.sock[?params].
 */
 static int parseUrl(RdStore *p, const char *zUrl) {
   const char *z, *zEnd, *zAt = 0, *zQ, *q;
@@ -935,7 +1369,12 @@ static int parseUrl(RdStore *p, const char *zUrl) {
     if (!p->zSock) return SQLITE_NOMEM;
     return parseQuery(p, zQ ? zQ + 1 : 0, 0);
   }
-  z = zUrl + 8; /* after "redis://" */
+  if (sqlite3_strnicmp(zUrl, "redis-cluster://", 16) == 0) {
+    p->bCluster = 1;
+    z = zUrl + 16;
+  } else {
+    z = zUrl + 8; /* after "redis://" */
+  }
   zQ = strchr(z, '?');
   zEnd = z + strcspn(z, "/?");
   for (q = z; q < zEnd; q++) {
@@ -952,25 +1391,25 @@ static int parseUrl(RdStore *p, const char *zUrl) {
     }
     z = zAt + 1;
   }
-  p->iPort = 6379;
-  if (*z == '[') {
-    q = memchr(z, ']', (size_t)(zEnd - z));
-    if (!q) goto malformed;
-    p->zHost = sqlite3_mprintf("%.*s", (int)(q - z - 1), z + 1);
-    q++;
-  } else {
-    q = z;
-    while (q < zEnd && *q != ':') q++;
-    p->zHost = sqlite3_mprintf("%.*s", (int)(q - z), z);
+  if (p->bCluster) {
+    int rc = parseSeeds(p, z, zEnd);
+    if (rc == SQLITE_NOMEM) return rc;
+    /* A cluster has database 0 only: "/" or "/0". */
+    if (rc != SQLITE_OK || (*zEnd == '/' && zEnd[1] && zEnd[1] != '?' &&
+                            strncmp(zEnd, "/0", 2) != 0)) {
+      rdError(p,
+              "redis: malformed URL %s: expected "
+              "redis-cluster://[user[:password]@]host[:port][,host[:port]"
+              "...][?params]",
+              p->zSafe);
+      return SQLITE_ERROR;
+    }
+    return parseQuery(p, zQ ? zQ + 1 : 0, 0);
   }
-  if (!p->zHost) return SQLITE_NOMEM;
-  if (p->zHost[0] == 0) goto malformed;
-  if (q < zEnd && *q == ':') {
-    int v = parseMs(q + 1, (int)(zEnd - q - 1));
-    if (v <= 0 || v > 65535) goto malformed;
-    p->iPort = v;
-  } else if (q != zEnd) {
-    goto malformed;
+  {
+    int rc = parseHost(z, zEnd, &p->zHost, &p->iPort);
+    if (rc == SQLITE_NOMEM) return rc;
+    if (rc != SQLITE_OK) goto malformed;
   }
   if (*zEnd == '/') {
     const char *zDb = zEnd + 1;
@@ -1096,8 +1535,15 @@ static void subDrop(RdStore *p) {
 }
 
 static void rdFree(RdStore *p) {
+  int i;
   rdHangUp(p);
   subDrop(p);
+  for (i = 0; i < p->nNode; i++) {
+    if (p->aNode[i].c) redisFree(p->aNode[i].c);
+    sqlite3_free(p->aNode[i].zHost);
+  }
+  sqlite3_free(p->aNode);
+  sqlite3_free(p->aSlot);
   sqlite3_free(p->zSafe);
   sqlite3_free(p->zHost);
   sqlite3_free(p->zSock);
@@ -1128,6 +1574,8 @@ static int rdOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
   p->db = pOpen->db;
   p->iConnMs = RD_CONNECT_MS;
   p->iCmdMs = RD_COMMAND_MS;
+  p->iNode = -1;
+  p->iWaitMs = RD_WAIT_MS;
   p->zSafe = sqlite3_mprintf("%s", pOpen->zSafeUrl);
   p->zScript = buildScript();
   if (!p->zSafe || !p->zScript) {
@@ -1195,7 +1643,7 @@ static int rdAttach(statevtab_store *pStore, const statevtab_entity *e,
   const char *zIndexes = 0;
   RdTable *t;
   sv_dedup dd;
-  int i, rc;
+  int i, j, rc;
   (void)zDb;
   (void)zName;
   (void)bCreate;
@@ -1234,6 +1682,9 @@ static int rdAttach(statevtab_store *pStore, const statevtab_entity *e,
         p->iCmdMs = v;
         p->bCmdSet = 1;
         if (p->c) redisSetTimeout(p->c, msTime(v));
+        for (j = 0; j < p->nNode; j++) {
+          if (p->aNode[j].c) redisSetTimeout(p->aNode[j].c, msTime(v));
+        }
       }
     } else if (strcmp(zKey, "schema") != 0) {
       rdError(p, "unknown option '%s'", zKey);
@@ -1852,6 +2303,17 @@ static int logAppend(RdTable *t, char cType, char cMode, sqlite3_int64 iRid,
                      sqlite3_int64 iStamp, const statevtab_value *aRow) {
   RdStore *p = t->p;
   RdOp *o;
+  if (p->bCluster && p->nOp > 0 &&
+      rdSlot(t->zBase, strlen(t->zBase)) !=
+          rdSlot(p->aOp[0].t->zBase, strlen(p->aOp[0].t->zBase))) {
+    /* The commit is one script call in MULTI/EXEC, on one node. */
+    rdError(p,
+            "redis: a transaction on a Redis Cluster writes the rows of one "
+            "hash slot only: this one wrote prefix '%s', and prefix '%s' "
+            "is in another slot (use one transaction per prefix)",
+            p->aOp[0].t->zPrefix, t->zPrefix);
+    return SQLITE_ERROR;
+  }
   if (p->nOp >= p->nOpAlloc) {
     int nNew = p->nOpAlloc ? p->nOpAlloc * 2 : 16;
     RdOp *aNew = sqlite3_realloc64(p->aOp, sizeof(RdOp) * (size_t)nNew);
@@ -2246,7 +2708,7 @@ static int rdWrite(RdStore *p, RdOp *aOp, int nOp, int *aDone) {
   static const size_t anExec[] = {4};
   sqlite3_int64 iEnd = sv_mono_ms() + p->iCmdMs;
   RdArgs a;
-  int i, rc, bReloaded = 0;
+  int i, rc, bReloaded = 0, nHop = 0, bAsk = 0;
   memset(&a, 0, sizeof(a));
   argZ(&a, p->bNoFn ? "EVALSHA" : "FCALL");
   argZ(&a, p->bNoFn ? p->zSha : p->zFn);
@@ -2256,10 +2718,12 @@ static int rdWrite(RdStore *p, RdOp *aOp, int nOp, int *aDone) {
   argInt(&a, nOp);
   for (i = 0; i < nOp; i++) argOp(&a, &aOp[i]);
   rc = a.rc;
-  if (rc == SQLITE_OK) rc = rdEnsure(p);
+  if (rc == SQLITE_OK) rc = rdRoute(p, a.az[3], a.an[3]);
   while (rc == SQLITE_OK) {
     redisReply *aR[3] = {0, 0, 0};
     int k;
+    /* ASKING holds through MULTI until EXEC. */
+    if (bAsk && (rc = rdAsking(p)) != SQLITE_OK) break;
     redisAppendCommandArgv(p->c, 1, (const char **)azMulti, anMulti);
     rdAppend(p->c, a.n, a.az, a.an);
     redisAppendCommandArgv(p->c, 1, (const char **)azExec, anExec);
@@ -2293,6 +2757,7 @@ static int rdWrite(RdStore *p, RdOp *aOp, int nOp, int *aDone) {
         rc = rdReplyError(p, r);
       } else {
         rc = writeResult(p, aOp, nOp, r, aDone);
+        if (rc == SQLITE_OK) rc = rdAwaitReplicas(p);
       }
     } else {
       redisReply *r = aR[2]->type == REDIS_REPLY_ERROR   ? aR[2]
@@ -2306,6 +2771,13 @@ static int rdWrite(RdStore *p, RdOp *aOp, int nOp, int *aDone) {
         /* The server is loading its data after a restart: nothing ran. */
         for (k = 0; k < 3; k++) freeReplyObject(aR[k]);
         sqlite3_sleep(20);
+        continue;
+      }
+      if (pQ->type == REDIS_REPLY_ERROR && nHop < 5 && isRedirect(p, pQ)) {
+        /* Queued on the wrong node: EXEC ran nothing. */
+        nHop++;
+        rc = rdRedirect(p, pQ, a.az[3], a.an[3], &bAsk);
+        for (k = 0; k < 3; k++) freeReplyObject(aR[k]);
         continue;
       }
       if (pQ->type == REDIS_REPLY_ERROR) {

@@ -55,7 +55,34 @@
 #     and no other descriptor is inherited: a server holding a pipe open
 #     would keep a `| tee` waiting forever.
 #
-# Knobs: SV_SERVER_WAIT (seconds to wait for a start or a stop, 30).
+#   sv_start_redis_cluster DIR [REPLICAS]
+#                                a Redis Cluster of three primaries (with
+#                                REPLICAS=1, one replica each) in DIR/n1..
+#   sv_stop_redis_cluster DIR    stop every node of it (by PID)
+#   sv_redis_cluster_owner DIR KEY
+#                                print the directory of the primary that
+#                                owns KEY's slot
+#   sv_kill_redis DIR            SIGKILL the redis-server of DIR
+#   sv_redis_cluster_switchover DIR KEY
+#                                CLUSTER FAILOVER: a replica of KEY's
+#                                primary takes over (both stay up)
+#   sv_redis_cluster_migrating DIR KEY start|stop
+#                                KEY's slot in migration (ASK replies), or
+#                                back to stable
+#   sv_redis_cluster_failover DIR KEY
+#                                kill the primary of KEY's slot, wait for
+#                                its replica to take over, restart it (as
+#                                a replica)
+#   sv_start_pgbouncer DIR PGPORT
+#                                pgbouncer (transaction pooling) on a free
+#                                loopback port in front of 127.0.0.1:PGPORT
+#   sv_stop_pgbouncer DIR        SIGTERM by PID (SIGKILL fallback)
+#   sv_stop_all_under DIR        stop every redis-server and pgbouncer whose
+#                                DIR is below DIR (test/run's safety net)
+#
+# Knobs: SV_SERVER_WAIT (seconds to wait for a start or a stop, 30);
+# SV_REDIS_EXTRA_CONF (lines appended to the redis.conf sv_start_redis
+# writes).
 
 # --- helpers -------------------------------------------------------------------
 
@@ -459,6 +486,7 @@ appendonly yes
 appendfsync always
 # DEBUG SLEEP and friends, from loopback clients only, for fault tests.
 enable-debug-command local
+${SV_REDIS_EXTRA_CONF:-}
 EOF
 }
 
@@ -546,4 +574,311 @@ sv_servers_refresh() {
     pid=$(sv__pidfile_pid "$STATEVTAB_REDIS_DIR/sv.pid") || pid=
     export STATEVTAB_REDIS_PID=$pid
   fi
+}
+
+# --- Redis Cluster ---------------------------------------------------------------
+
+# sv_start_redis_cluster DIR [REPLICAS]: start three primaries (REPLICAS=1:
+# six nodes, a replica for each) in DIR/n1..n6, each a redis-server as
+# sv_start_redis starts it (in a subshell: the STATEVTAB_REDIS_* variables
+# of the caller stay) plus cluster mode, without AOF, and a node timeout of
+# 1 s so that a replica takes over a killed primary within a few seconds;
+# then join them (redis-cli --cluster create) and wait until every node
+# reports cluster_state:ok. Exports STATEVTAB_RCLUSTER_URL
+# (redis-cluster://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3, the primaries as
+# seeds) and STATEVTAB_RCLUSTER_DIR. On failure it stops what it started.
+sv_start_redis_cluster() {
+  local dir=${1:?usage: sv_start_redis_cluster DIR [REPLICAS]} repl=${2:-0}
+  local n i port addrs=() ports=() ok=0
+  n=3
+  ((repl > 0)) && n=6
+  mkdir -p "$dir" || return 1
+  dir=$(cd "$dir" && pwd) || return 1
+  for ((i = 1; i <= n; i++)); do
+    if ! (SV_REDIS_EXTRA_CONF="cluster-enabled yes
+cluster-config-file $dir/n$i/nodes.conf
+cluster-node-timeout 1000
+repl-diskless-sync-delay 0
+appendonly no" sv_start_redis "$dir/n$i"); then
+      sv_stop_redis_cluster "$dir"
+      return 1
+    fi
+    read -r port <"$dir/n$i/sv.port"
+    addrs+=("127.0.0.1:$port")
+    ports+=("$port")
+  done
+  if ! env -u REDISCLI_AUTH redis-cli --cluster create "${addrs[@]}" \
+    --cluster-replicas "$repl" --cluster-yes >"$dir/create.log" 2>&1; then
+    sv__err "redis-cli --cluster create failed; last lines of $dir/create.log:"
+    tail -n 15 "$dir/create.log" >&2
+    sv_stop_redis_cluster "$dir"
+    return 1
+  fi
+  for ((i = 0; i < ${SV_SERVER_WAIT:-30} * 10; i++)); do
+    ok=1
+    for port in "${ports[@]}"; do
+      env -u REDISCLI_AUTH redis-cli -p "$port" cluster info 2>/dev/null |
+        grep -q '^cluster_state:ok' || ok=0
+      # A replica counts once its link to its primary is up.
+      if env -u REDISCLI_AUTH redis-cli -p "$port" info replication 2>/dev/null |
+        grep -q '^master_link_status:down'; then
+        ok=0
+      fi
+    done
+    ((ok)) && break
+    sleep 0.1
+  done
+  if ! ((ok)); then
+    sv__err "the Redis Cluster in $dir did not reach cluster_state:ok"
+    sv_stop_redis_cluster "$dir"
+    return 1
+  fi
+  export STATEVTAB_RCLUSTER_DIR=$dir
+  export STATEVTAB_RCLUSTER_URL="redis-cluster://${addrs[0]},${addrs[1]},${addrs[2]}"
+}
+
+# sv_stop_redis_cluster DIR: stop every node of the cluster in DIR.
+sv_stop_redis_cluster() {
+  local dir=${1:?usage: sv_stop_redis_cluster DIR} d rc=0
+  for d in "$dir"/n*; do
+    [ -d "$d" ] || continue
+    sv_stop_redis "$d" || rc=1
+  done
+  return $rc
+}
+
+# sv_redis_cluster_owner DIR KEY: the directory of the live primary that
+# owns KEY's slot (asked of the first node that answers).
+sv_redis_cluster_owner() {
+  local dir=$1 key=$2 d n port slot line addr lo hi r f
+  for d in "$dir"/n*; do
+    read -r port <"$d/sv.port" 2>/dev/null || continue
+    slot=$(env -u REDISCLI_AUTH redis-cli -p "$port" cluster keyslot "$key" 2>/dev/null) || continue
+    [[ $slot =~ ^[0-9]+$ ]] || continue
+    while read -r line; do
+      # "<id> <ip:port@cport> <flags> <master> <ping> <pong> <epoch>
+      # <link> <slot ranges...>"
+      read -r -a f <<<"$line"
+      case ${f[2]} in *fail*) continue ;; *master*) ;; *) continue ;; esac
+      addr=${f[1]%@*}
+      for r in "${f[@]:8}"; do
+        lo=${r%-*}
+        hi=${r#*-}
+        [[ $lo =~ ^[0-9]+$ && $hi =~ ^[0-9]+$ ]] || continue
+        ((slot >= lo && slot <= hi)) || continue
+        for n in "$dir"/n*; do
+          if [ "$(cat "$n/sv.port" 2>/dev/null)" = "${addr##*:}" ]; then
+            echo "$n"
+            return 0
+          fi
+        done
+      done
+    done < <(env -u REDISCLI_AUTH redis-cli -p "$port" cluster nodes 2>/dev/null)
+  done
+  sv__err "no primary owns the slot of '$key' in $dir"
+  return 1
+}
+
+# sv_kill_redis DIR: SIGKILL the redis-server of DIR (a crash).
+sv_kill_redis() {
+  local dir=${1:?usage: sv_kill_redis DIR} pid
+  pid=$(sv__redis_pid "$dir") || pid=
+  sv__is "$pid" redis-server || {
+    sv__err "no redis-server runs in $dir"
+    return 1
+  }
+  kill -KILL "$pid" && sv__wait_gone "$pid" 5
+}
+
+# sv_redis_cluster_failover DIR KEY: SIGKILL the primary that owns KEY's
+# slot, wait until its replica has taken the slot over (and every node
+# reports cluster_state:ok), then start the killed node again: it rejoins
+# as a replica of the new primary; wait until it is in sync. Prints the
+# times on stderr.
+sv_redis_cluster_failover() {
+  local dir=${1:?usage: sv_redis_cluster_failover DIR KEY} key=${2:?} old new i t0 port ok
+  t0=$(date +%s%3N)
+  old=$(sv_redis_cluster_owner "$dir" "$key") || return 1
+  sv_kill_redis "$old" || return 1
+  for ((i = 0; i < ${SV_SERVER_WAIT:-30} * 10; i++)); do
+    new=$(sv_redis_cluster_owner "$dir" "$key" 2>/dev/null) || new=
+    if [ -n "$new" ] && [ "$new" != "$old" ]; then
+      ok=1
+      for d in "$dir"/n*; do
+        [ "$d" = "$old" ] && continue
+        read -r port <"$d/sv.port"
+        env -u REDISCLI_AUTH redis-cli -p "$port" cluster info 2>/dev/null |
+          grep -q '^cluster_state:ok' || ok=0
+      done
+      ((ok)) && break
+    fi
+    sleep 0.1
+  done
+  if [ -z "$new" ] || [ "$new" = "$old" ]; then
+    sv__err "no replica took over from $old"
+    return 1
+  fi
+  echo "servers: $new took over from $old after $(($(date +%s%3N) - t0)) ms" >&2
+  sv_restart_redis "$old" || return 1
+  read -r port <"$old/sv.port"
+  for ((i = 0; i < ${SV_SERVER_WAIT:-30} * 10; i++)); do
+    env -u REDISCLI_AUTH redis-cli -p "$port" info replication 2>/dev/null |
+      grep -q '^master_link_status:up' && break
+    sleep 0.1
+  done
+  echo "servers: $old back as a replica after $(($(date +%s%3N) - t0)) ms" >&2
+}
+
+# sv_redis_cluster_switchover DIR KEY: a planned fail-over (CLUSTER
+# FAILOVER on a replica of the primary that owns KEY's slot): the replica
+# becomes the primary and the old primary its replica, on the same ports;
+# wait until the slot has moved. A client with the old slot map then gets
+# MOVED from the old primary.
+sv_redis_cluster_switchover() {
+  local dir=${1:?usage: sv_redis_cluster_switchover DIR KEY} key=${2:?} old id d p i
+  old=$(sv_redis_cluster_owner "$dir" "$key") || return 1
+  read -r p <"$old/sv.port"
+  id=$(env -u REDISCLI_AUTH redis-cli -p "$p" cluster myid) || return 1
+  for d in "$dir"/n*; do
+    read -r p <"$d/sv.port"
+    if env -u REDISCLI_AUTH redis-cli -p "$p" cluster nodes 2>/dev/null |
+      grep -q "myself,slave $id"; then
+      env -u REDISCLI_AUTH redis-cli -p "$p" cluster failover >/dev/null || return 1
+      for ((i = 0; i < ${SV_SERVER_WAIT:-30} * 10; i++)); do
+        [ "$(sv_redis_cluster_owner "$dir" "$key" 2>/dev/null)" = "$d" ] && return 0
+        sleep 0.1
+      done
+      sv__err "the replica $d did not take over from $old"
+      return 1
+    fi
+  done
+  sv__err "no replica of $old"
+  return 1
+}
+
+# sv_redis_cluster_migrating DIR KEY start|stop: start: put KEY's slot in
+# migration (CLUSTER SETSLOT ... MIGRATING on its primary, IMPORTING on
+# another), without moving a key: the owner answers ASK for every key it
+# does not have. stop: delete the keys of the slot that the importing node
+# got meanwhile (after ASKING), and end the migration (SETSLOT ... STABLE on
+# both): the slot stays where it was.
+sv_redis_cluster_migrating() {
+  local dir=${1:?usage: sv_redis_cluster_migrating DIR KEY start|stop} key=${2:?} how=${3:?}
+  local src sp slot sid line did dp k
+  src=$(sv_redis_cluster_owner "$dir" "$key") || return 1
+  read -r sp <"$src/sv.port"
+  slot=$(env -u REDISCLI_AUTH redis-cli -p "$sp" cluster keyslot "$key") || return 1
+  sid=$(env -u REDISCLI_AUTH redis-cli -p "$sp" cluster myid) || return 1
+  line=$(env -u REDISCLI_AUTH redis-cli -p "$sp" cluster nodes |
+    awk -v me="$sid" '$3 ~ /master/ && $3 !~ /fail/ && $1 != me { print $1, $2; exit }')
+  did=${line%% *}
+  dp=${line#* }
+  dp=${dp%@*}
+  dp=${dp##*:}
+  [ -n "$did" ] && [ -n "$dp" ] || return 1
+  if [ "$how" = start ]; then
+    env -u REDISCLI_AUTH redis-cli -p "$dp" cluster setslot "$slot" importing "$sid" >/dev/null &&
+      env -u REDISCLI_AUTH redis-cli -p "$sp" cluster setslot "$slot" migrating "$did" >/dev/null
+    return
+  fi
+  for k in $(env -u REDISCLI_AUTH redis-cli -p "$dp" cluster getkeysinslot "$slot" 100000); do
+    printf 'ASKING\nDEL %s\n' "$k" | env -u REDISCLI_AUTH redis-cli -p "$dp" >/dev/null
+  done
+  env -u REDISCLI_AUTH redis-cli -p "$dp" cluster setslot "$slot" stable >/dev/null &&
+    env -u REDISCLI_AUTH redis-cli -p "$sp" cluster setslot "$slot" stable >/dev/null
+}
+
+# --- pgbouncer -------------------------------------------------------------------
+
+# sv_start_pgbouncer DIR PGPORT: pgbouncer in transaction pooling mode
+# (pool_mode = transaction, trust auth, loopback only, no unix socket) on a
+# free port, in front of the PostgreSQL on 127.0.0.1:PGPORT, for database
+# statevtab_test. As root it runs as the postgres OS user (pgbouncer
+# refuses root). Exports STATEVTAB_PGBOUNCER_URL
+# (postgresql://postgres@127.0.0.1:PORT/statevtab_test?pooler=transaction),
+# STATEVTAB_PGBOUNCER_PORT and STATEVTAB_PGBOUNCER_DIR.
+sv_start_pgbouncer() {
+  local dir=${1:?usage: sv_start_pgbouncer DIR PGPORT}
+  local pgport=${2:?usage: sv_start_pgbouncer DIR PGPORT}
+  local port try pid n bin run=()
+  bin=$(command -v pgbouncer 2>/dev/null) || bin=/usr/sbin/pgbouncer
+  [ -x "$bin" ] || {
+    sv__err "pgbouncer not found; install the pgbouncer package"
+    return 1
+  }
+  mkdir -p "$dir" || return 1
+  dir=$(cd "$dir" && pwd) || return 1
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres: "$dir" || return 1
+    run=(setpriv --reuid=postgres --regid=postgres --init-groups --)
+  fi
+  echo '"postgres" ""' >"$dir/userlist.txt"
+  for try in 1 2 3 4 5; do
+    port=$(sv_free_port) || return 1
+    cat >"$dir/pgbouncer.ini" <<EOF
+; written by test/lib/servers.sh
+[databases]
+statevtab_test = host=127.0.0.1 port=$pgport dbname=statevtab_test user=postgres
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/userlist.txt
+pool_mode = transaction
+max_client_conn = 400
+default_pool_size = 20
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+ignore_startup_parameters = extra_float_digits
+EOF
+    if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir"/*; fi
+    rm -f "$dir/pgbouncer.pid"
+    sv__spawn "$dir" "$dir/pgbouncer.out" ${run[@]+"${run[@]}"} "$bin" "$dir/pgbouncer.ini" ||
+      return 1
+    n=$((${SV_SERVER_WAIT:-30} * 10))
+    while ((n-- > 0)); do
+      pid=$(sv__pidfile_pid "$dir/sv.pid") || pid=
+      sv__alive "$pid" || {
+        pid=
+        break
+      }
+      sv__port_free "$port" || break
+      sleep 0.1
+    done
+    [ -n "$pid" ] && break
+    if ! grep -q 'Address already in use' "$dir/pgbouncer.log" "$dir/pgbouncer.out" 2>/dev/null; then
+      sv__err "pgbouncer did not start; last lines of its log:"
+      tail -n 15 "$dir/pgbouncer.log" "$dir/pgbouncer.out" >&2 2>/dev/null
+      return 1
+    fi
+    sv__err "port $port was taken meanwhile (try $try); another port"
+  done
+  [ -n "$pid" ] || return 1
+  export STATEVTAB_PGBOUNCER_DIR=$dir
+  export STATEVTAB_PGBOUNCER_PORT=$port
+  export STATEVTAB_PGBOUNCER_URL="postgresql://postgres@127.0.0.1:$port/statevtab_test?pooler=transaction"
+}
+
+# sv_stop_pgbouncer DIR: SIGTERM by PID (SIGKILL fallback).
+sv_stop_pgbouncer() {
+  local dir=${1:?usage: sv_stop_pgbouncer DIR} pid
+  pid=$(sv__pidfile_pid "$dir/sv.pid") || pid=
+  sv__stop_pid "$pid" pgbouncer TERM || return 1
+  rm -f "$dir/sv.pid"
+}
+
+# sv_stop_all_under DIR: stop every redis-server and pgbouncer whose sv.pid
+# is below DIR (a suite killed before its own cleanup ran).
+sv_stop_all_under() {
+  local f pid
+  [ -d "${1:-}" ] || return 0
+  while IFS= read -r f; do
+    pid=$(sv__pidfile_pid "$f") || continue
+    if sv__is "$pid" redis-server; then
+      sv__stop_pid "$pid" redis-server TERM
+    elif sv__is "$pid" pgbouncer; then
+      sv__stop_pid "$pid" pgbouncer TERM
+    fi
+  done < <(find "$1" -name sv.pid 2>/dev/null)
 }

@@ -143,20 +143,28 @@
 ** store='env:<zUrlEnv>' and <zNsOpt>='<namespace><zNsEnd>', and the
 ** store's error messages start with "<zName>: ".
 */
-typedef struct Store {
+typedef struct Store Store;
+struct Store {
   const char *zName;   /* --store, check names, error prefix */
   const char *zUrlEnv; /* remote: the variable holding the URL; else NULL */
   const char *zNsOpt;  /* the option naming the namespace: schema, prefix */
   const char *zNsEnd;  /* appended to the namespace name in that option */
   int bGapless;        /* state_lease tokens are 1, 2, 3, ... per name */
   int bNoReply;        /* "<zName>: no reply from ... (command timeout)" */
-} Store;
+  const Store *pOf;    /* a configuration of that store (a cluster, a
+                       ** pooler): its messages and clean-up; or NULL */
+};
 
 static const Store aStore[] = {
-    {"sqlite", 0, 0, 0, 1, 0},
-    {"postgresql", "STATEVTAB_PG_URL", "schema", "", 1, 0},
-    {"redis", "STATEVTAB_REDIS_URL", "prefix", ":", 0, 1},
+    {"sqlite", 0, 0, 0, 1, 0, 0},
+    {"postgresql", "STATEVTAB_PG_URL", "schema", "", 1, 0, 0},
+    {"redis", "STATEVTAB_REDIS_URL", "prefix", ":", 0, 1, 0},
+    {"redis-cluster", "STATEVTAB_RCLUSTER_URL", "prefix", ":", 0, 1,
+     &aStore[2]},
+    {"pgbouncer", "STATEVTAB_PGBOUNCER_URL", "schema", "", 1, 0, &aStore[1]},
 };
+/* The store itself of configuration p. */
+#define STORE_OF(p) ((p)->pOf ? (p)->pOf : (p))
 #define N_STORE ((int)(sizeof(aStore) / sizeof(aStore[0])))
 #define STORE_SQLITE (&aStore[0])
 #define STORE_PG (&aStore[1])
@@ -1640,12 +1648,14 @@ static char *quote_ident(const char *zName) {
 */
 static void drop_schemas(const Opt *o) {
   const Store *pS = o->pStore;
-  int bPsql = pS == STORE_PG;
+  int bPsql = STORE_OF(pS) == STORE_PG;
   sqlite3_str *s;
   char *zCmd;
   int i, rc;
   if (!nSchema) return;
-  if (o->bKeepSchemas) {
+  if (o->bKeepSchemas || (pS->pOf && !bPsql)) {
+    /* (A Redis Cluster: redis-cli -u cannot SCAN it; its servers are
+    ** thrown away.) */
     for (i = 0; i < nSchema; i++)
       info("kept %s %s%s", pS->zNsOpt, azSchema[i], pS->zNsEnd);
     return;
@@ -2185,7 +2195,9 @@ static void test_queue(Opt *o) {
 ** them.
 */
 static char *sql_lost(const Store *pS) {
-  char *z = sqlite3_mprintf("msg LIKE '%%%s: connection lost (%%'", pS->zName);
+  char *z;
+  pS = STORE_OF(pS);
+  z = sqlite3_mprintf("msg LIKE '%%%s: connection lost (%%'", pS->zName);
   if (pS->bNoReply) {
     z = sqlite3_mprintf("%z OR msg LIKE '%%%s: no reply from %% ms (command "
                         "timeout)%%'",
@@ -2194,7 +2206,15 @@ static char *sql_lost(const Store *pS) {
   return sqlite3_mprintf("(%z)", z);
 }
 static char *sql_down(const Store *pS) {
-  return sqlite3_mprintf("(msg LIKE '%%%s: cannot connect to %%')", pS->zName);
+  /* A Redis Cluster between a primary's failure and a replica's promotion
+  ** refuses every command ("redis: the cluster is down (...)"); then, until
+  ** the failed node is back as the new primary's replica, a write waits
+  ** for a replica in vain ("redis: wait_replicas=1: 0 replica(s) ..."). */
+  const char *z = STORE_OF(pS)->zName;
+  return sqlite3_mprintf("(msg LIKE '%%%s: cannot connect to %%' OR msg LIKE "
+                         "'%%%s: the cluster is down %%' OR msg LIKE "
+                         "'%%%s: wait_replicas=%%')",
+                         z, z, z);
 }
 
 /*
@@ -3433,7 +3453,9 @@ static void parse(Opt *o, int argc, char **argv, int iFirst) {
       for (k = 0; k < N_STORE && strcmp(aStore[k].zName, v) != 0; k++) {
       }
       if (k == N_STORE) {
-        fprintf(stderr, "mp: --store: sqlite, postgresql or redis, not '%s'\n",
+        fprintf(stderr,
+                "mp: --store: sqlite, postgresql, redis, redis-cluster or "
+                "pgbouncer, not '%s'\n",
                 v);
         usage();
       }

@@ -84,6 +84,10 @@ create redis-raw-at "redis://u:p@x-$C@127.0.0.1:1/0" 'cannot connect'
 create redis-raw-slash "redis://:ab/$C@127.0.0.1:1" 'malformed URL'
 create redis-tls "rediss://u:$C@127.0.0.1:$rp/0" 'TLS'
 create redis-auth "redis://u:$C@127.0.0.1:$rp/0" 'redis'
+# Redis Cluster seeds: unreachable, and a server that is no cluster.
+create rcluster-userinfo "redis-cluster://u:$C@127.0.0.1:1,127.0.0.1:2" 'cannot connect'
+create rcluster-auth "redis-cluster://u:$C@127.0.0.1:$rp" 'redis'
+create rcluster-query "redis-cluster://127.0.0.1:1?wait_replicas=$C" 'bad URL parameter'
 
 # PostgreSQL: port 1 refuses; a raw '@' inside a password must not make
 # libpq look up (and print) the rest as a host name; a query-string
@@ -98,6 +102,11 @@ create pg-conninfo-key "host=127.0.0.1 port=1 user=passwordy password=$C" 'canno
 create pg-raw-slash "postgresql://u:ab/$C@127.0.0.1:1/db" 'cannot connect'
 create pg-query-option "postgresql://127.0.0.1:1/db?sslmode=$C" 'cannot connect'
 create pg-conninfo-url-like "host=127.0.0.1 port=1 password=a://$C" 'cannot connect'
+create pg-pooler "postgresql://u:$C@127.0.0.1:1/db?pooler=$C" 'pooler must be'
+# listen= (behind a pooler): the direct server's password, at the first wait.
+run pg-listen 'cannot connect to the listen= server' \
+  "CREATE VIRTUAL TABLE t USING state_tasks(store='postgresql://postgres@127.0.0.1:$pp/statevtab_test?pooler=transaction', schema='s25', listen='postgresql://u:$C@127.0.0.1:1/db')" \
+  "SELECT state_wait('t', 'q', 10)"
 create pg-bad-option "postgresql://u:$C@127.0.0.1:1/db?nosuchoption=1" 'postgresql'
 
 # Tables that work (the private PostgreSQL trusts any password): the debug
