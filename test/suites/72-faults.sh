@@ -31,7 +31,8 @@
 # Needs STATEVTAB_EXT, STATEVTAB_REDIS_URL/_PORT/_DIR and
 # STATEVTAB_PG_URL/_PORT/_DIR (test/run); a missing server is a FAIL.
 # Knobs: FAULTS_MP_N (tasks per mp run, 2000), FAULTS_STORES ("redis
-# postgresql").  Takes about 1.5 minutes.
+# postgresql").  With STATEVTAB_EXT_ASAN, part 1 runs again under
+# ASan/UBSan.  Takes about 1.5 minutes.
 set -u
 LC_ALL=C
 export LC_ALL
@@ -68,6 +69,12 @@ build() {
 mkdir -p "$OUT"
 build faultproxy "$ROOT/test/faultproxy.c"
 build faultrun "$ROOT/test/faultrun.c" -lsqlite3
+# The same steps under ASan/UBSan (the settling paths), when test/run built
+# the sanitizer module.
+if [ -n "${STATEVTAB_EXT_ASAN:-}" ] && [ -f "$STATEVTAB_EXT_ASAN" ]; then
+  build faultrun-asan "$ROOT/test/faultrun.c" \
+    -fsanitize=address,undefined -fno-omit-frame-pointer -lsqlite3
+fi
 build mp "$ROOT/test/mp/mp.c" -lsqlite3
 
 PROXY_PID=
@@ -219,10 +226,22 @@ for store in ${FAULTS_STORES:-redis postgresql}; do
     opts="store='$purl', schema='$ns'"
   fi
 
-  # 1. one statement at a time
+  # 1. one statement at a time (and again under ASan, in a namespace of
+  # its own)
   steps "$store" "$opts" |
     "$OUT/faultrun" "$STATEVTAB_EXT" "$pdir/ctl" "faults/$store" ||
     rc=1
+  if [ -x "$OUT/faultrun-asan" ] && [ -n "${STATEVTAB_EXT_ASAN:-}" ]; then
+    steps "$store" "${opts//$ns/${ns}a}" |
+      ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        "$OUT/faultrun-asan" "$STATEVTAB_EXT_ASAN" "$pdir/ctl" \
+        "faults/$store-asan" 2>"$pdir/asan.err" || rc=1
+    if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: [A-Za-z]*Sanitizer' \
+      "$pdir/asan.err"; then
+      fail "$store-asan/sanitizer: $(grep -Em1 'Sanitizer|runtime error:' "$pdir/asan.err")"
+    fi
+  fi
 
   # 2. under load, through the proxy
   inject="set -e; ctl='$pdir/ctl'
