@@ -2532,6 +2532,9 @@ static int pgDelete(statevtab_table *pTab, sqlite3_int64 iRowid) {
   PgParams a;
   char *zSql;
   int rc = writeBegin(t->p);
+  /* The marker row (pgSettle) gone with the transaction still going on:
+  ** it can no longer tell. */
+  if (t->p->pMarkTab == t && t->p->iMarkRid == iRowid) t->p->pMarkTab = 0;
   if (rc != SQLITE_OK) return writeEnd(t->p, rc);
   memset(&a, 0, sizeof(a));
   zSql = sqlite3_mprintf("DELETE FROM %s WHERE _rid = $%d::bigint", t->zT,
@@ -2730,6 +2733,7 @@ static int pgRollbackTo(statevtab_table *pTab, int iSave) {
   PgStore *p = ((PgTable *)pTab)->p;
   char zSql[64];
   if (!p->bTxn) return SQLITE_OK;
+  p->pMarkTab = 0; /* the marker row (pgSettle) may be undone */
   if (iSave < 0) {
     /* Back to the start of the transaction, which goes on. */
     int rc = SQLITE_OK;

@@ -2252,8 +2252,9 @@ static int writeResult(RdStore *p, const RdOp *aOp, int nOp,
 ** answering, so that the caller does not retry what the server applied (a
 ** second row) nor take for applied what it did not.  On a new connection:
 ** CLIENT KILL the old one (iOld), so that a transaction still on its way
-** can no longer run, then look for the first row the log inserts (a
-** fresh row handle, that no other transaction uses).  SQLITE_OK: it was
+** can no longer run, then look for the first row the log inserts under
+** a generated id (a fresh row handle, that no other transaction uses).
+*SQLITE_OK: it was
 ** applied (the statement succeeds).  SQLITE_IOERR with a message saying it
 ** was not applied, or that it cannot be known -- no row inserted, the
 ** server unreachable, the old connection's id unknown -- and how to
@@ -2266,8 +2267,14 @@ static int rdSettle(RdStore *p, const RdOp *aOp, int nOp, long long iOld) {
   int i, rc = SQLITE_ERROR, bFound = 0;
   p->base.zErrMsg = 0;
   if (!zCause) return SQLITE_NOMEM;
+  /* A new row under a generated id, not deduplicated: the script inserts
+  ** it whenever the transaction runs. */
   for (i = 0; i < nOp && !m; i++) {
-    if (aOp[i].cType == 'I' && aOp[i].cMode == 'a' && !aOp[i].bSuperseded) {
+    const statevtab_entity *e = aOp[i].t->base.pEntity;
+    const statevtab_value *r = aOp[i].aRow;
+    if (aOp[i].cType == 'I' && aOp[i].cMode == 'a' && !aOp[i].bSuperseded &&
+        r && e->nKey == 1 && r[e->aiKey[0]].bGenerated &&
+        (e->iDedupe < 0 || r[e->iDedupe].eType == SQLITE_NULL)) {
       m = &aOp[i];
     }
   }
