@@ -155,6 +155,7 @@ typedef struct PgStore {
   ** tells whether a COMMIT whose reply was lost was applied; NULL: none. */
   struct PgTable *pMarkTab;
   sqlite3_int64 iMarkRid;
+  int iSettleConnS; /* pgSettle's connect timeout (s), 0: libpq's default */
 } PgStore;
 
 typedef struct PgTable {
@@ -615,6 +616,7 @@ static int pgEnsure(PgStore *p, int bOpen) {
   static const char *const azKey[] = {"connect_timeout",
                                       "fallback_application_name", "dbname", 0};
   const char *azVal[4];
+  char zConnS[16];
   int rc, i;
   if (p->bLostTxn && !sqlite3_get_autocommit(p->db)) {
     pgError(p,
@@ -636,7 +638,10 @@ static int pgEnsure(PgStore *p, int bOpen) {
     PQfinish(p->pg);
     p->pg = 0;
   }
-  azVal[0] = "10";
+  /* 10 s, the URL's own connect_timeout (it comes later), or pgSettle's. */
+  sqlite3_snprintf(sizeof(zConnS), zConnS, "%d",
+                   p->iSettleConnS ? p->iSettleConnS : 10);
+  azVal[0] = zConnS;
   azVal[1] = "statevtab";
   azVal[2] = p->zUrl;
   azVal[3] = 0;
@@ -2596,7 +2601,15 @@ static int pgSettle(PgStore *p, int iPid) {
     zWhy = "its writes went out before the COMMIT";
   } else if (iPid <= 0) {
     zWhy = "the old session is unknown";
-  } else if ((rc = pgEnsure(p, 0)) == SQLITE_OK) {
+  } else {
+    /* Connecting is bounded by the command timeout too (libpq counts whole
+    ** seconds, at least 2), unless the URL says otherwise. */
+    sqlite3_int64 s = (p->iCmdMs + 999) / 1000;
+    p->iSettleConnS = s < 2 ? 2 : s > 10 ? 10 : (int)s;
+    rc = pgEnsure(p, 0);
+    p->iSettleConnS = 0;
+  }
+  if (rc == SQLITE_OK && t && iPid > 0) {
     /* $1: the old session's pid, $2: how long to wait for it to end (ms) */
     paramInt(&a, iPid);
     paramInt(&a, p->iCmdMs);

@@ -164,6 +164,15 @@ mode|lose
 ok|lost-reply-after-delete|2500||COMMIT
 run|ROLLBACK
 ok|lost-reply-after-delete-rows|2000|0 1|SELECT count(*) FILTER (WHERE name = 'del-x'), count(*) FILTER (WHERE name = 'del-y') FROM tasks
+# a COMMIT black-holed, and the server unreachable while settling it:
+# "unknown", within the command timeout, then a connect (libpq: at least
+# 2 s) and the command timeout again
+mode|pass
+ok|warm-bh|2000|*|INSERT INTO tasks(queue, name) VALUES ('q', 'warm')
+mode|blackhole
+err|blackhole-commit|4500|whether the transaction was applied is unknown|INSERT INTO tasks(queue, name) VALUES ('q', 'bh')
+mode|pass
+ok|blackhole-commit-recovered|2000|*|SELECT count(*) FROM tasks WHERE name = 'bh'
 # the request never arrived: settled, not applied, nothing written
 mode|pass
 ok|warm-3|2000|*|INSERT INTO tasks(queue, name) VALUES ('q', 'warm')
