@@ -13,6 +13,7 @@
 
 /* clang-format off */
 #define SV_PQ_SYMS(X) \
+  X(PQbackendPID) \
   X(PQclear) \
   X(PQcmdStatus) \
   X(PQcmdTuples) \
@@ -65,6 +66,7 @@ extern sv_pq_api sv_pq;
 int sv_pq_load(char **pzErr);
 
 #ifndef SV_DYNLOAD_IMPL
+#define PQbackendPID (sv_pq.PQbackendPID)
 #define PQclear (sv_pq.PQclear)
 #define PQcmdStatus (sv_pq.PQcmdStatus)
 #define PQcmdTuples (sv_pq.PQcmdTuples)

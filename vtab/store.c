@@ -236,3 +236,40 @@ const char *sv_store_names(sv_conn *p, char *zBuf, int nBuf) {
   }
   return zBuf;
 }
+
+/*
+** How a store's settling of a commit whose reply was lost ended (see
+** pgSettle, rdSettle): rc SQLITE_OK when the server could be asked, and
+** then bFound 1 when the commit was applied.  zCause: the transport error
+** (taken: freed here).  zWhy: why it cannot be known, or NULL (then the
+** store's message says why the server could not be asked).  Returns
+** SQLITE_OK when applied, SQLITE_NOMEM, or SQLITE_IOERR with the message
+** left in s->zErrMsg: the cause, then "not applied" or "unknown".
+*/
+int sv_settled(statevtab_store *s, char *zCause, int rc, int bFound,
+               const char *zWhy) {
+  char *zAsk = s->zErrMsg;
+  s->zErrMsg = 0;
+  if ((rc == SQLITE_OK && bFound) || rc == SQLITE_NOMEM) {
+    /* applied, or no memory to say more */
+  } else if (rc == SQLITE_OK) {
+    s->zErrMsg =
+        sqlite3_mprintf("%s; the transaction was not applied (the server "
+                        "confirmed it): nothing of it was written, it may be "
+                        "retried",
+                        zCause);
+    rc = s->zErrMsg ? SQLITE_IOERR : SQLITE_NOMEM;
+  } else {
+    s->zErrMsg = sqlite3_mprintf(
+        "%s; whether the transaction was applied is unknown (%s): look for "
+        "its rows before retrying it",
+        zCause,
+        zWhy   ? zWhy
+        : zAsk ? zAsk
+               : "the server could not be asked");
+    rc = s->zErrMsg ? SQLITE_IOERR : SQLITE_NOMEM;
+  }
+  sqlite3_free(zAsk);
+  sqlite3_free(zCause);
+  return rc;
+}

@@ -158,6 +158,11 @@ typedef struct PgStore {
   PGconn *pgL;    /* ... its connection, or NULL */
   PgStmt aStmt[PG_NSTMT];
   sv_idgen ids; /* dead letter ids, passed to sv_claim and sv_fail */
+  /* A row the open transaction buffered (the first), by which pgSettle
+  ** tells whether a COMMIT whose reply was lost was applied; NULL: none. */
+  struct PgTable *pMarkTab;
+  sqlite3_int64 iMarkRid;
+  int iSettleConnS; /* pgSettle's connect timeout (s), 0: libpq's default */
 } PgStore;
 
 typedef struct PgTable {
@@ -618,6 +623,7 @@ static int pgEnsure(PgStore *p, int bOpen) {
   static const char *const azKey[] = {"connect_timeout",
                                       "fallback_application_name", "dbname", 0};
   const char *azVal[4];
+  char zConnS[16];
   int rc, i;
   if (p->bLostTxn && !sqlite3_get_autocommit(p->db)) {
     pgError(p,
@@ -639,7 +645,10 @@ static int pgEnsure(PgStore *p, int bOpen) {
     PQfinish(p->pg);
     p->pg = 0;
   }
-  azVal[0] = "10";
+  /* 10 s, the URL's own connect_timeout (it comes later), or pgSettle's. */
+  sqlite3_snprintf(sizeof(zConnS), zConnS, "%d",
+                   p->iSettleConnS ? p->iSettleConnS : 10);
+  azVal[0] = zConnS;
   azVal[1] = "statevtab";
   azVal[2] = p->zUrl;
   azVal[3] = 0;
@@ -2474,6 +2483,10 @@ static int bufferRow(PgTable *t, const statevtab_value *aRow,
     if (rc != SQLITE_OK) return rc;
   }
   iRid = t->aRid[t->iRid++];
+  if (!p->pMarkTab) {
+    p->pMarkTab = t;
+    p->iMarkRid = iRid;
+  }
   q = p->nQ > 0 ? p->aQ[p->nQ - 1] : 0;
   if (!q || q->pOf != (const void *)t || q->nCol != e->nCol + 1 ||
       q->nRow >= PG_BATCH) {
@@ -2617,6 +2630,9 @@ static int pgDelete(statevtab_table *pTab, sqlite3_int64 iRowid) {
   PgParams a;
   char *zSql;
   int rc = writeBegin(t->p);
+  /* The marker row (pgSettle) gone with the transaction still going on:
+  ** it can no longer tell. */
+  if (t->p->pMarkTab == t && t->p->iMarkRid == iRowid) t->p->pMarkTab = 0;
   if (rc != SQLITE_OK) return writeEnd(t->p, rc);
   memset(&a, 0, sizeof(a));
   zSql = sqlite3_mprintf("DELETE FROM %s WHERE _rid = $%d::bigint", t->zT,
@@ -2646,13 +2662,89 @@ static int pgBegin(statevtab_table *pTab) {
   return rc;
 }
 
+/*
+** A COMMIT whose reply did not come (connection lost, command timeout): was
+** it applied?  Settle it before answering, so that the caller does not
+** retry what the server committed (a second row) nor take for committed
+** what it rolled back.  On a new connection: end the old session (iPid;
+** pg_terminate_backend, waiting for it), so that a COMMIT still on its
+** way can no longer arrive; then look for the transaction's marker row
+** (pMarkTab, iMarkRid: its first buffered row, whose handle no other
+** transaction can use).  SQLITE_OK: it committed (the connection was lost
+** after it; the statement succeeds).  SQLITE_IOERR with a message that
+** says it was not committed, or that it cannot be known -- no marker (the
+** transaction buffered no row: its writes went out before the COMMIT), the
+** server unreachable, or the old session still alive -- and how to check.
+** The cause stays first in the message.
+*/
+static int pgSettle(PgStore *p, int iPid) {
+  PgTable *t = p->pMarkTab;
+  sqlite3_int64 iRid = p->iMarkRid;
+  char *zCause = p->base.zErrMsg;
+  const char *zWhy = 0;
+  PGresult *res = 0;
+  PgParams a;
+  int rc = SQLITE_ERROR, bFound = 0;
+  p->base.zErrMsg = 0;
+  p->pMarkTab = 0;
+  p->bLostTxn = 0; /* that transaction is settled here */
+  memset(&a, 0, sizeof(a));
+  if (!zCause) return SQLITE_NOMEM;
+  if (!t) {
+    zWhy = "its writes went out before the COMMIT";
+  } else if (iPid <= 0) {
+    zWhy = "the old session is unknown";
+  } else {
+    /* Connecting is bounded by the command timeout too (libpq counts whole
+    ** seconds, at least 2), unless the URL says otherwise. */
+    sqlite3_int64 s = (p->iCmdMs + 999) / 1000;
+    p->iSettleConnS = s < 2 ? 2 : s > 10 ? 10 : (int)s;
+    rc = pgEnsure(p, 0);
+    p->iSettleConnS = 0;
+  }
+  if (rc == SQLITE_OK && t && iPid > 0) {
+    /* $1: the old session's pid, $2: how long to wait for it to end (ms) */
+    paramInt(&a, iPid);
+    paramInt(&a, p->iCmdMs);
+    rc = pgExec(p,
+                "SELECT pg_catalog.pg_terminate_backend($1::integer, "
+                "$2::bigint), NOT EXISTS (SELECT FROM "
+                "pg_catalog.pg_stat_activity WHERE pid = $1::integer)",
+                &a, &res);
+    paramsFree(&a);
+    if (rc == SQLITE_OK &&
+        !(PQntuples(res) == 1 && (PQgetvalue(res, 0, 0)[0] == 't' ||
+                                  PQgetvalue(res, 0, 1)[0] == 't'))) {
+      zWhy = "the old session could not be ended";
+      rc = SQLITE_ERROR;
+    }
+    PQclear(res);
+    res = 0;
+  }
+  if (rc == SQLITE_OK) {
+    char *zSql = sqlite3_mprintf("SELECT EXISTS (SELECT FROM %s WHERE _rid = "
+                                 "$1::bigint)",
+                                 t->zT);
+    memset(&a, 0, sizeof(a));
+    paramInt(&a, iRid); /* $1: the marker row's handle */
+    rc = zSql ? pgExec(p, zSql, &a, &res) : SQLITE_NOMEM;
+    sqlite3_free(zSql);
+    paramsFree(&a);
+    if (rc == SQLITE_OK) {
+      bFound = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    }
+    PQclear(res);
+  }
+  return sv_settled(&p->base, zCause, rc, bFound, zWhy);
+}
+
 /* The remote COMMIT happens here, so that its failure fails the SQLite
 ** commit (which then rolls back).  It goes out with the deferred commands
 ** (buffered rows, RELEASE) in one round trip. */
 static int pgSync(statevtab_table *pTab) {
   PgStore *p = ((PgTable *)pTab)->p;
   PgCmd cmd;
-  int rc;
+  int rc, iPid;
   if (p->bLostTxn) {
     p->bLostTxn = 0;
     pgError(p,
@@ -2674,7 +2766,13 @@ static int pgSync(statevtab_table *pTab) {
   cmd.zSql = "COMMIT";
   cmd.nParam = 0;
   cmd.az = 0;
+  iPid = PQbackendPID(p->pg);
   rc = pgPipeline(p, 1, &cmd);
+  if (rc == SQLITE_IOERR) {
+    /* No reply: settled, it committed (SQLITE_OK) or the error says. */
+    return pgSettle(p, iPid);
+  }
+  p->pMarkTab = 0;
   if (rc != SQLITE_OK) return rc;
   if (p->zDoom) {
     PQclear(cmd.pRes);
@@ -2702,6 +2800,7 @@ static int pgCommit(statevtab_table *pTab) { return pgSync(pTab); }
 static int pgRollback(statevtab_table *pTab) {
   PgStore *p = ((PgTable *)pTab)->p;
   p->bLostTxn = 0;
+  p->pMarkTab = 0;
   sqlite3_free(p->zDoom);
   p->zDoom = 0;
   if (!p->bTxn) return SQLITE_OK;
@@ -2740,6 +2839,7 @@ static int pgRollbackTo(statevtab_table *pTab, int iSave) {
   PgStore *p = ((PgTable *)pTab)->p;
   char zSql[64];
   if (!p->bTxn) return SQLITE_OK;
+  p->pMarkTab = 0; /* the marker row (pgSettle) may be undone */
   if (iSave < 0) {
     /* Back to the start of the transaction, which goes on. */
     int rc = SQLITE_OK;

@@ -149,6 +149,7 @@ typedef struct RdStore {
   int nUndo, nUndoAlloc;
   int *aSaveUndo; /* nUndo at each savepoint (nSaveAlloc entries) */
   int bRecord;    /* the next rdEval is such a call (atomicBegin) */
+  long long iClientId; /* CLIENT ID of c (rdSettle), 0: unknown */
 
   /* Redis Cluster (redis-cluster://): the nodes, the seeds of the URL first
   ** and then those the slot map names; p->c is aNode[iNode].c, the node of
@@ -598,6 +599,16 @@ static int rdConnect(RdStore *p, int bOpen) {
       rdHangUp(p);
       return rc;
     }
+  }
+  /* Who we are, to end this connection from another should a commit's
+  ** reply be lost (rdSettle); a server that refuses says 0: unknown. */
+  {
+    const char *az[2] = {"CLIENT", "ID"};
+    size_t an[2] = {6, 2};
+    r = rdCall(p, 2, az, an);
+    if (!r) return rdIoError(p);
+    p->iClientId = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    freeReplyObject(r);
   }
   return rdLoadScript(p);
 }
@@ -2698,8 +2709,79 @@ static int writeResult(RdStore *p, const RdOp *aOp, int nOp,
 }
 
 /*
+** A commit (MULTI/EXEC of the log aOp[0..nOp)) whose reply did not come
+** (connection lost, command timeout): was it applied?  Settle it before
+** answering, so that the caller does not retry what the server applied (a
+** second row) nor take for applied what it did not.  On a new connection:
+** CLIENT KILL the old one (iOld), so that a transaction still on its way
+** can no longer run, then look for the first row the log inserts under
+** a generated id (a fresh row handle, that no other transaction uses).
+*SQLITE_OK: it was
+** applied (the statement succeeds).  SQLITE_IOERR with a message saying it
+** was not applied, or that it cannot be known -- no row inserted, the
+** server unreachable, the old connection's id unknown -- and how to
+** check; the cause stays first in the message.
+*/
+static int rdSettle(RdStore *p, const RdOp *aOp, int nOp, long long iOld) {
+  char *zCause = p->base.zErrMsg;
+  const char *zWhy = 0;
+  const RdOp *m = 0;
+  int i, rc = SQLITE_ERROR, bFound = 0;
+  p->base.zErrMsg = 0;
+  if (!zCause) return SQLITE_NOMEM;
+  /* A new row under a generated id, not deduplicated: the script inserts
+  ** it whenever the transaction runs. */
+  for (i = 0; i < nOp && !m; i++) {
+    const statevtab_entity *e = aOp[i].t->base.pEntity;
+    const statevtab_value *r = aOp[i].aRow;
+    if (aOp[i].cType == 'I' && aOp[i].cMode == 'a' && !aOp[i].bSuperseded &&
+        r && e->nKey == 1 && r[e->aiKey[0]].bGenerated &&
+        (e->iDedupe < 0 || r[e->iDedupe].eType == SQLITE_NULL)) {
+      m = &aOp[i];
+    }
+  }
+  if (!m) {
+    zWhy = "it inserted no row to look for";
+  } else if (!iOld) {
+    zWhy = "the server did not tell the old connection's id";
+  } else if ((rc = rdEnsure(p)) == SQLITE_OK) {
+    char zId[24];
+    char *zKey = sqlite3_mprintf("%s%s:r:%lld", m->t->zBase,
+                                 m->t->base.pEntity->zKind, m->iRid);
+    const char *az[4] = {"CLIENT", "KILL", "ID", zId};
+    size_t an[4] = {6, 4, 2, 0};
+    int k;
+    sqlite3_snprintf(sizeof(zId), zId, "%lld", iOld);
+    an[3] = strlen(zId);
+    if (!zKey) rc = SQLITE_NOMEM;
+    /* The old connection first, then the row: k 0, then 1. */
+    for (k = 0; rc == SQLITE_OK && k < 2; k++) {
+      redisReply *r;
+      if (k == 1) {
+        az[0] = "EXISTS";
+        an[0] = 6;
+        az[1] = zKey;
+        an[1] = strlen(zKey);
+      }
+      r = rdCall(p, k ? 2 : 4, az, an);
+      if (!r) {
+        rc = rdIoError(p);
+      } else if (r->type == REDIS_REPLY_ERROR) {
+        rc = rdReplyError(p, r);
+      } else {
+        bFound = k == 1 && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+      }
+      freeReplyObject(r);
+    }
+    sqlite3_free(zKey);
+  }
+  return sv_settled(&p->base, zCause, rc, bFound, zWhy);
+}
+
+/*
 ** Send nOp writes as one script call inside MULTI/EXEC (pipelined: one
-** round trip).  aDone (may be NULL) receives 1/0 per op.
+** round trip).  aDone (may be NULL) receives 1/0 per op.  Without aDone (a
+** commit), a reply that does not come is settled (rdSettle).
 */
 static int rdWrite(RdStore *p, RdOp *aOp, int nOp, int *aDone) {
   static const char *const azMulti[] = {"MULTI"};
@@ -2721,6 +2803,7 @@ static int rdWrite(RdStore *p, RdOp *aOp, int nOp, int *aDone) {
   if (rc == SQLITE_OK) rc = rdRoute(p, a.az[3], a.an[3]);
   while (rc == SQLITE_OK) {
     redisReply *aR[3] = {0, 0, 0};
+    long long iId = p->iClientId;
     int k;
     /* ASKING holds through MULTI until EXEC. */
     if (bAsk && (rc = rdAsking(p)) != SQLITE_OK) break;
@@ -2735,6 +2818,7 @@ static int rdWrite(RdStore *p, RdOp *aOp, int nOp, int *aDone) {
     if (k < 3) {
       for (k = 0; k < 3; k++) freeReplyObject(aR[k]);
       rc = rdIoError(p);
+      if (!aDone && rc == SQLITE_IOERR) rc = rdSettle(p, aOp, nOp, iId);
       break;
     }
     if (aR[2]->type == REDIS_REPLY_ARRAY && aR[2]->elements == 1) {

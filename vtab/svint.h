@@ -185,6 +185,8 @@ int sv_store_acquire(sv_conn *, const char *zUrl, sv_storeref **ppRef,
                      char **pzErr);
 void sv_store_release(sv_conn *, sv_storeref *);
 void sv_store_close_all(sv_conn *);
+int sv_settled(statevtab_store *, char *zCause, int rc, int bFound,
+               const char *zWhy);
 const char *sv_store_names(sv_conn *, char *zBuf, int nBuf);
 
 /* vtab.c */

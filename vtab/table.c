@@ -128,6 +128,55 @@ char *sv_table_error(sv_vtab *p, int rc) {
   return z;
 }
 
+/*
+** LOST REPLIES.  A worker whose state_complete (state_fail) took effect but
+** whose reply was lost -- a connection cut, a timeout -- calls it again
+** with the same token, and must hear that it succeeded, not that its token
+** is stale.  The store answers "stale" (its method found the token not
+** current); then read the task (only on that path: the hot path costs
+** nothing more) and tell what the store did before from a task lost to
+** another holder.  Tokens only grow and a claim takes a new one, so a task
+** that still carries token iToken has not been claimed since that token's
+** holder finished it:
+**   completed with iToken            -> a completion of iToken: *pOut 1
+**   dead with iToken and error pErr  -> a fail of iToken: STATEVTAB_FAIL_DEAD
+**   pending, no owner, with iToken
+**   and error pErr                   -> a fail of iToken: STATEVTAB_FAIL_RETRY
+** pErr is NULL for a completion (*pOut is then 0 or 1), else the error of
+** a fail (*pOut a STATEVTAB_FAIL_* outcome); comparing it tells a fail from
+** the death of a task whose lease expired at max_attempts (that error is
+** not the holder's).  Anything else (another token, claimed again,
+** cancelled, no such row: retain= removed it) leaves *pOut as it is.  The
+** read is not atomic with the call and need not be: from those states
+** only a new claim (a new token) or a user's UPDATE moves the task.
+*/
+static int settled(sv_vtab *p, const statevtab_value *pId, sqlite3_int64 iToken,
+                   const statevtab_value *pErr, int *pOut) {
+  statevtab_value *a = 0;
+  int rc = sv_read_row(p, pId, &a);
+  if (rc == SQLITE_OK && a && a[SV_TASK_LEASE_TOKEN].eType == SQLITE_INTEGER &&
+      a[SV_TASK_LEASE_TOKEN].i == iToken &&
+      a[SV_TASK_STATE].eType == SQLITE_TEXT) {
+    const char *z = a[SV_TASK_STATE].z;
+    const statevtab_value *e = &a[SV_TASK_ERROR];
+    if (!pErr) {
+      if (strcmp(z, "completed") == 0) *pOut = 1;
+    } else if (pErr->eType == SQLITE_TEXT
+                   ? e->eType != SQLITE_TEXT || e->n != pErr->n ||
+                         (pErr->n && memcmp(e->z, pErr->z, (size_t)pErr->n))
+                   : e->eType != SQLITE_NULL) {
+      /* another error: not this fail's doing */
+    } else if (strcmp(z, "dead") == 0) {
+      *pOut = STATEVTAB_FAIL_DEAD;
+    } else if (strcmp(z, "pending") == 0 &&
+               a[SV_TASK_LEASE_OWNER].eType == SQLITE_NULL) {
+      *pOut = STATEVTAB_FAIL_RETRY;
+    }
+  }
+  sqlite3_free(a);
+  return rc;
+}
+
 int sv_table_claim(sv_vtab *p, statevtab_table *pDead, const statevtab_claim *c,
                    statevtab_row_fn xRow, void *pCtx) {
   const statevtab_queue_methods *q = METHODS(p)->pQueue;
@@ -160,7 +209,18 @@ int sv_table_claim(sv_vtab *p, statevtab_table *pDead, const statevtab_claim *c,
     int rc = sv_sched_run(p, 0, 0);
     if (rc != SQLITE_OK) return rc;
   }
-  { WCALL(p, xClaim, pDead, c, xRow, pCtx); }
+  {
+    int rc = join(p), k;
+    if (rc == SQLITE_OK) sv_table_maintain(p);
+    if (rc == SQLITE_OK) rc = CALL(p, xClaim, pDead, c, xRow, pCtx);
+    for (k = 0; rc == SQLITE_OK && k < c->nComplete; k++) {
+      if (!c->aCompleteOk[k]) {
+        rc = settled(p, &c->aCompleteId[k], c->aiCompleteToken[k], 0,
+                     &c->aCompleteOk[k]);
+      }
+    }
+    return rc;
+  }
 }
 
 int sv_table_renew(sv_vtab *p, const statevtab_value *pId, sqlite3_int64 iToken,
@@ -171,14 +231,28 @@ int sv_table_renew(sv_vtab *p, const statevtab_value *pId, sqlite3_int64 iToken,
 int sv_table_complete(sv_vtab *p, const statevtab_value *pId,
                       sqlite3_int64 iToken, const statevtab_value *pResult,
                       int *pbOk) {
-  WCALL(p, xComplete, pId, iToken, pResult, pbOk);
+  int rc = join(p);
+  if (rc == SQLITE_OK) sv_table_maintain(p);
+  if (rc == SQLITE_OK) rc = CALL(p, xComplete, pId, iToken, pResult, pbOk);
+  if (rc == SQLITE_OK && !*pbOk) {
+    rc = settled(p, pId, iToken, 0, pbOk);
+  }
+  return rc;
 }
 
 int sv_table_fail(sv_vtab *p, statevtab_table *pDead,
                   const statevtab_value *pId, sqlite3_int64 iToken,
                   const statevtab_value *pError, sqlite3_int64 iRetryMs,
                   int *peOut) {
-  WCALL(p, xFail, pDead, pId, iToken, pError, iRetryMs, peOut);
+  int rc = join(p);
+  if (rc == SQLITE_OK) sv_table_maintain(p);
+  if (rc == SQLITE_OK) {
+    rc = CALL(p, xFail, pDead, pId, iToken, pError, iRetryMs, peOut);
+  }
+  if (rc == SQLITE_OK && *peOut == STATEVTAB_FAIL_STALE) {
+    rc = settled(p, pId, iToken, pError, peOut);
+  }
+  return rc;
 }
 
 int sv_table_pause(sv_vtab *p, const statevtab_value *pQueue, int bPause,

@@ -13,6 +13,9 @@
 #   sv_stop_redis [DIR]          SIGTERM by PID (SIGKILL fallback)
 #   sv_restart_redis [DIR]       stop, start again on the same port and dir;
 #                                the data survives through the AOF
+#   sv_crash_postgres [DIR]      SIGKILL the postmaster and its processes
+#                                (a crash), start again (WAL recovery)
+#   sv_crash_redis [DIR]         SIGKILL redis-server, start again (the AOF)
 #   sv_pause_redis [DIR]         SIGSTOP the server (clients then time out)
 #   sv_resume_redis [DIR]        SIGCONT it
 #   sv_servers_refresh           re-export the *_PID variables from the pid
@@ -195,7 +198,7 @@ sv__stop_pid() {
 sv__children() {
   local f st fields
   for f in /proc/[0-9]*/stat; do
-    read -r st <"$f" 2>/dev/null || continue
+    { read -r st <"$f"; } 2>/dev/null || continue
     # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
     read -r -a fields <<<"${st##*) }"
     if [ "${fields[1]:-}" = "$1" ]; then
@@ -548,6 +551,47 @@ sv_restart_redis() {
     sv__err "redis-server cannot restart: port $(cat "$dir/sv.port") was taken by another process"
   fi
   return "$rc"
+}
+
+# sv_crash_postgres [DIR] / sv_crash_redis [DIR]: a crash, not a stop:
+# SIGKILL the server by PID (PostgreSQL: the postmaster, then its processes,
+# so that no orphan holds the shared memory), then start it again on the
+# same port (PostgreSQL recovers from its WAL, Redis reloads its AOF).
+sv__crash() {
+  local pid=$1 name=$2 kids n
+  if ! sv__is "$pid" "$name"; then
+    sv__err "$name (pid '$pid') is not running"
+    return 1
+  fi
+  kids=$(sv__children "$pid")
+  kill -KILL "$pid" 2>/dev/null || :
+  # shellcheck disable=SC2086
+  [ -z "$kids" ] || kill -KILL $kids 2>/dev/null || :
+  sv__wait_gone "$pid" 10 || {
+    sv__err "$name (pid $pid) survived SIGKILL"
+    return 1
+  }
+  for pid in $kids; do sv__wait_gone "$pid" 10 || :; done
+  # Until reaped, a zombie still "exists" for the new server's check of
+  # its lock file (kill -0): wait for that too.
+  for pid in "$1" $kids; do
+    n=100
+    while kill -0 "$pid" 2>/dev/null && ((n-- > 0)); do sleep 0.05; done
+  done
+}
+sv_crash_postgres() {
+  local dir=${1:-${STATEVTAB_PG_DIR:-}} pid
+  pid=$(sv__pidfile_pid "$dir/sv.pid") || pid=
+  sv__crash "$pid" postgres || return 1
+  rm -f "$dir/sv.pid"
+  sv__pg_launch "$dir"
+}
+sv_crash_redis() {
+  local dir=${1:-${STATEVTAB_REDIS_DIR:-}} pid
+  pid=$(sv__redis_pid "$dir") || pid=
+  sv__crash "$pid" redis-server || return 1
+  rm -f "$dir/sv.pid"
+  sv__redis_launch "$dir"
 }
 
 # sv_pause_redis [DIR] / sv_resume_redis [DIR]: SIGSTOP / SIGCONT by PID.

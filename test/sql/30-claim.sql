@@ -234,7 +234,8 @@ SELECT id, state, json_extract(result, '$.ok'), completed_at IS NOT NULL,
   FROM tasks WHERE queue = 'q15' ORDER BY id;
 INSERT INTO temp.v SELECT id, lease_token FROM temp.got WHERE outcome = 'claimed';
 DROP TABLE temp.got;
--- the same entry again: its token is no longer current
+-- the same entry again: the task is completed with that token, so it is
+-- not stale (a retry after a lost reply), and nothing changes
 SELECT id, outcome FROM state_claim('tasks', 'q15', 'w15', 30000, 0,
   json_object('complete', json_array(
     json_object('id', 'k1', 'token', (SELECT x FROM temp.v WHERE k = 'k1')))));

@@ -18,7 +18,8 @@ SELECT state_complete('tasks', (SELECT json_group_array(
 SELECT id, state, result, lease_owner IS NULL, completed_at IS NOT NULL
   FROM tasks ORDER BY id;
 
--- 30.21 the same list again: every token is stale now, nothing changes
+-- 30.21 the same list again (a retry after a lost reply): every task is
+-- completed with its entry's token, so every entry counts; nothing changes
 SELECT state_complete('tasks', (SELECT json_group_array(
   json_object('id', id, 'token', lease_token)) FROM got));
 SELECT id, state FROM tasks ORDER BY id;
@@ -59,7 +60,8 @@ SELECT n FROM vc;
 
 -- 30.26 the same task more than once in a list: as if the entries were
 -- applied one at a time in order -- the first entry with the current token
--- completes it (with that entry's result), every other entry is stale
+-- completes it (with that entry's result), a later entry with the same
+-- token counts but changes nothing, an entry with another token is stale
 INSERT INTO tasks(id, queue, name, priority) VALUES
   ('f', 'cl3', 'x', 1), ('g', 'cl3', 'x', 2);
 DELETE FROM got;
@@ -75,7 +77,8 @@ SELECT state_complete('tasks', json_array(
               'result', json('{"r":"second"}'))));
 SELECT id, state, result FROM tasks WHERE queue = 'cl3' ORDER BY id;
 -- and through state_claim's complete option: the stale entries come back
--- as rows with outcome 'stale'
+-- as rows with outcome 'stale' (the second entry for h is not stale: h is
+-- completed with its token)
 INSERT INTO tasks(id, queue, name) VALUES ('h', 'cl4', 'x');
 DELETE FROM got;
 INSERT INTO got SELECT id, lease_token FROM state_claim('tasks', 'cl4', 'w', 30000, 1);

@@ -77,7 +77,8 @@ SELECT state_renew('tasks', 'never', 0, 30000), state_renew('tasks', 'never', 1,
 
 -- 31.7 state_complete with the current token: 1; state 'completed', the
 -- result stored, completed_at set, the lease cleared; the same token again
--- is 0 and changes nothing
+-- is 1 again (the retry of a worker whose reply was lost, see
+-- 31-lost-replies) and changes nothing
 INSERT INTO tasks(id, queue, name, payload) VALUES ('d', 'r4', 'job', '{"n":7}');
 INSERT INTO temp.v SELECT 'd1', lease_token FROM state_claim('tasks', 'r4', 'w', 30000);
 SELECT completed_at, result FROM tasks WHERE id = 'd';
