@@ -1135,6 +1135,11 @@ static int rdOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
   } else {
     rc = parseUrl(p, pOpen->zUrl);
   }
+  /* The application's allowlist, before any socket is opened. */
+  if (rc == SQLITE_OK && pOpen->xAllow) {
+    rc = pOpen->xAllow(pOpen, p->zSock ? p->zSock : p->zHost,
+                       p->zSock ? 0 : p->iPort, &p->base.zErrMsg);
+  }
   if (rc == SQLITE_OK) rc = rdConnect(p, 1);
   if (rc != SQLITE_OK) {
     *pzErr = p->base.zErrMsg;
