@@ -935,6 +935,9 @@ static int parseUrl(RdStore *p, const char *zUrl) {
     if (!p->zSock) return SQLITE_NOMEM;
     return parseQuery(p, zQ ? zQ + 1 : 0, 0);
   }
+  /* ("redis:" without "//" reaches this store too: sv_store_acquire
+  ** takes the scheme from what comes before the first ':'.) */
+  if (sqlite3_strnicmp(zUrl, "redis://", 8) != 0) goto malformed;
   z = zUrl + 8; /* after "redis://" */
   zQ = strchr(z, '?');
   zEnd = z + strcspn(z, "/?");

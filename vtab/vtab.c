@@ -181,9 +181,9 @@ static int coerceValue(sv_vtab *p, const statevtab_column *pCol,
     return SQLITE_OK;
   case STATEVTAB_INT:
   case STATEVTAB_BOOL:
-    if (pV->eType == SQLITE_FLOAT && pV->r == (double)(sqlite3_int64)pV->r &&
-        pV->r > -9.2e18 && pV->r < 9.2e18) {
-      pV->i = (sqlite3_int64)pV->r;
+    /* (The range first: casting a real out of range is undefined.) */
+    if (pV->eType == SQLITE_FLOAT && pV->r > -9.2e18 && pV->r < 9.2e18 &&
+        sv_real_int(pV->r, &pV->i)) {
       pV->eType = SQLITE_INTEGER;
     } else if (pV->eType == SQLITE_TEXT && parseInt(pV->z, pV->n, &pV->i)) {
       pV->eType = SQLITE_INTEGER;
