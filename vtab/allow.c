@@ -36,6 +36,9 @@
 ** env:NAME, sqlite: and NAME: (a registered scheme).  Hosts compare without
 ** case; nothing but scheme, host and port may appear (no user, password,
 ** database or parameters).
+**
+** The list belongs to the process, not to SQLite or a connection: it is
+** allocated with malloc() and outlives every connection.
 */
 #include "svint.h"
 
@@ -56,18 +59,21 @@ static int bAllowSet = 0; /* a list is set (it may be empty) */
 
 static void entriesFree(AllowEntry *a, int n) {
   int i;
-  for (i = 0; i < n; i++) {
-    sqlite3_free(a[i].zScheme);
-    sqlite3_free(a[i].zHost);
+  for (i = 0; a && i < n; i++) {
+    free(a[i].zScheme);
+    free(a[i].zHost);
   }
-  sqlite3_free(a);
+  free(a);
 }
 
-/* Lower-case copy of n bytes of z (sqlite3_malloc'd), or NULL. */
-static char *lowerDup(const char *z, int n) {
-  char *zOut = sqlite3_mprintf("%.*s", n, z);
-  int i;
-  for (i = 0; zOut && zOut[i]; i++) {
+/* A copy of n bytes of z (malloc'd), lower-cased when bLower, or NULL. */
+static char *entryDup(const char *z, size_t n, int bLower) {
+  char *zOut = malloc(n + 1);
+  size_t i;
+  if (!zOut) return 0;
+  memcpy(zOut, z, n);
+  zOut[n] = 0;
+  for (i = 0; bLower && i < n; i++) {
     if (zOut[i] >= 'A' && zOut[i] <= 'Z') zOut[i] += 32;
   }
   return zOut;
@@ -109,7 +115,7 @@ static int parseHostPort(const char *z, int n, int iDefault, AllowEntry *pE) {
     if (v <= 0 || v > 65535) return SQLITE_ERROR;
     pE->iPort = v;
   }
-  pE->zHost = lowerDup(z, nHost);
+  pE->zHost = entryDup(z, (size_t)nHost, 1);
   return pE->zHost ? SQLITE_OK : SQLITE_NOMEM;
 }
 
@@ -128,7 +134,7 @@ static int parseEntry(const char *z, AllowEntry *pE) {
   for (i = 0; i < sizeof(aUrl) / sizeof(aUrl[0]); i++) {
     n = strlen(aUrl[i].zPrefix);
     if (sqlite3_strnicmp(z, aUrl[i].zPrefix, (int)n) == 0) {
-      pE->zScheme = sqlite3_mprintf("%s", aUrl[i].zScheme);
+      pE->zScheme = entryDup(aUrl[i].zScheme, strlen(aUrl[i].zScheme), 0);
       if (!pE->zScheme) return SQLITE_NOMEM;
       return parseHostPort(z + n, (int)strlen(z + n), aUrl[i].iPort, pE);
     }
@@ -137,14 +143,14 @@ static int parseEntry(const char *z, AllowEntry *pE) {
     const char *zPath = z + 5;
     if (strncmp(zPath, "//", 2) == 0) zPath += 2;
     if (zPath[0] != '/' || strchr(zPath, '?')) return SQLITE_ERROR;
-    pE->zScheme = sqlite3_mprintf("redis");
-    pE->zHost = sqlite3_mprintf("%s", zPath);
+    pE->zScheme = entryDup("redis", 5, 0);
+    pE->zHost = entryDup(zPath, strlen(zPath), 0);
     return pE->zScheme && pE->zHost ? SQLITE_OK : SQLITE_NOMEM;
   }
   if (strncmp(z, "env:", 4) == 0) {
     if (z[4] == 0) return SQLITE_ERROR;
-    pE->zScheme = sqlite3_mprintf("env");
-    pE->zHost = sqlite3_mprintf("%s", z + 4);
+    pE->zScheme = entryDup("env", 3, 0);
+    pE->zHost = entryDup(z + 4, strlen(z + 4), 0);
     return pE->zScheme && pE->zHost ? SQLITE_OK : SQLITE_NOMEM;
   }
   /* "NAME:": every URL of a scheme (the local store, or a store the
@@ -159,7 +165,7 @@ static int parseEntry(const char *z, AllowEntry *pE) {
       return SQLITE_ERROR;
     }
   }
-  pE->zScheme = lowerDup(z, (int)n - 1);
+  pE->zScheme = entryDup(z, n - 1, 1);
   return pE->zScheme ? SQLITE_OK : SQLITE_NOMEM;
 }
 
@@ -172,9 +178,8 @@ int sv_allow_set(const char *const *azEntry, int nEntry, char **pzErr) {
   AllowEntry *aNew = 0;
   int i, rc = SQLITE_OK;
   if (azEntry) {
-    aNew = sqlite3_malloc64(sizeof(*aNew) * (size_t)(nEntry + 1));
+    aNew = calloc((size_t)nEntry + 1, sizeof(*aNew));
     if (!aNew) return SQLITE_NOMEM;
-    memset(aNew, 0, sizeof(*aNew) * (size_t)(nEntry + 1));
     for (i = 0; i < nEntry && rc == SQLITE_OK; i++) {
       rc = parseEntry(azEntry[i], &aNew[i]);
       if (rc == SQLITE_ERROR) {
