@@ -196,6 +196,16 @@ struct statevtab_open {
   sqlite3 *db;          /* the database connection the tables live in */
   const char *zUrl;     /* store URL, after env: resolution */
   const char *zSafeUrl; /* the same with any password redacted */
+  /* When the application set an allowlist (statevtab_allow) that leaves
+  ** the hosts of this URL to the store: before it opens any socket, a store
+  ** calls xAllow for every host it would connect to (zHost: a host name,
+  ** address or socket path, NULL when the URL names none and the host would
+  ** come from elsewhere, such as the environment; iPort: 0 for a socket).
+  ** SQLITE_OK, or SQLITE_ERROR with *pzErr replaced by the message to
+  ** report.  NULL: every host is allowed. */
+  int (*xAllow)(const statevtab_open *, const char *zHost, int iPort,
+                char **pzErr);
+  void *pAllowArg; /* for xAllow */
 };
 
 /* Base structs: each is the first member of the store's own struct. */
@@ -508,6 +518,21 @@ struct statevtab_store_methods {
   const statevtab_queue_methods *pQueue;
 };
 
+/* Step the one-row statement of the inline calls below and finalize it. */
+static inline int statevtab__finish(sqlite3 *db, sqlite3_stmt *pStmt) {
+#ifndef STATEVTAB_INTERNAL
+  int rc = sqlite3_step(pStmt);
+  rc =
+      (rc == SQLITE_ROW || rc == SQLITE_DONE) ? SQLITE_OK : sqlite3_errcode(db);
+  sqlite3_finalize(pStmt);
+  return rc;
+#else
+  (void)db;
+  (void)pStmt;
+  return SQLITE_MISUSE;
+#endif
+}
+
 /*
 ** Register a store with the statevtab extension loaded into db.  The methods
 ** table must outlive the connection.  Implemented in SQL so that it works
@@ -523,14 +548,49 @@ static inline int statevtab_register_store(sqlite3 *db,
                               &pStmt, 0);
   if (rc != SQLITE_OK) return rc;
   sqlite3_bind_pointer(pStmt, 1, (void *)p, "statevtab_store_methods", 0);
-  rc = sqlite3_step(pStmt);
-  rc =
-      (rc == SQLITE_ROW || rc == SQLITE_DONE) ? SQLITE_OK : sqlite3_errcode(db);
-  sqlite3_finalize(pStmt);
-  return rc;
+  return statevtab__finish(db, pStmt);
 #else
   (void)db;
   (void)p;
+  return SQLITE_MISUSE;
+#endif
+}
+
+/*
+** Set the stores every connection of this process may use (see README,
+** Security): the nEntry entries of azEntry, each redis://host[:port],
+** unix:/path, postgresql://host[:port], env:NAME or NAME: (a scheme).  With
+** a list set, a table naming any other store fails without opening a
+** socket or reading the variable.  azEntry NULL removes the list.  Call it
+** after loading statevtab and before tables connect.  Implemented in SQL,
+** like statevtab_register_store: statevtab_allow(ENTRY, ...) is a
+** SQLITE_DIRECTONLY function, so no view, trigger or schema can call it.
+*/
+static inline int statevtab_allow(sqlite3 *db, const char *const *azEntry,
+                                  int nEntry) {
+#ifndef STATEVTAB_INTERNAL
+  sqlite3_stmt *pStmt = 0;
+  sqlite3_str *pSql = sqlite3_str_new(db);
+  char *zSql;
+  int i, rc;
+  sqlite3_str_appendall(pSql, "SELECT statevtab_allow(");
+  for (i = 0; azEntry && i < nEntry; i++) {
+    sqlite3_str_appendall(pSql, i ? ",?" : "?");
+  }
+  sqlite3_str_appendall(pSql, azEntry ? ")" : "NULL)");
+  zSql = sqlite3_str_finish(pSql);
+  if (!zSql) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  if (rc != SQLITE_OK) return rc;
+  for (i = 0; azEntry && i < nEntry; i++) {
+    sqlite3_bind_text(pStmt, i + 1, azEntry[i], -1, SQLITE_STATIC);
+  }
+  return statevtab__finish(db, pStmt);
+#else
+  (void)db;
+  (void)azEntry;
+  (void)nEntry;
   return SQLITE_MISUSE;
 #endif
 }

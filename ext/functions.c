@@ -466,6 +466,52 @@ static void fnRegisterStore(sqlite3_context *ctx, int argc,
   sqlite3_result_int(ctx, 1);
 }
 
+/*
+** statevtab_allow(ENTRY, ...) -> the number of entries: sets the stores
+** every connection of this process may use (vtab/allow.c); called with
+** one NULL, removes the list.  DIRECTONLY: the application's own call.
+*/
+static void fnAllow(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  static const char zF[] = "statevtab_allow";
+  const char **az = 0;
+  char *zErr = 0;
+  int i, rc;
+  if (!(argc == 1 && sqlite3_value_type(argv[0]) == SQLITE_NULL)) {
+    az = sqlite3_malloc64(sizeof(*az) * (size_t)(argc + 1));
+    if (!az) {
+      sqlite3_result_error_nomem(ctx);
+      return;
+    }
+    for (i = 0; i < argc; i++) {
+      if (sqlite3_value_type(argv[i]) != SQLITE_TEXT) {
+        sv_fn_error(ctx, zF, SQLITE_ERROR,
+                    "argument %d is not text (expected redis://host[:port], "
+                    "unix:/path, postgresql://host[:port], env:NAME or "
+                    "NAME:; one NULL removes the list)",
+                    i + 1);
+        sqlite3_free(az);
+        return;
+      }
+      az[i] = (const char *)sqlite3_value_text(argv[i]);
+      if (!az[i]) {
+        sqlite3_free(az);
+        sqlite3_result_error_nomem(ctx);
+        return;
+      }
+    }
+  }
+  rc = sv_allow_set(az, argc, &zErr);
+  if (rc == SQLITE_OK) sqlite3_result_int(ctx, az ? argc : 0);
+  sqlite3_free(az);
+  if (rc == SQLITE_OK) {
+  } else if (rc == SQLITE_NOMEM) {
+    sqlite3_result_error_nomem(ctx);
+  } else {
+    sv_fn_error(ctx, zF, rc, "%s", zErr);
+  }
+  sqlite3_free(zErr);
+}
+
 /* ------------------------------------------------------- finishing */
 
 /* state_renew(tasks, id, token, lease_ms) -> new lease_expires_at | NULL */
@@ -808,6 +854,7 @@ const sv_func sv_aFunc[] = {
     {"state_cron_next", 2, META, fnCronNext},
     {"state_cron_next", 3, META, fnCronNext},
     {"statevtab_register_store", 1, SIDE, fnRegisterStore},
+    {"statevtab_allow", -1, SIDE, fnAllow},
     {"state_renew", 4, SIDE, fnRenew},
     {"state_complete", 2, SIDE, fnComplete},
     {"state_complete", 3, SIDE, fnComplete},

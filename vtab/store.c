@@ -142,6 +142,9 @@ int sv_store_acquire(sv_conn *p, const char *zUrl, sv_storeref **ppRef,
       *pzErr = sqlite3_mprintf("malformed store URL 'env:': no variable");
       return SQLITE_ERROR;
     }
+    /* Not even read unless the application allows it. */
+    rc = sv_allow_env(zUrl, pzErr);
+    if (rc != SQLITE_OK) return rc;
     zReal = getenv(zVar);
     if (!zReal) {
       *pzErr = sqlite3_mprintf("environment variable '%s' is not set", zVar);
@@ -180,7 +183,8 @@ int sv_store_acquire(sv_conn *p, const char *zUrl, sv_storeref **ppRef,
   op.db = p->db;
   op.zUrl = zReal;
   op.zSafeUrl = zSafe;
-  rc = pMethods->xOpen(&op, &pRef->pStore, pzErr);
+  rc = sv_allow_store(zScheme, zSafe, zReal != zUrl, &op, pzErr);
+  if (rc == SQLITE_OK) rc = pMethods->xOpen(&op, &pRef->pStore, pzErr);
   sqlite3_free(zSafe);
   zSafe = 0;
   if (rc != SQLITE_OK) {

@@ -1395,6 +1395,57 @@ static int stripPooler(PgStore *p) {
   return SQLITE_OK;
 }
 
+/*
+** With the application's allowlist (pOpen->xAllow): every host libpq would
+** connect to must be allowed, before anything is sent.  libpq's own parser
+** gives the URL's host, hostaddr, port and service lists; what the URL
+** leaves out libpq takes from the environment or a service file, so a URL
+** naming no host, or a service (in the URL or PGSERVICE), is refused (its
+** host is not the URL's to choose), and PGHOSTADDR and PGPORT are checked
+** as libpq would use them.  SQLITE_OK, SQLITE_ERROR (message in
+** p->base.zErrMsg) or SQLITE_NOMEM.
+*/
+static int pgAllowed(PgStore *p, const statevtab_open *pOpen) {
+  PQconninfoOption *aOpt, *o;
+  const char *zHost = 0, *zAddr = 0, *zPort = 0, *zService = 0, *z;
+  char *zErr = 0;
+  int rc = SQLITE_OK, i;
+  aOpt = PQconninfoParse(p->zUrl, &zErr);
+  if (zErr) PQfreemem(zErr);
+  for (o = aOpt; o && o->keyword; o++) {
+    if (!o->val || !o->val[0]) continue;
+    if (strcmp(o->keyword, "host") == 0) zHost = o->val;
+    if (strcmp(o->keyword, "hostaddr") == 0) zAddr = o->val;
+    if (strcmp(o->keyword, "port") == 0) zPort = o->val;
+    if (strcmp(o->keyword, "service") == 0) zService = o->val;
+  }
+  if (!zAddr && (z = getenv("PGHOSTADDR")) != 0 && z[0]) zAddr = z;
+  if (!zPort && (z = getenv("PGPORT")) != 0 && z[0]) zPort = z;
+  if (!zService && (z = getenv("PGSERVICE")) != 0 && z[0]) zService = z;
+  if (!aOpt || !zHost || zService) {
+    rc = pOpen->xAllow(pOpen, 0, 0, &p->base.zErrMsg);
+  }
+  /* host=a,b port=1,2 (or one port for all); hostaddr=x,y likewise. */
+  for (i = 0; rc == SQLITE_OK && i < 2; i++) {
+    const char *zList = i == 0 ? zHost : zAddr, *zP = zPort;
+    while (rc == SQLITE_OK && zList && *zList) {
+      size_t n = strcspn(zList, ","), m = zP ? strcspn(zP, ",") : 0;
+      char *zOne = sqlite3_mprintf("%.*s", (int)n, zList);
+      int iPort = m ? atoi(zP) : 5432;
+      if (!zOne) {
+        rc = SQLITE_NOMEM;
+        break;
+      }
+      rc = pOpen->xAllow(pOpen, zOne, iPort, &p->base.zErrMsg);
+      sqlite3_free(zOne);
+      zList += n + (zList[n] == ',');
+      if (zP && zP[m] == ',') zP += m + 1;
+    }
+  }
+  if (aOpt) PQconninfoFree(aOpt);
+  return rc;
+}
+
 static int pgOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
                   char **pzErr) {
   PgStore *p;
@@ -1417,6 +1468,7 @@ static int pgOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
     if (!p->zSafe) rc = SQLITE_NOMEM;
   }
   if (rc == SQLITE_OK) rc = stripPooler(p);
+  if (rc == SQLITE_OK && pOpen->xAllow) rc = pgAllowed(p, pOpen);
   if (rc == SQLITE_OK) rc = pgEnsure(p, 1);
   if (rc != SQLITE_OK) {
     *pzErr = p->base.zErrMsg;

@@ -147,8 +147,8 @@ typedef struct RdStore {
   ** once; a ROLLBACK (ROLLBACK TO) undoes them, last first. */
   RdUndo **aUndo;
   int nUndo, nUndoAlloc;
-  int *aSaveUndo; /* nUndo at each savepoint (nSaveAlloc entries) */
-  int bRecord;    /* the next rdEval is such a call (atomicBegin) */
+  int *aSaveUndo;      /* nUndo at each savepoint (nSaveAlloc entries) */
+  int bRecord;         /* the next rdEval is such a call (atomicBegin) */
   long long iClientId; /* CLIENT ID of c (rdSettle), 0: unknown */
 
   /* Redis Cluster (redis-cluster://): the nodes, the seeds of the URL first
@@ -160,6 +160,11 @@ typedef struct RdStore {
   unsigned short *aSlot;  /* RD_SLOTS entries: node index + 1, 0: no node */
   int bStale;             /* read the slot map again before the next command */
   int nWaitRepl, iWaitMs; /* wait_replicas=, wait_timeout= (WAIT) */
+  /* The application's allowlist (statevtab_open.xAllow), asked about every
+  ** node before it is dialled: the seeds at open, and the nodes the slot
+  ** map names later; NULL: every host is allowed. */
+  int (*xAllow)(const statevtab_open *, const char *, int, char **);
+  void *pAllowArg;
 } RdStore;
 
 /* What a transaction read of one row: its write stamp and version. */
@@ -554,6 +559,7 @@ static int rdDialAt(RdStore *p, const char *zHost, int iPort, const char *zWhat,
 }
 
 static int clusterRefresh(RdStore *p, int bOpen);
+static int nodeAllowed(RdStore *p, int i);
 
 /* rdDialAt the server of the URL; on a cluster, the first node that
 ** answers (the subscription of the waits: PUBLISH reaches every node). */
@@ -562,8 +568,11 @@ static int rdDial(RdStore *p, int bOpen, redisContext **ppC) {
   if (!p->bCluster)
     return rdDialAt(p, p->zHost, p->iPort, p->zSafe, bOpen, ppC);
   for (i = 0; i < p->nNode && rc != SQLITE_OK && rc != SQLITE_NOMEM; i++) {
-    char *zWhat = sqlite3_mprintf("cluster node %s:%d", p->aNode[i].zHost,
-                                  p->aNode[i].iPort);
+    char *zWhat;
+    rc = nodeAllowed(p, i);
+    if (rc != SQLITE_OK) continue;
+    zWhat = sqlite3_mprintf("cluster node %s:%d", p->aNode[i].zHost,
+                            p->aNode[i].iPort);
     if (!zWhat) return SQLITE_NOMEM;
     rc = rdDialAt(p, p->aNode[i].zHost, p->aNode[i].iPort, zWhat, bOpen, ppC);
     sqlite3_free(zWhat);
@@ -749,6 +758,32 @@ static int nodeFind(RdStore *p, const char *zHost, int nHost, int iPort) {
 }
 
 /*
+** May node i be dialled?  With the application's allowlist (p->xAllow),
+** only when it allows the node's host and port; SQLITE_ERROR otherwise,
+** with a message naming the node.
+*/
+static int nodeAllowed(RdStore *p, int i) {
+  RdNode *n = &p->aNode[i];
+  statevtab_open o;
+  char *zErr = 0, *zShow;
+  int rc;
+  if (!p->xAllow) return SQLITE_OK;
+  memset(&o, 0, sizeof(o));
+  zShow = sqlite3_mprintf("redis://%s:%d (a node of %s)", n->zHost, n->iPort,
+                          p->zSafe);
+  if (!zShow) return SQLITE_NOMEM;
+  o.zSafeUrl = zShow;
+  o.pAllowArg = p->pAllowArg;
+  rc = p->xAllow(&o, n->zHost, n->iPort, &zErr);
+  sqlite3_free(zShow);
+  if (rc == SQLITE_OK) return rc;
+  if (!zErr) return SQLITE_NOMEM;
+  rdError(p, "redis: %s", zErr);
+  sqlite3_free(zErr);
+  return rc;
+}
+
+/*
 ** Make node i the connection in hand (p->c), connecting to it (and loading
 ** the script there) when it has no live connection.  On failure the map is
 ** read again before the next command: the node may have failed over.
@@ -761,6 +796,8 @@ static int nodeUse(RdStore *p, int i, int bOpen) {
   p->c = n->c;
   if (p->c && !rdLive(p)) rdHangUp(p);
   if (p->c) return SQLITE_OK;
+  rc = nodeAllowed(p, i);
+  if (rc != SQLITE_OK) return rc;
   zWhat = sqlite3_mprintf("cluster node %s:%d", n->zHost, n->iPort);
   if (!zWhat) return SQLITE_NOMEM;
   rc = rdDialAt(p, n->zHost, n->iPort, zWhat, bOpen, &n->c);
@@ -1380,11 +1417,15 @@ static int parseUrl(RdStore *p, const char *zUrl) {
     if (!p->zSock) return SQLITE_NOMEM;
     return parseQuery(p, zQ ? zQ + 1 : 0, 0);
   }
+  /* ("redis:" without "//" reaches this store too: sv_store_acquire
+  ** takes the scheme from what comes before the first ':'.) */
   if (sqlite3_strnicmp(zUrl, "redis-cluster://", 16) == 0) {
     p->bCluster = 1;
     z = zUrl + 16;
-  } else {
+  } else if (sqlite3_strnicmp(zUrl, "redis://", 8) == 0) {
     z = zUrl + 8; /* after "redis://" */
+  } else {
+    goto malformed;
   }
   zQ = strchr(z, '?');
   zEnd = z + strcspn(z, "/?");
@@ -1593,6 +1634,15 @@ static int rdOpen(const statevtab_open *pOpen, statevtab_store **ppStore,
     rc = SQLITE_NOMEM;
   } else {
     rc = parseUrl(p, pOpen->zUrl);
+  }
+  /* The application's allowlist, before any socket is opened (a cluster's
+  ** nodes: by nodeUse, each before its first connection). */
+  if (rc == SQLITE_OK && pOpen->xAllow && p->bCluster) {
+    p->xAllow = pOpen->xAllow;
+    p->pAllowArg = pOpen->pAllowArg;
+  } else if (rc == SQLITE_OK && pOpen->xAllow) {
+    rc = pOpen->xAllow(pOpen, p->zSock ? p->zSock : p->zHost,
+                       p->zSock ? 0 : p->iPort, &p->base.zErrMsg);
   }
   if (rc == SQLITE_OK) rc = rdConnect(p, 1);
   if (rc != SQLITE_OK) {

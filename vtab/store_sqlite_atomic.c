@@ -886,6 +886,29 @@ static int lowerDue(LocalTxn *x, const statevtab_value *pQueue,
   return run(x, p);
 }
 
+/* Fill *q from columns iFirst.. of p: rowid, id, name, priority, run_at
+** (iQueue: the claim's queue; a NULL name, from a corrupted shadow row,
+** reads as empty).  SQLITE_NOMEM, or SQLITE_OK. */
+static int candRead(sqlite3_stmt *p, int iFirst, int iQueue, Cand *q) {
+  memset(q, 0, sizeof(*q));
+  q->iRowid = sqlite3_column_int64(p, iFirst);
+  q->zId = sqlite3_mprintf("%s", sqlite3_column_text(p, iFirst + 1));
+  q->nName = sqlite3_column_bytes(p, iFirst + 2);
+  q->zName = sqlite3_malloc64((sqlite3_uint64)q->nName + 1);
+  q->iPriority = sqlite3_column_int64(p, iFirst + 3);
+  q->iRunAt = sqlite3_column_int64(p, iFirst + 4);
+  q->iQueue = iQueue;
+  if (!q->zId || !q->zName) {
+    candFree1(q);
+    return SQLITE_NOMEM;
+  }
+  if (q->nName) {
+    memcpy(q->zName, sqlite3_column_blob(p, iFirst + 2), (size_t)q->nName);
+  }
+  q->zName[q->nName] = 0;
+  return SQLITE_OK;
+}
+
 /* Append up to nWant candidates of queue iQueue to *paCand. */
 static int candidates(LocalTxn *x, const statevtab_claim *c, int iQueue,
                       const char *zNames, const char *zTags, int nWant,
@@ -921,21 +944,9 @@ static int candidates(LocalTxn *x, const statevtab_claim *c, int iQueue,
       *pnAlloc = nNew;
     }
     q = &(*paCand)[*pnCand];
-    memset(q, 0, sizeof(*q));
-    q->iRowid = sqlite3_column_int64(p, 0);
-    q->zId = sqlite3_mprintf("%s", sqlite3_column_text(p, 1));
-    q->nName = sqlite3_column_bytes(p, 2);
-    q->zName = sqlite3_malloc64((sqlite3_uint64)q->nName + 1);
-    q->iPriority = sqlite3_column_int64(p, 3);
-    q->iRunAt = sqlite3_column_int64(p, 4);
-    q->iQueue = iQueue;
+    rc = candRead(p, 0, iQueue, q);
+    if (rc != SQLITE_OK) break;
     (*pnCand)++;
-    if (!q->zId || !q->zName) {
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    memcpy(q->zName, sqlite3_column_blob(p, 2), (size_t)q->nName);
-    q->zName[q->nName] = 0;
     nGot++;
   }
   {
@@ -1309,28 +1320,6 @@ static char *partKey(const statevtab_value *q, const Part *p) {
   return sqlite3_mprintf("p:%d:%.*s%s%.*s", q->n, q->n, q->z ? q->z : "",
                          p->eType == SQLITE_NULL ? "" : "=", p->n,
                          p->z ? p->z : "");
-}
-
-/* Fill *q from columns iFirst.. of p: rowid, id, name, priority, run_at
-** (iQueue: the claim's queue).  SQLITE_NOMEM, or SQLITE_OK. */
-static int candRead(sqlite3_stmt *p, int iFirst, int iQueue, Cand *q) {
-  memset(q, 0, sizeof(*q));
-  q->iRowid = sqlite3_column_int64(p, iFirst);
-  q->zId = sqlite3_mprintf("%s", sqlite3_column_text(p, iFirst + 1));
-  q->nName = sqlite3_column_bytes(p, iFirst + 2);
-  q->zName = sqlite3_malloc64((sqlite3_uint64)q->nName + 1);
-  q->iPriority = sqlite3_column_int64(p, iFirst + 3);
-  q->iRunAt = sqlite3_column_int64(p, iFirst + 4);
-  q->iQueue = iQueue;
-  if (!q->zId || !q->zName) {
-    candFree1(q);
-    return SQLITE_NOMEM;
-  }
-  if (q->nName) {
-    memcpy(q->zName, sqlite3_column_blob(p, iFirst + 2), (size_t)q->nName);
-  }
-  q->zName[q->nName] = 0;
-  return SQLITE_OK;
 }
 
 /*

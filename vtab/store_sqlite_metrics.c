@@ -129,7 +129,10 @@ int localMetrics(statevtab_table *pTab, const statevtab_value *pQueue,
       m->nPending = nDue;
       m->nScheduled = n - nDue;
       if (sqlite3_column_type(p, 4) != SQLITE_NULL) {
-        m->iOldestPendingMs = now - sqlite3_column_int64(p, 4);
+        sqlite3_int64 iRunAt = sqlite3_column_int64(p, 4);
+        /* (A run_at before the epoch only from a corrupted shadow row:
+        ** read as 0, so that the subtraction cannot overflow.) */
+        m->iOldestPendingMs = now - (iRunAt < 0 ? 0 : iRunAt);
         if (m->iOldestPendingMs < 0) m->iOldestPendingMs = 0;
       }
     } else if (strcmp(zState, "claimed") == 0) {

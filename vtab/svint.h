@@ -184,6 +184,12 @@ int sv_local_shadow_name(const char *zSuffix); /* store_sqlite.c */
 int sv_store_acquire(sv_conn *, const char *zUrl, sv_storeref **ppRef,
                      char **pzErr);
 void sv_store_release(sv_conn *, sv_storeref *);
+/* allow.c */
+int sv_allow_set(const char *const *azEntry, int nEntry, char **pzErr);
+int sv_allow_active(void);
+int sv_allow_env(const char *zUrl, char **pzErr);
+int sv_allow_store(const char *zScheme, const char *zSafe, int bEnv,
+                   statevtab_open *pOpen, char **pzErr);
 void sv_store_close_all(sv_conn *);
 int sv_settled(statevtab_store *, char *zCause, int rc, int bFound,
                const char *zWhy);

@@ -181,9 +181,9 @@ static int coerceValue(sv_vtab *p, const statevtab_column *pCol,
     return SQLITE_OK;
   case STATEVTAB_INT:
   case STATEVTAB_BOOL:
-    if (pV->eType == SQLITE_FLOAT && pV->r == (double)(sqlite3_int64)pV->r &&
-        pV->r > -9.2e18 && pV->r < 9.2e18) {
-      pV->i = (sqlite3_int64)pV->r;
+    /* (The range first: casting a real out of range is undefined.) */
+    if (pV->eType == SQLITE_FLOAT && pV->r > -9.2e18 && pV->r < 9.2e18 &&
+        sv_real_int(pV->r, &pV->i)) {
       pV->eType = SQLITE_INTEGER;
     } else if (pV->eType == SQLITE_TEXT && parseInt(pV->z, pV->n, &pV->i)) {
       pV->eType = SQLITE_INTEGER;
@@ -648,10 +648,15 @@ static int vtabInit(sqlite3 *db, void *pAux, int argc, const char *const *argv,
   }
   /* We resolve OR IGNORE / OR REPLACE ourselves (sqlite3_vtab_on_conflict). */
   sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
-  /* State is not for views and triggers: a database file from an untrusted
-  ** source could otherwise hide a trigger or view that reads or rewrites the
-  ** queue whenever the application touches an innocent-looking table. */
-  sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+  /* Neither SQLITE_VTAB_DIRECTONLY nor INNOCUOUS: views and triggers may
+  ** use the table when the application trusts its schema
+  ** (trusted_schema=ON: dashboards as views, an enqueue from a trigger in
+  ** the business write's own transaction), and SQLite refuses them when it
+  ** does not (trusted_schema=OFF, what an application opening files from
+  ** others sets): a hostile file's view or trigger then cannot read or
+  ** rewrite the queue when the application touches an innocent-looking
+  ** table.  Which stores a table may reach at all is the allowlist's
+  ** (statevtab_allow); the functions with side effects stay DIRECTONLY. */
 
   sqlite3_free(zStoreOwned);
   p->pNext = p->pConn->pTables;

@@ -494,6 +494,19 @@ static const char *const azDebug[] = {
     "ORDER BY name",
     0};
 
+/* The allowlist (vtab/allow.c): every kind of entry parsed, a table
+** connecting under the list, the list replaced and removed.  (The host
+** needs statements that succeed: the refusals are suite 26-allow's.) */
+static const char *const azAllow[] = {
+    "SELECT statevtab_allow('redis://127.0.0.1:1', "
+    "'postgresql://db.internal:5433', 'env:SV_OOM_UNSET', "
+    "'unix:/nonexistent.sock', 'mine:', 'REDIS://[::1]:6380/')",
+    "CREATE VIRTUAL TABLE l USING state_tasks()",
+    "INSERT INTO l(name) VALUES ('x')",
+    "SELECT statevtab_allow()",
+    "SELECT statevtab_allow(NULL)",
+    0};
+
 static const char *const azTxnSetup[] = {
     "CREATE VIRTUAL TABLE tasks USING state_tasks()",
     "CREATE VIRTUAL TABLE c USING state_counters()", 0};
@@ -861,6 +874,7 @@ static const Scenario aScenario[] = {
     {"schedules", 0, 0, azSchedules, 0, 0},
     {"signal_fns", 0, azSignalFnsSetup, azSignalFns, 0, 0},
     {"debug", 0, azDebugSetup, azDebug, 0, 0},
+    {"allow", 0, 0, azAllow, 0, 0},
     {"txn", 0, azTxnSetup, azTxn, 0, 0},
     {"wal", 1, azWalSetup, azWal, 0, 0},
     {"redis_open", 0, 0, azRedisOpen, 1, azRedisOpenReset},

@@ -32,6 +32,9 @@ CREATE VIRTUAL TABLE t1 USING state_tasks(store='no scheme here');
 CREATE VIRTUAL TABLE t1 USING state_tasks(store=':nothing');
 CREATE VIRTUAL TABLE t1 USING state_tasks(store='9p://host');
 CREATE VIRTUAL TABLE t1 USING state_tasks(store='sqlite:/tmp/other.db');
+-- (found by test/fuzz/options: "redis:" without "//" read past the end)
+CREATE VIRTUAL TABLE t1 USING state_tasks(store='redis:/');
+CREATE VIRTUAL TABLE t1 USING state_tasks(store='REDIS:x');
 SELECT count(*) FROM t1;
 
 -- 18.6 env: names an environment variable that holds the URL

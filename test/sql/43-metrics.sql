@@ -119,8 +119,12 @@ SELECT queue, completed, completed_last_minute,
        (SELECT group_concat(value) FROM json_each(completed_per_minute))
   FROM state_metrics('ti');
 
--- 43.9 DIRECTONLY: not from a view (nor a trigger) of the database
-CREATE VIEW board AS SELECT queue, pending FROM state_metrics('tasks');
+-- 43.9 a dashboard view: refused with trusted_schema off, as the tables
+-- (20-directonly), and read with trusted_schema on
+CREATE VIEW board AS SELECT count(*) FROM state_metrics('tasks');
+.trusted_schema off
+SELECT * FROM board;
+.trusted_schema on
 SELECT * FROM board;
 
 -- 43.10 a claimed task cancelled or completed by UPDATE (its lease left

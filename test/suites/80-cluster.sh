@@ -86,6 +86,51 @@ two"
 }
 sc_check cluster/wait-replicas wait_replicas || rc=1
 
+# With the application's allowlist, every node is asked about before it is
+# dialled: the seeds, and the primaries the slot map names (redis://
+# entries).  Allowed: the first seed only, so the prefix 'a:' (slot 12034,
+# on another primary) fails naming that node; allowed: every node of
+# the cluster (CLUSTER NODES; the URL names three seeds, which need not be
+# the primaries), it works.
+allow_nodes() {
+  local out seeds first list h owner
+  seeds=${STATEVTAB_RCLUSTER_URL#redis-cluster://}
+  seeds=${seeds%%\?*}
+  first=${seeds%%,*}
+  list=""
+  for h in $(redis-cli -h "${first%:*}" -p "${first##*:}" CLUSTER NODES |
+    awk '{ sub(/@.*/, "", $2); print $2 }'); do
+    list="$list${list:+, }'redis://$h'"
+  done
+  # The seed allowed alone must not be the primary of slot 12034.
+  owner=$(redis-cli -h "${first%:*}" -p "${first##*:}" CLUSTER NODES |
+    awk '/master/ { for (i = 9; i <= NF; i++) { split($i, r, "-");
+      if (r[1] <= 12034 && 12034 <= (r[2] == "" ? r[1] : r[2])) {
+        sub(/@.*/, "", $2); print $2 } } }')
+  for h in ${seeds//,/ }; do
+    [ "$h" != "$owner" ] && { first=$h; break; }
+  done
+  out=$(sqlite3 :memory: 2>&1 <<SQL
+.load $STATEVTAB_EXT
+SELECT statevtab_allow('redis://$first');
+CREATE VIRTUAL TABLE t USING state_kv(store='$STATEVTAB_RCLUSTER_URL', prefix='a:');
+INSERT INTO t(scope, key, value) VALUES ('s', 'k', 1);
+SQL
+  )
+  grep -q "state_kv: redis: store 'redis://[0-9.]*:[0-9]* (a node of redis-cluster://[^)]*)' is not allowed by this application" <<<"$out" ||
+    { echo "only the first seed allowed, got: $out"; return 1; }
+  out=$(sqlite3 :memory: 2>&1 <<SQL
+.load $STATEVTAB_EXT
+SELECT statevtab_allow($list);
+CREATE VIRTUAL TABLE t USING state_kv(store='$STATEVTAB_RCLUSTER_URL', prefix='a:');
+INSERT INTO t(scope, key, value) VALUES ('s', 'k', 1);
+SELECT value FROM t;
+SQL
+  )
+  [ "$(printf '%s' "$out" | tail -1)" = 1 ] || { echo "every node allowed, got: $out"; return 1; }
+}
+sc_check cluster/allowlist allow_nodes || rc=1
+
 sc_mp_build || exit 1
 sc_mp redis-cluster queue -n 2000 || rc=1
 sc_mp redis-cluster wake || rc=1
