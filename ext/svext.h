@@ -68,6 +68,11 @@ void sv_fn_flag(sqlite3_context *, int, sqlite3_value **);
 void sv_fn_variant(sqlite3_context *, int, sqlite3_value **);
 void sv_fn_bucket(sqlite3_context *, int, sqlite3_value **);
 
+/* flagsio.c: Unleash's JSON in and out of a flags table. */
+void sv_fn_flags_import(sqlite3_context *, int, sqlite3_value **);
+void sv_fn_flags_export(sqlite3_context *, int, sqlite3_value **);
+void sv_fn_flags_apply_delta(sqlite3_context *, int, sqlite3_value **);
+
 /* claim.c: the table-valued function state_claim. */
 extern const sqlite3_module sv_claim_module;
 void sv_claim_temp(sqlite3 *db);
