@@ -295,7 +295,8 @@ static const char *const azFlags[] = {
 
 /* Flag evaluation: a segment with a REGEX constraint (PCRE2 allocates
 ** through SQLite), IN_CIDR over IPv4 and IPv6, a missing segment, an
-** invalid pattern, and a write that drops the segments' cache. */
+** invalid pattern, a write that drops the segments' cache, and a context
+** value that does not fit the scratch space. */
 static const char *const azFlagEvalSetup[] = {
     "CREATE VIRTUAL TABLE segments USING state_segments()",
     "CREATE VIRTUAL TABLE f USING state_flags(segments = 'segments')",
@@ -325,6 +326,9 @@ static const char *const azFlagEval[] = {
     "{\"name\":\"default\",\"segments\":[1]}]' WHERE name = 'a'",
     "SELECT state_flag('f', 'a', '{\"userId\":\"u1\"}')",
     "SELECT state_flag('f', 'a', '{\"userId\":\"x1\"}')",
+    /* a context value longer than the evaluation's scratch space */
+    "SELECT state_flag('f', 'a', json_object('userId', 'u' || "
+    "printf('%.*c', 600, '7')))",
     0};
 
 /* Unleash's JSON in and out (flagsio.c): an import with a segment, an
