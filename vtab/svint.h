@@ -154,8 +154,7 @@ typedef struct sv_json_member {
   int iKey, nKey; /* the key, without its quotes (escapes as written) */
   int iVal, nVal; /* the value's text (a string with its quotes) */
 } sv_json_member;
-int sv_json_index(const char *z, int n, sv_json_member *a, int nMax,
-                  int *pnM);
+int sv_json_index(const char *z, int n, sv_json_member *a, int nMax, int *pnM);
 const char *sv_json_problem(int eCheck);
 int sv_real_int(double r, sqlite3_int64 *pi);
 char *sv_redact_url(const char *zUrl);

@@ -300,8 +300,7 @@ int sv_json_check(const char *z, int n) {
 ** the order of the text.  *pnM: how many there are (more than nMax: only
 ** the first nMax were recorded).
 */
-int sv_json_index(const char *z, int n, sv_json_member *a, int nMax,
-                  int *pnM) {
+int sv_json_index(const char *z, int n, sv_json_member *a, int nMax, int *pnM) {
   JsonScan s;
   memset(&s, 0, sizeof(s));
   s.z = (const unsigned char *)z;
