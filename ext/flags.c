@@ -40,8 +40,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Parsed flags older than this are read again (writes by other processes). */
+/*
+** Parsed flags older than FLAG_TTL_MS are read again (writes by other
+** processes) -- or FLAG_LIVE_TTL_MS while the store announces changes
+** (xChanged: Redis pub/sub, PostgreSQL LISTEN/NOTIFY, SQLite's data
+** version), which are read every FLAG_POLL_MS and drop the cache.
+*/
 #define FLAG_TTL_MS 1000
+#define FLAG_LIVE_TTL_MS 30000
+#define FLAG_POLL_MS 5
 #define VARIANT_SEED 86028157u
 
 /*
@@ -111,6 +118,7 @@ struct Flag {
   int nStrat;    /* strategies compiled (a segment: one, its constraints) */
   Strat *aStrat; /* what evaluation needs of each, read once (compile) */
   sqlite3_int64 iLoaded; /* sv_mono_ms() when read */
+  int bStale;            /* changed since (xChanged): to be read again */
   int nBusy;             /* being evaluated: not to be reloaded now */
   Flag *pNext;
 };
@@ -138,7 +146,10 @@ typedef struct RegexCache {
 
 typedef struct sv_flagcache FlagCache;
 struct sv_flagcache {
-  unsigned iGen; /* sv_vtab.iWriteGen the entries belong to */
+  unsigned iGen;           /* sv_vtab.iWriteGen the entries belong to */
+  sqlite3_uint64 iChanged; /* the store's xChanged count they belong to */
+  sqlite3_int64 iPolled;   /* sv_mono_ms() of the last xChanged */
+  int bLive;               /* the store announces changes */
   Flag *pList;
   RegexCache *pRe; /* a flags table's patterns, made at the first REGEX */
 };
@@ -1570,9 +1581,29 @@ static Flag *loadEntry(Eval *x, sv_vtab *p, const statevtab_value *pKey,
     cacheClear(pc);
     pc->iGen = p->iWriteGen;
   }
+  if (now - pc->iPolled >= FLAG_POLL_MS || now < pc->iPolled) {
+    sqlite3_uint64 iChanged;
+    int bLive;
+    rc = sv_table_changed(p, &iChanged, &bLive);
+    if (rc != SQLITE_OK) {
+      x->rc = rc;
+      return 0;
+    }
+    pc->iPolled = now;
+    if (iChanged != pc->iChanged || bLive != pc->bLive) {
+      /* (marked, not freed: an entry may be in use by this evaluation) */
+      for (f = pc->pList; f; f = f->pNext) f->bStale = 1;
+      pc->iChanged = iChanged;
+      pc->bLive = bLive;
+    }
+  }
   for (pp = &pc->pList; (f = *pp) != 0; pp = &f->pNext) {
     if (strcmp(f->zName, zKey) == 0) {
-      if (now - f->iLoaded < FLAG_TTL_MS || f->nBusy) return f;
+      if (f->nBusy ||
+          (!f->bStale &&
+           now - f->iLoaded < (pc->bLive ? FLAG_LIVE_TTL_MS : FLAG_TTL_MS))) {
+        return f;
+      }
       *pp = f->pNext;
       flagFree(f);
       break;

@@ -241,6 +241,7 @@ int sv_table_progress(sv_vtab *, const statevtab_value *pId,
                       const statevtab_value *pJson, int *pbOk);
 int sv_table_wait(sv_vtab *, const statevtab_value *pQueue,
                   sqlite3_int64 iTimeoutMs, int *pbReady);
+int sv_table_changed(sv_vtab *, sqlite3_uint64 *piGen, int *pbLive);
 int sv_table_metrics(sv_vtab *, const statevtab_value *pQueue, int bHistory,
                      statevtab_metrics_fn xRow, void *pCtx);
 
