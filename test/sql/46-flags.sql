@@ -176,3 +176,25 @@ WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40),
 SELECT id, found, state_flag('flags', 'ctx' || id, ctx),
        state_flag('flags', 'ctx' || id, '{' || p || substr(ltrim(ctx), 2))
   FROM cases, pad ORDER BY id;
+
+-- 46.11 where Unleash's SDKs disagree, statevtab answers as Unleash's Rust
+-- engine (yggdrasil, behind its newer SDKs).  An empty groupId is the
+-- group "" (the Node SDK 6.12.1 takes the flag's name instead: its
+-- `parameters.groupId || featureToggle`): the answers are those of
+-- state_bucket('', id) for all 2000 users, and not those of the flag's name
+INSERT INTO flags(name, enabled, strategies) VALUES ('eg', 1,
+ '[{"name":"flexibleRollout","parameters":{"rollout":"50","stickiness":"userId","groupId":""}}]');
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+SELECT count(*),
+       sum(state_flag('flags', 'eg', json_object('userId', CAST(i AS TEXT))) = (state_bucket('', i) <= 50)),
+       sum(state_flag('flags', 'eg', json_object('userId', CAST(i AS TEXT))) = (state_bucket('eg', i) <= 50))
+  FROM n;
+-- Non-ASCII text is hashed over its UTF-8 bytes (the Node SDK hashes the
+-- low byte of each UTF-16 unit): group "ü-unicode", users whose buckets
+-- differ between test/flags/vectors-utf8.tsv (the engine's: 33, 91, 10,
+-- 12, 47, 35) and vectors.tsv (the Node SDK's: 88, 46, 92, 80, 93, 91):
+-- with a 50% rollout the Node SDK answers 0 1 0 0 0 0, statevtab
+INSERT INTO flags(name, enabled, strategies) VALUES ('uni', 1,
+ '[{"name":"flexibleRollout","parameters":{"rollout":"50","stickiness":"userId","groupId":"ü-unicode"}}]');
+SELECT group_concat(state_flag('flags', 'uni', json_object('userId', id)), ' ')
+  FROM (SELECT column1 AS id FROM (VALUES ('0'), ('1'), ('10'), ('100'), ('1000'), ('1002')));
