@@ -45,8 +45,8 @@ CREATE TEMP TABLE names(name TEXT);
 INSERT INTO names VALUES ('checkout'), ('beta'), ('child'), ('net'), ('off'), ('semver'), ('missing');
 
 -- 45i.1 import: the number of features; the table holds exactly them, the
--- segments table the segments, the definitions byte for byte (numbers and
--- escapes as written); project, type, stale, impressionData are not kept
+-- segments table the segments, the definitions as written but minified
+-- (numbers and escapes kept); project, type, stale, impressionData are not kept
 INSERT INTO fl(name, enabled) VALUES ('stale-row', 1);
 SELECT state_flags_import('fl', (SELECT j FROM doc));
 SELECT name, enabled, description, rollout FROM fl ORDER BY name;
