@@ -13,10 +13,16 @@
 ** HOW IT WORKS
 **
 ** A flag row (enabled, rollout, strategies, variants, dependencies in
-** Unleash's feature-toggle JSON) is read through the table's store and
-** parsed once with cJSON; parsed flags are kept per table (FlagCache) and
-** dropped when this connection writes the table or after FLAG_TTL_MS, so
-** writes by other processes are seen within that time.  Evaluation follows
+** Unleash's feature-toggle JSON) is read through the table's store,
+** parsed once with cJSON and compiled (compileFlag: constraint values
+** cleaned, flexibleRollout parameters read); parsed flags are kept per
+** table (FlagCache) and dropped when this connection writes the table,
+** when the store announces a change by any process (sv_table_changed,
+** read every FLAG_POLL_MS), or after FLAG_TTL_MS when it announces none.
+** The context is indexed in place (sv_json_index: no parse tree, no
+** allocation) unless it has more than CTX_MAX_MEMBERS members; the texts
+** of its values are made in the evaluation's scratch space (ctxAlloc).
+** Evaluation follows
 ** the Unleash SDKs: a flag is on when enabled, its dependencies hold, and
 ** some strategy matches (all of its constraints true, and every constraint
 ** of the segments it names, then the strategy); bucketing is murmurhash3
