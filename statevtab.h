@@ -340,7 +340,8 @@ typedef int (*statevtab_metrics_fn)(void *pCtx, const statevtab_metrics *);
 ** support").
 */
 struct statevtab_queue_methods {
-  int iVersion; /* 4 (1: up to xWait; 2: up to xPurge; 3: rates) */
+  int iVersion; /* 5 (1: up to xWait; 2: up to xPurge; 3: rates; 4:
+                ** partitions) */
   /*
   ** Each is atomic on its own, on the store's clock.  pDead, where given, is
   *the dead letters
@@ -442,6 +443,18 @@ struct statevtab_queue_methods {
   ** reads it). */
   int (*xMetrics)(statevtab_table *pTasks, const statevtab_value *pQueue,
                   int bHistory, statevtab_metrics_fn xRow, void *pCtx);
+
+  /* Version 5.  For a cache of rows of pTab (the flags and segments that
+  ** state_flag reads): *piGen, a number that changes whenever rows of
+  ** pTab's kind in its namespace may have changed since the last call --
+  ** a change announced by any process (Redis pub/sub, PostgreSQL
+  ** LISTEN/NOTIFY, SQLite's data version), or announcements that may have
+  ** been missed (listening began or began again) -- and *pbLive, 1 when
+  ** changes are being announced (0: the caller must look again by itself,
+  ** by time).  It never waits: it reads what has arrived.  The first call
+  ** starts listening.  The caller calls it at most every few milliseconds.
+  ** NULL or absent: never live. */
+  int (*xChanged)(statevtab_table *pTab, sqlite3_uint64 *piGen, int *pbLive);
 };
 
 /*

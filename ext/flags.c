@@ -13,10 +13,16 @@
 ** HOW IT WORKS
 **
 ** A flag row (enabled, rollout, strategies, variants, dependencies in
-** Unleash's feature-toggle JSON) is read through the table's store and
-** parsed once with cJSON; parsed flags are kept per table (FlagCache) and
-** dropped when this connection writes the table or after FLAG_TTL_MS, so
-** writes by other processes are seen within that time.  Evaluation follows
+** Unleash's feature-toggle JSON) is read through the table's store,
+** parsed once with cJSON and compiled (compileFlag: constraint values
+** cleaned, flexibleRollout parameters read); parsed flags are kept per
+** table (FlagCache) and dropped when this connection writes the table,
+** when the store announces a change by any process (sv_table_changed,
+** read every FLAG_POLL_MS), or after FLAG_TTL_MS when it announces none.
+** The context is indexed in place (sv_json_index: no parse tree, no
+** allocation) unless it has more than CTX_MAX_MEMBERS members; the texts
+** of its values are made in the evaluation's scratch space (ctxAlloc).
+** Evaluation follows
 ** the Unleash SDKs: a flag is on when enabled, its dependencies hold, and
 ** some strategy matches (all of its constraints true, and every constraint
 ** of the segments it names, then the strategy); bucketing is murmurhash3
@@ -40,8 +46,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Parsed flags older than this are read again (writes by other processes). */
+/*
+** Parsed flags older than FLAG_TTL_MS are read again (writes by other
+** processes) -- or FLAG_LIVE_TTL_MS while the store announces changes
+** (xChanged: Redis pub/sub, PostgreSQL LISTEN/NOTIFY, SQLite's data
+** version), which are read every FLAG_POLL_MS and drop the cache.
+*/
 #define FLAG_TTL_MS 1000
+#define FLAG_LIVE_TTL_MS 30000
+#define FLAG_POLL_MS 5
 #define VARIANT_SEED 86028157u
 
 /*
@@ -60,6 +73,42 @@
 #define RE_NHASH 64
 
 /*
+** A constraint compiled (compileCons): IN, NOT_IN and the STR_ operators
+** with their values cleaned once (trimmed; lowered for caseInsensitive
+** STR_), every other known operator evaluated from its JSON (constraintRaw).
+*/
+enum {
+  OP_UNKNOWN, /* false, inverted or not */
+  OP_IN,
+  OP_NOT_IN,
+  OP_STR_STARTS_WITH,
+  OP_STR_ENDS_WITH,
+  OP_STR_CONTAINS,
+  OP_RAW /* any other known operator */
+};
+typedef struct Cons {
+  int eOp, bInverted;
+  int bLower;         /* STR_ with caseInsensitive: compare lowercase */
+  const char *zField; /* contextName (in the JSON tree), or NULL */
+  int nVal;
+  char **azVal;   /* the cleaned values (NULL entries: skipped) */
+  const cJSON *k; /* the constraint */
+} Cons;
+
+typedef struct Strat Strat;
+/* A strategy compiled: its constraints, and a flexibleRollout's
+** parameters when they are all texts or absent (bFlex). */
+struct Strat {
+  int nCons;
+  Cons *aCons;
+  int bFlex;          /* a flexibleRollout read here, not by strategyMatches */
+  int bPct;           /* its rollout is a number (else it never matches) */
+  double pct;         /* the rollout */
+  const char *zStick; /* stickiness (in the JSON tree), or NULL */
+  const char *zGroup; /* groupId (in the JSON tree), or NULL */
+};
+
+/*
 ** A flag read from its table -- or a segment read from a segments table,
 ** whose constraints are then kept in pStrategies (bEnabled set): the two
 ** share the cache below.
@@ -72,7 +121,10 @@ struct Flag {
   int bHasRollout; /* rollout is not NULL */
   sqlite3_int64 iRollout;
   cJSON *pStrategies, *pVariants, *pDeps;
+  int nStrat;    /* strategies compiled (a segment: one, its constraints) */
+  Strat *aStrat; /* what evaluation needs of each, read once (compile) */
   sqlite3_int64 iLoaded; /* sv_mono_ms() when read */
+  int bStale;            /* changed since (xChanged): to be read again */
   int nBusy;             /* being evaluated: not to be reloaded now */
   Flag *pNext;
 };
@@ -100,12 +152,29 @@ typedef struct RegexCache {
 
 typedef struct sv_flagcache FlagCache;
 struct sv_flagcache {
-  unsigned iGen; /* sv_vtab.iWriteGen the entries belong to */
+  unsigned iGen;           /* sv_vtab.iWriteGen the entries belong to */
+  sqlite3_uint64 iChanged; /* the store's xChanged count they belong to */
+  sqlite3_int64 iPolled;   /* sv_mono_ms() of the last xChanged */
+  int bLive;               /* the store announces changes */
   Flag *pList;
   RegexCache *pRe; /* a flags table's patterns, made at the first REGEX */
 };
 
+static void stratFree(Strat *a, int n) {
+  int i, j, k;
+  for (i = 0; i < n; i++) {
+    for (j = 0; j < a[i].nCons; j++) {
+      Cons *c = &a[i].aCons[j];
+      for (k = 0; k < c->nVal; k++) sqlite3_free(c->azVal[k]);
+      sqlite3_free(c->azVal);
+    }
+    sqlite3_free(a[i].aCons);
+  }
+  sqlite3_free(a);
+}
+
 static void flagFree(Flag *f) {
+  stratFree(f->aStrat, f->nStrat);
   cJSON_Delete(f->pStrategies);
   cJSON_Delete(f->pVariants);
   cJSON_Delete(f->pDeps);
@@ -199,10 +268,17 @@ static unsigned int murmur3(const unsigned char *z, int n, unsigned int seed) {
 */
 static int bucketHash(const char *zId, const char *zGroup, unsigned int seed,
                       unsigned int *pH) {
-  char *z = sqlite3_mprintf("%s:%s", zGroup, zId);
-  if (!z) return SQLITE_NOMEM;
-  *pH = murmur3((const unsigned char *)z, (int)strlen(z), seed);
-  sqlite3_free(z);
+  size_t nGroup = strlen(zGroup), nId = strlen(zId);
+  char zBuf[256], *z = zBuf;
+  if (nGroup + nId + 1 > sizeof(zBuf)) {
+    z = sqlite3_malloc64(nGroup + nId + 1);
+    if (!z) return SQLITE_NOMEM;
+  }
+  memcpy(z, zGroup, nGroup);
+  z[nGroup] = ':';
+  memcpy(z + nGroup + 1, zId, nId);
+  *pH = murmur3((const unsigned char *)z, (int)(nGroup + 1 + nId), seed);
+  if (z != zBuf) sqlite3_free(z);
   return SQLITE_OK;
 }
 
@@ -225,8 +301,22 @@ static int randomPercent(void) {
 
 /* ------------------------------------------------------------- context */
 
+/* Members of a context indexed in place (sv_json_index); a context with
+** more is parsed by cJSON instead. */
+#define CTX_MAX_MEMBERS 32
+
 typedef struct Ctx {
-  cJSON *pRoot;         /* the context object, or NULL */
+  /* The context: indexed in place (nM >= 0: its members in aM, in the text
+  ** zJson), else parsed by cJSON (pRoot; NULL: no context). */
+  const char *zJson;
+  int nM;
+  int iProps; /* aM index of the object "properties", or -1 */
+  sv_json_member aM[CTX_MAX_MEMBERS];
+  cJSON *pRoot;
+  int bOom;             /* an allocation of the scratch space failed */
+  int nUsed;            /* bytes of aScratch used */
+  void *pSpill;         /* scratch beyond aScratch: a list of allocations */
+  char aScratch[512];   /* texts of context values, made per evaluation */
   FlagCache *pFlags;    /* the flags table's cache (compiled patterns) */
   sqlite3_int64 now;    /* for DATE_* without currentTime */
   char zNum[64];        /* scratch for a number turned into text */
@@ -234,28 +324,187 @@ typedef struct Ctx {
   const char *zFeature; /* the flag being evaluated (default groupId) */
 } Ctx;
 
+/* n bytes of scratch that live as long as the evaluation; NULL (and
+** c->bOom) when out of memory. */
+static char *ctxAlloc(Ctx *c, int n) {
+  void **pp;
+  if (c->nUsed + n <= (int)sizeof(c->aScratch)) {
+    char *z = c->aScratch + c->nUsed;
+    c->nUsed += n;
+    return z;
+  }
+  pp = sqlite3_malloc64(sizeof(void *) + (sqlite3_uint64)n);
+  if (!pp) {
+    c->bOom = 1;
+    return 0;
+  }
+  pp[0] = c->pSpill;
+  c->pSpill = pp;
+  return (char *)&pp[1];
+}
+
+static void ctxFree(Ctx *c) {
+  while (c->pSpill) {
+    void **pp = (void **)c->pSpill;
+    c->pSpill = pp[0];
+    sqlite3_free(pp);
+  }
+  cJSON_Delete(c->pRoot);
+  c->pRoot = 0;
+}
+
+/* A number as Unleash context text: as JavaScript's String() writes it
+** (an integer without a fraction), into z (64 bytes). */
+static const char *numberText(double r, char *z) {
+  sqlite3_int64 i;
+  if (sv_real_int(r, &i)) {
+    sqlite3_snprintf(64, z, "%lld", i);
+  } else {
+    sqlite3_snprintf(64, z, "%!.15g", r);
+  }
+  return z;
+}
+
 /* A JSON value as Unleash context text: strings as they are, numbers and
 ** booleans as JavaScript's String() writes them; "" and others: NULL. */
 static const char *ctxText(Ctx *c, const cJSON *v) {
   if (cJSON_IsString(v)) return v->valuestring;
-  if (cJSON_IsNumber(v)) {
-    sqlite3_int64 i;
-    if (sv_real_int(v->valuedouble, &i)) {
-      sqlite3_snprintf(sizeof(c->zNum), c->zNum, "%lld", i);
-    } else {
-      sqlite3_snprintf(sizeof(c->zNum), c->zNum, "%!.15g", v->valuedouble);
-    }
-    return c->zNum;
-  }
+  if (cJSON_IsNumber(v)) return numberText(v->valuedouble, c->zNum);
   if (cJSON_IsTrue(v)) return "true";
   if (cJSON_IsFalse(v)) return "false";
+  return 0;
+}
+
+/* Append code point u as UTF-8 at z; returns the byte count. */
+static int utf8Put(unsigned u, char *z) {
+  if (u < 0x80) {
+    z[0] = (char)u;
+    return 1;
+  }
+  if (u < 0x800) {
+    z[0] = (char)(0xc0 | (u >> 6));
+    z[1] = (char)(0x80 | (u & 0x3f));
+    return 2;
+  }
+  if (u < 0x10000) {
+    z[0] = (char)(0xe0 | (u >> 12));
+    z[1] = (char)(0x80 | ((u >> 6) & 0x3f));
+    z[2] = (char)(0x80 | (u & 0x3f));
+    return 3;
+  }
+  z[0] = (char)(0xf0 | (u >> 18));
+  z[1] = (char)(0x80 | ((u >> 12) & 0x3f));
+  z[2] = (char)(0x80 | ((u >> 6) & 0x3f));
+  z[3] = (char)(0x80 | (u & 0x3f));
+  return 4;
+}
+
+/* The value of the four hex digits at z. */
+static unsigned hex4At(const char *z) {
+  unsigned u = 0;
+  int k;
+  for (k = 0; k < 4; k++) {
+    char ch = z[k];
+    u = u * 16 + (unsigned)(ch <= '9' ? ch - '0' : (ch | 0x20) - 'a' + 10);
+  }
+  return u;
+}
+
+/* The JSON string body z[0..n) (well-formed, sv_json_index checked it)
+** decoded into zOut (n + 1 bytes: decoding never lengthens it). */
+static void jsonUnescape(const char *z, int n, char *zOut) {
+  int i = 0, j = 0;
+  while (i < n) {
+    char ch = z[i++];
+    if (ch != '\\') {
+      zOut[j++] = ch;
+      continue;
+    }
+    ch = z[i++];
+    if (ch == 'u') {
+      unsigned u = hex4At(z + i);
+      i += 4;
+      if (u >= 0xD800 && u <= 0xDBFF) { /* a pair, as checked */
+        unsigned lo = hex4At(z + i + 2);
+        i += 6;
+        u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+      }
+      j += utf8Put(u, zOut + j);
+    } else {
+      zOut[j++] = ch == 'b'   ? '\b'
+                  : ch == 'f' ? '\f'
+                  : ch == 'n' ? '\n'
+                  : ch == 'r' ? '\r'
+                  : ch == 't' ? '\t'
+                              : ch;
+    }
+  }
+  zOut[j] = 0;
+}
+
+/* The context text of indexed member m's value, as ctxText gives it for
+** the same value parsed by cJSON (NULL: null, an object or an array). */
+static const char *memberText(Ctx *c, const sv_json_member *m) {
+  const char *z = c->zJson + m->iVal;
+  char *zOut, zBuf[64];
+  switch (z[0]) {
+  case '"':
+    zOut = ctxAlloc(c, m->nVal - 1);
+    if (zOut) jsonUnescape(z + 1, m->nVal - 2, zOut);
+    return zOut;
+  case 't':
+    return "true";
+  case 'f':
+    return "false";
+  case 'n':
+  case '{':
+  case '[':
+    return 0;
+  }
+  /* a number (JSON's grammar, so strtod reads exactly it) */
+  if (m->nVal >= (int)sizeof(zBuf)) {
+    zOut = ctxAlloc(c, m->nVal + 1);
+    if (!zOut) return 0;
+  } else {
+    zOut = zBuf;
+  }
+  memcpy(zOut, z, (size_t)m->nVal);
+  zOut[m->nVal] = 0;
+  numberText(strtod(zOut, 0), zBuf);
+  zOut = ctxAlloc(c, (int)strlen(zBuf) + 1);
+  if (zOut) memcpy(zOut, zBuf, strlen(zBuf) + 1);
+  return zOut;
+}
+
+/* The first indexed member of parent iParent named zField (as cJSON's
+** case-sensitive lookup: the decoded key equals it), or NULL. */
+static const sv_json_member *ctxFind(Ctx *c, int iParent, const char *zField) {
+  int i, n = (int)strlen(zField);
+  for (i = 0; i < c->nM; i++) {
+    const sv_json_member *m = &c->aM[i];
+    const char *zKey = c->zJson + m->iKey;
+    if (m->iParent != iParent) continue;
+    if (memchr(zKey, '\\', (size_t)m->nKey)) {
+      char zBuf[256];
+      if (m->nKey >= (int)sizeof(zBuf)) continue; /* longer than any field */
+      jsonUnescape(zKey, m->nKey, zBuf);
+      if (strcmp(zBuf, zField) == 0) return m;
+    } else if (m->nKey == n && memcmp(zKey, zField, (size_t)n) == 0) {
+      return m;
+    }
+  }
   return 0;
 }
 
 /* A top-level context field only (userId, sessionId, remoteAddress,
 ** currentTime as the strategies read them); NULL if missing or null. */
 static const char *ctxTop(Ctx *c, const char *zField) {
-  if (!c->pRoot || !zField) return 0;
+  if (!zField) return 0;
+  if (c->nM >= 0) {
+    const sv_json_member *m = ctxFind(c, -1, zField);
+    return m ? memberText(c, m) : 0;
+  }
+  if (!c->pRoot) return 0;
   return ctxText(c, cJSON_GetObjectItemCaseSensitive(c->pRoot, zField));
 }
 
@@ -268,7 +517,15 @@ static const char *ctxTruthy(Ctx *c, const char *zField) {
 /* resolveContextValue: context[name] ?? context.properties[name]. */
 static const char *ctxValue(Ctx *c, const char *zField) {
   const cJSON *v, *pProps;
-  if (!c->pRoot || !zField) return 0;
+  if (!zField) return 0;
+  if (c->nM >= 0) {
+    const sv_json_member *m = ctxFind(c, -1, zField);
+    const char *z = m ? memberText(c, m) : 0;
+    if (z || c->iProps < 0) return z;
+    m = ctxFind(c, c->iProps, zField);
+    return m ? memberText(c, m) : 0;
+  }
+  if (!c->pRoot) return 0;
   v = cJSON_GetObjectItemCaseSensitive(c->pRoot, zField);
   if (v && ctxText(c, v)) return ctxText(c, v);
   pProps = cJSON_GetObjectItemCaseSensitive(c->pRoot, "properties");
@@ -954,18 +1211,114 @@ static int knownOperator(const char *zOp) {
   return 0;
 }
 
-/* All constraints hold (an empty list does).  An unknown operator is false,
-** inverted or not; `inverted` flips every other result. */
-static int constraintsHold(Ctx *c, const cJSON *pList, int *pbOom) {
-  const cJSON *k;
+/*
+** Compile the constraints pList (a JSON array) into *paCons, *pnCons
+** (sqlite3_malloc'd; freed by stratFree, a partial one too).  SQLITE_OK
+** or SQLITE_NOMEM.
+*/
+static int compileCons(const cJSON *pList, Cons **paCons, int *pnCons) {
+  static const struct {
+    const char *zOp;
+    int eOp;
+  } aOp[] = {{"IN", OP_IN},
+             {"NOT_IN", OP_NOT_IN},
+             {"STR_STARTS_WITH", OP_STR_STARTS_WITH},
+             {"STR_ENDS_WITH", OP_STR_ENDS_WITH},
+             {"STR_CONTAINS", OP_STR_CONTAINS}};
+  const cJSON *k, *v;
+  int n = 0, i = 0;
+  *paCons = 0;
+  *pnCons = 0;
+  cJSON_ArrayForEach(k, pList) n++;
+  if (n == 0) return SQLITE_OK;
+  *paCons = sqlite3_malloc64(sizeof(Cons) * (size_t)n);
+  if (!*paCons) return SQLITE_NOMEM;
+  memset(*paCons, 0, sizeof(Cons) * (size_t)n);
+  *pnCons = n;
   cJSON_ArrayForEach(k, pList) {
-    int b;
-    if (!knownOperator(cJSON_GetStringValue(
-            cJSON_GetObjectItemCaseSensitive(k, "operator")))) {
-      return 0;
+    Cons *c = &(*paCons)[i++];
+    const char *zOp =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "operator"));
+    size_t j;
+    int nVal = 0;
+    c->k = k;
+    c->zField = cJSON_GetStringValue(
+        cJSON_GetObjectItemCaseSensitive(k, "contextName"));
+    c->bInverted =
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(k, "inverted"));
+    c->eOp = knownOperator(zOp) ? OP_RAW : OP_UNKNOWN;
+    for (j = 0; c->eOp == OP_RAW && j < sizeof(aOp) / sizeof(aOp[0]); j++) {
+      if (strcmp(zOp, aOp[j].zOp) == 0) c->eOp = aOp[j].eOp;
     }
-    b = constraintRaw(c, k, pbOom);
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(k, "inverted"))) b = !b;
+    if (c->eOp == OP_RAW || c->eOp == OP_UNKNOWN) continue;
+    c->bLower =
+        c->eOp >= OP_STR_STARTS_WITH &&
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(k, "caseInsensitive"));
+    cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(k, "values")) {
+      nVal++;
+    }
+    if (nVal == 0) continue;
+    c->azVal = sqlite3_malloc64(sizeof(char *) * (size_t)nVal);
+    if (!c->azVal) return SQLITE_NOMEM;
+    memset(c->azVal, 0, sizeof(char *) * (size_t)nVal);
+    c->nVal = nVal;
+    nVal = 0;
+    cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(k, "values")) {
+      char *z = cleanValue(v, c->bLower);
+      if (!z && cJSON_IsString(v) && v->valuestring[0]) return SQLITE_NOMEM;
+      c->azVal[nVal++] = z;
+    }
+  }
+  return SQLITE_OK;
+}
+
+/* ASCII lowercase copy of z in the evaluation's scratch; NULL on OOM. */
+static const char *ctxLower(Ctx *c, const char *z) {
+  size_t n = strlen(z), i;
+  char *zOut = ctxAlloc(c, (int)n + 1);
+  if (!zOut) return 0;
+  for (i = 0; i <= n; i++) {
+    zOut[i] = (char)(z[i] >= 'A' && z[i] <= 'Z' ? z[i] + 32 : z[i]);
+  }
+  return zOut;
+}
+
+/* Do all compiled constraints a[0..n) hold (an empty list does)?  An
+** unknown operator is false, inverted or not; `inverted` flips every
+** other result. */
+static int consHold(Ctx *c, const Cons *a, int n, int *pbOom) {
+  int i, j;
+  for (i = 0; i < n; i++) {
+    const Cons *k = &a[i];
+    const char *zCtx;
+    int b = 0;
+    switch (k->eOp) {
+    case OP_UNKNOWN:
+      return 0;
+    case OP_IN:
+    case OP_NOT_IN:
+      zCtx = ctxValue(c, k->zField);
+      for (j = 0; zCtx && j < k->nVal && !b; j++) {
+        b = k->azVal[j] && strcmp(k->azVal[j], zCtx) == 0;
+      }
+      if (k->eOp == OP_NOT_IN) b = !b;
+      break;
+    case OP_RAW:
+      b = constraintRaw(c, k->k, pbOom);
+      break;
+    default: /* STR_ */
+      zCtx = ctxValue(c, k->zField);
+      if (zCtx && k->bLower) zCtx = ctxLower(c, zCtx);
+      for (j = 0; zCtx && j < k->nVal && !b; j++) {
+        const char *z = k->azVal[j];
+        if (!z) continue;
+        b = k->eOp == OP_STR_STARTS_WITH ? startsWith(zCtx, z)
+            : k->eOp == OP_STR_ENDS_WITH ? endsWith(zCtx, z)
+                                         : strstr(zCtx, z) != 0;
+      }
+      break;
+    }
+    if (k->bInverted) b = !b;
     if (!b) return 0;
   }
   return 1;
@@ -1075,6 +1428,60 @@ static int strategyMatches(Ctx *c, const cJSON *s, int *pbOom) {
   return 0; /* an unknown strategy does not match */
 }
 
+/* A compiled flexibleRollout (strategyMatches' case, without lookups). */
+static int flexMatches(Ctx *c, const Strat *t, int *pbOom) {
+  if (!t->bPct) return 0;
+  return inRollout(stickiness(c, t->zStick),
+                   t->zGroup ? t->zGroup : c->zFeature, t->pct, pbOom);
+}
+
+/*
+** Compile what evaluation reads of entry f: each strategy's constraints
+** and flexibleRollout parameters -- or, for a segment (bSegment), its
+** constraints as one strategy.  SQLITE_OK or SQLITE_NOMEM.
+*/
+static int compileFlag(Flag *f, int bSegment) {
+  const cJSON *s;
+  int n = 0, i = 0, rc = SQLITE_OK;
+  if (bSegment) {
+    n = 1;
+  } else {
+    cJSON_ArrayForEach(s, f->pStrategies) n++;
+  }
+  if (n == 0) return SQLITE_OK;
+  f->aStrat = sqlite3_malloc64(sizeof(Strat) * (size_t)n);
+  if (!f->aStrat) return SQLITE_NOMEM;
+  memset(f->aStrat, 0, sizeof(Strat) * (size_t)n);
+  f->nStrat = n;
+  if (bSegment) {
+    return compileCons(f->pStrategies, &f->aStrat[0].aCons,
+                       &f->aStrat[0].nCons);
+  }
+  cJSON_ArrayForEach(s, f->pStrategies) {
+    Strat *t = &f->aStrat[i++];
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(s, "parameters");
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(p, "groupId");
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(p, "stickiness");
+    const char *zName =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s, "name"));
+    if (rc == SQLITE_OK) {
+      rc = compileCons(cJSON_GetObjectItemCaseSensitive(s, "constraints"),
+                       &t->aCons, &t->nCons);
+    }
+    /* texts or nothing: a number or boolean there is read by
+    ** strategyMatches, as JavaScript's String() writes it */
+    if (zName && strcmp(zName, "flexibleRollout") == 0 &&
+        (!g || cJSON_IsNull(g) || cJSON_IsString(g)) &&
+        (!k || cJSON_IsNull(k) || cJSON_IsString(k))) {
+      t->bFlex = 1;
+      t->bPct = paramNumber(p, "rollout", 0, &t->pct);
+      t->zGroup = cJSON_GetStringValue(g);
+      t->zStick = cJSON_GetStringValue(k);
+    }
+  }
+  return rc;
+}
+
 /* ------------------------------------------------------------ variants */
 
 /*
@@ -1180,9 +1587,29 @@ static Flag *loadEntry(Eval *x, sv_vtab *p, const statevtab_value *pKey,
     cacheClear(pc);
     pc->iGen = p->iWriteGen;
   }
+  if (now - pc->iPolled >= FLAG_POLL_MS || now < pc->iPolled) {
+    sqlite3_uint64 iChanged;
+    int bLive;
+    rc = sv_table_changed(p, &iChanged, &bLive);
+    if (rc != SQLITE_OK) {
+      x->rc = rc;
+      return 0;
+    }
+    pc->iPolled = now;
+    if (iChanged != pc->iChanged || bLive != pc->bLive) {
+      /* (marked, not freed: an entry may be in use by this evaluation) */
+      for (f = pc->pList; f; f = f->pNext) f->bStale = 1;
+      pc->iChanged = iChanged;
+      pc->bLive = bLive;
+    }
+  }
   for (pp = &pc->pList; (f = *pp) != 0; pp = &f->pNext) {
     if (strcmp(f->zName, zKey) == 0) {
-      if (now - f->iLoaded < FLAG_TTL_MS || f->nBusy) return f;
+      if (f->nBusy ||
+          (!f->bStale &&
+           now - f->iLoaded < (pc->bLive ? FLAG_LIVE_TTL_MS : FLAG_TTL_MS))) {
+        return f;
+      }
       *pp = f->pNext;
       flagFree(f);
       break;
@@ -1231,6 +1658,9 @@ static Flag *loadEntry(Eval *x, sv_vtab *p, const statevtab_value *pKey,
     }
   }
   sqlite3_free(aRow);
+  if (f->bExists && x->rc == SQLITE_OK) {
+    x->rc = compileFlag(f, p->pEntity == sv_entity_segments);
+  }
   if (!f->zName || x->rc != SQLITE_OK) {
     if (x->rc == SQLITE_OK) x->rc = SQLITE_NOMEM;
     flagFree(f);
@@ -1285,7 +1715,9 @@ static int segmentsHold(Eval *x, const cJSON *s, int *pbOom) {
     g = loadEntry(x, x->pSeg, &key, zKey);
     if (!g || !g->bExists) return 0;
     g->nBusy++;
-    b = constraintsHold(&x->c, g->pStrategies, pbOom);
+    b = g->nStrat
+            ? consHold(&x->c, g->aStrat[0].aCons, g->aStrat[0].nCons, pbOom)
+            : 1;
     g->nBusy--;
     if (!b) return 0;
   }
@@ -1366,11 +1798,13 @@ static int isOnInner(Eval *x, Flag *f, const cJSON **ppStrategy,
       b = inRollout(stickiness(&x->c, 0), f->zName, (double)f->iRollout, &bOom);
     }
   } else {
+    int i = 0;
     cJSON_ArrayForEach(s, f->pStrategies) {
-      if (constraintsHold(&x->c,
-                          cJSON_GetObjectItemCaseSensitive(s, "constraints"),
-                          &bOom) &&
-          segmentsHold(x, s, &bOom) && strategyMatches(&x->c, s, &bOom)) {
+      const Strat *t = &f->aStrat[i++];
+      if (consHold(&x->c, t->aCons, t->nCons, &bOom) &&
+          segmentsHold(x, s, &bOom) &&
+          (t->bFlex ? flexMatches(&x->c, t, &bOom)
+                    : strategyMatches(&x->c, s, &bOom))) {
         if (ppStrategy) *ppStrategy = s;
         b = 1;
         break;
@@ -1442,32 +1876,48 @@ static int evalInit(Eval *x, sqlite3_context *ctx, const char *zFunc, int argc,
     sv_fn_error(ctx, zFunc, SQLITE_ERROR, "name must be text");
     return 0;
   }
+  x->c.nM = 0; /* no context: nothing indexed, nothing found */
+  x->c.iProps = -1;
   if (argc > 2 && sqlite3_value_type(argv[2]) != SQLITE_NULL) {
+    int eType = sqlite3_value_type(argv[2]), e, nM, i;
     const char *z = (const char *)sqlite3_value_text(argv[2]);
-    int n = sqlite3_value_bytes(argv[2]), e;
+    int n = sqlite3_value_bytes(argv[2]);
     if (!z) {
       sqlite3_result_error_nomem(ctx);
       return 0;
     }
-    if (sqlite3_value_type(argv[2]) != SQLITE_TEXT) {
+    if (eType != SQLITE_TEXT) {
       sv_fn_error(ctx, zFunc, SQLITE_ERROR, "context must be a JSON object");
       return 0;
     }
-    e = sv_json_check(z, n);
+    /* Indexed in place: no parse tree, no allocation, for a context of
+    ** at most CTX_MAX_MEMBERS members (and those of its objects). */
+    e = sv_json_index(z, n, x->c.aM, CTX_MAX_MEMBERS, &nM);
     if (e != SV_JSON_OK) {
       sv_fn_error(ctx, zFunc, SQLITE_ERROR, "context %s", sv_json_problem(e));
       return 0;
     }
-    x->c.pRoot = cJSON_ParseWithLength(z, (size_t)n);
-    if (!x->c.pRoot) {
-      sqlite3_result_error_nomem(ctx);
-      return 0;
+    for (i = 0;
+         i < n && (z[i] == ' ' || z[i] == '\t' || z[i] == '\n' || z[i] == '\r');
+         i++) {
     }
-    if (!cJSON_IsObject(x->c.pRoot)) {
-      cJSON_Delete(x->c.pRoot);
-      x->c.pRoot = 0;
+    if (z[i] != '{') {
       sv_fn_error(ctx, zFunc, SQLITE_ERROR, "context must be a JSON object");
       return 0;
+    }
+    if (nM <= CTX_MAX_MEMBERS) {
+      const sv_json_member *m;
+      x->c.zJson = z;
+      x->c.nM = nM;
+      m = ctxFind(&x->c, -1, "properties");
+      if (m && z[m->iVal] == '{') x->c.iProps = (int)(m - x->c.aM);
+    } else {
+      x->c.nM = -1;
+      x->c.pRoot = cJSON_ParseWithLength(z, (size_t)n);
+      if (!x->c.pRoot) {
+        sqlite3_result_error_nomem(ctx);
+        return 0;
+      }
     }
   }
   return 1;
@@ -1475,6 +1925,7 @@ static int evalInit(Eval *x, sqlite3_context *ctx, const char *zFunc, int argc,
 
 /* Report x->rc (a store error or OOM) if set; returns 1 if it did. */
 static int evalFailed(Eval *x) {
+  if (x->rc == SQLITE_OK && x->c.bOom) x->rc = SQLITE_NOMEM;
   if (x->rc == SQLITE_OK) return 0;
   if (x->zErr) {
     sv_fn_error(x->ctx, x->zFunc, x->rc, "%s", x->zErr);
@@ -1497,7 +1948,7 @@ void sv_fn_flag(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   f = loadFlag(&x, (const char *)sqlite3_value_text(argv[1]));
   b = f ? isOn(&x, f, 0, 0) : 0;
   if (!evalFailed(&x)) sqlite3_result_int(ctx, b);
-  cJSON_Delete(x.c.pRoot);
+  ctxFree(&x.c);
   sqlite3_free(x.zErr);
 }
 
@@ -1514,7 +1965,7 @@ void sv_fn_variant(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   f = loadFlag(&x, (const char *)sqlite3_value_text(argv[1]));
   if (f) v = variantOf(&x, f, &bEnabled);
   if (evalFailed(&x)) {
-    cJSON_Delete(x.c.pRoot);
+    ctxFree(&x.c);
     sqlite3_free(x.zErr);
     return;
   }
@@ -1540,7 +1991,7 @@ void sv_fn_variant(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
                         bEnabled ? "true" : "false");
   }
   zOut = sqlite3_str_finish(s);
-  cJSON_Delete(x.c.pRoot);
+  ctxFree(&x.c);
   sqlite3_free(x.zErr);
   if (!zOut) {
     sqlite3_result_error_nomem(ctx);

@@ -88,6 +88,11 @@ int sv_tvf_next(sqlite3_vtab_cursor *);
 int sv_tvf_eof(sqlite3_vtab_cursor *);
 int sv_tvf_rowid(sqlite3_vtab_cursor *, sqlite3_int64 *);
 
+/* flagsio.c: Unleash's JSON in and out of a flags table. */
+void sv_fn_flags_import(sqlite3_context *, int, sqlite3_value **);
+void sv_fn_flags_export(sqlite3_context *, int, sqlite3_value **);
+void sv_fn_flags_apply_delta(sqlite3_context *, int, sqlite3_value **);
+
 /* claim.c: the table-valued function state_claim. */
 extern const sqlite3_module sv_claim_module;
 void sv_claim_temp(sqlite3 *db);

@@ -868,6 +868,26 @@ CREATE OR REPLACE TRIGGER sv_notify_lease AFTER UPDATE ON @S@.leases
 CREATE OR REPLACE TRIGGER sv_notify_lease_delete AFTER DELETE ON @S@.leases
   FOR EACH ROW EXECUTE FUNCTION @S@.sv_notify_lease();
 
+-- Changes of flags and segments: every statement that writes either
+-- notifies the channel 'svf_' || left(md5(schema), 24) with the table's
+-- name, for the caches of state_flag (xChanged in store_pg.c).  (Schema
+-- 10.)
+CREATE OR REPLACE FUNCTION @S@.sv_notify_flags() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $sv$
+BEGIN
+  PERFORM pg_notify('svf_' || left(md5(TG_TABLE_SCHEMA), 24), TG_TABLE_NAME);
+  RETURN NULL;
+END
+$sv$;
+
+CREATE OR REPLACE TRIGGER sv_notify_flags
+  AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @S@.flags
+  FOR EACH STATEMENT EXECUTE FUNCTION @S@.sv_notify_flags();
+
+CREATE OR REPLACE TRIGGER sv_notify_segments
+  AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @S@.segments
+  FOR EACH STATEMENT EXECUTE FUNCTION @S@.sv_notify_flags();
+
 -- Wake-ups for a waiting state_take: a new unconsumed signal notifies the
 -- channel 'svs_' || left(md5(schema), 24) with its execution id.
 CREATE OR REPLACE FUNCTION @S@.sv_notify_signal() RETURNS trigger
@@ -1161,3 +1181,9 @@ LANGUAGE sql IMMUTABLE AS $sv$ SELECT 9 $sv$;
 -- 10: sv_deps_link drops the deps rows of an earlier task of the same id.
 CREATE OR REPLACE FUNCTION @S@.sv_schema_10() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $sv$ SELECT 10 $sv$;
+
+-- 11: the sv_notify_flags triggers (state_flag's caches in every process
+-- drop what they hold at once).  Processes of version 10 skip their script
+-- on sv_schema_10: their writes fire the triggers too.
+CREATE OR REPLACE FUNCTION @S@.sv_schema_11() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $sv$ SELECT 11 $sv$;

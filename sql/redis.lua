@@ -71,6 +71,9 @@
 --                               frees (a waiting state_lease listens)
 --   Bsignals:wake               pub/sub channel: the execution id of every
 --                               new signal (a waiting state_take listens)
+--   Bflags:wake, Bsegments:wake pub/sub channels: "" after every call that
+--                               wrote a flag or segment (state_flag's
+--                               caches listen)
 --   Bdead_letters:idseq         counter: ids of dead letters, written by
 --                               the scripts of earlier versions only (this
 --                               one gets them from the client: newId)
@@ -670,6 +673,9 @@ local function reindex(base, kind, rid, old, row, bReady)
     (not old or old.consumed_at or old.execution_id ~= row.execution_id or
      old.name ~= row.name) then
     wake = row.execution_id
+  elseif kind == 'flags' or kind == 'segments' then
+    -- state_flag's caches in every process drop what they hold
+    wake = ''
   end
   if wake then
     local wk = p .. ':wake\0' .. wake

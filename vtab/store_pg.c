@@ -144,8 +144,10 @@ typedef struct PgStore {
   PgSchema *pSchemas; /* schemas set up through this store */
   char **azListen;    /* channels this connection LISTENs to ... */
   int nListen;        /* ... nListen of them (LISTENed again on reconnect) */
-  int bBegun;         /* the BEGIN of the open transaction was sent */
-  PgQueued **aQ;      /* deferred commands, oldest first (see PgQueued) */
+  sqlite3_uint64 iChanged; /* xChanged: flags and segments changes seen, and
+                           ** connections made (what came before, unseen) */
+  int bBegun;              /* the BEGIN of the open transaction was sent */
+  PgQueued **aQ;           /* deferred commands, oldest first (see PgQueued) */
   int nQ, nQAlloc;
   int nQRow;      /* rows buffered in aQ */
   char *zDoom;    /* a deferred command failed: its message; every statement
@@ -687,11 +689,25 @@ static int pgEnsure(PgStore *p, int bOpen) {
   if (rc != SQLITE_OK) {
     return rc == SQLITE_NOMEM || rc == SQLITE_INTERRUPT ? rc : SQLITE_IOERR;
   }
+  p->iChanged++; /* a new connection: the notifications of the old, lost */
   for (i = 0; i < p->nListen; i++) {
     rc = pgListenRaw(p, p->azListen[i]);
     if (rc != SQLITE_OK) return rc;
   }
   return SQLITE_OK;
+}
+
+/*
+** PQnotifies, less the notifications of flags and segments changes
+** ('svf_...', for xChanged), which it counts and drops.
+*/
+static PGnotify *pgNotifies(PgStore *p, PGconn *c) {
+  PGnotify *n;
+  while ((n = PQnotifies(c)) != 0 && strncmp(n->relname, "svf_", 4) == 0) {
+    p->iChanged++;
+    PQfreemem(n);
+  }
+  return n;
 }
 
 /*
@@ -1680,7 +1696,7 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
   {
     PGresult *res = 0;
     memset(&a, 0, sizeof(a));
-    paramTake(&a, sqlite3_mprintf("%s.sv_schema_10()", zQ), 0);
+    paramTake(&a, sqlite3_mprintf("%s.sv_schema_11()", zQ), 0);
     rc = pgExec(p, "SELECT pg_catalog.to_regprocedure($1::text) IS NOT NULL",
                 &a, &res);
     paramsFree(&a);
@@ -3668,14 +3684,16 @@ static int pgListenRaw(PgStore *p, const char *zChan) {
 ** Make sure the connection LISTENs to the wake-up channel of table t,
 ** t->zChan, named as sql/postgresql.sql's triggers name it:
 ** '<x>_' || left(md5(schema), 24), where <x> is sv for tasks (state_wait),
-** svl for leases and svs for signals (a waiting state_lease, state_take).
+** svl for leases and svs for signals (a waiting state_lease, state_take),
+** svf for flags and segments (xChanged: state_flag's caches).
 */
 static int pgListen(PgTable *t) {
   PgStore *p = t->p;
   const statevtab_entity *e = t->base.pEntity;
-  const char *zPre = e == sv_entity_tasks              ? "sv_"
-                     : strcmp(e->zKind, "leases") == 0 ? "svl_"
-                                                       : "svs_";
+  const char *zPre = e == sv_entity_tasks               ? "sv_"
+                     : strcmp(e->zKind, "leases") == 0  ? "svl_"
+                     : strcmp(e->zKind, "signals") == 0 ? "svs_"
+                                                        : "svf_";
   PgParams a;
   PGresult *res = 0;
   char *zChan, **az;
@@ -3745,7 +3763,7 @@ static int pgWait(statevtab_table *pTab, const statevtab_value *pQueue,
     if (rc != SQLITE_OK) return rc;
     /* Drop notifications already here: the check below covers them. */
     if (pN) PQconsumeInput(pN);
-    while (pN && (n = PQnotifies(pN)) != 0) PQfreemem(n);
+    while (pN && (n = pgNotifies(p, pN)) != 0) PQfreemem(n);
     rc = runnable(t, pQueue, &bReady, &iNext);
     if (rc != SQLITE_OK) return rc;
     if (bReady) {
@@ -3758,7 +3776,7 @@ static int pgWait(statevtab_table *pTab, const statevtab_value *pQueue,
     ** then) may be for a task committed after the check's snapshot: look
     ** again, rather than sleep on a socket with nothing more to say (the
     ** wait then lasted its whole timeout). */
-    if (pN && (n = PQnotifies(pN)) != 0) {
+    if (pN && (n = pgNotifies(p, pN)) != 0) {
       PQfreemem(n);
       continue;
     }
@@ -3820,11 +3838,11 @@ static int pgWake(statevtab_table *pTab, const statevtab_value *pKey,
   if (iWaitMs == 0) {
     /* Forget the notifications already here. */
     if (!PQconsumeInput(pN)) return pN == p->pg ? pgLost(p) : SQLITE_OK;
-    while ((n = PQnotifies(pN)) != 0) PQfreemem(n);
+    while ((n = pgNotifies(p, pN)) != 0) PQfreemem(n);
     return SQLITE_OK;
   }
   for (;;) {
-    while ((n = PQnotifies(pN)) != 0) {
+    while ((n = pgNotifies(p, pN)) != 0) {
       if (strcmp(n->relname, t->zChan) == 0 &&
           strlen(n->extra) == (size_t)pKey->n &&
           (pKey->n == 0 || memcmp(n->extra, pKey->z, pKey->n) == 0)) {
@@ -3851,8 +3869,38 @@ static int pgWake(statevtab_table *pTab, const statevtab_value *pKey,
   }
 }
 
+/*
+** xChanged: LISTEN to the channel of t's namespace where the trigger of
+** sql/postgresql.sql (schema 11) notifies every statement that writes
+** flags or segments, and count the notifications that have arrived.  The
+** server delivers them between transactions.  Not live without a
+** connection, or inside a transaction before the first LISTEN (LISTEN is
+** transactional: rolled back, it would leave us deaf).
+*/
+static int pgChanged(statevtab_table *pTab, sqlite3_uint64 *piGen,
+                     int *pbLive) {
+  PgTable *t = (PgTable *)pTab;
+  PgStore *p = t->p;
+  PGnotify *n;
+  PGconn *pN; /* where notifications arrive; NULL: none can (a pooler) */
+  *pbLive = 0;
+  *piGen = p->iChanged;
+  if (!p->pg || (!t->zChan && p->bTxn)) return SQLITE_OK;
+  if (!t->zChan) {
+    int rc = pgListen(t);
+    if (rc != SQLITE_OK) return rc == SQLITE_NOMEM ? rc : SQLITE_OK;
+    p->iChanged++;
+  }
+  if (listenConn(p, &pN) != SQLITE_OK || !pN) return SQLITE_OK;
+  if (!PQconsumeInput(pN)) return SQLITE_OK; /* the next statement sees */
+  while ((n = pgNotifies(p, pN)) != 0) PQfreemem(n);
+  *piGen = p->iChanged;
+  *pbLive = 1;
+  return SQLITE_OK;
+}
+
 static const statevtab_queue_methods pgQueue = {
-    /* iVersion      */ 4,
+    /* iVersion      */ 5,
     /* xClaim        */ pgClaim,
     /* xRenew        */ pgRenew,
     /* xComplete     */ pgComplete,
@@ -3870,6 +3918,7 @@ static const statevtab_queue_methods pgQueue = {
     /* xPurge        */ pgPurge,
     /* xFire         */ pgFire,
     /* xMetrics      */ pgMetrics,
+    /* xChanged      */ pgChanged,
 };
 
 const statevtab_store_methods sv_pg_store = {

@@ -132,12 +132,15 @@ typedef struct RdStore {
   redisContext *cSub;    /* subscribed to azSub (the waits), or NULL */
   char **azSub;          /* the channels it listens to, nSub of them */
   int nSub;
-  char *zScript; /* prologue + sql/redis.lua + "return run(...)" */
-  char zSha[48]; /* its SHA1 */
-  char zFn[64];  /* the function: "statevtab_<zSha>" */
-  int bNoFn;     /* functions cannot be loaded: EVALSHA instead */
-  int bTxn;      /* xBegin seen */
-  unsigned iGen; /* +1 at every commit/rollback */
+  sqlite3_uint64 iChanged; /* xChanged: flags and segments changes seen,
+                           ** and subscriptions made or lost */
+  sqlite3_int64 iSubRetry; /* xChanged: no new subscription before */
+  char *zScript;           /* prologue + sql/redis.lua + "return run(...)" */
+  char zSha[48];           /* its SHA1 */
+  char zFn[64];            /* the function: "statevtab_<zSha>" */
+  int bNoFn;               /* functions cannot be loaded: EVALSHA instead */
+  int bTxn;                /* xBegin seen */
+  unsigned iGen;           /* +1 at every commit/rollback */
   int nOp, nOpAlloc;
   RdOp *aOp; /* the write log */
   int nSave, nSaveAlloc;
@@ -1578,6 +1581,7 @@ static char *buildScript(void) {
 
 static void subDrop(RdStore *p) {
   int i;
+  p->iChanged++; /* announcements may be missed from now on */
   if (p->cSub) redisFree(p->cSub);
   p->cSub = 0;
   for (i = 0; i < p->nSub; i++) sqlite3_free(p->azSub[i]);
@@ -3551,6 +3555,27 @@ static void subEnsure(RdStore *p, const char *zChan) {
   r = redisCommandArgv(p->cSub, 2, az, an);
   if (!r || r->type != REDIS_REPLY_ARRAY) subDrop(p);
   freeReplyObject(r);
+  p->iChanged++; /* what came before the subscription was not seen */
+}
+
+/* Count a message on the subscription that announces a change of flags or
+** segments (sql/redis.lua publishes on B<kind>:wake); free it. */
+static void subNote(RdStore *p, void *pR) {
+  const redisReply *r = (const redisReply *)pR;
+  static const char *const azEnd[] = {"flags:wake", "segments:wake"};
+  int i;
+  if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+      r->element[1]->type == REDIS_REPLY_STRING) {
+    for (i = 0; i < 2; i++) {
+      size_t n = strlen(azEnd[i]);
+      if (r->element[1]->len >= n &&
+          memcmp(r->element[1]->str + r->element[1]->len - n, azEnd[i], n) ==
+              0) {
+        p->iChanged++;
+      }
+    }
+  }
+  freeReplyObject(pR);
 }
 
 /* subEnsure for the wake-up channel of t's namespace and entity zKind. */
@@ -3576,7 +3601,7 @@ static void subDrain(RdStore *p) {
       return;
     }
     while (redisGetReplyFromReader(p->cSub, &pR) == REDIS_OK && pR) {
-      freeReplyObject(pR);
+      subNote(p, pR);
       pR = 0;
     }
   }
@@ -3656,7 +3681,7 @@ static int subAwait(RdStore *p, const char *zChan, const statevtab_value *pKey,
     sqlite3_int64 iLeft;
     while (redisGetReplyFromReader(p->cSub, &pR) == REDIS_OK && pR) {
       if (subIsWake((redisReply *)pR, zChan, pKey)) bHit = 1;
-      freeReplyObject(pR);
+      subNote(p, pR);
       pR = 0;
     }
     if (bHit) return 1;
@@ -3712,8 +3737,31 @@ static int rdWake(statevtab_table *pTab, const statevtab_value *pKey,
   return SQLITE_OK;
 }
 
+/*
+** xChanged: subscribe to "{<prefix>}<kind>:wake" of t's kind, where the
+** script announces every write of flags and segments (sql/redis.lua), and
+** count what has arrived.  Without a subscription (Redis unreachable, or
+** the second connection lost), not live: tried again a second later.
+*/
+static int rdChanged(statevtab_table *pTab, sqlite3_uint64 *piGen,
+                     int *pbLive) {
+  RdTable *t = (RdTable *)pTab;
+  RdStore *p = t->p;
+  sqlite3_int64 now = sv_mono_ms();
+  if (p->cSub || now >= p->iSubRetry) {
+    if (subEnsureKind(t, pTab->pEntity->zKind) != SQLITE_OK) {
+      return SQLITE_NOMEM;
+    }
+    if (!p->cSub) p->iSubRetry = now + 1000;
+  }
+  if (p->cSub) subDrain(p);
+  *piGen = p->iChanged;
+  *pbLive = p->cSub != 0;
+  return SQLITE_OK;
+}
+
 static const statevtab_queue_methods rdQueue = {
-    /* iVersion      */ 4,
+    /* iVersion      */ 5,
     /* xClaim        */ rdClaim,
     /* xRenew        */ rdRenew,
     /* xComplete     */ rdComplete,
@@ -3731,6 +3779,7 @@ static const statevtab_queue_methods rdQueue = {
     /* xPurge        */ rdPurge,
     /* xFire         */ rdFire,
     /* xMetrics      */ rdMetrics,
+    /* xChanged      */ rdChanged,
 };
 
 const statevtab_store_methods sv_redis_store = {

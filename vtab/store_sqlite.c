@@ -493,6 +493,8 @@ static void finalizeAll(LocalTable *t) {
   t->pDdClash = t->pDdDrop = 0;
   sqlite3_finalize(t->pPurge);
   sqlite3_finalize(t->pSweep);
+  sqlite3_finalize(t->pDataVersion);
+  t->pDataVersion = 0;
   sqlite3_finalize(t->pLower);
   sqlite3_finalize(t->pDepsGet);
   sqlite3_finalize(t->pFairAdd);
@@ -1277,8 +1279,37 @@ static char *localDescribe(statevtab_store *pStore) {
   return sqlite3_mprintf("sqlite: (shadow tables in the same database)");
 }
 
+/*
+** xChanged: the rows of a local table live in the caller's database, where
+** PRAGMA data_version changes with every transaction another connection or
+** process commits (this connection's own writes drop the caches anyway).
+** The pragma reads it in a read transaction of its own -- or in the
+** caller's, whose snapshot it then reports -- so it is never stale, as the
+** pager's count (SQLITE_FCNTL_DATA_VERSION) is between transactions.
+** Always live.
+*/
+static int localChanged(statevtab_table *pTab, sqlite3_uint64 *piGen,
+                        int *pbLive) {
+  LocalTable *t = (LocalTable *)pTab;
+  int rc;
+  *piGen = 0;
+  *pbLive = 0;
+  if (!t->pDataVersion) {
+    rc = localPrepareKept(t,
+                          sqlite3_mprintf("PRAGMA \"%w\".data_version", t->zDb),
+                          &t->pDataVersion);
+    if (rc != SQLITE_OK) return rc;
+  }
+  if (sqlite3_step(t->pDataVersion) == SQLITE_ROW) {
+    *piGen = (sqlite3_uint64)sqlite3_column_int64(t->pDataVersion, 0);
+    *pbLive = 1;
+  }
+  rc = sqlite3_reset(t->pDataVersion);
+  return rc == SQLITE_NOMEM ? rc : SQLITE_OK;
+}
+
 static const statevtab_queue_methods localQueue = {
-    /* iVersion      */ 4,
+    /* iVersion      */ 5,
     /* xClaim        */ localClaim,
     /* xRenew        */ localRenew,
     /* xComplete     */ localComplete,
@@ -1296,6 +1327,7 @@ static const statevtab_queue_methods localQueue = {
     /* xPurge        */ localPurge,
     /* xFire         */ localFire,
     /* xMetrics      */ localMetrics,
+    /* xChanged      */ localChanged,
 };
 
 const statevtab_store_methods sv_sqlite_store = {

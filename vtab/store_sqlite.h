@@ -53,8 +53,9 @@ struct LocalTable {
   sqlite3_stmt *apInsert[3]; /* per STATEVTAB_CONFLICT_* */
   sqlite3_stmt *apUpdate[3];
   sqlite3_stmt *pDelete;
-  sqlite3_stmt *pPurge; /* delete an expired row with the same key */
-  sqlite3_stmt *pSweep; /* delete up to SV_SWEEP_MAX expired rows */
+  sqlite3_stmt *pPurge;       /* delete an expired row with the same key */
+  sqlite3_stmt *pSweep;       /* delete up to SV_SWEEP_MAX expired rows */
+  sqlite3_stmt *pDataVersion; /* PRAGMA data_version (xChanged) */
   /* Tasks (bTasks): bReap when the table has a T_reap table (created since
   ** 2026-12-03; see reapDue in store_sqlite_atomic.c) and so keeps no
   ** lease_expires_at index unless indexes= asks; pLower lowers a queue's

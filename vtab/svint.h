@@ -148,6 +148,13 @@ int sv_json_valid(const char *z, int n);
 #define SV_JSON_BAD 1  /* malformed */
 #define SV_JSON_DEEP 2 /* nested too deep */
 int sv_json_check(const char *z, int n);
+/* A member of an object, as sv_json_index finds it: offsets in the text. */
+typedef struct sv_json_member {
+  int iParent;    /* -1: of the top-level object; else the member it is in */
+  int iKey, nKey; /* the key, without its quotes (escapes as written) */
+  int iVal, nVal; /* the value's text (a string with its quotes) */
+} sv_json_member;
+int sv_json_index(const char *z, int n, sv_json_member *a, int nMax, int *pnM);
 const char *sv_json_problem(int eCheck);
 int sv_real_int(double r, sqlite3_int64 *pi);
 char *sv_redact_url(const char *zUrl);
@@ -242,6 +249,7 @@ int sv_table_progress(sv_vtab *, const statevtab_value *pId,
                       const statevtab_value *pJson, int *pbOk);
 int sv_table_wait(sv_vtab *, const statevtab_value *pQueue,
                   sqlite3_int64 iTimeoutMs, int *pbReady);
+int sv_table_changed(sv_vtab *, sqlite3_uint64 *piGen, int *pbLive);
 int sv_table_metrics(sv_vtab *, const statevtab_value *pQueue, int bHistory,
                      statevtab_metrics_fn xRow, void *pCtx);
 

@@ -322,6 +322,17 @@ int sv_table_metrics(sv_vtab *p, const statevtab_value *pQueue, int bHistory,
   return CALL(p, xMetrics, pQueue, bHistory, xRow, pCtx);
 }
 
+/* The store's announcements of changes to p's rows (xChanged): *piGen
+** changes when they may have changed, *pbLive 1 while the store announces
+** them; a store of queue methods version 4 or less never does. */
+int sv_table_changed(sv_vtab *p, sqlite3_uint64 *piGen, int *pbLive) {
+  const statevtab_queue_methods *q = METHODS(p)->pQueue;
+  *piGen = 0;
+  *pbLive = 0;
+  if (!q || q->iVersion < 5 || !q->xChanged) return SQLITE_OK;
+  return q->xChanged(p->pTab, piGen, pbLive);
+}
+
 /* ------------------------------------------------------------- waiting */
 
 #define WAIT_SLICE_MS 100  /* longest sleep between looks for an interrupt */

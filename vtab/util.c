@@ -117,7 +117,9 @@ typedef struct JsonScan {
   const unsigned char *z;
   int n;
   int i;
-  int bDeep; /* nested deeper than SV_JSON_MAXDEPTH */
+  int bDeep;          /* nested deeper than SV_JSON_MAXDEPTH */
+  sv_json_member *aM; /* sv_json_index: where members go (NULL: nowhere) */
+  int nMax, nM;       /* its size, members found (nMax + 1: too many) */
 } JsonScan;
 
 static void jsonWs(JsonScan *p) {
@@ -208,13 +210,20 @@ static int jsonLiteral(JsonScan *p, const char *zLit) {
   return 1;
 }
 
-static int jsonValue(JsonScan *p, int depth) {
+/*
+** A value at p->i.  iParent: for sv_json_index, -1 for the top-level
+** value, the index of the member whose value this is for a value of a
+** top-level member, -2 for any other (members of objects at -1 and >= 0
+** are recorded).
+*/
+static int jsonValue(JsonScan *p, int depth, int iParent) {
   unsigned char c;
   jsonWs(p);
   if (p->i >= p->n) return 0;
   c = p->z[p->i];
   if (c == '{' || c == '[') {
     unsigned char close = c == '{' ? '}' : ']';
+    int bRecord = p->aM && c == '{' && iParent >= -1;
     if (depth >= SV_JSON_MAXDEPTH) { /* this would be level depth+1 */
       p->bDeep = 1;
       return 0;
@@ -226,14 +235,32 @@ static int jsonValue(JsonScan *p, int depth) {
       return 1;
     }
     for (;;) {
+      sv_json_member *m = 0;
       if (c == '{') {
+        int iKey;
         jsonWs(p);
+        iKey = p->i;
         if (p->i >= p->n || p->z[p->i] != '"' || !jsonString(p)) return 0;
+        if (bRecord) {
+          if (p->nM < p->nMax) {
+            m = &p->aM[p->nM];
+            m->iParent = iParent;
+            m->iKey = iKey + 1;
+            m->nKey = p->i - iKey - 2;
+          }
+          p->nM++;
+        }
         jsonWs(p);
         if (p->i >= p->n || p->z[p->i] != ':') return 0;
         p->i++;
+        jsonWs(p);
+        if (m) m->iVal = p->i;
       }
-      if (!jsonValue(p, depth + 1)) return 0;
+      if (!jsonValue(p, depth + 1,
+                     m && iParent == -1 ? (int)(m - p->aM) : -2)) {
+        return 0;
+      }
+      if (m) m->nVal = p->i - m->iVal;
       jsonWs(p);
       if (p->i >= p->n) return 0;
       if (p->z[p->i] == ',') {
@@ -262,13 +289,28 @@ static int jsonValue(JsonScan *p, int depth) {
 ** SQLite's json() accepts deeper text, so say why), else SV_JSON_BAD.
 */
 int sv_json_check(const char *z, int n) {
+  int nM;
+  return sv_json_index(z, n, 0, 0, &nM);
+}
+
+/*
+** sv_json_check, that also records in a[0..nMax) the members of the
+** top-level value when it is an object (iParent -1) and of the objects
+** that are values of those members (iParent: that member's index), in
+** the order of the text.  *pnM: how many there are (more than nMax: only
+** the first nMax were recorded).
+*/
+int sv_json_index(const char *z, int n, sv_json_member *a, int nMax, int *pnM) {
   JsonScan s;
+  memset(&s, 0, sizeof(s));
   s.z = (const unsigned char *)z;
   s.n = n;
-  s.i = 0;
-  s.bDeep = 0;
-  if (!jsonValue(&s, 0)) return s.bDeep ? SV_JSON_DEEP : SV_JSON_BAD;
+  s.aM = a;
+  s.nMax = nMax;
+  *pnM = 0;
+  if (!jsonValue(&s, 0, -1)) return s.bDeep ? SV_JSON_DEEP : SV_JSON_BAD;
   jsonWs(&s);
+  *pnM = s.nM;
   return s.i == s.n ? SV_JSON_OK : SV_JSON_BAD;
 }
 

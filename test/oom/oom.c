@@ -295,7 +295,8 @@ static const char *const azFlags[] = {
 
 /* Flag evaluation: a segment with a REGEX constraint (PCRE2 allocates
 ** through SQLite), IN_CIDR over IPv4 and IPv6, a missing segment, an
-** invalid pattern, and a write that drops the segments' cache. */
+** invalid pattern, a write that drops the segments' cache, and a context
+** value that does not fit the scratch space. */
 static const char *const azFlagEvalSetup[] = {
     "CREATE VIRTUAL TABLE segments USING state_segments()",
     "CREATE VIRTUAL TABLE f USING state_flags(segments = 'segments')",
@@ -325,7 +326,28 @@ static const char *const azFlagEval[] = {
     "{\"name\":\"default\",\"segments\":[1]}]' WHERE name = 'a'",
     "SELECT state_flag('f', 'a', '{\"userId\":\"u1\"}')",
     "SELECT state_flag('f', 'a', '{\"userId\":\"x1\"}')",
+    /* a context value longer than the evaluation's scratch space */
+    "SELECT state_flag('f', 'a', json_object('userId', 'u' || "
+    "printf('%.*c', 600, '7')))",
     0};
+
+/* Unleash's JSON in and out (flagsio.c): an import with a segment, an
+** export, a delta of every kind of event, a document refused. */
+static const char *const azFlagsIoSetup[] = {
+    "CREATE VIRTUAL TABLE segments USING state_segments()",
+    "CREATE VIRTUAL TABLE f USING state_flags(segments = 'segments')", 0};
+
+static const char *const azFlagsIo[] = {
+    "SELECT state_flags_import('f', '{\"features\":[{\"name\":\"a\","
+    "\"enabled\":true,\"strategies\":[{\"name\":\"default\",\"segments\":"
+    "[1]}]},{\"name\":\"b\",\"enabled\":false}],\"segments\":[{\"id\":1}]}')",
+    "SELECT state_flags_export('f')",
+    "SELECT state_flags_apply_delta('f', '[{\"eventId\":1,\"type\":"
+    "\"feature-removed\",\"featureName\":\"b\"},{\"eventId\":2,\"type\":"
+    "\"segment-updated\",\"segment\":{\"id\":2}},{\"eventId\":3,\"type\":"
+    "\"segment-removed\",\"segmentId\":1},{\"eventId\":4,\"type\":"
+    "\"hydration\",\"features\":[{\"name\":\"d\",\"enabled\":true}]}]')",
+    "!SELECT state_flags_import('f', '{\"features\":[{\"name\":\"a\"}]}')", 0};
 
 static const char *const azKv[] = {
     "CREATE VIRTUAL TABLE kv USING state_kv(store = \"sqlite:\", "
@@ -866,6 +888,7 @@ static const Scenario aScenario[] = {
     {"counters", 0, 0, azCounters, 0, 0},
     {"flags", 0, 0, azFlags, 0, 0},
     {"flag_eval", 0, azFlagEvalSetup, azFlagEval, 0, 0},
+    {"flags_io", 0, azFlagsIoSetup, azFlagsIo, 0, 0},
     {"kv", 0, 0, azKv, 0, 0},
     {"leases", 0, 0, azLeases, 0, 0},
     {"rename", 0, azRenameSetup, azRename, 0, 0},

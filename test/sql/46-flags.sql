@@ -129,3 +129,72 @@ SELECT state_flag('flags', 'r-huge', '{"userId":"u"}'), state_flag('flags', 'r-n
        state_flag('flags', 'r-inf', '{"userId":"u"}');
 -- a context nested deeper than 500 levels is refused with the reason
 SELECT state_flag('flags', 'frac', printf('%.*c', 600, '[') || printf('%.*c', 600, ']'));
+
+-- 46.10 the context is read in place (no parse tree) when it has at most
+-- 32 members, else parsed by cJSON: the two read every value alike --
+-- escapes, surrogate pairs, numbers as JavaScript's String() writes them,
+-- booleans, a key written with escapes, the first of duplicate keys, null
+-- falling back to properties, properties that is not an object, a value
+-- nested deeper than properties, a long value.  Each case is a flag whose
+-- constraint wants the value (IN); 1|1: both readings found it.  (A number
+-- with an exponent is written as SQLite's %!.15g writes it -- 1.0e+300,
+-- -1.5e-07 -- where JavaScript writes 1e+300 and -1.5e-7: a difference
+-- from the SDKs, the same on both readings.)
+CREATE TEMP TABLE cases(id INTEGER PRIMARY KEY, ctx TEXT, field TEXT, want TEXT, found INTEGER);
+INSERT INTO cases(ctx, field, want, found) VALUES
+ ('{"k":"a\u00e9"}', 'k', 'aé', 1),
+ ('{"k":"\ud83d\ude00!"}', 'k', '😀!', 1),
+ ('{"k":"t\tq\"u\\o\/te\n"}', 'k', 't' || char(9) || 'q"u\o/te' || char(10) || 'x', 0),
+ ('{"k":"t\tq\"u\\o\/te"}', 'k', 't' || char(9) || 'q"u\o/te', 1),
+ ('{"k":42}', 'k', '42', 1),
+ ('{"k":1.0}', 'k', '1', 1),
+ ('{"k":1e3}', 'k', '1000', 1),
+ ('{"k":-0}', 'k', '0', 1),
+ ('{"k":0.1}', 'k', '0.1', 1),
+ ('{"k":-1.5E-7}', 'k', '-1.5e-07', 1),
+ ('{"k":1e300}', 'k', '1.0e+300', 1),
+ ('{"k":true}', 'k', 'true', 1),
+ ('{"k":false}', 'k', 'false', 1),
+ ('{"us\u0065rId":"x"}', 'userId', 'x', 1),
+ ('{"k":"first","k":"second"}', 'k', 'first', 1),
+ ('{"k":"first","k":"second"}', 'k', 'second', 0),
+ ('{"properties":{"k":"p"}}', 'k', 'p', 1),
+ ('{"k":null,"properties":{"k":"p"}}', 'k', 'p', 1),
+ ('{"k":{"a":1},"properties":{"k":"p"}}', 'k', 'p', 1),
+ ('{"k":"","properties":{"k":"p"}}', 'k', 'p', 0),
+ ('{"properties":"k","k2":1}', 'k', 'k', 0),
+ ('{"properties":{"k":"a"},"properties":{"k":"b"}}', 'k', 'a', 1),
+ ('{"properties":{"o":{"k":"deep"}}}', 'k', 'deep', 0),
+ ('{"k":"' || printf('%.*c', 2000, 'z') || '"}', 'k', printf('%.*c', 2000, 'z'), 1),
+ (' { "k" : [ "a" ] , "properties" : { "k" : "arr" } } ', 'k', 'arr', 1);
+INSERT INTO flags(name, enabled, strategies)
+  SELECT 'ctx' || id, 1, json_array(json_object('name', 'default', 'constraints',
+           json_array(json_object('contextName', field, 'operator', 'IN', 'values', json_array(want)))))
+    FROM cases;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40),
+  pad(p) AS (SELECT (SELECT group_concat('"pad' || i || '":0', ',') FROM n) || ',')
+SELECT id, found, state_flag('flags', 'ctx' || id, ctx),
+       state_flag('flags', 'ctx' || id, '{' || p || substr(ltrim(ctx), 2))
+  FROM cases, pad ORDER BY id;
+
+-- 46.11 where Unleash's SDKs disagree, statevtab answers as Unleash's Rust
+-- engine (yggdrasil, behind its newer SDKs).  An empty groupId is the
+-- group "" (the Node SDK 6.12.1 takes the flag's name instead: its
+-- `parameters.groupId || featureToggle`): the answers are those of
+-- state_bucket('', id) for all 2000 users, and not those of the flag's name
+INSERT INTO flags(name, enabled, strategies) VALUES ('eg', 1,
+ '[{"name":"flexibleRollout","parameters":{"rollout":"50","stickiness":"userId","groupId":""}}]');
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+SELECT count(*),
+       sum(state_flag('flags', 'eg', json_object('userId', CAST(i AS TEXT))) = (state_bucket('', i) <= 50)),
+       sum(state_flag('flags', 'eg', json_object('userId', CAST(i AS TEXT))) = (state_bucket('eg', i) <= 50))
+  FROM n;
+-- Non-ASCII text is hashed over its UTF-8 bytes (the Node SDK hashes the
+-- low byte of each UTF-16 unit): group "ü-unicode", users whose buckets
+-- differ between test/flags/vectors-utf8.tsv (the engine's: 33, 91, 10,
+-- 12, 47, 35) and vectors.tsv (the Node SDK's: 88, 46, 92, 80, 93, 91):
+-- with a 50% rollout the Node SDK answers 0 1 0 0 0 0, statevtab
+INSERT INTO flags(name, enabled, strategies) VALUES ('uni', 1,
+ '[{"name":"flexibleRollout","parameters":{"rollout":"50","stickiness":"userId","groupId":"ü-unicode"}}]');
+SELECT group_concat(state_flag('flags', 'uni', json_object('userId', id)), ' ')
+  FROM (SELECT column1 AS id FROM (VALUES ('0'), ('1'), ('10'), ('100'), ('1000'), ('1002')));

@@ -315,7 +315,7 @@ SELECT name, state FROM up WHERE idempotency_key = (SELECT idempotency_key FROM 
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = '$STATEVTAB_TEST_NS' AND table_name = 'schedules' ORDER BY ordinal_position"
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT indexname FROM pg_indexes WHERE schemaname = '$STATEVTAB_TEST_NS' AND tablename = 'schedules' ORDER BY 1"
 .system sqlite3 :memory: -cmd ".load ${STATEVTAB_EXT%.so}" "CREATE VIRTUAL TABLE t USING state_tasks(store='env:STATEVTAB_PG_URL', schema='${STATEVTAB_TEST_NS}_v6')"
-.system s="\"${STATEVTAB_TEST_NS}_v6\""; psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "DROP TABLE $s.schedules; DROP FUNCTION $s.sv_schema_7(); DROP FUNCTION $s.sv_schema_8(); DROP FUNCTION $s.sv_schema_9(); DROP FUNCTION $s.sv_schema_10()"
+.system s="\"${STATEVTAB_TEST_NS}_v6\""; psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "DROP TABLE $s.schedules; DROP FUNCTION $s.sv_schema_7(); DROP FUNCTION $s.sv_schema_8(); DROP FUNCTION $s.sv_schema_9(); DROP FUNCTION $s.sv_schema_10(); DROP FUNCTION $s.sv_schema_11()"
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) FROM information_schema.tables WHERE table_schema = '${STATEVTAB_TEST_NS}_v6' AND table_name = 'schedules'"
 CREATE VIRTUAL TABLE v6s USING state_schedules(@OPTS:v6@);
 CREATE VIRTUAL TABLE v6t2 USING state_tasks(@OPTS:v6@, schedules='v6s');
@@ -333,7 +333,7 @@ CREATE VIRTUAL TABLE m6 USING state_tasks(@OPTS:v6m@);
 INSERT INTO m6(id, queue, name, state, completed_at) VALUES
   ('d1', 'q6', 'n', 'completed', 1000), ('d2', 'q6', 'n', 'dead', NULL),
   ('d3', 'q6', 'n', 'pending', NULL);
-.system s="\"${STATEVTAB_TEST_NS}_v6m\""; psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "DROP INDEX $s.tasks_queue_state; DROP FUNCTION $s.sv_schema_7(); DROP FUNCTION $s.sv_schema_8(); DROP FUNCTION $s.sv_schema_9(); DROP FUNCTION $s.sv_schema_10(); DROP TRIGGER sv_deps_insert ON $s.tasks; DROP TRIGGER sv_deps_link ON $s.tasks; DROP TRIGGER sv_deps_end ON $s.tasks; DROP TRIGGER sv_deps_delete ON $s.tasks; DROP TABLE $s.deps; ALTER TABLE $s.tasks DROP COLUMN partition_key, DROP COLUMN depends_on"
+.system s="\"${STATEVTAB_TEST_NS}_v6m\""; psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "DROP INDEX $s.tasks_queue_state; DROP FUNCTION $s.sv_schema_7(); DROP FUNCTION $s.sv_schema_8(); DROP FUNCTION $s.sv_schema_9(); DROP FUNCTION $s.sv_schema_10(); DROP FUNCTION $s.sv_schema_11(); DROP TRIGGER sv_notify_flags ON $s.flags; DROP TRIGGER sv_notify_segments ON $s.segments; DROP TRIGGER sv_deps_insert ON $s.tasks; DROP TRIGGER sv_deps_link ON $s.tasks; DROP TRIGGER sv_deps_end ON $s.tasks; DROP TRIGGER sv_deps_delete ON $s.tasks; DROP TABLE $s.deps; ALTER TABLE $s.tasks DROP COLUMN partition_key, DROP COLUMN depends_on"
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) FROM pg_indexes WHERE schemaname = '${STATEVTAB_TEST_NS}_v6m' AND indexname = 'tasks_queue_state'"
 .system sqlite3 :memory: -cmd ".load $STATEVTAB_EXT" "CREATE VIRTUAL TABLE t USING state_tasks(store='env:STATEVTAB_PG_URL', schema='${STATEVTAB_TEST_NS}_v6m'); SELECT queue, pending, completed, dead FROM state_metrics('t')"
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT indexname, regexp_replace(indexdef, ' ON .* USING ', ' ') FROM pg_indexes WHERE schemaname = '${STATEVTAB_TEST_NS}_v6m' AND indexname = 'tasks_queue_state'"
@@ -343,6 +343,9 @@ INSERT INTO m6(id, queue, name, state, completed_at) VALUES
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = '\"${STATEVTAB_TEST_NS}_v6m\".tasks'::regclass AND attnum > 19 AND NOT attisdropped"
 SELECT id, partition_key IS NULL, depends_on IS NULL FROM m6 ORDER BY id;
 SELECT queue, pending, completed, dead FROM state_metrics('m6');
+-- (version 10: the flags and segments triggers that announce changes,
+-- dropped above with sv_schema_10's function, are back)
+.system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '${STATEVTAB_TEST_NS}_v6m' AND t.tgname LIKE 'sv_notify_f%' OR n.nspname = '${STATEVTAB_TEST_NS}_v6m' AND t.tgname = 'sv_notify_segments' ORDER BY 1"
 
 -- 60.60 partitions on PostgreSQL (schema 8): the index tasks_part of the
 -- pending tasks by (queue, partition_key, priority, run_at, id), and the
