@@ -406,10 +406,11 @@ static int ioWrite(Io *io, int (*xWrite)(Io *, const char *, cJSON *, void *),
   if (rc == SQLITE_OK) {
     rc = ioPrepare(io);
     if (rc == SQLITE_OK) rc = xWrite(io, zJson, pRoot, pArg);
-    ioFinalize(io);
+    /* (The message before ioFinalize, which may reset it.) */
     if (rc != SQLITE_OK && rc != SQLITE_NOMEM && !io->zErr) {
       io->zErr = sqlite3_mprintf("%s", sqlite3_errmsg(io->db));
     }
+    ioFinalize(io);
     /* RELEASE commits when the savepoint began the transaction; should
     ** that fail (a Redis conflict), nothing of the call stays. */
     if (rc == SQLITE_OK && sqlite3_exec(io->db, "RELEASE statevtab_flags_io", 0,
@@ -542,6 +543,10 @@ static int writeDelta(Io *io, const char *zJson, cJSON *pRoot, void *pArg) {
         if (rc == SQLITE_ROW) {
           rc = run(bF ? io->pPutF : io->pPutS,
                    (const char *)sqlite3_column_text(io->pOne, 0), "$");
+          /* (The message before the reset below, which clears it.) */
+          if (rc != SQLITE_OK && rc != SQLITE_NOMEM && !io->zErr) {
+            io->zErr = sqlite3_mprintf("%s", sqlite3_errmsg(io->db));
+          }
           sqlite3_reset(io->pOne);
         } else {
           rc = sqlite3_reset(io->pOne);

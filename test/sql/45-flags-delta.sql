@@ -7,14 +7,14 @@
 -- are Unleash/client-specification (commit 931b695, as in 6.1.0).
 
 -- 19-delta-api-hydration: 1 isEnabled cases
-CREATE VIRTUAL TABLE s19 USING state_segments(@OPTS:s19@);
-CREATE VIRTUAL TABLE f19 USING state_flags(@OPTS:f19@, segments='s19');
+CREATE VIRTUAL TABLE s19 USING state_segments(@OPTS:n19@);
+CREATE VIRTUAL TABLE f19 USING state_flags(@OPTS:n19@, segments='s19');
 SELECT state_flags_apply_delta('f19', '{"events":[{"eventId":1,"type":"hydration","segments":[{"id":1,"name":"delta.api.hydration.segment","constraints":[{"values":["abc","edf","gbd"],"inverted":false,"operator":"IN","contextName":"appName","caseInsensitive":false}]}],"features":[{"impressionData":false,"enabled":true,"name":"delta.api.hydration","description":null,"project":"default","stale":false,"type":"release","variants":[],"segments":[1],"strategies":[{"name":"flexibleRollout","constraints":[],"parameters":{"groupId":"delta.api.hydration","rollout":"100","stickiness":"default"},"variants":[]}]}]}]}');
 SELECT '19-delta-api-hydration/Hydration feature should be enabled when context criteria are met', 1, state_flag('f19', 'delta.api.hydration', '{"appName":"abc"}');
 
 -- 20-delta-api-events: 3 isEnabled cases
-CREATE VIRTUAL TABLE s20 USING state_segments(@OPTS:s20@);
-CREATE VIRTUAL TABLE f20 USING state_flags(@OPTS:f20@, segments='s20');
+CREATE VIRTUAL TABLE s20 USING state_segments(@OPTS:n20@);
+CREATE VIRTUAL TABLE f20 USING state_flags(@OPTS:n20@, segments='s20');
 SELECT state_flags_apply_delta('f20', '{"events":[{"eventId":1,"type":"feature-updated","feature":{"impressionData":false,"enabled":true,"name":"delta.api.events.updated.1","description":null,"project":"default","stale":false,"type":"release","variants":[],"strategies":[{"name":"default"}]}},{"eventId":2,"type":"feature-updated","feature":{"impressionData":false,"enabled":true,"name":"delta.api.events.updated.2","description":null,"project":"default","stale":false,"type":"release","variants":[],"strategies":[{"name":"default"}]}},{"eventId":3,"type":"feature-removed","featureName":"delta.api.events.updated.2","project":"default"},{"eventId":4,"type":"segment-updated","segment":{"id":1,"name":"my-segment","constraints":[{"values":["abc","edf","gbd"],"inverted":false,"operator":"IN","contextName":"appName","caseInsensitive":false}]}},{"eventId":5,"type":"feature-updated","feature":{"impressionData":false,"enabled":true,"name":"delta.api.events.updated.3","description":null,"project":"default","stale":false,"type":"release","variants":[],"strategies":[{"name":"default","segments":[1]}]}}]}');
 SELECT '20-delta-api-events/delta.api.events.updated.1 should be enabled', 1, state_flag('f20', 'delta.api.events.updated.1', '{}');
 SELECT '20-delta-api-events/delta.api.events.updated.2 should be disabled', 0, state_flag('f20', 'delta.api.events.updated.2', '{}');

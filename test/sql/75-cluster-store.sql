@@ -55,6 +55,16 @@ UPDATE a SET priority = 7 WHERE id = 'a3';
 ROLLBACK;
 SELECT (SELECT count(*) FROM b WHERE id = 'b4'), (SELECT priority FROM a WHERE id = 'a3');
 
+-- 75.4b a flags table and its segments table on two slots: a delta that
+-- writes both fails at the second, names why, and leaves nothing (the
+-- call is all or nothing)
+CREATE VIRTUAL TABLE sg USING state_segments(store='env:STATEVTAB_RCLUSTER_URL', prefix='c75b:');
+CREATE VIRTUAL TABLE fl USING state_flags(store='env:STATEVTAB_RCLUSTER_URL', prefix='c75a:', segments='sg');
+DELETE FROM fl;
+DELETE FROM sg;
+SELECT state_flags_apply_delta('fl', '{"events":[{"eventId":1,"type":"feature-updated","feature":{"name":"f1","enabled":true,"strategies":[{"name":"default"}]}},{"eventId":2,"type":"segment-updated","segment":{"id":1,"name":"s1","constraints":[]}}]}');
+SELECT (SELECT count(*) FROM fl), (SELECT count(*) FROM sg);
+
 -- 75.5 a statement reads one prefix and writes another: INSERT ... SELECT
 INSERT INTO b(id, queue, name) SELECT 'copy-' || id, queue, name FROM a;
 SELECT id, name FROM b WHERE id LIKE 'copy-%' ORDER BY id;
