@@ -691,35 +691,67 @@ sv_stop_redis_cluster() {
   return $rc
 }
 
-# sv_redis_cluster_owner DIR KEY: the directory of the live primary that
-# owns KEY's slot (asked of the first node that answers).
-sv_redis_cluster_owner() {
-  local dir=$1 key=$2 d n port slot line addr lo hi r f
+# sv__rc_view PORT SLOT: the address (host:port) of the primary that owns
+# SLOT in the view of the node on PORT (masters marked fail left out).
+sv__rc_view() {
+  local line lo hi r f
+  while read -r line; do
+    # "<id> <ip:port@cport> <flags> <master> <ping> <pong> <epoch>
+    # <link> <slot ranges...>"
+    read -r -a f <<<"$line"
+    case ${f[2]} in *fail*) continue ;; *master*) ;; *) continue ;; esac
+    for r in "${f[@]:8}"; do
+      lo=${r%-*}
+      hi=${r#*-}
+      [[ $lo =~ ^[0-9]+$ && $hi =~ ^[0-9]+$ ]] || continue
+      ((SV__SLOT >= lo && SV__SLOT <= hi)) || continue
+      echo "${f[1]%@*}"
+      return 0
+    done
+  done < <(env -u REDISCLI_AUTH redis-cli -p "$1" cluster nodes 2>/dev/null)
+  return 1
+}
+
+# sv__rc_agreed DIR KEY: one look: the directory of the primary that owns
+# KEY's slot when every node that answers names the same one (and that
+# node calls itself a master); nothing and 1 while their views differ (a
+# fail-over or switch-over spreads through the cluster's gossip).
+sv__rc_agreed() {
+  local dir=$1 key=$2 d port slot= addr= a n own=
   for d in "$dir"/n*; do
     read -r port <"$d/sv.port" 2>/dev/null || continue
-    slot=$(env -u REDISCLI_AUTH redis-cli -p "$port" cluster keyslot "$key" 2>/dev/null) || continue
-    [[ $slot =~ ^[0-9]+$ ]] || continue
-    while read -r line; do
-      # "<id> <ip:port@cport> <flags> <master> <ping> <pong> <epoch>
-      # <link> <slot ranges...>"
-      read -r -a f <<<"$line"
-      case ${f[2]} in *fail*) continue ;; *master*) ;; *) continue ;; esac
-      addr=${f[1]%@*}
-      for r in "${f[@]:8}"; do
-        lo=${r%-*}
-        hi=${r#*-}
-        [[ $lo =~ ^[0-9]+$ && $hi =~ ^[0-9]+$ ]] || continue
-        ((slot >= lo && slot <= hi)) || continue
-        for n in "$dir"/n*; do
-          if [ "$(cat "$n/sv.port" 2>/dev/null)" = "${addr##*:}" ]; then
-            echo "$n"
-            return 0
-          fi
-        done
-      done
-    done < <(env -u REDISCLI_AUTH redis-cli -p "$port" cluster nodes 2>/dev/null)
+    if [ -z "$slot" ]; then
+      slot=$(env -u REDISCLI_AUTH redis-cli -p "$port" cluster keyslot "$key" 2>/dev/null) || continue
+      [[ $slot =~ ^[0-9]+$ ]] || {
+        slot=
+        continue
+      }
+    fi
+    env -u REDISCLI_AUTH redis-cli -p "$port" ping >/dev/null 2>&1 || continue
+    a=$(SV__SLOT=$slot sv__rc_view "$port") || return 1
+    [ -z "$addr" ] || [ "$a" = "$addr" ] || return 1
+    addr=$a
   done
-  sv__err "no primary owns the slot of '$key' in $dir"
+  [ -n "$addr" ] || return 1
+  for n in "$dir"/n*; do
+    [ "$(cat "$n/sv.port" 2>/dev/null)" = "${addr##*:}" ] && own=$n
+  done
+  [ -n "$own" ] || return 1
+  env -u REDISCLI_AUTH redis-cli -p "${addr##*:}" cluster nodes 2>/dev/null |
+    grep -q ' myself,master ' || return 1
+  echo "$own"
+}
+
+# sv_redis_cluster_owner DIR KEY: the directory of the live primary that
+# owns KEY's slot, once every node that answers agrees on it (waits up to
+# SV_SERVER_WAIT seconds for the views to agree).
+sv_redis_cluster_owner() {
+  local dir=$1 key=$2 i
+  for ((i = 0; i < ${SV_SERVER_WAIT:-30} * 10; i++)); do
+    sv__rc_agreed "$dir" "$key" && return 0
+    sleep 0.1
+  done
+  sv__err "the nodes in $dir do not agree on a primary for the slot of '$key'"
   return 1
 }
 
@@ -745,7 +777,7 @@ sv_redis_cluster_failover() {
   old=$(sv_redis_cluster_owner "$dir" "$key") || return 1
   sv_kill_redis "$old" || return 1
   for ((i = 0; i < ${SV_SERVER_WAIT:-30} * 10; i++)); do
-    new=$(sv_redis_cluster_owner "$dir" "$key" 2>/dev/null) || new=
+    new=$(sv__rc_agreed "$dir" "$key") || new=
     if [ -n "$new" ] && [ "$new" != "$old" ]; then
       ok=1
       for d in "$dir"/n*; do
@@ -789,7 +821,7 @@ sv_redis_cluster_switchover() {
       grep -q "myself,slave $id"; then
       env -u REDISCLI_AUTH redis-cli -p "$p" cluster failover >/dev/null || return 1
       for ((i = 0; i < ${SV_SERVER_WAIT:-30} * 10; i++)); do
-        [ "$(sv_redis_cluster_owner "$dir" "$key" 2>/dev/null)" = "$d" ] && return 0
+        [ "$(sv__rc_agreed "$dir" "$key")" = "$d" ] && return 0
         sleep 0.1
       done
       sv__err "the replica $d did not take over from $old"
