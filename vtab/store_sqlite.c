@@ -170,11 +170,12 @@ static int createIndexes(LocalTable *t, sqlite3_uint64 mAsked) {
     rc = indexName(t, t->zName, 0, zCol, &zIdx);
     if (rc != SQLITE_OK) break;
     if (t->bTasks && i == SV_TASK_QUEUE) {
-      /* Serves queue= scans and, in this order, the claim of a queue. */
+      /* Serves queue= scans and, in this order, the claim of a queue: of
+      ** each partition (bFold; the plain claim's is the NULL one). */
       rc = localExec(t->pStore,
                      sqlite3_mprintf("CREATE INDEX \"%w\".\"%w\" ON "
-                                     "\"%w_data\"(queue, state, priority, "
-                                     "run_at, id)",
+                                     "\"%w_data\"(queue, state, "
+                                     "partition_key, priority, run_at, id)",
                                      t->zDb, zIdx, t->zName));
     } else {
       rc = localExec(
@@ -320,6 +321,31 @@ static int findAnyOld(LocalTable *t) {
   return rc == SQLITE_OK ? rc : localDbError(t->pStore, db, rc);
 }
 
+/* Set t->bFold (see store_sqlite.h): does an index of T_data hold
+** (queue, state, partition_key, priority, run_at, id)? */
+static int findFold(LocalTable *t) {
+  sqlite3 *db = t->pStore->db;
+  sqlite3_stmt *p = 0;
+  char *zData = sqlite3_mprintf("%s_data", t->zName);
+  int rc;
+  if (!zData) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(
+      db,
+      "SELECT 1 FROM pragma_index_list(?1, ?2) AS l WHERE l.partial = 0 "
+      "AND (SELECT group_concat(name, ',') FROM (SELECT name FROM "
+      "pragma_index_info(l.name, ?2) ORDER BY seqno)) = "
+      "'queue,state,partition_key,priority,run_at,id'",
+      -1, &p, 0);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(p, 1, zData, -1, SQLITE_STATIC);
+    sqlite3_bind_text(p, 2, t->zDb, -1, SQLITE_STATIC);
+    t->bFold = sqlite3_step(p) == SQLITE_ROW;
+    rc = sqlite3_finalize(p);
+  }
+  sqlite3_free(zData);
+  return rc == SQLITE_OK ? rc : localDbError(t->pStore, db, rc);
+}
+
 /* Set t->nDataCol (see store_sqlite.h): the entity's columns that T_data
 ** has, in order. */
 static int findDataCols(LocalTable *t) {
@@ -459,13 +485,15 @@ static int localAttach(statevtab_store *pStore, const statevtab_entity *e,
   if (!t->zDb || !t->zName) {
     rc = SQLITE_NOMEM;
   } else if (bCreate) {
+    t->nDataCol = e->nCol;
+    t->bFold = t->bTasks;
     rc = createShadow(t, mIndexes);
     t->bReap = t->bDeps = t->bTasks;
-    t->nDataCol = e->nCol;
   } else {
     rc = t->bTasks ? hasShadow(t, "reap", &t->bReap) : findAnyOld(t);
     if (rc == SQLITE_OK && t->bTasks) rc = hasShadow(t, "deps", &t->bDeps);
     if (rc == SQLITE_OK) rc = findDataCols(t);
+    if (rc == SQLITE_OK && t->bTasks) rc = findFold(t);
   }
   if (rc != SQLITE_OK) {
     sqlite3_free(t->zDb);
@@ -726,9 +754,10 @@ static int depsEnded(const statevtab_value *v, const char **pzWhy) {
 ** Partitions (see "Fairness and partitions" in the README): the first write
 ** of a task with a partition_key makes T_fair (per queue that ever had
 ** one: the partition its claims served last, see fairClaim in
-** store_sqlite_atomic.c) and the index T_data_partition of the pending
-** tasks by (queue, partition_key, priority, run_at, id) -- so that a
-** table without partitions pays for neither -- and every such write
+** store_sqlite_atomic.c) and, in a table made before 2026-12-04 (!bFold),
+** the index T_data_partition of the pending tasks by (queue,
+** partition_key, priority, run_at, id) -- so that a table without
+** partitions pays for neither -- and every such write
 ** records its queue in T_fair.  localGuard says whether T_fair is there
 ** (abFair): the DDL runs in the caller's transaction, and a ROLLBACK
 ** takes it back with the rest.
@@ -746,7 +775,8 @@ static int fairAdd(LocalTable *t, const statevtab_value *aRow) {
                                    "KEY, served INTEGER NOT NULL, last TEXT) "
                                    "WITHOUT ROWID",
                                    t->zDb, t->zName));
-    if (rc == SQLITE_OK) {
+    /* (A table with the folded queue index seeks that one.) */
+    if (rc == SQLITE_OK && !t->bFold) {
       rc = localExec(t->pStore,
                      sqlite3_mprintf("CREATE INDEX IF NOT EXISTS "
                                      "\"%w\".\"%w_data_partition\" ON "

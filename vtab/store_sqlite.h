@@ -72,6 +72,14 @@ struct LocalTable {
   ** guard last found T_fair; pFairAdd records a queue there. */
   int abFair[2];
   sqlite3_stmt *pFairAdd;
+  /* Tasks: bFold when the queue index holds partition_key (queue, state,
+  ** partition_key, priority, run_at, id), as in tables made since
+  ** 2026-12-04: the walk by partitions seeks it, so no T_data_partition is
+  ** made and a claim writes one index less; the plain claim reads the
+  ** NULL partition's part of it (every task of a queue without a T_fair
+  ** row).  Tables made before keep (queue, state, priority, run_at, id)
+  ** and get T_data_partition with their first partitioned task. */
+  int bFold;
   /* dedup= of a tasks table.  With a window (dd.bWindow) the index of
   ** (queue, idempotency_key) is not UNIQUE, and a row is let in by the
   ** INSERT's NOT EXISTS of a clashing row (localInsertSql); pDdClash finds

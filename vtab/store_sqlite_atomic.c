@@ -37,7 +37,8 @@
 ** whose lease expired (back to 'pending' with their attempts, or 'dead' with
 ** a dead letter when attempts reached max_attempts); then read up to K
 ** runnable candidates in (priority, run_at, id) order from the index
-** (queue, state, priority, run_at, id), merge the queues' candidates, apply
+** (queue, state[, partition_key IS NULL], priority, run_at, id), merge the
+*queues' candidates, apply
 ** the concurrency limits, and claim the winners by rowid with a new fencing
 ** token (lease_token + 1).  If limits rejected candidates and a queue had
 ** more, K grows and the walk repeats -- nothing is written until then.
@@ -918,13 +919,16 @@ static int candidates(LocalTxn *x, const statevtab_claim *c, int iQueue,
   sqlite3_stmt *p = STMT(
       x, SA_CAND, &rc,
       "SELECT rowid, id, name, priority, run_at FROM \"%w\".\"%w_data\" AS d "
-      "WHERE queue = ?1 AND state = 'pending' AND run_at <= ?2 "
+      "WHERE queue = ?1 AND state = 'pending' AND run_at <= ?2%s "
       "AND (?3 IS NULL OR name IN (SELECT value FROM json_each(?3))) "
       "AND (?4 IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(?4) AS r "
       "WHERE NOT EXISTS (SELECT 1 FROM json_each(d.tags) AS x "
       "WHERE x.value = r.value))) "
       "ORDER BY priority, run_at, id LIMIT ?5",
-      x->zSchema, t->zName);
+      x->zSchema, t->zName,
+      /* The plain walk: no task of the queue has a partition_key (it has
+      ** no T_fair row), and the folded index needs it said. */
+      t->bFold ? " AND partition_key IS NULL" : "");
   if (!p) return rc;
   localBind(p, 1, &c->aQueue[iQueue], SQLITE_STATIC);
   sqlite3_bind_int64(p, 2, x->now);
@@ -1243,8 +1247,10 @@ static int claimMany(LocalTxn *x, const statevtab_claim *c, const Cand *aCand,
 ** T_fair keeps per queue the partition served last (served = 0: none yet);
 ** each task claimed is the first, in (priority, run_at, id) order, of the
 ** next partition after it that has one the limits allow, found through
-** T_data_partition (queue, partition_key, priority, run_at, id) of the
-** pending tasks: a seek for the next key, a seek for its first task.  A
+** T_data_queue (queue, state, partition_key, priority, run_at, id; bFold)
+** or, in a table made before 2026-12-04, T_data_partition (queue,
+** partition_key, priority, run_at, id) of the pending tasks: a seek for
+** the next key, a seek for its first task (the same SQL for both).  A
 ** claim uses this walk when the table has T_fair (some task ever had a
 ** partition_key) or the claim has partition limits; else the plain one.
 */
@@ -1327,8 +1333,8 @@ static char *partKey(const statevtab_value *q, const Part *p) {
 ** cycle: the NULL partition first, then each key with a due pending task,
 ** in order, then the NULL partition again; for a key, *pbCand = 1 and
 ** *pCand its first due task in (priority, run_at, id) order, found by the
-** same seek (filters and limits not applied).  Without T_data_partition
-** (bIdx 0) no task has a key: the NULL partition only.
+** same seek (filters and limits not applied).  Without T_fair (bIdx 0) no
+** task has a key: the NULL partition only.
 */
 static int nextPart(LocalTxn *x, const statevtab_claim *c, int iQueue, int bIdx,
                     int bFrom, const Part *pFrom, Part *pOut, Cand *pCand,

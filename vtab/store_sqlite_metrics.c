@@ -9,7 +9,8 @@
 ** private connection: nothing is written), in the caller's snapshot:
 **
 **   1. the counts: SELECT queue, state, count(*), ... GROUP BY queue, state,
-**      index-only on T_data_queue (queue, state, priority, run_at, id): the
+**      index-only on T_data_queue (queue, state, [partition_key,] priority,
+**      run_at, id): the
 **      pending tasks' run_at is in the index too, so the due/scheduled
 **      split and the oldest due run_at come from it as well;
 **   2. the paused queues, from T_queues;

@@ -262,12 +262,15 @@ SELECT count(*), min(value), max(value) FROM ks;
 .setenv STATEVTAB_TEST_CLOCK_MS 1700000000000
 
 -- 50.21 a tasks table made before 2026-12-03 (its T_data without the
--- columns partition_key and depends_on; made here by dropping them) keeps
--- working: they read as NULL, a filter on them is one on NULL, claims of
--- one and of several tasks and dead letters work, a write of NULL to them
--- passes, and a write of a value fails with an error naming the column
+-- columns partition_key and depends_on, and its queue index without
+-- partition_key; made here by dropping them) keeps working: they read as
+-- NULL, a filter on them is one on NULL, claims of one and of several
+-- tasks and dead letters work, a write of NULL to them passes, and a write
+-- of a value fails with an error naming the column
 CREATE VIRTUAL TABLE ocd USING state_dead_letters(@OPTS@);
 CREATE VIRTUAL TABLE oc USING state_tasks(@OPTS@, dead_letters='ocd');
+DROP INDEX oc_data_queue;
+CREATE INDEX oc_data_queue ON oc_data(queue, state, priority, run_at, id);
 ALTER TABLE oc_data DROP COLUMN depends_on;
 ALTER TABLE oc_data DROP COLUMN partition_key;
 INSERT INTO oc(id, queue, name, max_attempts) VALUES
@@ -308,3 +311,36 @@ UPDATE dp SET state = 'completed', completed_at = 1 WHERE id = 'c';
 INSERT INTO dp(id, queue, name) VALUES ('e', 'q', 'x');
 SELECT id FROM dp ORDER BY id;
 SELECT count(*) FROM dp_deps;
+
+-- 50.23 the queue index holds partition_key in tables made since
+-- 2026-12-04: a partitioned task makes T_fair but no T_data_partition,
+-- and the walk by partitions seeks the queue index.  A table made before
+-- (its queue index without partition_key; made here by dropping it and
+-- making the old one) gets T_data_partition with its first partitioned
+-- task.  Both claim in the same order, the plain queue's too
+.open fold.db
+CREATE VIRTUAL TABLE fn USING state_tasks(@OPTS@);
+CREATE VIRTUAL TABLE fo USING state_tasks(@OPTS@);
+DROP INDEX fo_data_queue;
+CREATE INDEX fo_data_queue ON fo_data(queue, state, priority, run_at, id);
+.open fold.db
+CREATE TEMP TABLE flog(seq INTEGER PRIMARY KEY, t, id);
+INSERT INTO fn(id, queue, name, partition_key, run_at) VALUES
+  ('n1', 'q', 'j', NULL, 1), ('a1', 'q', 'j', 'a', 2), ('a2', 'q', 'j', 'a', 3),
+  ('b1', 'q', 'j', 'b', 4), ('n2', 'q', 'j', NULL, 5), ('p2', 'plain', 'j', NULL, 2),
+  ('p1', 'plain', 'j', NULL, 1);
+INSERT INTO fo SELECT * FROM fn;
+SELECT name FROM sqlite_schema WHERE name GLOB 'f[no]_data_*' OR name GLOB 'f[no]_fair' ORDER BY 1;
+INSERT INTO temp.flog(t, id) SELECT 'fn', id FROM state_claim('fn', 'q', 'w', 60000);
+INSERT INTO temp.flog(t, id) SELECT 'fn', id FROM state_claim('fn', 'q', 'w', 60000);
+INSERT INTO temp.flog(t, id) SELECT 'fn', id FROM state_claim('fn', 'q', 'w', 60000);
+INSERT INTO temp.flog(t, id) SELECT 'fn', id FROM state_claim('fn', 'q', 'w', 60000);
+INSERT INTO temp.flog(t, id) SELECT 'fn', id FROM state_claim('fn', 'q', 'w', 60000);
+INSERT INTO temp.flog(t, id) SELECT 'fn', id FROM state_claim('fn', 'plain', 'w', 60000);
+INSERT INTO temp.flog(t, id) SELECT 'fo', id FROM state_claim('fo', 'q', 'w', 60000);
+INSERT INTO temp.flog(t, id) SELECT 'fo', id FROM state_claim('fo', 'q', 'w', 60000);
+INSERT INTO temp.flog(t, id) SELECT 'fo', id FROM state_claim('fo', 'q', 'w', 60000);
+INSERT INTO temp.flog(t, id) SELECT 'fo', id FROM state_claim('fo', 'q', 'w', 60000);
+INSERT INTO temp.flog(t, id) SELECT 'fo', id FROM state_claim('fo', 'q', 'w', 60000);
+INSERT INTO temp.flog(t, id) SELECT 'fo', id FROM state_claim('fo', 'plain', 'w', 60000);
+SELECT t, group_concat(id, ' ') FROM (SELECT t, id FROM temp.flog ORDER BY seq) GROUP BY t;
