@@ -187,6 +187,7 @@ DECLARE
   cpri bigint;
   crun bigint;
   cid text;
+  walk boolean;
 BEGIN
   IF nc = 1 THEN
     UPDATE @S@.tasks SET state = 'completed', result = p_cres[1],
@@ -330,9 +331,21 @@ BEGIN
   -- several queues merge by their next tasks' (priority, run_at, id).  The
   -- queues' rows are locked (FOR UPDATE, in queue order): claims of one
   -- partitioned queue take turns, so that the cycle is kept exactly.
-  IF np > 0 OR EXISTS (SELECT 1 FROM @S@.tasks
-                        WHERE queue = ANY (qs) AND state = 'pending'
-                          AND partition_key IS NOT NULL) THEN
+  -- Whether a queue has a partitioned pending task: one queue at a time,
+  -- in tasks_part's order, so that the plan is a seek of tasks_part (with
+  -- "queue = ANY" the generic plan read the whole table, 7 ms at 40,000
+  -- tasks, for a queue without partitions next to one with them).
+  walk := np > 0;
+  IF NOT walk THEN
+    FOREACH qn IN ARRAY qs LOOP
+      PERFORM 1 FROM @S@.tasks
+       WHERE queue = qn AND state = 'pending' AND partition_key IS NOT NULL
+       ORDER BY partition_key LIMIT 1;
+      walk := FOUND;
+      EXIT WHEN walk;
+    END LOOP;
+  END IF;
+  IF walk THEN
     qs := ARRAY(SELECT DISTINCT x FROM unnest(qs) x ORDER BY x);
     nq := pg_catalog.array_length(qs, 1);
     cserv := array_fill(false, ARRAY[nq]);
@@ -426,6 +439,10 @@ BEGIN
             END IF;
             IF NOT isfull THEN
               IF cnull THEN
+                -- (partition_key, constant here, in the ORDER BY: the
+                -- cursor's fast-start plan is then tasks_part's seek, not
+                -- a walk of the queue's every pending task in
+                -- tasks_pending, 4.6 ms at 20,000 of them.)
                 OPEN cur FOR SELECT _rid, name, priority, run_at, id
                                FROM @S@.tasks c
                               WHERE queue = qs[qi] AND state = 'pending'
@@ -433,7 +450,7 @@ BEGIN
                                 AND (p_names IS NULL OR name = ANY (p_names))
                                 AND (p_tags IS NULL
                                      OR tags::jsonb @> p_tags::jsonb)
-                              ORDER BY priority, run_at, id
+                              ORDER BY partition_key, priority, run_at, id
                                 FOR UPDATE SKIP LOCKED;
               ELSE
                 OPEN cur FOR SELECT _rid, name, priority, run_at, id
@@ -1187,3 +1204,9 @@ LANGUAGE sql IMMUTABLE AS $sv$ SELECT 10 $sv$;
 -- on sv_schema_10: their writes fire the triggers too.
 CREATE OR REPLACE FUNCTION @S@.sv_schema_11() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $sv$ SELECT 11 $sv$;
+
+-- 12: sv_claim seeks tasks_part for whether a queue has partitions and
+-- for the NULL partition's next task (it read every task or every pending
+-- task of the queue there).
+CREATE OR REPLACE FUNCTION @S@.sv_schema_12() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $sv$ SELECT 12 $sv$;

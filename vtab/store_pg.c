@@ -1696,7 +1696,7 @@ static int ensureSchema(PgStore *p, const char *zSchema, const char *zQ) {
   {
     PGresult *res = 0;
     memset(&a, 0, sizeof(a));
-    paramTake(&a, sqlite3_mprintf("%s.sv_schema_11()", zQ), 0);
+    paramTake(&a, sqlite3_mprintf("%s.sv_schema_12()", zQ), 0);
     rc = pgExec(p, "SELECT pg_catalog.to_regprocedure($1::text) IS NOT NULL",
                 &a, &res);
     paramsFree(&a);

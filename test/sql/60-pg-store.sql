@@ -315,7 +315,7 @@ SELECT name, state FROM up WHERE idempotency_key = (SELECT idempotency_key FROM 
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = '$STATEVTAB_TEST_NS' AND table_name = 'schedules' ORDER BY ordinal_position"
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT indexname FROM pg_indexes WHERE schemaname = '$STATEVTAB_TEST_NS' AND tablename = 'schedules' ORDER BY 1"
 .system sqlite3 :memory: -cmd ".load ${STATEVTAB_EXT%.so}" "CREATE VIRTUAL TABLE t USING state_tasks(store='env:STATEVTAB_PG_URL', schema='${STATEVTAB_TEST_NS}_v6')"
-.system s="\"${STATEVTAB_TEST_NS}_v6\""; psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "DROP TABLE $s.schedules; DROP FUNCTION $s.sv_schema_7(); DROP FUNCTION $s.sv_schema_8(); DROP FUNCTION $s.sv_schema_9(); DROP FUNCTION $s.sv_schema_10(); DROP FUNCTION $s.sv_schema_11()"
+.system s="\"${STATEVTAB_TEST_NS}_v6\""; psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "DROP TABLE $s.schedules; DROP FUNCTION $s.sv_schema_7(); DROP FUNCTION $s.sv_schema_8(); DROP FUNCTION $s.sv_schema_9(); DROP FUNCTION $s.sv_schema_10(); DROP FUNCTION $s.sv_schema_11(); DROP FUNCTION $s.sv_schema_12()"
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) FROM information_schema.tables WHERE table_schema = '${STATEVTAB_TEST_NS}_v6' AND table_name = 'schedules'"
 CREATE VIRTUAL TABLE v6s USING state_schedules(@OPTS:v6@);
 CREATE VIRTUAL TABLE v6t2 USING state_tasks(@OPTS:v6@, schedules='v6s');
@@ -333,7 +333,7 @@ CREATE VIRTUAL TABLE m6 USING state_tasks(@OPTS:v6m@);
 INSERT INTO m6(id, queue, name, state, completed_at) VALUES
   ('d1', 'q6', 'n', 'completed', 1000), ('d2', 'q6', 'n', 'dead', NULL),
   ('d3', 'q6', 'n', 'pending', NULL);
-.system s="\"${STATEVTAB_TEST_NS}_v6m\""; psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "DROP INDEX $s.tasks_queue_state; DROP FUNCTION $s.sv_schema_7(); DROP FUNCTION $s.sv_schema_8(); DROP FUNCTION $s.sv_schema_9(); DROP FUNCTION $s.sv_schema_10(); DROP FUNCTION $s.sv_schema_11(); DROP TRIGGER sv_notify_flags ON $s.flags; DROP TRIGGER sv_notify_segments ON $s.segments; DROP TRIGGER sv_deps_insert ON $s.tasks; DROP TRIGGER sv_deps_link ON $s.tasks; DROP TRIGGER sv_deps_end ON $s.tasks; DROP TRIGGER sv_deps_delete ON $s.tasks; DROP TABLE $s.deps; ALTER TABLE $s.tasks DROP COLUMN partition_key, DROP COLUMN depends_on"
+.system s="\"${STATEVTAB_TEST_NS}_v6m\""; psql "$STATEVTAB_PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "DROP INDEX $s.tasks_queue_state; DROP FUNCTION $s.sv_schema_7(); DROP FUNCTION $s.sv_schema_8(); DROP FUNCTION $s.sv_schema_9(); DROP FUNCTION $s.sv_schema_10(); DROP FUNCTION $s.sv_schema_11(); DROP FUNCTION $s.sv_schema_12(); DROP TRIGGER sv_notify_flags ON $s.flags; DROP TRIGGER sv_notify_segments ON $s.segments; DROP TRIGGER sv_deps_insert ON $s.tasks; DROP TRIGGER sv_deps_link ON $s.tasks; DROP TRIGGER sv_deps_end ON $s.tasks; DROP TRIGGER sv_deps_delete ON $s.tasks; DROP TABLE $s.deps; ALTER TABLE $s.tasks DROP COLUMN partition_key, DROP COLUMN depends_on"
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT count(*) FROM pg_indexes WHERE schemaname = '${STATEVTAB_TEST_NS}_v6m' AND indexname = 'tasks_queue_state'"
 .system sqlite3 :memory: -cmd ".load $STATEVTAB_EXT" "CREATE VIRTUAL TABLE t USING state_tasks(store='env:STATEVTAB_PG_URL', schema='${STATEVTAB_TEST_NS}_v6m'); SELECT queue, pending, completed, dead FROM state_metrics('t')"
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT indexname, regexp_replace(indexdef, ' ON .* USING ', ' ') FROM pg_indexes WHERE schemaname = '${STATEVTAB_TEST_NS}_v6m' AND indexname = 'tasks_queue_state'"
@@ -359,3 +359,16 @@ SELECT id FROM state_claim('pt', 'pq', 'w', 30000, 1);
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT queue, served, coalesce(last, '(NULL)') FROM \"${STATEVTAB_TEST_NS}_part\".partitions"
 SELECT id FROM state_claim('pt', 'pq', 'w', 30000, 1);
 .system psql "$STATEVTAB_PG_URL" -XAtqc "SELECT queue, served, coalesce(last, '(NULL)') FROM \"${STATEVTAB_TEST_NS}_part\".partitions"
+
+-- 60.61 a queue without partitions next to one with many (schema 12):
+-- the claim seeks tasks_part to see that it has none, and reads tasks
+-- with no sequential scan (with "queue = ANY" the generic plan read the
+-- whole table).  Another process claims, so that its statistics are
+-- flushed when it ends
+CREATE VIRTUAL TABLE mx USING state_tasks(@OPTS:mix@);
+INSERT INTO mx(id, queue, name, partition_key)
+  WITH RECURSIVE i(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM i WHERE v < 3000)
+  SELECT 'm' || v, 'many', 'n', 'k' || (v % 7) FROM i;
+INSERT INTO mx(id, queue, name) VALUES ('p1', 'plain', 'n'), ('p2', 'plain', 'n');
+.system psql "$STATEVTAB_PG_URL" -XAtqc "ANALYZE \"${STATEVTAB_TEST_NS}_mix\".tasks"
+.system bash -c 'q="SELECT seq_scan FROM pg_stat_user_tables WHERE schemaname = '"'"'${STATEVTAB_TEST_NS}_mix'"'"' AND relname = '"'"'tasks'"'"'"; s0=$(psql "$STATEVTAB_PG_URL" -XAtqc "$q"); sqlite3 :memory: ".load $STATEVTAB_EXT" "CREATE VIRTUAL TABLE mx USING state_tasks(store='"'"'env:STATEVTAB_PG_URL'"'"', schema='"'"'${STATEVTAB_TEST_NS}_mix'"'"')" "SELECT id FROM state_claim('"'"'mx'"'"', '"'"'plain'"'"', '"'"'w'"'"', 30000, 1)" "SELECT id FROM state_claim('"'"'mx'"'"', '"'"'plain'"'"', '"'"'w'"'"', 30000, 1)"; sleep 0.3; s1=$(psql "$STATEVTAB_PG_URL" -XAtqc "$q"); echo "sequential scans: $((s1 - s0))"'
